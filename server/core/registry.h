@@ -1,0 +1,73 @@
+// Registry: the write path. Validates, authorizes and expands (cascades)
+// SPPF operations against the current view, then commits them through the
+// Store in one transaction.
+//
+// Rules:
+//  - Add = upsert. Objects are validated/normalized (validate.h) and their
+//    references must exist (in the view or earlier in the same batch).
+//  - A batch stops at the first failing operation and nothing of it is
+//    written (RFC 7878 §7.2.5.1); the error message starts with
+//    "operation <index>: ".
+//  - Authorization: ADMIN may do anything. REGISTRAR may write objects whose
+//    registrant is its own org or an org whose registrar_id is its org, and
+//    may accept/reject offers made to those orgs; it may not write orgs other
+//    than its registrants' (never their registrar_id/roles to escape), nor
+//    credentials. PEER may write nothing. Failures are PERMISSION_DENIED with
+//    a message that names no other org's data; reading an object the caller
+//    may not see is NOT_FOUND.
+//  - Delete cascades: org -> its credentials, its registrants' objects,
+//    offers to it; destination group -> removed from identifiers and SED
+//    groups; SED record -> removed from SED groups; SED group -> its offers.
+//  - Offers: putting an Offer creates it PENDING (status in the request is
+//    ignored); AcceptOffer/RejectOffer set the status.
+//  - Commit uses expected_serial = view serial; on ABORTED it waits for the
+//    follower and retries (bounded). After a commit it waits (bounded) until
+//    the view reaches the new serial: read-your-writes for the caller.
+// Thread-safe.
+#ifndef LUFD_SERVER_CORE_REGISTRY_H_
+#define LUFD_SERVER_CORE_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lufd/v1/admin.pb.h"
+#include "lufd/v1/registry.pb.h"
+#include "server/core/identity.h"
+#include "server/core/view.h"
+#include "storage/store.h"
+
+namespace lufd {
+
+class Registry {
+ public:
+  // `nudge` (may be empty) is called after each commit so the follower
+  // polls at once. Pointers must outlive the Registry.
+  Registry(Store* store, ViewHolder* views, std::function<void()> nudge);
+
+  absl::StatusOr<lufd::v1::WriteResponse> Execute(
+      const Identity& actor,
+      const std::vector<lufd::v1::Operation>& operations,
+      const std::string& client_txn_id);
+
+  // NOT_FOUND if absent or not visible to the actor.
+  absl::StatusOr<lufd::v1::RegistryObject> Get(const Identity& actor,
+                                               lufd::v1::ObjectKind kind,
+                                               const std::string& key) const;
+
+  // May the actor read/export this object? (admin: all; registrar: its own
+  // and its registrants'; peer: nothing through Admin).
+  bool CanRead(const Identity& actor,
+               const lufd::v1::RegistryObject& object) const;
+
+ private:
+  Store* store_;
+  ViewHolder* views_;
+  std::function<void()> nudge_;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_CORE_REGISTRY_H_

@@ -1,0 +1,121 @@
+// RegistryView: an immutable in-memory snapshot of the whole registry at one
+// serial, and the resolution rules that answer Lookup and DNS from it.
+//
+// Views are never modified. Apply() returns a new view that shares every
+// unchanged part with its base (copy-on-write shards), so publishing the next
+// serial costs time proportional to the change, not to the registry. Readers
+// hold a std::shared_ptr<const RegistryView> and are never blocked by
+// writers. All const methods are thread-safe.
+//
+// Resolution for a number N and viewer V: the most specific identifier
+// covering N (TN, then the narrowest range, then the longest prefix); its
+// destination groups; the in-service SED groups on them that V may see
+// (public, or offered to V's org and accepted, or owned by V's org; an admin
+// sees all); their in-service records, plus the identifier's inline records
+// when at least one group was visible. NAPTRs ordered by (order,
+// preference), then URI records by (priority, weight), then NS. Not found and
+// not visible give the same empty answer.
+#ifndef LUFD_SERVER_CORE_VIEW_H_
+#define LUFD_SERVER_CORE_VIEW_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lufd/v1/lookup.pb.h"
+#include "lufd/v1/registry.pb.h"
+#include "server/core/identity.h"
+
+namespace lufd {
+
+struct Resolution {
+  bool found = false;
+  std::string normalized;  // "+12025556666" or the URI.
+  std::vector<lufd::v1::SedAnswer> records;
+};
+
+class RegistryView {
+ public:
+  class Builder;
+  virtual ~RegistryView() = default;
+
+  static std::shared_ptr<const RegistryView> Empty();
+
+  virtual uint64_t serial() const = 0;
+
+  // A new view with `changes` applied (serials > serial(), in order; the
+  // result's serial is the last change's). INTERNAL on a malformed change.
+  virtual absl::StatusOr<std::shared_ptr<const RegistryView>> Apply(
+      const std::vector<lufd::v1::Change>& changes) const = 0;
+
+  virtual std::optional<lufd::v1::RegistryObject> Get(
+      lufd::v1::ObjectKind kind, absl::string_view key) const = 0;
+  virtual size_t Count(lufd::v1::ObjectKind kind) const = 0;
+  // Every object of a kind, in unspecified order; stop early by returning
+  // false from fn.
+  virtual void ForEach(
+      lufd::v1::ObjectKind kind,
+      const std::function<bool(absl::string_view key,
+                               const lufd::v1::RegistryObject&)>& fn) const = 0;
+
+  // The enabled credential matching a verified certificate: by SPKI SHA-256
+  // (lowercase hex) and/or any of its SAN URIs (both must match when the
+  // credential names both). nullopt when none, or it or its org is disabled.
+  virtual std::optional<lufd::v1::Credential> FindCredential(
+      absl::string_view spki_sha256,
+      const std::vector<std::string>& san_uris) const = 0;
+
+  // Keys of objects that reference `key` of `kind` (for cascades and
+  // integrity checks): identifiers and SED groups on a destination group,
+  // SED groups using a record, offers of a group or to a peer org,
+  // credentials of an org, and objects whose registrant is an org.
+  virtual std::vector<std::pair<lufd::v1::ObjectKind, std::string>> Referrers(
+      lufd::v1::ObjectKind kind, absl::string_view key) const = 0;
+
+  // e164 must be normalized ("+..."). See the class comment.
+  virtual Resolution ResolveNumber(absl::string_view e164,
+                                   const Identity& viewer) const = 0;
+  virtual Resolution ResolveUri(absl::string_view uri,
+                                const Identity& viewer) const = 0;
+};
+
+class RegistryView::Builder {
+ public:
+  Builder();
+  ~Builder();
+  void Add(lufd::v1::ObjectKind kind, absl::string_view key,
+           const lufd::v1::RegistryObject& object);
+  std::shared_ptr<const RegistryView> Build(uint64_t serial) &&;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Holds the current view. Publish() by the follower; Current() by readers
+// (lock-free for readers); WaitForSerial() for read-your-writes.
+class ViewHolder {
+ public:
+  ViewHolder();
+  std::shared_ptr<const RegistryView> Current() const;
+  void Publish(std::shared_ptr<const RegistryView> view);
+  // True once a view with serial >= `serial` is current; false on timeout.
+  bool WaitForSerial(uint64_t serial, absl::Duration timeout) const;
+
+ private:
+  std::atomic<std::shared_ptr<const RegistryView>> current_;
+  mutable absl::Mutex mu_;
+  uint64_t published_serial_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_CORE_VIEW_H_

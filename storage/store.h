@@ -1,0 +1,117 @@
+// Store: the one seam between lufd and its database.
+//
+// The Store is a transactional object store with a change log. Registry
+// objects are kept whole (serialized lufd.v1.RegistryObject) under
+// (kind, key); every committed transaction appends its changes to the change
+// log and gets the next serial, in the same database transaction, so the
+// objects and the log can never disagree. Nothing else is a source of truth:
+// lookups read an in-memory view that a ChangeFollower builds from the log.
+//
+// The domain rules (validation, authorization, cascades) live above this seam
+// in server/core/registry.h and are written once for every backend. They read
+// a view at serial S and commit with expected_serial = S; Commit fails with
+// ABORTED if another writer committed in between, and the caller retries on a
+// fresher view. Writes are therefore serializable, and no backend needs more
+// than the few operations below.
+//
+// Implementations: memory (tests), SQLite (default, WAL, one file) and
+// PostgreSQL (libpqxx). All statements are prepared/parameterized.
+// Thread-safety: every method may be called from any thread concurrently.
+// Errors: absl::Status; no exception crosses this seam.
+#ifndef LUFD_STORAGE_STORE_H_
+#define LUFD_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "lufd/v1/registry.pb.h"
+
+namespace lufd {
+
+// One object write inside a commit. `after` unset means delete.
+struct Mutation {
+  lufd::v1::ObjectKind kind = lufd::v1::OBJECT_KIND_UNSPECIFIED;
+  std::string key;
+  std::optional<lufd::v1::RegistryObject> before;  // For the audit trail.
+  std::optional<lufd::v1::RegistryObject> after;
+};
+
+struct CommitRequest {
+  // The serial the caller's reads were made at; Commit fails with ABORTED if
+  // the store's latest serial differs. nullopt = no check (bulk tools).
+  std::optional<uint64_t> expected_serial;
+  std::string actor;
+  std::string client_txn_id;
+  std::vector<Mutation> mutations;
+};
+
+struct MigrationInfo {
+  uint32_t version = 0;
+  std::string name;
+  std::string checksum;  // SHA-256 hex of the SQL text.
+  bool applied = false;
+  std::string applied_at;  // Empty when pending.
+};
+
+struct AuditQuery {
+  uint64_t after_serial = 0;
+  uint32_t limit = 1000;
+  std::string key;    // Exact match when non-empty.
+  std::string actor;  // Exact match when non-empty.
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Opens a store by URL: "sqlite:/path/file.db", "memory:",
+  // "postgresql://..." (or "postgres://..."). Does not migrate.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(absl::string_view url);
+
+  // "sqlite" | "postgres" | "memory".
+  virtual std::string Backend() const = 0;
+
+  // Applies all pending migrations (embedded SQL, see migrations/). A file
+  // whose checksum differs from the applied one is FAILED_PRECONDITION.
+  virtual absl::Status Migrate() = 0;
+  virtual absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() = 0;
+
+  // Atomically applies the mutations and appends them to the change log with
+  // one new serial (returned). Empty mutations: no-op, returns latest serial.
+  // ABORTED on expected_serial mismatch; FAILED_PRECONDITION when the
+  // database is a read-only standby.
+  virtual absl::StatusOr<uint64_t> Commit(const CommitRequest& request) = 0;
+
+  // Latest committed serial (0 for an empty registry).
+  virtual absl::StatusOr<uint64_t> LatestSerial() = 0;
+
+  // Calls `fn` for every object, from one consistent snapshot, and returns
+  // the serial of that snapshot. Used to build the first view at start-up.
+  virtual absl::StatusOr<uint64_t> LoadSnapshot(
+      const std::function<void(lufd::v1::ObjectKind, absl::string_view key,
+                               const lufd::v1::RegistryObject&)>& fn) = 0;
+
+  // Change-log entries with serial > after_serial, in (serial, seq) order,
+  // whole transactions only, at least one transaction even if it has more
+  // than max_changes entries.
+  virtual absl::StatusOr<std::vector<lufd::v1::Change>> ReadChanges(
+      uint64_t after_serial, uint32_t max_changes) = 0;
+
+  // The audit trail: the change log, filtered.
+  virtual absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
+      const AuditQuery& query) = 0;
+
+  // True when writes are impossible here (PostgreSQL hot standby).
+  virtual absl::StatusOr<bool> IsReadOnly() = 0;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_STORAGE_STORE_H_
