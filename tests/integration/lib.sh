@@ -1,0 +1,258 @@
+# shellcheck shell=bash
+# lib.sh: shared harness for lufd's bash integration tests (real processes).
+#
+# Source it from a test script, then call it_init. It gives each test:
+#   - a private temp dir $T (removed on exit; LUFD_IT_KEEP=1 keeps it), with
+#     a fresh dev PKI in $PKI (tools/dev-pki.sh);
+#   - cleanup on exit that stops only the processes this test started (by
+#     PID) and the PostgreSQL cluster it started, if any;
+#   - start_lufd STORE_URL [GRPC-YAML]: lufd on a free 127.0.0.1 port,
+#     waited for until `lufctl health` answers; $LUFD_PORT, $LUFD_PID;
+#   - ctl WHO ARGS...: lufctl with WHO's certificate from $PKI ("none" = no
+#     client certificate); out/rc captured by run_ctl;
+#   - pg_url: starts a private PostgreSQL cluster (tests/support/
+#     pg-harness.sh) and prints its URL;
+#   - small assertions (expect_rc0, expect_fail_with, ...) that print what
+#     was run and its output on failure.
+#
+# Environment (set by tests/integration/CMakeLists.txt): LUFD_BIN,
+# LUFCTL_BIN, SOURCE_DIR. A test exits 77 (ctest SKIP) only when a binary is
+# missing. All waits are bounded; only 127.0.0.1 is used.
+# Not thread-safe by design: one test script = one process tree.
+
+set -euo pipefail
+
+_IT_PIDS=()
+_IT_PG_DIRS=()
+IT_NAME="${IT_NAME:-$(basename "$0" .sh)}"
+
+it_log() { echo "[$IT_NAME $(date +%H:%M:%S)] $*" >&2; }
+
+it_cleanup() {
+  local rc=$?
+  set +e
+  local pid
+  for pid in "${_IT_PIDS[@]}"; do
+    _it_stop_pid "$pid"
+  done
+  local d
+  for d in "${_IT_PG_DIRS[@]}"; do
+    pg_stop "$d" >/dev/null 2>&1
+  done
+  if ((rc != 0)) && [[ -n "${T:-}" ]]; then
+    # Show the server log of a failed test: it is usually the explanation.
+    local f
+    for f in "$T"/lufd*.log; do
+      [[ -f "$f" ]] || continue
+      echo "----- tail of $f -----" >&2
+      tail -n 40 "$f" >&2
+    done
+  fi
+  if [[ -n "${T:-}" && "${LUFD_IT_KEEP:-0}" != 1 ]]; then
+    rm -rf "$T"
+  elif [[ -n "${T:-}" ]]; then
+    it_log "keeping $T"
+  fi
+  exit "$rc"
+}
+
+# Sends TERM, waits up to 10 s, then KILL. Only for PIDs we started.
+_it_stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    sleep 0.1
+  done
+  it_log "pid $pid ignored TERM for 10 s; killing"
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+it_init() {
+  : "${SOURCE_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+  local b
+  for b in LUFD_BIN LUFCTL_BIN; do
+    if [[ -z "${!b:-}" || ! -x "${!b}" ]]; then
+      echo "SKIP: $b not built (${!b:-unset})" >&2
+      exit 77
+    fi
+  done
+  T="$(mktemp -d "${TMPDIR:-/tmp}/lufd-it-$IT_NAME.XXXXXX")"
+  chmod 755 "$T"  # the postgres user must reach its cluster dir below $T
+  trap it_cleanup EXIT
+  trap 'exit 130' INT TERM
+  PKI="$T/pki"
+  "$SOURCE_DIR/tools/dev-pki.sh" --quiet "$PKI"
+  it_log "temp dir $T"
+}
+
+# Prints a TCP port that nothing listens on now. lufd may still lose a race
+# for it; start_lufd retries with another port in that case.
+free_port() {
+  local i p
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+    if [[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "free_port: no free port found" >&2
+  return 1
+}
+
+# write_config FILE STORE_URL PORT [GRPC-YAML]: GRPC-YAML is extra lines for
+# the grpc: section, indented by two spaces ("  max_message_bytes: 65536").
+write_config() {
+  local file="$1" url="$2" port="$3" extra="${4:-}" crl=""
+  # LUFD_CRL_FILE (optional): a CRL for the client CA, enforced fail-closed.
+  if [[ -n "${LUFD_CRL_FILE:-}" ]]; then
+    crl="    crl_file: \"$LUFD_CRL_FILE\""
+  fi
+  cat >"$file" <<EOF
+grpc:
+  listen: "127.0.0.1:$port"
+$extra
+  tls:
+    cert_file: "$PKI/server.pem"
+    key_file: "$PKI/server.key"
+    client_ca_file: "$PKI/ca.pem"
+$crl
+store:
+  url: "$url"
+  migrate_on_start: true
+log:
+  level: "info"
+EOF
+}
+
+# ctl WHO ARGS...: lufctl against the running lufd as WHO (a cert name in
+# $PKI, or "none" for no client certificate).
+ctl() {
+  local who="$1"
+  shift
+  local -a auth=(--ca "$PKI/ca.pem")
+  if [[ "$who" != none ]]; then
+    auth+=(--cert "$PKI/$who.pem" --key "$PKI/$who.key")
+  fi
+  timeout 60 "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" "${auth[@]}" "$@"
+}
+
+# run_ctl WHO ARGS...: like ctl but never fails; sets $out (stdout+stderr)
+# and $rc.
+run_ctl() {
+  set +e
+  out="$(ctl "$@" 2>&1)"
+  rc=$?
+  set -e
+}
+
+# Local (no server) database commands.
+db_migrate() { timeout 120 "$LUFCTL_BIN" db migrate --store "$1"; }
+db_bootstrap_admin() {
+  timeout 60 "$LUFCTL_BIN" db bootstrap --store "$1" --org iana-en:0 \
+    --name "Registry Admin" --cert-file "$PKI/admin.pem"
+}
+
+# start_lufd STORE_URL [GRPC-YAML]: starts lufd (log $T/lufd.log,
+# appended across restarts) and waits until it answers health as admin.
+# Bootstraps the admin credential first if BOOTSTRAP != 0 (default 1).
+start_lufd() {
+  local url="$1" extra="${2:-}" attempt i
+  LUFD_URL="$url"
+  if [[ "${BOOTSTRAP:-1}" != 0 && -z "${_IT_BOOTSTRAPPED:-}" ]]; then
+    db_migrate "$url" >>"$T/lufctl-db.log" 2>&1 || {
+      cat "$T/lufctl-db.log" >&2; fail "lufctl db migrate failed"; }
+    db_bootstrap_admin "$url" >>"$T/lufctl-db.log" 2>&1 || {
+      cat "$T/lufctl-db.log" >&2; fail "lufctl db bootstrap failed"; }
+    _IT_BOOTSTRAPPED=1
+  fi
+  for ((attempt = 0; attempt < 5; attempt++)); do
+    LUFD_PORT="$(free_port)"
+    write_config "$T/lufd.yaml" "$url" "$LUFD_PORT" "$extra"
+    echo "=== start on port $LUFD_PORT $(date +%T.%N)" >>"$T/lufd.log"
+    "$LUFD_BIN" --config "$T/lufd.yaml" >>"$T/lufd.log" 2>&1 &
+    LUFD_PID=$!
+    _IT_PIDS+=("$LUFD_PID")
+    for ((i = 0; i < 300; i++)); do  # 30 s
+      if ! kill -0 "$LUFD_PID" 2>/dev/null; then
+        wait "$LUFD_PID" 2>/dev/null || true
+        break
+      fi
+      if [[ -n "$(ss -Htln "sport = :$LUFD_PORT" 2>/dev/null)" ]] &&
+        ctl admin health >/dev/null 2>&1; then
+        it_log "lufd pid $LUFD_PID up on 127.0.0.1:$LUFD_PORT ($url)"
+        return 0
+      fi
+      sleep 0.1
+    done
+    if kill -0 "$LUFD_PID" 2>/dev/null; then
+      tail -n 30 "$T/lufd.log" >&2
+      fail "lufd did not become healthy within 30 s"
+    fi
+    if ! grep -qiE 'address (already )?in use|bind' "$T/lufd.log"; then
+      tail -n 30 "$T/lufd.log" >&2
+      fail "lufd exited during start-up"
+    fi
+    it_log "port $LUFD_PORT taken; retrying"
+  done
+  fail "lufd could not bind a port in 5 attempts"
+}
+
+stop_lufd() { _it_stop_pid "$LUFD_PID"; }
+
+kill9_lufd() {
+  kill -KILL "$LUFD_PID" 2>/dev/null || true
+  wait "$LUFD_PID" 2>/dev/null || true
+}
+
+# pg_url: a private PostgreSQL cluster under $T/pg; prints its URL.
+pg_url() {
+  local harness="$SOURCE_DIR/tests/support/pg-harness.sh"
+  [[ -f "$harness" ]] || fail "tests/support/pg-harness.sh is missing"
+  # shellcheck source=/dev/null
+  source "$harness"
+  _IT_PG_DIRS+=("$T/pg")
+  pg_start "$T/pg"
+}
+
+# --- assertions --------------------------------------------------------------
+
+fail() {
+  echo "FAIL [$IT_NAME]: $*" >&2
+  exit 1
+}
+
+pass() { it_log "ok: $*"; }
+
+# expect_ok DESC: the last run_ctl succeeded.
+expect_ok() {
+  ((rc == 0)) || { echo "$out" >&2; fail "$1 (exit $rc)"; }
+  pass "$1"
+}
+
+# expect_fail_with CODE_REGEX DESC: the last run_ctl failed with output
+# matching CODE_REGEX (e.g. PERMISSION_DENIED).
+expect_fail_with() {
+  local re="$1" desc="$2"
+  if ((rc == 0)); then
+    echo "$out" >&2
+    fail "$desc: expected failure matching /$re/, but it succeeded"
+  fi
+  if ! grep -qE "$re" <<<"$out"; then
+    echo "$out" >&2
+    fail "$desc: failed (exit $rc) but output does not match /$re/"
+  fi
+  pass "$desc"
+}
+
+# expect_contains FIXED-STRING DESC: the last run_ctl output contains it.
+expect_contains() {
+  grep -qF -- "$1" <<<"$out" || { echo "$out" >&2; fail "$2: output lacks '$1'"; }
+  pass "$2"
+}
+
+it_done() { it_log "PASS"; }
