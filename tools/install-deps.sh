@@ -44,6 +44,7 @@ PACKAGES=(
   libclang-rt-14-dev
   procps
   iproute2
+  jq
 )
 
 if [[ $(id -u) -eq 0 ]]; then

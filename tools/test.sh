@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# test.sh: the whole check, as CI runs it (.ci/run execs this script).
+#
+# Stages (each timed; a failing stage does not hide the later ones, except
+# that tests are not run without a build):
+#   deps     tools/install-deps.sh (skip with LUFD_SKIP_DEPS=1)
+#   build    configure + build everything in ./build-test (RelWithDebInfo,
+#            Ninja, ccache)
+#   ctest    ctest --output-on-failure -j2 in ./build-test: unit tests, the
+#            Store conformance suite (incl. a real PostgreSQL the tests start
+#            themselves) and the integration tests (real lufd + lufctl)
+#   fuzz     tools/fuzz-smoke.sh, if present (bounded: FUZZ_SECONDS per
+#            fuzzer, default 15)
+#   asan     ASan+UBSan build in ./build-asan (-DLUFD_SANITIZE=ON) running the
+#            tests labelled `unit`; LUFD_TEST_ASAN=1 (default) / 0. Skipped,
+#            with a notice, when the run has already used more than
+#            LUFD_TEST_ASAN_START_BEFORE seconds (default 1500), so that the
+#            whole run stays within 40 minutes on 2 cores.
+#
+# Environment: JOBS (default 2), LUFD_SKIP_DEPS, LUFD_TEST_ASAN,
+# LUFD_TEST_ASAN_START_BEFORE, FUZZ_SECONDS, CTEST_ARGS (extra ctest args).
+# Prints one summary line per stage and a final PASS/FAIL line; exits
+# non-zero on any failure.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs="${JOBS:-2}"
+asan="${LUFD_TEST_ASAN:-1}"
+asan_start_before="${LUFD_TEST_ASAN_START_BEFORE:-1500}"
+export FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
+start_all=$SECONDS
+
+declare -a SUMMARY=()
+failed=0
+
+# stage NAME COMMAND...: runs and records the result.
+stage() {
+  local name="$1" t0=$SECONDS rc
+  shift
+  printf '\n========== %s ==========\n' "$name"
+  "$@"
+  rc=$?
+  local dt=$((SECONDS - t0))
+  if ((rc == 0)); then
+    SUMMARY+=("$(printf '%-6s PASS  %4ds' "$name" "$dt")")
+  else
+    SUMMARY+=("$(printf '%-6s FAIL  %4ds  (exit %d)' "$name" "$dt" "$rc")")
+    failed=1
+  fi
+  return "$rc"
+}
+skip() { SUMMARY+=("$(printf '%-6s SKIP         %s' "$1" "$2")"); }
+
+configure() {  # builddir extra-cmake-args...
+  local dir="$1"
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@"
+}
+
+do_build() {
+  configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    ninja -C build-test -j"$jobs"
+}
+
+do_ctest() {
+  # --no-tests=error: an empty test list is a broken build, not a pass.
+  # shellcheck disable=SC2086
+  (cd build-test && ctest --output-on-failure --no-tests=error -j"$jobs" \
+    --timeout 900 ${CTEST_ARGS:-})
+}
+
+do_fuzz() { tools/fuzz-smoke.sh; }
+
+do_asan() {
+  configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUFD_SANITIZE=ON \
+    -DLUFD_BENCH=OFF || return 1
+  ninja -C build-asan -j"$jobs" || return 1
+  # detect_leaks: LeakSanitizer needs ptrace-free execution; it works under
+  # ctest. halt_on_error makes UBSan findings fail the test.
+  (cd build-asan &&
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1" \
+      UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+      ctest --output-on-failure --no-tests=error -j"$jobs" -L '^unit$' --timeout 900)
+}
+
+if [[ "${LUFD_SKIP_DEPS:-0}" == 1 ]]; then
+  skip deps "LUFD_SKIP_DEPS=1"
+else
+  stage deps tools/install-deps.sh
+fi
+
+if stage build do_build; then
+  stage ctest do_ctest
+else
+  skip ctest "build failed"
+fi
+
+if [[ -x tools/fuzz-smoke.sh ]]; then
+  stage fuzz do_fuzz
+else
+  skip fuzz "tools/fuzz-smoke.sh not present"
+fi
+
+if [[ "$asan" != 1 ]]; then
+  skip asan "LUFD_TEST_ASAN=$asan"
+elif ((SECONDS - start_all > asan_start_before)); then
+  skip asan "time budget: $((SECONDS - start_all)) s used > ${asan_start_before} s"
+else
+  stage asan do_asan
+fi
+
+total=$((SECONDS - start_all))
+printf '\n========== summary ==========\n'
+printf '  %s\n' "${SUMMARY[@]}"
+if ((failed)); then
+  echo "test.sh: FAIL in ${total}s (see the stage output above)"
+  exit 1
+fi
+echo "test.sh: PASS in ${total}s"
