@@ -6,8 +6,8 @@
 #     a fresh dev PKI in $PKI (tools/dev-pki.sh);
 #   - cleanup on exit that stops only the processes this test started (by
 #     PID) and the PostgreSQL cluster it started, if any;
-#   - start_lufd STORE_URL [GRPC-YAML]: lufd on a free 127.0.0.1 port,
-#     waited for until `lufctl health` answers; $LUFD_PORT, $LUFD_PID;
+#   - start_lufd STORE_URL [GRPC-YAML]: lufd on a kernel-chosen 127.0.0.1
+#     port, waited for until `lufctl health` answers; $LUFD_PORT, $LUFD_PID;
 #   - ctl WHO ARGS...: lufctl with WHO's certificate from $PKI ("none" = no
 #     client certificate); out/rc captured by run_ctl;
 #   - pg_url: starts a private PostgreSQL cluster (tests/support/
@@ -89,21 +89,6 @@ it_init() {
   it_log "temp dir $T"
 }
 
-# Prints a TCP port that nothing listens on now. lufd may still lose a race
-# for it; start_lufd retries with another port in that case.
-free_port() {
-  local i p
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-    if [[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]]; then
-      echo "$p"
-      return 0
-    fi
-  done
-  echo "free_port: no free port found" >&2
-  return 1
-}
-
 # write_config FILE STORE_URL PORT [GRPC-YAML]: GRPC-YAML is extra lines for
 # the grpc: section, indented by two spaces ("  max_message_bytes: 65536").
 write_config() {
@@ -158,10 +143,12 @@ db_bootstrap_admin() {
 }
 
 # start_lufd STORE_URL [GRPC-YAML]: starts lufd (log $T/lufd.log,
-# appended across restarts) and waits until it answers health as admin.
-# Bootstraps the admin credential first if BOOTSTRAP != 0 (default 1).
+# appended across restarts) on 127.0.0.1 port 0 (the kernel picks a free
+# port; lufd reports it with --port-file, so there is no port race) and waits
+# until it answers health as admin. Migrates the store and bootstraps the
+# admin credential first, once per test, unless BOOTSTRAP=0.
 start_lufd() {
-  local url="$1" extra="${2:-}" attempt i
+  local url="$1" extra="${2:-}" i
   LUFD_URL="$url"
   if [[ "${BOOTSTRAP:-1}" != 0 && -z "${_IT_BOOTSTRAPPED:-}" ]]; then
     db_migrate "$url" >>"$T/lufctl-db.log" 2>&1 || {
@@ -170,36 +157,31 @@ start_lufd() {
       cat "$T/lufctl-db.log" >&2; fail "lufctl db bootstrap failed"; }
     _IT_BOOTSTRAPPED=1
   fi
-  for ((attempt = 0; attempt < 5; attempt++)); do
-    LUFD_PORT="$(free_port)"
-    write_config "$T/lufd.yaml" "$url" "$LUFD_PORT" "$extra"
-    echo "=== start on port $LUFD_PORT $(date +%T.%N)" >>"$T/lufd.log"
-    "$LUFD_BIN" --config "$T/lufd.yaml" >>"$T/lufd.log" 2>&1 &
-    LUFD_PID=$!
-    _IT_PIDS+=("$LUFD_PID")
-    for ((i = 0; i < 300; i++)); do  # 30 s
-      if ! kill -0 "$LUFD_PID" 2>/dev/null; then
-        wait "$LUFD_PID" 2>/dev/null || true
-        break
-      fi
-      if [[ -n "$(ss -Htln "sport = :$LUFD_PORT" 2>/dev/null)" ]] &&
-        ctl admin health >/dev/null 2>&1; then
-        it_log "lufd pid $LUFD_PID up on 127.0.0.1:$LUFD_PORT ($url)"
-        return 0
-      fi
-      sleep 0.1
-    done
-    if kill -0 "$LUFD_PID" 2>/dev/null; then
-      tail -n 30 "$T/lufd.log" >&2
-      fail "lufd did not become healthy within 30 s"
-    fi
-    if ! grep -qiE 'address (already )?in use|bind' "$T/lufd.log"; then
+  write_config "$T/lufd.yaml" "$url" 0 "$extra"
+  rm -f "$T/lufd.port"
+  echo "=== start $(date +%T.%N)" >>"$T/lufd.log"
+  "$LUFD_BIN" --config "$T/lufd.yaml" --port-file "$T/lufd.port" \
+    >>"$T/lufd.log" 2>&1 &
+  LUFD_PID=$!
+  _IT_PIDS+=("$LUFD_PID")
+  LUFD_PORT=""
+  for ((i = 0; i < 300; i++)); do  # 30 s
+    if ! kill -0 "$LUFD_PID" 2>/dev/null; then
+      wait "$LUFD_PID" 2>/dev/null || true
       tail -n 30 "$T/lufd.log" >&2
       fail "lufd exited during start-up"
     fi
-    it_log "port $LUFD_PORT taken; retrying"
+    if [[ -z "$LUFD_PORT" && -s "$T/lufd.port" ]]; then
+      LUFD_PORT="$(tr -dc 0-9 <"$T/lufd.port")"
+    fi
+    if [[ -n "$LUFD_PORT" ]] && ctl admin health >/dev/null 2>&1; then
+      it_log "lufd pid $LUFD_PID up on 127.0.0.1:$LUFD_PORT ($url)"
+      return 0
+    fi
+    sleep 0.1
   done
-  fail "lufd could not bind a port in 5 attempts"
+  tail -n 30 "$T/lufd.log" >&2
+  fail "lufd did not become healthy within 30 s"
 }
 
 stop_lufd() { _it_stop_pid "$LUFD_PID"; }

@@ -71,8 +71,7 @@ run_ctl registrar-ssp2 number add "$TN" --registrant iana-en:222 --dg dg-ssp2
 expect_ok "registrar-ssp2 updating its own TN"
 
 # Fail-closed CRL: with the empty CRL the revoked certificate is accepted
-# (proves the rejection above came from the CRL), and with a CRL file that
-# is not a CRL lufd refuses to start rather than run without revocation.
+# (so the rejection above came from the CRL).
 stop_lufd
 LUFD_CRL_FILE="$PKI/crl-empty.pem"
 start_lufd "sqlite:$T/registry.db"
@@ -80,18 +79,43 @@ run_ctl revoked lookup "$TN"
 expect_ok "revoked cert accepted when the CRL does not list it"
 stop_lufd
 
-echo "not a crl" >"$T/bad-crl.pem"
-port="$(free_port)"
-LUFD_CRL_FILE="$T/bad-crl.pem"
-write_config "$T/bad.yaml" "sqlite:$T/registry.db" "$port"
-set +e
-timeout 20 "$LUFD_BIN" --config "$T/bad.yaml" >"$T/lufd-badcrl.log" 2>&1
-brc=$?
-set -e
-((brc != 0 && brc != 124)) || {
-  cat "$T/lufd-badcrl.log" >&2
-  fail "lufd with an unreadable CRL: expected a start-up error, got exit $brc"
-}
-pass "unreadable CRL: lufd refuses to start (exit $brc)"
+# A CRL file with no CRL of our CA in it (garbage, or only the unrelated
+# CA's CRL): lufd must not serve without revocation. It may refuse to start,
+# or start and deny every call; it must never let the revoked or a good
+# certificate through.
+openssl ca -batch -config "$PKI/foreign-ca-state/ca.cnf" -cert "$PKI/foreign-ca.pem" \
+  -keyfile "$PKI/foreign-ca.key" -gencrl -out "$T/foreign-crl.pem" 2>/dev/null
+echo "not a crl" >"$T/garbage-crl.pem"
+for bad in garbage-crl foreign-crl; do
+  LUFD_CRL_FILE="$T/$bad.pem"
+  write_config "$T/$bad.yaml" "sqlite:$T/registry.db" 0
+  rm -f "$T/$bad.port"
+  "$LUFD_BIN" --config "$T/$bad.yaml" --port-file "$T/$bad.port" \
+    >"$T/lufd-$bad.log" 2>&1 &
+  LUFD_PID=$!
+  _IT_PIDS+=("$LUFD_PID")
+  started=0
+  for ((i = 0; i < 150; i++)); do  # 15 s
+    kill -0 "$LUFD_PID" 2>/dev/null || break
+    [[ -s "$T/$bad.port" ]] && { started=1; break; }
+    sleep 0.1
+  done
+  if ((started)); then
+    LUFD_PORT="$(tr -dc 0-9 <"$T/$bad.port")"
+    for who in peer-ssp1 revoked admin; do
+      run_ctl "$who" lookup "$TN"
+      expect_fail_with 'UNAUTHENTICATED|UNAVAILABLE' "$bad: $who denied (fail-closed)"
+    done
+    stop_lufd
+  else
+    set +e
+    wait "$LUFD_PID"
+    brc=$?
+    set -e
+    ((brc != 0)) || fail "$bad: lufd exited 0 without serving"
+    pass "$bad: lufd refuses to start (exit $brc)"
+  fi
+done
+LUFD_CRL_FILE=""
 
 it_done
