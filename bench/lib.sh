@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# lib.sh: shared helpers for the lufd benchmark scripts (import.sh,
+# lookup.sh, startup.sh, run-all.sh). Source it; then call bench_init.
+#
+# Environment:
+#   LUFD_BUILD    build dir holding lufd, lufctl and the bench programs
+#                 (default /tmp/build-bench; binaries are searched below it)
+#   BENCH_WORK    persistent work dir: PKI, CSV, the 1M-number SQLite DB and
+#                 results.env (default /tmp/lufd-bench)
+#   BENCH_COUNT   numbers to import (default 1000000)
+#   BENCH_NO_PIN  set to 1 to not pin server/generator with taskset
+#
+# Results are appended as KEY=VALUE lines to $BENCH_WORK/results.env (later
+# lines win), which run-all.sh turns into bench/RESULTS.md.
+# Processes are stopped only by the PIDs these scripts started; every wait
+# is bounded.
+
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SOURCE_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+LUFD_BUILD="${LUFD_BUILD:-/tmp/build-bench}"
+BENCH_WORK="${BENCH_WORK:-/tmp/lufd-bench}"
+BENCH_COUNT="${BENCH_COUNT:-1000000}"
+RESULTS_ENV="$BENCH_WORK/results.env"
+_BENCH_PIDS=()
+_BENCH_PG_DIRS=()
+
+blog() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
+bdie() { blog "FATAL: $*"; exit 1; }
+
+# find_bin NAME: the executable NAME below $LUFD_BUILD.
+find_bin() {
+  local f
+  f="$(find "$LUFD_BUILD" -type f -name "$1" -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
+  [[ -n "$f" ]] || bdie "$1 not built under $LUFD_BUILD (ninja -C $LUFD_BUILD $1)"
+  echo "$f"
+}
+
+# record KEY VALUE: append a result.
+record() {
+  echo "$1=$2" >>"$RESULTS_ENV"
+  blog "result $1=$2"
+}
+
+now_s() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", b-a}'; }
+
+# Pinning: server on CPU 0, load generator on CPU 1 (when there are >= 2).
+pin_server=()
+pin_client=()
+_bench_pinning() {
+  if [[ "${BENCH_NO_PIN:-0}" != 1 ]] && command -v taskset >/dev/null &&
+    (($(nproc) >= 2)); then
+    pin_server=(taskset -c 0)
+    pin_client=(taskset -c 1)
+  fi
+}
+
+bench_cleanup() {
+  local rc=$? pid d i
+  set +e
+  for pid in "${_BENCH_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || continue
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  for d in "${_BENCH_PG_DIRS[@]}"; do
+    pg_stop "$d" >/dev/null 2>&1
+  done
+  exit "$rc"
+}
+
+bench_init() {
+  mkdir -p "$BENCH_WORK"
+  chmod 755 "$BENCH_WORK"  # the postgres user must reach its cluster dir
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  LUFD_BIN="$(find_bin lufd)"
+  LUFCTL_BIN="$(find_bin lufctl)"
+  GEN_BIN="$(find_bin gen_numbers)"
+  LOAD_BIN="$(find_bin lookup_load)"
+  NULL_BIN="$(find_bin null_server)"
+  PKI="$BENCH_WORK/pki"
+  "$SOURCE_DIR/tools/dev-pki.sh" --quiet "$PKI"
+  _bench_pinning
+}
+
+# stop_pid PID: TERM, wait up to 10 s, then KILL. Only our own PIDs.
+stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+# The CSV of numbers (and the plain number list for the load generator).
+ensure_csv() {
+  CSV="$BENCH_WORK/numbers-$BENCH_COUNT.csv"
+  NUMS="$BENCH_WORK/numbers-$BENCH_COUNT.txt"
+  if [[ ! -s "$CSV" || ! -s "$NUMS" ]]; then
+    "$GEN_BIN" --count "$BENCH_COUNT" --registrant iana-en:222 \
+      --dest_groups dg-bench --out "$CSV"
+    "$GEN_BIN" --count "$BENCH_COUNT" --numbers_only --out "$NUMS"
+  fi
+}
+
+rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# lufctl with WHO's certificate against the lufd on $LUFD_PORT.
+ctl() {
+  local who="$1"
+  shift
+  timeout 600 "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
+    --cert "$PKI/$who.pem" --key "$PKI/$who.key" "$@"
+}
+
+# db_init URL: migrate and register admin.pem as the registry admin.
+db_init() {
+  timeout 300 "$LUFCTL_BIN" db migrate --store "$1" >/dev/null
+  timeout 60 "$LUFCTL_BIN" db bootstrap --store "$1" --org iana-en:0 \
+    --name "Registry Admin" --cert-file "$PKI/admin.pem" >/dev/null
+}
+
+# start_lufd NAME URL [PIN...]: lufd on a kernel-chosen port with log
+# $BENCH_WORK/NAME.log; sets LUFD_PID, LUFD_PORT and LUFD_T0 (exec time).
+# Waits (<= 120 s) for the port file only: callers decide what "ready" is.
+start_lufd() {
+  local name="$1" url="$2" i
+  shift 2
+  cat >"$BENCH_WORK/$name.yaml" <<EOF
+grpc:
+  listen: "127.0.0.1:0"
+  tls:
+    cert_file: "$PKI/server.pem"
+    key_file: "$PKI/server.key"
+    client_ca_file: "$PKI/ca.pem"
+store:
+  url: "$url"
+  migrate_on_start: false
+log:
+  level: "warn"
+EOF
+  rm -f "$BENCH_WORK/$name.port"
+  LUFD_T0="$(now_s)"
+  "$@" "$LUFD_BIN" --config "$BENCH_WORK/$name.yaml" \
+    --port-file "$BENCH_WORK/$name.port" >>"$BENCH_WORK/$name.log" 2>&1 &
+  LUFD_PID=$!
+  _BENCH_PIDS+=("$LUFD_PID")
+  LUFD_PORT=""
+  for ((i = 0; i < 12000; i++)); do  # 120 s
+    kill -0 "$LUFD_PID" 2>/dev/null || {
+      tail -n 20 "$BENCH_WORK/$name.log" >&2; bdie "lufd ($name) exited"; }
+    if [[ -s "$BENCH_WORK/$name.port" ]]; then
+      LUFD_PORT="$(tr -dc 0-9 <"$BENCH_WORK/$name.port")"
+      [[ -n "$LUFD_PORT" ]] && return 0
+    fi
+    sleep 0.01
+  done
+  bdie "lufd ($name) wrote no port file within 120 s"
+}
+
+# wait_lookup_ok QUERY [SECONDS]: one-shot lookups as peer-ssp1 until one is
+# found (bounded); prints the lookup_load RESULT line.
+wait_lookup_ok() {
+  "$LOAD_BIN" --target "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
+    --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key" \
+    --query "$1" --expect_found --wait_ok_s "${2:-60}"
+}
+
+# provision: orgs, the peer credential, the destination group and a SED
+# group offered to and accepted for the peer, so every imported number is
+# visible to peer-ssp1 (iana-en:111). Numbers' registrant is iana-en:222.
+provision() {
+  {
+    ctl admin org add iana-en:111 --name SSP1 --role peer --role registrar
+    ctl admin org add iana-en:222 --name SSP2 --role registrant --role registrar \
+      --role peer --registrar iana-en:222
+    ctl admin credential add cred-peer-ssp1 --org iana-en:111 --role peer \
+      --san-uri urn:lufd:peer:ssp1
+    ctl admin dg add dg-bench --registrant iana-en:222
+    ctl admin record add rec-bench --registrant iana-en:222 --ttl 3600 \
+      --naptr '200 10 "u" "E2U+sip" "!^(.*)$!sip:\1@ssp2.example.com!" ""'
+    ctl admin sedgroup add sg-bench --registrant iana-en:222 --dg dg-bench \
+      --record rec-bench --in-service
+    ctl admin offer add sg-bench iana-en:111
+    ctl admin offer accept sg-bench iana-en:111
+  } >>"$BENCH_WORK/provision.log" 2>&1 || {
+    tail -n 20 "$BENCH_WORK/provision.log" >&2; bdie "provisioning failed"; }
+}
+
+# RESULT line field: rfield "RESULT a=1 b=2" b -> 2
+rfield() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k{print $2}'; }
+
+# pg_start_bench DIR: a private PostgreSQL cluster via the storage harness
+# (pg_start DIR prints a URL); sets PG_URL. Call it directly, not in $(...),
+# so the cleanup list survives.
+pg_start_bench() {
+  local harness="$SOURCE_DIR/tests/support/pg-harness.sh"
+  [[ -f "$harness" ]] || bdie "tests/support/pg-harness.sh is missing"
+  # shellcheck source=/dev/null
+  source "$harness"
+  _BENCH_PG_DIRS+=("$1")
+  PG_URL="$(pg_start "$1")" || bdie "pg_start failed"
+}
