@@ -184,21 +184,24 @@ wait_lookup_ok() {
 # group offered to and accepted for the peer, so every imported number is
 # visible to peer-ssp1 (iana-en:111). Numbers' registrant is iana-en:222.
 provision() {
-  {
-    ctl admin org add iana-en:111 --name SSP1 --role peer --role registrar
-    ctl admin org add iana-en:222 --name SSP2 --role registrant --role registrar \
-      --role peer --registrar iana-en:222
-    ctl admin credential add cred-peer-ssp1 --org iana-en:111 --role peer \
-      --san-uri urn:lufd:peer:ssp1
-    ctl admin dg add dg-bench --registrant iana-en:222
-    ctl admin record add rec-bench --registrant iana-en:222 --ttl 3600 \
-      --naptr '200 10 "u" "E2U+sip" "!^(.*)$!sip:\1@ssp2.example.com!" ""'
-    ctl admin sedgroup add sg-bench --registrant iana-en:222 --dg dg-bench \
-      --record rec-bench --in-service
-    ctl admin offer add sg-bench iana-en:111
-    ctl admin offer accept sg-bench iana-en:111
-  } >>"$BENCH_WORK/provision.log" 2>&1 || {
-    tail -n 20 "$BENCH_WORK/provision.log" >&2; bdie "provisioning failed"; }
+  _p org add --id iana-en:111 --name SSP1 --role peer --role registrar
+  _p org add --id iana-en:222 --name SSP2 --role registrant \
+    --role registrar --role peer --registrar iana-en:222
+  _p credential add --id cred-peer-ssp1 --org iana-en:111 \
+    --role peer --san-uri urn:lufd:peer:ssp1
+  _p dg add --id dg-bench --registrant iana-en:222
+  _p record add --id rec-bench --registrant iana-en:222 --type naptr \
+    --ttl 3600 --order 200 --preference 10 --flags u --services E2U+sip \
+    --regexp '!^(.*)$!sip:\1@ssp2.example.com!'
+  _p sedgroup add --id sg-bench --registrant iana-en:222 \
+    --dg dg-bench --record rec-bench --in-service
+  _p offer add --sedgroup sg-bench --peer iana-en:111
+  _p offer accept --sedgroup sg-bench --peer iana-en:111
+}
+# _p ARGS...: one provisioning command as admin; fatal on failure.
+_p() {
+  ctl admin "$@" >>"$BENCH_WORK/provision.log" 2>&1 || {
+    tail -n 5 "$BENCH_WORK/provision.log" >&2; bdie "provisioning failed: $*"; }
 }
 
 # RESULT line field: rfield "RESULT a=1 b=2" b -> 2
