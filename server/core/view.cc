@@ -1,0 +1,811 @@
+// RegistryView implementation: copy-on-write sharded maps (view_cow.h) for
+// every object kind and every secondary index, a compact TN table, and a
+// sorted range index. See view.h for the rules.
+//
+// Memory layout choices (why):
+//  - TN identifiers dominate (millions). They live in one table keyed by a
+//    uint64 code of the digits (value << 4 | length) whose value is a single
+//    heap blob: the serialized PublicIdentifier without kind and value (both
+//    implied by the key). No proto object or std::string per TN.
+//  - Indexes that may hold millions of entries for one key (dest group ->
+//    identifiers, registrant -> objects) are themselves sharded CowSets, so a
+//    single-TN change clones one small shard, not a million-entry set.
+//  - Everything else (orgs, groups, records, offers, non-TN identifiers) is
+//    kept as shared immutable protos, parsed once.
+#include "server/core/view.h"
+
+#include <algorithm>
+#include <cstring>
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/core/view_cow.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::ObjectKind;
+using lufd::v1::RegistryObject;
+using view_internal::CowMap;
+using view_internal::CowSet;
+
+using ObjPtr = std::shared_ptr<const RegistryObject>;
+
+constexpr int kNumKinds = 8;  // ObjectKind values 0..7.
+constexpr absl::string_view kTnKeyPrefix = "tn:+";
+constexpr absl::string_view kPrefixKeyPrefix = "prefix:+";
+constexpr uint32_t kDefaultTtl = 3600;
+
+bool ValidKind(ObjectKind kind) {
+  return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
+         kind <= lufd::v1::OBJECT_KIND_OFFER;
+}
+
+ObjectKind KindOfObject(const RegistryObject& object) {
+  switch (object.object_case()) {
+    case RegistryObject::kOrg:
+      return lufd::v1::OBJECT_KIND_ORG;
+    case RegistryObject::kCredential:
+      return lufd::v1::OBJECT_KIND_CREDENTIAL;
+    case RegistryObject::kIdentifier:
+      return lufd::v1::OBJECT_KIND_IDENTIFIER;
+    case RegistryObject::kDestGroup:
+      return lufd::v1::OBJECT_KIND_DEST_GROUP;
+    case RegistryObject::kSedRecord:
+      return lufd::v1::OBJECT_KIND_SED_RECORD;
+    case RegistryObject::kSedGroup:
+      return lufd::v1::OBJECT_KIND_SED_GROUP;
+    case RegistryObject::kOffer:
+      return lufd::v1::OBJECT_KIND_OFFER;
+    default:
+      return lufd::v1::OBJECT_KIND_UNSPECIFIED;
+  }
+}
+
+// (digits as a number) << 4 | number of digits; nullopt unless 1..15 ASCII
+// digits. The length keeps "+10" and "+010"-like codes apart.
+std::optional<uint64_t> DigitsCode(absl::string_view digits) {
+  if (digits.empty() || digits.size() > 15) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return (value << 4) | digits.size();
+}
+
+std::string CodeDigits(uint64_t code) {
+  size_t len = code & 0xf;
+  uint64_t value = code >> 4;
+  std::string digits(len, '0');
+  for (size_t i = len; i > 0; --i) {
+    digits[i - 1] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+  return digits;
+}
+
+std::optional<uint64_t> TnKeyCode(absl::string_view key) {
+  if (!absl::StartsWith(key, kTnKeyPrefix)) return std::nullopt;
+  return DigitsCode(key.substr(kTnKeyPrefix.size()));
+}
+
+std::string TnKey(uint64_t code) {
+  return absl::StrCat(kTnKeyPrefix, CodeDigits(code));
+}
+
+// An immutable heap byte string with a 4-byte length header: 8 bytes in the
+// table slot instead of std::string's 32.
+class Blob {
+ public:
+  Blob() = default;
+  explicit Blob(absl::string_view bytes) {
+    uint32_t len = static_cast<uint32_t>(bytes.size());
+    data_.reset(new char[sizeof(len) + len]);
+    std::memcpy(data_.get(), &len, sizeof(len));
+    std::memcpy(data_.get() + sizeof(len), bytes.data(), len);
+  }
+  Blob(const Blob& other) : Blob(other.view()) {}
+  Blob& operator=(const Blob& other) {
+    if (this != &other) *this = Blob(other.view());
+    return *this;
+  }
+  Blob(Blob&&) = default;
+  Blob& operator=(Blob&&) = default;
+
+  absl::string_view view() const {
+    if (data_ == nullptr) return {};
+    uint32_t len;
+    std::memcpy(&len, data_.get(), sizeof(len));
+    return absl::string_view(data_.get() + sizeof(len), len);
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+};
+
+Blob EncodeTn(const lufd::v1::PublicIdentifier& identifier) {
+  lufd::v1::PublicIdentifier copy = identifier;
+  copy.clear_kind();
+  copy.clear_value();  // Implied by the key.
+  return Blob(copy.SerializeAsString());
+}
+
+bool DecodeTn(uint64_t code, const Blob& blob,
+              lufd::v1::PublicIdentifier* identifier) {
+  absl::string_view bytes = blob.view();
+  if (!identifier->ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return false;
+  identifier->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
+  identifier->set_value(absl::StrCat("+", CodeDigits(code)));
+  return true;
+}
+
+// A reference to an object in an index entry: TN identifiers by code, the
+// rest as (kind byte + key).
+std::string RefKey(ObjectKind kind, absl::string_view key) {
+  std::string out;
+  out.reserve(key.size() + 1);
+  out.push_back(static_cast<char>(kind));
+  out.append(key.data(), key.size());
+  return out;
+}
+
+// Objects that reference one key (one index entry).
+struct RefSet {
+  uint64_t gen = 0;
+  CowSet<uint64_t> tns;
+  CowSet<std::string> refs;  // RefKey()s.
+  bool empty() const { return tns.empty() && refs.empty(); }
+};
+
+using Index = CowMap<std::string, std::shared_ptr<RefSet>>;
+
+// One entry of the range index: an inclusive range of same-length numbers.
+struct RangeEntry {
+  uint8_t len = 0;
+  uint64_t lo = 0;  // Numeric value of the first number's digits.
+  uint64_t hi = 0;
+  std::string key;
+};
+
+struct RangeIndex {
+  std::vector<RangeEntry> entries;  // Sorted by (len, lo).
+  // max_hi[i] = max hi over entries[j], j <= i, same len as entries[i]: lets
+  // the backwards scan stop as soon as no earlier range can reach N.
+  std::vector<uint64_t> max_hi;
+
+  void Finish() {
+    std::sort(entries.begin(), entries.end(),
+              [](const RangeEntry& a, const RangeEntry& b) {
+                return std::tie(a.len, a.lo, a.hi, a.key) <
+                       std::tie(b.len, b.lo, b.hi, b.key);
+              });
+    max_hi.resize(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      max_hi[i] = entries[i].hi;
+      if (i > 0 && entries[i - 1].len == entries[i].len) {
+        max_hi[i] = std::max(max_hi[i], max_hi[i - 1]);
+      }
+    }
+  }
+
+  // The narrowest range covering (len, value), or nullptr.
+  const RangeEntry* Narrowest(uint8_t len, uint64_t value) const {
+    auto it = std::upper_bound(
+        entries.begin(), entries.end(), std::make_pair(len, value),
+        [](const std::pair<uint8_t, uint64_t>& v, const RangeEntry& e) {
+          return std::tie(v.first, v.second) < std::tie(e.len, e.lo);
+        });
+    const RangeEntry* best = nullptr;
+    // Bounded by the number of ranges of this length.
+    for (size_t i = static_cast<size_t>(it - entries.begin()); i > 0; --i) {
+      const RangeEntry& e = entries[i - 1];
+      if (e.len != len || max_hi[i - 1] < value) break;
+      if (e.hi >= value &&
+          (best == nullptr || e.hi - e.lo < best->hi - best->lo)) {
+        best = &e;
+      }
+    }
+    return best;
+  }
+};
+
+std::optional<RangeEntry> RangeOf(const lufd::v1::PublicIdentifier& id,
+                                  absl::string_view key) {
+  if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN_RANGE) return std::nullopt;
+  absl::string_view lo = id.value(), hi = id.range_end();
+  if (!absl::ConsumePrefix(&lo, "+") || !absl::ConsumePrefix(&hi, "+") ||
+      lo.size() != hi.size()) {
+    return std::nullopt;
+  }
+  auto lo_code = DigitsCode(lo), hi_code = DigitsCode(hi);
+  if (!lo_code || !hi_code || (*lo_code >> 4) > (*hi_code >> 4)) {
+    return std::nullopt;
+  }
+  return RangeEntry{static_cast<uint8_t>(lo.size()), *lo_code >> 4,
+                    *hi_code >> 4, std::string(key)};
+}
+
+// Everything a view holds. Copying is cheap (shard pointer vectors).
+struct Data {
+  CowMap<std::string, ObjPtr> objects[kNumKinds];  // Non-TN objects by key.
+  CowMap<uint64_t, Blob> tns;                      // TN identifiers.
+  std::shared_ptr<const RangeIndex> ranges = std::make_shared<RangeIndex>();
+
+  Index dest_identifiers;   // dest group -> identifiers
+  Index dest_sed_groups;    // dest group -> SED groups
+  Index record_sed_groups;  // SED record -> SED groups
+  Index group_offers;       // SED group -> offers
+  Index peer_offers;        // peer org -> offers
+  Index org_credentials;    // org -> credentials
+  Index
+      registrant_objects;  // org -> objects it is registrant (or registrar) of
+  Index spki_credentials;  // spki sha256 -> credentials
+  Index san_credentials;   // SAN URI -> credentials
+};
+
+// Mutates a Data in generation `gen`. Range changes are collected and folded
+// into a new RangeIndex once, by Finish().
+class Mutator {
+ public:
+  Mutator(Data* data, uint64_t gen) : d_(data), gen_(gen) {}
+
+  void Insert(ObjectKind kind, const std::string& key,
+              const RegistryObject& object) {
+    Remove(kind, key);  // Upsert: drop the old image and its index entries.
+    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      if (auto code = TnKeyCode(key)) {
+        const auto& id = object.identifier();
+        d_->tns.Put(gen_, *code, EncodeTn(id));
+        for (const auto& dg : id.dest_group_ids()) {
+          AddRef(&d_->dest_identifiers, dg, *code);
+        }
+        if (!id.registrant_id().empty()) {
+          AddRef(&d_->registrant_objects, id.registrant_id(), *code);
+        }
+        return;
+      }
+    }
+    auto ptr = std::make_shared<const RegistryObject>(object);
+    d_->objects[kind].Put(gen_, key, ptr);
+    IndexObject(kind, key, *ptr, /*add=*/true);
+  }
+
+  void Remove(ObjectKind kind, const std::string& key) {
+    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      if (auto code = TnKeyCode(key)) {
+        const auto* entry = d_->tns.FindEntry(*code);
+        if (entry == nullptr) return;
+        lufd::v1::PublicIdentifier id;
+        DecodeTn(*code, entry->second, &id);
+        for (const auto& dg : id.dest_group_ids()) {
+          RemoveRef(&d_->dest_identifiers, dg, *code);
+        }
+        if (!id.registrant_id().empty()) {
+          RemoveRef(&d_->registrant_objects, id.registrant_id(), *code);
+        }
+        d_->tns.Erase(gen_, *code);
+        return;
+      }
+    }
+    const auto* entry = d_->objects[kind].FindEntry(key);
+    if (entry == nullptr) return;
+    ObjPtr old = entry->second;  // Keep alive across the erase.
+    IndexObject(kind, key, *old, /*add=*/false);
+    d_->objects[kind].Erase(gen_, key);
+  }
+
+  // Folds collected range changes into a fresh RangeIndex (O(#ranges), and
+  // only when a range changed).
+  void Finish() {
+    if (removed_ranges_.empty() && added_ranges_.empty()) return;
+    auto next = std::make_shared<RangeIndex>();
+    next->entries.reserve(d_->ranges->entries.size() + added_ranges_.size());
+    for (const auto& e : d_->ranges->entries) {
+      if (!removed_ranges_.contains(e.key)) next->entries.push_back(e);
+    }
+    for (auto& [key, e] : added_ranges_) next->entries.push_back(std::move(e));
+    next->Finish();
+    d_->ranges = std::move(next);
+    removed_ranges_.clear();
+    added_ranges_.clear();
+  }
+
+ private:
+  void IndexObject(ObjectKind kind, const std::string& key,
+                   const RegistryObject& o, bool add) {
+    auto ref = [&](Index* index, const std::string& target) {
+      if (target.empty()) return;
+      if (add) {
+        AddRef(index, target, RefKey(kind, key));
+      } else {
+        RemoveRef(index, target, RefKey(kind, key));
+      }
+    };
+    switch (kind) {
+      case lufd::v1::OBJECT_KIND_ORG:
+        ref(&d_->registrant_objects, o.org().registrar_id());
+        break;
+      case lufd::v1::OBJECT_KIND_CREDENTIAL:
+        ref(&d_->org_credentials, o.credential().org_id());
+        ref(&d_->spki_credentials,
+            absl::AsciiStrToLower(o.credential().spki_sha256()));
+        ref(&d_->san_credentials, o.credential().san_uri());
+        break;
+      case lufd::v1::OBJECT_KIND_IDENTIFIER: {
+        const auto& id = o.identifier();
+        for (const auto& dg : id.dest_group_ids()) {
+          ref(&d_->dest_identifiers, dg);
+        }
+        ref(&d_->registrant_objects, id.registrant_id());
+        if (auto range = RangeOf(id, key)) {
+          if (add) {
+            added_ranges_[key] = std::move(*range);
+          } else {
+            added_ranges_.erase(key);
+            removed_ranges_.insert(key);
+          }
+        }
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_DEST_GROUP:
+        ref(&d_->registrant_objects, o.dest_group().registrant_id());
+        break;
+      case lufd::v1::OBJECT_KIND_SED_RECORD:
+        ref(&d_->registrant_objects, o.sed_record().registrant_id());
+        break;
+      case lufd::v1::OBJECT_KIND_SED_GROUP: {
+        const auto& g = o.sed_group();
+        ref(&d_->registrant_objects, g.registrant_id());
+        for (const auto& dg : g.dest_group_ids()) ref(&d_->dest_sed_groups, dg);
+        for (const auto& r : g.records()) {
+          ref(&d_->record_sed_groups, r.record_id());
+        }
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_OFFER:
+        ref(&d_->group_offers, o.offer().sed_group_id());
+        ref(&d_->peer_offers, o.offer().peer_org_id());
+        break;
+      default:
+        break;
+    }
+  }
+
+  RefSet& MutableRefSet(Index* index, const std::string& target) {
+    std::shared_ptr<RefSet>& slot = index->Upsert(gen_, target);
+    if (slot == nullptr) {
+      slot = std::make_shared<RefSet>();
+      slot->gen = gen_;
+    } else if (slot->gen != gen_) {
+      auto copy = std::make_shared<RefSet>(*slot);
+      copy->gen = gen_;
+      slot = std::move(copy);
+    }
+    return *slot;
+  }
+
+  template <class R>
+  void AddRef(Index* index, const std::string& target, const R& ref) {
+    RefSet& set = MutableRefSet(index, target);
+    if constexpr (std::is_same_v<R, uint64_t>) {
+      set.tns.Put(gen_, ref);
+    } else {
+      set.refs.Put(gen_, ref);
+    }
+  }
+
+  template <class R>
+  void RemoveRef(Index* index, const std::string& target, const R& ref) {
+    const auto* entry = index->FindEntry(target);
+    if (entry == nullptr) return;
+    if constexpr (std::is_same_v<R, uint64_t>) {
+      if (!entry->second->tns.Contains(ref)) return;
+    } else {
+      if (!entry->second->refs.Contains(ref)) return;
+    }
+    RefSet& set = MutableRefSet(index, target);
+    if constexpr (std::is_same_v<R, uint64_t>) {
+      set.tns.Erase(gen_, ref);
+    } else {
+      set.refs.Erase(gen_, ref);
+    }
+    if (set.empty()) index->Erase(gen_, target);
+  }
+
+  Data* d_;
+  uint64_t gen_;
+  absl::flat_hash_map<std::string, RangeEntry> added_ranges_;
+  absl::flat_hash_set<std::string> removed_ranges_;
+};
+
+class ViewImpl final : public RegistryView {
+ public:
+  ViewImpl(Data data, uint64_t serial)
+      : data_(std::move(data)), serial_(serial) {}
+
+  uint64_t serial() const override { return serial_; }
+
+  absl::StatusOr<std::shared_ptr<const RegistryView>> Apply(
+      const std::vector<lufd::v1::Change>& changes) const override {
+    Data next = data_;  // Shares every shard.
+    Mutator mutator(&next, view_internal::NextGeneration());
+    uint64_t serial = serial_;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const auto& change = changes[i];
+      if (change.serial() < serial || change.serial() <= serial_) {
+        return absl::InternalError(absl::StrCat("change ", i, ": serial ",
+                                                change.serial(),
+                                                " does not follow ", serial));
+      }
+      serial = change.serial();
+      if (!ValidKind(change.kind()) || change.key().empty()) {
+        return absl::InternalError(absl::StrCat("change ", i, " (serial ",
+                                                change.serial(),
+                                                "): bad kind or empty key"));
+      }
+      if (change.deleted() || !change.has_after()) {
+        mutator.Remove(change.kind(), change.key());
+        continue;
+      }
+      if (KindOfObject(change.after()) != change.kind()) {
+        return absl::InternalError(
+            absl::StrCat("change ", i, " (serial ", change.serial(),
+                         "): object does not match kind"));
+      }
+      mutator.Insert(change.kind(), change.key(), change.after());
+    }
+    mutator.Finish();
+    return std::shared_ptr<const RegistryView>(
+        std::make_shared<ViewImpl>(std::move(next), serial));
+  }
+
+  std::optional<RegistryObject> Get(ObjectKind kind,
+                                    absl::string_view key) const override {
+    if (!ValidKind(kind)) return std::nullopt;
+    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      if (auto code = TnKeyCode(key)) {
+        const auto* entry = data_.tns.FindEntry(*code);
+        if (entry == nullptr) return std::nullopt;
+        RegistryObject object;
+        DecodeTn(*code, entry->second, object.mutable_identifier());
+        return object;
+      }
+    }
+    const ObjPtr* ptr = FindObject(kind, key);
+    if (ptr == nullptr) return std::nullopt;
+    return **ptr;
+  }
+
+  size_t Count(ObjectKind kind) const override {
+    if (!ValidKind(kind)) return 0;
+    size_t n = data_.objects[kind].size();
+    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) n += data_.tns.size();
+    return n;
+  }
+
+  void ForEach(
+      ObjectKind kind,
+      const std::function<bool(absl::string_view, const RegistryObject&)>& fn)
+      const override {
+    if (!ValidKind(kind)) return;
+    bool more = data_.objects[kind].ForEach(
+        [&](const auto& entry) { return fn(entry.first, *entry.second); });
+    if (!more || kind != lufd::v1::OBJECT_KIND_IDENTIFIER) return;
+    RegistryObject object;
+    data_.tns.ForEach([&](const auto& entry) {
+      DecodeTn(entry.first, entry.second, object.mutable_identifier());
+      return fn(TnKey(entry.first), object);
+    });
+  }
+
+  std::optional<lufd::v1::Credential> FindCredential(
+      absl::string_view spki_sha256,
+      const std::vector<std::string>& san_uris) const override {
+    std::string spki = absl::AsciiStrToLower(spki_sha256);
+    absl::flat_hash_set<std::string> sans(san_uris.begin(), san_uris.end());
+    std::vector<std::string> candidates;
+    auto collect = [&](const Index& index, const std::string& value) {
+      if (value.empty()) return;
+      const auto* entry = index.FindEntry(value);
+      if (entry == nullptr) return;
+      entry->second->refs.ForEach([&](const std::string& ref) {
+        candidates.push_back(ref.substr(1));
+        return true;
+      });
+    };
+    collect(data_.spki_credentials, spki);
+    for (const auto& san : san_uris) collect(data_.san_credentials, san);
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                     candidates.end());
+    const lufd::v1::Credential* best = nullptr;
+    int best_score = 0;
+    for (const auto& id : candidates) {
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_CREDENTIAL, id);
+      if (ptr == nullptr) continue;
+      const auto& cred = (*ptr)->credential();
+      if (cred.disabled()) continue;
+      if (cred.spki_sha256().empty() && cred.san_uri().empty()) continue;
+      if (!cred.spki_sha256().empty() &&
+          absl::AsciiStrToLower(cred.spki_sha256()) != spki) {
+        continue;
+      }
+      if (!cred.san_uri().empty() && !sans.contains(cred.san_uri())) continue;
+      const ObjPtr* org = FindObject(lufd::v1::OBJECT_KIND_ORG, cred.org_id());
+      if (org == nullptr || (*org)->org().disabled()) continue;
+      // Prefer the credential that pins the most (both > one); candidates
+      // are sorted by id, so ties resolve deterministically.
+      int score = (cred.spki_sha256().empty() ? 0 : 1) +
+                  (cred.san_uri().empty() ? 0 : 1);
+      if (score > best_score) {
+        best = &cred;
+        best_score = score;
+      }
+    }
+    if (best == nullptr) return std::nullopt;
+    return *best;
+  }
+
+  std::vector<std::pair<ObjectKind, std::string>> Referrers(
+      ObjectKind kind, absl::string_view key) const override {
+    std::vector<std::pair<ObjectKind, std::string>> out;
+    std::string k(key);
+    auto add = [&](const Index& index) {
+      const auto* entry = index.FindEntry(k);
+      if (entry == nullptr) return;
+      entry->second->refs.ForEach([&](const std::string& ref) {
+        out.emplace_back(static_cast<ObjectKind>(ref[0]), ref.substr(1));
+        return true;
+      });
+      entry->second->tns.ForEach([&](uint64_t code) {
+        out.emplace_back(lufd::v1::OBJECT_KIND_IDENTIFIER, TnKey(code));
+        return true;
+      });
+    };
+    switch (kind) {
+      case lufd::v1::OBJECT_KIND_ORG:
+        add(data_.org_credentials);
+        add(data_.registrant_objects);
+        add(data_.peer_offers);
+        break;
+      case lufd::v1::OBJECT_KIND_DEST_GROUP:
+        add(data_.dest_identifiers);
+        add(data_.dest_sed_groups);
+        break;
+      case lufd::v1::OBJECT_KIND_SED_RECORD:
+        add(data_.record_sed_groups);
+        break;
+      case lufd::v1::OBJECT_KIND_SED_GROUP:
+        add(data_.group_offers);
+        break;
+      default:
+        break;
+    }
+    return out;
+  }
+
+  Resolution ResolveNumber(absl::string_view e164,
+                           const Identity& viewer) const override {
+    Resolution result;
+    result.normalized = std::string(e164);
+    absl::string_view digits = e164;
+    if (!absl::ConsumePrefix(&digits, "+")) return result;
+    auto code = DigitsCode(digits);
+    if (!code) return result;
+
+    lufd::v1::PublicIdentifier tn;
+    const lufd::v1::PublicIdentifier* id = nullptr;
+    if (const auto* entry = data_.tns.FindEntry(*code)) {
+      if (DecodeTn(*code, entry->second, &tn)) id = &tn;
+    }
+    if (id == nullptr) {
+      if (const RangeEntry* range = data_.ranges->Narrowest(
+              static_cast<uint8_t>(digits.size()), *code >> 4)) {
+        const ObjPtr* ptr =
+            FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, range->key);
+        if (ptr != nullptr) id = &(*ptr)->identifier();
+      }
+    }
+    // Longest prefix: at most 15 lookups.
+    std::string key(kPrefixKeyPrefix);
+    key.append(digits.data(), digits.size());
+    for (size_t len = digits.size(); id == nullptr && len > 0; --len) {
+      key.resize(kPrefixKeyPrefix.size() + len);
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
+      if (ptr != nullptr &&
+          (*ptr)->identifier().kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
+        id = &(*ptr)->identifier();
+      }
+    }
+    if (id == nullptr) return result;
+    Answer(*id, viewer, &result);
+    return result;
+  }
+
+  Resolution ResolveUri(absl::string_view uri,
+                        const Identity& viewer) const override {
+    Resolution result;
+    result.normalized = std::string(uri);
+    const ObjPtr* ptr =
+        FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("uri:", uri));
+    if (ptr != nullptr) Answer((*ptr)->identifier(), viewer, &result);
+    return result;
+  }
+
+ private:
+  const ObjPtr* FindObject(ObjectKind kind, absl::string_view key) const {
+    // absl::Hash of std::string and string_view agree, but the table's key
+    // type is std::string; heterogeneous lookup is not enabled on CowTable.
+    const auto* entry = data_.objects[kind].FindEntry(std::string(key));
+    return entry == nullptr ? nullptr : &entry->second;
+  }
+
+  bool Visible(const lufd::v1::SedGroup& group, const Identity& viewer) const {
+    if (viewer.is_admin() || group.public_()) return true;
+    if (viewer.anonymous()) return false;
+    if (group.registrant_id() == viewer.org_id) return true;
+    const ObjPtr* offer =
+        FindObject(lufd::v1::OBJECT_KIND_OFFER,
+                   absl::StrCat(group.id(), "|", viewer.org_id));
+    return offer != nullptr &&
+           (*offer)->offer().status() == lufd::v1::OFFER_STATUS_ACCEPTED;
+  }
+
+  struct Candidate {
+    lufd::v1::SedAnswer answer;
+    uint32_t group_priority;
+    uint32_t record_priority;
+  };
+
+  static void AddCandidate(const lufd::v1::SedRecord& record,
+                           uint32_t group_priority, uint32_t record_priority,
+                           std::vector<Candidate>* out) {
+    if (!record.in_service()) return;
+    Candidate c{{}, group_priority, record_priority};
+    c.answer.set_ttl(record.ttl() == 0 ? kDefaultTtl : record.ttl());
+    switch (record.rdata_case()) {
+      case lufd::v1::SedRecord::kNaptr:
+        *c.answer.mutable_naptr() = record.naptr();
+        break;
+      case lufd::v1::SedRecord::kUri:
+        *c.answer.mutable_uri() = record.uri();
+        break;
+      case lufd::v1::SedRecord::kNs:
+        *c.answer.mutable_ns() = record.ns();
+        break;
+      default:
+        return;
+    }
+    out->push_back(std::move(c));
+  }
+
+  void Answer(const lufd::v1::PublicIdentifier& id, const Identity& viewer,
+              Resolution* result) const {
+    std::vector<const lufd::v1::SedGroup*> groups;
+    absl::flat_hash_set<std::string> seen_groups;
+    for (const auto& dg : id.dest_group_ids()) {
+      const auto* entry = data_.dest_sed_groups.FindEntry(dg);
+      if (entry == nullptr) continue;
+      entry->second->refs.ForEach([&](const std::string& ref) {
+        std::string group_id = ref.substr(1);
+        if (!seen_groups.insert(group_id).second) return true;
+        const ObjPtr* ptr =
+            FindObject(lufd::v1::OBJECT_KIND_SED_GROUP, group_id);
+        if (ptr == nullptr) return true;
+        const auto& group = (*ptr)->sed_group();
+        if (group.in_service() && Visible(group, viewer)) {
+          groups.push_back(&group);
+        }
+        return true;
+      });
+    }
+    if (groups.empty()) return;
+    std::sort(groups.begin(), groups.end(), [](const auto* a, const auto* b) {
+      if (a->priority() != b->priority()) return a->priority() < b->priority();
+      return a->id() < b->id();
+    });
+
+    std::vector<Candidate> candidates;
+    for (const auto* group : groups) {
+      for (const auto& ref : group->records()) {
+        const ObjPtr* ptr =
+            FindObject(lufd::v1::OBJECT_KIND_SED_RECORD, ref.record_id());
+        if (ptr == nullptr) continue;
+        AddCandidate((*ptr)->sed_record(), group->priority(), ref.priority(),
+                     &candidates);
+      }
+    }
+    // Inline records rank with the group records; they sort among equals
+    // before nothing in particular, so give them the lowest priorities.
+    for (const auto& record : id.records()) {
+      AddCandidate(record, 0, 0, &candidates);
+    }
+
+    auto rank = [](const lufd::v1::SedAnswer& a) {
+      switch (a.rdata_case()) {
+        case lufd::v1::SedAnswer::kNaptr:
+          return std::make_tuple(0u, a.naptr().order(), a.naptr().preference());
+        case lufd::v1::SedAnswer::kUri:
+          return std::make_tuple(1u, a.uri().priority(), a.uri().weight());
+        default:
+          return std::make_tuple(2u, 0u, 0u);
+      }
+    };
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [&](const Candidate& a, const Candidate& b) {
+                       return std::make_tuple(rank(a.answer), a.group_priority,
+                                              a.record_priority) <
+                              std::make_tuple(rank(b.answer), b.group_priority,
+                                              b.record_priority);
+                     });
+    absl::flat_hash_set<std::string> seen;
+    for (auto& c : candidates) {
+      if (!seen.insert(c.answer.SerializeAsString()).second) continue;
+      result->records.push_back(std::move(c.answer));
+    }
+    result->found = !result->records.empty();
+  }
+
+  Data data_;
+  uint64_t serial_;
+};
+
+}  // namespace
+
+std::shared_ptr<const RegistryView> RegistryView::Empty() {
+  static const auto* empty = new std::shared_ptr<const RegistryView>(
+      std::make_shared<ViewImpl>(Data(), 0));
+  return *empty;
+}
+
+struct RegistryView::Builder::Impl {
+  Data data;
+  uint64_t gen = view_internal::NextGeneration();
+  Mutator mutator{&data, gen};
+};
+
+RegistryView::Builder::Builder() : impl_(std::make_unique<Impl>()) {}
+RegistryView::Builder::~Builder() = default;
+
+void RegistryView::Builder::Add(ObjectKind kind, absl::string_view key,
+                                const RegistryObject& object) {
+  if (!ValidKind(kind) || key.empty() || KindOfObject(object) != kind) return;
+  impl_->mutator.Insert(kind, std::string(key), object);
+}
+
+std::shared_ptr<const RegistryView> RegistryView::Builder::Build(
+    uint64_t serial) && {
+  impl_->mutator.Finish();
+  return std::make_shared<ViewImpl>(std::move(impl_->data), serial);
+}
+
+ViewHolder::ViewHolder() : current_(RegistryView::Empty()) {}
+
+std::shared_ptr<const RegistryView> ViewHolder::Current() const {
+  return current_.load(std::memory_order_acquire);
+}
+
+void ViewHolder::Publish(std::shared_ptr<const RegistryView> view) {
+  if (view == nullptr) return;
+  uint64_t serial = view->serial();
+  current_.store(std::move(view), std::memory_order_release);
+  absl::MutexLock lock(&mu_);
+  published_serial_ = serial;
+}
+
+bool ViewHolder::WaitForSerial(uint64_t serial, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, serial]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return published_serial_ >= serial;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
+}  // namespace lufd

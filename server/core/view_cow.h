@@ -1,0 +1,195 @@
+// CowTable: a copy-on-write sharded hash table, the building block of
+// RegistryView.
+//
+// A table is a vector of shard pointers. Copying a table copies only that
+// vector (the shards are shared), so a new view starts as a cheap copy of its
+// base; a mutation clones just the shard it touches. Each shard records the
+// "generation" (one per Apply/Build) that created it: a shard of the current
+// generation is private to the table being built and is mutated in place,
+// any other shard may be shared with published views and is cloned first.
+// This keeps Apply O(change) and never touches memory a reader can see.
+//
+// The shard count adapts to the size (1, 8, 64, ... up to 4096) so the many
+// small per-key sets of the indexes cost one shard, while the big maps (1M
+// TNs) clone only ~250 entries per touched shard.
+//
+// Thread-safety: const methods are safe concurrently once the table is no
+// longer being mutated (i.e. after its view was built); mutating methods
+// need exclusive access. Ownership: shards are shared via std::shared_ptr.
+#ifndef LUFD_SERVER_CORE_VIEW_COW_H_
+#define LUFD_SERVER_CORE_VIEW_COW_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+
+namespace lufd {
+namespace view_internal {
+
+// A fresh generation number for each Build/Apply; never reused.
+inline uint64_t NextGeneration() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+template <class Table>
+class CowTable {
+ public:
+  using key_type = typename Table::key_type;
+  using value_type = typename Table::value_type;
+
+  CowTable() = default;
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // The stored entry (pair for maps, key for sets) or nullptr.
+  const value_type* FindEntry(const key_type& key) const {
+    if (shards_.empty()) return nullptr;
+    const Shard* shard = shards_[ShardOf(key)].get();
+    if (shard == nullptr) return nullptr;
+    auto it = shard->table.find(key);
+    return it == shard->table.end() ? nullptr : &*it;
+  }
+  bool Contains(const key_type& key) const { return FindEntry(key) != nullptr; }
+
+  // Calls fn(entry) for every entry until it returns false; returns false if
+  // stopped early.
+  template <class Fn>
+  bool ForEach(Fn&& fn) const {
+    for (const auto& shard : shards_) {
+      if (shard == nullptr) continue;
+      for (const auto& entry : shard->table) {
+        if (!fn(entry)) return false;
+      }
+    }
+    return true;
+  }
+
+  // Mutable access to the shard table that holds (or would hold) `key`,
+  // cloned first unless it belongs to generation `gen`.
+  Table& MutableShardFor(const key_type& key, uint64_t gen) {
+    if (shards_.empty()) shards_.resize(1);
+    auto& slot = shards_[ShardOf(key)];
+    if (slot == nullptr) {
+      slot = std::make_shared<Shard>();
+      slot->gen = gen;
+    } else if (slot->gen != gen) {
+      auto copy = std::make_shared<Shard>(*slot);
+      copy->gen = gen;
+      slot = std::move(copy);
+    }
+    return slot->table;
+  }
+
+  // Inserts or replaces. For sets pass the key only.
+  template <class... Args>
+  void Put(uint64_t gen, const key_type& key, Args&&... value) {
+    Table& table = MutableShardFor(key, gen);
+    if constexpr (sizeof...(Args) == 0) {
+      if (table.insert(key).second) Grew(gen);
+    } else {
+      auto [it, inserted] = table.try_emplace(key);
+      it->second = typename Table::mapped_type(std::forward<Args>(value)...);
+      if (inserted) Grew(gen);
+    }
+  }
+
+  // Returns a mutable reference to the mapped value for `key`, inserting a
+  // default one if absent (maps only). The reference is valid until the
+  // next mutation of this table.
+  template <class T = Table>
+  typename T::mapped_type& Upsert(uint64_t gen, const key_type& key) {
+    Table& table = MutableShardFor(key, gen);
+    auto [it, inserted] = table.try_emplace(key);
+    if (inserted && Grew(gen)) {
+      // The table was resharded; find the entry again.
+      Table& moved = MutableShardFor(key, gen);
+      return moved.find(key)->second;
+    }
+    return it->second;
+  }
+
+  bool Erase(uint64_t gen, const key_type& key) {
+    if (!Contains(key)) return false;  // Do not clone a shard for nothing.
+    MutableShardFor(key, gen).erase(key);
+    --size_;
+    return true;
+  }
+
+ private:
+  struct Shard {
+    uint64_t gen = 0;
+    Table table;
+  };
+  static constexpr int kMaxBits = 12;       // 4096 shards.
+  static constexpr size_t kPerShard = 256;  // Grow beyond this average.
+
+  size_t ShardOf(const key_type& key) const {
+    if (bits_ == 0) return 0;
+    // Mix before taking the top bits, so that all keys of a shard do not
+    // share the low hash bits the inner table probes with.
+    uint64_t h = absl::Hash<key_type>()(key);
+    h *= 0x9E3779B97F4A7C15ull;
+    return static_cast<size_t>(h >> (64 - bits_));
+  }
+
+  // Accounts for one inserted entry; reshards when the table outgrew its
+  // shard count. Returns true if it resharded.
+  bool Grew(uint64_t gen) {
+    ++size_;
+    if (bits_ >= kMaxBits || size_ <= (kPerShard << bits_)) return false;
+    int new_bits = bits_ + 3;
+    if (new_bits > kMaxBits) new_bits = kMaxBits;
+    std::vector<std::shared_ptr<Shard>> old = std::move(shards_);
+    shards_.assign(size_t{1} << new_bits, nullptr);
+    bits_ = new_bits;
+    for (auto& shard : old) {
+      if (shard == nullptr) continue;
+      const bool owned = shard->gen == gen;
+      for (auto it = shard->table.begin(); it != shard->table.end(); ++it) {
+        const key_type& key = KeyOfEntry(*it);
+        auto& slot = shards_[ShardOf(key)];
+        if (slot == nullptr) {
+          slot = std::make_shared<Shard>();
+          slot->gen = gen;
+        }
+        if (owned) {
+          slot->table.insert(std::move(*it));
+        } else {
+          slot->table.insert(*it);
+        }
+      }
+    }
+    return true;
+  }
+
+  static const key_type& KeyOfEntry(const value_type& entry) {
+    if constexpr (requires { entry.first; }) {
+      return entry.first;
+    } else {
+      return entry;
+    }
+  }
+
+  std::vector<std::shared_ptr<Shard>> shards_;
+  int bits_ = 0;
+  size_t size_ = 0;
+};
+
+template <class K, class V>
+using CowMap = CowTable<absl::flat_hash_map<K, V>>;
+template <class K>
+using CowSet = CowTable<absl::flat_hash_set<K>>;
+
+}  // namespace view_internal
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_CORE_VIEW_COW_H_

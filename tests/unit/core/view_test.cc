@@ -1,0 +1,540 @@
+// RegistryView: build, apply, resolution rules, visibility, ordering,
+// referrers, credential lookup and copy-on-write isolation.
+#include "server/core/view.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/keys.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::Change;
+using lufd::v1::ObjectKind;
+using lufd::v1::RegistryObject;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+using ::testing::UnorderedElementsAre;
+
+RegistryObject Org(const std::string& id, bool disabled = false) {
+  RegistryObject o;
+  o.mutable_org()->set_id(id);
+  o.mutable_org()->set_name(id);
+  o.mutable_org()->set_disabled(disabled);
+  return o;
+}
+
+RegistryObject DestGroup(const std::string& id, const std::string& reg) {
+  RegistryObject o;
+  o.mutable_dest_group()->set_id(id);
+  o.mutable_dest_group()->set_registrant_id(reg);
+  return o;
+}
+
+lufd::v1::SedRecord NaptrRec(uint32_t order, uint32_t pref,
+                             const std::string& target, uint32_t ttl = 0) {
+  lufd::v1::SedRecord r;
+  r.set_ttl(ttl);
+  r.set_in_service(true);
+  auto* n = r.mutable_naptr();
+  n->set_order(order);
+  n->set_preference(pref);
+  n->set_flags("u");
+  n->set_services("E2U+sip");
+  n->set_regexp("!^.*$!sip:" + target + "!");
+  return r;
+}
+
+RegistryObject Record(const std::string& id, const std::string& reg,
+                      lufd::v1::SedRecord r) {
+  r.set_id(id);
+  r.set_registrant_id(reg);
+  RegistryObject o;
+  *o.mutable_sed_record() = r;
+  return o;
+}
+
+RegistryObject UriRecord(const std::string& id, const std::string& reg,
+                         uint32_t prio, uint32_t weight) {
+  RegistryObject o;
+  auto* r = o.mutable_sed_record();
+  r->set_id(id);
+  r->set_registrant_id(reg);
+  r->set_in_service(true);
+  r->mutable_uri()->set_priority(prio);
+  r->mutable_uri()->set_weight(weight);
+  r->mutable_uri()->set_target("sip:" + id + "@example.net");
+  return o;
+}
+
+RegistryObject NsRecord(const std::string& id, const std::string& reg) {
+  RegistryObject o;
+  auto* r = o.mutable_sed_record();
+  r->set_id(id);
+  r->set_registrant_id(reg);
+  r->set_in_service(true);
+  r->mutable_ns()->set_host("ns." + id + ".example.");
+  return o;
+}
+
+RegistryObject Group(const std::string& id, const std::string& reg,
+                     std::vector<std::string> dgs,
+                     std::vector<std::string> records, bool is_public = false,
+                     bool in_service = true, uint32_t priority = 0) {
+  RegistryObject o;
+  auto* g = o.mutable_sed_group();
+  g->set_id(id);
+  g->set_registrant_id(reg);
+  for (auto& d : dgs) g->add_dest_group_ids(d);
+  uint32_t p = 0;
+  for (auto& r : records) {
+    auto* ref = g->add_records();
+    ref->set_record_id(r);
+    ref->set_priority(p++);
+  }
+  g->set_public_(is_public);
+  g->set_in_service(in_service);
+  g->set_priority(priority);
+  return o;
+}
+
+RegistryObject Ident(lufd::v1::IdentifierKind kind, const std::string& value,
+                     const std::string& reg, std::vector<std::string> dgs,
+                     const std::string& range_end = "") {
+  RegistryObject o;
+  auto* i = o.mutable_identifier();
+  i->set_kind(kind);
+  i->set_value(value);
+  i->set_range_end(range_end);
+  i->set_registrant_id(reg);
+  for (auto& d : dgs) i->add_dest_group_ids(d);
+  return o;
+}
+
+RegistryObject Tn(const std::string& value, const std::string& reg,
+                  std::vector<std::string> dgs) {
+  return Ident(lufd::v1::IDENTIFIER_KIND_TN, value, reg, dgs);
+}
+
+RegistryObject Offer(const std::string& group, const std::string& peer,
+                     lufd::v1::OfferStatus status) {
+  RegistryObject o;
+  o.mutable_offer()->set_sed_group_id(group);
+  o.mutable_offer()->set_peer_org_id(peer);
+  o.mutable_offer()->set_status(status);
+  return o;
+}
+
+RegistryObject Cred(const std::string& id, const std::string& org,
+                    const std::string& spki, const std::string& san,
+                    bool disabled = false) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id(id);
+  c->set_org_id(org);
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_spki_sha256(spki);
+  c->set_san_uri(san);
+  c->set_disabled(disabled);
+  return o;
+}
+
+Identity Peer(const std::string& org) {
+  return Identity{org, "c-" + org, lufd::v1::ROLE_PEER};
+}
+Identity Admin() { return Identity{"admin", "c-admin", lufd::v1::ROLE_ADMIN}; }
+Identity Anonymous() { return Identity{}; }
+
+// Builds a view from objects, and makes changes for Apply.
+class ViewTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<const RegistryView> Build(
+      const std::vector<RegistryObject>& objects, uint64_t serial = 1) {
+    RegistryView::Builder builder;
+    for (const auto& o : objects) builder.Add(KindOf(o), KeyOf(o), o);
+    return std::move(builder).Build(serial);
+  }
+
+  static Change Put(uint64_t serial, const RegistryObject& o) {
+    Change c;
+    c.set_serial(serial);
+    c.set_kind(KindOf(o));
+    c.set_key(KeyOf(o));
+    *c.mutable_after() = o;
+    return c;
+  }
+  static Change Del(uint64_t serial, ObjectKind kind, const std::string& key) {
+    Change c;
+    c.set_serial(serial);
+    c.set_kind(kind);
+    c.set_key(key);
+    c.set_deleted(true);
+    return c;
+  }
+
+  static std::vector<std::string> Targets(const Resolution& r) {
+    std::vector<std::string> out;
+    for (const auto& a : r.records) {
+      if (a.has_naptr()) out.push_back(a.naptr().regexp());
+      if (a.has_uri()) out.push_back(a.uri().target());
+      if (a.has_ns()) out.push_back(a.ns().host());
+    }
+    return out;
+  }
+
+  // A base registry: org "reg" owns dest group dg with a public group "pub"
+  // holding record r1.
+  std::vector<RegistryObject> Base() {
+    return {Org("reg"),
+            Org("peer1"),
+            Org("peer2"),
+            DestGroup("dg", "reg"),
+            Record("r1", "reg", NaptrRec(10, 10, "base")),
+            Group("pub", "reg", {"dg"}, {"r1"}, /*is_public=*/true)};
+  }
+};
+
+TEST_F(ViewTest, EmptyView) {
+  auto v = RegistryView::Empty();
+  EXPECT_EQ(v->serial(), 0u);
+  EXPECT_EQ(v->Count(lufd::v1::OBJECT_KIND_ORG), 0u);
+  EXPECT_FALSE(v->ResolveNumber("+12025556666", Admin()).found);
+  EXPECT_FALSE(v->Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+1").has_value());
+}
+
+TEST_F(ViewTest, BuildGetCountForEach) {
+  auto objects = Base();
+  objects.push_back(Tn("+12025556666", "reg", {"dg"}));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202777", "reg", {"dg"}));
+  auto v = Build(objects, 7);
+  EXPECT_EQ(v->serial(), 7u);
+  EXPECT_EQ(v->Count(lufd::v1::OBJECT_KIND_ORG), 3u);
+  EXPECT_EQ(v->Count(lufd::v1::OBJECT_KIND_IDENTIFIER), 2u);
+  auto tn = v->Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556666");
+  ASSERT_TRUE(tn.has_value());
+  EXPECT_EQ(tn->identifier().value(), "+12025556666");
+  EXPECT_EQ(tn->identifier().kind(), lufd::v1::IDENTIFIER_KIND_TN);
+  EXPECT_EQ(tn->identifier().registrant_id(), "reg");
+  EXPECT_THAT(tn->identifier().dest_group_ids(), ElementsAre("dg"));
+
+  std::vector<std::string> keys;
+  v->ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER,
+             [&](absl::string_view key, const RegistryObject& o) {
+               EXPECT_EQ(KeyOf(o), key);
+               keys.emplace_back(key);
+               return true;
+             });
+  EXPECT_THAT(keys, UnorderedElementsAre("tn:+12025556666", "prefix:+1202777"));
+  int visited = 0;
+  v->ForEach(lufd::v1::OBJECT_KIND_ORG, [&](absl::string_view, const auto&) {
+    ++visited;
+    return false;  // Stops early.
+  });
+  EXPECT_EQ(visited, 1);
+}
+
+TEST_F(ViewTest, SpecificityTnThenNarrowestRangeThenLongestPrefix) {
+  auto objects = Base();
+  for (const char* dg : {"dg-tn", "dg-wide", "dg-narrow", "dg-p3", "dg-p6"}) {
+    objects.push_back(DestGroup(dg, "reg"));
+    objects.push_back(
+        Record(std::string("rec-") + dg, "reg", NaptrRec(1, 1, dg)));
+    objects.push_back(Group(std::string("g-") + dg, "reg", {dg},
+                            {std::string("rec-") + dg}, true));
+  }
+  objects.push_back(Tn("+12025550001", "reg", {"dg-tn"}));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12025550000",
+                          "reg", {"dg-wide"}, "+12025559999"));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12025550000",
+                          "reg", {"dg-narrow"}, "+12025550099"));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+120", "reg", {"dg-p3"}));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+120255", "reg", {"dg-p6"}));
+  auto v = Build(objects);
+  auto target = [&](const std::string& n) {
+    auto r = v->ResolveNumber(n, Anonymous());
+    EXPECT_EQ(r.normalized, n);
+    return r.found ? Targets(r).at(0) : std::string("none");
+  };
+  EXPECT_EQ(target("+12025550001"), "!^.*$!sip:dg-tn!");
+  EXPECT_EQ(target("+12025550002"), "!^.*$!sip:dg-narrow!");
+  EXPECT_EQ(target("+12025550100"), "!^.*$!sip:dg-wide!");
+  EXPECT_EQ(target("+12025559999"), "!^.*$!sip:dg-wide!");
+  EXPECT_EQ(target("+1202555"), "!^.*$!sip:dg-p6!");  // Shorter: no range.
+  EXPECT_EQ(target("+120255600000"), "!^.*$!sip:dg-p6!");
+  EXPECT_EQ(target("+12030000000"), "!^.*$!sip:dg-p3!");
+  EXPECT_EQ(target("+13030000000"), "none");
+  EXPECT_EQ(target("12025550001"), "none");  // Not normalized.
+}
+
+TEST_F(ViewTest, OverlappingRangesPickNarrowest) {
+  auto objects = Base();
+  objects.push_back(DestGroup("dg2", "reg"));
+  objects.push_back(Record("r2", "reg", NaptrRec(1, 1, "narrow")));
+  objects.push_back(Group("g2", "reg", {"dg2"}, {"r2"}, true));
+  // A wide range that starts early, a narrow one in the middle, and a
+  // disjoint one after it: the scan must skip past the disjoint one.
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+15550000000",
+                          "reg", {"dg"}, "+15559999999"));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+15551000000",
+                          "reg", {"dg2"}, "+15551000999"));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+15551000500",
+                          "reg", {"dg"}, "+15551000501"));
+  auto v = Build(objects);
+  EXPECT_THAT(Targets(v->ResolveNumber("+15551000700", Anonymous())),
+              ElementsAre("!^.*$!sip:narrow!"));
+  EXPECT_THAT(Targets(v->ResolveNumber("+15552000000", Anonymous())),
+              ElementsAre("!^.*$!sip:base!"));
+}
+
+TEST_F(ViewTest, VisibilityMatrix) {
+  auto objects = Base();
+  objects.push_back(Org("owner"));
+  objects.push_back(Org("stranger"));
+  objects.push_back(DestGroup("odg", "owner"));
+  objects.push_back(Record("orec", "owner", NaptrRec(1, 1, "private")));
+  objects.push_back(Group("priv", "owner", {"odg"}, {"orec"}));
+  objects.push_back(Tn("+4930123456", "owner", {"odg"}));
+  objects.push_back(Offer("priv", "peer1", lufd::v1::OFFER_STATUS_ACCEPTED));
+  objects.push_back(Offer("priv", "peer2", lufd::v1::OFFER_STATUS_PENDING));
+  objects.push_back(Org("peer3"));
+  objects.push_back(Offer("priv", "peer3", lufd::v1::OFFER_STATUS_REJECTED));
+  auto v = Build(objects);
+  auto sees = [&](const Identity& who) {
+    return v->ResolveNumber("+4930123456", who).found;
+  };
+  EXPECT_TRUE(sees(Admin()));
+  EXPECT_TRUE(sees(Peer("owner")));
+  EXPECT_TRUE(sees(Peer("peer1")));      // Accepted.
+  EXPECT_FALSE(sees(Peer("peer2")));     // Pending.
+  EXPECT_FALSE(sees(Peer("peer3")));     // Rejected.
+  EXPECT_FALSE(sees(Peer("stranger")));  // Unrelated.
+  EXPECT_FALSE(sees(Anonymous()));
+  // Not visible looks exactly like not found.
+  auto hidden = v->ResolveNumber("+4930123456", Peer("stranger"));
+  auto missing = v->ResolveNumber("+4930999999", Peer("stranger"));
+  EXPECT_EQ(hidden.found, missing.found);
+  EXPECT_EQ(hidden.records.size(), missing.records.size());
+
+  // Public: everyone including anonymous.
+  auto v2 = Build(Base());
+  auto v3 = *v2->Apply({Put(2, Tn("+111", "reg", {"dg"}))});
+  for (const auto& who :
+       {Admin(), Peer("peer1"), Peer("nobody"), Anonymous()}) {
+    EXPECT_TRUE(v3->ResolveNumber("+111", who).found) << who.org_id;
+  }
+}
+
+TEST_F(ViewTest, OutOfServiceGroupsAndRecordsAreSkipped) {
+  auto objects = Base();
+  objects.push_back(Record("r2", "reg", NaptrRec(5, 5, "second")));
+  auto off = NaptrRec(1, 1, "off");
+  off.set_in_service(false);
+  objects.push_back(Record("r3", "reg", off));
+  objects.push_back(Group("g-off", "reg", {"dg"}, {"r2"}, true,
+                          /*in_service=*/false));
+  objects.push_back(Group("g-on", "reg", {"dg"}, {"r3"}, true));
+  objects.push_back(Tn("+111", "reg", {"dg"}));
+  auto v = Build(objects);
+  EXPECT_THAT(Targets(v->ResolveNumber("+111", Admin())),
+              ElementsAre("!^.*$!sip:base!"));
+}
+
+TEST_F(ViewTest, OrderingTtlAndDedup) {
+  auto objects = Base();
+  objects.push_back(Record("n1", "reg", NaptrRec(20, 5, "n20-5", 60)));
+  objects.push_back(Record("n2", "reg", NaptrRec(10, 20, "n10-20")));
+  objects.push_back(Record("n3", "reg", NaptrRec(10, 5, "n10-5")));
+  objects.push_back(Record("dup", "reg", NaptrRec(10, 5, "n10-5")));
+  objects.push_back(UriRecord("u2", "reg", 2, 1));
+  objects.push_back(UriRecord("u1", "reg", 1, 7));
+  objects.push_back(NsRecord("ns", "reg"));
+  objects.push_back(Group("g1", "reg", {"dg"}, {"ns", "u2", "n1", "n2"}, true));
+  objects.push_back(Group("g2", "reg", {"dg"}, {"u1", "n3", "dup"}, true));
+  objects.push_back(Tn("+111", "reg", {"dg"}));
+  auto v = Build(objects);
+  auto r = v->ResolveNumber("+111", Anonymous());
+  EXPECT_THAT(Targets(r), ElementsAre("!^.*$!sip:n10-5!", "!^.*$!sip:base!",
+                                      "!^.*$!sip:n10-20!", "!^.*$!sip:n20-5!",
+                                      "sip:u1@example.net",
+                                      "sip:u2@example.net", "ns.ns.example."));
+  ASSERT_EQ(r.records.size(), 7u);
+  EXPECT_EQ(r.records[0].ttl(), 3600u);  // Default.
+  EXPECT_EQ(r.records[3].ttl(), 60u);
+}
+
+TEST_F(ViewTest, InlineRecordsOnlyWithAVisibleGroup) {
+  auto objects = Base();
+  objects.push_back(Org("owner"));
+  objects.push_back(DestGroup("odg", "owner"));
+  objects.push_back(Group("priv", "owner", {"odg"}, {}));
+  auto tn = Tn("+222", "owner", {"odg"});
+  *tn.mutable_identifier()->add_records() = NaptrRec(1, 1, "inline");
+  objects.push_back(tn);
+  auto tn2 = Tn("+333", "reg", {"dg"});
+  *tn2.mutable_identifier()->add_records() = NaptrRec(50, 1, "inline2");
+  objects.push_back(tn2);
+  auto v = Build(objects);
+  EXPECT_THAT(Targets(v->ResolveNumber("+222", Peer("owner"))),
+              ElementsAre("!^.*$!sip:inline!"));
+  EXPECT_FALSE(v->ResolveNumber("+222", Peer("peer1")).found);
+  EXPECT_THAT(Targets(v->ResolveNumber("+333", Anonymous())),
+              ElementsAre("!^.*$!sip:base!", "!^.*$!sip:inline2!"));
+}
+
+TEST_F(ViewTest, UriIdentifiers) {
+  auto objects = Base();
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_URI,
+                          "sip:alice@example.com", "reg", {"dg"}));
+  auto v = Build(objects);
+  auto r = v->ResolveUri("sip:alice@example.com", Peer("peer1"));
+  EXPECT_TRUE(r.found);
+  EXPECT_EQ(r.normalized, "sip:alice@example.com");
+  EXPECT_FALSE(v->ResolveUri("sip:bob@example.com", Admin()).found);
+}
+
+TEST_F(ViewTest, Referrers) {
+  auto objects = Base();
+  objects.push_back(Tn("+111", "reg", {"dg"}));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202", "reg", {"dg"}));
+  objects.push_back(Offer("pub", "peer1", lufd::v1::OFFER_STATUS_PENDING));
+  objects.push_back(Cred("c1", "peer1", "ab", ""));
+  objects.push_back(Org("sub"));
+  objects.back().mutable_org()->set_registrar_id("reg");
+  auto v = Build(objects);
+  using V = std::vector<std::pair<ObjectKind, std::string>>;
+  EXPECT_THAT(v->Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg"),
+              UnorderedElementsAre(
+                  Pair(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+111"),
+                  Pair(lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+1202"),
+                  Pair(lufd::v1::OBJECT_KIND_SED_GROUP, "pub")));
+  EXPECT_THAT(v->Referrers(lufd::v1::OBJECT_KIND_SED_RECORD, "r1"),
+              ElementsAre(Pair(lufd::v1::OBJECT_KIND_SED_GROUP, "pub")));
+  EXPECT_THAT(v->Referrers(lufd::v1::OBJECT_KIND_SED_GROUP, "pub"),
+              ElementsAre(Pair(lufd::v1::OBJECT_KIND_OFFER, "pub|peer1")));
+  EXPECT_THAT(
+      v->Referrers(lufd::v1::OBJECT_KIND_ORG, "peer1"),
+      UnorderedElementsAre(Pair(lufd::v1::OBJECT_KIND_CREDENTIAL, "c1"),
+                           Pair(lufd::v1::OBJECT_KIND_OFFER, "pub|peer1")));
+  EXPECT_THAT(v->Referrers(lufd::v1::OBJECT_KIND_ORG, "reg"),
+              UnorderedElementsAre(
+                  Pair(lufd::v1::OBJECT_KIND_ORG, "sub"),
+                  Pair(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg"),
+                  Pair(lufd::v1::OBJECT_KIND_SED_RECORD, "r1"),
+                  Pair(lufd::v1::OBJECT_KIND_SED_GROUP, "pub"),
+                  Pair(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+111"),
+                  Pair(lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+1202")));
+  EXPECT_EQ(v->Referrers(lufd::v1::OBJECT_KIND_ORG, "nobody"), V{});
+
+  // Index entries follow updates and deletes.
+  auto v2 = *v->Apply({Put(2, Tn("+111", "reg", {})),
+                       Del(2, lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+1202"),
+                       Del(2, lufd::v1::OBJECT_KIND_OFFER, "pub|peer1")});
+  EXPECT_THAT(v2->Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg"),
+              ElementsAre(Pair(lufd::v1::OBJECT_KIND_SED_GROUP, "pub")));
+  EXPECT_THAT(v2->Referrers(lufd::v1::OBJECT_KIND_SED_GROUP, "pub"), IsEmpty());
+}
+
+TEST_F(ViewTest, FindCredential) {
+  auto v = Build({Org("o1"), Org("off", /*disabled=*/true),
+                  Cred("spki-only", "o1", "AAAA", ""),
+                  Cred("san-only", "o1", "", "spiffe://o1/san"),
+                  Cred("both", "o1", "bbbb", "spiffe://o1/both"),
+                  Cred("dis", "o1", "cccc", "", /*disabled=*/true),
+                  Cred("orgoff", "off", "dddd", ""),
+                  Cred("orphan", "gone", "eeee", "")});
+  auto id = [&](const std::string& spki, std::vector<std::string> sans) {
+    auto c = v->FindCredential(spki, sans);
+    return c ? c->id() : std::string("none");
+  };
+  EXPECT_EQ(id("aaaa", {}), "spki-only");  // Case-insensitive hex.
+  EXPECT_EQ(id("ffff", {"spiffe://o1/san"}), "san-only");
+  EXPECT_EQ(id("", {"x", "spiffe://o1/san"}), "san-only");
+  EXPECT_EQ(id("bbbb", {"spiffe://o1/both"}), "both");
+  EXPECT_EQ(id("bbbb", {}), "none");                    // SAN missing.
+  EXPECT_EQ(id("ffff", {"spiffe://o1/both"}), "none");  // SPKI mismatch.
+  EXPECT_EQ(id("cccc", {}), "none");                    // Disabled credential.
+  EXPECT_EQ(id("dddd", {}), "none");                    // Disabled org.
+  EXPECT_EQ(id("eeee", {}), "none");                    // Org missing.
+  EXPECT_EQ(id("", {}), "none");
+}
+
+TEST_F(ViewTest, ApplyIsCopyOnWrite) {
+  auto objects = Base();
+  for (int i = 0; i < 5000; ++i) {
+    objects.push_back(Tn("+1555" + std::to_string(1000000 + i), "reg", {"dg"}));
+  }
+  auto v1 = Build(objects, 10);
+  auto v2 =
+      *v1->Apply({Put(11, Tn("+19999", "reg", {"dg"})),
+                  Del(11, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+15551000000"),
+                  Put(12, Group("pub", "reg", {"dg"}, {"r1"}, false))});
+  EXPECT_EQ(v2->serial(), 12u);
+  // The old view is unchanged.
+  EXPECT_EQ(v1->serial(), 10u);
+  EXPECT_EQ(v1->Count(lufd::v1::OBJECT_KIND_IDENTIFIER), 5000u);
+  EXPECT_TRUE(v1->ResolveNumber("+15551000000", Anonymous()).found);
+  EXPECT_FALSE(v1->ResolveNumber("+19999", Anonymous()).found);
+  EXPECT_EQ(v1->Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg").size(),
+            5001u);
+  // The new one has the changes; the group is no longer public.
+  EXPECT_EQ(v2->Count(lufd::v1::OBJECT_KIND_IDENTIFIER), 5000u);
+  EXPECT_FALSE(v2->Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+15551000000"));
+  EXPECT_FALSE(v2->ResolveNumber("+15551000001", Anonymous()).found);
+  EXPECT_TRUE(v2->ResolveNumber("+15551000001", Peer("reg")).found);
+  EXPECT_TRUE(v2->ResolveNumber("+19999", Admin()).found);
+  EXPECT_EQ(v2->Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg").size(),
+            5001u);
+  // And a third view from v1 again does not see v2's changes.
+  auto v3 = *v1->Apply({Del(11, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg")});
+  EXPECT_TRUE(v2->Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg").has_value());
+  EXPECT_FALSE(v3->Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg").has_value());
+}
+
+TEST_F(ViewTest, ApplyRangesAndPrefixes) {
+  auto v1 = Build(Base());
+  auto range = Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026660000", "reg",
+                     {"dg"}, "+12026669999");
+  auto v2 = *v1->Apply({Put(2, range)});
+  EXPECT_TRUE(v2->ResolveNumber("+12026661234", Anonymous()).found);
+  EXPECT_FALSE(v1->ResolveNumber("+12026661234", Anonymous()).found);
+  auto v3 =
+      *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_IDENTIFIER, KeyOf(range))});
+  EXPECT_FALSE(v3->ResolveNumber("+12026661234", Anonymous()).found);
+  EXPECT_TRUE(v2->ResolveNumber("+12026661234", Anonymous()).found);
+}
+
+TEST_F(ViewTest, ApplyRejectsMalformedChanges) {
+  auto v = Build(Base(), 5);
+  EXPECT_EQ(v->Apply({Put(5, Org("x"))}).status().code(),
+            absl::StatusCode::kInternal);  // Not after the view's serial.
+  Change bad = Put(6, Org("x"));
+  bad.set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+  EXPECT_EQ(v->Apply({bad}).status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(v->Apply({Put(7, Org("x")), Put(6, Org("y"))}).status().code(),
+            absl::StatusCode::kInternal);
+  auto same = v->Apply({});
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ((*same)->serial(), 5u);
+}
+
+TEST(ViewHolderTest, PublishAndWait) {
+  ViewHolder holder;
+  EXPECT_EQ(holder.Current()->serial(), 0u);
+  EXPECT_TRUE(holder.WaitForSerial(0, absl::ZeroDuration()));
+  EXPECT_FALSE(holder.WaitForSerial(3, absl::Milliseconds(10)));
+  RegistryView::Builder builder;
+  holder.Publish(std::move(builder).Build(3));
+  EXPECT_EQ(holder.Current()->serial(), 3u);
+  EXPECT_TRUE(holder.WaitForSerial(3, absl::Milliseconds(10)));
+}
+
+}  // namespace
+}  // namespace lufd
