@@ -1,0 +1,34 @@
+// lufctl's command table and entry point, knotc/pdnsutil style: every
+// command is one `<noun> <verb>` row (or a lone noun such as `import`) with a
+// synopsis, a help line, a flag set-up function and a handler. The table is
+// the single source of truth for parsing, `--help` and the tests.
+//
+// Exit codes: 0 success; 1 a failed operation ("lufctl: <CODE>: <message>"
+// on stderr); 2 a usage error (unknown command, bad or missing flag).
+// Not thread-safe: one RunLufctl per process at a time (CLI11 state is
+// per call, but commands write to the given streams).
+#ifndef LUFD_CLIENT_COMMANDS_H_
+#define LUFD_CLIENT_COMMANDS_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace lufd::client {
+
+struct CommandInfo {
+  std::string noun;
+  std::string verb;  // Empty for single-word commands (import, lookup, ...).
+  std::string synopsis;
+  std::string help;
+};
+
+// The rows of the command table, in help order.
+std::vector<CommandInfo> CommandTable();
+
+int RunLufctl(int argc, const char* const* argv, std::ostream& out,
+              std::ostream& err);
+
+}  // namespace lufd::client
+
+#endif  // LUFD_CLIENT_COMMANDS_H_

@@ -1,0 +1,8 @@
+// lufctl: the lufd admin CLI. All logic is in commands.cc (testable).
+#include <iostream>
+
+#include "client/commands.h"
+
+int main(int argc, char** argv) {
+  return lufd::client::RunLufctl(argc, argv, std::cout, std::cerr);
+}

@@ -1,0 +1,241 @@
+#include "client/output.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+
+namespace lufd::client {
+namespace {
+
+std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string NaptrText(const lufd::v1::NaptrRecord& n) {
+  return absl::StrCat("NAPTR ", n.order(), " ", n.preference(), " ",
+                      Quoted(n.flags()), " ", Quoted(n.services()), " ",
+                      Quoted(n.regexp()), " ",
+                      n.replacement().empty() ? "." : n.replacement());
+}
+
+std::string UriText(const lufd::v1::UriRecord& u) {
+  return absl::StrCat("URI ", u.priority(), " ", u.weight(), " ",
+                      Quoted(u.target()));
+}
+
+const char* YesNo(bool b) { return b ? "yes" : "no"; }
+
+std::string EnumName(const google::protobuf::EnumDescriptor* d, int v,
+                     absl::string_view strip_prefix) {
+  const auto* value = d->FindValueByNumber(v);
+  if (value == nullptr) return absl::StrCat(v);
+  std::string name = value->name();
+  if (absl::StartsWith(name, strip_prefix)) {
+    name = name.substr(strip_prefix.size());
+  }
+  for (char& c : name) c = static_cast<char>(std::tolower(c));
+  return name;
+}
+
+std::string IdentifierValue(const lufd::v1::PublicIdentifier& id) {
+  if (id.kind() == lufd::v1::IDENTIFIER_KIND_TN_RANGE) {
+    return absl::StrCat(id.value(), "-", id.range_end());
+  }
+  return id.value();
+}
+
+}  // namespace
+
+Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+
+void Table::AddRow(std::vector<std::string> row) {
+  row.resize(headers_.size());
+  rows_.push_back(std::move(row));
+}
+
+std::string Table::Render() const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t c = 0; c < headers_.size(); ++c) width[c] = headers_[c].size();
+  for (const auto& row : rows_) {
+    for (size_t c = 0; c < row.size(); ++c) {
+      width[c] = std::max(width[c], row[c].size());
+    }
+  }
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t c = 0; c < row.size(); ++c) {
+      line.append(row[c]);
+      if (c + 1 < row.size()) line.append(width[c] - row[c].size() + 2, ' ');
+    }
+    // No trailing blanks: friendlier to diff and grep.
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out.append(line);
+    out.push_back('\n');
+  };
+  std::vector<std::string> upper = headers_;
+  for (auto& h : upper) {
+    for (char& ch : h) ch = static_cast<char>(std::toupper(ch));
+  }
+  emit(upper);
+  for (const auto& row : rows_) emit(row);
+  return out;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions opts;
+  opts.preserve_proto_field_names = false;
+  auto st = google::protobuf::util::MessageToJsonString(message, &out, opts);
+  if (!st.ok()) return "{}";
+  return out;
+}
+
+std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
+  switch (kind) {
+    case lufd::v1::OBJECT_KIND_ORG:
+      return {"id", "name", "roles", "registrar", "disabled", "quota"};
+    case lufd::v1::OBJECT_KIND_CREDENTIAL:
+      return {"id", "org", "role", "spki_sha256", "san_uri", "disabled"};
+    case lufd::v1::OBJECT_KIND_IDENTIFIER:
+      return {"kind", "value", "registrant", "dest_groups", "records"};
+    case lufd::v1::OBJECT_KIND_DEST_GROUP:
+      return {"id", "registrant"};
+    case lufd::v1::OBJECT_KIND_SED_RECORD:
+      return {"id", "registrant", "ttl", "in_service", "rdata"};
+    case lufd::v1::OBJECT_KIND_SED_GROUP:
+      return {"id",       "registrant", "dest_groups", "records",
+              "in_service", "public",   "priority"};
+    case lufd::v1::OBJECT_KIND_OFFER:
+      return {"sed_group", "peer", "status"};
+    default:
+      return {"object"};
+  }
+}
+
+std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
+  using lufd::v1::RegistryObject;
+  switch (object.object_case()) {
+    case RegistryObject::kOrg: {
+      const auto& o = object.org();
+      std::vector<std::string> roles;
+      for (int r : o.roles()) {
+        roles.push_back(
+            EnumName(lufd::v1::OrgRole_descriptor(), r, "ORG_ROLE_"));
+      }
+      const auto& q = o.quota();
+      std::string quota = absl::StrCat(
+          "lps=", q.lookups_per_second(), " burst=", q.burst(),
+          " distinct/day=", q.distinct_numbers_per_day(),
+          " miss=", q.miss_cost(), " scan=", q.scan_threshold(),
+          q.dry_run() ? " dry-run" : "");
+      return {o.id(), o.name(), absl::StrJoin(roles, ","), o.registrar_id(),
+              YesNo(o.disabled()), quota};
+    }
+    case RegistryObject::kCredential: {
+      const auto& c = object.credential();
+      return {c.id(), c.org_id(),
+              EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
+              c.spki_sha256(), c.san_uri(), YesNo(c.disabled())};
+    }
+    case RegistryObject::kIdentifier: {
+      const auto& id = object.identifier();
+      std::vector<std::string> recs;
+      for (const auto& r : id.records()) recs.push_back(SedRecordText(r));
+      return {EnumName(lufd::v1::IdentifierKind_descriptor(), id.kind(),
+                       "IDENTIFIER_KIND_"),
+              IdentifierValue(id), id.registrant_id(),
+              absl::StrJoin(id.dest_group_ids(), ";"),
+              absl::StrJoin(recs, " | ")};
+    }
+    case RegistryObject::kDestGroup:
+      return {object.dest_group().id(), object.dest_group().registrant_id()};
+    case RegistryObject::kSedRecord: {
+      const auto& r = object.sed_record();
+      return {r.id(), r.registrant_id(), absl::StrCat(r.ttl()),
+              YesNo(r.in_service()), SedRecordText(r)};
+    }
+    case RegistryObject::kSedGroup: {
+      const auto& g = object.sed_group();
+      std::vector<std::string> refs;
+      for (const auto& ref : g.records()) {
+        refs.push_back(absl::StrCat(ref.record_id(), ":", ref.priority()));
+      }
+      return {g.id(),
+              g.registrant_id(),
+              absl::StrJoin(g.dest_group_ids(), ";"),
+              absl::StrJoin(refs, ","),
+              YesNo(g.in_service()),
+              YesNo(g.public_()),
+              absl::StrCat(g.priority())};
+    }
+    case RegistryObject::kOffer: {
+      const auto& o = object.offer();
+      return {o.sed_group_id(), o.peer_org_id(),
+              EnumName(lufd::v1::OfferStatus_descriptor(), o.status(),
+                       "OFFER_STATUS_")};
+    }
+    default:
+      return {ToJson(object)};
+  }
+}
+
+std::string SedRecordText(const lufd::v1::SedRecord& record) {
+  switch (record.rdata_case()) {
+    case lufd::v1::SedRecord::kNaptr:
+      return NaptrText(record.naptr());
+    case lufd::v1::SedRecord::kUri:
+      return UriText(record.uri());
+    case lufd::v1::SedRecord::kNs:
+      return absl::StrCat("NS ", record.ns().host());
+    default:
+      return "(empty)";
+  }
+}
+
+std::string SedAnswerText(const lufd::v1::SedAnswer& answer) {
+  switch (answer.rdata_case()) {
+    case lufd::v1::SedAnswer::kNaptr:
+      return NaptrText(answer.naptr());
+    case lufd::v1::SedAnswer::kUri:
+      return UriText(answer.uri());
+    case lufd::v1::SedAnswer::kNs:
+      return absl::StrCat("NS ", answer.ns().host());
+    default:
+      return "(empty)";
+  }
+}
+
+std::vector<std::string> ChangeHeaders() {
+  return {"serial", "seq", "time", "actor", "txn", "op", "kind", "key"};
+}
+
+std::vector<std::string> ChangeRow(const lufd::v1::Change& c) {
+  std::string time = absl::FormatTime(
+      "%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(c.time_unix_micros()),
+      absl::UTCTimeZone());
+  const char* op = c.deleted() ? "del" : (c.has_before() ? "mod" : "add");
+  return {absl::StrCat(c.serial()),
+          absl::StrCat(c.seq()),
+          time,
+          c.actor(),
+          c.client_txn_id(),
+          op,
+          EnumName(lufd::v1::ObjectKind_descriptor(), c.kind(),
+                   "OBJECT_KIND_"),
+          c.key()};
+}
+
+}  // namespace lufd::client

@@ -1,0 +1,51 @@
+// Output formatting for lufctl: aligned text tables, protobuf-JSON, and the
+// one-row-per-object column layout of each registry kind. Pure functions and
+// value types; thread-compatible.
+#ifndef LUFD_CLIENT_OUTPUT_H_
+#define LUFD_CLIENT_OUTPUT_H_
+
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "lufd/v1/admin.pb.h"
+#include "lufd/v1/lookup.pb.h"
+#include "lufd/v1/registry.pb.h"
+
+namespace lufd::client {
+
+enum class OutputFormat { kTable, kJson };
+
+// A text table: a header row and columns padded to their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers);
+  void AddRow(std::vector<std::string> row);
+  size_t rows() const { return rows_.size(); }
+  std::string Render() const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Protobuf JSON mapping (proto field names as lowerCamelCase, enums by
+// name); one line, no trailing newline.
+std::string ToJson(const google::protobuf::Message& message);
+
+// Column headers for a kind's list table, and one object's row.
+std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind);
+std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object);
+
+// Zone-file-like text of one record's rdata, e.g.
+// NAPTR 100 10 "u" "E2U+sip" "!^.*$!sip:a@b!" .
+std::string SedAnswerText(const lufd::v1::SedAnswer& answer);
+std::string SedRecordText(const lufd::v1::SedRecord& record);
+
+std::vector<std::string> ChangeHeaders();
+std::vector<std::string> ChangeRow(const lufd::v1::Change& change);
+
+}  // namespace lufd::client
+
+#endif  // LUFD_CLIENT_OUTPUT_H_
