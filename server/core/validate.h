@@ -3,7 +3,13 @@
 #ifndef LUFD_SERVER_CORE_VALIDATE_H_
 #define LUFD_SERVER_CORE_VALIDATE_H_
 
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "lufd/v1/registry.pb.h"
 
 namespace lufd {
@@ -19,6 +25,20 @@ absl::Status ValidateSedRecord(const lufd::v1::SedRecord& record);
 // Structural validation of any object (ids, sizes, normalized identifiers).
 // Normalizes identifier values in place (e.g. "+1-202-555-6666").
 absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object);
+
+// Non-terminal NAPTRs (no flags, replacement set) send an ENUM client on to
+// another domain. A single record is always valid on its own; the hop limit
+// belongs to whoever follows chains: clients cap them, and the write path
+// may call this to refuse data that would form a chain longer than
+// kMaxNonTerminalHops, or a loop, among domains it can look up. `lookup`
+// returns the NAPTRs at a domain (empty if unknown: the chain ends there).
+// Returns the longest chain length in hops; INVALID_ARGUMENT on a loop, a
+// too-long chain or more than 256 lookups. Domains compare case-insensitively.
+inline constexpr int kMaxNonTerminalHops = 5;
+using NaptrLookupFn = std::function<std::vector<lufd::v1::NaptrRecord>(
+    const std::string& domain)>;
+absl::StatusOr<int> CountNonTerminalChain(absl::string_view domain,
+                                          const NaptrLookupFn& lookup);
 
 }  // namespace lufd
 

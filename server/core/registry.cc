@@ -1,0 +1,570 @@
+// Registry implementation. A batch is evaluated against one view plus an
+// overlay of its own pending writes, so that later operations see earlier
+// ones; the overlay then becomes the Store mutations (with before images).
+//
+// Cost is O(operations + cascaded objects): the overlay is a hash map, and
+// the objects that reference a key are found through the view's indexes
+// plus a reverse-reference index of the overlay itself (never by scanning
+// the overlay), so a 1M-TN import is one linear pass.
+#include "server/core/registry.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/core/keys.h"
+#include "server/core/validate.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::ObjectKind;
+using lufd::v1::RegistryObject;
+
+using ObjKey = std::pair<ObjectKind, std::string>;
+
+constexpr int kMaxCommitAttempts = 5;
+constexpr absl::Duration kViewWait = absl::Seconds(2);
+
+bool ValidKind(ObjectKind kind) {
+  return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
+         kind <= lufd::v1::OBJECT_KIND_OFFER;
+}
+
+// The keys an object refers to (the inverse of RegistryView::Referrers).
+std::vector<ObjKey> OutgoingRefs(const RegistryObject& o) {
+  std::vector<ObjKey> out;
+  auto org = [&](const std::string& id) {
+    if (!id.empty()) out.emplace_back(lufd::v1::OBJECT_KIND_ORG, id);
+  };
+  switch (o.object_case()) {
+    case RegistryObject::kOrg:
+      org(o.org().registrar_id());
+      break;
+    case RegistryObject::kCredential:
+      org(o.credential().org_id());
+      break;
+    case RegistryObject::kIdentifier:
+      org(o.identifier().registrant_id());
+      for (const auto& dg : o.identifier().dest_group_ids()) {
+        out.emplace_back(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+      }
+      break;
+    case RegistryObject::kDestGroup:
+      org(o.dest_group().registrant_id());
+      break;
+    case RegistryObject::kSedRecord:
+      org(o.sed_record().registrant_id());
+      break;
+    case RegistryObject::kSedGroup:
+      org(o.sed_group().registrant_id());
+      for (const auto& dg : o.sed_group().dest_group_ids()) {
+        out.emplace_back(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+      }
+      for (const auto& r : o.sed_group().records()) {
+        out.emplace_back(lufd::v1::OBJECT_KIND_SED_RECORD, r.record_id());
+      }
+      break;
+    case RegistryObject::kOffer:
+      out.emplace_back(lufd::v1::OBJECT_KIND_SED_GROUP,
+                       o.offer().sed_group_id());
+      org(o.offer().peer_org_id());
+      break;
+    default:
+      break;
+  }
+  return out;
+}
+
+bool RefersTo(const RegistryObject& o, const ObjKey& target) {
+  for (const auto& ref : OutgoingRefs(o)) {
+    if (ref == target) return true;
+  }
+  return false;
+}
+
+bool SameObject(const std::optional<RegistryObject>& a,
+                const std::optional<RegistryObject>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  if (!a.has_value()) return true;
+  return a->SerializeAsString() == b->SerializeAsString();
+}
+
+absl::Status Prefix(size_t index, const absl::Status& status) {
+  return absl::Status(status.code(),
+                      absl::StrCat("operation ", index, ": ", status.message()));
+}
+
+absl::Status Denied() {
+  return absl::PermissionDeniedError("permission denied");
+}
+
+absl::Status NotFound(ObjectKind kind, absl::string_view key) {
+  return absl::NotFoundError(
+      absl::StrCat(KindName(kind), " \"", key, "\" not found"));
+}
+
+// One batch: the view it reads, the overlay of its writes, and the rules.
+class Batch {
+ public:
+  Batch(const RegistryView& view, const Identity& actor)
+      : view_(view), actor_(actor) {}
+
+  absl::Status Run(const lufd::v1::Operation& op) {
+    if (!actor_.is_admin() && !IsRegistrar()) return Denied();
+    switch (op.op_case()) {
+      case lufd::v1::Operation::kPut:
+        return Put(op.put());
+      case lufd::v1::Operation::kDelete:
+        return Delete(op.delete_());
+      case lufd::v1::Operation::kAcceptOffer:
+        return Decide(op.accept_offer(), lufd::v1::OFFER_STATUS_ACCEPTED);
+      case lufd::v1::Operation::kRejectOffer:
+        return Decide(op.reject_offer(), lufd::v1::OFFER_STATUS_REJECTED);
+      default:
+        return absl::InvalidArgumentError("empty operation");
+    }
+  }
+
+  // The overlay as Store mutations, in first-touch order; no-ops dropped.
+  std::vector<Mutation> TakeMutations() {
+    std::vector<Mutation> out;
+    out.reserve(entries_.size());
+    for (auto& e : entries_) {
+      if (SameObject(e.before, e.after)) continue;
+      Mutation m;
+      m.kind = e.kind;
+      m.key = std::move(e.key);
+      m.before = std::move(e.before);
+      m.after = std::move(e.after);
+      out.push_back(std::move(m));
+    }
+    entries_.clear();
+    index_.clear();
+    return out;
+  }
+
+  // Read rule (registry.h): admin all; registrar its own org's and its
+  // registrants' objects; nobody else.
+  bool CanRead(const RegistryObject& o) {
+    if (actor_.is_admin()) return true;
+    if (!IsRegistrar()) return false;
+    switch (o.object_case()) {
+      case RegistryObject::kOrg:
+        return o.org().id() == actor_.org_id ||
+               o.org().registrar_id() == actor_.org_id;
+      case RegistryObject::kCredential:
+        return Manages(o.credential().org_id());
+      case RegistryObject::kOffer: {
+        if (Manages(o.offer().peer_org_id())) return true;
+        const RegistryObject* group = Find(lufd::v1::OBJECT_KIND_SED_GROUP,
+                                           o.offer().sed_group_id());
+        return group != nullptr && Manages(OwnerOf(*group));
+      }
+      default: {
+        std::string owner = OwnerOf(o);
+        return !owner.empty() && Manages(owner);
+      }
+    }
+  }
+
+ private:
+  struct Entry {
+    ObjectKind kind;
+    std::string key;
+    std::optional<RegistryObject> before;  // As in the view.
+    std::optional<RegistryObject> after;   // Current state in the batch.
+  };
+
+  bool IsRegistrar() const {
+    return actor_.role == lufd::v1::ROLE_REGISTRAR && !actor_.org_id.empty();
+  }
+
+  // May the actor provision on behalf of org `org_id`? Its own org or an org
+  // whose registrar is the actor's org.
+  bool Manages(const std::string& org_id) {
+    if (actor_.is_admin()) return true;
+    if (!IsRegistrar() || org_id.empty()) return false;
+    if (org_id == actor_.org_id) return true;
+    const RegistryObject* org = Find(lufd::v1::OBJECT_KIND_ORG, org_id);
+    return org != nullptr && org->org().registrar_id() == actor_.org_id;
+  }
+
+  // Current state of an object (overlay, else view), or nullptr. Pointers
+  // stay valid until the object is next written in this batch.
+  const RegistryObject* Find(ObjectKind kind, const std::string& key) {
+    ObjKey k(kind, key);
+    if (auto it = index_.find(k); it != index_.end()) {
+      const auto& after = entries_[it->second].after;
+      return after ? &*after : nullptr;
+    }
+    auto [it, inserted] = cache_.try_emplace(std::move(k));
+    if (inserted) {
+      if (auto o = view_.Get(kind, key)) {
+        it->second = std::make_unique<RegistryObject>(*std::move(o));
+      }
+    }
+    return it->second.get();
+  }
+
+  Entry& Touch(ObjectKind kind, const std::string& key) {
+    ObjKey k(kind, key);
+    auto [it, inserted] = index_.try_emplace(k, entries_.size());
+    if (!inserted) return entries_[it->second];
+    Entry e{kind, key, std::nullopt, std::nullopt};
+    if (auto c = cache_.find(k); c != cache_.end()) {
+      if (c->second) e.before = *c->second;
+      cache_.erase(c);
+    } else {
+      e.before = view_.Get(kind, key);
+    }
+    e.after = e.before;
+    entries_.push_back(std::move(e));
+    return entries_.back();
+  }
+
+  void Write(ObjectKind kind, const std::string& key,
+             std::optional<RegistryObject> after) {
+    if (after) {
+      for (auto& ref : OutgoingRefs(*after)) {
+        overlay_refs_[std::move(ref)].emplace_back(kind, key);
+      }
+    }
+    Touch(kind, key).after = std::move(after);
+  }
+
+  // Objects currently referring to (kind, key): the view's index plus the
+  // overlay's, filtered by what each object says now.
+  std::vector<ObjKey> Referrers(ObjectKind kind, const std::string& key) {
+    ObjKey target(kind, key);
+    std::vector<ObjKey> candidates;
+    for (auto& r : view_.Referrers(kind, key)) candidates.push_back(r);
+    if (auto it = overlay_refs_.find(target); it != overlay_refs_.end()) {
+      candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    }
+    absl::flat_hash_set<ObjKey> seen;
+    std::vector<ObjKey> out;
+    for (auto& c : candidates) {
+      if (!seen.insert(c).second) continue;
+      const RegistryObject* o = Find(c.first, c.second);
+      if (o != nullptr && RefersTo(*o, target)) out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  absl::Status RequireOrg(const std::string& id, absl::string_view what) {
+    if (Find(lufd::v1::OBJECT_KIND_ORG, id) == nullptr) {
+      return absl::NotFoundError(absl::StrCat(what, " org \"", id, "\" not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  // A referenced registrant-owned object must exist and, for a registrar,
+  // be one of its own (else it is reported as not found: no oracle).
+  absl::Status RequireOwned(ObjectKind kind, const std::string& key) {
+    const RegistryObject* o = Find(kind, key);
+    if (o == nullptr || !Manages(OwnerOf(*o))) return NotFound(kind, key);
+    return absl::OkStatus();
+  }
+
+  absl::Status Put(const RegistryObject& input) {
+    RegistryObject object = input;
+    absl::Status valid = ValidateAndNormalize(&object);
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(valid.message());
+    }
+    ObjectKind kind = KindOf(object);
+    if (!ValidKind(kind)) return absl::InvalidArgumentError("no object");
+    std::string key = KeyOf(object);
+    const RegistryObject* existing = Find(kind, key);
+
+    switch (kind) {
+      case lufd::v1::OBJECT_KIND_ORG: {
+        const auto& org = object.org();
+        if (!org.registrar_id().empty()) {
+          if (org.registrar_id() == org.id()) {
+            return absl::InvalidArgumentError("an org cannot be its own registrar");
+          }
+          auto s = RequireOrg(org.registrar_id(), "registrar");
+          if (!s.ok()) return s;
+        }
+        if (!actor_.is_admin()) {
+          auto s = CheckRegistrarOrgWrite(org, existing);
+          if (!s.ok()) return s;
+        }
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_CREDENTIAL: {
+        if (!actor_.is_admin()) return Denied();
+        auto s = RequireOrg(object.credential().org_id(), "credential");
+        if (!s.ok()) return s;
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_IDENTIFIER:
+      case lufd::v1::OBJECT_KIND_DEST_GROUP:
+      case lufd::v1::OBJECT_KIND_SED_RECORD:
+      case lufd::v1::OBJECT_KIND_SED_GROUP: {
+        std::string registrant = OwnerOf(object);
+        auto s = RequireOrg(registrant, "registrant");
+        if (!s.ok()) return s;
+        if (!Manages(registrant)) return Denied();
+        if (existing != nullptr && !Manages(OwnerOf(*existing))) {
+          return Denied();
+        }
+        if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+          for (const auto& dg : object.identifier().dest_group_ids()) {
+            s = RequireOwned(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+            if (!s.ok()) return s;
+          }
+        } else if (kind == lufd::v1::OBJECT_KIND_SED_GROUP) {
+          for (const auto& dg : object.sed_group().dest_group_ids()) {
+            s = RequireOwned(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+            if (!s.ok()) return s;
+          }
+          for (const auto& r : object.sed_group().records()) {
+            s = RequireOwned(lufd::v1::OBJECT_KIND_SED_RECORD, r.record_id());
+            if (!s.ok()) return s;
+          }
+        }
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_OFFER: {
+        auto* offer = object.mutable_offer();
+        auto s = RequireOwned(lufd::v1::OBJECT_KIND_SED_GROUP,
+                              offer->sed_group_id());
+        if (!s.ok()) return s;
+        s = RequireOrg(offer->peer_org_id(), "peer");
+        if (!s.ok()) return s;
+        // The peer decides; a re-put keeps the decision already made.
+        offer->set_status(existing != nullptr ? existing->offer().status()
+                                              : lufd::v1::OFFER_STATUS_PENDING);
+        break;
+      }
+      default:
+        return absl::InvalidArgumentError("unknown object kind");
+    }
+    Write(kind, key, std::move(object));
+    return absl::OkStatus();
+  }
+
+  // A registrar may create an org only as its own registrant, and update
+  // only its registrants, never their registrar, roles or quota (which
+  // would let it escape its scope or raise its own budget).
+  absl::Status CheckRegistrarOrgWrite(const lufd::v1::Org& org,
+                                      const RegistryObject* existing) {
+    if (org.registrar_id() != actor_.org_id) return Denied();
+    if (existing != nullptr) {
+      const auto& old = existing->org();
+      if (old.registrar_id() != actor_.org_id) return Denied();
+      if (old.roles().size() != org.roles().size() ||
+          !std::equal(old.roles().begin(), old.roles().end(),
+                      org.roles().begin()) ||
+          old.quota().SerializeAsString() != org.quota().SerializeAsString()) {
+        return Denied();
+      }
+      return absl::OkStatus();
+    }
+    for (int role : org.roles()) {
+      if (role != lufd::v1::ORG_ROLE_REGISTRANT &&
+          role != lufd::v1::ORG_ROLE_PEER) {
+        return Denied();
+      }
+    }
+    if (org.has_quota() &&
+        org.quota().SerializeAsString() != lufd::v1::Quota().SerializeAsString()) {
+      return Denied();
+    }
+    return absl::OkStatus();
+  }
+
+  // May the actor delete/modify this existing object?
+  bool CanWrite(const RegistryObject& o) {
+    if (actor_.is_admin()) return true;
+    switch (o.object_case()) {
+      case RegistryObject::kOrg:
+        return IsRegistrar() && o.org().registrar_id() == actor_.org_id;
+      case RegistryObject::kCredential:
+        return false;
+      case RegistryObject::kOffer: {
+        const RegistryObject* group = Find(lufd::v1::OBJECT_KIND_SED_GROUP,
+                                           o.offer().sed_group_id());
+        return group != nullptr && Manages(OwnerOf(*group));
+      }
+      default:
+        return Manages(OwnerOf(o));
+    }
+  }
+
+  absl::Status Delete(const lufd::v1::ObjectRef& ref) {
+    if (!ValidKind(ref.kind()) || ref.key().empty()) {
+      return absl::InvalidArgumentError("delete needs a kind and a key");
+    }
+    const RegistryObject* o = Find(ref.kind(), ref.key());
+    if (o == nullptr || !CanRead(*o)) return NotFound(ref.kind(), ref.key());
+    if (!CanWrite(*o)) return Denied();
+    return Cascade(ref.kind(), ref.key());
+  }
+
+  // Deletes (kind, key) and what depends on it (registry.h). Recursion is
+  // at most three deep: org -> its objects -> a SED group's offers.
+  absl::Status Cascade(ObjectKind kind, const std::string& key) {
+    if (Find(kind, key) == nullptr) return absl::OkStatus();  // Already gone.
+    switch (kind) {
+      case lufd::v1::OBJECT_KIND_ORG: {
+        auto refs = Referrers(kind, key);
+        for (const auto& [rk, rkey] : refs) {
+          if (rk == lufd::v1::OBJECT_KIND_ORG) {
+            return absl::FailedPreconditionError(
+                "org is the registrar of other orgs; delete or move them first");
+          }
+        }
+        // SED groups and identifiers first, so the dest group and record
+        // cascades do not rewrite objects about to be deleted anyway.
+        for (ObjectKind order :
+             {lufd::v1::OBJECT_KIND_CREDENTIAL, lufd::v1::OBJECT_KIND_OFFER,
+              lufd::v1::OBJECT_KIND_SED_GROUP, lufd::v1::OBJECT_KIND_IDENTIFIER,
+              lufd::v1::OBJECT_KIND_DEST_GROUP,
+              lufd::v1::OBJECT_KIND_SED_RECORD}) {
+          for (const auto& [rk, rkey] : refs) {
+            if (rk != order) continue;
+            auto s = Cascade(rk, rkey);
+            if (!s.ok()) return s;
+          }
+        }
+        break;
+      }
+      case lufd::v1::OBJECT_KIND_DEST_GROUP:
+        for (const auto& [rk, rkey] : Referrers(kind, key)) {
+          RegistryObject updated = *Find(rk, rkey);
+          auto* ids = rk == lufd::v1::OBJECT_KIND_IDENTIFIER
+                          ? updated.mutable_identifier()->mutable_dest_group_ids()
+                          : updated.mutable_sed_group()->mutable_dest_group_ids();
+          ids->erase(std::remove(ids->begin(), ids->end(), key), ids->end());
+          Write(rk, rkey, std::move(updated));
+        }
+        break;
+      case lufd::v1::OBJECT_KIND_SED_RECORD:
+        for (const auto& [rk, rkey] : Referrers(kind, key)) {
+          if (rk != lufd::v1::OBJECT_KIND_SED_GROUP) continue;
+          RegistryObject updated = *Find(rk, rkey);
+          auto* recs = updated.mutable_sed_group()->mutable_records();
+          recs->erase(std::remove_if(recs->begin(), recs->end(),
+                                     [&](const lufd::v1::SedRecordRef& r) {
+                                       return r.record_id() == key;
+                                     }),
+                      recs->end());
+          Write(rk, rkey, std::move(updated));
+        }
+        break;
+      case lufd::v1::OBJECT_KIND_SED_GROUP:
+        for (const auto& [rk, rkey] : Referrers(kind, key)) {
+          if (rk == lufd::v1::OBJECT_KIND_OFFER) Write(rk, rkey, std::nullopt);
+        }
+        break;
+      default:
+        break;
+    }
+    Write(kind, key, std::nullopt);
+    return absl::OkStatus();
+  }
+
+  absl::Status Decide(const lufd::v1::OfferDecision& decision,
+                      lufd::v1::OfferStatus status) {
+    std::string key = OfferKey(decision.sed_group_id(), decision.peer_org_id());
+    const RegistryObject* o = Find(lufd::v1::OBJECT_KIND_OFFER, key);
+    if (o == nullptr || !CanRead(*o)) {
+      return NotFound(lufd::v1::OBJECT_KIND_OFFER, key);
+    }
+    // Only the receiving side (the peer org or its registrar) decides.
+    if (!Manages(o->offer().peer_org_id())) return Denied();
+    RegistryObject updated = *o;
+    updated.mutable_offer()->set_status(status);
+    Write(lufd::v1::OBJECT_KIND_OFFER, key, std::move(updated));
+    return absl::OkStatus();
+  }
+
+  const RegistryView& view_;
+  const Identity& actor_;
+  std::vector<Entry> entries_;
+  absl::flat_hash_map<ObjKey, size_t> index_;  // Into entries_.
+  // View objects read by this batch (nullptr = absent in the view).
+  absl::flat_hash_map<ObjKey, std::unique_ptr<RegistryObject>> cache_;
+  // target -> overlay objects that were written referring to it.
+  absl::flat_hash_map<ObjKey, std::vector<ObjKey>> overlay_refs_;
+};
+
+}  // namespace
+
+Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
+    : store_(store), views_(views), nudge_(std::move(nudge)) {}
+
+absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
+    const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
+    const std::string& client_txn_id) {
+  absl::Status last_error;
+  for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
+    std::shared_ptr<const RegistryView> view = views_->Current();
+    Batch batch(*view, actor);
+    for (size_t i = 0; i < operations.size(); ++i) {
+      absl::Status s = batch.Run(operations[i]);
+      if (!s.ok()) return Prefix(i, s);
+    }
+    CommitRequest request;
+    request.mutations = batch.TakeMutations();
+    lufd::v1::WriteResponse response;
+    if (request.mutations.empty()) {
+      response.set_serial(view->serial());
+      return response;
+    }
+    request.expected_serial = view->serial();
+    request.actor = actor.AuditName();
+    request.client_txn_id = client_txn_id;
+    const size_t count = request.mutations.size();
+    absl::StatusOr<uint64_t> serial = store_->Commit(request);
+    if (serial.ok()) {
+      if (nudge_) nudge_();
+      // Read-your-writes, bounded: the commit stands even if the follower
+      // is slow.
+      views_->WaitForSerial(*serial, kViewWait);
+      response.set_serial(*serial);
+      response.set_changes(static_cast<uint32_t>(count));
+      return response;
+    }
+    if (serial.status().code() != absl::StatusCode::kAborted) {
+      return serial.status();
+    }
+    // Someone else committed after our view: wait until the follower has
+    // their change, then re-evaluate the whole batch on the fresher view.
+    last_error = serial.status();
+    absl::StatusOr<uint64_t> latest = store_->LatestSerial();
+    if (nudge_) nudge_();
+    views_->WaitForSerial(latest.ok() ? *latest : view->serial() + 1,
+                          kViewWait);
+  }
+  return absl::AbortedError(
+      absl::StrCat("gave up after ", kMaxCommitAttempts,
+                   " concurrent-write conflicts: ", last_error.message()));
+}
+
+absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
+    const Identity& actor, lufd::v1::ObjectKind kind,
+    const std::string& key) const {
+  std::shared_ptr<const RegistryView> view = views_->Current();
+  std::optional<RegistryObject> object = view->Get(kind, key);
+  if (!object.has_value() || !Batch(*view, actor).CanRead(*object)) {
+    return NotFound(kind, key);
+  }
+  return *std::move(object);
+}
+
+bool Registry::CanRead(const Identity& actor,
+                       const lufd::v1::RegistryObject& object) const {
+  std::shared_ptr<const RegistryView> view = views_->Current();
+  return Batch(*view, actor).CanRead(object);
+}
+
+}  // namespace lufd

@@ -1,0 +1,548 @@
+// Tests for server/core/validate.h: RFC 6116 / RFC 3402 / RFC 4769 NAPTR
+// vectors, other SED records and every registry object kind.
+#include "server/core/validate.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::NaptrRecord;
+using lufd::v1::RegistryObject;
+using lufd::v1::SedRecord;
+using ::testing::HasSubstr;
+
+NaptrRecord Naptr(const std::string& flags, const std::string& services,
+                  const std::string& regexp,
+                  const std::string& replacement = "", uint32_t order = 10,
+                  uint32_t pref = 100) {
+  NaptrRecord n;
+  n.set_order(order);
+  n.set_preference(pref);
+  n.set_flags(flags);
+  n.set_services(services);
+  n.set_regexp(regexp);
+  n.set_replacement(replacement);
+  return n;
+}
+
+absl::Status Terminal(const std::string& regexp,
+                      const std::string& services = "E2U+sip") {
+  return ValidateNaptr(Naptr("u", services, regexp));
+}
+
+std::string Msg(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(ValidateNaptrTest, Rfc6116Examples) {
+  // RFC 6116 §4 (and RFC 3761 §4.1) example zone.
+  EXPECT_TRUE(Terminal("!^.*$!sip:info@example.com!").ok());
+  EXPECT_TRUE(
+      Terminal("!^.*$!mailto:info@example.com!", "E2U+email:mailto").ok());
+  EXPECT_TRUE(Terminal("!^.*$!mailto:info@example.com!", "E2U+msg").ok());
+  EXPECT_TRUE(Terminal("!^.*$!h323:info@example.com!", "E2U+h323").ok());
+  EXPECT_TRUE(ValidateNaptr(Naptr("u", "E2U+sip", "!^.*$!sip:info@example.com!",
+                                  ".", 10, 100))
+                  .ok());
+}
+
+TEST(ValidateNaptrTest, Rfc4769Examples) {
+  // RFC 4769 §4 style: PSTN enumservice with number portability data.
+  EXPECT_TRUE(Terminal("!^(.*)$!tel:\\1;npdi!", "E2U+pstn:tel").ok());
+  EXPECT_TRUE(
+      Terminal("!^(.*)$!sip:\\1;npdi@example.com;user=phone!", "E2U+pstn:sip")
+          .ok());
+  EXPECT_TRUE(Terminal("!^.*$!tel:+1-215-555-1234;npdi;rn=+1-215-555-0000!",
+                       "E2U+pstn:tel")
+                  .ok());
+  EXPECT_TRUE(Terminal("!(^.*$)!sip:\\1@example.com!").ok());
+  EXPECT_TRUE(Terminal("!^\\+1(.*)$!sip:\\1@example.com!").ok());
+  EXPECT_TRUE(
+      Terminal("!^\\+1([0-9]{3})([0-9]{7})$!sip:\\1\\2@gw.example!").ok());
+}
+
+TEST(ValidateNaptrTest, ServicesSyntax) {
+  EXPECT_TRUE(Terminal("!^.*$!tel:+12025556666!", "E2U+voice:tel").ok());
+  EXPECT_TRUE(Terminal("!^.*$!sip:a@b!", "e2u+sip").ok());
+  EXPECT_TRUE(Terminal("!^.*$!sip:a@b!", "E2U+sip+voice:tel").ok());
+  EXPECT_TRUE(Terminal("!^.*$!sip:a@b!", "E2U+voice:tel:x-1").ok());
+  for (const char* bad :
+       {"", "E2U", "E2U+", "sip", "E2U+sip+", "E2U++sip",
+        "E2U+voice:", "E2U+:tel", "E2U+s ip", "E2U+sip_x", "SIP+D2U",
+        "E2U+abcdefghijklmnopqrstuvwxyz0123456789"}) {
+    absl::Status s = Terminal("!^.*$!sip:a@b!", bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_THAT(Msg(s), HasSubstr("naptr.services")) << bad;
+  }
+  EXPECT_FALSE(Terminal("!^.*$!sip:a@b!", "E2U+" + std::string(260, 'a')).ok());
+}
+
+TEST(ValidateNaptrTest, Delimiters) {
+  EXPECT_TRUE(Terminal("/^.*$/sip:info@example.com/").ok());
+  EXPECT_TRUE(Terminal("#^.*$#sip:info@example.com#").ok());
+  // Escaped delimiters inside ERE and replacement do not count.
+  EXPECT_TRUE(Terminal("!^\\!?.*$!sip:a\\!b@example.com!").ok());
+  EXPECT_TRUE(
+      Terminal("/^.*$/http:\\/\\/example.com\\/x/", "E2U+web:http").ok());
+
+  absl::Status s = Terminal("!^.*$!sip:info@example.com");
+  EXPECT_THAT(Msg(s), HasSubstr("naptr.regexp: expected exactly 3 delimiters"));
+  s = Terminal("!^.*$!sip:info@example.com!!");
+  EXPECT_THAT(Msg(s), HasSubstr("expected exactly 3 delimiters"));
+  s = Terminal("!^.*$!sip:a!b@example.com!");
+  EXPECT_THAT(Msg(s), HasSubstr("expected exactly 3 delimiters"));
+  EXPECT_FALSE(Terminal("!").ok());
+  EXPECT_FALSE(Terminal("!!").ok());
+  // Forbidden delimiters: digits, 'i', backslash.
+  EXPECT_FALSE(Terminal("1^.*$1sip:a@b1").ok());
+  EXPECT_FALSE(Terminal("0^.*$0sip:a@b0").ok());
+  EXPECT_FALSE(Terminal("i^.*$isip:a@bi").ok());
+  EXPECT_FALSE(Terminal("\\^.*$\\sip:a@b\\").ok());
+  EXPECT_FALSE(Terminal("!^.*$!sip:a@b\\").ok());  // Unfinished escape.
+}
+
+TEST(ValidateNaptrTest, CaseInsensitiveFlagRefused) {
+  absl::Status s = Terminal("!^.*$!sip:info@example.com!i");
+  EXPECT_FALSE(s.ok());
+  EXPECT_THAT(Msg(s), HasSubstr("'i' flag"));
+  EXPECT_FALSE(Terminal("!^.*$!sip:info@example.com!x").ok());
+}
+
+TEST(ValidateNaptrTest, EreMustCompile) {
+  absl::Status s = Terminal("!^(.*$!sip:a@b!");
+  EXPECT_THAT(Msg(s), HasSubstr("ERE does not compile"));
+  EXPECT_FALSE(Terminal("!^[0-9$!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!a{2,1}!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!!sip:a@b!").ok());  // Empty ERE.
+  EXPECT_FALSE(Terminal("!^.*$!!").ok());     // Empty replacement.
+  EXPECT_TRUE(Terminal("!^[[:digit:]+]*$!sip:a@b!").ok());
+  EXPECT_TRUE(Terminal("!^[]!]*$!sip:a@b!").ok() ||
+              !Terminal("!^[]!]*$!sip:a@b!").ok());  // Must not crash.
+}
+
+TEST(ValidateNaptrTest, UnescapedPlusRefused) {
+  absl::Status s = Terminal("!^+1(.*)$!sip:\\1@example.com!");
+  EXPECT_THAT(Msg(s), HasSubstr("\\+"));
+  EXPECT_FALSE(Terminal("!+1!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!(+1)!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!^1|+2!sip:a@b!").ok());
+  EXPECT_TRUE(Terminal("!^[+]1.*$!sip:a@b!").ok());
+  EXPECT_TRUE(Terminal("!^\\+?1[0-9]+$!sip:a@b!").ok());
+}
+
+TEST(ValidateNaptrTest, IntervalBlowUpRefused) {
+  EXPECT_FALSE(Terminal("!((a{255}){255}){255}!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!a{1000}!sip:a@b!").ok());
+  EXPECT_TRUE(Terminal("!^\\+1[0-9]{3}[0-9]{3}[0-9]{4}$!sip:a@b!").ok());
+}
+
+TEST(ValidateNaptrTest, BackReferences) {
+  EXPECT_TRUE(Terminal("!^(.)(.)(.)(.)(.)(.)(.)(.)(.)$!sip:\\9@x!").ok());
+  absl::Status s = Terminal("!^.*$!sip:\\1@example.com!");
+  EXPECT_THAT(Msg(s), HasSubstr("back-reference \\1"));
+  EXPECT_FALSE(Terminal("!^(.*)$!sip:\\2@example.com!").ok());
+  EXPECT_FALSE(Terminal("!^(.*)$!sip:\\0@example.com!").ok());
+  EXPECT_TRUE(Terminal("!^(.*)$!sip:\\\\@example.com!").ok());
+}
+
+TEST(ValidateNaptrTest, TerminalNeedsUri) {
+  EXPECT_FALSE(Terminal("!^.*$!info@example.com!").ok());
+  EXPECT_TRUE(Terminal("!^(.*)$!\\1!").ok());  // Cannot know; accepted.
+  // 'U' with a replacement instead of a regexp.
+  EXPECT_FALSE(
+      ValidateNaptr(Naptr("u", "E2U+sip", "", "sip.example.com.")).ok());
+}
+
+TEST(ValidateNaptrTest, RegexpXorReplacement) {
+  absl::Status s = ValidateNaptr(Naptr("u", "E2U+sip", "", ""));
+  EXPECT_THAT(Msg(s), HasSubstr("exactly one of regexp and replacement"));
+  s = ValidateNaptr(Naptr("u", "E2U+sip", "", "."));
+  EXPECT_FALSE(s.ok());  // "." counts as empty.
+  s = ValidateNaptr(
+      Naptr("u", "E2U+sip", "!^.*$!sip:a@b!", "next.example.com."));
+  EXPECT_THAT(Msg(s), HasSubstr("exactly one of regexp and replacement"));
+}
+
+TEST(ValidateNaptrTest, NonTerminal) {
+  // RFC 6116 non-terminal rule: no flags, no regexp, a domain to query next.
+  EXPECT_TRUE(ValidateNaptr(Naptr("", "", "", "4.4.e164.example.net.")).ok());
+  EXPECT_TRUE(
+      ValidateNaptr(Naptr("", "E2U+sip", "", "_sip._udp.example.com.")).ok());
+  absl::Status s = ValidateNaptr(Naptr("", "", "", "example.com"));
+  EXPECT_THAT(Msg(s), HasSubstr("naptr.replacement"));
+  EXPECT_FALSE(ValidateNaptr(Naptr("", "", "", "exa mple.com.")).ok());
+  EXPECT_FALSE(ValidateNaptr(Naptr("", "", "", "a..b.")).ok());
+  EXPECT_FALSE(
+      ValidateNaptr(Naptr("", "", "", std::string(64, 'a') + ".com.")).ok());
+  EXPECT_FALSE(ValidateNaptr(Naptr("", "bogus", "", "example.com.")).ok());
+}
+
+TEST(ValidateNaptrTest, FlagsAndNumbers) {
+  EXPECT_TRUE(ValidateNaptr(Naptr("U", "E2U+sip", "!^.*$!sip:a@b!")).ok());
+  EXPECT_TRUE(ValidateNaptr(Naptr("UP", "E2U+sip", "!^.*$!sip:a@b!")).ok());
+  EXPECT_FALSE(ValidateNaptr(Naptr("US", "E2U+sip", "!^.*$!sip:a@b!")).ok());
+  EXPECT_FALSE(ValidateNaptr(Naptr("uu", "E2U+sip", "!^.*$!sip:a@b!")).ok());
+  EXPECT_FALSE(ValidateNaptr(Naptr("u!", "E2U+sip", "!^.*$!sip:a@b!")).ok());
+  absl::Status s =
+      ValidateNaptr(Naptr("u", "E2U+sip", "!^.*$!sip:a@b!", "", 65536));
+  EXPECT_THAT(Msg(s), HasSubstr("naptr.order"));
+  s = ValidateNaptr(Naptr("u", "E2U+sip", "!^.*$!sip:a@b!", "", 1, 70000));
+  EXPECT_THAT(Msg(s), HasSubstr("naptr.preference"));
+  EXPECT_TRUE(
+      ValidateNaptr(Naptr("u", "E2U+sip", "!^.*$!sip:a@b!", "", 65535, 65535))
+          .ok());
+}
+
+TEST(ValidateNaptrTest, Lengths) {
+  std::string long_uri = "!^.*$!sip:" + std::string(250, 'a') + "@b!";
+  EXPECT_GT(long_uri.size(), 255u);
+  EXPECT_FALSE(Terminal(long_uri).ok());
+  std::string ok_uri = "!^.*$!sip:" + std::string(230, 'a') + "@b!";
+  EXPECT_LE(ok_uri.size(), 255u);
+  EXPECT_TRUE(Terminal(ok_uri).ok());
+  EXPECT_FALSE(Terminal("!^.*$!sip:a\n@b!").ok());
+}
+
+TEST(ValidateSedRecordTest, UriNsTtl) {
+  SedRecord r;
+  EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("rdata"));
+  r.mutable_uri()->set_target("sip:alice@example.com");
+  r.mutable_uri()->set_priority(10);
+  r.mutable_uri()->set_weight(1);
+  r.set_ttl(3600);
+  EXPECT_TRUE(ValidateSedRecord(r).ok());
+  r.set_ttl(2147483647u);
+  EXPECT_TRUE(ValidateSedRecord(r).ok());
+  r.set_ttl(2147483648u);
+  EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("ttl"));
+  r.set_ttl(60);
+  r.mutable_uri()->set_weight(65536);
+  EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("uri.weight"));
+  r.mutable_uri()->set_weight(0);
+  r.mutable_uri()->set_priority(65536);
+  EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("uri.priority"));
+  r.mutable_uri()->set_priority(0);
+  r.mutable_uri()->set_target("sip:" + std::string(2045, 'a'));
+  EXPECT_FALSE(ValidateSedRecord(r).ok());
+  r.mutable_uri()->set_target("sip:" + std::string(2044, 'a'));
+  EXPECT_TRUE(ValidateSedRecord(r).ok());
+  for (const char* bad : {"", "no-scheme", "sip:a b", ":x", "1ab:x"}) {
+    r.mutable_uri()->set_target(bad);
+    EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("uri.target")) << bad;
+  }
+
+  r.mutable_ns()->set_host("ns1.example.com.");
+  EXPECT_TRUE(ValidateSedRecord(r).ok());
+  r.mutable_ns()->set_host("ns1.example.com");
+  EXPECT_TRUE(ValidateSedRecord(r).ok());
+  for (const char* bad : {"", ".", "ns_1.example.com", "-ns.example.com",
+                          "ns..example.com", "ns 1.example.com"}) {
+    r.mutable_ns()->set_host(bad);
+    EXPECT_THAT(Msg(ValidateSedRecord(r)), HasSubstr("ns.host")) << bad;
+  }
+}
+
+// --- CountNonTerminalChain -------------------------------------------------
+
+NaptrLookupFn FromMap(const std::map<std::string, std::string>& next) {
+  return [next](const std::string& domain) {
+    std::vector<NaptrRecord> out;
+    auto it = next.find(domain);
+    if (it != next.end()) out.push_back(Naptr("", "", "", it->second));
+    out.push_back(Naptr("u", "E2U+sip", "!^.*$!sip:a@b!"));
+    return out;
+  };
+}
+
+TEST(CountNonTerminalChainTest, CountsHops) {
+  EXPECT_EQ(*CountNonTerminalChain("a.", FromMap({})), 0);
+  EXPECT_EQ(*CountNonTerminalChain("a.", FromMap({{"a", "b."}, {"b", "c."}})),
+            2);
+  std::map<std::string, std::string> five = {{"d0", "d1."},
+                                             {"d1", "d2."},
+                                             {"d2", "d3."},
+                                             {"d3", "d4."},
+                                             {"d4", "d5."}};
+  EXPECT_EQ(*CountNonTerminalChain("D0.", FromMap(five)), 5);
+  five["d5"] = "d6.";
+  absl::StatusOr<int> r = CountNonTerminalChain("d0.", FromMap(five));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Msg(r.status()), HasSubstr("longer than 5"));
+}
+
+TEST(CountNonTerminalChainTest, DetectsLoops) {
+  auto r = CountNonTerminalChain("a.", FromMap({{"a", "b."}, {"b", "A."}}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(Msg(r.status()), HasSubstr("loop"));
+  r = CountNonTerminalChain("a", FromMap({{"a", "a."}}));
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(CountNonTerminalChainTest, WideFanOutIsBounded) {
+  int calls = 0;
+  NaptrLookupFn wide = [&calls](const std::string& domain) {
+    ++calls;
+    std::vector<NaptrRecord> out;
+    if (domain.size() < 12) {
+      for (int i = 0; i < 10; ++i) {
+        out.push_back(Naptr("", "", "", domain + std::to_string(i) + "."));
+      }
+    }
+    return out;
+  };
+  EXPECT_FALSE(CountNonTerminalChain("x", wide).ok());
+  EXPECT_LE(calls, 300);
+}
+
+// --- ValidateAndNormalize --------------------------------------------------
+
+RegistryObject Tn(const std::string& value) {
+  RegistryObject o;
+  auto* id = o.mutable_identifier();
+  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
+  id->set_value(value);
+  id->set_registrant_id("iana-en:1");
+  id->add_dest_group_ids("dg1");
+  return o;
+}
+
+TEST(ValidateAndNormalizeTest, EmptyObject) {
+  RegistryObject o;
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  EXPECT_FALSE(ValidateAndNormalize(nullptr).ok());
+}
+
+TEST(ValidateAndNormalizeTest, Org) {
+  RegistryObject o;
+  auto* org = o.mutable_org();
+  org->set_id("iana-en:32473");
+  org->set_name("Example Carrier");
+  org->add_roles(lufd::v1::ORG_ROLE_REGISTRANT);
+  org->set_registrar_id("iana-en:1");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  for (const char* bad : {"", "32473", ":32473", "iana-en:", "iana en:1",
+                          "iana-en:a|b", "ia/na:1"}) {
+    org->set_id(bad);
+    EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("org.id")) << bad;
+  }
+  org->set_id("x:" + std::string(126, 'a'));
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  org->set_id("x:" + std::string(127, 'a'));
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  org->set_id("iana-en:32473");
+  org->add_roles(lufd::v1::ORG_ROLE_REGISTRANT);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("org.roles[1]"));
+  org->clear_roles();
+  org->add_roles(static_cast<lufd::v1::OrgRole>(99));
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  org->clear_roles();
+  org->set_registrar_id("nocolon");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("org.registrar_id"));
+  org->set_registrar_id("");
+  org->set_name("bad\x01name");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("org.name"));
+}
+
+TEST(ValidateAndNormalizeTest, Credential) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id("peer-a-1");
+  c->set_org_id("iana-en:2");
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_san_uri("spiffe://example.org/peer-a");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+
+  std::string upper(64, 'A');
+  c->set_spki_sha256(upper);
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(c->spki_sha256(), std::string(64, 'a'));
+  c->clear_san_uri();
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+
+  c->set_spki_sha256(std::string(63, 'a'));
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("spki_sha256"));
+  c->set_spki_sha256(std::string(63, 'a') + "g");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("spki_sha256"));
+  c->clear_spki_sha256();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("san_uri"));
+  c->set_san_uri("not a uri");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("credential.san_uri"));
+  c->set_san_uri("spiffe://example.org/x");
+  c->set_role(lufd::v1::ROLE_UNSPECIFIED);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("credential.role"));
+  c->set_role(lufd::v1::ROLE_ADMIN);
+  c->set_org_id("");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("credential.org_id"));
+}
+
+TEST(ValidateAndNormalizeTest, TnIsNormalized) {
+  RegistryObject o = Tn("+1-202-555-6666");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.identifier().value(), "+12025556666");
+  o = Tn("tel:+1-202-555-6666");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.identifier().value(), "+12025556666");
+  o = Tn("2025556666");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("identifier.value"));
+  o = Tn("+12025556666");
+  o.mutable_identifier()->set_range_end("+12025556667");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("range_end"));
+}
+
+TEST(ValidateAndNormalizeTest, IdentifierNeedsRegistrantAndKind) {
+  RegistryObject o = Tn("+12025556666");
+  o.mutable_identifier()->clear_registrant_id();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("identifier.registrant_id"));
+  o = Tn("+12025556666");
+  o.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_UNSPECIFIED);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("identifier.kind"));
+  o = Tn("+12025556666");
+  o.mutable_identifier()->add_dest_group_ids("dg1");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("identifier.dest_group_ids[1]"));
+  o = Tn("+12025556666");
+  o.mutable_identifier()->add_dest_group_ids("a|b");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+}
+
+TEST(ValidateAndNormalizeTest, RangeAndPrefix) {
+  RegistryObject o = Tn("+1-202-666-0000");
+  auto* id = o.mutable_identifier();
+  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN_RANGE);
+  id->set_range_end("+1 202 666 9999");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(id->value(), "+12026660000");
+  EXPECT_EQ(id->range_end(), "+12026669999");
+  id->set_range_end("+12026660000");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());  // One-number range.
+  id->set_range_end("+1202665999");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("as many digits"));
+  id->set_range_end("+12026659999");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("below the range"));
+  id->clear_range_end();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("range_end"));
+
+  o = Tn("+1-202-777");
+  o.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_TN_PREFIX);
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.identifier().value(), "+1202777");
+  o.mutable_identifier()->set_value("1202");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+}
+
+TEST(ValidateAndNormalizeTest, RnAndUri) {
+  RegistryObject o = Tn("202-555-0000");
+  o.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_RN);
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.identifier().value(), "2025550000");
+  o.mutable_identifier()->set_value("1234567890123456");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  o.mutable_identifier()->set_value("12a");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  o.mutable_identifier()->set_value("");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+
+  o = Tn(" sip:alice@example.com ");
+  o.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_URI);
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.identifier().value(), "sip:alice@example.com");
+  o.mutable_identifier()->set_value("sip:al ice@example.com");
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+  o.mutable_identifier()->set_value("sip:" + std::string(2100, 'a'));
+  EXPECT_FALSE(ValidateAndNormalize(&o).ok());
+}
+
+TEST(ValidateAndNormalizeTest, InlineRecordsAreValidated) {
+  RegistryObject o = Tn("+12025556666");
+  SedRecord* r = o.mutable_identifier()->add_records();
+  *r->mutable_naptr() = Naptr("u", "E2U+sip", "!^.*$!sip:a@example.com!");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  *r->mutable_naptr() = Naptr("u", "E2U+sip", "!^.*$!sip:a@example.com");
+  absl::Status s = ValidateAndNormalize(&o);
+  EXPECT_THAT(Msg(s), HasSubstr("identifier.records[0].naptr.regexp: "
+                                "expected exactly 3 delimiters"));
+}
+
+TEST(ValidateAndNormalizeTest, SedRecord) {
+  RegistryObject o;
+  SedRecord* r = o.mutable_sed_record();
+  r->set_id("rec-1");
+  r->set_registrant_id("iana-en:1");
+  r->set_ttl(300);
+  *r->mutable_naptr() = Naptr("", "", "", "next.example.com");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(r->naptr().replacement(), "next.example.com.");  // Absolute.
+  r->mutable_ns()->set_host("ns1.example.com");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(r->ns().host(), "ns1.example.com.");
+  r->clear_id();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("sed_record.id"));
+  r->set_id("rec-1");
+  r->clear_registrant_id();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("sed_record.registrant_id"));
+  r->set_registrant_id("iana-en:1");
+  r->set_ttl(0x80000000u);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("sed_record.ttl"));
+  r->set_ttl(1);
+  *r->mutable_naptr() = Naptr("u", "E2U+sip", "!^.*$!sip:x@y!i");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("sed_record.naptr.regexp"));
+}
+
+TEST(ValidateAndNormalizeTest, DestAndSedGroups) {
+  RegistryObject o;
+  o.mutable_dest_group()->set_id("dg1");
+  o.mutable_dest_group()->set_registrant_id("iana-en:1");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  o.mutable_dest_group()->clear_registrant_id();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("dest_group.registrant_id"));
+
+  auto* g = o.mutable_sed_group();
+  g->set_id("sg1");
+  g->set_registrant_id("iana-en:1");
+  g->add_dest_group_ids("dg1");
+  auto* ref = g->add_records();
+  ref->set_record_id("rec-1");
+  ref->set_priority(10);
+  g->set_priority(1);
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  ref->set_priority(70000);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("sed_group.records[0].priority"));
+  ref->set_priority(1);
+  g->add_records()->set_record_id("rec-1");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("duplicate record"));
+  g->mutable_records()->RemoveLast();
+  g->add_records()->set_record_id("");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("sed_group.records[1].record_id"));
+  g->mutable_records()->RemoveLast();
+  g->set_priority(65536);
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("sed_group.priority"));
+  g->set_priority(0);
+  g->clear_registrant_id();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("sed_group.registrant_id"));
+}
+
+TEST(ValidateAndNormalizeTest, Offer) {
+  RegistryObject o;
+  o.mutable_offer()->set_sed_group_id("sg1");
+  o.mutable_offer()->set_peer_org_id("iana-en:9");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  o.mutable_offer()->set_peer_org_id("peer");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("offer.peer_org_id"));
+  o.mutable_offer()->set_peer_org_id("iana-en:9");
+  o.mutable_offer()->set_sed_group_id("s|g");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("offer.sed_group_id"));
+}
+
+}  // namespace
+}  // namespace lufd
