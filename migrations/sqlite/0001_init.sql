@@ -1,0 +1,35 @@
+-- Core registry schema: whole objects keyed by (kind, key), the change log
+-- (also the audit trail) and the latest committed serial.
+-- kind/key CHECKs make the database itself refuse malformed rows, so a bad
+-- mutation fails its whole commit instead of being half-written.
+CREATE TABLE objects (
+  kind   INTEGER NOT NULL CHECK (kind > 0),
+  key    TEXT    NOT NULL CHECK (length(key) > 0),
+  data   BLOB    NOT NULL,
+  serial INTEGER NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+
+CREATE TABLE change_log (
+  serial        INTEGER NOT NULL,
+  seq           INTEGER NOT NULL,
+  time_us       INTEGER NOT NULL,
+  actor         TEXT    NOT NULL,
+  client_txn_id TEXT    NOT NULL,
+  kind          INTEGER NOT NULL CHECK (kind > 0),
+  key           TEXT    NOT NULL CHECK (length(key) > 0),
+  deleted       INTEGER NOT NULL,
+  before        BLOB,
+  after         BLOB,
+  PRIMARY KEY (serial, seq)
+) WITHOUT ROWID;
+
+-- Audit filters: exact key or actor, in serial order.
+CREATE INDEX change_log_key ON change_log (key, serial);
+CREATE INDEX change_log_actor ON change_log (actor, serial);
+
+CREATE TABLE registry_state (
+  id            INTEGER PRIMARY KEY CHECK (id = 1),
+  latest_serial INTEGER NOT NULL
+);
+INSERT INTO registry_state (id, latest_serial) VALUES (1, 0);

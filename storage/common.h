@@ -1,0 +1,45 @@
+// Helpers shared by every Store backend: request validation, object
+// (de)serialization and the change-log row <-> lufd.v1.Change mapping.
+//
+// Keeping these in one place is what makes the backends agree byte for byte:
+// the same checks reject the same requests before any database is touched,
+// and before/after images are encoded identically everywhere.
+// Thread-safety: all functions are pure.
+#ifndef LUFD_STORAGE_COMMON_H_
+#define LUFD_STORAGE_COMMON_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "lufd/v1/registry.pb.h"
+#include "storage/store.h"
+
+namespace lufd::storage_internal {
+
+// Rejects what no backend can store faithfully: strings with NUL bytes or
+// invalid UTF-8 (PostgreSQL TEXT refuses both; protobuf string fields need
+// UTF-8). Kind and key emptiness are left to the schema's CHECKs so a bad
+// mutation fails inside the transaction, exercising rollback.
+absl::Status ValidateRequest(const CommitRequest& request);
+
+bool IsValidUtf8NoNul(absl::string_view s);
+
+// Serializes deterministically, so equal objects give equal bytes.
+std::string SerializeObject(const lufd::v1::RegistryObject& object);
+
+// INTERNAL (naming `what`) if the bytes do not parse.
+absl::Status ParseObject(absl::string_view bytes, absl::string_view what,
+                         lufd::v1::RegistryObject* out);
+
+// Default and cap for AuditQuery::limit == 0.
+inline constexpr uint32_t kDefaultAuditLimit = 1000;
+
+// Microseconds since the epoch, for change-log time stamps.
+int64_t NowMicros();
+
+}  // namespace lufd::storage_internal
+
+#endif  // LUFD_STORAGE_COMMON_H_

@@ -1,0 +1,115 @@
+#include "storage/memory/memory_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "storage/common.h"
+
+namespace lufd {
+
+using lufd::v1::Change;
+using storage_internal::kDefaultAuditLimit;
+
+absl::Status MemoryStore::Migrate() { return absl::OkStatus(); }
+
+absl::StatusOr<std::vector<MigrationInfo>> MemoryStore::MigrationStatus() {
+  return std::vector<MigrationInfo>{};
+}
+
+absl::StatusOr<uint64_t> MemoryStore::Commit(const CommitRequest& request) {
+  if (absl::Status s = storage_internal::ValidateRequest(request); !s.ok()) {
+    return s;
+  }
+  // The SQL schemas CHECK these; checking them all before touching state is
+  // how this backend stays all-or-nothing.
+  for (size_t i = 0; i < request.mutations.size(); ++i) {
+    const Mutation& m = request.mutations[i];
+    if (static_cast<int>(m.kind) <= 0 || m.key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mutation ", i, ": kind must be set and key non-empty"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (request.expected_serial.has_value() &&
+      *request.expected_serial != latest_serial_) {
+    return absl::AbortedError(absl::StrCat("expected serial ",
+                                           *request.expected_serial,
+                                           ", store is at ", latest_serial_));
+  }
+  if (request.mutations.empty()) return latest_serial_;
+  const uint64_t serial = latest_serial_ + 1;
+  const int64_t now = storage_internal::NowMicros();
+  log_.reserve(log_.size() + request.mutations.size());
+  uint32_t seq = 0;
+  for (const Mutation& m : request.mutations) {
+    Change c;
+    c.set_serial(serial);
+    c.set_seq(seq++);
+    c.set_time_unix_micros(now);
+    c.set_actor(request.actor);
+    c.set_client_txn_id(request.client_txn_id);
+    c.set_kind(m.kind);
+    c.set_key(m.key);
+    c.set_deleted(!m.after.has_value());
+    if (m.before.has_value()) *c.mutable_before() = *m.before;
+    ObjectKey k(static_cast<int>(m.kind), m.key);
+    if (m.after.has_value()) {
+      *c.mutable_after() = *m.after;
+      objects_[k] = *m.after;
+    } else {
+      objects_.erase(k);
+    }
+    log_.push_back(std::move(c));
+  }
+  latest_serial_ = serial;
+  return serial;
+}
+
+absl::StatusOr<uint64_t> MemoryStore::LatestSerial() {
+  absl::MutexLock lock(&mu_);
+  return latest_serial_;
+}
+
+absl::StatusOr<uint64_t> MemoryStore::LoadSnapshot(
+    const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                             const lufd::v1::RegistryObject&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [k, obj] : objects_) {
+    fn(static_cast<lufd::v1::ObjectKind>(k.first), k.second, obj);
+  }
+  return latest_serial_;
+}
+
+absl::StatusOr<std::vector<Change>> MemoryStore::ReadChanges(
+    uint64_t after_serial, uint32_t max_changes) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Change> out;
+  auto it = std::upper_bound(
+      log_.begin(), log_.end(), after_serial,
+      [](uint64_t s, const Change& c) { return s < c.serial(); });
+  const size_t limit = std::max<uint32_t>(max_changes, 1);
+  for (; it != log_.end(); ++it) {
+    // Stop at a transaction boundary once the budget is spent.
+    if (out.size() >= limit && it->serial() != out.back().serial()) break;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Change>> MemoryStore::Audit(
+    const AuditQuery& query) {
+  absl::MutexLock lock(&mu_);
+  std::vector<Change> out;
+  const uint32_t limit = query.limit == 0 ? kDefaultAuditLimit : query.limit;
+  auto it = std::upper_bound(
+      log_.begin(), log_.end(), query.after_serial,
+      [](uint64_t s, const Change& c) { return s < c.serial(); });
+  for (; it != log_.end() && out.size() < limit; ++it) {
+    if (!query.key.empty() && it->key() != query.key) continue;
+    if (!query.actor.empty() && it->actor() != query.actor) continue;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+}  // namespace lufd

@@ -1,0 +1,531 @@
+#include "storage/postgres/postgres_store.h"
+
+#include <atomic>
+#include <limits>
+#include <pqxx/pqxx>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/common/status_macros.h"
+#include "storage/common.h"
+#include "storage/migrate.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::Change;
+using storage_internal::CompareWithApplied;
+using storage_internal::MigrationFile;
+using storage_internal::MigrationsFor;
+using storage_internal::NotMigratedError;
+
+// Serializes concurrent Migrate() calls from several instances.
+constexpr int64_t kMigrateLockKey = 0x6c7566640002;
+constexpr size_t kMaxIdleConnections = 4;
+// Rows per FETCH while streaming a snapshot.
+constexpr int kFetchRows = 20000;
+
+absl::Status ReadOnlyStandbyError() {
+  return absl::FailedPreconditionError("store is a read-only standby");
+}
+
+// Maps a libpqxx/std exception to a Status. Called only from catch blocks.
+absl::Status MapException(absl::string_view what) {
+  try {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(absl::StrCat("postgres: ", what, ": ",
+                                               e.what()));
+  } catch (const pqxx::in_doubt_error& e) {
+    return absl::UnavailableError(absl::StrCat(
+        "postgres: ", what, ": commit outcome unknown: ", e.what()));
+  } catch (const pqxx::sql_error& e) {
+    const std::string& state = e.sqlstate();
+    std::string msg = absl::StrCat("postgres: ", what, ": ", e.what());
+    if (state == "25006") return ReadOnlyStandbyError();
+    if (absl::StartsWith(state, "23") || absl::StartsWith(state, "22")) {
+      return absl::InvalidArgumentError(msg);
+    }
+    if (state == "40001" || state == "40P01") return absl::AbortedError(msg);
+    if (absl::StartsWith(state, "08") || absl::StartsWith(state, "53") ||
+        absl::StartsWith(state, "57P")) {
+      return absl::UnavailableError(msg);
+    }
+    return absl::InternalError(msg);
+  } catch (const pqxx::transaction_rollback& e) {
+    return absl::AbortedError(absl::StrCat("postgres: ", what, ": ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("postgres: ", what, ": ", e.what()));
+  } catch (...) {
+    return absl::InternalError(absl::StrCat("postgres: ", what,
+                                            ": unknown exception"));
+  }
+}
+
+// "\x" + lowercase hex: bytea's hex input form, safe through COPY text.
+std::string ByteaHex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.resize(2 + 2 * bytes.size());
+  out[0] = '\\';
+  out[1] = 'x';
+  char* p = out.data() + 2;
+  for (unsigned char c : bytes) {
+    *p++ = kHex[c >> 4];
+    *p++ = kHex[c & 15];
+  }
+  return out;
+}
+
+absl::string_view FieldView(const pqxx::field& f) {
+  return absl::string_view(f.c_str(), f.size());
+}
+
+absl::Status ParseBytea(const pqxx::field& f, absl::string_view what,
+                        lufd::v1::RegistryObject* out) {
+  pqxx::binarystring bs(f);
+  return storage_internal::ParseObject(
+      absl::string_view(reinterpret_cast<const char*>(bs.data()), bs.size()),
+      what, out);
+}
+
+absl::Status RowToChange(const pqxx::row& r, Change* c) {
+  c->set_serial(r[0].as<uint64_t>());
+  c->set_seq(r[1].as<uint32_t>());
+  c->set_time_unix_micros(r[2].as<int64_t>());
+  c->set_actor(std::string(FieldView(r[3])));
+  c->set_client_txn_id(std::string(FieldView(r[4])));
+  c->set_kind(static_cast<lufd::v1::ObjectKind>(r[5].as<int>()));
+  c->set_key(std::string(FieldView(r[6])));
+  c->set_deleted(r[7].as<bool>());
+  if (!r[8].is_null()) {
+    RETURN_IF_ERROR(ParseBytea(r[8], c->key(), c->mutable_before()));
+  }
+  if (!r[9].is_null()) {
+    RETURN_IF_ERROR(ParseBytea(r[9], c->key(), c->mutable_after()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Change>> ResultToChanges(const pqxx::result& res) {
+  std::vector<Change> out;
+  out.reserve(res.size());
+  for (const pqxx::row& r : res) {
+    Change c;
+    RETURN_IF_ERROR(RowToChange(r, &c));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+class PostgresStore : public Store {
+ public:
+  explicit PostgresStore(std::string conninfo)
+      : conninfo_(std::move(conninfo)) {}
+
+  absl::Status Init() {
+    ASSIGN_OR_RETURN(files_, MigrationsFor("postgres"));
+    // Connect now so a bad URL fails at Open, not at first use.
+    ASSIGN_OR_RETURN(auto c, Acquire());
+    Release(std::move(c));
+    return absl::OkStatus();
+  }
+
+  std::string Backend() const override { return "postgres"; }
+
+  absl::Status Migrate() override {
+    return Run<bool>("migrate", [&](pqxx::connection& c) -> absl::StatusOr<bool> {
+      {
+        pqxx::work w(c);
+        if (w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>()) {
+          return ReadOnlyStandbyError();
+        }
+        w.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrateLockKey);
+        w.exec(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)");
+        auto applied = ReadApplied(w);
+        w.commit();
+        RETURN_IF_ERROR(CompareWithApplied(files_, applied).status());
+      }
+      for (const MigrationFile& f : files_) {
+        pqxx::work w(c);
+        w.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrateLockKey);
+        // Re-read under the lock: another instance may have applied it.
+        auto r = w.exec_params(
+            "SELECT 1 FROM schema_migrations WHERE version = $1",
+            static_cast<int>(f.version));
+        if (!r.empty()) continue;
+        try {
+          w.exec(f.sql);
+        } catch (...) {
+          absl::Status s = MapException("migration");
+          return absl::Status(s.code(), absl::StrCat("applying ", f.path,
+                                                     ": ", s.message()));
+        }
+        const std::string at = absl::FormatTime(
+            absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+        w.exec_params(
+            "INSERT INTO schema_migrations (version, name, checksum, "
+            "applied_at) VALUES ($1, $2, $3, $4)",
+            static_cast<int>(f.version), f.name, f.checksum, at);
+        w.commit();
+      }
+      schema_ready_.store(false);
+      RETURN_IF_ERROR(CheckSchema(c));
+      return true;
+    }).status();
+  }
+
+  absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() override {
+    return Run<std::vector<MigrationInfo>>(
+        "migration status",
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<MigrationInfo>> {
+          pqxx::read_transaction w(c);
+          return CompareWithApplied(files_, ReadAppliedIfExists(w));
+        });
+  }
+
+  absl::StatusOr<uint64_t> Commit(const CommitRequest& request) override {
+    RETURN_IF_ERROR(storage_internal::ValidateRequest(request));
+    return Run<uint64_t>("commit", [&](pqxx::connection& c) {
+      return CommitTxn(c, request);
+    });
+  }
+
+  absl::StatusOr<uint64_t> LatestSerial() override {
+    return Run<uint64_t>(
+        "latest serial", [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          return ReadLatest(w);
+        });
+  }
+
+  absl::StatusOr<uint64_t> LoadSnapshot(
+      const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                               const lufd::v1::RegistryObject&)>& fn)
+      override {
+    return Run<uint64_t>(
+        "load snapshot", [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          // One REPEATABLE READ transaction: serial and rows agree.
+          pqxx::transaction<pqxx::repeatable_read, pqxx::read_only> w(c);
+          const uint64_t serial = ReadLatest(w);
+          w.exec(
+              "DECLARE lufd_snapshot NO SCROLL CURSOR FOR "
+              "SELECT kind, key, data FROM objects");
+          const std::string fetch =
+              absl::StrCat("FETCH ", kFetchRows, " FROM lufd_snapshot");
+          lufd::v1::RegistryObject obj;
+          // Bounded: each round consumes rows of a finite snapshot.
+          for (;;) {
+            pqxx::result res = w.exec(fetch);
+            if (res.empty()) break;
+            for (const pqxx::row& r : res) {
+              absl::string_view key = FieldView(r[1]);
+              obj.Clear();
+              RETURN_IF_ERROR(ParseBytea(r[2], key, &obj));
+              fn(static_cast<lufd::v1::ObjectKind>(r[0].as<int>()), key, obj);
+            }
+          }
+          w.commit();
+          return serial;
+        });
+  }
+
+  absl::StatusOr<std::vector<Change>> ReadChanges(
+      uint64_t after_serial, uint32_t max_changes) override {
+    return Run<std::vector<Change>>(
+        "read changes",
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<Change>> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          const int64_t after = static_cast<int64_t>(after_serial);
+          // The serial of the max_changes-th entry bounds the answer; the
+          // whole of that transaction is included.
+          auto b = w.exec_params(
+              "SELECT serial FROM change_log WHERE serial > $1 "
+              "ORDER BY serial, seq LIMIT 1 OFFSET $2",
+              after, std::max<int64_t>(max_changes, 1) - 1);
+          int64_t upto = b.empty() ? std::numeric_limits<int64_t>::max()
+                                   : b[0][0].as<int64_t>();
+          auto res = w.exec_params(
+              "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+              "deleted, before, after FROM change_log "
+              "WHERE serial > $1 AND serial <= $2 ORDER BY serial, seq",
+              after, upto);
+          w.commit();
+          return ResultToChanges(res);
+        });
+  }
+
+  absl::StatusOr<std::vector<Change>> Audit(const AuditQuery& q) override {
+    return Run<std::vector<Change>>(
+        "audit",
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<Change>> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          const int64_t after = static_cast<int64_t>(q.after_serial);
+          const int64_t limit =
+              q.limit == 0 ? storage_internal::kDefaultAuditLimit : q.limit;
+          constexpr char kCols[] =
+              "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+              "deleted, before, after FROM change_log ";
+          // One fixed statement per filter combination (chosen, never built
+          // from input) so each can use its index.
+          pqxx::result res;
+          if (!q.key.empty() && !q.actor.empty()) {
+            res = w.exec_params(
+                absl::StrCat(kCols,
+                             "WHERE serial > $1 AND key = $2 AND actor = $3 "
+                             "ORDER BY serial, seq LIMIT $4"),
+                after, q.key, q.actor, limit);
+          } else if (!q.key.empty()) {
+            res = w.exec_params(
+                absl::StrCat(kCols,
+                             "WHERE serial > $1 AND key = $2 "
+                             "ORDER BY serial, seq LIMIT $3"),
+                after, q.key, limit);
+          } else if (!q.actor.empty()) {
+            res = w.exec_params(
+                absl::StrCat(kCols,
+                             "WHERE serial > $1 AND actor = $2 "
+                             "ORDER BY serial, seq LIMIT $3"),
+                after, q.actor, limit);
+          } else {
+            res = w.exec_params(
+                absl::StrCat(kCols,
+                             "WHERE serial > $1 ORDER BY serial, seq LIMIT $2"),
+                after, limit);
+          }
+          w.commit();
+          return ResultToChanges(res);
+        });
+  }
+
+  absl::StatusOr<bool> IsReadOnly() override {
+    return Run<bool>("is read only", [&](pqxx::connection& c) {
+      pqxx::nontransaction w(c);
+      return absl::StatusOr<bool>(
+          w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>());
+    });
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire() {
+    {
+      absl::MutexLock lock(&pool_mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    try {
+      return std::make_unique<pqxx::connection>(conninfo_);
+    } catch (...) {
+      return MapException("connect");
+    }
+  }
+
+  void Release(std::unique_ptr<pqxx::connection> c) {
+    if (!c->is_open()) return;
+    absl::MutexLock lock(&pool_mu_);
+    if (idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(c));
+  }
+
+  // Runs `f` on a pooled connection; no exception leaves this function.
+  template <typename T, typename F>
+  absl::StatusOr<T> Run(absl::string_view what, F&& f) {
+    ASSIGN_OR_RETURN(auto c, Acquire());
+    absl::StatusOr<T> out;
+    bool healthy = true;
+    try {
+      out = f(*c);
+    } catch (...) {
+      out = MapException(what);
+      // After an exception the connection may be mid-protocol; drop it.
+      healthy = out.status().code() != absl::StatusCode::kUnavailable;
+    }
+    if (healthy) Release(std::move(c));
+    return out;
+  }
+
+  static std::vector<MigrationInfo> ReadApplied(pqxx::transaction_base& w) {
+    std::vector<MigrationInfo> out;
+    auto res = w.exec(
+        "SELECT version, name, checksum, applied_at FROM schema_migrations "
+        "ORDER BY version");
+    for (const pqxx::row& r : res) {
+      MigrationInfo m;
+      m.version = r[0].as<uint32_t>();
+      m.name = r[1].as<std::string>();
+      m.checksum = r[2].as<std::string>();
+      m.applied_at = r[3].as<std::string>();
+      m.applied = true;
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  static std::vector<MigrationInfo> ReadAppliedIfExists(
+      pqxx::transaction_base& w) {
+    auto t = w.exec1("SELECT to_regclass('schema_migrations') IS NOT NULL");
+    if (!t[0].as<bool>()) return {};
+    return ReadApplied(w);
+  }
+
+  // Throws on database errors (callers run inside Run()).
+  absl::Status CheckSchema(pqxx::connection& c) {
+    if (schema_ready_.load(std::memory_order_acquire)) return absl::OkStatus();
+    std::vector<MigrationInfo> applied;
+    {
+      pqxx::read_transaction w(c);
+      applied = ReadAppliedIfExists(w);
+      w.commit();
+    }
+    ASSIGN_OR_RETURN(auto status, CompareWithApplied(files_, applied));
+    for (const MigrationInfo& m : status) {
+      if (!m.applied) return NotMigratedError();
+    }
+    schema_ready_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  static uint64_t ReadLatest(pqxx::transaction_base& w) {
+    return w.exec1("SELECT latest_serial FROM registry_state WHERE id = 1")[0]
+        .as<uint64_t>();
+  }
+
+  absl::StatusOr<uint64_t> CommitTxn(pqxx::connection& c,
+                                     const CommitRequest& req) {
+    RETURN_IF_ERROR(CheckSchema(c));
+    pqxx::work w(c);
+    if (w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>()) {
+      return ReadOnlyStandbyError();
+    }
+    // Serializes commits across every lufd instance on this database.
+    w.exec_params("SELECT pg_advisory_xact_lock($1)", kPostgresCommitLockKey);
+    const uint64_t latest =
+        w.exec1("SELECT latest_serial FROM registry_state WHERE id = 1 "
+                "FOR UPDATE")[0]
+            .as<uint64_t>();
+    if (req.expected_serial.has_value() && *req.expected_serial != latest) {
+      return absl::AbortedError(absl::StrCat("expected serial ",
+                                             *req.expected_serial,
+                                             ", store is at ", latest));
+    }
+    if (req.mutations.empty()) return latest;
+    const uint64_t serial = latest + 1;
+    const int64_t now = storage_internal::NowMicros();
+    const int64_t serial_i = static_cast<int64_t>(serial);
+
+    // A key written twice in one commit: last write wins, which one
+    // INSERT .. ON CONFLICT cannot express, so that (rare) case takes the
+    // DISTINCT ON path below.
+    bool duplicates = false;
+    {
+      absl::flat_hash_set<std::pair<int, absl::string_view>> seen;
+      seen.reserve(req.mutations.size());
+      for (const Mutation& m : req.mutations) {
+        if (!seen.insert({static_cast<int>(m.kind), m.key}).second) {
+          duplicates = true;
+          break;
+        }
+      }
+    }
+
+    {
+      // COPY the change log in one stream; bytea goes as "\x<hex>" (the
+      // stream escapes the backslash), NULL as a null pointer.
+      pqxx::stream_to copy(
+          w, "change_log",
+          std::vector<std::string>{"serial", "seq", "time_us", "actor",
+                                   "client_txn_id", "kind", "key", "deleted",
+                                   "before", "after"});
+      std::string before, after;
+      for (size_t i = 0; i < req.mutations.size(); ++i) {
+        const Mutation& m = req.mutations[i];
+        before = m.before.has_value()
+                     ? ByteaHex(storage_internal::SerializeObject(*m.before))
+                     : std::string();
+        after = m.after.has_value()
+                    ? ByteaHex(storage_internal::SerializeObject(*m.after))
+                    : std::string();
+        copy << std::make_tuple(
+            serial_i, static_cast<int64_t>(i), now, req.actor,
+            req.client_txn_id, static_cast<int>(m.kind), m.key,
+            !m.after.has_value(),
+            m.before.has_value() ? before.c_str() : nullptr,
+            m.after.has_value() ? after.c_str() : nullptr);
+      }
+      copy.complete();
+    }
+
+    if (!duplicates) {
+      w.exec_params(
+          "INSERT INTO objects (kind, key, data, serial) "
+          "SELECT kind, key, after, serial FROM change_log "
+          "WHERE serial = $1 AND NOT deleted "
+          "ON CONFLICT (kind, key) DO UPDATE "
+          "SET data = EXCLUDED.data, serial = EXCLUDED.serial",
+          serial_i);
+      w.exec_params(
+          "DELETE FROM objects o USING change_log l "
+          "WHERE l.serial = $1 AND l.deleted "
+          "AND o.kind = l.kind AND o.key = l.key",
+          serial_i);
+    } else {
+      w.exec_params(
+          "INSERT INTO objects (kind, key, data, serial) "
+          "SELECT kind, key, after, serial FROM ("
+          " SELECT DISTINCT ON (kind, key) kind, key, after, serial, deleted"
+          " FROM change_log WHERE serial = $1 ORDER BY kind, key, seq DESC"
+          ") last WHERE NOT deleted "
+          "ON CONFLICT (kind, key) DO UPDATE "
+          "SET data = EXCLUDED.data, serial = EXCLUDED.serial",
+          serial_i);
+      w.exec_params(
+          "DELETE FROM objects o USING ("
+          " SELECT DISTINCT ON (kind, key) kind, key, deleted"
+          " FROM change_log WHERE serial = $1 ORDER BY kind, key, seq DESC"
+          ") last WHERE last.deleted AND o.kind = last.kind "
+          "AND o.key = last.key",
+          serial_i);
+    }
+    w.exec_params("UPDATE registry_state SET latest_serial = $1 WHERE id = 1",
+                  serial_i);
+    w.commit();
+    return serial;
+  }
+
+  const std::string conninfo_;
+  std::vector<MigrationFile> files_;
+  std::atomic<bool> schema_ready_{false};
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_
+      ABSL_GUARDED_BY(pool_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(
+    absl::string_view conninfo) {
+  auto store = std::make_unique<PostgresStore>(std::string(conninfo));
+  RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+}  // namespace lufd

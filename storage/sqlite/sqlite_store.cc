@@ -1,0 +1,586 @@
+#include "storage/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/common/status_macros.h"
+#include "storage/common.h"
+#include "storage/migrate.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::Change;
+using storage_internal::CompareWithApplied;
+using storage_internal::MigrationFile;
+using storage_internal::MigrationsFor;
+using storage_internal::NotMigratedError;
+
+// How long a writer waits for another process's write transaction.
+constexpr int kBusyTimeoutMs = 10000;
+// Idle reader connections kept open.
+constexpr size_t kMaxIdleReaders = 4;
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  std::string msg = absl::StrCat("sqlite: ", what, ": ",
+                                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_CANTOPEN:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return absl::UnavailableError(msg);
+    case SQLITE_CONSTRAINT:
+    case SQLITE_TOOBIG:
+    case SQLITE_MISMATCH:
+      return absl::InvalidArgumentError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+// One connection plus its prepared statements (kept for the connection's
+// life; SQLite re-prepares them itself after a schema change).
+class Conn {
+ public:
+  explicit Conn(sqlite3* db) : db_(db) {}
+  ~Conn() {
+    for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  sqlite3* db() const { return db_; }
+
+  // Returns a reset statement for `sql` (a string literal: the cache is keyed
+  // by its address, so input can never reach the SQL text).
+  absl::StatusOr<sqlite3_stmt*> Prepare(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) {
+      sqlite3_reset(it->second);
+      sqlite3_clear_bindings(it->second);
+      return it->second;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+                                nullptr);
+    if (rc != SQLITE_OK) return SqliteError(db_, rc, "prepare");
+    stmts_.emplace(sql, stmt);
+    return stmt;
+  }
+
+  absl::Status Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      return SqliteError(nullptr, rc, msg);
+    }
+    return absl::OkStatus();
+  }
+
+  // Rolls back whatever transaction an error path left open.
+  void RollbackIfOpen() {
+    if (!sqlite3_get_autocommit(db_)) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+
+ private:
+  sqlite3* db_;
+  absl::flat_hash_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+// Bind helpers. SQLITE_STATIC: every bound buffer outlives the step.
+void BindText(sqlite3_stmt* s, int i, absl::string_view v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+void BindBlob(sqlite3_stmt* s, int i, const std::string& v) {
+  // data() of an empty string is non-null, so this binds an empty blob, not
+  // NULL.
+  sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+absl::string_view ColumnText(sqlite3_stmt* s, int i) {
+  const char* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? absl::string_view(p, sqlite3_column_bytes(s, i))
+           : absl::string_view();
+}
+absl::string_view ColumnBlob(sqlite3_stmt* s, int i) {
+  const char* p = static_cast<const char*>(sqlite3_column_blob(s, i));
+  return p ? absl::string_view(p, sqlite3_column_bytes(s, i))
+           : absl::string_view();
+}
+
+// Steps a statement that returns no rows.
+absl::Status StepDone(Conn* c, sqlite3_stmt* s, absl::string_view what) {
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, what);
+  return absl::OkStatus();
+}
+
+
+absl::Status RowToChange(sqlite3_stmt* s, Change* c) {
+  c->set_serial(static_cast<uint64_t>(sqlite3_column_int64(s, 0)));
+  c->set_seq(static_cast<uint32_t>(sqlite3_column_int64(s, 1)));
+  c->set_time_unix_micros(sqlite3_column_int64(s, 2));
+  c->set_actor(std::string(ColumnText(s, 3)));
+  c->set_client_txn_id(std::string(ColumnText(s, 4)));
+  c->set_kind(static_cast<lufd::v1::ObjectKind>(sqlite3_column_int(s, 5)));
+  c->set_key(std::string(ColumnText(s, 6)));
+  c->set_deleted(sqlite3_column_int(s, 7) != 0);
+  if (sqlite3_column_type(s, 8) != SQLITE_NULL) {
+    RETURN_IF_ERROR(storage_internal::ParseObject(ColumnBlob(s, 8), c->key(),
+                                                  c->mutable_before()));
+  }
+  if (sqlite3_column_type(s, 9) != SQLITE_NULL) {
+    RETURN_IF_ERROR(storage_internal::ParseObject(ColumnBlob(s, 9), c->key(),
+                                                  c->mutable_after()));
+  }
+  return absl::OkStatus();
+}
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+
+  absl::Status Init() {
+    ASSIGN_OR_RETURN(auto files, MigrationsFor("sqlite"));
+    files_ = std::move(files);
+    ASSIGN_OR_RETURN(auto w, OpenConn());
+    // WAL persists in the file; set it once from the writer.
+    RETURN_IF_ERROR(w->Exec("PRAGMA journal_mode=WAL"));
+    absl::MutexLock lock(&write_mu_);
+    writer_ = std::move(w);
+    return absl::OkStatus();
+  }
+
+  std::string Backend() const override { return "sqlite"; }
+
+  absl::Status Migrate() override {
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    ASSIGN_OR_RETURN(auto applied, ReadApplied(c, /*create=*/true));
+    RETURN_IF_ERROR(CompareWithApplied(files_, applied).status());
+    for (const MigrationFile& f : files_) {
+      absl::Status s = ApplyOne(c, f);
+      c->RollbackIfOpen();
+      if (!s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("applying ", f.path, ": ",
+                                                   s.message()));
+      }
+    }
+    schema_ready_.store(false);
+    return CheckSchema(c);
+  }
+
+  absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    auto applied = ReadApplied(r.get(), /*create=*/false);
+    if (!applied.ok()) return applied.status();
+    auto out = CompareWithApplied(files_, *applied);
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<uint64_t> Commit(const CommitRequest& request) override {
+    RETURN_IF_ERROR(storage_internal::ValidateRequest(request));
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    auto result = CommitLocked(c, request);
+    c->RollbackIfOpen();
+    return result;
+  }
+
+  absl::StatusOr<uint64_t> LatestSerial() override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ReadLatest(r.get());
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<uint64_t> LoadSnapshot(
+      const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                               const lufd::v1::RegistryObject&)>& fn)
+      override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    // One read transaction: the serial and the rows come from one WAL
+    // snapshot.
+    RETURN_IF_ERROR(r->Exec("BEGIN"));
+    auto out = LoadSnapshotTxn(r.get(), fn);
+    r->RollbackIfOpen();
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Change>> ReadChanges(
+      uint64_t after_serial, uint32_t max_changes) override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ReadChangesImpl(r.get(), after_serial, max_changes);
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Change>> Audit(const AuditQuery& query) override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = AuditImpl(r.get(), query);
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<bool> IsReadOnly() override { return false; }
+
+ private:
+  absl::StatusOr<std::unique_ptr<Conn>> OpenConn() {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(
+        path_.c_str(), &db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+        nullptr);
+    auto conn = std::make_unique<Conn>(db);
+    if (rc != SQLITE_OK) {
+      return SqliteError(db, rc, absl::StrCat("open ", path_));
+    }
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    // NORMAL is crash-safe in WAL mode (atomic, possibly not durable on
+    // power loss); the cache keeps bulk index building off the disk.
+    RETURN_IF_ERROR(conn->Exec(
+        "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
+        "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY"));
+    return conn;
+  }
+
+  absl::StatusOr<std::unique_ptr<Conn>> AcquireReader() {
+    {
+      absl::MutexLock lock(&pool_mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return OpenConn();
+  }
+
+  void ReleaseReader(std::unique_ptr<Conn> c) {
+    c->RollbackIfOpen();
+    absl::MutexLock lock(&pool_mu_);
+    if (idle_.size() < kMaxIdleReaders) idle_.push_back(std::move(c));
+  }
+
+  // Reads schema_migrations; with create=false a missing table is an empty
+  // list.
+  absl::StatusOr<std::vector<MigrationInfo>> ReadApplied(Conn* c,
+                                                         bool create) {
+    if (create) {
+      RETURN_IF_ERROR(c->Exec(
+          "CREATE TABLE IF NOT EXISTS schema_migrations ("
+          " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+          " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+    } else {
+      ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                       c->Prepare("SELECT count(*) FROM sqlite_master WHERE "
+                                  "type='table' AND name='schema_migrations'"));
+      int rc = sqlite3_step(s);
+      if (rc != SQLITE_ROW) return SqliteError(c->db(), rc, "read schema");
+      bool exists = sqlite3_column_int(s, 0) > 0;
+      sqlite3_reset(s);
+      if (!exists) return std::vector<MigrationInfo>{};
+    }
+    // Not cached: the table may not have existed when the connection opened.
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(
+        c->db(),
+        "SELECT version, name, checksum, applied_at FROM schema_migrations "
+        "ORDER BY version",
+        -1, &s, nullptr);
+    if (rc != SQLITE_OK) return SqliteError(c->db(), rc, "read migrations");
+    std::vector<MigrationInfo> out;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      MigrationInfo m;
+      m.version = static_cast<uint32_t>(sqlite3_column_int64(s, 0));
+      m.name = std::string(ColumnText(s, 1));
+      m.checksum = std::string(ColumnText(s, 2));
+      m.applied_at = std::string(ColumnText(s, 3));
+      m.applied = true;
+      out.push_back(std::move(m));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "read migrations");
+    return out;
+  }
+
+  absl::Status ApplyOne(Conn* c, const MigrationFile& f) {
+    RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
+    // Re-read under the write lock: another process may have applied it.
+    ASSIGN_OR_RETURN(auto applied, ReadApplied(c, /*create=*/false));
+    for (const MigrationInfo& a : applied) {
+      if (a.version == f.version) return c->Exec("ROLLBACK");
+    }
+    RETURN_IF_ERROR(c->Exec(f.sql.c_str()));
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("INSERT INTO schema_migrations (version, name, checksum, "
+                   "applied_at) VALUES (?1, ?2, ?3, ?4)"));
+    const std::string at =
+        absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+    sqlite3_bind_int64(s, 1, f.version);
+    BindText(s, 2, f.name);
+    BindText(s, 3, f.checksum);
+    BindText(s, 4, at);
+    RETURN_IF_ERROR(StepDone(c, s, "record migration"));
+    return c->Exec("COMMIT");
+  }
+
+  // Cheap after the first success: the schema never goes backwards.
+  absl::Status CheckSchema(Conn* c) {
+    if (schema_ready_.load(std::memory_order_acquire)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto applied, ReadApplied(c, /*create=*/false));
+    ASSIGN_OR_RETURN(auto status, CompareWithApplied(files_, applied));
+    for (const MigrationInfo& m : status) {
+      if (!m.applied) return NotMigratedError();
+    }
+    schema_ready_.store(true, std::memory_order_release);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<uint64_t> ReadLatest(Conn* c) {
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("SELECT latest_serial FROM registry_state WHERE id = 1"));
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) return SqliteError(c->db(), rc, "read serial");
+    uint64_t v = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+    sqlite3_reset(s);
+    return v;
+  }
+
+  absl::StatusOr<uint64_t> CommitLocked(Conn* c, const CommitRequest& req) {
+    RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
+    ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(c));
+    if (req.expected_serial.has_value() && *req.expected_serial != latest) {
+      return absl::AbortedError(absl::StrCat("expected serial ",
+                                             *req.expected_serial,
+                                             ", store is at ", latest));
+    }
+    if (req.mutations.empty()) return latest;
+    const uint64_t serial = latest + 1;
+    const int64_t now = storage_internal::NowMicros();
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * log,
+        c->Prepare("INSERT INTO change_log (serial, seq, time_us, actor, "
+                   "client_txn_id, kind, key, deleted, before, after) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * put,
+        c->Prepare("INSERT INTO objects (kind, key, data, serial) "
+                   "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (kind, key) DO UPDATE "
+                   "SET data = excluded.data, serial = excluded.serial"));
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * del,
+        c->Prepare("DELETE FROM objects WHERE kind = ?1 AND key = ?2"));
+    // The constant columns are bound once; bindings survive sqlite3_reset.
+    sqlite3_bind_int64(log, 1, static_cast<int64_t>(serial));
+    sqlite3_bind_int64(log, 3, now);
+    BindText(log, 4, req.actor);
+    BindText(log, 5, req.client_txn_id);
+    sqlite3_bind_int64(put, 4, static_cast<int64_t>(serial));
+    std::string before, after;
+    for (size_t i = 0; i < req.mutations.size(); ++i) {
+      const Mutation& m = req.mutations[i];
+      const int kind = static_cast<int>(m.kind);
+      sqlite3_reset(log);
+      sqlite3_bind_int64(log, 2, static_cast<int64_t>(i));
+      sqlite3_bind_int(log, 6, kind);
+      BindText(log, 7, m.key);
+      sqlite3_bind_int(log, 8, m.after.has_value() ? 0 : 1);
+      if (m.before.has_value()) {
+        before = storage_internal::SerializeObject(*m.before);
+        BindBlob(log, 9, before);
+      } else {
+        sqlite3_bind_null(log, 9);
+      }
+      if (m.after.has_value()) {
+        after = storage_internal::SerializeObject(*m.after);
+        BindBlob(log, 10, after);
+      } else {
+        sqlite3_bind_null(log, 10);
+      }
+      int rc = sqlite3_step(log);
+      if (rc != SQLITE_DONE) {
+        return SqliteError(c->db(), rc, absl::StrCat("mutation ", i));
+      }
+      sqlite3_stmt* obj = m.after.has_value() ? put : del;
+      sqlite3_reset(obj);
+      sqlite3_bind_int(obj, 1, kind);
+      BindText(obj, 2, m.key);
+      if (m.after.has_value()) BindBlob(obj, 3, after);
+      rc = sqlite3_step(obj);
+      if (rc != SQLITE_DONE) {
+        return SqliteError(c->db(), rc, absl::StrCat("mutation ", i));
+      }
+    }
+    sqlite3_reset(log);
+    sqlite3_reset(put);
+    sqlite3_reset(del);
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * st,
+        c->Prepare("UPDATE registry_state SET latest_serial = ?1 WHERE id = 1"));
+    sqlite3_bind_int64(st, 1, static_cast<int64_t>(serial));
+    RETURN_IF_ERROR(StepDone(c, st, "update serial"));
+    RETURN_IF_ERROR(c->Exec("COMMIT"));
+    return serial;
+  }
+
+  absl::StatusOr<uint64_t> LoadSnapshotTxn(
+      Conn* c,
+      const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                               const lufd::v1::RegistryObject&)>& fn) {
+    ASSIGN_OR_RETURN(uint64_t serial, ReadLatest(c));
+    ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                     c->Prepare("SELECT kind, key, data FROM objects"));
+    lufd::v1::RegistryObject obj;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      absl::string_view key = ColumnText(s, 1);
+      obj.Clear();
+      absl::Status st =
+          storage_internal::ParseObject(ColumnBlob(s, 2), key, &obj);
+      if (!st.ok()) {
+        sqlite3_reset(s);
+        return st;
+      }
+      fn(static_cast<lufd::v1::ObjectKind>(sqlite3_column_int(s, 0)), key,
+         obj);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "load snapshot");
+    return serial;
+  }
+
+  static absl::StatusOr<std::vector<Change>> CollectChanges(Conn* c,
+                                                            sqlite3_stmt* s) {
+    std::vector<Change> out;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      Change ch;
+      absl::Status st = RowToChange(s, &ch);
+      if (!st.ok()) {
+        sqlite3_reset(s);
+        return st;
+      }
+      out.push_back(std::move(ch));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "read changes");
+    return out;
+  }
+
+  absl::StatusOr<std::vector<Change>> ReadChangesImpl(Conn* c,
+                                                      uint64_t after_serial,
+                                                      uint32_t max_changes) {
+    // Find the serial of the max_changes-th entry; everything up to the end
+    // of that transaction is returned (whole transactions only).
+    ASSIGN_OR_RETURN(sqlite3_stmt * bound,
+                     c->Prepare("SELECT serial FROM change_log WHERE serial > "
+                                "?1 ORDER BY serial, seq LIMIT 1 OFFSET ?2"));
+    const int64_t after = static_cast<int64_t>(after_serial);
+    sqlite3_bind_int64(bound, 1, after);
+    sqlite3_bind_int64(bound, 2, std::max<int64_t>(max_changes, 1) - 1);
+    int64_t upto = std::numeric_limits<int64_t>::max();
+    int rc = sqlite3_step(bound);
+    if (rc == SQLITE_ROW) {
+      upto = sqlite3_column_int64(bound, 0);
+    } else if (rc != SQLITE_DONE) {
+      sqlite3_reset(bound);
+      return SqliteError(c->db(), rc, "read changes");
+    }
+    sqlite3_reset(bound);
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("SELECT serial, seq, time_us, actor, client_txn_id, kind, "
+                   "key, deleted, before, after FROM change_log "
+                   "WHERE serial > ?1 AND serial <= ?2 ORDER BY serial, seq"));
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, upto);
+    return CollectChanges(c, s);
+  }
+
+  absl::StatusOr<std::vector<Change>> AuditImpl(Conn* c,
+                                                const AuditQuery& q) {
+    // One fixed statement per filter combination keeps each one indexable;
+    // the text is chosen, never built from input.
+    const char* sql;
+    if (!q.key.empty() && !q.actor.empty()) {
+      sql =
+          "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+          "deleted, before, after FROM change_log WHERE serial > ?1 AND "
+          "key = ?2 AND actor = ?3 ORDER BY serial, seq LIMIT ?4";
+    } else if (!q.key.empty()) {
+      sql =
+          "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+          "deleted, before, after FROM change_log WHERE serial > ?1 AND "
+          "key = ?2 ORDER BY serial, seq LIMIT ?4";
+    } else if (!q.actor.empty()) {
+      sql =
+          "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+          "deleted, before, after FROM change_log WHERE serial > ?1 AND "
+          "actor = ?3 ORDER BY serial, seq LIMIT ?4";
+    } else {
+      sql =
+          "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
+          "deleted, before, after FROM change_log WHERE serial > ?1 "
+          "ORDER BY serial, seq LIMIT ?4";
+    }
+    ASSIGN_OR_RETURN(sqlite3_stmt * s, c->Prepare(sql));
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(q.after_serial));
+    if (!q.key.empty()) BindText(s, 2, q.key);
+    if (!q.actor.empty()) BindText(s, 3, q.actor);
+    sqlite3_bind_int64(
+        s, 4, q.limit == 0 ? storage_internal::kDefaultAuditLimit : q.limit);
+    return CollectChanges(c, s);
+  }
+
+  const std::string path_;
+  std::vector<MigrationFile> files_;
+  std::atomic<bool> schema_ready_{false};
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<Conn> writer_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex pool_mu_;
+  std::vector<std::unique_ptr<Conn>> idle_ ABSL_GUARDED_BY(pool_mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(absl::string_view path) {
+  if (path.empty()) {
+    return absl::InvalidArgumentError("sqlite: empty database path");
+  }
+  auto store = std::make_unique<SqliteStore>(std::string(path));
+  RETURN_IF_ERROR(store->Init());
+  return store;
+}
+
+}  // namespace lufd

@@ -1,0 +1,28 @@
+// SqliteStore: the Store seam on one SQLite file ("sqlite:/path/file.db").
+//
+// WAL journal with synchronous=NORMAL: a commit is atomic across crashes and
+// kill -9 (it may be lost on power failure, never half-applied). Writers are
+// serialized twice: in process by a mutex around the single writer
+// connection, across processes by BEGIN IMMEDIATE with a busy timeout, so
+// several lufd/lufctl processes may share a file. Readers use a small pool of
+// connections; WAL lets them read a consistent snapshot while a commit runs.
+// Every statement is prepared once per connection and reused.
+// Thread-safety: every method may be called concurrently.
+#ifndef LUFD_STORAGE_SQLITE_SQLITE_STORE_H_
+#define LUFD_STORAGE_SQLITE_SQLITE_STORE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "storage/store.h"
+
+namespace lufd {
+
+// Opens (creating if missing) the SQLite database at `path`. Does not
+// migrate; every data method fails with FAILED_PRECONDITION until Migrate().
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(absl::string_view path);
+
+}  // namespace lufd
+
+#endif  // LUFD_STORAGE_SQLITE_SQLITE_STORE_H_

@@ -1,0 +1,33 @@
+// Store::Open: picks the backend from the URL scheme.
+#include "storage/store.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "storage/memory/memory_store.h"
+#include "storage/postgres/postgres_store.h"
+#include "storage/sqlite/sqlite_store.h"
+
+namespace lufd {
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(absl::string_view url) {
+  if (url == "memory:") return std::make_unique<MemoryStore>();
+  if (absl::StartsWith(url, "sqlite:")) {
+    absl::string_view path = url.substr(7);
+    // Accept "sqlite:///abs/path" too, as URL-minded operators write it.
+    if (absl::StartsWith(path, "//")) path.remove_prefix(2);
+    return OpenSqliteStore(path);
+  }
+  if (absl::StartsWith(url, "postgresql://") ||
+      absl::StartsWith(url, "postgres://")) {
+    return OpenPostgresStore(url);
+  }
+  if (absl::StartsWith(url, "postgres:")) {
+    // "postgres:host=... dbname=...": a libpq keyword string.
+    return OpenPostgresStore(url.substr(9));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown store URL \"", url,
+      "\"; expected memory:, sqlite:/path, postgresql://... or postgres://..."));
+}
+
+}  // namespace lufd

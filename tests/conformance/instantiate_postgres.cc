@@ -1,0 +1,7 @@
+#include "tests/conformance/store_conformance.h"
+
+namespace lufd::testing {
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
+                         ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
+}  // namespace lufd::testing

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Shell twin of pg_harness.h for bash integration tests. Source it, then:
+#   url=$(pg_start "$dir")   # initdb + start on a free 127.0.0.1 port
+#   ...                      # use "$url" (postgresql://postgres@127.0.0.1:P/postgres)
+#   pg_stop "$dir"           # stop (fast) and delete the cluster
+# DIR must not exist yet or be empty; it is created. As root, the server runs
+# as the `postgres` user. Every wait is bounded.
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+_pg_as() {
+  if [ "$(id -u)" = 0 ]; then
+    (cd / && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
+}
+
+_pg_free_port() {
+  python3 - <<'PY' 2>/dev/null && return 0
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+  # Fallback without python: a random high port.
+  echo $(( 20000 + RANDOM % 30000 ))
+}
+
+pg_start() {
+  local dir=$1
+  [ -n "$dir" ] || { echo "pg_start DIR" >&2; return 2; }
+  mkdir -p "$dir" || return 1
+  chmod 700 "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  _pg_as "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync \
+    -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log" >&2; return 1; }
+  local attempt port
+  for attempt in 1 2 3 4 5; do
+    port=$(_pg_free_port)
+    if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \
+        start >>"$dir/pg_ctl.log" 2>&1; then
+      echo "$port" >"$dir/port"
+      echo "postgresql://postgres@127.0.0.1:$port/postgres"
+      return 0
+    fi
+  done
+  cat "$dir/server.log" >&2
+  return 1
+}
+
+pg_stop() {
+  local dir=$1
+  [ -d "$dir/data" ] || return 0
+  _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop \
+    >>"$dir/pg_ctl.log" 2>&1 ||
+    _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
+  rm -rf "$dir"
+}
