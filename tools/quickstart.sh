@@ -132,12 +132,14 @@ cat <<EOF
 
 ==> Ready. lufd (pid $pid) serves the example registry on 127.0.0.1:$port.
 
-Look up a number as peer SSP1 (mTLS with its certificate):
+Look up a number as peer SSP1 (mTLS with its certificate), from the
+repository root:
 
-  $(rel "$LUFCTL") --server 127.0.0.1:$port --ca run/pki/ca.pem \\
-      --cert run/pki/peer-ssp1.pem --key run/pki/peer-ssp1.key \\
-      lookup +12025556666
+  LUFCTL_SERVER=127.0.0.1:$port LUFCTL_CA=run/pki/ca.pem \\
+  LUFCTL_CERT=run/pki/peer-ssp1.pem LUFCTL_KEY=run/pki/peer-ssp1.key \\
+  $(rel "$LUFCTL") lookup +12025556666
 
+(the same as --server/--ca/--cert/--key flags; add --output json for JSON).
 Also provisioned: the range +12026660000..+12026669999 and the prefix
 +1202777 (try +12026661234, +12027771234). SSP3's certificate
 (run/pki/peer-ssp3.*) sees nothing: nothing was offered to it.

@@ -17,7 +17,10 @@
 #   org iana-en:333 "SSP3"  role peer (unrelated: nothing is offered to it)
 #   credentials: cred-registrar-ssp1/-ssp2 (role registrar), cred-peer-ssp1,
 #                cred-peer-ssp2, cred-peer-ssp3 (role peer), bound by SAN URI
-#                to the certificates tools/dev-pki.sh issues
+#                only (not SPKI) to the certificates tools/dev-pki.sh issues:
+#                the test PKI's expired/revoked certificates carry
+#                urn:lufd:peer:ssp1 too, so when they are refused it is the
+#                expiry/CRL check that refused them, not a missing credential
 #   dest group dg-ssp2; TN +12025556666, range +12026660000..+12026669999,
 #   prefix +1202777, all on dg-ssp2, registrant iana-en:222
 #   SED record rec-ssp2-sip: NAPTR 10 100 "u" "E2U+sip"

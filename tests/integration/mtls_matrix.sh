@@ -35,7 +35,22 @@ reject_transport() {
   run_ctl "$who" info
   expect_fail_with "$TRANSPORT_RE" "$desc: admin info rejected"
 }
-reject_transport none "no client certificate"
+# lufctl refuses to connect without a certificate, so the no-certificate
+# case is a raw TLS client: the server must abort the handshake (TLS 1.3:
+# "alert certificate required"; 1.2: handshake failure).
+set +e
+out="$(printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' |
+  timeout 10 openssl s_client -connect "127.0.0.1:$LUFD_PORT" -CAfile "$PKI/ca.pem" \
+    -alpn h2 -ign_eof 2>&1)"
+rc=$?
+set -e
+if ! grep -qiE 'alert|handshake failure' <<<"$out" && ((rc == 0)); then
+  echo "$out" >&2
+  fail "no client certificate: TLS handshake was not rejected"
+fi
+pass "no client certificate: handshake rejected"
+run_ctl none lookup "$TN"
+expect_fail_with 'cert' "lufctl without a certificate refuses to connect"
 reject_transport foreign "certificate from an unrelated CA"
 reject_transport expired "expired certificate"
 reject_transport revoked "revoked certificate (CRL)"
