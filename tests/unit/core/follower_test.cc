@@ -1,0 +1,216 @@
+// ChangeFollower against the memory Store: snapshot at start, tailing by
+// poll and by nudge, health on store errors, clean shutdown.
+#include "server/core/follower.h"
+
+#include <atomic>
+#include <memory>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/core/keys.h"
+#include "storage/store.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::RegistryObject;
+
+RegistryObject Org(const std::string& id) {
+  RegistryObject o;
+  o.mutable_org()->set_id(id);
+  o.mutable_org()->set_name("name of " + id);
+  return o;
+}
+
+absl::StatusOr<uint64_t> CommitOrg(Store* store, const std::string& id) {
+  CommitRequest request;
+  request.actor = "test";
+  Mutation m;
+  m.kind = lufd::v1::OBJECT_KIND_ORG;
+  m.key = id;
+  m.after = Org(id);
+  request.mutations.push_back(m);
+  return store->Commit(request);
+}
+
+// Forwards to a real store; ReadChanges fails while `fail` is set.
+class FlakyStore : public Store {
+ public:
+  explicit FlakyStore(std::unique_ptr<Store> inner)
+      : inner_(std::move(inner)) {}
+  std::atomic<bool> fail{false};
+  std::atomic<int> reads{0};
+
+  std::string Backend() const override { return inner_->Backend(); }
+  absl::Status Migrate() override { return inner_->Migrate(); }
+  absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() override {
+    return inner_->MigrationStatus();
+  }
+  absl::StatusOr<uint64_t> Commit(const CommitRequest& request) override {
+    return inner_->Commit(request);
+  }
+  absl::StatusOr<uint64_t> LatestSerial() override {
+    return inner_->LatestSerial();
+  }
+  absl::StatusOr<uint64_t> LoadSnapshot(
+      const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                               const RegistryObject&)>& fn) override {
+    return inner_->LoadSnapshot(fn);
+  }
+  absl::StatusOr<std::vector<lufd::v1::Change>> ReadChanges(
+      uint64_t after, uint32_t max) override {
+    ++reads;
+    if (fail) return absl::UnavailableError("database went away");
+    return inner_->ReadChanges(after, max);
+  }
+  absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
+      const AuditQuery& query) override {
+    return inner_->Audit(query);
+  }
+  absl::StatusOr<bool> IsReadOnly() override { return inner_->IsReadOnly(); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+class FollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open("memory:");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::make_unique<FlakyStore>(*std::move(store));
+  }
+  std::unique_ptr<FlakyStore> store_;
+  ViewHolder views_;
+};
+
+TEST_F(FollowerTest, StartPublishesSnapshot) {
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:a").ok());
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:b").ok());
+  auto follower =
+      ChangeFollower::Start(store_.get(), &views_, absl::Seconds(10));
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  auto view = views_.Current();
+  EXPECT_EQ(view->serial(), 2u);
+  EXPECT_EQ(view->Count(lufd::v1::OBJECT_KIND_ORG), 2u);
+  EXPECT_TRUE((*follower)->health().ok());
+}
+
+TEST_F(FollowerTest, PicksUpDirectCommitWithin100msByPolling) {
+  auto follower =
+      ChangeFollower::Start(store_.get(), &views_, absl::Milliseconds(20));
+  ASSERT_TRUE(follower.ok());
+  EXPECT_EQ(views_.Current()->serial(), 0u);
+  absl::Time start = absl::Now();
+  auto serial = CommitOrg(store_.get(), "t:new");
+  ASSERT_TRUE(serial.ok());
+  EXPECT_TRUE(views_.WaitForSerial(*serial, absl::Milliseconds(100)));
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_TRUE(
+      views_.Current()->Get(lufd::v1::OBJECT_KIND_ORG, "t:new").has_value());
+}
+
+TEST_F(FollowerTest, NudgePollsAtOnce) {
+  auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+  ASSERT_TRUE(follower.ok());
+  for (int i = 0; i < 5; ++i) {
+    auto serial = CommitOrg(store_.get(), "t:n" + std::to_string(i));
+    ASSERT_TRUE(serial.ok());
+    (*follower)->Nudge();
+    EXPECT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2))) << i;
+  }
+  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 5u);
+}
+
+TEST_F(FollowerTest, DeletesAndUpdatesFlowThrough) {
+  auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+  ASSERT_TRUE(follower.ok());
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:x").ok());
+  CommitRequest del;
+  del.actor = "test";
+  Mutation m;
+  m.kind = lufd::v1::OBJECT_KIND_ORG;
+  m.key = "t:x";
+  m.before = Org("t:x");
+  del.mutations.push_back(m);
+  auto serial = store_->Commit(del);
+  ASSERT_TRUE(serial.ok());
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2)));
+  EXPECT_FALSE(views_.Current()->Get(lufd::v1::OBJECT_KIND_ORG, "t:x"));
+}
+
+TEST_F(FollowerTest, StoreErrorsKeepOldViewAndReportHealth) {
+  auto started =
+      ChangeFollower::Start(store_.get(), &views_, absl::Milliseconds(10));
+  ASSERT_TRUE(started.ok());
+  auto& follower = *started;
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:1").ok());
+  follower->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(1, absl::Seconds(2)));
+
+  store_->fail = true;
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:2").ok());
+  follower->Nudge();
+  // Bounded wait for the failure to be observed.
+  for (int i = 0; i < 200 && follower->health().ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(follower->health().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(views_.Current()->serial(), 1u);  // The old view still serves.
+
+  store_->fail = false;
+  follower->Nudge();
+  EXPECT_TRUE(views_.WaitForSerial(2, absl::Seconds(6)));  // Backoff <= 5 s.
+  for (int i = 0; i < 200 && !follower->health().ok(); ++i) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE(follower->health().ok()) << follower->health();
+}
+
+TEST_F(FollowerTest, ManyChangesArePagedAndApplied) {
+  // More entries than one ReadChanges page (10000) in several transactions.
+  for (int t = 0; t < 3; ++t) {
+    CommitRequest request;
+    request.actor = "test";
+    for (int i = 0; i < 6000; ++i) {
+      Mutation m;
+      m.kind = lufd::v1::OBJECT_KIND_ORG;
+      m.key = "t:" + std::to_string(t * 10000 + i);
+      m.after = Org(m.key);
+      request.mutations.push_back(std::move(m));
+    }
+    ASSERT_TRUE(store_->Commit(request).ok());
+  }
+  auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+  ASSERT_TRUE(follower.ok());
+  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 18000u);
+  for (int t = 0; t < 3; ++t) {
+    CommitRequest request;
+    request.actor = "test";
+    for (int i = 0; i < 6000; ++i) {
+      Mutation m;
+      m.kind = lufd::v1::OBJECT_KIND_ORG;
+      m.key = "u:" + std::to_string(t * 10000 + i);
+      m.after = Org(m.key);
+      request.mutations.push_back(std::move(m));
+    }
+    ASSERT_TRUE(store_->Commit(request).ok());
+  }
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(6, absl::Seconds(5)));
+  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 36000u);
+}
+
+TEST_F(FollowerTest, DestructorStopsPromptly) {
+  absl::Time start = absl::Now();
+  {
+    auto follower =
+        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+    ASSERT_TRUE(follower.ok());
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace lufd
