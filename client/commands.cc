@@ -236,7 +236,9 @@ absl::StatusOr<lufd::v1::NaptrRecord> ParseNaptrSpec(absl::string_view spec) {
       bool closed = false;
       while (i < spec.size()) {
         char c = spec[i++];
-        if (c == '\\' && i < spec.size()) {
+        // Only \" and \\ are escapes: a regexp's \1 must pass through.
+        if (c == '\\' && i < spec.size() &&
+            (spec[i] == '"' || spec[i] == '\\')) {
           tok.push_back(spec[i++]);
         } else if (c == '"') {
           closed = true;
@@ -490,7 +492,15 @@ absl::Status RecordAdd(Context& ctx) {
   rec->set_registrant_id(a.registrant);
   rec->set_ttl(a.ttl);
   rec->set_in_service(a.in_service);
-  if (a.type == "naptr") {
+  if (!a.naptrs.empty()) {
+    if (a.naptrs.size() > 1 || a.type != "naptr") {
+      return absl::InvalidArgumentError(
+          "a record holds one NAPTR; give --naptr once");
+    }
+    auto n = ParseNaptrSpec(a.naptrs[0]);
+    if (!n.ok()) return n.status();
+    *rec->mutable_naptr() = *n;
+  } else if (a.type == "naptr") {
     auto* n = rec->mutable_naptr();
     n->set_order(a.order);
     n->set_preference(a.preference);
@@ -813,7 +823,7 @@ const std::vector<Command>& Commands() {
        "[--registrar ORG] [--disabled] [quota flags]",
        "Create or replace an organization (and its anti-harvesting quota).",
        [](CLI::App* c, Args* a) {
-         c->add_option("--id", a->id, "Org id, namespace:value")->required();
+         c->add_option("id,--id", a->id, "Org id, namespace:value")->required();
          c->add_option("--name", a->name, "Display name");
          c->add_option("--role", a->roles, "Org role (repeatable)")
              ->check(CLI::IsMember({"registrant", "registrar", "peer"}));
@@ -860,7 +870,7 @@ const std::vector<Command>& Commands() {
        "Bind a client certificate (SPKI pin and/or SAN URI) to an org and a "
        "role.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--id", a->id, "Credential id")->required();
+         c->add_option("id,--id", a->id, "Credential id")->required();
          c->add_option("--org", a->org, "Org id")->required();
          c->add_option("--role", a->role, "Role")
              ->required()
@@ -949,8 +959,8 @@ const std::vector<Command>& Commands() {
        "[--naptr ...]",
        "Create or replace an inclusive TN range (same digit count).",
        [](CLI::App* c, Args* a) {
-         c->add_option("--start", a->start, "First TN")->required();
-         c->add_option("--end", a->end, "Last TN")->required();
+         c->add_option("start,--start", a->start, "First TN")->required();
+         c->add_option("end,--end", a->end, "Last TN")->required();
          AddIdentifierFlags(c, a);
        },
        [](Context& ctx) {
@@ -958,8 +968,8 @@ const std::vector<Command>& Commands() {
        }},
       {"range", "del", "range del --start TN --end TN", "Delete a TN range.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--start", a->start, "First TN")->required();
-         c->add_option("--end", a->end, "Last TN")->required();
+         c->add_option("start,--start", a->start, "First TN")->required();
+         c->add_option("end,--end", a->end, "Last TN")->required();
        },
        [](Context& ctx) {
          return IdentifierDel(ctx, IK::IDENTIFIER_KIND_TN_RANGE);
@@ -1036,7 +1046,7 @@ const std::vector<Command>& Commands() {
       {"dg", "add", "dg add --id ID --registrant ORG",
        "Create or replace a destination group.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--id", a->id, "Destination group id")->required();
+         c->add_option("id,--id", a->id, "Destination group id")->required();
          c->add_option("--registrant", a->registrant, "Registrant org id")
              ->required();
        },
@@ -1068,7 +1078,7 @@ const std::vector<Command>& Commands() {
        "--host)",
        "Create or replace a standalone SED record.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--id", a->id, "Record id")->required();
+         c->add_option("id,--id", a->id, "Record id")->required();
          c->add_option("--registrant", a->registrant, "Registrant org id")
              ->required();
          c->add_option("--type", a->type, "Record type")
@@ -1088,6 +1098,9 @@ const std::vector<Command>& Commands() {
          c->add_option("--weight", a->weight, "URI weight");
          c->add_option("--target", a->target, "URI target");
          c->add_option("--host", a->host, "NS host name");
+         c->add_option("--naptr", a->naptrs,
+                       "Whole NAPTR \"order pref flags services regexp "
+                       "replacement\" instead of the separate flags");
        },
        RecordAdd},
       {"record", "get", "record get ID", "Show one SED record.",
@@ -1118,7 +1131,7 @@ const std::vector<Command>& Commands() {
        "Create or replace a SED group (records attached to destination "
        "groups).",
        [](CLI::App* c, Args* a) {
-         c->add_option("--id", a->id, "SED group id")->required();
+         c->add_option("id,--id", a->id, "SED group id")->required();
          c->add_option("--registrant", a->registrant, "Registrant org id")
              ->required();
          c->add_option("--dg", a->dgs, "Destination group (repeatable)");
@@ -1155,8 +1168,8 @@ const std::vector<Command>& Commands() {
       {"offer", "add", "offer add --sedgroup ID --peer ORG",
        "Offer a SED group to a peer org (pending until the peer accepts).",
        [](CLI::App* c, Args* a) {
-         c->add_option("--sedgroup", a->sedgroup, "SED group id")->required();
-         c->add_option("--peer", a->peer, "Peer org id")->required();
+         c->add_option("sedgroup,--sedgroup", a->sedgroup, "SED group id")->required();
+         c->add_option("peer,--peer", a->peer, "Peer org id")->required();
        },
        [](Context& ctx) {
          RegistryObject obj;
@@ -1167,22 +1180,22 @@ const std::vector<Command>& Commands() {
       {"offer", "accept", "offer accept --sedgroup ID --peer ORG",
        "Accept an offer on behalf of the peer org.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--sedgroup", a->sedgroup, "SED group id")->required();
-         c->add_option("--peer", a->peer, "Peer org id")->required();
+         c->add_option("sedgroup,--sedgroup", a->sedgroup, "SED group id")->required();
+         c->add_option("peer,--peer", a->peer, "Peer org id")->required();
        },
        [](Context& ctx) { return OfferDecide(ctx, true); }},
       {"offer", "reject", "offer reject --sedgroup ID --peer ORG",
        "Reject an offer on behalf of the peer org.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--sedgroup", a->sedgroup, "SED group id")->required();
-         c->add_option("--peer", a->peer, "Peer org id")->required();
+         c->add_option("sedgroup,--sedgroup", a->sedgroup, "SED group id")->required();
+         c->add_option("peer,--peer", a->peer, "Peer org id")->required();
        },
        [](Context& ctx) { return OfferDecide(ctx, false); }},
       {"offer", "del", "offer del --sedgroup ID --peer ORG",
        "Withdraw an offer.",
        [](CLI::App* c, Args* a) {
-         c->add_option("--sedgroup", a->sedgroup, "SED group id")->required();
-         c->add_option("--peer", a->peer, "Peer org id")->required();
+         c->add_option("sedgroup,--sedgroup", a->sedgroup, "SED group id")->required();
+         c->add_option("peer,--peer", a->peer, "Peer org id")->required();
        },
        [](Context& ctx) {
          return Delete(ctx, lufd::v1::OBJECT_KIND_OFFER,
