@@ -1,0 +1,332 @@
+#include "server/grpc/admin_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/status_macros.h"
+#include "server/core/keys.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::ROLE_ADMIN;
+using lufd::v1::ROLE_REGISTRAR;
+
+constexpr uint32_t kDefaultAuditLimit = 1000;
+constexpr uint32_t kMaxAuditLimit = 10000;
+// Bounds the pages an Audit by a registrar may scan while filtering.
+constexpr int kMaxAuditPages = 100;
+// How often long loops check for cancellation / deadline.
+constexpr uint64_t kAliveCheckEvery = 256;
+
+// Registry batch errors start "operation <i>: "; Import reports the index
+// over the whole stream instead: "object <batch_start + i>: ".
+absl::Status RenumberImportError(const absl::Status& status,
+                                 uint64_t batch_start) {
+  absl::string_view message = status.message();
+  constexpr absl::string_view kPrefix = "operation ";
+  if (absl::StartsWith(message, kPrefix)) {
+    absl::string_view rest = message.substr(kPrefix.size());
+    const size_t colon = rest.find(": ");
+    uint64_t index = 0;
+    if (colon != absl::string_view::npos &&
+        absl::SimpleAtoi(rest.substr(0, colon), &index)) {
+      return absl::Status(status.code(),
+                          absl::StrCat("object ", batch_start + index, ": ",
+                                       rest.substr(colon + 2)));
+    }
+  }
+  return absl::Status(
+      status.code(),
+      absl::StrCat("batch starting at object ", batch_start, ": ", message));
+}
+
+lufd::v1::Operation PutOperation(lufd::v1::RegistryObject object) {
+  lufd::v1::Operation op;
+  *op.mutable_put() = std::move(object);
+  return op;
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::RunWrite(
+    const char* method, grpc::ServerContext* context,
+    std::vector<lufd::v1::Operation> operations,
+    const std::string& client_txn_id, lufd::v1::WriteResponse* response) {
+  return runner_->Run(method, context, {ROLE_REGISTRAR, ROLE_ADMIN},
+                      [&](const CallInfo& call) -> absl::Status {
+                        ASSIGN_OR_RETURN(*response,
+                                         registry_->Execute(call.identity,
+                                                            operations,
+                                                            client_txn_id));
+                        return absl::OkStatus();
+                      });
+}
+
+grpc::Status AdminServiceImpl::Put(grpc::ServerContext* context,
+                                   const lufd::v1::PutRequest* request,
+                                   lufd::v1::WriteResponse* response) {
+  return RunWrite("Put", context, {PutOperation(request->object())},
+                  request->client_txn_id(), response);
+}
+
+grpc::Status AdminServiceImpl::Delete(grpc::ServerContext* context,
+                                      const lufd::v1::DeleteRequest* request,
+                                      lufd::v1::WriteResponse* response) {
+  lufd::v1::Operation op;
+  *op.mutable_delete_() = request->ref();
+  return RunWrite("Delete", context, {std::move(op)}, request->client_txn_id(),
+                  response);
+}
+
+grpc::Status AdminServiceImpl::Batch(grpc::ServerContext* context,
+                                     const lufd::v1::BatchRequest* request,
+                                     lufd::v1::WriteResponse* response) {
+  std::vector<lufd::v1::Operation> ops(request->operations().begin(),
+                                       request->operations().end());
+  return RunWrite("Batch", context, std::move(ops), request->client_txn_id(),
+                  response);
+}
+
+grpc::Status AdminServiceImpl::AcceptOffer(
+    grpc::ServerContext* context, const lufd::v1::OfferDecision* request,
+    lufd::v1::WriteResponse* response) {
+  lufd::v1::Operation op;
+  *op.mutable_accept_offer() = *request;
+  return RunWrite("AcceptOffer", context, {std::move(op)},
+                  request->client_txn_id(), response);
+}
+
+grpc::Status AdminServiceImpl::RejectOffer(
+    grpc::ServerContext* context, const lufd::v1::OfferDecision* request,
+    lufd::v1::WriteResponse* response) {
+  lufd::v1::Operation op;
+  *op.mutable_reject_offer() = *request;
+  return RunWrite("RejectOffer", context, {std::move(op)},
+                  request->client_txn_id(), response);
+}
+
+grpc::Status AdminServiceImpl::Get(grpc::ServerContext* context,
+                                   const lufd::v1::GetRequest* request,
+                                   lufd::v1::RegistryObject* response) {
+  return runner_->Run(
+      "Get", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        if (request->ref().kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
+          return absl::InvalidArgumentError("ref.kind is required");
+        }
+        ASSIGN_OR_RETURN(*response,
+                         registry_->Get(call.identity, request->ref().kind(),
+                                        request->ref().key()));
+        return absl::OkStatus();
+      });
+}
+
+absl::Status AdminServiceImpl::StreamKind(
+    const CallInfo& call, const RegistryView& view, lufd::v1::ObjectKind kind,
+    const std::string& registrant_id, uint32_t limit, uint64_t* sent,
+    grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
+  absl::Status status;
+  uint64_t visited = 0;
+  view.ForEach(kind, [&](absl::string_view,
+                         const lufd::v1::RegistryObject& object) {
+    if (++visited % kAliveCheckEvery == 0) {
+      status = CheckCallAlive(call);
+      if (!status.ok()) return false;
+    }
+    if (!registrant_id.empty() && OwnerOf(object) != registrant_id) {
+      return true;
+    }
+    if (!registry_->CanRead(call.identity, object)) return true;
+    if (!writer->Write(object)) {
+      status = absl::CancelledError("client stopped reading");
+      return false;
+    }
+    ++*sent;
+    return limit == 0 || *sent < limit;
+  });
+  return status;
+}
+
+grpc::Status AdminServiceImpl::List(
+    grpc::ServerContext* context, const lufd::v1::ListRequest* request,
+    grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
+  return runner_->RunStream(
+      "List", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        if (request->kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
+          return absl::InvalidArgumentError("kind is required");
+        }
+        std::shared_ptr<const RegistryView> view = views_->Current();
+        uint64_t sent = 0;
+        return StreamKind(call, *view, request->kind(),
+                          request->registrant_id(), request->limit(), &sent,
+                          writer);
+      });
+}
+
+grpc::Status AdminServiceImpl::Export(
+    grpc::ServerContext* context, const lufd::v1::ExportRequest* request,
+    grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
+  return runner_->RunStream(
+      "Export", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        std::vector<lufd::v1::ObjectKind> kinds;
+        for (int k : request->kinds()) {
+          kinds.push_back(static_cast<lufd::v1::ObjectKind>(k));
+        }
+        if (kinds.empty()) {
+          // Dependency order, so an export re-imports cleanly.
+          kinds = {lufd::v1::OBJECT_KIND_ORG,        lufd::v1::OBJECT_KIND_CREDENTIAL,
+                   lufd::v1::OBJECT_KIND_DEST_GROUP, lufd::v1::OBJECT_KIND_SED_RECORD,
+                   lufd::v1::OBJECT_KIND_SED_GROUP,  lufd::v1::OBJECT_KIND_IDENTIFIER,
+                   lufd::v1::OBJECT_KIND_OFFER};
+        }
+        // One view for the whole export: a consistent snapshot.
+        std::shared_ptr<const RegistryView> view = views_->Current();
+        uint64_t sent = 0;
+        for (lufd::v1::ObjectKind kind : kinds) {
+          if (kind == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
+            return absl::InvalidArgumentError("kinds: unspecified kind");
+          }
+          RETURN_IF_ERROR(StreamKind(call, *view, kind,
+                                     request->registrant_id(), 0, &sent,
+                                     writer));
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::Import(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<lufd::v1::ImportProgress, lufd::v1::ImportChunk>*
+        stream) {
+  return runner_->RunStream(
+      "Import", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        lufd::v1::ImportProgress progress;
+        std::vector<lufd::v1::Operation> batch;
+        uint64_t batch_start = 0;  // Stream index of batch[0].
+        std::string client_txn_id;
+        auto commit = [&]() -> absl::Status {
+          if (batch.empty()) return absl::OkStatus();
+          absl::StatusOr<lufd::v1::WriteResponse> written =
+              registry_->Execute(call.identity, batch, client_txn_id);
+          if (!written.ok()) {
+            return RenumberImportError(written.status(), batch_start);
+          }
+          progress.set_committed(progress.committed() + batch.size());
+          progress.set_serial(written->serial());
+          batch.clear();
+          batch_start = progress.received();
+          return absl::OkStatus();
+        };
+        lufd::v1::ImportChunk chunk;
+        // Bounded by the client's stream; each chunk is bounded by the
+        // max message size and the batch by max_import_batch.
+        while (stream->Read(&chunk)) {
+          RETURN_IF_ERROR(CheckCallAlive(call));
+          if (batch.size() + chunk.objects_size() >
+              options_.max_import_batch) {
+            return absl::ResourceExhaustedError(absl::StrCat(
+                "import batch exceeds ", options_.max_import_batch,
+                " objects; set end_batch more often"));
+          }
+          for (lufd::v1::RegistryObject& object : *chunk.mutable_objects()) {
+            batch.push_back(PutOperation(std::move(object)));
+          }
+          progress.set_received(progress.received() + chunk.objects_size());
+          if (!chunk.client_txn_id().empty()) {
+            client_txn_id = chunk.client_txn_id();
+          }
+          if (chunk.end_batch()) RETURN_IF_ERROR(commit());
+          if (!stream->Write(progress)) {
+            return absl::CancelledError("client stopped reading");
+          }
+          chunk.Clear();
+        }
+        // The stream's end commits what is left, like a final end_batch.
+        if (!batch.empty()) {
+          RETURN_IF_ERROR(commit());
+          stream->Write(progress);
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::Audit(
+    grpc::ServerContext* context, const lufd::v1::AuditRequest* request,
+    grpc::ServerWriter<lufd::v1::Change>* writer) {
+  return runner_->RunStream(
+      "Audit", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        const uint32_t limit =
+            request->limit() == 0
+                ? kDefaultAuditLimit
+                : std::min(request->limit(), kMaxAuditLimit);
+        AuditQuery query;
+        query.after_serial = request->after_serial();
+        query.limit = limit;
+        query.key = request->key();
+        query.actor = request->actor();
+        uint32_t sent = 0;
+        // Admins see everything: one page. Registrars see the changes to
+        // objects they may read; filtering may need further pages. Paging
+        // resumes after the last serial seen, so a single transaction larger
+        // than `limit` is only partly examined.
+        for (int page = 0; page < kMaxAuditPages && sent < limit; ++page) {
+          ASSIGN_OR_RETURN(std::vector<lufd::v1::Change> changes,
+                           store_->Audit(query));
+          for (const lufd::v1::Change& change : changes) {
+            const bool visible =
+                call.identity.is_admin() ||
+                (change.has_after() &&
+                 registry_->CanRead(call.identity, change.after())) ||
+                (change.has_before() &&
+                 registry_->CanRead(call.identity, change.before()));
+            if (!visible) continue;
+            if (!writer->Write(change)) {
+              return absl::CancelledError("client stopped reading");
+            }
+            if (++sent >= limit) break;
+          }
+          if (call.identity.is_admin() || changes.size() < query.limit ||
+              changes.empty()) {
+            break;
+          }
+          RETURN_IF_ERROR(CheckCallAlive(call));
+          query.after_serial = changes.back().serial();
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::GetServerInfo(
+    grpc::ServerContext* context, const lufd::v1::ServerInfoRequest* request,
+    lufd::v1::ServerInfo* response) {
+  return runner_->Run(
+      "GetServerInfo", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        response->set_version(options_.version);
+        response->set_serial(views_->Current()->serial());
+        ASSIGN_OR_RETURN(uint64_t store_serial, store_->LatestSerial());
+        response->set_store_serial(store_serial);
+        response->set_store_backend(store_->Backend());
+        response->set_start_time_unix(absl::ToUnixSeconds(options_.start_time));
+        response->set_caller_org_id(call.identity.org_id);
+        response->set_caller_role(call.identity.role);
+        ASSIGN_OR_RETURN(std::vector<MigrationInfo> migrations,
+                         store_->MigrationStatus());
+        uint32_t schema = 0;
+        for (const MigrationInfo& m : migrations) {
+          if (m.applied) schema = std::max(schema, m.version);
+        }
+        response->set_schema_version(schema);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace lufd

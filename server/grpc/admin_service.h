@@ -1,0 +1,96 @@
+// AdminService: provisioning over gRPC, mapped onto the core Registry
+// (server/core/registry.h), which owns validation, authorization and
+// cascades. This layer adds: role gating (REGISTRAR and ADMIN; PEER is
+// PERMISSION_DENIED), read filtering of List/Export/Audit to what the caller
+// may read, Import batching, and server info.
+// Thread-safe; pointers must outlive the service.
+#ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
+#define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+#include "lufd/v1/admin.grpc.pb.h"
+#include "server/core/registry.h"
+#include "server/core/view.h"
+#include "server/grpc/call.h"
+#include "storage/store.h"
+
+namespace lufd {
+
+class AdminServiceImpl final : public lufd::v1::AdminService::Service {
+ public:
+  struct Options {
+    std::string version;
+    absl::Time start_time;
+    // Objects per Import batch (one transaction); more is RESOURCE_EXHAUSTED.
+    size_t max_import_batch = 2'000'000;
+  };
+
+  AdminServiceImpl(Registry* registry, ViewHolder* views, Store* store,
+                   RpcRunner* runner, Options options)
+      : registry_(registry),
+        views_(views),
+        store_(store),
+        runner_(runner),
+        options_(std::move(options)) {}
+
+  grpc::Status Put(grpc::ServerContext* context,
+                   const lufd::v1::PutRequest* request,
+                   lufd::v1::WriteResponse* response) override;
+  grpc::Status Delete(grpc::ServerContext* context,
+                      const lufd::v1::DeleteRequest* request,
+                      lufd::v1::WriteResponse* response) override;
+  grpc::Status Get(grpc::ServerContext* context,
+                   const lufd::v1::GetRequest* request,
+                   lufd::v1::RegistryObject* response) override;
+  grpc::Status List(
+      grpc::ServerContext* context, const lufd::v1::ListRequest* request,
+      grpc::ServerWriter<lufd::v1::RegistryObject>* writer) override;
+  grpc::Status Batch(grpc::ServerContext* context,
+                     const lufd::v1::BatchRequest* request,
+                     lufd::v1::WriteResponse* response) override;
+  grpc::Status AcceptOffer(grpc::ServerContext* context,
+                           const lufd::v1::OfferDecision* request,
+                           lufd::v1::WriteResponse* response) override;
+  grpc::Status RejectOffer(grpc::ServerContext* context,
+                           const lufd::v1::OfferDecision* request,
+                           lufd::v1::WriteResponse* response) override;
+  grpc::Status Import(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<lufd::v1::ImportProgress,
+                               lufd::v1::ImportChunk>* stream) override;
+  grpc::Status Export(
+      grpc::ServerContext* context, const lufd::v1::ExportRequest* request,
+      grpc::ServerWriter<lufd::v1::RegistryObject>* writer) override;
+  grpc::Status Audit(grpc::ServerContext* context,
+                     const lufd::v1::AuditRequest* request,
+                     grpc::ServerWriter<lufd::v1::Change>* writer) override;
+  grpc::Status GetServerInfo(grpc::ServerContext* context,
+                             const lufd::v1::ServerInfoRequest* request,
+                             lufd::v1::ServerInfo* response) override;
+
+ private:
+  grpc::Status RunWrite(const char* method, grpc::ServerContext* context,
+                        std::vector<lufd::v1::Operation> operations,
+                        const std::string& client_txn_id,
+                        lufd::v1::WriteResponse* response);
+  // Streams every object of `kind` the caller may read (optionally only
+  // those owned by `registrant_id`), at most `limit` (0 = all).
+  absl::Status StreamKind(const CallInfo& call, const RegistryView& view,
+                          lufd::v1::ObjectKind kind,
+                          const std::string& registrant_id, uint32_t limit,
+                          uint64_t* sent,
+                          grpc::ServerWriter<lufd::v1::RegistryObject>* writer);
+
+  Registry* const registry_;
+  ViewHolder* const views_;
+  Store* const store_;
+  RpcRunner* const runner_;
+  const Options options_;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_GRPC_ADMIN_SERVICE_H_

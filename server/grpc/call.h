@@ -1,0 +1,74 @@
+// RpcRunner: the fixed prologue/epilogue of every lufd RPC handler.
+//
+// Each handler body runs inside RpcRunner::Run, which
+//   1. authenticates the caller from its client certificate (auth.h),
+//   2. checks the caller's role against the method's allowed roles,
+//   3. computes the effective deadline: the client's, capped at
+//      grpc.max_deadline (also when the client sent none), so long loops in
+//      the body stop in time (DeadlineExpired below),
+//   4. runs the body, maps its absl::Status onto grpc::Status (the codes are
+//      the same numbers) and logs: method, caller, code, latency at debug;
+//      authentication/authorization denials at info.
+// Thread-safe; `auth` must outlive the runner.
+#ifndef LUFD_SERVER_GRPC_CALL_H_
+#define LUFD_SERVER_GRPC_CALL_H_
+
+#include <initializer_list>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/server_context.h"
+#include "grpcpp/support/status.h"
+#include "lufd/v1/registry.pb.h"
+#include "server/core/identity.h"
+#include "server/grpc/auth.h"
+
+namespace lufd {
+
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// What a handler body gets.
+struct CallInfo {
+  Identity identity;
+  absl::Time deadline;  // Effective deadline (client's, capped).
+  grpc::ServerContext* context = nullptr;
+};
+
+// DEADLINE_EXCEEDED once `call.deadline` passed, CANCELLED if the client
+// went away; OK otherwise. For loops in streaming/batch handlers.
+absl::Status CheckCallAlive(const CallInfo& call);
+
+class RpcRunner {
+ public:
+  RpcRunner(Authenticator* auth, absl::Duration max_deadline)
+      : auth_(auth), max_deadline_(max_deadline) {}
+
+  // Unary calls: the deadline is capped at max_deadline.
+  grpc::Status Run(const char* method, grpc::ServerContext* context,
+                   std::initializer_list<lufd::v1::Role> roles,
+                   absl::FunctionRef<absl::Status(const CallInfo&)> body) {
+    return RunImpl(method, context, roles, /*cap_deadline=*/true, body);
+  }
+  // Streaming calls: a long export or import is legitimate, so only the
+  // client's own deadline (if any) applies.
+  grpc::Status RunStream(
+      const char* method, grpc::ServerContext* context,
+      std::initializer_list<lufd::v1::Role> roles,
+      absl::FunctionRef<absl::Status(const CallInfo&)> body) {
+    return RunImpl(method, context, roles, /*cap_deadline=*/false, body);
+  }
+
+ private:
+  grpc::Status RunImpl(const char* method, grpc::ServerContext* context,
+                       std::initializer_list<lufd::v1::Role> roles,
+                       bool cap_deadline,
+                       absl::FunctionRef<absl::Status(const CallInfo&)> body);
+
+  Authenticator* const auth_;
+  const absl::Duration max_deadline_;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_GRPC_CALL_H_

@@ -1,0 +1,88 @@
+#include "server/grpc/lookup_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/core/normalize.h"
+
+namespace lufd {
+
+using lufd::v1::ROLE_ADMIN;
+using lufd::v1::ROLE_PEER;
+
+absl::Status LookupServiceImpl::Answer(const Identity& identity,
+                                       const lufd::v1::LookupRequest& request,
+                                       lufd::v1::LookupResponse* response) const {
+  response->set_request_id(request.request_id());
+  absl::StatusOr<LookupQuery> query = ParseLookupQuery(request.query());
+  if (!query.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed query: ", query.status().message()));
+  }
+  std::shared_ptr<const RegistryView> view = views_->Current();
+  response->set_serial(view->serial());
+  Resolution resolution =
+      query->kind == LookupQuery::Kind::kNumber
+          ? view->ResolveNumber(query->value, identity)
+          : view->ResolveUri(query->value, identity);
+  if (!resolution.found) {
+    return absl::NotFoundError("no SED for this query");
+  }
+  response->set_found(true);
+  response->set_normalized(resolution.normalized.empty()
+                               ? query->value
+                               : resolution.normalized);
+  if (query->kind == LookupQuery::Kind::kNumber) {
+    response->set_domain(E164ToEnumDomain(response->normalized(), apex_));
+  }
+  for (lufd::v1::SedAnswer& answer : resolution.records) {
+    *response->add_records() = std::move(answer);
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
+                                       const lufd::v1::LookupRequest* request,
+                                       lufd::v1::LookupResponse* response) {
+  return runner_->Run(
+      "Lookup", context, {ROLE_PEER, ROLE_ADMIN}, [&](const CallInfo& call) {
+        absl::Status status = Answer(call.identity, *request, response);
+        if (!status.ok()) response->Clear();
+        return status;
+      });
+}
+
+grpc::Status LookupServiceImpl::BatchLookup(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<lufd::v1::LookupResponse,
+                             lufd::v1::LookupRequest>* stream) {
+  return runner_->RunStream(
+      "BatchLookup", context, {ROLE_PEER, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        // One request is read, answered and written before the next is
+        // read, so at most one request per stream is in flight on the
+        // server; HTTP/2 flow control pushes back on a client that sends
+        // faster than it reads.
+        lufd::v1::LookupRequest request;
+        while (stream->Read(&request)) {
+          if (absl::Status alive = CheckCallAlive(call); !alive.ok()) {
+            return alive;
+          }
+          lufd::v1::LookupResponse response;
+          absl::Status status = Answer(call.identity, request, &response);
+          if (!status.ok()) {
+            const uint64_t serial = response.serial();
+            response.Clear();
+            response.set_request_id(request.request_id());
+            response.set_serial(serial);
+            if (status.code() == absl::StatusCode::kInvalidArgument) {
+              response.set_error(std::string(status.message()));
+            }
+          }
+          if (!stream->Write(response)) {
+            return absl::CancelledError("client stopped reading");
+          }
+        }
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace lufd

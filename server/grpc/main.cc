@@ -1,0 +1,185 @@
+// lufd: the ENUM / SPEERMINT Look-Up Function registry server.
+//
+//   lufd --config FILE [--listen ADDR] [--log-level LEVEL] [--port-file FILE]
+//   lufd --check-config FILE     prints "OK" or the errors; exit 0 / 1
+//   lufd --version
+//
+// Runs until SIGTERM/SIGINT, then drains (drain_timeout) and exits 0.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "server/grpc/server.h"
+#include "server/ops/config.h"
+#include "server/ops/logging.h"
+#include "server/ops/signals.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+struct Flags {
+  std::string config;
+  std::string check_config;
+  std::string port_file;
+  std::string listen;     // Overrides grpc.listen.
+  std::string log_level;  // Overrides log.level.
+  bool version = false;
+  bool help = false;
+};
+
+constexpr char kUsage[] =
+    "usage: lufd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
+    "            [--port-file FILE]\n"
+    "       lufd --check-config FILE\n"
+    "       lufd --version\n";
+
+// Accepts "--flag value" and "--flag=value". Returns false on a bad flag.
+bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--version") {
+      flags->version = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      flags->help = true;
+      continue;
+    }
+    std::string* target = nullptr;
+    absl::string_view name = arg;
+    std::string value;
+    bool has_value = false;
+    if (size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = std::string(arg.substr(eq + 1));
+      has_value = true;
+    }
+    if (name == "--config") target = &flags->config;
+    if (name == "--check-config") target = &flags->check_config;
+    if (name == "--port-file") target = &flags->port_file;
+    if (name == "--listen") target = &flags->listen;
+    if (name == "--log-level") target = &flags->log_level;
+    if (target == nullptr) {
+      *error = absl::StrCat("unknown flag ", arg);
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        *error = absl::StrCat(name, " needs a value");
+        return false;
+      }
+      value = argv[++i];
+    }
+    *target = value;
+  }
+  return true;
+}
+
+absl::StatusOr<lufd::v1::ServerConfig> LoadWithOverrides(const Flags& flags) {
+  std::ifstream in(flags.config, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read config file \"", flags.config, "\""));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<lufd::v1::ServerConfig> config =
+      lufd::ParseConfigYaml(text.str());
+  if (!config.ok()) return config.status();
+  lufd::ApplyConfigDefaults(&*config);
+  if (!flags.listen.empty()) config->mutable_grpc()->set_listen(flags.listen);
+  if (!flags.log_level.empty()) {
+    config->mutable_log()->set_level(flags.log_level);
+  }
+  if (absl::Status s = lufd::ValidateConfig(*config); !s.ok()) return s;
+  return config;
+}
+
+// Written via rename so a reader never sees a partial file.
+bool WritePortFile(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Before any thread exists, so every thread inherits the blocked mask and
+  // the signal is only ever taken by sigwait below.
+  lufd::BlockTerminationSignals();
+
+  Flags flags;
+  std::string error;
+  if (!ParseFlags(argc, argv, &flags, &error)) {
+    std::cerr << "lufd: " << error << "\n" << kUsage;
+    return 2;
+  }
+  if (flags.help) {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (flags.version) {
+    std::cout << "lufd " << lufd::LufdVersion() << "\n";
+    return 0;
+  }
+  if (!flags.check_config.empty()) {
+    absl::StatusOr<lufd::v1::ServerConfig> config =
+        lufd::LoadConfigFile(flags.check_config);
+    if (!config.ok()) {
+      std::cout << config.status().message() << "\n";
+      return 1;
+    }
+    std::cout << "OK\n";
+    return 0;
+  }
+  if (flags.config.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  absl::StatusOr<lufd::v1::ServerConfig> config = LoadWithOverrides(flags);
+  if (!config.ok()) {
+    std::cerr << "lufd: invalid configuration:\n"
+              << config.status().message() << "\n";
+    return 1;
+  }
+  if (absl::Status s = lufd::InitLogging(config->log()); !s.ok()) {
+    std::cerr << "lufd: " << s.message() << "\n";
+    return 1;
+  }
+
+  absl::StatusOr<std::unique_ptr<lufd::LufdServer>> server =
+      lufd::LufdServer::Start(*config);
+  if (!server.ok()) {
+    spdlog::error("cannot start: {}", server.status().ToString());
+    return 1;
+  }
+  spdlog::info("serving on {} (serial {}, backend {})", (*server)->address(),
+               (*server)->views()->Current()->serial(),
+               (*server)->store()->Backend());
+  if (!flags.port_file.empty() &&
+      !WritePortFile(flags.port_file, (*server)->port())) {
+    spdlog::error("cannot write port file {}", flags.port_file);
+    return 1;
+  }
+
+  const int sig = lufd::WaitForTerminationSignal();
+  const absl::Duration drain =
+      lufd::ConfigDuration(config->drain_timeout(), absl::Seconds(10));
+  spdlog::info("signal {}: draining for up to {}", sig,
+               absl::FormatDuration(drain));
+  (*server)->Shutdown(drain);
+  server->reset();
+  spdlog::info("stopped");
+  return 0;
+}

@@ -1,0 +1,142 @@
+#include "server/grpc/server.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/server_builder.h"
+#include "server/common/status_macros.h"
+#include "server/ops/config.h"
+#include "server/grpc/tls.h"
+#include "spdlog/spdlog.h"
+
+#ifndef LUFD_VERSION
+#define LUFD_VERSION "0.0.0-dev"
+#endif
+
+namespace lufd {
+namespace {
+
+// A store that is not migrated would fail on the first query; say so at
+// start-up instead, with the fix.
+absl::Status PrepareSchema(Store* store, bool migrate) {
+  if (migrate) return store->Migrate();
+  ASSIGN_OR_RETURN(std::vector<MigrationInfo> migrations,
+                   store->MigrationStatus());
+  int pending = 0;
+  const MigrationInfo* first = nullptr;
+  for (const MigrationInfo& m : migrations) {
+    if (m.applied) continue;
+    if (first == nullptr) first = &m;
+    ++pending;
+  }
+  if (pending == 0) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "database schema is not current: ", pending,
+      " pending migration(s), first ", first->version, " ", first->name,
+      "; run `lufctl db migrate` or set store.migrate_on_start: true"));
+}
+
+int DurationMs(const std::string& text, absl::Duration fallback) {
+  return static_cast<int>(
+      absl::ToInt64Milliseconds(ConfigDuration(text, fallback)));
+}
+
+}  // namespace
+
+const char* LufdVersion() { return LUFD_VERSION; }
+
+absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
+    const lufd::v1::ServerConfig& config) {
+  std::unique_ptr<LufdServer> s(new LufdServer());
+  const auto& grpc_config = config.grpc();
+
+  ASSIGN_OR_RETURN(s->store_, Store::Open(config.store().url()));
+  RETURN_IF_ERROR(PrepareSchema(s->store_.get(),
+                                config.store().migrate_on_start()));
+  s->views_ = std::make_unique<ViewHolder>();
+  ASSIGN_OR_RETURN(
+      s->follower_,
+      ChangeFollower::Start(
+          s->store_.get(), s->views_.get(),
+          ConfigDuration(config.store().poll_interval(),
+                         absl::Milliseconds(20))));
+  ChangeFollower* follower = s->follower_.get();
+  s->registry_ = std::make_unique<Registry>(s->store_.get(), s->views_.get(),
+                                            [follower] { follower->Nudge(); });
+
+  Authenticator::Options auth_options;
+  auth_options.client_ca_file = grpc_config.tls().client_ca_file();
+  auth_options.crl_file = grpc_config.tls().crl_file();
+  s->auth_ = std::make_unique<Authenticator>(s->views_.get(), auth_options);
+  s->runner_ = std::make_unique<RpcRunner>(
+      s->auth_.get(),
+      ConfigDuration(grpc_config.max_deadline(), absl::Seconds(30)));
+  s->lookup_ = std::make_unique<LookupServiceImpl>(s->views_.get(),
+                                                   s->runner_.get());
+  AdminServiceImpl::Options admin_options;
+  admin_options.version = LufdVersion();
+  admin_options.start_time = absl::Now();
+  s->admin_ = std::make_unique<AdminServiceImpl>(
+      s->registry_.get(), s->views_.get(), s->store_.get(), s->runner_.get(),
+      admin_options);
+
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
+                   MakeServerCredentials(grpc_config.tls()));
+  std::string host;
+  int port = 0;
+  RETURN_IF_ERROR(ParseListenAddress(grpc_config.listen(), &host, &port));
+
+  // Both are process-wide switches that must precede the builder.
+  grpc::EnableDefaultHealthCheckService(true);
+  if (grpc_config.reflection()) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
+  builder.RegisterService(s->lookup_.get());
+  builder.RegisterService(s->admin_.get());
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(grpc_config.max_message_bytes()));
+  builder.SetMaxSendMessageSize(
+      static_cast<int>(grpc_config.max_message_bytes()));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONCURRENT_STREAMS,
+      static_cast<int>(grpc_config.max_concurrent_streams()));
+  builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+      DurationMs(grpc_config.idle_timeout(), absl::Minutes(5)));
+  // Server-side keepalive: find dead peers; tolerate client pings every 10 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", grpc_config.listen()));
+  }
+  s->address_ = host.find(':') != std::string::npos
+                    ? absl::StrCat("[", host, "]:", s->port_)
+                    : absl::StrCat(host, ":", s->port_);
+  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  return s;
+}
+
+void LufdServer::Shutdown(absl::Duration drain) {
+  {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  if (server_ == nullptr) return;
+  // Load balancers polling health stop sending new work first.
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + drain));
+  server_->Wait();
+}
+
+LufdServer::~LufdServer() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace lufd

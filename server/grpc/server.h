@@ -1,0 +1,84 @@
+// LufdServer: one running lufd gRPC server and everything behind it, wired
+// together: Store -> ChangeFollower -> ViewHolder -> Registry, the
+// Authenticator, the Lookup/Admin services, health and reflection, on a
+// mutual-TLS port. main.cc is a thin shell around it, and the in-process
+// tests start it directly (with "memory:" as the store).
+//
+// Start() returns once the server accepts connections. Shutdown() is the
+// graceful stop used for SIGTERM: health flips to NOT_SERVING, new calls are
+// refused, in-flight calls get until the drain deadline, then are cancelled.
+// Thread-safe accessors; Shutdown() may be called once from any thread (the
+// destructor calls it if nobody did).
+#ifndef LUFD_SERVER_GRPC_SERVER_H_
+#define LUFD_SERVER_GRPC_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "lufd/v1/config.pb.h"
+#include "server/core/follower.h"
+#include "server/core/registry.h"
+#include "server/core/view.h"
+#include "server/grpc/admin_service.h"
+#include "server/grpc/auth.h"
+#include "server/grpc/call.h"
+#include "server/grpc/lookup_service.h"
+#include "storage/store.h"
+
+namespace lufd {
+
+// The lufd version string ("0.1.0").
+const char* LufdVersion();
+
+class LufdServer {
+ public:
+  // `config` must have defaults applied and be validated (ops/config.h).
+  // Opens config.store.url, migrates it (store.migrate_on_start) or checks
+  // that its schema is current (FAILED_PRECONDITION otherwise), loads the
+  // first view, and starts serving.
+  static absl::StatusOr<std::unique_ptr<LufdServer>> Start(
+      const lufd::v1::ServerConfig& config);
+
+  ~LufdServer();
+  LufdServer(const LufdServer&) = delete;
+  LufdServer& operator=(const LufdServer&) = delete;
+
+  // The bound port (the chosen one when the config said port 0).
+  int port() const { return port_; }
+  // "host:port" with the bound port, for clients and the log line.
+  const std::string& address() const { return address_; }
+
+  Store* store() { return store_.get(); }
+  ViewHolder* views() { return views_.get(); }
+  Registry* registry() { return registry_.get(); }
+  ChangeFollower* follower() { return follower_.get(); }
+
+  void Shutdown(absl::Duration drain);
+
+ private:
+  LufdServer() = default;
+
+  // Destruction order matters: the gRPC server goes first (declared last),
+  // then services, then the follower before the views and store it uses.
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ViewHolder> views_;
+  std::unique_ptr<ChangeFollower> follower_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<RpcRunner> runner_;
+  std::unique_ptr<LookupServiceImpl> lookup_;
+  std::unique_ptr<AdminServiceImpl> admin_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_GRPC_SERVER_H_

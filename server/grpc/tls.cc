@@ -1,0 +1,93 @@
+#include "server/grpc/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpcpp/security/tls_certificate_provider.h"
+#include "grpcpp/security/tls_credentials_options.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace lufd {
+namespace {
+
+// Loads the first certificate and the key and checks they belong together.
+absl::Status CheckKeyPair(const std::string& cert_file,
+                          const std::string& key_file) {
+  BIO* cert_bio = BIO_new_file(cert_file.c_str(), "r");
+  X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)
+                        : nullptr;
+  if (cert_bio) BIO_free(cert_bio);
+  BIO* key_bio = BIO_new_file(key_file.c_str(), "r");
+  EVP_PKEY* key =
+      key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr)
+              : nullptr;
+  if (key_bio) BIO_free(key_bio);
+  absl::Status status;
+  if (cert == nullptr) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("grpc.tls.cert_file: no PEM certificate in ", cert_file));
+  } else if (key == nullptr) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("grpc.tls.key_file: no PEM private key in ", key_file));
+  } else if (X509_check_private_key(cert, key) != 1) {
+    status = absl::InvalidArgumentError(
+        "grpc.tls.key_file: does not match the certificate in cert_file");
+  }
+  ERR_clear_error();
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return status;
+}
+
+absl::Status CheckCaBundle(const std::string& ca_file) {
+  BIO* bio = BIO_new_file(ca_file.c_str(), "r");
+  X509* cert = bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  if (bio) BIO_free(bio);
+  ERR_clear_error();
+  if (cert == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grpc.tls.client_ca_file: no PEM certificate in ", ca_file));
+  }
+  X509_free(cert);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const lufd::v1::TlsConfig& tls) {
+  if (absl::Status s = CheckKeyPair(tls.cert_file(), tls.key_file()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckCaBundle(tls.client_ca_file()); !s.ok()) return s;
+  absl::Duration reload;
+  if (!absl::ParseDuration(tls.reload_interval(), &reload)) {
+    return absl::InvalidArgumentError("grpc.tls.reload_interval: invalid");
+  }
+  const double seconds = std::ceil(absl::ToDoubleSeconds(reload));
+  const unsigned int refresh =
+      seconds < 1 ? 1u : static_cast<unsigned int>(seconds);
+  auto provider =
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          tls.key_file(), tls.cert_file(), tls.client_ca_file(), refresh);
+  grpc::experimental::TlsServerCredentialsOptions options(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_cert_request_type(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::experimental::TlsServerCredentials(options);
+  if (creds == nullptr) {
+    return absl::InternalError("gRPC refused the TLS server options");
+  }
+  return creds;
+}
+
+}  // namespace lufd

@@ -1,0 +1,356 @@
+#include "server/ops/config.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "google/protobuf/reflection.h"
+#include "yaml-cpp/yaml.h"
+
+namespace lufd {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
+constexpr uint32_t kDefaultMaxConcurrentStreams = 100;
+
+std::string Join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : absl::StrCat(path, ".", key);
+}
+
+// Converts one YAML scalar into field `field` of `msg` (appending when the
+// field is repeated). Errors name `path`.
+void SetScalar(const YAML::Node& node, Message* msg,
+               const FieldDescriptor* field, const std::string& path,
+               std::vector<std::string>* errors) {
+  if (!node.IsScalar()) {
+    errors->push_back(absl::StrCat(path, ": expected a scalar value"));
+    return;
+  }
+  const std::string text = node.Scalar();
+  const Reflection* r = msg->GetReflection();
+  const bool rep = field->is_repeated();
+  auto bad = [&](absl::string_view what) {
+    errors->push_back(absl::StrCat(path, ": expected ", what, ", got \"",
+                                   text, "\""));
+  };
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING:
+      rep ? r->AddString(msg, field, text) : r->SetString(msg, field, text);
+      return;
+    case FieldDescriptor::CPPTYPE_BOOL: {
+      bool v = false;
+      if (!YAML::convert<bool>::decode(node, v)) return bad("a boolean");
+      rep ? r->AddBool(msg, field, v) : r->SetBool(msg, field, v);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_INT32: {
+      int32_t v = 0;
+      if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+      rep ? r->AddInt32(msg, field, v) : r->SetInt32(msg, field, v);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_INT64: {
+      int64_t v = 0;
+      if (!absl::SimpleAtoi(text, &v)) return bad("an integer");
+      rep ? r->AddInt64(msg, field, v) : r->SetInt64(msg, field, v);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_UINT32: {
+      uint32_t v = 0;
+      // SimpleAtoi accepts a leading '-' for unsigned types on some inputs;
+      // reject it explicitly so "-1" is a type error, not 4294967295.
+      if (absl::StartsWith(text, "-") || !absl::SimpleAtoi(text, &v)) {
+        return bad("an unsigned 32-bit integer");
+      }
+      rep ? r->AddUInt32(msg, field, v) : r->SetUInt32(msg, field, v);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t v = 0;
+      if (absl::StartsWith(text, "-") || !absl::SimpleAtoi(text, &v)) {
+        return bad("an unsigned integer");
+      }
+      rep ? r->AddUInt64(msg, field, v) : r->SetUInt64(msg, field, v);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      double v = 0;
+      if (!absl::SimpleAtod(text, &v)) return bad("a number");
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        rep ? r->AddDouble(msg, field, v) : r->SetDouble(msg, field, v);
+      } else {
+        const float f = static_cast<float>(v);
+        rep ? r->AddFloat(msg, field, f) : r->SetFloat(msg, field, f);
+      }
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const auto* value = field->enum_type()->FindValueByName(text);
+      if (value == nullptr) {
+        std::vector<std::string> names;
+        for (int i = 0; i < field->enum_type()->value_count(); ++i) {
+          names.push_back(field->enum_type()->value(i)->name());
+        }
+        return bad(absl::StrCat("one of ", absl::StrJoin(names, ", ")));
+      }
+      rep ? r->AddEnum(msg, field, value) : r->SetEnum(msg, field, value);
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      break;  // Handled by the caller.
+  }
+  errors->push_back(absl::StrCat(path, ": unsupported field type"));
+}
+
+void ConvertMessage(const YAML::Node& node, Message* msg,
+                    const std::string& path, std::vector<std::string>* errors);
+
+void ConvertValue(const YAML::Node& value, Message* msg,
+                  const FieldDescriptor* field, const std::string& path,
+                  std::vector<std::string>* errors) {
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    Message* child = field->is_repeated()
+                         ? msg->GetReflection()->AddMessage(msg, field)
+                         : msg->GetReflection()->MutableMessage(msg, field);
+    ConvertMessage(value, child, path, errors);
+  } else {
+    SetScalar(value, msg, field, path, errors);
+  }
+}
+
+void ConvertMessage(const YAML::Node& node, Message* msg,
+                    const std::string& path, std::vector<std::string>* errors) {
+  if (node.IsNull()) return;  // "tls:" with nothing under it: all defaults.
+  if (!node.IsMap()) {
+    errors->push_back(
+        absl::StrCat(path.empty() ? "<root>" : path, ": expected a mapping"));
+    return;
+  }
+  const auto* desc = msg->GetDescriptor();
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) {
+      errors->push_back(absl::StrCat(Join(path, "<key>"),
+                                     ": keys must be scalars"));
+      continue;
+    }
+    const std::string key = kv.first.Scalar();
+    const std::string field_path = Join(path, key);
+    const FieldDescriptor* field = desc->FindFieldByName(key);
+    if (field == nullptr) {
+      errors->push_back(absl::StrCat(field_path, ": unknown field"));
+      continue;
+    }
+    const YAML::Node& value = kv.second;
+    if (value.IsNull()) continue;  // Explicit "key:" / "key: ~" = unset.
+    if (field->is_repeated()) {
+      if (!value.IsSequence()) {
+        errors->push_back(absl::StrCat(field_path, ": expected a sequence"));
+        continue;
+      }
+      msg->GetReflection()->ClearField(msg, field);
+      for (size_t i = 0; i < value.size(); ++i) {
+        ConvertValue(value[i], msg, field, absl::StrCat(field_path, "[", i, "]"),
+                     errors);
+      }
+    } else {
+      ConvertValue(value, msg, field, field_path, errors);
+    }
+  }
+}
+
+void SetIfEmpty(std::string* field, absl::string_view value) {
+  if (field->empty()) *field = std::string(value);
+}
+
+// Readable regular file check; `what` is the field path.
+void CheckReadable(const std::string& file, const std::string& what,
+                   bool required, std::vector<std::string>* errors) {
+  if (file.empty()) {
+    if (required) errors->push_back(absl::StrCat(what, ": required"));
+    return;
+  }
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) {
+    errors->push_back(
+        absl::StrCat(what, ": cannot read \"", file, "\""));
+    return;
+  }
+  std::fclose(f);
+}
+
+void CheckDuration(const std::string& text, const std::string& what,
+                   std::vector<std::string>* errors) {
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d)) {
+    errors->push_back(absl::StrCat(what, ": invalid duration \"", text,
+                                   "\" (use e.g. \"30s\", \"100ms\", \"5m\")"));
+  } else if (d <= absl::ZeroDuration()) {
+    errors->push_back(absl::StrCat(what, ": must be positive"));
+  }
+}
+
+bool KnownStoreScheme(absl::string_view url) {
+  return absl::StartsWith(url, "sqlite:") || url == "memory:" ||
+         absl::StartsWith(url, "postgresql://") ||
+         absl::StartsWith(url, "postgres://");
+}
+
+}  // namespace
+
+absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml) {
+  lufd::v1::ServerConfig config;
+  // proto3 bools cannot say "unset", so the one default-true bool is seeded
+  // before conversion and the YAML may override it.
+  config.mutable_grpc()->set_reflection(true);
+  std::vector<std::string> errors;
+  try {
+    YAML::Node root = YAML::Load(std::string(yaml));
+    ConvertMessage(root, &config, "", &errors);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("YAML syntax error at line ", e.mark.line + 1, ", column ",
+                     e.mark.column + 1, ": ", e.msg));
+  }
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  return config;
+}
+
+void ApplyConfigDefaults(lufd::v1::ServerConfig* config) {
+  auto* grpc = config->mutable_grpc();
+  SetIfEmpty(grpc->mutable_listen(), "127.0.0.1:50051");
+  SetIfEmpty(grpc->mutable_tls()->mutable_reload_interval(), "10s");
+  if (grpc->max_message_bytes() == 0) {
+    grpc->set_max_message_bytes(kDefaultMaxMessageBytes);
+  }
+  if (grpc->max_concurrent_streams() == 0) {
+    grpc->set_max_concurrent_streams(kDefaultMaxConcurrentStreams);
+  }
+  SetIfEmpty(grpc->mutable_max_deadline(), "30s");
+  SetIfEmpty(grpc->mutable_idle_timeout(), "5m");
+  SetIfEmpty(config->mutable_store()->mutable_poll_interval(), "20ms");
+  SetIfEmpty(config->mutable_log()->mutable_level(), "info");
+  SetIfEmpty(config->mutable_log()->mutable_format(), "text");
+  SetIfEmpty(config->mutable_drain_timeout(), "10s");
+}
+
+absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
+                                int* port) {
+  absl::string_view h;
+  absl::string_view p;
+  if (absl::StartsWith(listen, "[")) {
+    const size_t close = listen.find("]:");
+    if (close == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid listen address \"", listen,
+                       "\" (want \"[v6addr]:port\")"));
+    }
+    h = listen.substr(1, close - 1);
+    p = listen.substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == absl::string_view::npos ||
+        listen.find(':') != colon) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid listen address \"", listen,
+                       "\" (want \"host:port\" or \"[v6addr]:port\")"));
+    }
+    h = listen.substr(0, colon);
+    p = listen.substr(colon + 1);
+  }
+  int port_value = -1;
+  if (h.empty() || !absl::SimpleAtoi(p, &port_value) || port_value < 0 ||
+      port_value > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid listen address \"", listen, "\" (host and port 0-65535)"));
+  }
+  *host = std::string(h);
+  *port = port_value;
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
+  std::vector<std::string> errors;
+  const auto& grpc = config.grpc();
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseListenAddress(grpc.listen(), &host, &port);
+      !s.ok()) {
+    errors.push_back(absl::StrCat("grpc.listen: ", s.message()));
+  }
+  const auto& tls = grpc.tls();
+  CheckReadable(tls.cert_file(), "grpc.tls.cert_file", true, &errors);
+  CheckReadable(tls.key_file(), "grpc.tls.key_file", true, &errors);
+  CheckReadable(tls.client_ca_file(), "grpc.tls.client_ca_file", true, &errors);
+  CheckReadable(tls.crl_file(), "grpc.tls.crl_file", false, &errors);
+  CheckDuration(tls.reload_interval(), "grpc.tls.reload_interval", &errors);
+  if (grpc.max_message_bytes() < 1024) {
+    errors.push_back("grpc.max_message_bytes: must be at least 1024");
+  }
+  CheckDuration(grpc.max_deadline(), "grpc.max_deadline", &errors);
+  CheckDuration(grpc.idle_timeout(), "grpc.idle_timeout", &errors);
+
+  const auto& store = config.store();
+  if (store.url().empty()) {
+    errors.push_back("store.url: required");
+  } else if (!KnownStoreScheme(store.url())) {
+    errors.push_back(absl::StrCat(
+        "store.url: unknown scheme (want sqlite:, postgresql://, memory:)"));
+  }
+  if (!store.primary_url().empty() && !KnownStoreScheme(store.primary_url())) {
+    errors.push_back("store.primary_url: unknown scheme");
+  }
+  CheckDuration(store.poll_interval(), "store.poll_interval", &errors);
+
+  const auto& log = config.log();
+  if (log.level() != "debug" && log.level() != "info" &&
+      log.level() != "warn" && log.level() != "error") {
+    errors.push_back(absl::StrCat("log.level: unknown level \"", log.level(),
+                                  "\" (debug, info, warn, error)"));
+  }
+  if (log.format() != "text" && log.format() != "json") {
+    errors.push_back(absl::StrCat("log.format: unknown format \"",
+                                  log.format(), "\" (text, json)"));
+  }
+  CheckDuration(config.drain_timeout(), "drain_timeout", &errors);
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read config file \"", path, "\""));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  absl::StatusOr<lufd::v1::ServerConfig> config = ParseConfigYaml(buffer.str());
+  if (!config.ok()) return config.status();
+  ApplyConfigDefaults(&*config);
+  if (absl::Status s = ValidateConfig(*config); !s.ok()) return s;
+  return config;
+}
+
+absl::Duration ConfigDuration(const std::string& text,
+                              absl::Duration fallback) {
+  absl::Duration d;
+  if (text.empty() || !absl::ParseDuration(text, &d)) return fallback;
+  return d;
+}
+
+}  // namespace lufd

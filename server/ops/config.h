@@ -1,0 +1,53 @@
+// Server configuration: YAML as written by operators -> lufd.v1.ServerConfig.
+//
+// The YAML is converted generically through protobuf reflection (map keys are
+// proto field names, nested maps are messages, sequences are repeated
+// fields), in the style of Envoy's --mode validate: unknown keys and wrong
+// types are rejected with the field path ("grpc.tls.cert_fil: unknown
+// field"). After conversion defaults are filled in and semantic checks run
+// (files readable, listen address parseable, durations valid, store URL
+// scheme known). All errors are collected, not just the first, so an
+// operator can fix a file in one pass.
+//
+// Pure functions; thread-safe. No exception escapes: yaml-cpp exceptions are
+// caught here and become INVALID_ARGUMENT.
+#ifndef LUFD_SERVER_OPS_CONFIG_H_
+#define LUFD_SERVER_OPS_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "lufd/v1/config.pb.h"
+
+namespace lufd {
+
+// Converts YAML text to a ServerConfig without defaults or semantic checks.
+// On failure the status message lists one error per line, each starting
+// with the field path.
+absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml);
+
+// Fills every unset field that has a documented default (see config.proto).
+void ApplyConfigDefaults(lufd::v1::ServerConfig* config);
+
+// Semantic checks on a config with defaults applied. Returns every problem,
+// one per line, in the status message (INVALID_ARGUMENT).
+absl::Status ValidateConfig(const lufd::v1::ServerConfig& config);
+
+// Reads `path`, parses, applies defaults and validates.
+absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(const std::string& path);
+
+// Parses a duration field that ValidateConfig has accepted; `fallback` when
+// empty or malformed (never reached on a validated config).
+absl::Duration ConfigDuration(const std::string& text, absl::Duration fallback);
+
+// Splits "host:port" / "[v6]:port"; INVALID_ARGUMENT when malformed.
+absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
+                                int* port);
+
+}  // namespace lufd
+
+#endif  // LUFD_SERVER_OPS_CONFIG_H_

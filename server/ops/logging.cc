@@ -1,0 +1,79 @@
+#include "server/ops/logging.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/pattern_formatter.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace lufd {
+namespace {
+
+// %* in a pattern: the log message, escaped for a JSON string literal.
+class JsonEscapedMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    for (char c : msg.payload) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\r': dest.append(std::string_view("\\r")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            const std::string esc = absl::StrCat(
+                "\\u00", absl::Hex(static_cast<unsigned char>(c),
+                                   absl::kZeroPad2));
+            dest.append(std::string_view(esc));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
+}  // namespace
+
+absl::Status InitLogging(const lufd::v1::LogConfig& config) {
+  spdlog::level::level_enum level = spdlog::level::info;
+  if (config.level() == "debug") {
+    level = spdlog::level::debug;
+  } else if (config.level() == "warn") {
+    level = spdlog::level::warn;
+  } else if (config.level() == "error") {
+    level = spdlog::level::err;
+  } else if (!config.level().empty() && config.level() != "info") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown log level \"", config.level(), "\""));
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("lufd", sink);
+  if (config.format() == "json") {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(
+        spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+        R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
+    logger->set_formatter(std::move(formatter));
+  } else if (config.format().empty() || config.format() == "text") {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %L %v",
+                        spdlog::pattern_time_type::utc);
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown log format \"", config.format(), "\""));
+  }
+  logger->set_level(level);
+  // Warnings and errors must not sit in a buffer when the process dies.
+  logger->flush_on(spdlog::level::warn);
+  spdlog::set_default_logger(std::move(logger));
+  return absl::OkStatus();
+}
+
+}  // namespace lufd

@@ -1,0 +1,632 @@
+// In-process tests of the lufd gRPC server over mutual TLS.
+//
+// A test PKI is built once per process with tools/dev-pki.sh (CA, server
+// cert with SAN IP 127.0.0.1 + DNS localhost, admin/peer client certs, a
+// foreign-CA cert, an expired cert, a revoked cert + CRLs) into a temp dir.
+// Each test starts its own LufdServer on 127.0.0.1:0 over a "memory:" store,
+// seeded with an admin and a peer credential, and talks to it with real
+// gRPC channels.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "lufd/v1/admin.grpc.pb.h"
+#include "lufd/v1/lookup.grpc.pb.h"
+#include "server/core/identity.h"
+#include "server/grpc/auth.h"
+#include "server/grpc/server.h"
+#include "server/ops/config.h"
+
+namespace lufd {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+constexpr char kAdminOrg[] = "iana-en:100";
+constexpr char kPeerOrg[] = "iana-en:201";
+constexpr char kNumber[] = "+12025556666";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void WriteFileAtomically(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".new";
+  std::ofstream(tmp, std::ios::binary | std::ios::trunc) << data;
+  fs::rename(tmp, path);
+}
+
+std::string MakeTempDir(const std::string& prefix) {
+  std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  return mkdtemp(tmpl.data());
+}
+
+int Shell(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// Test PKIs, shared by all tests of this process.
+std::string* pki = nullptr;   // The main PKI (tools/dev-pki.sh layout).
+std::string* pki2 = nullptr;  // A second PKI: its server cert for rotation.
+
+lufd::v1::RegistryObject OrgObject(const std::string& id,
+                                   std::vector<lufd::v1::OrgRole> roles) {
+  lufd::v1::RegistryObject o;
+  o.mutable_org()->set_id(id);
+  o.mutable_org()->set_name(id);
+  for (auto r : roles) o.mutable_org()->add_roles(r);
+  return o;
+}
+
+lufd::v1::RegistryObject PeerCredential(bool disabled) {
+  lufd::v1::RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id("ssp1-peer");
+  c->set_org_id(kPeerOrg);
+  c->set_role(lufd::v1::ROLE_PEER);
+  // By SAN URI only: peer-ssp1, revoked and expired all carry this URI, so
+  // only TLS verification and the CRL tell them apart.
+  c->set_san_uri("urn:lufd:peer:ssp1");
+  c->set_disabled(disabled);
+  return o;
+}
+
+std::vector<lufd::v1::Operation> Puts(
+    std::vector<lufd::v1::RegistryObject> objects) {
+  std::vector<lufd::v1::Operation> ops;
+  for (auto& o : objects) {
+    lufd::v1::Operation op;
+    *op.mutable_put() = std::move(o);
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+// The objects that make kNumber resolve, for the peer org, via a public group.
+std::vector<lufd::v1::RegistryObject> NumberObjects(const std::string& suffix,
+                                                    const std::string& number) {
+  lufd::v1::RegistryObject dg;
+  dg.mutable_dest_group()->set_id("dg" + suffix);
+  dg.mutable_dest_group()->set_registrant_id(kPeerOrg);
+  lufd::v1::RegistryObject rec;
+  auto* r = rec.mutable_sed_record();
+  r->set_id("rec" + suffix);
+  r->set_registrant_id(kPeerOrg);
+  r->set_ttl(300);
+  r->set_in_service(true);
+  r->mutable_naptr()->set_order(10);
+  r->mutable_naptr()->set_preference(100);
+  r->mutable_naptr()->set_flags("U");
+  r->mutable_naptr()->set_services("E2U+sip");
+  r->mutable_naptr()->set_regexp("!^.*$!sip:info@example.com!");
+  lufd::v1::RegistryObject sg;
+  auto* g = sg.mutable_sed_group();
+  g->set_id("sg" + suffix);
+  g->set_registrant_id(kPeerOrg);
+  g->add_dest_group_ids("dg" + suffix);
+  g->add_records()->set_record_id("rec" + suffix);
+  g->set_in_service(true);
+  g->set_public_(true);
+  lufd::v1::RegistryObject tn;
+  auto* id = tn.mutable_identifier();
+  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
+  id->set_value(number);
+  id->set_registrant_id(kPeerOrg);
+  id->add_dest_group_ids("dg" + suffix);
+  return {dg, rec, sg, tn};
+}
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (pki != nullptr) return;
+    pki = new std::string(MakeTempDir("lufd-grpc-pki"));
+    pki2 = new std::string(MakeTempDir("lufd-grpc-pki2"));
+    const std::string script = absl::StrCat(LUFD_SOURCE_DIR, "/tools/dev-pki.sh");
+    ASSERT_EQ(Shell(absl::StrCat("bash ", script, " --quiet ", *pki)), 0);
+    ASSERT_EQ(Shell(absl::StrCat("bash ", script, " --quiet ", *pki2)), 0);
+    // A CRL from the foreign CA only: nothing valid for the dev CA.
+    ASSERT_EQ(Shell(absl::StrCat(
+                  "cd ", *pki, " && openssl ca -batch -config "
+                  "foreign-ca-state/ca.cnf -cert foreign-ca.pem -keyfile "
+                  "foreign-ca.key -gencrl -crlexts crl_ext -out "
+                  "foreign-crl.pem 2>/dev/null")),
+              0);
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*pki);
+    fs::remove_all(*pki2);
+  }
+
+  void SetUp() override {
+    dir_ = MakeTempDir("lufd-grpc-test");
+    // The server reads its own copies, so rotation tests can replace them.
+    fs::copy_file(P("server.pem"), Dir("server.pem"));
+    fs::copy_file(P("server.key"), Dir("server.key"));
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown(absl::ZeroDuration());
+    server_.reset();
+    fs::remove_all(dir_);
+  }
+
+  static std::string P(const std::string& name) {
+    return absl::StrCat(*pki, "/", name);
+  }
+  std::string Dir(const std::string& name) const {
+    return absl::StrCat(dir_, "/", name);
+  }
+
+  lufd::v1::ServerConfig BaseConfig() const {
+    lufd::v1::ServerConfig config;
+    config.mutable_grpc()->set_listen("127.0.0.1:0");
+    auto* tls = config.mutable_grpc()->mutable_tls();
+    tls->set_cert_file(Dir("server.pem"));
+    tls->set_key_file(Dir("server.key"));
+    tls->set_client_ca_file(P("ca.pem"));
+    tls->set_reload_interval("1s");
+    config.mutable_grpc()->set_max_message_bytes(64 * 1024);
+    config.mutable_store()->set_url("memory:");
+    config.mutable_store()->set_migrate_on_start(true);
+    config.set_drain_timeout("1s");
+    return config;
+  }
+
+  void StartServer(const std::string& crl_file = "") {
+    lufd::v1::ServerConfig config = BaseConfig();
+    config.mutable_grpc()->mutable_tls()->set_crl_file(crl_file);
+    ApplyConfigDefaults(&config);
+    ASSERT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+    absl::StatusOr<std::unique_ptr<LufdServer>> server =
+        LufdServer::Start(config);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    lufd::v1::RegistryObject admin_cred;
+    auto* c = admin_cred.mutable_credential();
+    c->set_id("admin1");
+    c->set_org_id(kAdminOrg);
+    c->set_role(lufd::v1::ROLE_ADMIN);
+    c->set_spki_sha256(std::string(
+        absl::StripAsciiWhitespace(ReadFile(P("admin.spki")))));
+    auto seeded = server_->registry()->Execute(
+        Identity::LocalAdmin(),
+        Puts({OrgObject(kAdminOrg, {}),
+              OrgObject(kPeerOrg, {lufd::v1::ORG_ROLE_PEER,
+                                   lufd::v1::ORG_ROLE_REGISTRANT}),
+              admin_cred, PeerCredential(false)}),
+        "seed");
+    ASSERT_TRUE(seeded.ok()) << seeded.status();
+  }
+
+  // A channel presenting <name>.pem/.key ("" = no client certificate),
+  // trusting the dev CA. Each channel gets its own connection (local
+  // subchannel pool), so every channel makes a fresh handshake.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& name,
+                                         const std::string& pki_dir = "") {
+    const std::string& base = pki_dir.empty() ? *pki : pki_dir;
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(absl::StrCat(base, "/ca.pem"));
+    if (!name.empty()) {
+      options.pem_private_key = ReadFile(P(name + ".key"));
+      options.pem_cert_chain = ReadFile(P(name + ".pem"));
+    }
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
+    args.SetMaxSendMessageSize(16 * 1024 * 1024);
+    return grpc::CreateCustomChannel(server_->address(),
+                                     grpc::SslCredentials(options), args);
+  }
+
+  static void SetDeadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      std::chrono::seconds(5));
+  }
+
+  grpc::Status Lookup(const std::string& cert, const std::string& query,
+                      lufd::v1::LookupResponse* response = nullptr) {
+    auto stub = lufd::v1::LookupService::NewStub(Channel(cert));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::LookupRequest request;
+    request.set_query(query);
+    lufd::v1::LookupResponse local;
+    return stub->Lookup(&ctx, request, response ? response : &local);
+  }
+
+  grpc::Status AdminBatch(const std::string& cert,
+                          std::vector<lufd::v1::RegistryObject> objects) {
+    auto stub = lufd::v1::AdminService::NewStub(Channel(cert));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::BatchRequest request;
+    for (auto& op : Puts(std::move(objects))) {
+      *request.add_operations() = std::move(op);
+    }
+    lufd::v1::WriteResponse response;
+    return stub->Batch(&ctx, request, &response);
+  }
+
+  // Repeats `probe` (bounded) until it returns true or `timeout` passes.
+  static bool Eventually(absl::Duration timeout,
+                         const std::function<bool()>& probe) {
+    const absl::Time end = absl::Now() + timeout;
+    for (int i = 0; i < 1000 && absl::Now() < end; ++i) {
+      if (probe()) return true;
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    return probe();
+  }
+
+  std::string dir_;
+  std::unique_ptr<LufdServer> server_;
+};
+
+TEST_F(ServerTest, AdminProvisionsAndPeerLooksUp) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  lufd::v1::LookupResponse response;
+  grpc::Status s = Lookup("peer-ssp1", "+1-202-555-6666", &response);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_TRUE(response.found());
+  EXPECT_EQ(response.normalized(), kNumber);
+  EXPECT_EQ(response.domain(), "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.");
+  EXPECT_GT(response.serial(), 0u);
+  ASSERT_EQ(response.records_size(), 1);
+  EXPECT_EQ(response.records(0).naptr().regexp(),
+            "!^.*$!sip:info@example.com!");
+
+  // Unknown number: NOT_FOUND with the no-oracle message.
+  s = Lookup("peer-ssp1", "+12025550000");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(s.error_message(), "no SED for this query");
+}
+
+TEST_F(ServerTest, ServerInfoForAdmin) {
+  StartServer();
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ServerInfo info;
+  grpc::Status s = stub->GetServerInfo(&ctx, {}, &info);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(info.store_backend(), "memory");
+  EXPECT_EQ(info.caller_org_id(), kAdminOrg);
+  EXPECT_EQ(info.caller_role(), lufd::v1::ROLE_ADMIN);
+  EXPECT_EQ(info.serial(), info.store_serial());
+  EXPECT_FALSE(info.version().empty());
+}
+
+TEST_F(ServerTest, PeerCallingAdminIsPermissionDenied) {
+  StartServer();
+  auto stub = lufd::v1::AdminService::NewStub(Channel("peer-ssp1"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ServerInfo info;
+  EXPECT_EQ(stub->GetServerInfo(&ctx, {}, &info).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(AdminBatch("peer-ssp1", NumberObjects("1", kNumber)).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+TEST_F(ServerTest, NoClientCertificateFails) {
+  StartServer();
+  EXPECT_EQ(Lookup("", kNumber).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ServerTest, ForeignCaCertificateFails) {
+  StartServer();
+  EXPECT_EQ(Lookup("foreign", kNumber).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ServerTest, ExpiredCertificateFails) {
+  StartServer();
+  EXPECT_EQ(Lookup("expired", kNumber).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(ServerTest, UnregisteredCertificateIsUnauthenticated) {
+  StartServer();
+  grpc::Status s = Lookup("peer-ssp2", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "client certificate is not registered");
+}
+
+TEST_F(ServerTest, RevokedCertificateAcceptedByTlsButDeniedWithCrl) {
+  // Without a CRL, gRPC accepts the revoked certificate: it authenticates
+  // (as the ssp1 peer, by SAN URI) and gets an ordinary NOT_FOUND.
+  StartServer();
+  EXPECT_EQ(Lookup("revoked", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  server_->Shutdown(absl::ZeroDuration());
+  server_.reset();
+
+  StartServer(P("crl.pem"));
+  grpc::Status s = Lookup("revoked", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "certificate revoked");
+  // The unrevoked certificate of the same peer still works.
+  EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, CrlWithoutIssuerEntryDenies) {
+  StartServer(P("foreign-crl.pem"));
+  grpc::Status s = Lookup("peer-ssp1", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "no valid CRL for issuer");
+}
+
+TEST_F(ServerTest, CrlFileReloadedAtRuntime) {
+  const std::string crl = Dir("crl.pem");
+  fs::copy_file(P("crl-empty.pem"), crl);
+  StartServer(crl);
+  EXPECT_EQ(Lookup("revoked", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  WriteFileAtomically(crl, ReadFile(P("crl.pem")));
+  EXPECT_TRUE(Eventually(absl::Seconds(5), [&] {
+    return Lookup("revoked", kNumber).error_code() ==
+           grpc::StatusCode::UNAUTHENTICATED;
+  }));
+  // Removing the CRL file fails closed.
+  fs::remove(crl);
+  EXPECT_TRUE(Eventually(absl::Seconds(5), [&] {
+    return Lookup("peer-ssp1", kNumber).error_code() ==
+           grpc::StatusCode::UNAUTHENTICATED;
+  }));
+}
+
+TEST_F(ServerTest, DisablingCredentialDeniesNextRpc) {
+  StartServer();
+  EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(AdminBatch("admin", {PeerCredential(true)}).ok());
+  grpc::Status s = Lookup("peer-ssp1", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "client certificate is not registered");
+}
+
+TEST_F(ServerTest, OversizedMessageIsResourceExhausted) {
+  StartServer();
+  auto objects = NumberObjects("1", kNumber);
+  objects[0].mutable_dest_group()->set_id(std::string(100 * 1024, 'x'));
+  EXPECT_EQ(AdminBatch("admin", objects).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServerTest, MalformedQueryIsInvalidArgument) {
+  StartServer();
+  grpc::Status s = Lookup("peer-ssp1", "+1 202 ABC");
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("malformed query"));
+  EXPECT_EQ(Lookup("peer-ssp1", "").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, BatchLookupAnswersInOrder) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->BatchLookup(&ctx);
+  const std::vector<std::string> queries = {kNumber, "+12025550000",
+                                            "garbage!", "tel:+1-202-555-6666"};
+  for (size_t i = 0; i < queries.size(); ++i) {
+    lufd::v1::LookupRequest request;
+    request.set_query(queries[i]);
+    request.set_request_id(absl::StrCat("q", i));
+    ASSERT_TRUE(stream->Write(request));
+  }
+  stream->WritesDone();
+  std::vector<lufd::v1::LookupResponse> responses;
+  lufd::v1::LookupResponse response;
+  while (stream->Read(&response) && responses.size() < 10) {
+    responses.push_back(response);
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(responses.size(), 4u);
+  for (size_t i = 0; i < responses.size(); ++i) {
+    EXPECT_EQ(responses[i].request_id(), absl::StrCat("q", i));
+  }
+  EXPECT_TRUE(responses[0].found());
+  EXPECT_FALSE(responses[1].found());
+  EXPECT_TRUE(responses[1].error().empty());
+  EXPECT_FALSE(responses[2].found());
+  EXPECT_FALSE(responses[2].error().empty());
+  EXPECT_TRUE(responses[3].found());
+}
+
+TEST_F(ServerTest, ImportCommitsBatchesAndNamesFailingObject) {
+  StartServer();
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    auto objects = NumberObjects("1", kNumber);
+    lufd::v1::ImportChunk chunk;
+    *chunk.add_objects() = objects[0];
+    *chunk.add_objects() = objects[1];
+    ASSERT_TRUE(stream->Write(chunk));
+    chunk.Clear();
+    *chunk.add_objects() = objects[2];
+    *chunk.add_objects() = objects[3];
+    chunk.set_end_batch(true);
+    ASSERT_TRUE(stream->Write(chunk));
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress, last;
+    int n = 0;
+    while (stream->Read(&progress) && n < 10) {
+      last = progress;
+      ++n;
+    }
+    grpc::Status s = stream->Finish();
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(n, 2);
+    EXPECT_EQ(last.received(), 4u);
+    EXPECT_EQ(last.committed(), 4u);
+    EXPECT_GT(last.serial(), 0u);
+  }
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+  {
+    // Object 2 of the stream is invalid: its batch (objects 1..2) is not
+    // committed; object 0's batch was.
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    auto objects = NumberObjects("2", "+12025557777");
+    lufd::v1::ImportChunk chunk;
+    *chunk.add_objects() = objects[0];
+    chunk.set_end_batch(true);
+    ASSERT_TRUE(stream->Write(chunk));
+    chunk.Clear();
+    *chunk.add_objects() = objects[1];
+    lufd::v1::RegistryObject bad = objects[2];
+    bad.mutable_sed_group()->set_registrant_id("not-an-org-id");
+    *chunk.add_objects() = bad;
+    chunk.set_end_batch(true);
+    stream->Write(chunk);
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress;
+    for (int i = 0; i < 10 && stream->Read(&progress); ++i) {
+    }
+    grpc::Status s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("object 2: "));
+  }
+  auto get = [&](lufd::v1::ObjectKind kind, const std::string& key) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::GetRequest request;
+    request.mutable_ref()->set_kind(kind);
+    request.mutable_ref()->set_key(key);
+    lufd::v1::RegistryObject object;
+    return stub->Get(&ctx, request, &object).error_code();
+  };
+  EXPECT_EQ(get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg2"), grpc::StatusCode::OK);
+  EXPECT_EQ(get(lufd::v1::OBJECT_KIND_SED_RECORD, "rec2"),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, ListAndExportStreamObjects) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ListRequest request;
+  request.set_kind(lufd::v1::OBJECT_KIND_ORG);
+  auto reader = stub->List(&ctx, request);
+  lufd::v1::RegistryObject object;
+  int orgs = 0;
+  while (reader->Read(&object) && orgs < 100) ++orgs;
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(orgs, 2);
+
+  grpc::ClientContext ctx2;
+  SetDeadline(&ctx2);
+  auto exporter = stub->Export(&ctx2, lufd::v1::ExportRequest());
+  int all = 0;
+  while (exporter->Read(&object) && all < 100) ++all;
+  ASSERT_TRUE(exporter->Finish().ok());
+  EXPECT_EQ(all, 2 + 2 + 4);  // Orgs, credentials, the number's objects.
+}
+
+// Connects with raw OpenSSL and returns the SPKI hash of the certificate the
+// server presents ("" on failure). Bounded by socket timeouts.
+std::string PresentedServerSpki(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string spki;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    static const unsigned char kAlpn[] = {2, 'h', '2'};
+    SSL_CTX_set_alpn_protos(ctx, kAlpn, sizeof(kAlpn));
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) == 1) {
+      X509* peer = SSL_get1_peer_certificate(ssl);
+      if (peer != nullptr) {
+        BIO* bio = BIO_new(BIO_s_mem());
+        PEM_write_bio_X509(bio, peer);
+        char* data = nullptr;
+        const long len = BIO_get_mem_data(bio, &data);
+        auto info = InspectCertificatePem(absl::string_view(data, len));
+        if (info.ok()) spki = info->spki_sha256;
+        BIO_free(bio);
+        X509_free(peer);
+      }
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  ERR_clear_error();
+  close(fd);
+  return spki;
+}
+
+TEST_F(ServerTest, RotatedServerCertificateIsPresented) {
+  StartServer();
+  const std::string old_spki(
+      absl::StripAsciiWhitespace(ReadFile(P("server.spki"))));
+  const std::string new_spki(absl::StripAsciiWhitespace(
+      ReadFile(absl::StrCat(*pki2, "/server.spki"))));
+  ASSERT_NE(old_spki, new_spki);
+  EXPECT_EQ(PresentedServerSpki(server_->port()), old_spki);
+
+  WriteFileAtomically(Dir("server.key"),
+                      ReadFile(absl::StrCat(*pki2, "/server.key")));
+  WriteFileAtomically(Dir("server.pem"),
+                      ReadFile(absl::StrCat(*pki2, "/server.pem")));
+  EXPECT_TRUE(Eventually(absl::Seconds(5), [&] {
+    return PresentedServerSpki(server_->port()) == new_spki;
+  }));
+}
+
+TEST_F(ServerTest, InspectCertificateReadsSpkiAndSans) {
+  auto info = InspectCertificatePem(ReadFile(P("peer-ssp1.pem")));
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->spki_sha256,
+            absl::StripAsciiWhitespace(ReadFile(P("peer-ssp1.spki"))));
+  EXPECT_THAT(info->san_uris, ::testing::ElementsAre("urn:lufd:peer:ssp1"));
+  EXPECT_FALSE(InspectCertificatePem("not a cert").ok());
+}
+
+}  // namespace
+}  // namespace lufd
