@@ -162,7 +162,7 @@ absl::Status PgHarness::StartServer() {
     const std::string opts = absl::StrCat(
         "-p ", port_, " -k ", dir_,
         " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
-        " -c full_page_writes=off -c max_connections=100");
+        " -c max_connections=100");
     last = RunPgCommand({Bin("pg_ctl"), "-D", data_dir(), "-l",
                          dir_ + "/server.log", "-o", opts, "-w", "-t", "60",
                          "start"},
