@@ -8,6 +8,8 @@
 // the overlay), so a 1M-TN import is one linear pass.
 #include "server/core/registry.h"
 
+#include <algorithm>
+#include <deque>
 #include <optional>
 #include <utility>
 
@@ -95,8 +97,8 @@ bool SameObject(const std::optional<RegistryObject>& a,
 }
 
 absl::Status Prefix(size_t index, const absl::Status& status) {
-  return absl::Status(status.code(),
-                      absl::StrCat("operation ", index, ": ", status.message()));
+  return absl::Status(
+      status.code(), absl::StrCat("operation ", index, ": ", status.message()));
 }
 
 absl::Status Denied() {
@@ -161,8 +163,8 @@ class Batch {
         return Manages(o.credential().org_id());
       case RegistryObject::kOffer: {
         if (Manages(o.offer().peer_org_id())) return true;
-        const RegistryObject* group = Find(lufd::v1::OBJECT_KIND_SED_GROUP,
-                                           o.offer().sed_group_id());
+        const RegistryObject* group =
+            Find(lufd::v1::OBJECT_KIND_SED_GROUP, o.offer().sed_group_id());
         return group != nullptr && Manages(OwnerOf(*group));
       }
       default: {
@@ -217,8 +219,8 @@ class Batch {
     if (!inserted) return entries_[it->second];
     Entry e{kind, key, std::nullopt, std::nullopt};
     if (auto c = cache_.find(k); c != cache_.end()) {
+      // Copied, not moved out: pointers handed out by Find() stay valid.
       if (c->second) e.before = *c->second;
-      cache_.erase(c);
     } else {
       e.before = view_.Get(kind, key);
     }
@@ -258,7 +260,8 @@ class Batch {
 
   absl::Status RequireOrg(const std::string& id, absl::string_view what) {
     if (Find(lufd::v1::OBJECT_KIND_ORG, id) == nullptr) {
-      return absl::NotFoundError(absl::StrCat(what, " org \"", id, "\" not found"));
+      return absl::NotFoundError(
+          absl::StrCat(what, " org \"", id, "\" not found"));
     }
     return absl::OkStatus();
   }
@@ -280,14 +283,17 @@ class Batch {
     ObjectKind kind = KindOf(object);
     if (!ValidKind(kind)) return absl::InvalidArgumentError("no object");
     std::string key = KeyOf(object);
-    const RegistryObject* existing = Find(kind, key);
+    // Touch (not Find) so that a new key costs no cache entry.
+    Entry& entry = Touch(kind, key);
+    const RegistryObject* existing = entry.after ? &*entry.after : nullptr;
 
     switch (kind) {
       case lufd::v1::OBJECT_KIND_ORG: {
         const auto& org = object.org();
         if (!org.registrar_id().empty()) {
           if (org.registrar_id() == org.id()) {
-            return absl::InvalidArgumentError("an org cannot be its own registrar");
+            return absl::InvalidArgumentError(
+                "an org cannot be its own registrar");
           }
           auto s = RequireOrg(org.registrar_id(), "registrar");
           if (!s.ok()) return s;
@@ -374,8 +380,8 @@ class Batch {
         return Denied();
       }
     }
-    if (org.has_quota() &&
-        org.quota().SerializeAsString() != lufd::v1::Quota().SerializeAsString()) {
+    if (org.has_quota() && org.quota().SerializeAsString() !=
+                               lufd::v1::Quota().SerializeAsString()) {
       return Denied();
     }
     return absl::OkStatus();
@@ -390,8 +396,8 @@ class Batch {
       case RegistryObject::kCredential:
         return false;
       case RegistryObject::kOffer: {
-        const RegistryObject* group = Find(lufd::v1::OBJECT_KIND_SED_GROUP,
-                                           o.offer().sed_group_id());
+        const RegistryObject* group =
+            Find(lufd::v1::OBJECT_KIND_SED_GROUP, o.offer().sed_group_id());
         return group != nullptr && Manages(OwnerOf(*group));
       }
       default:
@@ -419,7 +425,8 @@ class Batch {
         for (const auto& [rk, rkey] : refs) {
           if (rk == lufd::v1::OBJECT_KIND_ORG) {
             return absl::FailedPreconditionError(
-                "org is the registrar of other orgs; delete or move them first");
+                "org is the registrar of other orgs; delete or move them "
+                "first");
           }
         }
         // SED groups and identifiers first, so the dest group and record
@@ -440,9 +447,10 @@ class Batch {
       case lufd::v1::OBJECT_KIND_DEST_GROUP:
         for (const auto& [rk, rkey] : Referrers(kind, key)) {
           RegistryObject updated = *Find(rk, rkey);
-          auto* ids = rk == lufd::v1::OBJECT_KIND_IDENTIFIER
-                          ? updated.mutable_identifier()->mutable_dest_group_ids()
-                          : updated.mutable_sed_group()->mutable_dest_group_ids();
+          auto* ids =
+              rk == lufd::v1::OBJECT_KIND_IDENTIFIER
+                  ? updated.mutable_identifier()->mutable_dest_group_ids()
+                  : updated.mutable_sed_group()->mutable_dest_group_ids();
           ids->erase(std::remove(ids->begin(), ids->end(), key), ids->end());
           Write(rk, rkey, std::move(updated));
         }
@@ -489,7 +497,7 @@ class Batch {
 
   const RegistryView& view_;
   const Identity& actor_;
-  std::vector<Entry> entries_;
+  std::deque<Entry> entries_;  // Deque: Find() pointers survive appends.
   absl::flat_hash_map<ObjKey, size_t> index_;  // Into entries_.
   // View objects read by this batch (nullptr = absent in the view).
   absl::flat_hash_map<ObjKey, std::unique_ptr<RegistryObject>> cache_;
@@ -505,6 +513,7 @@ Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
 absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
     const std::string& client_txn_id) {
+  absl::MutexLock write_lock(&write_mu_);
   absl::Status last_error;
   for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
     std::shared_ptr<const RegistryView> view = views_->Current();

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "lufd/v1/admin.pb.h"
 #include "lufd/v1/registry.pb.h"
 #include "server/core/identity.h"
@@ -48,8 +49,7 @@ class Registry {
   Registry(Store* store, ViewHolder* views, std::function<void()> nudge);
 
   absl::StatusOr<lufd::v1::WriteResponse> Execute(
-      const Identity& actor,
-      const std::vector<lufd::v1::Operation>& operations,
+      const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
       const std::string& client_txn_id);
 
   // NOT_FOUND if absent or not visible to the actor.
@@ -66,6 +66,10 @@ class Registry {
   Store* store_;
   ViewHolder* views_;
   std::function<void()> nudge_;
+  // Serializes this instance's batches (evaluate, commit, wait for the
+  // view), so that local writers never conflict with each other; ABORTED
+  // retries are left for writers in other processes.
+  absl::Mutex write_mu_;
 };
 
 }  // namespace lufd

@@ -1,0 +1,638 @@
+// Registry (write path) on the memory Store with a live follower: batches,
+// rollback, authorization, cascades, offers, the RFC 7878 §10 example,
+// hostile strings, bulk import and concurrent writers.
+#include "server/core/registry.h"
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/follower.h"
+#include "server/core/keys.h"
+#include "storage/store.h"
+
+namespace lufd {
+namespace {
+
+using lufd::v1::ObjectKind;
+using lufd::v1::Operation;
+using lufd::v1::RegistryObject;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+
+constexpr char kSpki[] =
+    "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+RegistryObject Org(const std::string& id, const std::string& registrar = "",
+                   std::vector<lufd::v1::OrgRole> roles = {}) {
+  RegistryObject o;
+  o.mutable_org()->set_id(id);
+  o.mutable_org()->set_name("Org " + id);
+  o.mutable_org()->set_registrar_id(registrar);
+  for (auto r : roles) o.mutable_org()->add_roles(r);
+  return o;
+}
+RegistryObject Cred(const std::string& id, const std::string& org) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id(id);
+  c->set_org_id(org);
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_spki_sha256(kSpki);
+  return o;
+}
+RegistryObject Dg(const std::string& id, const std::string& reg) {
+  RegistryObject o;
+  o.mutable_dest_group()->set_id(id);
+  o.mutable_dest_group()->set_registrant_id(reg);
+  return o;
+}
+RegistryObject Naptr(const std::string& id, const std::string& reg,
+                     const std::string& target, uint32_t order = 10) {
+  RegistryObject o;
+  auto* r = o.mutable_sed_record();
+  r->set_id(id);
+  r->set_registrant_id(reg);
+  r->set_in_service(true);
+  auto* n = r->mutable_naptr();
+  n->set_order(order);
+  n->set_preference(10);
+  n->set_flags("u");
+  n->set_services("E2U+sip");
+  n->set_regexp("!^.*$!" + target + "!");
+  return o;
+}
+RegistryObject Group(const std::string& id, const std::string& reg,
+                     std::vector<std::string> dgs,
+                     std::vector<std::string> records, bool is_public = false) {
+  RegistryObject o;
+  auto* g = o.mutable_sed_group();
+  g->set_id(id);
+  g->set_registrant_id(reg);
+  g->set_in_service(true);
+  g->set_public_(is_public);
+  for (auto& d : dgs) g->add_dest_group_ids(d);
+  for (auto& r : records) g->add_records()->set_record_id(r);
+  return o;
+}
+RegistryObject Ident(lufd::v1::IdentifierKind kind, const std::string& value,
+                     const std::string& reg, std::vector<std::string> dgs,
+                     const std::string& end = "") {
+  RegistryObject o;
+  auto* i = o.mutable_identifier();
+  i->set_kind(kind);
+  i->set_value(value);
+  i->set_range_end(end);
+  i->set_registrant_id(reg);
+  for (auto& d : dgs) i->add_dest_group_ids(d);
+  return o;
+}
+RegistryObject Tn(const std::string& value, const std::string& reg,
+                  std::vector<std::string> dgs) {
+  return Ident(lufd::v1::IDENTIFIER_KIND_TN, value, reg, dgs);
+}
+RegistryObject Offer(
+    const std::string& group, const std::string& peer,
+    lufd::v1::OfferStatus status = lufd::v1::OFFER_STATUS_UNSPECIFIED) {
+  RegistryObject o;
+  o.mutable_offer()->set_sed_group_id(group);
+  o.mutable_offer()->set_peer_org_id(peer);
+  o.mutable_offer()->set_status(status);
+  return o;
+}
+
+Operation PutOp(const RegistryObject& o) {
+  Operation op;
+  *op.mutable_put() = o;
+  return op;
+}
+Operation DelOp(ObjectKind kind, const std::string& key) {
+  Operation op;
+  op.mutable_delete_()->set_kind(kind);
+  op.mutable_delete_()->set_key(key);
+  return op;
+}
+Operation AcceptOp(const std::string& group, const std::string& peer) {
+  Operation op;
+  op.mutable_accept_offer()->set_sed_group_id(group);
+  op.mutable_accept_offer()->set_peer_org_id(peer);
+  return op;
+}
+Operation RejectOp(const std::string& group, const std::string& peer) {
+  Operation op;
+  op.mutable_reject_offer()->set_sed_group_id(group);
+  op.mutable_reject_offer()->set_peer_org_id(peer);
+  return op;
+}
+
+Identity Admin() {
+  return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
+}
+Identity Registrar(const std::string& org) {
+  return Identity{org, "cred-" + org, lufd::v1::ROLE_REGISTRAR};
+}
+Identity Peer(const std::string& org) {
+  return Identity{org, "cred-" + org, lufd::v1::ROLE_PEER};
+}
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = Store::Open("memory:");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    // A long poll interval: every read-your-writes below must come from the
+    // nudge, not from polling luck.
+    auto follower =
+        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+    ASSERT_TRUE(follower.ok()) << follower.status();
+    follower_ = *std::move(follower);
+    registry_ = std::make_unique<Registry>(store_.get(), &views_,
+                                           [this] { follower_->Nudge(); });
+  }
+
+  absl::StatusOr<lufd::v1::WriteResponse> Run(
+      const Identity& who, const std::vector<Operation>& ops) {
+    return registry_->Execute(who, ops, "txn-1");
+  }
+  absl::Status Do(const Identity& who, const std::vector<Operation>& ops) {
+    return Run(who, ops).status();
+  }
+  absl::Status Put(const Identity& who, const RegistryObject& o) {
+    return Do(who, {PutOp(o)});
+  }
+
+  std::optional<RegistryObject> Get(ObjectKind kind, const std::string& key) {
+    return views_.Current()->Get(kind, key);
+  }
+  bool Sees(const std::string& number, const Identity& who) {
+    return views_.Current()->ResolveNumber(number, who).found;
+  }
+  uint64_t StoreSerial() { return *store_->LatestSerial(); }
+
+  // Registrar "iana-en:rar1" with registrants ra and (own) rar1; registrar
+  // rar2 with registrant rb.
+  void SeedRegistrars() {
+    ASSERT_TRUE(
+        Do(Admin(),
+           {PutOp(Org("iana-en:rar1", "", {lufd::v1::ORG_ROLE_REGISTRAR})),
+            PutOp(Org("iana-en:rar2", "", {lufd::v1::ORG_ROLE_REGISTRAR})),
+            PutOp(Org("iana-en:ra", "iana-en:rar1",
+                      {lufd::v1::ORG_ROLE_REGISTRANT})),
+            PutOp(Org("iana-en:rb", "iana-en:rar2",
+                      {lufd::v1::ORG_ROLE_REGISTRANT})),
+            PutOp(Dg("dg-b", "iana-en:rb"))})
+            .ok());
+  }
+
+  std::unique_ptr<Store> store_;
+  ViewHolder views_;
+  std::unique_ptr<ChangeFollower> follower_;
+  std::unique_ptr<Registry> registry_;
+};
+
+TEST_F(RegistryTest, PutIsVisibleAtOnceAndAudited) {
+  auto r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
+                         PutOp(Tn("+1-202-555-6666", "iana-en:1", {"dg"}))});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->serial(), 1u);
+  EXPECT_EQ(r->changes(), 3u);
+  EXPECT_EQ(views_.Current()->serial(), 1u);  // Read-your-writes.
+  auto tn = Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556666");
+  ASSERT_TRUE(tn.has_value());  // Normalized on the way in.
+  auto got = registry_->Get(Admin(), lufd::v1::OBJECT_KIND_IDENTIFIER,
+                            "tn:+12025556666");
+  ASSERT_TRUE(got.ok());
+  auto audit = store_->Audit(AuditQuery{});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 3u);
+  EXPECT_EQ((*audit)[0].actor(), "iana-en:admin/admin-cred");
+  EXPECT_EQ((*audit)[0].client_txn_id(), "txn-1");
+  // Upserting the identical object writes nothing.
+  auto again = Run(Admin(), {PutOp(Org("iana-en:1"))});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->changes(), 0u);
+  EXPECT_EQ(StoreSerial(), 1u);
+}
+
+TEST_F(RegistryTest, BatchStopsAtFirstErrorAndWritesNothing) {
+  auto r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
+                         PutOp(Tn("+12025556666", "iana-en:1", {"nope"})),
+                         PutOp(Org("iana-en:2"))});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 2: "));
+  EXPECT_EQ(StoreSerial(), 0u);
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_ORG, "iana-en:1"));
+
+  r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(Tn("+0", "iana-en:1", {}))});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 1: "));
+  r = Run(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:none")});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 0: "));
+  r = Run(Admin(), {Operation()});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StoreSerial(), 0u);
+}
+
+TEST_F(RegistryTest, ReferencesMustExist) {
+  EXPECT_EQ(Put(Admin(), Dg("dg", "iana-en:ghost")).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Put(Admin(), Cred("c", "iana-en:ghost")).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Put(Admin(), Org("iana-en:x", "iana-en:ghost")).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Put(Admin(), Org("iana-en:1")).ok());
+  EXPECT_EQ(Put(Admin(), Group("g", "iana-en:1", {}, {"rec"})).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Put(Admin(), Group("g", "iana-en:1", {"dg"}, {})).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Put(Admin(), Offer("g", "iana-en:1")).code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(Put(Admin(), Group("g", "iana-en:1", {}, {})).ok());
+  EXPECT_EQ(Put(Admin(), Offer("g", "iana-en:ghost")).code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, RegistrarAuthorization) {
+  SeedRegistrars();
+  const Identity rar1 = Registrar("iana-en:rar1");
+  // Own registrant and own org: allowed.
+  EXPECT_TRUE(Put(rar1, Dg("dg-a", "iana-en:ra")).ok());
+  EXPECT_TRUE(Put(rar1, Dg("dg-own", "iana-en:rar1")).ok());
+  EXPECT_TRUE(Put(rar1, Tn("+4930111", "iana-en:ra", {"dg-a"})).ok());
+  // Someone else's registrant.
+  absl::Status s = Put(rar1, Dg("dg-x", "iana-en:rb"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), StartsWith("operation 0: "));
+  EXPECT_FALSE(absl::StrContains(s.message(), "rb"));
+  // Taking over an existing key of someone else's.
+  EXPECT_EQ(Put(rar1, Dg("dg-b", "iana-en:ra")).code(),
+            absl::StatusCode::kPermissionDenied);
+  // Referring to someone else's dest group looks like it does not exist.
+  EXPECT_EQ(Put(rar1, Tn("+4930112", "iana-en:ra", {"dg-b"})).code(),
+            absl::StatusCode::kNotFound);
+  // Deleting and reading someone else's: not found (no oracle).
+  EXPECT_EQ(Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")}).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry_->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(
+      registry_->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a").ok());
+  EXPECT_TRUE(
+      registry_->Get(rar1, lufd::v1::OBJECT_KIND_ORG, "iana-en:ra").ok());
+  // Credentials: never.
+  EXPECT_EQ(Put(rar1, Cred("c1", "iana-en:ra")).code(),
+            absl::StatusCode::kPermissionDenied);
+  // Orgs: new registrants under itself only, no escaping via registrar/roles.
+  EXPECT_TRUE(Put(rar1, Org("iana-en:ra2", "iana-en:rar1",
+                            {lufd::v1::ORG_ROLE_REGISTRANT}))
+                  .ok());
+  EXPECT_EQ(Put(rar1, Org("iana-en:rc", "iana-en:rar2")).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(rar1, Org("iana-en:rd", "")).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(rar1, Org("iana-en:re", "iana-en:rar1",
+                          {lufd::v1::ORG_ROLE_REGISTRAR}))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(rar1, Org("iana-en:ra", "iana-en:rar2",
+                          {lufd::v1::ORG_ROLE_REGISTRANT}))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(rar1, Org("iana-en:ra", "iana-en:rar1",
+                          {lufd::v1::ORG_ROLE_REGISTRANT,
+                           lufd::v1::ORG_ROLE_REGISTRAR}))
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  auto renamed =
+      Org("iana-en:ra", "iana-en:rar1", {lufd::v1::ORG_ROLE_REGISTRANT});
+  renamed.mutable_org()->set_name("Renamed");
+  EXPECT_TRUE(Put(rar1, renamed).ok());
+  EXPECT_EQ(
+      Put(rar1, Org("iana-en:rar1", "", {lufd::v1::ORG_ROLE_REGISTRAR})).code(),
+      absl::StatusCode::kPermissionDenied);
+  // Peers and role-less callers write nothing.
+  EXPECT_EQ(Put(Peer("iana-en:ra"), Dg("dg-p", "iana-en:ra")).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(Identity{}, Dg("dg-p", "iana-en:ra")).code(),
+            absl::StatusCode::kPermissionDenied);
+  // A whole batch fails on the first denied operation.
+  uint64_t before = StoreSerial();
+  EXPECT_EQ(Do(rar1, {PutOp(Dg("dg-a2", "iana-en:ra")),
+                      PutOp(Dg("dg-x", "iana-en:rb"))})
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(StoreSerial(), before);
+  // CanRead.
+  EXPECT_TRUE(registry_->CanRead(rar1, Dg("x", "iana-en:ra")));
+  EXPECT_FALSE(registry_->CanRead(rar1, Dg("x", "iana-en:rb")));
+  EXPECT_FALSE(registry_->CanRead(Peer("iana-en:ra"), Dg("x", "iana-en:ra")));
+  EXPECT_TRUE(registry_->CanRead(Admin(), Dg("x", "iana-en:rb")));
+}
+
+TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
+  SeedRegistrars();
+  const Identity rar1 = Registrar("iana-en:rar1");
+  auto r =
+      Run(rar1, {PutOp(Org("iana-en:new", "iana-en:rar1",
+                           {lufd::v1::ORG_ROLE_REGISTRANT})),
+                 PutOp(Dg("dg-new", "iana-en:new")),
+                 PutOp(Naptr("rec-new", "iana-en:new", "sip:new@x")),
+                 PutOp(Group("g-new", "iana-en:new", {"dg-new"}, {"rec-new"})),
+                 PutOp(Tn("+4930222", "iana-en:new", {"dg-new"}))});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->changes(), 5u);
+  EXPECT_TRUE(Sees("+4930222", Peer("iana-en:new")));
+}
+
+TEST_F(RegistryTest, Cascades) {
+  const std::string o = "iana-en:owner", p = "iana-en:peer";
+  ASSERT_TRUE(
+      Do(Admin(),
+         {PutOp(Org(o)), PutOp(Org(p)), PutOp(Cred("c-o", o)),
+          PutOp(Cred("c-p", p)), PutOp(Dg("dg1", o)), PutOp(Dg("dg2", o)),
+          PutOp(Naptr("r1", o, "sip:a@x")), PutOp(Naptr("r2", o, "sip:b@x")),
+          PutOp(Group("g1", o, {"dg1", "dg2"}, {"r1", "r2"})),
+          PutOp(Group("g2", o, {"dg2"}, {})),
+          PutOp(Tn("+111", o, {"dg1", "dg2"})), PutOp(Offer("g1", p)),
+          PutOp(Offer("g2", p))})
+          .ok());
+  // Record -> removed from groups.
+  ASSERT_TRUE(
+      Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_SED_RECORD, "r1")}).ok());
+  auto g1 = Get(lufd::v1::OBJECT_KIND_SED_GROUP, "g1");
+  ASSERT_TRUE(g1);
+  ASSERT_EQ(g1->sed_group().records_size(), 1);
+  EXPECT_EQ(g1->sed_group().records(0).record_id(), "r2");
+  // Dest group -> removed from identifiers and groups.
+  auto r = Run(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg1")});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes(), 3u);  // dg1, the TN, g1.
+  EXPECT_THAT(Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+111")
+                  ->identifier()
+                  .dest_group_ids(),
+              ElementsAre("dg2"));
+  EXPECT_THAT(
+      Get(lufd::v1::OBJECT_KIND_SED_GROUP, "g1")->sed_group().dest_group_ids(),
+      ElementsAre("dg2"));
+  // Group -> its offers.
+  ASSERT_TRUE(Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_SED_GROUP, "g2")}).ok());
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_OFFER, "g2|iana-en:peer"));
+  EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_OFFER, "g1|iana-en:peer"));
+  // Peer org -> its credentials and the offers to it.
+  ASSERT_TRUE(Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, p)}).ok());
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_CREDENTIAL, "c-p"));
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_OFFER, "g1|iana-en:peer"));
+  // Registrant org -> everything it owns.
+  ASSERT_TRUE(Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, o)}).ok());
+  auto view = views_.Current();
+  for (auto kind :
+       {lufd::v1::OBJECT_KIND_ORG, lufd::v1::OBJECT_KIND_CREDENTIAL,
+        lufd::v1::OBJECT_KIND_IDENTIFIER, lufd::v1::OBJECT_KIND_DEST_GROUP,
+        lufd::v1::OBJECT_KIND_SED_RECORD, lufd::v1::OBJECT_KIND_SED_GROUP,
+        lufd::v1::OBJECT_KIND_OFFER}) {
+    EXPECT_EQ(view->Count(kind), 0u) << KindName(kind);
+  }
+}
+
+TEST_F(RegistryTest, CascadeSeesEarlierOperationsOfTheBatch) {
+  ASSERT_TRUE(Put(Admin(), Org("iana-en:1")).ok());
+  ASSERT_TRUE(Do(Admin(), {PutOp(Dg("dg", "iana-en:1")),
+                           PutOp(Tn("+111", "iana-en:1", {"dg"})),
+                           PutOp(Group("g", "iana-en:1", {"dg"}, {})),
+                           DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg")})
+                  .ok());
+  EXPECT_THAT(Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+111")
+                  ->identifier()
+                  .dest_group_ids(),
+              IsEmpty());
+  EXPECT_THAT(
+      Get(lufd::v1::OBJECT_KIND_SED_GROUP, "g")->sed_group().dest_group_ids(),
+      IsEmpty());
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg"));
+  // Created and deleted in one batch: nothing is written for it.
+  auto r = Run(Admin(), {PutOp(Dg("tmp", "iana-en:1")),
+                         DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "tmp")});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes(), 0u);
+}
+
+TEST_F(RegistryTest, RegistrarOfOthersCannotBeDeleted) {
+  SeedRegistrars();
+  EXPECT_EQ(
+      Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:rar1")}).code(),
+      absl::StatusCode::kFailedPrecondition);
+  // A registrar may delete its registrant, not itself.
+  ASSERT_TRUE(Put(Registrar("iana-en:rar1"), Dg("dg-a", "iana-en:ra")).ok());
+  EXPECT_EQ(Do(Registrar("iana-en:rar1"),
+               {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:rar1")})
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(Do(Registrar("iana-en:rar1"),
+                 {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:ra")})
+                  .ok());
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a"));
+}
+
+TEST_F(RegistryTest, OffersAreDecidedByThePeerSide) {
+  SeedRegistrars();
+  const Identity rar1 = Registrar("iana-en:rar1"),
+                 rar2 = Registrar("iana-en:rar2");
+  ASSERT_TRUE(
+      Put(Admin(), Org("iana-en:stranger", "", {lufd::v1::ORG_ROLE_REGISTRAR}))
+          .ok());
+  ASSERT_TRUE(Do(rar1, {PutOp(Dg("dg-a", "iana-en:ra")),
+                        PutOp(Naptr("rec-a", "iana-en:ra", "sip:a@x")),
+                        PutOp(Group("g-a", "iana-en:ra", {"dg-a"}, {"rec-a"})),
+                        PutOp(Tn("+4930333", "iana-en:ra", {"dg-a"})),
+                        // Status in the request is ignored.
+                        PutOp(Offer("g-a", "iana-en:rb",
+                                    lufd::v1::OFFER_STATUS_ACCEPTED))})
+                  .ok());
+  EXPECT_EQ(
+      Get(lufd::v1::OBJECT_KIND_OFFER, "g-a|iana-en:rb")->offer().status(),
+      lufd::v1::OFFER_STATUS_PENDING);
+  EXPECT_FALSE(Sees("+4930333", Peer("iana-en:rb")));
+  // The offering side cannot accept on the peer's behalf.
+  EXPECT_EQ(Do(rar1, {AcceptOp("g-a", "iana-en:rb")}).code(),
+            absl::StatusCode::kPermissionDenied);
+  // An unrelated registrar does not even learn the offer exists.
+  EXPECT_EQ(
+      Do(Registrar("iana-en:stranger"), {AcceptOp("g-a", "iana-en:rb")}).code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(Do(rar2, {AcceptOp("g-a", "iana-en:nobody")}).code(),
+            absl::StatusCode::kNotFound);
+  // The peer's registrar accepts.
+  ASSERT_TRUE(Do(rar2, {AcceptOp("g-a", "iana-en:rb")}).ok());
+  EXPECT_TRUE(Sees("+4930333", Peer("iana-en:rb")));
+  // Re-putting the offer keeps the decision.
+  ASSERT_TRUE(Put(rar1, Offer("g-a", "iana-en:rb")).ok());
+  EXPECT_TRUE(Sees("+4930333", Peer("iana-en:rb")));
+  ASSERT_TRUE(Do(rar2, {RejectOp("g-a", "iana-en:rb")}).ok());
+  EXPECT_EQ(
+      Get(lufd::v1::OBJECT_KIND_OFFER, "g-a|iana-en:rb")->offer().status(),
+      lufd::v1::OFFER_STATUS_REJECTED);
+  EXPECT_FALSE(Sees("+4930333", Peer("iana-en:rb")));
+  // The offering registrar may withdraw it.
+  EXPECT_EQ(
+      Do(rar2, {DelOp(lufd::v1::OBJECT_KIND_OFFER, "g-a|iana-en:rb")}).code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(
+      Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_OFFER, "g-a|iana-en:rb")}).ok());
+}
+
+// RFC 7878 §10: SSP2 provisions a TN, a range and a prefix on a destination
+// group whose NAPTR SED group is offered to SSP1.
+TEST_F(RegistryTest, Rfc7878Section10Scenario) {
+  const std::string ssp1 = "iana-en:111", ssp2 = "iana-en:222",
+                    ssp3 = "iana-en:333";
+  ASSERT_TRUE(
+      Do(Admin(),
+         {PutOp(Org(ssp1, "",
+                    {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRAR})),
+          PutOp(Org(
+              ssp2, "",
+              {lufd::v1::ORG_ROLE_REGISTRANT, lufd::v1::ORG_ROLE_REGISTRAR})),
+          PutOp(Org(ssp3, "", {lufd::v1::ORG_ROLE_PEER}))})
+          .ok());
+  const Identity ssp2_rar = Registrar(ssp2);
+  auto r =
+      Run(ssp2_rar,
+          {PutOp(Dg("DESTGRP_SSP2_1", ssp2)),
+           PutOp(Naptr("NAPTR_SSP2_1", ssp2, "sip:ssp2@sbe2.ssp2.example.com")),
+           PutOp(Group("SED_SSP2_SBE2", ssp2, {"DESTGRP_SSP2_1"},
+                       {"NAPTR_SSP2_1"})),
+           PutOp(Tn("+12025556666", ssp2, {"DESTGRP_SSP2_1"})),
+           PutOp(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026660000", ssp2,
+                       {"DESTGRP_SSP2_1"}, "+12026669999")),
+           PutOp(Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202777", ssp2,
+                       {"DESTGRP_SSP2_1"})),
+           PutOp(Offer("SED_SSP2_SBE2", ssp1))});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::vector<std::string> numbers = {"+12025556666", "+12026661234",
+                                            "+12027770001"};
+  for (const auto& n : numbers) {
+    EXPECT_TRUE(Sees(n, Peer(ssp2))) << n;   // Owner.
+    EXPECT_FALSE(Sees(n, Peer(ssp1))) << n;  // Offered, not yet accepted.
+    EXPECT_FALSE(Sees(n, Peer(ssp3))) << n;
+    EXPECT_FALSE(Sees(n, Identity{})) << n;
+  }
+  ASSERT_TRUE(Do(Registrar(ssp1), {AcceptOp("SED_SSP2_SBE2", ssp1)}).ok());
+  for (const auto& n : numbers) {
+    auto res = views_.Current()->ResolveNumber(n, Peer(ssp1));
+    ASSERT_TRUE(res.found) << n;
+    ASSERT_EQ(res.records.size(), 1u);
+    EXPECT_EQ(res.records[0].naptr().regexp(),
+              "!^.*$!sip:ssp2@sbe2.ssp2.example.com!");
+    EXPECT_EQ(res.records[0].ttl(), 3600u);
+    EXPECT_FALSE(Sees(n, Peer(ssp3))) << n;  // An unrelated peer: never.
+    EXPECT_FALSE(Sees(n, Identity{})) << n;
+  }
+  EXPECT_FALSE(Sees("+12028880000", Peer(ssp1)));
+}
+
+TEST_F(RegistryTest, HostileStringsRoundTripVerbatim) {
+  const std::string org = "x-inj:';DROP_TABLE_objects;--\"";
+  const std::string name = "Robert'); DROP TABLE orgs;-- \"quoted\" \\ %_ *";
+  const std::string id = "dg';DELETE_FROM_changes;--\"\\";
+  RegistryObject o = Org(org);
+  o.mutable_org()->set_name(name);
+  RegistryObject cred = Cred("c';--", org);
+  cred.mutable_credential()->set_description("' OR '1'='1'; --");
+  cred.mutable_credential()->set_san_uri("spiffe://x/';DROP");
+  RegistryObject uri = Ident(lufd::v1::IDENTIFIER_KIND_URI,
+                             "sip:o'brien;--@example.com", org, {id});
+  RegistryObject rec = Naptr("rec'\"", org, "sip:o'hara@x.example");
+  absl::Status s = Do(
+      Admin(), {PutOp(o), PutOp(cred), PutOp(Dg(id, org)), PutOp(uri),
+                PutOp(rec), PutOp(Group("g\"", org, {id}, {"rec'\""}, true))});
+  ASSERT_TRUE(s.ok()) << s;
+  auto got = Get(lufd::v1::OBJECT_KIND_ORG, org);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->org().name(), name);
+  auto c = Get(lufd::v1::OBJECT_KIND_CREDENTIAL, "c';--");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->credential().description(), "' OR '1'='1'; --");
+  EXPECT_EQ(c->credential().san_uri(), "spiffe://x/';DROP");
+  EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, id));
+  auto res =
+      views_.Current()->ResolveUri("sip:o'brien;--@example.com", Identity{});
+  ASSERT_TRUE(res.found);
+  EXPECT_EQ(res.records[0].naptr().regexp(), "!^.*$!sip:o'hara@x.example!");
+  // And what the store logged is the same bytes.
+  auto audit = store_->Audit(AuditQuery{});
+  ASSERT_TRUE(audit.ok());
+  bool found_name = false;
+  for (const auto& ch : *audit) {
+    if (ch.key() == org) found_name = ch.after().org().name() == name;
+  }
+  EXPECT_TRUE(found_name);
+}
+
+TEST_F(RegistryTest, BulkImportIsLinear) {
+  ASSERT_TRUE(
+      Do(Admin(), {PutOp(Org("iana-en:bulk")), PutOp(Dg("dg", "iana-en:bulk")),
+                   PutOp(Naptr("r", "iana-en:bulk", "sip:x@y")),
+                   PutOp(Group("g", "iana-en:bulk", {"dg"}, {"r"}, true))})
+          .ok());
+  constexpr int kCount = 50000;
+  std::vector<Operation> ops;
+  ops.reserve(kCount);
+  for (int i = 0; i < kCount; ++i) {
+    ops.push_back(PutOp(
+        Tn("+1555" + std::to_string(1000000 + i), "iana-en:bulk", {"dg"})));
+  }
+  absl::Time start = absl::Now();
+  auto r = Run(Registrar("iana-en:bulk"), ops);
+  absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->changes(), static_cast<uint32_t>(kCount));
+  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_IDENTIFIER),
+            static_cast<size_t>(kCount));
+  EXPECT_TRUE(Sees("+15551049999", Identity{}));
+  EXPECT_LT(took, absl::Seconds(20));  // Generous: a shared CI machine.
+  std::printf("bulk: %d TN puts (validate, commit, apply) in %s\n", kCount,
+              absl::FormatDuration(took).c_str());
+  // Deleting the dest group rewrites every TN in one batch.
+  r = Run(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg")});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->changes(), static_cast<uint32_t>(kCount + 2));
+  EXPECT_FALSE(Sees("+15551049999", Admin()));
+}
+
+TEST_F(RegistryTest, ConcurrentWritersRetryOnConflict) {
+  ASSERT_TRUE(Put(Admin(), Org("iana-en:1")).ok());
+  constexpr int kThreads = 4, kEach = 10;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string id = "dg-" + std::to_string(t) + "-" + std::to_string(i);
+        absl::Status s = Put(Admin(), Dg(id, "iana-en:1"));
+        if (!s.ok()) {
+          ++failures;
+          ADD_FAILURE() << s;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_DEST_GROUP),
+            static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(StoreSerial(), 1u + kThreads * kEach);
+}
+
+}  // namespace
+}  // namespace lufd
