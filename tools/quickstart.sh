@@ -113,7 +113,11 @@ ctl() {
 }
 healthy=0
 for ((i = 0; i < 300; i++)); do  # 30 s
-  kill -0 "$pid" 2>/dev/null || { tail -n 30 "$run/lufd.log" >&2; die "lufd exited; see run/lufd.log"; }
+  state="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo X)"
+  if [[ "$state" == Z || "$state" == X ]]; then  # exited (zombie) or gone
+    tail -n 30 "$run/lufd.log" >&2
+    die "lufd exited; see run/lufd.log"
+  fi
   if ctl admin health >/dev/null 2>&1; then
     healthy=1
     break

@@ -14,7 +14,7 @@ it_init
 
 case "${1:-sqlite}" in
   sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) url="$(pg_url)" ;;
+  postgres) pg_start_cluster; url="$PG_URL" ;;
   *) fail "unknown backend $1" ;;
 esac
 # 64 KiB message cap so "oversized" is cheap to produce.
@@ -133,7 +133,7 @@ pass "CSV with an unknown reference: rejected, nothing imported"
 big="$(head -c 100000 /dev/zero | tr '\0' 'A')"  # under ARG_MAX per arg (128 KiB)
 run_ctl admin org add iana-en:7777 --name "$big" --role peer
 expect_fail_with 'RESOURCE_EXHAUSTED|INVALID_ARGUMENT|too large|larger than' "100 kB request over a 64 KiB cap"
-kill -0 "$LUFD_PID" || fail "lufd died on an oversized request"
+it_alive "$LUFD_PID" || fail "lufd died on an oversized request"
 run_ctl peer-ssp1 lookup +12025556666
 expect_ok "still serving after the oversized request"
 # A long-but-legal lookup query is rejected as invalid, not crashed on.

@@ -11,7 +11,7 @@ it_init
 N="${2:-200000}"
 case "${1:-sqlite}" in
   sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) url="$(pg_url)" ;;
+  postgres) pg_start_cluster; url="$PG_URL" ;;
   *) fail "unknown backend $1" ;;
 esac
 start_lufd "$url"
@@ -47,7 +47,7 @@ imp=$!
 set -e
 _IT_PIDS+=("$imp")
 sleep "$((kill_after_ms / 1000)).$(printf '%03d' $((kill_after_ms % 1000)))"
-if ! kill -0 "$imp" 2>/dev/null; then
+if ! it_alive "$imp"; then
   it_log "warning: the import finished within ${kill_after_ms} ms, before the kill"
 fi
 kill9_lufd

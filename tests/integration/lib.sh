@@ -10,8 +10,8 @@
 #     port, waited for until `lufctl health` answers; $LUFD_PORT, $LUFD_PID;
 #   - ctl WHO ARGS...: lufctl with WHO's certificate from $PKI ("none" = no
 #     client certificate); out/rc captured by run_ctl;
-#   - pg_url: starts a private PostgreSQL cluster (tests/support/
-#     pg-harness.sh) and prints its URL;
+#   - pg_start_cluster: starts a private PostgreSQL cluster (tests/support/
+#     pg-harness.sh) and sets $PG_URL;
 #   - small assertions (expect_rc0, expect_fail_with, ...) that print what
 #     was run and its output on failure.
 #
@@ -56,13 +56,25 @@ it_cleanup() {
   exit "$rc"
 }
 
+# it_alive PID: the process exists and has not exited. (kill -0 is not
+# enough: an exited child stays a zombie, which kill -0 still reports, until
+# it is waited for.)
+it_alive() {
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z && "$state" != X ]]
+}
+
 # Sends TERM, waits up to 10 s, then KILL. Only for PIDs we started.
 _it_stop_pid() {
   local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
+  if ! it_alive "$pid"; then
+    wait "$pid" 2>/dev/null
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+    it_alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
     sleep 0.1
   done
   it_log "pid $pid ignored TERM for 10 s; killing"
@@ -166,7 +178,7 @@ start_lufd() {
   _IT_PIDS+=("$LUFD_PID")
   LUFD_PORT=""
   for ((i = 0; i < 300; i++)); do  # 30 s
-    if ! kill -0 "$LUFD_PID" 2>/dev/null; then
+    if ! it_alive "$LUFD_PID"; then
       wait "$LUFD_PID" 2>/dev/null || true
       tail -n 30 "$T/lufd.log" >&2
       fail "lufd exited during start-up"
@@ -191,14 +203,17 @@ kill9_lufd() {
   wait "$LUFD_PID" 2>/dev/null || true
 }
 
-# pg_url: a private PostgreSQL cluster under $T/pg; prints its URL.
-pg_url() {
+# pg_start_cluster: a private PostgreSQL cluster under $T/pg, stopped and
+# removed on exit; sets $PG_URL. Call it directly, not in $(...): the cleanup
+# list must be updated in this shell.
+pg_start_cluster() {
   local harness="$SOURCE_DIR/tests/support/pg-harness.sh"
   [[ -f "$harness" ]] || fail "tests/support/pg-harness.sh is missing"
   # shellcheck source=/dev/null
   source "$harness"
   _IT_PG_DIRS+=("$T/pg")
-  pg_start "$T/pg"
+  PG_URL="$(pg_start "$T/pg")" || fail "could not start PostgreSQL (see above)"
+  it_log "PostgreSQL at $PG_URL"
 }
 
 # --- assertions --------------------------------------------------------------

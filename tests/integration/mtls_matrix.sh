@@ -111,7 +111,7 @@ for bad in garbage-crl foreign-crl; do
   _IT_PIDS+=("$LUFD_PID")
   started=0
   for ((i = 0; i < 150; i++)); do  # 15 s
-    kill -0 "$LUFD_PID" 2>/dev/null || break
+    it_alive "$LUFD_PID" || break
     [[ -s "$T/$bad.port" ]] && { started=1; break; }
     sleep 0.1
   done

@@ -15,7 +15,7 @@ it_init
 backend="${1:-sqlite}"
 case "$backend" in
   sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) url="$(pg_url)" ;;
+  postgres) pg_start_cluster; url="$PG_URL" ;;
   *) fail "unknown backend $backend" ;;
 esac
 
