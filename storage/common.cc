@@ -3,8 +3,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
 namespace lufd::storage_internal {
 
@@ -69,13 +67,14 @@ absl::Status ValidateRequest(const CommitRequest& request) {
 
 std::string SerializeObject(const lufd::v1::RegistryObject& object) {
   std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    object.SerializeToCodedStream(&cos);
-  }
+  SerializeObjectTo(object, &out);
   return out;
+}
+
+void SerializeObjectTo(const lufd::v1::RegistryObject& object,
+                       std::string* out) {
+  out->clear();
+  object.AppendToString(out);
 }
 
 absl::Status ParseObject(absl::string_view bytes, absl::string_view what,

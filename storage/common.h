@@ -27,8 +27,12 @@ absl::Status ValidateRequest(const CommitRequest& request);
 
 bool IsValidUtf8NoNul(absl::string_view s);
 
-// Serializes deterministically, so equal objects give equal bytes.
+// Serializes an object. Our messages have no map fields, so the default
+// serializer is already deterministic (equal objects give equal bytes).
 std::string SerializeObject(const lufd::v1::RegistryObject& object);
+// Same, into `out` (reusing its capacity: bulk commits call this 1M times).
+void SerializeObjectTo(const lufd::v1::RegistryObject& object,
+                       std::string* out);
 
 // INTERNAL (naming `what`) if the bytes do not parse.
 absl::Status ParseObject(absl::string_view bytes, absl::string_view what,

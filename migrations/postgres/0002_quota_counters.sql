@@ -2,7 +2,7 @@
 -- the guard). subject is an org id or a source prefix; window_start is the
 -- start of the counting window in microseconds since the epoch.
 CREATE TABLE quota_counters (
-  subject           TEXT    NOT NULL,
+  subject           TEXT    COLLATE "C" NOT NULL,
   window_start_us   BIGINT  NOT NULL,
   lookups           BIGINT  NOT NULL DEFAULT 0,
   misses            BIGINT  NOT NULL DEFAULT 0,

@@ -435,6 +435,10 @@ class PostgresStore : public Store {
     // INSERT .. ON CONFLICT cannot express, so that (rare) case takes the
     // DISTINCT ON path below.
     bool duplicates = false;
+    bool any_put = false, any_delete = false;
+    for (const Mutation& m : req.mutations) {
+      (m.after.has_value() ? any_put : any_delete) = true;
+    }
     {
       absl::flat_hash_set<std::pair<int, absl::string_view>> seen;
       seen.reserve(req.mutations.size());
@@ -473,20 +477,30 @@ class PostgresStore : public Store {
       copy.complete();
     }
 
-    if (!duplicates) {
+    if (!duplicates && any_put) {
+      // UPDATE the keys that exist, then plain-INSERT the rest: measured
+      // faster than INSERT .. ON CONFLICT's per-row speculative insertion.
+      // No other writer can interleave (we hold the commit lock).
+      w.exec_params(
+          "UPDATE objects o SET data = l.after, serial = l.serial "
+          "FROM change_log l WHERE l.serial = $1 AND NOT l.deleted "
+          "AND o.kind = l.kind AND o.key = l.key",
+          serial_i);
       w.exec_params(
           "INSERT INTO objects (kind, key, data, serial) "
-          "SELECT kind, key, after, serial FROM change_log "
-          "WHERE serial = $1 AND NOT deleted "
-          "ON CONFLICT (kind, key) DO UPDATE "
-          "SET data = EXCLUDED.data, serial = EXCLUDED.serial",
+          "SELECT l.kind, l.key, l.after, l.serial FROM change_log l "
+          "WHERE l.serial = $1 AND NOT l.deleted AND NOT EXISTS "
+          "(SELECT 1 FROM objects o WHERE o.kind = l.kind AND o.key = l.key)",
           serial_i);
+    }
+    if (!duplicates && any_delete) {
       w.exec_params(
           "DELETE FROM objects o USING change_log l "
           "WHERE l.serial = $1 AND l.deleted "
           "AND o.kind = l.kind AND o.key = l.key",
           serial_i);
-    } else {
+    }
+    if (duplicates) {
       w.exec_params(
           "INSERT INTO objects (kind, key, data, serial) "
           "SELECT kind, key, after, serial FROM ("

@@ -415,13 +415,13 @@ class SqliteStore : public Store {
       BindText(log, 7, m.key);
       sqlite3_bind_int(log, 8, m.after.has_value() ? 0 : 1);
       if (m.before.has_value()) {
-        before = storage_internal::SerializeObject(*m.before);
+        storage_internal::SerializeObjectTo(*m.before, &before);
         BindBlob(log, 9, before);
       } else {
         sqlite3_bind_null(log, 9);
       }
       if (m.after.has_value()) {
-        after = storage_internal::SerializeObject(*m.after);
+        storage_internal::SerializeObjectTo(*m.after, &after);
         BindBlob(log, 10, after);
       } else {
         sqlite3_bind_null(log, 10);
