@@ -186,7 +186,7 @@ wait_lookup_ok() {
 provision() {
   _p org add --id iana-en:111 --name SSP1 --role peer --role registrar
   _p org add --id iana-en:222 --name SSP2 --role registrant \
-    --role registrar --role peer --registrar iana-en:222
+    --role registrar --role peer
   _p credential add --id cred-peer-ssp1 --org iana-en:111 \
     --role peer --san-uri urn:lufd:peer:ssp1
   _p dg add --id dg-bench --registrant iana-en:222

@@ -58,7 +58,7 @@ Written by \`bench/run-all.sh\` (do not edit by hand; notes go in
 | machine | $(nproc) CPUs, $cpu, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -r) |
 | commit | $commit$(git -C "$SOURCE_DIR" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)') |
 | load average | before $load_before, after $load_after (shared machine: other builds ran concurrently) |
-| numbers | $n (gen_numbers: 100 blocks of 10k under +4930, one NAPTR each) |
+| numbers | $n (gen_numbers: blocks of 10k under +4930, one NAPTR each) |
 | pinning | server CPU 0, generator CPU 1 ($( [[ "${BENCH_NO_PIN:-0}" == 1 ]] && echo off || echo taskset)) |
 
 ## Results
@@ -68,13 +68,13 @@ Written by \`bench/run-all.sh\` (do not edit by hand; notes go in
 | a | \`lufctl import\` $n TNs into SQLite (s) | $(get import_sqlite_s) ($(get import_sqlite_rate)/s, served: $(get import_sqlite_verified)) | ≤ 20 | $(verdict "$(get import_sqlite_s)" "<=" 20) |
 | a | \`lufctl import\` $n TNs into PostgreSQL (s) | $(get import_postgres_s) ($(get import_postgres_rate)/s, served: $(get import_postgres_verified)) | ≤ 30 | $(verdict "$(get import_postgres_s)" "<=" 30) |
 | b | null_server peak (lookups/s) | $(get lookup_null_peak_rps) (p99 $(get lookup_null_peak_p99_us) µs; CPU server $(get lookup_null_peak_server_cpu), client $(get lookup_null_peak_client_cpu)) | — | |
-| b | lufd peak, 1M TNs (lookups/s) | $(get lookup_lufd_peak_rps) (p99 $(get lookup_lufd_peak_p99_us) µs; CPU server $(get lookup_lufd_peak_server_cpu), client $(get lookup_lufd_peak_client_cpu); errors $(get lookup_lufd_peak_errors)) | — | |
+| b | lufd peak, $n TNs (lookups/s) | $(get lookup_lufd_peak_rps) (p99 $(get lookup_lufd_peak_p99_us) µs; CPU server $(get lookup_lufd_peak_server_cpu), client $(get lookup_lufd_peak_client_cpu); errors $(get lookup_lufd_peak_errors)) | — | |
 | b | lufd / null peak | $(get lookup_ratio_lufd_null) | ≥ 0.7 | $(verdict "$(get lookup_ratio_lufd_null)" ">=" 0.7) |
 | b | lookups per busy server core: lufd / null | $(get lookup_lufd_per_core) / $(get lookup_null_per_core) | — | |
 | b | lufd p99 at half peak ($(get lookup_half_rate)/s, open loop) (ms) | $half_p99_ms (p50 $(get lookup_lufd_half_p50_us) µs, p999 $(get lookup_lufd_half_p999_us) µs, achieved $(get lookup_lufd_half_rps)/s) | ≤ 2 | $(verdict "$half_p99_ms" "<=" 2) |
 | b | null_server at the same rate: p99 (µs) | $(get lookup_null_half_p99_us) (p50 $(get lookup_null_half_p50_us)) | — | |
-| c | time from exec to first found Lookup, 1M TNs (s, worst of runs) | $(get startup_1m_worst_s) (runs: $(get startup_1m_run1_s), $(get startup_1m_run2_s)) | ≤ 5 | $(verdict "$(get startup_1m_worst_s)" "<=" 5) |
-| c | lufd VmRSS: empty registry / 1M TNs (kB) | $(get startup_empty_rss_kb) / $(get startup_1m_rss_kb) (VmHWM $(get startup_1m_run1_hwm_kb)) | — | |
+| c | time from exec to first found Lookup, $n TNs (s, worst of runs) | $(get startup_1m_worst_s) (runs: $(get startup_1m_run1_s), $(get startup_1m_run2_s)) | ≤ 5 | $(verdict "$(get startup_1m_worst_s)" "<=" 5) |
+| c | lufd VmRSS: empty registry / $n TNs (kB) | $(get startup_empty_rss_kb) / $(get startup_1m_rss_kb) (VmHWM $(get startup_1m_run1_hwm_kb)) | — | |
 | c | bytes per number, (RSS_1M − RSS_empty) / $n | $(get startup_bytes_per_number) | ≤ 200 | $(verdict "$(get startup_bytes_per_number)" "<=" 200) |
 | c | in-process RegistryView (view_memory): bytes/number, build s, ResolveNumber/s | $(get view_bytes_per_number), $(get view_build_s), $(get view_resolve_per_s) | — | |
 
