@@ -25,6 +25,7 @@
 #include "client/client.h"
 #include "client/csv_import.h"
 #include "client/import_stream.h"
+#include "client/json_import.h"
 #include "client/local_db.h"
 #include "client/output.h"
 #include "client/spki.h"
@@ -60,6 +61,7 @@ struct Args {
   uint32_t limit = 0;
   size_t batch_size = 0, chunk_size = 2000;
   bool check_only = false;
+  std::string import_format;  // csv | json; empty = by file extension.
   std::string format = "csv", output_file;
   std::vector<std::string> kinds;
   uint64_t after_serial = 0;
@@ -592,22 +594,17 @@ absl::Status Batch(Context& ctx) {
   return PrintWrite(ctx, resp);
 }
 
-absl::Status Import(Context& ctx) {
-  auto plan = ParseImportCsvFile(ctx.a.value);
-  if (!plan.ok()) return plan.status();
-  if (!plan->ok()) {
-    for (const auto& e : plan->errors()) {
-      ctx.err << ctx.a.value << ":" << e.line << ": " << e.message << "\n";
-    }
-    return absl::InvalidArgumentError(
-        absl::StrCat(plan->errors().size(), " bad line(s) in ", ctx.a.value,
-                     "; nothing was sent"));
+absl::Status ReportBadLines(Context& ctx,
+                            const std::vector<LineError>& errors) {
+  for (const auto& e : errors) {
+    ctx.err << ctx.a.value << ":" << e.line << ": " << e.message << "\n";
   }
-  if (ctx.a.check_only) {
-    ctx.out << ctx.a.value << ": " << plan->size() << " numbers, "
-            << plan->record_count() << " NAPTR records, OK\n";
-    return absl::OkStatus();
-  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      errors.size(), " bad line(s) in ", ctx.a.value, "; nothing was sent"));
+}
+
+absl::Status StreamImport(Context& ctx, const ImportSource& source,
+                          absl::string_view what) {
   auto client = ctx.Client();
   if (!client.ok()) return client.status();
   ImportOptions opts;
@@ -621,7 +618,7 @@ absl::Status Import(Context& ctx) {
     };
   }
   auto c = (*client)->NewContext(false);
-  auto result = RunImport((*client)->admin(), c.get(), *plan, opts);
+  auto result = RunImport((*client)->admin(), c.get(), source, opts);
   if (tty) ctx.err << "\n";
   if (!result.ok()) return result.status();
   double rate = result->seconds > 0 ? result->objects / result->seconds : 0;
@@ -630,12 +627,42 @@ absl::Status Import(Context& ctx) {
         "{\"imported\":%d,\"seconds\":%.3f,\"rate\":%.0f,\"serial\":\"%d\"}\n",
         result->objects, result->seconds, rate, result->serial);
   } else {
-    ctx.out << absl::StrFormat("imported %d numbers in %.2f s (%.0f/s), "
-                               "serial %d\n",
-                               result->objects, result->seconds, rate,
+    ctx.out << absl::StrFormat("imported %d %s in %.2f s (%.0f/s), serial %d\n",
+                               result->objects, what, result->seconds, rate,
                                result->serial);
   }
   return absl::OkStatus();
+}
+
+absl::Status Import(Context& ctx) {
+  std::string format = ctx.a.import_format;
+  if (format.empty()) {
+    format = absl::EndsWith(ctx.a.value, ".json") ||
+                     absl::EndsWith(ctx.a.value, ".jsonl") ||
+                     absl::EndsWith(ctx.a.value, ".ndjson")
+                 ? "json"
+                 : "csv";
+  }
+  if (format == "json") {
+    auto text = ReadSmallFile(ctx.a.value);
+    if (!text.ok()) return text.status();
+    JsonImport source = ParseJsonLines(*text);
+    if (!source.ok()) return ReportBadLines(ctx, source.errors());
+    if (ctx.a.check_only) {
+      ctx.out << ctx.a.value << ": " << source.size() << " objects, OK\n";
+      return absl::OkStatus();
+    }
+    return StreamImport(ctx, source, "objects");
+  }
+  auto plan = ParseImportCsvFile(ctx.a.value);
+  if (!plan.ok()) return plan.status();
+  if (!plan->ok()) return ReportBadLines(ctx, plan->errors());
+  if (ctx.a.check_only) {
+    ctx.out << ctx.a.value << ": " << plan->size() << " numbers, "
+            << plan->record_count() << " NAPTR records, OK\n";
+    return absl::OkStatus();
+  }
+  return StreamImport(ctx, CsvImportSource(*plan), "numbers");
 }
 
 absl::Status Export(Context& ctx) {
@@ -1224,11 +1251,17 @@ const std::vector<Command>& Commands() {
        },
        Batch},
       {"import", "",
-       "import CSV [--batch-size N] [--chunk-size N] [--check]",
+       "import FILE [--format csv|json] [--batch-size N] [--chunk-size N] "
+       "[--check]",
        "Bulk-load TNs from CSV (tn,registrant,dest_groups[,ttl,order,"
-       "preference,flags,services,regexp,replacement]).",
+       "preference,flags,services,regexp,replacement]), or any objects from "
+       "JSON lines as export writes them.",
        [](CLI::App* c, Args* a) {
-         c->add_option("csv", a->value, "CSV file")->required();
+         c->add_option("file", a->value, "CSV or JSON-lines file")->required();
+         c->add_option("--format", a->import_format,
+                       "csv or json (default: by extension, .json/.jsonl = "
+                       "json)")
+             ->check(CLI::IsMember({"csv", "json"}));
          c->add_option("--batch-size", a->batch_size,
                        "Objects per atomic batch (default: whole file)");
          c->add_option("--chunk-size", a->chunk_size,

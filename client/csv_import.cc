@@ -82,6 +82,46 @@ uint64_t TnKey(absl::string_view tn) {
   return v * 16 + (tn.size() - 1);
 }
 
+// Proto3 string fields must hold valid UTF-8 (serialization fails
+// otherwise, deep inside gRPC); reject it here, per line. Rejects overlong
+// forms, surrogates and code points above U+10FFFF, like protobuf does.
+bool ValidUtf8(absl::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p < n + 1) return false;  // Truncated sequence.
+    for (int k = 1; k <= n; ++k) {
+      if ((p[k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return false;
+    }
+    p += n + 1;
+  }
+  return true;
+}
+
 bool ParseU32(absl::string_view s, uint32_t max, uint32_t* out) {
   s = absl::StripAsciiWhitespace(s);
   if (s.empty() || s.size() > 10) return false;
@@ -278,6 +318,14 @@ class ImportParser {
       if (!problems.empty()) problems.append("; ");
       problems.append(what.data(), what.size());
     };
+
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      if (!ValidUtf8(fields_[i])) {
+        AddError(record_line_,
+                 absl::StrCat("field ", i + 1, ": invalid UTF-8"));
+        return;
+      }
+    }
 
     ImportNumber num;
     num.line = record_line_;

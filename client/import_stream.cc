@@ -12,8 +12,18 @@
 
 namespace lufd::client {
 
+std::string CsvImportSource::Describe(size_t i) const {
+  const ImportNumber& num = plan_.number(i);
+  return absl::StrCat("line ", num.line, " (tn ", num.tn_view(), ")");
+}
+
 std::string MapObjectErrorToLine(const std::string& message,
                                  const ImportPlan& plan) {
+  return MapObjectErrorToLine(message, CsvImportSource(plan));
+}
+
+std::string MapObjectErrorToLine(const std::string& message,
+                                 const ImportSource& source) {
   static const std::string kObject = "object ";
   size_t pos = 0;
   while ((pos = message.find(kObject, pos)) != std::string::npos) {
@@ -26,10 +36,9 @@ std::string MapObjectErrorToLine(const std::string& message,
     uint64_t index = 0;
     if (end > start && absl::SimpleAtoi(message.substr(start, end - start),
                                         &index) &&
-        index < plan.size()) {
-      const ImportNumber& num = plan.number(index);
-      return absl::StrCat(message.substr(0, pos), "line ", num.line, " (tn ",
-                          num.tn_view(), ")", message.substr(end));
+        index < source.size()) {
+      return absl::StrCat(message.substr(0, pos), source.Describe(index),
+                          message.substr(end));
     }
     pos = start;
   }
@@ -55,12 +64,18 @@ std::string FormatProgressBar(const ImportProgressInfo& p, int width) {
 absl::StatusOr<ImportResult> RunImport(
     lufd::v1::AdminService::StubInterface* admin, grpc::ClientContext* context,
     const ImportPlan& plan, const ImportOptions& options) {
+  return RunImport(admin, context, CsvImportSource(plan), options);
+}
+
+absl::StatusOr<ImportResult> RunImport(
+    lufd::v1::AdminService::StubInterface* admin, grpc::ClientContext* context,
+    const ImportSource& source, const ImportOptions& options) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto elapsed = [&start] {
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
-  const size_t total = plan.size();
+  const size_t total = source.size();
   const size_t batch_size = options.batch_size == 0 ? total : options.batch_size;
   const size_t chunk_size = std::max<size_t>(1, options.chunk_size);
 
@@ -101,7 +116,7 @@ absl::StatusOr<ImportResult> RunImport(
       for (int k = 0; k < n; ++k) {
         lufd::v1::RegistryObject* obj =
             k < objects->size() ? objects->Mutable(k) : objects->Add();
-        plan.ToObject(i + k, obj);
+        source.Fill(i + k, obj);
       }
       chunk.set_end_batch(chunk_end == batch_end);
       chunk.set_client_txn_id(options.client_txn_id);
@@ -124,7 +139,7 @@ absl::StatusOr<ImportResult> RunImport(
   report();
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        MapObjectErrorToLine(status.error_message(), plan));
+                        MapObjectErrorToLine(status.error_message(), source));
   }
   ImportResult result;
   result.objects = total;

@@ -27,6 +27,32 @@
 
 namespace lufd::client {
 
+// Where RunImport gets its objects, in stream order: the CSV plan, or JSON
+// lines (json_import.h). Implementations are read-only during the import.
+class ImportSource {
+ public:
+  virtual ~ImportSource() = default;
+  virtual size_t size() const = 0;
+  // Fills `out` with object i (overwriting it; callers reuse one message).
+  virtual void Fill(size_t i, lufd::v1::RegistryObject* out) const = 0;
+  // How the user finds object i in the input, e.g. "line 14 (tn +1202...)".
+  virtual std::string Describe(size_t i) const = 0;
+};
+
+// ImportSource over a parsed CSV (the plan must outlive it).
+class CsvImportSource final : public ImportSource {
+ public:
+  explicit CsvImportSource(const ImportPlan& plan) : plan_(plan) {}
+  size_t size() const override { return plan_.size(); }
+  void Fill(size_t i, lufd::v1::RegistryObject* out) const override {
+    plan_.ToObject(i, out);
+  }
+  std::string Describe(size_t i) const override;
+
+ private:
+  const ImportPlan& plan_;
+};
+
 struct ImportProgressInfo {
   uint64_t total = 0;      // Objects in the plan.
   uint64_t sent = 0;       // Objects written to the stream.
@@ -52,10 +78,15 @@ struct ImportResult {
 
 absl::StatusOr<ImportResult> RunImport(
     lufd::v1::AdminService::StubInterface* admin, grpc::ClientContext* context,
+    const ImportSource& source, const ImportOptions& options);
+absl::StatusOr<ImportResult> RunImport(
+    lufd::v1::AdminService::StubInterface* admin, grpc::ClientContext* context,
     const ImportPlan& plan, const ImportOptions& options);
 
 // "object 12: bad regexp" -> "line 14 (tn +12025550012): bad regexp" when
 // the index is within the plan; other text is kept.
+std::string MapObjectErrorToLine(const std::string& message,
+                                 const ImportSource& source);
 std::string MapObjectErrorToLine(const std::string& message,
                                  const ImportPlan& plan);
 

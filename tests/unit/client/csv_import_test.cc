@@ -148,6 +148,22 @@ TEST(CsvImportTest, RepeatedTnAddsRecordsWhenConsistent) {
   EXPECT_EQ(obj.identifier().records(1).naptr().services(), "E2U+h323");
 }
 
+TEST(CsvImportTest, RejectsInvalidUtf8) {
+  ImportPlan plan = ParseImportCsv(
+      "tn,registrant,dest_groups\n"
+      "+12025550001,org\xff,dg\n"         // Invalid byte.
+      "+12025550002,org\xc3\xa9,dg\n"    // Valid: U+00E9.
+      "+12025550003,o,\xe0\x80\x80\n"   // Overlong.
+      "+12025550004,o,\xed\xa0\x80\n"   // Surrogate.
+      "+12025550005,o,\xf0\x9f\x98\x80\n"  // Valid: U+1F600.
+      "+12025550006,o,\xf0\x9f\x98\n");  // Truncated.
+  std::vector<uint32_t> lines;
+  for (const auto& e : plan.errors()) lines.push_back(e.line);
+  EXPECT_THAT(lines, ElementsAre(2, 4, 5, 7)) << Errors(plan);
+  EXPECT_THAT(plan.errors()[0].message, HasSubstr("UTF-8"));
+  EXPECT_EQ(plan.size(), 2u);
+}
+
 TEST(CsvImportTest, BomAndBlankLinesAreTolerated) {
   ImportPlan plan = ParseImportCsv(
       "\xEF\xBB\xBFtn,registrant,dest_groups\n\n+12025550001,o,d\n\n");
