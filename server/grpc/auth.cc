@@ -183,8 +183,8 @@ Authenticator::CurrentCrlState() {
     // Fail closed: with no CRLs every certificate is denied until the files
     // are readable again.
     state->crls.clear();
-    spdlog::warn("revocation files unreadable ({}; {}); denying all clients",
-                 ca_status.ToString(), crl_status.ToString());
+    spdlog::warn("revocation files unreadable ({}); denying all clients",
+                 (ca_status.ok() ? crl_status : ca_status).ToString());
   } else {
     spdlog::info("loaded {} CRL(s) from {} (generation {})", state->crls.size(),
                  options_.crl_file, state->generation);

@@ -7,6 +7,7 @@
 // seeded with an admin and a peer credential, and talks to it with real
 // gRPC channels.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -14,6 +15,9 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,10 +40,14 @@
 #include "gtest/gtest.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "lufd/v1/lookup.grpc.pb.h"
+#include "server/core/follower.h"
 #include "server/core/identity.h"
+#include "server/core/registry.h"
+#include "server/core/view.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/server.h"
 #include "server/ops/config.h"
+#include "storage/store.h"
 
 namespace lufd {
 namespace {
@@ -207,6 +215,14 @@ class ServerTest : public ::testing::Test {
         LufdServer::Start(config);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
+    auto seeded = server_->registry()->Execute(Identity::LocalAdmin(),
+                                               Puts(SeedObjects()), "seed");
+    ASSERT_TRUE(seeded.ok()) << seeded.status();
+  }
+
+  // The admin org and credential (admin.pem, by SPKI) and the peer org and
+  // credential (by SAN URI).
+  static std::vector<lufd::v1::RegistryObject> SeedObjects() {
     lufd::v1::RegistryObject admin_cred;
     auto* c = admin_cred.mutable_credential();
     c->set_id("admin1");
@@ -214,24 +230,22 @@ class ServerTest : public ::testing::Test {
     c->set_role(lufd::v1::ROLE_ADMIN);
     c->set_spki_sha256(std::string(
         absl::StripAsciiWhitespace(ReadFile(P("admin.spki")))));
-    auto seeded = server_->registry()->Execute(
-        Identity::LocalAdmin(),
-        Puts({OrgObject(kAdminOrg, {}),
-              OrgObject(kPeerOrg, {lufd::v1::ORG_ROLE_PEER,
-                                   lufd::v1::ORG_ROLE_REGISTRANT}),
-              admin_cred, PeerCredential(false)}),
-        "seed");
-    ASSERT_TRUE(seeded.ok()) << seeded.status();
+    return {OrgObject(kAdminOrg, {}),
+            OrgObject(kPeerOrg,
+                      {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT}),
+            admin_cred, PeerCredential(false)};
   }
 
   // A channel presenting <name>.pem/.key ("" = no client certificate),
   // trusting the dev CA. Each channel gets its own connection (local
   // subchannel pool), so every channel makes a fresh handshake.
-  std::shared_ptr<grpc::Channel> Channel(const std::string& name,
-                                         const std::string& pki_dir = "") {
-    const std::string& base = pki_dir.empty() ? *pki : pki_dir;
+  std::shared_ptr<grpc::Channel> Channel(const std::string& name) {
+    return ChannelTo(server_->address(), name);
+  }
+  static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
+                                                  const std::string& name) {
     grpc::SslCredentialsOptions options;
-    options.pem_root_certs = ReadFile(absl::StrCat(base, "/ca.pem"));
+    options.pem_root_certs = ReadFile(P("ca.pem"));
     if (!name.empty()) {
       options.pem_private_key = ReadFile(P(name + ".key"));
       options.pem_cert_chain = ReadFile(P(name + ".pem"));
@@ -240,8 +254,8 @@ class ServerTest : public ::testing::Test {
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
     args.SetMaxSendMessageSize(16 * 1024 * 1024);
-    return grpc::CreateCustomChannel(server_->address(),
-                                     grpc::SslCredentials(options), args);
+    return grpc::CreateCustomChannel(address, grpc::SslCredentials(options),
+                                     args);
   }
 
   static void SetDeadline(grpc::ClientContext* ctx) {
@@ -626,6 +640,150 @@ TEST_F(ServerTest, InspectCertificateReadsSpkiAndSans) {
             absl::StripAsciiWhitespace(ReadFile(P("peer-ssp1.spki"))));
   EXPECT_THAT(info->san_uris, ::testing::ElementsAre("urn:lufd:peer:ssp1"));
   EXPECT_FALSE(InspectCertificatePem("not a cert").ok());
+}
+
+
+// The lufd binary, as a child process.
+class LufdProcess {
+ public:
+  // Starts `lufd --config <config> --port-file <dir>/port`, stderr to
+  // <dir>/lufd.log.
+  LufdProcess(const std::string& dir, const std::string& config)
+      : port_file_(dir + "/port"), log_file_(dir + "/lufd.log") {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log_file_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<std::string> args = {LUFD_BINARY, "--config", config,
+                                     "--port-file", port_file_};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid_, LUFD_BINARY, &actions, nullptr, argv.data(),
+                    environ) != 0) {
+      pid_ = -1;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~LufdProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // The port from the port file, or 0 if it did not appear in time or the
+  // process exited first.
+  int WaitForPort(absl::Duration timeout) {
+    const absl::Time end = absl::Now() + timeout;
+    while (absl::Now() < end) {
+      if (std::optional<int> code = TryWait(); code.has_value()) return 0;
+      std::ifstream in(port_file_);
+      int port = 0;
+      if (in >> port && port > 0) return port;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return 0;
+  }
+
+  // The exit code once the process has exited (-1 if killed by a signal),
+  // nullopt if still running after `timeout`.
+  std::optional<int> WaitForExit(absl::Duration timeout) {
+    const absl::Time end = absl::Now() + timeout;
+    do {
+      if (std::optional<int> code = TryWait(); code.has_value()) return code;
+      absl::SleepFor(absl::Milliseconds(50));
+    } while (absl::Now() < end);
+    return std::nullopt;
+  }
+
+  void Signal(int sig) { kill(pid_, sig); }
+  std::string Log() const { return ReadFile(log_file_); }
+  bool started() const { return pid_ > 0; }
+
+ private:
+  std::optional<int> TryWait() {
+    if (exited_) return exit_code_;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return std::nullopt;
+    exited_ = true;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return exit_code_;
+  }
+
+  std::string port_file_;
+  std::string log_file_;
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
+std::string ProcessConfigYaml(const std::string& dir, const std::string& url,
+                              bool migrate) {
+  return absl::StrCat(
+      "grpc:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: ", dir,
+      "/server.pem\n    key_file: ", dir, "/server.key\n    client_ca_file: ",
+      *pki, "/ca.pem\nstore:\n  url: \"", url, "\"\n  migrate_on_start: ",
+      migrate ? "true" : "false",
+      "\nlog:\n  level: debug\n  format: json\ndrain_timeout: 2s\n");
+}
+
+TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
+  // Provision a migrated SQLite registry with the seed credentials, the
+  // way lufctl would with direct database access.
+  const std::string url = absl::StrCat("sqlite:", dir_, "/registry.db");
+  {
+    auto store = Store::Open(url);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Migrate().ok());
+    ViewHolder views;
+    auto follower =
+        ChangeFollower::Start(store->get(), &views, absl::Milliseconds(20));
+    ASSERT_TRUE(follower.ok()) << follower.status();
+    Registry registry(store->get(), &views, [&] { (*follower)->Nudge(); });
+    auto seeded = registry.Execute(Identity::LocalAdmin(),
+                                   Puts(SeedObjects()), "seed");
+    ASSERT_TRUE(seeded.ok()) << seeded.status();
+  }
+  const std::string config = Dir("lufd.yaml");
+  std::ofstream(config) << ProcessConfigYaml(dir_, url, /*migrate=*/false);
+
+  LufdProcess lufd(dir_, config);
+  ASSERT_TRUE(lufd.started());
+  const int port = lufd.WaitForPort(absl::Seconds(20));
+  ASSERT_GT(port, 0) << lufd.Log();
+
+  auto stub = lufd::v1::AdminService::NewStub(
+      ChannelTo(absl::StrCat("127.0.0.1:", port), "admin"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ServerInfo info;
+  grpc::Status s = stub->GetServerInfo(&ctx, {}, &info);
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << lufd.Log();
+  EXPECT_EQ(info.store_backend(), "sqlite");
+  EXPECT_EQ(info.caller_org_id(), kAdminOrg);
+  EXPECT_GT(info.schema_version(), 0u);
+
+  lufd.Signal(SIGTERM);
+  EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
+  const std::string log = lufd.Log();
+  EXPECT_THAT(log, HasSubstr(absl::StrCat("serving on 127.0.0.1:", port,
+                                          " (serial ")));
+  EXPECT_THAT(log, HasSubstr("backend sqlite"));
+  // JSON lines, with the per-RPC debug line.
+  EXPECT_THAT(log, HasSubstr("{\"ts\":\""));
+  EXPECT_THAT(log, HasSubstr("rpc GetServerInfo caller=iana-en:100/admin1 "
+                             "code=OK latency_ms="));
+}
+
+TEST_F(ServerTest, LufdBinaryRefusesUnmigratedStore) {
+  const std::string url = absl::StrCat("sqlite:", dir_, "/empty.db");
+  const std::string config = Dir("lufd.yaml");
+  std::ofstream(config) << ProcessConfigYaml(dir_, url, /*migrate=*/false);
+  LufdProcess lufd(dir_, config);
+  ASSERT_TRUE(lufd.started());
+  EXPECT_EQ(lufd.WaitForExit(absl::Seconds(20)), std::optional<int>(1));
+  EXPECT_THAT(lufd.Log(), HasSubstr("schema is not current"));
 }
 
 }  // namespace
