@@ -31,8 +31,14 @@ import_into() {
   done
   provision
   blog "importing $BENCH_COUNT numbers into $name ($url)"
+  local cpu0 tf="$BENCH_WORK/import-$name.time"
+  cpu0="$(cpu_s "$LUFD_PID")"
   t0="$(now_s)"
-  if ! out="$(ctl admin import "$CSV" 2>&1)"; then
+  # /usr/bin/time: lufctl's own CPU and peak RSS ("user sys maxrss_kb").
+  if ! out="$(/usr/bin/time -o "$tf" -f '%U %S %M' \
+    "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
+    --cert "$PKI/admin.pem" --key "$PKI/admin.key" --timeout 600 \
+    import "$CSV" ${BENCH_IMPORT_FLAGS:-} 2>&1)"; then
     echo "$out" | tail -n 20 >&2
     record "import_${name}_s" "FAILED"
     stop_pid "$LUFD_PID"
@@ -43,7 +49,11 @@ import_into() {
   echo "$out" | tail -n 3 >&2
   record "import_${name}_s" "$secs"
   record "import_${name}_rate" "$(awk -v n="$BENCH_COUNT" -v s="$secs" 'BEGIN{printf "%.0f", n/s}')"
+  record "import_${name}_lufd_cpu_s" "$(awk -v a="$cpu0" -v b="$(cpu_s "$LUFD_PID")" 'BEGIN{printf "%.2f", b-a}')"
+  record "import_${name}_lufctl_cpu_s" "$(awk '{printf "%.2f", $1+$2}' "$tf")"
+  record "import_${name}_lufctl_maxrss_kb" "$(awk '{print $3}' "$tf")"
   record "import_${name}_lufd_rss_kb" "$(rss_kb "$LUFD_PID")"
+  record "import_${name}_lufd_hwm_kb" "$(hwm_kb "$LUFD_PID")"
   # The data must be served, not only written.
   local r1 r2
   r1="$(wait_lookup_ok "$first_tn" 30 || true)"

@@ -116,6 +116,10 @@ ensure_csv() {
   fi
 }
 
+# cpu_s PID: user+system CPU seconds a process has used so far.
+cpu_s() {
+  awk -v t="$(getconf CLK_TCK)" '{sub(/.*\) /, ""); printf "%.2f", ($12+$13)/t}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
