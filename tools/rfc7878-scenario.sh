@@ -13,7 +13,9 @@
 #
 # The registry it builds (keys as in server/core/keys.h):
 #   org iana-en:111 "SSP1"  roles peer, registrar
-#   org iana-en:222 "SSP2"  roles registrant, registrar, peer; its own registrar
+#   org iana-en:222 "SSP2"  roles registrant, registrar, peer (a registrar
+#                           provisions its own org's data; no org may name
+#                           itself as registrar_id)
 #   org iana-en:333 "SSP3"  role peer (unrelated: nothing is offered to it)
 #   credentials: cred-registrar-ssp1/-ssp2 (role registrar), cred-peer-ssp1,
 #                cred-peer-ssp2, cred-peer-ssp3 (role peer), bound by SAN URI
@@ -69,7 +71,7 @@ provision() {
   # Organizations and credentials: admin only.
   as admin org add iana-en:111 --name SSP1 --role peer --role registrar
   as admin org add iana-en:222 --name SSP2 --role registrant --role registrar \
-    --role peer --registrar iana-en:222
+    --role peer
   as admin org add iana-en:333 --name SSP3 --role peer
   as admin credential add cred-registrar-ssp1 --org iana-en:111 --role registrar \
     --san-uri urn:lufd:registrar:ssp1
