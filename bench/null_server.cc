@@ -25,6 +25,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
@@ -36,6 +37,10 @@ ABSL_FLAG(std::string, mode, "sync", "sync | callback");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound port is written here once serving.");
 ABSL_FLAG(int, max_seconds, 900, "Exit after this long even if not signalled.");
+ABSL_FLAG(bool, mutex_deadlock_detection, true,
+          "Leave absl::Mutex deadlock detection as Debian's Abseil sets it "
+          "(on: built without NDEBUG), like lufd; false shows what turning "
+          "it off would gain.");
 
 namespace {
 
@@ -100,6 +105,9 @@ class CallbackLookup final : public lufd::v1::LookupService::CallbackService {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("Do-nothing mTLS LookupService (benchmark).");
   absl::ParseCommandLine(argc, argv);
+  if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
 
   grpc::SslServerCredentialsOptions ssl(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
