@@ -249,10 +249,25 @@ bool IsEreSpecial(char c) {
 //    with a literal '+' that ENUM regexps must write as "\+";
 //  - interval expressions whose expansion would blow up regcomp.
 // Malformed brackets/intervals are left for regcomp to report.
+// True if ere[i] == '{' starts a well-formed interval "{m}", "{m,}" or
+// "{m,n}".
+bool IsInterval(absl::string_view ere, size_t i) {
+  size_t j = i + 1;
+  size_t digits = 0;
+  while (j < ere.size() && absl::ascii_isdigit(ere[j])) ++j, ++digits;
+  if (digits == 0) return false;
+  if (j < ere.size() && ere[j] == ',') {
+    ++j;
+    while (j < ere.size() && absl::ascii_isdigit(ere[j])) ++j;
+  }
+  return j < ere.size() && ere[j] == '}';
+}
+
 absl::Status ScanEre(absl::string_view ere) {
   constexpr absl::string_view kField = "naptr.regexp";
   uint64_t product = 1;
-  bool at_start = true;  // Nothing to repeat yet (start, '(', '|', '^').
+  bool at_start = true;       // Nothing to repeat yet (start, '(', '|', '^').
+  bool after_repeat = false;  // The previous token was *, +, ? or {m,n}.
   size_t i = 0;
   while (i < ere.size()) {
     char c = ere[i];
@@ -260,6 +275,7 @@ absl::Status ScanEre(absl::string_view ere) {
       if (i + 1 >= ere.size()) return Invalid(kField, "ERE ends with '\\'");
       i += 2;
       at_start = false;
+      after_repeat = false;
       continue;
     }
     if (c == '[') {
@@ -281,7 +297,14 @@ absl::Status ScanEre(absl::string_view ere) {
       if (j >= ere.size()) return absl::OkStatus();  // regcomp reports it.
       i = j + 1;
       at_start = false;
+      after_repeat = false;
       continue;
+    }
+    const bool is_repeat = c == '*' || c == '+' || c == '?' || c == '{';
+    if (is_repeat && after_repeat && (c != '{' || IsInterval(ere, i))) {
+      // POSIX leaves "a+*", "a{2}{3}" undefined, and glibc's regcomp turns
+      // long runs of them into exponential memory.
+      return Invalid(kField, "stacked repetition operators (e.g. \"a+*\")");
     }
     if (c == '+' && at_start) {
       return Invalid(kField,
@@ -316,10 +339,12 @@ absl::Status ScanEre(absl::string_view ere) {
           return Invalid(kField, "interval repetitions too large");
         }
         i = j + 1;
+        after_repeat = true;
         continue;
       }
     }
     at_start = (c == '(' || c == '|' || (c == '^' && at_start));
+    after_repeat = (c == '*' || c == '+' || c == '?') && !at_start;
     ++i;
   }
   return absl::OkStatus();

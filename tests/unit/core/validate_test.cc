@@ -137,6 +137,13 @@ TEST(ValidateNaptrTest, UnescapedPlusRefused) {
 TEST(ValidateNaptrTest, IntervalBlowUpRefused) {
   EXPECT_FALSE(Terminal("!((a{255}){255}){255}!sip:a@b!").ok());
   EXPECT_FALSE(Terminal("!a{1000}!sip:a@b!").ok());
+  // Found by naptr_fuzz: a run of '+' made glibc's regcomp exhaust memory.
+  EXPECT_THAT(Msg(Terminal("!x" + std::string(60, '+') + "!sip:a@b!")),
+              HasSubstr("stacked repetition"));
+  EXPECT_FALSE(Terminal("!a+*!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!a{2}{3}!sip:a@b!").ok());
+  EXPECT_FALSE(Terminal("!a*?!sip:a@b!").ok());
+  EXPECT_TRUE(Terminal("!(a+)+!sip:a@b!").ok());
   EXPECT_TRUE(Terminal("!^\\+1[0-9]{3}[0-9]{3}[0-9]{4}$!sip:a@b!").ok());
 }
 
