@@ -574,6 +574,65 @@ TEST_F(ServerTest, ListAndExportStreamObjects) {
   EXPECT_EQ(all, 2 + 2 + 4);  // Orgs, credentials, the number's objects.
 }
 
+TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
+  StartServer();
+  // Registrar org 301 provisions for registrant 201 (the peer org).
+  lufd::v1::RegistryObject registrant = OrgObject(
+      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
+  registrant.mutable_org()->set_registrar_id("iana-en:301");
+  lufd::v1::RegistryObject cred;
+  cred.mutable_credential()->set_id("reg1");
+  cred.mutable_credential()->set_org_id("iana-en:301");
+  cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
+  cred.mutable_credential()->set_spki_sha256(std::string(
+      absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
+  ASSERT_TRUE(AdminBatch("admin", {OrgObject("iana-en:301",
+                                             {lufd::v1::ORG_ROLE_REGISTRAR}),
+                                   registrant, cred})
+                  .ok());
+  grpc::Status s = AdminBatch("registrar-ssp1", NumberObjects("1", kNumber));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  // Lookup is for peers and admins only.
+  EXPECT_EQ(Lookup("registrar-ssp1", kNumber).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  auto audit_keys = [&](const std::string& who) {
+    auto stub = lufd::v1::AdminService::NewStub(Channel(who));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto reader = stub->Audit(&ctx, lufd::v1::AuditRequest());
+    std::vector<std::string> keys;
+    lufd::v1::Change change;
+    while (reader->Read(&change) && keys.size() < 1000) {
+      keys.push_back(change.key());
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    return keys;
+  };
+  const std::vector<std::string> admin_keys = audit_keys("admin");
+  const std::vector<std::string> registrar_keys = audit_keys("registrar-ssp1");
+  EXPECT_THAT(admin_keys, ::testing::Contains("admin1"));
+  EXPECT_THAT(admin_keys, ::testing::Contains("dg1"));
+  EXPECT_THAT(registrar_keys, ::testing::Contains("dg1"));
+  EXPECT_THAT(registrar_keys, ::testing::Not(::testing::Contains("admin1")));
+  EXPECT_THAT(registrar_keys,
+              ::testing::Not(::testing::Contains(std::string(kAdminOrg))));
+
+  auto stub = lufd::v1::AdminService::NewStub(Channel("registrar-ssp1"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto exporter = stub->Export(&ctx, lufd::v1::ExportRequest());
+  lufd::v1::RegistryObject object;
+  int n = 0;
+  while (exporter->Read(&object) && n < 100) {
+    ++n;
+    EXPECT_NE(object.org().id(), kAdminOrg);
+    EXPECT_NE(object.credential().id(), "admin1");
+  }
+  EXPECT_TRUE(exporter->Finish().ok());
+  EXPECT_GE(n, 4);
+}
+
 // Connects with raw OpenSSL and returns the SPKI hash of the certificate the
 // server presents ("" on failure). Bounded by socket timeouts.
 std::string PresentedServerSpki(int port) {
