@@ -130,10 +130,15 @@ class Blob {
 };
 
 Blob EncodeTn(const lufd::v1::PublicIdentifier& identifier) {
-  lufd::v1::PublicIdentifier copy = identifier;
-  copy.clear_kind();
-  copy.clear_value();  // Implied by the key.
-  return Blob(copy.SerializeAsString());
+  // A reused scratch message: CopyFrom into it recycles its allocations.
+  thread_local lufd::v1::PublicIdentifier scratch;
+  thread_local std::string bytes;
+  scratch.CopyFrom(identifier);
+  scratch.clear_kind();
+  scratch.clear_value();  // Implied by the key.
+  bytes.clear();
+  scratch.AppendToString(&bytes);
+  return Blob(bytes);
 }
 
 bool DecodeTn(uint64_t code, const Blob& blob,
@@ -258,11 +263,14 @@ class Mutator {
 
   void Insert(ObjectKind kind, const std::string& key,
               const RegistryObject& object) {
-    Remove(kind, key);  // Upsert: drop the old image and its index entries.
+    // Upsert in one table probe: the big TN table is mostly cache misses.
+    bool inserted = false;
     if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
       if (auto code = TnKeyCode(key)) {
         const auto& id = object.identifier();
-        d_->tns.Put(gen_, *code, EncodeTn(id));
+        Blob& slot = d_->tns.Upsert(gen_, *code, &inserted);
+        if (!inserted) UnindexTn(*code, slot);
+        slot = EncodeTn(id);
         for (const auto& dg : id.dest_group_ids()) {
           AddRef(&d_->dest_identifiers, dg, *code);
         }
@@ -273,7 +281,12 @@ class Mutator {
       }
     }
     auto ptr = std::make_shared<const RegistryObject>(object);
-    d_->objects[kind].Put(gen_, key, ptr);
+    ObjPtr& slot = d_->objects[kind].Upsert(gen_, key, &inserted);
+    if (!inserted) {
+      ObjPtr old = std::move(slot);
+      IndexObject(kind, key, *old, /*add=*/false);
+    }
+    slot = ptr;
     IndexObject(kind, key, *ptr, /*add=*/true);
   }
 
@@ -282,14 +295,7 @@ class Mutator {
       if (auto code = TnKeyCode(key)) {
         const auto* entry = d_->tns.FindEntry(*code);
         if (entry == nullptr) return;
-        lufd::v1::PublicIdentifier id;
-        DecodeTn(*code, entry->second, &id);
-        for (const auto& dg : id.dest_group_ids()) {
-          RemoveRef(&d_->dest_identifiers, dg, *code);
-        }
-        if (!id.registrant_id().empty()) {
-          RemoveRef(&d_->registrant_objects, id.registrant_id(), *code);
-        }
+        UnindexTn(*code, entry->second);
         d_->tns.Erase(gen_, *code);
         return;
       }
@@ -318,6 +324,18 @@ class Mutator {
   }
 
  private:
+  // Drops the index entries of a stored TN (the TN table is not touched).
+  void UnindexTn(uint64_t code, const Blob& blob) {
+    lufd::v1::PublicIdentifier id;
+    DecodeTn(code, blob, &id);
+    for (const auto& dg : id.dest_group_ids()) {
+      RemoveRef(&d_->dest_identifiers, dg, code);
+    }
+    if (!id.registrant_id().empty()) {
+      RemoveRef(&d_->registrant_objects, id.registrant_id(), code);
+    }
+  }
+
   void IndexObject(ObjectKind kind, const std::string& key,
                    const RegistryObject& o, bool add) {
     auto ref = [&](Index* index, const std::string& target) {

@@ -106,9 +106,11 @@ class CowTable {
   // default one if absent (maps only). The reference is valid until the
   // next mutation of this table.
   template <class T = Table>
-  typename T::mapped_type& Upsert(uint64_t gen, const key_type& key) {
+  typename T::mapped_type& Upsert(uint64_t gen, const key_type& key,
+                                  bool* was_inserted = nullptr) {
     Table& table = MutableShardFor(key, gen);
     auto [it, inserted] = table.try_emplace(key);
+    if (was_inserted != nullptr) *was_inserted = inserted;
     if (inserted && Grew(gen)) {
       // The table was resharded; find the entry again.
       Table& moved = MutableShardFor(key, gen);
