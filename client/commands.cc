@@ -1430,6 +1430,9 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
                "Function registry",
                "lufctl"};
   app.require_subcommand(1);
+  // Global options may also follow the command (`org list --output json`);
+  // subcommands inherit this setting when they are created.
+  app.fallthrough(true);
   app.add_option("--server", g.conn.server, "lufd address host:port")
       ->envname("LUFCTL_SERVER")
       ->capture_default_str();

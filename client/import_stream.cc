@@ -8,6 +8,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "client/client.h"
 
 namespace lufd::client {
@@ -46,19 +48,24 @@ std::string MapObjectErrorToLine(const std::string& message,
 }
 
 std::string FormatProgressBar(const ImportProgressInfo& p, int width) {
-  double frac = p.total == 0 ? 1.0 : static_cast<double>(p.sent) / p.total;
+  // Progress is what the server has received (what we merely wrote may sit
+  // in transport buffers), so rate and ETA describe the real pipeline.
+  const uint64_t done = p.received > 0 ? p.received : p.sent;
+  double frac = p.total == 0 ? 1.0 : static_cast<double>(done) / p.total;
   frac = std::clamp(frac, 0.0, 1.0);
   int filled = static_cast<int>(frac * width);
   std::string bar(filled, '#');
   bar.append(width - filled, '.');
-  double rate = p.elapsed_seconds > 0 ? p.sent / p.elapsed_seconds : 0;
+  double rate = p.elapsed_seconds > 0 ? done / p.elapsed_seconds : 0;
   std::string eta = "?";
-  if (rate > 0) {
-    eta = absl::StrFormat("%.0fs", (p.total - p.sent) / rate);
+  if (done >= p.total && p.committed < p.total) {
+    eta = "committing";
+  } else if (rate > 0) {
+    eta = absl::StrFormat("%.0fs", (p.total - done) / rate);
   }
-  return absl::StrFormat("\r[%s] %3.0f%% %d/%d sent, %d committed, %.0f/s, ETA %s ",
-                         bar, frac * 100, p.sent, p.total, p.committed, rate,
-                         eta);
+  return absl::StrFormat(
+      "\r[%s] %3.0f%% %d/%d received, %d committed, %.0f/s, ETA %s   ", bar,
+      frac * 100, done, p.total, p.committed, rate, eta);
 }
 
 absl::StatusOr<ImportResult> RunImport(
@@ -80,21 +87,26 @@ absl::StatusOr<ImportResult> RunImport(
   const size_t chunk_size = std::max<size_t>(1, options.chunk_size);
 
   auto stream = admin->Import(context);
+  std::atomic<uint64_t> received{0};
   std::atomic<uint64_t> committed{0};
   std::atomic<uint64_t> serial{0};
+  absl::Notification reader_done;
   // The reader drains progress so the server never blocks on its writes.
   std::thread reader([&] {
     lufd::v1::ImportProgress progress;
     while (stream->Read(&progress)) {
+      received.store(progress.received(), std::memory_order_relaxed);
       committed.store(progress.committed(), std::memory_order_relaxed);
       serial.store(progress.serial(), std::memory_order_relaxed);
     }
+    reader_done.Notify();
   });
 
   ImportProgressInfo info;
   info.total = total;
   auto report = [&] {
     if (!options.on_progress) return;
+    info.received = received.load(std::memory_order_relaxed);
     info.committed = committed.load(std::memory_order_relaxed);
     info.serial = serial.load(std::memory_order_relaxed);
     info.elapsed_seconds = elapsed();
@@ -134,6 +146,11 @@ absl::StatusOr<ImportResult> RunImport(
     }
   }
   if (!write_failed) stream->WritesDone();
+  // Keep the progress display alive while the server commits; the wait ends
+  // when the server closes the stream (each wait is bounded).
+  while (!reader_done.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+    report();
+  }
   reader.join();
   grpc::Status status = stream->Finish();
   report();

@@ -56,6 +56,7 @@ class CsvImportSource final : public ImportSource {
 struct ImportProgressInfo {
   uint64_t total = 0;      // Objects in the plan.
   uint64_t sent = 0;       // Objects written to the stream.
+  uint64_t received = 0;   // As last reported by the server.
   uint64_t committed = 0;  // As last reported by the server.
   uint64_t serial = 0;
   double elapsed_seconds = 0;
