@@ -58,6 +58,9 @@ grpc::Status AdminServiceImpl::RunWrite(
     const std::string& client_txn_id, lufd::v1::WriteResponse* response) {
   return runner_->Run(method, context, {ROLE_REGISTRAR, ROLE_ADMIN},
                       [&](const CallInfo& call) -> absl::Status {
+                        // A caller that gave up must not get a write it
+                        // will never hear about.
+                        RETURN_IF_ERROR(CheckCallAlive(call));
                         ASSIGN_OR_RETURN(*response,
                                          registry_->Execute(call.identity,
                                                             operations,
@@ -248,7 +251,13 @@ grpc::Status AdminServiceImpl::Import(
           }
           chunk.Clear();
         }
-        // The stream's end commits what is left, like a final end_batch.
+        // Read() also ends when the client cancels; a cancelled import
+        // must not commit its unfinished batch.
+        if (context->IsCancelled()) {
+          return absl::CancelledError("import cancelled; the open batch was "
+                                      "not committed");
+        }
+        // A clean end of stream commits what is left, like end_batch.
         if (!batch.empty()) {
           RETURN_IF_ERROR(commit());
           stream->Write(progress);

@@ -550,6 +550,36 @@ TEST_F(ServerTest, ImportCommitsBatchesAndNamesFailingObject) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(ServerTest, CancelledImportCommitsNothingOfItsOpenBatch) {
+  StartServer();
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    lufd::v1::ImportChunk chunk;
+    *chunk.add_objects() = NumberObjects("1", kNumber)[0];  // dg1, no end.
+    ASSERT_TRUE(stream->Write(chunk));
+    lufd::v1::ImportProgress progress;
+    ASSERT_TRUE(stream->Read(&progress));  // The server has the chunk.
+    EXPECT_EQ(progress.received(), 1u);
+    EXPECT_EQ(progress.committed(), 0u);
+    ctx.TryCancel();
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  }
+  // The server sees the cancellation asynchronously; give it a moment to
+  // (not) commit, then check.
+  absl::SleepFor(absl::Milliseconds(300));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::GetRequest request;
+  request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+  request.mutable_ref()->set_key("dg1");
+  lufd::v1::RegistryObject object;
+  EXPECT_EQ(stub->Get(&ctx, request, &object).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServerTest, ListAndExportStreamObjects) {
   StartServer();
   ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
