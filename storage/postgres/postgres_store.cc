@@ -260,13 +260,27 @@ class PostgresStore : public Store {
               after, std::max<int64_t>(max_changes, 1) - 1);
           int64_t upto = b.empty() ? std::numeric_limits<int64_t>::max()
                                    : b[0][0].as<int64_t>();
-          auto res = w.exec_params(
+          // Through a cursor: one big transaction would otherwise sit in
+          // memory twice (hex text result + protos).
+          w.exec_params(
+              "DECLARE lufd_changes NO SCROLL CURSOR FOR "
               "SELECT serial, seq, time_us, actor, client_txn_id, kind, key, "
               "deleted, before, after FROM change_log "
               "WHERE serial > $1 AND serial <= $2 ORDER BY serial, seq",
               after, upto);
+          const std::string fetch =
+              absl::StrCat("FETCH ", kFetchRows, " FROM lufd_changes");
+          std::vector<Change> out;
+          // Bounded: the cursor covers a finite range of committed rows.
+          for (;;) {
+            pqxx::result res = w.exec(fetch);
+            if (res.empty()) break;
+            for (const pqxx::row& r : res) {
+              RETURN_IF_ERROR(RowToChange(r, &out.emplace_back()));
+            }
+          }
           w.commit();
-          return ResultToChanges(res);
+          return out;
         });
   }
 
