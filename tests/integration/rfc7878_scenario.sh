@@ -30,7 +30,9 @@ TN=+12025556666
 IN_RANGE=+12026661234
 UNDER_PREFIX=+12027771234
 UNKNOWN=+12025550000
-SIP='sip:\1@ssp2.example.com'
+# Table output shows the regexp in zone-file presentation (\\1), so match
+# the unescaped tail here and the exact value in the JSON check below.
+SIP='@ssp2.example.com!'
 
 # A lookup that should find nothing: non-zero exit with NOT_FOUND, or a
 # successful exit that says found=false (BatchLookup style).
@@ -74,6 +76,10 @@ run_ctl peer-ssp1 lookup "tel:+1-202-555-6666"
 expect_naptr "ssp1 after accept: tel: URI form"
 run_ctl peer-ssp1 --output json lookup "$TN"
 expect_naptr "ssp1 after accept (json)"
+got="$(jq -r '.records[0].naptr.regexp' <<<"$out")"
+[[ "$got" == '!^(.*)$!sip:\1@ssp2.example.com!' ]] ||
+  fail "NAPTR regexp not returned verbatim: $got"
+pass "NAPTR regexp verbatim in JSON"
 
 # SSP2 owns the group, so it sees its own SED.
 run_ctl peer-ssp2 lookup "$TN"
