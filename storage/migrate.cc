@@ -45,7 +45,8 @@ absl::StatusOr<std::vector<MigrationFile>> MigrationsFor(
       return absl::InternalError(
           absl::StrCat("migration file has no valid version: ", path));
     }
-    m.name = std::string(fn.substr(underscore + 1, fn.size() - 4 - underscore - 1));
+    m.name =
+        std::string(fn.substr(underscore + 1, fn.size() - 4 - underscore - 1));
     m.path = path;
     m.sql = std::string(f.sql);
     m.checksum = Sha256Hex(m.sql);
@@ -57,10 +58,9 @@ absl::StatusOr<std::vector<MigrationFile>> MigrationsFor(
             });
   for (size_t i = 1; i < out.size(); ++i) {
     if (out[i].version == out[i - 1].version) {
-      return absl::InternalError(absl::StrCat("two migrations with version ",
-                                              out[i].version, ": ",
-                                              out[i - 1].path, ", ",
-                                              out[i].path));
+      return absl::InternalError(
+          absl::StrCat("two migrations with version ", out[i].version, ": ",
+                       out[i - 1].path, ", ", out[i].path));
     }
   }
   return out;

@@ -25,9 +25,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(absl::string_view url) {
     // "postgres:host=... dbname=...": a libpq keyword string.
     return OpenPostgresStore(url.substr(9));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown store URL \"", url,
-      "\"; expected memory:, sqlite:/path, postgresql://... or postgres://..."));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown store URL \"", url,
+                   "\"; expected memory:, sqlite:/path, postgresql://... or "
+                   "postgres://..."));
 }
 
 }  // namespace lufd

@@ -25,8 +25,8 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(const CommitRequest& request) {
   for (size_t i = 0; i < request.mutations.size(); ++i) {
     const Mutation& m = request.mutations[i];
     if (static_cast<int>(m.kind) <= 0 || m.key.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "mutation ", i, ": kind must be set and key non-empty"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("mutation ", i, ": kind must be set and key non-empty"));
     }
   }
   absl::MutexLock lock(&mu_);

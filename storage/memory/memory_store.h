@@ -34,8 +34,7 @@ class MemoryStore : public Store {
   absl::StatusOr<uint64_t> LatestSerial() override;
   absl::StatusOr<uint64_t> LoadSnapshot(
       const std::function<void(lufd::v1::ObjectKind, absl::string_view key,
-                               const lufd::v1::RegistryObject&)>& fn)
-      override;
+                               const lufd::v1::RegistryObject&)>& fn) override;
   absl::StatusOr<std::vector<lufd::v1::Change>> ReadChanges(
       uint64_t after_serial, uint32_t max_changes) override;
   absl::StatusOr<std::vector<lufd::v1::Change>> Audit(

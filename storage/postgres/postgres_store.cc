@@ -43,8 +43,8 @@ absl::Status MapException(absl::string_view what) {
   try {
     throw;
   } catch (const pqxx::broken_connection& e) {
-    return absl::UnavailableError(absl::StrCat("postgres: ", what, ": ",
-                                               e.what()));
+    return absl::UnavailableError(
+        absl::StrCat("postgres: ", what, ": ", e.what()));
   } catch (const pqxx::in_doubt_error& e) {
     return absl::UnavailableError(absl::StrCat(
         "postgres: ", what, ": commit outcome unknown: ", e.what()));
@@ -64,10 +64,11 @@ absl::Status MapException(absl::string_view what) {
   } catch (const pqxx::transaction_rollback& e) {
     return absl::AbortedError(absl::StrCat("postgres: ", what, ": ", e.what()));
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("postgres: ", what, ": ", e.what()));
+    return absl::InternalError(
+        absl::StrCat("postgres: ", what, ": ", e.what()));
   } catch (...) {
-    return absl::InternalError(absl::StrCat("postgres: ", what,
-                                            ": unknown exception"));
+    return absl::InternalError(
+        absl::StrCat("postgres: ", what, ": unknown exception"));
   }
 }
 
@@ -143,48 +144,57 @@ class PostgresStore : public Store {
   std::string Backend() const override { return "postgres"; }
 
   absl::Status Migrate() override {
-    return Run<bool>("migrate", [&](pqxx::connection& c) -> absl::StatusOr<bool> {
-      {
-        pqxx::work w(c);
-        if (w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>()) {
-          return ReadOnlyStandbyError();
-        }
-        w.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrateLockKey);
-        w.exec(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)");
-        auto applied = ReadApplied(w);
-        w.commit();
-        RETURN_IF_ERROR(CompareWithApplied(files_, applied).status());
-      }
-      for (const MigrationFile& f : files_) {
-        pqxx::work w(c);
-        w.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrateLockKey);
-        // Re-read under the lock: another instance may have applied it.
-        auto r = w.exec_params(
-            "SELECT 1 FROM schema_migrations WHERE version = $1",
-            static_cast<int>(f.version));
-        if (!r.empty()) continue;
-        try {
-          w.exec(f.sql);
-        } catch (...) {
-          absl::Status s = MapException("migration");
-          return absl::Status(s.code(), absl::StrCat("applying ", f.path,
-                                                     ": ", s.message()));
-        }
-        const std::string at = absl::FormatTime(
-            absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
-        w.exec_params(
-            "INSERT INTO schema_migrations (version, name, checksum, "
-            "applied_at) VALUES ($1, $2, $3, $4)",
-            static_cast<int>(f.version), f.name, f.checksum, at);
-        w.commit();
-      }
-      schema_ready_.store(false);
-      RETURN_IF_ERROR(CheckSchema(c));
-      return true;
-    }).status();
+    return Run<bool>(
+               "migrate",
+               [&](pqxx::connection& c) -> absl::StatusOr<bool> {
+                 {
+                   pqxx::work w(c);
+                   if (w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>()) {
+                     return ReadOnlyStandbyError();
+                   }
+                   w.exec_params("SELECT pg_advisory_xact_lock($1)",
+                                 kMigrateLockKey);
+                   w.exec(
+                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                       " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)");
+                   auto applied = ReadApplied(w);
+                   w.commit();
+                   RETURN_IF_ERROR(
+                       CompareWithApplied(files_, applied).status());
+                 }
+                 for (const MigrationFile& f : files_) {
+                   pqxx::work w(c);
+                   w.exec_params("SELECT pg_advisory_xact_lock($1)",
+                                 kMigrateLockKey);
+                   // Re-read under the lock: another instance may have applied
+                   // it.
+                   auto r = w.exec_params(
+                       "SELECT 1 FROM schema_migrations WHERE version = $1",
+                       static_cast<int>(f.version));
+                   if (!r.empty()) continue;
+                   try {
+                     w.exec(f.sql);
+                   } catch (...) {
+                     absl::Status s = MapException("migration");
+                     return absl::Status(
+                         s.code(),
+                         absl::StrCat("applying ", f.path, ": ", s.message()));
+                   }
+                   const std::string at = absl::FormatTime(
+                       absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+                   w.exec_params(
+                       "INSERT INTO schema_migrations (version, name, "
+                       "checksum, "
+                       "applied_at) VALUES ($1, $2, $3, $4)",
+                       static_cast<int>(f.version), f.name, f.checksum, at);
+                   w.commit();
+                 }
+                 schema_ready_.store(false);
+                 RETURN_IF_ERROR(CheckSchema(c));
+                 return true;
+               })
+        .status();
   }
 
   absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() override {
@@ -198,24 +208,22 @@ class PostgresStore : public Store {
 
   absl::StatusOr<uint64_t> Commit(const CommitRequest& request) override {
     RETURN_IF_ERROR(storage_internal::ValidateRequest(request));
-    return Run<uint64_t>("commit", [&](pqxx::connection& c) {
-      return CommitTxn(c, request);
-    });
+    return Run<uint64_t>(
+        "commit", [&](pqxx::connection& c) { return CommitTxn(c, request); });
   }
 
   absl::StatusOr<uint64_t> LatestSerial() override {
-    return Run<uint64_t>(
-        "latest serial", [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
-          RETURN_IF_ERROR(CheckSchema(c));
-          pqxx::read_transaction w(c);
-          return ReadLatest(w);
-        });
+    return Run<uint64_t>("latest serial",
+                         [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+                           RETURN_IF_ERROR(CheckSchema(c));
+                           pqxx::read_transaction w(c);
+                           return ReadLatest(w);
+                         });
   }
 
   absl::StatusOr<uint64_t> LoadSnapshot(
       const std::function<void(lufd::v1::ObjectKind, absl::string_view,
-                               const lufd::v1::RegistryObject&)>& fn)
-      override {
+                               const lufd::v1::RegistryObject&)>& fn) override {
     return Run<uint64_t>(
         "load snapshot", [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
           RETURN_IF_ERROR(CheckSchema(c));
@@ -306,17 +314,15 @@ class PostgresStore : public Store {
                              "ORDER BY serial, seq LIMIT $4"),
                 after, q.key, q.actor, limit);
           } else if (!q.key.empty()) {
-            res = w.exec_params(
-                absl::StrCat(kCols,
-                             "WHERE serial > $1 AND key = $2 "
-                             "ORDER BY serial, seq LIMIT $3"),
-                after, q.key, limit);
+            res = w.exec_params(absl::StrCat(kCols,
+                                             "WHERE serial > $1 AND key = $2 "
+                                             "ORDER BY serial, seq LIMIT $3"),
+                                after, q.key, limit);
           } else if (!q.actor.empty()) {
-            res = w.exec_params(
-                absl::StrCat(kCols,
-                             "WHERE serial > $1 AND actor = $2 "
-                             "ORDER BY serial, seq LIMIT $3"),
-                after, q.actor, limit);
+            res = w.exec_params(absl::StrCat(kCols,
+                                             "WHERE serial > $1 AND actor = $2 "
+                                             "ORDER BY serial, seq LIMIT $3"),
+                                after, q.actor, limit);
           } else {
             res = w.exec_params(
                 absl::StrCat(kCols,
@@ -432,13 +438,13 @@ class PostgresStore : public Store {
     // Serializes commits across every lufd instance on this database.
     w.exec_params("SELECT pg_advisory_xact_lock($1)", kPostgresCommitLockKey);
     const uint64_t latest =
-        w.exec1("SELECT latest_serial FROM registry_state WHERE id = 1 "
-                "FOR UPDATE")[0]
+        w.exec1(
+             "SELECT latest_serial FROM registry_state WHERE id = 1 "
+             "FOR UPDATE")[0]
             .as<uint64_t>();
     if (req.expected_serial.has_value() && *req.expected_serial != latest) {
-      return absl::AbortedError(absl::StrCat("expected serial ",
-                                             *req.expected_serial,
-                                             ", store is at ", latest));
+      return absl::AbortedError(absl::StrCat(
+          "expected serial ", *req.expected_serial, ", store is at ", latest));
     }
     if (req.mutations.empty()) return latest;
     const uint64_t serial = latest + 1;
@@ -481,12 +487,12 @@ class PostgresStore : public Store {
         after = m.after.has_value()
                     ? ByteaHex(storage_internal::SerializeObject(*m.after))
                     : std::string();
-        copy << std::make_tuple(
-            serial_i, static_cast<int64_t>(i), now, req.actor,
-            req.client_txn_id, static_cast<int>(m.kind), m.key,
-            !m.after.has_value(),
-            m.before.has_value() ? before.c_str() : nullptr,
-            m.after.has_value() ? after.c_str() : nullptr);
+        copy << std::make_tuple(serial_i, static_cast<int64_t>(i), now,
+                                req.actor, req.client_txn_id,
+                                static_cast<int>(m.kind), m.key,
+                                !m.after.has_value(),
+                                m.before.has_value() ? before.c_str() : nullptr,
+                                m.after.has_value() ? after.c_str() : nullptr);
       }
       copy.complete();
     }

@@ -134,7 +134,6 @@ absl::Status StepDone(Conn* c, sqlite3_stmt* s, absl::string_view what) {
   return absl::OkStatus();
 }
 
-
 absl::Status RowToChange(sqlite3_stmt* s, Change* c) {
   c->set_serial(static_cast<uint64_t>(sqlite3_column_int64(s, 0)));
   c->set_seq(static_cast<uint32_t>(sqlite3_column_int64(s, 1)));
@@ -181,8 +180,8 @@ class SqliteStore : public Store {
       absl::Status s = ApplyOne(c, f);
       c->RollbackIfOpen();
       if (!s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("applying ", f.path, ": ",
-                                                   s.message()));
+        return absl::Status(
+            s.code(), absl::StrCat("applying ", f.path, ": ", s.message()));
       }
     }
     schema_ready_.store(false);
@@ -218,8 +217,7 @@ class SqliteStore : public Store {
 
   absl::StatusOr<uint64_t> LoadSnapshot(
       const std::function<void(lufd::v1::ObjectKind, absl::string_view,
-                               const lufd::v1::RegistryObject&)>& fn)
-      override {
+                               const lufd::v1::RegistryObject&)>& fn) override {
     ASSIGN_OR_RETURN(auto r, AcquireReader());
     RETURN_IF_ERROR(CheckSchema(r.get()));
     // One read transaction: the serial and the rows come from one WAL
@@ -264,9 +262,9 @@ class SqliteStore : public Store {
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
     // NORMAL is crash-safe in WAL mode (atomic, possibly not durable on
     // power loss); the cache keeps bulk index building off the disk.
-    RETURN_IF_ERROR(conn->Exec(
-        "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
-        "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY"));
+    RETURN_IF_ERROR(
+        conn->Exec("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
+                   "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY"));
     return conn;
   }
 
@@ -290,13 +288,12 @@ class SqliteStore : public Store {
 
   // Reads schema_migrations; with create=false a missing table is an empty
   // list.
-  absl::StatusOr<std::vector<MigrationInfo>> ReadApplied(Conn* c,
-                                                         bool create) {
+  absl::StatusOr<std::vector<MigrationInfo>> ReadApplied(Conn* c, bool create) {
     if (create) {
-      RETURN_IF_ERROR(c->Exec(
-          "CREATE TABLE IF NOT EXISTS schema_migrations ("
-          " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-          " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"));
+      RETURN_IF_ERROR(
+          c->Exec("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                  " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                  " checksum TEXT NOT NULL, applied_at TEXT NOT NULL)"));
     } else {
       ASSIGN_OR_RETURN(sqlite3_stmt * s,
                        c->Prepare("SELECT count(*) FROM sqlite_master WHERE "
@@ -379,9 +376,8 @@ class SqliteStore : public Store {
     RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
     ASSIGN_OR_RETURN(uint64_t latest, ReadLatest(c));
     if (req.expected_serial.has_value() && *req.expected_serial != latest) {
-      return absl::AbortedError(absl::StrCat("expected serial ",
-                                             *req.expected_serial,
-                                             ", store is at ", latest));
+      return absl::AbortedError(absl::StrCat(
+          "expected serial ", *req.expected_serial, ", store is at ", latest));
     }
     if (req.mutations.empty()) return latest;
     const uint64_t serial = latest + 1;
@@ -445,7 +441,8 @@ class SqliteStore : public Store {
     sqlite3_reset(del);
     ASSIGN_OR_RETURN(
         sqlite3_stmt * st,
-        c->Prepare("UPDATE registry_state SET latest_serial = ?1 WHERE id = 1"));
+        c->Prepare(
+            "UPDATE registry_state SET latest_serial = ?1 WHERE id = 1"));
     sqlite3_bind_int64(st, 1, static_cast<int64_t>(serial));
     RETURN_IF_ERROR(StepDone(c, st, "update serial"));
     RETURN_IF_ERROR(c->Exec("COMMIT"));
@@ -453,9 +450,8 @@ class SqliteStore : public Store {
   }
 
   absl::StatusOr<uint64_t> LoadSnapshotTxn(
-      Conn* c,
-      const std::function<void(lufd::v1::ObjectKind, absl::string_view,
-                               const lufd::v1::RegistryObject&)>& fn) {
+      Conn* c, const std::function<void(lufd::v1::ObjectKind, absl::string_view,
+                                        const lufd::v1::RegistryObject&)>& fn) {
     ASSIGN_OR_RETURN(uint64_t serial, ReadLatest(c));
     ASSIGN_OR_RETURN(sqlite3_stmt * s,
                      c->Prepare("SELECT kind, key, data FROM objects"));
@@ -470,8 +466,7 @@ class SqliteStore : public Store {
         sqlite3_reset(s);
         return st;
       }
-      fn(static_cast<lufd::v1::ObjectKind>(sqlite3_column_int(s, 0)), key,
-         obj);
+      fn(static_cast<lufd::v1::ObjectKind>(sqlite3_column_int(s, 0)), key, obj);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "load snapshot");
@@ -526,8 +521,7 @@ class SqliteStore : public Store {
     return CollectChanges(c, s);
   }
 
-  absl::StatusOr<std::vector<Change>> AuditImpl(Conn* c,
-                                                const AuditQuery& q) {
+  absl::StatusOr<std::vector<Change>> AuditImpl(Conn* c, const AuditQuery& q) {
     // One fixed statement per filter combination keeps each one indexable;
     // the text is chosen, never built from input.
     const char* sql;

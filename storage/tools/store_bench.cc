@@ -66,24 +66,25 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "commit: %s\n", serial.status().ToString().c_str());
     return 1;
   }
-  std::printf("commit %zu mutations: %.2f s wall, %.2f s client CPU (serial %llu)\n", n,
-              std::chrono::duration<double>(t1 - t0).count(),
-              CpuSeconds() - c0,
-              static_cast<unsigned long long>(*serial));
+  std::printf(
+      "commit %zu mutations: %.2f s wall, %.2f s client CPU (serial %llu)\n", n,
+      std::chrono::duration<double>(t1 - t0).count(), CpuSeconds() - c0,
+      static_cast<unsigned long long>(*serial));
   size_t count = 0;
   t0 = Clock::now();
   c0 = CpuSeconds();
-  auto snap = (*store)->LoadSnapshot(
-      [&](lufd::v1::ObjectKind, absl::string_view,
-          const lufd::v1::RegistryObject&) { ++count; });
+  auto snap =
+      (*store)->LoadSnapshot([&](lufd::v1::ObjectKind, absl::string_view,
+                                 const lufd::v1::RegistryObject&) { ++count; });
   t1 = Clock::now();
   if (!snap.ok()) {
     std::fprintf(stderr, "snapshot: %s\n", snap.status().ToString().c_str());
     return 1;
   }
-  std::printf("load snapshot of %zu objects: %.2f s wall, %.2f s client CPU (serial %llu)\n",
-              count, std::chrono::duration<double>(t1 - t0).count(),
-              CpuSeconds() - c0,
-              static_cast<unsigned long long>(*snap));
+  std::printf(
+      "load snapshot of %zu objects: %.2f s wall, %.2f s client CPU (serial "
+      "%llu)\n",
+      count, std::chrono::duration<double>(t1 - t0).count(), CpuSeconds() - c0,
+      static_cast<unsigned long long>(*snap));
   return 0;
 }

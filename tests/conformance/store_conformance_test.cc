@@ -1,4 +1,6 @@
 // The Store conformance suite (see store_conformance.h).
+#include "tests/conformance/store_conformance.h"
+
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -15,7 +17,6 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
-#include "tests/conformance/store_conformance.h"
 
 namespace lufd::testing {
 
@@ -23,9 +24,9 @@ PgHarness* StoreConformanceTest::pg_ = nullptr;
 
 namespace {
 
+using ::google::protobuf::util::MessageDifferencer;
 using lufd::v1::Change;
 using lufd::v1::RegistryObject;
-using ::google::protobuf::util::MessageDifferencer;
 
 constexpr auto kTn = lufd::v1::OBJECT_KIND_IDENTIFIER;
 constexpr auto kOrg = lufd::v1::OBJECT_KIND_ORG;
@@ -144,8 +145,7 @@ std::unique_ptr<Store> StoreConformanceTest::Reopen() {
 void StoreConformanceTest::TamperChecksum(uint32_t version) {
   if (GetParam() == "sqlite") {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((tmpdir_ + "/registry.db").c_str(), &db),
-              SQLITE_OK);
+    ASSERT_EQ(sqlite3_open((tmpdir_ + "/registry.db").c_str(), &db), SQLITE_OK);
     const std::string sql = absl::StrCat(
         "UPDATE schema_migrations SET checksum = 'tampered' WHERE version = ",
         version);
@@ -176,10 +176,9 @@ TEST_P(StoreConformanceTest, UseBeforeMigrateIsFailedPrecondition) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->Audit({}).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(store_->LoadSnapshot([](auto, auto, const auto&) {})
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      store_->LoadSnapshot([](auto, auto, const auto&) {}).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_P(StoreConformanceTest, MigrateIsIdempotentAndReportsStatus) {
@@ -231,8 +230,8 @@ TEST_P(StoreConformanceTest, ChangedChecksumIsFailedPreconditionNamingFile) {
   ASSERT_NE(other, nullptr);
   absl::Status s = other->Migrate();
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(s.message().find(absl::StrCat("migrations/", GetParam(),
-                                          "/0001_init.sql")),
+  EXPECT_NE(s.message().find(
+                absl::StrCat("migrations/", GetParam(), "/0001_init.sql")),
             std::string::npos)
       << s;
   EXPECT_EQ(other->MigrationStatus().status().code(),
@@ -243,8 +242,8 @@ TEST_P(StoreConformanceTest, ChangedChecksumIsFailedPreconditionNamingFile) {
 
 TEST_P(StoreConformanceTest, CommitPutUpdateDeleteAndSerials) {
   ASSERT_TRUE(store_->Migrate().ok());
-  auto s1 = store_->Commit(Req({Put(kTn, "tn:+1", Tn("+1")),
-                                Put(kOrg, "org:a", RegistryObject())}));
+  auto s1 = store_->Commit(
+      Req({Put(kTn, "tn:+1", Tn("+1")), Put(kOrg, "org:a", RegistryObject())}));
   ASSERT_TRUE(s1.ok()) << s1.status();
   EXPECT_EQ(*s1, 1u);
   Mutation upd = Put(kTn, "tn:+1", Tn("+1", "!^.*$!sip:a@b!"));
@@ -300,11 +299,12 @@ TEST_P(StoreConformanceTest, CommitPutUpdateDeleteAndSerials) {
 
 TEST_P(StoreConformanceTest, DuplicateKeyInOneCommitLastWins) {
   ASSERT_TRUE(store_->Migrate().ok());
-  ASSERT_TRUE(store_->Commit(Req({Put(kTn, "a", Tn("+1")),
-                                  Put(kTn, "a", Tn("+2")),
-                                  Put(kTn, "b", Tn("+3")), Del(kTn, "b"),
-                                  Del(kTn, "c"), Put(kTn, "c", Tn("+4"))}))
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Commit(Req({Put(kTn, "a", Tn("+1")), Put(kTn, "a", Tn("+2")),
+                        Put(kTn, "b", Tn("+3")), Del(kTn, "b"), Del(kTn, "c"),
+                        Put(kTn, "c", Tn("+4"))}))
+          .ok());
   Snapshot snap = Load(*store_);
   ASSERT_EQ(snap.size(), 2u);
   EXPECT_TRUE(Same(snap.at({kTn, "a"}), Tn("+2")));
@@ -403,7 +403,7 @@ TEST_P(StoreConformanceTest, ReadChangesReturnsWholeTransactions) {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->size() : size_t{0};
   };
-  EXPECT_EQ(count(0, 1), 3u);   // At least one whole transaction.
+  EXPECT_EQ(count(0, 1), 3u);  // At least one whole transaction.
   EXPECT_EQ(count(0, 0), 3u);
   EXPECT_EQ(count(0, 2), 3u);
   EXPECT_EQ(count(0, 3), 3u);
@@ -431,10 +431,11 @@ TEST_P(StoreConformanceTest, ReadChangesReturnsWholeTransactions) {
 
 TEST_P(StoreConformanceTest, AuditFilters) {
   ASSERT_TRUE(store_->Migrate().ok());
-  ASSERT_TRUE(store_->Commit(Req({Put(kTn, "x", Tn("+1")),
-                                  Put(kTn, "y", Tn("+2"))},
-                                 "alice"))
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Commit(
+              Req({Put(kTn, "x", Tn("+1")), Put(kTn, "y", Tn("+2"))}, "alice"))
+          .ok());
   ASSERT_TRUE(store_->Commit(Req({Put(kTn, "x", Tn("+3"))}, "bob")).ok());
   ASSERT_TRUE(store_->Commit(Req({Del(kTn, "y")}, "alice")).ok());
   ASSERT_TRUE(store_->Commit(Req({Del(kTn, "x")}, "bob")).ok());
@@ -450,8 +451,8 @@ TEST_P(StoreConformanceTest, AuditFilters) {
     return out;
   };
   using V = std::vector<std::string>;
-  EXPECT_EQ(audit({}), (V{"1:x:alice", "1:y:alice", "2:x:bob", "3:y:alice",
-                          "4:x:bob"}));
+  EXPECT_EQ(audit({}),
+            (V{"1:x:alice", "1:y:alice", "2:x:bob", "3:y:alice", "4:x:bob"}));
   EXPECT_EQ(audit({.key = "x"}), (V{"1:x:alice", "2:x:bob", "4:x:bob"}));
   EXPECT_EQ(audit({.actor = "alice"}),
             (V{"1:x:alice", "1:y:alice", "3:y:alice"}));
@@ -513,7 +514,8 @@ TEST_P(StoreConformanceTest, HostileStringsAndBytesRoundTripVerbatim) {
   EXPECT_EQ(Load(*store_).size(), keys.size() - 1);
 
   // What no backend can hold faithfully is refused up front, everywhere.
-  auto nul_key = store_->Commit(Req({Put(kTn, std::string("a\0b", 3), payload)}));
+  auto nul_key =
+      store_->Commit(Req({Put(kTn, std::string("a\0b", 3), payload)}));
   EXPECT_EQ(nul_key.status().code(), absl::StatusCode::kInvalidArgument);
   auto bad_utf8 = store_->Commit(Req({Put(kTn, "\xff\xfe", payload)}));
   EXPECT_EQ(bad_utf8.status().code(), absl::StatusCode::kInvalidArgument);
@@ -538,9 +540,9 @@ TEST_P(StoreConformanceTest, ConcurrentCommitsWithRetryLandExactlyOnce) {
             ++failures;
             return;
           }
-          auto r = store_->Commit(Req(
-              {Put(kTn, absl::StrCat("t", t, "-", i), Tn("+1"))},
-              absl::StrCat("thread", t), *serial));
+          auto r = store_->Commit(
+              Req({Put(kTn, absl::StrCat("t", t, "-", i), Tn("+1"))},
+                  absl::StrCat("thread", t), *serial));
           if (r.ok()) {
             done = true;
           } else if (r.status().code() == absl::StatusCode::kAborted) {
@@ -580,9 +582,9 @@ TEST_P(StoreConformanceTest, LargeCommitOf100kMutations) {
   std::vector<Mutation> ms;
   ms.reserve(kN);
   for (int i = 0; i < kN; ++i) {
-    ms.push_back(Put(kTn, absl::StrCat("tn:+4420", 1000000 + i),
-                     Tn(absl::StrCat("+4420", 1000000 + i),
-                        "!^.*$!sip:x@example.net!")));
+    ms.push_back(Put(
+        kTn, absl::StrCat("tn:+4420", 1000000 + i),
+        Tn(absl::StrCat("+4420", 1000000 + i), "!^.*$!sip:x@example.net!")));
   }
   auto r = store_->Commit(Req(std::move(ms)));
   ASSERT_TRUE(r.ok()) << r.status();

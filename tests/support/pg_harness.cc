@@ -31,7 +31,9 @@ namespace {
 constexpr char kBinDir[] = "/usr/lib/postgresql/15/bin";
 constexpr int kStartAttempts = 5;
 
-std::string Bin(absl::string_view name) { return absl::StrCat(kBinDir, "/", name); }
+std::string Bin(absl::string_view name) {
+  return absl::StrCat(kBinDir, "/", name);
+}
 
 bool IsRoot() { return geteuid() == 0; }
 
@@ -42,8 +44,8 @@ absl::Status ChownToPostgres(const std::string& path) {
     return absl::UnavailableError("running as root but no `postgres` user");
   }
   if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
-    return absl::InternalError(absl::StrCat("chown ", path, ": ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("chown ", path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -142,10 +144,10 @@ absl::StatusOr<std::unique_ptr<PgHarness>> PgHarness::Start() {
   auto dir = MakeTempDir();
   if (!dir.ok()) return dir.status();
   h->dir_ = *dir;
-  absl::Status s = RunPgCommand(
-      {Bin("initdb"), "-D", h->data_dir(), "-A", "trust", "-U", "postgres",
-       "--no-sync", "-E", "UTF8", "--locale=C"},
-      h->dir_ + "/initdb.log", 120);
+  absl::Status s =
+      RunPgCommand({Bin("initdb"), "-D", h->data_dir(), "-A", "trust", "-U",
+                    "postgres", "--no-sync", "-E", "UTF8", "--locale=C"},
+                   h->dir_ + "/initdb.log", 120);
   if (!s.ok()) return s;
   if (s = h->StartServer(); !s.ok()) return s;
   return h;
@@ -163,10 +165,10 @@ absl::Status PgHarness::StartServer() {
         "-p ", port_, " -k ", dir_,
         " -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
         " -c max_connections=100");
-    last = RunPgCommand({Bin("pg_ctl"), "-D", data_dir(), "-l",
-                         dir_ + "/server.log", "-o", opts, "-w", "-t", "60",
-                         "start"},
-                        dir_ + "/pg_ctl.log", 90);
+    last = RunPgCommand(
+        {Bin("pg_ctl"), "-D", data_dir(), "-l", dir_ + "/server.log", "-o",
+         opts, "-w", "-t", "60", "start"},
+        dir_ + "/pg_ctl.log", 90);
     if (!last.ok()) continue;
     // pg_ctl -w already waited; confirm over TCP, bounded.
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -180,9 +182,9 @@ absl::Status PgHarness::StartServer() {
       }
     }
     last = absl::DeadlineExceededError("server never accepted connections");
-    RunPgCommand({Bin("pg_ctl"), "-D", data_dir(), "-m", "immediate", "-w",
-                  "stop"},
-                 dir_ + "/pg_ctl.log", 60)
+    RunPgCommand(
+        {Bin("pg_ctl"), "-D", data_dir(), "-m", "immediate", "-w", "stop"},
+        dir_ + "/pg_ctl.log", 60)
         .IgnoreError();
   }
   return absl::UnavailableError(absl::StrCat(
@@ -205,9 +207,9 @@ absl::Status PgHarness::Stop() {
       dir_ + "/pg_ctl.log", 90);
   if (!s.ok()) {
     // Last resort so no server outlives the test.
-    RunPgCommand({Bin("pg_ctl"), "-D", data_dir(), "-m", "immediate", "-w",
-                  "stop"},
-                 dir_ + "/pg_ctl.log", 60)
+    RunPgCommand(
+        {Bin("pg_ctl"), "-D", data_dir(), "-m", "immediate", "-w", "stop"},
+        dir_ + "/pg_ctl.log", 60)
         .IgnoreError();
   }
   return s;

@@ -1,11 +1,12 @@
 // Migration embedding, checksums and comparison; Store::Open URL handling;
 // request validation.
+#include "storage/migrate.h"
+
 #include <fstream>
 #include <sstream>
 
 #include "gtest/gtest.h"
 #include "storage/common.h"
-#include "storage/migrate.h"
 #include "storage/store.h"
 
 namespace lufd::storage_internal {
@@ -85,9 +86,9 @@ TEST(Validate, Utf8WithoutNul) {
   EXPECT_TRUE(IsValidUtf8NoNul("\u00fc \u260e \U0001F4DE"));
   EXPECT_FALSE(IsValidUtf8NoNul(std::string("a\0b", 3)));
   EXPECT_FALSE(IsValidUtf8NoNul("\xff"));
-  EXPECT_FALSE(IsValidUtf8NoNul("\xc3"));          // Truncated.
-  EXPECT_FALSE(IsValidUtf8NoNul("\xc0\xaf"));      // Overlong.
-  EXPECT_FALSE(IsValidUtf8NoNul("\xed\xa0\x80"));  // Surrogate.
+  EXPECT_FALSE(IsValidUtf8NoNul("\xc3"));              // Truncated.
+  EXPECT_FALSE(IsValidUtf8NoNul("\xc0\xaf"));          // Overlong.
+  EXPECT_FALSE(IsValidUtf8NoNul("\xed\xa0\x80"));      // Surrogate.
   EXPECT_FALSE(IsValidUtf8NoNul("\xf4\x90\x80\x80"));  // > U+10FFFF.
 }
 
