@@ -27,13 +27,13 @@ expect_contains "ssp2.example.com" "control: peer-ssp1 sees the NAPTR"
 # as UNAVAILABLE (the server closes the socket), so accept either code; what
 # matters is that the call fails and discloses nothing.
 TRANSPORT_RE='UNAVAILABLE|UNAUTHENTICATED|handshake|[Cc]ertificate|[Ss]ocket closed|connect'
-reject_transport() {
-  local who="$1" desc="$2"
+reject_transport() {  # WHO DESC [REGEX]
+  local who="$1" desc="$2" re="${3:-$TRANSPORT_RE}"
   run_ctl "$who" lookup "$TN"
-  expect_fail_with "$TRANSPORT_RE" "$desc: lookup rejected"
+  expect_fail_with "$re" "$desc: lookup rejected"
   grep -qF "ssp2.example.com" <<<"$out" && fail "$desc: leaked SED"
   run_ctl "$who" info
-  expect_fail_with "$TRANSPORT_RE" "$desc: admin info rejected"
+  expect_fail_with "$re" "$desc: admin info rejected"
 }
 # lufctl refuses to connect without a certificate, so the no-certificate
 # case is a raw TLS client: the server must abort the handshake (TLS 1.3:
@@ -53,7 +53,10 @@ run_ctl none lookup "$TN"
 expect_fail_with 'cert' "lufctl without a certificate refuses to connect"
 reject_transport foreign "certificate from an unrelated CA"
 reject_transport expired "expired certificate"
-reject_transport revoked "revoked certificate (CRL)"
+# The chain of a revoked certificate is fine, so the handshake succeeds and
+# the per-call CRL check refuses it.
+reject_transport revoked "revoked certificate (CRL)" 'UNAUTHENTICATED: certificate revoked'
+
 
 # The server is still fine after all those failed handshakes.
 run_ctl peer-ssp1 lookup "$TN"
