@@ -72,6 +72,17 @@ absl::Status MapException(absl::string_view what) {
   }
 }
 
+// True when the exception being handled is an error the server reported.
+bool ServerReportedError() {
+  try {
+    throw;
+  } catch (const pqxx::sql_error&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // "\x" + lowercase hex: bytea's hex input form, safe through COPY text.
 std::string ByteaHex(const std::string& bytes) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -375,8 +386,10 @@ class PostgresStore : public Store {
       out = f(*c);
     } catch (...) {
       out = MapException(what);
-      // After an exception the connection may be mid-protocol; drop it.
-      healthy = out.status().code() != absl::StatusCode::kUnavailable;
+      // Only an error the server reported leaves the protocol in step (the
+      // transaction object has rolled back); anything else may have left the
+      // connection mid-COPY or broken, so it is dropped, not pooled.
+      healthy = ServerReportedError();
     }
     if (healthy) Release(std::move(c));
     return out;
