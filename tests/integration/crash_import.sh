@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Crash consistency of a bulk import: stream 200k TNs in one batch, kill -9
-# lufd in the middle, restart it; the registry must hold all of them or none
-# (the batch commits in one database transaction with its change-log entry).
-# Then import again without a crash: all 200k are there and served.
+# Crash consistency of a bulk import (the batch is one database transaction
+# with its change-log entries):
+#   1. import set A (200k TNs) cleanly and time it (D ms); all are served;
+#   2. import the disjoint set B (200k) and kill -9 lufd at a random moment
+#      between D/2 and 1.1*D, i.e. while the stream is ending or the commit
+#      is running; restart: B holds 0 or 200k TNs, never a part, and A is
+#      intact;
+#   3. import B again without a crash; both sets survive a clean restart.
 # Usage: crash_import.sh [sqlite|postgres] [COUNT]
 IT_NAME="crash_import-${1:-sqlite}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,69 +23,88 @@ start_lufd "$url"
   --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" \
   >"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
 
-# +1303 5xx xxxx: outside every scenario identifier.
-csv="$T/numbers.csv"
-{
-  echo "tn,registrant,dest_groups"
-  seq -f '+13035%06g,iana-en:222,dg-ssp2' 0 $((N - 1))
-} >"$csv"
-pass "wrote $N TNs to $csv"
+# +1303 5xx xxxx (set A) and +1303 6xx xxxx (set B): outside every scenario
+# identifier.
+make_csv() {  # FILE DIGIT
+  {
+    echo "tn,registrant,dest_groups"
+    seq -f "+1303$2%06g,iana-en:222,dg-ssp2" 0 $((N - 1))
+  } >"$1"
+}
+make_csv "$T/a.csv" 5
+make_csv "$T/b.csv" 6
+pass "wrote 2 x $N TNs"
 
-count_tns() {  # prints the number of +13035xxxxxx TNs the server exports
+# export_counts: one export; sets A_COUNT and B_COUNT (TNs of each set).
+export_counts() {
   local f="$T/export.csv"
   ctl admin export --format csv >"$f" 2>"$T/export.err" ||
     { cat "$T/export.err" >&2; fail "export failed"; }
-  grep -c '^"\{0,1\}+13035' "$f" || true
+  A_COUNT="$(grep -c '^"\{0,1\}+13035' "$f" || true)"
+  B_COUNT="$(grep -c '^"\{0,1\}+13036' "$f" || true)"
 }
 
-# Import in the background (lufctl sends the whole file as one atomic batch
-# by default) and kill lufd mid-way. lufctl reports progress only on a tty,
-# so "mid-way" is a time: KILL_AFTER_MS (default: random 300-1500 ms, which
-# on this 2-core VM lands while the stream or the commit is running).
-kill_after_ms="${KILL_AFTER_MS:-$((300 + RANDOM % 1200))}"
-set +e
-timeout 600 "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
-  --cert "$PKI/registrar-ssp2.pem" --key "$PKI/registrar-ssp2.key" \
-  import "$csv" >"$T/import1.log" 2>&1 &
-imp=$!
-set -e
-_IT_PIDS+=("$imp")
-sleep "$((kill_after_ms / 1000)).$(printf '%03d' $((kill_after_ms % 1000)))"
-if ! it_alive "$imp"; then
-  it_log "warning: the import finished within ${kill_after_ms} ms, before the kill"
-fi
-kill9_lufd
-pass "killed lufd -9 ${kill_after_ms} ms into the import"
-set +e
-wait "$imp"
-irc=$?
-set -e
-it_log "interrupted import exited $irc"
+import_as_ssp2() {  # FILE LOG: lufctl import as SSP2's registrar
+  timeout 600 "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
+    --cert "$PKI/registrar-ssp2.pem" --key "$PKI/registrar-ssp2.key" \
+    import "$1" >"$2" 2>&1
+}
 
-start_lufd "$url"
-c="$(count_tns)"
-[[ "$c" == 0 || "$c" == "$N" ]] || fail "after kill -9: $c TNs, expected 0 or $N"
-pass "after kill -9 and restart: $c TNs (all or nothing)"
-run_ctl peer-ssp1 lookup +12025556666
-expect_ok "scenario intact after the crash"
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# The import completes without a crash.
-set +e
-out="$(ctl registrar-ssp2 import "$csv" 2>&1)"
-rc=$?
-set -e
-expect_ok "re-import of $N TNs"
-c="$(count_tns)"
-[[ "$c" == "$N" ]] || fail "after the import: $c TNs, expected $N"
-pass "all $N TNs present"
+# 1. Clean import of A, timed.
+t0="$(now_ms)"
+import_as_ssp2 "$T/a.csv" "$T/import-a.log" || { cat "$T/import-a.log" >&2; fail "import of set A failed"; }
+d_ms=$(($(now_ms) - t0))
+pass "imported set A ($N TNs) in $d_ms ms"
+export_counts
+[[ "$A_COUNT" == "$N" ]] || fail "set A has $A_COUNT TNs after its import"
 run_ctl peer-ssp1 lookup +13035123456
 expect_ok "an imported TN is served"
 expect_contains "ssp2.example.com" "imported TN carries dg-ssp2's SED"
 
-# And they survive a clean restart.
+# 2. Import B and kill lufd -9 in the window where it commits.
+# KILL_AFTER_MS overrides the random moment.
+kill_after_ms="${KILL_AFTER_MS:-$((d_ms / 2 + (RANDOM * 32768 + RANDOM) % (d_ms * 6 / 10 + 1)))}"
+set +e
+import_as_ssp2 "$T/b.csv" "$T/import-b.log" &
+imp=$!
+set -e
+_IT_PIDS+=("$imp")
+sleep "$((kill_after_ms / 1000)).$(printf '%03d' $((kill_after_ms % 1000)))"
+finished=0
+it_alive "$imp" || finished=1
+kill9_lufd
+pass "killed lufd -9 ${kill_after_ms} ms into the import of set B (clean import took $d_ms ms)"
+set +e
+wait "$imp"
+irc=$?
+set -e
+it_log "interrupted import exited $irc (finished before the kill: $finished)"
+
+start_lufd "$url"
+export_counts
+c="$B_COUNT"
+[[ "$c" == 0 || "$c" == "$N" ]] || fail "after kill -9: set B has $c TNs, expected 0 or $N"
+pass "after kill -9 and restart: set B has $c TNs (all or nothing)"
+if ((irc == 0)) && [[ "$c" != "$N" ]]; then
+  fail "lufctl reported the import of B as done, but it was lost"
+fi
+[[ "$A_COUNT" == "$N" ]] || fail "set A damaged by the crash: $A_COUNT TNs"
+pass "set A intact after the crash"
+run_ctl peer-ssp1 lookup +12025556666
+expect_ok "scenario intact after the crash"
+
+# 3. B again, without a crash; everything survives a clean restart.
+import_as_ssp2 "$T/b.csv" "$T/import-b2.log" || { cat "$T/import-b2.log" >&2; fail "re-import of set B failed"; }
+export_counts
+[[ "$B_COUNT" == "$N" ]] || fail "set B has $B_COUNT TNs after the re-import"
+pass "re-import of set B complete"
 stop_lufd
 start_lufd "$url"
-[[ "$(count_tns)" == "$N" ]] || fail "TNs lost across restart"
-pass "all $N TNs present after a restart"
+export_counts
+[[ "$A_COUNT" == "$N" && "$B_COUNT" == "$N" ]] ||
+  fail "TNs lost across a clean restart: A $A_COUNT, B $B_COUNT"
+pass "both sets ($N + $N TNs) present after a restart"
 
 it_done
