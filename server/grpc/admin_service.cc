@@ -39,9 +39,8 @@ absl::Status RenumberImportError(const absl::Status& status,
                                        rest.substr(colon + 2)));
     }
   }
-  return absl::Status(
-      status.code(),
-      absl::StrCat("batch starting at object ", batch_start, ": ", message));
+  return absl::Status(status.code(), absl::StrCat("batch starting at object ",
+                                                  batch_start, ": ", message));
 }
 
 lufd::v1::Operation PutOperation(lufd::v1::RegistryObject object) {
@@ -56,17 +55,17 @@ grpc::Status AdminServiceImpl::RunWrite(
     const char* method, grpc::ServerContext* context,
     std::vector<lufd::v1::Operation> operations,
     const std::string& client_txn_id, lufd::v1::WriteResponse* response) {
-  return runner_->Run(method, context, {ROLE_REGISTRAR, ROLE_ADMIN},
-                      [&](const CallInfo& call) -> absl::Status {
-                        // A caller that gave up must not get a write it
-                        // will never hear about.
-                        RETURN_IF_ERROR(CheckCallAlive(call));
-                        ASSIGN_OR_RETURN(*response,
-                                         registry_->Execute(call.identity,
-                                                            operations,
-                                                            client_txn_id));
-                        return absl::OkStatus();
-                      });
+  return runner_->Run(
+      method, context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        // A caller that gave up must not get a write it
+        // will never hear about.
+        RETURN_IF_ERROR(CheckCallAlive(call));
+        ASSIGN_OR_RETURN(
+            *response,
+            registry_->Execute(call.identity, operations, client_txn_id));
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminServiceImpl::Put(grpc::ServerContext* context,
@@ -134,23 +133,23 @@ absl::Status AdminServiceImpl::StreamKind(
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   absl::Status status;
   uint64_t visited = 0;
-  view.ForEach(kind, [&](absl::string_view,
-                         const lufd::v1::RegistryObject& object) {
-    if (++visited % kAliveCheckEvery == 0) {
-      status = CheckCallAlive(call);
-      if (!status.ok()) return false;
-    }
-    if (!registrant_id.empty() && OwnerOf(object) != registrant_id) {
-      return true;
-    }
-    if (!registry_->CanRead(call.identity, object)) return true;
-    if (!writer->Write(object)) {
-      status = absl::CancelledError("client stopped reading");
-      return false;
-    }
-    ++*sent;
-    return limit == 0 || *sent < limit;
-  });
+  view.ForEach(
+      kind, [&](absl::string_view, const lufd::v1::RegistryObject& object) {
+        if (++visited % kAliveCheckEvery == 0) {
+          status = CheckCallAlive(call);
+          if (!status.ok()) return false;
+        }
+        if (!registrant_id.empty() && OwnerOf(object) != registrant_id) {
+          return true;
+        }
+        if (!registry_->CanRead(call.identity, object)) return true;
+        if (!writer->Write(object)) {
+          status = absl::CancelledError("client stopped reading");
+          return false;
+        }
+        ++*sent;
+        return limit == 0 || *sent < limit;
+      });
   return status;
 }
 
@@ -183,9 +182,12 @@ grpc::Status AdminServiceImpl::Export(
         }
         if (kinds.empty()) {
           // Dependency order, so an export re-imports cleanly.
-          kinds = {lufd::v1::OBJECT_KIND_ORG,        lufd::v1::OBJECT_KIND_CREDENTIAL,
-                   lufd::v1::OBJECT_KIND_DEST_GROUP, lufd::v1::OBJECT_KIND_SED_RECORD,
-                   lufd::v1::OBJECT_KIND_SED_GROUP,  lufd::v1::OBJECT_KIND_IDENTIFIER,
+          kinds = {lufd::v1::OBJECT_KIND_ORG,
+                   lufd::v1::OBJECT_KIND_CREDENTIAL,
+                   lufd::v1::OBJECT_KIND_DEST_GROUP,
+                   lufd::v1::OBJECT_KIND_SED_RECORD,
+                   lufd::v1::OBJECT_KIND_SED_GROUP,
+                   lufd::v1::OBJECT_KIND_IDENTIFIER,
                    lufd::v1::OBJECT_KIND_OFFER};
         }
         // One view for the whole export: a consistent snapshot.
@@ -195,9 +197,8 @@ grpc::Status AdminServiceImpl::Export(
           if (kind == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
             return absl::InvalidArgumentError("kinds: unspecified kind");
           }
-          RETURN_IF_ERROR(StreamKind(call, *view, kind,
-                                     request->registrant_id(), 0, &sent,
-                                     writer));
+          RETURN_IF_ERROR(StreamKind(
+              call, *view, kind, request->registrant_id(), 0, &sent, writer));
         }
         return absl::OkStatus();
       });
@@ -232,11 +233,10 @@ grpc::Status AdminServiceImpl::Import(
         // max message size and the batch by max_import_batch.
         while (stream->Read(&chunk)) {
           RETURN_IF_ERROR(CheckCallAlive(call));
-          if (batch.size() + chunk.objects_size() >
-              options_.max_import_batch) {
-            return absl::ResourceExhaustedError(absl::StrCat(
-                "import batch exceeds ", options_.max_import_batch,
-                " objects; set end_batch more often"));
+          if (batch.size() + chunk.objects_size() > options_.max_import_batch) {
+            return absl::ResourceExhaustedError(
+                absl::StrCat("import batch exceeds ", options_.max_import_batch,
+                             " objects; set end_batch more often"));
           }
           for (lufd::v1::RegistryObject& object : *chunk.mutable_objects()) {
             batch.push_back(PutOperation(std::move(object)));
@@ -254,8 +254,9 @@ grpc::Status AdminServiceImpl::Import(
         // Read() also ends when the client cancels; a cancelled import
         // must not commit its unfinished batch.
         if (context->IsCancelled()) {
-          return absl::CancelledError("import cancelled; the open batch was "
-                                      "not committed");
+          return absl::CancelledError(
+              "import cancelled; the open batch was "
+              "not committed");
         }
         // A clean end of stream commits what is left, like end_batch.
         if (!batch.empty()) {
@@ -272,10 +273,9 @@ grpc::Status AdminServiceImpl::Audit(
   return runner_->RunStream(
       "Audit", context, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
-        const uint32_t limit =
-            request->limit() == 0
-                ? kDefaultAuditLimit
-                : std::min(request->limit(), kMaxAuditLimit);
+        const uint32_t limit = request->limit() == 0
+                                   ? kDefaultAuditLimit
+                                   : std::min(request->limit(), kMaxAuditLimit);
         AuditQuery query;
         query.after_serial = request->after_serial();
         query.limit = limit;

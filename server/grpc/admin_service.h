@@ -59,8 +59,8 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
                            lufd::v1::WriteResponse* response) override;
   grpc::Status Import(
       grpc::ServerContext* context,
-      grpc::ServerReaderWriter<lufd::v1::ImportProgress,
-                               lufd::v1::ImportChunk>* stream) override;
+      grpc::ServerReaderWriter<lufd::v1::ImportProgress, lufd::v1::ImportChunk>*
+          stream) override;
   grpc::Status Export(
       grpc::ServerContext* context, const lufd::v1::ExportRequest* request,
       grpc::ServerWriter<lufd::v1::RegistryObject>* writer) override;

@@ -44,8 +44,8 @@ FileStamp StatFile(const std::string& path) {
   stamp.exists = true;
   stamp.inode = st.st_ino;
   stamp.size = st.st_size;
-  stamp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                   st.st_mtim.tv_nsec;
+  stamp.mtime_ns =
+      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   return stamp;
 }
 
@@ -97,8 +97,8 @@ absl::StatusOr<PeerCertInfo> Inspect(X509* cert) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(der, static_cast<size_t>(len), digest);
   OPENSSL_free(der);
-  info.spki_sha256 = absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest), sizeof(digest)));
+  info.spki_sha256 = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 
   auto* names = static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
@@ -175,8 +175,8 @@ Authenticator::CurrentCrlState() {
   state->generation = crl_state_ == nullptr ? 1 : crl_state_->generation + 1;
   state->ca_stamp = ca_stamp;
   state->crl_stamp = crl_stamp;
-  absl::Status ca_status =
-      ReadPemFile<X509>(options_.client_ca_file, PEM_read_bio_X509, &state->cas);
+  absl::Status ca_status = ReadPemFile<X509>(options_.client_ca_file,
+                                             PEM_read_bio_X509, &state->cas);
   absl::Status crl_status = ReadPemFile<X509_CRL>(
       options_.crl_file, PEM_read_bio_X509_CRL, &state->crls);
   if (!ca_status.ok() || !crl_status.ok()) {
@@ -222,7 +222,8 @@ absl::Status Authenticator::CheckRevocation(const CrlState& state,
       ERR_clear_error();
       continue;  // Not signed by this issuer: worthless.
     }
-    const absl::Time last_update = Asn1ToTime(X509_CRL_get0_lastUpdate(crl.get()));
+    const absl::Time last_update =
+        Asn1ToTime(X509_CRL_get0_lastUpdate(crl.get()));
     const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl.get());
     const absl::Time next_update =
         next == nullptr ? absl::InfiniteFuture() : Asn1ToTime(next);

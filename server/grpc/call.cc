@@ -31,15 +31,15 @@ grpc::Status RpcRunner::RunImpl(
   const absl::Time start = absl::Now();
   CallInfo call;
   call.context = context;
-  call.deadline =
-      cap_deadline ? start + max_deadline_ : absl::InfiniteFuture();
+  call.deadline = cap_deadline ? start + max_deadline_ : absl::InfiniteFuture();
   const auto client_deadline = context->deadline();
   if (client_deadline != std::chrono::system_clock::time_point::max()) {
     call.deadline = std::min(call.deadline, absl::FromChrono(client_deadline));
   }
 
   absl::Status status;
-  absl::StatusOr<Identity> identity = auth_->Authenticate(*context->auth_context());
+  absl::StatusOr<Identity> identity =
+      auth_->Authenticate(*context->auth_context());
   if (!identity.ok()) {
     status = identity.status();
   } else {

@@ -8,9 +8,9 @@ namespace lufd {
 using lufd::v1::ROLE_ADMIN;
 using lufd::v1::ROLE_PEER;
 
-absl::Status LookupServiceImpl::Answer(const Identity& identity,
-                                       const lufd::v1::LookupRequest& request,
-                                       lufd::v1::LookupResponse* response) const {
+absl::Status LookupServiceImpl::Answer(
+    const Identity& identity, const lufd::v1::LookupRequest& request,
+    lufd::v1::LookupResponse* response) const {
   response->set_request_id(request.request_id());
   absl::StatusOr<LookupQuery> query = ParseLookupQuery(request.query());
   if (!query.ok()) {
@@ -19,17 +19,15 @@ absl::Status LookupServiceImpl::Answer(const Identity& identity,
   }
   std::shared_ptr<const RegistryView> view = views_->Current();
   response->set_serial(view->serial());
-  Resolution resolution =
-      query->kind == LookupQuery::Kind::kNumber
-          ? view->ResolveNumber(query->value, identity)
-          : view->ResolveUri(query->value, identity);
+  Resolution resolution = query->kind == LookupQuery::Kind::kNumber
+                              ? view->ResolveNumber(query->value, identity)
+                              : view->ResolveUri(query->value, identity);
   if (!resolution.found) {
     return absl::NotFoundError("no SED for this query");
   }
   response->set_found(true);
-  response->set_normalized(resolution.normalized.empty()
-                               ? query->value
-                               : resolution.normalized);
+  response->set_normalized(
+      resolution.normalized.empty() ? query->value : resolution.normalized);
   if (query->kind == LookupQuery::Kind::kNumber) {
     response->set_domain(E164ToEnumDomain(response->normalized(), apex_));
   }
@@ -52,8 +50,8 @@ grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
 
 grpc::Status LookupServiceImpl::BatchLookup(
     grpc::ServerContext* context,
-    grpc::ServerReaderWriter<lufd::v1::LookupResponse,
-                             lufd::v1::LookupRequest>* stream) {
+    grpc::ServerReaderWriter<lufd::v1::LookupResponse, lufd::v1::LookupRequest>*
+        stream) {
   return runner_->RunStream(
       "BatchLookup", context, {ROLE_PEER, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -80,26 +79,6 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
   return true;
 }
 
-absl::StatusOr<lufd::v1::ServerConfig> LoadWithOverrides(const Flags& flags) {
-  std::ifstream in(flags.config, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read config file \"", flags.config, "\""));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  absl::StatusOr<lufd::v1::ServerConfig> config =
-      lufd::ParseConfigYaml(text.str());
-  if (!config.ok()) return config.status();
-  lufd::ApplyConfigDefaults(&*config);
-  if (!flags.listen.empty()) config->mutable_grpc()->set_listen(flags.listen);
-  if (!flags.log_level.empty()) {
-    config->mutable_log()->set_level(flags.log_level);
-  }
-  if (absl::Status s = lufd::ValidateConfig(*config); !s.ok()) return s;
-  return config;
-}
-
 // Written via rename so a reader never sees a partial file.
 bool WritePortFile(const std::string& path, int port) {
   const std::string tmp = path + ".tmp";
@@ -147,7 +126,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  absl::StatusOr<lufd::v1::ServerConfig> config = LoadWithOverrides(flags);
+  absl::StatusOr<lufd::v1::ServerConfig> config =
+      lufd::LoadConfigFile(flags.config, [&flags](lufd::v1::ServerConfig* c) {
+        if (!flags.listen.empty()) c->mutable_grpc()->set_listen(flags.listen);
+        if (!flags.log_level.empty())
+          c->mutable_log()->set_level(flags.log_level);
+      });
   if (!config.ok()) {
     std::cerr << "lufd: invalid configuration:\n"
               << config.status().message() << "\n";

@@ -7,8 +7,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
 #include "server/common/status_macros.h"
-#include "server/ops/config.h"
 #include "server/grpc/tls.h"
+#include "server/ops/config.h"
 #include "spdlog/spdlog.h"
 
 #ifndef LUFD_VERSION
@@ -53,15 +53,14 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   const auto& grpc_config = config.grpc();
 
   ASSIGN_OR_RETURN(s->store_, Store::Open(config.store().url()));
-  RETURN_IF_ERROR(PrepareSchema(s->store_.get(),
-                                config.store().migrate_on_start()));
+  RETURN_IF_ERROR(
+      PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
   s->views_ = std::make_unique<ViewHolder>();
   ASSIGN_OR_RETURN(
       s->follower_,
-      ChangeFollower::Start(
-          s->store_.get(), s->views_.get(),
-          ConfigDuration(config.store().poll_interval(),
-                         absl::Milliseconds(20))));
+      ChangeFollower::Start(s->store_.get(), s->views_.get(),
+                            ConfigDuration(config.store().poll_interval(),
+                                           absl::Milliseconds(20))));
   ChangeFollower* follower = s->follower_.get();
   s->registry_ = std::make_unique<Registry>(s->store_.get(), s->views_.get(),
                                             [follower] { follower->Nudge(); });
@@ -73,8 +72,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(),
       ConfigDuration(grpc_config.max_deadline(), absl::Seconds(30)));
-  s->lookup_ = std::make_unique<LookupServiceImpl>(s->views_.get(),
-                                                   s->runner_.get());
+  s->lookup_ =
+      std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
   AdminServiceImpl::Options admin_options;
   admin_options.version = LufdVersion();
   admin_options.start_time = absl::Now();

@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
-#include "grpcpp/security/server_credentials.h"
 
 namespace lufd {
 namespace {
@@ -48,7 +48,8 @@ absl::Status CheckKeyPair(const std::string& cert_file,
 
 absl::Status CheckCaBundle(const std::string& ca_file) {
   BIO* bio = BIO_new_file(ca_file.c_str(), "r");
-  X509* cert = bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  X509* cert =
+      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
   if (bio) BIO_free(bio);
   ERR_clear_error();
   if (cert == nullptr) {

@@ -40,8 +40,8 @@ void SetScalar(const YAML::Node& node, Message* msg,
   const Reflection* r = msg->GetReflection();
   const bool rep = field->is_repeated();
   auto bad = [&](absl::string_view what) {
-    errors->push_back(absl::StrCat(path, ": expected ", what, ", got \"",
-                                   text, "\""));
+    errors->push_back(
+        absl::StrCat(path, ": expected ", what, ", got \"", text, "\""));
   };
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING:
@@ -140,8 +140,8 @@ void ConvertMessage(const YAML::Node& node, Message* msg,
   const auto* desc = msg->GetDescriptor();
   for (const auto& kv : node) {
     if (!kv.first.IsScalar()) {
-      errors->push_back(absl::StrCat(Join(path, "<key>"),
-                                     ": keys must be scalars"));
+      errors->push_back(
+          absl::StrCat(Join(path, "<key>"), ": keys must be scalars"));
       continue;
     }
     const std::string key = kv.first.Scalar();
@@ -160,8 +160,8 @@ void ConvertMessage(const YAML::Node& node, Message* msg,
       }
       msg->GetReflection()->ClearField(msg, field);
       for (size_t i = 0; i < value.size(); ++i) {
-        ConvertValue(value[i], msg, field, absl::StrCat(field_path, "[", i, "]"),
-                     errors);
+        ConvertValue(value[i], msg, field,
+                     absl::StrCat(field_path, "[", i, "]"), errors);
       }
     } else {
       ConvertValue(value, msg, field, field_path, errors);
@@ -182,8 +182,7 @@ void CheckReadable(const std::string& file, const std::string& what,
   }
   std::FILE* f = std::fopen(file.c_str(), "rb");
   if (f == nullptr) {
-    errors->push_back(
-        absl::StrCat(what, ": cannot read \"", file, "\""));
+    errors->push_back(absl::StrCat(what, ": cannot read \"", file, "\""));
     return;
   }
   std::fclose(f);
@@ -253,16 +252,14 @@ absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
   if (absl::StartsWith(listen, "[")) {
     const size_t close = listen.find("]:");
     if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid listen address \"", listen,
-                       "\" (want \"[v6addr]:port\")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid listen address \"", listen, "\" (want \"[v6addr]:port\")"));
     }
     h = listen.substr(1, close - 1);
     p = listen.substr(close + 2);
   } else {
     const size_t colon = listen.rfind(':');
-    if (colon == absl::string_view::npos ||
-        listen.find(':') != colon) {
+    if (colon == absl::string_view::npos || listen.find(':') != colon) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid listen address \"", listen,
                        "\" (want \"host:port\" or \"[v6addr]:port\")"));
@@ -321,8 +318,8 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
                                   "\" (debug, info, warn, error)"));
   }
   if (log.format() != "text" && log.format() != "json") {
-    errors.push_back(absl::StrCat("log.format: unknown format \"",
-                                  log.format(), "\" (text, json)"));
+    errors.push_back(absl::StrCat("log.format: unknown format \"", log.format(),
+                                  "\" (text, json)"));
   }
   CheckDuration(config.drain_timeout(), "drain_timeout", &errors);
   if (!errors.empty()) {
@@ -331,7 +328,9 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(const std::string& path) {
+absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(
+    const std::string& path,
+    const std::function<void(lufd::v1::ServerConfig*)>& overrides) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::NotFoundError(
@@ -342,6 +341,7 @@ absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(const std::string& path) {
   absl::StatusOr<lufd::v1::ServerConfig> config = ParseConfigYaml(buffer.str());
   if (!config.ok()) return config.status();
   ApplyConfigDefaults(&*config);
+  if (overrides) overrides(&*config);
   if (absl::Status s = ValidateConfig(*config); !s.ok()) return s;
   return config;
 }

@@ -14,6 +14,7 @@
 #ifndef LUFD_SERVER_OPS_CONFIG_H_
 #define LUFD_SERVER_OPS_CONFIG_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,11 @@ void ApplyConfigDefaults(lufd::v1::ServerConfig* config);
 // one per line, in the status message (INVALID_ARGUMENT).
 absl::Status ValidateConfig(const lufd::v1::ServerConfig& config);
 
-// Reads `path`, parses, applies defaults and validates.
-absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(const std::string& path);
+// Reads `path`, parses, applies defaults, then `overrides` (command-line
+// flags; may be empty), and validates the result.
+absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(
+    const std::string& path,
+    const std::function<void(lufd::v1::ServerConfig*)>& overrides = nullptr);
 
 // Parses a duration field that ValidateConfig has accepted; `fallback` when
 // empty or malformed (never reached on a validated config).

@@ -23,9 +23,9 @@ using ::testing::HasSubstr;
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() /
-                        "lufd-config-test-XXXXXX")
-                           .string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "lufd-config-test-XXXXXX")
+            .string();
     path_ = mkdtemp(tmpl.data());
   }
   ~TempDir() { std::filesystem::remove_all(path_); }
@@ -145,6 +145,21 @@ TEST(ConfigTest, ValidConfigLoads) {
   EXPECT_EQ(config->grpc().listen(), "127.0.0.1:0");
 }
 
+TEST(ConfigTest, OverridesAppliedBeforeValidation) {
+  TempDir dir;
+  const std::string path = dir.File("lufd.yaml", ValidYaml(dir));
+  auto config = LoadConfigFile(path, [](lufd::v1::ServerConfig* c) {
+    c->mutable_grpc()->set_listen("[::1]:7000");
+  });
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc().listen(), "[::1]:7000");
+  auto bad = LoadConfigFile(path, [](lufd::v1::ServerConfig* c) {
+    c->mutable_log()->set_level("chatty");
+  });
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("log.level"));
+}
+
 TEST(ConfigTest, ListenAddressForms) {
   std::string host;
   int port = 0;
@@ -180,8 +195,8 @@ TEST(CheckConfigTest, ValidFilePrintsOk) {
 
 TEST(CheckConfigTest, InvalidFilePrintsErrors) {
   TempDir dir;
-  const std::string path = dir.File(
-      "lufd.yaml", ValidYaml(dir) + "grpc2:\n  x: 1\n");
+  const std::string path =
+      dir.File("lufd.yaml", ValidYaml(dir) + "grpc2:\n  x: 1\n");
   std::string out;
   EXPECT_EQ(RunLufd(absl::StrCat("--check-config ", path), &out), 1);
   EXPECT_THAT(out, HasSubstr("grpc2: unknown field"));

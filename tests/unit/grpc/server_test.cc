@@ -6,6 +6,8 @@
 // Each test starts its own LufdServer on 127.0.0.1:0 over a "memory:" store,
 // seeded with an admin and a peer credential, and talks to it with real
 // gRPC channels.
+#include "server/grpc/server.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,10 +15,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <stdlib.h>
-#include <sys/socket.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,7 +48,6 @@
 #include "server/core/registry.h"
 #include "server/core/view.h"
 #include "server/grpc/auth.h"
-#include "server/grpc/server.h"
 #include "server/ops/config.h"
 #include "storage/store.h"
 
@@ -74,7 +75,8 @@ void WriteFileAtomically(const std::string& path, const std::string& data) {
 }
 
 std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  std::string tmpl =
+      (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
   return mkdtemp(tmpl.data());
 }
 
@@ -157,12 +159,14 @@ class ServerTest : public ::testing::Test {
     if (pki != nullptr) return;
     pki = new std::string(MakeTempDir("lufd-grpc-pki"));
     pki2 = new std::string(MakeTempDir("lufd-grpc-pki2"));
-    const std::string script = absl::StrCat(LUFD_SOURCE_DIR, "/tools/dev-pki.sh");
+    const std::string script =
+        absl::StrCat(LUFD_SOURCE_DIR, "/tools/dev-pki.sh");
     ASSERT_EQ(Shell(absl::StrCat("bash ", script, " --quiet ", *pki)), 0);
     ASSERT_EQ(Shell(absl::StrCat("bash ", script, " --quiet ", *pki2)), 0);
     // A CRL from the foreign CA only: nothing valid for the dev CA.
     ASSERT_EQ(Shell(absl::StrCat(
-                  "cd ", *pki, " && openssl ca -batch -config "
+                  "cd ", *pki,
+                  " && openssl ca -batch -config "
                   "foreign-ca-state/ca.cnf -cert foreign-ca.pem -keyfile "
                   "foreign-ca.key -gencrl -crlexts crl_ext -out "
                   "foreign-crl.pem 2>/dev/null")),
@@ -229,8 +233,8 @@ class ServerTest : public ::testing::Test {
     c->set_id("admin1");
     c->set_org_id(kAdminOrg);
     c->set_role(lufd::v1::ROLE_ADMIN);
-    c->set_spki_sha256(std::string(
-        absl::StripAsciiWhitespace(ReadFile(P("admin.spki")))));
+    c->set_spki_sha256(
+        std::string(absl::StripAsciiWhitespace(ReadFile(P("admin.spki")))));
     return {OrgObject(kAdminOrg, {}),
             OrgObject(kPeerOrg,
                       {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT}),
@@ -452,8 +456,8 @@ TEST_F(ServerTest, BatchLookupAnswersInOrder) {
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   auto stream = stub->BatchLookup(&ctx);
-  const std::vector<std::string> queries = {kNumber, "+12025550000",
-                                            "garbage!", "tel:+1-202-555-6666"};
+  const std::vector<std::string> queries = {kNumber, "+12025550000", "garbage!",
+                                            "tel:+1-202-555-6666"};
   for (size_t i = 0; i < queries.size(); ++i) {
     lufd::v1::LookupRequest request;
     request.set_query(queries[i]);
@@ -794,7 +798,6 @@ TEST_F(ServerTest, InspectCertificateReadsSpkiAndSans) {
   EXPECT_FALSE(InspectCertificatePem("not a cert").ok());
 }
 
-
 // The lufd binary, as a child process.
 class LufdProcess {
  public:
@@ -874,9 +877,9 @@ std::string ProcessConfigYaml(const std::string& dir, const std::string& url,
                               bool migrate) {
   return absl::StrCat(
       "grpc:\n  listen: \"127.0.0.1:0\"\n  tls:\n    cert_file: ", dir,
-      "/server.pem\n    key_file: ", dir, "/server.key\n    client_ca_file: ",
-      *pki, "/ca.pem\nstore:\n  url: \"", url, "\"\n  migrate_on_start: ",
-      migrate ? "true" : "false",
+      "/server.pem\n    key_file: ", dir,
+      "/server.key\n    client_ca_file: ", *pki, "/ca.pem\nstore:\n  url: \"",
+      url, "\"\n  migrate_on_start: ", migrate ? "true" : "false",
       "\nlog:\n  level: debug\n  format: json\ndrain_timeout: 2s\n");
 }
 
@@ -893,8 +896,8 @@ TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
         ChangeFollower::Start(store->get(), &views, absl::Milliseconds(20));
     ASSERT_TRUE(follower.ok()) << follower.status();
     Registry registry(store->get(), &views, [&] { (*follower)->Nudge(); });
-    auto seeded = registry.Execute(Identity::LocalAdmin(),
-                                   Puts(SeedObjects()), "seed");
+    auto seeded =
+        registry.Execute(Identity::LocalAdmin(), Puts(SeedObjects()), "seed");
     ASSERT_TRUE(seeded.ok()) << seeded.status();
   }
   const std::string config = Dir("lufd.yaml");
@@ -919,8 +922,8 @@ TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
   lufd.Signal(SIGTERM);
   EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
   const std::string log = lufd.Log();
-  EXPECT_THAT(log, HasSubstr(absl::StrCat("serving on 127.0.0.1:", port,
-                                          " (serial ")));
+  EXPECT_THAT(
+      log, HasSubstr(absl::StrCat("serving on 127.0.0.1:", port, " (serial ")));
   EXPECT_THAT(log, HasSubstr("backend sqlite"));
   // JSON lines, with the per-RPC debug line.
   EXPECT_THAT(log, HasSubstr("{\"ts\":\""));
