@@ -574,9 +574,8 @@ class ViewImpl final : public RegistryView {
   std::vector<std::pair<ObjectKind, std::string>> Referrers(
       ObjectKind kind, absl::string_view key) const override {
     std::vector<std::pair<ObjectKind, std::string>> out;
-    std::string k(key);
     auto add = [&](const Index& index) {
-      const auto* entry = index.FindEntry(k);
+      const auto* entry = index.FindEntry(key);
       if (entry == nullptr) return;
       entry->second->refs.ForEach([&](const std::string& ref) {
         out.emplace_back(static_cast<ObjectKind>(ref[0]), ref.substr(1));
@@ -659,9 +658,7 @@ class ViewImpl final : public RegistryView {
 
  private:
   const ObjPtr* FindObject(ObjectKind kind, absl::string_view key) const {
-    // absl::Hash of std::string and string_view agree, but the table's key
-    // type is std::string; heterogeneous lookup is not enabled on CowTable.
-    const auto* entry = data_.objects[kind].FindEntry(std::string(key));
+    const auto* entry = data_.objects[kind].FindEntry(key);  // No copy.
     return entry == nullptr ? nullptr : &entry->second;
   }
 
@@ -707,12 +704,13 @@ class ViewImpl final : public RegistryView {
   void Answer(const lufd::v1::PublicIdentifier& id, const Identity& viewer,
               Resolution* result) const {
     std::vector<const lufd::v1::SedGroup*> groups;
-    absl::flat_hash_set<std::string> seen_groups;
+    // Views into the (immutable) index entries: no copies per lookup.
+    absl::flat_hash_set<absl::string_view> seen_groups;
     for (const auto& dg : id.dest_group_ids()) {
       const auto* entry = data_.dest_sed_groups.FindEntry(dg);
       if (entry == nullptr) continue;
       entry->second->refs.ForEach([&](const std::string& ref) {
-        std::string group_id = ref.substr(1);
+        absl::string_view group_id = absl::string_view(ref).substr(1);
         if (!seen_groups.insert(group_id).second) return true;
         const ObjPtr* ptr =
             FindObject(lufd::v1::OBJECT_KIND_SED_GROUP, group_id);
@@ -765,7 +763,10 @@ class ViewImpl final : public RegistryView {
                      });
     absl::flat_hash_set<std::string> seen;
     for (auto& c : candidates) {
-      if (!seen.insert(c.answer.SerializeAsString()).second) continue;
+      if (candidates.size() > 1 &&
+          !seen.insert(c.answer.SerializeAsString()).second) {
+        continue;
+      }
       result->records.push_back(std::move(c.answer));
     }
     result->found = !result->records.empty();

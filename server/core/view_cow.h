@@ -51,7 +51,10 @@ class CowTable {
   bool empty() const { return size_ == 0; }
 
   // The stored entry (pair for maps, key for sets) or nullptr.
-  const value_type* FindEntry(const key_type& key) const {
+  // K may be any type the table looks up heterogeneously (string_view for
+  // string keys: absl hashes std::string and string_view alike).
+  template <class K = key_type>
+  const value_type* FindEntry(const K& key) const {
     if (shards_.empty()) return nullptr;
     const Shard* shard = shards_[ShardOf(key)].get();
     if (shard == nullptr) return nullptr;
@@ -134,11 +137,12 @@ class CowTable {
   static constexpr int kMaxBits = 12;       // 4096 shards.
   static constexpr size_t kPerShard = 256;  // Grow beyond this average.
 
-  size_t ShardOf(const key_type& key) const {
+  template <class K>
+  size_t ShardOf(const K& key) const {
     if (bits_ == 0) return 0;
     // Mix before taking the top bits, so that all keys of a shard do not
     // share the low hash bits the inner table probes with.
-    uint64_t h = absl::Hash<key_type>()(key);
+    uint64_t h = absl::Hash<K>()(key);
     h *= 0x9E3779B97F4A7C15ull;
     return static_cast<size_t>(h >> (64 - bits_));
   }
