@@ -212,13 +212,19 @@ absl::Status List(Context& ctx, ObjectKind kind,
   auto reader = (*client)->admin()->List(c.get(), req);
   std::vector<RegistryObject> objects;
   RegistryObject obj;
+  bool cancelled = false;
   while (reader->Read(&obj)) {
     if (keep && !keep(obj)) continue;
-    if (ctx.a.limit != 0 && objects.size() >= ctx.a.limit) continue;
     objects.push_back(obj);
+    if (ctx.a.limit != 0 && objects.size() >= ctx.a.limit) {
+      // Enough: stop the server streaming the rest (it may be millions).
+      c->TryCancel();
+      cancelled = true;
+      break;
+    }
   }
   absl::Status st = FromGrpc(reader->Finish());
-  if (!st.ok()) return st;
+  if (!st.ok() && !(cancelled && absl::IsCancelled(st))) return st;
   PrintObjects(ctx, kind, objects);
   return absl::OkStatus();
 }
@@ -652,7 +658,43 @@ absl::Status Import(Context& ctx) {
       ctx.out << ctx.a.value << ": " << source.size() << " objects, OK\n";
       return absl::OkStatus();
     }
-    return StreamImport(ctx, source, "objects");
+    absl::Status st = StreamImport(ctx, source, "objects");
+    if (!st.ok()) return st;
+    // Import (like Put) creates offers PENDING; a dump's accepted/rejected
+    // decisions are replayed in one batch so the restore is faithful.
+    lufd::v1::BatchRequest decisions;
+    decisions.set_client_txn_id(ctx.g.txn_id);
+    for (size_t i = 0; i < source.size(); ++i) {
+      const RegistryObject& o = source.object(i);
+      if (!o.has_offer()) continue;
+      lufd::v1::OfferDecision* d = nullptr;
+      if (o.offer().status() == lufd::v1::OFFER_STATUS_ACCEPTED) {
+        d = decisions.add_operations()->mutable_accept_offer();
+      } else if (o.offer().status() == lufd::v1::OFFER_STATUS_REJECTED) {
+        d = decisions.add_operations()->mutable_reject_offer();
+      } else {
+        continue;
+      }
+      d->set_sed_group_id(o.offer().sed_group_id());
+      d->set_peer_org_id(o.offer().peer_org_id());
+    }
+    if (decisions.operations_size() == 0) return absl::OkStatus();
+    auto client = ctx.Client();
+    if (!client.ok()) return client.status();
+    lufd::v1::WriteResponse resp;
+    auto c = (*client)->NewContext();
+    st = FromGrpc((*client)->admin()->Batch(c.get(), decisions, &resp));
+    if (!st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat("objects imported, but restoring offer "
+                                       "decisions failed: ",
+                                       st.message()));
+    }
+    if (!ctx.json()) {
+      ctx.out << "restored " << decisions.operations_size()
+              << " offer decision(s), serial " << resp.serial() << "\n";
+    }
+    return absl::OkStatus();
   }
   auto plan = ParseImportCsvFile(ctx.a.value);
   if (!plan.ok()) return plan.status();
