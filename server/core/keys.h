@@ -4,6 +4,8 @@
 //   identifier: "tn:+12025556666", "range:+12026660000-+12026669999",
 //               "prefix:+1202777", "rn:<digits>", "uri:<uri>"
 //   offer:      "<sed_group_id>|<peer_org_id>"
+// Pure functions, thread-safe. Keys are only meaningful for objects that
+// passed ValidateAndNormalize (validate.h), which forbids '|' in ids.
 #ifndef LUFD_SERVER_CORE_KEYS_H_
 #define LUFD_SERVER_CORE_KEYS_H_
 

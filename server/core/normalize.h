@@ -1,4 +1,7 @@
 // E.164 / AUS normalization and ENUM domain conversion (RFC 6116 §3.1-3.2).
+// Pure functions over their arguments: no state, thread-safe; inputs are
+// untrusted and bounded (over 256 bytes, empty, or with control characters
+// is INVALID_ARGUMENT). Fuzzed by tests/fuzz/normalize_fuzz.cc.
 #ifndef LUFD_SERVER_CORE_NORMALIZE_H_
 #define LUFD_SERVER_CORE_NORMALIZE_H_
 

@@ -12,6 +12,7 @@
 
 #include <regex.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -41,9 +42,10 @@ constexpr size_t kMaxDescription = 1024;
 constexpr uint32_t kMaxU16 = 65535;
 constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 §8: TTL is 31 bits.
 // glibc's regcomp expands bounded repetitions ("(x{255}){255}"), so nested
-// intervals can make a 255-byte ERE cost gigabytes. Real ENUM regexps use a
-// handful of small intervals ("[0-9]{4}"); cap the product of their bounds.
-constexpr uint64_t kMaxIntervalProduct = 10000;
+// intervals can make a 255-byte ERE cost gigabytes (and ~30 us per expanded
+// node). Real ENUM regexps use a few small intervals ("[0-9]{4}"); cap the
+// expanded size (see ScanEre) at ten times the longest literal ERE.
+constexpr uint64_t kMaxEreExpansion = 2550;
 // Non-terminal chains: see CountNonTerminalChain.
 constexpr int kMaxChainLookups = 256;
 
@@ -249,23 +251,52 @@ bool IsEreSpecial(char c) {
 //    with a literal '+' that ENUM regexps must write as "\+";
 //  - interval expressions whose expansion would blow up regcomp.
 // Malformed brackets/intervals are left for regcomp to report.
-// True if ere[i] == '{' starts a well-formed interval "{m}", "{m,}" or
-// "{m,n}".
-bool IsInterval(absl::string_view ere, size_t i) {
+// Parses an interval expression at ere[i] == '{': "{m}", "{m,}", "{m,n}",
+// and also "{,n}", which glibc accepts as "{0,n}". On success sets *end to
+// the index after '}' and *bound to the largest repeat count it allows
+// ("{m,}" counts as m + 1: the expansion is m copies plus a star).
+// Numbers are capped while parsing so the arithmetic cannot overflow.
+bool ParseInterval(absl::string_view ere, size_t i, size_t* end,
+                   uint64_t* bound) {
   size_t j = i + 1;
-  size_t digits = 0;
-  while (j < ere.size() && absl::ascii_isdigit(ere[j])) ++j, ++digits;
-  if (digits == 0) return false;
-  if (j < ere.size() && ere[j] == ',') {
+  uint64_t lo = 0, hi = 0;
+  bool has_lo = false, has_comma = false, has_hi = false;
+  while (j < ere.size() && absl::ascii_isdigit(ere[j])) {
+    lo = std::min<uint64_t>(lo * 10 + static_cast<uint64_t>(ere[j] - '0'),
+                            1000000);
+    has_lo = true;
     ++j;
-    while (j < ere.size() && absl::ascii_isdigit(ere[j])) ++j;
   }
-  return j < ere.size() && ere[j] == '}';
+  if (j < ere.size() && ere[j] == ',') {
+    has_comma = true;
+    ++j;
+    while (j < ere.size() && absl::ascii_isdigit(ere[j])) {
+      hi = std::min<uint64_t>(hi * 10 + static_cast<uint64_t>(ere[j] - '0'),
+                              1000000);
+      has_hi = true;
+      ++j;
+    }
+  }
+  if (!(has_lo || has_hi) || j >= ere.size() || ere[j] != '}') return false;
+  *end = j + 1;
+  *bound = has_hi ? std::max(lo, hi) : (has_comma ? lo + 1 : lo);
+  return true;
 }
 
 absl::Status ScanEre(absl::string_view ere) {
   constexpr absl::string_view kField = "naptr.regexp";
-  uint64_t product = 1;
+  // Expansion cost model: every atom costs 1, a group costs what it holds,
+  // and an interval with upper bound B multiplies the preceding atom's cost
+  // by B. Sequences add up, nesting multiplies: what regcomp allocates.
+  struct Frame {
+    uint64_t total = 0;  // Cost of everything in this group so far.
+    uint64_t last = 0;   // Cost of the last atom (what a repeat applies to).
+  };
+  std::vector<Frame> stack(1);
+  auto atom = [&stack](uint64_t cost) {
+    stack.back().total += cost;
+    stack.back().last = cost;
+  };
   bool at_start = true;       // Nothing to repeat yet (start, '(', '|', '^').
   bool after_repeat = false;  // The previous token was *, +, ? or {m,n}.
   size_t i = 0;
@@ -274,6 +305,7 @@ absl::Status ScanEre(absl::string_view ere) {
     if (c == '\\') {
       if (i + 1 >= ere.size()) return Invalid(kField, "ERE ends with '\\'");
       i += 2;
+      atom(1);
       at_start = false;
       after_repeat = false;
       continue;
@@ -296,12 +328,17 @@ absl::Status ScanEre(absl::string_view ere) {
       }
       if (j >= ere.size()) return absl::OkStatus();  // regcomp reports it.
       i = j + 1;
+      atom(1);
       at_start = false;
       after_repeat = false;
       continue;
     }
     const bool is_repeat = c == '*' || c == '+' || c == '?' || c == '{';
-    if (is_repeat && after_repeat && (c != '{' || IsInterval(ere, i))) {
+    size_t interval_end = 0;
+    uint64_t bound = 0;
+    const bool interval =
+        c == '{' && ParseInterval(ere, i, &interval_end, &bound);
+    if (is_repeat && after_repeat && (c != '{' || interval)) {
       // POSIX leaves "a+*", "a{2}{3}" undefined, and glibc's regcomp turns
       // long runs of them into exponential memory.
       return Invalid(kField, "stacked repetition operators (e.g. \"a+*\")");
@@ -311,37 +348,31 @@ absl::Status ScanEre(absl::string_view ere) {
                      "unescaped '+' with nothing to repeat; match the "
                      "AUS's leading '+' with \"\\+\"");
     }
-    if (c == '{' && !at_start) {
-      size_t j = i + 1;
-      uint64_t lo = 0, hi = 0;
-      bool has_lo = false, has_comma = false, has_hi = false;
-      while (j < ere.size() && absl::ascii_isdigit(ere[j]) && lo < 100000) {
-        lo = lo * 10 + static_cast<uint64_t>(ere[j] - '0');
-        has_lo = true;
-        ++j;
+    if (interval) {
+      if (bound > 255) return Invalid(kField, "interval bound larger than 255");
+      Frame& f = stack.back();
+      if (bound > 1) f.total += f.last * (bound - 1);
+      f.last *= bound < 1 ? 1 : bound;
+      if (f.total > kMaxEreExpansion) {
+        return Invalid(kField, "interval repetitions too large");
       }
-      if (j < ere.size() && ere[j] == ',') {
-        has_comma = true;
-        ++j;
-        while (j < ere.size() && absl::ascii_isdigit(ere[j]) && hi < 100000) {
-          hi = hi * 10 + static_cast<uint64_t>(ere[j] - '0');
-          has_hi = true;
-          ++j;
-        }
-      }
-      if (has_lo && j < ere.size() && ere[j] == '}') {
-        uint64_t bound = has_hi ? hi : (has_comma ? lo + 1 : lo);
-        if (bound > 255) {
-          return Invalid(kField, "interval bound larger than 255");
-        }
-        product *= bound < 1 ? 1 : bound;
-        if (product > kMaxIntervalProduct) {
-          return Invalid(kField, "interval repetitions too large");
-        }
-        i = j + 1;
-        after_repeat = true;
-        continue;
-      }
+      i = interval_end;
+      after_repeat = true;
+      at_start = false;
+      continue;
+    }
+    if (c == '(') {
+      if (stack.size() > 64) return Invalid(kField, "groups nested too deep");
+      stack.emplace_back();
+    } else if (c == ')' && stack.size() > 1) {
+      uint64_t group = stack.back().total + 1;
+      stack.pop_back();
+      atom(group);
+    } else if (!is_repeat && c != '|' && c != '^' && c != '$') {
+      atom(1);
+    }
+    if (stack.back().total > kMaxEreExpansion) {
+      return Invalid(kField, "interval repetitions too large");
     }
     at_start = (c == '(' || c == '|' || (c == '^' && at_start));
     after_repeat = (c == '*' || c == '+' || c == '?') && !at_start;

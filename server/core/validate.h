@@ -1,5 +1,8 @@
 // Input validation at the edge, before anything reaches the Store:
 // NAPTR per RFC 6116 §5.1 and sizes/syntax of every registry object.
+// Pure functions, thread-safe; errors are INVALID_ARGUMENT with a message
+// that starts with the field path ("naptr.regexp: ..."). ValidateAndNormalize
+// mutates only the object it is given. Fuzzed by tests/fuzz/naptr_fuzz.cc.
 #ifndef LUFD_SERVER_CORE_VALIDATE_H_
 #define LUFD_SERVER_CORE_VALIDATE_H_
 
