@@ -1125,6 +1125,13 @@ const std::vector<Command>& Commands() {
          obj.mutable_dest_group()->set_registrant_id(ctx.a.registrant);
          return Put(ctx, obj);
        }},
+      {"dg", "get", "dg get ID", "Show one destination group.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("id,--id", a->id, "Destination group id")->required();
+       },
+       [](Context& ctx) {
+         return Get(ctx, lufd::v1::OBJECT_KIND_DEST_GROUP, ctx.a.id);
+       }},
       {"dg", "del", "dg del ID",
        "Delete a destination group (removed from identifiers and SED "
        "groups).",
