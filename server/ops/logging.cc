@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/support/log.h"
 #include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -50,6 +51,19 @@ class JsonEscapedMessage : public spdlog::custom_flag_formatter {
   }
 };
 
+// gRPC's own log lines (e.g. failed TLS handshakes) go through the same
+// logger, so JSON mode stays one JSON object per line. gRPC "errors" are
+// mostly a peer's fault (bad certificate, reset connection), hence warn.
+void GrpcLogToSpdlog(gpr_log_func_args* args) {
+  spdlog::level::level_enum level = spdlog::level::debug;
+  if (args->severity == GPR_LOG_SEVERITY_ERROR) {
+    level = spdlog::level::warn;
+  } else if (args->severity == GPR_LOG_SEVERITY_INFO) {
+    level = spdlog::level::info;
+  }
+  spdlog::log(level, "grpc {}:{}: {}", args->file, args->line, args->message);
+}
+
 }  // namespace
 
 absl::Status InitLogging(const lufd::v1::LogConfig& config) {
@@ -83,6 +97,7 @@ absl::Status InitLogging(const lufd::v1::LogConfig& config) {
   // Warnings and errors must not sit in a buffer when the process dies.
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
+  gpr_set_log_function(GrpcLogToSpdlog);
   return absl::OkStatus();
 }
 

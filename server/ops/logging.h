@@ -6,6 +6,7 @@
 // through the default logger) are the logging API everywhere in lufd.
 // In JSON mode every line is one object {"ts","level","msg"}; the message
 // is escaped by a custom pattern flag so arbitrary text stays valid JSON.
+// gRPC's internal log output is routed into the same logger.
 #ifndef LUFD_SERVER_OPS_LOGGING_H_
 #define LUFD_SERVER_OPS_LOGGING_H_
 

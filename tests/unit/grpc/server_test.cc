@@ -32,6 +32,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -919,14 +920,35 @@ TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
   EXPECT_EQ(info.caller_org_id(), kAdminOrg);
   EXPECT_GT(info.schema_version(), 0u);
 
+  // A handshake without a client certificate: gRPC's own error log line.
+  {
+    auto peerless = lufd::v1::LookupService::NewStub(
+        ChannelTo(absl::StrCat("127.0.0.1:", port), ""));
+    grpc::ClientContext lookup_ctx;
+    SetDeadline(&lookup_ctx);
+    lufd::v1::LookupResponse response;
+    EXPECT_EQ(peerless->Lookup(&lookup_ctx, {}, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  }
+
   lufd.Signal(SIGTERM);
   EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
   const std::string log = lufd.Log();
   EXPECT_THAT(
       log, HasSubstr(absl::StrCat("serving on 127.0.0.1:", port, " (serial ")));
   EXPECT_THAT(log, HasSubstr("backend sqlite"));
-  // JSON lines, with the per-RPC debug line.
-  EXPECT_THAT(log, HasSubstr("{\"ts\":\""));
+  // JSON lines only (gRPC's own lines included), with the per-RPC line.
+  std::istringstream lines(log);
+  std::string line;
+  int n = 0;
+  while (std::getline(lines, line) && n < 10000) {
+    ++n;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") &&
+                absl::EndsWith(line, "\"}"))
+        << line;
+  }
+  EXPECT_GT(n, 3);
+  EXPECT_THAT(log, HasSubstr("peer did not return a certificate"));
   EXPECT_THAT(log, HasSubstr("rpc GetServerInfo caller=iana-en:100/admin1 "
                              "code=OK latency_ms="));
 }
