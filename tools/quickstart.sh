@@ -17,7 +17,8 @@
 # Re-running is safe: the PKI and the database are reused, the example is
 # re-provisioned (upserts), and lufd is restarted.
 # Environment: LUFD_PORT (default 50051), JOBS (build parallelism, default:
-# number of CPUs), LUFD_SKIP_DEPS=1 to skip step 1.
+# number of CPUs), LUFD_SKIP_DEPS=1 to skip step 1, LUFD_BUILD_DIR (default
+# ./build; an already configured directory keeps its build type).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,15 +36,19 @@ if [[ "${LUFD_SKIP_DEPS:-0}" != 1 ]]; then
   tools/install-deps.sh
 fi
 
-step "Building lufd and lufctl in ./build"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DLUFD_BENCH=OFF >/dev/null
-ninja -C build -j"$jobs" lufd lufctl
+build="${LUFD_BUILD_DIR:-build}"
+step "Building lufd and lufctl in $build"
+build_type=()
+[[ -f "$build/CMakeCache.txt" ]] || build_type=(-DCMAKE_BUILD_TYPE=Release)
+cmake -S . -B "$build" -G Ninja "${build_type[@]}" \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+ninja -C "$build" -j"$jobs" lufd lufctl
 find_bin() {
   local f
-  f="$(find build -type f -name "$1" -perm -u+x -not -path '*/CMakeFiles/*' | head -n 1)"
-  [[ -n "$f" ]] || die "built $1 not found under ./build"
-  echo "$root/$f"
+  f="$(find "$build" -type f -name "$1" -perm -u+x -not -path '*/CMakeFiles/*' | head -n 1)"
+  [[ -n "$f" ]] || die "built $1 not found under $build"
+  [[ "$f" == /* ]] || f="$root/$f"
+  echo "$f"
 }
 LUFD="$(find_bin lufd)"
 LUFCTL="$(find_bin lufctl)"
