@@ -9,15 +9,16 @@
 #   ctest    ctest --output-on-failure -j2 in ./build-test: unit tests, the
 #            Store conformance suite (incl. a real PostgreSQL the tests start
 #            themselves) and the integration tests (real lufd + lufctl)
-#   fuzz     tools/fuzz-smoke.sh, if present (bounded: FUZZ_SECONDS per
-#            fuzzer, default 15)
+#   fuzz     tools/fuzz-smoke.sh, if present: clang libFuzzer build in
+#            ./build-fuzz, FUZZ_SECONDS per fuzzer (default 15)
 #   asan     ASan+UBSan build in ./build-asan (-DLUFD_SANITIZE=ON) running the
 #            tests labelled `unit`; LUFD_TEST_ASAN=1 (default) / 0. Skipped,
 #            with a notice, when the run has already used more than
 #            LUFD_TEST_ASAN_START_BEFORE seconds (default 1500), so that the
 #            whole run stays within 40 minutes on 2 cores.
 #
-# Environment: JOBS (default 2), LUFD_SKIP_DEPS, LUFD_TEST_ASAN,
+# Environment: JOBS (default 2), LUFD_SKIP_DEPS, LUFD_TEST_BUILD_DIR,
+# LUFD_TEST_FUZZ=1 (default) / 0, LUFD_TEST_ASAN,
 # LUFD_TEST_ASAN_START_BEFORE, FUZZ_SECONDS, CTEST_ARGS (extra ctest args).
 # Prints one summary line per stage and a final PASS/FAIL line; exits
 # non-zero on any failure.
@@ -25,6 +26,8 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 jobs="${JOBS:-2}"
+# Build directory of the main stage (LUFD_TEST_BUILD_DIR, default ./build-test).
+build_test="${LUFD_TEST_BUILD_DIR:-build-test}"
 asan="${LUFD_TEST_ASAN:-1}"
 asan_start_before="${LUFD_TEST_ASAN_START_BEFORE:-1500}"
 export FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
@@ -58,18 +61,18 @@ configure() {  # builddir extra-cmake-args...
 }
 
 do_build() {
-  configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-    ninja -C build-test -j"$jobs"
+  configure "$build_test" -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    ninja -C "$build_test" -j"$jobs"
 }
 
 do_ctest() {
   # --no-tests=error: an empty test list is a broken build, not a pass.
   # shellcheck disable=SC2086
-  (cd build-test && ctest --output-on-failure --no-tests=error -j"$jobs" \
+  (cd "$build_test" && ctest --output-on-failure --no-tests=error -j"$jobs" \
     --timeout 900 ${CTEST_ARGS:-})
 }
 
-do_fuzz() { tools/fuzz-smoke.sh; }
+do_fuzz() { tools/fuzz-smoke.sh -t "$FUZZ_SECONDS" -b "$PWD/build-fuzz" -j "$jobs"; }
 
 do_asan() {
   configure build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLUFD_SANITIZE=ON \
@@ -104,7 +107,9 @@ else
   skip ctest "build failed"
 fi
 
-if [[ -x tools/fuzz-smoke.sh ]]; then
+if [[ "${LUFD_TEST_FUZZ:-1}" != 1 ]]; then
+  skip fuzz "LUFD_TEST_FUZZ=${LUFD_TEST_FUZZ}"
+elif [[ -x tools/fuzz-smoke.sh ]]; then
   stage fuzz do_fuzz
 else
   skip fuzz "tools/fuzz-smoke.sh not present"
