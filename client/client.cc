@@ -1,9 +1,9 @@
 #include "client/client.h"
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include <chrono>
 #include <vector>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "absl/strings/str_cat.h"
 #include "client/spki.h"
@@ -47,8 +47,8 @@ absl::StatusOr<std::unique_ptr<LufdClient>> LufdClient::Connect(
 
   std::unique_ptr<LufdClient> client(new LufdClient());
   client->options_ = options;
-  client->channel_ = grpc::CreateCustomChannel(
-      options.server, grpc::SslCredentials(ssl), args);
+  client->channel_ = grpc::CreateCustomChannel(options.server,
+                                               grpc::SslCredentials(ssl), args);
   client->admin_ = lufd::v1::AdminService::NewStub(client->channel_);
   client->lookup_ = lufd::v1::LookupService::NewStub(client->channel_);
   return client;

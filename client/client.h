@@ -10,10 +10,10 @@
 #ifndef LUFD_CLIENT_CLIENT_H_
 #define LUFD_CLIENT_CLIENT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,8 +25,8 @@ namespace lufd::client {
 
 struct ConnectionOptions {
   std::string server = "127.0.0.1:50051";  // host:port
-  std::string cert_file;    // Client certificate chain (PEM).
-  std::string key_file;     // Its private key (PEM).
+  std::string cert_file;                   // Client certificate chain (PEM).
+  std::string key_file;                    // Its private key (PEM).
   std::string ca_file;      // Roots that verify the server (PEM).
   std::string server_name;  // TLS target name override; empty = from host.
   absl::Duration timeout = absl::Seconds(30);  // Unary RPC deadline.

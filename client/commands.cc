@@ -1,7 +1,9 @@
 #include "client/commands.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -9,9 +11,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-
-#include <CLI/CLI.hpp>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -198,9 +197,9 @@ absl::Status Get(Context& ctx, ObjectKind kind, const std::string& key) {
   return absl::OkStatus();
 }
 
-absl::Status List(Context& ctx, ObjectKind kind,
-                  const std::function<bool(const RegistryObject&)>& keep =
-                      nullptr) {
+absl::Status List(
+    Context& ctx, ObjectKind kind,
+    const std::function<bool(const RegistryObject&)>& keep = nullptr) {
   auto client = ctx.Client();
   if (!client.ok()) return client.status();
   lufd::v1::ListRequest req;
@@ -409,8 +408,7 @@ bool ParseKind(absl::string_view name, ObjectKind* kind) {
 
 // Flag groups shared by several commands.
 void AddIdentifierFlags(CLI::App* c, Args* a) {
-  c->add_option("--registrant", a->registrant, "Registrant org id")
-      ->required();
+  c->add_option("--registrant", a->registrant, "Registrant org id")->required();
   c->add_option("--dg", a->dgs, "Destination group id (repeatable)");
   c->add_option("--naptr", a->naptrs,
                 "Inline NAPTR \"order pref flags services regexp "
@@ -718,8 +716,8 @@ absl::Status Export(Context& ctx) {
     for (const auto& k : a.kinds) {
       ObjectKind kind;
       if (!ParseKind(k, &kind)) {
-        return absl::InvalidArgumentError(absl::StrCat("unknown kind '", k,
-                                                       "'"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("unknown kind '", k, "'"));
       }
       req.add_kinds(kind);
     }
@@ -1445,8 +1443,8 @@ std::string CommandsFooter() {
 
 // The first word that is not a global option or its value: the noun.
 std::string FirstWord(int argc, const char* const* argv) {
-  static const char* kValued[] = {"--server", "--cert",   "--key",
-                                  "--ca",     "--server-name", "--output",
+  static const char* kValued[] = {"--server",  "--cert",        "--key",
+                                  "--ca",      "--server-name", "--output",
                                   "--timeout", "--txn-id"};
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
@@ -1475,9 +1473,10 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
               std::ostream& err) {
   GlobalOptions g;
   Args a;
-  CLI::App app{"lufctl: admin CLI for lufd, the ENUM/SPEERMINT Look-Up "
-               "Function registry",
-               "lufctl"};
+  CLI::App app{
+      "lufctl: admin CLI for lufd, the ENUM/SPEERMINT Look-Up "
+      "Function registry",
+      "lufctl"};
   app.require_subcommand(1);
   // Global options may also follow the command (`org list --output json`);
   // subcommands inherit this setting when they are created.
@@ -1518,8 +1517,8 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
     }
     // CLI11 2.1 has no per-command usage line; the synopsis goes in the
     // description so `lufctl <noun> <verb> --help` shows it.
-    leaf->description(absl::StrCat(cmd.help, "\nUsage: lufctl [global options] ",
-                                   cmd.synopsis));
+    leaf->description(absl::StrCat(
+        cmd.help, "\nUsage: lufctl [global options] ", cmd.synopsis));
     cmd.setup(leaf, &a);
     leaves.emplace_back(leaf, &cmd);
   }

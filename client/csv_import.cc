@@ -36,8 +36,8 @@ enum Column {
 };
 
 constexpr const char* kColumnNames[kNumColumns] = {
-    "tn",    "registrant", "dest_groups", "ttl",    "order",
-    "preference", "flags", "services",    "regexp", "replacement"};
+    "tn",         "registrant", "dest_groups", "ttl",    "order",
+    "preference", "flags",      "services",    "regexp", "replacement"};
 
 bool IsSeparator(char c) {
   return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')';
@@ -350,8 +350,8 @@ class ImportParser {
       problem(absl::StrCat("ttl '", Field(kTtl), "': not a number"));
     }
     bool has_naptr = false;
-    for (Column c : {kOrder, kPreference, kFlags, kServices, kRegexp,
-                     kReplacement}) {
+    for (Column c :
+         {kOrder, kPreference, kFlags, kServices, kRegexp, kReplacement}) {
       if (!Field(c).empty()) has_naptr = true;
     }
     if (has_naptr) {
@@ -385,17 +385,17 @@ class ImportParser {
     if (!inserted) {
       ImportNumber& first = plan_->numbers_[it->second];
       if (!has_naptr || first.first_naptr < 0) {
-        AddError(record_line_, absl::StrCat("duplicate tn ", num.tn_view(),
-                                            " (first on line ", first.line,
-                                            ")"));
+        AddError(record_line_,
+                 absl::StrCat("duplicate tn ", num.tn_view(),
+                              " (first on line ", first.line, ")"));
         return;
       }
       if (first.registrant != num.registrant ||
           first.dest_groups != num.dest_groups) {
-        AddError(record_line_,
-                 absl::StrCat("tn ", num.tn_view(), " also on line ",
-                              first.line,
-                              " with a different registrant or dest_groups"));
+        AddError(
+            record_line_,
+            absl::StrCat("tn ", num.tn_view(), " also on line ", first.line,
+                         " with a different registrant or dest_groups"));
         return;
       }
       AppendNaptr(&first, rec);

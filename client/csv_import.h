@@ -93,7 +93,7 @@ class ImportPlan {
  private:
   friend class ImportParser;
   friend ImportPlan ParseImportCsv(std::string text);
-  std::string text_;                 // The file contents; views point here.
+  std::string text_;                   // The file contents; views point here.
   std::deque<std::string> unescaped_;  // Fields that had "" escapes.
   std::vector<ImportNumber> numbers_;
   std::vector<ImportNaptr> naptrs_;

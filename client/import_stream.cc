@@ -31,13 +31,12 @@ std::string MapObjectErrorToLine(const std::string& message,
   while ((pos = message.find(kObject, pos)) != std::string::npos) {
     size_t start = pos + kObject.size();
     size_t end = start;
-    while (end < message.size() && message[end] >= '0' &&
-           message[end] <= '9') {
+    while (end < message.size() && message[end] >= '0' && message[end] <= '9') {
       ++end;
     }
     uint64_t index = 0;
-    if (end > start && absl::SimpleAtoi(message.substr(start, end - start),
-                                        &index) &&
+    if (end > start &&
+        absl::SimpleAtoi(message.substr(start, end - start), &index) &&
         index < source.size()) {
       return absl::StrCat(message.substr(0, pos), source.Describe(index),
                           message.substr(end));
@@ -83,7 +82,8 @@ absl::StatusOr<ImportResult> RunImport(
     return std::chrono::duration<double>(Clock::now() - start).count();
   };
   const size_t total = source.size();
-  const size_t batch_size = options.batch_size == 0 ? total : options.batch_size;
+  const size_t batch_size =
+      options.batch_size == 0 ? total : options.batch_size;
   const size_t chunk_size = std::max<size_t>(1, options.chunk_size);
 
   auto stream = admin->Import(context);

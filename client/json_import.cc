@@ -1,9 +1,9 @@
 #include "client/json_import.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -72,7 +72,8 @@ JsonImport ParseJsonLines(absl::string_view text) {
     ++line;
     size_t eol = text.find('\n', pos);
     if (eol == absl::string_view::npos) eol = text.size();
-    absl::string_view l = absl::StripAsciiWhitespace(text.substr(pos, eol - pos));
+    absl::string_view l =
+        absl::StripAsciiWhitespace(text.substr(pos, eol - pos));
     pos = eol + 1;
     if (l.empty()) continue;
     RegistryObject obj;

@@ -32,9 +32,7 @@ class JsonImport final : public ImportSource {
   }
   std::string Describe(size_t i) const override;
 
-  const lufd::v1::RegistryObject& object(size_t i) const {
-    return objects_[i];
-  }
+  const lufd::v1::RegistryObject& object(size_t i) const { return objects_[i]; }
   uint32_t line_of(size_t i) const { return lines_[i]; }
   const std::vector<LineError>& errors() const { return errors_; }
   bool ok() const { return errors_.empty(); }

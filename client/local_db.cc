@@ -47,10 +47,9 @@ absl::Status PrintMigrations(Store* store, OutputFormat format,
       const MigrationInfo& m = (*migrations)[i];
       out << (i ? ",\n" : "\n")
           << absl::StrCat("{\"version\":", m.version, ",\"name\":\"",
-                          JsonEscape(m.name), "\",\"checksum\":\"",
-                          m.checksum, "\",\"applied\":",
-                          m.applied ? "true" : "false", ",\"appliedAt\":\"",
-                          JsonEscape(m.applied_at), "\"}");
+                          JsonEscape(m.name), "\",\"checksum\":\"", m.checksum,
+                          "\",\"applied\":", m.applied ? "true" : "false",
+                          ",\"appliedAt\":\"", JsonEscape(m.applied_at), "\"}");
     }
     out << (migrations->empty() ? "]\n" : "\n]\n");
     return absl::OkStatus();
@@ -67,9 +66,9 @@ absl::Status PrintMigrations(Store* store, OutputFormat format,
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& url) {
   auto store = Store::Open(url);
   if (!store.ok()) {
-    return absl::Status(store.status().code(),
-                        absl::StrCat("open ", url, ": ",
-                                     store.status().message()));
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("open ", url, ": ", store.status().message()));
   }
   return store;
 }
@@ -147,9 +146,9 @@ absl::Status DbBootstrap(const BootstrapOptions& options, OutputFormat format,
   for (auto* obj : {&org_obj, &cred_obj}) {
     absl::Status st = ValidateAndNormalize(obj);
     if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat(KindName(KindOf(*obj)), " ",
-                                                  KeyOf(*obj), ": ",
-                                                  st.message()));
+      return absl::Status(st.code(),
+                          absl::StrCat(KindName(KindOf(*obj)), " ", KeyOf(*obj),
+                                       ": ", st.message()));
     }
   }
   *ops[0].mutable_put() = org_obj;
@@ -158,15 +157,14 @@ absl::Status DbBootstrap(const BootstrapOptions& options, OutputFormat format,
   if (!resp.ok()) return resp.status();
 
   if (format == OutputFormat::kJson) {
-    out << absl::StrCat("{\"org\":\"", JsonEscape(options.org_id),
-                        "\",\"credential\":\"",
-                        JsonEscape(options.credential_id),
-                        "\",\"spkiSha256\":\"", *spki, "\",\"serial\":\"",
-                        resp->serial(), "\"}\n");
+    out << absl::StrCat(
+        "{\"org\":\"", JsonEscape(options.org_id), "\",\"credential\":\"",
+        JsonEscape(options.credential_id), "\",\"spkiSha256\":\"", *spki,
+        "\",\"serial\":\"", resp->serial(), "\"}\n");
   } else {
     out << "bootstrapped org " << options.org_id << " with ADMIN credential "
-        << options.credential_id << " (spki_sha256 " << *spki
-        << "), serial " << resp->serial() << "\n";
+        << options.credential_id << " (spki_sha256 " << *spki << "), serial "
+        << resp->serial() << "\n";
   }
   return absl::OkStatus();
 }

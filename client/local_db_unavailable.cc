@@ -17,8 +17,7 @@ absl::Status DbMigrate(const std::string&, OutputFormat, std::ostream&) {
 absl::Status DbStatus(const std::string&, OutputFormat, std::ostream&) {
   return Unavailable();
 }
-absl::Status DbBootstrap(const BootstrapOptions&, OutputFormat,
-                         std::ostream&) {
+absl::Status DbBootstrap(const BootstrapOptions&, OutputFormat, std::ostream&) {
   return Unavailable();
 }
 

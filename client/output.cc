@@ -1,12 +1,12 @@
 #include "client/output.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cctype>
 
-#include <google/protobuf/util/json_util.h>
-
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
@@ -116,8 +116,8 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
     case lufd::v1::OBJECT_KIND_SED_RECORD:
       return {"id", "registrant", "ttl", "in_service", "rdata"};
     case lufd::v1::OBJECT_KIND_SED_GROUP:
-      return {"id",       "registrant", "dest_groups", "records",
-              "in_service", "public",   "priority"};
+      return {"id",         "registrant", "dest_groups", "records",
+              "in_service", "public",     "priority"};
     case lufd::v1::OBJECT_KIND_OFFER:
       return {"sed_group", "peer", "status"};
     default:
@@ -136,19 +136,26 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
             EnumName(lufd::v1::OrgRole_descriptor(), r, "ORG_ROLE_"));
       }
       const auto& q = o.quota();
-      std::string quota = absl::StrCat(
-          "lps=", q.lookups_per_second(), " burst=", q.burst(),
-          " distinct/day=", q.distinct_numbers_per_day(),
-          " miss=", q.miss_cost(), " scan=", q.scan_threshold(),
-          q.dry_run() ? " dry-run" : "");
-      return {o.id(), o.name(), absl::StrJoin(roles, ","), o.registrar_id(),
-              YesNo(o.disabled()), quota};
+      std::string quota =
+          absl::StrCat("lps=", q.lookups_per_second(), " burst=", q.burst(),
+                       " distinct/day=", q.distinct_numbers_per_day(),
+                       " miss=", q.miss_cost(), " scan=", q.scan_threshold(),
+                       q.dry_run() ? " dry-run" : "");
+      return {o.id(),
+              o.name(),
+              absl::StrJoin(roles, ","),
+              o.registrar_id(),
+              YesNo(o.disabled()),
+              quota};
     }
     case RegistryObject::kCredential: {
       const auto& c = object.credential();
-      return {c.id(), c.org_id(),
+      return {c.id(),
+              c.org_id(),
               EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
-              c.spki_sha256(), c.san_uri(), YesNo(c.disabled())};
+              c.spki_sha256(),
+              c.san_uri(),
+              YesNo(c.disabled())};
     }
     case RegistryObject::kIdentifier: {
       const auto& id = object.identifier();
@@ -233,8 +240,7 @@ std::vector<std::string> ChangeRow(const lufd::v1::Change& c) {
           c.actor(),
           c.client_txn_id(),
           op,
-          EnumName(lufd::v1::ObjectKind_descriptor(), c.kind(),
-                   "OBJECT_KIND_"),
+          EnumName(lufd::v1::ObjectKind_descriptor(), c.kind(), "OBJECT_KIND_"),
           c.key()};
 }
 

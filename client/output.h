@@ -4,10 +4,10 @@
 #ifndef LUFD_CLIENT_OUTPUT_H_
 #define LUFD_CLIENT_OUTPUT_H_
 
+#include <google/protobuf/message.h>
+
 #include <string>
 #include <vector>
-
-#include <google/protobuf/message.h>
 
 #include "lufd/v1/admin.pb.h"
 #include "lufd/v1/lookup.pb.h"

@@ -68,8 +68,8 @@ absl::StatusOr<std::vector<std::string>> SanUrisFromPem(absl::string_view pem) {
   auto cert = ParseFirstCert(pem);
   if (!cert.ok()) return cert.status();
   std::vector<std::string> uris;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(
-      cert->get(), NID_subject_alt_name, nullptr, nullptr));
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert->get(), NID_subject_alt_name, nullptr, nullptr));
   if (names == nullptr) return uris;
   for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);

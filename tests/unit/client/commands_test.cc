@@ -39,14 +39,37 @@ TEST(CommandTableTest, EveryRowHasSynopsisAndHelpAndIsUnique) {
     EXPECT_TRUE(seen.insert(name).second) << "duplicate " << name;
   }
   // The commands the brief requires.
-  for (const char* name :
-       {"org add", "org get", "org list", "org del", "credential add",
-        "credential disable", "credential enable", "number add",
-        "number list", "range add", "range del", "prefix add", "rn add",
-        "uri add", "dg add", "record add", "sedgroup add", "offer add",
-        "offer accept", "offer reject", "offer list", "batch ", "import ",
-        "export ", "audit ", "lookup ", "health ", "info ", "db migrate",
-        "db status", "db bootstrap"}) {
+  for (const char* name : {"org add",
+                           "org get",
+                           "org list",
+                           "org del",
+                           "credential add",
+                           "credential disable",
+                           "credential enable",
+                           "number add",
+                           "number list",
+                           "range add",
+                           "range del",
+                           "prefix add",
+                           "rn add",
+                           "uri add",
+                           "dg add",
+                           "record add",
+                           "sedgroup add",
+                           "offer add",
+                           "offer accept",
+                           "offer reject",
+                           "offer list",
+                           "batch ",
+                           "import ",
+                           "export ",
+                           "audit ",
+                           "lookup ",
+                           "health ",
+                           "info ",
+                           "db migrate",
+                           "db status",
+                           "db bootstrap"}) {
     EXPECT_TRUE(seen.count(name)) << name;
   }
 }
@@ -67,9 +90,9 @@ TEST(CommandTableTest, UsageErrorsExitTwo) {
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.err, HasSubstr("unknown command 'bogus'"));
   EXPECT_EQ(RunCli({}).code, 2);
-  EXPECT_EQ(RunCli({"org"}).code, 2);             // Missing verb.
+  EXPECT_EQ(RunCli({"org"}).code, 2);  // Missing verb.
   EXPECT_EQ(RunCli({"org", "frobnicate"}).code, 2);
-  EXPECT_EQ(RunCli({"number", "add"}).code, 2);   // Missing TN.
+  EXPECT_EQ(RunCli({"number", "add"}).code, 2);                  // Missing TN.
   EXPECT_EQ(RunCli({"number", "add", "+12025556666"}).code, 2);  // --registrant
   EXPECT_EQ(RunCli({"--output", "xml", "info"}).code, 2);
   EXPECT_EQ(RunCli({"org", "add", "--id", "a:b", "--role", "king"}).code, 2);
@@ -94,7 +117,7 @@ TEST(CommandTableTest, OperationalErrorsExitOne) {
   EXPECT_THAT(r.err, HasSubstr("NOT_FOUND"));
   // Client-side validation before any connection.
   r = RunCli({"--cert", "/nonexistent", "--key", "/x", "--ca", "/y", "number",
-           "get", "12345"});
+              "get", "12345"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("must start with '+'"));
 }

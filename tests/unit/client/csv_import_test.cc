@@ -25,11 +25,11 @@ std::string Errors(const ImportPlan& plan) {
 }
 
 TEST(CsvImportTest, ParsesSimpleRowsWithAndWithoutNaptr) {
-  ImportPlan plan = ParseImportCsv(absl::StrCat(
-      kHeader,
-      "+12025550001,iana-en:222,dg1;dg2,300,100,10,u,E2U+sip,"
-      "!^.*$!sip:a@example.com!,\n",
-      "+1-202-555-0002,iana-en:222,dg1,,,,,,,\n"));
+  ImportPlan plan = ParseImportCsv(
+      absl::StrCat(kHeader,
+                   "+12025550001,iana-en:222,dg1;dg2,300,100,10,u,E2U+sip,"
+                   "!^.*$!sip:a@example.com!,\n",
+                   "+1-202-555-0002,iana-en:222,dg1,,,,,,,\n"));
   ASSERT_TRUE(plan.ok()) << Errors(plan);
   ASSERT_EQ(plan.size(), 2u);
   EXPECT_EQ(plan.rows(), 2u);
@@ -82,26 +82,25 @@ TEST(CsvImportTest, Rfc4180Quoting) {
   EXPECT_EQ(plan.number(0).registrant, "org, with comma");
   lufd::v1::RegistryObject obj;
   plan.ToObject(0, &obj);
-  EXPECT_EQ(obj.identifier().records(0).naptr().regexp(),
-            "!^.*$!sip:\"q\"@x!");
+  EXPECT_EQ(obj.identifier().records(0).naptr().regexp(), "!^.*$!sip:\"q\"@x!");
   EXPECT_EQ(plan.number(1).registrant, "multi\nline");
 }
 
 TEST(CsvImportTest, ReportsEveryBadLineWithItsNumber) {
   ImportPlan plan = ParseImportCsv(absl::StrCat(
       kHeader,
-      "+12025550001,org,dg,,,,,,,\n",                   // 2 ok
-      "12025550002,org,dg,,,,,,,\n",                    // 3 no '+'
-      "+12025550003,,dg,,,,,,,\n",                      // 4 no registrant
+      "+12025550001,org,dg,,,,,,,\n",                     // 2 ok
+      "12025550002,org,dg,,,,,,,\n",                      // 3 no '+'
+      "+12025550003,,dg,,,,,,,\n",                        // 4 no registrant
       "+12025550004,org,dg,,70000,1,u,E2U+sip,!a!b!,\n",  // 5 order range
-      "+12025550005,org,dg,,1,1,u,E2U+sip,,\n",         // 6 no regexp/repl
-      "+12025550006,org,dg,,1,1,u,E2U+sip,!a!b!,x.\n",  // 7 both
-      "+12025550007,org,dg\n",                          // 8 field count
-      "+1202555000812345,org,dg,,,,,,,\n",              // 9 > 15 digits
-      "+12025550009,org,dg,abc,,,,,,\n",                // 10 ttl
-      "+12025550010,org,dg,30,,,,,,\n",                 // 11 ttl, no NAPTR
-      "+12025550001,org,dg,,,,,,,\n",                   // 12 duplicate
-      "+12025550011,org,\"unterminated,,,,,,,\n"));     // 13 open quote
+      "+12025550005,org,dg,,1,1,u,E2U+sip,,\n",           // 6 no regexp/repl
+      "+12025550006,org,dg,,1,1,u,E2U+sip,!a!b!,x.\n",    // 7 both
+      "+12025550007,org,dg\n",                            // 8 field count
+      "+1202555000812345,org,dg,,,,,,,\n",                // 9 > 15 digits
+      "+12025550009,org,dg,abc,,,,,,\n",                  // 10 ttl
+      "+12025550010,org,dg,30,,,,,,\n",                   // 11 ttl, no NAPTR
+      "+12025550001,org,dg,,,,,,,\n",                     // 12 duplicate
+      "+12025550011,org,\"unterminated,,,,,,,\n"));       // 13 open quote
   std::vector<uint32_t> lines;
   for (const auto& e : plan.errors()) lines.push_back(e.line);
   EXPECT_THAT(lines, ElementsAre(3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13))
@@ -151,12 +150,12 @@ TEST(CsvImportTest, RepeatedTnAddsRecordsWhenConsistent) {
 TEST(CsvImportTest, RejectsInvalidUtf8) {
   ImportPlan plan = ParseImportCsv(
       "tn,registrant,dest_groups\n"
-      "+12025550001,org\xff,dg\n"         // Invalid byte.
-      "+12025550002,org\xc3\xa9,dg\n"    // Valid: U+00E9.
-      "+12025550003,o,\xe0\x80\x80\n"   // Overlong.
-      "+12025550004,o,\xed\xa0\x80\n"   // Surrogate.
+      "+12025550001,org\xff,dg\n"          // Invalid byte.
+      "+12025550002,org\xc3\xa9,dg\n"      // Valid: U+00E9.
+      "+12025550003,o,\xe0\x80\x80\n"      // Overlong.
+      "+12025550004,o,\xed\xa0\x80\n"      // Surrogate.
       "+12025550005,o,\xf0\x9f\x98\x80\n"  // Valid: U+1F600.
-      "+12025550006,o,\xf0\x9f\x98\n");  // Truncated.
+      "+12025550006,o,\xf0\x9f\x98\n");    // Truncated.
   std::vector<uint32_t> lines;
   for (const auto& e : plan.errors()) lines.push_back(e.line);
   EXPECT_THAT(lines, ElementsAre(2, 4, 5, 7)) << Errors(plan);

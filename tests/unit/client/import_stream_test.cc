@@ -1,10 +1,10 @@
 #include "client/import_stream.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -22,8 +22,8 @@ class FakeAdmin final : public lufd::v1::AdminService::Service {
  public:
   grpc::Status Import(
       grpc::ServerContext*,
-      grpc::ServerReaderWriter<lufd::v1::ImportProgress,
-                               lufd::v1::ImportChunk>* stream) override {
+      grpc::ServerReaderWriter<lufd::v1::ImportProgress, lufd::v1::ImportChunk>*
+          stream) override {
     lufd::v1::ImportChunk chunk;
     uint64_t received = 0, committed = 0, serial = 0, pending = 0;
     while (stream->Read(&chunk)) {
@@ -32,9 +32,9 @@ class FakeAdmin final : public lufd::v1::AdminService::Service {
       end_batch_.push_back(chunk.end_batch());
       for (const auto& obj : chunk.objects()) {
         if (static_cast<int64_t>(received) == fail_at_) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              absl::StrCat("object ", received,
-                                           ": bad NAPTR regexp"));
+          return grpc::Status(
+              grpc::StatusCode::INVALID_ARGUMENT,
+              absl::StrCat("object ", received, ": bad NAPTR regexp"));
         }
         values_.push_back(obj.identifier().value());
         ++received;

@@ -3,6 +3,8 @@
 // normalization, NAPTR parsing, transaction ids) and how results, NOT_FOUND
 // and errors are shown. The PKI is made per test suite with the openssl CLI.
 #include <arpa/inet.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,9 +18,6 @@
 #include <string>
 #include <vector>
 
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/commands.h"
@@ -31,8 +30,8 @@
 namespace lufd::client {
 namespace {
 
-using ::testing::HasSubstr;
 using lufd::v1::RegistryObject;
+using ::testing::HasSubstr;
 
 class FakeLufd final : public lufd::v1::AdminService::Service,
                        public lufd::v1::LookupService::Service {
@@ -45,8 +44,7 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
     resp->set_changes(1);
     return grpc::Status::OK;
   }
-  grpc::Status Delete(grpc::ServerContext*,
-                      const lufd::v1::DeleteRequest* req,
+  grpc::Status Delete(grpc::ServerContext*, const lufd::v1::DeleteRequest* req,
                       lufd::v1::WriteResponse* resp) override {
     absl::MutexLock lock(&mu);
     del = *req;
@@ -78,8 +76,7 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
     resp->set_serial(++serial);
     return grpc::Status::OK;
   }
-  grpc::Status Export(grpc::ServerContext*,
-                      const lufd::v1::ExportRequest* req,
+  grpc::Status Export(grpc::ServerContext*, const lufd::v1::ExportRequest* req,
                       grpc::ServerWriter<RegistryObject>* writer) override {
     RegistryObject tn;
     auto* id = tn.mutable_identifier();
@@ -93,8 +90,7 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
     writer->Write(range);
     return grpc::Status::OK;
   }
-  grpc::Status Lookup(grpc::ServerContext*,
-                      const lufd::v1::LookupRequest* req,
+  grpc::Status Lookup(grpc::ServerContext*, const lufd::v1::LookupRequest* req,
                       lufd::v1::LookupResponse* resp) override {
     if (req->query() != "+12025556666") {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "");
@@ -136,11 +132,10 @@ class LufctlCliTest : public ::testing::Test {
         << "subjectAltName=URI:urn:lufd:admin:test\n";
     const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
     std::string cmd = absl::StrCat(
-        "set -e; cd ", d, "; ",
-        "openssl req -x509 ", ec, " -keyout ca.key -out ca.pem -days 1 ",
-        "-subj /CN=test-ca; ",
-        "for n in server client; do ",
-        "openssl req ", ec, " -keyout $n.key -out $n.csr -subj /CN=$n; ",
+        "set -e; cd ", d, "; ", "openssl req -x509 ", ec,
+        " -keyout ca.key -out ca.pem -days 1 ", "-subj /CN=test-ca; ",
+        "for n in server client; do ", "openssl req ", ec,
+        " -keyout $n.key -out $n.csr -subj /CN=$n; ",
         "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key ",
         "-CAcreateserial -out $n.pem -days 1 -extfile $n.ext; done ",
         ">/dev/null 2>&1");
@@ -247,8 +242,8 @@ TEST_F(LufctlCliTest, NumberAddNormalizesAndParsesNaptr) {
   EXPECT_EQ(n.replacement(), "");
 
   // Global options after the command work too.
-  r = Lufctl({"number", "add", "+12025556667", "--registrant", "o",
-              "--output", "json"});
+  r = Lufctl({"number", "add", "+12025556667", "--registrant", "o", "--output",
+              "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"serial\""));
 }
@@ -261,9 +256,9 @@ TEST_F(LufctlCliTest, BadNaptrIsRejectedBeforeSending) {
 }
 
 TEST_F(LufctlCliTest, RecordSedGroupOrgAndCredential) {
-  Result r = Lufctl({"record", "add", "r1", "--registrant", "o", "--ttl",
-                     "30", "--order", "1", "--preference", "2", "--flags",
-                     "u", "--services", "E2U+sip", "--regexp", "!^.*$!x!"});
+  Result r = Lufctl({"record", "add", "r1", "--registrant", "o", "--ttl", "30",
+                     "--order", "1", "--preference", "2", "--flags", "u",
+                     "--services", "E2U+sip", "--regexp", "!^.*$!x!"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto rec = LastPut().object().sed_record();
   EXPECT_EQ(rec.id(), "r1");
@@ -293,11 +288,12 @@ TEST_F(LufctlCliTest, RecordSedGroupOrgAndCredential) {
   EXPECT_FALSE(g.in_service());
   EXPECT_EQ(g.priority(), 3u);
 
-  r = Lufctl({"org", "add", "iana-en:9", "--name", "Nine", "--role", "peer",
-              "--role", "registrant", "--registrar", "iana-en:1",
-              "--lookups-per-second", "50", "--burst", "100",
-              "--distinct-per-day", "1000", "--miss-cost", "3",
-              "--scan-threshold", "20", "--dry-run"});
+  r = Lufctl({"org",        "add",         "iana-en:9", "--name",
+              "Nine",       "--role",      "peer",      "--role",
+              "registrant", "--registrar", "iana-en:1", "--lookups-per-second",
+              "50",         "--burst",     "100",       "--distinct-per-day",
+              "1000",       "--miss-cost", "3",         "--scan-threshold",
+              "20",         "--dry-run"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto org = LastPut().object().org();
   EXPECT_EQ(org.roles_size(), 2);
@@ -349,8 +345,9 @@ TEST_F(LufctlCliTest, Lookup) {
   Result r = Lufctl({"lookup", "+12025556666"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("serial 7"));
-  EXPECT_THAT(r.out,
-              HasSubstr("300  NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@b!\""));
+  EXPECT_THAT(
+      r.out,
+      HasSubstr("300  NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@b!\""));
   r = Lufctl({"lookup", "+12025550000"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "lufctl: NOT_FOUND: not found\n");
@@ -419,10 +416,18 @@ TEST_F(LufctlCliTest, UnreachableServerIsUnavailable) {
   const int port = ntohs(addr.sin_port);
   close(fd);
   const std::string d = *dir_;
-  std::vector<std::string> all = {
-      "lufctl", "--server", absl::StrCat("127.0.0.1:", port), "--ca",
-      d + "/ca.pem", "--cert", d + "/client.pem", "--key", d + "/client.key",
-      "--timeout", "5", "info"};
+  std::vector<std::string> all = {"lufctl",
+                                  "--server",
+                                  absl::StrCat("127.0.0.1:", port),
+                                  "--ca",
+                                  d + "/ca.pem",
+                                  "--cert",
+                                  d + "/client.pem",
+                                  "--key",
+                                  d + "/client.key",
+                                  "--timeout",
+                                  "5",
+                                  "info"};
   std::vector<const char*> argv;
   for (const auto& a : all) argv.push_back(a.c_str());
   std::ostringstream out, err;

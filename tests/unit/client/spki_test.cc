@@ -55,8 +55,8 @@ TEST_F(SpkiTest, MatchesOpensslPipeline) {
   if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "no openssl CLI";
   }
-  for (const char* alg : {"ec -pkeyopt ec_paramgen_curve:P-256", "rsa:2048",
-                          "ed25519"}) {
+  for (const char* alg :
+       {"ec -pkeyopt ec_paramgen_curve:P-256", "rsa:2048", "ed25519"}) {
     std::string cert = MakeCert("c", alg);
     std::string expected = RunShell(absl::StrCat(
         "openssl x509 -in ", cert,
