@@ -738,8 +738,9 @@ class ViewImpl final : public RegistryView {
                      &candidates);
       }
     }
-    // Inline records rank with the group records; they sort among equals
-    // before nothing in particular, so give them the lowest priorities.
+    // Inline records are ordered with the group records by their own
+    // (order, preference) or (priority, weight); on a full tie they come
+    // after group records of group/record priority 0 (stable sort).
     for (const auto& record : id.records()) {
       AddCandidate(record, 0, 0, &candidates);
     }
