@@ -731,6 +731,41 @@ TEST_F(ServerTest, HealthWatchTurnsNotServingWhenDraining) {
   EXPECT_EQ(BufferBytes(response), std::string("\x08\x02", 2));
 }
 
+TEST_F(ServerTest, ReflectionListsServices) {
+  StartServer();
+  // ServerReflectionRequest{list_services: ""} (field 7) by generic stub.
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto call = stub.PrepareCall(
+      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      &cq);
+  ASSERT_NE(call, nullptr);
+  int tags[4];
+  call->StartCall(&tags[0]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[0]));
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, &tags[1]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[1]));
+  grpc::ByteBuffer response;
+  call->Read(&response, &tags[2]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[2]));
+  const std::string bytes = BufferBytes(response);
+  EXPECT_THAT(bytes, HasSubstr("lufd.v1.LookupService"));
+  EXPECT_THAT(bytes, HasSubstr("lufd.v1.AdminService"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+  ctx.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, &tags[3]);
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  for (int i = 0; i < 10 && cq.Next(&tag, &ok); ++i) {
+  }
+}
+
 // Connects with raw OpenSSL and returns the SPKI hash of the certificate the
 // server presents ("" on failure). Bounded by socket timeouts.
 std::string PresentedServerSpki(int port) {
