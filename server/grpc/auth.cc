@@ -150,11 +150,6 @@ Authenticator::Authenticator(ViewHolder* views, Options options)
 
 Authenticator::~Authenticator() = default;
 
-uint64_t Authenticator::crl_generation() {
-  std::shared_ptr<const CrlState> state = CurrentCrlState();
-  return state == nullptr ? 0 : state->generation;
-}
-
 std::shared_ptr<const Authenticator::CrlState>
 Authenticator::CurrentCrlState() {
   if (options_.crl_file.empty()) return nullptr;

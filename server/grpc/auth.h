@@ -77,9 +77,6 @@ class Authenticator {
   // Authenticate).
   absl::StatusOr<Identity> AuthenticatePem(absl::string_view pem);
 
-  // Bumped each time the CRL/CA files are (re)loaded.
-  uint64_t crl_generation();
-
  private:
   struct CrlState;
   struct CertEntry;
