@@ -60,6 +60,7 @@ struct Args {
   uint32_t limit = 0;
   size_t batch_size = 0, chunk_size = 2000;
   bool check_only = false;
+  bool no_wait = false;
   std::string import_format;  // csv | json; empty = by file extension.
   std::string format = "csv", output_file;
   std::vector<std::string> kinds;
@@ -625,6 +626,32 @@ absl::Status StreamImport(Context& ctx, const ImportSource& source,
   auto result = RunImport((*client)->admin(), c.get(), source, opts);
   if (tty) ctx.err << "\n";
   if (!result.ok()) return result.status();
+  if (!ctx.a.no_wait) {
+    // Committed is not yet served: lufd's view catches up with the change
+    // log asynchronously. Wait (bounded by --timeout) until the server's view
+    // reaches the import's serial, so "imported" means "visible to lookups".
+    const absl::Time start = absl::Now();
+    const absl::Time deadline = start + absl::Seconds(ctx.g.timeout_seconds);
+    uint64_t view_serial = 0;
+    bool known = false;
+    while (absl::Now() < deadline) {
+      lufd::v1::ServerInfo info;
+      auto ic = (*client)->NewContext();
+      absl::Status st = FromGrpc((*client)->admin()->GetServerInfo(
+          ic.get(), lufd::v1::ServerInfoRequest(), &info));
+      if (!st.ok()) break;  // Not allowed or not answering: don't wait.
+      known = true;
+      view_serial = info.serial();
+      if (view_serial >= result->serial) break;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    if (known && view_serial < result->serial) {
+      ctx.err << "lufctl: warning: committed at serial " << result->serial
+              << " but the server view is at " << view_serial
+              << "; the numbers will be served once it catches up\n";
+    }
+    result->seconds += absl::ToDoubleSeconds(absl::Now() - start);
+  }
   double rate = result->seconds > 0 ? result->objects / result->seconds : 0;
   if (ctx.json()) {
     ctx.out << absl::StrFormat(
@@ -1299,7 +1326,7 @@ const std::vector<Command>& Commands() {
        Batch},
       {"import", "",
        "import FILE [--format csv|json] [--batch-size N] [--chunk-size N] "
-       "[--check]",
+       "[--check] [--no-wait]",
        "Bulk-load TNs from CSV (tn,registrant,dest_groups[,ttl,order,"
        "preference,flags,services,regexp,replacement]), or any objects from "
        "JSON lines as export writes them.",
@@ -1316,6 +1343,9 @@ const std::vector<Command>& Commands() {
              ->check(CLI::Range(1, 100000));
          c->add_flag("--check", a->check_only,
                      "Only parse and check the file; send nothing");
+         c->add_flag("--no-wait", a->no_wait,
+                     "Return once committed, without waiting until the "
+                     "server's view serves the import");
        },
        Import},
       {"export", "",
