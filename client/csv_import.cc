@@ -145,9 +145,20 @@ class ImportParser {
     // A UTF-8 byte order mark is common in files saved by spreadsheets.
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") pos_ = 3;
     if (!ReadHeader()) return;
-    // Rough row estimate so the vectors/maps do not rehash repeatedly.
-    size_t estimate = text_.size() / 24 + 16;
+    // Size the arrays and the duplicate map by the line count (an upper
+    // bound on rows; counting is a fast memchr pass): an over-sized hash map
+    // would be touched all over and stay resident.
+    size_t estimate = 16;
+    for (const char* p = text_.data() + pos_;
+         (p = static_cast<const char*>(
+              memchr(p, '\n', text_.data() + text_.size() - p))) != nullptr;
+         ++p) {
+      ++estimate;
+    }
+    // Over-reserving costs address space only: untouched pages are never
+    // resident, while regrowing would copy (and briefly double) the arrays.
     plan_->numbers_.reserve(estimate);
+    plan_->naptrs_.reserve(estimate);
     seen_.reserve(estimate);
     std::string error;
     while (pos_ < text_.size()) {
