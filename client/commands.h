@@ -5,8 +5,9 @@
 //
 // Exit codes: 0 success; 1 a failed operation ("lufctl: <CODE>: <message>"
 // on stderr); 2 a usage error (unknown command, bad or missing flag).
-// Not thread-safe: one RunLufctl per process at a time (CLI11 state is
-// per call, but commands write to the given streams).
+// Reentrant: all parse state is local to a RunLufctl call; the command
+// table is immutable. Output goes only to the given streams (plus the
+// progress bar on stderr when stderr is a terminal).
 #ifndef LUFD_CLIENT_COMMANDS_H_
 #define LUFD_CLIENT_COMMANDS_H_
 
