@@ -1,11 +1,14 @@
 #include "server/grpc/tls.h"
 
 #include <openssl/bio.h>
+#include <openssl/conf.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <cmath>
+#include <mutex>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +63,38 @@ absl::Status CheckCaBundle(const std::string& ca_file) {
   return absl::OkStatus();
 }
 
+
+// gRPC 1.51 pins every server SSL_CTX to "TLS 1.2 minimum" and offers no
+// setter. OpenSSL's process-wide system_default settings are applied to each
+// new SSL_CTX before gRPC's min-version call, and the protocol exclusion they
+// set (SSL_OP_NO_TLSv1_2) survives it; so TLS 1.2 and below are refused.
+// Loaded from memory, after OpenSSL's own config, so the distribution's
+// config cannot override it; CipherString keeps Debian's security level.
+absl::Status RequireTls13ProcessWide() {
+  static constexpr char kPolicy[] =
+      "lufd = lufd_init\n"
+      "[lufd_init]\nssl_conf = lufd_ssl\n"
+      "[lufd_ssl]\nsystem_default = lufd_tls\n"
+      "[lufd_tls]\nMinProtocol = TLSv1.3\nProtocol = -TLSv1.2\n"
+      "CipherString = DEFAULT:@SECLEVEL=2\n";
+  static absl::Status* result = [] {
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, nullptr);
+    CONF* conf = NCONF_new(nullptr);
+    BIO* bio = BIO_new_mem_buf(kPolicy, -1);
+    long error_line = 0;
+    bool ok = conf != nullptr && bio != nullptr &&
+              NCONF_load_bio(conf, bio, &error_line) > 0 &&
+              CONF_modules_load(conf, "lufd", 0) > 0;
+    BIO_free(bio);
+    NCONF_free(conf);
+    ERR_clear_error();
+    return new absl::Status(
+        ok ? absl::OkStatus()
+           : absl::InternalError("could not restrict TLS to version 1.3"));
+  }();
+  return *result;
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
@@ -68,6 +103,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     return s;
   }
   if (absl::Status s = CheckCaBundle(tls.client_ca_file()); !s.ok()) return s;
+  if (absl::Status s = RequireTls13ProcessWide(); !s.ok()) return s;
   absl::Duration reload;
   if (!absl::ParseDuration(tls.reload_interval(), &reload)) {
     return absl::InvalidArgumentError("grpc.tls.reload_interval: invalid");

@@ -3,9 +3,10 @@
 // server key/cert and CA bundle re-read from disk while running
 // (FileWatcherCertificateProvider), so rotation needs no restart.
 //
-// TLS version: gRPC 1.51's C++ API has no set_min_tls_version (it arrived
-// in a later release), so the minimum is gRPC's built-in TLS 1.2; TLS 1.3 is
-// negotiated with every modern client. Revocation is NOT delegated to gRPC
+// TLS version: TLS 1.3 only. gRPC 1.51's API has no set_min_tls_version, so
+// MakeServerCredentials installs an OpenSSL process-wide policy that excludes
+// TLS 1.2 and older from every SSL context the process creates (this also
+// applies to lufd's libpq connections, which PostgreSQL 15 serves over 1.3). Revocation is NOT delegated to gRPC
 // (its CRL directory support fails open and is read once); the per-RPC
 // Authenticator (auth.h) enforces it fail-closed.
 //

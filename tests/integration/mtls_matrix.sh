@@ -49,6 +49,22 @@ if ! grep -qiE 'alert|handshake failure' <<<"$out" && ((rc == 0)); then
   fail "no client certificate: TLS handshake was not rejected"
 fi
 pass "no client certificate: handshake rejected"
+
+# TLS 1.3 only: a valid client certificate over TLS 1.2 must not get a
+# handshake (gRPC 1.51 would allow 1.2; lufd excludes it process-wide).
+tls_handshake() {  # version-flag: prints the negotiated protocol, or nothing
+  printf '' | timeout 10 openssl s_client -connect "127.0.0.1:$LUFD_PORT" \
+    -CAfile "$PKI/ca.pem" -cert "$PKI/peer-ssp1.pem" -key "$PKI/peer-ssp1.key" \
+    -alpn h2 "$1" 2>/dev/null | sed -n 's/^New, \([^,]*\), Cipher is .*/\1/p' |
+    grep -v NONE | head -n 1
+}
+proto12="$(tls_handshake -tls1_2 || true)"
+[[ -z "$proto12" ]] ||
+  fail "TLS 1.2 handshake with a valid client certificate succeeded ($proto12)"
+pass "TLS 1.2 refused"
+proto13="$(tls_handshake -tls1_3 || true)"
+[[ "$proto13" == "TLSv1.3" ]] || fail "TLS 1.3 handshake failed ('$proto13')"
+pass "TLS 1.3 accepted"
 run_ctl none lookup "$TN"
 expect_fail_with 'cert' "lufctl without a certificate refuses to connect"
 reject_transport foreign "certificate from an unrelated CA"
