@@ -53,10 +53,11 @@ lufd::v1::Operation PutOperation(lufd::v1::RegistryObject object) {
 
 grpc::Status AdminServiceImpl::RunWrite(
     const char* method, grpc::ServerContext* context,
+    const google::protobuf::MessageLite& request,
     std::vector<lufd::v1::Operation> operations,
     const std::string& client_txn_id, lufd::v1::WriteResponse* response) {
   return runner_->Run(
-      method, context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      method, context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         // A caller that gave up must not get a write it
         // will never hear about.
@@ -71,7 +72,7 @@ grpc::Status AdminServiceImpl::RunWrite(
 grpc::Status AdminServiceImpl::Put(grpc::ServerContext* context,
                                    const lufd::v1::PutRequest* request,
                                    lufd::v1::WriteResponse* response) {
-  return RunWrite("Put", context, {PutOperation(request->object())},
+  return RunWrite("Put", context, *request, {PutOperation(request->object())},
                   request->client_txn_id(), response);
 }
 
@@ -80,8 +81,8 @@ grpc::Status AdminServiceImpl::Delete(grpc::ServerContext* context,
                                       lufd::v1::WriteResponse* response) {
   lufd::v1::Operation op;
   *op.mutable_delete_() = request->ref();
-  return RunWrite("Delete", context, {std::move(op)}, request->client_txn_id(),
-                  response);
+  return RunWrite("Delete", context, *request, {std::move(op)},
+                  request->client_txn_id(), response);
 }
 
 grpc::Status AdminServiceImpl::Batch(grpc::ServerContext* context,
@@ -89,8 +90,8 @@ grpc::Status AdminServiceImpl::Batch(grpc::ServerContext* context,
                                      lufd::v1::WriteResponse* response) {
   std::vector<lufd::v1::Operation> ops(request->operations().begin(),
                                        request->operations().end());
-  return RunWrite("Batch", context, std::move(ops), request->client_txn_id(),
-                  response);
+  return RunWrite("Batch", context, *request, std::move(ops),
+                  request->client_txn_id(), response);
 }
 
 grpc::Status AdminServiceImpl::AcceptOffer(
@@ -98,7 +99,7 @@ grpc::Status AdminServiceImpl::AcceptOffer(
     lufd::v1::WriteResponse* response) {
   lufd::v1::Operation op;
   *op.mutable_accept_offer() = *request;
-  return RunWrite("AcceptOffer", context, {std::move(op)},
+  return RunWrite("AcceptOffer", context, *request, {std::move(op)},
                   request->client_txn_id(), response);
 }
 
@@ -107,7 +108,7 @@ grpc::Status AdminServiceImpl::RejectOffer(
     lufd::v1::WriteResponse* response) {
   lufd::v1::Operation op;
   *op.mutable_reject_offer() = *request;
-  return RunWrite("RejectOffer", context, {std::move(op)},
+  return RunWrite("RejectOffer", context, *request, {std::move(op)},
                   request->client_txn_id(), response);
 }
 
@@ -115,7 +116,7 @@ grpc::Status AdminServiceImpl::Get(grpc::ServerContext* context,
                                    const lufd::v1::GetRequest* request,
                                    lufd::v1::RegistryObject* response) {
   return runner_->Run(
-      "Get", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "Get", context, *request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         if (request->ref().kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
           return absl::InvalidArgumentError("ref.kind is required");
@@ -157,7 +158,7 @@ grpc::Status AdminServiceImpl::List(
     grpc::ServerContext* context, const lufd::v1::ListRequest* request,
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   return runner_->RunStream(
-      "List", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "List", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         if (request->kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
           return absl::InvalidArgumentError("kind is required");
@@ -174,7 +175,7 @@ grpc::Status AdminServiceImpl::Export(
     grpc::ServerContext* context, const lufd::v1::ExportRequest* request,
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   return runner_->RunStream(
-      "Export", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "Export", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         std::vector<lufd::v1::ObjectKind> kinds;
         for (int k : request->kinds()) {
@@ -209,7 +210,7 @@ grpc::Status AdminServiceImpl::Import(
     grpc::ServerReaderWriter<lufd::v1::ImportProgress, lufd::v1::ImportChunk>*
         stream) {
   return runner_->RunStream(
-      "Import", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "Import", context, /*request=*/nullptr, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         lufd::v1::ImportProgress progress;
         std::vector<lufd::v1::Operation> batch;
@@ -232,6 +233,7 @@ grpc::Status AdminServiceImpl::Import(
         // Bounded by the client's stream; each chunk is bounded by the
         // max message size and the batch by max_import_batch.
         while (stream->Read(&chunk)) {
+          RETURN_IF_ERROR(runner_->CheckRequestSize(chunk));
           RETURN_IF_ERROR(CheckCallAlive(call));
           if (batch.size() + chunk.objects_size() > options_.max_import_batch) {
             return absl::ResourceExhaustedError(
@@ -271,7 +273,7 @@ grpc::Status AdminServiceImpl::Audit(
     grpc::ServerContext* context, const lufd::v1::AuditRequest* request,
     grpc::ServerWriter<lufd::v1::Change>* writer) {
   return runner_->RunStream(
-      "Audit", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "Audit", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         const uint32_t limit = request->limit() == 0
                                    ? kDefaultAuditLimit
@@ -317,7 +319,7 @@ grpc::Status AdminServiceImpl::GetServerInfo(
     grpc::ServerContext* context, const lufd::v1::ServerInfoRequest* request,
     lufd::v1::ServerInfo* response) {
   return runner_->Run(
-      "GetServerInfo", context, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "GetServerInfo", context, *request, {ROLE_REGISTRAR, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         response->set_version(options_.version);
         response->set_serial(views_->Current()->serial());

@@ -73,6 +73,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
 
  private:
   grpc::Status RunWrite(const char* method, grpc::ServerContext* context,
+                        const google::protobuf::MessageLite& request,
                         std::vector<lufd::v1::Operation> operations,
                         const std::string& client_txn_id,
                         lufd::v1::WriteResponse* response);

@@ -1,8 +1,12 @@
 #include "server/grpc/call.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
@@ -24,8 +28,26 @@ absl::Status CheckCallAlive(const CallInfo& call) {
   return absl::OkStatus();
 }
 
+int TransportMaxMessageBytes(uint64_t max_message_bytes) {
+  constexpr uint64_t kCap = uint64_t{256} << 20;
+  constexpr uint64_t kIntMax = std::numeric_limits<int>::max();
+  const uint64_t transport =
+      std::max(std::min(max_message_bytes * 4, kCap), max_message_bytes);
+  return static_cast<int>(std::min(transport, kIntMax));
+}
+
+absl::Status RpcRunner::CheckRequestSize(
+    const google::protobuf::MessageLite& request) const {
+  const size_t size = request.ByteSizeLong();
+  if (size <= max_message_bytes_) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("request is ", size, " bytes; the limit is ",
+                   max_message_bytes_, " (grpc.max_message_bytes)"));
+}
+
 grpc::Status RpcRunner::RunImpl(
     const char* method, grpc::ServerContext* context,
+    const google::protobuf::MessageLite* request,
     std::initializer_list<lufd::v1::Role> roles, bool cap_deadline,
     absl::FunctionRef<absl::Status(const CallInfo&)> body) {
   const absl::Time start = absl::Now();
@@ -45,6 +67,9 @@ grpc::Status RpcRunner::RunImpl(
   } else {
     call.identity = *std::move(identity);
     status = RequireRole(call.identity, roles);
+    // After authentication and the role check, so a caller learns the limit
+    // only for a method it may call.
+    if (status.ok() && request != nullptr) status = CheckRequestSize(*request);
     if (status.ok()) status = body(call);
   }
 

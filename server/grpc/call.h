@@ -3,10 +3,16 @@
 // Each handler body runs inside RpcRunner::Run, which
 //   1. authenticates the caller from its client certificate (auth.h),
 //   2. checks the caller's role against the method's allowed roles,
-//   3. computes the effective deadline: the client's, capped at
+//   3. rejects a request larger than grpc.max_message_bytes with
+//      INVALID_ARGUMENT (streamed messages: CheckRequestSize per message).
+//      gRPC's own receive limit is set higher (TransportMaxMessageBytes), so
+//      that the policy answer is INVALID_ARGUMENT, as the API promises,
+//      rather than gRPC's RESOURCE_EXHAUSTED; a message beyond the transport
+//      limit still gets RESOURCE_EXHAUSTED from gRPC before any handler runs,
+//   4. computes the effective deadline: the client's, capped at
 //      grpc.max_deadline (also when the client sent none), so long loops in
 //      the body stop in time (DeadlineExpired below),
-//   4. runs the body, maps its absl::Status onto grpc::Status (the codes are
+//   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
 //      authentication/authorization denials at info.
 // Thread-safe; `auth` must outlive the runner.
@@ -18,6 +24,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "lufd/v1/registry.pb.h"
@@ -39,34 +46,56 @@ struct CallInfo {
 // went away; OK otherwise. For loops in streaming/batch handlers.
 absl::Status CheckCallAlive(const CallInfo& call);
 
+// gRPC's receive limit for a grpc.max_message_bytes policy: 4x the policy,
+// at most 256 MiB (and never below the policy). The headroom lets requests
+// between the two limits reach RpcRunner and get INVALID_ARGUMENT.
+int TransportMaxMessageBytes(uint64_t max_message_bytes);
+
 class RpcRunner {
  public:
-  RpcRunner(Authenticator* auth, absl::Duration max_deadline)
-      : auth_(auth), max_deadline_(max_deadline) {}
+  RpcRunner(Authenticator* auth, absl::Duration max_deadline,
+            uint64_t max_message_bytes)
+      : auth_(auth),
+        max_deadline_(max_deadline),
+        max_message_bytes_(max_message_bytes) {}
 
-  // Unary calls: the deadline is capped at max_deadline.
+  // Unary calls: the deadline is capped at max_deadline. `request` is
+  // size-checked before the body runs.
   grpc::Status Run(const char* method, grpc::ServerContext* context,
+                   const google::protobuf::MessageLite& request,
                    std::initializer_list<lufd::v1::Role> roles,
                    absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, roles, /*cap_deadline=*/true, body);
+    return RunImpl(method, context, &request, roles, /*cap_deadline=*/true,
+                   body);
   }
   // Streaming calls: a long export or import is legitimate, so only the
-  // client's own deadline (if any) applies.
+  // client's own deadline (if any) applies. `request` is the server-streaming
+  // request (nullptr for client/bidi streams, whose bodies call
+  // CheckRequestSize on every message they read).
   grpc::Status RunStream(
       const char* method, grpc::ServerContext* context,
+      const google::protobuf::MessageLite* request,
       std::initializer_list<lufd::v1::Role> roles,
       absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, roles, /*cap_deadline=*/false, body);
+    return RunImpl(method, context, request, roles, /*cap_deadline=*/false,
+                   body);
   }
+
+  // INVALID_ARGUMENT "request is N bytes; the limit is M
+  // (grpc.max_message_bytes)" when `request` is over the policy limit.
+  absl::Status CheckRequestSize(
+      const google::protobuf::MessageLite& request) const;
 
  private:
   grpc::Status RunImpl(const char* method, grpc::ServerContext* context,
+                       const google::protobuf::MessageLite* request,
                        std::initializer_list<lufd::v1::Role> roles,
                        bool cap_deadline,
                        absl::FunctionRef<absl::Status(const CallInfo&)> body);
 
   Authenticator* const auth_;
   const absl::Duration max_deadline_;
+  const uint64_t max_message_bytes_;
 };
 
 }  // namespace lufd

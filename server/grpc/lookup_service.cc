@@ -40,12 +40,13 @@ absl::Status LookupServiceImpl::Answer(
 grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
                                        const lufd::v1::LookupRequest* request,
                                        lufd::v1::LookupResponse* response) {
-  return runner_->Run(
-      "Lookup", context, {ROLE_PEER, ROLE_ADMIN}, [&](const CallInfo& call) {
-        absl::Status status = Answer(call.identity, *request, response);
-        if (!status.ok()) response->Clear();
-        return status;
-      });
+  return runner_->Run("Lookup", context, *request, {ROLE_PEER, ROLE_ADMIN},
+                      [&](const CallInfo& call) {
+                        absl::Status status =
+                            Answer(call.identity, *request, response);
+                        if (!status.ok()) response->Clear();
+                        return status;
+                      });
 }
 
 grpc::Status LookupServiceImpl::BatchLookup(
@@ -53,7 +54,7 @@ grpc::Status LookupServiceImpl::BatchLookup(
     grpc::ServerReaderWriter<lufd::v1::LookupResponse, lufd::v1::LookupRequest>*
         stream) {
   return runner_->RunStream(
-      "BatchLookup", context, {ROLE_PEER, ROLE_ADMIN},
+      "BatchLookup", context, /*request=*/nullptr, {ROLE_PEER, ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
         // One request is read, answered and written before the next is
         // read, so at most one request per stream is in flight on the
@@ -61,6 +62,13 @@ grpc::Status LookupServiceImpl::BatchLookup(
         // faster than it reads.
         lufd::v1::LookupRequest request;
         while (stream->Read(&request)) {
+          // An oversized query ends the stream (like a unary call's
+          // INVALID_ARGUMENT) rather than getting a per-item error: it is
+          // a client bug, not a bad number.
+          if (absl::Status size = runner_->CheckRequestSize(request);
+              !size.ok()) {
+            return size;
+          }
           if (absl::Status alive = CheckCallAlive(call); !alive.ok()) {
             return alive;
           }

@@ -71,7 +71,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->auth_ = std::make_unique<Authenticator>(s->views_.get(), auth_options);
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(),
-      ConfigDuration(grpc_config.max_deadline(), absl::Seconds(30)));
+      ConfigDuration(grpc_config.max_deadline(), absl::Seconds(30)),
+      grpc_config.max_message_bytes());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
   AdminServiceImpl::Options admin_options;
@@ -96,8 +97,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
+  // Above the policy limit, so RpcRunner answers INVALID_ARGUMENT for
+  // requests between the two (see call.h).
   builder.SetMaxReceiveMessageSize(
-      static_cast<int>(grpc_config.max_message_bytes()));
+      TransportMaxMessageBytes(grpc_config.max_message_bytes()));
   builder.SetMaxSendMessageSize(
       static_cast<int>(grpc_config.max_message_bytes()));
   builder.AddChannelArgument(

@@ -132,7 +132,10 @@ pass "CSV with an unknown reference: rejected, nothing imported"
 # --- oversized request ---------------------------------------------------------
 big="$(head -c 100000 /dev/zero | tr '\0' 'A')"  # under ARG_MAX per arg (128 KiB)
 run_ctl admin org add iana-en:7777 --name "$big" --role peer
-expect_fail_with 'RESOURCE_EXHAUSTED|INVALID_ARGUMENT|too large|larger than' "100 kB request over a 64 KiB cap"
+# Between the 64 KiB policy and gRPC's 256 KiB transport limit: lufd's own
+# INVALID_ARGUMENT, naming the limit (RESOURCE_EXHAUSTED would mean gRPC's
+# transport limit answered, i.e. the policy check was bypassed).
+expect_fail_with 'INVALID_ARGUMENT.*the limit is 65536 \(grpc\.max_message_bytes\)' "100 kB request over a 64 KiB cap"
 it_alive "$LUFD_PID" || fail "lufd died on an oversized request"
 run_ctl peer-ssp1 lookup +12025556666
 expect_ok "still serving after the oversized request"

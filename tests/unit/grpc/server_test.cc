@@ -212,9 +212,13 @@ class ServerTest : public ::testing::Test {
     return config;
   }
 
-  void StartServer(const std::string& crl_file = "") {
+  // `adjust` (optional) edits the config before it is validated.
+  void StartServer(
+      const std::string& crl_file = "",
+      const std::function<void(lufd::v1::ServerConfig*)>& adjust = nullptr) {
     lufd::v1::ServerConfig config = BaseConfig();
     config.mutable_grpc()->mutable_tls()->set_crl_file(crl_file);
+    if (adjust) adjust(&config);
     ApplyConfigDefaults(&config);
     ASSERT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
     absl::StatusOr<std::unique_ptr<LufdServer>> server =
@@ -433,12 +437,70 @@ TEST_F(ServerTest, DisablingCredentialDeniesNextRpc) {
   EXPECT_EQ(s.error_message(), "client certificate is not registered");
 }
 
-TEST_F(ServerTest, OversizedMessageIsResourceExhausted) {
+// max_message_bytes is 64 KiB here, so gRPC's own receive limit is 256 KiB
+// (4x): between the two the server answers INVALID_ARGUMENT with both sizes,
+// beyond 256 KiB gRPC answers RESOURCE_EXHAUSTED before any handler runs.
+TEST_F(ServerTest, OversizedMessageIsInvalidArgumentUpToTransportCap) {
   StartServer();
   auto objects = NumberObjects("1", kNumber);
   objects[0].mutable_dest_group()->set_id(std::string(100 * 1024, 'x'));
+  grpc::Status s = AdminBatch("admin", objects);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(),
+              ::testing::MatchesRegex("request is [0-9]+ bytes; the limit is "
+                                      "65536 \\(grpc.max_message_bytes\\)"));
+
+  // Unary lookup.
+  s = Lookup("peer-ssp1", std::string(100 * 1024, '1'));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("(grpc.max_message_bytes)"));
+
+  // Each streamed message is checked: BatchLookup...
+  {
+    auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->BatchLookup(&ctx);
+    lufd::v1::LookupRequest request;
+    request.set_query(kNumber);
+    ASSERT_TRUE(stream->Write(request));
+    lufd::v1::LookupResponse response;
+    ASSERT_TRUE(stream->Read(&response));  // The small one is answered.
+    request.set_query(std::string(100 * 1024, '1'));
+    stream->Write(request);
+    stream->WritesDone();
+    while (stream->Read(&response)) {
+    }
+    s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("(grpc.max_message_bytes)"));
+  }
+  // ... and Import.
+  {
+    auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    lufd::v1::ImportChunk chunk;
+    *chunk.add_objects() = objects[0];
+    stream->Write(chunk);
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress;
+    while (stream->Read(&progress)) {
+    }
+    s = stream->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("(grpc.max_message_bytes)"));
+  }
+
+  // Beyond the transport cap (256 KiB): gRPC's own RESOURCE_EXHAUSTED.
+  objects[0].mutable_dest_group()->set_id(std::string(300 * 1024, 'x'));
   EXPECT_EQ(AdminBatch("admin", objects).error_code(),
             grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // Still serving.
+  EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServerTest, MalformedQueryIsInvalidArgument) {
@@ -764,6 +826,51 @@ TEST_F(ServerTest, ReflectionListsServices) {
   bool ok = false;
   for (int i = 0; i < 10 && cq.Next(&tag, &ok); ++i) {
   }
+}
+
+TEST_F(ServerTest, UndecodableRequestIsAnErrorAndServerKeepsServing) {
+  StartServer();
+  auto channel = Channel("peer-ssp1");
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  // A field-1 tag with a length that runs past the end: not a LookupRequest.
+  grpc::Slice slice(
+      std::string("\x0a\xff\xff\xff\x0f"
+                  "abc",
+                  8));
+  grpc::ByteBuffer request(&slice, 1);
+  auto call = stub.PrepareUnaryCall(&ctx, "/lufd.v1.LookupService/Lookup",
+                                    request, &cq);
+  ASSERT_NE(call, nullptr);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  int tag = 0;
+  call->Finish(&response, &status, &tag);
+  ASSERT_TRUE(AwaitTag(&cq, &tag));
+  // gRPC 1.51's sync server fails the parse before the handler runs and
+  // answers INTERNAL ("Failed to parse request" style message); what
+  // matters is that it is an error, not a crash or a default-valued request.
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL)
+      << status.error_message();
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+
+  // The next valid call, on the same connection, is served.
+  auto lookup = lufd::v1::LookupService::NewStub(channel);
+  grpc::ClientContext ctx2;
+  SetDeadline(&ctx2);
+  lufd::v1::LookupRequest valid;
+  valid.set_query(kNumber);
+  lufd::v1::LookupResponse answer;
+  EXPECT_EQ(lookup->Lookup(&ctx2, valid, &answer).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 // Connects with raw OpenSSL and returns the SPKI hash of the certificate the
