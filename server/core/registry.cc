@@ -559,9 +559,24 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
   for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
     std::shared_ptr<const RegistryView> view = views_->Current();
     Batch batch(*view, actor);
-    for (size_t i = 0; i < operations.size(); ++i) {
+    absl::Status failed;
+    for (size_t i = 0; i < operations.size() && failed.ok(); ++i) {
       absl::Status s = batch.Run(operations[i], prepared[i]);
-      if (!s.ok()) return Prefix(i, s);
+      if (!s.ok()) failed = Prefix(i, s);
+    }
+    if (!failed.ok()) {
+      // The error may come from a stale view (another instance wrote what
+      // this batch refers to): re-evaluate once the view has caught up.
+      // Only errors pay for this store round trip.
+      absl::StatusOr<uint64_t> latest = store_->LatestSerial();
+      if (attempt + 1 < kMaxCommitAttempts && latest.ok() &&
+          *latest > view->serial()) {
+        if (nudge_) nudge_();
+        views_->WaitForSerial(*latest, kViewWait);
+        last_error = failed;
+        continue;
+      }
+      return failed;
     }
     CommitRequest request;
     request.mutations = batch.TakeMutations();

@@ -634,5 +634,38 @@ TEST_F(RegistryTest, ConcurrentWritersRetryOnConflict) {
   EXPECT_EQ(StoreSerial(), 1u + kThreads * kEach);
 }
 
+TEST_F(RegistryTest, RetriesWhenAnotherWriterCommittedFirst) {
+  ASSERT_TRUE(Put(Admin(), Org("iana-en:1")).ok());
+  // Another instance commits straight to the store; our follower polls
+  // hourly and is not nudged, so our view is stale and the first commit
+  // attempt gets ABORTED.
+  CommitRequest other;
+  other.actor = "other-instance";
+  Mutation m;
+  m.kind = lufd::v1::OBJECT_KIND_DEST_GROUP;
+  m.key = "dg-other";
+  m.after = Dg("dg-other", "iana-en:1");
+  other.mutations.push_back(m);
+  ASSERT_TRUE(store_->Commit(other).ok());
+  EXPECT_EQ(views_.Current()->serial(), 1u);
+
+  auto r = Run(Admin(), {PutOp(Tn("+111", "iana-en:1", {"dg-other"}))});
+  ASSERT_TRUE(r.ok()) << r.status();  // Re-evaluated on the fresher view.
+  EXPECT_EQ(r->serial(), 3u);
+  EXPECT_EQ(views_.Current()->serial(), 3u);
+
+  // An unrelated write by the other instance: the batch is valid on the
+  // stale view, the commit is ABORTED (expected serial 3, store at 4), and
+  // the retry on the fresher view succeeds.
+  other.mutations[0].key = "dg-other2";
+  other.mutations[0].after = Dg("dg-other2", "iana-en:1");
+  ASSERT_TRUE(store_->Commit(other).ok());
+  r = Run(Admin(), {PutOp(Dg("dg-mine", "iana-en:1"))});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->serial(), 5u);
+  EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-other2"));
+  EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-mine"));
+}
+
 }  // namespace
 }  // namespace lufd
