@@ -427,6 +427,42 @@ TEST_F(ServerTest, CrlFileReloadedAtRuntime) {
   }));
 }
 
+TEST_F(ServerTest, ClientCaBundleReloadedAtRuntime) {
+  // The server's own copy of the bundle, so the test can replace it.
+  const std::string bundle = Dir("client-ca.pem");
+  fs::copy_file(P("ca.pem"), bundle);
+  StartServer("", [&](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->mutable_tls()->set_client_ca_file(bundle);
+  });
+  // foreign.pem (from the second CA) gets a registered peer credential, by
+  // SPKI, so only the chain can stop it.
+  lufd::v1::RegistryObject cred;
+  auto* c = cred.mutable_credential();
+  c->set_id("foreign-peer");
+  c->set_org_id(kPeerOrg);
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_spki_sha256(
+      std::string(absl::StripAsciiWhitespace(ReadFile(P("foreign.spki")))));
+  ASSERT_TRUE(AdminBatch("admin", {cred}).ok());
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  // The handshake refuses it.
+  EXPECT_EQ(Lookup("foreign", kNumber).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+
+  WriteFileAtomically(bundle,
+                      ReadFile(P("ca.pem")) + ReadFile(P("foreign-ca.pem")));
+  // reload_interval is 1s; allow 5 s. Each Lookup opens a new connection,
+  // so each is a fresh handshake against the current bundle.
+  EXPECT_TRUE(Eventually(absl::Seconds(5),
+                         [&] { return Lookup("foreign", kNumber).ok(); }));
+  lufd::v1::LookupResponse response;
+  grpc::Status s = Lookup("foreign", kNumber, &response);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_TRUE(response.found());
+  // The dev CA's clients are still accepted.
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+}
+
 TEST_F(ServerTest, DisablingCredentialDeniesNextRpc) {
   StartServer();
   EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
