@@ -463,6 +463,33 @@ TEST_F(ServerTest, ClientCaBundleReloadedAtRuntime) {
   EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
 }
 
+TEST_F(ServerTest, ExpiredCrlDenies) {
+  // A dev-CA CRL whose nextUpdate (2020-01-02) is in the past.
+  const std::string crl = Dir("crl-expired.pem");
+  ASSERT_EQ(Shell(absl::StrCat(
+                "cd ", *pki,
+                " && openssl ca -batch -config ca-state/ca.cnf -cert ca.pem "
+                "-keyfile ca.key -gencrl -crlexts crl_ext "
+                "-crl_lastupdate 20200101000000Z "
+                "-crl_nextupdate 20200102000000Z -out ",
+                crl, " 2>/dev/null")),
+            0);
+  ASSERT_EQ(Shell(absl::StrCat("openssl crl -in ", crl,
+                               " -noout -nextupdate | grep -q 'Jan  2 "
+                               "00:00:00 2020'")),
+            0);
+  StartServer(crl);
+  grpc::Status s = Lookup("peer-ssp1", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(s.error_message(), "no valid CRL for issuer");
+  // The same CA with a current CRL: accepted (so the expiry is the reason).
+  server_->Shutdown(absl::ZeroDuration());
+  server_.reset();
+  StartServer(P("crl-empty.pem"));
+  EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 TEST_F(ServerTest, DisablingCredentialDeniesNextRpc) {
   StartServer();
   EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
