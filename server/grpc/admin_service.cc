@@ -144,7 +144,7 @@ absl::Status AdminServiceImpl::StreamKind(
           return true;
         }
         if (!registry_->CanRead(call.identity, object)) return true;
-        if (!writer->Write(object)) {
+        if (!WriteToClient(call, writer, object)) {
           status = absl::CancelledError("client stopped reading");
           return false;
         }
@@ -232,7 +232,7 @@ grpc::Status AdminServiceImpl::Import(
         lufd::v1::ImportChunk chunk;
         // Bounded by the client's stream; each chunk is bounded by the
         // max message size and the batch by max_import_batch.
-        while (stream->Read(&chunk)) {
+        while (ReadFromClient(call, stream, &chunk)) {
           RETURN_IF_ERROR(runner_->CheckRequestSize(chunk));
           RETURN_IF_ERROR(CheckCallAlive(call));
           if (batch.size() + chunk.objects_size() > options_.max_import_batch) {
@@ -248,7 +248,7 @@ grpc::Status AdminServiceImpl::Import(
             client_txn_id = chunk.client_txn_id();
           }
           if (chunk.end_batch()) RETURN_IF_ERROR(commit());
-          if (!stream->Write(progress)) {
+          if (!WriteToClient(call, stream, progress)) {
             return absl::CancelledError("client stopped reading");
           }
           chunk.Clear();
@@ -263,7 +263,7 @@ grpc::Status AdminServiceImpl::Import(
         // A clean end of stream commits what is left, like end_batch.
         if (!batch.empty()) {
           RETURN_IF_ERROR(commit());
-          stream->Write(progress);
+          WriteToClient(call, stream, progress);
         }
         return absl::OkStatus();
       });
@@ -299,7 +299,7 @@ grpc::Status AdminServiceImpl::Audit(
                 (change.has_before() &&
                  registry_->CanRead(call.identity, change.before()));
             if (!visible) continue;
-            if (!writer->Write(change)) {
+            if (!WriteToClient(call, writer, change)) {
               return absl::CancelledError("client stopped reading");
             }
             if (++sent >= limit) break;

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
@@ -35,6 +38,73 @@ int TransportMaxMessageBytes(uint64_t max_message_bytes) {
       std::max(std::min(max_message_bytes * 4, kCap), max_message_bytes);
   return static_cast<int>(std::min(transport, kIntMax));
 }
+
+// One thread per runner (not per stream) that cancels streams whose handler
+// has been waiting on the client for longer than the limit.
+class RpcRunner::IdleWatchdog {
+ public:
+  explicit IdleWatchdog(absl::Duration limit)
+      : limit_ns_(absl::ToInt64Nanoseconds(limit)),
+        // A stream is cancelled between limit and limit + period.
+        period_(
+            std::clamp(limit / 4, absl::Milliseconds(10), absl::Seconds(1))),
+        thread_([this] { Loop(); }) {}
+  ~IdleWatchdog() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+  void Add(StreamActivity* activity) {
+    absl::MutexLock lock(&mu_);
+    active_.insert(activity);
+  }
+  // Whether the watchdog cancelled the stream.
+  bool Remove(StreamActivity* activity) {
+    absl::MutexLock lock(&mu_);
+    active_.erase(activity);
+    return activity->timed_out;
+  }
+
+ private:
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), period_);
+      if (stop_) break;
+      const int64_t now = absl::GetCurrentTimeNanos();
+      for (StreamActivity* activity : active_) {
+        const int64_t since =
+            activity->waiting_since_ns.load(std::memory_order_relaxed);
+        if (since == 0 || activity->timed_out || now - since <= limit_ns_) {
+          continue;
+        }
+        activity->timed_out = true;
+        // Fails the blocked Read/Write; the handler returns and Remove()s
+        // the activity (under mu_, so the context outlives this call).
+        activity->context->TryCancel();
+      }
+    }
+  }
+
+  const int64_t limit_ns_;
+  const absl::Duration period_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<StreamActivity*> active_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // Last: started once the members above exist.
+};
+
+RpcRunner::RpcRunner(Authenticator* auth, absl::Duration max_deadline,
+                     uint64_t max_message_bytes)
+    : auth_(auth),
+      max_deadline_(max_deadline),
+      max_message_bytes_(max_message_bytes),
+      watchdog_(std::make_unique<IdleWatchdog>(max_deadline)) {}
+
+RpcRunner::~RpcRunner() = default;
 
 absl::Status RpcRunner::CheckRequestSize(
     const google::protobuf::MessageLite& request) const {
@@ -70,7 +140,25 @@ grpc::Status RpcRunner::RunImpl(
     // After authentication and the role check, so a caller learns the limit
     // only for a method it may call.
     if (status.ok() && request != nullptr) status = CheckRequestSize(*request);
-    if (status.ok()) status = body(call);
+    if (status.ok()) {
+      if (cap_deadline) {
+        status = body(call);
+      } else {
+        StreamActivity activity(context);
+        call.activity = &activity;
+        watchdog_->Add(&activity);
+        status = body(call);
+        if (watchdog_->Remove(&activity)) {
+          // The client sees CANCELLED (the stream was reset); this is for
+          // the log line.
+          status = absl::DeadlineExceededError(
+              absl::StrCat("stream waited on the client for longer than "
+                           "grpc.max_deadline (",
+                           absl::FormatDuration(max_deadline_), ")"));
+        }
+        call.activity = nullptr;
+      }
+    }
   }
 
   const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);

@@ -9,9 +9,14 @@
 //      that the policy answer is INVALID_ARGUMENT, as the API promises,
 //      rather than gRPC's RESOURCE_EXHAUSTED; a message beyond the transport
 //      limit still gets RESOURCE_EXHAUSTED from gRPC before any handler runs,
-//   4. computes the effective deadline: the client's, capped at
-//      grpc.max_deadline (also when the client sent none), so long loops in
-//      the body stop in time (DeadlineExpired below),
+//   4. computes the effective deadline: for unary calls the client's, capped
+//      at grpc.max_deadline (also when the client sent none), so long loops
+//      in the body stop in time (CheckCallAlive below). Streaming calls keep
+//      the client's deadline (a large import or export may rightly take
+//      longer than max_deadline) but may not sit waiting on the client
+//      (ReadFromClient/WriteToClient) for longer than max_deadline at a
+//      time: a watchdog thread cancels such a stream (the client sees
+//      CANCELLED), so an idle client cannot pin a server thread forever,
 //   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
 //      authentication/authorization denials at info.
@@ -19,10 +24,14 @@
 #ifndef LUFD_SERVER_GRPC_CALL_H_
 #define LUFD_SERVER_GRPC_CALL_H_
 
+#include <atomic>
+#include <cstdint>
 #include <initializer_list>
+#include <memory>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/server_context.h"
@@ -35,12 +44,60 @@ namespace lufd {
 
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
+// How long a streaming call has been waiting on its client; watched by the
+// RpcRunner's idle watchdog.
+struct StreamActivity {
+  explicit StreamActivity(grpc::ServerContext* ctx) : context(ctx) {}
+  grpc::ServerContext* const context;
+  // absl::GetCurrentTimeNanos() when the handler started waiting on the
+  // client; 0 while it is not waiting (working or done).
+  std::atomic<int64_t> waiting_since_ns{0};
+  bool timed_out = false;  // Set (once) by the watchdog, under its mutex.
+};
+
 // What a handler body gets.
 struct CallInfo {
   Identity identity;
   absl::Time deadline;  // Effective deadline (client's, capped).
   grpc::ServerContext* context = nullptr;
+  StreamActivity* activity = nullptr;  // Streaming calls only.
 };
+
+// Marks the handler of a streaming call as waiting on its client for the
+// scope (a blocking Read or Write). No-op for unary calls.
+class ClientWait {
+ public:
+  explicit ClientWait(const CallInfo& call) : activity_(call.activity) {
+    if (activity_ != nullptr) {
+      activity_->waiting_since_ns.store(absl::GetCurrentTimeNanos(),
+                                        std::memory_order_relaxed);
+    }
+  }
+  ~ClientWait() {
+    if (activity_ != nullptr) {
+      activity_->waiting_since_ns.store(0, std::memory_order_relaxed);
+    }
+  }
+  ClientWait(const ClientWait&) = delete;
+  ClientWait& operator=(const ClientWait&) = delete;
+
+ private:
+  StreamActivity* const activity_;
+};
+
+// stream->Read / Write under ClientWait: what every streaming handler uses,
+// so an idle client is bounded by grpc.max_deadline.
+template <typename Stream, typename Message>
+bool ReadFromClient(const CallInfo& call, Stream* stream, Message* message) {
+  ClientWait wait(call);
+  return stream->Read(message);
+}
+template <typename Stream, typename Message>
+bool WriteToClient(const CallInfo& call, Stream* stream,
+                   const Message& message) {
+  ClientWait wait(call);
+  return stream->Write(message);
+}
 
 // DEADLINE_EXCEEDED once `call.deadline` passed, CANCELLED if the client
 // went away; OK otherwise. For loops in streaming/batch handlers.
@@ -54,10 +111,10 @@ int TransportMaxMessageBytes(uint64_t max_message_bytes);
 class RpcRunner {
  public:
   RpcRunner(Authenticator* auth, absl::Duration max_deadline,
-            uint64_t max_message_bytes)
-      : auth_(auth),
-        max_deadline_(max_deadline),
-        max_message_bytes_(max_message_bytes) {}
+            uint64_t max_message_bytes);
+  ~RpcRunner();
+  RpcRunner(const RpcRunner&) = delete;
+  RpcRunner& operator=(const RpcRunner&) = delete;
 
   // Unary calls: the deadline is capped at max_deadline. `request` is
   // size-checked before the body runs.
@@ -93,9 +150,12 @@ class RpcRunner {
                        bool cap_deadline,
                        absl::FunctionRef<absl::Status(const CallInfo&)> body);
 
+  class IdleWatchdog;
+
   Authenticator* const auth_;
   const absl::Duration max_deadline_;
   const uint64_t max_message_bytes_;
+  const std::unique_ptr<IdleWatchdog> watchdog_;
 };
 
 }  // namespace lufd

@@ -61,7 +61,7 @@ grpc::Status LookupServiceImpl::BatchLookup(
         // server; HTTP/2 flow control pushes back on a client that sends
         // faster than it reads.
         lufd::v1::LookupRequest request;
-        while (stream->Read(&request)) {
+        while (ReadFromClient(call, stream, &request)) {
           // An oversized query ends the stream (like a unary call's
           // INVALID_ARGUMENT) rather than getting a per-item error: it is
           // a client bug, not a bad number.
@@ -83,7 +83,7 @@ grpc::Status LookupServiceImpl::BatchLookup(
               response.set_error(std::string(status.message()));
             }
           }
-          if (!stream->Write(response)) {
+          if (!WriteToClient(call, stream, response)) {
             return absl::CancelledError("client stopped reading");
           }
         }

@@ -35,6 +35,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -564,6 +565,63 @@ TEST_F(ServerTest, OversizedMessageIsInvalidArgumentUpToTransportCap) {
   // Still serving.
   EXPECT_EQ(Lookup("peer-ssp1", kNumber).error_code(),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// grpc.max_deadline bounds how long a stream may sit waiting on its client;
+// a stream that keeps moving may run longer (large imports and exports).
+TEST_F(ServerTest, MaxDeadlineBoundsIdleStreamWithoutDeadline) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_deadline("1s");
+  });
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  lufd::v1::LookupRequest request;
+  request.set_query(kNumber);
+  lufd::v1::LookupResponse response;
+  {
+    // Busy for 2 s (> max_deadline), never idle for 1 s: completes.
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->BatchLookup(&ctx);
+    for (int i = 0; i < 7; ++i) {
+      ASSERT_TRUE(stream->Write(request));
+      ASSERT_TRUE(stream->Read(&response));
+      EXPECT_TRUE(response.found());
+      absl::SleepFor(absl::Milliseconds(300));
+    }
+    stream->WritesDone();
+    EXPECT_FALSE(stream->Read(&response));
+    grpc::Status s = stream->Finish();
+    EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  }
+  {
+    // No client deadline, then idle: the server ends the stream after about
+    // 1 s. The guard only bounds the test if that never happens.
+    grpc::ClientContext ctx;
+    absl::Notification done;
+    std::thread guard([&] {
+      if (!done.WaitForNotificationWithTimeout(absl::Seconds(15))) {
+        ctx.TryCancel();
+      }
+    });
+    auto stream = stub->BatchLookup(&ctx);
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    const absl::Time idle_from = absl::Now();
+    EXPECT_FALSE(stream->Read(&response));  // Blocks until the server ends it.
+    grpc::Status s = stream->Finish();
+    const absl::Duration idle = absl::Now() - idle_from;
+    done.Notify();
+    guard.join();
+    EXPECT_TRUE(s.error_code() == grpc::StatusCode::CANCELLED ||
+                s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+        << s.error_code() << " " << s.error_message();
+    EXPECT_GE(idle, absl::Milliseconds(900));
+    EXPECT_LT(idle, absl::Seconds(3))
+        << idle;  // 1 s + watchdog period + slack.
+  }
+  // The server is fine afterwards.
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
 }
 
 TEST_F(ServerTest, MalformedQueryIsInvalidArgument) {
