@@ -24,6 +24,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/core/keys.h"
 #include "server/core/view_cow.h"
 
 namespace lufd {
@@ -44,27 +45,6 @@ constexpr uint32_t kDefaultTtl = 3600;
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
          kind <= lufd::v1::OBJECT_KIND_OFFER;
-}
-
-ObjectKind KindOfObject(const RegistryObject& object) {
-  switch (object.object_case()) {
-    case RegistryObject::kOrg:
-      return lufd::v1::OBJECT_KIND_ORG;
-    case RegistryObject::kCredential:
-      return lufd::v1::OBJECT_KIND_CREDENTIAL;
-    case RegistryObject::kIdentifier:
-      return lufd::v1::OBJECT_KIND_IDENTIFIER;
-    case RegistryObject::kDestGroup:
-      return lufd::v1::OBJECT_KIND_DEST_GROUP;
-    case RegistryObject::kSedRecord:
-      return lufd::v1::OBJECT_KIND_SED_RECORD;
-    case RegistryObject::kSedGroup:
-      return lufd::v1::OBJECT_KIND_SED_GROUP;
-    case RegistryObject::kOffer:
-      return lufd::v1::OBJECT_KIND_OFFER;
-    default:
-      return lufd::v1::OBJECT_KIND_UNSPECIFIED;
-  }
 }
 
 // (digits as a number) << 4 | number of digits; nullopt unless 1..15 ASCII
@@ -472,7 +452,7 @@ class ViewImpl final : public RegistryView {
         mutator.Remove(change.kind(), change.key());
         continue;
       }
-      if (KindOfObject(change.after()) != change.kind()) {
+      if (KindOf(change.after()) != change.kind()) {
         return absl::InternalError(
             absl::StrCat("change ", i, " (serial ", change.serial(),
                          "): object does not match kind"));
@@ -796,7 +776,7 @@ RegistryView::Builder::~Builder() = default;
 
 void RegistryView::Builder::Add(ObjectKind kind, absl::string_view key,
                                 const RegistryObject& object) {
-  if (!ValidKind(kind) || key.empty() || KindOfObject(object) != kind) return;
+  if (!ValidKind(kind) || key.empty() || KindOf(object) != kind) return;
   impl_->mutator.Insert(kind, std::string(key), object);
 }
 
