@@ -1147,23 +1147,26 @@ std::string ProcessConfigYaml(const std::string& dir, const std::string& url,
       "\nlog:\n  level: debug\n  format: json\ndrain_timeout: 2s\n");
 }
 
+// Provisions a migrated SQLite registry with the seed credentials, the way
+// lufctl would with direct database access.
+void SeedSqlite(const std::string& url,
+                std::vector<lufd::v1::RegistryObject> objects) {
+  auto store = Store::Open(url);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Migrate().ok());
+  ViewHolder views;
+  auto follower =
+      ChangeFollower::Start(store->get(), &views, absl::Milliseconds(20));
+  ASSERT_TRUE(follower.ok()) << follower.status();
+  Registry registry(store->get(), &views, [&] { (*follower)->Nudge(); });
+  auto seeded = registry.Execute(Identity::LocalAdmin(),
+                                 Puts(std::move(objects)), "seed");
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+}
+
 TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
-  // Provision a migrated SQLite registry with the seed credentials, the
-  // way lufctl would with direct database access.
   const std::string url = absl::StrCat("sqlite:", dir_, "/registry.db");
-  {
-    auto store = Store::Open(url);
-    ASSERT_TRUE(store.ok()) << store.status();
-    ASSERT_TRUE((*store)->Migrate().ok());
-    ViewHolder views;
-    auto follower =
-        ChangeFollower::Start(store->get(), &views, absl::Milliseconds(20));
-    ASSERT_TRUE(follower.ok()) << follower.status();
-    Registry registry(store->get(), &views, [&] { (*follower)->Nudge(); });
-    auto seeded =
-        registry.Execute(Identity::LocalAdmin(), Puts(SeedObjects()), "seed");
-    ASSERT_TRUE(seeded.ok()) << seeded.status();
-  }
+  ASSERT_NO_FATAL_FAILURE(SeedSqlite(url, SeedObjects()));
   const std::string config = Dir("lufd.yaml");
   std::ofstream(config) << ProcessConfigYaml(dir_, url, /*migrate=*/false);
 
@@ -1214,6 +1217,70 @@ TEST_F(ServerTest, LufdBinaryServesSqliteAndDrainsOnSigterm) {
   EXPECT_THAT(log, HasSubstr("peer did not return a certificate"));
   EXPECT_THAT(log, HasSubstr("rpc GetServerInfo caller=iana-en:100/admin1 "
                              "code=OK latency_ms="));
+}
+
+// SIGTERM: a call in flight finishes normally, new connections are refused,
+// and the process exits 0 within drain_timeout (2s in ProcessConfigYaml).
+TEST_F(ServerTest, SigtermLetsInFlightStreamFinishAndRefusesNewConnections) {
+  const std::string url = absl::StrCat("sqlite:", dir_, "/registry.db");
+  ASSERT_NO_FATAL_FAILURE(SeedSqlite(url, SeedObjects()));
+  const std::string config = Dir("lufd.yaml");
+  std::ofstream(config) << ProcessConfigYaml(dir_, url, /*migrate=*/false);
+  LufdProcess lufd(dir_, config);
+  ASSERT_TRUE(lufd.started());
+  const int port = lufd.WaitForPort(absl::Seconds(20));
+  ASSERT_GT(port, 0) << lufd.Log();
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+
+  // A BatchLookup stream, mid-way: one query answered, more to come.
+  auto stub = lufd::v1::LookupService::NewStub(ChannelTo(address, "peer-ssp1"));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->BatchLookup(&ctx);
+  lufd::v1::LookupRequest request;
+  request.set_query(kNumber);
+  request.set_request_id("before");
+  lufd::v1::LookupResponse response;
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response)) << lufd.Log();
+  EXPECT_EQ(response.request_id(), "before");
+
+  const absl::Time signalled = absl::Now();
+  lufd.Signal(SIGTERM);
+  ASSERT_TRUE(Eventually(absl::Seconds(5), [&] {
+    return absl::StrContains(lufd.Log(), "draining for up to");
+  })) << lufd.Log();
+
+  // A new connection is refused while the old stream is still open.
+  {
+    auto fresh =
+        lufd::v1::LookupService::NewStub(ChannelTo(address, "peer-ssp1"));
+    grpc::ClientContext fresh_ctx;
+    fresh_ctx.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(1));
+    lufd::v1::LookupRequest fresh_request;
+    fresh_request.set_query(kNumber);
+    lufd::v1::LookupResponse fresh_response;
+    grpc::Status s = fresh->Lookup(&fresh_ctx, fresh_request, &fresh_response);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << s.error_message();
+  }
+
+  // The in-flight stream carries on and ends cleanly.
+  request.set_request_id("after");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_EQ(response.request_id(), "after");
+  stream->WritesDone();
+  EXPECT_FALSE(stream->Read(&response));
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+
+  EXPECT_EQ(lufd.WaitForExit(absl::Seconds(2) + absl::Seconds(3)),
+            std::optional<int>(0))
+      << lufd.Log();
+  EXPECT_LT(absl::Now() - signalled, absl::Seconds(2) + absl::Seconds(3));
+  EXPECT_THAT(lufd.Log(), HasSubstr("stopped"));
 }
 
 TEST_F(ServerTest, LufdBinaryRefusesUnmigratedStore) {
