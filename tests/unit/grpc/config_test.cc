@@ -9,9 +9,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -212,6 +217,56 @@ TEST(CheckConfigTest, VersionFlag) {
   std::string out;
   EXPECT_EQ(RunLufd("--version", &out), 0);
   EXPECT_THAT(out, HasSubstr("lufd "));
+}
+
+// The shipped example configs must keep parsing: no unknown keys, wrong
+// types, bad durations or levels. Their certificate paths (/etc/lufd/pki)
+// do not exist here, so "cannot read" errors for the file fields are the
+// only ones allowed.
+std::string ReadSource(const std::string& relative) {
+  std::ifstream in(absl::StrCat(LUFD_SOURCE_DIR, "/", relative));
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void ExpectValidExceptMissingFiles(const std::string& relative) {
+  SCOPED_TRACE(relative);
+  const std::string yaml = ReadSource(relative);
+  ASSERT_FALSE(yaml.empty()) << "cannot read " << relative;
+  absl::StatusOr<lufd::v1::ServerConfig> config = ParseConfigYaml(yaml);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ApplyConfigDefaults(&*config);
+  const absl::Status valid = ValidateConfig(*config);
+  if (valid.ok()) return;
+  for (absl::string_view line : absl::StrSplit(valid.message(), '\n')) {
+    const bool missing_file =
+        absl::StrContains(line, ": cannot read \"/etc/lufd/pki/") &&
+        (absl::StartsWith(line, "grpc.tls.cert_file:") ||
+         absl::StartsWith(line, "grpc.tls.key_file:") ||
+         absl::StartsWith(line, "grpc.tls.client_ca_file:") ||
+         absl::StartsWith(line, "grpc.tls.crl_file:"));
+    EXPECT_TRUE(missing_file) << line;
+  }
+}
+
+TEST(ShippedConfigTest, DockerLufdYamlIsValid) {
+  ExpectValidExceptMissingFiles("docker/lufd.yaml");
+}
+
+TEST(ShippedConfigTest, ComposeLufdConfigIsValid) {
+  // The lufd config that docker/compose.yaml mounts as /etc/lufd/lufd.yaml.
+  const std::string compose = ReadSource("docker/compose.yaml");
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(
+      compose, match, std::regex(R"(\./([\w.-]+\.yaml):/etc/lufd/lufd\.yaml)")))
+      << "compose.yaml mounts no lufd config";
+  ExpectValidExceptMissingFiles(absl::StrCat("docker/", match[1].str()));
+}
+
+// The check above must catch what it is there for.
+TEST(ShippedConfigTest, CheckRejectsUnknownKeys) {
+  EXPECT_FALSE(ParseConfigYaml("grpc:\n  tls:\n    crl_fil: x\n").ok());
 }
 
 }  // namespace
