@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/core/keys.h"
+#include "server/core/normalize.h"
 #include "server/core/validate.h"
 
 namespace lufd {
@@ -102,6 +103,21 @@ absl::Status Prefix(size_t index, const absl::Status& status) {
       status.code(), absl::StrCat("operation ", index, ": ", status.message()));
 }
 
+// The target of a non-terminal NAPTR (no flags, replacement set) when it is
+// an ENUM domain this registry answers for; "" otherwise. The flags test
+// comes first: terminal NAPTRs, nearly all of a bulk import, cost one
+// string-empty check.
+absl::string_view EnumChainTarget(const lufd::v1::SedRecord& record) {
+  if (!record.has_naptr()) return {};
+  const lufd::v1::NaptrRecord& naptr = record.naptr();
+  if (!naptr.flags().empty() || naptr.replacement().empty() ||
+      naptr.replacement() == ".") {
+    return {};
+  }
+  if (!EnumDomainToE164(naptr.replacement()).ok()) return {};
+  return naptr.replacement();
+}
+
 absl::Status Denied() {
   return absl::PermissionDeniedError("permission denied");
 }
@@ -119,8 +135,9 @@ class Batch {
 
   // `prepared` is the put's object after ValidateAndNormalize (see
   // PreparePuts); unused for other operations.
-  absl::Status Run(const lufd::v1::Operation& op,
+  absl::Status Run(size_t index, const lufd::v1::Operation& op,
                    const absl::StatusOr<RegistryObject>& prepared) {
+    current_op_ = index;
     if (!actor_.is_admin() && !IsRegistrar()) return Denied();
     switch (op.op_case()) {
       case lufd::v1::Operation::kPut:
@@ -134,6 +151,34 @@ class Batch {
       default:
         return absl::InvalidArgumentError("empty operation");
     }
+  }
+
+  // RFC 6116 §5.1 / validate.h: refuse non-terminal NAPTR chains longer
+  // than kMaxNonTerminalHops, or loops, among the numbers this registry
+  // answers for. Run once the whole batch is applied, so that a chain
+  // provisioned in any order within one batch is seen whole. Each check
+  // walks forward from where a non-terminal NAPTR written by this batch is
+  // served (a TN's own domain), or from its target plus one hop when that
+  // is not known cheaply (standalone SED records, ranges, prefixes). Not
+  // seen: a chain lengthened at its tail by a batch that does not write the
+  // chain's head, and chains formed only by regrouping (SED group or dest
+  // group edits); the view has no reverse index of replacements.
+  absl::Status CheckChains() {
+    NaptrLookupFn lookup = [this](const std::string& domain) {
+      return NaptrsAt(domain);
+    };
+    for (const ChainCheck& check : chain_checks_) {
+      absl::StatusOr<int> hops = CountNonTerminalChain(check.start, lookup);
+      if (!hops.ok()) return Prefix(check.op, hops.status());
+      if (*hops + check.extra_hops > kMaxNonTerminalHops) {
+        return Prefix(check.op,
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "naptr.replacement: non-terminal chain longer than ",
+                          kMaxNonTerminalHops,
+                          " hops (RFC 6116 clients give up)")));
+      }
+    }
+    return absl::OkStatus();
   }
 
   // The overlay as Store mutations, in first-touch order; no-ops dropped.
@@ -179,6 +224,84 @@ class Batch {
   }
 
  private:
+  struct ChainCheck {
+    size_t op;          // Operation index, for the error.
+    std::string start;  // ENUM domain to walk from.
+    int extra_hops;     // Hops before `start` (1 when starting at a target).
+  };
+
+  // Remembers the chain checks a put needs (see CheckChains).
+  void NoteChains(ObjectKind kind, const RegistryObject& object) {
+    if (kind == lufd::v1::OBJECT_KIND_SED_RECORD) {
+      absl::string_view target = EnumChainTarget(object.sed_record());
+      if (!target.empty()) {
+        chain_checks_.push_back({current_op_, std::string(target), 1});
+      }
+      return;
+    }
+    if (kind != lufd::v1::OBJECT_KIND_IDENTIFIER) return;
+    const lufd::v1::PublicIdentifier& id = object.identifier();
+    for (const lufd::v1::SedRecord& record : id.records()) {
+      absl::string_view target = EnumChainTarget(record);
+      if (target.empty()) continue;
+      if (id.kind() == lufd::v1::IDENTIFIER_KIND_TN) {
+        // One walk from the TN's own domain covers all its records and
+        // also finds a record pointing back at its own number.
+        chain_checks_.push_back({current_op_, E164ToEnumDomain(id.value()), 0});
+        return;
+      }
+      chain_checks_.push_back({current_op_, std::string(target), 1});
+    }
+  }
+
+  // The NAPTRs an admin would get for an ENUM domain, seen through the
+  // overlay: a TN is resolved here (groups and records as this batch left
+  // them); without one, the view answers (ranges and prefixes as of the
+  // view: good enough for chain checks, which are about TNs in practice).
+  std::vector<lufd::v1::NaptrRecord> NaptrsAt(const std::string& domain) {
+    std::vector<lufd::v1::NaptrRecord> out;
+    absl::StatusOr<std::string> e164 = EnumDomainToE164(domain);
+    if (!e164.ok()) return out;
+    ObjKey key(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("tn:", *e164));
+    const bool touched = index_.contains(key);
+    const RegistryObject* tn = Find(key.first, key.second);
+    if (tn == nullptr) {
+      if (touched) return out;  // Deleted by this batch.
+      static const Identity kAdmin{"", "", lufd::v1::ROLE_ADMIN};
+      for (const auto& answer : view_.ResolveNumber(*e164, kAdmin).records) {
+        if (answer.has_naptr()) out.push_back(answer.naptr());
+      }
+      return out;
+    }
+    bool any_group = false;
+    absl::flat_hash_set<std::string> seen_groups;  // On several dest groups.
+    for (const std::string& dg : tn->identifier().dest_group_ids()) {
+      for (const auto& [rk, rkey] :
+           Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, dg)) {
+        if (rk != lufd::v1::OBJECT_KIND_SED_GROUP) continue;
+        if (!seen_groups.insert(rkey).second) continue;
+        const RegistryObject* group = Find(rk, rkey);
+        if (group == nullptr || !group->sed_group().in_service()) continue;
+        any_group = true;
+        for (const auto& ref : group->sed_group().records()) {
+          const RegistryObject* r =
+              Find(lufd::v1::OBJECT_KIND_SED_RECORD, ref.record_id());
+          if (r != nullptr && r->sed_record().in_service() &&
+              r->sed_record().has_naptr()) {
+            out.push_back(r->sed_record().naptr());
+          }
+        }
+      }
+    }
+    // Inline records are served only alongside a visible group (view.h).
+    if (any_group) {
+      for (const auto& r : tn->identifier().records()) {
+        if (r.in_service() && r.has_naptr()) out.push_back(r.naptr());
+      }
+    }
+    return out;
+  }
+
   struct Entry {
     ObjectKind kind;
     std::string key;
@@ -356,6 +479,7 @@ class Batch {
       default:
         return absl::InvalidArgumentError("unknown object kind");
     }
+    NoteChains(kind, object);
     Write(kind, key, std::move(object));
     return absl::OkStatus();
   }
@@ -500,6 +624,8 @@ class Batch {
 
   const RegistryView& view_;
   const Identity& actor_;
+  size_t current_op_ = 0;
+  std::vector<ChainCheck> chain_checks_;
   std::deque<Entry> entries_;  // Deque: Find() pointers survive appends.
   absl::flat_hash_map<ObjKey, size_t> index_;  // Into entries_.
   // View objects read by this batch (nullptr = absent in the view).
@@ -561,9 +687,10 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     Batch batch(*view, actor);
     absl::Status failed;
     for (size_t i = 0; i < operations.size() && failed.ok(); ++i) {
-      absl::Status s = batch.Run(operations[i], prepared[i]);
+      absl::Status s = batch.Run(i, operations[i], prepared[i]);
       if (!s.ok()) failed = Prefix(i, s);
     }
+    if (failed.ok()) failed = batch.CheckChains();
     if (!failed.ok()) {
       // The error may come from a stale view (another instance wrote what
       // this batch refers to): re-evaluate once the view has caught up.

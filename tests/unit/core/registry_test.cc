@@ -3,6 +3,7 @@
 // hostile strings, bulk import and concurrent writers.
 #include "server/core/registry.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/core/follower.h"
 #include "server/core/keys.h"
+#include "server/core/normalize.h"
 #include "storage/store.h"
 
 namespace lufd {
@@ -665,6 +667,132 @@ TEST_F(RegistryTest, RetriesWhenAnotherWriterCommittedFirst) {
   EXPECT_EQ(r->serial(), 5u);
   EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-other2"));
   EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-mine"));
+}
+
+// --- RFC 6116 non-terminal chain limit, enforced at write time ---------------
+
+std::string ChainNumber(int i) { return "+4930100000" + std::to_string(i); }
+
+// A NAPTR without flags that sends clients on to `domain`.
+lufd::v1::SedRecord NonTerminal(const std::string& domain) {
+  lufd::v1::SedRecord r;
+  r.set_in_service(true);
+  auto* n = r.mutable_naptr();
+  n->set_order(10);
+  n->set_preference(10);
+  n->set_services("E2U+sip");
+  n->set_replacement(domain);
+  return r;
+}
+
+// TN ChainNumber(i) on "dg", pointing on to ChainNumber(next), or terminal
+// when next < 0.
+RegistryObject ChainTn(int i, int next) {
+  RegistryObject o = Tn(ChainNumber(i), "iana-en:1", {"dg"});
+  if (next >= 0) {
+    *o.mutable_identifier()->add_records() =
+        NonTerminal(E164ToEnumDomain(ChainNumber(next)));
+  } else {
+    *o.mutable_identifier()->add_records() =
+        Naptr("", "", "sip:end@example.com").sed_record();
+  }
+  return o;
+}
+
+class NonTerminalChainTest : public RegistryTest {
+ protected:
+  void SetUp() override {
+    RegistryTest::SetUp();
+    // An empty public group on "dg": inline records are served with it.
+    ASSERT_TRUE(Do(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
+                             PutOp(Group("carrier", "iana-en:1", {"dg"}, {},
+                                         /*is_public=*/true))})
+                    .ok());
+  }
+  // Ops for the chain first -> ... -> last (each number points to the
+  // next; `last` is terminal), head first.
+  static std::vector<Operation> Chain(int first, int last) {
+    std::vector<Operation> ops;
+    for (int i = first; i < last; ++i) ops.push_back(PutOp(ChainTn(i, i + 1)));
+    ops.push_back(PutOp(ChainTn(last, -1)));
+    return ops;
+  }
+};
+
+TEST_F(NonTerminalChainTest, FiveHopsAreAccepted) {
+  auto r = Run(Admin(), Chain(0, 5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto head = views_.Current()->ResolveNumber(ChainNumber(0), Admin());
+  ASSERT_EQ(head.records.size(), 1u);
+  EXPECT_EQ(head.records[0].naptr().replacement(),
+            E164ToEnumDomain(ChainNumber(1)));
+}
+
+TEST_F(NonTerminalChainTest, SixHopsInOneBatchAreRejected) {
+  // Head first: the head's own put cannot see the rest yet, so the check
+  // must run on the whole batch.
+  uint64_t before = StoreSerial();
+  auto r = Run(Admin(), Chain(0, 6));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 0: "));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("non-terminal chain longer than 5 hops"));
+  EXPECT_EQ(StoreSerial(), before);
+  // Tail first is the same chain.
+  std::vector<Operation> reversed = Chain(0, 6);
+  std::reverse(reversed.begin(), reversed.end());
+  r = Run(Admin(), reversed);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("non-terminal chain longer than 5 hops"));
+  EXPECT_EQ(StoreSerial(), before);
+}
+
+TEST_F(NonTerminalChainTest, SixthHopAddedAtTheHeadLaterIsRejected) {
+  ASSERT_TRUE(Do(Admin(), Chain(1, 6)).ok());  // 5 hops: fine.
+  auto r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(ChainTn(0, 1))});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 1: "));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("longer than 5 hops"));
+  // A standalone SED record pointing at the chain's head is one more hop.
+  RegistryObject rec = Naptr("nt", "iana-en:1", "unused");
+  *rec.mutable_sed_record()->mutable_naptr() =
+      NonTerminal(E164ToEnumDomain(ChainNumber(1))).naptr();
+  EXPECT_THAT(std::string(Put(Admin(), rec).message()),
+              HasSubstr("longer than 5 hops"));
+  // One hop shorter is fine both ways.
+  *rec.mutable_sed_record()->mutable_naptr() =
+      NonTerminal(E164ToEnumDomain(ChainNumber(2))).naptr();
+  EXPECT_TRUE(Put(Admin(), rec).ok());
+  EXPECT_TRUE(Put(Admin(), ChainTn(7, 2)).ok());
+}
+
+TEST_F(NonTerminalChainTest, LoopsAreRejected) {
+  auto r = Run(Admin(), {PutOp(ChainTn(0, 1)), PutOp(ChainTn(1, 2)),
+                         PutOp(ChainTn(2, 0))});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 0: "));
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("loop"));
+  // A number pointing at itself.
+  EXPECT_THAT(std::string(Put(Admin(), ChainTn(3, 3)).message()),
+              HasSubstr("loop"));
+  // Closing a loop over existing data, through a standalone record in a
+  // group: 1 -> 2 exists; a record served at 2 sends clients back to 1.
+  ASSERT_TRUE(Do(Admin(), {PutOp(ChainTn(1, 2)), PutOp(ChainTn(2, -1))}).ok());
+  RegistryObject back = Naptr("back", "iana-en:1", "unused");
+  *back.mutable_sed_record()->mutable_naptr() =
+      NonTerminal(E164ToEnumDomain(ChainNumber(1))).naptr();
+  r = Run(Admin(), {PutOp(Dg("dg2", "iana-en:1")), PutOp(back),
+                    PutOp(Group("g2", "iana-en:1", {"dg2"}, {"back"})),
+                    PutOp(Tn(ChainNumber(2), "iana-en:1", {"dg2"}))});
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("loop"));
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 1: "));
+}
+
+TEST_F(NonTerminalChainTest, TargetsOutsideE164ArpaAreNotFollowed) {
+  RegistryObject o = Tn(ChainNumber(0), "iana-en:1", {"dg"});
+  *o.mutable_identifier()->add_records() = NonTerminal("enum.example.com.");
+  EXPECT_TRUE(Put(Admin(), o).ok());
 }
 
 }  // namespace
