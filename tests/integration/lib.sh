@@ -8,6 +8,7 @@
 #     PID) and the PostgreSQL cluster it started, if any;
 #   - start_lufd STORE_URL [GRPC-YAML]: lufd on a kernel-chosen 127.0.0.1
 #     port, waited for until `lufctl health` answers; $LUFD_PORT, $LUFD_PID;
+#   - it_free_port: a currently free 127.0.0.1 port, for fixed-port programs;
 #   - ctl WHO ARGS...: lufctl with WHO's certificate from $PKI ("none" = no
 #     client certificate); out/rc captured by run_ctl;
 #   - pg_start_cluster: starts a private PostgreSQL cluster (tests/support/
@@ -197,6 +198,30 @@ start_lufd() {
 }
 
 stop_lufd() { _it_stop_pid "$LUFD_PID"; }
+
+# it_free_port: prints a 127.0.0.1 TCP port that was free just now (the
+# kernel picks it for a socket bound to port 0, which is then closed). For
+# programs that take a fixed port; lufd itself should get port 0 and
+# --port-file (start_lufd), which has no race.
+it_free_port() {
+  local p
+  if p="$(timeout 10 python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])' 2>/dev/null)" && [[ "$p" =~ ^[0-9]+$ ]]; then
+    echo "$p"
+    return 0
+  fi
+  local i
+  for ((i = 0; i < 50; i++)); do  # no python3: probe random ports with ss
+    p=$((20000 + RANDOM % 30000))
+    if [[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ]]; then
+      echo "$p"
+      return 0
+    fi
+  done
+  fail "no free 127.0.0.1 port found"
+}
 
 kill9_lufd() {
   kill -KILL "$LUFD_PID" 2>/dev/null || true
