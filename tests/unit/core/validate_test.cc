@@ -2,10 +2,14 @@
 // vectors, other SED records and every registry object kind.
 #include "server/core/validate.h"
 
+#include <regex.h>
+
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -165,6 +169,58 @@ TEST(ValidateNaptrTest, BackReferences) {
   EXPECT_FALSE(Terminal("!^(.*)$!sip:\\2@example.com!").ok());
   EXPECT_FALSE(Terminal("!^(.*)$!sip:\\0@example.com!").ok());
   EXPECT_TRUE(Terminal("!^(.*)$!sip:\\\\@example.com!").ok());
+}
+
+// ERE verdicts are cached per thread (CompileEre in validate.cc). Over many
+// generated EREs, valid and not, the verdict of a repeat (cached) must equal
+// the first (compiled) one, and both must agree with regcomp called here
+// directly: compile failure, and the group count as seen through which
+// back-references are accepted.
+TEST(ValidateNaptrTest, CachedEreVerdictsMatchRegcomp) {
+  const std::vector<std::string> tokens = {
+      "^", "$", ".", "*", "(", ")", "[0-9]", "\\+", "+", "?", "|", "{2}",
+      "{1,3}", "a", "1", "[", "]", "\\", "(.*)", "^\\+?[0-9]*(.*)$", "{",
+      "[^]", "\\(", "[[:digit:]]", "[[:bogus:]]", "\\1"};
+  std::vector<std::string> eres = {"^.*$", "^(.*)$", "^\\+?[0-9]*(.*)$",
+                                   "(^.*$)", "^\\+1(.*)$", "^(.*$"};
+  std::mt19937 rng(6116);
+  for (int i = 0; i < 3000; ++i) {
+    std::string ere;
+    const int n = 1 + static_cast<int>(rng() % 7);
+    for (int t = 0; t < n; ++t) ere += tokens[rng() % tokens.size()];
+    eres.push_back(ere);
+  }
+  int compiled_ok = 0;
+  for (const std::string& ere : eres) {
+    SCOPED_TRACE(ere);
+    regex_t direct;
+    const int rc = regcomp(&direct, ere.c_str(), REG_EXTENDED);
+    size_t groups = 0;
+    if (rc == 0) {
+      groups = direct.re_nsub;
+      regfree(&direct);
+      ++compiled_ok;
+    }
+    for (int backref = 0; backref <= 3; ++backref) {
+      // '/' delimiter: never inside the generated EREs.
+      const std::string regexp =
+          "/" + ere + "/sip:" +
+          (backref > 0 ? "\\" + std::to_string(backref) : "x") + "@a.example/";
+      const absl::Status first = Terminal(regexp);
+      const absl::Status again = Terminal(regexp);
+      EXPECT_EQ(first, again);
+      if (rc != 0) {
+        EXPECT_FALSE(first.ok());
+        continue;
+      }
+      EXPECT_THAT(Msg(first), ::testing::Not(HasSubstr("does not compile")));
+      if (absl::StrContains(Msg(first), "back-reference") || first.ok()) {
+        EXPECT_EQ(first.ok(), static_cast<size_t>(backref) <= groups);
+      }
+    }
+  }
+  EXPECT_GT(compiled_ok, 300);  // Both verdicts well represented.
+  EXPECT_LT(compiled_ok, static_cast<int>(eres.size()) - 300);
 }
 
 TEST(ValidateNaptrTest, TerminalNeedsUri) {
