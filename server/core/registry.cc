@@ -134,9 +134,11 @@ class Batch {
       : view_(view), actor_(actor) {}
 
   // `prepared` is the put's object after ValidateAndNormalize (see
-  // PreparePuts); unused for other operations.
+  // PreparePuts); a put moves the object out of it (no copy per object in
+  // bulk imports), so a batch re-run must prepare again. Unused for other
+  // operations.
   absl::Status Run(size_t index, const lufd::v1::Operation& op,
-                   const absl::StatusOr<RegistryObject>& prepared) {
+                   absl::StatusOr<RegistryObject>& prepared) {
     current_op_ = index;
     if (!actor_.is_admin() && !IsRegistrar()) return Denied();
     switch (op.op_case()) {
@@ -401,11 +403,11 @@ class Batch {
     return absl::OkStatus();
   }
 
-  absl::Status Put(const absl::StatusOr<RegistryObject>& prepared) {
+  absl::Status Put(absl::StatusOr<RegistryObject>& prepared) {
     if (!prepared.ok()) {
       return absl::InvalidArgumentError(prepared.status().message());
     }
-    RegistryObject object = *prepared;
+    RegistryObject object = *std::move(prepared);
     ObjectKind kind = KindOf(object);
     if (!ValidKind(kind)) return absl::InvalidArgumentError("no object");
     std::string key = KeyOf(object);
@@ -678,11 +680,14 @@ Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
 absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
     const std::string& client_txn_id) {
-  const std::vector<absl::StatusOr<RegistryObject>> prepared =
+  std::vector<absl::StatusOr<RegistryObject>> prepared =
       PreparePuts(operations);
   absl::MutexLock write_lock(&write_mu_);
   absl::Status last_error;
   for (int attempt = 0; attempt < kMaxCommitAttempts; ++attempt) {
+    // Puts moved their objects out on the previous attempt; re-runs are
+    // rare (conflicts, stale views), so they pay for validating again.
+    if (attempt > 0) prepared = PreparePuts(operations);
     std::shared_ptr<const RegistryView> view = views_->Current();
     Batch batch(*view, actor);
     absl::Status failed;
