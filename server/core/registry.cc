@@ -278,12 +278,25 @@ class Batch {
     bool any_group = false;
     absl::flat_hash_set<std::string> seen_groups;  // On several dest groups.
     for (const std::string& dg : tn->identifier().dest_group_ids()) {
-      for (const auto& [rk, rkey] :
-           Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, dg)) {
-        if (rk != lufd::v1::OBJECT_KIND_SED_GROUP) continue;
-        if (!seen_groups.insert(rkey).second) continue;
-        const RegistryObject* group = Find(rk, rkey);
+      // The view's groups on dg and the groups this batch wrote (few; not
+      // Referrers(), which lists every identifier on dg too), each checked
+      // as the batch left it.
+      std::vector<std::string> candidates = view_.SedGroupsOn(dg);
+      if (auto it = overlay_dg_groups_.find(dg);
+          it != overlay_dg_groups_.end()) {
+        candidates.insert(candidates.end(), it->second.begin(),
+                          it->second.end());
+      }
+      for (const std::string& id : candidates) {
+        if (!seen_groups.insert(id).second) continue;
+        const RegistryObject* group =
+            Find(lufd::v1::OBJECT_KIND_SED_GROUP, id);
         if (group == nullptr || !group->sed_group().in_service()) continue;
+        const auto& dgs = group->sed_group().dest_group_ids();
+        if (std::find(dgs.begin(), dgs.end(), dg) == dgs.end()) {
+          seen_groups.erase(id);  // May still be on another of the TN's.
+          continue;
+        }
         any_group = true;
         for (const auto& ref : group->sed_group().records()) {
           const RegistryObject* r =
@@ -360,6 +373,11 @@ class Batch {
 
   void Write(ObjectKind kind, const std::string& key,
              std::optional<RegistryObject> after) {
+    if (kind == lufd::v1::OBJECT_KIND_SED_GROUP && after) {
+      for (const auto& dg : after->sed_group().dest_group_ids()) {
+        overlay_dg_groups_[dg].insert(key);
+      }
+    }
     if (after) {
       for (auto& ref : OutgoingRefs(*after)) {
         overlay_refs_[std::move(ref)].emplace_back(kind, key);
@@ -628,6 +646,9 @@ class Batch {
   const Identity& actor_;
   size_t current_op_ = 0;
   std::vector<ChainCheck> chain_checks_;
+  // dest group -> SED groups this batch wrote on it (chain checks).
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>
+      overlay_dg_groups_;
   std::deque<Entry> entries_;  // Deque: Find() pointers survive appends.
   absl::flat_hash_map<ObjKey, size_t> index_;  // Into entries_.
   // View objects read by this batch (nullptr = absent in the view).

@@ -588,6 +588,18 @@ class ViewImpl final : public RegistryView {
     return out;
   }
 
+  std::vector<std::string> SedGroupsOn(
+      absl::string_view dest_group_id) const override {
+    std::vector<std::string> out;
+    const auto* entry = data_.dest_sed_groups.FindEntry(dest_group_id);
+    if (entry == nullptr) return out;
+    entry->second->refs.ForEach([&](const std::string& ref) {
+      out.push_back(ref.substr(1));  // ref[0] is the kind.
+      return true;
+    });
+    return out;
+  }
+
   Resolution ResolveNumber(absl::string_view e164,
                            const Identity& viewer) const override {
     Resolution result;

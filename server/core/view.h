@@ -80,6 +80,12 @@ class RegistryView {
   virtual std::vector<std::pair<lufd::v1::ObjectKind, std::string>> Referrers(
       lufd::v1::ObjectKind kind, absl::string_view key) const = 0;
 
+  // Ids of the SED groups on a destination group, in unspecified order:
+  // Referrers() without the identifiers, which can be millions on one
+  // destination group (the write path's NAPTR chain check needs only these).
+  virtual std::vector<std::string> SedGroupsOn(
+      absl::string_view dest_group_id) const = 0;
+
   // e164 must be normalized ("+..."). See the class comment.
   virtual Resolution ResolveNumber(absl::string_view e164,
                                    const Identity& viewer) const = 0;

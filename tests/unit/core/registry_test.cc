@@ -789,6 +789,24 @@ TEST_F(NonTerminalChainTest, LoopsAreRejected) {
   EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 1: "));
 }
 
+TEST_F(NonTerminalChainTest, ChecksSeeGroupsAsTheBatchLeavesThem) {
+  // 1..6 would be six hops, but the batch first takes the only group off
+  // "dg", so no inline record is served and there is no chain at all.
+  std::vector<Operation> ops = {
+      PutOp(Dg("dg-other", "iana-en:1")),
+      PutOp(Group("carrier", "iana-en:1", {"dg-other"}, {}, true))};
+  for (const Operation& op : Chain(0, 6)) ops.push_back(op);
+  EXPECT_TRUE(Do(Admin(), ops).ok());
+  // Putting the group back on "dg" is not a NAPTR write and is not checked
+  // (CheckChains documents this); a put of any chain TN is, through the
+  // group as this batch leaves it.
+  EXPECT_THAT(std::string(Do(Admin(), {PutOp(Group("carrier", "iana-en:1",
+                                                   {"dg"}, {}, true)),
+                                       PutOp(ChainTn(0, 1))})
+                              .message()),
+              HasSubstr("longer than 5 hops"));
+}
+
 TEST_F(NonTerminalChainTest, TargetsOutsideE164ArpaAreNotFollowed) {
   RegistryObject o = Tn(ChainNumber(0), "iana-en:1", {"dg"});
   *o.mutable_identifier()->add_records() = NonTerminal("enum.example.com.");

@@ -442,6 +442,16 @@ TEST_F(ViewTest, Referrers) {
   EXPECT_THAT(v2->Referrers(lufd::v1::OBJECT_KIND_SED_GROUP, "pub"), IsEmpty());
 }
 
+TEST_F(ViewTest, SedGroupsOnListsGroupsOnlyAndFollowsUpdates) {
+  auto objects = Base();
+  objects.push_back(Tn("+111", "reg", {"dg"}));  // Not listed: a group view.
+  auto v = Build(objects);
+  EXPECT_THAT(v->SedGroupsOn("dg"), ElementsAre("pub"));
+  EXPECT_THAT(v->SedGroupsOn("nowhere"), IsEmpty());
+  auto v2 = *v->Apply({Del(2, lufd::v1::OBJECT_KIND_SED_GROUP, "pub")});
+  EXPECT_THAT(v2->SedGroupsOn("dg"), IsEmpty());
+}
+
 TEST_F(ViewTest, FindCredential) {
   auto v = Build({Org("o1"), Org("off", /*disabled=*/true),
                   Cred("spki-only", "o1", "AAAA", ""),
