@@ -3,15 +3,17 @@
 # (c) startup.sh (plus view_memory when built) and rewrites
 # bench/RESULTS.md from their results ($BENCH_WORK/results.env).
 #
-# Usage: LUFD_BUILD=/tmp/build-bench bench/run-all.sh
+# Usage: LUFD_BUILD=/tmp/build-bench bench/run-all.sh [--render-only]
+# (--render-only rewrites RESULTS.md from the existing results.env.)
 # Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load \
 #   null_server view_memory
 # A failing step is recorded as FAILED and the others still run. Hand-written
 # analysis in bench/results-notes.md is appended to RESULTS.md verbatim.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BENCH_WORK"
+if [[ "${1:-}" != --render-only ]]; then
 rm -f "$RESULTS_ENV"
-load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+record load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 record run_started "$(date -u +%FT%TZ)"
 
 "$BENCH_DIR/import.sh" both || record import_step FAILED
@@ -24,7 +26,8 @@ fi
 "$BENCH_DIR/lookup.sh" || record lookup_step FAILED
 "$BENCH_DIR/startup.sh" || record startup_step FAILED
 record run_finished "$(date -u +%FT%TZ)"
-load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+record load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # get KEY: the last value recorded for KEY, or "n/a".
 get() {
@@ -57,7 +60,7 @@ Written by \`bench/run-all.sh\` (do not edit by hand; notes go in
 | date | $(get run_started) .. $(get run_finished) |
 | machine | $(nproc) CPUs, $cpu, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -r) |
 | commit | $commit$(git -C "$SOURCE_DIR" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)') |
-| load average | before $load_before, after $load_after (shared machine: other builds ran concurrently) |
+| load average | before $(get load_before), after $(get load_after) (shared machine: other builds ran concurrently) |
 | numbers | $n (gen_numbers: blocks of 10k under +4930, one NAPTR each) |
 | pinning | server CPU 0, generator CPU 1 ($( [[ "${BENCH_NO_PIN:-0}" == 1 ]] && echo off || echo taskset)) |
 
@@ -65,8 +68,8 @@ Written by \`bench/run-all.sh\` (do not edit by hand; notes go in
 
 | # | metric | measured | target | |
 |---|---|---|---|---|
-| a | \`lufctl import\` $n TNs into SQLite (s) | $(get import_sqlite_s) ($(get import_sqlite_rate)/s, served: $(get import_sqlite_verified)) | ≤ 20 | $(verdict "$(get import_sqlite_s)" "<=" 20) |
-| a | \`lufctl import\` $n TNs into PostgreSQL (s) | $(get import_postgres_s) ($(get import_postgres_rate)/s, served: $(get import_postgres_verified)) | ≤ 30 | $(verdict "$(get import_postgres_s)" "<=" 30) |
+| a | \`lufctl import\` $n TNs into SQLite (s) | $(get import_sqlite_s) ($(get import_sqlite_rate)/s, served: $(get import_sqlite_verified); lufd CPU $(get import_sqlite_lufd_cpu_s) s, peak RSS $(get import_sqlite_lufd_hwm_kb) kB) | ≤ 20 | $(verdict "$(get import_sqlite_s)" "<=" 20) |
+| a | \`lufctl import\` $n TNs into PostgreSQL (s) | $(get import_postgres_s) ($(get import_postgres_rate)/s, served: $(get import_postgres_verified); lufd CPU $(get import_postgres_lufd_cpu_s) s, peak RSS $(get import_postgres_lufd_hwm_kb) kB) | ≤ 30 | $(verdict "$(get import_postgres_s)" "<=" 30) |
 | b | null_server peak (lookups/s) | $(get lookup_null_peak_rps) (p99 $(get lookup_null_peak_p99_us) µs; CPU server $(get lookup_null_peak_server_cpu), client $(get lookup_null_peak_client_cpu)) | — | |
 | b | lufd peak, $n TNs (lookups/s) | $(get lookup_lufd_peak_rps) (p99 $(get lookup_lufd_peak_p99_us) µs; CPU server $(get lookup_lufd_peak_server_cpu), client $(get lookup_lufd_peak_client_cpu); errors $(get lookup_lufd_peak_errors)) | — | |
 | b | lufd / null peak | $(get lookup_ratio_lufd_null) | ≥ 0.7 | $(verdict "$(get lookup_ratio_lufd_null)" ">=" 0.7) |
