@@ -54,8 +54,9 @@ int main(int argc, char** argv) {
   if (block_size == 0 || sub_digits < 1 || sub_digits > 14 ||
       prefix.size() < 2 || prefix[0] != '+' ||
       prefix.size() - 1 + sub_digits > 15) {
-    std::fprintf(stderr, "gen_numbers: bad --block_size/--prefix/"
-                         "--subscriber_digits\n");
+    std::fprintf(stderr,
+                 "gen_numbers: bad --block_size/--prefix/"
+                 "--subscriber_digits\n");
     return 2;
   }
   uint64_t space = 1;
@@ -77,7 +78,9 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> blocks;
   // Bounded: at most half the slots are taken, so each draw succeeds with
   // probability >= 1/2; the cap only guards against a bad RNG.
-  for (uint64_t tries = 0; blocks.size() < blocks_needed && tries < 64 * blocks_needed + 1024; ++tries) {
+  for (uint64_t tries = 0;
+       blocks.size() < blocks_needed && tries < 64 * blocks_needed + 1024;
+       ++tries) {
     uint64_t b = pick(rng);
     if (chosen.insert(b).second) blocks.push_back(b);
   }

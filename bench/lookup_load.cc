@@ -28,6 +28,7 @@
 //   RESULT key=value ...
 // that the bench scripts parse. Single process; not a library.
 
+#include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -45,8 +46,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -408,16 +407,19 @@ int main(int argc, char** argv) {
     channels.push_back(MakeChannel(i, /*fast_reconnect=*/false));
     if (!channels.back()->WaitForConnected(std::chrono::system_clock::now() +
                                            std::chrono::seconds(10))) {
-      std::fprintf(stderr, "lookup_load: channel %d did not connect to %s\n",
-                   i, absl::GetFlag(FLAGS_target).c_str());
+      std::fprintf(stderr, "lookup_load: channel %d did not connect to %s\n", i,
+                   absl::GetFlag(FLAGS_target).c_str());
       return 1;
     }
   }
 
   const int64_t start = NowNs() + 20'000'000;  // Let all threads start.
-  Plan plan{start, start + static_cast<int64_t>(warmup_s * 1e9),
+  Plan plan{start,
+            start + static_cast<int64_t>(warmup_s * 1e9),
             start + static_cast<int64_t>((warmup_s + duration_s) * 1e9),
-            rate / n_threads, 0, absl::GetFlag(FLAGS_deadline_ms)};
+            rate / n_threads,
+            0,
+            absl::GetFlag(FLAGS_deadline_ms)};
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < n_threads; ++t) {
     std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs;
@@ -443,7 +445,8 @@ int main(int argc, char** argv) {
     self_cpu1 = SelfCpuSeconds();
     if (server_pid > 0) server_cpu1 = ProcCpuSeconds(server_pid);
   });
-  std::this_thread::sleep_until(Clock::time_point(std::chrono::nanoseconds(start)));
+  std::this_thread::sleep_until(
+      Clock::time_point(std::chrono::nanoseconds(start)));
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
   for (auto& t : threads) t.join();
@@ -483,29 +486,30 @@ int main(int argc, char** argv) {
   std::printf("measured %.1f s after %.1f s warmup: %" PRIu64
               " OK (%.0f lookups/s), %" PRIu64 " errors, %" PRIu64
               " skipped, %" PRIu64 " found, %" PRIu64 " not found\n",
-              duration_s, warmup_s, all.ok_in_window, rps, errors,
-              all.skipped, all.found, all.not_found);
+              duration_s, warmup_s, all.ok_in_window, rps, errors, all.skipped,
+              all.found, all.not_found);
   std::printf("latency us: p50 %.0f  p90 %.0f  p99 %.0f  p999 %.0f  max %.0f\n",
               Percentile(l, 0.5), Percentile(l, 0.9), Percentile(l, 0.99),
               Percentile(l, 0.999), l.empty() ? 0.0 : l.back() / 1000.0);
-  std::printf("cpu (cores busy): client %.2f, server %s\n", client_cpu,
-              server_pid > 0 ? absl::StrFormat("%.2f", server_cpu).c_str()
-                             : "n/a");
+  std::printf(
+      "cpu (cores busy): client %.2f, server %s\n", client_cpu,
+      server_pid > 0 ? absl::StrFormat("%.2f", server_cpu).c_str() : "n/a");
   if (!all.first_error.empty()) {
     std::printf("first error: %s\n", all.first_error.c_str());
   }
   std::printf(
-      "RESULT rps=%.0f ok=%" PRIu64 " errors=%" PRIu64 " error_codes=%s"
+      "RESULT rps=%.0f ok=%" PRIu64 " errors=%" PRIu64
+      " error_codes=%s"
       " skipped=%" PRIu64 " found=%" PRIu64 " not_found=%" PRIu64
       " p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f"
       " client_cpu=%.2f server_cpu=%.2f rate=%.0f channels=%d concurrency=%d"
       " duration_s=%.1f\n",
-      rps, all.ok_in_window, errors, error_codes.empty() ? "-" : error_codes.c_str(),
-      all.skipped, all.found, all.not_found, Percentile(l, 0.5),
-      Percentile(l, 0.9), Percentile(l, 0.99), Percentile(l, 0.999),
+      rps, all.ok_in_window, errors,
+      error_codes.empty() ? "-" : error_codes.c_str(), all.skipped, all.found,
+      all.not_found, Percentile(l, 0.5), Percentile(l, 0.9),
+      Percentile(l, 0.99), Percentile(l, 0.999),
       l.empty() ? 0.0 : l.back() / 1000.0, client_cpu, server_cpu, rate,
       n_channels, concurrency, duration_s);
-  const bool missing =
-      absl::GetFlag(FLAGS_expect_found) && all.not_found > 0;
+  const bool missing = absl::GetFlag(FLAGS_expect_found) && all.not_found > 0;
   return (errors == 0 && !missing && all.ok_in_window > 0) ? 0 : 1;
 }

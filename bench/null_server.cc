@@ -11,6 +11,9 @@
 // services use); --mode=callback the callback API (reactor per call). Runs
 // until SIGINT/SIGTERM or --max_seconds, then shuts down gracefully.
 
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/server_credentials.h>
+
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -18,9 +21,6 @@
 #include <memory>
 #include <sstream>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/security/server_credentials.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"

@@ -167,16 +167,16 @@ int main(int argc, char** argv) {
   const double resolve_rate = resolved / std::max(1e-9, Seconds(r0, r1));
 
   std::printf(
-      "view of %" PRIu64 " numbers: build %.2f s, RSS %ld -> %ld kB, "
+      "view of %" PRIu64
+      " numbers: build %.2f s, RSS %ld -> %ld kB, "
       "%.0f bytes/number; ResolveNumber %.0f/s (1 thread), found %" PRIu64
       "/%" PRIu64 "\n",
-      n, Seconds(t0, t2), rss0, rss1, bytes_per, resolve_rate, found,
-      resolved);
-  std::printf(
-      "RESULT count=%" PRIu64 " build_s=%.2f rss0_kb=%ld rss1_kb=%ld "
-      "bytes_per_number=%.0f resolve_per_s=%.0f found=%" PRIu64
-      " resolved=%" PRIu64 "\n",
-      n, Seconds(t0, t2), rss0, rss1, bytes_per, resolve_rate, found,
-      resolved);
+      n, Seconds(t0, t2), rss0, rss1, bytes_per, resolve_rate, found, resolved);
+  std::printf("RESULT count=%" PRIu64
+              " build_s=%.2f rss0_kb=%ld rss1_kb=%ld "
+              "bytes_per_number=%.0f resolve_per_s=%.0f found=%" PRIu64
+              " resolved=%" PRIu64 "\n",
+              n, Seconds(t0, t2), rss0, rss1, bytes_per, resolve_rate, found,
+              resolved);
   return (n == 0 || found == resolved) ? 0 : 1;
 }
