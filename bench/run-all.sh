@@ -15,6 +15,7 @@ if [[ "${1:-}" != --render-only ]]; then
 rm -f "$RESULTS_ENV"
 record load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 record run_started "$(date -u +%FT%TZ)"
+record run_commit "$(git -C "$SOURCE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$SOURCE_DIR" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes in the tree)')"
 
 "$BENCH_DIR/import.sh" both || record import_step FAILED
 if vm="$(find "$LUFD_BUILD" -type f -name view_memory -perm -u+x -not -path '*/CMakeFiles/*' | head -n 1)" && [[ -n "$vm" ]]; then
@@ -59,7 +60,7 @@ Written by \`bench/run-all.sh\` (do not edit by hand; notes go in
 |---|---|
 | date | $(get run_started) .. $(get run_finished) |
 | machine | $(nproc) CPUs, $cpu, $(awk '/MemTotal/{printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM, $(uname -r) |
-| commit | $commit$(git -C "$SOURCE_DIR" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)') |
+| commit | $(get run_commit) |
 | load average | before $(get load_before), after $(get load_after) (shared machine: other builds ran concurrently) |
 | numbers | $n (gen_numbers: blocks of 10k under +4930, one NAPTR each) |
 | pinning | server CPU 0, generator CPU 1 ($( [[ "${BENCH_NO_PIN:-0}" == 1 ]] && echo off || echo taskset)) |
