@@ -225,6 +225,10 @@ class SqliteStore : public Store {
     RETURN_IF_ERROR(r->Exec("BEGIN"));
     auto out = LoadSnapshotTxn(r.get(), fn);
     r->RollbackIfOpen();
+    // The full scan filled this connection's page cache (up to 64 MiB) with
+    // pages no lookup needs again: the view now holds the data. Hand them
+    // back instead of keeping them resident for the life of the process.
+    sqlite3_db_release_memory(r->db());
     ReleaseReader(std::move(r));
     return out;
   }
