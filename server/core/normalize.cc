@@ -104,20 +104,6 @@ absl::StatusOr<std::string> NormalizeTelUri(absl::string_view uri) {
   return NormalizeGlobalNumber(number, "tel URI");
 }
 
-// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":".
-bool HasUriScheme(absl::string_view s) {
-  size_t colon = s.find(':');
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  if (!absl::ascii_isalpha(static_cast<unsigned char>(s[0]))) return false;
-  for (size_t i = 1; i < colon; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') {
-      return false;
-    }
-  }
-  return true;
-}
-
 // A sip:/sips: URI names an E.164 number only when it says user=phone
 // (RFC 3261 §19.1.1) and its user part is a global number; then the user
 // part (minus its own tel parameters such as ";npdi") is the number.
@@ -161,6 +147,20 @@ std::string CanonicalDomain(absl::string_view d) {
 }
 
 }  // namespace
+
+// RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":".
+bool HasUriScheme(absl::string_view s) {
+  size_t colon = s.find(':');
+  if (colon == absl::string_view::npos || colon == 0) return false;
+  if (!absl::ascii_isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (size_t i = 1; i < colon; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
 
 absl::StatusOr<std::string> NormalizeE164(absl::string_view input) {
   if (absl::Status s = CheckRaw(input, "number"); !s.ok()) return s;

@@ -38,6 +38,10 @@ struct LookupQuery {
 };
 absl::StatusOr<LookupQuery> ParseLookupQuery(absl::string_view query);
 
+// True when `s` starts with an RFC 3986 §3.1 scheme and ':'
+// (scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )).
+bool HasUriScheme(absl::string_view s);
+
 }  // namespace lufd
 
 #endif  // LUFD_SERVER_CORE_NORMALIZE_H_

@@ -111,19 +111,8 @@ absl::Status CheckText(absl::string_view field, absl::string_view text,
 }
 
 // RFC 3986 §3.1 scheme, then something.
-bool HasUriScheme(absl::string_view s) {
-  size_t colon = s.find(':');
-  if (colon == absl::string_view::npos || colon == 0 || colon + 1 == s.size()) {
-    return false;
-  }
-  if (!absl::ascii_isalpha(static_cast<unsigned char>(s[0]))) return false;
-  for (size_t i = 1; i < colon; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (!absl::ascii_isalnum(c) && c != '+' && c != '-' && c != '.') {
-      return false;
-    }
-  }
-  return true;
+bool HasUriSchemeAndRest(absl::string_view s) {
+  return HasUriScheme(s) && s.find(':') + 1 < s.size();
 }
 
 absl::Status CheckUri(absl::string_view field, absl::string_view uri) {
@@ -136,7 +125,7 @@ absl::Status CheckUri(absl::string_view field, absl::string_view uri) {
       return Invalid(field, "must not contain whitespace or controls");
     }
   }
-  if (!HasUriScheme(uri)) {
+  if (!HasUriSchemeAndRest(uri)) {
     return Invalid(field, "expected an absolute URI (scheme:...)");
   }
   return absl::OkStatus();
@@ -536,7 +525,8 @@ absl::Status CheckRegexp(absl::string_view regexp, bool terminal_uri) {
   if (terminal_uri && !starts_with_backref) {
     size_t colon = literal_prefix.find(':');
     if (colon == std::string::npos ||
-        !HasUriScheme(absl::StrCat(literal_prefix.substr(0, colon), ":x"))) {
+        !HasUriSchemeAndRest(
+            absl::StrCat(literal_prefix.substr(0, colon), ":x"))) {
       return Invalid(kField,
                      "with flag 'U' the replacement must produce an absolute "
                      "URI (scheme:...)");
