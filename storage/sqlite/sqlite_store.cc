@@ -161,7 +161,7 @@ class SqliteStore : public Store {
   absl::Status Init() {
     ASSIGN_OR_RETURN(auto files, MigrationsFor("sqlite"));
     files_ = std::move(files);
-    ASSIGN_OR_RETURN(auto w, OpenConn());
+    ASSIGN_OR_RETURN(auto w, OpenConn(kWriterCacheKib));
     // WAL persists in the file; set it once from the writer.
     RETURN_IF_ERROR(w->Exec("PRAGMA journal_mode=WAL"));
     absl::MutexLock lock(&write_mu_);
@@ -222,12 +222,6 @@ class SqliteStore : public Store {
     RETURN_IF_ERROR(CheckSchema(r.get()));
     // One read transaction: the serial and the rows come from one WAL
     // snapshot.
-    // A full scan gains nothing from a large page cache (every page is read
-    // once), and the cache's pages, allocated while the caller builds its
-    // view, would stay interleaved with it: 64 MiB resident for the life of
-    // the process (about 60 bytes per number at 1M). Readers never need a
-    // big cache, so this connection keeps the small one.
-    RETURN_IF_ERROR(r->Exec("PRAGMA cache_size=-2048"));
     RETURN_IF_ERROR(r->Exec("BEGIN"));
     auto out = LoadSnapshotTxn(r.get(), fn);
     r->RollbackIfOpen();
@@ -255,7 +249,16 @@ class SqliteStore : public Store {
   absl::StatusOr<bool> IsReadOnly() override { return false; }
 
  private:
-  absl::StatusOr<std::unique_ptr<Conn>> OpenConn() {
+  // Page cache sizes, in KiB. The writer's large cache keeps bulk index
+  // building off the disk. Readers only scan (snapshot, change log, audit)
+  // and lookups never reach the database, so a large reader cache would only
+  // hold pages that a start-up scan filled while the caller built its view
+  // from them, interleaved with it on the heap: 64 MiB resident for the life
+  // of the process (about 60 bytes per number at 1M).
+  static constexpr int kWriterCacheKib = 65536;
+  static constexpr int kReaderCacheKib = 2048;
+
+  absl::StatusOr<std::unique_ptr<Conn>> OpenConn(int cache_kib) {
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(
         path_.c_str(), &db,
@@ -267,10 +270,11 @@ class SqliteStore : public Store {
     }
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
     // NORMAL is crash-safe in WAL mode (atomic, possibly not durable on
-    // power loss); the cache keeps bulk index building off the disk.
-    RETURN_IF_ERROR(
-        conn->Exec("PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
-                   "PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY"));
+    // power loss).
+    const std::string pragmas = absl::StrCat(
+        "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-", cache_kib,
+        "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY");
+    RETURN_IF_ERROR(conn->Exec(pragmas.c_str()));
     return conn;
   }
 
@@ -283,7 +287,7 @@ class SqliteStore : public Store {
         return c;
       }
     }
-    return OpenConn();
+    return OpenConn(kReaderCacheKib);
   }
 
   void ReleaseReader(std::unique_ptr<Conn> c) {
