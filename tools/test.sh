@@ -100,6 +100,7 @@ do_asan() {
   # halt_on_error/abort_on_error make any ASan/UBSan finding fail the test.
   (cd build-asan &&
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1" \
+      LSAN_OPTIONS="suppressions=$PWD/../tools/lsan.supp:print_suppressions=0" \
       UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
       ctest --output-on-failure --no-tests=error -j"$jobs" --timeout 900 "${select[@]}")
 }
