@@ -67,6 +67,30 @@ struct AuditQuery {
   std::string actor;  // Exact match when non-empty.
 };
 
+// A DNSSEC signature made ahead of time for a positive RRset (see
+// server/dns/signer.h). Identified by (owner, type_covered, rrset_hash,
+// key_tag): a changed RRset has a new hash and gets a new row; the old row
+// stays until it expires. Not part of the change log: signatures are derived
+// data, re-made every few days, and would swamp the audit trail.
+struct StoredSignature {
+  std::string owner;         // Lowercase uncompressed wire name.
+  uint16_t type_covered = 0;
+  uint64_t rrset_hash = 0;   // server/dns/dnssec.h RrsetHash.
+  uint16_t key_tag = 0;
+  std::string rrsig_rdata;   // The whole RRSIG RDATA.
+  int64_t expiration_unix = 0;
+  uint64_t seq = 0;          // Set by the store: increases with every put.
+};
+
+// Held by the one instance that signs ahead; released on destruction or
+// when the process (or its database session) dies.
+class SignerLease {
+ public:
+  virtual ~SignerLease() = default;
+  // False once the lease was lost (PostgreSQL session gone).
+  virtual bool Valid() = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -110,6 +134,33 @@ class Store {
 
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;
+
+  // --- DNSSEC signatures made ahead (see StoredSignature) ---
+
+  // Upserts in one transaction; each row gets a fresh seq.
+  virtual absl::Status PutSignatures(
+      const std::vector<StoredSignature>& signatures) {
+    return absl::UnimplementedError("PutSignatures");  // TODO(storage): pure.
+  }
+  // Every row with seq > after_seq, in seq order; returns the highest seq
+  // seen (after_seq when none). Start-up loads with after_seq = 0, then
+  // instances poll for what the signer added.
+  virtual absl::StatusOr<uint64_t> ScanSignatures(
+      uint64_t after_seq,
+      const std::function<void(const StoredSignature&)>& fn) {
+    return absl::UnimplementedError("ScanSignatures");  // TODO(storage): pure.
+  }
+  // Deletes rows expiring before `unix_time`; returns how many.
+  virtual absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
+      int64_t unix_time) {
+    return absl::UnimplementedError("DeleteSignatures");  // TODO(storage): pure.
+  }
+  // The sign-ahead election: a lease, or nullptr when another instance
+  // holds it (PostgreSQL session advisory lock; SQLite and memory: the
+  // first caller in the process, as the database has one writer host).
+  virtual absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease() {
+    return absl::UnimplementedError("SignerLease");  // TODO(storage): pure.
+  }
 };
 
 }  // namespace lufd

@@ -86,6 +86,22 @@ class RegistryView {
   virtual std::vector<std::string> SedGroupsOn(
       absl::string_view dest_group_id) const = 0;
 
+  // True when some TN, range or prefix lies strictly below the ENUM name of
+  // `digits` ("+1202" -> any identifier with more digits starting 1202):
+  // the name is then an empty non-terminal in DNS, answered NODATA, when
+  // it resolves to nothing itself. Not filtered by visibility.
+  virtual bool HasIdentifiersBelow(absl::string_view e164_prefix) const {
+    return false;  // TODO(core): pure, implemented in view.cc.
+  }
+
+  // The enabled credential whose tsig_key_name equals `key_name`
+  // (lowercase presentation form with the trailing dot), with an enabled
+  // org; nullopt otherwise.
+  virtual std::optional<lufd::v1::Credential> FindTsigCredential(
+      absl::string_view key_name) const {
+    return std::nullopt;  // TODO(core): pure, implemented in view.cc.
+  }
+
   // e164 must be normalized ("+..."). See the class comment.
   virtual Resolution ResolveNumber(absl::string_view e164,
                                    const Identity& viewer) const = 0;
