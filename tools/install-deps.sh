@@ -45,6 +45,11 @@ PACKAGES=(
   procps
   iproute2
   jq
+  knot
+  knot-dnsutils
+  nsd
+  unbound
+  dnsperf
 )
 
 if [[ $(id -u) -eq 0 ]]; then
