@@ -47,6 +47,7 @@ PACKAGES=(
   jq
   knot
   knot-dnsutils
+  knot-dnssecutils
   nsd
   unbound
   dnsperf
