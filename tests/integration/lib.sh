@@ -14,7 +14,13 @@
 #   - pg_start_cluster: starts a private PostgreSQL cluster (tests/support/
 #     pg-harness.sh) and sets $PG_URL;
 #   - small assertions (expect_rc0, expect_fail_with, ...) that print what
-#     was run and its output on failure.
+#     was run and its output on failure;
+#   - DNS (bottom of this file): LUFD_CONFIG_TAIL + lufd_dns_yaml for a
+#     dns: section, it_free_dns_port, enum_name, dns_dig/wait_dns,
+#     start_unbound (a validating unbound we start, stub zone to lufd, the
+#     zone's DS as trust anchor), expect_dns, provision_public_sample, and
+#     key helpers over `lufctl key ...` (lufd_ds, lufd_keys) and dig
+#     (ds_from_dnskeys, served_key_tags).
 #
 # Environment (set by tests/integration/CMakeLists.txt): LUFD_BIN,
 # LUFCTL_BIN, SOURCE_DIR. A test exits 77 (ctest SKIP) only when a binary is
@@ -124,6 +130,7 @@ store:
   migrate_on_start: true
 log:
   level: "info"
+${LUFD_CONFIG_TAIL:-}
 EOF
 }
 
@@ -278,3 +285,271 @@ expect_contains() {
 }
 
 it_done() { it_log "PASS"; }
+
+# --- DNS helpers (lufd's DNS front door, unbound, dig) ----------------------
+# Optional extra top-level YAML appended by write_config (e.g. a dns:
+# section from lufd_dns_yaml). Empty = the config is exactly as before.
+LUFD_CONFIG_TAIL="${LUFD_CONFIG_TAIL:-}"
+
+# it_free_dns_port: a 127.0.0.1 port free for both UDP and TCP just now (a
+# DNS listener needs both). Same race caveat as it_free_port: callers retry
+# a start that fails to bind.
+it_free_dns_port() {
+  local p
+  p="$(timeout 10 python3 -c 'import socket
+for _ in range(50):
+    t = socket.socket()
+    t.bind(("127.0.0.1", 0))
+    port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        t.close()
+        continue
+    u.close()
+    t.close()
+    print(port)
+    break' 2>/dev/null)" || true
+  [[ "$p" =~ ^[0-9]+$ ]] || fail "no free 127.0.0.1 UDP+TCP port found"
+  echo "$p"
+}
+
+# enum_name E164 APEX: the ENUM domain of a number (RFC 6116 section 2.4),
+# e.g. enum_name +12025556666 e164.arpa. -> 6.6.6.6.5.5.5.2.0.2.1.e164.arpa.
+enum_name() {
+  local d="${1#+}" apex="$2" out="" i
+  for ((i = ${#d} - 1; i >= 0; i--)); do out+="${d:i:1}."; done
+  echo "$out$apex"
+}
+
+# lufd_dns_yaml PORT ZONE KEYDIR [ALG [SCHEME [DNSSEC-YAML]]]: a dns: section
+# for LUFD_CONFIG_TAIL: UDP+TCP on 127.0.0.1:PORT, one zone, online DNSSEC
+# with keys generated at start into KEYDIR. DNSSEC-YAML: extra lines for
+# the dnssec: block, indented by four spaces ("    zsk_lifetime: \"20s\"").
+# LUFD_DNS_ZONE_YAML: extra lines for the zone entry (six spaces).
+lufd_dns_yaml() {
+  local port="$1" zone="$2" keydir="$3" alg="${4:-13}" scheme="${5:-csk}"
+  local extra="${6:-}"
+  cat <<EOT
+dns:
+  listen:
+    - "127.0.0.1:$port"
+  workers: 1
+  zones:
+    - name: "$zone"
+      ttl: ${LUFD_DNS_ZONE_TTL:-3600}
+      soa_minimum: ${LUFD_DNS_SOA_MINIMUM:-300}
+${LUFD_DNS_ZONE_YAML:-}
+  dnssec:
+    enabled: true
+    key_dir: "$keydir"
+    algorithm: $alg
+    scheme: "$scheme"
+    auto_generate: true
+$extra
+EOT
+}
+
+# dns_dig SERVER-PORT ARGS...: dig at 127.0.0.1:PORT, bounded (3 s per try,
+# 2 tries), never failing the script; output in $dout, exit in $drc.
+dns_dig() {
+  local port="$1"
+  shift
+  set +e
+  dout="$(timeout 20 dig @127.0.0.1 -p "$port" +time=3 +tries=2 "$@" 2>&1)"
+  drc=$?
+  set -e
+}
+
+# dig_status / dig_flags: the rcode ("NOERROR") and header flags ("qr rd ra
+# ad") of the last dns_dig.
+dig_status() { sed -n 's/.*status: \([A-Z0-9]*\),.*/\1/p' <<<"$dout" | head -n 1; }
+dig_flags() { sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p' <<<"$dout" | head -n 1; }
+# dig_answer_count: ANSWER count of the last dns_dig.
+dig_answer_count() { sed -n 's/.*ANSWER: \([0-9]*\),.*/\1/p' <<<"$dout" | head -n 1; }
+
+# wait_dns PORT NAME TYPE [SECONDS]: waits (default 30 s) until 127.0.0.1:PORT
+# answers a query for NAME/TYPE with any rcode but SERVFAIL/REFUSED
+# (i.e. it is up and serving the zone). Returns 1 on timeout.
+wait_dns() {
+  local port="$1" name="$2" type="$3" secs="${4:-30}" t0=$SECONDS s
+  while ((SECONDS - t0 < secs)); do
+    set +e
+    dout="$(timeout 5 dig @127.0.0.1 -p "$port" +time=1 +tries=1 "$name" "$type" 2>&1)"
+    set -e
+    s="$(dig_status)"
+    [[ -n "$s" && "$s" != SERVFAIL && "$s" != REFUSED ]] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# start_unbound NAME ZONE AUTH_PORT ANCHOR... : a validating unbound (Debian's,
+# a process we start: -d -c $T/unbound-NAME.conf, log $T/unbound-NAME.log) on
+# a free 127.0.0.1 port, with ZONE stubbed to 127.0.0.1@AUTH_PORT and each
+# ANCHOR (a DS or DNSKEY zone-file line) as a trust anchor for it. Nothing
+# else is resolvable (no root hints are ever used: only the stub is asked).
+# UNBOUND_EXTRA: extra server: lines (two-space indent). Sets
+# UNBOUND_PORT and UNBOUND_PID (also in _IT_PIDS, stopped on exit).
+# Waits until it answers (30 s), retrying a start that lost its port.
+start_unbound() {
+  local name="$1" zone="$2" auth_port="$3" conf attempt i a
+  shift 3
+  conf="$T/unbound-$name.conf"
+  for ((attempt = 1; attempt <= 3; attempt++)); do
+    UNBOUND_PORT="$(it_free_dns_port)"
+    {
+      cat <<EOT
+server:
+  interface: 127.0.0.1
+  port: $UNBOUND_PORT
+  do-ip6: no
+  username: ""
+  chroot: ""
+  directory: "$T"
+  pidfile: ""
+  use-syslog: no
+  logfile: ""
+  verbosity: 1
+  val-log-level: 2
+  log-servfail: yes
+  num-threads: 1
+  outgoing-range: 64
+  so-reuseport: no
+  access-control: 127.0.0.0/8 allow
+  do-not-query-localhost: no
+  module-config: "validator iterator"
+  prefetch: no
+  prefetch-key: no
+  val-permissive-mode: no
+$(for a in "$@"; do printf '  trust-anchor: "%s"\n' "$a"; done)
+${UNBOUND_EXTRA:-}
+stub-zone:
+  name: "$zone"
+  stub-addr: 127.0.0.1@$auth_port
+remote-control:
+  control-enable: no
+EOT
+    } >"$conf"
+    echo "=== start $(date +%T.%N) port $UNBOUND_PORT" >>"$T/unbound-$name.log"
+    unbound -d -c "$conf" >>"$T/unbound-$name.log" 2>&1 &
+    UNBOUND_PID=$!
+    _IT_PIDS+=("$UNBOUND_PID")
+    for ((i = 0; i < 300; i++)); do  # 30 s
+      it_alive "$UNBOUND_PID" || break
+      # localhost is one of unbound's built-in local zones: answered at once.
+      if timeout 5 dig @127.0.0.1 -p "$UNBOUND_PORT" +time=1 +tries=1 \
+        localhost. A 2>/dev/null | grep -q 'status: NOERROR'; then
+        it_log "unbound '$name' pid $UNBOUND_PID on 127.0.0.1:$UNBOUND_PORT (stub $zone -> :$auth_port)"
+        return 0
+      fi
+      sleep 0.1
+    done
+    _it_stop_pid "$UNBOUND_PID"
+    it_log "unbound '$name' did not come up on port $UNBOUND_PORT (attempt $attempt)"
+    tail -n 20 "$T/unbound-$name.log" >&2
+  done
+  fail "unbound '$name' did not start"
+}
+
+# expect_dns PORT DESC RCODE AD NAME TYPE [DIG-ARGS...]: asks 127.0.0.1:PORT
+# (an unbound from start_unbound, usually) with +dnssec and checks the rcode
+# and whether the AD flag is set (AD = yes|no|any). Prints the answer on
+# failure.
+expect_dns() {
+  local port="$1" desc="$2" want="$3" ad="$4" name="$5" type="$6" got flags
+  shift 6
+  dns_dig "$port" +dnssec "$name" "$type" "$@"
+  got="$(dig_status)"
+  flags=" $(dig_flags) "
+  if [[ "$got" != "$want" ]]; then
+    echo "$dout" >&2
+    fail "$desc: rcode ${got:-none (dig exit $drc)}, want $want"
+  fi
+  case "$ad" in
+    yes) [[ "$flags" == *" ad "* ]] || { echo "$dout" >&2; fail "$desc: AD flag not set (not secure)"; } ;;
+    no) [[ "$flags" != *" ad "* ]] || { echo "$dout" >&2; fail "$desc: AD flag set"; } ;;
+  esac
+  pass "$desc ($got, flags:$flags)"
+}
+
+# provision_public_sample: the RFC 7878 example (tools/rfc7878-scenario.sh,
+# provision stage) plus what anonymous DNS may see: SED group sg-public
+# (public, in service) on dg-ssp2 with the same NAPTR, so TN +12025556666,
+# the range +12026660000..+12026669999 and the prefix +1202777 are answered
+# to anyone; and TN +120255566667 below +12025556666 (so that +1202555666,
+# between them and the apex, is an empty non-terminal). Needs a running
+# lufd (start_lufd).
+provision_public_sample() {
+  "$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
+    --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" --stage provision \
+    >>"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+  run_ctl registrar-ssp2 sedgroup add sg-public --registrant iana-en:222 \
+    --dg dg-ssp2 --record rec-ssp2-sip --public --in-service
+  expect_ok "public SED group sg-public"
+  run_ctl registrar-ssp2 number add +120255566667 --registrant iana-en:222 \
+    --dg dg-ssp2
+  expect_ok "TN +120255566667 below +12025556666"
+}
+
+# lufd_ds ZONE: prints the DS lines `lufctl key ds` gives for ZONE (one per
+# KSK/CSK), failing the test when there are none.
+lufd_ds() {
+  run_ctl admin key ds --zone "$1"
+  expect_ok "lufctl key ds --zone $1"
+  local ds
+  ds="$(grep -E "^[^;]*[[:space:]]DS[[:space:]]+[0-9]+[[:space:]]" <<<"$out" || true)"
+  [[ -n "$ds" ]] || { echo "$out" >&2; fail "lufctl key ds printed no DS line for $1"; }
+  echo "$ds"
+}
+
+# ds_from_dnskeys PORT ZONE: DS (SHA-256) lines computed by ldns-key2ds from
+# the SEP (flags 257) DNSKEYs that 127.0.0.1:PORT serves for ZONE, sorted.
+ds_from_dnskeys() {
+  local port="$1" zone="$2" f k
+  dns_dig "$port" +norec +dnssec "$zone" DNSKEY
+  f="$T/dnskeys.$$"
+  grep -E "^[^;]+[[:space:]]DNSKEY[[:space:]]+257[[:space:]]" <<<"$dout" >"$f" || true
+  [[ -s "$f" ]] || { echo "$dout" >&2; fail "no SEP DNSKEY served for $zone"; }
+  while read -r k; do
+    echo "$k" >"$f.1"
+    ldns-key2ds -n -2 "$f.1"
+  done <"$f"
+  rm -f "$f" "$f.1"
+}
+
+# ds_key_id DS-LINE: "tag alg digest" (lowercase digest), for comparing DS
+# lines from different tools (TTL, case and spacing differ).
+ds_key_id() {
+  awk '{for (i = 1; i <= NF; i++) if ($i == "DS") {
+          d = ""; for (j = i + 4; j <= NF; j++) d = d $j
+          print $(i + 1), $(i + 2), $(i + 3), tolower(d); exit }}' <<<"$1"
+}
+
+# corrupt_ds DS-LINE: the same DS with the last digest digit changed, an
+# anchor that matches no key (for the validation-is-on check).
+corrupt_ds() {
+  local ds="$1" last="${1: -1}"
+  if [[ "$last" == 0 ]]; then echo "${ds%?}1"; else echo "${ds%?}0"; fi
+}
+
+# lufd_keys ZONE: the zone's DNSSEC keys from `lufctl --output json key list
+# --zone ZONE`, one "ROLE STATE TAG DS_PENDING" line each (e.g. "ZSK ACTIVE
+# 12345 false").
+lufd_keys() {
+  run_ctl admin --output json key list --zone "$1"
+  expect_ok "lufctl key list --zone $1"
+  jq -r '.[] | (.dnsKey // .) |
+    "\((.role // "") | sub("DNS_KEY_ROLE_"; "")) \((.state // "") | sub("DNS_KEY_STATE_"; "")) \(.keyTag // 0) \(.dsPending // false)"' \
+    <<<"$out" || { echo "$out" >&2; fail "lufctl key list: not the expected JSON"; }
+}
+
+# served_key_tags PORT ZONE ROLE: the key tags of the DNSKEYs that
+# 127.0.0.1:PORT serves for ZONE with ROLE KSK (flags 257) or ZSK (256),
+# sorted, space-separated (dig +multiline names them "; KSK; ... key id = N").
+served_key_tags() {
+  dns_dig "$1" +norec +multiline "$2" DNSKEY
+  sed -n "s/.*; $3; .*key id = \\([0-9]*\\).*/\\1/p" <<<"$dout" | sort -n | tr '\n' ' ' |
+    sed 's/ $//'
+}

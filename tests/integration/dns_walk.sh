@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# lufd's denials cannot be walked. With 50 numbers provisioned (visible to
+# anonymous DNS through a public SED group):
+#   1. ldns-walk on the zone, from the apex and from a provisioned number
+#      (-s), bounded by a timeout: it learns no number — no name with a
+#      digit label (no number, no empty non-terminal) is in its output;
+#   2. by hand, straight from lufd (dig +dnssec +norec): for 20 random
+#      non-existent numbers, 20 numbers right next to provisioned ones and an
+#      empty non-terminal, the denial's NSEC is owned by the query name and
+#      its next name is "\000.<qname>" (RFC 9824 compact denial), never
+#      another existing name; a non-existent name's bitmap has NXNAME
+#      (type 128) and a NODATA bitmap has the types that exist.
+# ldns-walk can only ask port 53, so the test re-runs itself in a private
+# network namespace (unshare -rn: its own loopback, where lufd may listen on
+# 127.0.0.1:53 without touching the machine's port 53). Where namespaces
+# are not allowed, lufd gets a free port and only the ldns-walk step is
+# skipped (said loudly in the log); part 2 always runs.
+IT_NAME=dns_walk
+if [[ -z "${LUFD_IT_NETNS:-}" ]] && command -v unshare >/dev/null &&
+  unshare -rn true 2>/dev/null; then
+  LUFD_IT_NETNS=1 exec unshare -rn bash "${BASH_SOURCE[0]}" "$@"
+fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+if [[ -n "${LUFD_IT_NETNS:-}" ]]; then
+  ip link set lo up || fail "cannot bring up loopback in the network namespace"
+fi
+it_init
+
+ZONE=e164.arpa.
+mkdir -m 700 "$T/keys"
+if [[ -n "${LUFD_IT_NETNS:-}" ]]; then
+  DNS_PORT=53
+  it_log "private network namespace: lufd DNS on 127.0.0.1:53"
+else
+  DNS_PORT="$(it_free_dns_port)"
+  it_log "NOTICE: no private network namespace (unshare -rn not allowed): the ldns-walk step is SKIPPED"
+fi
+LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")"
+start_lufd "sqlite:$T/registry.db"
+wait_dns "$DNS_PORT" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "lufd does not answer DNS"; }
+provision_public_sample
+
+# 50 distinct numbers in one block (+1303555xxxx), as CSV for lufctl import.
+declare -A PROVISIONED=()
+NUMBERS=()
+while ((${#NUMBERS[@]} < 50)); do
+  n="+1303555$(printf %04d $((RANDOM % 10000)))"
+  [[ -n "${PROVISIONED[$n]:-}" ]] && continue
+  PROVISIONED[$n]=1
+  NUMBERS+=("$n")
+done
+{
+  echo "tn,registrant,dest_groups"
+  for n in "${NUMBERS[@]}"; do echo "$n,iana-en:222,dg-ssp2"; done
+} >"$T/numbers.csv"
+run_ctl registrar-ssp2 import "$T/numbers.csv"
+expect_ok "import of 50 numbers"
+# All provisioned names (these and the sample's TNs), lowercase.
+NAMES=()
+for n in "${NUMBERS[@]}" +12025556666 +120255566667; do
+  NAMES+=("$(enum_name "$n" "$ZONE")")
+done
+dns_dig "$DNS_PORT" +norec +dnssec "${NAMES[0]}" NAPTR
+[[ "$(dig_status)" == NOERROR && "$(dig_answer_count)" != 0 ]] ||
+  { echo "$dout" >&2; fail "imported number ${NUMBERS[0]} is not answered anonymously"; }
+pass "imported numbers are answered anonymously (${NAMES[0]})"
+
+# leaks FILE: prints names in FILE that reveal a number: any provisioned
+# name, or any name below the apex with a digit label.
+leaks() {
+  local f="$1" name
+  for name in "${NAMES[@]}"; do grep -iF -- "$name" "$f" || true; done
+  # A one-digit label: after a label separator (not inside "\000").
+  grep -ioE "(^|[[:space:].])[0-9]\\.[^[:space:]]*${ZONE//./\\.}" "$f" || true
+}
+
+# --- 1. ldns-walk ----------------------------------------------------------------
+walk() {  # desc ldns-walk-args...
+  local desc="$1" f="$T/walk.$RANDOM.out" wrc l
+  shift
+  set +e
+  # stdbuf: keep what it printed when the timeout stops it (it loops on
+  # compact denial's "\000." successors until a name is too long).
+  timeout -k 5 20 stdbuf -oL ldns-walk "$@" >"$f" 2>&1
+  wrc=$?
+  set -e
+  it_log "$desc: ldns-walk exit $wrc, $(wc -l <"$f") lines; head:"
+  head -c 400 "$f" | cat -v >&2
+  echo >&2
+  grep -q 'No DNSSEC data received' "$f" && fail "$desc: ldns-walk saw no DNSSEC data"
+  grep -qiF "$ZONE" "$f" || fail "$desc: ldns-walk output does not name the zone (did it reach lufd?)"
+  l="$(leaks "$f" | sort -u | head -n 5)"
+  [[ -z "$l" ]] || fail "$desc: ldns-walk learned names: $l"
+  pass "$desc: ldns-walk learned no number"
+}
+if [[ -n "${LUFD_IT_NETNS:-}" ]]; then
+  walk "walk from the apex" @127.0.0.1 "$ZONE"
+  walk "walk from a provisioned number" -s "${NAMES[0]}" @127.0.0.1 "$ZONE"
+fi
+
+# --- 2. NSEC next names by hand ------------------------------------------------------
+# check_denial DESC QNAME QTYPE NXNAME(yes|no): lufd's NOERROR denial for
+# QNAME/QTYPE has exactly one NSEC, at QNAME, next name \000.QNAME.
+check_denial() {
+  local desc="$1" qname="$2" qtype="$3" nx="$4" nsec owner next want rest
+  dns_dig "$DNS_PORT" +norec +dnssec "$qname" "$qtype"
+  [[ "$(dig_answer_count)" == 0 ]] || { echo "$dout" >&2; fail "$desc: answer section not empty"; }
+  nsec="$(awk '$4 == "NSEC" && $1 !~ /^;/' <<<"$dout")"
+  (($(grep -c . <<<"$nsec") == 1)) || { echo "$dout" >&2; fail "$desc: want one NSEC, got: $nsec"; }
+  read -r owner _ _ _ next rest <<<"$nsec"
+  want="\\000.$qname"
+  [[ "${owner,,}" == "${qname,,}" ]] || { echo "$dout" >&2; fail "$desc: NSEC owner $owner, want $qname"; }
+  [[ "${next,,}" == "${want,,}" ]] || { echo "$dout" >&2; fail "$desc: NSEC next name $next, want $want"; }
+  local n
+  for n in "${NAMES[@]}"; do
+    [[ "${next,,}" != "${n,,}" ]] || fail "$desc: NSEC next name is the existing $n"
+  done
+  if [[ "$nx" == yes ]]; then
+    [[ " $rest " == *" NXNAME "* || " $rest " == *" TYPE128 "* ]] ||
+      { echo "$dout" >&2; fail "$desc: bitmap lacks NXNAME: $rest"; }
+  else
+    [[ " $rest " != *" NXNAME "* && " $rest " != *" TYPE128 "* ]] ||
+      { echo "$dout" >&2; fail "$desc: NODATA bitmap has NXNAME: $rest"; }
+  fi
+  [[ " $rest " != *" $qtype "* ]] || { echo "$dout" >&2; fail "$desc: bitmap has the asked type $qtype: $rest"; }
+  grep -qE "RRSIG[[:space:]]+NSEC[[:space:]]" <<<"$dout" || { echo "$dout" >&2; fail "$desc: NSEC not signed"; }
+  [[ "$(dig_status)" == NOERROR ]] || { echo "$dout" >&2; fail "$desc: rcode $(dig_status), want NOERROR (compact denial)"; }
+}
+
+checked=0
+for ((i = 0; checked < 20 && i < 200; i++)); do
+  n="+1$((200 + RANDOM % 800))$(printf %03d $((RANDOM % 1000)))$(printf %04d $((RANDOM % 10000)))"
+  [[ -n "${PROVISIONED[$n]:-}" || "$n" == +1202555666* || "$n" == +1202666* || "$n" == +1202777* ]] && continue
+  check_denial "random miss $n" "$(enum_name "$n" "$ZONE")" NAPTR yes
+  checked=$((checked + 1))
+done
+((checked == 20)) || fail "only $checked random misses checked"
+pass "20 random misses: NSEC at the name, next \\000.<qname>, NXNAME"
+
+checked=0
+for n in "${NUMBERS[@]}"; do
+  m="+$((${n#+} + 1))"
+  [[ -n "${PROVISIONED[$m]:-}" ]] && continue
+  check_denial "neighbour miss $m (after $n)" "$(enum_name "$m" "$ZONE")" NAPTR yes
+  checked=$((checked + 1))
+  ((checked < 20)) || break
+done
+pass "$checked misses next to provisioned numbers: next name never an existing one"
+
+check_denial "NODATA at a TN" "${NAMES[0]}" TXT no
+check_denial "empty non-terminal" "$(enum_name +1202555666 "$ZONE")" NAPTR no
+check_denial "ENT of the imported block" "$(enum_name +1303555 "$ZONE")" NAPTR no
+pass "NODATA and ENT denials: NSEC at the name, next \\000.<qname>, no NXNAME"
+
+it_done
