@@ -6,10 +6,12 @@
 
 // ldns/common.h #defines bool/true/false unless stdbool.h came first; that
 // breaks <optional> and friends in C++20.
+// clang-format off
+#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
 #include <ldns/ldns.h>
+// clang-format on
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
 #include <sys/stat.h>
 #include <unistd.h>
 
