@@ -81,7 +81,7 @@ walk() {  # desc ldns-walk-args...
   set +e
   # stdbuf: keep what it printed when the timeout stops it (it loops on
   # compact denial's "\000." successors until a name is too long).
-  timeout -k 5 20 stdbuf -oL ldns-walk "$@" >"$f" 2>&1
+  timeout -k 5 10 stdbuf -oL ldns-walk "$@" >"$f" 2>&1
   wrc=$?
   set -e
   it_log "$desc: ldns-walk exit $wrc, $(wc -l <"$f") lines; head:"
