@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-all.sh: runs the three benchmarks (a) import.sh, (b) lookup.sh,
-# (c) startup.sh (plus view_memory when built) and rewrites
+# (c) startup.sh (plus view_memory when built), optionally (BENCH_DNS=1)
+# the DNS benchmark bench/dns/run.sh, and rewrites
 # bench/RESULTS.md from their results ($BENCH_WORK/results.env).
 #
 # Usage: LUFD_BUILD=/tmp/build-bench bench/run-all.sh [--render-only]
@@ -26,6 +27,11 @@ if vm="$(find "$LUFD_BUILD" -type f -name view_memory -perm -u+x -not -path '*/C
 fi
 "$BENCH_DIR/lookup.sh" || record lookup_step FAILED
 "$BENCH_DIR/startup.sh" || record startup_step FAILED
+# Optional (BENCH_DNS=1): the DNS benchmark against Knot and NSD; it writes
+# bench/dns/results-<date>.md, which is appended below.
+if [[ "${BENCH_DNS:-0}" == 1 ]]; then
+  "$BENCH_DIR/dns/run.sh" "$BENCH_COUNT" || record dns_step FAILED
+fi
 record run_finished "$(date -u +%FT%TZ)"
 record load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 fi
@@ -115,6 +121,12 @@ EOF2
   if [[ -f "$BENCH_DIR/results-notes.md" ]]; then
     echo
     cat "$BENCH_DIR/results-notes.md"
+  fi
+  # The DNS section (bench/dns/run.sh): the newest full-size results file.
+  dns_latest="$(ls -1 "$BENCH_DIR"/dns/results-????-??-??.md 2>/dev/null | tail -n 1)"
+  if [[ -n "$dns_latest" ]]; then
+    echo
+    cat "$dns_latest"
   fi
 } >"$BENCH_DIR/RESULTS.md"
 blog "wrote $BENCH_DIR/RESULTS.md"

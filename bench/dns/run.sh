@@ -1,0 +1,401 @@
+#!/usr/bin/env bash
+# bench/dns/run.sh [N]: the DNS benchmark. lufd (online signing) against
+# Knot DNS pre-signed (NSEC3), Knot mod-onlinesign and NSD (pre-signed with
+# ldns-signzone -n, NSEC3), all serving the same N numbers (default 1M) of
+# e164.arpa., one at a time, each pinned to CPU 0 with one serving worker,
+# dnsperf pinned to CPU 1 with the DO bit.
+#
+# Usage: LUFD_BUILD=/tmp/build-bench bench/dns/run.sh [N]
+#        bench/dns/run.sh --render-only [N]   (rewrite the tables only)
+# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data
+#
+# Environment (all optional):
+#   BENCH_DNS_WORK     work dir root (default /tmp/lufd-bench-dns); data and
+#                      results live in $BENCH_DNS_WORK/n$N
+#   BENCH_DNS_SERVERS  which servers, in order (default
+#                      "knot-signed knot-online nsd lufd")
+#   BENCH_DNS_RATE     the fixed offered rate (queries/s) for CPU per answer
+#                      and latency (default 40000; every fast peer sustains it)
+#   BENCH_DNS_SECONDS  length of each dnsperf run (default 10)
+#   BENCH_DNS_READY_S  bound on time-to-serving (default 900)
+#   DNSPERF_CLIENTS / DNSPERF_OUTSTANDING  dnsperf -c / -q (4 / 200)
+#   BENCH_NO_PIN=1     do not pin (bench/lib.sh)
+#
+# Per server: start -> poll `dig +dnssec` for the sample NAPTR every 50 ms ->
+# time to serving; check the positive answer (NAPTR + RRSIG) and a denial
+# (NSEC/NSEC3 + RRSIGs); a 5 s unlimited run with per-second QPS (first
+# second vs the rest); then on q-mix (90 % hits / 10 % misses) and q-miss
+# (100 % misses): an unlimited run (max QPS) and a run at BENCH_DNS_RATE
+# (server CPU per 1,000 answers from utime+stime in /proc/PID/stat of the
+# whole process tree, dnsperf's average latency and its stddev). Peak RSS =
+# VmHWM. A run with > 1 % responses other than NOERROR/NXDOMAIN fails the
+# bench (exit 1) and is marked in the table.
+#
+# Results: $DNS_WORK/results.env (KEY=VALUE), bench/dns/results-<date>.md,
+# and the DNS section of bench/RESULTS.md (replaced between markers).
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+source "$BENCH_DIR/dns/lib.sh"
+
+render_only=0
+if [[ "${1:-}" == --render-only ]]; then
+  render_only=1
+  shift
+fi
+N="${1:-1000000}"
+[[ "$N" =~ ^[0-9]+$ ]] || bdie "usage: $0 [--render-only] [N]"
+DNS_WORK="${BENCH_DNS_WORK:-/tmp/lufd-bench-dns}/n$N"
+DATA="$DNS_WORK/data"
+RESULTS_ENV="$DNS_WORK/results.env"
+SERVERS="${BENCH_DNS_SERVERS:-knot-signed knot-online nsd lufd}"
+RATE="${BENCH_DNS_RATE:-40000}"
+SECS="${BENCH_DNS_SECONDS:-10}"
+READY_S="${BENCH_DNS_READY_S:-900}"
+APEX="e164.arpa."
+FAILED=0
+
+if ((render_only == 0)); then
+mkdir -p "$DNS_WORK/logs" "$DATA"
+chmod 755 "$DNS_WORK"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+_bench_pinning
+for t in dnsperf dig knotd keymgr nsd ldns-signzone ldns-keygen taskset; do
+  command -v "$t" >/dev/null || bdie "$t not installed (tools/install-deps.sh)"
+done
+GEN_DNS_BIN="$(find_bin gen_dns_data)"
+rm -f "$RESULTS_ENV" "$DNS_WORK/commands.txt"
+record count "$N"
+record run_started "$(date -u +%FT%TZ)"
+record run_commit "$(git -C "$SOURCE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+record load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+record rate "$RATE"
+record seconds "$SECS"
+
+# ------------------------------------------------------------------ data
+if [[ ! -s "$DATA/sample.env" ]]; then
+  blog "generating $N numbers into $DATA"
+  "$GEN_DNS_BIN" --count "$N" --out_dir "$DATA" ||
+    bdie "gen_dns_data failed"
+fi
+echo "$GEN_DNS_BIN --count $N --out_dir $DATA" >>"$DNS_WORK/commands.txt"
+# shellcheck source=/dev/null
+source "$DATA/sample.env"
+record data_naptrs "$DATA_NAPTRS"
+record data_blocks "$DATA_BLOCKS"
+record data_zone_bytes "$(stat -c %s "$DATA/zone.db")"
+
+# One core's signing speed (the all-miss target is >= 0.8x of it).
+sp="$("${pin_server[@]}" timeout 60 openssl speed -seconds 3 ecdsap256 2>/dev/null |
+  awk '/256 bits ecdsa \(nistp256\)/ { print $(NF-1) }' | tail -n 1)"
+record openssl_ecdsap256_sign_per_s "${sp:-n/a}"
+
+# ------------------------------------------------------------- measuring
+
+# measure NAME PID PORT: everything after the server is serving.
+measure() {
+  local name="$1" pid="$2" port="$3" set qf c0 c1 err answered
+  if positive_ok "$port" && denial_ok "$port"; then
+    record "${name}_valid" yes
+  else
+    record "${name}_valid" NO
+    dig_q "$port" "$SAMPLE_NAME" NAPTR >"$DNS_WORK/logs/$name.invalid-positive" || true
+    dig_q "$port" "$MISSING_NAME" NAPTR >"$DNS_WORK/logs/$name.invalid-denial" || true
+    blog "$name: answers are not signed as expected; not measured"
+    FAILED=1
+    return 1
+  fi
+  # Full speed from the start? Three unlimited 1-second q-mix runs right
+  # after the first signed answer (dnsperf -S output has no reliable first
+  # interval, so separate runs; each re-reads the query file first).
+  local i series=""
+  for i in 1 2 3; do
+    run_dnsperf "$name-first$i" "$port" "$DATA/q-mix.txt" 1
+    series+="$(fmt_qps "$(dp "$DNS_WORK/logs/$name-first$i.dnsperf" qps)") "
+  done
+  record "${name}_first_seconds_qps" "${series% }"
+  for set in mix miss; do
+    qf="$DATA/q-$set.txt"
+    record "${name}_${set}_load_before_max" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    c0="$(tree_cpu_ticks "$pid")"
+    run_dnsperf "$name-$set-max" "$port" "$qf" "$SECS"
+    c1="$(tree_cpu_ticks "$pid")"
+    local f="$DNS_WORK/logs/$name-$set-max.dnsperf"
+    answered="$(dp "$f" completed)"
+    err="$(dp "$f" err)"
+    record "${name}_${set}_max_qps" "$(dp "$f" qps)"
+    record "${name}_${set}_max_lost" "$(dp "$f" lost)"
+    record "${name}_${set}_max_err" "$err"
+    record "${name}_${set}_max_cpu_us_per_answer" \
+      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
+        'BEGIN{ if (n > 0) printf "%.1f", (b-a)/t*1e6/n; else print "n/a" }')"
+    check_errors "$name $set max" "$answered" "$err"
+
+    record "${name}_${set}_load_before_rate" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    c0="$(tree_cpu_ticks "$pid")"
+    run_dnsperf "$name-$set-rate" "$port" "$qf" "$SECS" -Q "$RATE"
+    c1="$(tree_cpu_ticks "$pid")"
+    f="$DNS_WORK/logs/$name-$set-rate.dnsperf"
+    answered="$(dp "$f" completed)"
+    err="$(dp "$f" err)"
+    record "${name}_${set}_rate_qps" "$(dp "$f" qps)"
+    record "${name}_${set}_rate_lost" "$(dp "$f" lost)"
+    record "${name}_${set}_rate_err" "$err"
+    record "${name}_${set}_rate_cpu_ms_per_1k" \
+      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
+        'BEGIN{ if (n > 0) printf "%.2f", (b-a)/t*1e6/n; else print "n/a" }')"
+    record "${name}_${set}_rate_lat_avg_us" \
+      "$(awk -v v="$(dp "$f" lat_avg_s)" 'BEGIN{printf "%.0f", v*1e6}')"
+    record "${name}_${set}_rate_lat_sd_us" \
+      "$(awk -v v="$(dp "$f" lat_sd_s)" 'BEGIN{printf "%.0f", v*1e6}')"
+    record "${name}_${set}_rate_lat_max_us" \
+      "$(awk -v v="$(dp "$f" lat_max_s)" 'BEGIN{printf "%.0f", v*1e6}')"
+    check_errors "$name $set rate" "$answered" "$err"
+  done
+  record "${name}_hwm_kb" "$(tree_hwm_kb "$pid")"
+}
+
+# check_errors WHAT COMPLETED ERRORS: > 1 % error responses fail the bench.
+check_errors() {
+  if awk -v d="$2" -v e="$3" 'BEGIN{ exit !(d == 0 || e * 100 > d) }'; then
+    blog "$1: $3 error responses of $2 (> 1 %)"
+    record "errors_${1// /_}" "$3/$2"
+    FAILED=1
+  fi
+}
+
+# serve NAME PORT: wait for signed answers, measure, stop.
+serve_and_measure() {
+  local name="$1" port="$2" tts
+  if tts="$(wait_signed "$SERVER_PID" "$port" "$READY_S")"; then
+    record "${name}_tts_s" "$tts"
+    record "${name}_rss_at_ready_kb" "$(tree_hwm_kb "$SERVER_PID")"
+    measure "$name" "$SERVER_PID" "$port" || true
+  else
+    record "${name}_tts_s" FAILED
+    tail -n 20 "$DNS_WORK/logs/$name.log" >&2 || true
+    FAILED=1
+  fi
+  stop_pid "$SERVER_PID"
+}
+
+# ----------------------------------------------------------------- peers
+
+bench_knot_signed() {
+  local d="$DNS_WORK/knot-signed" port
+  rm -rf "$d"
+  port="$(free_port)"
+  write_knot_conf "$d" "$port" "    nsec3: on
+    nsec3-iterations: 0
+    nsec3-salt-length: 0" "    dnssec-signing: on
+    dnssec-policy: bench" ""
+  start_server knot-signed knotd -c "$d/knot.conf"
+  serve_and_measure knot-signed "$port"
+}
+
+bench_knot_online() {
+  local d="$DNS_WORK/knot-online" port
+  rm -rf "$d"
+  port="$(free_port)"
+  write_knot_conf "$d" "$port" "" "    module: mod-onlinesign/bench" \
+    ""
+  # mod-onlinesign refers to the policy, so its section follows it.
+  sed -i '/^zone:/i mod-onlinesign:\n  - id: bench\n    policy: bench\n' \
+    "$d/knot.conf"
+  start_server knot-online knotd -c "$d/knot.conf"
+  serve_and_measure knot-online "$port"
+}
+
+bench_nsd() {
+  local d="$DNS_WORK/nsd" port key t0 t1
+  rm -rf "$d"
+  mkdir -p "$d"
+  # Pre-signing is done once per data set (cached in $DATA) and timed.
+  if [[ ! -s "$DATA/zone.nsec3.signed" ]]; then
+    rm -f "$DATA"/K*
+    key="$(cd "$DATA" && ldns-keygen -a ECDSAP256SHA256 -k "$APEX")"
+    t0="$(now_s)"
+    local cmd=("${pin_server[@]}" /usr/bin/time -f '%e %U %S %M'
+      -o "$DATA/ldns-signzone.time" ldns-signzone -n -t 0 -o "$APEX"
+      -f "$DATA/zone.nsec3.signed.tmp" "$DATA/zone.db" "$DATA/$key")
+    echo "${cmd[*]}" >>"$DNS_WORK/commands.txt"
+    (cd "$DATA" && timeout 3600 "${cmd[@]}") ||
+      { record nsd_sign_s FAILED; FAILED=1; return 1; }
+    mv "$DATA/zone.nsec3.signed.tmp" "$DATA/zone.nsec3.signed"
+    t1="$(now_s)"
+    echo "nsd_sign_s=$(elapsed "$t0" "$t1")" >"$DATA/sign.env"
+    echo "nsd_sign_maxrss_kb=$(awk '{print $4}' "$DATA/ldns-signzone.time")" >>"$DATA/sign.env"
+  fi
+  record nsd_sign_s "$(grep nsd_sign_s= "$DATA/sign.env" | cut -d= -f2)"
+  record nsd_sign_maxrss_kb "$(grep nsd_sign_maxrss_kb= "$DATA/sign.env" | cut -d= -f2)"
+  port="$(free_port)"
+  cat >"$d/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.1@$port
+    do-ip6: no
+    server-count: 1
+    reuseport: no
+    username: ""
+    chroot: ""
+    zonesdir: "$d"
+    database: ""
+    zonelistfile: "$d/zone.list"
+    xfrdfile: "$d/xfrd.state"
+    xfrdir: "$d"
+    pidfile: "$d/nsd.pid"
+    verbosity: 1
+    rrl-ratelimit: 0
+    minimal-responses: yes
+remote-control:
+    control-enable: no
+zone:
+    name: "$APEX"
+    zonefile: "$DATA/zone.nsec3.signed"
+EOF
+  start_server nsd nsd -d -c "$d/nsd.conf"
+  serve_and_measure nsd "$port"
+}
+
+# ------------------------------------------------------------------ lufd
+# lufd_conf FILE DB DNSPORT KEYDIR: a config with the DNS front door.
+lufd_conf() {
+  cat >"$1" <<EOF
+grpc:
+  listen: "127.0.0.1:0"
+  tls:
+    cert_file: "$PKI/server.pem"
+    key_file: "$PKI/server.key"
+    client_ca_file: "$PKI/ca.pem"
+store:
+  url: "sqlite:$2"
+  migrate_on_start: false
+log:
+  level: "info"
+dns:
+  listen: ["127.0.0.1:$3"]
+  workers: 1
+  zones:
+    - name: "$APEX"
+  dnssec:
+    key_dir: "$4"
+    algorithm: 13
+    sign_threads: ${LUFD_SIGN_THREADS:-1}
+EOF
+}
+
+# start_lufd_dns NAME CONF: lufd pinned to CPU 0; sets SERVER_PID/T0 and
+# LUFD_PORT (gRPC, from the port file; bounded wait).
+start_lufd_dns() {
+  local name="$1" conf="$2" i
+  rm -f "$conf.port"
+  start_server "$name" "$LUFD_BIN" --config "$conf" --port-file "$conf.port"
+  LUFD_PID="$SERVER_PID"
+  LUFD_PORT=""
+  for ((i = 0; i < 12000; i++)); do  # 120 s
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    if [[ -s "$conf.port" ]]; then
+      LUFD_PORT="$(tr -dc 0-9 <"$conf.port")"
+      [[ -n "$LUFD_PORT" ]] && return 0
+    fi
+    sleep 0.01
+  done
+  return 1
+}
+
+bench_lufd() {
+  local d="$DNS_WORK/lufd" port db conf i t0 t1
+  LUFD_BIN="$(find_bin lufd)"
+  LUFCTL_BIN="$(find_bin lufctl)"
+  PKI="$DNS_WORK/pki"
+  "$SOURCE_DIR/tools/dev-pki.sh" --quiet "$PKI"
+  rm -rf "$d"
+  mkdir -p "$d/keys"
+  chmod 700 "$d/keys"
+  db="$d/registry.db"
+  conf="$d/lufd.yaml"
+  port="$(free_port)"
+  lufd_conf "$conf" "$db" "$port" "$d/keys"
+  db_init "sqlite:$db"
+  # Import through a running lufd, as bench/import.sh does; with the DNS
+  # section on, lufd signs the NAPTR RRsets ahead as they are written.
+  start_lufd_dns lufd-import "$conf" || { record lufd_import_s FAILED; FAILED=1; return 1; }
+  for ((i = 0; i < 600; i++)); do  # 60 s
+    ctl admin health >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  provision_public
+  t0="$(now_s)"
+  local cmd=("$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem"
+    --cert "$PKI/admin.pem" --key "$PKI/admin.key" --timeout 600 import
+    "$DATA/numbers.csv")
+  echo "${cmd[*]}" >>"$DNS_WORK/commands.txt"
+  if ! timeout 900 "${cmd[@]}" >"$DNS_WORK/logs/lufd-import.out" 2>&1; then
+    tail -n 20 "$DNS_WORK/logs/lufd-import.out" >&2
+    record lufd_import_s FAILED
+    FAILED=1
+    stop_pid "$SERVER_PID"
+    return 1
+  fi
+  t1="$(now_s)"
+  record lufd_import_s "$(elapsed "$t0" "$t1")"
+  # Sign-ahead of what was just imported: wait (bounded) until the last
+  # number of the data set answers signed, then give the signer time to
+  # store its signatures.
+  if tts="$(wait_signed "$SERVER_PID" "$port" "$READY_S")"; then
+    record lufd_import_first_signed_s "$tts"
+  fi
+  wait_sign_ahead_done "$d" "$t0"
+  record lufd_import_hwm_kb "$(tree_hwm_kb "$SERVER_PID")"
+  stop_pid "$SERVER_PID"
+  # The measured start: a restart on the stored registry and signatures.
+  start_lufd_dns lufd "$conf" || { record lufd_tts_s FAILED; FAILED=1; return 1; }
+  serve_and_measure lufd "$port"
+}
+
+# wait_sign_ahead_done DIR T0: sign-ahead progress is read from lufd's log
+# (helper D's signer logs "sign-ahead ... done"/"signed N"); bounded by
+# READY_S. Records lufd_sign_ahead_s when the log says so.
+wait_sign_ahead_done() {
+  local log="$DNS_WORK/logs/lufd-import.log" end
+  end=$(($(date +%s) + READY_S))
+  while (($(date +%s) < end)); do
+    if grep -qiE 'sign-?ahead.*(done|complete|finished|idle)' "$log" 2>/dev/null; then
+      record lufd_sign_ahead_s "$(elapsed "$2" "$(now_s)")"
+      return 0
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || return 1
+    sleep 0.2
+  done
+  record lufd_sign_ahead_s "n/a (no completion line in the log)"
+}
+
+# provision_public: the registrant org, its destination group and an
+# in-service PUBLIC SED group without records, so every number's inline
+# NAPTRs are visible to anonymous DNS (registry.proto PublicIdentifier).
+provision_public() {
+  # No peer role: the signer signs once per viewer class (anonymous + each
+  # peer org), and this bench queries anonymously.
+  _p org add --id iana-en:222 --name SSP2 --role registrant --role registrar
+  _p dg add --id dg-bench --registrant iana-en:222
+  _p sedgroup add --id sg-bench --registrant iana-en:222 --dg dg-bench \
+    --public
+}
+
+for s in $SERVERS; do
+  record "${s}_started" "$(date -u +%T)"
+  record "${s}_load_before" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  case "$s" in
+    knot-signed) bench_knot_signed || true ;;
+    knot-online) bench_knot_online || true ;;
+    nsd) bench_nsd || true ;;
+    lufd) bench_lufd || true ;;
+    *) bdie "unknown server $s" ;;
+  esac
+done
+record run_finished "$(date -u +%FT%TZ)"
+record load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+record failed "$FAILED"
+fi  # render_only
+
+"$BENCH_DIR/dns/render.sh" "$RESULTS_ENV" "$DNS_WORK/commands.txt"
+[[ "$(grep '^failed=' "$RESULTS_ENV" | tail -n 1 | cut -d= -f2)" == 0 ]]
