@@ -29,6 +29,8 @@ ObjectKind KindOf(const RegistryObject& object) {
       return lufd::v1::OBJECT_KIND_SED_GROUP;
     case RegistryObject::kOffer:
       return lufd::v1::OBJECT_KIND_OFFER;
+    case RegistryObject::kDnsKey:
+      return lufd::v1::OBJECT_KIND_DNS_KEY;
     case RegistryObject::OBJECT_NOT_SET:
       break;
   }
@@ -62,6 +64,12 @@ std::string OfferKey(absl::string_view sed_group_id,
   return absl::StrCat(sed_group_id, "|", peer_org_id);
 }
 
+std::string DnsKeyKey(absl::string_view zone, uint32_t key_tag) {
+  // Zones are stored lowercase and absolute (validate.cc), and '/' cannot
+  // occur in a valid domain name, so the split is unambiguous.
+  return absl::StrCat(zone, "/", key_tag);
+}
+
 std::string KeyOf(const RegistryObject& object) {
   switch (object.object_case()) {
     case RegistryObject::kOrg:
@@ -79,6 +87,8 @@ std::string KeyOf(const RegistryObject& object) {
     case RegistryObject::kOffer:
       return OfferKey(object.offer().sed_group_id(),
                       object.offer().peer_org_id());
+    case RegistryObject::kDnsKey:
+      return DnsKeyKey(object.dns_key().zone(), object.dns_key().key_tag());
     case RegistryObject::OBJECT_NOT_SET:
       break;
   }
@@ -101,6 +111,8 @@ absl::string_view KindName(ObjectKind kind) {
       return "sed-group";
     case lufd::v1::OBJECT_KIND_OFFER:
       return "offer";
+    case lufd::v1::OBJECT_KIND_DNS_KEY:
+      return "dns-key";
     default:
       break;
   }
@@ -113,7 +125,7 @@ bool ParseKindName(absl::string_view name, ObjectKind* kind) {
   std::string n = absl::AsciiStrToLower(absl::StripAsciiWhitespace(name));
   absl::StrReplaceAll({{"_", "-"}}, &n);
   if (absl::StartsWith(n, "object-kind-")) n.erase(0, 12);
-  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_OFFER;
+  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_DNS_KEY;
        ++k) {
     auto candidate = static_cast<ObjectKind>(k);
     if (n == KindName(candidate)) {

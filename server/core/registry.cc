@@ -36,7 +36,7 @@ constexpr absl::Duration kViewWait = absl::Seconds(2);
 
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
-         kind <= lufd::v1::OBJECT_KIND_OFFER;
+         kind <= lufd::v1::OBJECT_KIND_DNS_KEY;
 }
 
 // The keys an object refers to (the inverse of RegistryView::Referrers).
@@ -173,11 +173,11 @@ class Batch {
       absl::StatusOr<int> hops = CountNonTerminalChain(check.start, lookup);
       if (!hops.ok()) return Prefix(check.op, hops.status());
       if (*hops + check.extra_hops > kMaxNonTerminalHops) {
-        return Prefix(check.op,
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "naptr.replacement: non-terminal chain longer than ",
-                          kMaxNonTerminalHops,
-                          " hops (RFC 6116 clients give up)")));
+        return Prefix(
+            check.op,
+            absl::InvalidArgumentError(absl::StrCat(
+                "naptr.replacement: non-terminal chain longer than ",
+                kMaxNonTerminalHops, " hops (RFC 6116 clients give up)")));
       }
     }
     return absl::OkStatus();
@@ -289,8 +289,7 @@ class Batch {
       }
       for (const std::string& id : candidates) {
         if (!seen_groups.insert(id).second) continue;
-        const RegistryObject* group =
-            Find(lufd::v1::OBJECT_KIND_SED_GROUP, id);
+        const RegistryObject* group = Find(lufd::v1::OBJECT_KIND_SED_GROUP, id);
         if (group == nullptr || !group->sed_group().in_service()) continue;
         const auto& dgs = group->sed_group().dest_group_ids();
         if (std::find(dgs.begin(), dgs.end(), dg) == dgs.end()) {
@@ -382,6 +381,10 @@ class Batch {
       for (auto& ref : OutgoingRefs(*after)) {
         overlay_refs_[std::move(ref)].emplace_back(kind, key);
       }
+      if (kind == lufd::v1::OBJECT_KIND_CREDENTIAL &&
+          !after->credential().tsig_key_name().empty()) {
+        overlay_tsig_[after->credential().tsig_key_name()].push_back(key);
+      }
     }
     Touch(kind, key).after = std::move(after);
   }
@@ -403,6 +406,34 @@ class Batch {
       if (o != nullptr && RefersTo(*o, target)) out.push_back(std::move(c));
     }
     return out;
+  }
+
+  // TSIG key names identify the peer on the DNS side, so two credentials
+  // may not share one (validate.cc has already normalized the name). The
+  // candidates are the view's holders of the name and this batch's writes,
+  // each checked as the batch left it.
+  absl::Status CheckTsigKeyUnique(const lufd::v1::Credential& credential) {
+    const std::string& name = credential.tsig_key_name();
+    if (name.empty()) return absl::OkStatus();
+    std::vector<std::string> candidates = view_.CredentialsWithTsigKey(name);
+    if (auto it = overlay_tsig_.find(name); it != overlay_tsig_.end()) {
+      candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+    }
+    for (const std::string& id : candidates) {
+      if (id == credential.id()) continue;
+      const RegistryObject* other = Find(lufd::v1::OBJECT_KIND_CREDENTIAL, id);
+      if (other == nullptr || other->credential().tsig_key_name() != name) {
+        continue;
+      }
+      if (!CanRead(*other)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "credential.tsig_key_name: \"", name, "\" is already in use"));
+      }
+      return absl::AlreadyExistsError(
+          absl::StrCat("credential.tsig_key_name: \"", name,
+                       "\" is already used by credential \"", id, "\""));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status RequireOrg(const std::string& id, absl::string_view what) {
@@ -454,8 +485,15 @@ class Batch {
         if (!actor_.is_admin()) return Denied();
         auto s = RequireOrg(object.credential().org_id(), "credential");
         if (!s.ok()) return s;
+        s = CheckTsigKeyUnique(object.credential());
+        if (!s.ok()) return s;
         break;
       }
+      case lufd::v1::OBJECT_KIND_DNS_KEY:
+        // Zone signing keys are the operator's: no registrar may publish
+        // a DNSKEY for the zone everyone's numbers live in.
+        if (!actor_.is_admin()) return Denied();
+        break;
       case lufd::v1::OBJECT_KIND_IDENTIFIER:
       case lufd::v1::OBJECT_KIND_DEST_GROUP:
       case lufd::v1::OBJECT_KIND_SED_RECORD:
@@ -655,6 +693,8 @@ class Batch {
   absl::flat_hash_map<ObjKey, std::unique_ptr<RegistryObject>> cache_;
   // target -> overlay objects that were written referring to it.
   absl::flat_hash_map<ObjKey, std::vector<ObjKey>> overlay_refs_;
+  // TSIG key name -> credentials this batch wrote with it.
+  absl::flat_hash_map<std::string, std::vector<std::string>> overlay_tsig_;
 };
 
 // Validates and normalizes every put of the batch, once for all commit
@@ -776,7 +816,25 @@ absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
   if (!object.has_value() || !Batch(*view, actor).CanRead(*object)) {
     return NotFound(kind, key);
   }
+  RedactSecrets(actor, &*object);
   return *std::move(object);
+}
+
+bool NeedsRedaction(const Identity& reader,
+                    const lufd::v1::RegistryObject& object) {
+  return !reader.is_admin() && object.has_credential() &&
+         !object.credential().tsig_secret().empty();
+}
+
+void RedactSecrets(const Identity& reader, lufd::v1::RegistryObject* object) {
+  if (NeedsRedaction(reader, *object)) {
+    object->mutable_credential()->clear_tsig_secret();
+  }
+}
+
+void RedactSecrets(const Identity& reader, lufd::v1::Change* change) {
+  if (change->has_before()) RedactSecrets(reader, change->mutable_before());
+  if (change->has_after()) RedactSecrets(reader, change->mutable_after());
 }
 
 bool Registry::CanRead(const Identity& actor,

@@ -12,9 +12,9 @@
 //    registrant is its own org or an org whose registrar_id is its org, and
 //    may accept/reject offers made to those orgs; it may not write orgs other
 //    than its registrants' (never their registrar_id/roles to escape), nor
-//    credentials. PEER may write nothing. Failures are PERMISSION_DENIED with
-//    a message that names no other org's data; reading an object the caller
-//    may not see is NOT_FOUND.
+//    credentials or DNS keys. PEER may write nothing. Failures are
+//    PERMISSION_DENIED with a message that names no other org's data; reading
+//    an object the caller may not see is NOT_FOUND.
 //  - Delete cascades: org -> its credentials, its registrants' objects,
 //    offers to it; destination group -> removed from identifiers and SED
 //    groups; SED record -> removed from SED groups; SED group -> its offers.
@@ -46,6 +46,15 @@
 
 namespace lufd {
 
+// Secrets only admins may read back (today: Credential.tsig_secret, which
+// a registrar could otherwise use to sign DNS queries as its peers). Get()
+// redacts by itself; every other path that hands objects or change images
+// to a caller (List, Export, Audit) must call these.
+bool NeedsRedaction(const Identity& reader,
+                    const lufd::v1::RegistryObject& object);
+void RedactSecrets(const Identity& reader, lufd::v1::RegistryObject* object);
+void RedactSecrets(const Identity& reader, lufd::v1::Change* change);
+
 class Registry {
  public:
   // `nudge` (may be empty) is called after each commit so the follower
@@ -62,7 +71,8 @@ class Registry {
                                                const std::string& key) const;
 
   // May the actor read/export this object? (admin: all; registrar: its own
-  // and its registrants'; peer: nothing through Admin).
+  // and its registrants'; peer: nothing through Admin). Objects handed out
+  // must also go through RedactSecrets.
   bool CanRead(const Identity& actor,
                const lufd::v1::RegistryObject& object) const;
 

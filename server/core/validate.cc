@@ -47,6 +47,12 @@ constexpr uint32_t kMaxTtl = 2147483647;  // RFC 2181 §8: TTL is 31 bits.
 // node). Real ENUM regexps use a few small intervals ("[0-9]{4}"); cap the
 // expanded size (see ScanEre) at ten times the longest literal ERE.
 constexpr uint64_t kMaxEreExpansion = 2550;
+// TSIG secrets: RFC 8945 §6 wants at least the HMAC output length (32 for
+// SHA-256); 16 is accepted for peers with older provisioning, 64 is the
+// SHA-256 block size (longer keys are hashed down anyway).
+constexpr size_t kMinTsigSecret = 16;
+constexpr size_t kMaxTsigSecret = 64;
+constexpr absl::string_view kTsigHmacSha256 = "hmac-sha256";
 // Non-terminal chains: see CountNonTerminalChain.
 constexpr int kMaxChainLookups = 256;
 
@@ -640,6 +646,44 @@ absl::Status ValidateOrg(lufd::v1::Org* org) {
   return absl::OkStatus();
 }
 
+// TSIG (RFC 8945) fields. Key names compare as DNS names, so they are
+// stored in one form (lowercase, absolute) and the DNS side can look the
+// name from the wire up by exact match.
+absl::Status ValidateTsig(lufd::v1::Credential* credential) {
+  if (credential->tsig_key_name().empty()) {
+    if (!credential->tsig_algorithm().empty() ||
+        !credential->tsig_secret().empty()) {
+      return Invalid("credential.tsig_key_name",
+                     "required with tsig_algorithm or tsig_secret");
+    }
+    return absl::OkStatus();
+  }
+  std::string name = absl::AsciiStrToLower(credential->tsig_key_name());
+  if (name.back() != '.') name.push_back('.');
+  if (absl::Status s = CheckDomain("credential.tsig_key_name", name,
+                                   /*ldh_only=*/false,
+                                   /*require_absolute=*/true);
+      !s.ok()) {
+    return s;
+  }
+  *credential->mutable_tsig_key_name() = std::move(name);
+  std::string algorithm = absl::AsciiStrToLower(credential->tsig_algorithm());
+  // RFC 8945 names algorithms as domain names; accept "hmac-sha256." too.
+  if (!algorithm.empty() && algorithm.back() == '.') algorithm.pop_back();
+  if (algorithm.empty()) algorithm = std::string(kTsigHmacSha256);
+  if (algorithm != kTsigHmacSha256) {
+    return Invalid("credential.tsig_algorithm",
+                   "only hmac-sha256 is supported");
+  }
+  *credential->mutable_tsig_algorithm() = std::move(algorithm);
+  size_t secret = credential->tsig_secret().size();
+  if (secret < kMinTsigSecret || secret > kMaxTsigSecret) {
+    return Invalid("credential.tsig_secret",
+                   "must be 16..64 bytes (the raw HMAC key)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCredential(lufd::v1::Credential* credential) {
   if (absl::Status s = CheckId("credential.id", credential->id()); !s.ok()) {
     return s;
@@ -652,10 +696,12 @@ absl::Status ValidateCredential(lufd::v1::Credential* credential) {
   if (role <= lufd::v1::ROLE_UNSPECIFIED || role > lufd::v1::ROLE_ADMIN) {
     return Invalid("credential.role", "required (peer, registrar or admin)");
   }
-  if (credential->spki_sha256().empty() && credential->san_uri().empty()) {
+  if (credential->spki_sha256().empty() && credential->san_uri().empty() &&
+      credential->tsig_key_name().empty()) {
     return Invalid("credential",
-                   "spki_sha256 or san_uri (or both) must be set");
+                   "spki_sha256, san_uri or tsig_key_name must be set");
   }
+  if (absl::Status s = ValidateTsig(credential); !s.ok()) return s;
   if (!credential->spki_sha256().empty()) {
     std::string* spki = credential->mutable_spki_sha256();
     // People paste fingerprints in upper case and with ':' separators.
@@ -683,6 +729,64 @@ absl::Status ValidateCredential(lufd::v1::Credential* credential) {
   }
   return CheckText("credential.description", credential->description(),
                    kMaxDescription);
+}
+
+// DNSSEC keys (registry.proto DnsKey). Only the public half is stored; the
+// checks keep a bad object from ever reaching the DNSKEY RRset.
+absl::Status ValidateDnsKey(lufd::v1::DnsKey* key) {
+  std::string zone = absl::AsciiStrToLower(key->zone());
+  if (!zone.empty() && zone.back() != '.') zone.push_back('.');
+  if (absl::Status s = CheckDomain("dns_key.zone", zone, /*ldh_only=*/false,
+                                   /*require_absolute=*/true);
+      !s.ok()) {
+    return s;
+  }
+  *key->mutable_zone() = std::move(zone);
+  const bool sep = key->role() == lufd::v1::DNS_KEY_ROLE_CSK ||
+                   key->role() == lufd::v1::DNS_KEY_ROLE_KSK;
+  if (!sep && key->role() != lufd::v1::DNS_KEY_ROLE_ZSK) {
+    return Invalid("dns_key.role", "required (csk, ksk or zsk)");
+  }
+  size_t public_key_size;
+  switch (key->algorithm()) {
+    case 13:  // ECDSAP256SHA256: x || y (RFC 6605 §4).
+      public_key_size = 64;
+      break;
+    case 15:  // ED25519 (RFC 8080 §3).
+      public_key_size = 32;
+      break;
+    default:
+      return Invalid("dns_key.algorithm",
+                     "13 (ECDSAP256SHA256) or 15 (ED25519)");
+  }
+  if (key->public_key().size() != public_key_size) {
+    return Invalid("dns_key.public_key",
+                   absl::StrCat("must be ", public_key_size,
+                                " bytes for algorithm ", key->algorithm()));
+  }
+  // Zone Key bit (256), plus the SEP bit (1) for keys that sign DNSKEY.
+  const uint32_t want_flags = sep ? 257 : 256;
+  if (key->flags() == 0) key->set_flags(want_flags);
+  if (key->flags() != want_flags) {
+    return Invalid("dns_key.flags", sep ? "must be 257 for a ksk or csk"
+                                        : "must be 256 for a "
+                                          "zsk");
+  }
+  if (key->key_tag() > kMaxU16) {
+    return Invalid("dns_key.key_tag", "must be <= 65535");
+  }
+  if (!lufd::v1::DnsKeyState_IsValid(key->state())) {
+    return Invalid("dns_key.state", "unknown state");
+  }
+  const std::string& file = key->private_file();
+  if (file.size() > kMaxName || HasControl(file) ||
+      file.find('/') != std::string::npos || file == "." || file == ".." ||
+      absl::StrContains(file, "..")) {
+    return Invalid("dns_key.private_file",
+                   "a plain file name inside the key directory (no '/', "
+                   "no '..')");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NormalizeRn(std::string* value) {
@@ -931,6 +1035,8 @@ absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object) {
       }
       return absl::OkStatus();
     }
+    case lufd::v1::RegistryObject::kDnsKey:
+      return ValidateDnsKey(object->mutable_dns_key());
     case lufd::v1::RegistryObject::OBJECT_NOT_SET:
       break;
   }

@@ -37,14 +37,14 @@ using view_internal::CowSet;
 
 using ObjPtr = std::shared_ptr<const RegistryObject>;
 
-constexpr int kNumKinds = 8;  // ObjectKind values 0..7.
+constexpr int kNumKinds = 9;  // ObjectKind values 0..8.
 constexpr absl::string_view kTnKeyPrefix = "tn:+";
 constexpr absl::string_view kPrefixKeyPrefix = "prefix:+";
 constexpr uint32_t kDefaultTtl = 3600;
 
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
-         kind <= lufd::v1::OBJECT_KIND_OFFER;
+         kind <= lufd::v1::OBJECT_KIND_DNS_KEY;
 }
 
 // (digits as a number) << 4 | number of digits; nullopt unless 1..15 ASCII
@@ -58,6 +58,29 @@ std::optional<uint64_t> DigitsCode(absl::string_view digits) {
   }
   return (value << 4) | digits.size();
 }
+
+// The code of the name one digit up ("1202" -> "120"); the empty digit
+// string (the ENUM apex) is code 0.
+uint64_t ParentCode(uint64_t code) {
+  return ((code >> 4) / 10) << 4 | ((code & 0xf) - 1);
+}
+
+constexpr uint64_t kPow10[16] = {1,
+                                 10,
+                                 100,
+                                 1000,
+                                 10000,
+                                 100000,
+                                 1000000,
+                                 10000000,
+                                 100000000,
+                                 1000000000,
+                                 10000000000,
+                                 100000000000,
+                                 1000000000000,
+                                 10000000000000,
+                                 100000000000000,
+                                 1000000000000000};
 
 std::string CodeDigits(uint64_t code) {
   size_t len = code & 0xf;
@@ -73,6 +96,12 @@ std::string CodeDigits(uint64_t code) {
 std::optional<uint64_t> TnKeyCode(absl::string_view key) {
   if (!absl::StartsWith(key, kTnKeyPrefix)) return std::nullopt;
   return DigitsCode(key.substr(kTnKeyPrefix.size()));
+}
+
+// The code of a prefix identifier's key ("prefix:+1202"), or nullopt.
+std::optional<uint64_t> PrefixKeyCode(absl::string_view key) {
+  if (!absl::StartsWith(key, kPrefixKeyPrefix)) return std::nullopt;
+  return DigitsCode(key.substr(kPrefixKeyPrefix.size()));
 }
 
 std::string TnKey(uint64_t code) {
@@ -180,6 +209,20 @@ struct RangeIndex {
     }
   }
 
+  // True when some range of `len`-digit numbers intersects [lo, hi].
+  bool Intersects(uint8_t len, uint64_t lo, uint64_t hi) const {
+    // The last range of this length starting at or before hi: it, or an
+    // earlier one (max_hi), reaches lo exactly when one intersects.
+    auto it = std::upper_bound(
+        entries.begin(), entries.end(), std::make_pair(len, hi),
+        [](const std::pair<uint8_t, uint64_t>& v, const RangeEntry& e) {
+          return std::tie(v.first, v.second) < std::tie(e.len, e.lo);
+        });
+    if (it == entries.begin()) return false;
+    size_t i = static_cast<size_t>(it - entries.begin()) - 1;
+    return entries[i].len == len && max_hi[i] >= lo;
+  }
+
   // The narrowest range covering (len, value), or nullptr.
   const RangeEntry* Narrowest(uint8_t len, uint64_t value) const {
     auto it = std::upper_bound(
@@ -233,6 +276,17 @@ struct Data {
       registrant_objects;  // org -> objects it is registrant (or registrar) of
   Index spki_credentials;  // spki sha256 -> credentials
   Index san_credentials;   // SAN URI -> credentials
+  Index tsig_credentials;  // TSIG key name -> credentials
+  // Empty non-terminals (HasIdentifiersBelow) of TNs and prefixes: for each
+  // digit string P (as a DigitsCode; the apex is 0) with something below
+  // it, the number of its one-digit-longer children that are a TN or prefix
+  // identifier plus the number that have something below them (a child may
+  // count twice). Present = count > 0. Inserting a new identifier bumps its
+  // parent and walks up only while a count leaves 0, so a change costs O(1)
+  // entries in practice and numbers in blocks need ~N/10 entries. Ranges
+  // are answered from the range index instead (a range covers names that
+  // are not prefixes of its end points).
+  CowMap<uint64_t, uint32_t> below;
 };
 
 // Mutates a Data in generation `gen`. Range changes are collected and folded
@@ -251,6 +305,7 @@ class Mutator {
         Blob& slot = d_->tns.Upsert(gen_, *code, &inserted);
         if (!inserted) UnindexTn(*code, slot);
         slot = EncodeTn(id);
+        if (inserted) AddBelow(ParentCode(*code));
         for (const auto& dg : id.dest_group_ids()) {
           AddRef(&d_->dest_identifiers, dg, *code);
         }
@@ -268,6 +323,9 @@ class Mutator {
     }
     slot = ptr;
     IndexObject(kind, key, *ptr, /*add=*/true);
+    if (inserted && kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      if (auto code = PrefixKeyCode(key)) AddBelow(ParentCode(*code));
+    }
   }
 
   void Remove(ObjectKind kind, const std::string& key) {
@@ -277,6 +335,7 @@ class Mutator {
         if (entry == nullptr) return;
         UnindexTn(*code, entry->second);
         d_->tns.Erase(gen_, *code);
+        RemoveBelow(ParentCode(*code));
         return;
       }
     }
@@ -285,6 +344,9 @@ class Mutator {
     ObjPtr old = entry->second;  // Keep alive across the erase.
     IndexObject(kind, key, *old, /*add=*/false);
     d_->objects[kind].Erase(gen_, key);
+    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      if (auto code = PrefixKeyCode(key)) RemoveBelow(ParentCode(*code));
+    }
   }
 
   // Folds collected range changes into a fresh RangeIndex (O(#ranges), and
@@ -304,6 +366,30 @@ class Mutator {
   }
 
  private:
+  // One more reason for `code` to have something below it (see
+  // Data::below); a count leaving 0 is a new reason for its parent.
+  void AddBelow(uint64_t code) {
+    for (;;) {
+      uint32_t& count = d_->below.Upsert(gen_, code);
+      if (count++ > 0 || (code & 0xf) == 0) return;
+      code = ParentCode(code);
+    }
+  }
+
+  void RemoveBelow(uint64_t code) {
+    for (;;) {
+      const auto* entry = d_->below.FindEntry(code);
+      if (entry == nullptr) return;  // Not counted (cannot happen).
+      if (entry->second > 1) {
+        --d_->below.Upsert(gen_, code);
+        return;
+      }
+      d_->below.Erase(gen_, code);
+      if ((code & 0xf) == 0) return;
+      code = ParentCode(code);
+    }
+  }
+
   // Drops the index entries of a stored TN (the TN table is not touched).
   void UnindexTn(uint64_t code, const Blob& blob) {
     lufd::v1::PublicIdentifier id;
@@ -335,6 +421,7 @@ class Mutator {
         ref(&d_->spki_credentials,
             absl::AsciiStrToLower(o.credential().spki_sha256()));
         ref(&d_->san_credentials, o.credential().san_uri());
+        ref(&d_->tsig_credentials, o.credential().tsig_key_name());
         break;
       case lufd::v1::OBJECT_KIND_IDENTIFIER: {
         const auto& id = o.identifier();
@@ -549,6 +636,70 @@ class ViewImpl final : public RegistryView {
     }
     if (best == nullptr) return std::nullopt;
     return *best;
+  }
+
+  bool HasIdentifiersBelow(absl::string_view e164_prefix) const override {
+    absl::string_view digits = e164_prefix;
+    if (!absl::ConsumePrefix(&digits, "+") || digits.size() >= 15) {
+      return false;  // Nothing is longer than 15 digits (E.164).
+    }
+    uint64_t code = 0;  // The apex.
+    if (!digits.empty()) {
+      auto parsed = DigitsCode(digits);
+      if (!parsed) return false;
+      code = *parsed;
+    }
+    if (const auto* entry = data_.below.FindEntry(code);
+        entry != nullptr && entry->second > 0) {
+      return true;
+    }
+    // Ranges: a number of each longer length below the name, i.e. in
+    // [P * 10^d, (P + 1) * 10^d - 1], inside a range. At most 15 binary
+    // searches, and none when there are no ranges.
+    if (data_.ranges->entries.empty()) return false;
+    const uint64_t value = code >> 4;
+    for (size_t len = digits.size() + 1; len <= 15; ++len) {
+      const uint64_t scale = kPow10[len - digits.size()];
+      const uint64_t lo = value * scale;
+      if (data_.ranges->Intersects(static_cast<uint8_t>(len), lo,
+                                   lo + scale - 1)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::vector<std::string> CredentialsWithTsigKey(
+      absl::string_view key_name) const override {
+    std::vector<std::string> out;
+    if (key_name.empty()) return out;
+    const auto* entry = data_.tsig_credentials.FindEntry(key_name);
+    if (entry == nullptr) return out;
+    entry->second->refs.ForEach([&](const std::string& ref) {
+      out.push_back(ref.substr(1));  // ref[0] is the kind.
+      return true;
+    });
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::optional<lufd::v1::Credential> FindTsigCredential(
+      absl::string_view key_name) const override {
+    // Sorted ids: should two credentials ever share a name (the write path
+    // forbids it), the answer is still deterministic.
+    for (const std::string& id : CredentialsWithTsigKey(key_name)) {
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_CREDENTIAL, id);
+      if (ptr == nullptr) continue;
+      const auto& cred = (*ptr)->credential();
+      if (cred.disabled() || cred.tsig_key_name() != key_name ||
+          cred.tsig_secret().empty()) {
+        continue;
+      }
+      const ObjPtr* org = FindObject(lufd::v1::OBJECT_KIND_ORG, cred.org_id());
+      if (org == nullptr || (*org)->org().disabled()) continue;
+      return cred;
+    }
+    return std::nullopt;
   }
 
   std::vector<std::pair<ObjectKind, std::string>> Referrers(

@@ -89,18 +89,22 @@ class RegistryView {
   // True when some TN, range or prefix lies strictly below the ENUM name of
   // `digits` ("+1202" -> any identifier with more digits starting 1202):
   // the name is then an empty non-terminal in DNS, answered NODATA, when
-  // it resolves to nothing itself. Not filtered by visibility.
-  virtual bool HasIdentifiersBelow(absl::string_view e164_prefix) const {
-    return false;  // TODO(core): pure, implemented in view.cc.
-  }
+  // it resolves to nothing itself. Not filtered by visibility. A range
+  // counts for every proper prefix of its first and last numbers (and, in
+  // between, for every name its numbers lie below). O(digits).
+  virtual bool HasIdentifiersBelow(absl::string_view e164_prefix) const = 0;
 
   // The enabled credential whose tsig_key_name equals `key_name`
   // (lowercase presentation form with the trailing dot), with an enabled
   // org; nullopt otherwise.
   virtual std::optional<lufd::v1::Credential> FindTsigCredential(
-      absl::string_view key_name) const {
-    return std::nullopt;  // TODO(core): pure, implemented in view.cc.
-  }
+      absl::string_view key_name) const = 0;
+
+  // Ids of every credential (enabled or not) whose tsig_key_name equals
+  // `key_name`: at most one in a consistent registry. For the write path's
+  // uniqueness check.
+  virtual std::vector<std::string> CredentialsWithTsigKey(
+      absl::string_view key_name) const = 0;
 
   // e164 must be normalized ("+..."). See the class comment.
   virtual Resolution ResolveNumber(absl::string_view e164,

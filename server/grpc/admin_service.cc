@@ -1,6 +1,7 @@
 #include "server/grpc/admin_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -144,7 +145,11 @@ absl::Status AdminServiceImpl::StreamKind(
           return true;
         }
         if (!registry_->CanRead(call.identity, object)) return true;
-        if (!WriteToClient(call, writer, object)) {
+        std::optional<lufd::v1::RegistryObject> redacted;
+        if (NeedsRedaction(call.identity, object)) {
+          RedactSecrets(call.identity, &redacted.emplace(object));
+        }
+        if (!WriteToClient(call, writer, redacted ? *redacted : object)) {
           status = absl::CancelledError("client stopped reading");
           return false;
         }
@@ -189,7 +194,8 @@ grpc::Status AdminServiceImpl::Export(
                    lufd::v1::OBJECT_KIND_SED_RECORD,
                    lufd::v1::OBJECT_KIND_SED_GROUP,
                    lufd::v1::OBJECT_KIND_IDENTIFIER,
-                   lufd::v1::OBJECT_KIND_OFFER};
+                   lufd::v1::OBJECT_KIND_OFFER,
+                   lufd::v1::OBJECT_KIND_DNS_KEY};
         }
         // One view for the whole export: a consistent snapshot.
         std::shared_ptr<const RegistryView> view = views_->Current();
@@ -299,7 +305,9 @@ grpc::Status AdminServiceImpl::Audit(
                 (change.has_before() &&
                  registry_->CanRead(call.identity, change.before()));
             if (!visible) continue;
-            if (!WriteToClient(call, writer, change)) {
+            lufd::v1::Change redacted = change;
+            RedactSecrets(call.identity, &redacted);
+            if (!WriteToClient(call, writer, redacted)) {
               return absl::CancelledError("client stopped reading");
             }
             if (++sent >= limit) break;

@@ -75,10 +75,17 @@ TEST(KeysTest, KeyAndKindOfEveryObject) {
   EXPECT_EQ(KeyOf(o), "sg1|iana-en:5");
   EXPECT_EQ(KeyOf(o), OfferKey("sg1", "iana-en:5"));
   EXPECT_EQ(OwnerOf(o), "");
+
+  o.mutable_dns_key()->set_zone("e164.arpa.");
+  o.mutable_dns_key()->set_key_tag(12345);
+  EXPECT_EQ(KindOf(o), lufd::v1::OBJECT_KIND_DNS_KEY);
+  EXPECT_EQ(KeyOf(o), "e164.arpa./12345");
+  EXPECT_EQ(KeyOf(o), DnsKeyKey("e164.arpa.", 12345));
+  EXPECT_EQ(OwnerOf(o), "");
 }
 
 TEST(KeysTest, KindNamesRoundTrip) {
-  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_OFFER;
+  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_DNS_KEY;
        ++k) {
     auto kind = static_cast<ObjectKind>(k);
     ObjectKind parsed = lufd::v1::OBJECT_KIND_UNSPECIFIED;
@@ -88,6 +95,7 @@ TEST(KeysTest, KindNamesRoundTrip) {
     EXPECT_EQ(parsed, kind);
   }
   EXPECT_EQ(KindName(lufd::v1::OBJECT_KIND_DEST_GROUP), "dest-group");
+  EXPECT_EQ(KindName(lufd::v1::OBJECT_KIND_DNS_KEY), "dns-key");
   EXPECT_EQ(KindName(lufd::v1::OBJECT_KIND_SED_RECORD), "sed-record");
 }
 

@@ -704,10 +704,11 @@ class NonTerminalChainTest : public RegistryTest {
   void SetUp() override {
     RegistryTest::SetUp();
     // An empty public group on "dg": inline records are served with it.
-    ASSERT_TRUE(Do(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
-                             PutOp(Group("carrier", "iana-en:1", {"dg"}, {},
-                                         /*is_public=*/true))})
-                    .ok());
+    ASSERT_TRUE(
+        Do(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
+                     PutOp(Group("carrier", "iana-en:1", {"dg"}, {},
+                                 /*is_public=*/true))})
+            .ok());
   }
   // Ops for the chain first -> ... -> last (each number points to the
   // next; `last` is terminal), head first.
@@ -800,17 +801,122 @@ TEST_F(NonTerminalChainTest, ChecksSeeGroupsAsTheBatchLeavesThem) {
   // Putting the group back on "dg" is not a NAPTR write and is not checked
   // (CheckChains documents this); a put of any chain TN is, through the
   // group as this batch leaves it.
-  EXPECT_THAT(std::string(Do(Admin(), {PutOp(Group("carrier", "iana-en:1",
-                                                   {"dg"}, {}, true)),
-                                       PutOp(ChainTn(0, 1))})
-                              .message()),
-              HasSubstr("longer than 5 hops"));
+  EXPECT_THAT(
+      std::string(
+          Do(Admin(), {PutOp(Group("carrier", "iana-en:1", {"dg"}, {}, true)),
+                       PutOp(ChainTn(0, 1))})
+              .message()),
+      HasSubstr("longer than 5 hops"));
 }
 
 TEST_F(NonTerminalChainTest, TargetsOutsideE164ArpaAreNotFollowed) {
   RegistryObject o = Tn(ChainNumber(0), "iana-en:1", {"dg"});
   *o.mutable_identifier()->add_records() = NonTerminal("enum.example.com.");
   EXPECT_TRUE(Put(Admin(), o).ok());
+}
+
+RegistryObject DnsKeyObj(uint32_t tag) {
+  RegistryObject o;
+  auto* k = o.mutable_dns_key();
+  k->set_zone("E164.arpa.");
+  k->set_role(lufd::v1::DNS_KEY_ROLE_ZSK);
+  k->set_algorithm(15);
+  k->set_key_tag(tag);
+  k->set_public_key(std::string(32, 'p'));
+  k->set_state(lufd::v1::DNS_KEY_STATE_PUBLISHED);
+  k->set_private_file("zsk.private");
+  return o;
+}
+
+TEST_F(RegistryTest, DnsKeysAreAdminOnly) {
+  SeedRegistrars();
+  const Identity rar1 = Registrar("iana-en:rar1");
+  EXPECT_EQ(Put(rar1, DnsKeyObj(1)).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Put(Peer("iana-en:ra"), DnsKeyObj(1)).code(),
+            absl::StatusCode::kPermissionDenied);
+  ASSERT_TRUE(Put(Admin(), DnsKeyObj(1)).ok());
+  auto key = Get(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->dns_key().flags(), 256u);
+  // A registrar can neither see nor delete it.
+  EXPECT_EQ(registry_->Get(rar1, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_FALSE(registry_->CanRead(rar1, *key));
+  EXPECT_EQ(
+      Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).code(),
+      absl::StatusCode::kNotFound);
+  RegistryObject bad = DnsKeyObj(2);
+  bad.mutable_dns_key()->set_algorithm(13);  // 32-byte key: wrong size.
+  EXPECT_EQ(Put(Admin(), bad).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(
+      Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).ok());
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1"));
+}
+
+RegistryObject TsigCred(const std::string& id, const std::string& org,
+                        const std::string& name) {
+  RegistryObject o = Cred(id, org);
+  auto* c = o.mutable_credential();
+  c->clear_spki_sha256();
+  c->set_tsig_key_name(name);
+  c->set_tsig_secret(std::string(32, 's'));
+  return o;
+}
+
+TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
+  SeedRegistrars();
+  ASSERT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "Peer-Key")).ok());
+  EXPECT_EQ(views_.Current()->FindTsigCredential("peer-key.")->id(), "t1");
+  // Same name (any spelling) on another credential.
+  absl::Status s = Put(Admin(), TsigCred("t2", "iana-en:rb", "peer-key."));
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("\"t1\""));
+  // Re-putting the holder is fine; so is a name freed earlier in a batch.
+  EXPECT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "peer-key.")).ok());
+  EXPECT_TRUE(Do(Admin(), {PutOp(TsigCred("t1", "iana-en:ra", "other-key.")),
+                           PutOp(TsigCred("t2", "iana-en:rb", "peer-key."))})
+                  .ok());
+  // Two credentials claiming one new name in one batch.
+  s = Do(Admin(), {PutOp(TsigCred("t3", "iana-en:ra", "new-key.")),
+                   PutOp(TsigCred("t4", "iana-en:rb", "new-key."))});
+  EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_CREDENTIAL, "t3"));
+  // A disabled holder still owns its name.
+  RegistryObject off = TsigCred("t1", "iana-en:ra", "other-key.");
+  off.mutable_credential()->set_disabled(true);
+  ASSERT_TRUE(Put(Admin(), off).ok());
+  EXPECT_FALSE(views_.Current()->FindTsigCredential("other-key."));
+  EXPECT_EQ(Put(Admin(), TsigCred("t5", "iana-en:rb", "other-key.")).code(),
+            absl::StatusCode::kAlreadyExists);
+  // Registrars may not write credentials at all.
+  EXPECT_EQ(
+      Put(Registrar("iana-en:rar1"), TsigCred("t6", "iana-en:ra", "x.")).code(),
+      absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(RegistryTest, TsigSecretsAreRedactedForNonAdmins) {
+  SeedRegistrars();
+  ASSERT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "peer-key.")).ok());
+  auto admin = registry_->Get(Admin(), lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(admin->credential().tsig_secret(), std::string(32, 's'));
+  const Identity rar1 = Registrar("iana-en:rar1");
+  auto mine = registry_->Get(rar1, lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
+  ASSERT_TRUE(mine.ok()) << mine.status();
+  EXPECT_EQ(mine->credential().tsig_key_name(), "peer-key.");
+  EXPECT_TRUE(mine->credential().tsig_secret().empty());
+  RegistryObject o = *admin;
+  EXPECT_TRUE(NeedsRedaction(rar1, o));
+  EXPECT_FALSE(NeedsRedaction(Admin(), o));
+  lufd::v1::Change change;
+  *change.mutable_before() = o;
+  *change.mutable_after() = o;
+  RedactSecrets(rar1, &change);
+  EXPECT_TRUE(change.before().credential().tsig_secret().empty());
+  EXPECT_TRUE(change.after().credential().tsig_secret().empty());
 }
 
 }  // namespace

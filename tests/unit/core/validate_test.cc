@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/keys.h"
 
 namespace lufd {
 namespace {
@@ -178,10 +179,13 @@ TEST(ValidateNaptrTest, BackReferences) {
 // back-references are accepted.
 TEST(ValidateNaptrTest, CachedEreVerdictsMatchRegcomp) {
   const std::vector<std::string> tokens = {
-      "^", "$", ".", "*", "(", ")", "[0-9]", "\\+", "+", "?", "|", "{2}",
-      "{1,3}", "a", "1", "[", "]", "\\", "(.*)", "^\\+?[0-9]*(.*)$", "{",
-      "[^]", "\\(", "[[:digit:]]", "[[:bogus:]]", "\\1"};
-  std::vector<std::string> eres = {"^.*$", "^(.*)$", "^\\+?[0-9]*(.*)$",
+      "^",  "$",     ".",     "*",           "(",
+      ")",  "[0-9]", "\\+",   "+",           "?",
+      "|",  "{2}",   "{1,3}", "a",           "1",
+      "[",  "]",     "\\",    "(.*)",        "^\\+?[0-9]*(.*)$",
+      "{",  "[^]",   "\\(",   "[[:digit:]]", "[[:bogus:]]",
+      "\\1"};
+  std::vector<std::string> eres = {"^.*$",   "^(.*)$",     "^\\+?[0-9]*(.*)$",
                                    "(^.*$)", "^\\+1(.*)$", "^(.*$"};
   std::mt19937 rng(6116);
   for (int i = 0; i < 3000; ++i) {
@@ -204,8 +208,9 @@ TEST(ValidateNaptrTest, CachedEreVerdictsMatchRegcomp) {
     for (int backref = 0; backref <= 3; ++backref) {
       // '/' delimiter: never inside the generated EREs.
       const std::string regexp =
-          "/" + ere + "/sip:" +
-          (backref > 0 ? "\\" + std::to_string(backref) : "x") + "@a.example/";
+          "/" + ere +
+          "/sip:" + (backref > 0 ? "\\" + std::to_string(backref) : "x") +
+          "@a.example/";
       const absl::Status first = Terminal(regexp);
       const absl::Status again = Terminal(regexp);
       EXPECT_EQ(first, again);
@@ -451,6 +456,118 @@ TEST(ValidateAndNormalizeTest, Credential) {
   c->set_role(lufd::v1::ROLE_ADMIN);
   c->set_org_id("");
   EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("credential.org_id"));
+}
+
+TEST(ValidateAndNormalizeTest, CredentialTsig) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id("peer-a-dns");
+  c->set_org_id("iana-en:2");
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_tsig_key_name("SSP1-Key");
+  c->set_tsig_secret(std::string(32, 'k'));
+  // TSIG alone is enough; the name and algorithm are normalized.
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok()) << ValidateAndNormalize(&o);
+  EXPECT_EQ(c->tsig_key_name(), "ssp1-key.");
+  EXPECT_EQ(c->tsig_algorithm(), "hmac-sha256");
+  c->set_tsig_algorithm("HMAC-SHA256.");
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(c->tsig_algorithm(), "hmac-sha256");
+  c->set_tsig_algorithm("hmac-md5");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("credential.tsig_algorithm"));
+  c->set_tsig_algorithm("hmac-sha256");
+  c->set_tsig_secret(std::string(15, 'k'));
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("credential.tsig_secret"));
+  c->set_tsig_secret(std::string(65, 'k'));
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("credential.tsig_secret"));
+  c->set_tsig_secret(std::string(16, 'k'));
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  c->set_tsig_secret(std::string(64, 'k'));
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  for (const char* bad : {"a..b.", "bad name.", ".", "x/y."}) {
+    c->set_tsig_key_name(bad);
+    EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+                HasSubstr("credential.tsig_key_name"))
+        << bad;
+  }
+  // A secret without a name is a mistake, not something to ignore.
+  c->clear_tsig_key_name();
+  c->set_san_uri("spiffe://example.org/peer-a");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("credential.tsig_key_name"));
+  c->clear_san_uri();
+  c->clear_tsig_secret();
+  c->clear_tsig_algorithm();
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("tsig_key_name"));
+}
+
+RegistryObject DnsKeyObject() {
+  RegistryObject o;
+  auto* k = o.mutable_dns_key();
+  k->set_zone("E164.Arpa.");
+  k->set_role(lufd::v1::DNS_KEY_ROLE_CSK);
+  k->set_algorithm(13);
+  k->set_key_tag(12345);
+  k->set_flags(257);
+  k->set_public_key(std::string(64, 'p'));
+  k->set_state(lufd::v1::DNS_KEY_STATE_ACTIVE);
+  k->set_private_file("Ke164.arpa.+013+12345.private");
+  return o;
+}
+
+TEST(ValidateAndNormalizeTest, DnsKey) {
+  RegistryObject o = DnsKeyObject();
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok()) << ValidateAndNormalize(&o);
+  EXPECT_EQ(o.dns_key().zone(), "e164.arpa.");
+  o.mutable_dns_key()->set_zone("e164.arpa");  // Made absolute.
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok());
+  EXPECT_EQ(o.dns_key().zone(), "e164.arpa.");
+
+  auto fails = [](void (*edit)(lufd::v1::DnsKey*), const char* field) {
+    RegistryObject bad = DnsKeyObject();
+    edit(bad.mutable_dns_key());
+    EXPECT_THAT(Msg(ValidateAndNormalize(&bad)), HasSubstr(field));
+  };
+  fails([](lufd::v1::DnsKey* k) { k->set_zone(""); }, "dns_key.zone");
+  fails([](lufd::v1::DnsKey* k) { k->set_zone("a..b."); }, "dns_key.zone");
+  fails(
+      [](lufd::v1::DnsKey* k) {
+        k->set_role(lufd::v1::DNS_KEY_ROLE_UNSPECIFIED);
+      },
+      "dns_key.role");
+  fails([](lufd::v1::DnsKey* k) { k->set_algorithm(8); }, "dns_key.algorithm");
+  fails([](lufd::v1::DnsKey* k) { k->set_public_key(std::string(32, 'p')); },
+        "dns_key.public_key");
+  fails([](lufd::v1::DnsKey* k) { k->set_flags(256); }, "dns_key.flags");
+  fails([](lufd::v1::DnsKey* k) { k->set_role(lufd::v1::DNS_KEY_ROLE_ZSK); },
+        "dns_key.flags");
+  fails([](lufd::v1::DnsKey* k) { k->set_key_tag(65536); }, "dns_key.key_tag");
+  fails(
+      [](lufd::v1::DnsKey* k) {
+        k->set_state(static_cast<lufd::v1::DnsKeyState>(42));
+      },
+      "dns_key.state");
+  fails([](lufd::v1::DnsKey* k) { k->set_private_file("../etc/passwd"); },
+        "dns_key.private_file");
+  fails([](lufd::v1::DnsKey* k) { k->set_private_file("dir/key.private"); },
+        "dns_key.private_file");
+  fails([](lufd::v1::DnsKey* k) { k->set_private_file(".."); },
+        "dns_key.private_file");
+
+  // Ed25519 ZSK: 32-byte key, flags defaulted from the role.
+  o = DnsKeyObject();
+  auto* k = o.mutable_dns_key();
+  k->set_algorithm(15);
+  k->set_public_key(std::string(32, 'p'));
+  k->set_role(lufd::v1::DNS_KEY_ROLE_ZSK);
+  k->set_flags(0);
+  ASSERT_TRUE(ValidateAndNormalize(&o).ok()) << ValidateAndNormalize(&o);
+  EXPECT_EQ(k->flags(), 256u);
+  EXPECT_EQ(KeyOf(o), "e164.arpa./12345");
+  EXPECT_EQ(KindOf(o), lufd::v1::OBJECT_KIND_DNS_KEY);
 }
 
 TEST(ValidateAndNormalizeTest, TnIsNormalized) {

@@ -535,6 +535,166 @@ TEST_F(ViewTest, ApplyRejectsMalformedChanges) {
   EXPECT_EQ((*same)->serial(), 5u);
 }
 
+TEST_F(ViewTest, HasIdentifiersBelowTns) {
+  auto objects = Base();
+  objects.push_back(Tn("+12025556666", "reg", {"dg"}));
+  objects.push_back(Tn("+12025556667", "reg", {"dg"}));
+  auto v = Build(objects);
+  for (const char* name :
+       {"+", "+1", "+12", "+1202", "+120255", "+1202555666"}) {
+    EXPECT_TRUE(v->HasIdentifiersBelow(name)) << name;
+  }
+  // The TN itself, longer names, siblings and malformed input are not.
+  for (const char* name : {"+12025556666", "+120255566660", "+1203", "+2",
+                           "1202", "+12a", "", "+1202555666612345"}) {
+    EXPECT_FALSE(v->HasIdentifiersBelow(name)) << name;
+  }
+  // Deleting one of two siblings keeps the chain; deleting both clears it
+  // up to the apex, and the old view is unchanged.
+  auto v2 =
+      *v->Apply({Del(2, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556666")});
+  EXPECT_TRUE(v2->HasIdentifiersBelow("+1202555666"));
+  auto v3 =
+      *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556667")});
+  for (const char* name : {"+", "+1", "+1202555666"}) {
+    EXPECT_FALSE(v3->HasIdentifiersBelow(name)) << name;
+    EXPECT_TRUE(v->HasIdentifiersBelow(name)) << name;
+  }
+  // Re-putting an existing TN (an update) does not double count.
+  auto v4 =
+      *v->Apply({Put(2, Tn("+12025556666", "reg", {})),
+                 Del(3, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556666"),
+                 Del(4, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556667")});
+  EXPECT_FALSE(v4->HasIdentifiersBelow("+1202"));
+  EXPECT_FALSE(v4->HasIdentifiersBelow("+"));
+}
+
+TEST_F(ViewTest, HasIdentifiersBelowNestedTnAndPrefix) {
+  // A TN that is itself a prefix of another TN, and a prefix identifier.
+  auto objects = Base();
+  objects.push_back(Tn("+4930", "reg", {"dg"}));
+  objects.push_back(Tn("+493012", "reg", {"dg"}));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+4471", "reg", {"dg"}));
+  auto v = Build(objects);
+  EXPECT_TRUE(v->HasIdentifiersBelow("+4930"));
+  EXPECT_TRUE(v->HasIdentifiersBelow("+49301"));
+  EXPECT_TRUE(v->HasIdentifiersBelow("+447"));
+  EXPECT_TRUE(v->HasIdentifiersBelow("+44"));
+  EXPECT_FALSE(v->HasIdentifiersBelow("+4471"));   // The prefix itself.
+  EXPECT_FALSE(v->HasIdentifiersBelow("+44712"));  // Covered, not below.
+  // Removing the longer TN: +4930 is still a TN, so +493 still has one.
+  auto v2 = *v->Apply({Del(2, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+493012")});
+  EXPECT_FALSE(v2->HasIdentifiersBelow("+4930"));
+  EXPECT_TRUE(v2->HasIdentifiersBelow("+493"));
+  auto v3 =
+      *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+4930"),
+                  Del(4, lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+4471")});
+  EXPECT_FALSE(v3->HasIdentifiersBelow("+4"));
+  EXPECT_FALSE(v3->HasIdentifiersBelow("+"));
+  auto v4 = *v3->Apply({Put(5, Tn("+4930", "reg", {"dg"}))});
+  EXPECT_TRUE(v4->HasIdentifiersBelow("+"));
+  EXPECT_TRUE(v4->HasIdentifiersBelow("+493"));
+}
+
+TEST_F(ViewTest, HasIdentifiersBelowRanges) {
+  auto range = Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026661500", "reg",
+                     {"dg"}, "+12026673499");
+  auto v = Build(Base());
+  EXPECT_FALSE(v->HasIdentifiersBelow("+1202666"));
+  auto v2 = *v->Apply({Put(2, range)});
+  // End points' prefixes, and names between them that are no end point's.
+  for (const char* name :
+       {"+", "+1", "+120266", "+1202666", "+12026661", "+120266615", "+1202667",
+        "+120266734", "+12026669", "+1202666999"}) {
+    EXPECT_TRUE(v2->HasIdentifiersBelow(name)) << name;
+  }
+  for (const char* name : {"+12026660", "+120266614", "+120266735", "+1202668",
+                           "+12026661500", "+1203"}) {
+    EXPECT_FALSE(v2->HasIdentifiersBelow(name)) << name;
+  }
+  auto v3 =
+      *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_IDENTIFIER, KeyOf(range))});
+  EXPECT_FALSE(v3->HasIdentifiersBelow("+1202666"));
+  EXPECT_FALSE(v3->HasIdentifiersBelow("+"));
+}
+
+RegistryObject TsigCred(const std::string& id, const std::string& org,
+                        const std::string& key_name, bool disabled = false) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id(id);
+  c->set_org_id(org);
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_tsig_key_name(key_name);
+  c->set_tsig_algorithm("hmac-sha256");
+  c->set_tsig_secret(std::string(32, 'k'));
+  c->set_disabled(disabled);
+  return o;
+}
+
+TEST_F(ViewTest, FindTsigCredential) {
+  auto v = Build({Org("o1"), Org("off", /*disabled=*/true),
+                  TsigCred("t1", "o1", "ssp1-key."),
+                  TsigCred("dis", "o1", "dis-key.", /*disabled=*/true),
+                  TsigCred("orgoff", "off", "off-key."),
+                  TsigCred("orphan", "gone", "orphan-key.")});
+  auto id = [](const std::shared_ptr<const RegistryView>& view,
+               absl::string_view name) {
+    auto c = view->FindTsigCredential(name);
+    return c ? c->id() : std::string("none");
+  };
+  EXPECT_EQ(id(v, "ssp1-key."), "t1");
+  EXPECT_EQ(v->FindTsigCredential("ssp1-key.")->tsig_secret(),
+            std::string(32, 'k'));
+  EXPECT_EQ(id(v, "ssp1-key"), "none");  // Exact (normalized) form only.
+  EXPECT_EQ(id(v, "dis-key."), "none");
+  EXPECT_EQ(id(v, "off-key."), "none");
+  EXPECT_EQ(id(v, "orphan-key."), "none");
+  EXPECT_EQ(id(v, ""), "none");
+  EXPECT_THAT(v->CredentialsWithTsigKey("dis-key."), ElementsAre("dis"));
+  // Renaming moves the index entry; deleting removes it.
+  auto v2 = *v->Apply({Put(2, TsigCred("t1", "o1", "new-key."))});
+  EXPECT_EQ(id(v2, "ssp1-key."), "none");
+  EXPECT_EQ(id(v2, "new-key."), "t1");
+  EXPECT_EQ(id(v, "ssp1-key."), "t1");
+  auto v3 = *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_CREDENTIAL, "t1")});
+  EXPECT_EQ(id(v3, "new-key."), "none");
+  EXPECT_THAT(v3->CredentialsWithTsigKey("new-key."), IsEmpty());
+  // A TSIG-only credential never matches a certificate.
+  EXPECT_FALSE(v->FindCredential("", {}).has_value());
+}
+
+TEST_F(ViewTest, DnsKeysAreObjectsButNotIdentifiers) {
+  RegistryObject key;
+  auto* k = key.mutable_dns_key();
+  k->set_zone("e164.arpa.");
+  k->set_key_tag(12345);
+  k->set_role(lufd::v1::DNS_KEY_ROLE_CSK);
+  k->set_algorithm(13);
+  k->set_flags(257);
+  k->set_public_key(std::string(64, 'p'));
+  auto v = Build(Base());
+  auto v2 = *v->Apply({Put(2, key)});
+  EXPECT_EQ(v2->Count(lufd::v1::OBJECT_KIND_DNS_KEY), 1u);
+  auto got = v2->Get(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./12345");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->dns_key().public_key(), std::string(64, 'p'));
+  int seen = 0;
+  v2->ForEach(lufd::v1::OBJECT_KIND_DNS_KEY,
+              [&](absl::string_view k, const RegistryObject&) {
+                EXPECT_EQ(k, "e164.arpa./12345");
+                ++seen;
+                return true;
+              });
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(v2->Count(lufd::v1::OBJECT_KIND_IDENTIFIER), 0u);
+  EXPECT_FALSE(v2->HasIdentifiersBelow("+"));
+  auto v3 =
+      *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./12345")});
+  EXPECT_EQ(v3->Count(lufd::v1::OBJECT_KIND_DNS_KEY), 0u);
+}
+
 TEST(ViewHolderTest, PublishAndWait) {
   ViewHolder holder;
   EXPECT_EQ(holder.Current()->serial(), 0u);
