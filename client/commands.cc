@@ -28,10 +28,19 @@
 #include "client/local_db.h"
 #include "client/output.h"
 #include "client/spki.h"
+#include "client/zone_file.h"
+#include "openssl/evp.h"
+#include "openssl/rand.h"
+#include "server/core/keys.h"
+#include "server/core/view.h"
 
 namespace lufd::client {
 namespace {
 
+using lufd::Identity;
+using lufd::KeyOf;
+using lufd::KindOf;
+using lufd::RegistryView;
 using lufd::v1::ObjectKind;
 using lufd::v1::RegistryObject;
 
@@ -67,6 +76,14 @@ struct Args {
   uint64_t after_serial = 0;
   std::string key, actor, store, service;
   std::string credential_id = "bootstrap-admin";
+
+  // DNS: keys, TSIG credentials, zone files.
+  std::string zone, key_role, view = "anonymous", key_dir, sed_group;
+  uint32_t algorithm = 13;
+  bool activate = false, ds_published = false, signed_zone = false;
+  std::string tsig_name, tsig_secret, tsig_algorithm = "hmac-sha256";
+  bool tsig_generate = false;
+  std::vector<std::string> ns, ns_addresses;
 };
 
 struct GlobalOptions {
@@ -172,12 +189,20 @@ absl::StatusOr<RegistryObject> GetObject(Context& ctx, ObjectKind kind,
   return obj;
 }
 
+// TSIG secrets are shown once, when generated, and never again: get/list
+// print that a credential has one, not what it is.
+RegistryObject Redacted(const RegistryObject& object) {
+  RegistryObject out = object;
+  if (out.has_credential()) out.mutable_credential()->clear_tsig_secret();
+  return out;
+}
+
 void PrintObjects(Context& ctx, ObjectKind kind,
                   const std::vector<RegistryObject>& objects) {
   if (ctx.json()) {
     ctx.out << "[";
     for (size_t i = 0; i < objects.size(); ++i) {
-      ctx.out << (i ? ",\n" : "\n") << ToJson(objects[i]);
+      ctx.out << (i ? ",\n" : "\n") << ToJson(Redacted(objects[i]));
     }
     ctx.out << (objects.empty() ? "]\n" : "\n]\n");
     return;
@@ -191,7 +216,7 @@ absl::Status Get(Context& ctx, ObjectKind kind, const std::string& key) {
   auto obj = GetObject(ctx, kind, key);
   if (!obj.ok()) return obj.status();
   if (ctx.json()) {
-    ctx.out << ToJson(*obj) << "\n";
+    ctx.out << ToJson(Redacted(*obj)) << "\n";
     return absl::OkStatus();
   }
   PrintObjects(ctx, kind, {*obj});
@@ -447,6 +472,38 @@ absl::Status OrgAdd(Context& ctx) {
   return Put(ctx, obj);
 }
 
+std::string Base64Encode(absl::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+  return out;
+}
+
+absl::StatusOr<std::string> Base64Decode(absl::string_view text) {
+  std::string t(absl::StripAsciiWhitespace(text));
+  if (t.empty() || t.size() % 4 != 0 ||
+      t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                          "0123456789+/=") != std::string::npos) {
+    return absl::InvalidArgumentError("--tsig-secret is not base64");
+  }
+  std::string out(t.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(t.data()),
+                          static_cast<int>(t.size()));
+  if (n < 0) return absl::InvalidArgumentError("--tsig-secret is not base64");
+  size_t len = static_cast<size_t>(n);
+  // EVP_DecodeBlock counts the bytes the '=' padding stands for.
+  if (absl::EndsWith(t, "==")) {
+    len -= 2;
+  } else if (absl::EndsWith(t, "=")) {
+    len -= 1;
+  }
+  out.resize(len);
+  return out;
+}
+
 absl::Status CredentialAdd(Context& ctx) {
   const Args& a = ctx.a;
   RegistryObject obj;
@@ -475,13 +532,81 @@ absl::Status CredentialAdd(Context& ctx) {
     cred->set_spki_sha256(spki);
   }
   cred->set_san_uri(a.san_uri);
-  if (cred->spki_sha256().empty() && cred->san_uri().empty()) {
+  // TSIG (RFC 8945): a key name bound to this org for DNS queries.
+  if (!a.tsig_secret.empty() && a.tsig_generate) {
     return absl::InvalidArgumentError(
-        "need --spki, --cert-file or --san-uri to identify the certificate");
+        "give --tsig-secret or --tsig-generate, not both");
+  }
+  if ((!a.tsig_secret.empty() || a.tsig_generate) && a.tsig_name.empty()) {
+    return absl::InvalidArgumentError("a TSIG secret needs --tsig-name");
+  }
+  if (!a.tsig_name.empty()) {
+    auto name = CanonicalDomainName(a.tsig_name);
+    if (!name.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tsig-name: ", name.status().message()));
+    }
+    if (a.tsig_algorithm != "hmac-sha256") {
+      return absl::InvalidArgumentError(
+          "--tsig-algorithm: only hmac-sha256 is supported");
+    }
+    std::string secret;
+    if (a.tsig_generate) {
+      secret.resize(32);
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()), 32) !=
+          1) {
+        return absl::InternalError("no random bytes for the TSIG secret");
+      }
+    } else if (a.tsig_secret.empty()) {
+      return absl::InvalidArgumentError(
+          "--tsig-name needs --tsig-secret BASE64 or --tsig-generate");
+    } else {
+      auto decoded = Base64Decode(a.tsig_secret);
+      if (!decoded.ok()) return decoded.status();
+      secret = *std::move(decoded);
+    }
+    if (secret.size() < 16 || secret.size() > 64) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--tsig-secret: ", secret.size(),
+                       " bytes; an HMAC-SHA256 key must be 16..64 bytes"));
+    }
+    cred->set_tsig_key_name(*name);
+    cred->set_tsig_algorithm(a.tsig_algorithm);
+    cred->set_tsig_secret(secret);
+  }
+  if (cred->spki_sha256().empty() && cred->san_uri().empty() &&
+      cred->tsig_key_name().empty()) {
+    return absl::InvalidArgumentError(
+        "need --spki, --cert-file or --san-uri to identify the certificate, "
+        "or --tsig-name for a TSIG key");
   }
   cred->set_disabled(a.disabled);
   cred->set_description(a.description);
-  return Put(ctx, obj);
+  absl::Status st = Put(ctx, obj);
+  if (!st.ok() || !a.tsig_generate) return st;
+  // Shown this once: the registry keeps it, lufctl never prints it again.
+  const std::string b64 = Base64Encode(cred->tsig_secret());
+  const std::string& name = cred->tsig_key_name();
+  if (ctx.json()) {
+    ctx.out << absl::StrFormat(
+        "{\"tsigKeyName\":\"%s\",\"tsigAlgorithm\":\"hmac-sha256\","
+        "\"tsigSecret\":\"%s\",\"digY\":\"hmac-sha256:%s:%s\"}\n",
+        name, b64, name, b64);
+    return absl::OkStatus();
+  }
+  ctx.out << "\nTSIG secret (shown once; store it now):\n\n"
+          << "  dig -y hmac-sha256:" << name << ":" << b64 << " ...\n\n"
+          << "BIND (named.conf) / unbound-style key clause:\n"
+          << "  key \"" << name << "\" {\n"
+          << "    algorithm hmac-sha256;\n"
+          << "    secret \"" << b64 << "\";\n"
+          << "  };\n\n"
+          << "Knot DNS (knot.conf):\n"
+          << "  key:\n"
+          << "    - id: " << name << "\n"
+          << "      algorithm: hmac-sha256\n"
+          << "      secret: " << b64 << "\n";
+  return absl::OkStatus();
 }
 
 absl::Status CredentialSetDisabled(Context& ctx, bool disabled) {
@@ -906,6 +1031,278 @@ absl::Status Info(Context& ctx) {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------- DNS
+
+absl::StatusOr<lufd::v1::DnsKeyRole> ParseKeyRole(const std::string& role) {
+  if (role.empty() || role == "csk") return lufd::v1::DNS_KEY_ROLE_CSK;
+  if (role == "ksk") return lufd::v1::DNS_KEY_ROLE_KSK;
+  if (role == "zsk") return lufd::v1::DNS_KEY_ROLE_ZSK;
+  return absl::InvalidArgumentError("--role must be csk, ksk or zsk");
+}
+
+absl::Status PrintKeys(Context& ctx, const lufd::v1::DnsKeyResponse& resp) {
+  if (ctx.json()) {
+    ctx.out << ToJson(resp) << "\n";
+    return absl::OkStatus();
+  }
+  std::vector<RegistryObject> objects;
+  for (const auto& k : resp.keys()) {
+    RegistryObject o;
+    *o.mutable_dns_key() = k;
+    objects.push_back(std::move(o));
+  }
+  PrintObjects(ctx, lufd::v1::OBJECT_KIND_DNS_KEY, objects);
+  ctx.out << "serial " << resp.serial() << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status KeyGenerate(Context& ctx) {
+  auto zone = CanonicalDomainName(ctx.a.zone);
+  if (!zone.ok()) return zone.status();
+  auto role = ParseKeyRole(ctx.a.key_role);
+  if (!role.ok()) return role.status();
+  auto client = ctx.Client();
+  if (!client.ok()) return client.status();
+  lufd::v1::GenerateDnsKeyRequest req;
+  req.set_zone(*zone);
+  req.set_role(*role);
+  req.set_algorithm(ctx.a.algorithm);
+  req.set_activate(ctx.a.activate);
+  lufd::v1::DnsKeyResponse resp;
+  auto c = (*client)->NewContext();
+  absl::Status st =
+      FromGrpc((*client)->admin()->GenerateDnsKey(c.get(), req, &resp));
+  if (!st.ok()) return st;
+  return PrintKeys(ctx, resp);
+}
+
+absl::Status KeyRollover(Context& ctx) {
+  auto zone = CanonicalDomainName(ctx.a.zone);
+  if (!zone.ok()) return zone.status();
+  auto role = ParseKeyRole(ctx.a.key_role);
+  if (!role.ok()) return role.status();
+  auto client = ctx.Client();
+  if (!client.ok()) return client.status();
+  lufd::v1::RolloverDnsKeyRequest req;
+  req.set_zone(*zone);
+  req.set_role(*role);
+  req.set_ds_published(ctx.a.ds_published);
+  lufd::v1::DnsKeyResponse resp;
+  auto c = (*client)->NewContext();
+  absl::Status st =
+      FromGrpc((*client)->admin()->RolloverDnsKey(c.get(), req, &resp));
+  if (!st.ok()) return st;
+  st = PrintKeys(ctx, resp);
+  if (!st.ok() || ctx.json()) return st;
+  for (const auto& k : resp.keys()) {
+    if (k.ds_pending()) {
+      ctx.out << "\nKey " << k.key_tag() << " waits for its DS at the parent:"
+              << " publish the DS from 'lufctl key ds --zone " << *zone
+              << "', wait for the parent's DS TTL, then run 'lufctl key "
+                 "rollover --zone "
+              << *zone << " --role "
+              << (ctx.a.key_role.empty() ? "csk" : ctx.a.key_role)
+              << " --ds-published'.\n";
+      break;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KeyDs(Context& ctx) {
+  auto zone = CanonicalDomainName(ctx.a.zone);
+  if (!zone.ok()) return zone.status();
+  auto client = ctx.Client();
+  if (!client.ok()) return client.status();
+  lufd::v1::GetDsRequest req;
+  req.set_zone(*zone);
+  lufd::v1::GetDsResponse resp;
+  auto c = (*client)->NewContext();
+  absl::Status st = FromGrpc((*client)->admin()->GetDs(c.get(), req, &resp));
+  if (!st.ok()) return st;
+  if (ctx.json()) {
+    ctx.out << ToJson(resp) << "\n";
+    return absl::OkStatus();
+  }
+  if (resp.ds().empty()) {
+    return absl::NotFoundError(absl::StrCat(
+        "zone ", *zone, " has no KSK or CSK (lufctl key generate --zone ",
+        *zone, " --activate)"));
+  }
+  ctx.out << "; DS records for the parent zone (SHA-256)\n";
+  for (const auto& l : resp.ds()) ctx.out << l << "\n";
+  ctx.out << "; DNSKEY trust anchors (e.g. unbound trust-anchor-file)\n";
+  for (const auto& l : resp.dnskey()) ctx.out << l << "\n";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Identity> ViewerFor(const std::string& view) {
+  if (view.empty() || view == "anonymous") return Identity{};
+  if (view == "admin") {
+    return Identity{"", "lufctl-export", lufd::v1::ROLE_ADMIN};
+  }
+  if (view.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--view must be anonymous, admin or an org id (namespace:value)");
+  }
+  return Identity{view, "lufctl-export", lufd::v1::ROLE_PEER};
+}
+
+absl::Status ZoneExport(Context& ctx) {
+  const Args& a = ctx.a;
+  ZoneExportOptions opts;
+  auto zone = CanonicalDomainName(a.zone);
+  if (!zone.ok()) return zone.status();
+  opts.zone = *zone;
+  opts.ns = a.ns;
+  opts.ns_addresses = a.ns_addresses;
+  auto viewer = ViewerFor(a.view);
+  if (!viewer.ok()) return viewer.status();
+  opts.viewer = *viewer;
+  if (a.signed_zone && a.key_dir.empty()) {
+    return absl::InvalidArgumentError("--signed needs --key-dir");
+  }
+  auto client = ctx.Client();
+  if (!client.ok()) return client.status();
+
+  // The SOA serial is the registry serial. Read before the export, so a
+  // write racing the export gives a newer serial to the next export.
+  lufd::v1::ServerInfo info;
+  {
+    auto c = (*client)->NewContext();
+    absl::Status st = FromGrpc((*client)->admin()->GetServerInfo(
+        c.get(), lufd::v1::ServerInfoRequest(), &info));
+    if (!st.ok()) return st;
+  }
+  const uint64_t serial = std::max(info.store_serial(), info.serial());
+  opts.serial = static_cast<uint32_t>(serial);  // RFC 1982 arithmetic.
+  if (opts.serial == 0) opts.serial = 1;
+
+  lufd::v1::ExportRequest req;  // All kinds: the view needs every object.
+  auto c = (*client)->NewContext(false);
+  auto reader = (*client)->admin()->Export(c.get(), req);
+  RegistryView::Builder builder;
+  std::vector<lufd::v1::DnsKey> keys;
+  RegistryObject obj;
+  size_t objects = 0;
+  while (reader->Read(&obj)) {
+    ++objects;
+    if (obj.has_dns_key()) {
+      keys.push_back(obj.dns_key());
+      continue;
+    }
+    builder.Add(KindOf(obj), KeyOf(obj), obj);
+  }
+  absl::Status st = FromGrpc(reader->Finish());
+  if (!st.ok()) return st;
+  auto view = std::move(builder).Build(serial);
+  auto result = BuildZoneText(*view, opts);
+  if (!result.ok()) return result.status();
+  std::string text = std::move(result->text);
+  size_t signers = 0;
+  if (a.signed_zone) {
+    ZoneSignOptions sign;
+    sign.key_dir = a.key_dir;
+    for (const auto& k : keys) {
+      if (k.state() == lufd::v1::DNS_KEY_STATE_ACTIVE &&
+          CanonicalDomainName(k.zone()).value_or("") == *zone) {
+        ++signers;
+      }
+    }
+    auto signed_text = SignZoneText(text, *zone, keys, sign);
+    if (!signed_text.ok()) return signed_text.status();
+    text = *std::move(signed_text);
+  }
+  for (const auto& w : result->warnings) {
+    ctx.err << "lufctl: warning: " << w << "\n";
+  }
+  if (a.output_file.empty() || a.output_file == "-") {
+    ctx.out << text;
+  } else {
+    std::ofstream file(a.output_file, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot write ", a.output_file));
+    }
+    file << text;
+    file.close();
+    if (!file) return absl::DataLossError("write failed");
+  }
+  ctx.err << absl::StrFormat(
+      "zone %s serial %d (view %s): %d numbers, %d wildcards (+%d under empty "
+      "non-terminals), %d records%s%s\n",
+      *zone, opts.serial, a.view, result->numbers, result->wildcards,
+      result->ent_wildcards, result->records,
+      a.signed_zone ? absl::StrCat(", signed with ", signers, " key(s)") : "",
+      result->warnings.empty()
+          ? ""
+          : absl::StrCat(", ", result->warnings.size(), " warning(s)"));
+  return absl::OkStatus();
+}
+
+absl::Status ZoneImportCmd(Context& ctx) {
+  const Args& a = ctx.a;
+  auto zone = CanonicalDomainName(a.zone);
+  if (!zone.ok()) return zone.status();
+  auto text = ReadSmallFile(a.value);
+  if (!text.ok()) return text.status();
+  ZoneImportOptions opts;
+  opts.zone = *zone;
+  opts.registrant = a.registrant;
+  opts.dest_groups = a.dgs;
+  ZoneImport parsed = ParseZoneImport(*text, opts);
+  if (!parsed.ok()) return ReportBadLines(ctx, parsed.errors());
+  if (a.dgs.empty()) {
+    ctx.err << "lufctl: warning: no --dest-group: the imported numbers "
+               "resolve to nothing until they are attached to one\n";
+  }
+  if (a.check_only) {
+    ctx.out << a.value << ": " << parsed.entries().size() << " numbers, "
+            << parsed.record_count() << " NAPTR records, " << parsed.ignored()
+            << " records ignored (SOA, NS, DNSSEC), OK\n";
+    return absl::OkStatus();
+  }
+  // Scaffolding that does not exist yet is created in the same import (the
+  // same atomic batch unless --batch-size splits it); existing objects are
+  // never replaced.
+  std::vector<RegistryObject> preamble;
+  for (const auto& dg : a.dgs) {
+    auto got = GetObject(ctx, lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+    if (got.ok()) continue;
+    if (!absl::IsNotFound(got.status())) return got.status();
+    RegistryObject o;
+    o.mutable_dest_group()->set_id(dg);
+    o.mutable_dest_group()->set_registrant_id(a.registrant);
+    preamble.push_back(std::move(o));
+  }
+  if (!a.sed_group.empty()) {
+    auto got = GetObject(ctx, lufd::v1::OBJECT_KIND_SED_GROUP, a.sed_group);
+    if (got.ok()) {
+      for (const auto& dg : a.dgs) {
+        const auto& ids = got->sed_group().dest_group_ids();
+        if (std::find(ids.begin(), ids.end(), dg) == ids.end()) {
+          ctx.err << "lufctl: warning: existing SED group " << a.sed_group
+                  << " is not on destination group " << dg
+                  << " (left unchanged)\n";
+        }
+      }
+    } else if (absl::IsNotFound(got.status())) {
+      RegistryObject o;
+      auto* g = o.mutable_sed_group();
+      g->set_id(a.sed_group);
+      g->set_registrant_id(a.registrant);
+      for (const auto& dg : a.dgs) g->add_dest_group_ids(dg);
+      g->set_in_service(true);
+      g->set_public_(a.is_public);
+      preamble.push_back(std::move(o));
+    } else {
+      return got.status();
+    }
+  }
+  ZoneImportSource source(parsed, std::move(preamble));
+  return StreamImport(ctx, source, "objects");
+}
+
 // ---------------------------------------------------------------- the table
 
 const std::vector<Command>& Commands() {
@@ -960,9 +1357,10 @@ const std::vector<Command>& Commands() {
       // credential
       {"credential", "add",
        "credential add --id ID --org ORG --role peer|registrar|admin "
-       "(--spki HEX | --cert-file PEM) [--san-uri URI] [--disabled]",
-       "Bind a client certificate (SPKI pin and/or SAN URI) to an org and a "
-       "role.",
+       "(--spki HEX | --cert-file PEM) [--san-uri URI] [--tsig-name NAME "
+       "(--tsig-secret BASE64 | --tsig-generate)] [--disabled]",
+       "Bind a client certificate (SPKI pin and/or SAN URI) and/or a TSIG "
+       "key to an org and a role.",
        [](CLI::App* c, Args* a) {
          c->add_option("id,--id", a->id, "Credential id")->required();
          c->add_option("--org", a->org, "Org id")->required();
@@ -977,6 +1375,15 @@ const std::vector<Command>& Commands() {
                        "SAN URI the certificate must carry");
          c->add_option("--description", a->description, "Free text");
          c->add_flag("--disabled", a->disabled, "Create disabled");
+         c->add_option("--tsig-name", a->tsig_name,
+                       "TSIG key name for DNS queries (RFC 8945)");
+         c->add_option("--tsig-secret", a->tsig_secret,
+                       "TSIG secret, base64 (16..64 bytes)");
+         c->add_option("--tsig-algorithm", a->tsig_algorithm,
+                       "hmac-sha256 (the only one)")
+             ->check(CLI::IsMember({"hmac-sha256"}));
+         c->add_flag("--tsig-generate", a->tsig_generate,
+                     "Generate a random 32-byte secret and print it once");
        },
        CredentialAdd},
       {"credential", "get", "credential get ID", "Show one credential.",
@@ -1317,6 +1724,120 @@ const std::vector<Command>& Commands() {
                               (p.empty() || o.offer().peer_org_id() == p);
                      });
        }},
+      // DNSSEC keys
+      {"key", "generate",
+       "key generate --zone Z [--role csk|ksk|zsk] [--algorithm 13|15] "
+       "[--activate]",
+       "Generate a DNSSEC key for a zone on the server (private key in its "
+       "key directory, public key and state in the registry).",
+       [](CLI::App* c, Args* a) {
+         c->add_option("--zone", a->zone, "Zone apex, e.g. e164.arpa.")
+             ->required();
+         c->add_option("--role", a->key_role, "csk (default), ksk or zsk")
+             ->check(CLI::IsMember({"csk", "ksk", "zsk"}));
+         c->add_option("--algorithm", a->algorithm,
+                       "13 = ECDSA P-256 (default), 15 = Ed25519")
+             ->check(CLI::IsMember({13, 15}));
+         c->add_flag("--activate", a->activate,
+                     "ACTIVE at once (a zone's first key) instead of "
+                     "PUBLISHED");
+       },
+       KeyGenerate},
+      {"key", "list", "key list [--zone Z]",
+       "List DNSSEC keys: zone, tag, role, algorithm, state, times, "
+       "ds_pending.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("--zone", a->zone, "Only this zone's keys");
+         c->add_option("--limit", a->limit, "At most N (0 = all)");
+       },
+       [](Context& ctx) {
+         if (ctx.a.zone.empty()) {
+           return List(ctx, lufd::v1::OBJECT_KIND_DNS_KEY);
+         }
+         auto zone = CanonicalDomainName(ctx.a.zone);
+         if (!zone.ok()) return zone.status();
+         std::string z = *zone;
+         return List(ctx, lufd::v1::OBJECT_KIND_DNS_KEY,
+                     [z](const RegistryObject& o) {
+                       return CanonicalDomainName(o.dns_key().zone())
+                                  .value_or("") == z;
+                     });
+       }},
+      {"key", "ds", "key ds --zone Z",
+       "Print the zone's DS records (for the parent) and DNSKEY trust "
+       "anchors.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("--zone", a->zone, "Zone apex")->required();
+       },
+       KeyDs},
+      {"key", "rollover",
+       "key rollover --zone Z --role zsk|ksk|csk [--ds-published]",
+       "Start a key rollover (pre-publication); for KSK/CSK confirm the new "
+       "DS at the parent with --ds-published.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("--zone", a->zone, "Zone apex")->required();
+         c->add_option("--role", a->key_role, "zsk, ksk or csk")
+             ->required()
+             ->check(CLI::IsMember({"csk", "ksk", "zsk"}));
+         c->add_flag("--ds-published", a->ds_published,
+                     "The parent now serves the new key's DS");
+       },
+       KeyRollover},
+      // zone files
+      {"zone", "export",
+       "zone export --zone Z [--view anonymous|admin|ORG] [--ns NAME]... "
+       "[--ns-address IP]... "
+       "[--signed --key-dir DIR] [-o FILE]",
+       "Write the registry as an RFC 1035 zone file as one viewer sees it "
+       "(prefixes and ranges as wildcards), optionally DNSSEC-signed.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("--zone", a->zone, "Zone apex, e.g. e164.arpa.")
+             ->required();
+         c->add_option("--view", a->view,
+                       "anonymous (default: public SED only), admin, or a "
+                       "peer org id");
+         c->add_option("--ns", a->ns, "NS target (repeatable; default "
+                                      "ns1.<zone>)");
+         c->add_option("--ns-address", a->ns_addresses,
+                       "Glue A/AAAA for the NS targets inside the zone "
+                       "(repeatable)");
+         c->add_flag("--signed", a->signed_zone,
+                     "Sign with the zone's ACTIVE keys (full NSEC chain)");
+         c->add_option("--key-dir", a->key_dir,
+                       "Directory holding the keys' private files");
+         c->add_option("-o,--out", a->output_file, "Output file (- = stdout)");
+       },
+       ZoneExport},
+      {"zone", "import",
+       "zone import FILE --zone Z --registrant ORG [--dest-group DG]... "
+       "[--sed-group SG [--public]] [--check] [--batch-size N]",
+       "Load the NAPTR records of a zone file as TNs (wildcards as "
+       "prefixes); all or nothing.",
+       [](CLI::App* c, Args* a) {
+         c->add_option("file", a->value, "Zone file")->required();
+         c->add_option("--zone", a->zone, "Zone apex (the file's origin)")
+             ->required();
+         c->add_option("--registrant", a->registrant, "Registrant org id")
+             ->required();
+         c->add_option("--dest-group,--dg", a->dgs,
+                       "Destination group of every number (repeatable; "
+                       "created when missing)");
+         c->add_option("--sed-group", a->sed_group,
+                       "SED group on those destination groups, created "
+                       "(in service) when missing, so the NAPTRs resolve");
+         c->add_flag("--public", a->is_public,
+                     "A created SED group is public (anonymous DNS sees it)");
+         c->add_flag("--check", a->check_only,
+                     "Only parse and check the file; send nothing");
+         c->add_option("--batch-size", a->batch_size,
+                       "Objects per atomic batch (default: whole file)");
+         c->add_option("--chunk-size", a->chunk_size,
+                       "Objects per stream message (default 2000)")
+             ->check(CLI::Range(1, 100000));
+         c->add_flag("--no-wait", a->no_wait,
+                     "Return once committed, without waiting for the view");
+       },
+       ZoneImportCmd},
       // bulk
       {"batch", "", "batch FILE",
        "Send a JSON array of Operation (protobuf JSON) as one atomic batch.",
@@ -1443,7 +1964,9 @@ const std::vector<Command>& Commands() {
 const char* NounHelp(const std::string& noun) {
   static const std::map<std::string, const char*> kHelp = {
       {"org", "Organizations (registrants, registrars, peers)"},
-      {"credential", "Client certificate identities"},
+      {"credential", "Client certificate and TSIG identities"},
+      {"key", "DNSSEC keys of the DNS zones"},
+      {"zone", "DNS zone files (export, import)"},
       {"number", "Telephone numbers (E.164)"},
       {"range", "TN ranges"},
       {"prefix", "TN prefixes"},

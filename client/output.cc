@@ -108,7 +108,8 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
     case lufd::v1::OBJECT_KIND_ORG:
       return {"id", "name", "roles", "registrar", "disabled", "quota"};
     case lufd::v1::OBJECT_KIND_CREDENTIAL:
-      return {"id", "org", "role", "spki_sha256", "san_uri", "disabled"};
+      return {"id",      "org",  "role",    "spki_sha256",
+              "san_uri", "tsig", "disabled"};
     case lufd::v1::OBJECT_KIND_IDENTIFIER:
       return {"kind", "value", "registrant", "dest_groups", "records"};
     case lufd::v1::OBJECT_KIND_DEST_GROUP:
@@ -120,6 +121,9 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
               "in_service", "public",     "priority"};
     case lufd::v1::OBJECT_KIND_OFFER:
       return {"sed_group", "peer", "status"};
+    case lufd::v1::OBJECT_KIND_DNS_KEY:
+      return {"zone",      "tag",    "role",    "alg",       "state",
+              "published", "active", "retired", "ds_pending"};
     default:
       return {"object"};
   }
@@ -150,12 +154,19 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
     }
     case RegistryObject::kCredential: {
       const auto& c = object.credential();
-      return {c.id(),
-              c.org_id(),
-              EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
-              c.spki_sha256(),
-              c.san_uri(),
-              YesNo(c.disabled())};
+      return {
+          c.id(), c.org_id(),
+          EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
+          c.spki_sha256(), c.san_uri(),
+          // The secret is never shown: only that there is one.
+          c.tsig_key_name().empty()
+              ? std::string()
+              : absl::StrCat(
+                    c.tsig_key_name(), " (",
+                    c.tsig_algorithm().empty() ? "hmac-sha256"
+                                               : c.tsig_algorithm(),
+                    c.tsig_secret().empty() ? ", no secret)" : ", secret set)"),
+          YesNo(c.disabled())};
     }
     case RegistryObject::kIdentifier: {
       const auto& id = object.identifier();
@@ -193,6 +204,26 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
       return {o.sed_group_id(), o.peer_org_id(),
               EnumName(lufd::v1::OfferStatus_descriptor(), o.status(),
                        "OFFER_STATUS_")};
+    }
+    case RegistryObject::kDnsKey: {
+      const auto& k = object.dns_key();
+      auto when = [](int64_t t) {
+        return t == 0 ? std::string("-")
+                      : absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                         absl::FromUnixSeconds(t),
+                                         absl::UTCTimeZone());
+      };
+      return {k.zone(),
+              absl::StrCat(k.key_tag()),
+              EnumName(lufd::v1::DnsKeyRole_descriptor(), k.role(),
+                       "DNS_KEY_ROLE_"),
+              absl::StrCat(k.algorithm()),
+              EnumName(lufd::v1::DnsKeyState_descriptor(), k.state(),
+                       "DNS_KEY_STATE_"),
+              when(k.published_unix()),
+              when(k.active_unix()),
+              when(k.retired_unix()),
+              YesNo(k.ds_pending())};
     }
     default:
       return {ToJson(object)};
