@@ -124,9 +124,14 @@ EOF
   cat <<EOF
 
 lufd: import of the $N numbers through \`lufctl import\` with the DNS
-front door on: $(get lufd_import_s) s; sign-ahead of all positive RRsets
-(1 thread unless LUFD_SIGN_THREADS): $(get lufd_sign_ahead_s) s; peak RSS
-during import and signing $(mb "$(get lufd_import_hwm_kb)") MB.
+front door on (lufd on CPU 0, 1 signer thread): $(get lufd_import_s) s; from
+the start of the import until the Store held a signature for every number:
+$(get lufd_sign_ahead_s) s; peak RSS during import and signing
+$(mb "$(get lufd_import_hwm_kb)") MB. Signing all $N RRsets ahead from scratch
+(signatures deleted, lufd restarted, exec until all are stored again):
+one core (1 thread, CPU 0) $(get lufd_sign_1t_s) s ($(get lufd_sign_1t_cpu_s) s
+CPU incl. start-up), two cores (2 threads, CPUs 0-1) $(get lufd_sign_2t_s) s
+($(get lufd_sign_2t_cpu_s) s CPU).
 
 ### lufd / peer ratios (same run)
 

@@ -7,6 +7,8 @@
 #
 # Usage: LUFD_BUILD=/tmp/build-bench bench/dns/run.sh [N]
 #        bench/dns/run.sh --render-only [N]   (rewrite the tables only)
+#        bench/dns/run.sh --prepare [N]   (only the data set and NSD's
+#                                          pre-signed zone, both cached)
 # Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data
 #
 # Environment (all optional):
@@ -19,6 +21,8 @@
 #   BENCH_DNS_SECONDS  length of each dnsperf run (default 10)
 #   BENCH_DNS_READY_S  bound on time-to-serving (default 900)
 #   DNSPERF_CLIENTS / DNSPERF_OUTSTANDING  dnsperf -c / -q (4 / 200)
+#   BENCH_DNS_PROFILE  servers to profile with perf after measuring
+#                      (default "lufd"; "" = none)
 #   BENCH_NO_PIN=1     do not pin (bench/lib.sh)
 #
 # Per server: start -> poll `dig +dnssec` for the sample NAPTR every 50 ms ->
@@ -38,8 +42,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 source "$BENCH_DIR/dns/lib.sh"
 
 render_only=0
+prepare_only=0
 if [[ "${1:-}" == --render-only ]]; then
   render_only=1
+  shift
+elif [[ "${1:-}" == --prepare ]]; then
+  prepare_only=1
   shift
 fi
 N="${1:-1000000}"
@@ -153,6 +161,30 @@ measure() {
     check_errors "$name $set rate" "$answered" "$err"
   done
   record "${name}_hwm_kb" "$(tree_hwm_kb "$pid")"
+  profile "$name" "$pid" "$port"
+}
+
+# profile NAME PID PORT: for the servers in BENCH_DNS_PROFILE (default
+# lufd), a 5 s `perf record -e cpu-clock -g` of the server under an
+# unlimited dnsperf on each query set (after the measured runs, so it does
+# not distort them); the flat top of `perf report` goes to
+# logs/NAME-perf-SET.txt. Skipped without a working perf.
+profile() {
+  local name="$1" pid="$2" port="$3" set dp_pid
+  [[ " ${BENCH_DNS_PROFILE-lufd} " == *" $name "* ]] || return 0
+  command -v perf >/dev/null || return 0
+  for set in mix miss; do
+    run_dnsperf "$name-$set-perf" "$port" "$DATA/q-$set.txt" 7 &
+    dp_pid=$!
+    sleep 1
+    timeout 30 perf record -q -e cpu-clock -F 999 -g -p "$pid" \
+      -o "$DNS_WORK/logs/$name-perf-$set.data" -- sleep 5 >/dev/null 2>&1 || true
+    wait "$dp_pid" || true
+    timeout 120 perf report -i "$DNS_WORK/logs/$name-perf-$set.data" --stdio \
+      --no-children --percent-limit 0.5 --sort dso,symbol -g none \
+      >"$DNS_WORK/logs/$name-perf-$set.txt" 2>/dev/null || true
+    echo "perf record -e cpu-clock -F 999 -g -p <$name pid> -- sleep 5 (under unlimited dnsperf, q-$set)" >>"$DNS_WORK/commands.txt"
+  done
 }
 
 # check_errors WHAT COMPLETED ERRORS: > 1 % error responses fail the bench.
@@ -206,11 +238,11 @@ bench_knot_online() {
   serve_and_measure knot-online "$port"
 }
 
-bench_nsd() {
-  local d="$DNS_WORK/nsd" port key t0 t1
-  rm -rf "$d"
-  mkdir -p "$d"
-  # Pre-signing is done once per data set (cached in $DATA) and timed.
+# nsd_presign: ldns-signzone of the data set's zone (NSEC3, 0 iterations,
+# no salt, one ECDSA P-256 key), done once per data set (cached in $DATA)
+# and timed on CPU 0.
+nsd_presign() {
+  local key t0 t1
   if [[ ! -s "$DATA/zone.nsec3.signed" ]]; then
     rm -f "$DATA"/K*
     key="$(cd "$DATA" && ldns-keygen -a ECDSAP256SHA256 -k "$APEX")"
@@ -225,9 +257,18 @@ bench_nsd() {
     t1="$(now_s)"
     echo "nsd_sign_s=$(elapsed "$t0" "$t1")" >"$DATA/sign.env"
     echo "nsd_sign_maxrss_kb=$(awk '{print $4}' "$DATA/ldns-signzone.time")" >>"$DATA/sign.env"
+    echo "nsd_sign_load=$(cut -d' ' -f1-3 /proc/loadavg) at $(date -u +%T)" >>"$DATA/sign.env"
   fi
+}
+
+bench_nsd() {
+  local d="$DNS_WORK/nsd" port
+  rm -rf "$d"
+  mkdir -p "$d"
+  nsd_presign || return 1
   record nsd_sign_s "$(grep nsd_sign_s= "$DATA/sign.env" | cut -d= -f2)"
   record nsd_sign_maxrss_kb "$(grep nsd_sign_maxrss_kb= "$DATA/sign.env" | cut -d= -f2)"
+  record nsd_sign_load "$(grep nsd_sign_load= "$DATA/sign.env" | cut -d= -f2)"
   port="$(free_port)"
   cat >"$d/nsd.conf" <<EOF
 server:
@@ -338,35 +379,76 @@ bench_lufd() {
   fi
   t1="$(now_s)"
   record lufd_import_s "$(elapsed "$t0" "$t1")"
-  # Sign-ahead of what was just imported: wait (bounded) until the last
-  # number of the data set answers signed, then give the signer time to
-  # store its signatures.
-  if tts="$(wait_signed "$SERVER_PID" "$port" "$READY_S")"; then
+  # First signed answer after the import returned, then the sign-ahead of
+  # every imported RRset (bounded waits).
+  SERVER_T0="$t1"
+  if tts="$(wait_signed "$SERVER_PID" "$port" 60)"; then
     record lufd_import_first_signed_s "$tts"
   fi
-  wait_sign_ahead_done "$d" "$t0"
+  wait_sign_ahead_done "$db" "$t0"
   record lufd_import_hwm_kb "$(tree_hwm_kb "$SERVER_PID")"
   stop_pid "$SERVER_PID"
   # The measured start: a restart on the stored registry and signatures.
   start_lufd_dns lufd "$conf" || { record lufd_tts_s FAILED; FAILED=1; return 1; }
   serve_and_measure lufd "$port"
+  # Signing all N RRsets ahead from scratch, on one core (1 signer thread)
+  # and on two (2 threads, not pinned): the Store's signatures deleted while
+  # lufd is stopped, then the time from exec until they are all back.
+  local threads pin_save=("${pin_server[@]}")
+  for threads in 1 2; do
+    [[ -n "${SIG_TABLE:-}" ]] || break
+    sqlite3 "$db" ".timeout 5000" "DELETE FROM $SIG_TABLE" ||
+      { record "lufd_sign_${threads}t_s" "FAILED (delete)"; break; }
+    LUFD_SIGN_THREADS=$threads lufd_conf "$d/sign$threads.yaml" "$db" \
+      "$(free_port)" "$d/keys"
+    if ((threads == 2)); then
+      pin_server=()
+      [[ ${#pin_save[@]} -gt 0 ]] && pin_server=(taskset -c 0,1)
+    fi
+    start_lufd_dns "lufd-sign$threads" "$d/sign$threads.yaml" ||
+      { record "lufd_sign_${threads}t_s" FAILED; pin_server=("${pin_save[@]}"); break; }
+    pin_server=("${pin_save[@]}")
+    SIGN_KEY="lufd_sign_${threads}t_s" wait_sign_ahead_done "$db" "$SERVER_T0"
+    record "lufd_sign_${threads}t_cpu_s" \
+      "$(awk -v t="$(tree_cpu_ticks "$SERVER_PID")" -v h="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", t/h}')"
+    stop_pid "$SERVER_PID"
+  done
 }
 
-# wait_sign_ahead_done DIR T0: sign-ahead progress is read from lufd's log
-# (helper D's signer logs "sign-ahead ... done"/"signed N"); bounded by
-# READY_S. Records lufd_sign_ahead_s when the log says so.
+# wait_sign_ahead_done DB T0: bounded (READY_S) wait until sign-ahead has
+# stored a signature for every number: the row count of the Store's
+# signature table (whatever table of the SQLite file is named like
+# "%signature%") reaches DATA_NUMBERS and stays put for 2 s (the time
+# recorded is when it got there). Records $SIGN_KEY (default
+# lufd_sign_ahead_s), seconds since T0, and the row count; sets SIG_TABLE.
 wait_sign_ahead_done() {
-  local log="$DNS_WORK/logs/lufd-import.log" end
+  local db="$1" t0="$2" key="${SIGN_KEY:-lufd_sign_ahead_s}" end table n
+  local last=-1 stable_since=""
   end=$(($(date +%s) + READY_S))
   while (($(date +%s) < end)); do
-    if grep -qiE 'sign-?ahead.*(done|complete|finished|idle)' "$log" 2>/dev/null; then
-      record lufd_sign_ahead_s "$(elapsed "$2" "$(now_s)")"
-      return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    table="$(sqlite3 -readonly "$db" ".timeout 2000" \
+      "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
+    if [[ -n "$table" ]]; then
+      n="$(sqlite3 -readonly "$db" ".timeout 2000" "SELECT count(*) FROM $table" 2>/dev/null || echo -1)"
+      if [[ "$n" =~ ^[0-9]+$ ]] && ((n >= DATA_NUMBERS)); then
+        if [[ "$n" == "$last" ]]; then
+          if [[ -n "$stable_since" ]] &&
+            awk -v a="$stable_since" -v b="$(now_s)" 'BEGIN{exit !(b-a >= 2)}'; then
+            record "$key" "$(elapsed "$t0" "$stable_since")"
+            record "${key%_s}_signatures" "$n"
+            SIG_TABLE="$table"
+            return 0
+          fi
+        else
+          stable_since="$(now_s)"
+        fi
+      fi
+      last="$n"
     fi
-    kill -0 "$SERVER_PID" 2>/dev/null || return 1
     sleep 0.2
   done
-  record lufd_sign_ahead_s "n/a (no completion line in the log)"
+  record "$key" "n/a (signature table ${table:-missing}, rows ${last})"
 }
 
 # provision_public: the registrant org, its destination group and an
@@ -380,6 +462,12 @@ provision_public() {
   _p sedgroup add --id sg-bench --registrant iana-en:222 --dg dg-bench \
     --public
 }
+
+if ((prepare_only)); then
+  nsd_presign
+  blog "prepared $DATA"
+  exit 0
+fi
 
 for s in $SERVERS; do
   record "${s}_started" "$(date -u +%T)"
