@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/status_macros.h"
 #include "server/core/keys.h"
+#include "server/dns/keymanager.h"
 
 namespace lufd {
 namespace {
@@ -344,6 +345,88 @@ grpc::Status AdminServiceImpl::GetServerInfo(
           if (m.applied) schema = std::max(schema, m.version);
         }
         response->set_schema_version(schema);
+        return absl::OkStatus();
+      });
+}
+
+// The DNSSEC key RPCs: ADMIN only, checked before anything else, so other
+// roles learn nothing about the zones (not even whether DNS is on).
+namespace {
+
+absl::Status CheckDnsKeyRequest(const dns::KeyManager* km,
+                                const std::string& zone) {
+  if (km == nullptr) return absl::FailedPreconditionError("DNS not configured");
+  if (zone.empty()) return absl::InvalidArgumentError("zone is required");
+  if (km->FindZone(zone) == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("zone ", zone, " is not served by this lufd"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRole(lufd::v1::DnsKeyRole role) {
+  if (!lufd::v1::DnsKeyRole_IsValid(role)) {
+    return absl::InvalidArgumentError("role: csk, ksk or zsk");
+  }
+  return absl::OkStatus();
+}
+
+void FillKeyResponse(const dns::KeyChange& change,
+                     lufd::v1::DnsKeyResponse* response) {
+  for (const lufd::v1::DnsKey& k : change.keys) *response->add_keys() = k;
+  response->set_serial(change.serial);
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::GenerateDnsKey(
+    grpc::ServerContext* context, const lufd::v1::GenerateDnsKeyRequest* request,
+    lufd::v1::DnsKeyResponse* response) {
+  return runner_->Run(
+      "GenerateDnsKey", context, *request, {ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        dns::KeyManager* km = key_manager_.load();
+        RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
+        RETURN_IF_ERROR(CheckRole(request->role()));
+        RETURN_IF_ERROR(CheckCallAlive(call));
+        ASSIGN_OR_RETURN(dns::KeyChange change,
+                         km->Generate(request->zone(), request->role(),
+                                      request->algorithm(),
+                                      request->activate()));
+        FillKeyResponse(change, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::RolloverDnsKey(
+    grpc::ServerContext* context, const lufd::v1::RolloverDnsKeyRequest* request,
+    lufd::v1::DnsKeyResponse* response) {
+  return runner_->Run(
+      "RolloverDnsKey", context, *request, {ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        dns::KeyManager* km = key_manager_.load();
+        RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
+        RETURN_IF_ERROR(CheckRole(request->role()));
+        RETURN_IF_ERROR(CheckCallAlive(call));
+        ASSIGN_OR_RETURN(dns::KeyChange change,
+                         km->Rollover(request->zone(), request->role(),
+                                      request->ds_published()));
+        FillKeyResponse(change, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::GetDs(grpc::ServerContext* context,
+                                     const lufd::v1::GetDsRequest* request,
+                                     lufd::v1::GetDsResponse* response) {
+  return runner_->Run(
+      "GetDs", context, *request, {ROLE_ADMIN},
+      [&](const CallInfo& call) -> absl::Status {
+        dns::KeyManager* km = key_manager_.load();
+        RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
+        ASSIGN_OR_RETURN(dns::DsLines lines, km->GetDs(request->zone()));
+        for (std::string& l : lines.ds) response->add_ds(std::move(l));
+        for (std::string& l : lines.dnskey) response->add_dnskey(std::move(l));
         return absl::OkStatus();
       });
 }

@@ -2,11 +2,15 @@
 // (server/core/registry.h), which owns validation, authorization and
 // cascades. This layer adds: role gating (REGISTRAR and ADMIN; PEER is
 // PERMISSION_DENIED), read filtering of List/Export/Audit to what the caller
-// may read, Import batching, and server info.
+// may read, Import batching, and server info. The DNSSEC key RPCs
+// (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the
+// DNS front door's KeyManager (set_key_manager; FAILED_PRECONDITION "DNS not
+// configured" while there is none).
 // Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -18,6 +22,9 @@
 #include "storage/store.h"
 
 namespace lufd {
+namespace dns {
+class KeyManager;  // server/dns/keymanager.h
+}  // namespace dns
 
 class AdminServiceImpl final : public lufd::v1::AdminService::Service {
  public:
@@ -70,6 +77,21 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   grpc::Status GetServerInfo(grpc::ServerContext* context,
                              const lufd::v1::ServerInfoRequest* request,
                              lufd::v1::ServerInfo* response) override;
+  grpc::Status GenerateDnsKey(grpc::ServerContext* context,
+                              const lufd::v1::GenerateDnsKeyRequest* request,
+                              lufd::v1::DnsKeyResponse* response) override;
+  grpc::Status RolloverDnsKey(grpc::ServerContext* context,
+                              const lufd::v1::RolloverDnsKeyRequest* request,
+                              lufd::v1::DnsKeyResponse* response) override;
+  grpc::Status GetDs(grpc::ServerContext* context,
+                     const lufd::v1::GetDsRequest* request,
+                     lufd::v1::GetDsResponse* response) override;
+
+  // The DNS front door's key manager (null = DNS not configured). May be set
+  // at any time; it must outlive the service or be reset to null first.
+  void set_key_manager(dns::KeyManager* key_manager) {
+    key_manager_.store(key_manager);
+  }
 
  private:
   grpc::Status RunWrite(const char* method, grpc::ServerContext* context,
@@ -90,6 +112,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   Store* const store_;
   RpcRunner* const runner_;
   const Options options_;
+  std::atomic<dns::KeyManager*> key_manager_{nullptr};
 };
 
 }  // namespace lufd
