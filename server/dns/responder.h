@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +37,7 @@
 #include "server/core/view.h"
 #include "server/dns/keyring.h"
 #include "server/dns/sigcache.h"
+#include "server/dns/signer.h"
 #include "server/dns/wire.h"
 
 namespace lufd::dns {
@@ -55,6 +57,7 @@ class Responder {
   static absl::StatusOr<std::unique_ptr<Responder>> Create(
       const lufd::v1::DnsConfig& config, const ViewHolder* views,
       const KeyRing* keys, SignatureStore* stored, SignatureLru* lru);
+  ~Responder();
 
   // Writes the response to `query` (already parsed from `packet`) into
   // out[0..capacity) and returns its size; 0 = send nothing. `capacity` is
@@ -71,7 +74,21 @@ class Responder {
 
  private:
   struct Zone;
+  struct ZoneState;
   Responder() = default;
+  // The apex RRsets of `zone` for a view at `serial` (rebuilt on a newer
+  // serial, a KeyRing generation change, or before its signatures age).
+  std::shared_ptr<const ZoneState> StateFor(Zone& zone, uint64_t serial,
+                                            uint32_t now);
+  // RRSIGs over an RRset owned by the qname, one per zone-signing key:
+  // SignatureStore (when try_store), then SignatureLru, else signed now
+  // into the LRU. False when the writer ran out of room.
+  bool AppendRrsetSigs(ResponseWriter* w, ResponseWriter::Section section,
+                       const Zone& zone, const ZoneState& state,
+                       std::string_view owner_lower, uint16_t type,
+                       uint32_t ttl, absl::Span<const std::string> rdatas,
+                       bool try_store, uint32_t now);
+  DnssecTiming timing_;
   std::vector<std::unique_ptr<Zone>> zones_;
   const ViewHolder* views_ = nullptr;
   const KeyRing* keys_ = nullptr;

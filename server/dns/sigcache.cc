@@ -181,8 +181,14 @@ struct SignatureLru::Shard {
 
   void Unlink(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     Node& n = nodes[i];
-    if (n.prev != kNil) nodes[n.prev].next = n.next; else head = n.next;
-    if (n.next != kNil) nodes[n.next].prev = n.prev; else tail = n.prev;
+    if (n.prev != kNil)
+      nodes[n.prev].next = n.next;
+    else
+      head = n.next;
+    if (n.next != kNil)
+      nodes[n.next].prev = n.prev;
+    else
+      tail = n.prev;
     n.prev = n.next = kNil;
   }
   void PushFront(uint32_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {

@@ -28,7 +28,11 @@ CompactRrsig Sig(uint32_t expiration, uint8_t fill = 0xab) {
   return s;
 }
 
-const std::string kApex("\x04" "e164\x04" "arpa\x00", 11);
+const std::string kApex(
+    "\x04"
+    "e164\x04"
+    "arpa\x00",
+    11);
 
 TEST(SigCacheTest, CompactRoundTrip) {
   CompactRrsig s = Sig(2000000000);
@@ -63,7 +67,12 @@ TEST(SigCacheTest, CompactRejectsMalformed) {
 }
 
 TEST(SigCacheTest, SignatureKeyIsStableAndDiscriminates) {
-  const std::string owner("\x01" "1\x04" "e164\x04" "arpa\x00", 13);
+  const std::string owner(
+      "\x01"
+      "1\x04"
+      "e164\x04"
+      "arpa\x00",
+      13);
   uint64_t k = SignatureKey(owner, 35, 42, 7);
   EXPECT_EQ(k, SignatureKey(owner, 35, 42, 7));
   EXPECT_EQ(k, SignatureKey(std::string(owner), 35, 42, 7));

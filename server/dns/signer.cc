@@ -1,0 +1,549 @@
+#include "server/dns/signer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/dns/dnssec.h"
+#include "server/dns/wire.h"
+#include "spdlog/spdlog.h"
+
+namespace lufd::dns {
+namespace {
+
+constexpr size_t kBatch = 10000;
+constexpr absl::Duration kPollInterval = absl::Seconds(1);
+constexpr absl::Duration kLeaseRetry = absl::Seconds(5);
+constexpr absl::Duration kDebounce = absl::Milliseconds(200);
+constexpr absl::Duration kDebounceMax = absl::Seconds(2);
+constexpr absl::Duration kPeriodicPass = absl::Hours(1);
+constexpr absl::Duration kEvictInterval = absl::Minutes(1);
+
+bool AppendCharString(std::string* out, std::string_view s) {
+  if (s.size() > 255) return false;
+  out->push_back(static_cast<char>(s.size()));
+  out->append(s);
+  return true;
+}
+
+}  // namespace
+
+bool ParseDnsDuration(std::string_view text, absl::Duration* out) {
+  if (text == "0") {
+    *out = absl::ZeroDuration();
+    return true;
+  }
+  if (text.empty()) return false;
+  absl::Duration total = absl::ZeroDuration();
+  size_t i = 0;
+  while (i < text.size()) {
+    int64_t n = 0;
+    size_t start = i;
+    while (i < text.size() &&
+           std::isdigit(static_cast<unsigned char>(text[i]))) {
+      if (n > std::numeric_limits<int64_t>::max() / 10 - 10) return false;
+      n = n * 10 + (text[i] - '0');
+      ++i;
+    }
+    if (i == start || i == text.size()) return false;
+    std::string_view unit = text.substr(i, 1);
+    if (text.substr(i, 2) == "ms") unit = "ms";
+    i += unit.size();
+    if (unit == "d") {
+      total += absl::Hours(24 * n);
+    } else if (unit == "h") {
+      total += absl::Hours(n);
+    } else if (unit == "m") {
+      total += absl::Minutes(n);
+    } else if (unit == "s") {
+      total += absl::Seconds(n);
+    } else if (unit == "ms") {
+      total += absl::Milliseconds(n);
+    } else {
+      return false;
+    }
+  }
+  *out = total;
+  return true;
+}
+
+absl::StatusOr<DnssecTiming> DnssecTiming::FromConfig(
+    const lufd::v1::DnssecConfig& config) {
+  DnssecTiming t;
+  auto field = [](const std::string& text, const char* name,
+                  absl::Duration* d) -> absl::Status {
+    if (text.empty()) return absl::OkStatus();
+    if (!ParseDnsDuration(text, d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dns.dnssec.", name, ": bad duration \"", text, "\""));
+    }
+    return absl::OkStatus();
+  };
+  for (auto s :
+       {field(config.signature_validity(), "signature_validity", &t.validity),
+        field(config.refresh_before(), "refresh_before", &t.refresh_before),
+        field(config.inception_offset(), "inception_offset",
+              &t.inception_offset),
+        field(config.jitter(), "jitter", &t.jitter)}) {
+    if (!s.ok()) return s;
+  }
+  if (t.validity < absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        "dns.dnssec.signature_validity: at least 1h");
+  }
+  if (t.refresh_before + t.jitter >= t.validity) {
+    return absl::InvalidArgumentError(
+        "dns.dnssec: refresh_before + jitter must be less than "
+        "signature_validity (signatures would be re-made at once)");
+  }
+  return t;
+}
+
+absl::StatusOr<CompactRrsig> SignCompact(
+    const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
+    std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
+    absl::Span<const std::string> rdatas, const DnssecTiming& timing,
+    absl::Time now) {
+  thread_local absl::BitGen bitgen;
+  const int64_t jitter_s = absl::ToInt64Seconds(timing.jitter);
+  const int64_t spread =
+      jitter_s > 0 ? absl::Uniform<int64_t>(bitgen, 0, jitter_s + 1) : 0;
+  const int64_t t = absl::ToUnixSeconds(now);
+  RrsigFields f;
+  f.type_covered = type;
+  f.algorithm = key.algorithm();
+  f.labels = LabelCount(owner_lower_wire);
+  f.original_ttl = ttl;
+  f.inception =
+      static_cast<uint32_t>(t - absl::ToInt64Seconds(timing.inception_offset));
+  f.expiration =
+      static_cast<uint32_t>(t + absl::ToInt64Seconds(timing.validity) - spread);
+  f.key_tag = key_tag;
+  f.signer_wire = std::string(apex_wire);
+  auto rdata = SignRrset(key, f, owner_lower_wire, kClassIN, rdatas);
+  if (!rdata.ok()) return rdata.status();
+  auto compact = CompactFromRdata(*rdata);
+  if (!compact) {
+    return absl::InternalError("dns: RRSIG is not in the 64-byte compact form");
+  }
+  return *compact;
+}
+
+bool NaptrRdataFrom(const lufd::v1::NaptrRecord& naptr, std::string* out) {
+  out->clear();
+  if (naptr.order() > 0xffff || naptr.preference() > 0xffff) return false;
+  out->push_back(static_cast<char>(naptr.order() >> 8));
+  out->push_back(static_cast<char>(naptr.order() & 0xff));
+  out->push_back(static_cast<char>(naptr.preference() >> 8));
+  out->push_back(static_cast<char>(naptr.preference() & 0xff));
+  if (!AppendCharString(out, naptr.flags()) ||
+      !AppendCharString(out, naptr.services()) ||
+      !AppendCharString(out, naptr.regexp())) {
+    return false;
+  }
+  const std::string& repl = naptr.replacement();
+  if (repl.empty() || repl == ".") {
+    out->push_back('\0');
+    return true;
+  }
+  auto wire = NameFromText(repl.back() == '.' ? std::string_view(repl)
+                                              : std::string_view(repl + "."));
+  if (!wire) return false;
+  out->append(*wire);
+  return true;
+}
+
+bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out) {
+  out->clear();
+  if (uri.priority() > 0xffff || uri.weight() > 0xffff) return false;
+  out->push_back(static_cast<char>(uri.priority() >> 8));
+  out->push_back(static_cast<char>(uri.priority() & 0xff));
+  out->push_back(static_cast<char>(uri.weight() >> 8));
+  out->push_back(static_cast<char>(uri.weight() & 0xff));
+  out->append(uri.target());  // RFC 7553: the rest of the RDATA, no length.
+  return true;
+}
+
+std::string EnumOwner(std::string_view e164, std::string_view apex_wire) {
+  std::string out;
+  if (!e164.empty() && e164[0] == '+') e164.remove_prefix(1);
+  out.reserve(e164.size() * 2 + apex_wire.size());
+  for (size_t i = e164.size(); i > 0; --i) {
+    out.push_back('\1');
+    out.push_back(e164[i - 1]);
+  }
+  out.append(apex_wire);
+  return out;
+}
+
+// ---------------------------------------------------------------- signer
+
+absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
+    const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
+    Store* store, const ViewHolder* views, const KeyRing* keys,
+    SignatureStore* signatures) {
+  if (store == nullptr || views == nullptr || keys == nullptr ||
+      signatures == nullptr) {
+    return absl::InvalidArgumentError("SignAheadSigner: null dependency");
+  }
+  auto timing = DnssecTiming::FromConfig(config);
+  if (!timing.ok()) return timing.status();
+  std::unique_ptr<SignAheadSigner> s(new SignAheadSigner());
+  s->config_ = config;
+  s->timing_ = *timing;
+  s->zones_ = std::move(zones);
+  s->store_ = store;
+  s->views_ = views;
+  s->keys_ = keys;
+  s->signatures_ = signatures;
+  s->sign_threads_ =
+      static_cast<int>(std::clamp<uint32_t>(config.sign_threads(), 1, 64));
+  return s;
+}
+
+SignAheadSigner::~SignAheadSigner() { Stop(); }
+
+absl::Status SignAheadSigner::LoadAll() {
+  const uint32_t now = static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
+  uint64_t loaded = 0;
+  auto seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
+    uint16_t covered = 0;
+    auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
+    if (!compact || compact->expiration <= now) return;
+    signatures_->Insert(
+        SignatureKey(sig.owner, covered, sig.rrset_hash, sig.key_tag),
+        *compact);
+    ++loaded;
+  });
+  if (!seq.ok()) {
+    if (absl::IsUnimplemented(seq.status())) {
+      spdlog::warn(
+          "dns: this store keeps no signatures ({}); signing on "
+          "demand only",
+          seq.status().ToString());
+      return absl::OkStatus();
+    }
+    return seq.status();
+  }
+  scanned_seq_ = *seq;
+  stats_.loaded_total.fetch_add(loaded);
+  return absl::OkStatus();
+}
+
+void SignAheadSigner::Start() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (thread_.joinable()) return;
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+void SignAheadSigner::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+  is_signer_.store(false);
+}
+
+void SignAheadSigner::PollOnce() {
+  const uint32_t now = static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
+  uint64_t loaded = 0;
+  auto seq =
+      store_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
+        uint16_t covered = 0;
+        auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
+        if (!compact || compact->expiration <= now) return;
+        signatures_->Insert(
+            SignatureKey(sig.owner, covered, sig.rrset_hash, sig.key_tag),
+            *compact);
+        ++loaded;
+      });
+  if (seq.ok()) {
+    scanned_seq_ = *seq;
+    stats_.loaded_total.fetch_add(loaded);
+  }
+}
+
+void SignAheadSigner::Run() {
+  std::unique_ptr<SignerLease> lease;
+  absl::Time next_lease_try = absl::InfinitePast();
+  absl::Time next_poll = absl::InfinitePast();
+  absl::Time next_evict = absl::Now() + kEvictInterval;
+  absl::Time last_pass = absl::InfinitePast();
+  uint64_t passed_serial = 0, passed_generation = 0;
+  bool passed_once = false;
+  uint64_t seen_serial = 0;
+  absl::Time serial_changed_at = absl::InfinitePast();
+  absl::Time first_change_at = absl::InfiniteFuture();
+  bool lease_unsupported_logged = false;
+
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(100));
+      if (stop_) break;
+    }
+    const absl::Time now = absl::Now();
+
+    if (lease != nullptr && !lease->Valid()) {
+      spdlog::warn("dns: lost the sign-ahead lease");
+      lease.reset();
+      is_signer_.store(false);
+    }
+    if (lease == nullptr && now >= next_lease_try) {
+      next_lease_try = now + kLeaseRetry;
+      auto got = store_->TryAcquireSignerLease();
+      if (got.ok() && *got != nullptr) {
+        lease = std::move(*got);
+        is_signer_.store(true);
+        passed_once = false;
+        spdlog::info("dns: this instance signs ahead");
+      } else if (!got.ok() && !lease_unsupported_logged) {
+        lease_unsupported_logged = true;
+        spdlog::warn("dns: no sign-ahead lease: {}", got.status().ToString());
+      }
+    }
+    if (now >= next_poll) {
+      next_poll = now + kPollInterval;
+      PollOnce();
+    }
+    if (now >= next_evict) {
+      next_evict = now + kEvictInterval;
+      const int64_t t = absl::ToUnixSeconds(now);
+      stats_.evicted_total.fetch_add(
+          signatures_->EvictExpiring(static_cast<uint32_t>(t)));
+      if (lease != nullptr) {
+        auto deleted = store_->DeleteSignaturesExpiringBefore(t);
+        if (!deleted.ok() && !absl::IsUnimplemented(deleted.status())) {
+          spdlog::warn("dns: deleting expired signatures: {}",
+                       deleted.status().ToString());
+        }
+      }
+    }
+    if (lease == nullptr) continue;
+
+    // Debounce view changes: pass once the serial has been still for
+    // kDebounce, or kDebounceMax after the first change of a burst.
+    const uint64_t serial = views_->Current()->serial();
+    if (serial != seen_serial) {
+      if (first_change_at == absl::InfiniteFuture()) first_change_at = now;
+      seen_serial = serial;
+      serial_changed_at = now;
+    }
+    const uint64_t generation = keys_->generation();
+    bool due = !passed_once || generation != passed_generation ||
+               now - last_pass >= kPeriodicPass;
+    if (serial != passed_serial && (now - serial_changed_at >= kDebounce ||
+                                    now - first_change_at >= kDebounceMax)) {
+      due = true;
+    }
+    if (!due) continue;
+    passed_once = true;
+    passed_serial = serial;
+    passed_generation = generation;
+    first_change_at = absl::InfiniteFuture();
+    last_pass = now;
+    auto made = SignPass();
+    if (!made.ok()) {
+      stats_.errors.fetch_add(1);
+      spdlog::warn("dns: sign-ahead pass failed: {}", made.status().ToString());
+    } else if (*made > 0) {
+      spdlog::info("dns: signed {} RRsets ahead", *made);
+    }
+  }
+  lease.reset();
+  is_signer_.store(false);
+}
+
+namespace {
+
+struct SignTask {
+  std::string owner;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::vector<std::string> rdatas;
+  uint64_t hash = 0;
+  uint64_t key = 0;   // SignatureKey.
+  size_t signer = 0;  // Index into the zone's signer list.
+  std::optional<CompactRrsig> result;
+};
+
+struct ZoneSignerKey {
+  std::shared_ptr<const SigningKey> key;
+  uint16_t tag = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<uint64_t> SignAheadSigner::SignPass() {
+  const absl::Time start = absl::Now();
+  std::shared_ptr<const RegistryView> view = views_->Current();
+  const int64_t now_s = absl::ToUnixSeconds(start);
+  const int64_t keep_until =
+      now_s + absl::ToInt64Seconds(timing_.refresh_before);
+
+  // Viewer classes: anonymous, and every enabled peer org.
+  std::vector<Identity> viewers{Identity{}};
+  view->ForEach(
+      lufd::v1::OBJECT_KIND_ORG,
+      [&](absl::string_view, const lufd::v1::RegistryObject& o) {
+        const auto& org = o.org();
+        if (org.disabled()) return true;
+        for (int r : org.roles()) {
+          if (r == lufd::v1::ORG_ROLE_PEER) {
+            viewers.push_back(Identity{org.id(), "", lufd::v1::ROLE_PEER});
+            break;
+          }
+        }
+        return true;
+      });
+
+  uint64_t made_total = 0;
+  uint64_t distinct = 0;
+  absl::Status status = absl::OkStatus();
+  bool put_unsupported_logged = false;
+
+  for (const std::string& apex : zones_) {
+    auto zk = keys_->Get(apex);
+    if (zk == nullptr) continue;
+    std::vector<ZoneSignerKey> signers;
+    for (const auto& k : zk->zone_signers) {
+      if (k.private_key != nullptr)
+        signers.push_back({k.private_key, k.key_tag});
+    }
+    if (signers.empty()) continue;
+
+    absl::flat_hash_set<uint64_t> seen;
+    std::vector<SignTask> batch;
+    batch.reserve(kBatch);
+
+    auto flush = [&]() -> bool {
+      if (batch.empty()) return true;
+      // Sign in parallel: each thread takes a strided share.
+      const size_t n = batch.size();
+      const int threads = static_cast<int>(std::min<size_t>(sign_threads_, n));
+      auto work = [&](int t) {
+        absl::Time signed_at = absl::Now();
+        for (size_t i = static_cast<size_t>(t); i < n;
+             i += static_cast<size_t>(threads)) {
+          SignTask& task = batch[i];
+          auto sig = SignCompact(
+              *signers[task.signer].key, signers[task.signer].tag, apex,
+              task.owner, task.type, task.ttl, task.rdatas, timing_, signed_at);
+          if (sig.ok()) task.result = *sig;
+        }
+      };
+      std::vector<std::thread> pool;
+      for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+      work(0);
+      for (auto& th : pool) th.join();
+
+      std::vector<StoredSignature> rows;
+      rows.reserve(n);
+      for (SignTask& task : batch) {
+        if (!task.result) {
+          stats_.errors.fetch_add(1);
+          continue;
+        }
+        signatures_->Insert(task.key, *task.result);
+        StoredSignature row;
+        row.owner = std::move(task.owner);
+        row.type_covered = task.type;
+        row.rrset_hash = task.hash;
+        row.key_tag = signers[task.signer].tag;
+        row.rrsig_rdata = RdataFromCompact(*task.result, task.type, apex);
+        row.expiration_unix = task.result->expiration;
+        rows.push_back(std::move(row));
+      }
+      made_total += rows.size();
+      stats_.signed_total.fetch_add(rows.size());
+      batch.clear();
+      absl::Status put = store_->PutSignatures(rows);
+      if (!put.ok()) {
+        if (absl::IsUnimplemented(put)) {
+          if (!put_unsupported_logged) {
+            put_unsupported_logged = true;
+            spdlog::warn(
+                "dns: store keeps no signatures; signed ahead in "
+                "memory only");
+          }
+        } else {
+          status = put;
+          return false;
+        }
+      }
+      absl::MutexLock lock(&mu_);
+      return !stop_;
+    };
+
+    std::vector<std::string> rdatas;
+    std::string rd;
+    bool go_on = true;
+    view->ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER,
+                  [&](absl::string_view, const lufd::v1::RegistryObject& o) {
+                    const auto& id = o.identifier();
+                    if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN) return true;
+                    std::string owner;
+                    for (const Identity& viewer : viewers) {
+                      Resolution res = view->ResolveNumber(id.value(), viewer);
+                      if (res.records.empty()) continue;
+                      for (uint16_t type : {kTypeNAPTR, kTypeURI}) {
+                        rdatas.clear();
+                        uint32_t ttl = std::numeric_limits<uint32_t>::max();
+                        for (const auto& rec : res.records) {
+                          bool good = false;
+                          if (type == kTypeNAPTR && rec.has_naptr()) {
+                            good = NaptrRdataFrom(rec.naptr(), &rd);
+                          } else if (type == kTypeURI && rec.has_uri()) {
+                            good = UriRdataFrom(rec.uri(), &rd);
+                          }
+                          if (!good) continue;
+                          rdatas.push_back(rd);
+                          ttl = std::min(ttl, rec.ttl());
+                        }
+                        if (rdatas.empty()) continue;
+                        if (owner.empty()) owner = EnumOwner(id.value(), apex);
+                        const uint64_t hash = RrsetHash(type, ttl, rdatas);
+                        for (size_t si = 0; si < signers.size(); ++si) {
+                          const uint64_t key =
+                              SignatureKey(owner, type, hash, signers[si].tag);
+                          if (!seen.insert(key).second) continue;
+                          ++distinct;
+                          auto have = signatures_->Find(key);
+                          if (have && static_cast<int64_t>(have->expiration) >
+                                          keep_until) {
+                            continue;
+                          }
+                          SignTask task;
+                          task.owner = owner;
+                          task.type = type;
+                          task.ttl = ttl;
+                          task.rdatas = rdatas;
+                          task.hash = hash;
+                          task.key = key;
+                          task.signer = si;
+                          batch.push_back(std::move(task));
+                        }
+                      }
+                    }
+                    if (batch.size() >= kBatch) go_on = flush();
+                    return go_on;
+                  });
+    if (go_on) flush();
+    if (!status.ok()) return status;
+  }
+  stats_.rrsets_seen.store(distinct);
+  stats_.passes.fetch_add(1);
+  stats_.last_pass_micros.store(absl::ToInt64Microseconds(absl::Now() - start));
+  return made_total;
+}
+
+}  // namespace lufd::dns

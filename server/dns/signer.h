@@ -1,0 +1,143 @@
+// Sign-ahead: the background signer that keeps an RRSIG for every positive
+// TN RRset in the Store, and the polling that brings those signatures into
+// every instance's SignatureStore.
+//
+// One SignAheadSigner per lufd process. All instances poll
+// Store::ScanSignatures into their local SignatureStore (about every
+// second) and evict expired entries. Only the instance holding the signer
+// lease (Store::TryAcquireSignerLease: a PostgreSQL advisory lock; on
+// SQLite/memory the first caller) also signs: after every new view serial
+// (debounced) and periodically, it walks the view's TNs, computes for each
+// viewer class (anonymous and every org with role peer) the NAPTR RRset the
+// responder would serve, dedupes identical RRsets by RrsetHash, and signs
+// what has no signature by an ACTIVE zone-signing key or one expiring within
+// `refresh_before`, writing batches through Store::PutSignatures and into
+// the local SignatureStore. Ranges and prefixes are not signed ahead: their
+// answers are synthesized per query and signed on demand (SignatureLru).
+//
+// The responder computes exactly the same key, SignatureKey(owner, type,
+// RrsetHash(type, ttl, rdatas), key_tag), from the same rdata encoding
+// (NaptrRdataFrom below), so a signature made here is found there.
+//
+// Thread-safety: Start/Stop from one thread; LoadAll before Start; stats
+// and IsSigner from anywhere. The signer owns its threads; every pointer
+// passed to Create must outlive it.
+#ifndef LUFD_SERVER_DNS_SIGNER_H_
+#define LUFD_SERVER_DNS_SIGNER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "lufd/v1/config.pb.h"
+#include "lufd/v1/lookup.pb.h"
+#include "server/core/view.h"
+#include "server/dns/keyring.h"
+#include "server/dns/sigcache.h"
+#include "storage/store.h"
+
+namespace lufd::dns {
+
+// Signature timing from DnssecConfig, defaults filled ("14d", "5d", "1h",
+// "12h"). Durations accept absl's units plus "d" (days).
+struct DnssecTiming {
+  absl::Duration validity = absl::Hours(14 * 24);
+  absl::Duration refresh_before = absl::Hours(5 * 24);
+  absl::Duration inception_offset = absl::Hours(1);
+  absl::Duration jitter = absl::Hours(12);
+  static absl::StatusOr<DnssecTiming> FromConfig(
+      const lufd::v1::DnssecConfig& config);
+};
+
+// "14d", "36h", "90m", "1d12h", "0" -> duration; false on anything else.
+bool ParseDnsDuration(std::string_view text, absl::Duration* out);
+
+// Signs one RRset with `key` (its tag `key_tag`) for zone `apex_wire`:
+// inception = now - inception_offset, expiration = now + validity - a
+// random part of jitter (so that a whole registry signed at once does not
+// expire at once). `owner_lower_wire` and `rdatas` are what is served.
+absl::StatusOr<CompactRrsig> SignCompact(
+    const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
+    std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
+    absl::Span<const std::string> rdatas, const DnssecTiming& timing,
+    absl::Time now);
+
+// The DNS RDATA of a NAPTR / URI record from the view (the replacement
+// name as provisioned, uncompressed). False when the record cannot be
+// encoded (bad replacement name); it is then left out of the answer.
+// Reuses `out`'s capacity.
+bool NaptrRdataFrom(const lufd::v1::NaptrRecord& naptr, std::string* out);
+bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out);
+
+// "+12025556666" -> "6.6.6.6.5.5.5.2.0.2.1.<apex>" in lowercase wire form.
+std::string EnumOwner(std::string_view e164, std::string_view apex_wire);
+
+struct SignerStats {
+  std::atomic<uint64_t> passes{0};        // Full walks completed.
+  std::atomic<uint64_t> rrsets_seen{0};   // Distinct RRsets, last pass.
+  std::atomic<uint64_t> signed_total{0};  // Signatures made.
+  std::atomic<uint64_t> loaded_total{0};  // Signatures read from the Store.
+  std::atomic<uint64_t> evicted_total{0};
+  std::atomic<uint64_t> errors{0};
+  std::atomic<int64_t> last_pass_micros{0};
+};
+
+class SignAheadSigner {
+ public:
+  // `zones` are the configured apexes (lowercase wire), as
+  // Responder::zone_names() returns them. INVALID_ARGUMENT on bad timing.
+  static absl::StatusOr<std::unique_ptr<SignAheadSigner>> Create(
+      const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
+      Store* store, const ViewHolder* views, const KeyRing* keys,
+      SignatureStore* signatures);
+  ~SignAheadSigner();  // Stops.
+
+  // Full scan of the Store's signatures into the SignatureStore. Call once
+  // before DNS starts serving; Start() then polls from where it ended.
+  absl::Status LoadAll();
+  void Start();
+  void Stop();
+  bool IsSigner() const { return is_signer_.load(); }
+  const SignerStats& stats() const { return stats_; }
+
+  // One synchronous sign-ahead pass over the current view (what the signer
+  // thread does on each trigger); returns how many signatures it made.
+  // For tests and the bench; needs no lease.
+  absl::StatusOr<uint64_t> SignPassForTest() { return SignPass(); }
+
+ private:
+  SignAheadSigner() = default;
+  void Run();
+  void PollOnce();
+  absl::StatusOr<uint64_t> SignPass();
+
+  lufd::v1::DnssecConfig config_;
+  DnssecTiming timing_;
+  std::vector<std::string> zones_;
+  Store* store_ = nullptr;
+  const ViewHolder* views_ = nullptr;
+  const KeyRing* keys_ = nullptr;
+  SignatureStore* signatures_ = nullptr;
+  int sign_threads_ = 1;
+
+  std::atomic<bool> is_signer_{false};
+  SignerStats stats_;
+  uint64_t scanned_seq_ = 0;  // Only the thread (or LoadAll before Start).
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace lufd::dns
+
+#endif  // LUFD_SERVER_DNS_SIGNER_H_

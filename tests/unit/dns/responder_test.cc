@@ -1,0 +1,959 @@
+// Responder: one wire-level test per response case. Queries are built by
+// hand, parsed with ParseQuery, answered by Respond and read back with
+// ldns_wire2pkt; RRSIGs are verified with ldns against the DNSKEY RRset the
+// responder itself serves.
+#include "server/dns/responder.h"
+
+#include <ldns/ldns.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "server/core/keys.h"
+#include "server/dns/dnssec.h"
+#include "server/dns/signer.h"
+
+namespace lufd::dns {
+namespace {
+
+using lufd::v1::ObjectKind;
+using lufd::v1::RegistryObject;
+
+constexpr char kReg[] = "iana-en:reg";
+constexpr char kPeer[] = "iana-en:peer";
+
+// ------------------------------------------------------------ the registry
+
+struct NaptrVec {
+  uint32_t order, pref;
+  std::string flags, services, regexp, replacement;
+};
+
+// RFC 6116 section 4.1 (for +441632960083).
+const std::vector<NaptrVec>& Rfc6116() {
+  static const auto* v = new std::vector<NaptrVec>{
+      {10, 100, "u", "E2U+sip", "!^.*$!sip:info@example.com!", "."},
+      {10, 101, "u", "E2U+h323", "!^.*$!h323:info@example.com!", "."},
+      {10, 102, "u", "E2U+msg", "!^.*$!mailto:info@example.com!", "."},
+  };
+  return *v;
+}
+// RFC 4769 section 4 style (npdi/rn of RFC 4694), for +12155551212.
+const std::vector<NaptrVec>& Rfc4769() {
+  static const auto* v = new std::vector<NaptrVec>{
+      {100, 10, "u", "E2U+pstn:tel",
+       "!^.*$!tel:+1-215-555-1212;npdi;rn=+1-215-555-1000!", "."},
+      {100, 20, "u", "E2U+pstn:sip",
+       "!^.*$!sip:+1-215-555-1212;npdi;rn=+1-215-555-1000@gw.example.com;"
+       "user=phone!",
+       "."},
+  };
+  return *v;
+}
+
+RegistryObject OrgObj(const std::string& id, bool peer) {
+  RegistryObject o;
+  o.mutable_org()->set_id(id);
+  o.mutable_org()->set_name(id);
+  o.mutable_org()->add_roles(peer ? lufd::v1::ORG_ROLE_PEER
+                                  : lufd::v1::ORG_ROLE_REGISTRANT);
+  return o;
+}
+RegistryObject DestGroupObj(const std::string& id) {
+  RegistryObject o;
+  o.mutable_dest_group()->set_id(id);
+  o.mutable_dest_group()->set_registrant_id(kReg);
+  return o;
+}
+RegistryObject NaptrObj(const std::string& id, const NaptrVec& v,
+                        uint32_t ttl) {
+  RegistryObject o;
+  auto* r = o.mutable_sed_record();
+  r->set_id(id);
+  r->set_registrant_id(kReg);
+  r->set_in_service(true);
+  r->set_ttl(ttl);
+  auto* n = r->mutable_naptr();
+  n->set_order(v.order);
+  n->set_preference(v.pref);
+  n->set_flags(v.flags);
+  n->set_services(v.services);
+  n->set_regexp(v.regexp);
+  n->set_replacement(v.replacement);
+  return o;
+}
+RegistryObject UriObj(const std::string& id, const std::string& target) {
+  RegistryObject o;
+  auto* r = o.mutable_sed_record();
+  r->set_id(id);
+  r->set_registrant_id(kReg);
+  r->set_in_service(true);
+  r->set_ttl(900);
+  r->mutable_uri()->set_priority(10);
+  r->mutable_uri()->set_weight(1);
+  r->mutable_uri()->set_target(target);
+  return o;
+}
+RegistryObject GroupObj(const std::string& id, const std::string& dg,
+                        const std::vector<std::string>& records, bool pub) {
+  RegistryObject o;
+  auto* g = o.mutable_sed_group();
+  g->set_id(id);
+  g->set_registrant_id(kReg);
+  g->set_in_service(true);
+  g->set_public_(pub);
+  g->add_dest_group_ids(dg);
+  for (const auto& r : records) g->add_records()->set_record_id(r);
+  return o;
+}
+RegistryObject IdObj(lufd::v1::IdentifierKind kind, const std::string& value,
+                     const std::string& dg, const std::string& end = "") {
+  RegistryObject o;
+  auto* id = o.mutable_identifier();
+  id->set_kind(kind);
+  id->set_value(value);
+  id->set_range_end(end);
+  id->set_registrant_id(kReg);
+  id->add_dest_group_ids(dg);
+  return o;
+}
+RegistryObject OfferObj(const std::string& group, const std::string& peer) {
+  RegistryObject o;
+  o.mutable_offer()->set_sed_group_id(group);
+  o.mutable_offer()->set_peer_org_id(peer);
+  o.mutable_offer()->set_status(lufd::v1::OFFER_STATUS_ACCEPTED);
+  return o;
+}
+
+void Add(RegistryView::Builder* b, const RegistryObject& o) {
+  b->Add(KindOf(o), KeyOf(o), o);
+}
+
+// Numbers:
+//   +441632960083  RFC 6116 NAPTRs (public)
+//   +12155551212   RFC 4769-style NAPTRs (public)
+//   +12025556666   two NAPTRs, TTL 600 and 300, plus a URI (public)
+//   +12025550000   only on a private group offered to kPeer
+//   +1202666xxxx   range on the public group, +1202777 prefix too
+//   +1202555       is then an empty non-terminal
+// `with_hidden` = false leaves +12025550000 out entirely.
+std::shared_ptr<const RegistryView> BuildView(uint64_t serial,
+                                              bool with_hidden = true,
+                                              int big = 0) {
+  RegistryView::Builder b;
+  Add(&b, OrgObj(kReg, false));
+  Add(&b, OrgObj(kPeer, true));
+  for (const char* dg :
+       {"dg-6116", "dg-4769", "dg-main", "dg-hidden", "dg-big"}) {
+    Add(&b, DestGroupObj(dg));
+  }
+  std::vector<std::string> ids;
+  for (size_t i = 0; i < Rfc6116().size(); ++i) {
+    std::string id = "r6116-" + std::to_string(i);
+    Add(&b, NaptrObj(id, Rfc6116()[i], 3600));
+    ids.push_back(id);
+  }
+  Add(&b, GroupObj("g6116", "dg-6116", ids, true));
+  ids.clear();
+  for (size_t i = 0; i < Rfc4769().size(); ++i) {
+    std::string id = "r4769-" + std::to_string(i);
+    Add(&b, NaptrObj(id, Rfc4769()[i], 3600));
+    ids.push_back(id);
+  }
+  Add(&b, GroupObj("g4769", "dg-4769", ids, true));
+  Add(&b,
+      NaptrObj("main-1",
+               {10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!", "."}, 600));
+  Add(&b,
+      NaptrObj("main-2",
+               {20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!", "."}, 300));
+  Add(&b, UriObj("main-uri", "sip:a@example.net"));
+  Add(&b, GroupObj("gmain", "dg-main", {"main-1", "main-2", "main-uri"}, true));
+  Add(&b,
+      NaptrObj("hidden-1",
+               {10, 10, "u", "E2U+sip", "!^.*$!sip:h@example.net!", "."}, 600));
+  Add(&b, GroupObj("ghidden", "dg-hidden", {"hidden-1"}, false));
+  Add(&b, OfferObj("ghidden", kPeer));
+  ids.clear();
+  for (int i = 0; i < big; ++i) {
+    std::string id = "big-" + std::to_string(i);
+    Add(&b, NaptrObj(id,
+                     {static_cast<uint32_t>(i), 10, "u", "E2U+sip",
+                      "!^.*$!sip:someone-with-a-long-name-" +
+                          std::to_string(i) + "@example.net!",
+                      "."},
+                     600));
+    ids.push_back(id);
+  }
+  if (big > 0) Add(&b, GroupObj("gbig", "dg-big", ids, true));
+
+  using K = lufd::v1::IdentifierKind;
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+441632960083", "dg-6116"));
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+12155551212", "dg-4769"));
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+12025556666", "dg-main"));
+  if (with_hidden) {
+    Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+12025550000", "dg-hidden"));
+  }
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN_RANGE, "+12026660000", "dg-main",
+                "+12026669999"));
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN_PREFIX, "+1202777", "dg-main"));
+  if (big > 0) Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+19995550000", "dg-big"));
+  return std::move(b).Build(serial);
+}
+
+// ------------------------------------------------------------ queries
+
+struct Q {
+  std::string name;
+  uint16_t type = kTypeNAPTR;
+  bool edns = true;
+  bool do_bit = false;
+  bool co = false;
+  uint16_t payload = 1232;
+  uint8_t version = 0;
+  uint16_t klass = kClassIN;
+  uint16_t flags = kFlagRD;
+  uint16_t id = 0x4242;
+};
+
+void Put16(std::vector<uint8_t>* p, uint16_t v) {
+  p->push_back(static_cast<uint8_t>(v >> 8));
+  p->push_back(static_cast<uint8_t>(v & 0xff));
+}
+
+std::vector<uint8_t> Build(const Q& q) {
+  std::vector<uint8_t> p;
+  Put16(&p, q.id);
+  Put16(&p, q.flags);
+  Put16(&p, 1);
+  Put16(&p, 0);
+  Put16(&p, 0);
+  Put16(&p, q.edns ? 1 : 0);
+  auto wire = NameFromText(q.name);
+  EXPECT_TRUE(wire.has_value()) << q.name;
+  p.insert(p.end(), wire->begin(), wire->end());
+  Put16(&p, q.type);
+  Put16(&p, q.klass);
+  if (q.edns) {
+    p.push_back(0);
+    Put16(&p, kTypeOPT);
+    Put16(&p, q.payload);
+    p.push_back(0);
+    p.push_back(q.version);
+    Put16(&p, static_cast<uint16_t>((q.do_bit ? kEdnsFlagDO : 0) |
+                                    (q.co ? kEdnsFlagCO : 0)));
+    Put16(&p, 0);
+  }
+  return p;
+}
+
+struct PktDeleter {
+  void operator()(ldns_pkt* p) const { ldns_pkt_free(p); }
+};
+using Pkt = std::unique_ptr<ldns_pkt, PktDeleter>;
+struct ListDeleter {
+  void operator()(ldns_rr_list* l) const { ldns_rr_list_deep_free(l); }
+};
+using List = std::unique_ptr<ldns_rr_list, ListDeleter>;
+
+ZoneKey MakeKey(uint16_t flags, lufd::v1::DnsKeyRole role,
+                uint8_t alg = kAlgEcdsaP256Sha256) {
+  auto key = SigningKey::Generate(alg);
+  EXPECT_TRUE(key.ok()) << key.status();
+  ZoneKey zk;
+  zk.private_key = std::shared_ptr<const SigningKey>(std::move(*key));
+  zk.dnskey_rdata = DnskeyRdata(flags, alg, zk.private_key->public_key());
+  zk.key_tag = KeyTag(zk.dnskey_rdata);
+  zk.info.set_zone("e164.arpa.");
+  zk.info.set_role(role);
+  zk.info.set_algorithm(alg);
+  zk.info.set_flags(flags);
+  zk.info.set_key_tag(zk.key_tag);
+  zk.info.set_state(lufd::v1::DNS_KEY_STATE_ACTIVE);
+  return zk;
+}
+
+const std::string kApex(
+    "\x04"
+    "e164\x04"
+    "arpa\x00",
+    11);
+
+class ResponderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    views_.Publish(BuildView(7));
+    csk_ = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_CSK);
+    PublishKeys({csk_}, {csk_}, {csk_});
+    auto* z = config_.add_zones();
+    z->set_name("E164.arpa.");
+    z->set_soa_minimum(120);
+    auto* p = config_.add_zones();
+    p->set_name("private.example.");
+    p->set_private_(true);
+    MakeResponder();
+  }
+
+  void MakeResponder() {
+    auto r = Responder::Create(config_, &views_, &keys_, &store_, &lru_);
+    ASSERT_TRUE(r.ok()) << r.status();
+    responder_ = std::move(*r);
+  }
+
+  void PublishKeys(std::vector<ZoneKey> published,
+                   std::vector<ZoneKey> dnskey_signers,
+                   std::vector<ZoneKey> zone_signers) {
+    auto zk = std::make_shared<ZoneKeys>();
+    zk->zone_wire = kApex;
+    zk->published = std::move(published);
+    zk->dnskey_signers = std::move(dnskey_signers);
+    zk->zone_signers = std::move(zone_signers);
+    keys_.Publish({zk});
+  }
+
+  // Raw response bytes.
+  std::vector<uint8_t> Raw(const Q& q, const Identity& viewer = Identity{},
+                           Transport t = Transport::kUdp,
+                           size_t capacity = 65535) {
+    std::vector<uint8_t> packet = Build(q);
+    return RawPacket(packet, viewer, t, capacity);
+  }
+  std::vector<uint8_t> RawPacket(const std::vector<uint8_t>& packet,
+                                 const Identity& viewer = Identity{},
+                                 Transport t = Transport::kUdp,
+                                 size_t capacity = 65535) {
+    ParsedQuery pq;
+    ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
+    std::vector<uint8_t> out(capacity);
+    size_t n = responder_->Respond(pq, pr, viewer, t, out.data(), capacity);
+    out.resize(n);
+    return out;
+  }
+  Pkt Parse(const std::vector<uint8_t>& raw) {
+    ldns_pkt* p = nullptr;
+    EXPECT_EQ(ldns_wire2pkt(&p, raw.data(), raw.size()), LDNS_STATUS_OK);
+    return Pkt(p);
+  }
+  Pkt Ask(const Q& q, const Identity& viewer = Identity{},
+          Transport t = Transport::kUdp) {
+    auto raw = Raw(q, viewer, t);
+    EXPECT_FALSE(raw.empty());
+    if (raw.empty()) return nullptr;
+    return Parse(raw);
+  }
+
+  // The DNSKEY RRset as served.
+  List ServedKeys() {
+    Q q{"e164.arpa.", kTypeDNSKEY};
+    q.do_bit = true;
+    Pkt p = Ask(q);
+    List keys(ldns_rr_list_new());
+    ldns_rr_list* an = ldns_pkt_answer(p.get());
+    for (size_t i = 0; i < ldns_rr_list_rr_count(an); ++i) {
+      ldns_rr* rr = ldns_rr_list_rr(an, i);
+      if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_DNSKEY) {
+        ldns_rr_list_push_rr(keys.get(), ldns_rr_clone(rr));
+      }
+    }
+    return keys;
+  }
+
+  // Verifies every RRSIG of `section` over its RRset there; returns how
+  // many verified. Fails the test for a bad one.
+  int VerifySection(ldns_rr_list* section) {
+    List keys = ServedKeys();
+    int verified = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(section); ++i) {
+      ldns_rr* sig = ldns_rr_list_rr(section, i);
+      if (ldns_rr_get_type(sig) != LDNS_RR_TYPE_RRSIG) continue;
+      ldns_rr_type covered = ldns_rdf2rr_type(ldns_rr_rrsig_typecovered(sig));
+      List rrset(ldns_rr_list_new());
+      for (size_t j = 0; j < ldns_rr_list_rr_count(section); ++j) {
+        ldns_rr* rr = ldns_rr_list_rr(section, j);
+        if (ldns_rr_get_type(rr) == covered) {
+          ldns_rr_list_push_rr(rrset.get(), ldns_rr_clone(rr));
+        }
+      }
+      ldns_rr_list* good = ldns_rr_list_new();
+      ldns_status s =
+          ldns_verify_rrsig_keylist(rrset.get(), sig, keys.get(), good);
+      ldns_rr_list_free(good);
+      EXPECT_EQ(s, LDNS_STATUS_OK)
+          << "type " << covered << ": " << ldns_get_errorstr_by_id(s);
+      if (s == LDNS_STATUS_OK) ++verified;
+    }
+    return verified;
+  }
+
+  static size_t Count(ldns_rr_list* l, ldns_rr_type t) {
+    size_t n = 0;
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); ++i) {
+      if (ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t) ++n;
+    }
+    return n;
+  }
+  static ldns_rr* First(ldns_rr_list* l, ldns_rr_type t) {
+    for (size_t i = 0; i < ldns_rr_list_rr_count(l); ++i) {
+      if (ldns_rr_get_type(ldns_rr_list_rr(l, i)) == t) {
+        return ldns_rr_list_rr(l, i);
+      }
+    }
+    return nullptr;
+  }
+  static std::string RdataWire(ldns_rr* rr) {
+    ldns_buffer* buf = ldns_buffer_new(512);
+    EXPECT_EQ(ldns_rr_rdata2buffer_wire(buf, rr), LDNS_STATUS_OK);
+    std::string out(reinterpret_cast<const char*>(ldns_buffer_begin(buf)),
+                    ldns_buffer_position(buf));
+    ldns_buffer_free(buf);
+    return out;
+  }
+  static std::string Text(const ldns_rdf* rdf) {
+    char* s = ldns_rdf2str(rdf);
+    std::string out(s);
+    free(s);
+    return out;
+  }
+
+  lufd::v1::DnsConfig config_;
+  ViewHolder views_;
+  KeyRing keys_;
+  SignatureStore store_;
+  SignatureLru lru_{1000};
+  ZoneKey csk_;
+  std::unique_ptr<Responder> responder_;
+};
+
+const Identity kPeerId{kPeer, "", lufd::v1::ROLE_PEER};
+
+// ------------------------------------------------------------ apex
+
+TEST_F(ResponderTest, ApexSoaWithSerialAndFlags) {
+  Q q{"e164.arpa.", kTypeSOA};
+  q.flags = kFlagRD | kFlagCD;
+  Pkt p = Ask(q);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_TRUE(ldns_pkt_qr(p.get()));
+  EXPECT_TRUE(ldns_pkt_aa(p.get()));
+  EXPECT_TRUE(ldns_pkt_rd(p.get()));
+  EXPECT_TRUE(ldns_pkt_cd(p.get()));
+  EXPECT_FALSE(ldns_pkt_ra(p.get()));
+  EXPECT_FALSE(ldns_pkt_tc(p.get()));
+  EXPECT_EQ(ldns_pkt_id(p.get()), 0x4242);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(an), 1u);  // No RRSIG without DO.
+  ldns_rr* soa = ldns_rr_list_rr(an, 0);
+  EXPECT_EQ(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+  EXPECT_EQ(ldns_rr_ttl(soa), 3600u);
+  EXPECT_EQ(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), 7u);  // Serial.
+  EXPECT_EQ(Text(ldns_rr_rdf(soa, 0)), "ns1.e164.arpa.");
+  EXPECT_EQ(Text(ldns_rr_rdf(soa, 1)), "hostmaster.e164.arpa.");
+  EXPECT_EQ(ldns_rdf2native_int32(ldns_rr_rdf(soa, 6)), 120u);
+  EXPECT_EQ(ldns_pkt_edns_udp_size(p.get()), 1232);
+  EXPECT_FALSE(ldns_pkt_edns_do(p.get()));
+
+  // A new view: the SOA serial follows it.
+  views_.Publish(BuildView(0x100000009ULL));
+  p = Ask(q);
+  soa = ldns_rr_list_rr(ldns_pkt_answer(p.get()), 0);
+  EXPECT_EQ(ldns_rdf2native_int32(ldns_rr_rdf(soa, 2)), 9u);  // mod 2^32.
+}
+
+TEST_F(ResponderTest, ApexRrsetsSignedWithDo) {
+  for (uint16_t type : {kTypeSOA, kTypeNS, kTypeDNSKEY}) {
+    Q q{"e164.arpa.", type};
+    q.do_bit = true;
+    Pkt p = Ask(q);
+    ASSERT_NE(p, nullptr);
+    EXPECT_TRUE(ldns_pkt_edns_do(p.get()));
+    ldns_rr_list* an = ldns_pkt_answer(p.get());
+    EXPECT_EQ(Count(an, static_cast<ldns_rr_type>(type)), 1u) << type;
+    EXPECT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u) << type;
+    EXPECT_EQ(VerifySection(an), 1) << type;
+  }
+}
+
+TEST_F(ResponderTest, KskZskSchemeSignsDnskeyWithKskOnly) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  PublishKeys({ksk, zsk}, {ksk}, {zsk});
+  Q q{"e164.arpa.", kTypeDNSKEY};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  EXPECT_EQ(Count(an, LDNS_RR_TYPE_DNSKEY), 2u);
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            ksk.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+  Q n{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  n.do_bit = true;
+  p = Ask(n);
+  an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            zsk.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+}
+
+TEST_F(ResponderTest, ApexNodataAndAnyAndUnsignedNodata) {
+  Q q{"e164.arpa.", kTypeNAPTR};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_TRUE(ldns_pkt_aa(p.get()));
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  ldns_rr_list* ns = ldns_pkt_authority(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(ns), 1u);
+  EXPECT_EQ(ldns_rr_get_type(ldns_rr_list_rr(ns, 0)), LDNS_RR_TYPE_SOA);
+  EXPECT_EQ(ldns_rr_ttl(ldns_rr_list_rr(ns, 0)), 120u);  // min(3600, 120).
+
+  Q any{"e164.arpa.", kTypeANY};
+  p = Ask(any);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(an), 1u);  // RFC 8482: one RRset.
+  EXPECT_EQ(ldns_rr_get_type(ldns_rr_list_rr(an, 0)), LDNS_RR_TYPE_SOA);
+}
+
+TEST_F(ResponderTest, ApexNodataCompactDenialBitmap) {
+  Q q{"e164.arpa.", kTypeA};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  ldns_rr_list* ns = ldns_pkt_authority(p.get());
+  ldns_rr* nsec = First(ns, LDNS_RR_TYPE_NSEC);
+  ASSERT_NE(nsec, nullptr);
+  ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+  for (ldns_rr_type t : {LDNS_RR_TYPE_SOA, LDNS_RR_TYPE_NS, LDNS_RR_TYPE_RRSIG,
+                         LDNS_RR_TYPE_NSEC, LDNS_RR_TYPE_DNSKEY}) {
+    EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, t)) << t;
+  }
+  EXPECT_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_A));
+  EXPECT_FALSE(
+      ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+  EXPECT_EQ(ldns_rr_ttl(nsec), 120u);
+  EXPECT_EQ(VerifySection(ns), 2);  // SOA and NSEC.
+}
+
+// ------------------------------------------------------------ numbers
+
+std::string ExpectedNaptrRdata(const NaptrVec& v) {
+  return NaptrRdata(static_cast<uint16_t>(v.order),
+                    static_cast<uint16_t>(v.pref), v.flags, v.services,
+                    v.regexp, std::string(1, '\0'));
+}
+
+TEST_F(ResponderTest, Rfc6116ExampleServedByteExact) {
+  Q q{"3.8.0.0.6.9.2.3.6.1.4.4.e164.arpa."};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_TRUE(ldns_pkt_aa(p.get()));
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(an), Rfc6116().size());
+  for (size_t i = 0; i < Rfc6116().size(); ++i) {
+    ldns_rr* rr = ldns_rr_list_rr(an, i);
+    EXPECT_EQ(ldns_rr_get_type(rr), LDNS_RR_TYPE_NAPTR);
+    EXPECT_EQ(ldns_rr_ttl(rr), 3600u);
+    EXPECT_EQ(RdataWire(rr), ExpectedNaptrRdata(Rfc6116()[i])) << i;
+  }
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_authority(p.get())), 0u);
+}
+
+TEST_F(ResponderTest, Rfc4769ExampleServedByteExactAndSigned) {
+  Q q{"2.1.2.1.5.5.5.5.1.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_NAPTR), Rfc4769().size());
+  for (size_t i = 0; i < Rfc4769().size(); ++i) {
+    EXPECT_EQ(RdataWire(ldns_rr_list_rr(an, i)),
+              ExpectedNaptrRdata(Rfc4769()[i]));
+  }
+  EXPECT_EQ(VerifySection(an), 1);
+}
+
+TEST_F(ResponderTest, NaptrTtlIsMinimumAndOrderKept) {
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(an), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(ldns_rr_ttl(ldns_rr_list_rr(an, i)), 300u);
+  }
+  EXPECT_EQ(ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(an, 0), 0)), 10);
+  EXPECT_EQ(ldns_rdf2native_int16(ldns_rr_rdf(ldns_rr_list_rr(an, 1), 0)), 20);
+}
+
+TEST_F(ResponderTest, UriRecordsForUriQuery) {
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa.", kTypeURI};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, static_cast<ldns_rr_type>(256)), 1u);
+  EXPECT_EQ(ldns_rr_ttl(ldns_rr_list_rr(an, 0)), 900u);
+  EXPECT_EQ(RdataWire(ldns_rr_list_rr(an, 0)),
+            UriRdata(10, 1, "sip:a@example.net"));
+  EXPECT_EQ(VerifySection(an), 1);
+}
+
+TEST_F(ResponderTest, AnyAtNumberAnswersTheNaptrRrsetOnly) {
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa.", kTypeANY};
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  EXPECT_EQ(ldns_rr_list_rr_count(an), 2u);
+  EXPECT_EQ(Count(an, LDNS_RR_TYPE_NAPTR), 2u);
+}
+
+TEST_F(ResponderTest, RangeAndPrefixAreSynthesized) {
+  for (const char* name :
+       {"1.2.3.4.6.6.6.2.0.2.1.e164.arpa.", "9.9.9.9.7.7.7.2.0.2.1.e164.arpa.",
+        "7.7.7.2.0.2.1.e164.arpa."}) {
+    Q q{name};
+    q.do_bit = true;
+    Pkt p = Ask(q);
+    ldns_rr_list* an = ldns_pkt_answer(p.get());
+    EXPECT_EQ(Count(an, LDNS_RR_TYPE_NAPTR), 2u) << name;
+    EXPECT_EQ(VerifySection(an), 1) << name;
+  }
+  // Signed on demand once, then from the LRU.
+  uint64_t before = responder_->stats().sig_lru_hits.load();
+  Q q{"1.2.3.4.6.6.6.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Ask(q);
+  EXPECT_EQ(responder_->stats().sig_lru_hits.load(), before + 1);
+}
+
+TEST_F(ResponderTest, NodataAtNumberForOtherType) {
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa.", kTypeA};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  ldns_rr_list* ns = ldns_pkt_authority(p.get());
+  ASSERT_EQ(ldns_rr_list_rr_count(ns), 1u);
+  ldns_rr* soa = ldns_rr_list_rr(ns, 0);
+  EXPECT_EQ(ldns_rr_get_type(soa), LDNS_RR_TYPE_SOA);
+  EXPECT_EQ(ldns_rr_ttl(soa), 120u);
+  EXPECT_EQ(Text(ldns_rr_owner(soa)), "e164.arpa.");
+
+  q.do_bit = true;
+  p = Ask(q);
+  ns = ldns_pkt_authority(p.get());
+  ldns_rr* nsec = First(ns, LDNS_RR_TYPE_NSEC);
+  ASSERT_NE(nsec, nullptr);
+  ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NAPTR));
+  EXPECT_TRUE(
+      ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(256)));
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NSEC));
+  EXPECT_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_A));
+  EXPECT_FALSE(
+      ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+  EXPECT_EQ(VerifySection(ns), 2);
+}
+
+TEST_F(ResponderTest, EmptyNonTerminalIsNodata) {
+  Q q{"5.5.5.2.0.2.1.e164.arpa."};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  q.do_bit = true;
+  p = Ask(q);
+  ldns_rr* nsec = First(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC);
+  ASSERT_NE(nsec, nullptr);
+  ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+  EXPECT_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NAPTR));
+  EXPECT_FALSE(
+      ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+}
+
+TEST_F(ResponderTest, NonexistentNumberNxdomainWithoutDo) {
+  for (const char* name : {"1.1.1.1.5.5.5.2.0.2.1.e164.arpa.", "x.1.e164.arpa.",
+                           "10.e164.arpa."}) {
+    Q q{name};
+    Pkt p = Ask(q);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN) << name;
+    EXPECT_TRUE(ldns_pkt_aa(p.get()));
+    ldns_rr_list* ns = ldns_pkt_authority(p.get());
+    ASSERT_EQ(ldns_rr_list_rr_count(ns), 1u);
+    EXPECT_EQ(ldns_rr_get_type(ldns_rr_list_rr(ns, 0)), LDNS_RR_TYPE_SOA);
+    EXPECT_EQ(ldns_rr_ttl(ldns_rr_list_rr(ns, 0)), 120u);
+  }
+}
+
+TEST_F(ResponderTest, NonexistentNumberCompactDenial) {
+  Q q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  EXPECT_FALSE(ldns_pkt_edns_z(p.get()) & kEdnsFlagCO);
+  ldns_rr_list* ns = ldns_pkt_authority(p.get());
+  EXPECT_EQ(Count(ns, LDNS_RR_TYPE_SOA), 1u);
+  EXPECT_EQ(Count(ns, LDNS_RR_TYPE_NSEC), 1u);
+  EXPECT_EQ(Count(ns, LDNS_RR_TYPE_RRSIG), 2u);
+  ldns_rr* nsec = First(ns, LDNS_RR_TYPE_NSEC);
+  EXPECT_EQ(Text(ldns_rr_owner(nsec)), "1.1.1.1.5.5.5.2.0.2.1.e164.arpa.");
+  EXPECT_EQ(Text(ldns_rr_rdf(nsec, 0)),
+            "\\000.1.1.1.1.5.5.5.2.0.2.1.e164.arpa.");
+  ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+  EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NSEC));
+  EXPECT_TRUE(
+      ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+  EXPECT_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NAPTR));
+  EXPECT_EQ(ldns_rr_ttl(nsec), 120u);
+  EXPECT_EQ(VerifySection(ns), 2);
+
+  // The same miss again: its NSEC signature comes from the LRU.
+  uint64_t signed_before = responder_->stats().signed_on_demand.load();
+  Ask(q);
+  EXPECT_EQ(responder_->stats().signed_on_demand.load(), signed_before);
+
+  // CO restores NXDOMAIN and is echoed.
+  q.co = true;
+  p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  EXPECT_TRUE(ldns_pkt_edns_z(p.get()) & kEdnsFlagCO);
+  EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 1u);
+}
+
+TEST_F(ResponderTest, InvisibleLooksExactlyLikeNotFound) {
+  // +12025550000 exists only on a group offered to the peer.
+  Q q{"0.0.0.0.5.5.5.2.0.2.1.e164.arpa."};
+  Pkt peer = Ask(q, kPeerId);
+  EXPECT_EQ(Count(ldns_pkt_answer(peer.get()), LDNS_RR_TYPE_NAPTR), 1u);
+
+  std::vector<uint8_t> hidden = Raw(q);
+  std::vector<uint8_t> hidden_a = Raw(Q{q.name, kTypeA});
+  views_.Publish(BuildView(7, /*with_hidden=*/false));
+  // Same serial: the SOA is unchanged, so the bytes must be too.
+  MakeResponder();
+  std::vector<uint8_t> absent = Raw(q);
+  std::vector<uint8_t> absent_a = Raw(Q{q.name, kTypeA});
+  EXPECT_EQ(hidden, absent);
+  EXPECT_EQ(hidden_a, absent_a);
+  Pkt p = Parse(absent);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+}
+
+TEST_F(ResponderTest, MixedCaseIsEchoedAndOwnersPointAtTheQuestion) {
+  Q q{"3.8.0.0.6.9.2.3.6.1.4.4.E164.ArPa."};
+  std::vector<uint8_t> raw = Raw(q);
+  std::vector<uint8_t> query = Build(q);
+  ASSERT_GT(raw.size(), query.size());
+  // Header aside, the question is byte-identical.
+  const size_t qlen = query.size() - 11;  // All but the OPT RR.
+  EXPECT_TRUE(
+      std::equal(query.begin() + 12, query.begin() + qlen, raw.begin() + 12));
+  // The first answer's owner is a pointer to the question name.
+  EXPECT_EQ(raw[qlen], 0xc0);
+  EXPECT_EQ(raw[qlen + 1], 0x0c);
+  Pkt p = Parse(raw);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 3u);
+
+  Q miss{"1.1.1.1.5.5.5.2.0.2.1.E164.ARPA.", kTypeNAPTR};
+  miss.do_bit = true;
+  p = Ask(miss);
+  EXPECT_EQ(VerifySection(ldns_pkt_authority(p.get())), 2);
+}
+
+// ------------------------------------------------------------ refusals
+
+TEST_F(ResponderTest, OutsideEveryApexIsRefused) {
+  Pkt p = Ask(Q{"www.example.com.", kTypeA});
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_REFUSED);
+  EXPECT_FALSE(ldns_pkt_aa(p.get()));
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  p = Ask(Q{"arpa.", kTypeSOA});
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_REFUSED);
+}
+
+TEST_F(ResponderTest, PrivateZoneRefusesAnonymousOnly) {
+  Q q{"private.example.", kTypeSOA};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_REFUSED);
+  p = Ask(q, kPeerId);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_SOA), 1u);
+  // Numbers under the private apex resolve for the peer.
+  p = Ask(Q{"0.0.0.0.5.5.5.2.0.2.1.private.example."}, kPeerId);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_NAPTR), 1u);
+}
+
+TEST_F(ResponderTest, ClassChaosRefused) {
+  Q q{"e164.arpa.", kTypeSOA};
+  q.klass = kClassCH;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_REFUSED);
+}
+
+TEST_F(ResponderTest, NxnameQueryIsFormerr) {
+  Pkt p = Ask(Q{"1.e164.arpa.", kTypeNXNAME});
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_FORMERR);
+  EXPECT_EQ(ldns_pkt_qdcount(p.get()), 1);
+}
+
+TEST_F(ResponderTest, TransfersRefused) {
+  for (uint16_t t : {kTypeAXFR, kTypeIXFR}) {
+    Pkt p = Ask(Q{"e164.arpa.", t}, Identity{}, Transport::kTcp);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_REFUSED);
+  }
+}
+
+TEST_F(ResponderTest, UnknownOpcodeNotImp) {
+  Q q{"e164.arpa.", kTypeSOA};
+  q.flags = static_cast<uint16_t>(4 << 11);  // NOTIFY.
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOTIMPL);
+  EXPECT_EQ(ldns_pkt_get_opcode(p.get()), LDNS_PACKET_NOTIFY);
+}
+
+TEST_F(ResponderTest, MalformedIsFormerrAndGarbageDropped) {
+  std::vector<uint8_t> packet = Build(Q{"e164.arpa.", kTypeSOA});
+  packet.resize(packet.size() - 13);  // Cut into the question.
+  std::vector<uint8_t> raw = RawPacket(packet);
+  ASSERT_GE(raw.size(), 12u);
+  Pkt p = Parse(raw);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_FORMERR);
+  EXPECT_EQ(ldns_pkt_id(p.get()), 0x4242);
+  EXPECT_TRUE(RawPacket({1, 2, 3}).empty());
+}
+
+TEST_F(ResponderTest, EdnsVersionOneIsBadvers) {
+  Q q{"e164.arpa.", kTypeSOA};
+  q.version = 1;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), 0);  // Low bits of 16.
+  EXPECT_EQ(ldns_pkt_edns_extended_rcode(p.get()), 1);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+  EXPECT_EQ(ldns_pkt_edns_version(p.get()), 0);
+}
+
+// ------------------------------------------------------------ sizes
+
+TEST_F(ResponderTest, TruncatesWhenTheAnswerDoesNotFit) {
+  views_.Publish(BuildView(8, true, /*big=*/12));
+  Q q{"0.0.0.0.5.5.5.9.9.9.1.e164.arpa."};
+  q.payload = 512;
+  q.do_bit = true;
+  std::vector<uint8_t> raw = Raw(q);
+  ASSERT_FALSE(raw.empty());
+  EXPECT_LE(raw.size(), 512u);
+  Pkt p = Parse(raw);
+  EXPECT_TRUE(ldns_pkt_tc(p.get()));
+  EXPECT_EQ(ldns_pkt_ancount(p.get()), 0);
+  EXPECT_EQ(ldns_pkt_qdcount(p.get()), 1);
+  EXPECT_TRUE(ldns_pkt_edns(p.get()));  // OPT kept.
+  EXPECT_TRUE(ldns_pkt_edns_do(p.get()));
+
+  // No EDNS: 512 as well.
+  Q plain{q.name};
+  plain.edns = false;
+  raw = Raw(plain);
+  EXPECT_LE(raw.size(), 512u);
+  EXPECT_TRUE(ldns_pkt_tc(Parse(raw).get()));
+
+  // The same over TCP fits whole.
+  p = Ask(q, Identity{}, Transport::kTcp);
+  EXPECT_FALSE(ldns_pkt_tc(p.get()));
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_NAPTR), 12u);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+
+  // A large EDNS buffer is capped at our own max_udp_payload (1232).
+  q.payload = 4096;
+  raw = Raw(q);
+  EXPECT_LE(raw.size(), 1232u);
+}
+
+// ------------------------------------------------------------ signatures
+
+TEST_F(ResponderTest, SignAheadSignatureIsServedFromTheStore) {
+  // What the signer would have stored for +12025556666's NAPTR RRset.
+  std::string owner = EnumOwner("+12025556666", kApex);
+  std::vector<std::string> rdatas{
+      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
+                 std::string(1, '\0')),
+      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
+                 std::string(1, '\0'))};
+  DnssecTiming timing;
+  auto sig = SignCompact(*csk_.private_key, csk_.key_tag, kApex, owner,
+                         kTypeNAPTR, 300, rdatas, timing, absl::Now());
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  store_.Insert(SignatureKey(owner, kTypeNAPTR,
+                             RrsetHash(kTypeNAPTR, 300, rdatas), csk_.key_tag),
+                *sig);
+  uint64_t hits = responder_->stats().sig_store_hits.load();
+  uint64_t made = responder_->stats().signed_on_demand.load();
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(responder_->stats().sig_store_hits.load(), hits + 1);
+  EXPECT_EQ(responder_->stats().signed_on_demand.load(), made);
+  ldns_rr* rrsig = First(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_RRSIG);
+  ASSERT_NE(rrsig, nullptr);
+  EXPECT_EQ(RdataWire(rrsig), RdataFromCompact(*sig, kTypeNAPTR, kApex));
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+}
+
+TEST_F(ResponderTest, ZoneWithoutKeysAnswersUnsigned) {
+  keys_.Publish({});
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_NAPTR), 2u);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_RRSIG), 0u);
+  Q miss{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  miss.do_bit = true;
+  p = Ask(miss);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 0u);
+  Q dnskey{"e164.arpa.", kTypeDNSKEY};
+  p = Ask(dnskey);
+  EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+}
+
+TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
+  ZoneKey next =
+      MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_CSK, kAlgEd25519);
+  PublishKeys({csk_, next}, {next}, {next});
+  Q q{"e164.arpa.", kTypeDNSKEY};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_DNSKEY), 2u);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+  Q n{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  n.do_bit = true;
+  p = Ask(n);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+}
+
+TEST_F(ResponderTest, CreateRejectsBadZones) {
+  lufd::v1::DnsConfig bad;
+  bad.add_zones()->set_name("");
+  EXPECT_FALSE(Responder::Create(bad, &views_, &keys_, &store_, &lru_).ok());
+  lufd::v1::DnsConfig dup;
+  dup.add_zones()->set_name("e164.arpa.");
+  dup.add_zones()->set_name("E164.ARPA");
+  EXPECT_FALSE(Responder::Create(dup, &views_, &keys_, &store_, &lru_).ok());
+  lufd::v1::DnsConfig badns;
+  auto* z = badns.add_zones();
+  z->set_name("e164.arpa.");
+  z->add_ns("bad..name.");
+  EXPECT_FALSE(Responder::Create(badns, &views_, &keys_, &store_, &lru_).ok());
+  std::vector<std::string> want{kApex, std::string("\x07"
+                                                   "private\x07"
+                                                   "example\x00",
+                                                   17)};
+  EXPECT_EQ(responder_->zone_names(), want);
+}
+
+}  // namespace
+}  // namespace lufd::dns
