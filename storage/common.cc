@@ -1,6 +1,12 @@
 #include "storage/common.h"
 
+#include <tuple>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -87,5 +93,65 @@ absl::Status ParseObject(absl::string_view bytes, absl::string_view what,
 }
 
 int64_t NowMicros() { return absl::ToUnixMicros(absl::Now()); }
+
+std::vector<const StoredSignature*> LastSignatureWins(
+    const std::vector<StoredSignature>& signatures) {
+  using Key = std::tuple<absl::string_view, uint16_t, uint64_t, uint16_t>;
+  // Index of the last occurrence of each key; one pass, no copies.
+  absl::flat_hash_map<Key, size_t> last;
+  last.reserve(signatures.size());
+  for (size_t i = 0; i < signatures.size(); ++i) {
+    const StoredSignature& s = signatures[i];
+    last[Key(s.owner, s.type_covered, s.rrset_hash, s.key_tag)] = i;
+  }
+  std::vector<const StoredSignature*> out;
+  out.reserve(last.size());
+  for (size_t i = 0; i < signatures.size(); ++i) {
+    const StoredSignature& s = signatures[i];
+    if (last.size() == signatures.size() ||
+        last[Key(s.owner, s.type_covered, s.rrset_hash, s.key_tag)] == i) {
+      out.push_back(&s);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+absl::Mutex& LocalLeaseMutex() {
+  static absl::Mutex* mu = new absl::Mutex;
+  return *mu;
+}
+
+// Names with a live lease. Leaked on purpose: leases may be destroyed
+// during static destruction.
+absl::flat_hash_set<std::string>& LocalLeases()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(LocalLeaseMutex()) {
+  static auto* held = new absl::flat_hash_set<std::string>;
+  return *held;
+}
+
+class LocalSignerLease : public SignerLease {
+ public:
+  explicit LocalSignerLease(std::string name) : name_(std::move(name)) {}
+  ~LocalSignerLease() override {
+    absl::MutexLock lock(&LocalLeaseMutex());
+    LocalLeases().erase(name_);
+  }
+  // Held until destroyed: nothing outside the process can take it away.
+  bool Valid() override { return true; }
+
+ private:
+  const std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<SignerLease> TryAcquireLocalSignerLease(
+    const std::string& name) {
+  absl::MutexLock lock(&LocalLeaseMutex());
+  if (!LocalLeases().insert(name).second) return nullptr;
+  return std::make_unique<LocalSignerLease>(name);
+}
 
 }  // namespace lufd::storage_internal

@@ -9,8 +9,10 @@
 #define LUFD_STORAGE_COMMON_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -43,6 +45,18 @@ inline constexpr uint32_t kDefaultAuditLimit = 1000;
 
 // Microseconds since the epoch, for change-log time stamps.
 int64_t NowMicros();
+
+// PutSignatures' rows with later duplicates (same owner, type_covered,
+// rrset_hash, key_tag) dropped, in input order: the last one given wins,
+// in every backend. Points into `signatures`.
+std::vector<const StoredSignature*> LastSignatureWins(
+    const std::vector<StoredSignature>& signatures);
+
+// The process-local signer lease of the SQLite and memory backends: at most
+// one live lease per `name` (a canonical database path, or a unique name
+// per memory store) in this process; nullptr when one is held. Thread-safe.
+std::unique_ptr<SignerLease> TryAcquireLocalSignerLease(
+    const std::string& name);
 
 }  // namespace lufd::storage_internal
 

@@ -73,13 +73,13 @@ struct AuditQuery {
 // stays until it expires. Not part of the change log: signatures are derived
 // data, re-made every few days, and would swamp the audit trail.
 struct StoredSignature {
-  std::string owner;         // Lowercase uncompressed wire name.
+  std::string owner;  // Lowercase uncompressed wire name.
   uint16_t type_covered = 0;
-  uint64_t rrset_hash = 0;   // server/dns/dnssec.h RrsetHash.
+  uint64_t rrset_hash = 0;  // server/dns/dnssec.h RrsetHash.
   uint16_t key_tag = 0;
-  std::string rrsig_rdata;   // The whole RRSIG RDATA.
+  std::string rrsig_rdata;  // The whole RRSIG RDATA.
   int64_t expiration_unix = 0;
-  uint64_t seq = 0;          // Set by the store: increases with every put.
+  uint64_t seq = 0;  // Set by the store: increases with every put.
 };
 
 // Held by the one instance that signs ahead; released on destruction or
@@ -138,29 +138,27 @@ class Store {
   // --- DNSSEC signatures made ahead (see StoredSignature) ---
 
   // Upserts in one transaction; each row gets a fresh seq.
+  // A row given twice in one call: the last one wins. 100k+ rows per call
+  // are expected (the signer's first pass over a big registry).
   virtual absl::Status PutSignatures(
-      const std::vector<StoredSignature>& signatures) {
-    return absl::UnimplementedError("PutSignatures");  // TODO(storage): pure.
-  }
+      const std::vector<StoredSignature>& signatures) = 0;
   // Every row with seq > after_seq, in seq order; returns the highest seq
   // seen (after_seq when none). Start-up loads with after_seq = 0, then
-  // instances poll for what the signer added.
+  // instances poll for what the signer added. Streams: rows are handed to
+  // fn as they are read (the reference is valid only during the call), and
+  // fn must not call back into the store.
   virtual absl::StatusOr<uint64_t> ScanSignatures(
       uint64_t after_seq,
-      const std::function<void(const StoredSignature&)>& fn) {
-    return absl::UnimplementedError("ScanSignatures");  // TODO(storage): pure.
-  }
+      const std::function<void(const StoredSignature&)>& fn) = 0;
   // Deletes rows expiring before `unix_time`; returns how many.
   virtual absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
-      int64_t unix_time) {
-    return absl::UnimplementedError("DeleteSignatures");  // TODO(storage): pure.
-  }
+      int64_t unix_time) = 0;
   // The sign-ahead election: a lease, or nullptr when another instance
   // holds it (PostgreSQL session advisory lock; SQLite and memory: the
   // first caller in the process, as the database has one writer host).
-  virtual absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease() {
-    return absl::UnimplementedError("SignerLease");  // TODO(storage): pure.
-  }
+  // A lease does not refer to its Store and may outlive it.
+  virtual absl::StatusOr<std::unique_ptr<SignerLease>>
+  TryAcquireSignerLease() = 0;
 };
 
 }  // namespace lufd

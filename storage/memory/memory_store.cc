@@ -1,6 +1,7 @@
 #include "storage/memory/memory_store.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "absl/strings/str_cat.h"
 #include "storage/common.h"
@@ -110,6 +111,65 @@ absl::StatusOr<std::vector<Change>> MemoryStore::Audit(
     out.push_back(*it);
   }
   return out;
+}
+
+absl::Status MemoryStore::PutSignatures(
+    const std::vector<StoredSignature>& signatures) {
+  std::vector<const StoredSignature*> rows =
+      storage_internal::LastSignatureWins(signatures);
+  absl::MutexLock lock(&mu_);
+  for (const StoredSignature* row : rows) {
+    SignatureKey key(row->owner, row->type_covered, row->rrset_hash,
+                     row->key_tag);
+    uint64_t& seq = signature_seq_[key];
+    if (seq != 0) signatures_.erase(seq);
+    seq = ++last_signature_seq_;
+    StoredSignature& stored = signatures_[seq];
+    stored = *row;
+    stored.seq = seq;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> MemoryStore::ScanSignatures(
+    uint64_t after_seq, const std::function<void(const StoredSignature&)>& fn) {
+  absl::MutexLock lock(&mu_);
+  uint64_t last = after_seq;
+  for (auto it = signatures_.upper_bound(after_seq); it != signatures_.end();
+       ++it) {
+    fn(it->second);
+    last = it->first;
+  }
+  return last;
+}
+
+absl::StatusOr<uint64_t> MemoryStore::DeleteSignaturesExpiringBefore(
+    int64_t unix_time) {
+  absl::MutexLock lock(&mu_);
+  uint64_t deleted = 0;
+  for (auto it = signatures_.begin(); it != signatures_.end();) {
+    const StoredSignature& s = it->second;
+    if (s.expiration_unix >= unix_time) {
+      ++it;
+      continue;
+    }
+    signature_seq_.erase(
+        SignatureKey(s.owner, s.type_covered, s.rrset_hash, s.key_tag));
+    it = signatures_.erase(it);
+    ++deleted;
+  }
+  return deleted;
+}
+
+absl::StatusOr<std::unique_ptr<SignerLease>>
+MemoryStore::TryAcquireSignerLease() {
+  return storage_internal::TryAcquireLocalSignerLease(
+      absl::StrCat("memory:", instance_id_));
+}
+
+uint64_t MemoryStore::NextInstanceId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace lufd

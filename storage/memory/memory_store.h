@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -41,7 +42,19 @@ class MemoryStore : public Store {
       const AuditQuery& query) override;
   absl::StatusOr<bool> IsReadOnly() override { return false; }
 
+  absl::Status PutSignatures(
+      const std::vector<StoredSignature>& signatures) override;
+  absl::StatusOr<uint64_t> ScanSignatures(
+      uint64_t after_seq,
+      const std::function<void(const StoredSignature&)>& fn) override;
+  absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
+      int64_t unix_time) override;
+  // One lease per MemoryStore object (each is its own database).
+  absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease() override;
+
  private:
+  using SignatureKey = std::tuple<std::string, uint16_t, uint64_t, uint16_t>;
+
   using ObjectKey = std::pair<int, std::string>;
 
   mutable absl::Mutex mu_;
@@ -51,6 +64,13 @@ class MemoryStore : public Store {
       ABSL_GUARDED_BY(mu_);
   // In (serial, seq) order by construction.
   std::vector<lufd::v1::Change> log_ ABSL_GUARDED_BY(mu_);
+  // Signatures by seq (the scan order), and each row's seq by identity.
+  absl::btree_map<uint64_t, StoredSignature> signatures_ ABSL_GUARDED_BY(mu_);
+  absl::btree_map<SignatureKey, uint64_t> signature_seq_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_signature_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Names this store's signer lease (addresses may be reused).
+  const uint64_t instance_id_ = NextInstanceId();
+  static uint64_t NextInstanceId();
 };
 
 }  // namespace lufd

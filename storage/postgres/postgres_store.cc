@@ -30,6 +30,9 @@ using storage_internal::NotMigratedError;
 
 // Serializes concurrent Migrate() calls from several instances.
 constexpr int64_t kMigrateLockKey = 0x6c7566640002;
+// Serializes PutSignatures, so seqs become visible in increasing order
+// (a poller's after_seq never skips a row committed late).
+constexpr int64_t kSignaturesPutLockKey = 0x6c7566640004;
 constexpr size_t kMaxIdleConnections = 4;
 // Rows per FETCH while streaming a snapshot.
 constexpr int kFetchRows = 20000;
@@ -138,6 +141,40 @@ absl::StatusOr<std::vector<Change>> ResultToChanges(const pqxx::result& res) {
   }
   return out;
 }
+
+// A session advisory lock held on a connection owned by the lease. The
+// backend pid is remembered: should libpq ever reconnect, the new session
+// does not hold the lock, and Valid() must say so.
+class PostgresSignerLease : public SignerLease {
+ public:
+  PostgresSignerLease(std::unique_ptr<pqxx::connection> conn, int pid)
+      : conn_(std::move(conn)), pid_(pid) {}
+  ~PostgresSignerLease() override {
+    // Closing the session releases the lock; no explicit unlock needed.
+    try {
+      conn_.reset();
+    } catch (...) {
+    }
+  }
+
+  bool Valid() override {
+    absl::MutexLock lock(&mu_);
+    if (lost_) return false;
+    try {
+      pqxx::nontransaction w(*conn_);
+      lost_ = w.exec1("SELECT pg_backend_pid()")[0].as<int>() != pid_;
+    } catch (...) {
+      lost_ = true;
+    }
+    return !lost_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<pqxx::connection> conn_ ABSL_GUARDED_BY(mu_);
+  const int pid_;
+  bool lost_ ABSL_GUARDED_BY(mu_) = false;
+};
 
 class PostgresStore : public Store {
  public:
@@ -343,6 +380,97 @@ class PostgresStore : public Store {
           w.commit();
           return ResultToChanges(res);
         });
+  }
+
+  absl::Status PutSignatures(
+      const std::vector<StoredSignature>& signatures) override {
+    std::vector<const StoredSignature*> rows =
+        storage_internal::LastSignatureWins(signatures);
+    if (rows.empty()) return absl::OkStatus();
+    return Run<bool>("put signatures",
+                     [&](pqxx::connection& c) -> absl::StatusOr<bool> {
+                       RETURN_IF_ERROR(CheckSchema(c));
+                       RETURN_IF_ERROR(PutSignaturesTxn(c, rows));
+                       return true;
+                     })
+        .status();
+  }
+
+  absl::StatusOr<uint64_t> ScanSignatures(
+      uint64_t after_seq,
+      const std::function<void(const StoredSignature&)>& fn) override {
+    return Run<uint64_t>(
+        "scan signatures",
+        [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          // A cursor: the rows stream in bounded batches, never one result
+          // of a million rows. The bound is a number, formatted here.
+          w.exec(absl::StrCat(
+              "DECLARE lufd_signatures NO SCROLL CURSOR FOR "
+              "SELECT seq, owner, type_covered, rrset_hash, key_tag, rrsig, "
+              "expiration FROM dnssec_signatures WHERE seq > ",
+              after_seq, " ORDER BY seq"));
+          const std::string fetch =
+              absl::StrCat("FETCH ", kFetchRows, " FROM lufd_signatures");
+          StoredSignature row;
+          uint64_t last = after_seq;
+          // Bounded: each round consumes rows of a finite snapshot.
+          for (;;) {
+            pqxx::result res = w.exec(fetch);
+            if (res.empty()) break;
+            for (const pqxx::row& r : res) {
+              row.seq = r[0].as<uint64_t>();
+              pqxx::binarystring owner(r[1]);
+              row.owner.assign(reinterpret_cast<const char*>(owner.data()),
+                               owner.size());
+              row.type_covered = static_cast<uint16_t>(r[2].as<int>());
+              row.rrset_hash = static_cast<uint64_t>(r[3].as<int64_t>());
+              row.key_tag = static_cast<uint16_t>(r[4].as<int>());
+              pqxx::binarystring rrsig(r[5]);
+              row.rrsig_rdata.assign(
+                  reinterpret_cast<const char*>(rrsig.data()), rrsig.size());
+              row.expiration_unix = r[6].as<int64_t>();
+              fn(row);
+              last = row.seq;
+            }
+          }
+          w.commit();
+          return last;
+        });
+  }
+
+  absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
+      int64_t unix_time) override {
+    return Run<uint64_t>(
+        "delete signatures",
+        [&](pqxx::connection& c) -> absl::StatusOr<uint64_t> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::work w(c);
+          pqxx::result res = w.exec_params(
+              "DELETE FROM dnssec_signatures WHERE expiration < $1", unix_time);
+          w.commit();
+          return static_cast<uint64_t>(res.affected_rows());
+        });
+  }
+
+  absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease()
+      override {
+    try {
+      // Its own connection, never pooled: the lock lives with the session.
+      auto conn = std::make_unique<pqxx::connection>(conninfo_);
+      pqxx::nontransaction w(*conn);
+      pqxx::row r =
+          w.exec_params1("SELECT pg_try_advisory_lock($1), pg_backend_pid()",
+                         kPostgresSignerLeaseKey);
+      if (!r[0].as<bool>()) return std::unique_ptr<SignerLease>();
+      const int pid = r[1].as<int>();
+      w.commit();
+      return std::unique_ptr<SignerLease>(
+          std::make_unique<PostgresSignerLease>(std::move(conn), pid));
+    } catch (...) {
+      return MapException("signer lease");
+    }
   }
 
   absl::StatusOr<bool> IsReadOnly() override {
@@ -555,6 +683,47 @@ class PostgresStore : public Store {
                   serial_i);
     w.commit();
     return serial;
+  }
+
+  // Throws on database errors (callers run inside Run()). COPY into a
+  // temporary table, then one INSERT .. ON CONFLICT: a few round trips for
+  // any number of rows (duplicates were removed by LastSignatureWins, so no
+  // row is hit twice by the upsert).
+  absl::Status PutSignaturesTxn(
+      pqxx::connection& c, const std::vector<const StoredSignature*>& rows) {
+    pqxx::work w(c);
+    if (w.exec1("SELECT pg_is_in_recovery()")[0].as<bool>()) {
+      return ReadOnlyStandbyError();
+    }
+    w.exec_params("SELECT pg_advisory_xact_lock($1)", kSignaturesPutLockKey);
+    w.exec(
+        "CREATE TEMP TABLE lufd_signature_load (owner BYTEA, type_covered "
+        "INTEGER, rrset_hash BIGINT, key_tag INTEGER, rrsig BYTEA, "
+        "expiration BIGINT) ON COMMIT DROP");
+    {
+      pqxx::stream_to copy(
+          w, "lufd_signature_load",
+          std::vector<std::string>{"owner", "type_covered", "rrset_hash",
+                                   "key_tag", "rrsig", "expiration"});
+      for (const StoredSignature* row : rows) {
+        copy << std::make_tuple(
+            ByteaHex(row->owner), static_cast<int>(row->type_covered),
+            static_cast<int64_t>(row->rrset_hash),
+            static_cast<int>(row->key_tag), ByteaHex(row->rrsig_rdata),
+            row->expiration_unix);
+      }
+      copy.complete();
+    }
+    w.exec(
+        "INSERT INTO dnssec_signatures (owner, type_covered, rrset_hash, "
+        "key_tag, rrsig, expiration, seq) "
+        "SELECT owner, type_covered, rrset_hash, key_tag, rrsig, expiration, "
+        "nextval('dnssec_signatures_seq_gen') FROM lufd_signature_load "
+        "ON CONFLICT (owner, type_covered, rrset_hash, key_tag) DO UPDATE "
+        "SET rrsig = EXCLUDED.rrsig, expiration = EXCLUDED.expiration, "
+        "seq = EXCLUDED.seq");
+    w.commit();
+    return absl::OkStatus();
   }
 
   const std::string conninfo_;

@@ -7,7 +7,10 @@
 // serial row is then read, checked and bumped in the same transaction. Bulk
 // commits stream the change log with COPY and derive the object rows from it
 // with one INSERT .. SELECT, so 1M mutations cost a few round trips, not 1M.
-// Snapshots read in one REPEATABLE READ transaction through a cursor. A hot
+// Snapshots read in one REPEATABLE READ transaction through a cursor.
+// Signatures (derived data, outside the change log) are bulk-upserted from
+// a COPY into a temporary table and scanned through a cursor; the signer
+// lease is a session advisory lock on a connection of its own. A hot
 // standby answers reads; writes there fail with FAILED_PRECONDITION.
 // Connections come from a small pool; every libpqxx exception is caught here
 // and mapped to a Status (UNAVAILABLE for connection trouble).
@@ -31,6 +34,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(
 // The advisory-lock key commits take (pg_advisory_xact_lock(bigint)). Other
 // code that must exclude commits may take it too.
 inline constexpr int64_t kPostgresCommitLockKey = 0x6c7566640001;  // "lufd"1
+// The signer lease: a session advisory lock (pg_try_advisory_lock) held by
+// a connection the lease owns, so it goes away with that session.
+inline constexpr int64_t kPostgresSignerLeaseKey = 0x6c7566640003;
 
 }  // namespace lufd
 

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <utility>
@@ -248,6 +249,54 @@ class SqliteStore : public Store {
 
   absl::StatusOr<bool> IsReadOnly() override { return false; }
 
+  absl::Status PutSignatures(
+      const std::vector<StoredSignature>& signatures) override {
+    std::vector<const StoredSignature*> rows =
+        storage_internal::LastSignatureWins(signatures);
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    absl::Status s = PutSignaturesLocked(c, rows);
+    c->RollbackIfOpen();
+    return s;
+  }
+
+  absl::StatusOr<uint64_t> ScanSignatures(
+      uint64_t after_seq,
+      const std::function<void(const StoredSignature&)>& fn) override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ScanSignaturesImpl(r.get(), after_seq, fn);
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
+      int64_t unix_time) override {
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                     c->Prepare("DELETE FROM dnssec_signatures "
+                                "WHERE expiration < ?1"));
+    sqlite3_bind_int64(s, 1, unix_time);
+    absl::Status st = StepDone(c, s, "delete signatures");
+    sqlite3_reset(s);
+    RETURN_IF_ERROR(st);
+    return static_cast<uint64_t>(sqlite3_changes64(c->db()));
+  }
+
+  absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease()
+      override {
+    // One writer host per SQLite file: the lease is per process and per
+    // file, whatever path spelling or Store object names it.
+    std::error_code ec;
+    std::filesystem::path canonical =
+        std::filesystem::weakly_canonical(path_, ec);
+    return storage_internal::TryAcquireLocalSignerLease(
+        absl::StrCat("sqlite:", ec ? path_ : canonical.string()));
+  }
+
  private:
   // Page cache sizes, in KiB. The writer's large cache keeps bulk index
   // building off the disk. Readers only scan (snapshot, change log, audit)
@@ -481,6 +530,83 @@ class SqliteStore : public Store {
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "load snapshot");
     return serial;
+  }
+
+  // seq comes from signature_state inside this write transaction, so it
+  // is never reused even after the highest rows were deleted (a poller's
+  // after_seq would skip a reused one). INSERT OR REPLACE: a row that
+  // exists under the same identity is deleted and re-inserted under its new
+  // seq (seq is the rowid, see migration 0003).
+  absl::Status PutSignaturesLocked(
+      Conn* c, const std::vector<const StoredSignature*>& rows) {
+    if (rows.empty()) return absl::OkStatus();
+    RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * get,
+        c->Prepare("SELECT last_seq FROM signature_state WHERE id = 1"));
+    int rc = sqlite3_step(get);
+    if (rc != SQLITE_ROW) return SqliteError(c->db(), rc, "read last seq");
+    int64_t seq = sqlite3_column_int64(get, 0);
+    sqlite3_reset(get);
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * put,
+        c->Prepare("INSERT OR REPLACE INTO dnssec_signatures (seq, owner, "
+                   "type_covered, rrset_hash, key_tag, rrsig, expiration) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    for (const StoredSignature* row : rows) {
+      sqlite3_reset(put);
+      sqlite3_bind_int64(put, 1, ++seq);
+      BindBlob(put, 2, row->owner);
+      sqlite3_bind_int(put, 3, row->type_covered);
+      sqlite3_bind_int64(put, 4, static_cast<int64_t>(row->rrset_hash));
+      sqlite3_bind_int(put, 5, row->key_tag);
+      BindBlob(put, 6, row->rrsig_rdata);
+      sqlite3_bind_int64(put, 7, row->expiration_unix);
+      rc = sqlite3_step(put);
+      if (rc != SQLITE_DONE) {
+        sqlite3_reset(put);
+        return SqliteError(c->db(), rc, "put signature");
+      }
+    }
+    sqlite3_reset(put);
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * set,
+        c->Prepare("UPDATE signature_state SET last_seq = ?1 WHERE id = 1"));
+    sqlite3_bind_int64(set, 1, seq);
+    RETURN_IF_ERROR(StepDone(c, set, "update last seq"));
+    return c->Exec("COMMIT");
+  }
+
+  absl::StatusOr<uint64_t> ScanSignaturesImpl(
+      Conn* c, uint64_t after_seq,
+      const std::function<void(const StoredSignature&)>& fn) {
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("SELECT seq, owner, type_covered, rrset_hash, key_tag, "
+                   "rrsig, expiration FROM dnssec_signatures WHERE seq > ?1 "
+                   "ORDER BY seq"));
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(after_seq));
+    // One row object, its buffers reused: a start-up scan of 1M rows
+    // allocates almost nothing.
+    StoredSignature row;
+    uint64_t last = after_seq;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      row.seq = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+      absl::string_view owner = ColumnBlob(s, 1);
+      row.owner.assign(owner.data(), owner.size());
+      row.type_covered = static_cast<uint16_t>(sqlite3_column_int(s, 2));
+      row.rrset_hash = static_cast<uint64_t>(sqlite3_column_int64(s, 3));
+      row.key_tag = static_cast<uint16_t>(sqlite3_column_int(s, 4));
+      absl::string_view rrsig = ColumnBlob(s, 5);
+      row.rrsig_rdata.assign(rrsig.data(), rrsig.size());
+      row.expiration_unix = sqlite3_column_int64(s, 6);
+      fn(row);
+      last = row.seq;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "scan signatures");
+    return last;
   }
 
   static absl::StatusOr<std::vector<Change>> CollectChanges(Conn* c,

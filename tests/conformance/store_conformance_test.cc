@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "storage/postgres/postgres_store.h"
 #include "storage/store.h"
 
 namespace lufd::testing {
@@ -632,6 +633,221 @@ TEST_P(StoreConformanceTest, StandbyIsReadOnly) {
   EXPECT_TRUE(seen);
   standby->reset();
   replica->reset();
+}
+
+// --- DNSSEC signatures and the signer lease ---
+
+StoredSignature Sig(const std::string& owner, uint16_t type, uint64_t hash,
+                    uint16_t tag, const std::string& rrsig,
+                    int64_t expiration) {
+  StoredSignature s;
+  s.owner = owner;
+  s.type_covered = type;
+  s.rrset_hash = hash;
+  s.key_tag = tag;
+  s.rrsig_rdata = rrsig;
+  s.expiration_unix = expiration;
+  return s;
+}
+
+std::vector<StoredSignature> ScanAll(Store& store, uint64_t after,
+                                     uint64_t* last = nullptr) {
+  std::vector<StoredSignature> out;
+  auto r = store.ScanSignatures(
+      after, [&](const StoredSignature& s) { out.push_back(s); });
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (last != nullptr) *last = r.ok() ? *r : 0;
+  return out;
+}
+
+TEST_P(StoreConformanceTest, SignaturesUpsertScanAndDelete) {
+  ASSERT_TRUE(store_->Migrate().ok());
+  uint64_t last = 99;
+  EXPECT_TRUE(ScanAll(*store_, 0, &last).empty());
+  EXPECT_EQ(last, 0u);
+  // Binary owners and RDATA (NUL bytes, high bytes), a hash with the top bit
+  // set (stored as a negative int64 by the SQL backends).
+  const std::string owner1(
+      "\x01"
+      "6\x01"
+      "6\x04"
+      "e164\x04"
+      "arpa\x00",
+      19);
+  const std::string owner2(
+      "\x01"
+      "7\x04"
+      "e164\x04"
+      "arpa\x00",
+      17);
+  const std::string rrsig(std::string("\x00\x23\x0d\xff", 4) + "sig");
+  const uint64_t big_hash = 0xfedcba9876543210ull;
+  ASSERT_TRUE(store_
+                  ->PutSignatures({Sig(owner1, 35, big_hash, 12345, rrsig, 100),
+                                   Sig(owner1, 35, big_hash, 54321, rrsig, 200),
+                                   Sig(owner2, 2, 7, 12345, "ns-sig", 300)})
+                  .ok());
+  std::vector<StoredSignature> all = ScanAll(*store_, 0, &last);
+  ASSERT_EQ(all.size(), 3u);
+  EXPECT_EQ(all[0].owner, owner1);
+  EXPECT_EQ(all[0].type_covered, 35);
+  EXPECT_EQ(all[0].rrset_hash, big_hash);
+  EXPECT_EQ(all[0].rrsig_rdata, rrsig);
+  EXPECT_EQ(all[0].expiration_unix, 100);
+  EXPECT_EQ(all[2].owner, owner2);
+  EXPECT_EQ(all[2].key_tag, 12345);
+  EXPECT_LT(all[0].seq, all[1].seq);
+  EXPECT_LT(all[1].seq, all[2].seq);
+  EXPECT_GT(all[0].seq, 0u);
+  EXPECT_EQ(last, all[2].seq);
+
+  // Upsert: same identity, new RDATA and expiry -> one row, a fresh (higher)
+  // seq; a scan after the old high mark sees just it. In one call, the last
+  // of two duplicates wins.
+  const uint64_t mark = last;
+  ASSERT_TRUE(
+      store_
+          ->PutSignatures({Sig(owner1, 35, big_hash, 12345, "x", 400),
+                           Sig(owner1, 35, big_hash, 12345, "new", 500)})
+          .ok());
+  std::vector<StoredSignature> added = ScanAll(*store_, mark, &last);
+  ASSERT_EQ(added.size(), 1u);
+  EXPECT_EQ(added[0].rrsig_rdata, "new");
+  EXPECT_EQ(added[0].expiration_unix, 500);
+  EXPECT_GT(added[0].seq, mark);
+  EXPECT_EQ(last, added[0].seq);
+  EXPECT_EQ(ScanAll(*store_, 0).size(), 3u);
+  // Nothing after the high mark: last stays at after_seq.
+  EXPECT_TRUE(ScanAll(*store_, last, &last).empty());
+  EXPECT_EQ(last, added[0].seq);
+  EXPECT_TRUE(store_->PutSignatures({}).ok());
+
+  // Delete what expires before 250: the 200 row only (100 was replaced).
+  auto deleted = store_->DeleteSignaturesExpiringBefore(250);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 1u);
+  all = ScanAll(*store_, 0);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].owner, owner2);
+  EXPECT_EQ(all[1].rrsig_rdata, "new");
+  // Deleting the highest rows never lets a seq be handed out again.
+  const uint64_t high = all[1].seq;
+  EXPECT_EQ(*store_->DeleteSignaturesExpiringBefore(1000), 2u);
+  ASSERT_TRUE(store_->PutSignatures({Sig(owner2, 2, 8, 1, "again", 9)}).ok());
+  all = ScanAll(*store_, 0);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_GT(all[0].seq, high);
+
+  if (!IsMemory()) {
+    // Durable and visible to another handle.
+    auto other = Reopen();
+    ASSERT_NE(other, nullptr);
+    EXPECT_EQ(ScanAll(*other, 0).size(), 1u);
+  }
+}
+
+TEST_P(StoreConformanceTest, SignaturesBulkPutAndStreamingScan) {
+  ASSERT_TRUE(store_->Migrate().ok());
+  // Big enough for several cursor batches (PostgreSQL fetches 20k rows at
+  // a time); the 1M-row numbers come from lufd_store_bench.
+  constexpr int kN = 50000;
+  std::vector<StoredSignature> sigs;
+  sigs.reserve(kN);
+  for (int i = 0; i < kN; ++i) {
+    sigs.push_back(Sig(absl::StrCat("owner-", i), 35, 1000003ull * i,
+                       static_cast<uint16_t>(i % 3), std::string(100, 's'),
+                       1700000000 + i));
+  }
+  ASSERT_TRUE(store_->PutSignatures(sigs).ok());
+  uint64_t count = 0, previous = 0, last = 0;
+  bool ordered = true;
+  auto r = store_->ScanSignatures(0, [&](const StoredSignature& s) {
+    ordered = ordered && s.seq > previous;
+    previous = s.seq;
+    ++count;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  last = *r;
+  EXPECT_EQ(count, uint64_t{kN});
+  EXPECT_TRUE(ordered);
+  EXPECT_EQ(last, previous);
+  // Re-putting all of them replaces, not adds.
+  ASSERT_TRUE(store_->PutSignatures(sigs).ok());
+  EXPECT_EQ(ScanAll(*store_, last).size(), size_t{kN});
+  EXPECT_EQ(*store_->DeleteSignaturesExpiringBefore(1700000000 + kN / 2),
+            uint64_t{kN / 2});
+}
+
+TEST_P(StoreConformanceTest, SignerLeaseIsExclusiveAndReleasedOnDestruction) {
+  ASSERT_TRUE(store_->Migrate().ok());
+  auto first = store_->TryAcquireSignerLease();
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_NE(*first, nullptr);
+  EXPECT_TRUE((*first)->Valid());
+  // Not twice from the same Store...
+  auto again = store_->TryAcquireSignerLease();
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, nullptr);
+  std::unique_ptr<Store> other;
+  if (!IsMemory()) {
+    // ...nor from another Store on the same database.
+    other = Reopen();
+    ASSERT_NE(other, nullptr);
+    auto second = other->TryAcquireSignerLease();
+    ASSERT_TRUE(second.ok()) << second.status();
+    EXPECT_EQ(*second, nullptr);
+  } else {
+    // Each memory store is its own database.
+    auto separate = Store::Open("memory:");
+    ASSERT_TRUE(separate.ok());
+    auto lease = (*separate)->TryAcquireSignerLease();
+    ASSERT_TRUE(lease.ok());
+    EXPECT_NE(*lease, nullptr);
+  }
+  first->reset();
+  Store* taker = other != nullptr ? other.get() : store_.get();
+  auto next = taker->TryAcquireSignerLease();
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_NE(*next, nullptr);
+  EXPECT_TRUE((*next)->Valid());
+  // A lease may outlive its Store.
+  other.reset();
+  EXPECT_TRUE((*next)->Valid());
+}
+
+TEST_P(StoreConformanceTest, SignerLeaseIsLostWithItsPostgresSession) {
+  if (!IsPostgres()) GTEST_SKIP() << "sessions are PostgreSQL's";
+  ASSERT_TRUE(store_->Migrate().ok());
+  auto lease = store_->TryAcquireSignerLease();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_NE(*lease, nullptr);
+  auto other = Reopen();
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(*other->TryAcquireSignerLease(), nullptr);
+  // Kill the lease's session from outside, as a failover or a network cut
+  // would.
+  {
+    pqxx::connection admin(url_);
+    pqxx::nontransaction w(admin);
+    pqxx::result r = w.exec(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks "
+        "WHERE locktype = 'advisory' AND granted AND "
+        "((classid::bigint << 32) | objid::bigint) = " +
+        std::to_string(kPostgresSignerLeaseKey));
+    ASSERT_EQ(r.size(), 1u);
+  }
+  // The server releases the lock once the backend is gone (bounded wait).
+  std::unique_ptr<SignerLease> taken;
+  for (int i = 0; i < 200 && taken == nullptr; ++i) {
+    auto t = other->TryAcquireSignerLease();
+    ASSERT_TRUE(t.ok()) << t.status();
+    taken = std::move(*t);
+    if (taken == nullptr) usleep(25000);
+  }
+  ASSERT_NE(taken, nullptr);
+  EXPECT_TRUE(taken->Valid());
+  EXPECT_FALSE((*lease)->Valid());
+  EXPECT_FALSE((*lease)->Valid());  // Stays lost.
 }
 
 }  // namespace lufd::testing
