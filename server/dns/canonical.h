@@ -21,7 +21,10 @@ int CanonicalCompare(std::string_view a_wire, std::string_view b_wire);
 // 255 octets; otherwise the name with its first label incremented as RFC
 // 4470 section 3.1.2 describes (and, when that label is already maximal,
 // the parent's successor). nullopt when `name` is not under the apex or the
-// input is not a valid wire name. Result is lowercase.
+// input is not a valid wire name. Result is lowercase. For the zone's very
+// last name (nothing at or below the apex follows it, e.g. a 255-octet name
+// of \377 labels) the result wraps to the apex, like the last NSEC of a
+// signed zone.
 std::optional<std::string> ImmediateSuccessor(std::string_view name_wire,
                                               std::string_view apex_wire);
 
