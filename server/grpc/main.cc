@@ -1,8 +1,17 @@
 // lufd: the ENUM / SPEERMINT Look-Up Function registry server.
 //
 //   lufd --config FILE [--listen ADDR] [--log-level LEVEL] [--port-file FILE]
+//        [--dns-port-file FILE]
 //   lufd --check-config FILE     prints "OK" or the errors; exit 0 / 1
 //   lufd --version
+//
+// --port-file receives the gRPC port (one line). --dns-port-file receives
+// one line per DNS listener, "<transport> <address>" with the actual port
+// (port 0 in dns.listen / dns.dot.listen picks a free one), e.g.
+//   udp+tcp 127.0.0.1:40123
+//   udp+tcp [::1]:40124
+//   tls 127.0.0.1:40125
+// Both are written (atomically, via rename) once everything listens.
 //
 // Runs until SIGTERM/SIGINT, then drains (drain_timeout) and exits 0.
 #include <cstdio>
@@ -25,6 +34,7 @@ struct Flags {
   std::string config;
   std::string check_config;
   std::string port_file;
+  std::string dns_port_file;
   std::string listen;     // Overrides grpc.listen.
   std::string log_level;  // Overrides log.level.
   bool version = false;
@@ -33,7 +43,7 @@ struct Flags {
 
 constexpr char kUsage[] =
     "usage: lufd --config FILE [--listen ADDR] [--log-level LEVEL]\n"
-    "            [--port-file FILE]\n"
+    "            [--port-file FILE] [--dns-port-file FILE]\n"
     "       lufd --check-config FILE\n"
     "       lufd --version\n";
 
@@ -61,6 +71,7 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
     if (name == "--config") target = &flags->config;
     if (name == "--check-config") target = &flags->check_config;
     if (name == "--port-file") target = &flags->port_file;
+    if (name == "--dns-port-file") target = &flags->dns_port_file;
     if (name == "--listen") target = &flags->listen;
     if (name == "--log-level") target = &flags->log_level;
     if (target == nullptr) {
@@ -80,14 +91,18 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
 }
 
 // Written via rename so a reader never sees a partial file.
-bool WritePortFile(const std::string& path, int port) {
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::trunc);
-    out << port << "\n";
+    out << text;
     if (!out) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+bool WritePortFile(const std::string& path, int port) {
+  return WriteFileAtomically(path, absl::StrCat(port, "\n"));
 }
 
 }  // namespace
@@ -155,6 +170,18 @@ int main(int argc, char** argv) {
       !WritePortFile(flags.port_file, (*server)->port())) {
     spdlog::error("cannot write port file {}", flags.port_file);
     return 1;
+  }
+  if (!flags.dns_port_file.empty()) {
+    std::string lines;
+    if ((*server)->dns() != nullptr) {
+      for (const lufd::dns::BoundAddress& b : (*server)->dns()->bound()) {
+        absl::StrAppend(&lines, b.transport, " ", b.address, "\n");
+      }
+    }
+    if (!WriteFileAtomically(flags.dns_port_file, lines)) {
+      spdlog::error("cannot write DNS port file {}", flags.dns_port_file);
+      return 1;
+    }
   }
 
   const int sig = lufd::WaitForTerminationSignal();

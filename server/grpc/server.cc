@@ -65,6 +65,29 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->registry_ = std::make_unique<Registry>(s->store_.get(), s->views_.get(),
                                             [follower] { follower->Nudge(); });
 
+  if (dns::DnsFrontend::Enabled(config)) {
+    // DoT peers are identified exactly like gRPC peers (certificate ->
+    // credential -> org, CRL fail-closed), against the DoT CA and CRL.
+    dns::PeerAuthenticator dot_authenticator;
+    const auto& dot = config.dns().dot();
+    if (!dot.listen().empty() && dot.client_cert() != "none") {
+      Authenticator::Options dot_options;
+      dot_options.client_ca_file = dot.tls().client_ca_file();
+      dot_options.crl_file = dot.tls().crl_file();
+      s->dot_auth_ =
+          std::make_unique<Authenticator>(s->views_.get(), dot_options);
+      Authenticator* dot_auth = s->dot_auth_.get();
+      dot_authenticator = [dot_auth](absl::string_view pem) {
+        return dot_auth->AuthenticatePem(pem);
+      };
+    }
+    ASSIGN_OR_RETURN(
+        s->dns_, dns::DnsFrontend::Create(config, s->store_.get(),
+                                          s->registry_.get(), s->views_.get(),
+                                          std::move(dot_authenticator)));
+    RETURN_IF_ERROR(s->dns_->Start());
+  }
+
   Authenticator::Options auth_options;
   auth_options.client_ca_file = grpc_config.tls().client_ca_file();
   auth_options.crl_file = grpc_config.tls().crl_file();
@@ -132,6 +155,9 @@ void LufdServer::Shutdown(absl::Duration drain) {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  // DNS first: its answers are short and it has no drain protocol; gRPC
+  // calls then get the whole drain budget.
+  if (dns_ != nullptr) dns_->Stop();
   if (server_ == nullptr) return;
   // Load balancers polling health stop sending new work first.
   server_->GetHealthCheckService()->SetServingStatus(false);

@@ -4,6 +4,10 @@
 // mutual-TLS port. main.cc is a thin shell around it, and the in-process
 // tests start it directly (with "memory:" as the store).
 //
+// When the config has a dns section with listen addresses, the DNS front
+// door (server/dns/frontend.h) serves the same views over UDP/TCP/DoT; it
+// starts before the gRPC port and stops first on Shutdown().
+//
 // Start() returns once the server accepts connections. Shutdown() is the
 // graceful stop used for SIGTERM: health flips to NOT_SERVING, new calls are
 // refused, in-flight calls get until the drain deadline, then are cancelled.
@@ -23,6 +27,7 @@
 #include "server/core/follower.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
+#include "server/dns/frontend.h"
 #include "server/grpc/admin_service.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/call.h"
@@ -56,6 +61,8 @@ class LufdServer {
   ViewHolder* views() { return views_.get(); }
   Registry* registry() { return registry_.get(); }
   ChangeFollower* follower() { return follower_.get(); }
+  // Null when no DNS front door is configured.
+  dns::DnsFrontend* dns() { return dns_.get(); }
 
   void Shutdown(absl::Duration drain);
 
@@ -68,6 +75,8 @@ class LufdServer {
   std::unique_ptr<ViewHolder> views_;
   std::unique_ptr<ChangeFollower> follower_;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<Authenticator> dot_auth_;  // DoT client certificates.
+  std::unique_ptr<dns::DnsFrontend> dns_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<RpcRunner> runner_;
   std::unique_ptr<LookupServiceImpl> lookup_;

@@ -1,9 +1,14 @@
 #include "server/ops/config.h"
 
+#include <arpa/inet.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -188,15 +193,223 @@ void CheckReadable(const std::string& file, const std::string& what,
   std::fclose(f);
 }
 
+// absl::ParseDuration plus a whole-or-decimal day count ("14d"), which the
+// DNSSEC settings use; absl has no day unit.
+bool ParseConfigDuration(absl::string_view text, absl::Duration* d) {
+  if (absl::EndsWith(text, "d") && text.size() > 1) {
+    double days = 0;
+    if (!absl::SimpleAtod(text.substr(0, text.size() - 1), &days) || days < 0) {
+      return false;
+    }
+    *d = absl::Hours(24) * days;
+    return true;
+  }
+  return absl::ParseDuration(text, d);
+}
+
 void CheckDuration(const std::string& text, const std::string& what,
-                   std::vector<std::string>* errors) {
+                   std::vector<std::string>* errors, bool allow_zero = false) {
   absl::Duration d;
-  if (!absl::ParseDuration(text, &d)) {
-    errors->push_back(absl::StrCat(what, ": invalid duration \"", text,
-                                   "\" (use e.g. \"30s\", \"100ms\", \"5m\")"));
-  } else if (d <= absl::ZeroDuration()) {
+  if (!ParseConfigDuration(text, &d)) {
+    errors->push_back(
+        absl::StrCat(what, ": invalid duration \"", text,
+                     "\" (use e.g. \"30s\", \"100ms\", \"5m\", \"14d\")"));
+  } else if (d < absl::ZeroDuration() ||
+             (d == absl::ZeroDuration() && !allow_zero)) {
     errors->push_back(absl::StrCat(what, ": must be positive"));
   }
+}
+
+// A listen address whose host is an IP literal (the DNS listeners bind
+// exactly what is written; no name resolution).
+void CheckIpListen(const std::string& listen, const std::string& what,
+                   std::vector<std::string>* errors) {
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseListenAddress(listen, &host, &port); !s.ok()) {
+    errors->push_back(absl::StrCat(what, ": ", s.message()));
+    return;
+  }
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, host.c_str(), buf) != 1 &&
+      inet_pton(AF_INET6, host.c_str(), buf) != 1) {
+    errors->push_back(absl::StrCat(what, ": host \"", host,
+                                   "\" must be an IPv4 or IPv6 address"));
+  }
+}
+
+// An absolute domain name in presentation form ("e164.arpa."): labels of
+// 1-63 octets, at most 255 octets on the wire. Escapes are not supported
+// in configuration.
+bool ValidAbsoluteName(absl::string_view name) {
+  if (name == ".") return true;
+  if (name.empty() || name.back() != '.' || name.size() > 254) return false;
+  size_t label = 0;
+  for (size_t i = 0; i + 1 < name.size(); ++i) {
+    const char c = name[i];
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+      continue;
+    }
+    if (c == '\\' || c == ' ' || static_cast<unsigned char>(c) < 0x21 ||
+        static_cast<unsigned char>(c) > 0x7e) {
+      return false;
+    }
+    if (++label > 63) return false;
+  }
+  return label > 0;
+}
+
+std::string Absolute(const std::string& name) {
+  return absl::EndsWith(name, ".") ? name : name + ".";
+}
+
+void ApplyDnsDefaults(lufd::v1::DnsConfig* dns) {
+  if (dns->max_udp_payload() == 0) dns->set_max_udp_payload(1232);
+  if (dns->max_tcp_connections() == 0) dns->set_max_tcp_connections(1000);
+  if (dns->max_tcp_per_source() == 0) dns->set_max_tcp_per_source(16);
+  SetIfEmpty(dns->mutable_tcp_idle_timeout(), "10s");
+  if (dns->max_tcp_queries_in_flight() == 0) {
+    dns->set_max_tcp_queries_in_flight(100);
+  }
+  if (dns->udp_batch() == 0) dns->set_udp_batch(32);
+  if (dns->workers() == 0) {
+    dns->set_workers(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  auto* dot = dns->mutable_dot();
+  SetIfEmpty(dot->mutable_client_cert(), "optional");
+  SetIfEmpty(dot->mutable_tls()->mutable_reload_interval(), "10s");
+  for (auto& zone : *dns->mutable_zones()) {
+    if (zone.name().empty()) continue;  // Reported by validation.
+    const std::string name = Absolute(zone.name());
+    if (zone.ns().empty()) zone.add_ns(absl::StrCat("ns1.", name));
+    SetIfEmpty(zone.mutable_soa_mname(), zone.ns(0));
+    SetIfEmpty(zone.mutable_soa_rname(), absl::StrCat("hostmaster.", name));
+    if (zone.soa_refresh() == 0) zone.set_soa_refresh(3600);
+    if (zone.soa_retry() == 0) zone.set_soa_retry(600);
+    if (zone.soa_expire() == 0) zone.set_soa_expire(1209600);
+    if (zone.soa_minimum() == 0) zone.set_soa_minimum(300);
+    if (zone.ttl() == 0) zone.set_ttl(3600);
+  }
+  auto* sec = dns->mutable_dnssec();
+  if (sec->algorithm() == 0) sec->set_algorithm(13);
+  SetIfEmpty(sec->mutable_scheme(), "csk");
+  SetIfEmpty(sec->mutable_signature_validity(), "14d");
+  SetIfEmpty(sec->mutable_refresh_before(), "5d");
+  SetIfEmpty(sec->mutable_inception_offset(), "1h");
+  SetIfEmpty(sec->mutable_jitter(), "12h");
+  SetIfEmpty(sec->mutable_zsk_lifetime(), "30d");
+  SetIfEmpty(sec->mutable_publish_safety(), "1h");
+  SetIfEmpty(sec->mutable_retire_safety(), "1h");
+  if (sec->on_demand_cache_entries() == 0) {
+    sec->set_on_demand_cache_entries(100000);
+  }
+  if (sec->sign_threads() == 0) sec->set_sign_threads(1);
+}
+
+void ValidateDns(const lufd::v1::DnsConfig& dns,
+                 std::vector<std::string>* errors) {
+  const bool serving = !dns.listen().empty() || !dns.dot().listen().empty();
+  for (int i = 0; i < dns.listen_size(); ++i) {
+    CheckIpListen(dns.listen(i), absl::StrCat("dns.listen[", i, "]"), errors);
+  }
+  const auto& dot = dns.dot();
+  if (dot.client_cert() != "none" && dot.client_cert() != "optional" &&
+      dot.client_cert() != "required") {
+    errors->push_back(absl::StrCat("dns.dot.client_cert: unknown value \"",
+                                   dot.client_cert(),
+                                   "\" (none, optional, required)"));
+  }
+  if (!dot.listen().empty()) {
+    CheckIpListen(dot.listen(), "dns.dot.listen", errors);
+    CheckReadable(dot.tls().cert_file(), "dns.dot.tls.cert_file", true, errors);
+    CheckReadable(dot.tls().key_file(), "dns.dot.tls.key_file", true, errors);
+    CheckReadable(dot.tls().client_ca_file(), "dns.dot.tls.client_ca_file",
+                  dot.client_cert() != "none", errors);
+    CheckReadable(dot.tls().crl_file(), "dns.dot.tls.crl_file", false, errors);
+    CheckDuration(dot.tls().reload_interval(), "dns.dot.tls.reload_interval",
+                  errors);
+  }
+  if (serving && dns.zones().empty()) {
+    errors->push_back(
+        "dns.zones: at least one zone is required when dns.listen or "
+        "dns.dot.listen is set");
+  }
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < dns.zones_size(); ++i) {
+    const auto& zone = dns.zones(i);
+    const std::string path = absl::StrCat("dns.zones[", i, "]");
+    if (zone.name().empty()) {
+      errors->push_back(absl::StrCat(path, ".name: required"));
+    } else if (!ValidAbsoluteName(zone.name())) {
+      errors->push_back(absl::StrCat(
+          path, ".name: \"", zone.name(),
+          "\" is not an absolute domain name (like \"e164.arpa.\")"));
+    } else if (!names.insert(absl::AsciiStrToLower(zone.name())).second) {
+      errors->push_back(
+          absl::StrCat(path, ".name: duplicate zone \"", zone.name(), "\""));
+    }
+    for (int j = 0; j < zone.ns_size(); ++j) {
+      if (!ValidAbsoluteName(Absolute(zone.ns(j)))) {
+        errors->push_back(absl::StrCat(path, ".ns[", j, "]: \"", zone.ns(j),
+                                       "\" is not a domain name"));
+      }
+    }
+    if (!zone.soa_mname().empty() &&
+        !ValidAbsoluteName(Absolute(zone.soa_mname()))) {
+      errors->push_back(absl::StrCat(path, ".soa_mname: not a domain name"));
+    }
+    if (!zone.soa_rname().empty() &&
+        !ValidAbsoluteName(Absolute(zone.soa_rname()))) {
+      errors->push_back(absl::StrCat(path, ".soa_rname: not a domain name"));
+    }
+  }
+  const auto& sec = dns.dnssec();
+  if (sec.algorithm() != 13 && sec.algorithm() != 15) {
+    errors->push_back(absl::StrCat("dns.dnssec.algorithm: ", sec.algorithm(),
+                                   " is not supported (13 or 15)"));
+  }
+  if (sec.scheme() != "csk" && sec.scheme() != "ksk-zsk") {
+    errors->push_back(absl::StrCat("dns.dnssec.scheme: unknown scheme \"",
+                                   sec.scheme(), "\" (csk, ksk-zsk)"));
+  }
+  CheckDuration(sec.signature_validity(), "dns.dnssec.signature_validity",
+                errors);
+  CheckDuration(sec.refresh_before(), "dns.dnssec.refresh_before", errors);
+  CheckDuration(sec.inception_offset(), "dns.dnssec.inception_offset", errors,
+                /*allow_zero=*/true);
+  CheckDuration(sec.jitter(), "dns.dnssec.jitter", errors, true);
+  CheckDuration(sec.zsk_lifetime(), "dns.dnssec.zsk_lifetime", errors, true);
+  CheckDuration(sec.publish_safety(), "dns.dnssec.publish_safety", errors,
+                true);
+  CheckDuration(sec.retire_safety(), "dns.dnssec.retire_safety", errors, true);
+  absl::Duration validity;
+  absl::Duration refresh;
+  absl::Duration jitter;
+  if (ParseConfigDuration(sec.signature_validity(), &validity) &&
+      ParseConfigDuration(sec.refresh_before(), &refresh) &&
+      ParseConfigDuration(sec.jitter(), &jitter) &&
+      refresh + jitter >= validity) {
+    errors->push_back(
+        "dns.dnssec.refresh_before: refresh_before + jitter must be less than "
+        "signature_validity");
+  }
+  if (sec.enabled() && serving && !dns.zones().empty() &&
+      sec.key_dir().empty()) {
+    errors->push_back(
+        "dns.dnssec.key_dir: required when dnssec is enabled (or set "
+        "dns.dnssec.enabled: false)");
+  }
+  if (sec.sign_threads() > 64) {
+    errors->push_back("dns.dnssec.sign_threads: at most 64");
+  }
+  if (dns.workers() > 1024) errors->push_back("dns.workers: at most 1024");
+  if (dns.max_udp_payload() < 512 || dns.max_udp_payload() > 65535) {
+    errors->push_back("dns.max_udp_payload: must be 512-65535");
+  }
+  if (dns.udp_batch() > 1024) errors->push_back("dns.udp_batch: at most 1024");
+  CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
 }
 
 bool KnownStoreScheme(absl::string_view url) {
@@ -209,9 +422,13 @@ bool KnownStoreScheme(absl::string_view url) {
 
 absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml) {
   lufd::v1::ServerConfig config;
-  // proto3 bools cannot say "unset", so the one default-true bool is seeded
-  // before conversion and the YAML may override it.
+  // proto3 bools cannot say "unset", so the default-true bools are seeded
+  // before conversion and the YAML may override them.
   config.mutable_grpc()->set_reflection(true);
+  auto* dnssec = config.mutable_dns()->mutable_dnssec();
+  dnssec->set_enabled(true);
+  dnssec->set_sign_ahead(true);
+  dnssec->set_auto_generate(true);
   std::vector<std::string> errors;
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
@@ -243,6 +460,7 @@ void ApplyConfigDefaults(lufd::v1::ServerConfig* config) {
   SetIfEmpty(config->mutable_log()->mutable_level(), "info");
   SetIfEmpty(config->mutable_log()->mutable_format(), "text");
   SetIfEmpty(config->mutable_drain_timeout(), "10s");
+  ApplyDnsDefaults(config->mutable_dns());
 }
 
 absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
@@ -322,6 +540,7 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
                                   "\" (text, json)"));
   }
   CheckDuration(config.drain_timeout(), "drain_timeout", &errors);
+  ValidateDns(config.dns(), &errors);
   if (!errors.empty()) {
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   }
@@ -349,7 +568,7 @@ absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(
 absl::Duration ConfigDuration(const std::string& text,
                               absl::Duration fallback) {
   absl::Duration d;
-  if (text.empty() || !absl::ParseDuration(text, &d)) return fallback;
+  if (text.empty() || !ParseConfigDuration(text, &d)) return fallback;
   return d;
 }
 

@@ -1,0 +1,87 @@
+// DnsFrontend: lufd's whole DNS front door, wired together over the
+// registry the gRPC side already runs (Store, Registry, ViewHolder):
+//   SignatureStore + SignatureLru   where answers find their RRSIGs;
+//   KeyRing (+ KeyManager)          the zones' DNSSEC keys and their rolls;
+//   SignAheadSigner                 signs positive RRsets ahead;
+//   Responder                       the answer logic;
+//   DnsServer                       the UDP/TCP/DoT listeners (+ TSIG).
+// LufdServer creates it when dns.listen or dns.dot.listen is configured.
+//
+// Start order (Start()): stored signatures loaded first, then keys, then
+// the listeners, so the first answer is already signed from the store and
+// no query sees a half-initialised state. Stop() reverses it; both are
+// called from one thread (LufdServer's start and shutdown). bound(),
+// stats and the component accessors are safe from any thread once Start()
+// returned. Borrowed objects (store, registry, views, authenticator) must
+// outlive the frontend.
+#ifndef LUFD_SERVER_DNS_FRONTEND_H_
+#define LUFD_SERVER_DNS_FRONTEND_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lufd/v1/config.pb.h"
+#include "server/core/registry.h"
+#include "server/core/view.h"
+#include "server/dns/keyring.h"
+#include "server/dns/responder.h"
+#include "server/dns/server.h"
+#include "server/dns/sigcache.h"
+#include "storage/store.h"
+
+namespace lufd::dns {
+
+class DnsFrontend {
+ public:
+  // True when the config asks for a DNS front door at all.
+  static bool Enabled(const lufd::v1::ServerConfig& config);
+
+  // Builds every component (nothing listens yet). `config` has defaults
+  // applied and is validated. `dot_authenticator` maps DoT client
+  // certificates to identities (may be empty: DoT peers stay anonymous).
+  static absl::StatusOr<std::unique_ptr<DnsFrontend>> Create(
+      const lufd::v1::ServerConfig& config, Store* store, Registry* registry,
+      ViewHolder* views, PeerAuthenticator dot_authenticator = nullptr);
+
+  ~DnsFrontend();
+  DnsFrontend(const DnsFrontend&) = delete;
+  DnsFrontend& operator=(const DnsFrontend&) = delete;
+
+  // Loads signatures, starts key management and signing, then listens.
+  // Logs "dns: serving <zones> on <addresses>".
+  absl::Status Start();
+  // Stops listening, then the background work. Idempotent.
+  void Stop();
+
+  // Actual listening addresses (after Start).
+  std::vector<BoundAddress> bound() const;
+  const DnsServerStats* server_stats() const;
+  Responder* responder() { return responder_.get(); }
+  KeyRing* key_ring() { return key_ring_.get(); }
+
+ private:
+  class Handler;
+  DnsFrontend() = default;
+
+  lufd::v1::ServerConfig config_;
+  Store* store_ = nullptr;
+  Registry* registry_ = nullptr;
+  ViewHolder* views_ = nullptr;
+  PeerAuthenticator dot_authenticator_;
+
+  std::unique_ptr<SignatureStore> signatures_;
+  std::unique_ptr<SignatureLru> lru_;
+  std::unique_ptr<KeyRing> key_ring_;
+  std::unique_ptr<Responder> responder_;
+  std::unique_ptr<Handler> handler_;
+  std::unique_ptr<DnsServer> server_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace lufd::dns
+
+#endif  // LUFD_SERVER_DNS_FRONTEND_H_

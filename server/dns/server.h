@@ -1,0 +1,160 @@
+// DnsServer: the DNS listeners. UDP, TCP (RFC 7766) and DNS over TLS
+// (RFC 7858) sockets per DnsConfig, each message run through the same
+// pipeline: ParseQuery -> TSIG check (tsig.h) -> QueryHandler::Respond ->
+// TSIG-sign the response when the query was signed -> send.
+//
+// Threads and sockets:
+//   UDP  for every `listen` address, `workers` sockets bound with
+//        SO_REUSEPORT (the kernel spreads flows over them), each served by
+//        its own thread with recvmmsg/sendmmsg of up to `udp_batch`
+//        messages per call;
+//   TCP  one epoll thread owns every TCP and DoT listener and connection
+//        (non-blocking; TLS handshakes progress in the same loop, so a slow
+//        handshake never blocks another connection). Messages are 2-byte
+//        length prefixed (max 65535); pipelined queries are answered in
+//        arrival order as they complete; a connection with
+//        max_tcp_queries_in_flight answers not yet written stops being read
+//        until the client reads. Connection caps: max_tcp_connections in
+//        total (TCP + DoT) and max_tcp_per_source per client address; the
+//        excess is accepted and closed at once. A connection is closed when
+//        tcp_idle_timeout passes without a complete message (so a
+//        slow-loris client trickling a partial message is closed too).
+//   DoT  client_cert "none" | "optional" | "required": the chain is verified
+//        by OpenSSL against dot.tls.client_ca_file; the identity (and CRL
+//        check) comes from the PeerAuthenticator, re-run for every message
+//        on the connection's certificate (so disabling a credential takes
+//        effect on the next query). A certificate that does not
+//        authenticate closes the connection: it never falls back to a view.
+//
+// Port 0 in an address picks a free port (the same one for UDP and TCP of
+// that address); bound() reports the actual addresses.
+//
+// Malformed input never ends a thread: ParseQuery classifies it and the
+// handler answers FORMERR or nothing. Stop() closes every socket and joins
+// every thread; it is idempotent and the destructor calls it.
+//
+// Thread-safety: Start/Stop from one thread; stats() and bound() from any.
+// The handler, the TSIG lookup and the authenticator are called
+// concurrently from every worker and must be thread-safe; they must
+// outlive the server.
+#ifndef LUFD_SERVER_DNS_SERVER_H_
+#define LUFD_SERVER_DNS_SERVER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "lufd/v1/config.pb.h"
+#include "server/core/identity.h"
+#include "server/dns/responder.h"
+#include "server/dns/tsig.h"
+#include "server/dns/wire.h"
+
+namespace lufd::dns {
+
+// What answers a parsed query; Responder in lufd (frontend.cc adapts it),
+// a fake in the unit tests. Same contract as Responder::Respond.
+class QueryHandler {
+ public:
+  virtual ~QueryHandler() = default;
+  virtual size_t Respond(const ParsedQuery& query, ParseResult parsed,
+                         const Identity& viewer, Transport transport,
+                         uint8_t* out, size_t capacity) = 0;
+};
+
+// Maps a verified DoT client certificate (PEM) to an identity, including
+// revocation; an error closes the connection. lufd passes
+// Authenticator::AuthenticatePem (server/grpc/auth.h) configured with the
+// dot.tls CA and CRL files.
+using PeerAuthenticator =
+    std::function<absl::StatusOr<Identity>(absl::string_view pem)>;
+
+struct DnsServerStats {
+  std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, tls_queries{0};
+  std::atomic<uint64_t> dropped{0};  // Parsed as kDrop, or send failed.
+  std::atomic<uint64_t> udp_send_errors{0};
+  std::atomic<uint64_t> tcp_accepted{0}, tcp_refused{0}, tcp_open{0};
+  std::atomic<uint64_t> tcp_idle_closed{0}, tcp_bad_length{0};
+  std::atomic<uint64_t> tls_handshake_failed{0}, tls_auth_failed{0};
+  std::atomic<uint64_t> tsig_ok{0}, tsig_badkey{0}, tsig_badsig{0},
+      tsig_badtime{0}, tsig_formerr{0};
+};
+
+struct BoundAddress {
+  std::string transport;  // "udp+tcp" or "tls".
+  std::string address;    // "127.0.0.1:5353", "[::1]:5353" (actual port).
+  int port = 0;
+};
+
+class DnsServer {
+ public:
+  struct Options {
+    std::vector<std::string> listen;  // UDP + TCP.
+    std::string dot_listen;           // Empty: no DoT.
+    lufd::v1::TlsConfig dot_tls;
+    std::string dot_client_cert = "optional";
+    uint32_t workers = 0;  // 0 = hardware concurrency.
+    uint32_t max_udp_payload = 1232;
+    uint32_t max_tcp_connections = 1000;
+    uint32_t max_tcp_per_source = 16;
+    absl::Duration tcp_idle_timeout = absl::Seconds(10);
+    uint32_t max_tcp_queries_in_flight = 100;
+    uint32_t udp_batch = 32;
+  };
+  // From a DnsConfig with defaults applied (server/ops/config.h).
+  static Options OptionsFromConfig(const lufd::v1::DnsConfig& config);
+
+  // Binds everything, then starts the threads. On error nothing is left
+  // running. `tsig_keys` may be empty (every TSIG is then BADKEY);
+  // `authenticator` may be empty (DoT peers are then anonymous).
+  static absl::StatusOr<std::unique_ptr<DnsServer>> Start(
+      const Options& options, QueryHandler* handler, TsigKeyLookup tsig_keys,
+      PeerAuthenticator authenticator);
+
+  ~DnsServer();
+  DnsServer(const DnsServer&) = delete;
+  DnsServer& operator=(const DnsServer&) = delete;
+
+  void Stop();
+
+  const std::vector<BoundAddress>& bound() const { return bound_; }
+  const DnsServerStats& stats() const { return stats_; }
+
+  // The per-message pipeline shared by every transport (public for tests):
+  // writes the response to `packet` into out[0..capacity) and returns its
+  // size (0 = send nothing). `conn_identity` is the DoT identity or
+  // anonymous.
+  size_t Process(absl::Span<const uint8_t> packet, Transport transport,
+                 const Identity& conn_identity, uint8_t* out, size_t capacity);
+
+ private:
+  struct UdpSocket;
+  class TcpLoop;
+
+  DnsServer() = default;
+  void UdpWorker(int fd);
+
+  Options options_;
+  QueryHandler* handler_ = nullptr;
+  TsigKeyLookup tsig_keys_;
+  PeerAuthenticator authenticator_;
+  std::vector<int> udp_fds_;
+  std::unique_ptr<TcpLoop> tcp_loop_;
+  std::vector<std::thread> threads_;
+  std::vector<BoundAddress> bound_;
+  std::atomic<bool> stopping_{false};
+  bool stopped_ = false;
+  DnsServerStats stats_;
+};
+
+}  // namespace lufd::dns
+
+#endif  // LUFD_SERVER_DNS_SERVER_H_
