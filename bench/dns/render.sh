@@ -16,6 +16,12 @@ get() {
   v="$(grep "^$1=" "$ENV_FILE" | tail -n 1 | cut -d= -f2-)"
   echo "${v:-n/a}"
 }
+# first KEY: the first value recorded (runs appended with BENCH_DNS_APPEND).
+first() {
+  local v
+  v="$(grep "^$1=" "$ENV_FILE" | head -n 1 | cut -d= -f2-)"
+  echo "${v:-n/a}"
+}
 isnum() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 # ratio A B: A/B to 2 decimals, or n/a.
 ratio() {
@@ -38,7 +44,7 @@ fmt0() { if isnum "$1"; then awk -v v="$1" 'BEGIN{printf "%.0f", v}'; else echo 
 mb() { if isnum "$1"; then awk -v v="$1" 'BEGIN{printf "%.0f", v/1024}'; else echo "$1"; fi; }
 
 N="$(get count)"
-date_s="$(get run_started | cut -c1-10)"
+date_s="$(first run_started | cut -c1-10)"
 servers="knot-signed knot-online nsd lufd"
 declare -A label=(
   [knot-signed]="Knot 3.2 pre-signed (NSEC3, signed by knotd)"
@@ -79,9 +85,9 @@ not edit by hand, notes go in \`bench/results-notes.md\`).
 
 | | |
 |---|---|
-| run | $(get run_started) .. $(get run_finished), commit $(get run_commit) |
+| run | $(first run_started) .. $(get run_finished), commit $(get run_commit) (servers started at: $(for s in $servers; do [[ "$(get "${s}_started")" != n/a ]] && printf '%s %s; ' "$s" "$(get "${s}_started")"; done)) |
 | machine | $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -r) |
-| load average | before $(get load_before), after $(get load_after) (per server and run in the raw values; shared machine) |
+| load average | before $(first load_before), after $(get load_after); per server before its start: $(for s in $servers; do [[ "$(get "${s}_load_before")" != n/a ]] && printf '%s %s; ' "$s" "$(get "${s}_load_before")"; done)(per run in the raw values; shared machine) |
 | data | $N numbers, $(get data_naptrs) NAPTRs (1-2 per number), $(get data_blocks) blocks of 10k under +4930/+4940/+4989/+1202/+4420; zone file $(mb "$(( $(get data_zone_bytes) / 1024 ))") MB |
 | pinning | every server on CPU 0 (one UDP worker), dnsperf on CPU 1 (\`taskset\`) |
 | load | \`dnsperf -D\` (DO bit), UDP, $(get seconds) s per run; q-mix = 90 % existing / 10 % non-existing numbers in random order, q-miss = 100 % random non-existing numbers |
@@ -112,7 +118,8 @@ Peak RSS = VmHWM (largest process of the tree; NSD's server child shares the
 zone with its parent). Time to serving = exec to the first \`dig +dnssec\`
 answer with the sample NAPTR RRset and its RRSIG (polled every 50 ms);
 it includes Knot's load+sign on one core; NSD's pre-signing by
-ldns-signzone took $(get nsd_sign_s) s (peak RSS $(mb "$(get nsd_sign_maxrss_kb)") MB)
+ldns-signzone took $(get nsd_sign_s) s wall, $(get nsd_sign_cpu_s) s CPU (peak RSS
+$(mb "$(get nsd_sign_maxrss_kb)") MB; load then: $(get nsd_sign_load))
 before that and is not counted. Full speed from the start: QPS of three
 unlimited 1-second q-mix dnsperf runs, back to back right after the first
 signed answer (each re-reads the query file, so there are short gaps):
@@ -131,7 +138,9 @@ $(mb "$(get lufd_import_hwm_kb)") MB. Signing all $N RRsets ahead from scratch
 (signatures deleted, lufd restarted, exec until all are stored again):
 one core (1 thread, CPU 0) $(get lufd_sign_1t_s) s ($(get lufd_sign_1t_cpu_s) s
 CPU incl. start-up), two cores (2 threads, CPUs 0-1) $(get lufd_sign_2t_s) s
-($(get lufd_sign_2t_cpu_s) s CPU).
+($(get lufd_sign_2t_cpu_s) s CPU). In-process sign-ahead pass
+(\`SignerTest.DISABLED_SignAheadThroughput\`, $N numbers, no listeners):
+1 thread: $(get sign_test_1t); 2 threads: $(get sign_test_2t).
 
 ### lufd / peer ratios (same run)
 

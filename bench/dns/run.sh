@@ -15,7 +15,8 @@
 #   BENCH_DNS_WORK     work dir root (default /tmp/lufd-bench-dns); data and
 #                      results live in $BENCH_DNS_WORK/n$N
 #   BENCH_DNS_SERVERS  which servers, in order (default
-#                      "knot-signed knot-online nsd lufd")
+#                      "knot-signed knot-online nsd lufd sign-test";
+#                      sign-test = the in-process sign-ahead throughput)
 #   BENCH_DNS_RATE     the fixed offered rate (queries/s) for CPU per answer
 #                      and latency (default 40000; every fast peer sustains it)
 #   BENCH_DNS_SECONDS  length of each dnsperf run (default 10)
@@ -23,6 +24,7 @@
 #   DNSPERF_CLIENTS / DNSPERF_OUTSTANDING  dnsperf -c / -q (4 / 200)
 #   BENCH_DNS_PROFILE  servers to profile with perf after measuring
 #                      (default "lufd"; "" = none)
+#   BENCH_DNS_APPEND=1 keep earlier results of this N (re-run one server)
 #   BENCH_NO_PIN=1     do not pin (bench/lib.sh)
 #
 # Per server: start -> poll `dig +dnssec` for the sample NAPTR every 50 ms ->
@@ -55,7 +57,7 @@ N="${1:-1000000}"
 DNS_WORK="${BENCH_DNS_WORK:-/tmp/lufd-bench-dns}/n$N"
 DATA="$DNS_WORK/data"
 RESULTS_ENV="$DNS_WORK/results.env"
-SERVERS="${BENCH_DNS_SERVERS:-knot-signed knot-online nsd lufd}"
+SERVERS="${BENCH_DNS_SERVERS:-knot-signed knot-online nsd lufd sign-test}"
 RATE="${BENCH_DNS_RATE:-40000}"
 SECS="${BENCH_DNS_SECONDS:-10}"
 READY_S="${BENCH_DNS_READY_S:-900}"
@@ -72,7 +74,9 @@ for t in dnsperf dig knotd keymgr nsd ldns-signzone ldns-keygen taskset; do
   command -v "$t" >/dev/null || bdie "$t not installed (tools/install-deps.sh)"
 done
 GEN_DNS_BIN="$(find_bin gen_dns_data)"
-rm -f "$RESULTS_ENV" "$DNS_WORK/commands.txt"
+# BENCH_DNS_APPEND=1 keeps the earlier results of this N (later values win),
+# e.g. to re-run only lufd after the peers.
+[[ "${BENCH_DNS_APPEND:-0}" == 1 ]] || rm -f "$RESULTS_ENV" "$DNS_WORK/commands.txt"
 record count "$N"
 record run_started "$(date -u +%FT%TZ)"
 record run_commit "$(git -C "$SOURCE_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -269,6 +273,7 @@ bench_nsd() {
   record nsd_sign_s "$(grep nsd_sign_s= "$DATA/sign.env" | cut -d= -f2)"
   record nsd_sign_maxrss_kb "$(grep nsd_sign_maxrss_kb= "$DATA/sign.env" | cut -d= -f2)"
   record nsd_sign_load "$(grep nsd_sign_load= "$DATA/sign.env" | cut -d= -f2)"
+  record nsd_sign_cpu_s "$(awk '{printf "%.1f", $2+$3}' "$DATA/ldns-signzone.time")"
   port="$(free_port)"
   cat >"$d/nsd.conf" <<EOF
 server:
@@ -463,6 +468,25 @@ provision_public() {
     --public
 }
 
+# Signing ahead in-process, without the rest of lufd: helper D's disabled
+# throughput test in dns_unit_tests (1M numbers, 1 then 2 signer threads,
+# not pinned) when that binary is built. BENCH_DNS_SIGN_TEST=0 skips it.
+sign_ahead_test() {
+  local bin out
+  [[ "${BENCH_DNS_SIGN_TEST:-1}" == 1 ]] || return 0
+  bin="$(find "$LUFD_BUILD" -type f -name dns_unit_tests -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
+  [[ -n "$bin" ]] || { record sign_test "n/a (dns_unit_tests not built)"; return 0; }
+  echo "LUFD_SIGN_BENCH_N=$N $bin --gtest_also_run_disabled_tests --gtest_filter=SignerTest.DISABLED_SignAheadThroughput" >>"$DNS_WORK/commands.txt"
+  record sign_test_load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+  out="$(LUFD_SIGN_BENCH_N=$N timeout 900 "$bin" --gtest_also_run_disabled_tests \
+    --gtest_filter=SignerTest.DISABLED_SignAheadThroughput 2>&1)" ||
+    { record sign_test FAILED; echo "$out" | tail -n 20 >&2; return 0; }
+  echo "$out" >"$DNS_WORK/logs/sign-ahead-test.log"
+  # "sign-ahead 1 threads: 1000000 signatures in 40.1 s (24938/s)"
+  record sign_test_1t "$(awk '/^sign-ahead 1 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
+  record sign_test_2t "$(awk '/^sign-ahead 2 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
+}
+
 if ((prepare_only)); then
   nsd_presign
   blog "prepared $DATA"
@@ -477,6 +501,7 @@ for s in $SERVERS; do
     knot-online) bench_knot_online || true ;;
     nsd) bench_nsd || true ;;
     lufd) bench_lufd || true ;;
+    sign-test) sign_ahead_test || true ;;
     *) bdie "unknown server $s" ;;
   esac
 done
