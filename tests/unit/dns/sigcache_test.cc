@@ -99,6 +99,27 @@ TEST(SigCacheTest, StoreKeepsLaterExpiringAndEvicts) {
   EXPECT_FALSE(store.Find(1));
 }
 
+TEST(SigCacheTest, StoreEvictionKeepsTheRestFindable) {
+  SignatureStore store;
+  for (uint32_t i = 0; i < 10000; ++i) {
+    store.Insert(SignatureKey("", 1, i, 1), Sig(i));
+  }
+  EXPECT_EQ(store.EvictExpiring(5000), 5000u);
+  EXPECT_EQ(store.EvictExpiring(5000), 0u);
+  EXPECT_EQ(store.size(), 5000u);
+  for (uint32_t i = 0; i < 10000; ++i) {
+    auto s = store.Find(SignatureKey("", 1, i, 1));
+    if (i < 5000) {
+      EXPECT_FALSE(s.has_value()) << i;
+    } else {
+      ASSERT_TRUE(s.has_value()) << i;
+      EXPECT_EQ(s->expiration, i);
+    }
+  }
+  store.Insert(SignatureKey("", 1, 1, 1), Sig(20000));  // Insert after.
+  EXPECT_EQ(store.Find(SignatureKey("", 1, 1, 1))->expiration, 20000u);
+}
+
 TEST(SigCacheTest, LruEvictsLeastRecentlyUsed) {
   SignatureLru lru(3);
   EXPECT_EQ(lru.capacity(), 3u);
