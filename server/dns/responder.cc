@@ -119,6 +119,9 @@ struct Responder::ZoneState {
   uint32_t refresh_after = 0;  // Unix time: re-sign the apex RRsets after.
   std::shared_ptr<const ZoneKeys> keys;
   std::vector<ZoneSigner> zone_signers;
+  // Published, non-signing zone keys (retired ZSKs) of an active signer's
+  // algorithm: their stored signatures bridge a roll.
+  std::vector<uint16_t> fallback_tags;
   bool can_sign = false;  // At least one zone signer with a private key.
   std::string soa_tail, soa_neg_tail;
   std::vector<std::string> soa_sigs, soa_neg_sigs;
@@ -283,6 +286,16 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
       next->zone_signers.push_back({k.private_key, k.key_tag});
       if (k.private_key != nullptr) next->can_sign = true;
     }
+    for (const auto& k : next->keys->published) {
+      bool active = false, same_alg = false;
+      for (const auto& a : next->keys->zone_signers) {
+        active = active || a.key_tag == k.key_tag;
+        same_alg = same_alg || a.info.algorithm() == k.info.algorithm();
+      }
+      if (!active && same_alg && k.info.role() != lufd::v1::DNS_KEY_ROLE_KSK) {
+        next->fallback_tags.push_back(k.key_tag);
+      }
+    }
   }
   const uint32_t soa_serial = static_cast<uint32_t>(serial & 0xffffffffu);
   std::vector<std::string> soa_rdata{SoaRdata(
@@ -334,8 +347,12 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
   return published;
 }
 
-// Appends RRSIGs over the RRset (owner = the qname) for every zone signer:
-// sign-ahead store first, then the on-demand LRU, else sign now.
+// Appends RRSIGs over the RRset (owner = the qname): for each zone signer
+// the sign-ahead store, then the on-demand LRU. When no active key has a
+// cached signature, a stored one by a retired (still published) key of the
+// same algorithm serves: right after a ZSK roll the signer is still
+// re-signing and a validator accepts either. Only when nothing is cached
+// is the RRset signed now, into the LRU.
 bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
                                 const Zone& z, const ZoneState& st,
                                 std::string_view owner_lower, uint16_t type,
@@ -344,19 +361,23 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
                                 bool try_store, uint32_t now) {
   Scratch& s = ThreadScratch();
   const uint64_t hash = RrsetHash(type, ttl, rdatas);
+  auto emit = [&](const CompactRrsig& sig) {
+    RrsigTailInto(&s.sig_tail, sig, type, z.apex, ttl);
+    return w->AppendRrAtQnameSuffix(section, 0, s.sig_tail);
+  };
+  auto from_store = [&](uint16_t tag) -> std::optional<CompactRrsig> {
+    if (!try_store || stored_ == nullptr) return std::nullopt;
+    auto sig = stored_->Find(SignatureKey(owner_lower, type, hash, tag));
+    if (!sig || !StillGood(*sig, now, ttl)) return std::nullopt;
+    stats_.sig_store_hits.fetch_add(1, std::memory_order_relaxed);
+    return sig;
+  };
+  bool served = false;
+  bool missing = false;
   for (const auto& signer : st.zone_signers) {
-    const uint64_t key = SignatureKey(owner_lower, type, hash, signer.tag);
-    std::optional<CompactRrsig> sig;
-    if (try_store && stored_ != nullptr) {
-      sig = stored_->Find(key);
-      if (sig && StillGood(*sig, now, ttl)) {
-        stats_.sig_store_hits.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        sig.reset();
-      }
-    }
+    std::optional<CompactRrsig> sig = from_store(signer.tag);
     if (!sig && lru_ != nullptr) {
-      sig = lru_->Find(key);
+      sig = lru_->Find(SignatureKey(owner_lower, type, hash, signer.tag));
       if (sig && StillGood(*sig, now, ttl)) {
         stats_.sig_lru_hits.fetch_add(1, std::memory_order_relaxed);
       } else {
@@ -364,21 +385,30 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
       }
     }
     if (!sig) {
-      if (signer.key == nullptr) continue;
-      auto made =
-          SignCompact(*signer.key, signer.tag, z.apex, owner_lower, type, ttl,
-                      rdatas, timing_, absl::FromUnixSeconds(now));
-      if (!made.ok()) {
-        spdlog::error("dns: on-demand signing failed: {}",
-                      made.status().ToString());
-        continue;
-      }
-      stats_.signed_on_demand.fetch_add(1, std::memory_order_relaxed);
-      if (lru_ != nullptr) lru_->Insert(key, *made);
-      sig = *made;
+      missing = true;
+      continue;
     }
-    RrsigTailInto(&s.sig_tail, *sig, type, z.apex, ttl);
-    if (!w->AppendRrAtQnameSuffix(section, 0, s.sig_tail)) return false;
+    if (!emit(*sig)) return false;
+    served = true;
+  }
+  if (!missing || served) return true;
+  for (uint16_t tag : st.fallback_tags) {
+    if (auto sig = from_store(tag)) return emit(*sig);
+  }
+  for (const auto& signer : st.zone_signers) {
+    if (signer.key == nullptr) continue;
+    auto made = SignCompact(*signer.key, signer.tag, z.apex, owner_lower, type,
+                            ttl, rdatas, timing_, absl::FromUnixSeconds(now));
+    if (!made.ok()) {
+      spdlog::error("dns: on-demand signing failed: {}",
+                    made.status().ToString());
+      continue;
+    }
+    stats_.signed_on_demand.fetch_add(1, std::memory_order_relaxed);
+    if (lru_ != nullptr) {
+      lru_->Insert(SignatureKey(owner_lower, type, hash, signer.tag), *made);
+    }
+    if (!emit(*made)) return false;
   }
   return true;
 }

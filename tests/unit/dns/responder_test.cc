@@ -903,6 +903,47 @@ TEST_F(ResponderTest, SignAheadSignatureIsServedFromTheStore) {
   EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
 }
 
+TEST_F(ResponderTest, RetiredZskSignatureBridgesARoll) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey old_zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  ZoneKey new_zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  old_zsk.info.set_state(lufd::v1::DNS_KEY_STATE_RETIRED);
+  std::string owner = EnumOwner("+12025556666", kApex);
+  std::vector<std::string> rdatas{
+      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
+                 std::string(1, '\0')),
+      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
+                 std::string(1, '\0'))};
+  auto sig = SignCompact(*old_zsk.private_key, old_zsk.key_tag, kApex, owner,
+                         kTypeNAPTR, 300, rdatas, DnssecTiming(), absl::Now());
+  ASSERT_TRUE(sig.ok());
+  store_.Insert(
+      SignatureKey(owner, kTypeNAPTR, RrsetHash(kTypeNAPTR, 300, rdatas),
+                   old_zsk.key_tag),
+      *sig);
+  PublishKeys({ksk, old_zsk, new_zsk}, {ksk}, {new_zsk});
+  uint64_t made = responder_->stats().signed_on_demand.load();
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            old_zsk.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+  EXPECT_EQ(responder_->stats().signed_on_demand.load(), made);
+  // Without it, the new ZSK signs on demand.
+  Q other{"2.1.2.1.5.5.5.5.1.2.1.e164.arpa."};
+  other.do_bit = true;
+  p = Ask(other);
+  an = ldns_pkt_answer(p.get());
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            new_zsk.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+}
+
 TEST_F(ResponderTest, ZoneWithoutKeysAnswersUnsigned) {
   keys_.Publish({});
   Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
