@@ -561,12 +561,15 @@ TEST(Rdata, NaptrRfc6116AndRfc4769Examples) {
   };
   const Case cases[] = {
       // RFC 6116 section 4.
-      {100, 10, "u", "E2U+sip", "!^.*$!sip:info@example.com!", ".",
-       "4.3.2.1.5.5.5.0.0.8.1.e164.arpa. 3600 IN NAPTR 100 10 \"u\" "
+      {10, 100, "u", "E2U+sip", "!^.*$!sip:info@example.com!", ".",
+       "3.8.0.0.6.9.2.3.6.1.4.4.e164.arpa. 3600 IN NAPTR 10 100 \"u\" "
        "\"E2U+sip\" \"!^.*$!sip:info@example.com!\" ."},
-      {100, 20, "u", "E2U+msg", "!^.*$!mailto:info@example.com!i", ".",
-       "4.3.2.1.5.5.5.0.0.8.1.e164.arpa. 3600 IN NAPTR 100 20 \"u\" "
-       "\"E2U+msg\" \"!^.*$!mailto:info@example.com!i\" ."},
+      {10, 101, "u", "E2U+h323", "!^.*$!h323:info@example.com!", ".",
+       "3.8.0.0.6.9.2.3.6.1.4.4.e164.arpa. 3600 IN NAPTR 10 101 \"u\" "
+       "\"E2U+h323\" \"!^.*$!h323:info@example.com!\" ."},
+      {10, 102, "u", "E2U+email:mailto", "!^.*$!mailto:info@example.com!", ".",
+       "3.8.0.0.6.9.2.3.6.1.4.4.e164.arpa. 3600 IN NAPTR 10 102 \"u\" "
+       "\"E2U+email:mailto\" \"!^.*$!mailto:info@example.com!\" ."},
       // RFC 4769 section 4.
       {10, 100, "u", "E2U+pstn:tel", "!(^.*$)!tel:\\1;npdi!", ".",
        "3.8.0.0.6.9.2.3.6.1.4.4.e164.arpa. 3600 IN NAPTR 10 100 \"u\" "
