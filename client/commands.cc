@@ -1203,6 +1203,7 @@ absl::Status ZoneExport(Context& ctx) {
   if (a.signed_zone) {
     ZoneSignOptions sign;
     sign.key_dir = a.key_dir;
+    sign.dnskey_ttl = opts.ttl;
     for (const auto& k : keys) {
       if (k.state() == lufd::v1::DNS_KEY_STATE_ACTIVE &&
           CanonicalDomainName(k.zone()).value_or("") == *zone) {

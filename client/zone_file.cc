@@ -454,7 +454,7 @@ absl::StatusOr<std::string> SignZoneText(
     if (k.state() == lufd::v1::DNS_KEY_STATE_PUBLISHED ||
         k.state() == lufd::v1::DNS_KEY_STATE_ACTIVE ||
         k.state() == lufd::v1::DNS_KEY_STATE_RETIRED) {
-      absl::StrAppend(&text, DnskeyLine(zone, 3600, k));
+      absl::StrAppend(&text, DnskeyLine(zone, options.dnskey_ttl, k));
     }
     if (k.state() == lufd::v1::DNS_KEY_STATE_ACTIVE) signers.push_back(&k);
   }

@@ -74,6 +74,7 @@ struct ZoneSignOptions {
   absl::Time now = absl::Now();
   absl::Duration validity = absl::Hours(14 * 24);
   absl::Duration inception_offset = absl::Hours(1);
+  uint32_t dnskey_ttl = 3600;  // The zone's ttl, as for SOA and NS.
 };
 
 // Signs `zone_text` (as BuildZoneText writes it) with the zone's keys:
