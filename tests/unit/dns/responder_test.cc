@@ -6,11 +6,13 @@
 
 #include <ldns/ldns.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
@@ -974,6 +976,67 @@ TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
   n.do_bit = true;
   p = Ask(n);
   EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+}
+
+// Per-query cost of the common paths (parse + respond), single thread.
+// Disabled by default; run with --gtest_also_run_disabled_tests.
+TEST_F(ResponderTest, DISABLED_HotPathThroughput) {
+  // Sign-ahead hit for +12025556666.
+  std::string owner = EnumOwner("+12025556666", kApex);
+  std::vector<std::string> rdatas{
+      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
+                 std::string(1, '\0')),
+      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
+                 std::string(1, '\0'))};
+  auto sig = SignCompact(*csk_.private_key, csk_.key_tag, kApex, owner,
+                         kTypeNAPTR, 300, rdatas, DnssecTiming(), absl::Now());
+  ASSERT_TRUE(sig.ok());
+  store_.Insert(SignatureKey(owner, kTypeNAPTR,
+                             RrsetHash(kTypeNAPTR, 300, rdatas), csk_.key_tag),
+                *sig);
+  struct Case {
+    const char* what;
+    Q q;
+    int n;
+  } cases[] = {
+      {"signed hit (store)", Q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}, 200000},
+      {"unsigned hit", Q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}, 200000},
+      {"signed miss, LRU hit", Q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."}, 200000},
+      {"unsigned miss", Q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."}, 200000},
+  };
+  cases[0].q.do_bit = true;
+  cases[2].q.do_bit = true;
+  std::vector<uint8_t> out(65535);
+  for (auto& c : cases) {
+    std::vector<uint8_t> packet = Build(c.q);
+    auto start = absl::Now();
+    size_t bytes = 0;
+    for (int i = 0; i < c.n; ++i) {
+      ParsedQuery pq;
+      ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
+      bytes += responder_->Respond(pq, pr, Identity{}, Transport::kUdp,
+                                   out.data(), out.size());
+    }
+    double s = absl::ToDoubleSeconds(absl::Now() - start);
+    std::printf("%-22s %8.0f q/s  %5.2f us/q  (%zu B/answer)\n", c.what,
+                c.n / s, s * 1e6 / c.n, bytes / c.n);
+  }
+  // Fresh misses: every one signed on demand.
+  const int misses = 5000;
+  auto start = absl::Now();
+  for (int i = 0; i < misses; ++i) {
+    Q q{absl::StrCat(i % 10, ".", (i / 10) % 10, ".", (i / 100) % 10, ".",
+                     (i / 1000) % 10, ".9.9.9.9.5.4.3.2.1.e164.arpa.")};
+    q.do_bit = true;
+    std::vector<uint8_t> packet = Build(q);
+    ParsedQuery pq;
+    ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
+    responder_->Respond(pq, pr, Identity{}, Transport::kUdp, out.data(),
+                        out.size());
+  }
+  double s = absl::ToDoubleSeconds(absl::Now() - start);
+  std::printf("%-22s %8.0f q/s  %5.2f us/q\n", "signed fresh miss", misses / s,
+              s * 1e6 / misses);
 }
 
 TEST_F(ResponderTest, CreateRejectsBadZones) {
