@@ -179,6 +179,19 @@ EOF
     echo '```'
     echo
   fi
+  local conf dir
+  dir="$(dirname "$ENV_FILE")"
+  for conf in knot-signed/knot.conf knot-online/knot.conf nsd/nsd.conf lufd/lufd.yaml; do
+    [[ -s "$dir/$conf" ]] || continue
+    echo "<details><summary>config: $conf</summary>"
+    echo
+    echo '```yaml'
+    cat "$dir/$conf"
+    echo '```'
+    echo
+    echo "</details>"
+    echo
+  done
   echo "<details><summary>raw values ($ENV_FILE)</summary>"
   echo
   echo '```'

@@ -362,6 +362,7 @@ bench_lufd() {
   port="$(free_port)"
   lufd_conf "$conf" "$db" "$port" "$d/keys"
   db_init "sqlite:$db"
+  echo "lufctl db migrate --store sqlite:$db; lufctl db bootstrap --store sqlite:$db --org iana-en:0 --name 'Registry Admin' --cert-file $PKI/admin.pem" >>"$DNS_WORK/commands.txt"
   # Import through a running lufd, as bench/import.sh does; with the DNS
   # section on, lufd signs the NAPTR RRsets ahead as they are written.
   start_lufd_dns lufd-import "$conf" || { record lufd_import_s FAILED; FAILED=1; return 1; }
@@ -460,6 +461,7 @@ wait_sign_ahead_done() {
 # in-service PUBLIC SED group without records, so every number's inline
 # NAPTRs are visible to anonymous DNS (registry.proto PublicIdentifier).
 provision_public() {
+  echo "lufctl (as admin): org add --id iana-en:222 --name SSP2 --role registrant --role registrar; dg add --id dg-bench --registrant iana-en:222; sedgroup add --id sg-bench --registrant iana-en:222 --dg dg-bench --public" >>"$DNS_WORK/commands.txt"
   # No peer role: the signer signs once per viewer class (anonymous + each
   # peer org), and this bench queries anonymously.
   _p org add --id iana-en:222 --name SSP2 --role registrant --role registrar
