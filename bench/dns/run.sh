@@ -25,6 +25,8 @@
 #   BENCH_DNS_PROFILE  servers to profile with perf after measuring
 #                      (default "lufd"; "" = none)
 #   BENCH_DNS_APPEND=1 keep earlier results of this N (re-run one server)
+#   BENCH_DNS_RESIGN_THREADS  lufd re-signs everything from scratch with
+#                      these thread counts (default "1 2"; "" = skip)
 #   BENCH_NO_PIN=1     do not pin (bench/lib.sh)
 #
 # Per server: start -> poll `dig +dnssec` for the sample NAPTR every 50 ms ->
@@ -184,9 +186,14 @@ profile() {
     timeout 30 perf record -q -e cpu-clock -F 999 -g -p "$pid" \
       -o "$DNS_WORK/logs/$name-perf-$set.data" -- sleep 5 >/dev/null 2>&1 || true
     wait "$dp_pid" || true
-    timeout 120 perf report -i "$DNS_WORK/logs/$name-perf-$set.data" --stdio \
-      --no-children --percent-limit 0.5 --sort dso,symbol -g none \
-      >"$DNS_WORK/logs/$name-perf-$set.txt" 2>/dev/null || true
+    {
+      timeout 120 perf report -i "$DNS_WORK/logs/$name-perf-$set.data" --stdio \
+        --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep . | head -n 12
+      echo
+      timeout 120 perf report -i "$DNS_WORK/logs/$name-perf-$set.data" --stdio \
+        --no-children --percent-limit 0.7 --sort dso,symbol -g none 2>/dev/null |
+        grep -v '^#' | grep . | cut -c1-150 | sed 's/ *$//' | head -n 40
+    } >"$DNS_WORK/logs/$name-perf-$set.txt" || true
     echo "perf record -e cpu-clock -F 999 -g -p <$name pid> -- sleep 5 (under unlimited dnsperf, q-$set)" >>"$DNS_WORK/commands.txt"
   done
 }
@@ -401,7 +408,7 @@ bench_lufd() {
   # and on two (2 threads, not pinned): the Store's signatures deleted while
   # lufd is stopped, then the time from exec until they are all back.
   local threads pin_save=("${pin_server[@]}")
-  for threads in 1 2; do
+  for threads in ${BENCH_DNS_RESIGN_THREADS-1 2}; do
     [[ -n "${SIG_TABLE:-}" ]] || break
     sqlite3 "$db" ".timeout 5000" "DELETE FROM $SIG_TABLE" ||
       { record "lufd_sign_${threads}t_s" "FAILED (delete)"; break; }
