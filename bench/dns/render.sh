@@ -179,8 +179,19 @@ EOF
     echo '```'
     echo
   fi
-  local conf dir
+  local conf dir pf
   dir="$(dirname "$ENV_FILE")"
+  for pf in "$dir"/logs/*-perf-*.txt; do
+    [[ -s "$pf" ]] || continue
+    echo "<details><summary>profile: $(basename "$pf" .txt) (perf record -e cpu-clock, 5 s under unlimited dnsperf; per DSO, then top symbols)</summary>"
+    echo
+    echo '```'
+    cat "$pf"
+    echo '```'
+    echo
+    echo "</details>"
+    echo
+  done
   for conf in knot-signed/knot.conf knot-online/knot.conf nsd/nsd.conf lufd/lufd.yaml; do
     [[ -s "$dir/$conf" ]] || continue
     echo "<details><summary>config: $conf</summary>"
