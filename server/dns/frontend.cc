@@ -1,5 +1,7 @@
 #include "server/dns/frontend.h"
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/dns/tsig.h"
@@ -46,6 +48,38 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
   if (!responder.ok()) return responder.status();
   f->responder_ = *std::move(responder);
   f->handler_ = std::make_unique<Handler>(f->responder_.get());
+  if (!dns.dnssec().enabled()) return f;
+
+  if (dns.dnssec().sign_ahead()) {
+    absl::StatusOr<std::unique_ptr<SignAheadSigner>> signer =
+        SignAheadSigner::Create(dns.dnssec(), f->responder_->zone_names(),
+                                store, views, f->key_ring_.get(),
+                                f->signatures_.get());
+    if (!signer.ok()) return signer.status();
+    f->signer_ = *std::move(signer);
+  }
+  std::vector<ManagedZone> zones;
+  const std::vector<std::string> wires = f->responder_->zone_names();
+  for (size_t i = 0; i < wires.size(); ++i) {
+    ManagedZone z;
+    z.wire = wires[i];
+    z.name = NameToText(wires[i]);
+    // zone_names() is in config order, so index i is zones(i).
+    if (static_cast<int>(i) < dns.zones_size() && dns.zones(i).ttl() > 0) {
+      z.dnskey_ttl = dns.zones(i).ttl();
+    }
+    zones.push_back(std::move(z));
+  }
+  KeyManagerOptions key_options;
+  if (f->signer_ != nullptr) {
+    SignAheadSigner* signer = f->signer_.get();
+    key_options.is_signer = [signer] { return signer->IsSigner(); };
+  }
+  absl::StatusOr<std::unique_ptr<KeyManager>> keys =
+      KeyManager::Create(dns.dnssec(), std::move(zones), registry, views,
+                         f->key_ring_.get(), std::move(key_options));
+  if (!keys.ok()) return keys.status();
+  f->key_manager_ = *std::move(keys);
   return f;
 }
 
@@ -55,6 +89,22 @@ absl::Status DnsFrontend::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   started_ = true;
   const auto& dns = config_.dns();
+  if (signer_ != nullptr) {
+    const absl::Time t0 = absl::Now();
+    if (absl::Status st = signer_->LoadAll(); !st.ok()) return st;
+    spdlog::info("dns: {} stored signatures loaded in {}", signatures_->size(),
+                 absl::FormatDuration(absl::Now() - t0));
+    signer_->Start();
+    // The lease is taken by the signer's thread; give it a moment so a
+    // lone instance creates its first keys before answering (bounded: a
+    // replica whose primary holds the lease just goes on).
+    for (int i = 0; i < 100 && !signer_->IsSigner(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  if (key_manager_ != nullptr) {
+    if (absl::Status st = key_manager_->Start(); !st.ok()) return st;
+  }
   absl::StatusOr<std::unique_ptr<DnsServer>> server =
       DnsServer::Start(DnsServer::OptionsFromConfig(dns), handler_.get(),
                        TsigLookupFromViews(views_), dot_authenticator_);
@@ -76,7 +126,10 @@ absl::Status DnsFrontend::Start() {
 void DnsFrontend::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  // Listeners first (nothing new arrives), then the background work.
   if (server_ != nullptr) server_->Stop();
+  if (key_manager_ != nullptr) key_manager_->Stop();
+  if (signer_ != nullptr) signer_->Stop();
 }
 
 std::vector<BoundAddress> DnsFrontend::bound() const {

@@ -7,10 +7,16 @@
 //   DnsServer                       the UDP/TCP/DoT listeners (+ TSIG).
 // LufdServer creates it when dns.listen or dns.dot.listen is configured.
 //
-// Start order (Start()): stored signatures loaded first, then keys, then
-// the listeners, so the first answer is already signed from the store and
-// no query sees a half-initialised state. Stop() reverses it; both are
-// called from one thread (LufdServer's start and shutdown). bound(),
+// Start order (Start()): stored signatures loaded first (LoadAll), the
+// signer started (it takes the sign-ahead lease: always on SQLite, the
+// advisory lock on PostgreSQL; Start waits up to 1 s for it so that a
+// lone instance generates its first keys before serving), then the
+// KeyManager (first keys, KeyRing published), then the listeners, so the
+// first answer is already signed and no query sees a half-initialised
+// state. With dnssec.enabled false there is no signer and no KeyManager;
+// with sign_ahead false there is no signer and the KeyManager acts as the
+// signing instance (only right with a single instance). Stop() reverses it;
+// both are called from one thread (LufdServer's start and shutdown). bound(),
 // stats and the component accessors are safe from any thread once Start()
 // returned. Borrowed objects (store, registry, views, authenticator) must
 // outlive the frontend.
@@ -26,10 +32,12 @@
 #include "lufd/v1/config.pb.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
+#include "server/dns/keymanager.h"
 #include "server/dns/keyring.h"
 #include "server/dns/responder.h"
 #include "server/dns/server.h"
 #include "server/dns/sigcache.h"
+#include "server/dns/signer.h"
 #include "storage/store.h"
 
 namespace lufd::dns {
@@ -61,6 +69,10 @@ class DnsFrontend {
   const DnsServerStats* server_stats() const;
   Responder* responder() { return responder_.get(); }
   KeyRing* key_ring() { return key_ring_.get(); }
+  // Null when dnssec.enabled is false. For AdminService's key RPCs.
+  KeyManager* key_manager() { return key_manager_.get(); }
+  // Null when DNSSEC or sign_ahead is off.
+  SignAheadSigner* signer() { return signer_.get(); }
 
  private:
   class Handler;
@@ -76,6 +88,8 @@ class DnsFrontend {
   std::unique_ptr<SignatureLru> lru_;
   std::unique_ptr<KeyRing> key_ring_;
   std::unique_ptr<Responder> responder_;
+  std::unique_ptr<SignAheadSigner> signer_;
+  std::unique_ptr<KeyManager> key_manager_;
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<DnsServer> server_;
   bool started_ = false;

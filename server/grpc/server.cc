@@ -104,6 +104,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->admin_ = std::make_unique<AdminServiceImpl>(
       s->registry_.get(), s->views_.get(), s->store_.get(), s->runner_.get(),
       admin_options);
+  if (s->dns_ != nullptr) s->admin_->set_key_manager(s->dns_->key_manager());
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(grpc_config.tls()));

@@ -193,18 +193,23 @@ void CheckReadable(const std::string& file, const std::string& what,
   std::fclose(f);
 }
 
-// absl::ParseDuration plus a whole-or-decimal day count ("14d"), which the
+// absl::ParseDuration plus a leading day count ("14d", "1d12h"), which the
 // DNSSEC settings use; absl has no day unit.
 bool ParseConfigDuration(absl::string_view text, absl::Duration* d) {
-  if (absl::EndsWith(text, "d") && text.size() > 1) {
-    double days = 0;
-    if (!absl::SimpleAtod(text.substr(0, text.size() - 1), &days) || days < 0) {
-      return false;
-    }
-    *d = absl::Hours(24) * days;
-    return true;
+  const size_t day = text.find('d');
+  if (day == absl::string_view::npos) return absl::ParseDuration(text, d);
+  double days = 0;
+  if (day == 0 || !absl::SimpleAtod(text.substr(0, day), &days) || days < 0) {
+    return false;
   }
-  return absl::ParseDuration(text, d);
+  absl::Duration rest = absl::ZeroDuration();
+  const absl::string_view tail = text.substr(day + 1);
+  if (!tail.empty() &&
+      (!absl::ParseDuration(tail, &rest) || rest < absl::ZeroDuration())) {
+    return false;
+  }
+  *d = absl::Hours(24) * days + rest;
+  return true;
 }
 
 void CheckDuration(const std::string& text, const std::string& what,
