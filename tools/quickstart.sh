@@ -7,19 +7,26 @@
 #   2. builds lufd and lufctl in ./build (Release, Ninja, ccache);
 #   3. creates a development PKI in ./run/pki (tools/dev-pki.sh);
 #   4. writes ./run/lufd.yaml (SQLite registry ./run/registry.db, gRPC on
-#      127.0.0.1:50051 with mTLS), migrates the database and registers
-#      run/pki/admin.pem as the registry admin;
+#      127.0.0.1:50051 with mTLS, the DNS front door for e164.arpa. on
+#      127.0.0.1:8053 UDP+TCP with online DNSSEC: a CSK, ECDSA P-256,
+#      generated at first start into ./run/keys), migrates the database and
+#      registers run/pki/admin.pem as the registry admin;
 #   5. starts lufd in the background (pid in run/lufd.pid, log run/lufd.log)
-#      and waits until it is healthy;
-#   6. provisions the example (tools/rfc7878-scenario.sh) over mTLS;
+#      and waits until it is healthy and answers DNS;
+#   6. provisions the example (tools/rfc7878-scenario.sh) over mTLS, plus
+#      one number that anonymous DNS may see (+12025550100, in a public SED
+#      group);
 #   7. prints how to query it (one copy-pasteable lufctl line, run from the
-#      repository root) and how to stop it, with the actual paths.
+#      repository root; one dig line for DNS with DNSSEC; the zone's DS for
+#      a validating resolver) and how to stop it, with the actual paths.
 #
 # Re-running is safe: the PKI and the database are reused, the example is
 # re-provisioned (upserts), and lufd is restarted. Only the lufd this script
 # started for the same run directory is stopped: the pid in run/lufd.pid
 # must still be a lufd whose command line is `--config run/lufd.yaml`.
-# Environment: LUFD_PORT (default 50051), JOBS (build parallelism, default:
+# Environment: LUFD_PORT (default 50051), LUFD_DNS_PORT (default 8053; when
+# that port is taken and LUFD_DNS_PORT is unset, a free one is picked and
+# printed), JOBS (build parallelism, default:
 # number of CPUs), LUFD_SKIP_DEPS=1 to skip step 1, LUFD_BUILD_DIR (default
 # ./build; an already configured directory keeps its build type),
 # LUFD_RUN_DIR (default ./run: PKI, config, database, pid file and log).
@@ -108,6 +115,22 @@ fi
 if [[ -n "$(ss -Htln "sport = :$port" 2>/dev/null)" ]]; then
   die "port $port is in use by another process; set LUFD_PORT=<free port>"
 fi
+# dns_port_busy PORT: something listens on PORT (UDP or TCP).
+dns_port_busy() { [[ -n "$(ss -Htuln "sport = :$1" 2>/dev/null)" ]]; }
+dns_port="${LUFD_DNS_PORT:-8053}"
+if dns_port_busy "$dns_port"; then
+  [[ -z "${LUFD_DNS_PORT:-}" ]] ||
+    die "DNS port $dns_port is in use by another process; set LUFD_DNS_PORT=<free port>"
+  for ((i = 0; i < 50; i++)); do
+    dns_port=$((20000 + RANDOM % 30000))
+    dns_port_busy "$dns_port" || break
+  done
+  dns_port_busy "$dns_port" && die "no free DNS port found; set LUFD_DNS_PORT=<free port>"
+  echo "DNS port 8053 is taken; using $dns_port (set LUFD_DNS_PORT to choose)"
+fi
+zone="e164.arpa."
+mkdir -p "$run/keys"
+chmod 700 "$run/keys"
 
 step "Configuration $(rel "$run/lufd.yaml")"
 store="sqlite:$run/registry.db"
@@ -125,6 +148,17 @@ store:
   migrate_on_start: true
 log:
   level: "info"
+# The DNS front door (README.md "DNS"): anonymous queries see the public SED
+# groups; the CSK is generated into keys/ at the first start.
+dns:
+  listen:
+    - "127.0.0.1:$dns_port"
+  zones:
+    - name: "$zone"
+  dnssec:
+    key_dir: "$run/keys"
+    algorithm: 13
+    scheme: "csk"
 EOF
 cat "$run/lufd.yaml"
 
@@ -161,11 +195,36 @@ for ((i = 0; i < 300; i++)); do  # 30 s
   sleep 0.1
 done
 ((healthy)) || { tail -n 30 "$run/lufd.log" >&2; die "lufd not healthy after 30 s; see $(rel "$run/lufd.log")"; }
-echo "lufd pid $pid is serving"
+dns_up=0
+for ((i = 0; i < 150; i++)); do  # 30 s
+  if timeout 5 dig @127.0.0.1 -p "$dns_port" +time=1 +tries=1 "$zone" SOA 2>/dev/null |
+    grep -q 'status: NOERROR'; then
+    dns_up=1
+    break
+  fi
+  sleep 0.2
+done
+((dns_up)) || { tail -n 30 "$run/lufd.log" >&2; die "lufd does not answer DNS on 127.0.0.1:$dns_port after 30 s; see $(rel "$run/lufd.log")"; }
+echo "lufd pid $pid is serving (gRPC 127.0.0.1:$port, DNS 127.0.0.1:$dns_port)"
 
 step "Provisioning the RFC 7878 section 10 example"
 tools/rfc7878-scenario.sh --lufctl "$LUFCTL" --server "127.0.0.1:$port" --pki "$pki"
+
+step "Provisioning a number anonymous DNS may see (+12025550100, public SED group)"
+# Its own destination group, so the RFC 7878 example above keeps its
+# semantics (SSP3 sees none of it); upserts, so re-runs are safe.
+ctl registrar-ssp2 dg add dg-ssp2-public --registrant iana-en:222
+ctl registrar-ssp2 number add +12025550100 --registrant iana-en:222 \
+  --dg dg-ssp2-public
+ctl registrar-ssp2 record add rec-ssp2-public --registrant iana-en:222 \
+  --ttl 3600 --naptr '10 100 "u" "E2U+sip" "!^(.*)$!sip:\1@public.ssp2.example.com!" ""'
+ctl registrar-ssp2 sedgroup add sg-ssp2-public --registrant iana-en:222 \
+  --dg dg-ssp2-public --record rec-ssp2-public --public --in-service
 ctl admin info || true
+if ! ds="$(ctl admin key ds --zone "$zone" 2>&1)"; then
+  echo "$ds" >&2
+  die "lufctl key ds failed"
+fi
 
 p="$(rel "$pki")"
 cat <<EOF
@@ -181,9 +240,19 @@ repository root:
 flags; add --output json for JSON).
 Also provisioned: the range +12026660000..+12026669999 and the prefix
 +1202777 (try +12026661234, +12027771234). SSP3's certificate
-($p/peer-ssp3.*) sees nothing: nothing was offered to it.
+($p/peer-ssp3.*) sees none of it: nothing was offered to it (it, like
+anyone, sees only the public +12025550100).
 Admin commands use $p/admin.pem/.key the same way (try: org list,
-audit, info).
+audit, info, key list --zone $zone).
+
+Ask the DNS front door (anonymous: public SED groups only), with DNSSEC:
+
+  dig @127.0.0.1 -p $dns_port +dnssec NAPTR 0.0.1.0.5.5.5.2.0.2.1.$zone
+
+The zone's DS, for a validating resolver's trust anchor or the parent
+zone (from: $(rel "$LUFCTL") --server 127.0.0.1:$port --ca $p/ca.pem --cert $p/admin.pem --key $p/admin.key key ds --zone $zone):
+
+$ds
 
 Log: $(rel "$run/lufd.log")    Config: $(rel "$run/lufd.yaml")    Registry: $(rel "$run/registry.db")
 Stop it:  kill \$(cat $(rel "$run/lufd.pid"))

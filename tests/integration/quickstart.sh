@@ -11,6 +11,9 @@
 #   4. a process named lufd that is not this run directory's lufd (a decoy
 #      whose pid is put in the pid file) survives a third quickstart run,
 #      which still succeeds.
+# After every run, the printed `dig ... +dnssec NAPTR <name>` line, run as
+# printed, gets the public number's NAPTR with its RRSIG from lufd's DNS
+# front door, and the printed DS matches the DNSKEY lufd serves.
 # Environment (set by tests/integration/CMakeLists.txt): LUFD_BUILD_DIR (the
 # ctest build directory: quickstart only re-checks that lufd and lufctl
 # are up to date there), SOURCE_DIR, LUFD_BIN, LUFCTL_BIN.
@@ -88,7 +91,8 @@ run_quickstart() {
   for ((attempt = 1; attempt <= 3; attempt++)); do
     set +e
     (cd "$T" && LUFD_SKIP_DEPS=1 LUFD_BUILD_DIR="$LUFD_BUILD_DIR" \
-      LUFD_RUN_DIR="$RUN" LUFD_PORT="$PORT" JOBS="${JOBS:-2}" \
+      LUFD_RUN_DIR="$RUN" LUFD_PORT="$PORT" LUFD_DNS_PORT="$DNS_PORT" \
+      JOBS="${JOBS:-2}" \
       timeout -k 10 600 "$SOURCE_DIR/tools/quickstart.sh") \
       </dev/null >"$QS_OUT" 2>&1
     qrc=$?
@@ -102,6 +106,7 @@ run_quickstart() {
       break
     fi
     PORT="$(it_free_port)"
+    DNS_PORT="$(it_free_dns_port)"
     it_log "port was taken; retrying quickstart run $n on $PORT"
   done
   ((qrc == 0)) || { cat "$QS_OUT" >&2; fail "quickstart run $n failed (exit $qrc)"; }
@@ -135,10 +140,44 @@ check_lookup() {
   expect_contains "@ssp2.example.com!" "run $n: printed lookup: NAPTR regexp"
 }
 
+# check_dig N: the printed dig line, exactly as printed, gets the public
+# number's NAPTR and its RRSIG (DNSSEC online signing) from lufd; the
+# printed DS is the digest of the CSK lufd serves.
+check_dig() {
+  local n="$1" line ds served
+  local -a lines=()
+  mapfile -t lines < <(grep -E "^ +dig @127\.0\.0\.1 -p [0-9]+ \+dnssec NAPTR [0-9.]+e164\.arpa\. *\$" "$QS_OUT")
+  ((${#lines[@]} == 1)) ||
+    { cat "$QS_OUT" >&2; fail "run $n: expected one printed dig line, found ${#lines[@]}"; }
+  line="$(sed 's/^ *//' <<<"${lines[0]}")"
+  it_log "printed: $line"
+  [[ "$line" == *"-p $DNS_PORT "* ]] || fail "run $n: the printed dig does not use DNS port $DNS_PORT: $line"
+  set +e
+  # shellcheck disable=SC2034  # out and rc are read by lib.sh's expect_*
+  out="$(cd "$SOURCE_DIR" && timeout 30 bash -c "$line +time=3 +tries=2" 2>&1)"
+  rc=$?
+  set -e
+  expect_ok "run $n: printed dig"
+  expect_contains "status: NOERROR" "run $n: printed dig: NOERROR"
+  expect_contains '"E2U+sip"' "run $n: printed dig: NAPTR service"
+  expect_contains "@public.ssp2.example.com!" "run $n: printed dig: NAPTR regexp"
+  grep -qE 'RRSIG[[:space:]]+NAPTR[[:space:]]+13[[:space:]]' <<<"$out" ||
+    { echo "$out" >&2; fail "run $n: printed dig: no RRSIG NAPTR (algorithm 13)"; }
+  pass "run $n: printed dig: RRSIG NAPTR"
+  ds="$(grep -E '^e164\.arpa\.[[:space:]].*[[:space:]]DS[[:space:]]' "$QS_OUT" || true)"
+  (($(grep -c . <<<"$ds") == 1)) || { cat "$QS_OUT" >&2; fail "run $n: expected one printed DS line"; }
+  served="$(ds_from_dnskeys "$DNS_PORT" e164.arpa.)"
+  [[ "$(ds_key_id "$ds")" == "$(ds_key_id "$served")" ]] ||
+    fail "run $n: printed DS ($ds) does not match the served CSK ($served)"
+  pass "run $n: printed DS matches the served CSK"
+}
+
 PORT="$(it_free_port)"
+DNS_PORT="$(it_free_dns_port)"
 
 run_quickstart 1
 check_lookup 1
+check_dig 1
 first="$QS_PID"
 
 run_quickstart 2
@@ -148,6 +187,7 @@ qs_wait_gone "$first" || fail "run 2: first lufd (pid $first) still running"
 [[ "$QS_PID" != "$first" ]] || fail "run 2: lufd was not restarted (pid $first)"
 pass "re-run restarted lufd (pid $first -> $QS_PID)"
 check_lookup 2
+check_dig 2
 
 # The printed stop command, as printed, from the repository root.
 stop="$(sed -n 's/^Stop it: *//p' "$QS_OUT")"
@@ -177,6 +217,7 @@ grep -qF "pid $decoy in" "$QS_OUT" ||
   { cat "$QS_OUT" >&2; fail "run 3 did not report skipping the decoy pid $decoy"; }
 pass "run 3 left the decoy lufd-named process (pid $decoy) alone"
 check_lookup 3
+check_dig 3
 
 qs_stop "$QS_PID" || fail "lufd pid $QS_PID did not stop"
 pass "lufd stopped"
