@@ -141,6 +141,12 @@ std::vector<std::pair<std::string, size_t>> DecimalBlocks(
   return out;
 }
 
+// "+1202" -> "1202"; "" for anything without the '+' (never throws: the
+// objects come from the server, but a malformed one must not crash lufctl).
+std::string Digits(const std::string& e164) {
+  return e164.size() > 1 && e164[0] == '+' ? e164.substr(1) : std::string();
+}
+
 bool AllDigits(absl::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
                                    [](char c) { return c >= '0' && c <= '9'; });
@@ -226,18 +232,19 @@ absl::StatusOr<ZoneExportResult> BuildZoneText(
         Resolution r = view.ResolveNumber(id.value(), options.viewer);
         if (!r.found) break;
         RrsetText rr = ToRrsets(r.records, &result.skipped_ns);
-        if (!rr.empty()) owners[id.value().substr(1)] = std::move(rr);
+        std::string d = Digits(id.value());
+        if (!rr.empty() && AllDigits(d)) owners[d] = std::move(rr);
         break;
       }
       case lufd::v1::IDENTIFIER_KIND_TN_PREFIX: {
-        std::string d = id.value().substr(1);
+        std::string d = Digits(id.value());
         if (!AllDigits(d)) break;
         add_wild(d, {1, 0, "prefix " + id.value(), 0, {}}, id);
         break;
       }
       case lufd::v1::IDENTIFIER_KIND_TN_RANGE: {
-        std::string s = id.value().substr(1);
-        std::string e = id.range_end().substr(1);
+        std::string s = Digits(id.value());
+        std::string e = Digits(id.range_end());
         if (!AllDigits(s) || !AllDigits(e) || s.size() != e.size() || s > e ||
             s.size() > 15) {
           warn(absl::StrCat("range ", id.value(), "-", id.range_end(),
@@ -245,8 +252,7 @@ absl::StatusOr<ZoneExportResult> BuildZoneText(
           break;
         }
         uint64_t a = 0, b = 0;
-        absl::SimpleAtoi(s, &a);
-        absl::SimpleAtoi(e, &b);
+        if (!absl::SimpleAtoi(s, &a) || !absl::SimpleAtoi(e, &b)) break;
         for (auto& [digits, k] : DecimalBlocks(s, e)) {
           if (k == 0) {
             singles.push_back(digits);
