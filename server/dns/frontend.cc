@@ -127,7 +127,19 @@ void DnsFrontend::Stop() {
   if (stopped_) return;
   stopped_ = true;
   // Listeners first (nothing new arrives), then the background work.
-  if (server_ != nullptr) server_->Stop();
+  if (server_ != nullptr) {
+    server_->Stop();
+    const DnsServerStats& st = server_->stats();
+    spdlog::info(
+        "dns: stopped; queries udp {} tcp {} tls {}, dropped {}, tcp "
+        "connections {} (refused {}, idle-closed {}), tls handshakes failed "
+        "{}, tsig ok {} badkey {} badsig {} badtime {}",
+        st.udp_queries.load(), st.tcp_queries.load(), st.tls_queries.load(),
+        st.dropped.load(), st.tcp_accepted.load(), st.tcp_refused.load(),
+        st.tcp_idle_closed.load(), st.tls_handshake_failed.load(),
+        st.tsig_ok.load(), st.tsig_badkey.load(), st.tsig_badsig.load(),
+        st.tsig_badtime.load());
+  }
   if (key_manager_ != nullptr) key_manager_->Stop();
   if (signer_ != nullptr) signer_->Stop();
 }

@@ -244,6 +244,44 @@ std::string PeerCertificatePem(SSL* ssl) {
   return pem;
 }
 
+// Copies the destination address of a received datagram (IP_PKTINFO /
+// IPV6_PKTINFO) into the control buffer of its reply, so the reply leaves
+// from that address.
+void SetReplySource(const msghdr& rx, uint64_t* control, size_t control_size,
+                    msghdr* tx) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(const_cast<msghdr*>(&rx)); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&rx), c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo in{};
+      std::memcpy(&in, CMSG_DATA(c), sizeof(in));
+      in_pktinfo out{};
+      out.ipi_spec_dst = in.ipi_addr;  // Interface left to routing.
+      std::memset(control, 0, control_size);
+      tx->msg_control = control;
+      tx->msg_controllen = CMSG_SPACE(sizeof(out));
+      cmsghdr* o = CMSG_FIRSTHDR(tx);
+      o->cmsg_level = IPPROTO_IP;
+      o->cmsg_type = IP_PKTINFO;
+      o->cmsg_len = CMSG_LEN(sizeof(out));
+      std::memcpy(CMSG_DATA(o), &out, sizeof(out));
+      return;
+    }
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo in6{};
+      std::memcpy(&in6, CMSG_DATA(c), sizeof(in6));
+      std::memset(control, 0, control_size);
+      tx->msg_control = control;
+      tx->msg_controllen = CMSG_SPACE(sizeof(in6));
+      cmsghdr* o = CMSG_FIRSTHDR(tx);
+      o->cmsg_level = IPPROTO_IPV6;
+      o->cmsg_type = IPV6_PKTINFO;
+      o->cmsg_len = CMSG_LEN(sizeof(in6));
+      std::memcpy(CMSG_DATA(o), &in6, sizeof(in6));
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -941,6 +979,31 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
 void DnsServer::UdpWorker(int fd) {
   const size_t batch = options_.udp_batch;
   const size_t out_size = options_.max_udp_payload;
+  // A wildcard socket (0.0.0.0 / ::) must answer from the address the query
+  // was sent to, or a multi-homed host replies from another address and the
+  // client drops it: learn it with IP_PKTINFO / IPV6_PKTINFO and send with
+  // it.
+  SockAddr local;
+  local.len = sizeof(local.storage);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.len);
+  bool wildcard = false;
+  const int one = 1;
+  if (local.family() == AF_INET) {
+    wildcard =
+        reinterpret_cast<const sockaddr_in*>(&local.storage)->sin_addr.s_addr ==
+        htonl(INADDR_ANY);
+    if (wildcard) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+  } else if (local.family() == AF_INET6) {
+    wildcard = IN6_IS_ADDR_UNSPECIFIED(
+        &reinterpret_cast<const sockaddr_in6*>(&local.storage)->sin6_addr);
+    if (wildcard) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    }
+  }
+  constexpr size_t kControl = CMSG_SPACE(sizeof(in6_pktinfo));
+  constexpr size_t kControlWords = (kControl + 7) / 8;  // 8-byte aligned.
+  std::vector<uint64_t> rx_ctl(wildcard ? batch * kControlWords : 0);
+  std::vector<uint64_t> tx_ctl(wildcard ? batch * kControlWords : 0);
   std::vector<uint8_t> rx(batch * kUdpReceiveBuffer);
   std::vector<uint8_t> tx(batch * out_size);
   std::vector<mmsghdr> rx_hdr(batch);
@@ -957,6 +1020,10 @@ void DnsServer::UdpWorker(int fd) {
       rx_hdr[i].msg_hdr.msg_iovlen = 1;
       rx_hdr[i].msg_hdr.msg_name = &peers[i];
       rx_hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      if (wildcard) {
+        rx_hdr[i].msg_hdr.msg_control = rx_ctl.data() + i * kControlWords;
+        rx_hdr[i].msg_hdr.msg_controllen = kControl;
+      }
     }
     const int n = recvmmsg(fd, rx_hdr.data(), static_cast<unsigned>(batch),
                            MSG_WAITFORONE, nullptr);
@@ -986,6 +1053,10 @@ void DnsServer::UdpWorker(int fd) {
       tx_hdr[m].msg_hdr.msg_iovlen = 1;
       tx_hdr[m].msg_hdr.msg_name = &peers[i];
       tx_hdr[m].msg_hdr.msg_namelen = h.msg_hdr.msg_namelen;
+      if (wildcard) {
+        SetReplySource(h.msg_hdr, tx_ctl.data() + m * kControlWords, kControl,
+                       &tx_hdr[m].msg_hdr);
+      }
       ++m;
     }
     size_t sent = 0;

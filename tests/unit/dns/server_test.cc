@@ -250,6 +250,20 @@ TEST_F(DnsServerTest, UdpOverIpv4AndIpv6OnTheSamePortNumberPerAddress) {
   EXPECT_GE(server_->stats().udp_queries.load(), 2u);
 }
 
+TEST_F(DnsServerTest, WildcardAddressesAnswerFromTheQueriedAddress) {
+  DnsServer::Options o;
+  o.listen = {"0.0.0.0:0", "[::]:0"};
+  StartServer(o);
+  // Udp() uses connected sockets, which only accept a reply from the
+  // address they sent to.
+  auto r = Udp(Query(11));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(Id(*r), 11);
+  auto r6 = Udp(Query(12), /*v6=*/true);
+  ASSERT_TRUE(r6.has_value());
+  EXPECT_EQ(Id(*r6), 12);
+}
+
 TEST_F(DnsServerTest, ManyUdpQueriesAllAnswered) {
   DnsServer::Options o;
   o.udp_batch = 4;
