@@ -27,7 +27,9 @@
 //        authenticate closes the connection: it never falls back to a view.
 //
 // Port 0 in an address picks a free port (the same one for UDP and TCP of
-// that address); bound() reports the actual addresses.
+// that address); bound() reports the actual addresses. A wildcard address
+// (0.0.0.0, ::) answers each datagram from the address it was sent to
+// (IP_PKTINFO / IPV6_PKTINFO).
 //
 // Malformed input never ends a thread: ParseQuery classifies it and the
 // handler answers FORMERR or nothing. Stop() closes every socket and joins
