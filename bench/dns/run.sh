@@ -25,6 +25,8 @@
 #   BENCH_DNS_PROFILE  servers to profile with perf after measuring
 #                      (default "lufd"; "" = none)
 #   BENCH_DNS_APPEND=1 keep earlier results of this N (re-run one server)
+#   BENCH_DNS_LUFD_REUSE=1  lufd serves the previous run's registry and
+#                      signatures again (no import)
 #   BENCH_DNS_RESIGN_THREADS  lufd re-signs everything from scratch with
 #                      these thread counts (default "1 2"; "" = skip)
 #   BENCH_NO_PIN=1     do not pin (bench/lib.sh)
@@ -361,11 +363,21 @@ bench_lufd() {
   LUFCTL_BIN="$(find_bin lufctl)"
   PKI="$DNS_WORK/pki"
   "$SOURCE_DIR/tools/dev-pki.sh" --quiet "$PKI"
+  db="$d/registry.db"
+  conf="$d/lufd.yaml"
+  # BENCH_DNS_LUFD_REUSE=1: serve the registry, keys and signatures of the
+  # previous run of this N again (no import, no sign-ahead wait), e.g. to
+  # re-measure serving on a quieter machine.
+  if [[ "${BENCH_DNS_LUFD_REUSE:-0}" == 1 && -s "$db" && -s "$conf" ]]; then
+    port="$(grep -o '127.0.0.1:[0-9]*"\]' "$conf" | tr -dc 0-9:. | cut -d: -f2)"
+    record lufd_reused "yes (registry, keys and signatures of the previous run)"
+    start_lufd_dns lufd "$conf" || { record lufd_tts_s FAILED; FAILED=1; return 1; }
+    serve_and_measure lufd "$port"
+    return 0
+  fi
   rm -rf "$d"
   mkdir -p "$d/keys"
   chmod 700 "$d/keys"
-  db="$d/registry.db"
-  conf="$d/lufd.yaml"
   port="$(free_port)"
   lufd_conf "$conf" "$db" "$port" "$d/keys"
   db_init "sqlite:$db"
