@@ -206,6 +206,11 @@ absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::Generate(
   if (pkey == nullptr) {
     return absl::InternalError(absl::StrCat("keygen: ", OpenSslError()));
   }
+  return Adopt(algorithm, pkey);
+}
+
+absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::Adopt(uint8_t algorithm,
+                                                              EVP_PKEY* pkey) {
   auto impl = std::make_unique<Impl>();
   impl->pkey = pkey;
   absl::StatusOr<std::string> pub = PublicKeyField(algorithm, pkey);
@@ -231,14 +236,7 @@ absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::FromPem(
     return absl::InvalidArgumentError(
         absl::StrCat("not a PEM private key: ", OpenSslError()));
   }
-  auto impl = std::make_unique<Impl>();
-  impl->pkey = pkey;
-  absl::StatusOr<std::string> pub = PublicKeyField(algorithm, pkey);
-  if (!pub.ok()) return pub.status();
-  impl->InitTemplate(algorithm);
-  std::unique_ptr<SigningKey> key(new SigningKey(algorithm, std::move(impl)));
-  key->public_key_ = *std::move(pub);
-  return key;
+  return Adopt(algorithm, pkey);
 }
 
 absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::LoadFile(

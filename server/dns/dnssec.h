@@ -19,6 +19,9 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
+// OpenSSL's EVP_PKEY, declared here so this header stays free of OpenSSL.
+struct evp_pkey_st;
+
 namespace lufd::dns {
 
 inline constexpr uint8_t kAlgEcdsaP256Sha256 = 13;
@@ -29,7 +32,8 @@ inline constexpr uint16_t kDnskeyFlagsKsk = 257;  // Zone key + SEP.
 // A private key that signs. Thread-safe: Sign() may run concurrently.
 class SigningKey {
  public:
-  static absl::StatusOr<std::unique_ptr<SigningKey>> Generate(uint8_t algorithm);
+  static absl::StatusOr<std::unique_ptr<SigningKey>> Generate(
+      uint8_t algorithm);
   // PKCS#8 PEM as written by WritePem.
   static absl::StatusOr<std::unique_ptr<SigningKey>> FromPem(
       uint8_t algorithm, std::string_view pem);
@@ -54,6 +58,10 @@ class SigningKey {
  private:
   struct Impl;
   SigningKey(uint8_t algorithm, std::unique_ptr<Impl> impl);
+  // Takes ownership of `pkey` (generated or read from PEM) and derives the
+  // public key field and the signing template.
+  static absl::StatusOr<std::unique_ptr<SigningKey>> Adopt(uint8_t algorithm,
+                                                           evp_pkey_st* pkey);
   uint8_t algorithm_;
   std::string public_key_;
   std::unique_ptr<Impl> impl_;
