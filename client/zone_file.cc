@@ -648,7 +648,13 @@ ZoneImport ParseZoneImport(absl::string_view text,
     }
     last_pos = pos;
     std::unique_ptr<ldns_rr, void (*)(ldns_rr*)> holder(rr, ldns_rr_free);
-    const ldns_rr_type type = ldns_rr_get_type(rr);
+    // As an integer: ldns stores "TYPE927360" as it is, which is no valid
+    // ldns_rr_type value (and no DNS type: types are 16 bits).
+    const uint32_t type = static_cast<uint32_t>(ldns_rr_get_type(rr));
+    if (type > 0xffff) {
+      error(line, absl::StrCat("type ", type, " is out of range"));
+      continue;
+    }
     auto lower_str = [](const ldns_rdf* rdf) {
       char* c = rdf ? ldns_rdf2str(rdf) : nullptr;
       std::string s = c ? absl::AsciiStrToLower(c) : "";
@@ -678,7 +684,7 @@ ZoneImport ParseZoneImport(absl::string_view text,
       case LDNS_RR_TYPE_NAPTR:
         break;
       default: {
-        char* t = ldns_rr_type2str(type);
+        char* t = ldns_rr_type2str(static_cast<ldns_rr_type>(type));
         error(line, absl::StrCat("type ", t ? t : "?",
                                  " cannot be imported (only NAPTR)"));
         free(t);

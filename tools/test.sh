@@ -36,18 +36,25 @@ start_all=$SECONDS
 declare -a SUMMARY=()
 failed=0
 
+# Each stage's output is also kept here, so the tail of a failed stage can
+# be repeated after the summary: CI keeps only the end of a long log.
+stage_logs="$(mktemp -d "${TMPDIR:-/tmp}/lufd-test-stages.XXXXXX")"
+trap 'rm -rf "$stage_logs"' EXIT
+declare -a FAILED_STAGES=()
+
 # stage NAME COMMAND...: runs and records the result.
 stage() {
   local name="$1" t0=$SECONDS rc
   shift
   printf '\n========== %s ==========\n' "$name"
-  "$@"
-  rc=$?
+  "$@" 2>&1 | tee "$stage_logs/$name.log"
+  rc=${PIPESTATUS[0]}
   local dt=$((SECONDS - t0))
   if ((rc == 0)); then
     SUMMARY+=("$(printf '%-6s PASS  %4ds' "$name" "$dt")")
   else
     SUMMARY+=("$(printf '%-6s FAIL  %4ds  (exit %d)' "$name" "$dt" "$rc")")
+    FAILED_STAGES+=("$name")
     failed=1
   fi
   return "$rc"
@@ -134,6 +141,15 @@ else
 fi
 
 total=$((SECONDS - start_all))
+for name in "${FAILED_STAGES[@]}"; do
+  # The lines that say why: failures and sanitizer/fuzzer reports first,
+  # then the stage's last lines.
+  printf '\n========== %s failed: why ==========\n' "$name"
+  grep -E 'FAILED|Failed|\*\*\*|ERROR|error:|==[0-9]+==|SUMMARY|artifact:|deadly|Timeout|out-of-memory' \
+    "$stage_logs/$name.log" | head -n 40
+  printf -- '---------- last lines of %s ----------\n' "$name"
+  tail -n 30 "$stage_logs/$name.log"
+done
 printf '\n========== summary ==========\n'
 printf '  %s\n' "${SUMMARY[@]}"
 if ((failed)); then
