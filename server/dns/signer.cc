@@ -1,5 +1,9 @@
 #include "server/dns/signer.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <limits>
@@ -7,7 +11,11 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/wire.h"
@@ -23,6 +31,20 @@ constexpr absl::Duration kDebounce = absl::Milliseconds(200);
 constexpr absl::Duration kDebounceMax = absl::Seconds(2);
 constexpr absl::Duration kPeriodicPass = absl::Hours(1);
 constexpr absl::Duration kEvictInterval = absl::Minutes(1);
+
+// More changed TNs than this: walk everything instead.
+constexpr size_t kMaxIncrementalTns = 100000;
+constexpr absl::string_view kCheckpointMagic = "lufd-sign-ahead-checkpoint v1";
+
+// Sign-ahead is background work: under a query flood the serving threads
+// come first (nice 10 gets about a tenth of a core contended with nice-0
+// threads). Threads the signer starts inherit it.
+void LowerThisThreadsPriority() {
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10) !=
+      0) {
+    spdlog::debug("dns: could not lower the signer's priority");
+  }
+}
 
 bool AppendCharString(std::string* out, std::string_view s) {
   if (s.size() > 255) return false;
@@ -212,6 +234,19 @@ absl::Status SignAheadSigner::LoadAll() {
   const uint32_t now = static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
   uint64_t loaded = 0;
   auto seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
+    if (sig.owner == CheckpointOwner()) {
+      std::vector<absl::string_view> f =
+          absl::StrSplit(sig.rrsig_rdata, ' ', absl::SkipEmpty());
+      Checkpoint c;
+      // magic (2 words), serial, full pass time, keys.
+      if (f.size() == 5 && absl::StrCat(f[0], " ", f[1]) == kCheckpointMagic &&
+          absl::SimpleAtoi(f[2], &c.serial) &&
+          absl::SimpleAtoi(f[3], &c.full_pass_unix)) {
+        c.keys = std::string(f[4]);
+        loaded_checkpoint_ = std::move(c);
+      }
+      return;
+    }
     uint16_t covered = 0;
     auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
     if (!compact || compact->expiration <= now) return;
@@ -258,6 +293,7 @@ void SignAheadSigner::PollOnce() {
   uint64_t loaded = 0;
   auto seq =
       store_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
+        if (sig.owner == CheckpointOwner()) return;
         uint16_t covered = 0;
         auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
         if (!compact || compact->expiration <= now) return;
@@ -272,14 +308,84 @@ void SignAheadSigner::PollOnce() {
   }
 }
 
+const std::string& SignAheadSigner::CheckpointOwner() {
+  static const std::string* const owner = new std::string(
+      "\xff"
+      "lufd-sign-ahead-checkpoint");
+  return *owner;
+}
+
+std::string SignAheadSigner::SignerKeys() const {
+  std::string out;
+  for (const std::string& apex : zones_) {
+    auto zk = keys_->Get(apex);
+    if (zk == nullptr) continue;
+    std::vector<uint16_t> tags;
+    for (const auto& k : zk->zone_signers) {
+      if (k.private_key != nullptr) tags.push_back(k.key_tag);
+    }
+    if (tags.empty()) continue;
+    std::sort(tags.begin(), tags.end());
+    absl::StrAppend(&out, out.empty() ? "" : ";", NameToText(apex), ":",
+                    absl::StrJoin(tags, ","));
+  }
+  return out;
+}
+
+void SignAheadSigner::PutCheckpoint(const Checkpoint& c) {
+  StoredSignature row;
+  row.owner = CheckpointOwner();
+  row.rrsig_rdata = absl::StrCat(kCheckpointMagic, " ", c.serial, " ",
+                                 c.full_pass_unix, " ", c.keys);
+  // Outlives no signature of the pass it describes: expired rows go.
+  row.expiration_unix =
+      c.full_pass_unix + absl::ToInt64Seconds(timing_.validity);
+  absl::Status put = store_->PutSignatures({row});
+  if (!put.ok() && !absl::IsUnimplemented(put)) {
+    spdlog::warn("dns: writing the sign-ahead checkpoint: {}", put.ToString());
+  }
+}
+
+std::optional<absl::flat_hash_set<std::string>> SignAheadSigner::ChangedTns(
+    uint64_t after_serial, uint64_t upto_serial) {
+  absl::flat_hash_set<std::string> tns;
+  uint64_t at = after_serial;
+  while (at < upto_serial) {
+    auto changes = store_->ReadChanges(at, 10000);
+    if (!changes.ok() || changes->empty()) return std::nullopt;
+    for (const auto& c : *changes) {
+      if (c.serial() > upto_serial) return tns;
+      at = c.serial();
+      switch (c.kind()) {
+        case lufd::v1::OBJECT_KIND_IDENTIFIER:
+          // A TN always wins over ranges and prefixes covering it, so
+          // only TN changes change a signed-ahead answer.
+          if (absl::StartsWith(c.key(), "tn:")) tns.insert(c.key().substr(3));
+          break;
+        case lufd::v1::OBJECT_KIND_CREDENTIAL:
+        case lufd::v1::OBJECT_KIND_DNS_KEY:  // Seen through SignerKeys().
+          break;
+        default:
+          return std::nullopt;
+      }
+      if (tns.size() > kMaxIncrementalTns) return std::nullopt;
+    }
+  }
+  return tns;
+}
+
 void SignAheadSigner::Run() {
+  LowerThisThreadsPriority();
   std::unique_ptr<SignerLease> lease;
   absl::Time next_lease_try = absl::InfinitePast();
   absl::Time next_poll = absl::InfinitePast();
   absl::Time next_evict = absl::Now() + kEvictInterval;
   absl::Time last_pass = absl::InfinitePast();
-  uint64_t passed_serial = 0, passed_generation = 0;
+  uint64_t passed_serial = 0;
+  std::string passed_keys;
   bool passed_once = false;
+  std::optional<Checkpoint> checkpoint = std::move(loaded_checkpoint_);
+  loaded_checkpoint_.reset();
   uint64_t seen_serial = 0;
   absl::Time serial_changed_at = absl::InfinitePast();
   absl::Time first_change_at = absl::InfiniteFuture();
@@ -338,26 +444,56 @@ void SignAheadSigner::Run() {
       seen_serial = serial;
       serial_changed_at = now;
     }
-    const uint64_t generation = keys_->generation();
-    bool due = !passed_once || generation != passed_generation ||
-               now - last_pass >= kPeriodicPass;
-    if (serial != passed_serial && (now - serial_changed_at >= kDebounce ||
-                                    now - first_change_at >= kDebounceMax)) {
-      due = true;
+    // No zone-signing key here (yet: the KeyRing fills in after start-up):
+    // nothing to sign, and nothing to compare the checkpoint with.
+    const std::string signer_keys = SignerKeys();
+    if (signer_keys.empty()) continue;
+    if (!passed_once && checkpoint.has_value()) {
+      // A restart on a registry the Store's signatures already cover: no
+      // walk now; what changed since is signed incrementally below.
+      const absl::Time full_pass =
+          absl::FromUnixSeconds(checkpoint->full_pass_unix);
+      if (checkpoint->keys == signer_keys && checkpoint->serial <= serial &&
+          full_pass <= now && now - full_pass < kPeriodicPass) {
+        passed_once = true;
+        passed_serial = checkpoint->serial;
+        passed_keys = signer_keys;
+        last_pass = full_pass;
+        stats_.start_passes_skipped.fetch_add(1);
+        spdlog::info(
+            "dns: stored signatures cover serial {} with keys {}; no "
+            "start-up sign-ahead walk",
+            checkpoint->serial, signer_keys);
+      }
+      checkpoint.reset();
     }
-    if (!due) continue;
+    bool full = !passed_once || signer_keys != passed_keys ||
+                now - last_pass >= kPeriodicPass;
+    const bool changed =
+        serial != passed_serial && (now - serial_changed_at >= kDebounce ||
+                                    now - first_change_at >= kDebounceMax);
+    if (!full && !changed) continue;
+    std::shared_ptr<const RegistryView> view = views_->Current();
+    std::optional<absl::flat_hash_set<std::string>> tns;
+    if (!full) {
+      tns = ChangedTns(passed_serial, view->serial());
+      full = !tns.has_value();
+    }
     passed_once = true;
-    passed_serial = serial;
-    passed_generation = generation;
+    passed_serial = view->serial();
+    passed_keys = signer_keys;
     first_change_at = absl::InfiniteFuture();
-    last_pass = now;
-    auto made = SignPass();
+    if (full) last_pass = now;
+    auto made = SignPass(*view, full ? nullptr : &*tns);
     if (!made.ok()) {
       stats_.errors.fetch_add(1);
       spdlog::warn("dns: sign-ahead pass failed: {}", made.status().ToString());
-    } else if (*made > 0) {
-      spdlog::info("dns: signed {} RRsets ahead", *made);
+      continue;
     }
+    if (*made > 0) spdlog::info("dns: signed {} RRsets ahead", *made);
+    if (!full) stats_.incremental_passes.fetch_add(1);
+    PutCheckpoint(Checkpoint{view->serial(), absl::ToUnixSeconds(last_pass),
+                             signer_keys});
   }
   lease.reset();
   is_signer_.store(false);
@@ -383,16 +519,17 @@ struct ZoneSignerKey {
 
 }  // namespace
 
-absl::StatusOr<uint64_t> SignAheadSigner::SignPass() {
+absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
+    const RegistryView& view,
+    const absl::flat_hash_set<std::string>* only_tns) {
   const absl::Time start = absl::Now();
-  std::shared_ptr<const RegistryView> view = views_->Current();
   const int64_t now_s = absl::ToUnixSeconds(start);
   const int64_t keep_until =
       now_s + absl::ToInt64Seconds(timing_.refresh_before);
 
   // Viewer classes: anonymous, and every enabled peer org.
   std::vector<Identity> viewers{Identity{}};
-  view->ForEach(
+  view.ForEach(
       lufd::v1::OBJECT_KIND_ORG,
       [&](absl::string_view, const lufd::v1::RegistryObject& o) {
         const auto& org = o.org();
@@ -487,61 +624,70 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass() {
     std::vector<std::string> rdatas;
     std::string rd;
     bool go_on = true;
-    view->ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER,
-                  [&](absl::string_view, const lufd::v1::RegistryObject& o) {
-                    const auto& id = o.identifier();
-                    if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN) return true;
-                    std::string owner;
-                    for (const Identity& viewer : viewers) {
-                      Resolution res = view->ResolveNumber(id.value(), viewer);
-                      if (res.records.empty()) continue;
-                      for (uint16_t type : {kTypeNAPTR, kTypeURI}) {
-                        rdatas.clear();
-                        uint32_t ttl = std::numeric_limits<uint32_t>::max();
-                        for (const auto& rec : res.records) {
-                          bool good = false;
-                          if (type == kTypeNAPTR && rec.has_naptr()) {
-                            good = NaptrRdataFrom(rec.naptr(), &rd);
-                          } else if (type == kTypeURI && rec.has_uri()) {
-                            good = UriRdataFrom(rec.uri(), &rd);
-                          }
-                          if (!good) continue;
-                          rdatas.push_back(rd);
-                          ttl = std::min(ttl, rec.ttl());
-                        }
-                        if (rdatas.empty()) continue;
-                        if (owner.empty()) owner = EnumOwner(id.value(), apex);
-                        const uint64_t hash = RrsetHash(type, ttl, rdatas);
-                        for (size_t si = 0; si < signers.size(); ++si) {
-                          const uint64_t key =
-                              SignatureKey(owner, type, hash, signers[si].tag);
-                          if (!seen.insert(key).second) continue;
-                          ++distinct;
-                          auto have = signatures_->Find(key);
-                          if (have && static_cast<int64_t>(have->expiration) >
-                                          keep_until) {
-                            continue;
-                          }
-                          SignTask task;
-                          task.owner = owner;
-                          task.type = type;
-                          task.ttl = ttl;
-                          task.rdatas = rdatas;
-                          task.hash = hash;
-                          task.key = key;
-                          task.signer = si;
-                          batch.push_back(std::move(task));
-                        }
-                      }
-                    }
-                    if (batch.size() >= kBatch) go_on = flush();
-                    return go_on;
-                  });
+    auto visit = [&](absl::string_view, const lufd::v1::RegistryObject& o) {
+      const auto& id = o.identifier();
+      if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN) return true;
+      std::string owner;
+      for (const Identity& viewer : viewers) {
+        Resolution res = view.ResolveNumber(id.value(), viewer);
+        if (res.records.empty()) continue;
+        for (uint16_t type : {kTypeNAPTR, kTypeURI}) {
+          rdatas.clear();
+          uint32_t ttl = std::numeric_limits<uint32_t>::max();
+          for (const auto& rec : res.records) {
+            bool good = false;
+            if (type == kTypeNAPTR && rec.has_naptr()) {
+              good = NaptrRdataFrom(rec.naptr(), &rd);
+            } else if (type == kTypeURI && rec.has_uri()) {
+              good = UriRdataFrom(rec.uri(), &rd);
+            }
+            if (!good) continue;
+            rdatas.push_back(rd);
+            ttl = std::min(ttl, rec.ttl());
+          }
+          if (rdatas.empty()) continue;
+          if (owner.empty()) owner = EnumOwner(id.value(), apex);
+          const uint64_t hash = RrsetHash(type, ttl, rdatas);
+          for (size_t si = 0; si < signers.size(); ++si) {
+            const uint64_t key =
+                SignatureKey(owner, type, hash, signers[si].tag);
+            if (!seen.insert(key).second) continue;
+            ++distinct;
+            auto have = signatures_->Find(key);
+            if (have && static_cast<int64_t>(have->expiration) > keep_until) {
+              continue;
+            }
+            SignTask task;
+            task.owner = owner;
+            task.type = type;
+            task.ttl = ttl;
+            task.rdatas = rdatas;
+            task.hash = hash;
+            task.key = key;
+            task.signer = si;
+            batch.push_back(std::move(task));
+          }
+        }
+      }
+      if (batch.size() >= kBatch) go_on = flush();
+      return go_on;
+    };
+    if (only_tns == nullptr) {
+      view.ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER, visit);
+    } else {
+      for (const std::string& tn : *only_tns) {
+        auto o =
+            view.Get(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("tn:", tn));
+        if (o.has_value() && !visit("", *o)) break;
+      }
+    }
     if (go_on) flush();
     if (!status.ok()) return status;
   }
-  stats_.rrsets_seen.store(distinct);
-  stats_.passes.fetch_add(1);
+  if (only_tns == nullptr) {
+    stats_.rrsets_seen.store(distinct);
+    stats_.passes.fetch_add(1);
+  }
   stats_.last_pass_micros.store(absl::ToInt64Microseconds(absl::Now() - start));
   return made_total;
 }

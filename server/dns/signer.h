@@ -28,11 +28,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -82,7 +84,10 @@ bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out);
 std::string EnumOwner(std::string_view e164, std::string_view apex_wire);
 
 struct SignerStats {
-  std::atomic<uint64_t> passes{0};        // Full walks completed.
+  std::atomic<uint64_t> passes{0};              // Full walks completed.
+  std::atomic<uint64_t> incremental_passes{0};  // Over changed TNs only.
+  // Start-up walks not needed: the Store's checkpoint matched.
+  std::atomic<uint64_t> start_passes_skipped{0};
   std::atomic<uint64_t> rrsets_seen{0};   // Distinct RRsets, last pass.
   std::atomic<uint64_t> signed_total{0};  // Signatures made.
   std::atomic<uint64_t> loaded_total{0};  // Signatures read from the Store.
@@ -109,16 +114,46 @@ class SignAheadSigner {
   bool IsSigner() const { return is_signer_.load(); }
   const SignerStats& stats() const { return stats_; }
 
-  // One synchronous sign-ahead pass over the current view (what the signer
-  // thread does on each trigger); returns how many signatures it made.
-  // For tests and the bench; needs no lease.
-  absl::StatusOr<uint64_t> SignPassForTest() { return SignPass(); }
+  // One synchronous full sign-ahead pass over the current view (what the
+  // signer thread does on a full trigger); returns how many signatures it
+  // made. For tests and the bench; needs no lease; writes no checkpoint.
+  absl::StatusOr<uint64_t> SignPassForTest() {
+    return SignPass(*views_->Current(), nullptr);
+  }
+
+  // The owner of the Store row that records the last completed pass (not a
+  // DNS name: its first "label" would be 255 octets long). Instances skip
+  // it when loading signatures.
+  static const std::string& CheckpointOwner();
 
  private:
+  // What the last completed pass covered, kept as one row of the Store's
+  // signature table so that a restart need not walk the registry again: a
+  // full walk of 1M TNs per viewer class costs seconds of the CPU that
+  // serves queries. Deleting the signatures deletes it too.
+  struct Checkpoint {
+    uint64_t serial = 0;         // Every TN at this view serial was covered...
+    int64_t full_pass_unix = 0;  // ...and the last full walk ended then...
+    std::string keys;            // ...with these zone-signing keys.
+  };
+
   SignAheadSigner() = default;
   void Run();
   void PollOnce();
-  absl::StatusOr<uint64_t> SignPass();
+  // Signs what `view` needs: every TN, or only the TNs in `only_tns`
+  // (normalized "+..." values; ones not in the view are skipped).
+  absl::StatusOr<uint64_t> SignPass(
+      const RegistryView& view,
+      const absl::flat_hash_set<std::string>* only_tns);
+  // The TNs changed in (after_serial, upto_serial] when only TN
+  // identifiers (and objects that cannot change a TN's NAPTR set) changed;
+  // nullopt when a full walk is needed (an org, group, record or offer
+  // changed, too many changes, or the log cannot be read).
+  std::optional<absl::flat_hash_set<std::string>> ChangedTns(
+      uint64_t after_serial, uint64_t upto_serial);
+  // "apex:tag,tag;..." of the zone-signing keys with a private key here.
+  std::string SignerKeys() const;
+  void PutCheckpoint(const Checkpoint& checkpoint);
 
   lufd::v1::DnssecConfig config_;
   DnssecTiming timing_;
@@ -132,6 +167,8 @@ class SignAheadSigner {
   std::atomic<bool> is_signer_{false};
   SignerStats stats_;
   uint64_t scanned_seq_ = 0;  // Only the thread (or LoadAll before Start).
+  // Read by LoadAll, consumed by the thread.
+  std::optional<Checkpoint> loaded_checkpoint_;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
