@@ -104,14 +104,34 @@ wait_signed() {
 
 # run_dnsperf TAG PORT QFILE SECONDS [extra dnsperf args]: one pinned dnsperf
 # run with the DO bit; output in $DNS_WORK/logs/TAG.dnsperf. Prints nothing.
+# run_dnsperf TAG PORT QFILE SECS [dnsperf args]: one dnsperf run, report
+# in logs/TAG.dnsperf. Successive runs on the same QFILE continue where the
+# previous one stopped (QUERY_OFFSET[QFILE] += queries sent; reset per
+# server by serve_and_measure), through a copy of the file starting there,
+# so no run re-asks names an earlier run of the same server asked until
+# the pool wraps.
+declare -A QUERY_OFFSET=()
 run_dnsperf() {
   local tag="$1" port="$2" qfile="$3" secs="$4"
   shift 4
-  local cmd=("${pin_client[@]}" dnsperf -s 127.0.0.1 -p "$port" -d "$qfile"
+  local off="${QUERY_OFFSET[$qfile]:-0}" lines run_file="$qfile"
+  if ((off > 0)); then
+    lines="$(wc -l <"$qfile")"
+    off=$((off % lines))
+    run_file="$DNS_WORK/q-run-$tag.txt"
+    { tail -n "+$((off + 1))" "$qfile"; head -n "$off" "$qfile"; } >"$run_file"
+  fi
+  local cmd=("${pin_client[@]}" dnsperf -s 127.0.0.1 -p "$port" -d "$run_file"
     -D -l "$secs" -T 1 -c "${DNSPERF_CLIENTS:-4}"
     -q "${DNSPERF_OUTSTANDING:-200}" -t 2 -O suppress=timeouts,unexpected "$@")
-  echo "${cmd[*]}" >>"$DNS_WORK/commands.txt"
-  timeout $((secs + 60)) "${cmd[@]}" >"$DNS_WORK/logs/$tag.dnsperf" 2>&1
+  echo "${cmd[*]}  # from line $((off + 1)) of $(basename "$qfile")" >>"$DNS_WORK/commands.txt"
+  local rc=0
+  timeout $((secs + 60)) "${cmd[@]}" >"$DNS_WORK/logs/$tag.dnsperf" 2>&1 || rc=$?
+  local sent
+  sent="$(dp "$DNS_WORK/logs/$tag.dnsperf" sent)"
+  QUERY_OFFSET[$qfile]=$((off + ${sent:-0}))
+  [[ "$run_file" == "$qfile" ]] || rm -f "$run_file"
+  return "$rc"
 }
 
 # dp FILE KEY: a number from a dnsperf report.

@@ -89,12 +89,18 @@ record rate "$RATE"
 record seconds "$SECS"
 
 # ------------------------------------------------------------------ data
-if [[ ! -s "$DATA/sample.env" ]]; then
-  blog "generating $N numbers into $DATA"
-  "$GEN_DNS_BIN" --count "$N" --out_dir "$DATA" ||
+# Query pool: 4x N lines (at least 4M), so that no run of one server asks
+# a name that an earlier run of the same server asked (see run_dnsperf): a
+# repeated miss would be answered from lufd's on-demand signature cache,
+# which a harvester's fresh names never are.
+QUERIES="${BENCH_DNS_QUERIES:-$((N * 4 > 4000000 ? N * 4 : 4000000))}"
+if [[ ! -s "$DATA/sample.env" ]] ||
+  [[ "$(wc -l <"$DATA/q-miss.txt")" -lt "$QUERIES" ]]; then
+  blog "generating $N numbers and $QUERIES queries into $DATA"
+  "$GEN_DNS_BIN" --count "$N" --queries "$QUERIES" --out_dir "$DATA" ||
     bdie "gen_dns_data failed"
 fi
-echo "$GEN_DNS_BIN --count $N --out_dir $DATA" >>"$DNS_WORK/commands.txt"
+echo "$GEN_DNS_BIN --count $N --queries $QUERIES --out_dir $DATA" >>"$DNS_WORK/commands.txt"
 # shellcheck source=/dev/null
 source "$DATA/sample.env"
 record data_naptrs "$DATA_NAPTRS"
@@ -212,6 +218,7 @@ check_errors() {
 # serve NAME PORT: wait for signed answers, measure, stop.
 serve_and_measure() {
   local name="$1" port="$2" tts
+  QUERY_OFFSET=()  # Each server starts at the top of the query files.
   if tts="$(wait_signed "$SERVER_PID" "$port" "$READY_S")"; then
     record "${name}_tts_s" "$tts"
     record "${name}_rss_at_ready_kb" "$(tree_hwm_kb "$SERVER_PID")"

@@ -391,10 +391,15 @@ void SignAheadSigner::Run() {
   absl::Time first_change_at = absl::InfiniteFuture();
   bool lease_unsupported_logged = false;
 
+  // The first round runs at once: DnsFrontend waits for the lease.
+  bool first_round = true;
   while (true) {
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(100));
+      if (!first_round) {
+        mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(100));
+      }
+      first_round = false;
       if (stop_) break;
     }
     const absl::Time now = absl::Now();
