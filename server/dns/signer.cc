@@ -235,16 +235,7 @@ absl::Status SignAheadSigner::LoadAll() {
   uint64_t loaded = 0;
   auto seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
     if (sig.owner == CheckpointOwner()) {
-      std::vector<absl::string_view> f =
-          absl::StrSplit(sig.rrsig_rdata, ' ', absl::SkipEmpty());
-      Checkpoint c;
-      // magic (2 words), serial, full pass time, keys.
-      if (f.size() == 5 && absl::StrCat(f[0], " ", f[1]) == kCheckpointMagic &&
-          absl::SimpleAtoi(f[2], &c.serial) &&
-          absl::SimpleAtoi(f[3], &c.full_pass_unix)) {
-        c.keys = std::string(f[4]);
-        loaded_checkpoint_ = std::move(c);
-      }
+      ReadCheckpoint(sig);
       return;
     }
     uint16_t covered = 0;
@@ -293,7 +284,11 @@ void SignAheadSigner::PollOnce() {
   uint64_t loaded = 0;
   auto seq =
       store_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
-        if (sig.owner == CheckpointOwner()) return;
+        if (sig.owner == CheckpointOwner()) {
+          // The signer's newest: used if this instance takes the lease.
+          ReadCheckpoint(sig);
+          return;
+        }
         uint16_t covered = 0;
         auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
         if (!compact || compact->expiration <= now) return;
@@ -313,6 +308,19 @@ const std::string& SignAheadSigner::CheckpointOwner() {
       "\xff"
       "lufd-sign-ahead-checkpoint");
   return *owner;
+}
+
+void SignAheadSigner::ReadCheckpoint(const StoredSignature& row) {
+  std::vector<absl::string_view> f =
+      absl::StrSplit(row.rrsig_rdata, ' ', absl::SkipEmpty());
+  Checkpoint c;
+  // magic (2 words), serial, full pass time, keys.
+  if (f.size() == 5 && absl::StrCat(f[0], " ", f[1]) == kCheckpointMagic &&
+      absl::SimpleAtoi(f[2], &c.serial) &&
+      absl::SimpleAtoi(f[3], &c.full_pass_unix)) {
+    c.keys = std::string(f[4]);
+    checkpoint_ = std::move(c);
+  }
 }
 
 std::string SignAheadSigner::SignerKeys() const {
@@ -384,8 +392,6 @@ void SignAheadSigner::Run() {
   uint64_t passed_serial = 0;
   std::string passed_keys;
   bool passed_once = false;
-  std::optional<Checkpoint> checkpoint = std::move(loaded_checkpoint_);
-  loaded_checkpoint_.reset();
   uint64_t seen_serial = 0;
   absl::Time serial_changed_at = absl::InfinitePast();
   absl::Time first_change_at = absl::InfiniteFuture();
@@ -453,24 +459,25 @@ void SignAheadSigner::Run() {
     // nothing to sign, and nothing to compare the checkpoint with.
     const std::string signer_keys = SignerKeys();
     if (signer_keys.empty()) continue;
-    if (!passed_once && checkpoint.has_value()) {
+    if (!passed_once && checkpoint_.has_value()) {
       // A restart on a registry the Store's signatures already cover: no
       // walk now; what changed since is signed incrementally below.
+      const Checkpoint& checkpoint = *checkpoint_;
       const absl::Time full_pass =
-          absl::FromUnixSeconds(checkpoint->full_pass_unix);
-      if (checkpoint->keys == signer_keys && checkpoint->serial <= serial &&
+          absl::FromUnixSeconds(checkpoint.full_pass_unix);
+      if (checkpoint.keys == signer_keys && checkpoint.serial <= serial &&
           full_pass <= now && now - full_pass < kPeriodicPass) {
         passed_once = true;
-        passed_serial = checkpoint->serial;
+        passed_serial = checkpoint.serial;
         passed_keys = signer_keys;
         last_pass = full_pass;
         stats_.start_passes_skipped.fetch_add(1);
         spdlog::info(
             "dns: stored signatures cover serial {} with keys {}; no "
             "start-up sign-ahead walk",
-            checkpoint->serial, signer_keys);
+            checkpoint.serial, signer_keys);
       }
-      checkpoint.reset();
+      checkpoint_.reset();
     }
     bool full = !passed_once || signer_keys != passed_keys ||
                 now - last_pass >= kPeriodicPass;

@@ -154,6 +154,7 @@ class SignAheadSigner {
   // "apex:tag,tag;..." of the zone-signing keys with a private key here.
   std::string SignerKeys() const;
   void PutCheckpoint(const Checkpoint& checkpoint);
+  void ReadCheckpoint(const StoredSignature& row);
 
   lufd::v1::DnssecConfig config_;
   DnssecTiming timing_;
@@ -167,8 +168,9 @@ class SignAheadSigner {
   std::atomic<bool> is_signer_{false};
   SignerStats stats_;
   uint64_t scanned_seq_ = 0;  // Only the thread (or LoadAll before Start).
-  // Read by LoadAll, consumed by the thread.
-  std::optional<Checkpoint> loaded_checkpoint_;
+  // The newest checkpoint row seen by LoadAll or a poll (the thread, or
+  // LoadAll before Start); consulted when this instance takes the lease.
+  std::optional<Checkpoint> checkpoint_;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
