@@ -773,15 +773,18 @@ class ViewImpl final : public RegistryView {
         if (ptr != nullptr) id = &(*ptr)->identifier();
       }
     }
-    // Longest prefix: at most 15 lookups.
-    std::string key(kPrefixKeyPrefix);
-    key.append(digits.data(), digits.size());
-    for (size_t len = digits.size(); id == nullptr && len > 0; --len) {
-      key.resize(kPrefixKeyPrefix.size() + len);
-      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
-      if (ptr != nullptr &&
-          (*ptr)->identifier().kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
-        id = &(*ptr)->identifier();
+    // Longest prefix: at most 15 lookups. (The key is only built when
+    // needed: at 19+ bytes it is a heap allocation, on every TN hit.)
+    if (id == nullptr) {
+      std::string key(kPrefixKeyPrefix);
+      key.append(digits.data(), digits.size());
+      for (size_t len = digits.size(); id == nullptr && len > 0; --len) {
+        key.resize(kPrefixKeyPrefix.size() + len);
+        const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
+        if (ptr != nullptr && (*ptr)->identifier().kind() ==
+                                  lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
+          id = &(*ptr)->identifier();
+        }
       }
     }
     if (id == nullptr) return result;

@@ -46,13 +46,6 @@ void LowerThisThreadsPriority() {
   }
 }
 
-bool AppendCharString(std::string* out, std::string_view s) {
-  if (s.size() > 255) return false;
-  out->push_back(static_cast<char>(s.size()));
-  out->append(s);
-  return true;
-}
-
 }  // namespace
 
 bool ParseDnsDuration(std::string_view text, absl::Duration* out) {
@@ -159,35 +152,25 @@ absl::StatusOr<CompactRrsig> SignCompact(
 bool NaptrRdataFrom(const lufd::v1::NaptrRecord& naptr, std::string* out) {
   out->clear();
   if (naptr.order() > 0xffff || naptr.preference() > 0xffff) return false;
-  out->push_back(static_cast<char>(naptr.order() >> 8));
-  out->push_back(static_cast<char>(naptr.order() & 0xff));
-  out->push_back(static_cast<char>(naptr.preference() >> 8));
-  out->push_back(static_cast<char>(naptr.preference() & 0xff));
-  if (!AppendCharString(out, naptr.flags()) ||
-      !AppendCharString(out, naptr.services()) ||
-      !AppendCharString(out, naptr.regexp())) {
-    return false;
-  }
   const std::string& repl = naptr.replacement();
-  if (repl.empty() || repl == ".") {
-    out->push_back('\0');
-    return true;
+  std::optional<std::string> repl_wire;
+  if (!repl.empty() && repl != ".") {
+    repl_wire = NameFromText(repl.back() == '.' ? std::string_view(repl)
+                                                : std::string_view(repl + "."));
+    if (!repl_wire) return false;
   }
-  auto wire = NameFromText(repl.back() == '.' ? std::string_view(repl)
-                                              : std::string_view(repl + "."));
-  if (!wire) return false;
-  out->append(*wire);
-  return true;
+  return AppendNaptrRdata(
+      out, static_cast<uint16_t>(naptr.order()),
+      static_cast<uint16_t>(naptr.preference()), naptr.flags(),
+      naptr.services(), naptr.regexp(),
+      repl_wire ? std::string_view(*repl_wire) : std::string_view());
 }
 
 bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out) {
   out->clear();
   if (uri.priority() > 0xffff || uri.weight() > 0xffff) return false;
-  out->push_back(static_cast<char>(uri.priority() >> 8));
-  out->push_back(static_cast<char>(uri.priority() & 0xff));
-  out->push_back(static_cast<char>(uri.weight() >> 8));
-  out->push_back(static_cast<char>(uri.weight() & 0xff));
-  out->append(uri.target());  // RFC 7553: the rest of the RDATA, no length.
+  AppendUriRdata(out, static_cast<uint16_t>(uri.priority()),
+                 static_cast<uint16_t>(uri.weight()), uri.target());
   return true;
 }
 

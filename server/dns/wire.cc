@@ -504,6 +504,36 @@ std::string RrTail(uint16_t type, uint16_t klass, uint32_t ttl,
   return out;
 }
 
+bool AppendNaptrRdata(std::string* out, uint16_t order, uint16_t preference,
+                      std::string_view flags, std::string_view services,
+                      std::string_view regexp,
+                      std::string_view replacement_wire) {
+  if (flags.size() > 255 || services.size() > 255 || regexp.size() > 255) {
+    return false;
+  }
+  Append16(out, order);
+  Append16(out, preference);
+  out->push_back(static_cast<char>(flags.size()));
+  out->append(flags);
+  out->push_back(static_cast<char>(services.size()));
+  out->append(services);
+  out->push_back(static_cast<char>(regexp.size()));
+  out->append(regexp);
+  if (replacement_wire.empty()) {
+    out->push_back('\0');
+  } else {
+    out->append(replacement_wire);
+  }
+  return true;
+}
+
+void AppendUriRdata(std::string* out, uint16_t priority, uint16_t weight,
+                    std::string_view target) {
+  Append16(out, priority);
+  Append16(out, weight);
+  out->append(target);  // RFC 7553: the rest of the RDATA, no length.
+}
+
 // NAPTR character-strings over 255 octets cannot be encoded; the result is
 // then empty, which no caller can mistake for valid RDATA (validation in
 // server/core rejects such records long before they get here).
@@ -511,24 +541,12 @@ std::string NaptrRdata(uint16_t order, uint16_t preference,
                        std::string_view flags, std::string_view services,
                        std::string_view regexp,
                        std::string_view replacement_wire) {
-  if (flags.size() > 255 || services.size() > 255 || regexp.size() > 255) {
-    return std::string();
-  }
   std::string out;
   out.reserve(7 + flags.size() + services.size() + regexp.size() +
               replacement_wire.size());
-  Append16(&out, order);
-  Append16(&out, preference);
-  out.push_back(static_cast<char>(flags.size()));
-  out.append(flags);
-  out.push_back(static_cast<char>(services.size()));
-  out.append(services);
-  out.push_back(static_cast<char>(regexp.size()));
-  out.append(regexp);
-  if (replacement_wire.empty()) {
-    out.push_back('\0');
-  } else {
-    out.append(replacement_wire);
+  if (!AppendNaptrRdata(&out, order, preference, flags, services, regexp,
+                        replacement_wire)) {
+    return std::string();
   }
   return out;
 }
@@ -537,9 +555,7 @@ std::string UriRdata(uint16_t priority, uint16_t weight,
                      std::string_view target) {
   std::string out;
   out.reserve(4 + target.size());
-  Append16(&out, priority);
-  Append16(&out, weight);
-  out.append(target);
+  AppendUriRdata(&out, priority, weight, target);
   return out;
 }
 

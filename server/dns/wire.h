@@ -99,7 +99,7 @@ struct ParsedQuery {
 
   // TSIG (RFC 8945): present only as the last additional record.
   bool has_tsig = false;
-  size_t tsig_offset = 0;  // Where the TSIG RR starts in the packet.
+  size_t tsig_offset = 0;     // Where the TSIG RR starts in the packet.
   std::string tsig_key_name;  // Lowercase wire form.
 };
 
@@ -179,7 +179,16 @@ class ResponseWriter {
 std::string RrTail(uint16_t type, uint16_t klass, uint32_t ttl,
                    std::string_view rdata);
 
-// RDATA encoders (uncompressed names, RFC 3597 section 4).
+// RDATA encoders (uncompressed names, RFC 3597 section 4). The Append*
+// forms add to `out` (the hot path reuses its capacity); AppendNaptrRdata
+// returns false and leaves `out` as it was when a character-string is over
+// 255 octets. An empty replacement_wire means the root.
+bool AppendNaptrRdata(std::string* out, uint16_t order, uint16_t preference,
+                      std::string_view flags, std::string_view services,
+                      std::string_view regexp,
+                      std::string_view replacement_wire);
+void AppendUriRdata(std::string* out, uint16_t priority, uint16_t weight,
+                    std::string_view target);
 std::string NaptrRdata(uint16_t order, uint16_t preference,
                        std::string_view flags, std::string_view services,
                        std::string_view regexp,
