@@ -375,6 +375,7 @@ void SignAheadSigner::Run() {
   uint64_t passed_serial = 0;
   std::string passed_keys;
   bool passed_once = false;
+  absl::Time retry_after = absl::InfinitePast();
   uint64_t seen_serial = 0;
   absl::Time serial_changed_at = absl::InfinitePast();
   absl::Time first_change_at = absl::InfiniteFuture();
@@ -462,6 +463,7 @@ void SignAheadSigner::Run() {
       }
       checkpoint_.reset();
     }
+    if (now < retry_after) continue;
     bool full = !passed_once || signer_keys != passed_keys ||
                 now - last_pass >= kPeriodicPass;
     const bool changed =
@@ -481,8 +483,14 @@ void SignAheadSigner::Run() {
     if (full) last_pass = now;
     auto made = SignPass(*view, full ? nullptr : &*tns);
     if (!made.ok()) {
+      if (absl::IsCancelled(made.status())) break;  // Stop().
       stats_.errors.fetch_add(1);
-      spdlog::warn("dns: sign-ahead pass failed: {}", made.status().ToString());
+      spdlog::warn("dns: sign-ahead pass failed: {}; a full pass follows",
+                   made.status().ToString());
+      // Nothing says what the failed pass covered: walk everything on the
+      // next round that is due (at most every kLeaseRetry on errors).
+      passed_once = false;
+      retry_after = now + kLeaseRetry;
       continue;
     }
     if (*made > 0) spdlog::info("dns: signed {} RRsets ahead", *made);
@@ -678,6 +686,11 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
     }
     if (go_on) flush();
     if (!status.ok()) return status;
+    if (!go_on) {
+      // Stopped part-way: what was signed is stored, but the pass did not
+      // cover the view, so no checkpoint may say it did.
+      return absl::CancelledError("sign-ahead pass stopped");
+    }
   }
   if (only_tns == nullptr) {
     stats_.rrsets_seen.store(distinct);
