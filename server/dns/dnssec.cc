@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/dns/bytes.h"
 
 namespace lufd::dns {
 namespace {
@@ -42,17 +43,6 @@ struct MdCtxDeleter {
 struct EcdsaSigDeleter {
   void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
 };
-
-void AppendU16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v & 0xff));
-}
-void AppendU32(std::string* out, uint32_t v) {
-  out->push_back(static_cast<char>(v >> 24));
-  out->push_back(static_cast<char>((v >> 16) & 0xff));
-  out->push_back(static_cast<char>((v >> 8) & 0xff));
-  out->push_back(static_cast<char>(v & 0xff));
-}
 
 inline char AsciiLower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
@@ -378,7 +368,7 @@ std::string DnskeyRdata(uint16_t flags, uint8_t algorithm,
                         std::string_view public_key) {
   std::string out;
   out.reserve(4 + public_key.size());
-  AppendU16(&out, flags);
+  Append16(&out, flags);
   out.push_back(3);  // Protocol (RFC 4034 section 2.1.2).
   out.push_back(static_cast<char>(algorithm));
   out.append(public_key);
@@ -409,7 +399,7 @@ std::string DsRdataSha256(std::string_view owner_wire,
   EVP_MD_CTX_free(ctx);
   std::string out;
   out.reserve(4 + SHA256_DIGEST_LENGTH);
-  AppendU16(&out, KeyTag(dnskey_rdata));
+  Append16(&out, KeyTag(dnskey_rdata));
   out.push_back(dnskey_rdata.size() > 3 ? dnskey_rdata[3] : 0);  // Algorithm.
   out.push_back(2);  // Digest type SHA-256.
   out.append(reinterpret_cast<char*>(digest), SHA256_DIGEST_LENGTH);
@@ -486,13 +476,13 @@ absl::StatusOr<std::string> SignRrset(const SigningKey& key,
   // RRSIG RDATA up to and including the signer (RFC 4034 section 3.1.8.1).
   std::string rrsig;
   rrsig.reserve(18 + fields.signer_wire.size() + 64);
-  AppendU16(&rrsig, fields.type_covered);
+  Append16(&rrsig, fields.type_covered);
   rrsig.push_back(static_cast<char>(fields.algorithm));
   rrsig.push_back(static_cast<char>(fields.labels));
-  AppendU32(&rrsig, fields.original_ttl);
-  AppendU32(&rrsig, fields.expiration);
-  AppendU32(&rrsig, fields.inception);
-  AppendU16(&rrsig, fields.key_tag);
+  Append32(&rrsig, fields.original_ttl);
+  Append32(&rrsig, fields.expiration);
+  Append32(&rrsig, fields.inception);
+  Append16(&rrsig, fields.key_tag);
   size_t signer_at = rrsig.size();
   rrsig.append(fields.signer_wire);
   for (size_t i = signer_at; i < rrsig.size(); ++i) {
@@ -532,10 +522,10 @@ absl::StatusOr<std::string> SignRrset(const SigningKey& key,
   for (const std::string& r : canon) {
     if (r.size() > 0xffff) return absl::InvalidArgumentError("RDATA too long");
     data.append(owner);
-    AppendU16(&data, fields.type_covered);
-    AppendU16(&data, klass);
-    AppendU32(&data, fields.original_ttl);
-    AppendU16(&data, static_cast<uint16_t>(r.size()));
+    Append16(&data, fields.type_covered);
+    Append16(&data, klass);
+    Append32(&data, fields.original_ttl);
+    Append16(&data, static_cast<uint16_t>(r.size()));
     data.append(r);
   }
   absl::StatusOr<std::string> sig = key.Sign(data);
@@ -555,10 +545,10 @@ uint64_t RrsetHash(uint16_t type, uint32_t ttl,
   std::sort(canon.begin(), canon.end());
   canon.erase(std::unique(canon.begin(), canon.end()), canon.end());
   std::string data;
-  AppendU16(&data, type);
-  AppendU32(&data, ttl);
+  Append16(&data, type);
+  Append32(&data, ttl);
   for (const std::string& r : canon) {
-    AppendU32(&data, static_cast<uint32_t>(r.size()));
+    Append32(&data, static_cast<uint32_t>(r.size()));
     data.append(r);
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];

@@ -18,6 +18,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/identity.h"
+#include "server/dns/wire.h"
 #include "spdlog/spdlog.h"
 
 // ldns/common.h #defines bool/true/false unless stdbool.h came first.
@@ -72,15 +73,7 @@ std::string KeyFileName(const std::string& zone_name, uint32_t algorithm,
 std::string PresentationLine(const std::string& owner_wire, uint16_t type,
                              uint32_t ttl, const std::string& rdata) {
   std::string wire = owner_wire;
-  wire.push_back(static_cast<char>(type >> 8));
-  wire.push_back(static_cast<char>(type & 0xff));
-  wire.append("\x00\x01", 2);  // IN.
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    wire.push_back(static_cast<char>((ttl >> shift) & 0xff));
-  }
-  wire.push_back(static_cast<char>(rdata.size() >> 8));
-  wire.push_back(static_cast<char>(rdata.size() & 0xff));
-  wire.append(rdata);
+  AppendRrTail(&wire, type, kClassIN, ttl, rdata);
   ldns_rr* rr = nullptr;
   size_t pos = 0;
   if (ldns_wire2rr(&rr, reinterpret_cast<const uint8_t*>(wire.data()),

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/dns/bytes.h"
 #include "server/dns/canonical.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/signer.h"
@@ -20,24 +21,11 @@ using Section = ResponseWriter::Section;
 
 constexpr uint16_t kOpcodeMask = 0x7800;
 
-void Put16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v & 0xff));
-}
-void Put32(std::string* out, uint32_t v) {
-  Put16(out, static_cast<uint16_t>(v >> 16));
-  Put16(out, static_cast<uint16_t>(v & 0xffff));
-}
-
 // TYPE CLASS TTL RDLENGTH RDATA into `out` (cleared first; capacity kept).
 void TailInto(std::string* out, uint16_t type, uint32_t ttl,
               std::string_view rdata) {
   out->clear();
-  Put16(out, type);
-  Put16(out, kClassIN);
-  Put32(out, ttl);
-  Put16(out, static_cast<uint16_t>(rdata.size()));
-  out->append(rdata);
+  AppendRrTail(out, type, kClassIN, ttl, rdata);
 }
 
 // The tail of an RRSIG RR rebuilt from its compact form, without
@@ -46,17 +34,17 @@ void RrsigTailInto(std::string* out, const CompactRrsig& sig,
                    uint16_t type_covered, std::string_view signer_wire,
                    uint32_t ttl) {
   out->clear();
-  Put16(out, kTypeRRSIG);
-  Put16(out, kClassIN);
-  Put32(out, ttl);
-  Put16(out, static_cast<uint16_t>(18 + signer_wire.size() + 64));
-  Put16(out, type_covered);
+  Append16(out, kTypeRRSIG);
+  Append16(out, kClassIN);
+  Append32(out, ttl);
+  Append16(out, static_cast<uint16_t>(18 + signer_wire.size() + 64));
+  Append16(out, type_covered);
   out->push_back(static_cast<char>(sig.algorithm));
   out->push_back(static_cast<char>(sig.labels));
-  Put32(out, sig.original_ttl);
-  Put32(out, sig.expiration);
-  Put32(out, sig.inception);
-  Put16(out, sig.key_tag);
+  Append32(out, sig.original_ttl);
+  Append32(out, sig.expiration);
+  Append32(out, sig.inception);
+  Append16(out, sig.key_tag);
   out->append(signer_wire);
   out->append(reinterpret_cast<const char*>(sig.signature.data()), 64);
 }

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "server/dns/bytes.h"
 
 namespace lufd::dns {
 namespace {
@@ -16,22 +17,6 @@ namespace {
 // (4), expiration (4), inception (4), key tag (2), signer name, signature.
 constexpr size_t kRrsigFixed = 18;
 constexpr size_t kSignatureSize = 64;
-
-uint16_t Get16(const unsigned char* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-uint32_t Get32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-         (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-void Put16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v & 0xff));
-}
-void Put32(std::string* out, uint32_t v) {
-  Put16(out, static_cast<uint16_t>(v >> 16));
-  Put16(out, static_cast<uint16_t>(v & 0xffff));
-}
 
 // splitmix64's finalizer: a fixed, well-mixing 64-bit permutation.
 uint64_t Mix(uint64_t x) {
@@ -83,13 +68,13 @@ std::string RdataFromCompact(const CompactRrsig& sig, uint16_t type_covered,
                              std::string_view signer_wire) {
   std::string out;
   out.reserve(kRrsigFixed + signer_wire.size() + kSignatureSize);
-  Put16(&out, type_covered);
+  Append16(&out, type_covered);
   out.push_back(static_cast<char>(sig.algorithm));
   out.push_back(static_cast<char>(sig.labels));
-  Put32(&out, sig.original_ttl);
-  Put32(&out, sig.expiration);
-  Put32(&out, sig.inception);
-  Put16(&out, sig.key_tag);
+  Append32(&out, sig.original_ttl);
+  Append32(&out, sig.expiration);
+  Append32(&out, sig.inception);
+  Append16(&out, sig.key_tag);
   out.append(signer_wire);
   out.append(reinterpret_cast<const char*>(sig.signature.data()),
              sig.signature.size());

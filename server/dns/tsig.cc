@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "server/dns/bytes.h"
 
 namespace lufd::dns {
 namespace {
@@ -19,23 +20,9 @@ std::string HmacSha256Name() {
   return std::string(kHmacSha256Wire, kHmacSha256WireSize);
 }
 
-uint16_t Get16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-
-void Put16(std::string* out, uint16_t v) {
-  out->push_back(static_cast<char>(v >> 8));
-  out->push_back(static_cast<char>(v & 0xff));
-}
-
-void Put32(std::string* out, uint32_t v) {
-  Put16(out, static_cast<uint16_t>(v >> 16));
-  Put16(out, static_cast<uint16_t>(v & 0xffff));
-}
-
-void Put48(std::string* out, uint64_t v) {
-  Put16(out, static_cast<uint16_t>((v >> 32) & 0xffff));
-  Put32(out, static_cast<uint32_t>(v & 0xffffffff));
+void Append48(std::string* out, uint64_t v) {
+  Append16(out, static_cast<uint16_t>((v >> 32) & 0xffff));
+  Append32(out, static_cast<uint32_t>(v & 0xffffffff));
 }
 
 // One TSIG record, as parsed from a message.
@@ -100,13 +87,13 @@ void AppendVariables(std::string* d, std::string_view key_name,
                      std::string_view algorithm, uint64_t time_signed,
                      uint16_t fudge, uint16_t error, std::string_view other) {
   d->append(key_name);
-  Put16(d, kClassANY);
-  Put32(d, 0);
+  Append16(d, kClassANY);
+  Append32(d, 0);
   d->append(algorithm);
-  Put48(d, time_signed);
-  Put16(d, fudge);
-  Put16(d, error);
-  Put16(d, static_cast<uint16_t>(other.size()));
+  Append48(d, time_signed);
+  Append16(d, fudge);
+  Append16(d, error);
+  Append16(d, static_cast<uint16_t>(other.size()));
   d->append(other);
 }
 
@@ -144,19 +131,19 @@ std::string TsigRr(std::string_view key_name, std::string_view algorithm,
                    uint16_t original_id, uint16_t error,
                    std::string_view other) {
   std::string rdata(algorithm);
-  Put48(&rdata, time_signed);
-  Put16(&rdata, fudge);
-  Put16(&rdata, static_cast<uint16_t>(mac.size()));
+  Append48(&rdata, time_signed);
+  Append16(&rdata, fudge);
+  Append16(&rdata, static_cast<uint16_t>(mac.size()));
   rdata.append(mac);
-  Put16(&rdata, original_id);
-  Put16(&rdata, error);
-  Put16(&rdata, static_cast<uint16_t>(other.size()));
+  Append16(&rdata, original_id);
+  Append16(&rdata, error);
+  Append16(&rdata, static_cast<uint16_t>(other.size()));
   rdata.append(other);
   std::string rr(key_name);
-  Put16(&rr, kTypeTSIG);
-  Put16(&rr, kClassANY);
-  Put32(&rr, 0);
-  Put16(&rr, static_cast<uint16_t>(rdata.size()));
+  Append16(&rr, kTypeTSIG);
+  Append16(&rr, kClassANY);
+  Append32(&rr, 0);
+  Append16(&rr, static_cast<uint16_t>(rdata.size()));
   rr.append(rdata);
   return rr;
 }
@@ -169,7 +156,7 @@ void BumpArcount(uint8_t* buf) {
 
 std::string ServerTime(uint64_t now) {
   std::string other;
-  Put48(&other, now);
+  Append48(&other, now);
   return other;
 }
 
@@ -300,7 +287,7 @@ std::string ResponseTsigRr(const TsigState& state, const uint8_t* buf,
                            std::string_view other) {
   const uint16_t id = Get16(buf);
   std::string digest;
-  Put16(&digest, static_cast<uint16_t>(state.request_mac.size()));
+  Append16(&digest, static_cast<uint16_t>(state.request_mac.size()));
   digest.append(state.request_mac);
   AppendMessage(&digest, buf, size, id, /*tsig_counted=*/false);
   const std::string algorithm = HmacSha256Name();
@@ -396,7 +383,7 @@ bool VerifyResponseTsig(absl::Span<const uint8_t> response,
   if (tsig_error != nullptr) *tsig_error = rec.error;
   if (rec.mac.empty()) return false;
   std::string digest;
-  Put16(&digest, static_cast<uint16_t>(request_mac.size()));
+  Append16(&digest, static_cast<uint16_t>(request_mac.size()));
   digest.append(request_mac);
   AppendMessage(&digest, response.data(), *at, rec.original_id,
                 /*tsig_counted=*/true);

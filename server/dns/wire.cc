@@ -6,35 +6,11 @@
 
 #include <cstring>
 
+#include "server/dns/bytes.h"
+
 namespace lufd::dns {
 namespace {
 
-inline uint16_t Get16(const uint8_t* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
-inline uint32_t Get32(const uint8_t* p) {
-  return (static_cast<uint32_t>(p[0]) << 24) |
-         (static_cast<uint32_t>(p[1]) << 16) |
-         (static_cast<uint32_t>(p[2]) << 8) | static_cast<uint32_t>(p[3]);
-}
-inline void Put16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
-inline void Put32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v >> 24);
-  p[1] = static_cast<uint8_t>(v >> 16);
-  p[2] = static_cast<uint8_t>(v >> 8);
-  p[3] = static_cast<uint8_t>(v);
-}
-inline void Append16(std::string* s, uint16_t v) {
-  s->push_back(static_cast<char>(v >> 8));
-  s->push_back(static_cast<char>(v));
-}
-inline void Append32(std::string* s, uint32_t v) {
-  Append16(s, static_cast<uint16_t>(v >> 16));
-  Append16(s, static_cast<uint16_t>(v));
-}
 inline char Lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
 }
@@ -492,15 +468,20 @@ void ResponseWriter::TruncateToQuestion() {
 // ---------------------------------------------------------------------------
 // RDATA encoders
 
+void AppendRrTail(std::string* out, uint16_t type, uint16_t klass, uint32_t ttl,
+                  std::string_view rdata) {
+  Append16(out, type);
+  Append16(out, klass);
+  Append32(out, ttl);
+  Append16(out, static_cast<uint16_t>(rdata.size()));
+  out->append(rdata);
+}
+
 std::string RrTail(uint16_t type, uint16_t klass, uint32_t ttl,
                    std::string_view rdata) {
   std::string out;
   out.reserve(10 + rdata.size());
-  Append16(&out, type);
-  Append16(&out, klass);
-  Append32(&out, ttl);
-  Append16(&out, static_cast<uint16_t>(rdata.size()));
-  out.append(rdata);
+  AppendRrTail(&out, type, klass, ttl, rdata);
   return out;
 }
 

@@ -176,6 +176,9 @@ class ResponseWriter {
 };
 
 // TYPE CLASS TTL RDLENGTH RDATA: the tail of an RR after its owner.
+// AppendRrTail adds it to `out` (the hot path reuses its capacity).
+void AppendRrTail(std::string* out, uint16_t type, uint16_t klass, uint32_t ttl,
+                  std::string_view rdata);
 std::string RrTail(uint16_t type, uint16_t klass, uint32_t ttl,
                    std::string_view rdata);
 
