@@ -15,15 +15,19 @@
 #include "server/core/view.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <tuple>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/arena.h"
 #include "server/core/keys.h"
 #include "server/core/view_cow.h"
 
@@ -755,15 +759,51 @@ class ViewImpl final : public RegistryView {
                            const Identity& viewer) const override {
     Resolution result;
     result.normalized = std::string(e164);
-    absl::string_view digits = e164;
-    if (!absl::ConsumePrefix(&digits, "+")) return result;
-    auto code = DigitsCode(digits);
-    if (!code) return result;
+    thread_local std::vector<RecordRef> refs;
+    ResolveNumberRefs(e164, viewer, &refs);
+    CopyAnswers(refs, &result);
+    return result;
+  }
 
-    lufd::v1::PublicIdentifier tn;
+  Resolution ResolveUri(absl::string_view uri,
+                        const Identity& viewer) const override {
+    Resolution result;
+    result.normalized = std::string(uri);
+    const ObjPtr* ptr =
+        FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("uri:", uri));
+    if (ptr != nullptr) {
+      thread_local std::vector<RecordRef> refs;
+      AnswerRefs((*ptr)->identifier(), viewer, &refs);
+      CopyAnswers(refs, &result);
+    }
+    return result;
+  }
+
+  bool ResolveNumberRefs(absl::string_view e164, const Identity& viewer,
+                         std::vector<RecordRef>* out) const override {
+    out->clear();
+    absl::string_view digits = e164;
+    if (!absl::ConsumePrefix(&digits, "+")) return false;
+    auto code = DigitsCode(digits);
+    if (!code) return false;
+
     const lufd::v1::PublicIdentifier* id = nullptr;
     if (const auto* entry = data_.tns.FindEntry(*code)) {
-      if (DecodeTn(*code, entry->second, &tn)) id = &tn;
+      // Parsed on a per-thread arena over a fixed block, reset per call: a
+      // reused message would still free and reallocate its oneof records
+      // on every hit. Kind and value are not needed here.
+      struct TnScratch {
+        alignas(std::max_align_t) char block[8192];
+        google::protobuf::Arena arena{block, sizeof(block)};
+      };
+      thread_local TnScratch scratch;
+      scratch.arena.Reset();
+      auto* tn = google::protobuf::Arena::CreateMessage<
+          lufd::v1::PublicIdentifier>(&scratch.arena);
+      absl::string_view bytes = entry->second.view();
+      if (tn->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        id = tn;
+      }
     }
     if (id == nullptr) {
       if (const RangeEntry* range = data_.ranges->Narrowest(
@@ -787,19 +827,8 @@ class ViewImpl final : public RegistryView {
         }
       }
     }
-    if (id == nullptr) return result;
-    Answer(*id, viewer, &result);
-    return result;
-  }
-
-  Resolution ResolveUri(absl::string_view uri,
-                        const Identity& viewer) const override {
-    Resolution result;
-    result.normalized = std::string(uri);
-    const ObjPtr* ptr =
-        FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("uri:", uri));
-    if (ptr != nullptr) Answer((*ptr)->identifier(), viewer, &result);
-    return result;
+    if (id == nullptr) return false;
+    return AnswerRefs(*id, viewer, out);
   }
 
  private:
@@ -819,38 +848,100 @@ class ViewImpl final : public RegistryView {
            (*offer)->offer().status() == lufd::v1::OFFER_STATUS_ACCEPTED;
   }
 
+  // NAPTRs by (order, preference), then URIs by (priority, weight), then
+  // NS; ties by group priority, then the record's priority in its group.
+  using SortKey = std::tuple<uint32_t, uint32_t, uint32_t, uint32_t, uint32_t>;
   struct Candidate {
-    lufd::v1::SedAnswer answer;
-    uint32_t group_priority;
-    uint32_t record_priority;
+    RecordRef ref;
+    SortKey key;
   };
 
   static void AddCandidate(const lufd::v1::SedRecord& record,
                            uint32_t group_priority, uint32_t record_priority,
                            std::vector<Candidate>* out) {
     if (!record.in_service()) return;
-    Candidate c{{}, group_priority, record_priority};
-    c.answer.set_ttl(record.ttl() == 0 ? kDefaultTtl : record.ttl());
+    uint32_t kind = 0, first = 0, second = 0;
     switch (record.rdata_case()) {
       case lufd::v1::SedRecord::kNaptr:
-        *c.answer.mutable_naptr() = record.naptr();
+        first = record.naptr().order();
+        second = record.naptr().preference();
         break;
       case lufd::v1::SedRecord::kUri:
-        *c.answer.mutable_uri() = record.uri();
+        kind = 1;
+        first = record.uri().priority();
+        second = record.uri().weight();
         break;
       case lufd::v1::SedRecord::kNs:
-        *c.answer.mutable_ns() = record.ns();
+        kind = 2;
         break;
       default:
         return;
     }
-    out->push_back(std::move(c));
+    out->push_back(Candidate{
+        {&record, record.ttl() == 0 ? kDefaultTtl : record.ttl()},
+        {kind, first, second, group_priority, record_priority}});
   }
 
-  void Answer(const lufd::v1::PublicIdentifier& id, const Identity& viewer,
-              Resolution* result) const {
+  static bool ByKey(const Candidate& a, const Candidate& b) {
+    return a.key < b.key;
+  }
+
+  // std::stable_sort allocates a buffer on every call; answers hold a few
+  // records, which an insertion sort orders in place (and stably).
+  static void StableSortByKey(std::vector<Candidate>* v) {
+    if (v->size() > 32) {
+      std::stable_sort(v->begin(), v->end(), ByKey);
+      return;
+    }
+    for (size_t i = 1; i < v->size(); ++i) {
+      for (size_t j = i; j > 0 && ByKey((*v)[j], (*v)[j - 1]); --j) {
+        std::swap((*v)[j], (*v)[j - 1]);
+      }
+    }
+  }
+
+  // The part of an answer that comes from SED groups depends only on the
+  // identifier's destination groups and the viewer's class, not on the
+  // number. A million TNs usually share a handful of destination groups,
+  // so it is computed once per (view, thread) and reused.
+  struct GroupAnswer {
+    bool visible = false;  // At least one in-service SED group is visible.
+    std::vector<Candidate> candidates;  // Stable-sorted by key.
+  };
+
+  const GroupAnswer& GroupsFor(const lufd::v1::PublicIdentifier& id,
+                               const Identity& viewer) const {
+    struct Cache {
+      uint64_t view_id = 0;
+      absl::flat_hash_map<std::string, GroupAnswer> answers;
+      std::string key;
+    };
+    thread_local Cache cache;
+    if (cache.view_id != id_) {
+      cache.answers.clear();
+      cache.view_id = id_;
+    }
+    std::string& key = cache.key;
+    key.clear();
+    if (viewer.is_admin()) {
+      key.push_back('A');
+    } else if (viewer.anonymous()) {
+      key.push_back('-');
+    } else {
+      key.push_back('O');
+      key.append(viewer.org_id);
+    }
+    for (const auto& dg : id.dest_group_ids()) {
+      key.push_back('\0');
+      key.append(dg);
+    }
+    if (auto it = cache.answers.find(key); it != cache.answers.end()) {
+      return it->second;
+    }
+    if (cache.answers.size() >= 4096) cache.answers.clear();  // Bounded.
+    GroupAnswer& answer = cache.answers[key];
+
     std::vector<const lufd::v1::SedGroup*> groups;
-    // Views into the (immutable) index entries: no copies per lookup.
     absl::flat_hash_set<absl::string_view> seen_groups;
     for (const auto& dg : id.dest_group_ids()) {
       const auto* entry = data_.dest_sed_groups.FindEntry(dg);
@@ -868,59 +959,118 @@ class ViewImpl final : public RegistryView {
         return true;
       });
     }
-    if (groups.empty()) return;
+    if (groups.empty()) return answer;
+    answer.visible = true;
     std::sort(groups.begin(), groups.end(), [](const auto* a, const auto* b) {
       if (a->priority() != b->priority()) return a->priority() < b->priority();
       return a->id() < b->id();
     });
-
-    std::vector<Candidate> candidates;
     for (const auto* group : groups) {
       for (const auto& ref : group->records()) {
         const ObjPtr* ptr =
             FindObject(lufd::v1::OBJECT_KIND_SED_RECORD, ref.record_id());
         if (ptr == nullptr) continue;
         AddCandidate((*ptr)->sed_record(), group->priority(), ref.priority(),
-                     &candidates);
+                     &answer.candidates);
       }
     }
-    // Inline records are ordered with the group records by their own
-    // (order, preference) or (priority, weight); on a full tie they come
-    // after group records of group/record priority 0 (stable sort).
-    for (const auto& record : id.records()) {
-      AddCandidate(record, 0, 0, &candidates);
-    }
+    StableSortByKey(&answer.candidates);
+    return answer;
+  }
 
-    auto rank = [](const lufd::v1::SedAnswer& a) {
-      switch (a.rdata_case()) {
-        case lufd::v1::SedAnswer::kNaptr:
-          return std::make_tuple(0u, a.naptr().order(), a.naptr().preference());
-        case lufd::v1::SedAnswer::kUri:
-          return std::make_tuple(1u, a.uri().priority(), a.uri().weight());
+  // Two candidates give the same answer (same TTL and RDATA).
+  static bool SameAnswer(const RecordRef& a, const RecordRef& b) {
+    if (a.ttl != b.ttl || a.record->rdata_case() != b.record->rdata_case()) {
+      return false;
+    }
+    thread_local std::string x, y;
+    switch (a.record->rdata_case()) {
+      case lufd::v1::SedRecord::kNaptr:
+        a.record->naptr().SerializeToString(&x);
+        b.record->naptr().SerializeToString(&y);
+        break;
+      case lufd::v1::SedRecord::kUri:
+        a.record->uri().SerializeToString(&x);
+        b.record->uri().SerializeToString(&y);
+        break;
+      default:
+        a.record->ns().SerializeToString(&x);
+        b.record->ns().SerializeToString(&y);
+        break;
+    }
+    return x == y;
+  }
+
+  // The records of `id` that `viewer` sees (see the class comment in
+  // view.h): group records and the identifier's inline records, ordered by
+  // key with group records first on a full tie, without duplicates.
+  bool AnswerRefs(const lufd::v1::PublicIdentifier& id, const Identity& viewer,
+                  std::vector<RecordRef>* out) const {
+    out->clear();
+    const GroupAnswer& groups = GroupsFor(id, viewer);
+    if (!groups.visible) return false;
+    thread_local std::vector<Candidate> inline_records, merged;
+    inline_records.clear();
+    merged.clear();
+    for (const auto& record : id.records()) {
+      AddCandidate(record, 0, 0, &inline_records);
+    }
+    StableSortByKey(&inline_records);
+    // std::merge takes from the first range on ties: the same order as a
+    // stable sort of the group records followed by the inline ones.
+    std::merge(groups.candidates.begin(), groups.candidates.end(),
+               inline_records.begin(), inline_records.end(),
+               std::back_inserter(merged), ByKey);
+    // Duplicates have equal (kind, order, preference), so they sit in one
+    // run of equal leading key fields: only that run is compared.
+    size_t run_start = 0;
+    thread_local std::vector<size_t> kept;
+    kept.clear();
+    for (size_t i = 0; i < merged.size(); ++i) {
+      const auto& key = merged[i].key;
+      if (i > 0 && std::tie(std::get<0>(key), std::get<1>(key),
+                            std::get<2>(key)) !=
+                       std::tie(std::get<0>(merged[i - 1].key),
+                                std::get<1>(merged[i - 1].key),
+                                std::get<2>(merged[i - 1].key))) {
+        run_start = kept.size();
+      }
+      bool duplicate = false;
+      for (size_t k = run_start; !duplicate && k < kept.size(); ++k) {
+        duplicate = SameAnswer(merged[kept[k]].ref, merged[i].ref);
+      }
+      if (duplicate) continue;
+      kept.push_back(i);
+      out->push_back(merged[i].ref);
+    }
+    return !out->empty();
+  }
+
+  static void CopyAnswers(const std::vector<RecordRef>& refs,
+                          Resolution* result) {
+    result->records.reserve(refs.size());
+    for (const RecordRef& ref : refs) {
+      lufd::v1::SedAnswer& answer = result->records.emplace_back();
+      answer.set_ttl(ref.ttl);
+      switch (ref.record->rdata_case()) {
+        case lufd::v1::SedRecord::kNaptr:
+          *answer.mutable_naptr() = ref.record->naptr();
+          break;
+        case lufd::v1::SedRecord::kUri:
+          *answer.mutable_uri() = ref.record->uri();
+          break;
         default:
-          return std::make_tuple(2u, 0u, 0u);
+          *answer.mutable_ns() = ref.record->ns();
+          break;
       }
-    };
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [&](const Candidate& a, const Candidate& b) {
-                       return std::make_tuple(rank(a.answer), a.group_priority,
-                                              a.record_priority) <
-                              std::make_tuple(rank(b.answer), b.group_priority,
-                                              b.record_priority);
-                     });
-    absl::flat_hash_set<std::string> seen;
-    for (auto& c : candidates) {
-      if (candidates.size() > 1 &&
-          !seen.insert(c.answer.SerializeAsString()).second) {
-        continue;
-      }
-      result->records.push_back(std::move(c.answer));
     }
     result->found = !result->records.empty();
   }
 
   Data data_;
   uint64_t serial_;
+  // Unique per view object (never reused): keys per-thread caches.
+  const uint64_t id_ = view_internal::NextGeneration();
 };
 
 }  // namespace

@@ -42,6 +42,13 @@ struct Resolution {
   std::vector<lufd::v1::SedAnswer> records;
 };
 
+// One record of a resolution by reference, for hot paths that encode it
+// straight to the wire instead of copying it into a SedAnswer.
+struct RecordRef {
+  const lufd::v1::SedRecord* record = nullptr;  // In service; NAPTR/URI/NS.
+  uint32_t ttl = 0;  // The record's TTL, or the default when it has none.
+};
+
 class RegistryView {
  public:
   class Builder;
@@ -111,6 +118,16 @@ class RegistryView {
                                    const Identity& viewer) const = 0;
   virtual Resolution ResolveUri(absl::string_view uri,
                                 const Identity& viewer) const = 0;
+
+  // ResolveNumber without copies, for the DNS hot path and the signer's
+  // walk: the same records in the same order into `out` (cleared first);
+  // returns `found`. The pointers stay valid while this view lives and
+  // until the calling thread's next ResolveNumberRefs (a TN's inline
+  // records are decoded into per-thread scratch). No allocation once the
+  // thread's scratch has grown.
+  virtual bool ResolveNumberRefs(absl::string_view e164,
+                                 const Identity& viewer,
+                                 std::vector<RecordRef>* out) const = 0;
 };
 
 class RegistryView::Builder {

@@ -406,7 +406,8 @@ std::string DsRdataSha256(std::string_view owner_wire,
   return out;
 }
 
-std::string CanonicalRdata(uint16_t type, std::string_view rdata) {
+void CanonicalRdataInto(uint16_t type, std::string_view rdata,
+                        std::string* out) {
   // RFC 4034 section 6.2 item 3 as corrected by RFC 6840 section 5.1: names
   // in RRSIG RDATA are lowercased, names in NSEC RDATA are not. Types that
   // lufd never serves (MD, MF, MB, MG, MR, MINFO, SIG, PX, NXT, A6) stay as
@@ -441,28 +442,39 @@ std::string CanonicalRdata(uint16_t type, std::string_view rdata) {
       name_at = 18;
       break;
     case 35: {  // NAPTR: order, preference, 3 strings, replacement.
-      std::string s(rdata);
+      out->assign(rdata);
       size_t pos = 4;
       for (int i = 0; i < 3 && pos != std::string::npos; ++i) {
-        pos = SkipCharString(s, pos);
+        pos = SkipCharString(*out, pos);
       }
-      if (pos == std::string::npos) return std::string(rdata);
-      if (LowercaseNameAt(&s, pos) == std::string::npos) {
-        return std::string(rdata);
+      if (pos == std::string::npos ||
+          LowercaseNameAt(out, pos) == std::string::npos) {
+        out->assign(rdata);
       }
-      return s;
+      return;
     }
     default:
-      return std::string(rdata);
+      out->assign(rdata);
+      return;
   }
-  std::string s(rdata);
+  out->assign(rdata);
   size_t pos = name_at;
   for (int i = 0; i < names; ++i) {
-    pos = LowercaseNameAt(&s, pos);
-    if (pos == std::string::npos) return std::string(rdata);
+    pos = LowercaseNameAt(out, pos);
+    if (pos == std::string::npos) {
+      out->assign(rdata);
+      return;
+    }
   }
-  return s;
 }
+
+std::string CanonicalRdata(uint16_t type, std::string_view rdata) {
+  std::string out;
+  CanonicalRdataInto(type, rdata, &out);
+  return out;
+}
+
+
 
 absl::StatusOr<std::string> SignRrset(const SigningKey& key,
                                       const RrsigFields& fields,
@@ -538,22 +550,54 @@ uint64_t RrsetHash(uint16_t type, uint32_t ttl,
                    absl::Span<const std::string> rdatas) {
   // SHA-256 truncated to 64 bits: a fixed, documented function, so hashes
   // stored with signatures stay valid across processes, restarts and
-  // versions (absl::Hash is seeded per process).
-  std::vector<std::string> canon;
-  canon.reserve(rdatas.size());
-  for (const std::string& r : rdatas) canon.push_back(CanonicalRdata(type, r));
-  std::sort(canon.begin(), canon.end());
-  canon.erase(std::unique(canon.begin(), canon.end()), canon.end());
-  std::string data;
-  Append16(&data, type);
-  Append32(&data, ttl);
-  for (const std::string& r : canon) {
-    Append32(&data, static_cast<uint32_t>(r.size()));
-    data.append(r);
+  // versions (absl::Hash is seeded per process). It runs on every answer:
+  // per-thread scratch and one digest context, so no allocation and no
+  // algorithm fetch per call.
+  struct Scratch {
+    std::vector<std::string> canon;
+    EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    ~Scratch() {
+      EVP_MD_CTX_free(ctx);
+      EVP_MD_free(sha256);
+    }
+  };
+  thread_local Scratch scratch;
+  std::vector<std::string>& canon = scratch.canon;
+  if (canon.size() < rdatas.size()) canon.resize(rdatas.size());
+  for (size_t i = 0; i < rdatas.size(); ++i) {
+    CanonicalRdataInto(type, rdatas[i], &canon[i]);
   }
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
-         digest);
+  const auto end = canon.begin() + static_cast<ptrdiff_t>(rdatas.size());
+  std::sort(canon.begin(), end);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  std::string fixed;  // 6 octets: fits the small-string buffer.
+  Append16(&fixed, type);
+  Append32(&fixed, ttl);
+  EVP_MD_CTX* ctx = scratch.ctx;
+  bool ok = scratch.sha256 != nullptr && ctx != nullptr &&
+            EVP_DigestInit_ex2(ctx, scratch.sha256, nullptr) == 1 &&
+            EVP_DigestUpdate(ctx, fixed.data(), fixed.size()) == 1;
+  for (auto it = canon.begin(); ok && it != end; ++it) {
+    if (it != canon.begin() && *it == *(it - 1)) continue;  // Duplicate.
+    char size[4];
+    Put32(reinterpret_cast<uint8_t*>(size), static_cast<uint32_t>(it->size()));
+    ok = EVP_DigestUpdate(ctx, size, sizeof(size)) == 1 &&
+         EVP_DigestUpdate(ctx, it->data(), it->size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx, digest, &len) == 1 && len >= 8;
+  if (!ok) {
+    // Out of memory inside OpenSSL: the one-shot function, as before.
+    std::string data = fixed;
+    for (auto it = canon.begin(); it != end; ++it) {
+      if (it != canon.begin() && *it == *(it - 1)) continue;
+      Append32(&data, static_cast<uint32_t>(it->size()));
+      data.append(*it);
+    }
+    SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+           digest);
+  }
   uint64_t h = 0;
   for (int i = 0; i < 8; ++i) h = (h << 8) | digest[i];
   return h;

@@ -92,6 +92,9 @@ struct RrsigFields {
 // 5.1): domain names embedded in NS, SOA, NAPTR (replacement) ... RDATA
 // lowercased. Other types are returned unchanged.
 std::string CanonicalRdata(uint16_t type, std::string_view rdata);
+// The same into `out`, reusing its capacity (hot paths).
+void CanonicalRdataInto(uint16_t type, std::string_view rdata,
+                        std::string* out);
 
 // Signs an RRset: builds RRSIG RDATA (fields + signer) || canonical RRs
 // (owner lowercased, rdatas canonicalized and sorted, TTL = original_ttl)

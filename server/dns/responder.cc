@@ -81,6 +81,7 @@ struct Scratch {
   std::string sig_tail;
   std::string nsec_rdata;
   std::string e164;
+  std::vector<RecordRef> refs;
   std::string& Next() {
     if (count == rdatas.size()) rdatas.emplace_back();
     return rdatas[count++];
@@ -554,18 +555,20 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
       s.e164[to_apex - i] = c;  // Labels run least significant first.
       pos += 2;
     }
-    Resolution res;
-    if (number) res = view->ResolveNumber(s.e164, viewer);
+    std::vector<RecordRef>& refs = s.refs;
+    const bool found =
+        number && view->ResolveNumberRefs(s.e164, viewer, &refs);
+    if (!number) refs.clear();
     bool has_naptr = false, has_uri = false;
     uint32_t naptr_ttl = std::numeric_limits<uint32_t>::max();
     uint32_t uri_ttl = naptr_ttl;
-    for (const auto& rec : res.records) {
-      if (rec.has_naptr()) {
+    for (const RecordRef& ref : refs) {
+      if (ref.record->has_naptr()) {
         has_naptr = true;
-        naptr_ttl = std::min(naptr_ttl, rec.ttl());
-      } else if (rec.has_uri()) {
+        naptr_ttl = std::min(naptr_ttl, ref.ttl);
+      } else if (ref.record->has_uri()) {
         has_uri = true;
-        uri_ttl = std::min(uri_ttl, rec.ttl());
+        uri_ttl = std::min(uri_ttl, ref.ttl);
       }
     }
     uint16_t want = 0;
@@ -576,13 +579,13 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
     }
     if (want != 0) {
       const uint32_t ttl = want == kTypeNAPTR ? naptr_ttl : uri_ttl;
-      for (const auto& rec : res.records) {
-        if (want == kTypeNAPTR && rec.has_naptr()) {
+      for (const RecordRef& ref : refs) {
+        if (want == kTypeNAPTR && ref.record->has_naptr()) {
           std::string& rd = s.Next();
-          if (!NaptrRdataFrom(rec.naptr(), &rd)) --s.count;
-        } else if (want == kTypeURI && rec.has_uri()) {
+          if (!NaptrRdataFrom(ref.record->naptr(), &rd)) --s.count;
+        } else if (want == kTypeURI && ref.record->has_uri()) {
           std::string& rd = s.Next();
-          if (!UriRdataFrom(rec.uri(), &rd)) --s.count;
+          if (!UriRdataFrom(ref.record->uri(), &rd)) --s.count;
         }
       }
       if (!start(kRcodeNoError)) return 0;
@@ -596,7 +599,7 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
                              absl::MakeConstSpan(s.rdatas.data(), s.count),
                              /*try_store=*/true, now);
       }
-    } else if (res.found) {
+    } else if (found) {
       kind = Kind::kNoData;
       if (has_naptr) present.push_back(kTypeNAPTR);
       present.push_back(kTypeRRSIG);

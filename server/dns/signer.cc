@@ -626,18 +626,19 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
 
     std::vector<std::string> rdatas;
     std::string rd;
+    std::vector<RecordRef> refs;
     bool go_on = true;
     auto visit = [&](absl::string_view, const lufd::v1::RegistryObject& o) {
       const auto& id = o.identifier();
       if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN) return true;
       std::string owner;
       for (const Identity& viewer : viewers) {
-        Resolution res = view.ResolveNumber(id.value(), viewer);
-        if (res.records.empty()) continue;
+        if (!view.ResolveNumberRefs(id.value(), viewer, &refs)) continue;
         for (uint16_t type : {kTypeNAPTR, kTypeURI}) {
           rdatas.clear();
           uint32_t ttl = std::numeric_limits<uint32_t>::max();
-          for (const auto& rec : res.records) {
+          for (const RecordRef& ref : refs) {
+            const lufd::v1::SedRecord& rec = *ref.record;
             bool good = false;
             if (type == kTypeNAPTR && rec.has_naptr()) {
               good = NaptrRdataFrom(rec.naptr(), &rd);
@@ -646,7 +647,7 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
             }
             if (!good) continue;
             rdatas.push_back(rd);
-            ttl = std::min(ttl, rec.ttl());
+            ttl = std::min(ttl, ref.ttl);
           }
           if (rdatas.empty()) continue;
           if (owner.empty()) owner = EnumOwner(id.value(), apex);

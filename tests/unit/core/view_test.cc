@@ -388,6 +388,73 @@ TEST_F(ViewTest, InlineRecordsOnlyWithAVisibleGroup) {
               ElementsAre("!^.*$!sip:base!", "!^.*$!sip:inline2!"));
 }
 
+// The group part of an answer is cached per (view, thread, destination
+// groups, viewer class): a newer view, another viewer or another set of
+// destination groups must never get an older or foreign answer.
+TEST_F(ViewTest, GroupAnswersAreNotReusedAcrossViewsOrViewers) {
+  auto objects = Base();
+  objects.push_back(Org("owner"));
+  objects.push_back(DestGroup("odg", "owner"));
+  objects.push_back(Record("orec", "owner", NaptrRec(1, 1, "private")));
+  objects.push_back(Group("priv", "owner", {"odg"}, {"orec"}));
+  objects.push_back(Tn("+4930123456", "owner", {"odg"}));
+  objects.push_back(Tn("+4930123457", "owner", {"odg", "dg"}));
+  objects.push_back(Offer("priv", "peer1", lufd::v1::OFFER_STATUS_PENDING));
+  auto v1 = Build(objects);
+  std::vector<RecordRef> refs;
+  EXPECT_FALSE(v1->ResolveNumberRefs("+4930123456", Peer("peer1"), &refs));
+  EXPECT_TRUE(refs.empty());
+  EXPECT_TRUE(v1->ResolveNumberRefs("+4930123456", Peer("owner"), &refs));
+  // Same viewer class, other destination groups: the public group shows.
+  EXPECT_TRUE(v1->ResolveNumberRefs("+4930123457", Peer("peer1"), &refs));
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].record->naptr().regexp(), "!^.*$!sip:base!");
+
+  // The offer is accepted in the next view: peer1 now sees it.
+  auto v2 = *v1->Apply(
+      {Put(2, Offer("priv", "peer1", lufd::v1::OFFER_STATUS_ACCEPTED))});
+  EXPECT_TRUE(v2->ResolveNumberRefs("+4930123456", Peer("peer1"), &refs));
+  ASSERT_EQ(refs.size(), 1u);
+  EXPECT_EQ(refs[0].record->naptr().regexp(), "!^.*$!sip:private!");
+  EXPECT_EQ(refs[0].ttl, 3600u);
+  // The old view still answers as it did.
+  EXPECT_FALSE(v1->ResolveNumberRefs("+4930123456", Peer("peer1"), &refs));
+  EXPECT_FALSE(v2->ResolveNumberRefs("+4930123456", Peer("peer2"), &refs));
+}
+
+// ResolveNumberRefs is ResolveNumber without the copies: same records, same
+// order, same TTLs, duplicates (group vs inline) dropped alike.
+TEST_F(ViewTest, RefsMatchTheCopyingResolution) {
+  auto objects = Base();
+  objects.push_back(Record("n2", "reg", NaptrRec(10, 20, "n10-20", 60)));
+  objects.push_back(UriRecord("u1", "reg", 1, 7));
+  objects.push_back(Group("g2", "reg", {"dg"}, {"u1", "n2"}, true, true, 5));
+  auto tn = Tn("+111", "reg", {"dg"});
+  *tn.mutable_identifier()->add_records() = NaptrRec(10, 10, "base");  // Dup.
+  *tn.mutable_identifier()->add_records() = NaptrRec(10, 15, "inline");
+  *tn.mutable_identifier()->add_records() = NaptrRec(10, 15, "inline");
+  objects.push_back(tn);
+  auto v = Build(objects);
+  for (const Identity& who : {Anonymous(), Admin(), Peer("peer1")}) {
+    Resolution copied = v->ResolveNumber("+111", who);
+    std::vector<RecordRef> refs;
+    ASSERT_TRUE(v->ResolveNumberRefs("+111", who, &refs));
+    ASSERT_EQ(refs.size(), copied.records.size());
+    for (size_t i = 0; i < refs.size(); ++i) {
+      EXPECT_EQ(refs[i].ttl, copied.records[i].ttl()) << i;
+      EXPECT_EQ(refs[i].record->naptr().SerializeAsString(),
+                copied.records[i].naptr().SerializeAsString())
+          << i;
+      EXPECT_EQ(refs[i].record->uri().SerializeAsString(),
+                copied.records[i].uri().SerializeAsString())
+          << i;
+    }
+  }
+  EXPECT_THAT(Targets(v->ResolveNumber("+111", Anonymous())),
+              ElementsAre("!^.*$!sip:base!", "!^.*$!sip:inline!",
+                          "!^.*$!sip:n10-20!", "sip:u1@example.net"));
+}
+
 TEST_F(ViewTest, UriIdentifiers) {
   auto objects = Base();
   objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_URI,
