@@ -798,8 +798,9 @@ class ViewImpl final : public RegistryView {
       };
       thread_local TnScratch scratch;
       scratch.arena.Reset();
-      auto* tn = google::protobuf::Arena::CreateMessage<
-          lufd::v1::PublicIdentifier>(&scratch.arena);
+      auto* tn =
+          google::protobuf::Arena::CreateMessage<lufd::v1::PublicIdentifier>(
+              &scratch.arena);
       absl::string_view bytes = entry->second.view();
       if (tn->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         id = tn;
@@ -877,9 +878,9 @@ class ViewImpl final : public RegistryView {
       default:
         return;
     }
-    out->push_back(Candidate{
-        {&record, record.ttl() == 0 ? kDefaultTtl : record.ttl()},
-        {kind, first, second, group_priority, record_priority}});
+    out->push_back(
+        Candidate{{&record, record.ttl() == 0 ? kDefaultTtl : record.ttl()},
+                  {kind, first, second, group_priority, record_priority}});
   }
 
   static bool ByKey(const Candidate& a, const Candidate& b) {
@@ -1028,11 +1029,11 @@ class ViewImpl final : public RegistryView {
     kept.clear();
     for (size_t i = 0; i < merged.size(); ++i) {
       const auto& key = merged[i].key;
-      if (i > 0 && std::tie(std::get<0>(key), std::get<1>(key),
-                            std::get<2>(key)) !=
-                       std::tie(std::get<0>(merged[i - 1].key),
-                                std::get<1>(merged[i - 1].key),
-                                std::get<2>(merged[i - 1].key))) {
+      if (i > 0 &&
+          std::tie(std::get<0>(key), std::get<1>(key), std::get<2>(key)) !=
+              std::tie(std::get<0>(merged[i - 1].key),
+                       std::get<1>(merged[i - 1].key),
+                       std::get<2>(merged[i - 1].key))) {
         run_start = kept.size();
       }
       bool duplicate = false;

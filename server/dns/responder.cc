@@ -556,8 +556,7 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
       pos += 2;
     }
     std::vector<RecordRef>& refs = s.refs;
-    const bool found =
-        number && view->ResolveNumberRefs(s.e164, viewer, &refs);
+    const bool found = number && view->ResolveNumberRefs(s.e164, viewer, &refs);
     if (!number) refs.clear();
     bool has_naptr = false, has_uri = false;
     uint32_t naptr_ttl = std::numeric_limits<uint32_t>::max();
