@@ -13,10 +13,11 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/follower.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
 #include "storage/store.h"
+#include "tests/unit/testing/memory_registry.h"
+#include "tests/unit/testing/objects.h"
 
 namespace lufd {
 namespace {
@@ -24,10 +25,16 @@ namespace {
 using lufd::v1::ObjectKind;
 using lufd::v1::Operation;
 using lufd::v1::RegistryObject;
+using testing::DestGroup;
 using ::testing::ElementsAre;
+using testing::Group;
 using ::testing::HasSubstr;
+using testing::Ident;
 using ::testing::IsEmpty;
+using testing::Offer;
+using testing::PutOp;
 using ::testing::StartsWith;
+using testing::Tn;
 
 constexpr char kSpki[] =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -50,12 +57,6 @@ RegistryObject Cred(const std::string& id, const std::string& org) {
   c->set_spki_sha256(kSpki);
   return o;
 }
-RegistryObject Dg(const std::string& id, const std::string& reg) {
-  RegistryObject o;
-  o.mutable_dest_group()->set_id(id);
-  o.mutable_dest_group()->set_registrant_id(reg);
-  return o;
-}
 RegistryObject Naptr(const std::string& id, const std::string& reg,
                      const std::string& target, uint32_t order = 10) {
   RegistryObject o;
@@ -71,50 +72,7 @@ RegistryObject Naptr(const std::string& id, const std::string& reg,
   n->set_regexp("!^.*$!" + target + "!");
   return o;
 }
-RegistryObject Group(const std::string& id, const std::string& reg,
-                     std::vector<std::string> dgs,
-                     std::vector<std::string> records, bool is_public = false) {
-  RegistryObject o;
-  auto* g = o.mutable_sed_group();
-  g->set_id(id);
-  g->set_registrant_id(reg);
-  g->set_in_service(true);
-  g->set_public_(is_public);
-  for (auto& d : dgs) g->add_dest_group_ids(d);
-  for (auto& r : records) g->add_records()->set_record_id(r);
-  return o;
-}
-RegistryObject Ident(lufd::v1::IdentifierKind kind, const std::string& value,
-                     const std::string& reg, std::vector<std::string> dgs,
-                     const std::string& end = "") {
-  RegistryObject o;
-  auto* i = o.mutable_identifier();
-  i->set_kind(kind);
-  i->set_value(value);
-  i->set_range_end(end);
-  i->set_registrant_id(reg);
-  for (auto& d : dgs) i->add_dest_group_ids(d);
-  return o;
-}
-RegistryObject Tn(const std::string& value, const std::string& reg,
-                  std::vector<std::string> dgs) {
-  return Ident(lufd::v1::IDENTIFIER_KIND_TN, value, reg, dgs);
-}
-RegistryObject Offer(
-    const std::string& group, const std::string& peer,
-    lufd::v1::OfferStatus status = lufd::v1::OFFER_STATUS_UNSPECIFIED) {
-  RegistryObject o;
-  o.mutable_offer()->set_sed_group_id(group);
-  o.mutable_offer()->set_peer_org_id(peer);
-  o.mutable_offer()->set_status(status);
-  return o;
-}
 
-Operation PutOp(const RegistryObject& o) {
-  Operation op;
-  *op.mutable_put() = o;
-  return op;
-}
 Operation DelOp(ObjectKind kind, const std::string& key) {
   Operation op;
   op.mutable_delete_()->set_kind(kind);
@@ -147,22 +105,13 @@ Identity Peer(const std::string& org) {
 class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    // A long poll interval: every read-your-writes below must come from the
-    // nudge, not from polling luck.
-    auto follower =
-        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
-    ASSERT_TRUE(follower.ok()) << follower.status();
-    follower_ = *std::move(follower);
-    registry_ = std::make_unique<Registry>(store_.get(), &views_,
-                                           [this] { follower_->Nudge(); });
+    absl::Status opened = mem_.Open();
+    ASSERT_TRUE(opened.ok()) << opened;
   }
 
   absl::StatusOr<lufd::v1::WriteResponse> Run(
       const Identity& who, const std::vector<Operation>& ops) {
-    return registry_->Execute(who, ops, "txn-1");
+    return mem_.registry->Execute(who, ops, "txn-1");
   }
   absl::Status Do(const Identity& who, const std::vector<Operation>& ops) {
     return Run(who, ops).status();
@@ -172,12 +121,12 @@ class RegistryTest : public ::testing::Test {
   }
 
   std::optional<RegistryObject> Get(ObjectKind kind, const std::string& key) {
-    return views_.Current()->Get(kind, key);
+    return mem_.views.Current()->Get(kind, key);
   }
   bool Sees(const std::string& number, const Identity& who) {
-    return views_.Current()->ResolveNumber(number, who).found;
+    return mem_.views.Current()->ResolveNumber(number, who).found;
   }
-  uint64_t StoreSerial() { return *store_->LatestSerial(); }
+  uint64_t StoreSerial() { return *mem_.store->LatestSerial(); }
 
   // Registrar "iana-en:rar1" with registrants ra and (own) rar1; registrar
   // rar2 with registrant rb.
@@ -190,29 +139,27 @@ class RegistryTest : public ::testing::Test {
                       {lufd::v1::ORG_ROLE_REGISTRANT})),
             PutOp(Org("iana-en:rb", "iana-en:rar2",
                       {lufd::v1::ORG_ROLE_REGISTRANT})),
-            PutOp(Dg("dg-b", "iana-en:rb"))})
+            PutOp(DestGroup("dg-b", "iana-en:rb"))})
             .ok());
   }
 
-  std::unique_ptr<Store> store_;
-  ViewHolder views_;
-  std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<Registry> registry_;
+  testing::MemoryRegistry mem_;
 };
 
 TEST_F(RegistryTest, PutIsVisibleAtOnceAndAudited) {
-  auto r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
-                         PutOp(Tn("+1-202-555-6666", "iana-en:1", {"dg"}))});
+  auto r = Run(Admin(),
+               {PutOp(Org("iana-en:1")), PutOp(DestGroup("dg", "iana-en:1")),
+                PutOp(Tn("+1-202-555-6666", "iana-en:1", {"dg"}))});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->serial(), 1u);
   EXPECT_EQ(r->changes(), 3u);
-  EXPECT_EQ(views_.Current()->serial(), 1u);  // Read-your-writes.
+  EXPECT_EQ(mem_.views.Current()->serial(), 1u);  // Read-your-writes.
   auto tn = Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025556666");
   ASSERT_TRUE(tn.has_value());  // Normalized on the way in.
-  auto got = registry_->Get(Admin(), lufd::v1::OBJECT_KIND_IDENTIFIER,
-                            "tn:+12025556666");
+  auto got = mem_.registry->Get(Admin(), lufd::v1::OBJECT_KIND_IDENTIFIER,
+                                "tn:+12025556666");
   ASSERT_TRUE(got.ok());
-  auto audit = store_->Audit(AuditQuery{});
+  auto audit = mem_.store->Audit(AuditQuery{});
   ASSERT_TRUE(audit.ok());
   ASSERT_EQ(audit->size(), 3u);
   EXPECT_EQ((*audit)[0].actor(), "iana-en:admin/admin-cred");
@@ -225,9 +172,10 @@ TEST_F(RegistryTest, PutIsVisibleAtOnceAndAudited) {
 }
 
 TEST_F(RegistryTest, BatchStopsAtFirstErrorAndWritesNothing) {
-  auto r = Run(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
-                         PutOp(Tn("+12025556666", "iana-en:1", {"nope"})),
-                         PutOp(Org("iana-en:2"))});
+  auto r = Run(Admin(),
+               {PutOp(Org("iana-en:1")), PutOp(DestGroup("dg", "iana-en:1")),
+                PutOp(Tn("+12025556666", "iana-en:1", {"nope"})),
+                PutOp(Org("iana-en:2"))});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 2: "));
   EXPECT_EQ(StoreSerial(), 0u);
@@ -245,7 +193,7 @@ TEST_F(RegistryTest, BatchStopsAtFirstErrorAndWritesNothing) {
 }
 
 TEST_F(RegistryTest, ReferencesMustExist) {
-  EXPECT_EQ(Put(Admin(), Dg("dg", "iana-en:ghost")).code(),
+  EXPECT_EQ(Put(Admin(), DestGroup("dg", "iana-en:ghost")).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(Put(Admin(), Cred("c", "iana-en:ghost")).code(),
             absl::StatusCode::kNotFound);
@@ -267,16 +215,16 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
   SeedRegistrars();
   const Identity rar1 = Registrar("iana-en:rar1");
   // Own registrant and own org: allowed.
-  EXPECT_TRUE(Put(rar1, Dg("dg-a", "iana-en:ra")).ok());
-  EXPECT_TRUE(Put(rar1, Dg("dg-own", "iana-en:rar1")).ok());
+  EXPECT_TRUE(Put(rar1, DestGroup("dg-a", "iana-en:ra")).ok());
+  EXPECT_TRUE(Put(rar1, DestGroup("dg-own", "iana-en:rar1")).ok());
   EXPECT_TRUE(Put(rar1, Tn("+4930111", "iana-en:ra", {"dg-a"})).ok());
   // Someone else's registrant.
-  absl::Status s = Put(rar1, Dg("dg-x", "iana-en:rb"));
+  absl::Status s = Put(rar1, DestGroup("dg-x", "iana-en:rb"));
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(s.message()), StartsWith("operation 0: "));
   EXPECT_FALSE(absl::StrContains(s.message(), "rb"));
   // Taking over an existing key of someone else's.
-  EXPECT_EQ(Put(rar1, Dg("dg-b", "iana-en:ra")).code(),
+  EXPECT_EQ(Put(rar1, DestGroup("dg-b", "iana-en:ra")).code(),
             absl::StatusCode::kPermissionDenied);
   // Referring to someone else's dest group looks like it does not exist.
   EXPECT_EQ(Put(rar1, Tn("+4930112", "iana-en:ra", {"dg-b"})).code(),
@@ -284,14 +232,14 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
   // Deleting and reading someone else's: not found (no oracle).
   EXPECT_EQ(Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")}).code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(registry_->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")
+  EXPECT_EQ(mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")
                 .status()
                 .code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(
-      registry_->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a").ok());
+      mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a").ok());
   EXPECT_TRUE(
-      registry_->Get(rar1, lufd::v1::OBJECT_KIND_ORG, "iana-en:ra").ok());
+      mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_ORG, "iana-en:ra").ok());
   // Credentials: never.
   EXPECT_EQ(Put(rar1, Cred("c1", "iana-en:ra")).code(),
             absl::StatusCode::kPermissionDenied);
@@ -324,22 +272,23 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
       Put(rar1, Org("iana-en:rar1", "", {lufd::v1::ORG_ROLE_REGISTRAR})).code(),
       absl::StatusCode::kPermissionDenied);
   // Peers and role-less callers write nothing.
-  EXPECT_EQ(Put(Peer("iana-en:ra"), Dg("dg-p", "iana-en:ra")).code(),
+  EXPECT_EQ(Put(Peer("iana-en:ra"), DestGroup("dg-p", "iana-en:ra")).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Put(Identity{}, Dg("dg-p", "iana-en:ra")).code(),
+  EXPECT_EQ(Put(Identity{}, DestGroup("dg-p", "iana-en:ra")).code(),
             absl::StatusCode::kPermissionDenied);
   // A whole batch fails on the first denied operation.
   uint64_t before = StoreSerial();
-  EXPECT_EQ(Do(rar1, {PutOp(Dg("dg-a2", "iana-en:ra")),
-                      PutOp(Dg("dg-x", "iana-en:rb"))})
+  EXPECT_EQ(Do(rar1, {PutOp(DestGroup("dg-a2", "iana-en:ra")),
+                      PutOp(DestGroup("dg-x", "iana-en:rb"))})
                 .code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(StoreSerial(), before);
   // CanRead.
-  EXPECT_TRUE(registry_->CanRead(rar1, Dg("x", "iana-en:ra")));
-  EXPECT_FALSE(registry_->CanRead(rar1, Dg("x", "iana-en:rb")));
-  EXPECT_FALSE(registry_->CanRead(Peer("iana-en:ra"), Dg("x", "iana-en:ra")));
-  EXPECT_TRUE(registry_->CanRead(Admin(), Dg("x", "iana-en:rb")));
+  EXPECT_TRUE(mem_.registry->CanRead(rar1, DestGroup("x", "iana-en:ra")));
+  EXPECT_FALSE(mem_.registry->CanRead(rar1, DestGroup("x", "iana-en:rb")));
+  EXPECT_FALSE(
+      mem_.registry->CanRead(Peer("iana-en:ra"), DestGroup("x", "iana-en:ra")));
+  EXPECT_TRUE(mem_.registry->CanRead(Admin(), DestGroup("x", "iana-en:rb")));
 }
 
 TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
@@ -348,7 +297,7 @@ TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
   auto r =
       Run(rar1, {PutOp(Org("iana-en:new", "iana-en:rar1",
                            {lufd::v1::ORG_ROLE_REGISTRANT})),
-                 PutOp(Dg("dg-new", "iana-en:new")),
+                 PutOp(DestGroup("dg-new", "iana-en:new")),
                  PutOp(Naptr("rec-new", "iana-en:new", "sip:new@x")),
                  PutOp(Group("g-new", "iana-en:new", {"dg-new"}, {"rec-new"})),
                  PutOp(Tn("+4930222", "iana-en:new", {"dg-new"}))});
@@ -360,14 +309,14 @@ TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
 TEST_F(RegistryTest, Cascades) {
   const std::string o = "iana-en:owner", p = "iana-en:peer";
   ASSERT_TRUE(
-      Do(Admin(),
-         {PutOp(Org(o)), PutOp(Org(p)), PutOp(Cred("c-o", o)),
-          PutOp(Cred("c-p", p)), PutOp(Dg("dg1", o)), PutOp(Dg("dg2", o)),
-          PutOp(Naptr("r1", o, "sip:a@x")), PutOp(Naptr("r2", o, "sip:b@x")),
-          PutOp(Group("g1", o, {"dg1", "dg2"}, {"r1", "r2"})),
-          PutOp(Group("g2", o, {"dg2"}, {})),
-          PutOp(Tn("+111", o, {"dg1", "dg2"})), PutOp(Offer("g1", p)),
-          PutOp(Offer("g2", p))})
+      Do(Admin(), {PutOp(Org(o)), PutOp(Org(p)), PutOp(Cred("c-o", o)),
+                   PutOp(Cred("c-p", p)), PutOp(DestGroup("dg1", o)),
+                   PutOp(DestGroup("dg2", o)), PutOp(Naptr("r1", o, "sip:a@x")),
+                   PutOp(Naptr("r2", o, "sip:b@x")),
+                   PutOp(Group("g1", o, {"dg1", "dg2"}, {"r1", "r2"})),
+                   PutOp(Group("g2", o, {"dg2"}, {})),
+                   PutOp(Tn("+111", o, {"dg1", "dg2"})), PutOp(Offer("g1", p)),
+                   PutOp(Offer("g2", p))})
           .ok());
   // Record -> removed from groups.
   ASSERT_TRUE(
@@ -397,7 +346,7 @@ TEST_F(RegistryTest, Cascades) {
   EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_OFFER, "g1|iana-en:peer"));
   // Registrant org -> everything it owns.
   ASSERT_TRUE(Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, o)}).ok());
-  auto view = views_.Current();
+  auto view = mem_.views.Current();
   for (auto kind :
        {lufd::v1::OBJECT_KIND_ORG, lufd::v1::OBJECT_KIND_CREDENTIAL,
         lufd::v1::OBJECT_KIND_IDENTIFIER, lufd::v1::OBJECT_KIND_DEST_GROUP,
@@ -409,7 +358,7 @@ TEST_F(RegistryTest, Cascades) {
 
 TEST_F(RegistryTest, CascadeSeesEarlierOperationsOfTheBatch) {
   ASSERT_TRUE(Put(Admin(), Org("iana-en:1")).ok());
-  ASSERT_TRUE(Do(Admin(), {PutOp(Dg("dg", "iana-en:1")),
+  ASSERT_TRUE(Do(Admin(), {PutOp(DestGroup("dg", "iana-en:1")),
                            PutOp(Tn("+111", "iana-en:1", {"dg"})),
                            PutOp(Group("g", "iana-en:1", {"dg"}, {})),
                            DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg")})
@@ -423,7 +372,7 @@ TEST_F(RegistryTest, CascadeSeesEarlierOperationsOfTheBatch) {
       IsEmpty());
   EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg"));
   // Created and deleted in one batch: nothing is written for it.
-  auto r = Run(Admin(), {PutOp(Dg("tmp", "iana-en:1")),
+  auto r = Run(Admin(), {PutOp(DestGroup("tmp", "iana-en:1")),
                          DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "tmp")});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->changes(), 0u);
@@ -435,7 +384,8 @@ TEST_F(RegistryTest, RegistrarOfOthersCannotBeDeleted) {
       Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:rar1")}).code(),
       absl::StatusCode::kFailedPrecondition);
   // A registrar may delete its registrant, not itself.
-  ASSERT_TRUE(Put(Registrar("iana-en:rar1"), Dg("dg-a", "iana-en:ra")).ok());
+  ASSERT_TRUE(
+      Put(Registrar("iana-en:rar1"), DestGroup("dg-a", "iana-en:ra")).ok());
   EXPECT_EQ(Do(Registrar("iana-en:rar1"),
                {DelOp(lufd::v1::OBJECT_KIND_ORG, "iana-en:rar1")})
                 .code(),
@@ -453,7 +403,7 @@ TEST_F(RegistryTest, OffersAreDecidedByThePeerSide) {
   ASSERT_TRUE(
       Put(Admin(), Org("iana-en:stranger", "", {lufd::v1::ORG_ROLE_REGISTRAR}))
           .ok());
-  ASSERT_TRUE(Do(rar1, {PutOp(Dg("dg-a", "iana-en:ra")),
+  ASSERT_TRUE(Do(rar1, {PutOp(DestGroup("dg-a", "iana-en:ra")),
                         PutOp(Naptr("rec-a", "iana-en:ra", "sip:a@x")),
                         PutOp(Group("g-a", "iana-en:ra", {"dg-a"}, {"rec-a"})),
                         PutOp(Tn("+4930333", "iana-en:ra", {"dg-a"})),
@@ -510,7 +460,7 @@ TEST_F(RegistryTest, Rfc7878Section10Scenario) {
   const Identity ssp2_rar = Registrar(ssp2);
   auto r =
       Run(ssp2_rar,
-          {PutOp(Dg("DESTGRP_SSP2_1", ssp2)),
+          {PutOp(DestGroup("DESTGRP_SSP2_1", ssp2)),
            PutOp(Naptr("NAPTR_SSP2_1", ssp2, "sip:ssp2@sbe2.ssp2.example.com")),
            PutOp(Group("SED_SSP2_SBE2", ssp2, {"DESTGRP_SSP2_1"},
                        {"NAPTR_SSP2_1"})),
@@ -531,7 +481,7 @@ TEST_F(RegistryTest, Rfc7878Section10Scenario) {
   }
   ASSERT_TRUE(Do(Registrar(ssp1), {AcceptOp("SED_SSP2_SBE2", ssp1)}).ok());
   for (const auto& n : numbers) {
-    auto res = views_.Current()->ResolveNumber(n, Peer(ssp1));
+    auto res = mem_.views.Current()->ResolveNumber(n, Peer(ssp1));
     ASSERT_TRUE(res.found) << n;
     ASSERT_EQ(res.records.size(), 1u);
     EXPECT_EQ(res.records[0].naptr().regexp(),
@@ -556,7 +506,7 @@ TEST_F(RegistryTest, HostileStringsRoundTripVerbatim) {
                              "sip:o'brien;--@example.com", org, {id});
   RegistryObject rec = Naptr("rec'\"", org, "sip:o'hara@x.example");
   absl::Status s = Do(
-      Admin(), {PutOp(o), PutOp(cred), PutOp(Dg(id, org)), PutOp(uri),
+      Admin(), {PutOp(o), PutOp(cred), PutOp(DestGroup(id, org)), PutOp(uri),
                 PutOp(rec), PutOp(Group("g\"", org, {id}, {"rec'\""}, true))});
   ASSERT_TRUE(s.ok()) << s;
   auto got = Get(lufd::v1::OBJECT_KIND_ORG, org);
@@ -567,12 +517,12 @@ TEST_F(RegistryTest, HostileStringsRoundTripVerbatim) {
   EXPECT_EQ(c->credential().description(), "' OR '1'='1'; --");
   EXPECT_EQ(c->credential().san_uri(), "spiffe://x/';DROP");
   EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, id));
-  auto res =
-      views_.Current()->ResolveUri("sip:o'brien;--@example.com", Identity{});
+  auto res = mem_.views.Current()->ResolveUri("sip:o'brien;--@example.com",
+                                              Identity{});
   ASSERT_TRUE(res.found);
   EXPECT_EQ(res.records[0].naptr().regexp(), "!^.*$!sip:o'hara@x.example!");
   // And what the store logged is the same bytes.
-  auto audit = store_->Audit(AuditQuery{});
+  auto audit = mem_.store->Audit(AuditQuery{});
   ASSERT_TRUE(audit.ok());
   bool found_name = false;
   for (const auto& ch : *audit) {
@@ -583,9 +533,10 @@ TEST_F(RegistryTest, HostileStringsRoundTripVerbatim) {
 
 TEST_F(RegistryTest, BulkImportInOneBatch) {
   ASSERT_TRUE(
-      Do(Admin(), {PutOp(Org("iana-en:bulk")), PutOp(Dg("dg", "iana-en:bulk")),
-                   PutOp(Naptr("r", "iana-en:bulk", "sip:x@y")),
-                   PutOp(Group("g", "iana-en:bulk", {"dg"}, {"r"}, true))})
+      Do(Admin(),
+         {PutOp(Org("iana-en:bulk")), PutOp(DestGroup("dg", "iana-en:bulk")),
+          PutOp(Naptr("r", "iana-en:bulk", "sip:x@y")),
+          PutOp(Group("g", "iana-en:bulk", {"dg"}, {"r"}, true))})
           .ok());
   constexpr int kCount = 20000;
   std::vector<Operation> ops;
@@ -599,7 +550,7 @@ TEST_F(RegistryTest, BulkImportInOneBatch) {
   absl::Duration took = absl::Now() - start;
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->changes(), static_cast<uint32_t>(kCount));
-  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_IDENTIFIER),
+  EXPECT_EQ(mem_.views.Current()->Count(lufd::v1::OBJECT_KIND_IDENTIFIER),
             static_cast<size_t>(kCount));
   EXPECT_TRUE(Sees("+15551019999", Identity{}));
   EXPECT_LT(took, absl::Seconds(20));  // Generous: a shared CI machine.
@@ -621,7 +572,7 @@ TEST_F(RegistryTest, ConcurrentWritersRetryOnConflict) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         std::string id = "dg-" + std::to_string(t) + "-" + std::to_string(i);
-        absl::Status s = Put(Admin(), Dg(id, "iana-en:1"));
+        absl::Status s = Put(Admin(), DestGroup(id, "iana-en:1"));
         if (!s.ok()) {
           ++failures;
           ADD_FAILURE() << s;
@@ -631,7 +582,7 @@ TEST_F(RegistryTest, ConcurrentWritersRetryOnConflict) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_DEST_GROUP),
+  EXPECT_EQ(mem_.views.Current()->Count(lufd::v1::OBJECT_KIND_DEST_GROUP),
             static_cast<size_t>(kThreads * kEach));
   EXPECT_EQ(StoreSerial(), 1u + kThreads * kEach);
 }
@@ -646,23 +597,23 @@ TEST_F(RegistryTest, RetriesWhenAnotherWriterCommittedFirst) {
   Mutation m;
   m.kind = lufd::v1::OBJECT_KIND_DEST_GROUP;
   m.key = "dg-other";
-  m.after = Dg("dg-other", "iana-en:1");
+  m.after = DestGroup("dg-other", "iana-en:1");
   other.mutations.push_back(m);
-  ASSERT_TRUE(store_->Commit(other).ok());
-  EXPECT_EQ(views_.Current()->serial(), 1u);
+  ASSERT_TRUE(mem_.store->Commit(other).ok());
+  EXPECT_EQ(mem_.views.Current()->serial(), 1u);
 
   auto r = Run(Admin(), {PutOp(Tn("+111", "iana-en:1", {"dg-other"}))});
   ASSERT_TRUE(r.ok()) << r.status();  // Re-evaluated on the fresher view.
   EXPECT_EQ(r->serial(), 3u);
-  EXPECT_EQ(views_.Current()->serial(), 3u);
+  EXPECT_EQ(mem_.views.Current()->serial(), 3u);
 
   // An unrelated write by the other instance: the batch is valid on the
   // stale view, the commit is ABORTED (expected serial 3, store at 4), and
   // the retry on the fresher view succeeds.
   other.mutations[0].key = "dg-other2";
-  other.mutations[0].after = Dg("dg-other2", "iana-en:1");
-  ASSERT_TRUE(store_->Commit(other).ok());
-  r = Run(Admin(), {PutOp(Dg("dg-mine", "iana-en:1"))});
+  other.mutations[0].after = DestGroup("dg-other2", "iana-en:1");
+  ASSERT_TRUE(mem_.store->Commit(other).ok());
+  r = Run(Admin(), {PutOp(DestGroup("dg-mine", "iana-en:1"))});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->serial(), 5u);
   EXPECT_TRUE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-other2"));
@@ -704,11 +655,11 @@ class NonTerminalChainTest : public RegistryTest {
   void SetUp() override {
     RegistryTest::SetUp();
     // An empty public group on "dg": inline records are served with it.
-    ASSERT_TRUE(
-        Do(Admin(), {PutOp(Org("iana-en:1")), PutOp(Dg("dg", "iana-en:1")),
-                     PutOp(Group("carrier", "iana-en:1", {"dg"}, {},
-                                 /*is_public=*/true))})
-            .ok());
+    ASSERT_TRUE(Do(Admin(), {PutOp(Org("iana-en:1")),
+                             PutOp(DestGroup("dg", "iana-en:1")),
+                             PutOp(Group("carrier", "iana-en:1", {"dg"}, {},
+                                         /*is_public=*/true))})
+                    .ok());
   }
   // Ops for the chain first -> ... -> last (each number points to the
   // next; `last` is terminal), head first.
@@ -723,7 +674,7 @@ class NonTerminalChainTest : public RegistryTest {
 TEST_F(NonTerminalChainTest, FiveHopsAreAccepted) {
   auto r = Run(Admin(), Chain(0, 5));
   ASSERT_TRUE(r.ok()) << r.status();
-  auto head = views_.Current()->ResolveNumber(ChainNumber(0), Admin());
+  auto head = mem_.views.Current()->ResolveNumber(ChainNumber(0), Admin());
   ASSERT_EQ(head.records.size(), 1u);
   EXPECT_EQ(head.records[0].naptr().replacement(),
             E164ToEnumDomain(ChainNumber(1)));
@@ -783,7 +734,7 @@ TEST_F(NonTerminalChainTest, LoopsAreRejected) {
   RegistryObject back = Naptr("back", "iana-en:1", "unused");
   *back.mutable_sed_record()->mutable_naptr() =
       NonTerminal(E164ToEnumDomain(ChainNumber(1))).naptr();
-  r = Run(Admin(), {PutOp(Dg("dg2", "iana-en:1")), PutOp(back),
+  r = Run(Admin(), {PutOp(DestGroup("dg2", "iana-en:1")), PutOp(back),
                     PutOp(Group("g2", "iana-en:1", {"dg2"}, {"back"})),
                     PutOp(Tn(ChainNumber(2), "iana-en:1", {"dg2"}))});
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("loop"));
@@ -794,7 +745,7 @@ TEST_F(NonTerminalChainTest, ChecksSeeGroupsAsTheBatchLeavesThem) {
   // 1..6 would be six hops, but the batch first takes the only group off
   // "dg", so no inline record is served and there is no chain at all.
   std::vector<Operation> ops = {
-      PutOp(Dg("dg-other", "iana-en:1")),
+      PutOp(DestGroup("dg-other", "iana-en:1")),
       PutOp(Group("carrier", "iana-en:1", {"dg-other"}, {}, true))};
   for (const Operation& op : Chain(0, 6)) ops.push_back(op);
   EXPECT_TRUE(Do(Admin(), ops).ok());
@@ -840,11 +791,12 @@ TEST_F(RegistryTest, DnsKeysAreAdminOnly) {
   ASSERT_TRUE(key.has_value());
   EXPECT_EQ(key->dns_key().flags(), 256u);
   // A registrar can neither see nor delete it.
-  EXPECT_EQ(registry_->Get(rar1, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_FALSE(registry_->CanRead(rar1, *key));
+  EXPECT_EQ(
+      mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")
+          .status()
+          .code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_FALSE(mem_.registry->CanRead(rar1, *key));
   EXPECT_EQ(
       Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).code(),
       absl::StatusCode::kNotFound);
@@ -869,7 +821,7 @@ RegistryObject TsigCred(const std::string& id, const std::string& org,
 TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
   SeedRegistrars();
   ASSERT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "Peer-Key")).ok());
-  EXPECT_EQ(views_.Current()->FindTsigCredential("peer-key.")->id(), "t1");
+  EXPECT_EQ(mem_.views.Current()->FindTsigCredential("peer-key.")->id(), "t1");
   // Same name (any spelling) on another credential.
   absl::Status s = Put(Admin(), TsigCred("t2", "iana-en:rb", "peer-key."));
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
@@ -888,7 +840,7 @@ TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
   RegistryObject off = TsigCred("t1", "iana-en:ra", "other-key.");
   off.mutable_credential()->set_disabled(true);
   ASSERT_TRUE(Put(Admin(), off).ok());
-  EXPECT_FALSE(views_.Current()->FindTsigCredential("other-key."));
+  EXPECT_FALSE(mem_.views.Current()->FindTsigCredential("other-key."));
   EXPECT_EQ(Put(Admin(), TsigCred("t5", "iana-en:rb", "other-key.")).code(),
             absl::StatusCode::kAlreadyExists);
   // Registrars may not write credentials at all.
@@ -900,11 +852,12 @@ TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
 TEST_F(RegistryTest, TsigSecretsAreRedactedForNonAdmins) {
   SeedRegistrars();
   ASSERT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "peer-key.")).ok());
-  auto admin = registry_->Get(Admin(), lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
+  auto admin =
+      mem_.registry->Get(Admin(), lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
   ASSERT_TRUE(admin.ok());
   EXPECT_EQ(admin->credential().tsig_secret(), std::string(32, 's'));
   const Identity rar1 = Registrar("iana-en:rar1");
-  auto mine = registry_->Get(rar1, lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
+  auto mine = mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_CREDENTIAL, "t1");
   ASSERT_TRUE(mine.ok()) << mine.status();
   EXPECT_EQ(mine->credential().tsig_key_name(), "peer-key.");
   EXPECT_TRUE(mine->credential().tsig_secret().empty());

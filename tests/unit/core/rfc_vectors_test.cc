@@ -10,10 +10,11 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/core/follower.h"
 #include "server/core/normalize.h"
 #include "server/core/registry.h"
 #include "storage/store.h"
+#include "tests/unit/testing/memory_registry.h"
+#include "tests/unit/testing/objects.h"
 
 namespace lufd {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 using lufd::v1::NaptrRecord;
 using lufd::v1::Operation;
 using lufd::v1::RegistryObject;
+using testing::PutOp;
 
 constexpr char kOrg[] = "iana-en:rfc";
 
@@ -44,12 +46,6 @@ NaptrRecord ToNaptr(const Vector& v) {
   return n;
 }
 
-Operation PutOp(RegistryObject o) {
-  Operation op;
-  *op.mutable_put() = std::move(o);
-  return op;
-}
-
 Identity Admin() {
   return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
 }
@@ -62,8 +58,7 @@ const std::vector<Vector>& Rfc6116Example() {
   static const auto* v = new std::vector<Vector>{
       {10, 100, "u", "E2U+sip", "!^.*$!sip:info@example.com!", "."},
       {10, 101, "u", "E2U+h323", "!^.*$!h323:info@example.com!", "."},
-      {10, 102, "u", "E2U+email:mailto", "!^.*$!mailto:info@example.com!",
-       "."},
+      {10, 102, "u", "E2U+email:mailto", "!^.*$!mailto:info@example.com!", "."},
   };
   return *v;
 }
@@ -85,23 +80,14 @@ const std::vector<Vector>& Rfc4769Style() {
 class RfcVectorsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto follower =
-        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
-    ASSERT_TRUE(follower.ok()) << follower.status();
-    follower_ = *std::move(follower);
-    registry_ = std::make_unique<Registry>(store_.get(), &views_,
-                                           [this] { follower_->Nudge(); });
+    absl::Status opened = mem_.Open();
+    ASSERT_TRUE(opened.ok()) << opened;
     RegistryObject org;
     org.mutable_org()->set_id(kOrg);
     org.mutable_org()->set_name("RFC vectors");
-    RegistryObject dg;
-    dg.mutable_dest_group()->set_id("dg");
-    dg.mutable_dest_group()->set_registrant_id(kOrg);
-    ASSERT_TRUE(
-        registry_->Execute(Admin(), {PutOp(org), PutOp(dg)}, "seed").ok());
+    auto seeded = mem_.registry->Execute(
+        Admin(), {PutOp(org), PutOp(testing::DestGroup("dg", kOrg))}, "seed");
+    ASSERT_TRUE(seeded.ok()) << seeded.status();
   }
 
   // Provisions `vectors` as standalone SED records on a public group, in
@@ -111,13 +97,7 @@ class RfcVectorsTest : public ::testing::Test {
                         const std::vector<Vector>& vectors,
                         const std::vector<int>& permutation) {
     std::vector<Operation> ops;
-    RegistryObject group;
-    auto* g = group.mutable_sed_group();
-    g->set_id("group-" + tag);
-    g->set_registrant_id(kOrg);
-    g->set_in_service(true);
-    g->set_public_(true);
-    g->add_dest_group_ids("dg");
+    std::vector<std::string> record_ids;
     for (int i : permutation) {
       RegistryObject rec;
       auto* r = rec.mutable_sed_record();
@@ -126,17 +106,13 @@ class RfcVectorsTest : public ::testing::Test {
       r->set_in_service(true);
       *r->mutable_naptr() = ToNaptr(vectors[i]);
       ops.push_back(PutOp(rec));
-      g->add_records()->set_record_id(r->id());
+      record_ids.push_back(r->id());
     }
-    ops.push_back(PutOp(group));
-    RegistryObject tn;
-    auto* id = tn.mutable_identifier();
-    id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
-    id->set_value(e164);
-    id->set_registrant_id(kOrg);
-    id->add_dest_group_ids("dg");
-    ops.push_back(PutOp(tn));
-    auto r = registry_->Execute(Admin(), ops, tag);
+    ops.push_back(PutOp(testing::Group("group-" + tag, kOrg, {"dg"},
+                                       std::move(record_ids),
+                                       /*is_public=*/true)));
+    ops.push_back(PutOp(testing::Tn(e164, kOrg, {"dg"})));
+    auto r = mem_.registry->Execute(Admin(), ops, tag);
     ASSERT_TRUE(r.ok()) << r.status();
   }
 
@@ -146,7 +122,7 @@ class RfcVectorsTest : public ::testing::Test {
     auto e164 = EnumDomainToE164(domain);
     EXPECT_TRUE(e164.ok()) << e164.status();
     if (!e164.ok()) return {};
-    Resolution res = views_.Current()->ResolveNumber(*e164, viewer);
+    Resolution res = mem_.views.Current()->ResolveNumber(*e164, viewer);
     std::vector<NaptrRecord> out;
     for (const auto& a : res.records) {
       EXPECT_TRUE(a.has_naptr());
@@ -170,10 +146,7 @@ class RfcVectorsTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<Store> store_;
-  ViewHolder views_;
-  std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<Registry> registry_;
+  testing::MemoryRegistry mem_;
 };
 
 TEST_F(RfcVectorsTest, Rfc6116Section41DomainOfTheExampleNumber) {
@@ -196,25 +169,16 @@ TEST_F(RfcVectorsTest, Rfc6116Section41ExampleResolvesInPreferenceOrder) {
 TEST_F(RfcVectorsTest, Rfc6116Section41ExampleAsInlineRecords) {
   // The same vectors inline on the TN (records without ids), reversed, with
   // an empty public group on the dest group so that they are served.
-  RegistryObject group;
-  auto* g = group.mutable_sed_group();
-  g->set_id("inline-carrier");
-  g->set_registrant_id(kOrg);
-  g->set_in_service(true);
-  g->set_public_(true);
-  g->add_dest_group_ids("dg");
-  RegistryObject tn;
+  RegistryObject group = testing::Group("inline-carrier", kOrg, {"dg"}, {},
+                                        /*is_public=*/true);
+  RegistryObject tn = testing::Tn("+44 1632 960083", kOrg, {"dg"});
   auto* id = tn.mutable_identifier();
-  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
-  id->set_value("+44 1632 960083");
-  id->set_registrant_id(kOrg);
-  id->add_dest_group_ids("dg");
   for (int i : {2, 1, 0}) {
     auto* r = id->add_records();
     r->set_in_service(true);
     *r->mutable_naptr() = ToNaptr(Rfc6116Example()[i]);
   }
-  auto r = registry_->Execute(Admin(), {PutOp(group), PutOp(tn)}, "inline");
+  auto r = mem_.registry->Execute(Admin(), {PutOp(group), PutOp(tn)}, "inline");
   ASSERT_TRUE(r.ok()) << r.status();
   ExpectExactly(ResolveDomain("3.8.0.0.6.9.2.3.6.1.4.4.E164.ARPA.", Admin()),
                 Rfc6116Example());

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
+#include "tests/unit/testing/objects.h"
 
 namespace lufd {
 namespace {
@@ -15,9 +16,13 @@ namespace {
 using lufd::v1::Change;
 using lufd::v1::ObjectKind;
 using lufd::v1::RegistryObject;
+using testing::DestGroup;
 using ::testing::ElementsAre;
+using testing::Ident;
 using ::testing::IsEmpty;
+using testing::Offer;
 using ::testing::Pair;
+using testing::Tn;
 using ::testing::UnorderedElementsAre;
 
 RegistryObject Org(const std::string& id, bool disabled = false) {
@@ -25,13 +30,6 @@ RegistryObject Org(const std::string& id, bool disabled = false) {
   o.mutable_org()->set_id(id);
   o.mutable_org()->set_name(id);
   o.mutable_org()->set_disabled(disabled);
-  return o;
-}
-
-RegistryObject DestGroup(const std::string& id, const std::string& reg) {
-  RegistryObject o;
-  o.mutable_dest_group()->set_id(id);
-  o.mutable_dest_group()->set_registrant_id(reg);
   return o;
 }
 
@@ -81,6 +79,9 @@ RegistryObject NsRecord(const std::string& id, const std::string& reg) {
   return o;
 }
 
+// Unlike testing::Group, records get rising priorities and the group's
+// service flag and priority are parameters: the view's ordering tests need
+// them.
 RegistryObject Group(const std::string& id, const std::string& reg,
                      std::vector<std::string> dgs,
                      std::vector<std::string> records, bool is_public = false,
@@ -99,33 +100,6 @@ RegistryObject Group(const std::string& id, const std::string& reg,
   g->set_public_(is_public);
   g->set_in_service(in_service);
   g->set_priority(priority);
-  return o;
-}
-
-RegistryObject Ident(lufd::v1::IdentifierKind kind, const std::string& value,
-                     const std::string& reg, std::vector<std::string> dgs,
-                     const std::string& range_end = "") {
-  RegistryObject o;
-  auto* i = o.mutable_identifier();
-  i->set_kind(kind);
-  i->set_value(value);
-  i->set_range_end(range_end);
-  i->set_registrant_id(reg);
-  for (auto& d : dgs) i->add_dest_group_ids(d);
-  return o;
-}
-
-RegistryObject Tn(const std::string& value, const std::string& reg,
-                  std::vector<std::string> dgs) {
-  return Ident(lufd::v1::IDENTIFIER_KIND_TN, value, reg, dgs);
-}
-
-RegistryObject Offer(const std::string& group, const std::string& peer,
-                     lufd::v1::OfferStatus status) {
-  RegistryObject o;
-  o.mutable_offer()->set_sed_group_id(group);
-  o.mutable_offer()->set_peer_org_id(peer);
-  o.mutable_offer()->set_status(status);
   return o;
 }
 

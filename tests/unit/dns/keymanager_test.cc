@@ -17,9 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "server/core/follower.h"
 #include "server/core/registry.h"
 #include "storage/store.h"
+#include "tests/unit/testing/memory_registry.h"
 
 // ldns/common.h #defines bool/true/false unless stdbool.h came first.
 // clang-format off
@@ -47,15 +47,8 @@ std::string TempDir() {
 class KeyManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open("memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto follower =
-        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
-    ASSERT_TRUE(follower.ok()) << follower.status();
-    follower_ = *std::move(follower);
-    registry_ = std::make_unique<Registry>(store_.get(), &views_,
-                                           [this] { follower_->Nudge(); });
+    absl::Status opened = mem_.Open();
+    ASSERT_TRUE(opened.ok()) << opened;
     dir_ = TempDir();
     ASSERT_FALSE(dir_.empty());
     now_ = absl::ToUnixSeconds(absl::FromCivil(
@@ -90,7 +83,7 @@ class KeyManagerTest : public ::testing::Test {
     o.poll_interval = absl::Milliseconds(10);
     auto km =
         KeyManager::Create(config, {ManagedZone{kZoneWire, "E164.arpa", 3600}},
-                           registry_.get(), &views_, ring, o);
+                           mem_.registry.get(), &mem_.views, ring, o);
     EXPECT_TRUE(km.ok()) << km.status();
     if (!km.ok()) return nullptr;
     managers_.push_back(*std::move(km));
@@ -99,7 +92,7 @@ class KeyManagerTest : public ::testing::Test {
 
   std::vector<DnsKey> RegistryKeys() {
     std::vector<DnsKey> out;
-    views_.Current()->ForEach(
+    mem_.views.Current()->ForEach(
         lufd::v1::OBJECT_KIND_DNS_KEY,
         [&](absl::string_view, const lufd::v1::RegistryObject& o) {
           out.push_back(o.dns_key());
@@ -143,10 +136,7 @@ class KeyManagerTest : public ::testing::Test {
 
   void Advance(absl::Duration d) { now_ += absl::ToInt64Seconds(d); }
 
-  std::unique_ptr<Store> store_;
-  ViewHolder views_;
-  std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<Registry> registry_;
+  testing::MemoryRegistry mem_;
   std::string dir_;
   std::vector<std::string> dirs_;
   std::atomic<int64_t> now_{0};
@@ -517,7 +507,7 @@ TEST_F(KeyManagerTest, CreateRejectsBadConfig) {
   KeyRing ring;
   auto bad = [&](lufd::v1::DnssecConfig c) {
     return !KeyManager::Create(c, {ManagedZone{kZoneWire, "e164.arpa.", 3600}},
-                               registry_.get(), &views_, &ring)
+                               mem_.registry.get(), &mem_.views, &ring)
                 .ok();
   };
   lufd::v1::DnssecConfig c = Config();

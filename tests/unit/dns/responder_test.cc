@@ -18,6 +18,7 @@
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/signer.h"
+#include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
 namespace {
@@ -65,11 +66,10 @@ RegistryObject OrgObj(const std::string& id, bool peer) {
                                   : lufd::v1::ORG_ROLE_REGISTRANT);
   return o;
 }
+// The builders below are the shared ones (tests/unit/testing/objects.h)
+// with this file's registrant and a single destination group.
 RegistryObject DestGroupObj(const std::string& id) {
-  RegistryObject o;
-  o.mutable_dest_group()->set_id(id);
-  o.mutable_dest_group()->set_registrant_id(kReg);
-  return o;
+  return testing::DestGroup(id, kReg);
 }
 RegistryObject NaptrObj(const std::string& id, const NaptrVec& v,
                         uint32_t ttl) {
@@ -102,33 +102,14 @@ RegistryObject UriObj(const std::string& id, const std::string& target) {
 }
 RegistryObject GroupObj(const std::string& id, const std::string& dg,
                         const std::vector<std::string>& records, bool pub) {
-  RegistryObject o;
-  auto* g = o.mutable_sed_group();
-  g->set_id(id);
-  g->set_registrant_id(kReg);
-  g->set_in_service(true);
-  g->set_public_(pub);
-  g->add_dest_group_ids(dg);
-  for (const auto& r : records) g->add_records()->set_record_id(r);
-  return o;
+  return testing::Group(id, kReg, {dg}, records, pub);
 }
 RegistryObject IdObj(lufd::v1::IdentifierKind kind, const std::string& value,
                      const std::string& dg, const std::string& end = "") {
-  RegistryObject o;
-  auto* id = o.mutable_identifier();
-  id->set_kind(kind);
-  id->set_value(value);
-  id->set_range_end(end);
-  id->set_registrant_id(kReg);
-  id->add_dest_group_ids(dg);
-  return o;
+  return testing::Ident(kind, value, kReg, {dg}, end);
 }
 RegistryObject OfferObj(const std::string& group, const std::string& peer) {
-  RegistryObject o;
-  o.mutable_offer()->set_sed_group_id(group);
-  o.mutable_offer()->set_peer_org_id(peer);
-  o.mutable_offer()->set_status(lufd::v1::OFFER_STATUS_ACCEPTED);
-  return o;
+  return testing::Offer(group, peer, lufd::v1::OFFER_STATUS_ACCEPTED);
 }
 
 void Add(RegistryView::Builder* b, const RegistryObject& o) {
@@ -362,6 +343,28 @@ class ResponderTest : public ::testing::Test {
       }
     }
     return keys;
+  }
+
+  // Puts in store_ what the signer would have stored for +12025556666's
+  // NAPTR RRset (as BuildView provisions it), signed by `key`, so a query
+  // for it is a sign-ahead hit. Returns the signature, stored only if ok.
+  absl::StatusOr<CompactRrsig> StoreSignAheadSignature(const ZoneKey& key) {
+    const std::string owner = EnumOwner("+12025556666", kApex);
+    const std::vector<std::string> rdatas{
+        NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
+                   std::string(1, '\0')),
+        NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
+                   std::string(1, '\0'))};
+    auto sig =
+        SignCompact(*key.private_key, key.key_tag, kApex, owner, kTypeNAPTR,
+                    300, rdatas, DnssecTiming(), absl::Now());
+    if (sig.ok()) {
+      store_.Insert(
+          SignatureKey(owner, kTypeNAPTR, RrsetHash(kTypeNAPTR, 300, rdatas),
+                       key.key_tag),
+          *sig);
+    }
+    return sig;
   }
 
   // Verifies every RRSIG of `section` over its RRset there; returns how
@@ -878,20 +881,8 @@ TEST_F(ResponderTest, TruncatesWhenTheAnswerDoesNotFit) {
 // ------------------------------------------------------------ signatures
 
 TEST_F(ResponderTest, SignAheadSignatureIsServedFromTheStore) {
-  // What the signer would have stored for +12025556666's NAPTR RRset.
-  std::string owner = EnumOwner("+12025556666", kApex);
-  std::vector<std::string> rdatas{
-      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
-                 std::string(1, '\0')),
-      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
-                 std::string(1, '\0'))};
-  DnssecTiming timing;
-  auto sig = SignCompact(*csk_.private_key, csk_.key_tag, kApex, owner,
-                         kTypeNAPTR, 300, rdatas, timing, absl::Now());
+  auto sig = StoreSignAheadSignature(csk_);
   ASSERT_TRUE(sig.ok()) << sig.status();
-  store_.Insert(SignatureKey(owner, kTypeNAPTR,
-                             RrsetHash(kTypeNAPTR, 300, rdatas), csk_.key_tag),
-                *sig);
   uint64_t hits = responder_->stats().sig_store_hits.load();
   uint64_t made = responder_->stats().signed_on_demand.load();
   Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
@@ -910,19 +901,8 @@ TEST_F(ResponderTest, RetiredZskSignatureBridgesARoll) {
   ZoneKey old_zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
   ZoneKey new_zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
   old_zsk.info.set_state(lufd::v1::DNS_KEY_STATE_RETIRED);
-  std::string owner = EnumOwner("+12025556666", kApex);
-  std::vector<std::string> rdatas{
-      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
-                 std::string(1, '\0')),
-      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
-                 std::string(1, '\0'))};
-  auto sig = SignCompact(*old_zsk.private_key, old_zsk.key_tag, kApex, owner,
-                         kTypeNAPTR, 300, rdatas, DnssecTiming(), absl::Now());
+  auto sig = StoreSignAheadSignature(old_zsk);
   ASSERT_TRUE(sig.ok());
-  store_.Insert(
-      SignatureKey(owner, kTypeNAPTR, RrsetHash(kTypeNAPTR, 300, rdatas),
-                   old_zsk.key_tag),
-      *sig);
   PublishKeys({ksk, old_zsk, new_zsk}, {ksk}, {new_zsk});
   uint64_t made = responder_->stats().signed_on_demand.load();
   Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
@@ -982,18 +962,8 @@ TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
 // Disabled by default; run with --gtest_also_run_disabled_tests.
 TEST_F(ResponderTest, DISABLED_HotPathThroughput) {
   // Sign-ahead hit for +12025556666.
-  std::string owner = EnumOwner("+12025556666", kApex);
-  std::vector<std::string> rdatas{
-      NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!",
-                 std::string(1, '\0')),
-      NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
-                 std::string(1, '\0'))};
-  auto sig = SignCompact(*csk_.private_key, csk_.key_tag, kApex, owner,
-                         kTypeNAPTR, 300, rdatas, DnssecTiming(), absl::Now());
+  auto sig = StoreSignAheadSignature(csk_);
   ASSERT_TRUE(sig.ok());
-  store_.Insert(SignatureKey(owner, kTypeNAPTR,
-                             RrsetHash(kTypeNAPTR, 300, rdatas), csk_.key_tag),
-                *sig);
   struct Case {
     const char* what;
     Q q;

@@ -20,11 +20,12 @@
 #include "gtest/gtest.h"
 #include "server/dns/tsig.h"
 #include "server/dns/wire.h"
+#include "tests/unit/testing/tsig_keys.h"
 
 namespace lufd::dns {
 namespace {
 
-const char kSecret[] = "0123456789abcdef0123456789abcdef";
+constexpr const char* kSecret = testing::kPeerKeySecret;
 
 // Answers every good query with one TXT-like record whose RDATA names the
 // viewer's org ("anonymous" when none), so tests see which identity the
@@ -73,18 +74,6 @@ class FakeHandler : public QueryHandler {
   Transport last_transport_ = Transport::kUdp;
 };
 
-TsigKeyLookup Keys() {
-  return [](std::string_view name) -> std::optional<TsigKey> {
-    if (name != *NameFromText("peer-key.")) return std::nullopt;
-    TsigKey key;
-    key.secret = kSecret;
-    key.identity.org_id = "iana-en:111";
-    key.identity.credential_id = "cred-peer";
-    key.identity.role = lufd::v1::ROLE_PEER;
-    return key;
-  };
-}
-
 std::vector<uint8_t> Query(uint16_t id, const char* name = "6.6.e164.arpa.",
                            uint16_t type = 35) {
   std::vector<uint8_t> q = {static_cast<uint8_t>(id >> 8),
@@ -122,7 +111,7 @@ class DnsServerTest : public ::testing::Test {
     }
     if (options.workers == 0) options.workers = 2;
     absl::StatusOr<std::unique_ptr<DnsServer>> s =
-        DnsServer::Start(options, &handler_, Keys(), nullptr);
+        DnsServer::Start(options, &handler_, testing::PeerKeyLookup(), nullptr);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
     ASSERT_GE(server_->bound().size(), 1u);

@@ -21,6 +21,7 @@
 #include "server/dns/dnssec.h"
 #include "server/dns/responder.h"
 #include "server/dns/wire.h"
+#include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
 namespace {
@@ -46,11 +47,10 @@ RegistryObject Org(const std::string& id, bool peer) {
                                   : lufd::v1::ORG_ROLE_REGISTRANT);
   return o;
 }
+// Dg, Group and Tn are the shared builders (tests/unit/testing/objects.h)
+// with this file's registrant and a single destination group.
 RegistryObject Dg(const std::string& id) {
-  RegistryObject o;
-  o.mutable_dest_group()->set_id(id);
-  o.mutable_dest_group()->set_registrant_id(kReg);
-  return o;
+  return testing::DestGroup(id, kReg);
 }
 RegistryObject Naptr(const std::string& id, const std::string& target) {
   RegistryObject o;
@@ -70,24 +70,10 @@ RegistryObject Naptr(const std::string& id, const std::string& target) {
 }
 RegistryObject Group(const std::string& id, const std::string& dg,
                      const std::vector<std::string>& records, bool pub) {
-  RegistryObject o;
-  auto* g = o.mutable_sed_group();
-  g->set_id(id);
-  g->set_registrant_id(kReg);
-  g->set_in_service(true);
-  g->set_public_(pub);
-  g->add_dest_group_ids(dg);
-  for (const auto& r : records) g->add_records()->set_record_id(r);
-  return o;
+  return testing::Group(id, kReg, {dg}, records, pub);
 }
 RegistryObject Tn(const std::string& e164, const std::string& dg) {
-  RegistryObject o;
-  auto* id = o.mutable_identifier();
-  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
-  id->set_value(e164);
-  id->set_registrant_id(kReg);
-  id->add_dest_group_ids(dg);
-  return o;
+  return testing::Tn(e164, kReg, {dg});
 }
 
 // `n` public TNs +1202555xxxx sharing one RRset per block of 100 numbers

@@ -16,7 +16,6 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "lufd/v1/admin.grpc.pb.h"
-#include "server/core/follower.h"
 #include "server/core/identity.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -26,6 +25,7 @@
 #include "server/grpc/call.h"
 #include "server/grpc/tls.h"
 #include "storage/store.h"
+#include "tests/unit/testing/memory_registry.h"
 
 namespace lufd {
 namespace {
@@ -71,15 +71,8 @@ class DnsKeyRpcTest : public ::testing::Test {
 
   void SetUp() override {
     key_dir_ = MakeTempDir("lufd-dnskey-keys");
-    auto store = Store::Open("memory:");
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *std::move(store);
-    auto follower =
-        ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
-    ASSERT_TRUE(follower.ok()) << follower.status();
-    follower_ = *std::move(follower);
-    registry_ = std::make_unique<Registry>(store_.get(), &views_,
-                                           [this] { follower_->Nudge(); });
+    absl::Status opened = mem_.Open();
+    ASSERT_TRUE(opened.ok()) << opened;
     // Seed the admin (by SPKI) and a peer (by SAN URI).
     std::vector<lufd::v1::Operation> ops(4);
     auto* admin_org = ops[0].mutable_put()->mutable_org();
@@ -100,7 +93,7 @@ class DnsKeyRpcTest : public ::testing::Test {
     peer->set_org_id(kPeerOrg);
     peer->set_role(lufd::v1::ROLE_PEER);
     peer->set_san_uri("urn:lufd:peer:ssp1");
-    auto seeded = registry_->Execute(Identity::LocalAdmin(), ops, "seed");
+    auto seeded = mem_.registry->Execute(Identity::LocalAdmin(), ops, "seed");
     ASSERT_TRUE(seeded.ok()) << seeded.status();
 
     lufd::v1::DnssecConfig dnssec;
@@ -112,21 +105,22 @@ class DnsKeyRpcTest : public ::testing::Test {
                                                                     "arpa\x00",
                                                                     11),
                                                         "e164.arpa.", 3600}},
-                                      registry_.get(), &views_, &ring_);
+                                      mem_.registry.get(), &mem_.views, &ring_);
     ASSERT_TRUE(km.ok()) << km.status();
     key_manager_ = *std::move(km);
     ASSERT_TRUE(key_manager_->Start().ok());
 
     Authenticator::Options auth_options;
     auth_options.client_ca_file = P("ca.pem");
-    auth_ = std::make_unique<Authenticator>(&views_, auth_options);
+    auth_ = std::make_unique<Authenticator>(&mem_.views, auth_options);
     runner_ =
         std::make_unique<RpcRunner>(auth_.get(), absl::Seconds(10), 1 << 20);
     AdminServiceImpl::Options options;
     options.version = "test";
     options.start_time = absl::Now();
-    admin_ = std::make_unique<AdminServiceImpl>(
-        registry_.get(), &views_, store_.get(), runner_.get(), options);
+    admin_ = std::make_unique<AdminServiceImpl>(mem_.registry.get(),
+                                                &mem_.views, mem_.store.get(),
+                                                runner_.get(), options);
     admin_->set_key_manager(key_manager_.get());
 
     lufd::v1::TlsConfig tls;
@@ -152,9 +146,7 @@ class DnsKeyRpcTest : public ::testing::Test {
     auth_.reset();
     if (key_manager_ != nullptr) key_manager_->Stop();
     key_manager_.reset();
-    registry_.reset();
-    follower_.reset();
-    store_.reset();
+    mem_.Close();
     fs::remove_all(key_dir_);
   }
 
@@ -207,10 +199,7 @@ class DnsKeyRpcTest : public ::testing::Test {
   }
 
   std::string key_dir_;
-  std::unique_ptr<Store> store_;
-  ViewHolder views_;
-  std::unique_ptr<ChangeFollower> follower_;
-  std::unique_ptr<Registry> registry_;
+  testing::MemoryRegistry mem_;
   dns::KeyRing ring_;
   std::unique_ptr<dns::KeyManager> key_manager_;
   std::unique_ptr<Authenticator> auth_;
@@ -284,7 +273,7 @@ TEST_F(DnsKeyRpcTest, OnlyAdminsMayUseThem) {
   EXPECT_EQ(GetDs("peer-ssp1", "e164.arpa.").error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   // Nothing was created.
-  EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_DNS_KEY), 0u);
+  EXPECT_EQ(mem_.views.Current()->Count(lufd::v1::OBJECT_KIND_DNS_KEY), 0u);
 }
 
 TEST_F(DnsKeyRpcTest, ArgumentErrors) {
