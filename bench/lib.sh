@@ -138,6 +138,19 @@ db_init() {
     --name "Registry Admin" --cert-file "$PKI/admin.pem" >/dev/null
 }
 
+# bench_grpc_yaml: the grpc: section of every benchmarked lufd's config
+# (kernel-chosen port, the dev PKI in $PKI), one place for all benches.
+bench_grpc_yaml() {
+  cat <<EOF
+grpc:
+  listen: "127.0.0.1:0"
+  tls:
+    cert_file: "$PKI/server.pem"
+    key_file: "$PKI/server.key"
+    client_ca_file: "$PKI/ca.pem"
+EOF
+}
+
 # start_lufd NAME URL [PIN...]: lufd on a kernel-chosen port with log
 # $BENCH_WORK/NAME.log; sets LUFD_PID, LUFD_PORT and LUFD_T0 (exec time).
 # Waits (<= 120 s) for the port file only: callers decide what "ready" is.
@@ -145,12 +158,7 @@ start_lufd() {
   local name="$1" url="$2" i
   shift 2
   cat >"$BENCH_WORK/$name.yaml" <<EOF
-grpc:
-  listen: "127.0.0.1:0"
-  tls:
-    cert_file: "$PKI/server.pem"
-    key_file: "$PKI/server.key"
-    client_ca_file: "$PKI/ca.pem"
+$(bench_grpc_yaml)
 store:
   url: "$url"
   migrate_on_start: false

@@ -322,12 +322,7 @@ EOF
 # lufd_conf FILE DB DNSPORT KEYDIR: a config with the DNS front door.
 lufd_conf() {
   cat >"$1" <<EOF
-grpc:
-  listen: "127.0.0.1:0"
-  tls:
-    cert_file: "$PKI/server.pem"
-    key_file: "$PKI/server.key"
-    client_ca_file: "$PKI/ca.pem"
+$(bench_grpc_yaml)
 store:
   url: "sqlite:$2"
   migrate_on_start: false

@@ -19,21 +19,12 @@ IT_NAME=dns_basic
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
-for tool in dig kdig; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
-done
+it_need_tools dig kdig
 ZONE=e164.arpa.
 
 # --- check-config names the dns fields ----------------------------------------
-cat >"$T/bad.yaml" <<EOF
-grpc:
-  listen: "127.0.0.1:0"
-  tls:
-    cert_file: "$PKI/server.pem"
-    key_file: "$PKI/server.key"
-    client_ca_file: "$PKI/ca.pem"
-store:
-  url: "sqlite:$T/unused.db"
+# A valid grpc/store part (write_config's) so that only dns fields fail.
+bad_dns="$(cat <<EOF
 dns:
   listen: ["nohost:53", "[::1]:70000"]
   dot:
@@ -48,6 +39,8 @@ dns:
     signature_validity: "2 weeks"
   tcp_idle_timeout: "0s"
 EOF
+)"
+LUFD_CONFIG_TAIL="$bad_dns" write_config "$T/bad.yaml" "sqlite:$T/unused.db" 0
 set +e
 out="$("$LUFD_BIN" --check-config "$T/bad.yaml" 2>&1)"
 rc=$?

@@ -22,9 +22,7 @@ IT_NAME=dns_peers
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
-for tool in dig kdig; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
-done
+it_need_tools dig kdig
 ZONE=e164.arpa.
 PRIV=priv.enum.
 

@@ -286,6 +286,15 @@ expect_contains() {
 
 it_done() { it_log "PASS"; }
 
+# it_need_tools TOOL...: skips the test (exit 77) unless every TOOL is on
+# PATH, so a machine without the DNS clients reports SKIP, not a failure.
+it_need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
+  done
+}
+
 # --- DNS helpers (lufd's DNS front door, unbound, dig) ----------------------
 # Optional extra top-level YAML appended by write_config (e.g. a dns:
 # section from lufd_dns_yaml). Empty = the config is exactly as before.

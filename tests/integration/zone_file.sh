@@ -15,9 +15,7 @@ IT_NAME=zone_file
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
-for tool in kzonecheck ldns-verify-zone; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed" >&2; exit 77; }
-done
+it_need_tools kzonecheck ldns-verify-zone
 
 ZONE=e164.arpa.
 mkdir -m 700 "$T/keys"
