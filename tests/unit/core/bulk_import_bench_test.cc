@@ -14,11 +14,10 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
-#include "server/core/follower.h"
 #include "server/core/normalize.h"
 #include "server/core/registry.h"
 #include "server/core/validate.h"
-#include "storage/store.h"
+#include "tests/unit/testing/memory_registry.h"
 
 namespace lufd {
 namespace {
@@ -63,19 +62,15 @@ TEST(BulkImportBench, DISABLED_ValidateOnly) {
 }
 
 TEST(BulkImportBench, DISABLED_Execute200kTns) {
-  auto store = Store::Open("memory:");
-  ASSERT_TRUE(store.ok());
-  ViewHolder views;
-  auto follower = ChangeFollower::Start(store->get(), &views, absl::Hours(1));
-  ASSERT_TRUE(follower.ok());
-  Registry registry(store->get(), &views, [&] { (*follower)->Nudge(); });
+  testing::MemoryRegistry mem;
+  ASSERT_TRUE(mem.Open().ok());
+  Registry& registry = *mem.registry;
   Identity admin{"iana-en:admin", "c", lufd::v1::ROLE_ADMIN};
   std::vector<lufd::v1::Operation> ops(3);
   ops[0].mutable_put()->mutable_org()->set_id("iana-en:bulk");
   ops[0].mutable_put()->mutable_org()->set_name("bulk");
   ops[1].mutable_put()->mutable_dest_group()->set_id("dg");
-  ops[1].mutable_put()->mutable_dest_group()->set_registrant_id(
-      "iana-en:bulk");
+  ops[1].mutable_put()->mutable_dest_group()->set_registrant_id("iana-en:bulk");
   auto* g = ops[2].mutable_put()->mutable_sed_group();
   g->set_id("g");
   g->set_registrant_id("iana-en:bulk");
@@ -88,8 +83,11 @@ TEST(BulkImportBench, DISABLED_Execute200kTns) {
   if (std::getenv("LUFD_BENCH_NON_TERMINAL") != nullptr) {
     // The last TN sends clients on to the first: one chain check over a
     // destination group holding every TN of the batch.
-    auto* n = ops.back().mutable_put()->mutable_identifier()->mutable_records(
-        0)->mutable_naptr();
+    auto* n = ops.back()
+                  .mutable_put()
+                  ->mutable_identifier()
+                  ->mutable_records(0)
+                  ->mutable_naptr();
     n->clear_flags();
     n->clear_regexp();
     n->set_replacement(E164ToEnumDomain("+4930" + std::to_string(10000000)));
