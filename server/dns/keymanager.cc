@@ -123,12 +123,15 @@ struct KeyManager::State {
   absl::Duration zsk_lifetime;
   absl::Duration publish_safety;
   absl::Duration retire_safety;
+  absl::Duration purge_keys;  // Zero: never delete key files.
 
   // Serializes every write and ring rebuild of this instance.
   mutable absl::Mutex mu;
   absl::flat_hash_map<std::string, std::shared_ptr<const SigningKey>>
       private_keys ABSL_GUARDED_BY(mu);
   absl::flat_hash_set<std::string> warned_files ABSL_GUARDED_BY(mu);
+  // Key files this instance has purged (or found gone): looked at once.
+  absl::flat_hash_set<std::string> purged_files ABSL_GUARDED_BY(mu);
   std::string ring_fingerprint ABSL_GUARDED_BY(mu);
   bool ring_published ABSL_GUARDED_BY(mu) = false;
   uint64_t ring_serial ABSL_GUARDED_BY(mu) = 0;
@@ -471,7 +474,54 @@ struct KeyManager::State {
       if (retry_missing) last_missing_check = real_now;
       RebuildRing(*view);
     }
+    PurgeRemovedKeyFiles(*view, Now());
     return status;
+  }
+
+  // Deletes the private key file of every key REMOVED more than purge_keys
+  // ago, as BIND's purge-keys does: a removed key never signs again, and
+  // key material nobody needs can only leak. Every instance purges its own
+  // key_dir; a file a published key still names is never touched.
+  void PurgeRemovedKeyFiles(const RegistryView& view, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (purge_keys <= absl::ZeroDuration() || config.key_dir().empty()) return;
+    for (const ManagedZone& zone : zones) {
+      const std::vector<DnsKey> keys = KeysOf(view, zone.name);
+      for (const DnsKey& k : keys) {
+        const std::string& file = k.private_file();
+        if (k.state() != kRemoved || file.empty() ||
+            absl::FromUnixSeconds(k.removed_unix()) + purge_keys > now ||
+            purged_files.contains(file)) {
+          continue;
+        }
+        bool in_use = false;
+        for (const DnsKey& other : keys) {
+          in_use |= IsPublishedState(other.state()) &&
+                    other.private_file() == file;
+        }
+        if (in_use) continue;
+        purged_files.insert(file);
+        private_keys.erase(file);
+        // Registry data names the file: only a plain name inside key_dir.
+        if (file.find('/') != std::string::npos || file[0] == '.') {
+          spdlog::warn("dnssec: not purging key file \"{}\": not a plain name",
+                       file);
+          continue;
+        }
+        const std::string path = absl::StrCat(config.key_dir(), "/", file);
+        if (unlink(path.c_str()) == 0) {
+          spdlog::info(
+              "dnssec: deleted {}, the private key of {} key tag {} (removed "
+              "{} ago)",
+              path, k.zone(), k.key_tag(),
+              absl::FormatDuration(now -
+                                   absl::FromUnixSeconds(k.removed_unix())));
+        } else if (errno != ENOENT) {
+          spdlog::warn("dnssec: could not delete {}: {}", path,
+                       strerror(errno));
+        }
+      }
+    }
   }
 };
 
@@ -525,6 +575,7 @@ absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(
       {config.zsk_lifetime(), "zsk_lifetime", "30d", &s->zsk_lifetime},
       {config.publish_safety(), "publish_safety", "1h", &s->publish_safety},
       {config.retire_safety(), "retire_safety", "1h", &s->retire_safety},
+      {config.purge_keys(), "purge_keys", "90d", &s->purge_keys},
   };
   for (auto& d : durations) {
     const std::string& text = d.text.empty() ? d.fallback : d.text;

@@ -542,5 +542,69 @@ TEST(KeyManagerDurationTest, ParsesDays) {
   EXPECT_FALSE(KeyManager::ParseDurationWithDays("soon", &d));
 }
 
+// A removed key's private key file is deleted purge_keys after removal, and
+// not before; "0" keeps it. The key's record stays in the registry.
+class KeyPurgeTest : public KeyManagerTest,
+                     public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(KeyPurgeTest, RemovedKeyFilesArePurgedAfterPurgeKeys) {
+  const std::string purge = GetParam();
+  {
+    KeyRing ring;
+    lufd::v1::DnssecConfig config = Config("ksk-zsk");
+    config.set_purge_keys(purge);
+    KeyManager* km = Make(config, &ring);
+    ASSERT_TRUE(km->Start().ok());
+    km->Stop();  // Step by hand from here.
+    const uint16_t old_zsk = ring.Get(kZoneWire)->zone_signers[0].key_tag;
+    std::string old_file;
+    for (const DnsKey& k : RegistryKeys()) {
+      if (k.key_tag() == old_zsk) old_file = dir_ + "/" + k.private_file();
+    }
+    ASSERT_TRUE(std::filesystem::exists(old_file)) << old_file;
+    ASSERT_TRUE(
+        km->Rollover("e164.arpa.", lufd::v1::DNS_KEY_ROLE_ZSK, false).ok());
+    // publish_safety (1h): the successor signs; retire_safety (2h): the old
+    // ZSK is REMOVED. Its file stays until purge_keys has passed.
+    for (absl::Duration d : {absl::Hours(1), absl::Hours(2)}) {
+      Advance(d);
+      ASSERT_TRUE(km->Tick().ok());
+    }
+    bool removed = false;
+    for (const DnsKey& k : RegistryKeys()) {
+      removed |= k.key_tag() == old_zsk &&
+                 k.state() == lufd::v1::DNS_KEY_STATE_REMOVED;
+    }
+    ASSERT_TRUE(removed);
+    EXPECT_TRUE(std::filesystem::exists(old_file));
+    Advance(absl::Hours(23));
+    ASSERT_TRUE(km->Tick().ok());
+    EXPECT_TRUE(std::filesystem::exists(old_file));
+    Advance(absl::Hours(1));
+    ASSERT_TRUE(km->Tick().ok());
+    EXPECT_EQ(std::filesystem::exists(old_file), purge == "0");
+    // The keys in use keep their files.
+    for (const ZoneKey& k : ring.Get(kZoneWire)->published) {
+      EXPECT_TRUE(std::filesystem::exists(dir_ + "/" + k.info.private_file()))
+          << k.key_tag;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(PurgeOrKeep, KeyPurgeTest,
+                         ::testing::Values("1d", "0"));
+
+TEST_F(KeyManagerTest, CreateRejectsABadPurgeKeysDuration) {
+  KeyRing ring;
+  lufd::v1::DnssecConfig config = Config();
+  config.set_purge_keys("soon");
+  auto km =
+      KeyManager::Create(config, {ManagedZone{kZoneWire, "E164.arpa", 3600}},
+                         mem_.registry.get(), &mem_.views, &ring, {});
+  ASSERT_FALSE(km.ok());
+  EXPECT_NE(km.status().message().find("purge_keys"), std::string::npos)
+      << km.status();
+}
+
 }  // namespace
 }  // namespace lufd::dns
