@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
@@ -56,11 +58,16 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   RETURN_IF_ERROR(
       PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
   s->views_ = std::make_unique<ViewHolder>();
+  const absl::Time load_start = absl::Now();
   ASSIGN_OR_RETURN(
       s->follower_,
       ChangeFollower::Start(s->store_.get(), s->views_.get(),
                             ConfigDuration(config.store().poll_interval(),
                                            absl::Milliseconds(20))));
+  // Start-up is mostly this (and the DNS signatures below): worth a line.
+  spdlog::info("registry view at serial {} loaded in {}",
+               s->views_->Current()->serial(),
+               absl::FormatDuration(absl::Now() - load_start));
   ChangeFollower* follower = s->follower_.get();
   s->registry_ = std::make_unique<Registry>(s->store_.get(), s->views_.get(),
                                             [follower] { follower->Nudge(); });
