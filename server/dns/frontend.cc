@@ -85,15 +85,30 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
 
 DnsFrontend::~DnsFrontend() { Stop(); }
 
+void DnsFrontend::StartLoadingSignatures() {
+  if (signer_ == nullptr || started_ || loader_.joinable()) return;
+  loader_ = std::thread([this] {
+    const absl::Time t0 = absl::Now();
+    load_status_ = signer_->LoadAll();
+    load_time_ = absl::Now() - t0;
+  });
+}
+
 absl::Status DnsFrontend::Start() {
   if (started_) return absl::FailedPreconditionError("already started");
   started_ = true;
   const auto& dns = config_.dns();
   if (signer_ != nullptr) {
-    const absl::Time t0 = absl::Now();
-    if (absl::Status st = signer_->LoadAll(); !st.ok()) return st;
+    if (loader_.joinable()) {
+      loader_.join();
+    } else {
+      const absl::Time t0 = absl::Now();
+      load_status_ = signer_->LoadAll();
+      load_time_ = absl::Now() - t0;
+    }
+    if (!load_status_.ok()) return load_status_;
     spdlog::info("dns: {} stored signatures loaded in {}", signatures_->size(),
-                 absl::FormatDuration(absl::Now() - t0));
+                 absl::FormatDuration(load_time_));
     signer_->Start();
     // The lease is taken by the signer's thread; give it a moment so a
     // lone instance creates its first keys before answering (bounded: a
@@ -124,6 +139,9 @@ absl::Status DnsFrontend::Start() {
 }
 
 void DnsFrontend::Stop() {
+  // A load still running (Start() never came) must end before anything it
+  // writes to goes away.
+  if (loader_.joinable()) loader_.join();
   if (stopped_) return;
   stopped_ = true;
   // Listeners first (nothing new arrives), then the background work.
