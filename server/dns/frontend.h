@@ -85,6 +85,8 @@ class DnsFrontend {
  private:
   class Handler;
   DnsFrontend() = default;
+  // signer_->LoadAll() into load_status_ and load_time_.
+  void LoadSignatures();
 
   lufd::v1::ServerConfig config_;
   Store* store_ = nullptr;

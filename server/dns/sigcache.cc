@@ -182,10 +182,35 @@ void SignatureStore::InsertMany(absl::FunctionRef<void(AddFn add)> produce) {
     if (pending[i].empty()) continue;
     Shard& shard = shards_[i];
     absl::MutexLock lock(&shard.mu);
-    shard.entries.reserve(shard.entries.size() + pending[i].size());
-    shard.index.reserve(shard.index.size() + pending[i].size());
-    for (const Shard::Entry& e : pending[i]) shard.InsertLocked(e.key, e.sig);
-    pending[i] = {};
+    if (!shard.entries.empty()) {
+      shard.entries.reserve(shard.entries.size() + pending[i].size());
+      shard.index.reserve(shard.index.size() + pending[i].size());
+      for (const Shard::Entry& e : pending[i]) shard.InsertLocked(e.key, e.sig);
+      pending[i] = {};
+      continue;
+    }
+    // An empty shard (the start-up load) takes the collected entries as
+    // they are, not a copy (a million signatures are ~90 MB): indexed in
+    // order and compacted in place, a repeated key merged into its first
+    // entry as InsertLocked would.
+    std::vector<Shard::Entry>& entries = shard.entries;
+    entries = std::move(pending[i]);
+    shard.index.reserve(entries.size());
+    size_t kept = 0;
+    for (size_t j = 0; j < entries.size(); ++j) {
+      auto it = shard.index.find(Shard::Probe{entries[j].key});
+      if (it != shard.index.end()) {
+        CompactRrsig& have = entries[*it].sig;
+        if (entries[j].sig.expiration > have.expiration) {
+          have = entries[j].sig;
+        }
+        continue;
+      }
+      if (kept != j) entries[kept] = entries[j];
+      shard.index.insert(static_cast<uint32_t>(kept));
+      ++kept;
+    }
+    entries.resize(kept);
   }
 }
 

@@ -151,6 +151,28 @@ TEST(SigCacheTest, InsertManyEqualsInsertOneByOne) {
   }
   many.InsertMany([](SignatureStore::AddFn) {});  // Nothing: no change.
   EXPECT_EQ(many.size(), one.size());
+
+  // Into an empty store (the start-up load), repeated keys included.
+  SignatureStore one2, many2;
+  for (const auto& [key, sig] : rows) one2.Insert(key, sig);
+  many2.InsertMany([&](SignatureStore::AddFn add) {
+    for (const auto& [key, sig] : rows) add(key, sig);
+  });
+  EXPECT_EQ(many2.size(), one2.size());
+  EXPECT_EQ(many2.size(), 10000u);
+  for (uint32_t k = 0; k < 10000; ++k) {
+    auto a = one2.Find(SignatureKey("", 1, k, 1));
+    auto b = many2.Find(SignatureKey("", 1, k, 1));
+    ASSERT_TRUE(a.has_value() && b.has_value()) << k;
+    EXPECT_EQ(a->expiration, b->expiration) << k;
+    EXPECT_EQ(a->signature, b->signature) << k;
+  }
+  // Later inserts and evictions work on what InsertMany built.
+  many2.Insert(SignatureKey("", 1, 3, 1), Sig(5000, 9));
+  EXPECT_EQ(many2.Find(SignatureKey("", 1, 3, 1))->expiration, 5000u);
+  one2.Insert(SignatureKey("", 1, 3, 1), Sig(5000, 9));
+  EXPECT_EQ(many2.EvictExpiring(1000), one2.EvictExpiring(1000));
+  EXPECT_EQ(many2.size(), one2.size());
 }
 
 TEST(SigCacheTest, LruEvictsLeastRecentlyUsed) {
