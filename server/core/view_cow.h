@@ -116,11 +116,11 @@ class CowTable {
 
   // Inserts every entry (value_type, or anything it is made from) whose key
   // is not present yet (neither in the table nor earlier in `entries`);
-  // entries are moved from. Sets inserted[i]
-  // (when given) to whether entries[i] went in. For bulk loads: the table
-  // is resharded once for its final size and every touched shard reserved
-  // once, instead of growing (and rehashing) entry by entry, and entries
-  // are placed shard by shard so each shard's table stays in cache.
+  // entries are moved from. Sets inserted[i] (when given) to whether
+  // entries[i] went in. For bulk loads: the table is resharded once for its
+  // final size and every touched shard reserved once, instead of growing
+  // (and rehashing) entry by entry, and entries are placed shard by shard
+  // so each shard's table stays in cache.
   template <class Entry>
   void BulkInsertNew(uint64_t gen, std::vector<Entry>* entries,
                      std::vector<bool>* inserted = nullptr) {
