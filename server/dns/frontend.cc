@@ -1,6 +1,7 @@
 #include "server/dns/frontend.h"
 
 #include <malloc.h>
+#include <sched.h>
 
 #include <thread>
 
@@ -98,6 +99,12 @@ void DnsFrontend::LoadSignatures() {
 
 void DnsFrontend::StartLoadingSignatures() {
   if (signer_ == nullptr || started_ || loader_.joinable()) return;
+  // On one CPU (e.g. pinned) the two loads would only take turns and evict
+  // each other from the caches: Start() loads the signatures after the view.
+  cpu_set_t cpus;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2) {
+    return;
+  }
   loader_ = std::thread([this] { LoadSignatures(); });
 }
 

@@ -63,7 +63,8 @@ class DnsFrontend {
   // Begins loading the stored signatures (the first step of Start()) on a
   // thread of its own, so that on a multi-core host it overlaps whatever the
   // caller does until Start() (LufdServer: loading the registry view).
-  // Optional; Start() waits for it and reports its error.
+  // Optional; Start() waits for it and reports its error. Does nothing when
+  // this process may run on one CPU only.
   void StartLoadingSignatures();
 
   // Loads signatures, starts key management and signing, then listens.
