@@ -40,6 +40,16 @@ void SerializeObjectTo(const lufd::v1::RegistryObject& object,
 absl::Status ParseObject(absl::string_view bytes, absl::string_view what,
                          lufd::v1::RegistryObject* out);
 
+// ParseObject for a bulk scan that parses row after row into one `out`
+// (Clear()ed first, as ParseObject does). Clear() deletes the object's
+// sub-message (a oneof member), so every row would allocate a new one and
+// free it again; when `out` already holds the sub-message this row's bytes
+// hold, that one is cleared and parsed into in place instead, keeping its
+// allocations (strings, repeated records). Same result and errors as
+// out->Clear() + ParseObject.
+absl::Status ParseObjectReusing(absl::string_view bytes, absl::string_view what,
+                                lufd::v1::RegistryObject* out);
+
 // Default and cap for AuditQuery::limit == 0.
 inline constexpr uint32_t kDefaultAuditLimit = 1000;
 

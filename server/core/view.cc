@@ -142,16 +142,44 @@ class Blob {
   std::unique_ptr<char[]> data_;
 };
 
+// Skips the fields PublicIdentifier.kind (1, varint) and .value (2, bytes)
+// at the front of its serialization. The serializer writes known fields in
+// field-number order, so these two come first when present; what remains is
+// exactly the serialization of the identifier with both cleared.
+absl::string_view StripKindAndValue(absl::string_view bytes) {
+  auto varint = [&bytes](uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && !bytes.empty(); shift += 7) {
+      const uint8_t b = static_cast<uint8_t>(bytes.front());
+      bytes.remove_prefix(1);
+      *v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  };
+  absl::string_view rest = bytes;
+  uint64_t v = 0;
+  if (!bytes.empty() && bytes.front() == 0x08) {  // Field 1, varint.
+    bytes.remove_prefix(1);
+    if (!varint(&v)) return rest;
+    rest = bytes;
+  }
+  if (!bytes.empty() && bytes.front() == 0x12) {  // Field 2, length.
+    bytes.remove_prefix(1);
+    if (!varint(&v) || v > bytes.size()) return rest;
+    bytes.remove_prefix(static_cast<size_t>(v));
+    rest = bytes;
+  }
+  return rest;
+}
+
 Blob EncodeTn(const lufd::v1::PublicIdentifier& identifier) {
-  // A reused scratch message: CopyFrom into it recycles its allocations.
-  thread_local lufd::v1::PublicIdentifier scratch;
+  // Serialized whole, then kind and value (implied by the key) cut off the
+  // front: no copy of the message (and of its records) to clear them in.
   thread_local std::string bytes;
-  scratch.CopyFrom(identifier);
-  scratch.clear_kind();
-  scratch.clear_value();  // Implied by the key.
   bytes.clear();
-  scratch.AppendToString(&bytes);
-  return Blob(bytes);
+  identifier.AppendToString(&bytes);
+  return Blob(StripKindAndValue(bytes));
 }
 
 bool DecodeTn(uint64_t code, const Blob& blob,
@@ -351,6 +379,41 @@ class Mutator {
     if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
       if (auto code = PrefixKeyCode(key)) RemoveBelow(ParentCode(*code));
     }
+  }
+
+  // Bulk-load helpers for a fresh Builder (see Builder::Impl::LoadTns):
+  // the same end state as Insert() one by one, built with one reservation
+  // per table instead of growth by rehash.
+
+  // Adds TN `codes` (moved from) to the index entry of `target`.
+  void BulkAddTnRefs(Index* index, const std::string& target,
+                     std::vector<uint64_t>* codes) {
+    if (codes->empty()) return;
+    MutableRefSet(index, target).tns.BulkInsertNew(gen_, codes);
+  }
+
+  // AddBelow(parent) for each of `parents`, in any order (the counts do not
+  // depend on it). Rebuilds Data::below, so only for a Builder's own data.
+  void BulkAddBelow(const std::vector<uint64_t>& parents) {
+    if (parents.empty()) return;
+    absl::flat_hash_map<uint64_t, uint32_t> counts;
+    counts.reserve(d_->below.size() + parents.size() / 4);
+    d_->below.ForEach([&](const auto& entry) {
+      counts.emplace(entry.first, entry.second);
+      return true;
+    });
+    for (uint64_t code : parents) {
+      for (;;) {
+        uint32_t& count = counts[code];
+        if (count++ > 0 || (code & 0xf) == 0) break;
+        code = ParentCode(code);
+      }
+    }
+    std::vector<std::pair<uint64_t, uint32_t>> entries(counts.begin(),
+                                                       counts.end());
+    counts = {};
+    d_->below = CowMap<uint64_t, uint32_t>();
+    d_->below.BulkInsertNew(gen_, &entries);
   }
 
   // Folds collected range changes into a fresh RangeIndex (O(#ranges), and
@@ -1082,10 +1145,84 @@ std::shared_ptr<const RegistryView> RegistryView::Empty() {
   return *empty;
 }
 
+// Everything but TN identifiers goes through the Mutator as Apply does.
+// TNs (millions at start-up) are only encoded by Add and collected; Build
+// loads them in bulk (LoadTns): the TN table, their index entries and the
+// empty-non-terminal counts each get one reservation for their final size,
+// where inserting one by one grew (rehashed) them step by step and paid a
+// copy-on-write shard check per insert.
 struct RegistryView::Builder::Impl {
+  // An index entry TNs refer to: dest_identifiers[key] or
+  // registrant_objects[key].
+  struct Target {
+    Index* index;
+    std::string key;
+  };
+
   Data data;
   uint64_t gen = view_internal::NextGeneration();
   Mutator mutator{&data, gen};
+
+  // Collected TNs in Add order; tn_refs[tn_ref_begin[i] ..
+  // tn_ref_begin[i + 1]) are the targets of tns[i].
+  std::vector<std::pair<uint64_t, Blob>> tns;
+  std::vector<uint32_t> tn_ref_begin{0};
+  std::vector<uint32_t> tn_refs;
+  std::vector<Target> targets;
+  absl::flat_hash_map<std::string, uint32_t> dest_targets;
+  absl::flat_hash_map<std::string, uint32_t> registrant_targets;
+
+  uint32_t TargetId(absl::flat_hash_map<std::string, uint32_t>* ids,
+                    Index* index, const std::string& key) {
+    auto it = ids->find(key);
+    if (it != ids->end()) return it->second;
+    const uint32_t id = static_cast<uint32_t>(targets.size());
+    targets.push_back({index, key});
+    ids->emplace(key, id);
+    return id;
+  }
+
+  void AddTn(uint64_t code, const lufd::v1::PublicIdentifier& id) {
+    tns.emplace_back(code, EncodeTn(id));
+    for (const auto& dg : id.dest_group_ids()) {
+      tn_refs.push_back(TargetId(&dest_targets, &data.dest_identifiers, dg));
+    }
+    if (!id.registrant_id().empty()) {
+      tn_refs.push_back(TargetId(&registrant_targets, &data.registrant_objects,
+                                 id.registrant_id()));
+    }
+    tn_ref_begin.push_back(static_cast<uint32_t>(tn_refs.size()));
+  }
+
+  void LoadTns() {
+    const size_t n = tns.size();
+    if (n == 0) return;
+    // The last Add of a code wins (as Insert replaces): reversed, the
+    // first one does, which is what BulkInsertNew keeps.
+    std::reverse(tns.begin(), tns.end());
+    std::vector<bool> inserted;
+    data.tns.BulkInsertNew(gen, &tns, &inserted);
+    std::vector<std::vector<uint64_t>> codes(targets.size());
+    std::vector<uint64_t> parents;
+    parents.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (!inserted[i]) continue;
+      const uint64_t code = tns[i].first;
+      const size_t added = n - 1 - i;  // Its position in Add order.
+      for (uint32_t r = tn_ref_begin[added]; r < tn_ref_begin[added + 1]; ++r) {
+        codes[tn_refs[r]].push_back(code);
+      }
+      parents.push_back(ParentCode(code));
+    }
+    tns = {};
+    tn_refs = {};
+    tn_ref_begin = {};
+    for (size_t t = 0; t < targets.size(); ++t) {
+      mutator.BulkAddTnRefs(targets[t].index, targets[t].key, &codes[t]);
+      codes[t] = {};
+    }
+    mutator.BulkAddBelow(parents);
+  }
 };
 
 RegistryView::Builder::Builder() : impl_(std::make_unique<Impl>()) {}
@@ -1094,12 +1231,19 @@ RegistryView::Builder::~Builder() = default;
 void RegistryView::Builder::Add(ObjectKind kind, absl::string_view key,
                                 const RegistryObject& object) {
   if (!ValidKind(kind) || key.empty() || KindOf(object) != kind) return;
+  if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+    if (auto code = TnKeyCode(key)) {
+      impl_->AddTn(*code, object.identifier());
+      return;
+    }
+  }
   impl_->mutator.Insert(kind, std::string(key), object);
 }
 
 std::shared_ptr<const RegistryView> RegistryView::Builder::Build(
     uint64_t serial) && {
   impl_->mutator.Finish();
+  impl_->LoadTns();
   return std::make_shared<ViewImpl>(std::move(impl_->data), serial);
 }
 

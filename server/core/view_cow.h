@@ -19,6 +19,7 @@
 #ifndef LUFD_SERVER_CORE_VIEW_COW_H_
 #define LUFD_SERVER_CORE_VIEW_COW_H_
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -80,16 +81,7 @@ class CowTable {
   // cloned first unless it belongs to generation `gen`.
   Table& MutableShardFor(const key_type& key, uint64_t gen) {
     if (shards_.empty()) shards_.resize(1);
-    auto& slot = shards_[ShardOf(key)];
-    if (slot == nullptr) {
-      slot = std::make_shared<Shard>();
-      slot->gen = gen;
-    } else if (slot->gen != gen) {
-      auto copy = std::make_shared<Shard>(*slot);
-      copy->gen = gen;
-      slot = std::move(copy);
-    }
-    return slot->table;
+    return MutableShard(ShardOf(key), gen);
   }
 
   // Inserts or replaces. For sets pass the key only.
@@ -122,6 +114,55 @@ class CowTable {
     return it->second;
   }
 
+  // Inserts every entry (value_type, or anything it is made from) whose key
+  // is not present yet (neither in the table nor earlier in `entries`);
+  // entries are moved from. Sets inserted[i] (when given) to whether
+  // entries[i] went in. For bulk loads: the table is resharded once for its
+  // final size and every touched shard reserved once, instead of growing
+  // (and rehashing) entry by entry, and entries are placed shard by shard
+  // so each shard's table stays in cache.
+  template <class Entry>
+  void BulkInsertNew(uint64_t gen, std::vector<Entry>* entries,
+                     std::vector<bool>* inserted = nullptr) {
+    const size_t n = entries->size();
+    if (inserted != nullptr) inserted->assign(n, false);
+    if (n == 0) return;
+    int bits = bits_;
+    while (bits < kMaxBits && size_ + n > (kPerShard << bits)) {
+      bits = std::min(bits + 3, kMaxBits);
+    }
+    if (bits != bits_) Reshard(gen, bits);
+    if (shards_.empty()) shards_.resize(1);
+    // Counting sort of entry indices by shard.
+    std::vector<uint32_t> shard_of(n);
+    std::vector<uint32_t> start(shards_.size() + 1, 0);
+    for (size_t i = 0; i < n; ++i) {
+      shard_of[i] = static_cast<uint32_t>(ShardOf(KeyOfEntry((*entries)[i])));
+      ++start[shard_of[i] + 1];
+    }
+    for (size_t s = 0; s < shards_.size(); ++s) start[s + 1] += start[s];
+    std::vector<uint32_t> order(n);
+    {
+      std::vector<uint32_t> next(start.begin(), start.end() - 1);
+      for (size_t i = 0; i < n; ++i) {
+        order[next[shard_of[i]]++] = static_cast<uint32_t>(i);
+      }
+    }
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      const uint32_t count = start[s + 1] - start[s];
+      if (count == 0) continue;
+      Table& table = MutableShard(s, gen);
+      table.reserve(table.size() + count);
+      for (uint32_t k = start[s]; k < start[s + 1]; ++k) {
+        const uint32_t i = order[k];
+        if (table.insert(std::move((*entries)[i])).second) {
+          ++size_;
+          if (inserted != nullptr) (*inserted)[i] = true;
+        }
+      }
+    }
+  }
+
   bool Erase(uint64_t gen, const key_type& key) {
     if (!Contains(key)) return false;  // Do not clone a shard for nothing.
     MutableShardFor(key, gen).erase(key);
@@ -147,6 +188,21 @@ class CowTable {
     return static_cast<size_t>(h >> (64 - bits_));
   }
 
+  // Shard `index` (which must exist), cloned first unless it belongs to
+  // generation `gen`.
+  Table& MutableShard(size_t index, uint64_t gen) {
+    auto& slot = shards_[index];
+    if (slot == nullptr) {
+      slot = std::make_shared<Shard>();
+      slot->gen = gen;
+    } else if (slot->gen != gen) {
+      auto copy = std::make_shared<Shard>(*slot);
+      copy->gen = gen;
+      slot = std::move(copy);
+    }
+    return slot->table;
+  }
+
   // Accounts for one inserted entry; reshards when the table outgrew its
   // shard count. Returns true if it resharded.
   bool Grew(uint64_t gen) {
@@ -154,6 +210,14 @@ class CowTable {
     if (bits_ >= kMaxBits || size_ <= (kPerShard << bits_)) return false;
     int new_bits = bits_ + 3;
     if (new_bits > kMaxBits) new_bits = kMaxBits;
+    Reshard(gen, new_bits);
+    return true;
+  }
+
+  // Redistributes every entry over 2^new_bits shards (all new, of
+  // generation `gen`); entries of shards `gen` owns are moved, others
+  // copied (they may be shared with published views).
+  void Reshard(uint64_t gen, int new_bits) {
     std::vector<std::shared_ptr<Shard>> old = std::move(shards_);
     shards_.assign(size_t{1} << new_bits, nullptr);
     bits_ = new_bits;
@@ -174,10 +238,10 @@ class CowTable {
         }
       }
     }
-    return true;
   }
 
-  static const key_type& KeyOfEntry(const value_type& entry) {
+  template <class Entry>
+  static const key_type& KeyOfEntry(const Entry& entry) {
     if constexpr (requires { entry.first; }) {
       return entry.first;
     } else {

@@ -25,10 +25,12 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "lufd/v1/config.pb.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -58,6 +60,13 @@ class DnsFrontend {
   DnsFrontend(const DnsFrontend&) = delete;
   DnsFrontend& operator=(const DnsFrontend&) = delete;
 
+  // Begins loading the stored signatures (the first step of Start()) on a
+  // thread of its own, so that on a multi-core host it overlaps whatever the
+  // caller does until Start() (LufdServer: loading the registry view).
+  // Optional; Start() waits for it and reports its error. Does nothing when
+  // this process may run on one CPU only.
+  void StartLoadingSignatures();
+
   // Loads signatures, starts key management and signing, then listens.
   // Logs "dns: serving <zones> on <addresses>".
   absl::Status Start();
@@ -77,6 +86,8 @@ class DnsFrontend {
  private:
   class Handler;
   DnsFrontend() = default;
+  // signer_->LoadAll() into load_status_ and load_time_.
+  void LoadSignatures();
 
   lufd::v1::ServerConfig config_;
   Store* store_ = nullptr;
@@ -94,6 +105,11 @@ class DnsFrontend {
   std::unique_ptr<DnsServer> server_;
   bool started_ = false;
   bool stopped_ = false;
+  // StartLoadingSignatures(): the thread, and what it leaves for Start()
+  // (read after joining it).
+  std::thread loader_;
+  absl::Status load_status_;
+  absl::Duration load_time_;
 };
 
 }  // namespace lufd::dns

@@ -134,6 +134,9 @@ struct SignatureStore::Shard {
 
   Shard() : index(0, Hash{&entries}, Eq{&entries}) {}
 
+  void InsertLocked(uint64_t key, const CompactRrsig& sig)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+
   mutable absl::Mutex mu;
   std::vector<Entry> entries ABSL_GUARDED_BY(mu);
   absl::flat_hash_set<uint32_t, Hash, Eq> index ABSL_GUARDED_BY(mu);
@@ -150,18 +153,65 @@ std::optional<CompactRrsig> SignatureStore::Find(uint64_t key) const {
   return shard.entries[*it].sig;
 }
 
-void SignatureStore::Insert(uint64_t key, const CompactRrsig& sig) {
-  Shard& shard = shards_[StoreShardOf(key)];
-  absl::MutexLock lock(&shard.mu);
-  auto it = shard.index.find(Shard::Probe{key});
-  if (it != shard.index.end()) {
+void SignatureStore::Shard::InsertLocked(uint64_t key,
+                                         const CompactRrsig& sig) {
+  auto it = index.find(Probe{key});
+  if (it != index.end()) {
     // Keep the later-expiring one (plain comparison: fine until 2106).
-    CompactRrsig& have = shard.entries[*it].sig;
+    CompactRrsig& have = entries[*it].sig;
     if (sig.expiration > have.expiration) have = sig;
     return;
   }
-  shard.entries.push_back({key, sig});
-  shard.index.insert(static_cast<uint32_t>(shard.entries.size() - 1));
+  entries.push_back({key, sig});
+  index.insert(static_cast<uint32_t>(entries.size() - 1));
+}
+
+void SignatureStore::Insert(uint64_t key, const CompactRrsig& sig) {
+  Shard& shard = shards_[StoreShardOf(key)];
+  absl::MutexLock lock(&shard.mu);
+  shard.InsertLocked(key, sig);
+}
+
+void SignatureStore::InsertMany(absl::FunctionRef<void(AddFn add)> produce) {
+  // Collected per shard first: only then is each shard's final size known.
+  std::vector<std::vector<Shard::Entry>> pending(kStoreShards);
+  produce([&pending](uint64_t key, const CompactRrsig& sig) {
+    pending[StoreShardOf(key)].push_back({key, sig});
+  });
+  for (size_t i = 0; i < kStoreShards; ++i) {
+    if (pending[i].empty()) continue;
+    Shard& shard = shards_[i];
+    absl::MutexLock lock(&shard.mu);
+    if (!shard.entries.empty()) {
+      shard.entries.reserve(shard.entries.size() + pending[i].size());
+      shard.index.reserve(shard.index.size() + pending[i].size());
+      for (const Shard::Entry& e : pending[i]) shard.InsertLocked(e.key, e.sig);
+      pending[i] = {};
+      continue;
+    }
+    // An empty shard (the start-up load) takes the collected entries as
+    // they are, not a copy (a million signatures are ~90 MB): indexed in
+    // order and compacted in place, a repeated key merged into its first
+    // entry as InsertLocked would.
+    std::vector<Shard::Entry>& entries = shard.entries;
+    entries = std::move(pending[i]);
+    shard.index.reserve(entries.size());
+    size_t kept = 0;
+    for (size_t j = 0; j < entries.size(); ++j) {
+      auto it = shard.index.find(Shard::Probe{entries[j].key});
+      if (it != shard.index.end()) {
+        CompactRrsig& have = entries[*it].sig;
+        if (entries[j].sig.expiration > have.expiration) {
+          have = entries[j].sig;
+        }
+        continue;
+      }
+      if (kept != j) entries[kept] = entries[j];
+      shard.index.insert(static_cast<uint32_t>(kept));
+      ++kept;
+    }
+    entries.resize(kept);
+  }
 }
 
 size_t SignatureStore::EvictExpiring(uint32_t unix_time) {

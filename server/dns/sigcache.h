@@ -18,6 +18,8 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/function_ref.h"
+
 namespace lufd::dns {
 
 // Everything of an RRSIG but the owner, the type covered and the signer
@@ -53,6 +55,13 @@ class SignatureStore {
   std::optional<CompactRrsig> Find(uint64_t key) const;
   // Replaces an entry with a later-expiring one; keeps the later otherwise.
   void Insert(uint64_t key, const CompactRrsig& sig);
+  // Insert() of every (key, sig) that `produce` passes to its argument, in
+  // that order, but each shard's tables grown once for all of them instead
+  // of growing (rehashing) step by step, and filled shard by shard: for
+  // loading every stored signature at start-up. Nothing is visible to
+  // Find() before `produce` returns; `produce` must not call this store.
+  using AddFn = absl::FunctionRef<void(uint64_t key, const CompactRrsig& sig)>;
+  void InsertMany(absl::FunctionRef<void(AddFn add)> produce);
   // Drops entries that expire before `unix_time`; returns how many.
   size_t EvictExpiring(uint32_t unix_time);
   size_t size() const;

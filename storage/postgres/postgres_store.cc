@@ -290,8 +290,11 @@ class PostgresStore : public Store {
             if (res.empty()) break;
             for (const pqxx::row& r : res) {
               absl::string_view key = FieldView(r[1]);
-              obj.Clear();
-              RETURN_IF_ERROR(ParseBytea(r[2], key, &obj));
+              pqxx::binarystring bs(r[2]);
+              RETURN_IF_ERROR(storage_internal::ParseObjectReusing(
+                  absl::string_view(reinterpret_cast<const char*>(bs.data()),
+                                    bs.size()),
+                  key, &obj));
               fn(static_cast<lufd::v1::ObjectKind>(r[0].as<int>()), key, obj);
             }
           }

@@ -518,9 +518,8 @@ class SqliteStore : public Store {
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       absl::string_view key = ColumnText(s, 1);
-      obj.Clear();
       absl::Status st =
-          storage_internal::ParseObject(ColumnBlob(s, 2), key, &obj);
+          storage_internal::ParseObjectReusing(ColumnBlob(s, 2), key, &obj);
       if (!st.ok()) {
         sqlite3_reset(s);
         return st;

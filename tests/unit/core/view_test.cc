@@ -2,9 +2,12 @@
 // referrers, credential lookup and copy-on-write isolation.
 #include "server/core/view.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
@@ -734,6 +737,107 @@ TEST_F(ViewTest, DnsKeysAreObjectsButNotIdentifiers) {
   auto v3 =
       *v2->Apply({Del(3, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./12345")});
   EXPECT_EQ(v3->Count(lufd::v1::OBJECT_KIND_DNS_KEY), 0u);
+}
+
+// Everything a view answers about identifiers, as comparable values.
+struct IdentifierState {
+  std::vector<std::pair<std::string, std::string>> objects;  // key, bytes
+  std::vector<std::pair<ObjectKind, std::string>> dg_refs, org_refs;
+  std::vector<std::string> below;
+  std::vector<std::vector<std::string>> answers;
+  bool operator==(const IdentifierState&) const = default;
+};
+
+IdentifierState StateOf(const RegistryView& view,
+                        const std::vector<std::string>& numbers) {
+  IdentifierState st;
+  view.ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER, [&](absl::string_view key,
+                                                     const RegistryObject& o) {
+    st.objects.emplace_back(std::string(key), o.SerializeAsString());
+    return true;
+  });
+  std::sort(st.objects.begin(), st.objects.end());
+  for (const char* dg : {"dg", "dg2"}) {
+    auto refs = view.Referrers(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
+    std::sort(refs.begin(), refs.end());
+    st.dg_refs.insert(st.dg_refs.end(), refs.begin(), refs.end());
+  }
+  st.org_refs = view.Referrers(lufd::v1::OBJECT_KIND_ORG, "reg");
+  std::sort(st.org_refs.begin(), st.org_refs.end());
+  for (const auto& n : numbers) {
+    for (size_t len = 1; len <= n.size(); ++len) {
+      if (view.HasIdentifiersBelow(n.substr(0, len))) {
+        st.below.push_back(n.substr(0, len));
+      }
+    }
+    Resolution r = view.ResolveNumber(n, Identity{});
+    std::vector<std::string> a;
+    for (const auto& rec : r.records) a.push_back(rec.SerializeAsString());
+    st.answers.push_back(std::move(a));
+  }
+  return st;
+}
+
+// Builder loads TNs in bulk: the view must equal one made by applying the
+// same objects one by one, before and after further changes (including a
+// TN added twice, where the last one wins, and enough TNs to reshard).
+TEST_F(ViewTest, BulkBuiltTnsEqualAppliedOnes) {
+  std::vector<RegistryObject> objects = Base();
+  objects.push_back(DestGroup("dg2", "reg"));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+4420", "reg", {"dg"}));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+4430000000",
+                          "reg", {"dg2"}, "+4430000099"));
+  std::vector<std::string> numbers;
+  for (int i = 0; i < 20000; ++i) {
+    // Spread over blocks and lengths, not in order.
+    const int j = (i * 7919) % 20000;
+    std::string n = absl::StrCat("+44", 20 + j % 3, 1000000 + j * 37);
+    if (j % 5 == 0) n.pop_back();
+    RegistryObject tn =
+        Tn(n, j % 4 == 0 ? "" : "reg",
+           j % 3 == 0 ? std::vector<std::string>{"dg", "dg2"}
+                      : std::vector<std::string>{j % 2 ? "dg" : "dg2"});
+    *tn.mutable_identifier()->add_records() =
+        NaptrRec(10, j % 7, absl::StrCat("n", j));
+    objects.push_back(tn);
+    numbers.push_back(n);
+  }
+  // A TN added again with other groups and registrant: the last one wins.
+  objects.push_back(Tn(numbers[5], "", {"dg2"}));
+  objects.push_back(Tn(numbers[6], "reg", {"dg", "dg"}));
+  numbers.push_back("+4420");
+  numbers.push_back("+4430000050");
+  numbers.push_back("+99");
+
+  auto built = Build(objects, 1);
+  std::vector<Change> changes;
+  uint64_t serial = 1;
+  for (const auto& o : objects) changes.push_back(Put(serial++, o));
+  auto applied = *RegistryView::Empty()->Apply(changes);
+  EXPECT_EQ(built->Count(lufd::v1::OBJECT_KIND_IDENTIFIER),
+            applied->Count(lufd::v1::OBJECT_KIND_IDENTIFIER));
+  EXPECT_EQ(built->Count(lufd::v1::OBJECT_KIND_IDENTIFIER), 20002u);
+  const IdentifierState want = StateOf(*applied, numbers);
+  EXPECT_TRUE(StateOf(*built, numbers) == want);
+  EXPECT_FALSE(want.dg_refs.empty());
+  EXPECT_FALSE(want.below.empty());
+
+  // The same changes on both: a TN removed, one moved, one new.
+  std::vector<Change> more = {
+      Del(serial, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:" + numbers[1]),
+      Put(serial + 1, Tn(numbers[2], "", {"dg2"})),
+      Put(serial + 2, Tn("+4421999", "reg", {"dg"}))};
+  numbers.push_back("+4421999");
+  auto built2 = built->Apply(more);
+  auto applied2 = applied->Apply(more);
+  ASSERT_TRUE(built2.ok()) << built2.status();
+  ASSERT_TRUE(applied2.ok()) << applied2.status();
+  const IdentifierState want2 = StateOf(**applied2, numbers);
+  EXPECT_TRUE(StateOf(**built2, numbers) == want2);
+  EXPECT_FALSE(want2 == want);
+  // The base views are unchanged (copy-on-write).
+  EXPECT_TRUE(StateOf(*built, numbers) == StateOf(*applied, numbers));
 }
 
 TEST(ViewHolderTest, PublishAndWait) {

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -118,6 +119,60 @@ TEST(SigCacheTest, StoreEvictionKeepsTheRestFindable) {
   }
   store.Insert(SignatureKey("", 1, 1, 1), Sig(20000));  // Insert after.
   EXPECT_EQ(store.Find(SignatureKey("", 1, 1, 1))->expiration, 20000u);
+}
+
+// InsertMany ends where Insert() one by one would: duplicates keep the
+// later-expiring (the first of equals), over what was there before.
+TEST(SigCacheTest, InsertManyEqualsInsertOneByOne) {
+  SignatureStore one, many;
+  for (uint32_t i = 0; i < 100; ++i) {
+    one.Insert(SignatureKey("", 1, i, 1), Sig(1000, 1));
+    many.Insert(SignatureKey("", 1, i, 1), Sig(1000, 1));
+  }
+  std::vector<std::pair<uint64_t, CompactRrsig>> rows;
+  for (uint32_t i = 0; i < 20000; ++i) {
+    // Keys 0..9999 twice, with expirations around the earlier 1000.
+    const uint32_t k = i % 10000;
+    rows.emplace_back(SignatureKey("", 1, k, 1),
+                      Sig(900 + (i * 37) % 200, static_cast<uint8_t>(i)));
+  }
+  for (const auto& [key, sig] : rows) one.Insert(key, sig);
+  many.InsertMany([&](SignatureStore::AddFn add) {
+    for (const auto& [key, sig] : rows) add(key, sig);
+  });
+  EXPECT_EQ(many.size(), one.size());
+  for (uint32_t k = 0; k < 10001; ++k) {
+    auto a = one.Find(SignatureKey("", 1, k, 1));
+    auto b = many.Find(SignatureKey("", 1, k, 1));
+    ASSERT_EQ(a.has_value(), b.has_value()) << k;
+    if (!a) continue;
+    EXPECT_EQ(a->expiration, b->expiration) << k;
+    EXPECT_EQ(a->signature, b->signature) << k;
+  }
+  many.InsertMany([](SignatureStore::AddFn) {});  // Nothing: no change.
+  EXPECT_EQ(many.size(), one.size());
+
+  // Into an empty store (the start-up load), repeated keys included.
+  SignatureStore one2, many2;
+  for (const auto& [key, sig] : rows) one2.Insert(key, sig);
+  many2.InsertMany([&](SignatureStore::AddFn add) {
+    for (const auto& [key, sig] : rows) add(key, sig);
+  });
+  EXPECT_EQ(many2.size(), one2.size());
+  EXPECT_EQ(many2.size(), 10000u);
+  for (uint32_t k = 0; k < 10000; ++k) {
+    auto a = one2.Find(SignatureKey("", 1, k, 1));
+    auto b = many2.Find(SignatureKey("", 1, k, 1));
+    ASSERT_TRUE(a.has_value() && b.has_value()) << k;
+    EXPECT_EQ(a->expiration, b->expiration) << k;
+    EXPECT_EQ(a->signature, b->signature) << k;
+  }
+  // Later inserts and evictions work on what InsertMany built.
+  many2.Insert(SignatureKey("", 1, 3, 1), Sig(5000, 9));
+  EXPECT_EQ(many2.Find(SignatureKey("", 1, 3, 1))->expiration, 5000u);
+  one2.Insert(SignatureKey("", 1, 3, 1), Sig(5000, 9));
+  EXPECT_EQ(many2.EvictExpiring(1000), one2.EvictExpiring(1000));
+  EXPECT_EQ(many2.size(), one2.size());
 }
 
 TEST(SigCacheTest, LruEvictsLeastRecentlyUsed) {
