@@ -213,6 +213,22 @@ absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
 
 SignAheadSigner::~SignAheadSigner() { Stop(); }
 
+std::optional<std::pair<uint64_t, CompactRrsig>> SignAheadSigner::EntryOf(
+    const StoredSignature& row, uint32_t now) {
+  if (row.owner == CheckpointOwner()) {
+    // At start-up, and later the signer's newest: used if this instance
+    // takes the lease.
+    ReadCheckpoint(row);
+    return std::nullopt;
+  }
+  uint16_t covered = 0;
+  std::optional<CompactRrsig> compact =
+      CompactFromRdata(row.rrsig_rdata, &covered);
+  if (!compact || compact->expiration <= now) return std::nullopt;
+  return std::make_pair(
+      SignatureKey(row.owner, covered, row.rrset_hash, row.key_tag), *compact);
+}
+
 absl::Status SignAheadSigner::LoadAll() {
   const uint32_t now = static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
   uint64_t loaded = 0;
@@ -220,16 +236,10 @@ absl::Status SignAheadSigner::LoadAll() {
   // In one InsertMany: a million rows fill the store's tables sized once.
   signatures_->InsertMany([&](SignatureStore::AddFn add) {
     seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
-      if (sig.owner == CheckpointOwner()) {
-        ReadCheckpoint(sig);
-        return;
+      if (auto entry = EntryOf(sig, now)) {
+        add(entry->first, entry->second);
+        ++loaded;
       }
-      uint16_t covered = 0;
-      auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
-      if (!compact || compact->expiration <= now) return;
-      add(SignatureKey(sig.owner, covered, sig.rrset_hash, sig.key_tag),
-          *compact);
-      ++loaded;
     });
   });
   if (!seq.ok()) {
@@ -270,18 +280,10 @@ void SignAheadSigner::PollOnce() {
   uint64_t loaded = 0;
   auto seq =
       store_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
-        if (sig.owner == CheckpointOwner()) {
-          // The signer's newest: used if this instance takes the lease.
-          ReadCheckpoint(sig);
-          return;
+        if (auto entry = EntryOf(sig, now)) {
+          signatures_->Insert(entry->first, entry->second);
+          ++loaded;
         }
-        uint16_t covered = 0;
-        auto compact = CompactFromRdata(sig.rrsig_rdata, &covered);
-        if (!compact || compact->expiration <= now) return;
-        signatures_->Insert(
-            SignatureKey(sig.owner, covered, sig.rrset_hash, sig.key_tag),
-            *compact);
-        ++loaded;
       });
   if (seq.ok()) {
     scanned_seq_ = *seq;

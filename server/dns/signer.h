@@ -32,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -155,6 +156,11 @@ class SignAheadSigner {
   std::string SignerKeys() const;
   void PutCheckpoint(const Checkpoint& checkpoint);
   void ReadCheckpoint(const StoredSignature& row);
+  // A stored row as a SignatureStore entry (key, compact RRSIG); nullopt
+  // for the checkpoint row (read here instead), malformed rows and rows
+  // expired at `now`.
+  std::optional<std::pair<uint64_t, CompactRrsig>> EntryOf(
+      const StoredSignature& row, uint32_t now);
 
   lufd::v1::DnssecConfig config_;
   DnssecTiming timing_;
