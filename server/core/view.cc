@@ -531,16 +531,7 @@ class Mutator {
   }
 
   RefSet& MutableRefSet(Index* index, const std::string& target) {
-    std::shared_ptr<RefSet>& slot = index->Upsert(gen_, target);
-    if (slot == nullptr) {
-      slot = std::make_shared<RefSet>();
-      slot->gen = gen_;
-    } else if (slot->gen != gen_) {
-      auto copy = std::make_shared<RefSet>(*slot);
-      copy->gen = gen_;
-      slot = std::move(copy);
-    }
-    return *slot;
+    return view_internal::OwnedBy(&index->Upsert(gen_, target), gen_);
   }
 
   template <class R>

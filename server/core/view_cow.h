@@ -40,6 +40,23 @@ inline uint64_t NextGeneration() {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
+// Copy-on-write by generation: makes `*slot` writable in generation `gen`.
+// A null slot gets a fresh object; one of another generation (it may be
+// shared with published views) is replaced by a copy; one of `gen` is
+// written in place. T has a `uint64_t gen` member.
+template <class T>
+T& OwnedBy(std::shared_ptr<T>* slot, uint64_t gen) {
+  if (*slot == nullptr) {
+    *slot = std::make_shared<T>();
+    (*slot)->gen = gen;
+  } else if ((*slot)->gen != gen) {
+    auto copy = std::make_shared<T>(**slot);
+    copy->gen = gen;
+    *slot = std::move(copy);
+  }
+  return **slot;
+}
+
 template <class Table>
 class CowTable {
  public:
@@ -191,16 +208,7 @@ class CowTable {
   // Shard `index` (which must exist), cloned first unless it belongs to
   // generation `gen`.
   Table& MutableShard(size_t index, uint64_t gen) {
-    auto& slot = shards_[index];
-    if (slot == nullptr) {
-      slot = std::make_shared<Shard>();
-      slot->gen = gen;
-    } else if (slot->gen != gen) {
-      auto copy = std::make_shared<Shard>(*slot);
-      copy->gen = gen;
-      slot = std::move(copy);
-    }
-    return slot->table;
+    return OwnedBy(&shards_[index], gen).table;
   }
 
   // Accounts for one inserted entry; reshards when the table outgrew its
