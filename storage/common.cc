@@ -1,5 +1,7 @@
 #include "storage/common.h"
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <tuple>
 #include <utility>
@@ -11,7 +13,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace lufd::storage_internal {
 
@@ -98,32 +102,31 @@ absl::Status ParseObject(absl::string_view bytes, absl::string_view what,
 absl::Status ParseObjectReusing(absl::string_view bytes, absl::string_view what,
                                 lufd::v1::RegistryObject* out) {
   // A stored object is one length-delimited field (the oneof member) that
-  // spans the whole buffer: a one-byte tag (field numbers < 16), a varint
-  // length, the sub-message. Parsing just the sub-message into the one
-  // already there then gives what parsing the whole would.
+  // spans the whole buffer: its tag, a varint length, the sub-message. Parsing
+  // just the sub-message into the one already there then gives what parsing the
+  // whole would.
+  using google::protobuf::internal::WireFormatLite;
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  const size_t n = bytes.size();
   const google::protobuf::Reflection* reflection = out->GetReflection();
-  if (n >= 2 && p[0] < 0x80 && (p[0] & 7) == 2 &&
+  google::protobuf::io::CodedInputStream in(
+      p, static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+  const uint32_t tag = in.ReadTag();
+  uint32_t len = 0;
+  if (tag != 0 &&
+      WireFormatLite::GetTagWireType(tag) ==
+          WireFormatLite::WIRETYPE_LENGTH_DELIMITED &&
+      in.ReadVarint32(&len) &&
+      len == bytes.size() - static_cast<size_t>(in.CurrentPosition()) &&
       reflection->GetUnknownFields(*out).empty()) {
-    uint64_t len = 0;
-    size_t pos = 1;
-    bool done = false;
-    for (int shift = 0; pos < n && shift < 35; shift += 7) {
-      const uint8_t b = p[pos++];
-      len |= uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0) {
-        done = true;
-        break;
-      }
-    }
     const google::protobuf::FieldDescriptor* field =
-        lufd::v1::RegistryObject::descriptor()->FindFieldByNumber(p[0] >> 3);
-    if (done && len == n - pos && field != nullptr &&
+        lufd::v1::RegistryObject::descriptor()->FindFieldByNumber(
+            WireFormatLite::GetTagFieldNumber(tag));
+    if (field != nullptr &&
         field->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
         reflection->HasField(*out, field)) {
       google::protobuf::Message* sub = reflection->MutableMessage(out, field);
-      if (!sub->ParseFromArray(p + pos, static_cast<int>(len))) {
+      if (!sub->ParseFromArray(p + in.CurrentPosition(),
+                               static_cast<int>(len))) {
         out->Clear();  // No half-parsed sub-message for the next row.
         return absl::InternalError(
             absl::StrCat("stored object does not parse: ", what));

@@ -15,6 +15,7 @@
 #include "server/core/view.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstddef>
 #include <cstring>
 #include <iterator>
@@ -28,6 +29,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "server/core/keys.h"
 #include "server/core/view_cow.h"
 
@@ -147,30 +150,23 @@ class Blob {
 // field-number order, so these two come first when present; what remains is
 // exactly the serialization of the identifier with both cleared.
 absl::string_view StripKindAndValue(absl::string_view bytes) {
-  auto varint = [&bytes](uint64_t* v) {
-    *v = 0;
-    for (int shift = 0; shift < 64 && !bytes.empty(); shift += 7) {
-      const uint8_t b = static_cast<uint8_t>(bytes.front());
-      bytes.remove_prefix(1);
-      *v |= uint64_t{b & 0x7fu} << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  };
-  absl::string_view rest = bytes;
-  uint64_t v = 0;
-  if (!bytes.empty() && bytes.front() == 0x08) {  // Field 1, varint.
-    bytes.remove_prefix(1);
-    if (!varint(&v)) return rest;
-    rest = bytes;
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+  constexpr uint32_t kKindTag =
+      WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT);
+  constexpr uint32_t kValueTag =
+      WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  uint64_t kind = 0;
+  if (in.ExpectTag(kKindTag) && !in.ReadVarint64(&kind)) return bytes;
+  const size_t after_kind = static_cast<size_t>(in.CurrentPosition());
+  uint32_t len = 0;
+  if (in.ExpectTag(kValueTag) &&
+      (!in.ReadVarint32(&len) || !in.Skip(static_cast<int>(len)))) {
+    return bytes.substr(after_kind);
   }
-  if (!bytes.empty() && bytes.front() == 0x12) {  // Field 2, length.
-    bytes.remove_prefix(1);
-    if (!varint(&v) || v > bytes.size()) return rest;
-    bytes.remove_prefix(static_cast<size_t>(v));
-    rest = bytes;
-  }
-  return rest;
+  return bytes.substr(static_cast<size_t>(in.CurrentPosition()));
 }
 
 Blob EncodeTn(const lufd::v1::PublicIdentifier& identifier) {
