@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <initializer_list>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -178,8 +177,7 @@ namespace {
 
 // SHA-256 of `data` with a per-thread context and a fetched algorithm: the
 // one-shot SHA256() fetches the algorithm on every call.
-bool Sha256(std::initializer_list<std::string_view> parts,
-            unsigned char digest[SHA256_DIGEST_LENGTH]) {
+bool Sha256(std::string_view data, unsigned char digest[SHA256_DIGEST_LENGTH]) {
   struct Ctx {
     EVP_MD* sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -190,15 +188,31 @@ bool Sha256(std::initializer_list<std::string_view> parts,
   };
   thread_local Ctx c;
   unsigned int len = 0;
-  bool ok = c.sha256 != nullptr && c.ctx != nullptr &&
-            EVP_DigestInit_ex2(c.ctx, c.sha256, nullptr) == 1;
-  for (std::string_view part : parts) {
-    ok = ok && EVP_DigestUpdate(c.ctx, part.data(), part.size()) == 1;
-  }
-  ok = ok && EVP_DigestFinal_ex(c.ctx, digest, &len) == 1 &&
-       len == SHA256_DIGEST_LENGTH;
+  const bool ok = c.sha256 != nullptr && c.ctx != nullptr &&
+                  EVP_DigestInit_ex2(c.ctx, c.sha256, nullptr) == 1 &&
+                  EVP_DigestUpdate(c.ctx, data.data(), data.size()) == 1 &&
+                  EVP_DigestFinal_ex(c.ctx, digest, &len) == 1 &&
+                  len == SHA256_DIGEST_LENGTH;
   if (!ok) ERR_clear_error();
   return ok;
+}
+
+// The canonical forms of `rdatas`, sorted, duplicates removed (RFC 4034
+// section 6.3): what an RRSIG covers and what RrsetHash hashes. In
+// per-thread scratch (the hit path hashes on every answer), valid until
+// this thread's next call.
+absl::Span<const std::string> CanonicalRrset(
+    uint16_t type, absl::Span<const std::string> rdatas) {
+  thread_local std::vector<std::string> canon;
+  if (canon.size() < rdatas.size()) canon.resize(rdatas.size());
+  for (size_t i = 0; i < rdatas.size(); ++i) {
+    CanonicalRdataInto(type, rdatas[i], &canon[i]);
+  }
+  auto end = canon.begin() + static_cast<ptrdiff_t>(rdatas.size());
+  std::sort(canon.begin(), end);
+  end = std::unique(canon.begin(), end);
+  return absl::MakeConstSpan(canon.data(),
+                             static_cast<size_t>(end - canon.begin()));
 }
 
 // RFC 6605 section 4: r and s as 32-byte big-endian integers, not DER.
@@ -411,7 +425,7 @@ absl::StatusOr<std::string> SigningKey::Sign(std::string_view data) const {
   if (algorithm_ == kAlgEcdsaP256Sha256) {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     EVP_PKEY_CTX* pctx = nullptr;
-    if (Sha256({data}, digest) && (pctx = impl_->Borrow()) != nullptr) {
+    if (Sha256(data, digest) && (pctx = impl_->Borrow()) != nullptr) {
       const bool ok =
           EVP_PKEY_sign(pctx, sig, &sig_len, digest, sizeof(digest)) == 1;
       impl_->Return(pctx);
@@ -598,15 +612,8 @@ absl::StatusOr<std::string> SignRrset(const SigningKey& key,
   }
   for (char& c : owner) c = AsciiLower(c);
 
-  // Canonical RDATAs, sorted, duplicates removed (RFC 4034 section 6.3).
-  // Almost every RRset lufd signs has 1-3 records: a small vector sort.
-  std::vector<std::string> canon;
-  canon.reserve(rdatas.size());
-  for (const std::string& r : rdatas) {
-    canon.push_back(CanonicalRdata(fields.type_covered, r));
-  }
-  std::sort(canon.begin(), canon.end());
-  canon.erase(std::unique(canon.begin(), canon.end()), canon.end());
+  const absl::Span<const std::string> canon =
+      CanonicalRrset(fields.type_covered, rdatas);
 
   std::string data;
   size_t size = rrsig.size();
@@ -634,29 +641,16 @@ uint64_t RrsetHash(uint16_t type, uint32_t ttl,
   // stored with signatures stay valid across processes, restarts and
   // versions (absl::Hash is seeded per process). It runs on every answer,
   // so it works in per-thread scratch: no allocation once warm.
-  struct Scratch {
-    std::vector<std::string> canon;
-    std::string data;
-  };
-  thread_local Scratch scratch;
-  std::vector<std::string>& canon = scratch.canon;
-  if (canon.size() < rdatas.size()) canon.resize(rdatas.size());
-  for (size_t i = 0; i < rdatas.size(); ++i) {
-    CanonicalRdataInto(type, rdatas[i], &canon[i]);
-  }
-  const auto end = canon.begin() + static_cast<ptrdiff_t>(rdatas.size());
-  std::sort(canon.begin(), end);
-  std::string& data = scratch.data;
+  thread_local std::string data;
   data.clear();
   Append16(&data, type);
   Append32(&data, ttl);
-  for (auto it = canon.begin(); it != end; ++it) {
-    if (it != canon.begin() && *it == *(it - 1)) continue;  // Duplicate.
-    Append32(&data, static_cast<uint32_t>(it->size()));
-    data.append(*it);
+  for (const std::string& r : CanonicalRrset(type, rdatas)) {
+    Append32(&data, static_cast<uint32_t>(r.size()));
+    data.append(r);
   }
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  if (!Sha256({data}, digest)) {
+  if (!Sha256(data, digest)) {
     SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
            digest);
   }
