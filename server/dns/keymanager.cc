@@ -132,6 +132,8 @@ struct KeyManager::State {
   absl::flat_hash_set<std::string> warned_files ABSL_GUARDED_BY(mu);
   // Key files this instance has purged (or found gone): looked at once.
   absl::flat_hash_set<std::string> purged_files ABSL_GUARDED_BY(mu);
+  // Purging is a matter of days: looked at once a minute, not every tick.
+  absl::Time next_purge_check ABSL_GUARDED_BY(mu) = absl::InfinitePast();
   std::string ring_fingerprint ABSL_GUARDED_BY(mu);
   bool ring_published ABSL_GUARDED_BY(mu) = false;
   uint64_t ring_serial ABSL_GUARDED_BY(mu) = 0;
@@ -484,7 +486,11 @@ struct KeyManager::State {
   // key_dir; a file a published key still names is never touched.
   void PurgeRemovedKeyFiles(const RegistryView& view, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (purge_keys <= absl::ZeroDuration() || config.key_dir().empty()) return;
+    if (purge_keys <= absl::ZeroDuration() || config.key_dir().empty() ||
+        now < next_purge_check) {
+      return;
+    }
+    next_purge_check = now + absl::Minutes(1);
     for (const ManagedZone& zone : zones) {
       const std::vector<DnsKey> keys = KeysOf(view, zone.name);
       for (const DnsKey& k : keys) {
@@ -496,8 +502,8 @@ struct KeyManager::State {
         }
         bool in_use = false;
         for (const DnsKey& other : keys) {
-          in_use |= IsPublishedState(other.state()) &&
-                    other.private_file() == file;
+          in_use |=
+              IsPublishedState(other.state()) && other.private_file() == file;
         }
         if (in_use) continue;
         purged_files.insert(file);
