@@ -3,7 +3,7 @@
 //   1. the first registry view (Store::LoadSnapshot into a
 //      RegistryView::Builder, as ChangeFollower::Start does), and
 //   2. the stored DNSSEC signatures (Store::ScanSignatures into a
-//      SignatureStore, as SignAheadSigner::LoadAll does).
+//      SignatureCache, as SignAheadSigner::LoadAll does).
 // Prints wall and CPU seconds (user + system) of each, --runs times (the
 // database file stays in the page cache after the first). CPU time is the
 // number to compare on a shared machine: wall time there mostly measures
@@ -80,9 +80,9 @@ int main(int argc, char** argv) {
     }  // The view's destruction is not timed.
     {
       Timer t;
-      lufd::dns::SignatureStore signatures;
+      lufd::dns::SignatureCache signatures;
       absl::StatusOr<uint64_t> seq = 0;
-      signatures.InsertMany([&](lufd::dns::SignatureStore::AddFn add) {
+      signatures.InsertMany([&](lufd::dns::SignatureCache::AddFn add) {
         seq = (*store)->ScanSignatures(0, [&](const lufd::StoredSignature& s) {
           uint16_t covered = 0;
           auto compact = lufd::dns::CompactFromRdata(s.rrsig_rdata, &covered);

@@ -127,10 +127,11 @@ absl::Status NotFound(ObjectKind kind, absl::string_view key) {
       absl::StrCat(KindName(kind), " \"", key, "\" not found"));
 }
 
-// One batch: the view it reads, the overlay of its writes, and the rules.
-class Batch {
+// The plan of one write batch: the view it reads, the overlay of its
+// writes, and the rules each operation is checked against.
+class WritePlan {
  public:
-  Batch(const RegistryView& view, const Identity& actor)
+  WritePlan(const RegistryView& view, const Identity& actor)
       : view_(view), actor_(actor) {}
 
   // `prepared` is the put's object after ValidateAndNormalize (see
@@ -750,13 +751,13 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     // rare (conflicts, stale views), so they pay for validating again.
     if (attempt > 0) prepared = PreparePuts(operations);
     std::shared_ptr<const RegistryView> view = views_->Current();
-    Batch batch(*view, actor);
+    WritePlan plan(*view, actor);
     absl::Status failed;
     for (size_t i = 0; i < operations.size() && failed.ok(); ++i) {
-      absl::Status s = batch.Run(i, operations[i], prepared[i]);
+      absl::Status s = plan.Run(i, operations[i], prepared[i]);
       if (!s.ok()) failed = Prefix(i, s);
     }
-    if (failed.ok()) failed = batch.CheckChains();
+    if (failed.ok()) failed = plan.CheckChains();
     if (!failed.ok()) {
       // The error may come from a stale view (another instance wrote what
       // this batch refers to): re-evaluate once the view has caught up.
@@ -772,7 +773,7 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
       return failed;
     }
     CommitRequest request;
-    request.mutations = batch.TakeMutations();
+    request.mutations = plan.TakeMutations();
     lufd::v1::WriteResponse response;
     if (request.mutations.empty()) {
       response.set_serial(view->serial());
@@ -813,7 +814,7 @@ absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
     const std::string& key) const {
   std::shared_ptr<const RegistryView> view = views_->Current();
   std::optional<RegistryObject> object = view->Get(kind, key);
-  if (!object.has_value() || !Batch(*view, actor).CanRead(*object)) {
+  if (!object.has_value() || !WritePlan(*view, actor).CanRead(*object)) {
     return NotFound(kind, key);
   }
   RedactSecrets(actor, &*object);
@@ -840,7 +841,7 @@ void RedactSecrets(const Identity& reader, lufd::v1::Change* change) {
 bool Registry::CanRead(const Identity& actor,
                        const lufd::v1::RegistryObject& object) const {
   std::shared_ptr<const RegistryView> view = views_->Current();
-  return Batch(*view, actor).CanRead(object);
+  return WritePlan(*view, actor).CanRead(object);
 }
 
 }  // namespace lufd

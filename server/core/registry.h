@@ -20,7 +20,7 @@
 //    groups; SED record -> removed from SED groups; SED group -> its offers.
 //  - Non-terminal NAPTRs (no flags) that send clients on into e164.arpa may
 //    not form a chain longer than 5 hops or a loop (RFC 6116 §5.1; checked
-//    on the whole batch, INVALID_ARGUMENT; see Batch::CheckChains for what
+//    on the whole batch, INVALID_ARGUMENT; see WritePlan::CheckChains for what
 //    the check sees).
 //  - Offers: putting an Offer creates it PENDING (status in the request is
 //    ignored); AcceptOffer/RejectOffer set the status.

@@ -40,7 +40,7 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
   f->views_ = views;
   f->dot_authenticator_ = std::move(dot_authenticator);
   const auto& dns = f->config_.dns();
-  f->signatures_ = std::make_unique<SignatureStore>();
+  f->signatures_ = std::make_unique<SignatureCache>();
   f->lru_ = std::make_unique<SignatureLru>(
       dns.dnssec().on_demand_cache_entries() > 0
           ? dns.dnssec().on_demand_cache_entries()

@@ -1,6 +1,6 @@
 // DnsFrontend: lufd's whole DNS front door, wired together over the
 // registry the gRPC side already runs (Store, Registry, ViewHolder):
-//   SignatureStore + SignatureLru   where answers find their RRSIGs;
+//   SignatureCache + SignatureLru   where answers find their RRSIGs;
 //   KeyRing (+ KeyManager)          the zones' DNSSEC keys and their rolls;
 //   SignAheadSigner                 signs positive RRsets ahead;
 //   Responder                       the answer logic;
@@ -95,7 +95,7 @@ class DnsFrontend {
   ViewHolder* views_ = nullptr;
   PeerAuthenticator dot_authenticator_;
 
-  std::unique_ptr<SignatureStore> signatures_;
+  std::unique_ptr<SignatureCache> signatures_;
   std::unique_ptr<SignatureLru> lru_;
   std::unique_ptr<KeyRing> key_ring_;
   std::unique_ptr<Responder> responder_;

@@ -50,6 +50,7 @@
 #include "absl/time/time.h"
 #include "lufd/v1/config.pb.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/core/key_admin.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
 #include "server/dns/keyring.h"
@@ -74,21 +75,10 @@ struct KeyManagerOptions {
   absl::Duration poll_interval = absl::Milliseconds(100);
 };
 
-// Keys created or changed by one call, and the registry serial that holds
-// them.
-struct KeyChange {
-  std::vector<lufd::v1::DnsKey> keys;
-  uint64_t serial = 0;
-};
+using ::lufd::DsLines;
+using ::lufd::KeyChange;
 
-// DS and DNSKEY presentation lines ("e164.arpa.\t3600\tIN\tDS\t12345 13 2
-// ABCD..."), one per KSK/CSK that is PUBLISHED or ACTIVE.
-struct DsLines {
-  std::vector<std::string> ds;
-  std::vector<std::string> dnskey;
-};
-
-class KeyManager {
+class KeyManager final : public KeyAdmin {
  public:
   // Checks the config (algorithm 13/15, scheme csk|ksk-zsk, durations,
   // key_dir when signing) without touching the store or the disk.
@@ -97,7 +87,7 @@ class KeyManager {
       Registry* registry, const ViewHolder* views, KeyRing* ring,
       KeyManagerOptions options = {});
 
-  ~KeyManager();  // Stop().
+  ~KeyManager() override;  // Stop().
   KeyManager(const KeyManager&) = delete;
   KeyManager& operator=(const KeyManager&) = delete;
 
@@ -118,14 +108,18 @@ class KeyManager {
   // algorithm (0 = configured default; role UNSPECIFIED = CSK).
   absl::StatusOr<KeyChange> Generate(const std::string& zone,
                                      lufd::v1::DnsKeyRole role,
-                                     uint32_t algorithm, bool activate);
+                                     uint32_t algorithm,
+                                     bool activate) override;
   // See the class comment. FAILED_PRECONDITION when there is no active key
   // of that role, a roll of it is already under way (ds_published=false),
   // or no successor waits for its DS (ds_published=true).
   absl::StatusOr<KeyChange> Rollover(const std::string& zone,
                                      lufd::v1::DnsKeyRole role,
-                                     bool ds_published);
-  absl::StatusOr<DsLines> GetDs(const std::string& zone) const;
+                                     bool ds_published) override;
+  absl::StatusOr<DsLines> GetDs(const std::string& zone) const override;
+  bool ServesZone(const std::string& zone) const override {
+    return FindZone(zone) != nullptr;
+  }
 
   // The configured zone for a presentation name, or null.
   const ManagedZone* FindZone(const std::string& zone) const;

@@ -143,7 +143,7 @@ void SignApexRrset(const std::vector<ZoneSigner>& signers,
   for (const auto& s : signers) {
     if (s.key == nullptr) continue;
     auto sig =
-        SignCompact(*s.key, s.tag, apex, apex, type, ttl, rdatas, timing, now);
+        MakeRrsig(*s.key, s.tag, apex, apex, type, ttl, rdatas, timing, now);
     if (!sig.ok()) {
       spdlog::error("dns: signing the apex {} RRset failed: {}", type,
                     sig.status().ToString());
@@ -159,7 +159,7 @@ void SignApexRrset(const std::vector<ZoneSigner>& signers,
 
 absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
     const lufd::v1::DnsConfig& config, const ViewHolder* views,
-    const KeyRing* keys, SignatureStore* stored, SignatureLru* lru) {
+    const KeyRing* keys, SignatureCache* stored, SignatureLru* lru) {
   if (views == nullptr)
     return absl::InvalidArgumentError("dns: no view holder");
   auto timing = DnssecTiming::FromConfig(config.dnssec());
@@ -386,7 +386,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   }
   for (const auto& signer : st.zone_signers) {
     if (signer.key == nullptr) continue;
-    auto made = SignCompact(*signer.key, signer.tag, z.apex, owner_lower, type,
+    auto made = MakeRrsig(*signer.key, signer.tag, z.apex, owner_lower, type,
                             ttl, rdatas, timing_, absl::FromUnixSeconds(now));
     if (!made.ok()) {
       spdlog::error("dns: on-demand signing failed: {}",

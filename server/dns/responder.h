@@ -13,7 +13,7 @@
 //   answer); opcode != QUERY -> NOTIMP; malformed -> FORMERR; EDNS version
 //   > 0 -> BADVERS; class != IN -> REFUSED; AXFR/IXFR -> REFUSED (later
 //   issue); qtype NXNAME -> FORMERR (RFC 9824).
-// DNSSEC (DO bit): positive RRsets carry RRSIGs from the SignatureStore or
+// DNSSEC (DO bit): positive RRsets carry RRSIGs from the SignatureCache or
 // signed on demand into the SignatureLru; denials use compact denial (RFC
 // 9824): NOERROR + SOA + an NSEC at the query name whose next name is its
 // immediate successor and whose bitmap has NXNAME for non-existent names;
@@ -56,7 +56,7 @@ class Responder {
   // field on a bad apex/SOA/NS).
   static absl::StatusOr<std::unique_ptr<Responder>> Create(
       const lufd::v1::DnsConfig& config, const ViewHolder* views,
-      const KeyRing* keys, SignatureStore* stored, SignatureLru* lru);
+      const KeyRing* keys, SignatureCache* stored, SignatureLru* lru);
   ~Responder();
 
   // Writes the response to `query` (already parsed from `packet`) into
@@ -81,7 +81,7 @@ class Responder {
   std::shared_ptr<const ZoneState> StateFor(Zone& zone, uint64_t serial,
                                             uint32_t now);
   // RRSIGs over an RRset owned by the qname, one per zone-signing key:
-  // SignatureStore (when try_store), then SignatureLru, else signed now
+  // SignatureCache (when try_store), then SignatureLru, else signed now
   // into the LRU. False when the writer ran out of room.
   bool AppendRrsetSigs(ResponseWriter* w, ResponseWriter::Section section,
                        const Zone& zone, const ZoneState& state,
@@ -92,7 +92,7 @@ class Responder {
   std::vector<std::unique_ptr<Zone>> zones_;
   const ViewHolder* views_ = nullptr;
   const KeyRing* keys_ = nullptr;
-  SignatureStore* stored_ = nullptr;
+  SignatureCache* stored_ = nullptr;
   SignatureLru* lru_ = nullptr;
   ResponderStats stats_;
   uint16_t max_udp_payload_ = 1232;

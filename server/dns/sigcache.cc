@@ -103,7 +103,7 @@ uint64_t SignatureKey(std::string_view owner_lower_wire, uint16_t type,
 // keeps a million sign-ahead signatures near 100 bytes each: a map of
 // key -> CompactRrsig would pay its 88-byte slot again for every empty slot
 // (load 0.44-0.87).
-struct SignatureStore::Shard {
+struct SignatureCache::Shard {
   struct Entry {
     uint64_t key;
     CompactRrsig sig;
@@ -142,10 +142,10 @@ struct SignatureStore::Shard {
   absl::flat_hash_set<uint32_t, Hash, Eq> index ABSL_GUARDED_BY(mu);
 };
 
-SignatureStore::SignatureStore() : shards_(new Shard[kStoreShards]) {}
-SignatureStore::~SignatureStore() = default;
+SignatureCache::SignatureCache() : shards_(new Shard[kStoreShards]) {}
+SignatureCache::~SignatureCache() = default;
 
-std::optional<CompactRrsig> SignatureStore::Find(uint64_t key) const {
+std::optional<CompactRrsig> SignatureCache::Find(uint64_t key) const {
   const Shard& shard = shards_[StoreShardOf(key)];
   absl::ReaderMutexLock lock(&shard.mu);
   auto it = shard.index.find(Shard::Probe{key});
@@ -153,7 +153,7 @@ std::optional<CompactRrsig> SignatureStore::Find(uint64_t key) const {
   return shard.entries[*it].sig;
 }
 
-void SignatureStore::Shard::InsertLocked(uint64_t key,
+void SignatureCache::Shard::InsertLocked(uint64_t key,
                                          const CompactRrsig& sig) {
   auto it = index.find(Probe{key});
   if (it != index.end()) {
@@ -166,13 +166,13 @@ void SignatureStore::Shard::InsertLocked(uint64_t key,
   index.insert(static_cast<uint32_t>(entries.size() - 1));
 }
 
-void SignatureStore::Insert(uint64_t key, const CompactRrsig& sig) {
+void SignatureCache::Insert(uint64_t key, const CompactRrsig& sig) {
   Shard& shard = shards_[StoreShardOf(key)];
   absl::MutexLock lock(&shard.mu);
   shard.InsertLocked(key, sig);
 }
 
-void SignatureStore::InsertMany(absl::FunctionRef<void(AddFn add)> produce) {
+void SignatureCache::InsertMany(absl::FunctionRef<void(AddFn add)> produce) {
   // Collected per shard first: only then is each shard's final size known.
   std::vector<std::vector<Shard::Entry>> pending(kStoreShards);
   produce([&pending](uint64_t key, const CompactRrsig& sig) {
@@ -214,7 +214,7 @@ void SignatureStore::InsertMany(absl::FunctionRef<void(AddFn add)> produce) {
   }
 }
 
-size_t SignatureStore::EvictExpiring(uint32_t unix_time) {
+size_t SignatureCache::EvictExpiring(uint32_t unix_time) {
   size_t evicted = 0;
   for (size_t i = 0; i < kStoreShards; ++i) {
     Shard& shard = shards_[i];
@@ -249,7 +249,7 @@ size_t SignatureStore::EvictExpiring(uint32_t unix_time) {
   return evicted;
 }
 
-size_t SignatureStore::size() const {
+size_t SignatureCache::size() const {
   size_t n = 0;
   for (size_t i = 0; i < kStoreShards; ++i) {
     absl::ReaderMutexLock lock(&shards_[i].mu);

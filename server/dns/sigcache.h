@@ -1,5 +1,5 @@
 // Where the hot path finds RRSIGs without signing:
-//   SignatureStore  every signature made ahead (loaded from the Store at
+//   SignatureCache  every signature made ahead (loaded from the Store at
 //                   start-up, then fed by the signer and by polling), kept
 //                   compact: ~100 bytes per positive RRset.
 //   SignatureLru    what was signed on demand (denials, synthesized range
@@ -48,10 +48,10 @@ std::string RdataFromCompact(const CompactRrsig& sig, uint16_t type_covered,
 uint64_t SignatureKey(std::string_view owner_lower_wire, uint16_t type,
                       uint64_t rrset_hash, uint16_t key_tag);
 
-class SignatureStore {
+class SignatureCache {
  public:
-  SignatureStore();
-  ~SignatureStore();
+  SignatureCache();
+  ~SignatureCache();
   std::optional<CompactRrsig> Find(uint64_t key) const;
   // Replaces an entry with a later-expiring one; keeps the later otherwise.
   void Insert(uint64_t key, const CompactRrsig& sig);

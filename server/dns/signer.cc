@@ -119,7 +119,7 @@ absl::StatusOr<DnssecTiming> DnssecTiming::FromConfig(
   return t;
 }
 
-absl::StatusOr<CompactRrsig> SignCompact(
+absl::StatusOr<CompactRrsig> MakeRrsig(
     const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
     std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
     absl::Span<const std::string> rdatas, const DnssecTiming& timing,
@@ -191,7 +191,7 @@ std::string EnumOwner(std::string_view e164, std::string_view apex_wire) {
 absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
     const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
     Store* store, const ViewHolder* views, const KeyRing* keys,
-    SignatureStore* signatures) {
+    SignatureCache* signatures) {
   if (store == nullptr || views == nullptr || keys == nullptr ||
       signatures == nullptr) {
     return absl::InvalidArgumentError("SignAheadSigner: null dependency");
@@ -234,7 +234,7 @@ absl::Status SignAheadSigner::LoadAll() {
   uint64_t loaded = 0;
   absl::StatusOr<uint64_t> seq = 0;
   // In one InsertMany: a million rows fill the store's tables sized once.
-  signatures_->InsertMany([&](SignatureStore::AddFn add) {
+  signatures_->InsertMany([&](SignatureCache::AddFn add) {
     seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
       if (auto entry = EntryOf(sig, now)) {
         add(entry->first, entry->second);
@@ -580,7 +580,7 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
         for (size_t i = static_cast<size_t>(t); i < n;
              i += static_cast<size_t>(threads)) {
           SignTask& task = batch[i];
-          auto sig = SignCompact(
+          auto sig = MakeRrsig(
               *signers[task.signer].key, signers[task.signer].tag, apex,
               task.owner, task.type, task.ttl, task.rdatas, timing_, signed_at);
           if (sig.ok()) task.result = *sig;

@@ -1,9 +1,9 @@
 // Sign-ahead: the background signer that keeps an RRSIG for every positive
 // TN RRset in the Store, and the polling that brings those signatures into
-// every instance's SignatureStore.
+// every instance's SignatureCache.
 //
 // One SignAheadSigner per lufd process. All instances poll
-// Store::ScanSignatures into their local SignatureStore (about every
+// Store::ScanSignatures into their local SignatureCache (about every
 // second) and evict expired entries. Only the instance holding the signer
 // lease (Store::TryAcquireSignerLease: a PostgreSQL advisory lock; on
 // SQLite/memory the first caller) also signs: after every new view serial
@@ -12,7 +12,7 @@
 // responder would serve, dedupes identical RRsets by RrsetHash, and signs
 // what has no signature by an ACTIVE zone-signing key or one expiring within
 // `refresh_before`, writing batches through Store::PutSignatures and into
-// the local SignatureStore. Ranges and prefixes are not signed ahead: their
+// the local SignatureCache. Ranges and prefixes are not signed ahead: their
 // answers are synthesized per query and signed on demand (SignatureLru).
 //
 // The responder computes exactly the same key, SignatureKey(owner, type,
@@ -68,7 +68,7 @@ bool ParseDnsDuration(std::string_view text, absl::Duration* out);
 // inception = now - inception_offset, expiration = now + validity - a
 // random part of jitter (so that a whole registry signed at once does not
 // expire at once). `owner_lower_wire` and `rdatas` are what is served.
-absl::StatusOr<CompactRrsig> SignCompact(
+absl::StatusOr<CompactRrsig> MakeRrsig(
     const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
     std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
     absl::Span<const std::string> rdatas, const DnssecTiming& timing,
@@ -104,10 +104,10 @@ class SignAheadSigner {
   static absl::StatusOr<std::unique_ptr<SignAheadSigner>> Create(
       const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
       Store* store, const ViewHolder* views, const KeyRing* keys,
-      SignatureStore* signatures);
+      SignatureCache* signatures);
   ~SignAheadSigner();  // Stops.
 
-  // Full scan of the Store's signatures into the SignatureStore. Call once
+  // Full scan of the Store's signatures into the SignatureCache. Call once
   // before DNS starts serving; Start() then polls from where it ended.
   absl::Status LoadAll();
   void Start();
@@ -156,7 +156,7 @@ class SignAheadSigner {
   std::string SignerKeys() const;
   void PutCheckpoint(const Checkpoint& checkpoint);
   void ReadCheckpoint(const StoredSignature& row);
-  // A stored row as a SignatureStore entry (key, compact RRSIG); nullopt
+  // A stored row as a SignatureCache entry (key, compact RRSIG); nullopt
   // for the checkpoint row (read here instead), malformed rows and rows
   // expired at `now`.
   std::optional<std::pair<uint64_t, CompactRrsig>> EntryOf(
@@ -168,7 +168,7 @@ class SignAheadSigner {
   Store* store_ = nullptr;
   const ViewHolder* views_ = nullptr;
   const KeyRing* keys_ = nullptr;
-  SignatureStore* signatures_ = nullptr;
+  SignatureCache* signatures_ = nullptr;
   int sign_threads_ = 1;
 
   std::atomic<bool> is_signer_{false};

@@ -7,9 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/common/status_macros.h"
+#include "common/status_macros.h"
 #include "server/core/keys.h"
-#include "server/dns/keymanager.h"
 
 namespace lufd {
 namespace {
@@ -353,11 +352,11 @@ grpc::Status AdminServiceImpl::GetServerInfo(
 // roles learn nothing about the zones (not even whether DNS is on).
 namespace {
 
-absl::Status CheckDnsKeyRequest(const dns::KeyManager* km,
+absl::Status CheckDnsKeyRequest(const KeyAdmin* km,
                                 const std::string& zone) {
   if (km == nullptr) return absl::FailedPreconditionError("DNS not configured");
   if (zone.empty()) return absl::InvalidArgumentError("zone is required");
-  if (km->FindZone(zone) == nullptr) {
+  if (!km->ServesZone(zone)) {
     return absl::NotFoundError(
         absl::StrCat("zone ", zone, " is not served by this lufd"));
   }
@@ -371,7 +370,7 @@ absl::Status CheckRole(lufd::v1::DnsKeyRole role) {
   return absl::OkStatus();
 }
 
-void FillKeyResponse(const dns::KeyChange& change,
+void FillKeyResponse(const KeyChange& change,
                      lufd::v1::DnsKeyResponse* response) {
   for (const lufd::v1::DnsKey& k : change.keys) *response->add_keys() = k;
   response->set_serial(change.serial);
@@ -385,11 +384,11 @@ grpc::Status AdminServiceImpl::GenerateDnsKey(
   return runner_->Run(
       "GenerateDnsKey", context, *request, {ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
-        dns::KeyManager* km = key_manager_.load();
+        KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
         RETURN_IF_ERROR(CheckRole(request->role()));
         RETURN_IF_ERROR(CheckCallAlive(call));
-        ASSIGN_OR_RETURN(dns::KeyChange change,
+        ASSIGN_OR_RETURN(KeyChange change,
                          km->Generate(request->zone(), request->role(),
                                       request->algorithm(),
                                       request->activate()));
@@ -404,11 +403,11 @@ grpc::Status AdminServiceImpl::RolloverDnsKey(
   return runner_->Run(
       "RolloverDnsKey", context, *request, {ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
-        dns::KeyManager* km = key_manager_.load();
+        KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
         RETURN_IF_ERROR(CheckRole(request->role()));
         RETURN_IF_ERROR(CheckCallAlive(call));
-        ASSIGN_OR_RETURN(dns::KeyChange change,
+        ASSIGN_OR_RETURN(KeyChange change,
                          km->Rollover(request->zone(), request->role(),
                                       request->ds_published()));
         FillKeyResponse(change, response);
@@ -422,9 +421,9 @@ grpc::Status AdminServiceImpl::GetDs(grpc::ServerContext* context,
   return runner_->Run(
       "GetDs", context, *request, {ROLE_ADMIN},
       [&](const CallInfo& call) -> absl::Status {
-        dns::KeyManager* km = key_manager_.load();
+        KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
-        ASSIGN_OR_RETURN(dns::DsLines lines, km->GetDs(request->zone()));
+        ASSIGN_OR_RETURN(DsLines lines, km->GetDs(request->zone()));
         for (std::string& l : lines.ds) response->add_ds(std::move(l));
         for (std::string& l : lines.dnskey) response->add_dnskey(std::move(l));
         return absl::OkStatus();

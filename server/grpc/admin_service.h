@@ -4,8 +4,9 @@
 // PERMISSION_DENIED), read filtering of List/Export/Audit to what the caller
 // may read, Import batching, and server info. The DNSSEC key RPCs
 // (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the
-// DNS front door's KeyManager (set_key_manager; FAILED_PRECONDITION "DNS not
-// configured" while there is none).
+// DNS front door's key manager through the KeyAdmin interface
+// (set_key_admin; FAILED_PRECONDITION "DNS not configured" while there is
+// none).
 // Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
@@ -16,16 +17,13 @@
 
 #include "absl/time/time.h"
 #include "lufd/v1/admin.grpc.pb.h"
+#include "server/core/key_admin.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
 #include "server/grpc/call.h"
 #include "storage/store.h"
 
 namespace lufd {
-namespace dns {
-class KeyManager;  // server/dns/keymanager.h
-}  // namespace dns
-
 class AdminServiceImpl final : public lufd::v1::AdminService::Service {
  public:
   struct Options {
@@ -89,9 +87,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
 
   // The DNS front door's key manager (null = DNS not configured). May be set
   // at any time; it must outlive the service or be reset to null first.
-  void set_key_manager(dns::KeyManager* key_manager) {
-    key_manager_.store(key_manager);
-  }
+  void set_key_admin(KeyAdmin* key_admin) { key_admin_.store(key_admin); }
 
  private:
   grpc::Status RunWrite(const char* method, grpc::ServerContext* context,
@@ -112,7 +108,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   Store* const store_;
   RpcRunner* const runner_;
   const Options options_;
-  std::atomic<dns::KeyManager*> key_manager_{nullptr};
+  std::atomic<KeyAdmin*> key_admin_{nullptr};
 };
 
 }  // namespace lufd

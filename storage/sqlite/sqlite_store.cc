@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "server/common/status_macros.h"
+#include "common/status_macros.h"
 #include "storage/common.h"
 #include "storage/migrate.h"
 

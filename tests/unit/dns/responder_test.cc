@@ -356,7 +356,7 @@ class ResponderTest : public ::testing::Test {
         NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
                    std::string(1, '\0'))};
     auto sig =
-        SignCompact(*key.private_key, key.key_tag, kApex, owner, kTypeNAPTR,
+        MakeRrsig(*key.private_key, key.key_tag, kApex, owner, kTypeNAPTR,
                     300, rdatas, DnssecTiming(), absl::Now());
     if (sig.ok()) {
       store_.Insert(
@@ -427,7 +427,7 @@ class ResponderTest : public ::testing::Test {
   lufd::v1::DnsConfig config_;
   ViewHolder views_;
   KeyRing keys_;
-  SignatureStore store_;
+  SignatureCache store_;
   SignatureLru lru_{1000};
   ZoneKey csk_;
   std::unique_ptr<Responder> responder_;

@@ -1,4 +1,4 @@
-// SignatureStore / SignatureLru: compact <-> RDATA round trip, stable keys,
+// SignatureCache / SignatureLru: compact <-> RDATA round trip, stable keys,
 // later-expiring wins, eviction by expiry, true LRU order, and concurrent
 // readers while a writer inserts.
 #include "server/dns/sigcache.h"
@@ -84,7 +84,7 @@ TEST(SigCacheTest, SignatureKeyIsStableAndDiscriminates) {
 }
 
 TEST(SigCacheTest, StoreKeepsLaterExpiringAndEvicts) {
-  SignatureStore store;
+  SignatureCache store;
   EXPECT_FALSE(store.Find(1));
   store.Insert(1, Sig(100, 1));
   store.Insert(1, Sig(50, 2));  // Earlier: ignored.
@@ -101,7 +101,7 @@ TEST(SigCacheTest, StoreKeepsLaterExpiringAndEvicts) {
 }
 
 TEST(SigCacheTest, StoreEvictionKeepsTheRestFindable) {
-  SignatureStore store;
+  SignatureCache store;
   for (uint32_t i = 0; i < 10000; ++i) {
     store.Insert(SignatureKey("", 1, i, 1), Sig(i));
   }
@@ -124,7 +124,7 @@ TEST(SigCacheTest, StoreEvictionKeepsTheRestFindable) {
 // InsertMany ends where Insert() one by one would: duplicates keep the
 // later-expiring (the first of equals), over what was there before.
 TEST(SigCacheTest, InsertManyEqualsInsertOneByOne) {
-  SignatureStore one, many;
+  SignatureCache one, many;
   for (uint32_t i = 0; i < 100; ++i) {
     one.Insert(SignatureKey("", 1, i, 1), Sig(1000, 1));
     many.Insert(SignatureKey("", 1, i, 1), Sig(1000, 1));
@@ -137,7 +137,7 @@ TEST(SigCacheTest, InsertManyEqualsInsertOneByOne) {
                       Sig(900 + (i * 37) % 200, static_cast<uint8_t>(i)));
   }
   for (const auto& [key, sig] : rows) one.Insert(key, sig);
-  many.InsertMany([&](SignatureStore::AddFn add) {
+  many.InsertMany([&](SignatureCache::AddFn add) {
     for (const auto& [key, sig] : rows) add(key, sig);
   });
   EXPECT_EQ(many.size(), one.size());
@@ -149,13 +149,13 @@ TEST(SigCacheTest, InsertManyEqualsInsertOneByOne) {
     EXPECT_EQ(a->expiration, b->expiration) << k;
     EXPECT_EQ(a->signature, b->signature) << k;
   }
-  many.InsertMany([](SignatureStore::AddFn) {});  // Nothing: no change.
+  many.InsertMany([](SignatureCache::AddFn) {});  // Nothing: no change.
   EXPECT_EQ(many.size(), one.size());
 
   // Into an empty store (the start-up load), repeated keys included.
-  SignatureStore one2, many2;
+  SignatureCache one2, many2;
   for (const auto& [key, sig] : rows) one2.Insert(key, sig);
-  many2.InsertMany([&](SignatureStore::AddFn add) {
+  many2.InsertMany([&](SignatureCache::AddFn add) {
     for (const auto& [key, sig] : rows) add(key, sig);
   });
   EXPECT_EQ(many2.size(), one2.size());
@@ -219,7 +219,7 @@ TEST(SigCacheTest, LargeLruStaysBoundedAndKeepsRecentEntries) {
 }
 
 TEST(SigCacheTest, ConcurrentReadersWhileInserting) {
-  SignatureStore store;
+  SignatureCache store;
   SignatureLru lru(5000);
   constexpr uint64_t kKeys = 20000;
   std::atomic<bool> done{false};
@@ -270,12 +270,12 @@ TEST(SigCacheTest, DISABLED_StoreBytesPerEntryAt1M) {
   };
   long before = rss();
   {
-    SignatureStore store;
+    SignatureCache store;
     for (uint64_t i = 0; i < 1000000; ++i) {
       store.Insert(SignatureKey("", 35, i, 1), Sig(static_cast<uint32_t>(i)));
     }
     long after = rss();
-    std::printf("SignatureStore: %zu entries, %.1f bytes/entry (RSS delta)\n",
+    std::printf("SignatureCache: %zu entries, %.1f bytes/entry (RSS delta)\n",
                 store.size(), static_cast<double>(after - before) / 1e6);
   }
 }

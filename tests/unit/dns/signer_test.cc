@@ -1,6 +1,6 @@
 // SignAheadSigner: a pass signs every TN's RRset once per distinct content
 // (anonymous and peer views), writes the Store and the local
-// SignatureStore, skips what is fresh, re-signs what expires soon and what
+// SignatureCache, skips what is fresh, re-signs what expires soon and what
 // a new ZSK lacks; LoadAll brings them into another instance; the thread
 // takes the lease and follows new view serials. Plus the duration parser.
 #include "server/dns/signer.h"
@@ -198,7 +198,7 @@ class SignerTest : public ::testing::Test {
     keys_.Publish({zk});
   }
 
-  std::unique_ptr<SignAheadSigner> MakeSigner(SignatureStore* sigs) {
+  std::unique_ptr<SignAheadSigner> MakeSigner(SignatureCache* sigs) {
     auto s = SignAheadSigner::Create(config_, {kApex}, store_.get(), &views_,
                                      &keys_, sigs);
     EXPECT_TRUE(s.ok()) << s.status();
@@ -213,7 +213,7 @@ class SignerTest : public ::testing::Test {
 };
 
 TEST_F(SignerTest, PassSignsEachDistinctRrsetOnceAndSkipsFreshOnes) {
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   auto made = signer->SignPassForTest();
   ASSERT_TRUE(made.ok()) << made.status();
@@ -230,12 +230,12 @@ TEST_F(SignerTest, PassSignsEachDistinctRrsetOnceAndSkipsFreshOnes) {
 }
 
 TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->SignPassForTest().ok());
 
   // A fresh instance: loads the Store's signatures, then answers.
-  SignatureStore replica;
+  SignatureCache replica;
   auto other = MakeSigner(&replica);
   ASSERT_TRUE(other->LoadAll().ok());
   EXPECT_EQ(replica.size(), 251u);
@@ -269,7 +269,7 @@ TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
 }
 
 TEST_F(SignerTest, ResignsWhatExpiresSoonAndSignsForANewZsk) {
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->SignPassForTest().ok());
   // One signature about to expire (inside refresh_before): re-signed.
@@ -281,14 +281,14 @@ TEST_F(SignerTest, ResignsWhatExpiresSoonAndSignsForANewZsk) {
   uint64_t key = SignatureKey(owner, kTypeNAPTR,
                               RrsetHash(kTypeNAPTR, 600, rdatas), csk_.key_tag);
   ASSERT_TRUE(sigs.Find(key).has_value());
-  SignatureStore expiring;
+  SignatureCache expiring;
   DnssecTiming short_timing;
   short_timing.validity = absl::Hours(30);
   short_timing.jitter = absl::ZeroDuration();
-  auto soon = SignCompact(*csk_.private_key, csk_.key_tag, kApex, owner,
+  auto soon = MakeRrsig(*csk_.private_key, csk_.key_tag, kApex, owner,
                           kTypeNAPTR, 600, rdatas, short_timing, absl::Now());
   ASSERT_TRUE(soon.ok());
-  SignatureStore fresh_sigs;
+  SignatureCache fresh_sigs;
   auto signer2 = MakeSigner(&fresh_sigs);
   fresh_sigs.Insert(key, *soon);
   auto made = signer2->SignPassForTest();
@@ -306,7 +306,7 @@ TEST_F(SignerTest, ResignsWhatExpiresSoonAndSignsForANewZsk) {
 }
 
 TEST_F(SignerTest, ThreadTakesTheLeaseAndFollowsNewSerials) {
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->LoadAll().ok());
   signer->Start();
@@ -326,7 +326,7 @@ TEST_F(SignerTest, ThreadTakesTheLeaseAndFollowsNewSerials) {
 
   // A second instance on the same store: not the signer, but it polls the
   // signatures in.
-  SignatureStore replica;
+  SignatureCache replica;
   auto other = MakeSigner(&replica);
   other->Start();
   EXPECT_TRUE(wait_for([&] { return replica.size() >= 254u; }));
@@ -344,7 +344,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   ASSERT_GT(serial, 0u);
   views_.Publish(MakeView(serial, 250));
   {
-    SignatureStore sigs;
+    SignatureCache sigs;
     auto first = MakeSigner(&sigs);
     ASSERT_TRUE(first->LoadAll().ok());
     first->Start();
@@ -353,7 +353,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
     EXPECT_EQ(first->stats().start_passes_skipped.load(), 0u);
     first->Stop();
   }
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto second = MakeSigner(&sigs);
   ASSERT_TRUE(second->LoadAll().ok());
   EXPECT_EQ(sigs.size(), 251u);  // The checkpoint row is not a signature.
@@ -394,7 +394,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
 // still being signed when Stop() comes.)
 TEST_F(SignerTest, StoppedPassLeavesNoCheckpoint) {
   views_.Publish(MakeView(5, 20000));
-  SignatureStore sigs;
+  SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->LoadAll().ok());
   signer->Start();
@@ -443,7 +443,7 @@ TEST(SignerTimingTest, SignCompactWindowAndJitter) {
   std::vector<std::string> rdatas{"x"};
   for (int i = 0; i < 20; ++i) {
     auto sig =
-        SignCompact(**key, 1, kApex, kApex, kTypeNAPTR, 60, rdatas, t, now);
+        MakeRrsig(**key, 1, kApex, kApex, kTypeNAPTR, 60, rdatas, t, now);
     ASSERT_TRUE(sig.ok()) << sig.status();
     EXPECT_EQ(sig->inception, 1800000000u - 3600u);
     EXPECT_LE(sig->expiration, 1800000000u + 14 * 86400u);
@@ -468,7 +468,7 @@ TEST_F(SignerTest, DISABLED_SignAheadThroughput) {
     ASSERT_TRUE(store.ok());
     store_ = std::move(*store);
     config_.set_sign_threads(threads);
-    SignatureStore sigs;
+    SignatureCache sigs;
     auto signer = MakeSigner(&sigs);
     auto cpu = [] {
       struct rusage ru;

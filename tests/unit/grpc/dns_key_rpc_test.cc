@@ -121,7 +121,7 @@ class DnsKeyRpcTest : public ::testing::Test {
     admin_ = std::make_unique<AdminServiceImpl>(mem_.registry.get(),
                                                 &mem_.views, mem_.store.get(),
                                                 runner_.get(), options);
-    admin_->set_key_manager(key_manager_.get());
+    admin_->set_key_admin(key_manager_.get());
 
     lufd::v1::TlsConfig tls;
     tls.set_cert_file(P("server.pem"));
@@ -306,7 +306,7 @@ TEST_F(DnsKeyRpcTest, ArgumentErrors) {
 }
 
 TEST_F(DnsKeyRpcTest, WithoutDnsTheyFailPrecondition) {
-  admin_->set_key_manager(nullptr);
+  admin_->set_key_admin(nullptr);
   grpc::Status st =
       Generate("admin", "e164.arpa.", lufd::v1::DNS_KEY_ROLE_CSK, 13, true);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);

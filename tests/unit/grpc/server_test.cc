@@ -6,7 +6,7 @@
 // Each test starts its own LufdServer on 127.0.0.1:0 over a "memory:" store,
 // seeded with an admin and a peer credential, and talks to it with real
 // gRPC channels.
-#include "server/grpc/server.h"
+#include "server/app/lufd_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

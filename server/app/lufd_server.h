@@ -13,8 +13,8 @@
 // refused, in-flight calls get until the drain deadline, then are cancelled.
 // Thread-safe accessors; Shutdown() may be called once from any thread (the
 // destructor calls it if nobody did).
-#ifndef LUFD_SERVER_GRPC_SERVER_H_
-#define LUFD_SERVER_GRPC_SERVER_H_
+#ifndef LUFD_SERVER_APP_LUFD_SERVER_H_
+#define LUFD_SERVER_APP_LUFD_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -90,4 +90,4 @@ class LufdServer {
 
 }  // namespace lufd
 
-#endif  // LUFD_SERVER_GRPC_SERVER_H_
+#endif  // LUFD_SERVER_APP_LUFD_SERVER_H_

@@ -1,4 +1,4 @@
-#include "server/grpc/server.h"
+#include "server/app/lufd_server.h"
 
 #include <chrono>
 
@@ -8,7 +8,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
-#include "server/common/status_macros.h"
+#include "common/status_macros.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
 #include "spdlog/spdlog.h"
@@ -118,7 +118,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->admin_ = std::make_unique<AdminServiceImpl>(
       s->registry_.get(), s->views_.get(), s->store_.get(), s->runner_.get(),
       admin_options);
-  if (s->dns_ != nullptr) s->admin_->set_key_manager(s->dns_->key_manager());
+  if (s->dns_ != nullptr) s->admin_->set_key_admin(s->dns_->key_manager());
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(grpc_config.tls()));

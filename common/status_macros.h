@@ -1,7 +1,7 @@
 // RETURN_IF_ERROR / ASSIGN_OR_RETURN: Debian's Abseil 20220623 ships neither.
 // Written once, here; every module uses these two.
-#ifndef LUFD_SERVER_COMMON_STATUS_MACROS_H_
-#define LUFD_SERVER_COMMON_STATUS_MACROS_H_
+#ifndef LUFD_COMMON_STATUS_MACROS_H_
+#define LUFD_COMMON_STATUS_MACROS_H_
 
 #include <utility>
 
@@ -25,4 +25,4 @@
   if (!statusor.ok()) return statusor.status();          \
   lhs = std::move(statusor).value()
 
-#endif  // LUFD_SERVER_COMMON_STATUS_MACROS_H_
+#endif  // LUFD_COMMON_STATUS_MACROS_H_

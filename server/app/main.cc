@@ -23,7 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "server/grpc/server.h"
+#include "server/app/lufd_server.h"
 #include "server/ops/config.h"
 #include "server/ops/logging.h"
 #include "server/ops/signals.h"
