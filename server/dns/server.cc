@@ -804,7 +804,7 @@ DnsServer::Options DnsServer::OptionsFromConfig(
 }
 
 absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
-    const Options& options, QueryHandler* handler, TsigKeyLookup tsig_keys,
+    const Options& options, QueryProcessor* processor, TsigKeyLookup tsig_keys,
     PeerAuthenticator authenticator) {
   std::unique_ptr<DnsServer> s(new DnsServer());
   s->options_ = options;
@@ -815,7 +815,7 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
   o.udp_batch = std::clamp<uint32_t>(o.udp_batch, 1, 1024);
   o.max_udp_payload = std::clamp<uint32_t>(o.max_udp_payload, 512, 65535);
   o.max_tcp_queries_in_flight = std::max(1u, o.max_tcp_queries_in_flight);
-  s->handler_ = handler;
+  s->processor_ = processor;
   s->tsig_keys_ = std::move(tsig_keys);
   s->authenticator_ = std::move(authenticator);
   s->tcp_loop_ = std::make_unique<TcpLoop>(s.get(), s->options_);
@@ -932,9 +932,11 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+  // The one place the response size limit is decided (processor.h).
+  const size_t limit = ResponseLimit(query, transport, capacity);
   if (parsed != ParseResult::kOk || !query.has_tsig) {
-    return handler_->Respond(query, parsed, conn_identity, transport, out,
-                             capacity);
+    return processor_->Respond(query, parsed, conn_identity, transport, out,
+                               limit);
   }
   const uint64_t now = NowUnix();
   const TsigState tsig = VerifyQueryTsig(packet, query, tsig_keys_, now);
@@ -956,22 +958,15 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
       stats_.tsig_formerr.fetch_add(1, std::memory_order_relaxed);
       break;
   }
-  size_t limit = capacity;
-  if (transport == Transport::kUdp) {
-    const size_t client =
-        query.has_edns ? std::max<size_t>(query.udp_payload, kMaxUdpNoEdns)
-                       : kMaxUdpNoEdns;
-    limit = std::min(limit, client);
-  }
   if (tsig.status != TsigStatus::kOk) {
     return WriteTsigErrorResponse(query, tsig, out, limit, now);
   }
   // Leave room for our TSIG record so a signed answer still fits the
-  // client's limit (the responder sets TC against the smaller size).
+  // client's limit (the processor sets TC against the smaller size).
   const size_t reserve = TsigReserve(tsig);
   if (limit < kHeaderSize + reserve + 64) return 0;
-  const size_t n = handler_->Respond(query, parsed, tsig.identity, transport,
-                                     out, limit - reserve);
+  const size_t n = processor_->Respond(query, parsed, tsig.identity, transport,
+                                       out, limit - reserve);
   if (n == 0) return 0;
   // An unsigned answer to a signed query would be rejected by the client;
   // with the reserve this cannot fail, but send nothing if it did.
