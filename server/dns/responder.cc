@@ -11,6 +11,8 @@
 #include "server/dns/bytes.h"
 #include "server/dns/canonical.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/signer.h"
 #include "spdlog/spdlog.h"
 
@@ -26,27 +28,6 @@ void TailInto(std::string* out, uint16_t type, uint32_t ttl,
               std::string_view rdata) {
   out->clear();
   AppendRrTail(out, type, kClassIN, ttl, rdata);
-}
-
-// The tail of an RRSIG RR rebuilt from its compact form, without
-// intermediate strings.
-void RrsigTailInto(std::string* out, const CompactRrsig& sig,
-                   uint16_t type_covered, std::string_view signer_wire,
-                   uint32_t ttl) {
-  out->clear();
-  Append16(out, kTypeRRSIG);
-  Append16(out, kClassIN);
-  Append32(out, ttl);
-  Append16(out, static_cast<uint16_t>(18 + signer_wire.size() + 64));
-  Append16(out, type_covered);
-  out->push_back(static_cast<char>(sig.algorithm));
-  out->push_back(static_cast<char>(sig.labels));
-  Append32(out, sig.original_ttl);
-  Append32(out, sig.expiration);
-  Append32(out, sig.inception);
-  Append16(out, sig.key_tag);
-  out->append(signer_wire);
-  out->append(reinterpret_cast<const char*>(sig.signature.data()), 64);
 }
 
 // Raw label count (a leading "*" counts: this is for owner arithmetic).

@@ -17,6 +17,8 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/signer.h"
 #include "tests/unit/testing/objects.h"
 

@@ -19,7 +19,9 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
 #include "server/dns/responder.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
 #include "tests/unit/testing/objects.h"
 
