@@ -426,6 +426,9 @@ void DnsServer::UdpWorker(int fd) {
     }
     const int n = recvmmsg(fd, rx_hdr.data(), static_cast<unsigned>(batch),
                            MSG_WAITFORONE, nullptr);
+    // Stop() wakes this thread with shutdown(), which returns an empty
+    // "datagram": it is no query, and must not be counted as a dropped one.
+    if (stopping_.load(std::memory_order_relaxed)) break;
     if (n <= 0) {
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
           !stopping_.load()) {
