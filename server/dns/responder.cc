@@ -386,14 +386,20 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
 
 // One query's way through the stages: what each stage leaves for the next.
 struct Responder::Answer {
-  Answer(const ParsedQuery& q, ParseResult p, const Identity& v, uint8_t* out,
-         size_t limit)
-      : query(q), parsed(p), viewer(v), w(out, limit), s(ThreadScratch()) {}
+  Answer(const ParsedQuery& q, ParseResult p, const Identity& v, Transport t,
+         uint8_t* out, size_t limit)
+      : query(q),
+        parsed(p),
+        viewer(v),
+        transport(t),
+        w(out, limit),
+        s(ThreadScratch()) {}
 
   // The input.
   const ParsedQuery& query;
   const ParseResult parsed;
   const Identity& viewer;
+  const Transport transport;  // For the guard (RRL is about UDP).
   // Classify: opcode, RD and CD come back as received; RA is never set.
   uint16_t base_flags = 0;
   bool dnssec_ok = false;
@@ -441,11 +447,12 @@ const std::vector<uint16_t>& NxTypes() {
 }  // namespace
 
 size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
-                          const Identity& viewer, Transport /*transport*/,
+                          const Identity& viewer, Transport transport,
                           uint8_t* out, size_t limit) {
   stats_.queries.fetch_add(1, std::memory_order_relaxed);
   if (parsed == ParseResult::kDrop || limit < kHeaderSize) return 0;
-  Answer a(query, parsed, viewer, out, std::min<size_t>(limit, 65535));
+  Answer a(query, parsed, viewer, transport, out,
+           std::min<size_t>(limit, 65535));
   if (Classify(a) == Step::kDone) return a.size;
   // The guard's slot (a later issue: per-identity quotas, RRL). It runs
   // here as one more stage, Step Guard(Answer&): it sees the classified

@@ -93,30 +93,38 @@ class Responder final : public QueryProcessor {
 
   // The stages, in the order Respond runs them. Each reads the query and
   // what the earlier stages left in the Answer, writes its part, and
-  // returns kDone when the response is complete.
+  // returns kDone when the response is complete (an error answer, or no
+  // room even for header + question: size 0), else kContinue. A record
+  // that does not fit only clears Answer::fits; Finish then truncates.
   //
   // Classify: the parse verdict (FORMERR, NOTIMP), EDNS version (BADVERS),
   // class (REFUSED). Writes the response flags and the DO bit into the
   // Answer; on an error writes the whole (error) response and is done.
   Step Classify(Answer& a);
+  // [Guard: a later issue's per-identity quotas and RRL run as one more
+  // stage here, Step Guard(Answer&), between Classify and FindZone; see
+  // the marked slot in Respond.]
   // Zone: the longest configured apex that holds the qname (none, or a
   // private zone asked anonymously: REFUSED); per-zone qtype refusals
   // (NXNAME: FORMERR, AXFR/IXFR: REFUSED). Writes the zone, the view, the
   // zone's apex state and the label count below the apex.
   Step FindZone(Answer& a);
   // Apex: SOA, NS, DNSKEY (with their RRSIGs under DO); ANY answers the SOA
-  // (RFC 8482). Any other type: sets kind NODATA and the types present
-  // (for the denial's NSEC bitmap), writes nothing.
+  // (RFC 8482): starts the response and writes the RRset. Any other type:
+  // sets kind NODATA and the types present (for the denial's NSEC
+  // bitmap), writes nothing.
   Step AnswerApex(Answer& a);
   // Number: the E.164 number the qname spells, resolved in the viewer's
-  // view (TN, narrowest range, longest prefix); writes NAPTR or URI with
-  // RRSIGs (SignatureCache, SignatureLru, or signed now). Otherwise sets
-  // kind NODATA (the name exists, or is an empty non-terminal, with the
-  // types present) or NXDOMAIN, and writes nothing.
+  // view (TN, narrowest range, longest prefix); starts the response and
+  // writes NAPTR or URI with RRSIGs (SignatureCache, SignatureLru, or signed
+  // now). Otherwise sets kind NODATA (the name exists, or is an empty
+  // non-terminal, with the types present) or NXDOMAIN, and writes nothing.
   Step AnswerNumber(Answer& a);
-  // Denial (kind NODATA / NXDOMAIN only): starts the response with the
-  // rcode, writes the negative SOA (+ RRSIGs) and, when the zone can sign,
-  // the compact-denial NSEC at the qname (+ its RRSIG, signed on demand).
+  // Denial (kind NODATA / NXDOMAIN only): sets the rcode (NXDOMAIN, or
+  // NOERROR under compact denial unless the query set CO; CO echoed),
+  // starts the response with it, writes the negative SOA (+ RRSIGs) and, when
+  // the zone can sign, the compact-denial NSEC at the qname (+ its RRSIG,
+  // signed on demand).
   Step Deny(Answer& a);
   // Finish: OPT when the query had EDNS; if anything did not fit, the
   // response becomes header + question (+ OPT) with TC. Returns the size.
