@@ -9,12 +9,12 @@
 //        SO_REUSEPORT (the kernel spreads flows over them), each served by
 //        its own thread with recvmmsg/sendmmsg of up to `udp_batch`
 //        messages per call;
-//   TCP  (tcp_loop.h) one epoll thread owns every TCP and DoT listener and
-//   connection
-//        (non-blocking; TLS handshakes progress in the same loop, so a slow
-//        handshake never blocks another connection). Messages are 2-byte
-//        length prefixed (max 65535); pipelined queries are answered in
-//        arrival order as they complete; a connection with
+//   TCP  one epoll thread (TcpLoop, tcp_loop.h) owns every TCP and DoT
+//        listener and connection (non-blocking; TLS handshakes progress in
+//        the same loop, so a slow handshake never blocks another
+//        connection). Messages are 2-byte length prefixed (max 65535);
+//        pipelined queries are answered in arrival order as they
+//        complete; a connection with
 //        max_tcp_queries_in_flight answers not yet written stops being read
 //        until the client reads. Connection caps: max_tcp_connections in
 //        total (TCP + DoT) and max_tcp_per_source per client address; the
