@@ -97,6 +97,23 @@ bool Contains(const std::vector<uint8_t>& r, const std::string& s) {
   return std::search(r.begin(), r.end(), s.begin(), s.end()) != r.end();
 }
 
+// The one place the response size limit is decided.
+TEST(ResponseLimitTest, UdpTakesTheSmallerOfOursAndTheClients) {
+  ParsedQuery q;
+  q.has_edns = false;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 512u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTcp, 65535), 65535u);
+  q.has_edns = true;
+  q.udp_payload = 300;  // Below 512 counts as 512.
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 512u);
+  q.udp_payload = 1000;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 1000u);
+  q.udp_payload = 4096;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 1232u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTls, 65535), 65535u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTcp, 100000), 65535u);
+}
+
 class DnsServerTest : public ::testing::Test {
  protected:
   void StartServer(DnsServer::Options options) {
