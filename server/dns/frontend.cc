@@ -12,20 +12,6 @@
 
 namespace lufd::dns {
 
-// Adapts the Responder to the listeners' QueryHandler.
-class DnsFrontend::Handler : public QueryHandler {
- public:
-  explicit Handler(Responder* responder) : responder_(responder) {}
-  size_t Respond(const ParsedQuery& query, ParseResult parsed,
-                 const Identity& viewer, Transport transport, uint8_t* out,
-                 size_t capacity) override {
-    return responder_->Respond(query, parsed, viewer, transport, out, capacity);
-  }
-
- private:
-  Responder* const responder_;
-};
-
 bool DnsFrontend::Enabled(const lufd::v1::ServerConfig& config) {
   return !config.dns().listen().empty() || !config.dns().dot().listen().empty();
 }
@@ -50,7 +36,6 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
       dns, views, f->key_ring_.get(), f->signatures_.get(), f->lru_.get());
   if (!responder.ok()) return responder.status();
   f->responder_ = *std::move(responder);
-  f->handler_ = std::make_unique<Handler>(f->responder_.get());
   if (!dns.dnssec().enabled()) return f;
 
   if (dns.dnssec().sign_ahead()) {
@@ -133,7 +118,7 @@ absl::Status DnsFrontend::Start() {
     if (absl::Status st = key_manager_->Start(); !st.ok()) return st;
   }
   absl::StatusOr<std::unique_ptr<DnsServer>> server =
-      DnsServer::Start(DnsServer::OptionsFromConfig(dns), handler_.get(),
+      DnsServer::Start(DnsServer::OptionsFromConfig(dns), responder_.get(),
                        TsigLookupFromViews(views_), dot_authenticator_);
   if (!server.ok()) return server.status();
   server_ = *std::move(server);

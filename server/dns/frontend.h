@@ -3,7 +3,7 @@
 //   SignatureCache + SignatureLru   where answers find their RRSIGs;
 //   KeyRing (+ KeyManager)          the zones' DNSSEC keys and their rolls;
 //   SignAheadSigner                 signs positive RRsets ahead;
-//   Responder                       the answer logic;
+//   Responder                       the answer path (the QueryProcessor);
 //   DnsServer                       the UDP/TCP/DoT listeners (+ TSIG).
 // LufdServer creates it when dns.listen or dns.dot.listen is configured.
 //
@@ -84,7 +84,6 @@ class DnsFrontend {
   SignAheadSigner* signer() { return signer_.get(); }
 
  private:
-  class Handler;
   DnsFrontend() = default;
   // signer_->LoadAll() into load_status_ and load_time_.
   void LoadSignatures();
@@ -101,7 +100,6 @@ class DnsFrontend {
   std::unique_ptr<Responder> responder_;
   std::unique_ptr<SignAheadSigner> signer_;
   std::unique_ptr<KeyManager> key_manager_;
-  std::unique_ptr<Handler> handler_;
   std::unique_ptr<DnsServer> server_;
   bool started_ = false;
   bool stopped_ = false;

@@ -11,6 +11,8 @@
 #include "server/dns/bytes.h"
 #include "server/dns/canonical.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/signer.h"
 #include "spdlog/spdlog.h"
 
@@ -26,27 +28,6 @@ void TailInto(std::string* out, uint16_t type, uint32_t ttl,
               std::string_view rdata) {
   out->clear();
   AppendRrTail(out, type, kClassIN, ttl, rdata);
-}
-
-// The tail of an RRSIG RR rebuilt from its compact form, without
-// intermediate strings.
-void RrsigTailInto(std::string* out, const CompactRrsig& sig,
-                   uint16_t type_covered, std::string_view signer_wire,
-                   uint32_t ttl) {
-  out->clear();
-  Append16(out, kTypeRRSIG);
-  Append16(out, kClassIN);
-  Append32(out, ttl);
-  Append16(out, static_cast<uint16_t>(18 + signer_wire.size() + 64));
-  Append16(out, type_covered);
-  out->push_back(static_cast<char>(sig.algorithm));
-  out->push_back(static_cast<char>(sig.labels));
-  Append32(out, sig.original_ttl);
-  Append32(out, sig.expiration);
-  Append32(out, sig.inception);
-  Append16(out, sig.key_tag);
-  out->append(signer_wire);
-  out->append(reinterpret_cast<const char*>(sig.signature.data()), 64);
 }
 
 // Raw label count (a leading "*" counts: this is for owner arithmetic).
@@ -82,6 +63,7 @@ struct Scratch {
   std::string nsec_rdata;
   std::string e164;
   std::vector<RecordRef> refs;
+  std::vector<uint16_t> present;  // Types at a NODATA name.
   std::string& Next() {
     if (count == rdatas.size()) rdatas.emplace_back();
     return rdatas[count++];
@@ -387,7 +369,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   for (const auto& signer : st.zone_signers) {
     if (signer.key == nullptr) continue;
     auto made = MakeRrsig(*signer.key, signer.tag, z.apex, owner_lower, type,
-                            ttl, rdatas, timing_, absl::FromUnixSeconds(now));
+                          ttl, rdatas, timing_, absl::FromUnixSeconds(now));
     if (!made.ok()) {
       spdlog::error("dns: on-demand signing failed: {}",
                     made.status().ToString());
@@ -402,266 +384,351 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   return true;
 }
 
-size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
-                          const Identity& viewer, Transport transport,
-                          uint8_t* out, size_t capacity) {
-  stats_.queries.fetch_add(1, std::memory_order_relaxed);
-  if (parsed == ParseResult::kDrop || capacity < kHeaderSize) return 0;
+// One query's way through the stages: what each stage leaves for the next.
+struct Responder::Answer {
+  Answer(const ParsedQuery& q, ParseResult p, const Identity& v, Transport t,
+         uint8_t* out, size_t limit)
+      : query(q),
+        parsed(p),
+        viewer(v),
+        transport(t),
+        w(out, limit),
+        s(ThreadScratch()) {}
 
-  size_t limit = std::min<size_t>(capacity, 65535);
-  if (transport == Transport::kUdp) {
-    size_t client = query.has_edns
-                        ? std::max<size_t>(query.udp_payload, kMaxUdpNoEdns)
-                        : kMaxUdpNoEdns;
-    limit = std::min(
-        {limit, client, std::max<size_t>(max_udp_payload_, kMaxUdpNoEdns)});
-  }
-  // Opcode, RD and CD come back as received; RA is never set.
-  const uint16_t base_flags = static_cast<uint16_t>(
-      kFlagQR | (query.flags & (kOpcodeMask | kFlagRD | kFlagCD)));
-  const bool dnssec_ok = query.has_edns && query.do_bit;
-  uint16_t edns_flags = dnssec_ok ? kEdnsFlagDO : 0;
-
-  ResponseWriter w(out, limit);
-  // Error answers: header (+ question when it parsed) (+ OPT).
-  auto error = [&](uint16_t rcode) -> size_t {
-    if (!w.Start(query, base_flags, rcode)) {
-      if (!w.StartNoQuestion(query.id, base_flags, rcode)) return 0;
-    }
-    if (query.has_edns)
-      w.AppendOpt(max_udp_payload_, rcode, edns_flags & kEdnsFlagDO);
-    return w.size();
-  };
-  if (parsed == ParseResult::kFormErr) {
-    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeFormErr);
-  }
-  if (parsed == ParseResult::kNotImp) {
-    stats_.notimp.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeNotImp);
-  }
-  if (query.has_edns && query.edns_version > 0) {
-    return error(kRcodeBadVers);  // RFC 6891 section 6.1.3.
-  }
-  if (query.qclass != kClassIN) {
-    stats_.refused.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeRefused);
-  }
-  // The zone: longest apex that is a suffix of the qname.
+  // The input.
+  const ParsedQuery& query;
+  const ParseResult parsed;
+  const Identity& viewer;
+  const Transport transport;  // For the guard (RRL is about UDP).
+  // Classify: opcode, RD and CD come back as received; RA is never set.
+  uint16_t base_flags = 0;
+  bool dnssec_ok = false;
+  uint16_t edns_flags = 0;  // DO echoed; Deny adds CO.
+  // FindZone.
   Zone* zone = nullptr;
-  for (const auto& z : zones_) {
-    if (IsSubdomainOf(query.qname_lower, z->apex) &&
-        (zone == nullptr || z->apex.size() > zone->apex.size())) {
-      zone = z.get();
-    }
-  }
-  if (zone == nullptr || (zone->is_private && viewer.anonymous())) {
-    stats_.refused.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeRefused);
-  }
-  if (query.qtype == kTypeNXNAME) {  // RFC 9824 section 3.4.
-    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeFormErr);
-  }
-  if (query.qtype == kTypeAXFR || query.qtype == kTypeIXFR) {
-    stats_.refused.fetch_add(1, std::memory_order_relaxed);
-    return error(kRcodeRefused);
-  }
-
-  std::shared_ptr<const RegistryView> view = views_->Current();
-  const uint32_t now = NowUnix();
-  std::shared_ptr<const ZoneState> st = StateFor(*zone, view->serial(), now);
-  const bool sign = dnssec_ok && st->can_sign;
-  const bool serve_sigs = dnssec_ok && !st->zone_signers.empty();
-  const size_t qlabels = RawLabels(query.qname_lower);
-  const size_t to_apex = qlabels - zone->apex_labels;
-  Scratch& s = ThreadScratch();
-  s.count = 0;
-
+  std::shared_ptr<const RegistryView> view;
+  std::shared_ptr<const ZoneState> st;
+  uint32_t now = 0;
+  size_t to_apex = 0;  // Labels between the qname and the apex.
+  // AnswerApex / AnswerNumber: an answer written, or what Deny must say;
+  // `present` lists the types at the name for a NODATA NSEC bitmap.
   enum class Kind { kAnswer, kNoData, kNxDomain } kind = Kind::kAnswer;
+  std::vector<uint16_t>* present = nullptr;
+  // Every stage.
+  ResponseWriter w;
   uint16_t rcode = kRcodeNoError;
-  bool ok = true;
-  bool started = false;
-  auto start = [&](uint16_t rc) {
-    started = w.Start(query, base_flags | kFlagAA, rc);
-    return started;
-  };
-  // Types at the name, for the bitmap of a compact-denial NSEC.
+  bool fits = true;  // False once a record did not fit: Finish sets TC.
+  size_t size = 0;   // The response size once a stage returned kDone.
+  Scratch& s;
+
+  bool Start(uint16_t rc) { return w.Start(query, base_flags | kFlagAA, rc); }
+  Step Done(size_t n) {
+    size = n;
+    return Step::kDone;
+  }
+};
+
+namespace {
+
+// Types at the name, for the bitmap of a compact-denial NSEC.
+const std::vector<uint16_t>& ApexTypes(bool with_dnskey) {
   static const std::vector<uint16_t> kApexTypes{kTypeNS, kTypeSOA, kTypeRRSIG,
                                                 kTypeNSEC, kTypeDNSKEY};
   static const std::vector<uint16_t> kApexTypesNoKey{kTypeNS, kTypeSOA,
                                                      kTypeRRSIG, kTypeNSEC};
+  return with_dnskey ? kApexTypes : kApexTypesNoKey;
+}
+const std::vector<uint16_t>& NxTypes() {
   static const std::vector<uint16_t> kNxTypes{kTypeRRSIG, kTypeNSEC,
                                               kTypeNXNAME};
-  thread_local std::vector<uint16_t> present;
-  present.clear();
+  return kNxTypes;
+}
 
-  if (to_apex == 0) {
-    // Apex: SOA, NS, DNSKEY; ANY answers the SOA (RFC 8482 section 4.1).
-    const std::vector<std::string>* tails = nullptr;
-    const std::vector<std::string>* sigs = nullptr;
-    switch (query.qtype) {
-      case kTypeSOA:
-      case kTypeANY:
-        if (!start(kRcodeNoError)) return 0;
-        ok = w.AppendRrAtQnameSuffix(Section::kAnswer, 0, st->soa_tail);
-        sigs = &st->soa_sigs;
+}  // namespace
+
+size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
+                          const Identity& viewer, Transport transport,
+                          uint8_t* out, size_t limit) {
+  stats_.queries.fetch_add(1, std::memory_order_relaxed);
+  if (parsed == ParseResult::kDrop || limit < kHeaderSize) return 0;
+  Answer a(query, parsed, viewer, transport, out,
+           std::min<size_t>(limit, 65535));
+  if (Classify(a) == Step::kDone) return a.size;
+  // The guard's slot (a later issue: per-identity quotas, RRL). It runs
+  // here as one more stage, Step Guard(Answer&): it sees the classified
+  // query, its viewer and transport before any registry work, and either
+  // continues or ends the query the way Classify does (Error(a,
+  // kRcodeRefused), or a TC slip through Finish).
+  if (FindZone(a) == Step::kDone) return a.size;
+  const Step found = a.to_apex == 0 ? AnswerApex(a) : AnswerNumber(a);
+  if (found == Step::kDone) return a.size;
+  if (a.kind != Answer::Kind::kAnswer && Deny(a) == Step::kDone) {
+    return a.size;
+  }
+  return Finish(a);
+}
+
+Responder::Step Responder::Error(Answer& a, uint16_t rcode) {
+  if (!a.w.Start(a.query, a.base_flags, rcode) &&
+      !a.w.StartNoQuestion(a.query.id, a.base_flags, rcode)) {
+    return a.Done(0);
+  }
+  if (a.query.has_edns) {
+    a.w.AppendOpt(max_udp_payload_, rcode, a.edns_flags & kEdnsFlagDO);
+  }
+  return a.Done(a.w.size());
+}
+
+Responder::Step Responder::Classify(Answer& a) {
+  const ParsedQuery& q = a.query;
+  a.base_flags = static_cast<uint16_t>(
+      kFlagQR | (q.flags & (kOpcodeMask | kFlagRD | kFlagCD)));
+  a.dnssec_ok = q.has_edns && q.do_bit;
+  a.edns_flags = a.dnssec_ok ? kEdnsFlagDO : 0;
+  if (a.parsed == ParseResult::kFormErr) {
+    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeFormErr);
+  }
+  if (a.parsed == ParseResult::kNotImp) {
+    stats_.notimp.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeNotImp);
+  }
+  if (q.has_edns && q.edns_version > 0) {
+    return Error(a, kRcodeBadVers);  // RFC 6891 section 6.1.3.
+  }
+  if (q.qclass != kClassIN) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeRefused);
+  }
+  return Step::kContinue;
+}
+
+Responder::Step Responder::FindZone(Answer& a) {
+  const ParsedQuery& q = a.query;
+  // The longest apex that is a suffix of the qname.
+  Zone* zone = nullptr;
+  for (const auto& z : zones_) {
+    if (IsSubdomainOf(q.qname_lower, z->apex) &&
+        (zone == nullptr || z->apex.size() > zone->apex.size())) {
+      zone = z.get();
+    }
+  }
+  if (zone == nullptr || (zone->is_private && a.viewer.anonymous())) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeRefused);
+  }
+  if (q.qtype == kTypeNXNAME) {  // RFC 9824 section 3.4.
+    stats_.formerr.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeFormErr);
+  }
+  if (q.qtype == kTypeAXFR || q.qtype == kTypeIXFR) {
+    stats_.refused.fetch_add(1, std::memory_order_relaxed);
+    return Error(a, kRcodeRefused);
+  }
+  a.zone = zone;
+  a.view = views_->Current();
+  a.now = NowUnix();
+  a.st = StateFor(*zone, a.view->serial(), a.now);
+  a.to_apex = RawLabels(q.qname_lower) - zone->apex_labels;
+  a.s.count = 0;
+  a.s.present.clear();
+  a.present = &a.s.present;
+  return Step::kContinue;
+}
+
+Responder::Step Responder::AnswerApex(Answer& a) {
+  const ZoneState& st = *a.st;
+  // SOA, NS, DNSKEY; ANY answers the SOA (RFC 8482 section 4.1).
+  const std::string* soa = nullptr;
+  const std::vector<std::string>* tails = nullptr;
+  const std::vector<std::string>* sigs = nullptr;
+  switch (a.query.qtype) {
+    case kTypeSOA:
+    case kTypeANY:
+      soa = &st.soa_tail;
+      sigs = &st.soa_sigs;
+      break;
+    case kTypeNS:
+      tails = &st.ns_tails;
+      sigs = &st.ns_sigs;
+      break;
+    case kTypeDNSKEY:
+      if (!st.dnskey_tails.empty()) {
+        tails = &st.dnskey_tails;
+        sigs = &st.dnskey_sigs;
         break;
-      case kTypeNS:
-        tails = &st->ns_tails;
-        sigs = &st->ns_sigs;
-        break;
-      case kTypeDNSKEY:
-        if (!st->dnskey_tails.empty()) {
-          tails = &st->dnskey_tails;
-          sigs = &st->dnskey_sigs;
-          break;
-        }
-        [[fallthrough]];
-      default:
-        kind = Kind::kNoData;
-        present.assign(st->dnskey_tails.empty() ? kApexTypesNoKey.begin()
-                                                : kApexTypes.begin(),
-                       st->dnskey_tails.empty() ? kApexTypesNoKey.end()
-                                                : kApexTypes.end());
-        break;
+      }
+      [[fallthrough]];
+    default: {
+      a.kind = Answer::Kind::kNoData;
+      const std::vector<uint16_t>& types = ApexTypes(!st.dnskey_tails.empty());
+      a.present->assign(types.begin(), types.end());
+      return Step::kContinue;
     }
-    if (kind == Kind::kAnswer) {
-      if (!started && !start(kRcodeNoError)) return 0;
-      if (tails != nullptr) {
-        for (const auto& t : *tails) {
-          ok = ok && w.AppendRrAtQnameSuffix(Section::kAnswer, 0, t);
-        }
-      }
-      if (dnssec_ok && sigs != nullptr) {
-        for (const auto& t : *sigs) {
-          ok = ok && w.AppendRrAtQnameSuffix(Section::kAnswer, 0, t);
-        }
-      }
+  }
+  if (!a.Start(kRcodeNoError)) return a.Done(0);
+  bool& ok = a.fits;
+  if (soa != nullptr) {
+    ok = a.w.AppendRrAtQnameSuffix(Section::kAnswer, 0, *soa);
+  }
+  if (tails != nullptr) {
+    for (const auto& t : *tails) {
+      ok = ok && a.w.AppendRrAtQnameSuffix(Section::kAnswer, 0, t);
     }
-  } else {
-    // Below the apex only single-digit labels can exist.
-    bool number = to_apex <= 15;
-    s.e164.assign(1, '+');
-    s.e164.resize(1 + (number ? to_apex : 0));
-    size_t pos = 0;
-    for (size_t i = 0; number && i < to_apex; ++i) {
-      const uint8_t len = static_cast<uint8_t>(query.qname_lower[pos]);
-      const char c = query.qname_lower[pos + 1];
-      if (len != 1 || c < '0' || c > '9') {
-        number = false;
-        break;
-      }
-      s.e164[to_apex - i] = c;  // Labels run least significant first.
-      pos += 2;
+  }
+  if (a.dnssec_ok) {
+    for (const auto& t : *sigs) {
+      ok = ok && a.w.AppendRrAtQnameSuffix(Section::kAnswer, 0, t);
     }
-    std::vector<RecordRef>& refs = s.refs;
-    const bool found = number && view->ResolveNumberRefs(s.e164, viewer, &refs);
-    if (!number) refs.clear();
-    bool has_naptr = false, has_uri = false;
-    uint32_t naptr_ttl = std::numeric_limits<uint32_t>::max();
-    uint32_t uri_ttl = naptr_ttl;
-    for (const RecordRef& ref : refs) {
-      if (ref.record->has_naptr()) {
-        has_naptr = true;
-        naptr_ttl = std::min(naptr_ttl, ref.ttl);
-      } else if (ref.record->has_uri()) {
-        has_uri = true;
-        uri_ttl = std::min(uri_ttl, ref.ttl);
-      }
+  }
+  return Step::kContinue;
+}
+
+Responder::Step Responder::AnswerNumber(Answer& a) {
+  const ParsedQuery& q = a.query;
+  const size_t to_apex = a.to_apex;
+  Scratch& s = a.s;
+  // Below the apex only single-digit labels can exist.
+  bool number = to_apex <= 15;
+  s.e164.assign(1, '+');
+  s.e164.resize(1 + (number ? to_apex : 0));
+  size_t pos = 0;
+  for (size_t i = 0; number && i < to_apex; ++i) {
+    const uint8_t len = static_cast<uint8_t>(q.qname_lower[pos]);
+    const char c = q.qname_lower[pos + 1];
+    if (len != 1 || c < '0' || c > '9') {
+      number = false;
+      break;
     }
-    uint16_t want = 0;
-    if ((query.qtype == kTypeNAPTR || query.qtype == kTypeANY) && has_naptr) {
-      want = kTypeNAPTR;
-    } else if (query.qtype == kTypeURI && has_uri) {
-      want = kTypeURI;
+    s.e164[to_apex - i] = c;  // Labels run least significant first.
+    pos += 2;
+  }
+  std::vector<RecordRef>& refs = s.refs;
+  const bool found =
+      number && a.view->ResolveNumberRefs(s.e164, a.viewer, &refs);
+  if (!number) refs.clear();
+  bool has_naptr = false, has_uri = false;
+  uint32_t naptr_ttl = std::numeric_limits<uint32_t>::max();
+  uint32_t uri_ttl = naptr_ttl;
+  for (const RecordRef& ref : refs) {
+    if (ref.record->has_naptr()) {
+      has_naptr = true;
+      naptr_ttl = std::min(naptr_ttl, ref.ttl);
+    } else if (ref.record->has_uri()) {
+      has_uri = true;
+      uri_ttl = std::min(uri_ttl, ref.ttl);
     }
-    if (want != 0) {
-      const uint32_t ttl = want == kTypeNAPTR ? naptr_ttl : uri_ttl;
-      for (const RecordRef& ref : refs) {
-        if (want == kTypeNAPTR && ref.record->has_naptr()) {
-          std::string& rd = s.Next();
-          if (!NaptrRdataFrom(ref.record->naptr(), &rd)) --s.count;
-        } else if (want == kTypeURI && ref.record->has_uri()) {
-          std::string& rd = s.Next();
-          if (!UriRdataFrom(ref.record->uri(), &rd)) --s.count;
-        }
-      }
-      if (!start(kRcodeNoError)) return 0;
-      for (size_t i = 0; ok && i < s.count; ++i) {
-        TailInto(&s.tail, want, ttl, s.rdatas[i]);
-        ok = w.AppendRrAtQnameSuffix(Section::kAnswer, 0, s.tail);
-      }
-      if (ok && serve_sigs && s.count > 0) {
-        ok = AppendRrsetSigs(&w, Section::kAnswer, *zone, *st,
-                             query.qname_lower, want, ttl,
-                             absl::MakeConstSpan(s.rdatas.data(), s.count),
-                             /*try_store=*/true, now);
-      }
-    } else if (found) {
-      kind = Kind::kNoData;
+  }
+  uint16_t want = 0;
+  if ((q.qtype == kTypeNAPTR || q.qtype == kTypeANY) && has_naptr) {
+    want = kTypeNAPTR;
+  } else if (q.qtype == kTypeURI && has_uri) {
+    want = kTypeURI;
+  }
+  if (want == 0) {
+    std::vector<uint16_t>& present = *a.present;
+    if (found) {
+      a.kind = Answer::Kind::kNoData;
       if (has_naptr) present.push_back(kTypeNAPTR);
       present.push_back(kTypeRRSIG);
       present.push_back(kTypeNSEC);
       if (has_uri) present.push_back(kTypeURI);
-    } else if (number && view->HasIdentifiersBelow(s.e164)) {
-      kind = Kind::kNoData;  // Empty non-terminal.
+    } else if (number && a.view->HasIdentifiersBelow(s.e164)) {
+      a.kind = Answer::Kind::kNoData;  // Empty non-terminal.
       present.push_back(kTypeRRSIG);
       present.push_back(kTypeNSEC);
     } else {
-      kind = Kind::kNxDomain;
+      a.kind = Answer::Kind::kNxDomain;
+    }
+    return Step::kContinue;
+  }
+  const uint32_t ttl = want == kTypeNAPTR ? naptr_ttl : uri_ttl;
+  for (const RecordRef& ref : refs) {
+    if (want == kTypeNAPTR && ref.record->has_naptr()) {
+      std::string& rd = s.Next();
+      if (!NaptrRdataFrom(ref.record->naptr(), &rd)) --s.count;
+    } else if (want == kTypeURI && ref.record->has_uri()) {
+      std::string& rd = s.Next();
+      if (!UriRdataFrom(ref.record->uri(), &rd)) --s.count;
     }
   }
+  if (!a.Start(kRcodeNoError)) return a.Done(0);
+  bool& ok = a.fits;
+  for (size_t i = 0; ok && i < s.count; ++i) {
+    TailInto(&s.tail, want, ttl, s.rdatas[i]);
+    ok = a.w.AppendRrAtQnameSuffix(Section::kAnswer, 0, s.tail);
+  }
+  // Served from the caches even when no key here can sign (a replica).
+  const bool serve_sigs = a.dnssec_ok && !a.st->zone_signers.empty();
+  if (ok && serve_sigs && s.count > 0) {
+    ok = AppendRrsetSigs(&a.w, Section::kAnswer, *a.zone, *a.st, q.qname_lower,
+                         want, ttl,
+                         absl::MakeConstSpan(s.rdatas.data(), s.count),
+                         /*try_store=*/true, a.now);
+  }
+  return Step::kContinue;
+}
 
-  if (kind != Kind::kAnswer) {
-    // Compact denial when we can sign: NOERROR (NXDOMAIN back with CO).
-    const bool compact = sign;
-    if (kind == Kind::kNxDomain) {
-      stats_.nxdomain.fetch_add(1, std::memory_order_relaxed);
-      rcode = (!compact || query.co_bit) ? kRcodeNxDomain : kRcodeNoError;
-    } else {
-      stats_.nodata.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (!start(rcode)) return 0;
-    ok =
-        w.AppendRrAtQnameSuffix(Section::kAuthority, to_apex, st->soa_neg_tail);
-    if (ok && dnssec_ok) {
-      for (const auto& t : st->soa_neg_sigs) {
-        ok = ok && w.AppendRrAtQnameSuffix(Section::kAuthority, to_apex, t);
-      }
-    }
-    if (ok && compact) {
-      auto next = ImmediateSuccessor(query.qname_lower, zone->apex);
-      if (next) {
-        const auto& types = kind == Kind::kNxDomain ? kNxTypes : present;
-        s.nsec_rdata.assign(*next);
-        s.nsec_rdata.append(TypeBitmap(types));
-        TailInto(&s.tail, kTypeNSEC, zone->neg_ttl, s.nsec_rdata);
-        ok = w.AppendRrAtQnameSuffix(Section::kAuthority, 0, s.tail);
-        if (ok) {
-          ok = AppendRrsetSigs(&w, Section::kAuthority, *zone, *st,
-                               query.qname_lower, kTypeNSEC, zone->neg_ttl,
-                               absl::MakeConstSpan(&s.nsec_rdata, 1),
-                               /*try_store=*/false, now);
-        }
-      }
-    }
-    if (query.co_bit && dnssec_ok) edns_flags |= kEdnsFlagCO;
+Responder::Step Responder::Deny(Answer& a) {
+  const ParsedQuery& q = a.query;
+  const Zone& zone = *a.zone;
+  const ZoneState& st = *a.st;
+  Scratch& s = a.s;
+  // Compact denial when we can sign: NOERROR (NXDOMAIN back with CO).
+  const bool compact = a.dnssec_ok && st.can_sign;
+  if (a.kind == Answer::Kind::kNxDomain) {
+    stats_.nxdomain.fetch_add(1, std::memory_order_relaxed);
+    a.rcode = (!compact || q.co_bit) ? kRcodeNxDomain : kRcodeNoError;
   } else {
+    stats_.nodata.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (!a.Start(a.rcode)) return a.Done(0);
+  bool& ok = a.fits;
+  ok = a.w.AppendRrAtQnameSuffix(Section::kAuthority, a.to_apex,
+                                 st.soa_neg_tail);
+  if (ok && a.dnssec_ok) {
+    for (const auto& t : st.soa_neg_sigs) {
+      ok = ok && a.w.AppendRrAtQnameSuffix(Section::kAuthority, a.to_apex, t);
+    }
+  }
+  if (ok && compact) {
+    auto next = ImmediateSuccessor(q.qname_lower, zone.apex);
+    if (next) {
+      const auto& types =
+          a.kind == Answer::Kind::kNxDomain ? NxTypes() : *a.present;
+      s.nsec_rdata.assign(*next);
+      s.nsec_rdata.append(TypeBitmap(types));
+      TailInto(&s.tail, kTypeNSEC, zone.neg_ttl, s.nsec_rdata);
+      ok = a.w.AppendRrAtQnameSuffix(Section::kAuthority, 0, s.tail);
+      if (ok) {
+        ok = AppendRrsetSigs(&a.w, Section::kAuthority, zone, st, q.qname_lower,
+                             kTypeNSEC, zone.neg_ttl,
+                             absl::MakeConstSpan(&s.nsec_rdata, 1),
+                             /*try_store=*/false, a.now);
+      }
+    }
+  }
+  if (q.co_bit && a.dnssec_ok) a.edns_flags |= kEdnsFlagCO;
+  return Step::kContinue;
+}
+
+size_t Responder::Finish(Answer& a) {
+  if (a.kind == Answer::Kind::kAnswer) {
     stats_.answers.fetch_add(1, std::memory_order_relaxed);
   }
-
-  if (ok && query.has_edns)
-    ok = w.AppendOpt(max_udp_payload_, rcode, edns_flags);
-  if (!ok) {
+  const bool edns = a.query.has_edns;
+  if (a.fits && edns) {
+    a.fits = a.w.AppendOpt(max_udp_payload_, a.rcode, a.edns_flags);
+  }
+  if (!a.fits) {
     // Does not fit: header + question (+ OPT), TC (RFC 2181 section 9).
     stats_.truncated.fetch_add(1, std::memory_order_relaxed);
-    w.TruncateToQuestion();
-    w.SetFlags(
-        static_cast<uint16_t>(base_flags | kFlagAA | kFlagTC | (rcode & 0xf)));
-    if (query.has_edns) w.AppendOpt(max_udp_payload_, rcode, edns_flags);
+    a.w.TruncateToQuestion();
+    a.w.SetFlags(static_cast<uint16_t>(a.base_flags | kFlagAA | kFlagTC |
+                                       (a.rcode & 0xf)));
+    if (edns) a.w.AppendOpt(max_udp_payload_, a.rcode, a.edns_flags);
   }
-  return w.size();
+  return a.w.size();
 }
 
 }  // namespace lufd::dns

@@ -1,8 +1,17 @@
-// The authoritative answer logic: one parsed query + who asks -> one
-// response, written into a caller buffer. Transport-agnostic (UDP, TCP and
-// DoT workers all call it) and thread-safe; the per-query path reads the
-// current RegistryView, the KeyRing snapshot and the signature caches
-// without locks other than the caches' shard reader locks.
+// The Responder: lufd's QueryProcessor (processor.h), the authoritative
+// answer path. One parsed query + who asks -> one response, written into a
+// caller buffer. Transport-agnostic (UDP, TCP and DoT workers all call it)
+// and thread-safe; the per-query path reads the current RegistryView, the
+// KeyRing snapshot and the signature caches without locks other than the
+// caches' shard reader locks.
+//
+// Respond is a fixed sequence of named stages (in the spirit of Knot's
+// query processing), each a private member function with its contract
+// below: Classify -> [guard] -> FindZone -> AnswerApex | AnswerNumber ->
+// Deny -> Finish. They share one Answer (the per-query state: the writer,
+// flags, zone, view, what kind of answer it is). The stages before and
+// after (parse, TSIG) run in DnsServer::Process. RRSIGs are appended by
+// the stage that writes the RRset they cover, right after it.
 //
 // Cases (each has a wire test in tests/unit/dns/responder_test.cc):
 //   apex SOA/NS/DNSKEY; NAPTR (and URI) for a number from the view (TN,
@@ -36,13 +45,12 @@
 #include "server/core/identity.h"
 #include "server/core/view.h"
 #include "server/dns/keyring.h"
+#include "server/dns/processor.h"
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
 #include "server/dns/wire.h"
 
 namespace lufd::dns {
-
-enum class Transport { kUdp, kTcp, kTls };
 
 struct ResponderStats {
   std::atomic<uint64_t> queries{0}, answers{0}, nodata{0}, nxdomain{0},
@@ -50,32 +58,80 @@ struct ResponderStats {
       sig_store_hits{0}, sig_lru_hits{0};
 };
 
-class Responder {
+class Responder final : public QueryProcessor {
  public:
   // Validates and fills defaults of the zones (INVALID_ARGUMENT naming the
   // field on a bad apex/SOA/NS).
   static absl::StatusOr<std::unique_ptr<Responder>> Create(
       const lufd::v1::DnsConfig& config, const ViewHolder* views,
       const KeyRing* keys, SignatureCache* stored, SignatureLru* lru);
-  ~Responder();
+  ~Responder() override;
 
-  // Writes the response to `query` (already parsed from `packet`) into
-  // out[0..capacity) and returns its size; 0 = send nothing. `capacity` is
-  // the transport's limit (65535 for TCP); for UDP the responder itself
-  // applies min(capacity, the client's EDNS payload or 512) and sets TC.
-  // `viewer` is anonymous unless TSIG/DoT identified the peer.
+  // QueryProcessor (processor.h): runs the stages below over one query.
+  // `limit` is ResponseLimit() as DnsServer computed it; `viewer` is
+  // anonymous unless TSIG/DoT identified the peer.
   size_t Respond(const ParsedQuery& query, ParseResult parsed,
                  const Identity& viewer, Transport transport, uint8_t* out,
-                 size_t capacity);
+                 size_t limit) override;
 
   const ResponderStats& stats() const { return stats_; }
   // The zones as configured (lowercase wire apexes), in config order.
   std::vector<std::string> zone_names() const;
+  // The UDP payload size we advertise in OPT (dns.max_udp_payload, at
+  // least 512): the UDP `capacity` a caller passes to ResponseLimit().
+  uint16_t max_udp_payload() const { return max_udp_payload_; }
 
  private:
   struct Zone;
   struct ZoneState;
+  struct Answer;
+  // What a stage tells Respond: go on to the next stage, or the response
+  // is complete (Answer::size holds its length; 0 = send nothing).
+  enum class Step { kContinue, kDone };
+
   Responder() = default;
+
+  // The stages, in the order Respond runs them. Each reads the query and
+  // what the earlier stages left in the Answer, writes its part, and
+  // returns kDone when the response is complete (an error answer, or no
+  // room even for header + question: size 0), else kContinue. A record
+  // that does not fit only clears Answer::fits; Finish then truncates.
+  //
+  // Classify: the parse verdict (FORMERR, NOTIMP), EDNS version (BADVERS),
+  // class (REFUSED). Writes the response flags and the DO bit into the
+  // Answer; on an error writes the whole (error) response and is done.
+  Step Classify(Answer& a);
+  // [Guard: a later issue's per-identity quotas and RRL run as one more
+  // stage here, Step Guard(Answer&), between Classify and FindZone; see
+  // the marked slot in Respond.]
+  // Zone: the longest configured apex that holds the qname (none, or a
+  // private zone asked anonymously: REFUSED); per-zone qtype refusals
+  // (NXNAME: FORMERR, AXFR/IXFR: REFUSED). Writes the zone, the view, the
+  // zone's apex state and the label count below the apex.
+  Step FindZone(Answer& a);
+  // Apex: SOA, NS, DNSKEY (with their RRSIGs under DO); ANY answers the SOA
+  // (RFC 8482): starts the response and writes the RRset. Any other type:
+  // sets kind NODATA and the types present (for the denial's NSEC
+  // bitmap), writes nothing.
+  Step AnswerApex(Answer& a);
+  // Number: the E.164 number the qname spells, resolved in the viewer's
+  // view (TN, narrowest range, longest prefix); starts the response and
+  // writes NAPTR or URI with RRSIGs (SignatureCache, SignatureLru, or signed
+  // now). Otherwise sets kind NODATA (the name exists, or is an empty
+  // non-terminal, with the types present) or NXDOMAIN, and writes nothing.
+  Step AnswerNumber(Answer& a);
+  // Denial (kind NODATA / NXDOMAIN only): sets the rcode (NXDOMAIN, or
+  // NOERROR under compact denial unless the query set CO; CO echoed),
+  // starts the response with it, writes the negative SOA (+ RRSIGs) and, when
+  // the zone can sign, the compact-denial NSEC at the qname (+ its RRSIG,
+  // signed on demand).
+  Step Deny(Answer& a);
+  // Finish: OPT when the query had EDNS; if anything did not fit, the
+  // response becomes header + question (+ OPT) with TC. Returns the size.
+  size_t Finish(Answer& a);
+  // A header-only (+ question, + OPT) response with `rcode`: ends a stage.
+  Step Error(Answer& a, uint16_t rcode);
+
   // The apex RRsets of `zone` for a view at `serial` (rebuilt on a newer
   // serial, a KeyRing generation change, or before its signatures age).
   std::shared_ptr<const ZoneState> StateFor(Zone& zone, uint64_t serial,

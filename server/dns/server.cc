@@ -2,38 +2,24 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "spdlog/spdlog.h"
+#include "server/dns/tcp_loop.h"
 
 namespace lufd::dns {
 namespace {
 
-constexpr size_t kMaxTcpMessage = 65535;
 constexpr size_t kUdpReceiveBuffer = 4096;  // Larger queries are dropped.
 constexpr int kUdpWakeMs = 200;             // SO_RCVTIMEO: Stop() latency.
-constexpr int kLoopTickMs = 100;            // Idle-timeout granularity.
-constexpr size_t kReadChunk = 16384;
 
 uint64_t NowUnix() {
   return static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()));
@@ -108,18 +94,6 @@ void SetPort(SockAddr* a, int port) {
   }
 }
 
-std::string HostText(const sockaddr_storage& s) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (s.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&s)->sin_addr, buf,
-              sizeof(buf));
-  } else if (s.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&s)->sin6_addr,
-              buf, sizeof(buf));
-  }
-  return buf;
-}
-
 std::string AddressText(const SockAddr& a) {
   const std::string host = HostText(a.storage);
   return a.family() == AF_INET6 ? absl::StrCat("[", host, "]:", PortOf(a))
@@ -158,90 +132,6 @@ int BoundPort(int fd) {
     return -1;
   }
   return PortOf(a);
-}
-
-std::string OpenSslError() {
-  const unsigned long e = ERR_get_error();
-  ERR_clear_error();
-  if (e == 0) return "unknown error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  return buf;
-}
-
-// mtime/size/inode of the DoT files, to notice rotation.
-std::string FilesSignature(const lufd::v1::TlsConfig& tls) {
-  std::string sig;
-  for (const std::string* f :
-       {&tls.cert_file(), &tls.key_file(), &tls.client_ca_file()}) {
-    struct stat st {};
-    if (f->empty() || stat(f->c_str(), &st) != 0) {
-      absl::StrAppend(&sig, "-;");
-      continue;
-    }
-    absl::StrAppend(&sig, st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec,
-                    ".", st.st_mtim.tv_nsec, ";");
-  }
-  return sig;
-}
-
-absl::StatusOr<SSL_CTX*> MakeTlsContext(const lufd::v1::TlsConfig& tls,
-                                        const std::string& client_cert) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
-  auto fail = [ctx](absl::string_view what) {
-    SSL_CTX_free(ctx);
-    return absl::InvalidArgumentError(
-        absl::StrCat("dns.dot.tls: ", what, ": ", OpenSslError()));
-  };
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file().c_str()) != 1) {
-    return fail(absl::StrCat("cannot load cert_file ", tls.cert_file()));
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file().c_str(),
-                                  SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
-    return fail(absl::StrCat("cannot load key_file ", tls.key_file()));
-  }
-  if (client_cert != "none") {
-    if (tls.client_ca_file().empty()) {
-      SSL_CTX_free(ctx);
-      return absl::InvalidArgumentError(
-          "dns.dot.tls.client_ca_file: required unless client_cert is none");
-    }
-    if (SSL_CTX_load_verify_locations(ctx, tls.client_ca_file().c_str(),
-                                      nullptr) != 1) {
-      return fail(
-          absl::StrCat("cannot load client_ca_file ", tls.client_ca_file()));
-    }
-    STACK_OF(X509_NAME)* names =
-        SSL_load_client_CA_file(tls.client_ca_file().c_str());
-    if (names != nullptr) SSL_CTX_set_client_CA_list(ctx, names);
-    int mode = SSL_VERIFY_PEER;
-    if (client_cert == "required") mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
-    SSL_CTX_set_verify(ctx, mode, nullptr);
-  }
-  static const unsigned char kSid[] = "lufd-dot";
-  SSL_CTX_set_session_id_context(ctx, kSid, sizeof(kSid) - 1);
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                            SSL_MODE_RELEASE_BUFFERS);
-  return ctx;
-}
-
-std::string PeerCertificatePem(SSL* ssl) {
-  X509* cert = SSL_get1_peer_certificate(ssl);
-  if (cert == nullptr) return std::string();
-  std::string pem;
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio != nullptr && PEM_write_bio_X509(bio, cert) == 1) {
-    char* data = nullptr;
-    const long len = BIO_get_mem_data(bio, &data);
-    if (len > 0) pem.assign(data, static_cast<size_t>(len));
-  }
-  BIO_free(bio);
-  X509_free(cert);
-  return pem;
 }
 
 // Copies the destination address of a received datagram (IP_PKTINFO /
@@ -284,494 +174,6 @@ void SetReplySource(const msghdr& rx, uint64_t* control, size_t control_size,
 
 }  // namespace
 
-// ---------------------------------------------------------------------------
-// TCP + DoT event loop.
-
-class DnsServer::TcpLoop {
- public:
-  TcpLoop(DnsServer* server, const Options& options)
-      : server_(server), options_(options) {}
-
-  ~TcpLoop() {
-    for (auto& [fd, conn] : conns_) {
-      if (conn->ssl != nullptr) SSL_free(conn->ssl);
-      close(fd);
-    }
-    for (const Listener& l : listeners_) close(l.fd);
-    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
-    if (epfd_ >= 0) close(epfd_);
-    if (wakefd_ >= 0) close(wakefd_);
-  }
-
-  absl::Status Init() {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    wakefd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epfd_ < 0 || wakefd_ < 0) {
-      return absl::InternalError(absl::StrCat("epoll: ", strerror(errno)));
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kWakeTag;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
-    return absl::OkStatus();
-  }
-
-  absl::Status InitTls() {
-    absl::StatusOr<SSL_CTX*> ctx =
-        MakeTlsContext(options_.dot_tls, options_.dot_client_cert);
-    if (!ctx.ok()) return ctx.status();
-    ctx_ = *ctx;
-    files_signature_ = FilesSignature(options_.dot_tls);
-    return absl::OkStatus();
-  }
-
-  // Takes ownership of a bound TCP socket.
-  absl::Status AddListener(int fd, bool tls) {
-    if (listen(fd, 1024) != 0) {
-      const std::string err = strerror(errno);
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("listen: ", err));
-    }
-    const int flags = fcntl(fd, F_GETFL, 0);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
-      close(fd);
-      return absl::InternalError("cannot make the listener non-blocking");
-    }
-    listeners_.push_back(Listener{fd, tls});
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = kListenerTag | (listeners_.size() - 1);
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    return absl::OkStatus();
-  }
-
-  void Wake() {
-    const uint64_t one = 1;
-    (void)!write(wakefd_, &one, sizeof(one));
-  }
-
-  void Run() {
-    epoll_event events[256];
-    absl::Time last_scan = absl::Now();
-    absl::Time last_reload = absl::Now();
-    const absl::Duration reload_every = std::max(
-        absl::Seconds(1),
-        ParseDurationOr(options_.dot_tls.reload_interval(), absl::Seconds(10)));
-    while (!server_->stopping_.load(std::memory_order_relaxed)) {
-      const int timeout = ready_.empty() ? kLoopTickMs : 0;
-      const int n = epoll_wait(epfd_, events, 256, timeout);
-      if (n < 0 && errno != EINTR) {
-        spdlog::error("dns: epoll_wait: {}", strerror(errno));
-        break;
-      }
-      for (int i = 0; i < n; ++i) {
-        const uint64_t tag = events[i].data.u64;
-        if (tag == kWakeTag) continue;
-        if ((tag & kListenerTag) != 0) {
-          Accept(listeners_[tag & 0xffffffffu]);
-          continue;
-        }
-        Conn* c = Lookup(tag);
-        if (c == nullptr) continue;
-        if ((events[i].events & (EPOLLERR | EPOLLHUP)) != 0 &&
-            (events[i].events & EPOLLIN) == 0) {
-          Close(c);
-          continue;
-        }
-        Service(c);
-      }
-      // Connections with decrypted bytes OpenSSL still holds (epoll cannot
-      // see those).
-      std::vector<uint64_t> ready;
-      ready.swap(ready_);
-      for (uint64_t tag : ready) {
-        if (Conn* c = Lookup(tag); c != nullptr) Service(c);
-      }
-      const absl::Time now = absl::Now();
-      if (now - last_scan >= absl::Milliseconds(kLoopTickMs)) {
-        last_scan = now;
-        CloseExpired(now);
-      }
-      if (ctx_ != nullptr && now - last_reload >= reload_every) {
-        last_reload = now;
-        MaybeReloadTls();
-      }
-    }
-  }
-
- private:
-  static constexpr uint64_t kWakeTag = ~uint64_t{0};
-  static constexpr uint64_t kListenerTag = uint64_t{1} << 62;
-
-  struct Listener {
-    int fd;
-    bool tls;
-  };
-
-  struct Conn {
-    int fd = -1;
-    uint32_t generation = 0;
-    std::string source;
-    SSL* ssl = nullptr;
-    bool handshaking = false;
-    std::string peer_pem;
-    std::string in;
-    size_t in_off = 0;
-    std::string out;
-    size_t out_off = 0;
-    std::deque<size_t> answer_ends;  // Offsets in `out` of queued answers.
-    absl::Time deadline;
-    bool eof = false;
-    uint32_t interest = 0;
-    bool ssl_wants_write = false;
-  };
-
-  static absl::Duration ParseDurationOr(const std::string& text,
-                                        absl::Duration fallback) {
-    absl::Duration d;
-    if (text.empty() || !absl::ParseDuration(text, &d)) return fallback;
-    return d;
-  }
-
-  uint64_t TagOf(const Conn& c) const {
-    return (uint64_t{c.generation} << 32) | static_cast<uint32_t>(c.fd);
-  }
-
-  Conn* Lookup(uint64_t tag) {
-    auto it = conns_.find(static_cast<int>(tag & 0xffffffffu));
-    if (it == conns_.end() || it->second->generation != (tag >> 32)) {
-      return nullptr;
-    }
-    return it->second.get();
-  }
-
-  void Accept(const Listener& l) {
-    for (int i = 0; i < 256; ++i) {
-      sockaddr_storage peer{};
-      socklen_t len = sizeof(peer);
-      const int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &len,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR) continue;
-        return;  // EAGAIN, or out of descriptors: try again next event.
-      }
-      server_->stats_.tcp_accepted.fetch_add(1, std::memory_order_relaxed);
-      std::string source = HostText(peer);
-      int& per_source = per_source_[source];
-      if (conns_.size() >= options_.max_tcp_connections ||
-          static_cast<uint32_t>(per_source) >= options_.max_tcp_per_source) {
-        if (per_source == 0) per_source_.erase(source);
-        server_->stats_.tcp_refused.fetch_add(1, std::memory_order_relaxed);
-        close(fd);
-        continue;
-      }
-      ++per_source;
-      auto conn = std::make_unique<Conn>();
-      conn->fd = fd;
-      conn->generation = ++generation_;
-      conn->source = std::move(source);
-      conn->deadline = absl::Now() + options_.tcp_idle_timeout;
-      if (l.tls) {
-        conn->ssl = SSL_new(ctx_);
-        if (conn->ssl == nullptr) {
-          ReleaseSource(conn->source);
-          close(fd);
-          continue;
-        }
-        SSL_set_fd(conn->ssl, fd);
-        SSL_set_accept_state(conn->ssl);
-        conn->handshaking = true;
-      }
-      Conn* c = conn.get();
-      conns_[fd] = std::move(conn);
-      server_->stats_.tcp_open.fetch_add(1, std::memory_order_relaxed);
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = TagOf(*c);
-      c->interest = EPOLLIN;
-      epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-      if (c->ssl == nullptr) Service(c);  // Data may already be there.
-    }
-  }
-
-  void ReleaseSource(const std::string& source) {
-    auto it = per_source_.find(source);
-    if (it != per_source_.end() && --it->second <= 0) per_source_.erase(it);
-  }
-
-  void Close(Conn* c) {
-    const int fd = c->fd;
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-    if (c->ssl != nullptr) {
-      if (!c->handshaking) SSL_shutdown(c->ssl);  // Best effort close_notify.
-      SSL_free(c->ssl);
-    }
-    close(fd);
-    ReleaseSource(c->source);
-    server_->stats_.tcp_open.fetch_sub(1, std::memory_order_relaxed);
-    conns_.erase(fd);
-  }
-
-  void CloseExpired(absl::Time now) {
-    std::vector<Conn*> expired;
-    for (auto& [fd, c] : conns_) {
-      if (now >= c->deadline) expired.push_back(c.get());
-    }
-    for (Conn* c : expired) {
-      server_->stats_.tcp_idle_closed.fetch_add(1, std::memory_order_relaxed);
-      Close(c);
-    }
-  }
-
-  void MaybeReloadTls() {
-    const std::string sig = FilesSignature(options_.dot_tls);
-    if (sig == files_signature_) return;
-    absl::StatusOr<SSL_CTX*> ctx =
-        MakeTlsContext(options_.dot_tls, options_.dot_client_cert);
-    if (!ctx.ok()) {
-      // Keep serving with the old files; a half-written rotation is retried
-      // at the next check.
-      spdlog::warn("dns: DoT certificate reload failed: {}",
-                   std::string(ctx.status().message()));
-      return;
-    }
-    SSL_CTX_free(ctx_);  // Live connections hold their own reference.
-    ctx_ = *ctx;
-    files_signature_ = sig;
-    spdlog::info("dns: DoT certificates reloaded");
-  }
-
-  // Progresses the TLS handshake. True when done and the connection may
-  // carry messages; false when it is waiting (interest updated) or closed.
-  bool Handshake(Conn* c) {
-    ERR_clear_error();
-    const int r = SSL_do_handshake(c->ssl);
-    if (r == 1) {
-      c->handshaking = false;
-      c->peer_pem = PeerCertificatePem(c->ssl);
-      if (!c->peer_pem.empty() && server_->authenticator_) {
-        absl::StatusOr<Identity> id = server_->authenticator_(c->peer_pem);
-        if (!id.ok()) {
-          server_->stats_.tls_auth_failed.fetch_add(1,
-                                                    std::memory_order_relaxed);
-          spdlog::debug("dns: DoT client {} rejected: {}", c->source,
-                        std::string(id.status().message()));
-          Close(c);
-          return false;
-        }
-      }
-      return true;
-    }
-    const int err = SSL_get_error(c->ssl, r);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      SetInterest(c, err == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN);
-      return false;
-    }
-    server_->stats_.tls_handshake_failed.fetch_add(1,
-                                                   std::memory_order_relaxed);
-    spdlog::debug("dns: DoT handshake from {} failed: {}", c->source,
-                  OpenSslError());
-    Close(c);
-    return false;
-  }
-
-  void SetInterest(Conn* c, uint32_t interest) {
-    if (interest == c->interest) return;
-    epoll_event ev{};
-    ev.events = interest;
-    ev.data.u64 = TagOf(*c);
-    epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
-    c->interest = interest;
-  }
-
-  // Reads one chunk: >0 bytes read, 0 would block, -1 EOF or error.
-  int ReadSome(Conn* c) {
-    char buf[kReadChunk];
-    if (c->ssl != nullptr) {
-      ERR_clear_error();
-      const int r = SSL_read(c->ssl, buf, sizeof(buf));
-      if (r > 0) {
-        c->in.append(buf, static_cast<size_t>(r));
-        return r;
-      }
-      const int err = SSL_get_error(c->ssl, r);
-      if (err == SSL_ERROR_WANT_READ) return 0;
-      if (err == SSL_ERROR_WANT_WRITE) {
-        c->ssl_wants_write = true;
-        return 0;
-      }
-      return -1;
-    }
-    for (;;) {
-      const ssize_t r = read(c->fd, buf, sizeof(buf));
-      if (r > 0) {
-        c->in.append(buf, static_cast<size_t>(r));
-        return static_cast<int>(r);
-      }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-      return -1;
-    }
-  }
-
-  // Writes what is queued. False on a fatal error.
-  bool Flush(Conn* c) {
-    while (c->out_off < c->out.size()) {
-      const size_t left = c->out.size() - c->out_off;
-      if (c->ssl != nullptr) {
-        ERR_clear_error();
-        const int r =
-            SSL_write(c->ssl, c->out.data() + c->out_off,
-                      static_cast<int>(std::min<size_t>(left, 65536)));
-        if (r > 0) {
-          c->out_off += static_cast<size_t>(r);
-          continue;
-        }
-        const int err = SSL_get_error(c->ssl, r);
-        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) break;
-        return false;
-      }
-      const ssize_t r =
-          send(c->fd, c->out.data() + c->out_off, left, MSG_NOSIGNAL);
-      if (r > 0) {
-        c->out_off += static_cast<size_t>(r);
-        continue;
-      }
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      return false;
-    }
-    while (!c->answer_ends.empty() && c->answer_ends.front() <= c->out_off) {
-      c->answer_ends.pop_front();
-    }
-    if (c->out_off == c->out.size()) {
-      c->out.clear();
-      c->out_off = 0;
-      c->answer_ends.clear();
-    } else if (c->out_off > 65536 && c->out_off * 2 > c->out.size()) {
-      c->out.erase(0, c->out_off);
-      for (size_t& end : c->answer_ends) end -= c->out_off;
-      c->out_off = 0;
-    }
-    return true;
-  }
-
-  bool Full(const Conn& c) const {
-    return c.answer_ends.size() >= options_.max_tcp_queries_in_flight;
-  }
-
-  // Answers every complete message buffered, up to the in-flight cap.
-  // False when the stream is broken (zero length) or a DoT identity no
-  // longer authenticates.
-  bool ProcessInput(Conn* c) {
-    while (!Full(*c)) {
-      const size_t avail = c->in.size() - c->in_off;
-      if (avail < 2) break;
-      const auto* p =
-          reinterpret_cast<const uint8_t*>(c->in.data()) + c->in_off;
-      const size_t len = (size_t{p[0]} << 8) | p[1];
-      if (len == 0) {
-        server_->stats_.tcp_bad_length.fetch_add(1, std::memory_order_relaxed);
-        return false;
-      }
-      if (avail < 2 + len) break;
-      Identity identity;
-      if (c->ssl != nullptr && !c->peer_pem.empty() &&
-          server_->authenticator_) {
-        absl::StatusOr<Identity> id = server_->authenticator_(c->peer_pem);
-        if (!id.ok()) {
-          server_->stats_.tls_auth_failed.fetch_add(1,
-                                                    std::memory_order_relaxed);
-          return false;
-        }
-        identity = *std::move(id);
-      }
-      const size_t n = server_->Process(
-          absl::MakeConstSpan(p + 2, len),
-          c->ssl != nullptr ? Transport::kTls : Transport::kTcp, identity,
-          scratch_.data(), kMaxTcpMessage);
-      if (n > 0) {
-        c->out.push_back(static_cast<char>(n >> 8));
-        c->out.push_back(static_cast<char>(n & 0xff));
-        c->out.append(reinterpret_cast<const char*>(scratch_.data()), n);
-        c->answer_ends.push_back(c->out.size());
-      }
-      c->in_off += 2 + len;
-      c->deadline = absl::Now() + options_.tcp_idle_timeout;
-    }
-    if (c->in_off == c->in.size()) {
-      c->in.clear();
-      c->in_off = 0;
-    } else if (c->in_off > 0 && c->in_off * 2 > c->in.size()) {
-      c->in.erase(0, c->in_off);
-      c->in_off = 0;
-    }
-    return true;
-  }
-
-  void Service(Conn* c) {
-    if (c->handshaking && !Handshake(c)) return;
-    c->ssl_wants_write = false;
-    bool more = true;  // Stays true only if the round limit cut reading.
-    for (int round = 0; round < 64; ++round) {
-      if (!Flush(c) || !ProcessInput(c)) return Close(c);
-      if (Full(*c)) {
-        // Answers written out free slots for messages already buffered.
-        if (!Flush(c)) return Close(c);
-        if (Full(*c)) {
-          more = false;
-          break;
-        }
-        continue;
-      }
-      if (c->eof) {
-        more = false;
-        break;
-      }
-      // Never buffer more than one message's worth beyond what is
-      // answerable: a client may not fill memory with unread queries.
-      if (c->in.size() - c->in_off > 2 + kMaxTcpMessage) {
-        more = false;
-        break;
-      }
-      const int r = ReadSome(c);
-      if (r < 0) c->eof = true;
-      if (r <= 0) {
-        if (!ProcessInput(c)) return Close(c);
-        more = false;
-        break;
-      }
-    }
-    if (!Flush(c)) return Close(c);
-    const bool pending_out = c->out_off < c->out.size();
-    if (c->eof && !pending_out) return Close(c);
-    if (!Full(*c) && !c->eof &&
-        (more || (c->ssl != nullptr && SSL_pending(c->ssl) > 0))) {
-      ready_.push_back(TagOf(*c));
-    }
-    uint32_t interest = 0;
-    if (!Full(*c) && !c->eof) interest |= EPOLLIN;
-    if (pending_out || c->ssl_wants_write) interest |= EPOLLOUT;
-    if (interest == 0) interest = EPOLLIN;  // Still notice a reset.
-    SetInterest(c, interest);
-  }
-
-  DnsServer* server_;
-  const Options& options_;
-  int epfd_ = -1;
-  int wakefd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  std::string files_signature_;
-  std::vector<Listener> listeners_;
-  absl::flat_hash_map<int, std::unique_ptr<Conn>> conns_;
-  absl::flat_hash_map<std::string, int> per_source_;
-  std::vector<uint64_t> ready_;
-  std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxTcpMessage);
-  uint32_t generation_ = 0;
-};
-
-// ---------------------------------------------------------------------------
-
 DnsServer::Options DnsServer::OptionsFromConfig(
     const lufd::v1::DnsConfig& config) {
   Options o;
@@ -804,7 +206,7 @@ DnsServer::Options DnsServer::OptionsFromConfig(
 }
 
 absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
-    const Options& options, QueryHandler* handler, TsigKeyLookup tsig_keys,
+    const Options& options, QueryProcessor* processor, TsigKeyLookup tsig_keys,
     PeerAuthenticator authenticator) {
   std::unique_ptr<DnsServer> s(new DnsServer());
   s->options_ = options;
@@ -815,7 +217,7 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
   o.udp_batch = std::clamp<uint32_t>(o.udp_batch, 1, 1024);
   o.max_udp_payload = std::clamp<uint32_t>(o.max_udp_payload, 512, 65535);
   o.max_tcp_queries_in_flight = std::max(1u, o.max_tcp_queries_in_flight);
-  s->handler_ = handler;
+  s->processor_ = processor;
   s->tsig_keys_ = std::move(tsig_keys);
   s->authenticator_ = std::move(authenticator);
   s->tcp_loop_ = std::make_unique<TcpLoop>(s.get(), s->options_);
@@ -932,9 +334,11 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return 0;
   }
+  // The one place the response size limit is decided (processor.h).
+  const size_t limit = ResponseLimit(query, transport, capacity);
   if (parsed != ParseResult::kOk || !query.has_tsig) {
-    return handler_->Respond(query, parsed, conn_identity, transport, out,
-                             capacity);
+    return processor_->Respond(query, parsed, conn_identity, transport, out,
+                               limit);
   }
   const uint64_t now = NowUnix();
   const TsigState tsig = VerifyQueryTsig(packet, query, tsig_keys_, now);
@@ -956,22 +360,15 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
       stats_.tsig_formerr.fetch_add(1, std::memory_order_relaxed);
       break;
   }
-  size_t limit = capacity;
-  if (transport == Transport::kUdp) {
-    const size_t client =
-        query.has_edns ? std::max<size_t>(query.udp_payload, kMaxUdpNoEdns)
-                       : kMaxUdpNoEdns;
-    limit = std::min(limit, client);
-  }
   if (tsig.status != TsigStatus::kOk) {
     return WriteTsigErrorResponse(query, tsig, out, limit, now);
   }
   // Leave room for our TSIG record so a signed answer still fits the
-  // client's limit (the responder sets TC against the smaller size).
+  // client's limit (the processor sets TC against the smaller size).
   const size_t reserve = TsigReserve(tsig);
   if (limit < kHeaderSize + reserve + 64) return 0;
-  const size_t n = handler_->Respond(query, parsed, tsig.identity, transport,
-                                     out, limit - reserve);
+  const size_t n = processor_->Respond(query, parsed, tsig.identity, transport,
+                                       out, limit - reserve);
   if (n == 0) return 0;
   // An unsigned answer to a signed query would be rejected by the client;
   // with the reserve this cannot fail, but send nothing if it did.
@@ -1029,6 +426,9 @@ void DnsServer::UdpWorker(int fd) {
     }
     const int n = recvmmsg(fd, rx_hdr.data(), static_cast<unsigned>(batch),
                            MSG_WAITFORONE, nullptr);
+    // Stop() wakes this thread with shutdown(), which returns an empty
+    // "datagram": it is no query, and must not be counted as a dropped one.
+    if (stopping_.load(std::memory_order_relaxed)) break;
     if (n <= 0) {
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
           !stopping_.load()) {

@@ -1,18 +1,20 @@
 // DnsServer: the DNS listeners. UDP, TCP (RFC 7766) and DNS over TLS
 // (RFC 7858) sockets per DnsConfig, each message run through the same
-// pipeline: ParseQuery -> TSIG check (tsig.h) -> QueryHandler::Respond ->
-// TSIG-sign the response when the query was signed -> send.
+// pipeline (Process): ParseQuery -> TSIG check (tsig.h) -> ResponseLimit ->
+// QueryProcessor::Respond (processor.h) -> TSIG-sign the response when the
+// query was signed -> send.
 //
 // Threads and sockets:
 //   UDP  for every `listen` address, `workers` sockets bound with
 //        SO_REUSEPORT (the kernel spreads flows over them), each served by
 //        its own thread with recvmmsg/sendmmsg of up to `udp_batch`
 //        messages per call;
-//   TCP  one epoll thread owns every TCP and DoT listener and connection
-//        (non-blocking; TLS handshakes progress in the same loop, so a slow
-//        handshake never blocks another connection). Messages are 2-byte
-//        length prefixed (max 65535); pipelined queries are answered in
-//        arrival order as they complete; a connection with
+//   TCP  one epoll thread (TcpLoop, tcp_loop.h) owns every TCP and DoT
+//        listener and connection (non-blocking; TLS handshakes progress in
+//        the same loop, so a slow handshake never blocks another
+//        connection). Messages are 2-byte length prefixed (max 65535);
+//        pipelined queries are answered in arrival order as they
+//        complete; a connection with
 //        max_tcp_queries_in_flight answers not yet written stops being read
 //        until the client reads. Connection caps: max_tcp_connections in
 //        total (TCP + DoT) and max_tcp_per_source per client address; the
@@ -32,11 +34,11 @@
 // (IP_PKTINFO / IPV6_PKTINFO).
 //
 // Malformed input never ends a thread: ParseQuery classifies it and the
-// handler answers FORMERR or nothing. Stop() closes every socket and joins
+// processor answers FORMERR or nothing. Stop() closes every socket and joins
 // every thread; it is idempotent and the destructor calls it.
 //
 // Thread-safety: Start/Stop from one thread; stats() and bound() from any.
-// The handler, the TSIG lookup and the authenticator are called
+// The processor, the TSIG lookup and the authenticator are called
 // concurrently from every worker and must be thread-safe; they must
 // outlive the server.
 #ifndef LUFD_SERVER_DNS_SERVER_H_
@@ -56,21 +58,11 @@
 #include "absl/time/time.h"
 #include "lufd/v1/config.pb.h"
 #include "server/core/identity.h"
-#include "server/dns/responder.h"
+#include "server/dns/processor.h"
 #include "server/dns/tsig.h"
 #include "server/dns/wire.h"
 
 namespace lufd::dns {
-
-// What answers a parsed query; Responder in lufd (frontend.cc adapts it),
-// a fake in the unit tests. Same contract as Responder::Respond.
-class QueryHandler {
- public:
-  virtual ~QueryHandler() = default;
-  virtual size_t Respond(const ParsedQuery& query, ParseResult parsed,
-                         const Identity& viewer, Transport transport,
-                         uint8_t* out, size_t capacity) = 0;
-};
 
 // Maps a verified DoT client certificate (PEM) to an identity, including
 // revocation; an error closes the connection. lufd passes
@@ -118,8 +110,8 @@ class DnsServer {
   // running. `tsig_keys` may be empty (every TSIG is then BADKEY);
   // `authenticator` may be empty (DoT peers are then anonymous).
   static absl::StatusOr<std::unique_ptr<DnsServer>> Start(
-      const Options& options, QueryHandler* handler, TsigKeyLookup tsig_keys,
-      PeerAuthenticator authenticator);
+      const Options& options, QueryProcessor* processor,
+      TsigKeyLookup tsig_keys, PeerAuthenticator authenticator);
 
   ~DnsServer();
   DnsServer(const DnsServer&) = delete;
@@ -132,8 +124,9 @@ class DnsServer {
 
   // The per-message pipeline shared by every transport (public for tests):
   // writes the response to `packet` into out[0..capacity) and returns its
-  // size (0 = send nothing). `conn_identity` is the DoT identity or
-  // anonymous.
+  // size (0 = send nothing). `capacity` is the transport's limit
+  // (max_udp_payload for UDP, 65535 for TCP/DoT); `conn_identity` is the
+  // DoT identity or anonymous.
   size_t Process(absl::Span<const uint8_t> packet, Transport transport,
                  const Identity& conn_identity, uint8_t* out, size_t capacity);
 
@@ -145,7 +138,7 @@ class DnsServer {
   void UdpWorker(int fd);
 
   Options options_;
-  QueryHandler* handler_ = nullptr;
+  QueryProcessor* processor_ = nullptr;
   TsigKeyLookup tsig_keys_;
   PeerAuthenticator authenticator_;
   std::vector<int> udp_fds_;

@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
-#include "absl/random/random.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,6 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
 #include "spdlog/spdlog.h"
 
@@ -117,73 +118,6 @@ absl::StatusOr<DnssecTiming> DnssecTiming::FromConfig(
         "signature_validity (signatures would be re-made at once)");
   }
   return t;
-}
-
-absl::StatusOr<CompactRrsig> MakeRrsig(
-    const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
-    std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
-    absl::Span<const std::string> rdatas, const DnssecTiming& timing,
-    absl::Time now) {
-  thread_local absl::BitGen bitgen;
-  const int64_t jitter_s = absl::ToInt64Seconds(timing.jitter);
-  const int64_t spread =
-      jitter_s > 0 ? absl::Uniform<int64_t>(bitgen, 0, jitter_s + 1) : 0;
-  const int64_t t = absl::ToUnixSeconds(now);
-  RrsigFields f;
-  f.type_covered = type;
-  f.algorithm = key.algorithm();
-  f.labels = LabelCount(owner_lower_wire);
-  f.original_ttl = ttl;
-  f.inception =
-      static_cast<uint32_t>(t - absl::ToInt64Seconds(timing.inception_offset));
-  f.expiration =
-      static_cast<uint32_t>(t + absl::ToInt64Seconds(timing.validity) - spread);
-  f.key_tag = key_tag;
-  f.signer_wire = std::string(apex_wire);
-  auto rdata = SignRrset(key, f, owner_lower_wire, kClassIN, rdatas);
-  if (!rdata.ok()) return rdata.status();
-  auto compact = CompactFromRdata(*rdata);
-  if (!compact) {
-    return absl::InternalError("dns: RRSIG is not in the 64-byte compact form");
-  }
-  return *compact;
-}
-
-bool NaptrRdataFrom(const lufd::v1::NaptrRecord& naptr, std::string* out) {
-  out->clear();
-  if (naptr.order() > 0xffff || naptr.preference() > 0xffff) return false;
-  const std::string& repl = naptr.replacement();
-  std::optional<std::string> repl_wire;
-  if (!repl.empty() && repl != ".") {
-    repl_wire = NameFromText(repl.back() == '.' ? std::string_view(repl)
-                                                : std::string_view(repl + "."));
-    if (!repl_wire) return false;
-  }
-  return AppendNaptrRdata(
-      out, static_cast<uint16_t>(naptr.order()),
-      static_cast<uint16_t>(naptr.preference()), naptr.flags(),
-      naptr.services(), naptr.regexp(),
-      repl_wire ? std::string_view(*repl_wire) : std::string_view());
-}
-
-bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out) {
-  out->clear();
-  if (uri.priority() > 0xffff || uri.weight() > 0xffff) return false;
-  AppendUriRdata(out, static_cast<uint16_t>(uri.priority()),
-                 static_cast<uint16_t>(uri.weight()), uri.target());
-  return true;
-}
-
-std::string EnumOwner(std::string_view e164, std::string_view apex_wire) {
-  std::string out;
-  if (!e164.empty() && e164[0] == '+') e164.remove_prefix(1);
-  out.reserve(e164.size() * 2 + apex_wire.size());
-  for (size_t i = e164.size(); i > 0; --i) {
-    out.push_back('\1');
-    out.push_back(e164[i - 1]);
-  }
-  out.append(apex_wire);
-  return out;
 }
 
 // ---------------------------------------------------------------- signer

@@ -16,8 +16,9 @@
 // answers are synthesized per query and signed on demand (SignatureLru).
 //
 // The responder computes exactly the same key, SignatureKey(owner, type,
-// RrsetHash(type, ttl, rdatas), key_tag), from the same rdata encoding
-// (NaptrRdataFrom below), so a signature made here is found there.
+// RrsetHash(type, ttl, rdatas), key_tag), from the same owner and RDATA
+// encoding (EnumOwner, NaptrRdataFrom in rdata.h), so a signature made here
+// is found there. Signatures are made by MakeRrsig (rrsig.h).
 //
 // Thread-safety: Start/Stop from one thread; LoadAll before Start; stats
 // and IsSigner from anywhere. The signer owns its threads; every pointer
@@ -63,26 +64,6 @@ struct DnssecTiming {
 
 // "14d", "36h", "90m", "1d12h", "0" -> duration; false on anything else.
 bool ParseDnsDuration(std::string_view text, absl::Duration* out);
-
-// Signs one RRset with `key` (its tag `key_tag`) for zone `apex_wire`:
-// inception = now - inception_offset, expiration = now + validity - a
-// random part of jitter (so that a whole registry signed at once does not
-// expire at once). `owner_lower_wire` and `rdatas` are what is served.
-absl::StatusOr<CompactRrsig> MakeRrsig(
-    const SigningKey& key, uint16_t key_tag, std::string_view apex_wire,
-    std::string_view owner_lower_wire, uint16_t type, uint32_t ttl,
-    absl::Span<const std::string> rdatas, const DnssecTiming& timing,
-    absl::Time now);
-
-// The DNS RDATA of a NAPTR / URI record from the view (the replacement
-// name as provisioned, uncompressed). False when the record cannot be
-// encoded (bad replacement name); it is then left out of the answer.
-// Reuses `out`'s capacity.
-bool NaptrRdataFrom(const lufd::v1::NaptrRecord& naptr, std::string* out);
-bool UriRdataFrom(const lufd::v1::UriRecord& uri, std::string* out);
-
-// "+12025556666" -> "6.6.6.6.5.5.5.2.0.2.1.<apex>" in lowercase wire form.
-std::string EnumOwner(std::string_view e164, std::string_view apex_wire);
 
 struct SignerStats {
   std::atomic<uint64_t> passes{0};              // Full walks completed.

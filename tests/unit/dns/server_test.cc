@@ -1,4 +1,4 @@
-// DnsServer over real loopback sockets with a fake handler: UDP (IPv4 and
+// DnsServer over real loopback sockets with a fake processor: UDP (IPv4 and
 // IPv6), TCP framing and pipelining, connection caps, idle and slow-loris
 // timeouts, garbage input, TSIG outcomes, and a clean Stop().
 #include "server/dns/server.h"
@@ -30,20 +30,14 @@ constexpr const char* kSecret = testing::kPeerKeySecret;
 // Answers every good query with one TXT-like record whose RDATA names the
 // viewer's org ("anonymous" when none), so tests see which identity the
 // server passed; FORMERR / NOTIMP otherwise.
-class FakeHandler : public QueryHandler {
+class FakeProcessor : public QueryProcessor {
  public:
   size_t Respond(const ParsedQuery& query, ParseResult parsed,
                  const Identity& viewer, Transport transport, uint8_t* out,
-                 size_t capacity) override {
+                 size_t limit) override {
     {
       absl::MutexLock lock(&mu_);
       last_transport_ = transport;
-    }
-    size_t limit = capacity;
-    if (transport == Transport::kUdp) {
-      limit = std::min<size_t>(
-          limit,
-          query.has_edns ? std::max<uint16_t>(query.udp_payload, 512) : 512);
     }
     ResponseWriter w(out, limit);
     if (parsed == ParseResult::kFormErr) {
@@ -103,6 +97,23 @@ bool Contains(const std::vector<uint8_t>& r, const std::string& s) {
   return std::search(r.begin(), r.end(), s.begin(), s.end()) != r.end();
 }
 
+// The one place the response size limit is decided.
+TEST(ResponseLimitTest, UdpTakesTheSmallerOfOursAndTheClients) {
+  ParsedQuery q;
+  q.has_edns = false;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 512u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTcp, 65535), 65535u);
+  q.has_edns = true;
+  q.udp_payload = 300;  // Below 512 counts as 512.
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 512u);
+  q.udp_payload = 1000;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 1000u);
+  q.udp_payload = 4096;
+  EXPECT_EQ(ResponseLimit(q, Transport::kUdp, 1232), 1232u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTls, 65535), 65535u);
+  EXPECT_EQ(ResponseLimit(q, Transport::kTcp, 100000), 65535u);
+}
+
 class DnsServerTest : public ::testing::Test {
  protected:
   void StartServer(DnsServer::Options options) {
@@ -110,8 +121,8 @@ class DnsServerTest : public ::testing::Test {
       options.listen = {"127.0.0.1:0", "[::1]:0"};
     }
     if (options.workers == 0) options.workers = 2;
-    absl::StatusOr<std::unique_ptr<DnsServer>> s =
-        DnsServer::Start(options, &handler_, testing::PeerKeyLookup(), nullptr);
+    absl::StatusOr<std::unique_ptr<DnsServer>> s = DnsServer::Start(
+        options, &processor_, testing::PeerKeyLookup(), nullptr);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = *std::move(s);
     ASSERT_GE(server_->bound().size(), 1u);
@@ -218,7 +229,7 @@ class DnsServerTest : public ::testing::Test {
     return false;
   }
 
-  FakeHandler handler_;
+  FakeProcessor processor_;
   std::unique_ptr<DnsServer> server_;
   int port_ = 0;
 };
@@ -349,7 +360,7 @@ TEST_F(DnsServerTest, TcpPipelinedQueriesInOneWrite) {
     seen[id] = true;
   }
   for (int id = 1; id <= 5; ++id) EXPECT_TRUE(seen[id]) << id;
-  EXPECT_EQ(handler_.last_transport(), Transport::kTcp);
+  EXPECT_EQ(processor_.last_transport(), Transport::kTcp);
   // The connection stays open for more.
   TcpSend(fd, Query(6));
   auto r = TcpReceive(fd);
@@ -501,7 +512,7 @@ TEST_F(DnsServerTest, FixedPortAndBindErrors) {
   DnsServer::Options o;
   o.listen = {server_->bound()[0].address};  // Taken (no SO_REUSEPORT TCP).
   o.workers = 1;
-  FakeHandler other;
+  FakeProcessor other;
   absl::StatusOr<std::unique_ptr<DnsServer>> clash =
       DnsServer::Start(o, &other, nullptr, nullptr);
   EXPECT_FALSE(clash.ok());
@@ -519,6 +530,19 @@ TEST_F(DnsServerTest, StopIsPromptAndIdempotent) {
   EXPECT_LT(took, std::chrono::seconds(2));
   EXPECT_TRUE(ClosedWithin(fd, 1000));
   close(fd);
+}
+
+// The shutdown log line reads these counters: Stop() wakes each UDP worker
+// out of recvmmsg with shutdown(), which hands it an empty "datagram" that
+// must not count as a query, let alone a dropped one (it once logged
+// "dropped 2" after a clean run).
+TEST_F(DnsServerTest, StopCountsNothingOfItsOwn) {
+  StartServer({});
+  ASSERT_TRUE(Udp(Query(7)).has_value());
+  server_->Stop();
+  EXPECT_EQ(server_->stats().udp_queries.load(), 1u);
+  EXPECT_EQ(server_->stats().dropped.load(), 0u);
+  EXPECT_EQ(server_->stats().udp_send_errors.load(), 0u);
 }
 
 }  // namespace

@@ -19,7 +19,9 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/rdata.h"
 #include "server/dns/responder.h"
+#include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
 #include "tests/unit/testing/objects.h"
 
@@ -261,7 +263,11 @@ TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
     }
     size_t n =
         (*responder)
-            ->Respond(pq, pr, viewer, Transport::kUdp, out.data(), out.size());
+            ->Respond(pq, pr, viewer, Transport::kUdp, out.data(),
+                      ResponseLimit(
+                          pq, Transport::kUdp,
+                          std::min<size_t>(out.size(),
+                                           (*responder)->max_udp_payload())));
     EXPECT_GT(n, 0u);
   }
   EXPECT_EQ((*responder)->stats().sig_store_hits.load(), 2u);
@@ -286,7 +292,7 @@ TEST_F(SignerTest, ResignsWhatExpiresSoonAndSignsForANewZsk) {
   short_timing.validity = absl::Hours(30);
   short_timing.jitter = absl::ZeroDuration();
   auto soon = MakeRrsig(*csk_.private_key, csk_.key_tag, kApex, owner,
-                          kTypeNAPTR, 600, rdatas, short_timing, absl::Now());
+                        kTypeNAPTR, 600, rdatas, short_timing, absl::Now());
   ASSERT_TRUE(soon.ok());
   SignatureCache fresh_sigs;
   auto signer2 = MakeSigner(&fresh_sigs);
@@ -372,8 +378,8 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   views_.Publish(*next);
   EXPECT_TRUE(WaitFor([&] { return sigs.size() >= 252u; }));
   // The pass counts itself after its signatures are in: wait for it.
-  EXPECT_TRUE(WaitFor(
-      [&] { return second->stats().incremental_passes.load() >= 1; }));
+  EXPECT_TRUE(
+      WaitFor([&] { return second->stats().incremental_passes.load() >= 1; }));
   EXPECT_EQ(second->stats().passes.load(), 0u);
 
   // A changed record changes the RRsets of many TNs: a full walk.
