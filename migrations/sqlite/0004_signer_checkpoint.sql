@@ -28,6 +28,8 @@ FROM (
       WHERE owner = X'ff6c7566642d7369676e2d61686561642d636865636b706f696e74'
         AND substr(CAST(rrsig AS TEXT), 1, 30) =
             'lufd-sign-ahead-checkpoint v1 '
+        -- No NUL byte (the text would end there).
+        AND length(rrsig) = length(CAST(rrsig AS TEXT))
       ORDER BY seq DESC
       LIMIT 1
     )
@@ -35,6 +37,6 @@ FROM (
 )
 WHERE length(serial) BETWEEN 1 AND 18 AND serial NOT GLOB '*[^0-9]*'
   AND length(pass) BETWEEN 1 AND 18 AND pass NOT GLOB '*[^0-9]*'
-  AND length(keys) > 0 AND keys NOT GLOB '* *';
+  AND length(keys) > 0 AND keys NOT GLOB '*[^!-~]*';
 DELETE FROM dnssec_signatures
 WHERE owner = X'ff6c7566642d7369676e2d61686561642d636865636b706f696e74';

@@ -11,8 +11,10 @@
 #include <pqxx/pqxx>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -26,10 +28,13 @@
 namespace lufd::testing {
 namespace {
 
-// The owner of the signer's checkpoint row before migration 0004:
-// 0xff "lufd-sign-ahead-checkpoint", in hex.
-constexpr char kOldSentinelHex[] =
-    "ff6c7566642d7369676e2d61686561642d636865636b706f696e74";
+// The owner of the signer's checkpoint row before migration 0004.
+const std::string& OldSentinelOwner() {
+  static const std::string* const owner = new std::string(
+      "\xff"
+      "lufd-sign-ahead-checkpoint");
+  return *owner;
+}
 
 StoredSignature Sig(const std::string& owner, uint16_t type, uint64_t hash,
                     uint16_t tag, const std::string& rrsig,
@@ -93,6 +98,36 @@ void SignatureTableConformanceTest::MigrateUpTo(uint32_t version) {
                          f.version, ", '", f.name, "', '", f.checksum,
                          "', '2026-01-01T00:00:00Z')"));
   }
+}
+
+void SignatureTableConformanceTest::InsertSchema3Rows(
+    const std::vector<std::pair<std::string, std::string>>& rows) {
+  const bool sqlite = GetParam() == "sqlite";
+  std::string sql;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string owner = absl::BytesToHexString(rows[i].first);
+    const std::string rrsig = absl::BytesToHexString(rows[i].second);
+    if (sqlite) {
+      absl::StrAppend(&sql,
+                      "INSERT INTO dnssec_signatures (seq, owner, "
+                      "type_covered, rrset_hash, key_tag, rrsig, expiration) "
+                      "VALUES (",
+                      i + 1, ", X'", owner, "', 35, -5, 7, X'", rrsig,
+                      "', 1900000000);");
+    } else {
+      absl::StrAppend(&sql,
+                      "INSERT INTO dnssec_signatures (owner, type_covered, "
+                      "rrset_hash, key_tag, rrsig, expiration, seq) VALUES "
+                      "('\\x",
+                      owner, "', 35, -5, 7, '\\x", rrsig,
+                      "', 1900000000, nextval('dnssec_signatures_seq_gen'));");
+    }
+  }
+  if (sqlite) {
+    absl::StrAppend(&sql, "UPDATE signature_state SET last_seq = ", rows.size(),
+                    " WHERE id = 1;");
+  }
+  ExecSql(sql);
 }
 
 namespace {
@@ -472,27 +507,11 @@ TEST_P(SignatureTableConformanceTest, LeaseIsTakenOverWhenItsHolderGoes) {
 TEST_P(SignatureTableConformanceTest, OldCheckpointRowBecomesTheCheckpoint) {
   if (IsMemory()) GTEST_SKIP() << "memory store has no schema";
   MigrateUpTo(3);
-  const std::string old_rdata =
-      "lufd-sign-ahead-checkpoint v1 4242 1800000000 e164.arpa.:12345,54321";
-  if (GetParam() == "sqlite") {
-    ExecSql(
-        absl::StrCat("INSERT INTO dnssec_signatures (seq, owner, type_covered, "
-                     "rrset_hash, key_tag, rrsig, expiration) VALUES "
-                     "(1, X'0131056509', 35, -5, 7, X'0023', 1900000000), "
-                     "(2, X'",
-                     kOldSentinelHex, "', 0, 0, 0, CAST('", old_rdata,
-                     "' AS BLOB), 1801209600);"
-                     "UPDATE signature_state SET last_seq = 2 WHERE id = 1"));
-  } else {
-    ExecSql(absl::StrCat(
-        "INSERT INTO dnssec_signatures (owner, type_covered, rrset_hash, "
-        "key_tag, rrsig, expiration, seq) VALUES "
-        "('\\x0131056509', 35, -5, 7, '\\x0023', 1900000000, "
-        "nextval('dnssec_signatures_seq_gen')), "
-        "('\\x",
-        kOldSentinelHex, "', 0, 0, 0, convert_to('", old_rdata,
-        "', 'UTF8'), 1801209600, nextval('dnssec_signatures_seq_gen'))"));
-  }
+  InsertSchema3Rows(
+      {{std::string("\x01\x31\x05\x65\x09", 5), std::string("\x00\x23", 2)},
+       {OldSentinelOwner(),
+        "lufd-sign-ahead-checkpoint v1 4242 1800000000 "
+        "e164.arpa.:12345,54321"}});
   ASSERT_TRUE(store_->Migrate().ok());
 
   auto checkpoint = table().ReadSignerCheckpoint();
@@ -527,26 +546,15 @@ TEST_P(SignatureTableConformanceTest, OldCheckpointRowBecomesTheCheckpoint) {
   EXPECT_EQ(*committed, 1u);
 }
 
-// A sentinel row that does not parse is dropped: no checkpoint, so the
-// signer walks the registry once.
+// A sentinel row that does not parse is dropped, and the migration still
+// succeeds: no checkpoint, so the signer walks the registry once.
 TEST_P(SignatureTableConformanceTest, MalformedOldCheckpointRowIsDropped) {
   if (IsMemory()) GTEST_SKIP() << "memory store has no schema";
   MigrateUpTo(3);
+  // A serial that is no number, and bytes that are no text (PostgreSQL's
+  // UTF-8 decoding would fail the migration on them).
   const std::string bad = "lufd-sign-ahead-checkpoint v1 12x 1800000000 k";
-  if (GetParam() == "sqlite") {
-    ExecSql(
-        absl::StrCat("INSERT INTO dnssec_signatures (seq, owner, type_covered, "
-                     "rrset_hash, key_tag, rrsig, expiration) VALUES (1, X'",
-                     kOldSentinelHex, "', 0, 0, 0, CAST('", bad,
-                     "' AS BLOB), 1801209600);"
-                     "UPDATE signature_state SET last_seq = 1 WHERE id = 1"));
-  } else {
-    ExecSql(absl::StrCat(
-        "INSERT INTO dnssec_signatures (owner, type_covered, rrset_hash, "
-        "key_tag, rrsig, expiration, seq) VALUES ('\\x",
-        kOldSentinelHex, "', 0, 0, 0, '\\xff00'::BYTEA || convert_to('", bad,
-        "', 'UTF8'), 1801209600, nextval('dnssec_signatures_seq_gen'))"));
-  }
+  InsertSchema3Rows({{OldSentinelOwner(), bad + std::string("\0\xff", 2)}});
   ASSERT_TRUE(store_->Migrate().ok());
   auto checkpoint = table().ReadSignerCheckpoint();
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();

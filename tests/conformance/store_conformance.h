@@ -11,6 +11,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "storage/signature_table.h"
@@ -55,6 +57,11 @@ class SignatureTableConformanceTest : public StoreConformanceTest {
   // time would have: the embedded migrations up to it, recorded in
   // schema_migrations. For upgrade tests (SQL backends).
   void MigrateUpTo(uint32_t version);
+
+  // Inserts (owner, rrsig) byte strings into a schema-0003
+  // dnssec_signatures table, with seqs 1, 2, ... (SQL backends).
+  void InsertSchema3Rows(
+      const std::vector<std::pair<std::string, std::string>>& rows);
 };
 
 }  // namespace lufd::testing
