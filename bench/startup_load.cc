@@ -2,7 +2,7 @@
 // on their own (no gRPC, DNS or TLS):
 //   1. the first registry view (Store::LoadSnapshot into a
 //      RegistryView::Builder, as ChangeFollower::Start does), and
-//   2. the stored DNSSEC signatures (Store::ScanSignatures into a
+//   2. the stored DNSSEC signatures (SignatureTable::ScanSignatures into a
 //      SignatureCache, as SignAheadSigner::LoadAll does).
 // Prints wall and CPU seconds (user + system) of each, --runs times (the
 // database file stays in the page cache after the first). CPU time is the
@@ -83,14 +83,16 @@ int main(int argc, char** argv) {
       lufd::dns::SignatureCache signatures;
       absl::StatusOr<uint64_t> seq = 0;
       signatures.InsertMany([&](lufd::dns::SignatureCache::AddFn add) {
-        seq = (*store)->ScanSignatures(0, [&](const lufd::StoredSignature& s) {
-          uint16_t covered = 0;
-          auto compact = lufd::dns::CompactFromRdata(s.rrsig_rdata, &covered);
-          if (!compact) return;
-          add(lufd::dns::SignatureKey(s.owner, covered, s.rrset_hash,
-                                      s.key_tag),
-              *compact);
-        });
+        seq = (*store)->Signatures()->ScanSignatures(
+            0, [&](const lufd::StoredSignature& s) {
+              uint16_t covered = 0;
+              auto compact =
+                  lufd::dns::CompactFromRdata(s.rrsig_rdata, &covered);
+              if (!compact) return;
+              add(lufd::dns::SignatureKey(s.owner, covered, s.rrset_hash,
+                                          s.key_tag),
+                  *compact);
+            });
       });
       if (!seq.ok()) {
         std::fprintf(stderr, "%s\n", seq.status().ToString().c_str());

@@ -14,6 +14,9 @@
 // fresher view. Writes are therefore serializable, and no backend needs more
 // than the few operations below.
 //
+// DNSSEC signatures made ahead are derived data beside the registry, behind
+// their own seam (signature_table.h) that Signatures() hands out.
+//
 // Implementations: memory (tests), SQLite (default, WAL, one file) and
 // PostgreSQL (libpqxx). All statements are prepared/parameterized.
 // Thread-safety: every method may be called from any thread concurrently.
@@ -32,6 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "lufd/v1/registry.pb.h"
+#include "storage/signature_table.h"
 
 namespace lufd {
 
@@ -65,30 +69,6 @@ struct AuditQuery {
   uint32_t limit = 1000;
   std::string key;    // Exact match when non-empty.
   std::string actor;  // Exact match when non-empty.
-};
-
-// A DNSSEC signature made ahead of time for a positive RRset (see
-// server/dns/signer.h). Identified by (owner, type_covered, rrset_hash,
-// key_tag): a changed RRset has a new hash and gets a new row; the old row
-// stays until it expires. Not part of the change log: signatures are derived
-// data, re-made every few days, and would swamp the audit trail.
-struct StoredSignature {
-  std::string owner;  // Lowercase uncompressed wire name.
-  uint16_t type_covered = 0;
-  uint64_t rrset_hash = 0;  // server/dns/dnssec.h RrsetHash.
-  uint16_t key_tag = 0;
-  std::string rrsig_rdata;  // The whole RRSIG RDATA.
-  int64_t expiration_unix = 0;
-  uint64_t seq = 0;  // Set by the store: increases with every put.
-};
-
-// Held by the one instance that signs ahead; released on destruction or
-// when the process (or its database session) dies.
-class SignerLease {
- public:
-  virtual ~SignerLease() = default;
-  // False once the lease was lost (PostgreSQL session gone).
-  virtual bool Valid() = 0;
 };
 
 class Store {
@@ -135,30 +115,10 @@ class Store {
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;
 
-  // --- DNSSEC signatures made ahead (see StoredSignature) ---
-
-  // Upserts in one transaction; each row gets a fresh seq.
-  // A row given twice in one call: the last one wins. 100k+ rows per call
-  // are expected (the signer's first pass over a big registry).
-  virtual absl::Status PutSignatures(
-      const std::vector<StoredSignature>& signatures) = 0;
-  // Every row with seq > after_seq, in seq order; returns the highest seq
-  // seen (after_seq when none). Start-up loads with after_seq = 0, then
-  // instances poll for what the signer added. Streams: rows are handed to
-  // fn as they are read (the reference is valid only during the call), and
-  // fn must not call back into the store.
-  virtual absl::StatusOr<uint64_t> ScanSignatures(
-      uint64_t after_seq,
-      const std::function<void(const StoredSignature&)>& fn) = 0;
-  // Deletes rows expiring before `unix_time`; returns how many.
-  virtual absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
-      int64_t unix_time) = 0;
-  // The sign-ahead election: a lease, or nullptr when another instance
-  // holds it (PostgreSQL session advisory lock; SQLite and memory: the
-  // first caller in the process, as the database has one writer host).
-  // A lease does not refer to its Store and may outlive it.
-  virtual absl::StatusOr<std::unique_ptr<SignerLease>>
-  TryAcquireSignerLease() = 0;
+  // The DNSSEC signatures made ahead, the signer lease and its checkpoint
+  // (signature_table.h), on this store's database and connections. Owned by
+  // the Store: valid for the Store's lifetime, never null.
+  virtual SignatureTable* Signatures() = 0;
 };
 
 }  // namespace lufd

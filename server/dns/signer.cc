@@ -11,10 +11,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/rdata.h"
@@ -35,7 +33,6 @@ constexpr absl::Duration kEvictInterval = absl::Minutes(1);
 
 // More changed TNs than this: walk everything instead.
 constexpr size_t kMaxIncrementalTns = 100000;
-constexpr absl::string_view kCheckpointMagic = "lufd-sign-ahead-checkpoint v1";
 
 // Sign-ahead is background work: under a query flood the serving threads
 // come first (nice 10 gets about a tenth of a core contended with nice-0
@@ -137,6 +134,7 @@ absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
   s->timing_ = *timing;
   s->zones_ = std::move(zones);
   s->store_ = store;
+  s->table_ = store->Signatures();
   s->views_ = views;
   s->keys_ = keys;
   s->signatures_ = signatures;
@@ -149,12 +147,6 @@ SignAheadSigner::~SignAheadSigner() { Stop(); }
 
 std::optional<std::pair<uint64_t, CompactRrsig>> SignAheadSigner::EntryOf(
     const StoredSignature& row, uint32_t now) {
-  if (row.owner == CheckpointOwner()) {
-    // At start-up, and later the signer's newest: used if this instance
-    // takes the lease.
-    ReadCheckpoint(row);
-    return std::nullopt;
-  }
   uint16_t covered = 0;
   std::optional<CompactRrsig> compact =
       CompactFromRdata(row.rrsig_rdata, &covered);
@@ -169,7 +161,7 @@ absl::Status SignAheadSigner::LoadAll() {
   absl::StatusOr<uint64_t> seq = 0;
   // In one InsertMany: a million rows fill the store's tables sized once.
   signatures_->InsertMany([&](SignatureCache::AddFn add) {
-    seq = store_->ScanSignatures(0, [&](const StoredSignature& sig) {
+    seq = table_->ScanSignatures(0, [&](const StoredSignature& sig) {
       if (auto entry = EntryOf(sig, now)) {
         add(entry->first, entry->second);
         ++loaded;
@@ -213,7 +205,7 @@ void SignAheadSigner::PollOnce() {
   const uint32_t now = static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
   uint64_t loaded = 0;
   auto seq =
-      store_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
+      table_->ScanSignatures(scanned_seq_, [&](const StoredSignature& sig) {
         if (auto entry = EntryOf(sig, now)) {
           signatures_->Insert(entry->first, entry->second);
           ++loaded;
@@ -225,24 +217,16 @@ void SignAheadSigner::PollOnce() {
   }
 }
 
-const std::string& SignAheadSigner::CheckpointOwner() {
-  static const std::string* const owner = new std::string(
-      "\xff"
-      "lufd-sign-ahead-checkpoint");
-  return *owner;
-}
-
-void SignAheadSigner::ReadCheckpoint(const StoredSignature& row) {
-  std::vector<absl::string_view> f =
-      absl::StrSplit(row.rrsig_rdata, ' ', absl::SkipEmpty());
-  Checkpoint c;
-  // magic (2 words), serial, full pass time, keys.
-  if (f.size() == 5 && absl::StrCat(f[0], " ", f[1]) == kCheckpointMagic &&
-      absl::SimpleAtoi(f[2], &c.serial) &&
-      absl::SimpleAtoi(f[3], &c.full_pass_unix)) {
-    c.keys = std::string(f[4]);
-    checkpoint_ = std::move(c);
+std::optional<SignerCheckpoint> SignAheadSigner::ReadCheckpoint() {
+  auto checkpoint = table_->ReadSignerCheckpoint();
+  if (!checkpoint.ok()) {
+    if (!absl::IsUnimplemented(checkpoint.status())) {
+      spdlog::warn("dns: reading the sign-ahead checkpoint: {}",
+                   checkpoint.status().ToString());
+    }
+    return std::nullopt;
   }
+  return *std::move(checkpoint);
 }
 
 std::string SignAheadSigner::SignerKeys() const {
@@ -262,15 +246,8 @@ std::string SignAheadSigner::SignerKeys() const {
   return out;
 }
 
-void SignAheadSigner::PutCheckpoint(const Checkpoint& c) {
-  StoredSignature row;
-  row.owner = CheckpointOwner();
-  row.rrsig_rdata = absl::StrCat(kCheckpointMagic, " ", c.serial, " ",
-                                 c.full_pass_unix, " ", c.keys);
-  // Outlives no signature of the pass it describes: expired rows go.
-  row.expiration_unix =
-      c.full_pass_unix + absl::ToInt64Seconds(timing_.validity);
-  absl::Status put = store_->PutSignatures({row});
+void SignAheadSigner::PutCheckpoint(const SignerCheckpoint& c) {
+  absl::Status put = table_->WriteSignerCheckpoint(c);
   if (!put.ok() && !absl::IsUnimplemented(put)) {
     spdlog::warn("dns: writing the sign-ahead checkpoint: {}", put.ToString());
   }
@@ -319,6 +296,8 @@ void SignAheadSigner::Run() {
   absl::Time serial_changed_at = absl::InfinitePast();
   absl::Time first_change_at = absl::InfiniteFuture();
   bool lease_unsupported_logged = false;
+  // Read when the lease is taken; consulted once the keys are known.
+  std::optional<SignerCheckpoint> checkpoint;
 
   // The first round runs at once: DnsFrontend waits for the lease.
   bool first_round = true;
@@ -340,11 +319,12 @@ void SignAheadSigner::Run() {
     }
     if (lease == nullptr && now >= next_lease_try) {
       next_lease_try = now + kLeaseRetry;
-      auto got = store_->TryAcquireSignerLease();
+      auto got = table_->TryAcquireSignerLease();
       if (got.ok() && *got != nullptr) {
         lease = std::move(*got);
         is_signer_.store(true);
         passed_once = false;
+        checkpoint = ReadCheckpoint();
         spdlog::info("dns: this instance signs ahead");
       } else if (!got.ok() && !lease_unsupported_logged) {
         lease_unsupported_logged = true;
@@ -361,7 +341,7 @@ void SignAheadSigner::Run() {
       stats_.evicted_total.fetch_add(
           signatures_->EvictExpiring(static_cast<uint32_t>(t)));
       if (lease != nullptr) {
-        auto deleted = store_->DeleteSignaturesExpiringBefore(t);
+        auto deleted = table_->DeleteSignaturesExpiringBefore(t);
         if (!deleted.ok() && !absl::IsUnimplemented(deleted.status())) {
           spdlog::warn("dns: deleting expired signatures: {}",
                        deleted.status().ToString());
@@ -382,25 +362,24 @@ void SignAheadSigner::Run() {
     // nothing to sign, and nothing to compare the checkpoint with.
     const std::string signer_keys = SignerKeys();
     if (signer_keys.empty()) continue;
-    if (!passed_once && checkpoint_.has_value()) {
-      // A restart on a registry the Store's signatures already cover: no
+    if (!passed_once && checkpoint.has_value()) {
+      // A restart on a registry the stored signatures already cover: no
       // walk now; what changed since is signed incrementally below.
-      const Checkpoint& checkpoint = *checkpoint_;
       const absl::Time full_pass =
-          absl::FromUnixSeconds(checkpoint.full_pass_unix);
-      if (checkpoint.keys == signer_keys && checkpoint.serial <= serial &&
+          absl::FromUnixSeconds(checkpoint->full_pass_unix);
+      if (checkpoint->keys == signer_keys && checkpoint->serial <= serial &&
           full_pass <= now && now - full_pass < kPeriodicPass) {
         passed_once = true;
-        passed_serial = checkpoint.serial;
+        passed_serial = checkpoint->serial;
         passed_keys = signer_keys;
         last_pass = full_pass;
         stats_.start_passes_skipped.fetch_add(1);
         spdlog::info(
             "dns: stored signatures cover serial {} with keys {}; no "
             "start-up sign-ahead walk",
-            checkpoint.serial, signer_keys);
+            checkpoint->serial, signer_keys);
       }
-      checkpoint_.reset();
+      checkpoint.reset();
     }
     if (now < retry_after) continue;
     bool full = !passed_once || signer_keys != passed_keys ||
@@ -434,8 +413,8 @@ void SignAheadSigner::Run() {
     }
     if (*made > 0) spdlog::info("dns: signed {} RRsets ahead", *made);
     if (!full) stats_.incremental_passes.fetch_add(1);
-    PutCheckpoint(Checkpoint{view->serial(), absl::ToUnixSeconds(last_pass),
-                             signer_keys});
+    PutCheckpoint(SignerCheckpoint{
+        view->serial(), absl::ToUnixSeconds(last_pass), signer_keys});
   }
   lease.reset();
   is_signer_.store(false);
@@ -545,7 +524,7 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
       made_total += rows.size();
       stats_.signed_total.fetch_add(rows.size());
       batch.clear();
-      absl::Status put = store_->PutSignatures(rows);
+      absl::Status put = table_->PutSignatures(rows);
       if (!put.ok()) {
         if (absl::IsUnimplemented(put)) {
           if (!put_unsupported_logged) {

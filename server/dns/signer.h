@@ -2,16 +2,17 @@
 // TN RRset in the Store, and the polling that brings those signatures into
 // every instance's SignatureCache.
 //
-// One SignAheadSigner per lufd process. All instances poll
-// Store::ScanSignatures into their local SignatureCache (about every
-// second) and evict expired entries. Only the instance holding the signer
-// lease (Store::TryAcquireSignerLease: a PostgreSQL advisory lock; on
-// SQLite/memory the first caller) also signs: after every new view serial
+// One SignAheadSigner per lufd process. All instances poll the Store's
+// SignatureTable (storage/signature_table.h) into their local
+// SignatureCache (about every second) and evict expired entries. Only the
+// instance holding the signer lease (SignatureTable::TryAcquireSignerLease:
+// a PostgreSQL advisory lock; on SQLite/memory the first caller) also
+// signs: after every new view serial
 // (debounced) and periodically, it walks the view's TNs, computes for each
 // viewer class (anonymous and every org with role peer) the NAPTR RRset the
 // responder would serve, dedupes identical RRsets by RrsetHash, and signs
 // what has no signature by an ACTIVE zone-signing key or one expiring within
-// `refresh_before`, writing batches through Store::PutSignatures and into
+// `refresh_before`, writing batches through PutSignatures and into
 // the local SignatureCache. Ranges and prefixes are not signed ahead: their
 // answers are synthesized per query and signed on demand (SignatureLru).
 //
@@ -103,22 +104,7 @@ class SignAheadSigner {
     return SignPass(*views_->Current(), nullptr);
   }
 
-  // The owner of the Store row that records the last completed pass (not a
-  // DNS name: its first "label" would be 255 octets long). Instances skip
-  // it when loading signatures.
-  static const std::string& CheckpointOwner();
-
  private:
-  // What the last completed pass covered, kept as one row of the Store's
-  // signature table so that a restart need not walk the registry again: a
-  // full walk of 1M TNs per viewer class costs seconds of the CPU that
-  // serves queries. Deleting the signatures deletes it too.
-  struct Checkpoint {
-    uint64_t serial = 0;         // Every TN at this view serial was covered...
-    int64_t full_pass_unix = 0;  // ...and the last full walk ended then...
-    std::string keys;            // ...with these zone-signing keys.
-  };
-
   SignAheadSigner() = default;
   void Run();
   void PollOnce();
@@ -135,18 +121,22 @@ class SignAheadSigner {
       uint64_t after_serial, uint64_t upto_serial);
   // "apex:tag,tag;..." of the zone-signing keys with a private key here.
   std::string SignerKeys() const;
-  void PutCheckpoint(const Checkpoint& checkpoint);
-  void ReadCheckpoint(const StoredSignature& row);
+  // Records what the pass just completed covered (SignerCheckpoint), so
+  // that the next lease holder need not walk the registry again.
+  void PutCheckpoint(const SignerCheckpoint& checkpoint);
+  // The stored checkpoint, read when this instance takes the lease; nullopt
+  // when there is none or it cannot be read (then a full walk follows).
+  std::optional<SignerCheckpoint> ReadCheckpoint();
   // A stored row as a SignatureCache entry (key, compact RRSIG); nullopt
-  // for the checkpoint row (read here instead), malformed rows and rows
-  // expired at `now`.
-  std::optional<std::pair<uint64_t, CompactRrsig>> EntryOf(
+  // for malformed rows and rows expired at `now`.
+  static std::optional<std::pair<uint64_t, CompactRrsig>> EntryOf(
       const StoredSignature& row, uint32_t now);
 
   lufd::v1::DnssecConfig config_;
   DnssecTiming timing_;
   std::vector<std::string> zones_;
-  Store* store_ = nullptr;
+  Store* store_ = nullptr;           // The change log (ChangedTns).
+  SignatureTable* table_ = nullptr;  // store_->Signatures().
   const ViewHolder* views_ = nullptr;
   const KeyRing* keys_ = nullptr;
   SignatureCache* signatures_ = nullptr;
@@ -155,9 +145,6 @@ class SignAheadSigner {
   std::atomic<bool> is_signer_{false};
   SignerStats stats_;
   uint64_t scanned_seq_ = 0;  // Only the thread (or LoadAll before Start).
-  // The newest checkpoint row seen by LoadAll or a poll (the thread, or
-  // LoadAll before Start); consulted when this instance takes the lease.
-  std::optional<Checkpoint> checkpoint_;
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

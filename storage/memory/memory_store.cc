@@ -167,6 +167,19 @@ MemoryStore::TryAcquireSignerLease() {
       absl::StrCat("memory:", instance_id_));
 }
 
+absl::StatusOr<std::optional<SignerCheckpoint>>
+MemoryStore::ReadSignerCheckpoint() {
+  absl::MutexLock lock(&mu_);
+  return checkpoint_;
+}
+
+absl::Status MemoryStore::WriteSignerCheckpoint(
+    const SignerCheckpoint& checkpoint) {
+  absl::MutexLock lock(&mu_);
+  checkpoint_ = checkpoint;
+  return absl::OkStatus();
+}
+
 uint64_t MemoryStore::NextInstanceId() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);

@@ -4,7 +4,8 @@
 // all-or-nothing commits, whole-transaction change paging, audit filters), so
 // unit tests of everything above the seam run fast and without files. It has
 // no schema: it is born migrated, Migrate() is a no-op and MigrationStatus()
-// lists nothing. Data lives as long as the object.
+// lists nothing. Data lives as long as the object. It is its own
+// SignatureTable (Signatures() returns this).
 // Thread-safety: every method may be called concurrently; one mutex guards
 // all state. LoadSnapshot calls `fn` with the mutex held, so `fn` must not
 // call back into the store.
@@ -12,6 +13,7 @@
 #define LUFD_STORAGE_MEMORY_MEMORY_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -20,11 +22,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
 #include "absl/synchronization/mutex.h"
+#include "storage/signature_table.h"
 #include "storage/store.h"
 
 namespace lufd {
 
-class MemoryStore : public Store {
+class MemoryStore : public Store, public SignatureTable {
  public:
   MemoryStore() = default;
 
@@ -41,7 +44,9 @@ class MemoryStore : public Store {
   absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
       const AuditQuery& query) override;
   absl::StatusOr<bool> IsReadOnly() override { return false; }
+  SignatureTable* Signatures() override { return this; }
 
+  // SignatureTable.
   absl::Status PutSignatures(
       const std::vector<StoredSignature>& signatures) override;
   absl::StatusOr<uint64_t> ScanSignatures(
@@ -51,6 +56,10 @@ class MemoryStore : public Store {
       int64_t unix_time) override;
   // One lease per MemoryStore object (each is its own database).
   absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease() override;
+  absl::StatusOr<std::optional<SignerCheckpoint>> ReadSignerCheckpoint()
+      override;
+  absl::Status WriteSignerCheckpoint(
+      const SignerCheckpoint& checkpoint) override;
 
  private:
   using SignatureKey = std::tuple<std::string, uint16_t, uint64_t, uint16_t>;
@@ -68,6 +77,7 @@ class MemoryStore : public Store {
   absl::btree_map<uint64_t, StoredSignature> signatures_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<SignatureKey, uint64_t> signature_seq_ ABSL_GUARDED_BY(mu_);
   uint64_t last_signature_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<SignerCheckpoint> checkpoint_ ABSL_GUARDED_BY(mu_);
   // Names this store's signer lease (addresses may be reused).
   const uint64_t instance_id_ = NextInstanceId();
   static uint64_t NextInstanceId();

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <limits>
+#include <optional>
 #include <pqxx/pqxx>
 #include <string>
 #include <tuple>
@@ -176,7 +177,8 @@ class PostgresSignerLease : public SignerLease {
   bool lost_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-class PostgresStore : public Store {
+// The Store and its SignatureTable share the connection pool.
+class PostgresStore : public Store, public SignatureTable {
  public:
   explicit PostgresStore(std::string conninfo)
       : conninfo_(std::move(conninfo)) {}
@@ -385,6 +387,10 @@ class PostgresStore : public Store {
         });
   }
 
+  SignatureTable* Signatures() override { return this; }
+
+  // --- SignatureTable ---
+
   absl::Status PutSignatures(
       const std::vector<StoredSignature>& signatures) override {
     std::vector<const StoredSignature*> rows =
@@ -474,6 +480,50 @@ class PostgresStore : public Store {
     } catch (...) {
       return MapException("signer lease");
     }
+  }
+
+  absl::StatusOr<std::optional<SignerCheckpoint>> ReadSignerCheckpoint()
+      override {
+    return Run<std::optional<SignerCheckpoint>>(
+        "read signer checkpoint",
+        [&](pqxx::connection& c)
+            -> absl::StatusOr<std::optional<SignerCheckpoint>> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          pqxx::result res = w.exec(
+              "SELECT serial, full_pass_unix, signer_keys "
+              "FROM signer_checkpoint WHERE id = 1");
+          w.commit();
+          std::optional<SignerCheckpoint> out;
+          if (!res.empty()) {
+            out.emplace();
+            out->serial = static_cast<uint64_t>(res[0][0].as<int64_t>());
+            out->full_pass_unix = res[0][1].as<int64_t>();
+            out->keys = std::string(FieldView(res[0][2]));
+          }
+          return out;
+        });
+  }
+
+  absl::Status WriteSignerCheckpoint(const SignerCheckpoint& cp) override {
+    return Run<bool>(
+               "write signer checkpoint",
+               [&](pqxx::connection& c) -> absl::StatusOr<bool> {
+                 RETURN_IF_ERROR(CheckSchema(c));
+                 pqxx::work w(c);
+                 w.exec_params(
+                     "INSERT INTO signer_checkpoint (id, serial, "
+                     "full_pass_unix, signer_keys) VALUES (1, $1, $2, $3) "
+                     "ON CONFLICT (id) DO UPDATE SET serial = "
+                     "EXCLUDED.serial, full_pass_unix = "
+                     "EXCLUDED.full_pass_unix, signer_keys = "
+                     "EXCLUDED.signer_keys",
+                     static_cast<int64_t>(cp.serial), cp.full_pass_unix,
+                     cp.keys);
+                 w.commit();
+                 return true;
+               })
+        .status();
   }
 
   absl::StatusOr<bool> IsReadOnly() override {

@@ -10,7 +10,8 @@
 // Snapshots read in one REPEATABLE READ transaction through a cursor.
 // Signatures (derived data, outside the change log) are bulk-upserted from
 // a COPY into a temporary table and scanned through a cursor; the signer
-// lease is a session advisory lock on a connection of its own. A hot
+// lease is a session advisory lock on a connection of its own; the store is
+// its own SignatureTable (Signatures() returns it). A hot
 // standby answers reads; writes there fail with FAILED_PRECONDITION.
 // Connections come from a small pool; every libpqxx exception is caught here
 // and mapped to a Status (UNAVAILABLE for connection trouble).

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -155,7 +156,10 @@ absl::Status RowToChange(sqlite3_stmt* s, Change* c) {
   return absl::OkStatus();
 }
 
-class SqliteStore : public Store {
+// The Store and its SignatureTable share the connections: one writer (so
+// signature puts and registry commits serialize in process as SQLite would
+// anyway) and the reader pool.
+class SqliteStore : public Store, public SignatureTable {
  public:
   explicit SqliteStore(std::string path) : path_(std::move(path)) {}
 
@@ -249,6 +253,10 @@ class SqliteStore : public Store {
 
   absl::StatusOr<bool> IsReadOnly() override { return false; }
 
+  SignatureTable* Signatures() override { return this; }
+
+  // --- SignatureTable ---
+
   absl::Status PutSignatures(
       const std::vector<StoredSignature>& signatures) override {
     std::vector<const StoredSignature*> rows =
@@ -295,6 +303,34 @@ class SqliteStore : public Store {
         std::filesystem::weakly_canonical(path_, ec);
     return storage_internal::TryAcquireLocalSignerLease(
         absl::StrCat("sqlite:", ec ? path_ : canonical.string()));
+  }
+
+  absl::StatusOr<std::optional<SignerCheckpoint>> ReadSignerCheckpoint()
+      override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ReadCheckpointImpl(r.get());
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
+  absl::Status WriteSignerCheckpoint(const SignerCheckpoint& cp) override {
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("INSERT INTO signer_checkpoint (id, serial, "
+                   "full_pass_unix, signer_keys) VALUES (1, ?1, ?2, ?3) "
+                   "ON CONFLICT (id) DO UPDATE SET serial = excluded.serial, "
+                   "full_pass_unix = excluded.full_pass_unix, "
+                   "signer_keys = excluded.signer_keys"));
+    sqlite3_bind_int64(s, 1, static_cast<int64_t>(cp.serial));
+    sqlite3_bind_int64(s, 2, cp.full_pass_unix);
+    BindText(s, 3, cp.keys);
+    absl::Status st = StepDone(c, s, "write signer checkpoint");
+    sqlite3_reset(s);
+    return st;
   }
 
  private:
@@ -606,6 +642,26 @@ class SqliteStore : public Store {
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "scan signatures");
     return last;
+  }
+
+  absl::StatusOr<std::optional<SignerCheckpoint>> ReadCheckpointImpl(Conn* c) {
+    ASSIGN_OR_RETURN(sqlite3_stmt * s,
+                     c->Prepare("SELECT serial, full_pass_unix, signer_keys "
+                                "FROM signer_checkpoint WHERE id = 1"));
+    std::optional<SignerCheckpoint> out;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+      out.emplace();
+      out->serial = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+      out->full_pass_unix = sqlite3_column_int64(s, 1);
+      out->keys = std::string(ColumnText(s, 2));
+      rc = sqlite3_step(s);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+      return SqliteError(c->db(), rc, "read signer checkpoint");
+    }
+    return out;
   }
 
   static absl::StatusOr<std::vector<Change>> CollectChanges(Conn* c,

@@ -6,7 +6,9 @@
 // connection, across processes by BEGIN IMMEDIATE with a busy timeout, so
 // several lufd/lufctl processes may share a file. Readers use a small pool of
 // connections; WAL lets them read a consistent snapshot while a commit runs.
-// Every statement is prepared once per connection and reused.
+// Every statement is prepared once per connection and reused. The store is
+// also its own SignatureTable (Signatures() returns it), sharing the writer
+// and the reader pool.
 // Thread-safety: every method may be called concurrently.
 #ifndef LUFD_STORAGE_SQLITE_SQLITE_STORE_H_
 #define LUFD_STORAGE_SQLITE_SQLITE_STORE_H_

@@ -25,7 +25,7 @@ static double CpuSeconds() {
 }
 
 // One PutSignatures of n rows, then ScanSignatures from 0.
-static int BenchSignatures(lufd::Store& store, size_t n) {
+static int BenchSignatures(lufd::SignatureTable& store, size_t n) {
   using Clock = std::chrono::steady_clock;
   std::vector<lufd::StoredSignature> rows;
   rows.reserve(n);
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (argc > 3 && std::string(argv[3]) == "signatures") {
-    return BenchSignatures(**store, n);
+    return BenchSignatures(*(*store)->Signatures(), n);
   }
   using Clock = std::chrono::steady_clock;
   lufd::CommitRequest req;

@@ -68,23 +68,7 @@ class FlakyStore : public Store {
     return inner_->Audit(query);
   }
   absl::StatusOr<bool> IsReadOnly() override { return inner_->IsReadOnly(); }
-  absl::Status PutSignatures(
-      const std::vector<StoredSignature>& signatures) override {
-    return inner_->PutSignatures(signatures);
-  }
-  absl::StatusOr<uint64_t> ScanSignatures(
-      uint64_t after_seq,
-      const std::function<void(const StoredSignature&)>& fn) override {
-    return inner_->ScanSignatures(after_seq, fn);
-  }
-  absl::StatusOr<uint64_t> DeleteSignaturesExpiringBefore(
-      int64_t unix_time) override {
-    return inner_->DeleteSignaturesExpiringBefore(unix_time);
-  }
-  absl::StatusOr<std::unique_ptr<SignerLease>> TryAcquireSignerLease()
-      override {
-    return inner_->TryAcquireSignerLease();
-  }
+  SignatureTable* Signatures() override { return inner_->Signatures(); }
 
  private:
   std::unique_ptr<Store> inner_;

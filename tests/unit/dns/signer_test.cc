@@ -151,22 +151,19 @@ ZoneKey MakeKey(uint16_t flags, lufd::v1::DnsKeyRole role) {
   return zk;
 }
 
-// Signature rows (not the signer's checkpoint row).
+// Signature rows (the signer's checkpoint is not one).
 size_t StoredRows(Store* store) {
   size_t rows = 0;
-  auto seq = store->ScanSignatures(0, [&](const StoredSignature& s) {
-    if (s.owner != SignAheadSigner::CheckpointOwner()) ++rows;
-  });
+  auto seq = store->Signatures()->ScanSignatures(
+      0, [&](const StoredSignature&) { ++rows; });
   EXPECT_TRUE(seq.ok()) << seq.status();
   return rows;
 }
 
 bool HasCheckpoint(Store* store) {
-  bool found = false;
-  auto seq = store->ScanSignatures(0, [&](const StoredSignature& s) {
-    found = found || s.owner == SignAheadSigner::CheckpointOwner();
-  });
-  return seq.ok() && found;
+  auto checkpoint = store->Signatures()->ReadSignerCheckpoint();
+  EXPECT_TRUE(checkpoint.ok()) << checkpoint.status();
+  return checkpoint.ok() && checkpoint->has_value();
 }
 
 template <typename Pred>
@@ -362,7 +359,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   SignatureCache sigs;
   auto second = MakeSigner(&sigs);
   ASSERT_TRUE(second->LoadAll().ok());
-  EXPECT_EQ(sigs.size(), 251u);  // The checkpoint row is not a signature.
+  EXPECT_EQ(sigs.size(), 251u);  // The checkpoint is not a signature.
   second->Start();
   EXPECT_TRUE(WaitFor(
       [&] { return second->stats().start_passes_skipped.load() >= 1; }));
