@@ -59,6 +59,10 @@ fi
 N="${1:-1000000}"
 [[ "$N" =~ ^[0-9]+$ ]] || bdie "usage: $0 [--render-only] [N]"
 DNS_WORK="${BENCH_DNS_WORK:-/tmp/lufd-bench-dns}/n$N"
+# bench/lib.sh's helpers (provisioning's _p logs to $BENCH_WORK) write here
+# too: this script creates DNS_WORK, and must not depend on a directory
+# only the other benchmarks create (/tmp/lufd-bench by default).
+BENCH_WORK="$DNS_WORK"
 DATA="$DNS_WORK/data"
 RESULTS_ENV="$DNS_WORK/results.env"
 SERVERS="${BENCH_DNS_SERVERS:-knot-signed knot-online nsd lufd sign-test}"
