@@ -9,10 +9,12 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "storage/store.h"
+#include "tests/unit/testing/eventually.h"
 
 namespace lufd {
 namespace {
 
+using ::lufd::testing::Eventually;
 using lufd::v1::RegistryObject;
 
 RegistryObject Org(const std::string& id) {
@@ -169,19 +171,15 @@ TEST_F(FollowerTest, StoreErrorsKeepOldViewAndReportHealth) {
   store_->fail = true;
   ASSERT_TRUE(CommitOrg(store_.get(), "t:2").ok());
   follower->Nudge();
-  // Bounded wait for the failure to be observed.
-  for (int i = 0; i < 200 && follower->health().ok(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  // Wait for the failure to be observed.
+  EXPECT_TRUE(Eventually([&] { return !follower->health().ok(); }));
   EXPECT_EQ(follower->health().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(views_.Current()->serial(), 1u);  // The old view still serves.
 
   store_->fail = false;
   follower->Nudge();
   EXPECT_TRUE(views_.WaitForSerial(2, absl::Seconds(6)));  // Backoff <= 5 s.
-  for (int i = 0; i < 200 && !follower->health().ok(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  EXPECT_TRUE(Eventually([&] { return follower->health().ok(); }));
   EXPECT_TRUE(follower->health().ok()) << follower->health();
 }
 

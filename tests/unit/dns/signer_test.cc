@@ -21,11 +21,13 @@
 #include "server/dns/dnssec.h"
 #include "server/dns/responder.h"
 #include "server/dns/wire.h"
+#include "tests/unit/testing/eventually.h"
 #include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
 namespace {
 
+using ::lufd::testing::Eventually;
 using lufd::v1::RegistryObject;
 
 constexpr char kReg[] = "iana-en:reg";
@@ -167,15 +169,6 @@ bool HasCheckpoint(Store* store) {
   return seq.ok() && found;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!pred() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
 class SignerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -310,18 +303,11 @@ TEST_F(SignerTest, ThreadTakesTheLeaseAndFollowsNewSerials) {
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->LoadAll().ok());
   signer->Start();
-  auto wait_for = [&](auto pred) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return pred();
-  };
-  EXPECT_TRUE(wait_for([&] { return signer->stats().passes.load() >= 1; }));
+  EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
   EXPECT_TRUE(signer->IsSigner());
   EXPECT_EQ(sigs.size(), 251u);
   views_.Publish(MakeView(6, 250, /*extra=*/3));
-  EXPECT_TRUE(wait_for([&] { return sigs.size() >= 254u; }));
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 254u; }));
   EXPECT_EQ(StoredRows(store_.get()), 254u);
 
   // A second instance on the same store: not the signer, but it polls the
@@ -329,7 +315,7 @@ TEST_F(SignerTest, ThreadTakesTheLeaseAndFollowsNewSerials) {
   SignatureCache replica;
   auto other = MakeSigner(&replica);
   other->Start();
-  EXPECT_TRUE(wait_for([&] { return replica.size() >= 254u; }));
+  EXPECT_TRUE(Eventually([&] { return replica.size() >= 254u; }));
   EXPECT_FALSE(other->IsSigner());
   other->Stop();
   signer->Stop();
@@ -348,7 +334,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
     auto first = MakeSigner(&sigs);
     ASSERT_TRUE(first->LoadAll().ok());
     first->Start();
-    EXPECT_TRUE(WaitFor([&] { return HasCheckpoint(store_.get()); }));
+    EXPECT_TRUE(Eventually([&] { return HasCheckpoint(store_.get()); }));
     EXPECT_EQ(first->stats().passes.load(), 1u);
     EXPECT_EQ(first->stats().start_passes_skipped.load(), 0u);
     first->Stop();
@@ -358,7 +344,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   ASSERT_TRUE(second->LoadAll().ok());
   EXPECT_EQ(sigs.size(), 251u);  // The checkpoint row is not a signature.
   second->Start();
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(Eventually(
       [&] { return second->stats().start_passes_skipped.load() >= 1; }));
   EXPECT_EQ(second->stats().passes.load(), 0u);
 
@@ -370,9 +356,9 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   auto next = views_.Current()->Apply(*changes);
   ASSERT_TRUE(next.ok()) << next.status();
   views_.Publish(*next);
-  EXPECT_TRUE(WaitFor([&] { return sigs.size() >= 252u; }));
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 252u; }));
   // The pass counts itself after its signatures are in: wait for it.
-  EXPECT_TRUE(WaitFor(
+  EXPECT_TRUE(Eventually(
       [&] { return second->stats().incremental_passes.load() >= 1; }));
   EXPECT_EQ(second->stats().passes.load(), 0u);
 
@@ -384,22 +370,24 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   next = views_.Current()->Apply(*changes);
   ASSERT_TRUE(next.ok()) << next.status();
   views_.Publish(*next);
-  EXPECT_TRUE(WaitFor([&] { return second->stats().passes.load() >= 1; }));
-  EXPECT_TRUE(WaitFor([&] { return sigs.size() >= 252u + 101u; }));
+  EXPECT_TRUE(Eventually([&] { return second->stats().passes.load() >= 1; }));
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 252u + 101u; }));
   second->Stop();
 }
 
 // A pass cut short by Stop() stores what it signed but no checkpoint: the
-// next start must walk again. (With 20k RRsets the first batch of 10k is
-// still being signed when Stop() comes.)
+// next start must walk again. (With 20k RRsets in batches of 10k, Stop()
+// comes once the first batch is stored, while the second is being signed.)
 TEST_F(SignerTest, StoppedPassLeavesNoCheckpoint) {
   views_.Publish(MakeView(5, 20000));
   SignatureCache sigs;
   auto signer = MakeSigner(&sigs);
   ASSERT_TRUE(signer->LoadAll().ok());
   signer->Start();
-  ASSERT_TRUE(WaitFor([&] { return signer->IsSigner(); }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(Eventually([&] { return signer->IsSigner(); }));
+  // Under way: the first batch is stored, the rest is not yet.
+  ASSERT_TRUE(
+      Eventually([&] { return signer->stats().signed_total.load() > 0; }));
   signer->Stop();
   const size_t rows = StoredRows(store_.get());
   if (rows < 20001u) {
