@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # lib.sh: shared helpers for the lufd benchmark scripts (import.sh,
-# lookup.sh, startup.sh, run-all.sh). Source it; then call bench_init.
+# lookup.sh, startup.sh, micro.sh, run-all.sh, dns/run.sh). Source it; then
+# call bench_init (micro.sh needs only the paths and record).
 #
 # Environment:
 #   LUFD_BUILD    build dir holding lufd, lufctl and the bench programs

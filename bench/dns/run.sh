@@ -9,14 +9,15 @@
 #        bench/dns/run.sh --render-only [N]   (rewrite the tables only)
 #        bench/dns/run.sh --prepare [N]   (only the data set and NSD's
 #                                          pre-signed zone, both cached)
-# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data
+# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data signer_bench
 #
 # Environment (all optional):
 #   BENCH_DNS_WORK     work dir root (default /tmp/lufd-bench-dns); data and
 #                      results live in $BENCH_DNS_WORK/n$N
 #   BENCH_DNS_SERVERS  which servers, in order (default
 #                      "knot-signed knot-online nsd lufd sign-test";
-#                      sign-test = the in-process sign-ahead throughput)
+#                      sign-test = the in-process sign-ahead throughput,
+#                      bench/micro/signer_bench)
 #   BENCH_DNS_RATE     the fixed offered rate (queries/s) for CPU per answer
 #                      and latency (default 40000; every fast peer sustains it)
 #   BENCH_DNS_SECONDS  length of each dnsperf run (default 10)
@@ -495,23 +496,26 @@ provision_public() {
     --public
 }
 
-# Signing ahead in-process, without the rest of lufd: helper D's disabled
-# throughput test in dns_unit_tests (1M numbers, 1 then 2 signer threads,
-# not pinned) when that binary is built. BENCH_DNS_SIGN_TEST=0 skips it.
+# Signing ahead in-process, without the rest of lufd: bench/micro's
+# signer_bench (N numbers, 1 then 2 signer threads, not pinned) when it is
+# built. BENCH_DNS_SIGN_TEST=0 skips it.
 sign_ahead_test() {
-  local bin out
+  local bin json r
   [[ "${BENCH_DNS_SIGN_TEST:-1}" == 1 ]] || return 0
-  bin="$(find "$LUFD_BUILD" -type f -name dns_unit_tests -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
-  [[ -n "$bin" ]] || { record sign_test "n/a (dns_unit_tests not built)"; return 0; }
-  echo "LUFD_SIGN_BENCH_N=$N $bin --gtest_also_run_disabled_tests --gtest_filter=SignerTest.DISABLED_SignAheadThroughput" >>"$DNS_WORK/commands.txt"
+  bin="$(find "$LUFD_BUILD" -type f -name signer_bench -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
+  [[ -n "$bin" ]] || { record sign_test "n/a (signer_bench not built)"; return 0; }
+  json="$DNS_WORK/logs/sign-ahead-test.json"
+  echo "LUFD_SIGN_BENCH_N=$N $bin --benchmark_out=$json --benchmark_out_format=json" >>"$DNS_WORK/commands.txt"
   record sign_test_load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
-  out="$(LUFD_SIGN_BENCH_N=$N timeout 900 "$bin" --gtest_also_run_disabled_tests \
-    --gtest_filter=SignerTest.DISABLED_SignAheadThroughput 2>&1)" ||
-    { record sign_test FAILED; echo "$out" | tail -n 20 >&2; return 0; }
-  echo "$out" >"$DNS_WORK/logs/sign-ahead-test.log"
-  # "sign-ahead 1 threads: 1000000 signatures in 40.1 s (24938/s)"
-  record sign_test_1t "$(awk '/^sign-ahead 1 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
-  record sign_test_2t "$(awk '/^sign-ahead 2 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
+  LUFD_SIGN_BENCH_N=$N timeout 900 "$bin" --benchmark_out="$json" \
+    --benchmark_out_format=json >"$DNS_WORK/logs/sign-ahead-test.log" 2>&1 ||
+    { record sign_test FAILED; tail -n 20 "$DNS_WORK/logs/sign-ahead-test.log" >&2; return 0; }
+  # "1000000 sigs in 40.1 s (24938/s wall, 12000/CPU-s)"
+  for t in 1 2; do
+    r="$(jq -r --arg t "$t" '.benchmarks[] | select(.name | test("threads:" + $t + "/")) |
+      "\(.signatures | floor) sigs in \(.real_time * 10 | round / 10) s (\(.sigs_per_s | round)/s wall, \(.sigs_per_cpu_s | round)/CPU-s)"' "$json")"
+    record "sign_test_${t}t" "${r:-n/a}"
+  done
 }
 
 if ((prepare_only)); then

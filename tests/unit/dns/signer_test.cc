@@ -5,14 +5,9 @@
 // takes the lease and follows new view serials. Plus the duration parser.
 #include "server/dns/signer.h"
 
-#include <sys/resource.h>
-
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
@@ -438,44 +433,6 @@ TEST(SignerTimingTest, SignCompactWindowAndJitter) {
     EXPECT_GE(sig->expiration, 1800000000u + 14 * 86400u - 12 * 3600u);
     EXPECT_EQ(sig->labels, 2);
     EXPECT_EQ(sig->original_ttl, 60u);
-  }
-}
-
-// Sign-ahead throughput: LUFD_SIGN_BENCH_N numbers (default 1M), in blocks
-// of 100 sharing a NAPTR, signed with 1 and 2 threads. Disabled by default
-// (minutes of CPU); run with --gtest_also_run_disabled_tests.
-TEST_F(SignerTest, DISABLED_SignAheadThroughput) {
-  const char* env = std::getenv("LUFD_SIGN_BENCH_N");
-  const int n = env != nullptr ? std::atoi(env) : 1000000;
-  auto t0 = absl::Now();
-  views_.Publish(MakeView(9, n));
-  std::printf("view of %d TNs built in %.1f s\n", n,
-              absl::ToDoubleSeconds(absl::Now() - t0));
-  for (int threads : {1, 2}) {
-    auto store = Store::Open("memory:");
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(*store);
-    config_.set_sign_threads(threads);
-    SignatureCache sigs;
-    auto signer = MakeSigner(&sigs);
-    auto cpu = [] {
-      struct rusage ru;
-      getrusage(RUSAGE_SELF, &ru);
-      return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-             (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    };
-    auto start = absl::Now();
-    double cpu0 = cpu();
-    auto made = signer->SignPassForTest();
-    ASSERT_TRUE(made.ok()) << made.status();
-    double s = absl::ToDoubleSeconds(absl::Now() - start);
-    double c = cpu() - cpu0;
-    // On a busy machine wall time says little; CPU time per signature does.
-    std::printf(
-        "sign-ahead %d threads: %llu signatures in %.1f s wall (%.0f/s), "
-        "%.1f s CPU (%.0f/CPU-s)\n",
-        threads, static_cast<unsigned long long>(*made), s,
-        static_cast<double>(*made) / s, c, static_cast<double>(*made) / c);
   }
 }
 
