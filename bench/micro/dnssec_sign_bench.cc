@@ -43,14 +43,9 @@ struct Fixture {
         NaptrRdata(100, 10, "u", "E2U+sip",
                    "!^.*$!sip:+12025556666@example.com!", ""),
         NaptrRdata(100, 20, "u", "E2U+pstn:tel", "!^(.*)$!tel:\\1;npdi!", "")};
-    fields.type_covered = kTypeNAPTR;
-    fields.algorithm = alg;
-    fields.labels = 13;
-    fields.original_ttl = 300;
-    fields.inception = 1;
-    fields.expiration = 2;
-    fields.key_tag = 1;
-    fields.signer_wire = *NameFromText("e164.arpa.");
+    // Type covered, algorithm, labels, original TTL, expiration, inception,
+    // key tag, signer.
+    fields = {kTypeNAPTR, alg, 13, 300, 2, 1, 1, *NameFromText("e164.arpa.")};
     // RRSIG fields + signer, then per RR: owner, type/class/TTL/length, RDATA.
     data.assign(18 + 11, 'x');
     for (const auto& n : naptrs) data += owner + std::string(10, 'y') + n;

@@ -23,14 +23,11 @@ long ResidentBytes() {  // NOLINT(runtime/int)
   return resident * 4096L;
 }
 
+// An ECDSA-sized compact RRSIG expiring at `expiration`.
 CompactRrsig Sig(uint32_t expiration) {
-  CompactRrsig s;
-  s.expiration = expiration;
-  s.inception = 1000;
-  s.original_ttl = 3600;
-  s.key_tag = 12345;
-  s.algorithm = 13;
-  s.labels = 11;
+  CompactRrsig s{
+      expiration,        /*inception=*/1000, /*original_ttl=*/3600,
+      /*key_tag=*/12345, /*algorithm=*/13,   /*labels=*/11,         {}};
   s.signature.fill(0xab);
   return s;
 }
