@@ -392,10 +392,7 @@ bench_lufd() {
   # Import through a running lufd, as bench/import.sh does; with the DNS
   # section on, lufd signs the NAPTR RRsets ahead as they are written.
   start_lufd_dns lufd-import "$conf" || { record lufd_import_s FAILED; FAILED=1; return 1; }
-  for ((i = 0; i < 600; i++)); do  # 60 s
-    ctl admin health >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_healthy || true
   provision_public
   t0="$(now_s)"
   local cmd=("$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem"

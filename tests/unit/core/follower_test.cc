@@ -185,33 +185,26 @@ TEST_F(FollowerTest, StoreErrorsKeepOldViewAndReportHealth) {
 
 TEST_F(FollowerTest, ManyChangesArePagedAndApplied) {
   // More entries than one ReadChanges page (10000) in several transactions.
-  for (int t = 0; t < 3; ++t) {
-    CommitRequest request;
-    request.actor = "test";
-    for (int i = 0; i < 6000; ++i) {
-      Mutation m;
-      m.kind = lufd::v1::OBJECT_KIND_ORG;
-      m.key = "t:" + std::to_string(t * 10000 + i);
-      m.after = Org(m.key);
-      request.mutations.push_back(std::move(m));
+  // 3 transactions of 6000 new orgs each.
+  auto commit_orgs = [&](const std::string& prefix) {
+    for (int t = 0; t < 3; ++t) {
+      CommitRequest request;
+      request.actor = "test";
+      for (int i = 0; i < 6000; ++i) {
+        Mutation m;
+        m.kind = lufd::v1::OBJECT_KIND_ORG;
+        m.key = prefix + std::to_string(t * 10000 + i);
+        m.after = Org(m.key);
+        request.mutations.push_back(std::move(m));
+      }
+      ASSERT_TRUE(store_->Commit(request).ok());
     }
-    ASSERT_TRUE(store_->Commit(request).ok());
-  }
+  };
+  commit_orgs("t:");
   auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
   ASSERT_TRUE(follower.ok());
   EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 18000u);
-  for (int t = 0; t < 3; ++t) {
-    CommitRequest request;
-    request.actor = "test";
-    for (int i = 0; i < 6000; ++i) {
-      Mutation m;
-      m.kind = lufd::v1::OBJECT_KIND_ORG;
-      m.key = "u:" + std::to_string(t * 10000 + i);
-      m.after = Org(m.key);
-      request.mutations.push_back(std::move(m));
-    }
-    ASSERT_TRUE(store_->Commit(request).ok());
-  }
+  commit_orgs("u:");
   (*follower)->Nudge();
   ASSERT_TRUE(views_.WaitForSerial(6, absl::Seconds(5)));
   EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 36000u);
