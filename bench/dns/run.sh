@@ -119,9 +119,34 @@ record openssl_ecdsap256_sign_per_s "${sp:-n/a}"
 
 # ------------------------------------------------------------- measuring
 
+# measured_run KIND QFILE [dnsperf args]: within measure(), the dnsperf run
+# $name-$set-KIND on QFILE with the server tree's CPU ticks around it;
+# records its load before, qps, lost and err; sets f (the report), answered,
+# err, c0 and c1 (for fmt_cpu).
+measured_run() {
+  local kind="$1" qfile="$2"
+  shift 2
+  record "${name}_${set}_load_before_$kind" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  c0="$(tree_cpu_ticks "$pid")"
+  run_dnsperf "$name-$set-$kind" "$port" "$qfile" "$SECS" "$@"
+  c1="$(tree_cpu_ticks "$pid")"
+  f="$DNS_WORK/logs/$name-$set-$kind.dnsperf"
+  answered="$(dp "$f" completed)"
+  err="$(dp "$f" err)"
+  record "${name}_${set}_${kind}_qps" "$(dp "$f" qps)"
+  record "${name}_${set}_${kind}_lost" "$(dp "$f" lost)"
+  record "${name}_${set}_${kind}_err" "$err"
+}
+# fmt_cpu FORMAT: server CPU microseconds per answer of the last
+# measured_run, printf-formatted ("n/a" when nothing was answered).
+fmt_cpu() {
+  awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" -v f="$1" \
+    'BEGIN{ if (n > 0) printf f, (b-a)/t*1e6/n; else print "n/a" }'
+}
+
 # measure NAME PID PORT: everything after the server is serving.
 measure() {
-  local name="$1" pid="$2" port="$3" set qf c0 c1 err answered
+  local name="$1" pid="$2" port="$3" set qf c0 c1 err answered f
   if positive_ok "$port" && denial_ok "$port"; then
     record "${name}_valid" yes
   else
@@ -143,34 +168,13 @@ measure() {
   record "${name}_first_seconds_qps" "${series% }"
   for set in mix miss; do
     qf="$DATA/q-$set.txt"
-    record "${name}_${set}_load_before_max" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    c0="$(tree_cpu_ticks "$pid")"
-    run_dnsperf "$name-$set-max" "$port" "$qf" "$SECS"
-    c1="$(tree_cpu_ticks "$pid")"
-    local f="$DNS_WORK/logs/$name-$set-max.dnsperf"
-    answered="$(dp "$f" completed)"
-    err="$(dp "$f" err)"
-    record "${name}_${set}_max_qps" "$(dp "$f" qps)"
-    record "${name}_${set}_max_lost" "$(dp "$f" lost)"
-    record "${name}_${set}_max_err" "$err"
-    record "${name}_${set}_max_cpu_us_per_answer" \
-      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
-        'BEGIN{ if (n > 0) printf "%.1f", (b-a)/t*1e6/n; else print "n/a" }')"
+    measured_run max "$qf"
+    record "${name}_${set}_max_cpu_us_per_answer" "$(fmt_cpu %.1f)"
     check_errors "$name $set max" "$answered" "$err"
 
-    record "${name}_${set}_load_before_rate" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    c0="$(tree_cpu_ticks "$pid")"
-    run_dnsperf "$name-$set-rate" "$port" "$qf" "$SECS" -Q "$RATE"
-    c1="$(tree_cpu_ticks "$pid")"
-    f="$DNS_WORK/logs/$name-$set-rate.dnsperf"
-    answered="$(dp "$f" completed)"
-    err="$(dp "$f" err)"
-    record "${name}_${set}_rate_qps" "$(dp "$f" qps)"
-    record "${name}_${set}_rate_lost" "$(dp "$f" lost)"
-    record "${name}_${set}_rate_err" "$err"
-    record "${name}_${set}_rate_cpu_ms_per_1k" \
-      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
-        'BEGIN{ if (n > 0) printf "%.2f", (b-a)/t*1e6/n; else print "n/a" }')"
+    measured_run rate "$qf" -Q "$RATE"
+    # CPU µs per answer = CPU ms per 1,000 answers.
+    record "${name}_${set}_rate_cpu_ms_per_1k" "$(fmt_cpu %.2f)"
     record "${name}_${set}_rate_lat_avg_us" \
       "$(awk -v v="$(dp "$f" lat_avg_s)" 'BEGIN{printf "%.0f", v*1e6}')"
     record "${name}_${set}_rate_lat_sd_us" \
