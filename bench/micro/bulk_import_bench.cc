@@ -13,6 +13,7 @@
 
 #include "bench/micro/bench_env.h"
 #include "benchmark/benchmark.h"
+#include "google/protobuf/text_format.h"
 #include "server/core/identity.h"
 #include "server/core/normalize.h"
 #include "server/core/registry.h"
@@ -22,22 +23,39 @@
 namespace lufd::bench {
 namespace {
 
+// A put of number +4930<10000000 + i> with one inline NAPTR to
+// sip:<number>@ssp2.example.com.
 lufd::v1::Operation TnPut(int i) {
-  lufd::v1::Operation op;
+  static const auto* const kTemplate = [] {
+    auto* op = new lufd::v1::Operation;
+    if (!google::protobuf::TextFormat::ParseFromString(
+            R"pb(put {
+                   identifier {
+                     kind: IDENTIFIER_KIND_TN
+                     registrant_id: "iana-en:bulk"
+                     dest_group_ids: "dg"
+                     records {
+                       in_service: true
+                       naptr {
+                         order: 10
+                         preference: 10
+                         flags: "u"
+                         services: "E2U+sip"
+                       }
+                     }
+                   }
+                 })pb",
+            op)) {
+      std::abort();
+    }
+    return op;
+  }();
+  lufd::v1::Operation op = *kTemplate;
   auto* id = op.mutable_put()->mutable_identifier();
-  id->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
-  std::string number = "+4930" + std::to_string(10000000 + i);
+  const std::string number = "+4930" + std::to_string(10000000 + i);
   id->set_value(number);
-  id->set_registrant_id("iana-en:bulk");
-  id->add_dest_group_ids("dg");
-  auto* r = id->add_records();
-  r->set_in_service(true);
-  auto* n = r->mutable_naptr();
-  n->set_order(10);
-  n->set_preference(10);
-  n->set_flags("u");
-  n->set_services("E2U+sip");
-  n->set_regexp("!^.*$!sip:" + number + "@ssp2.example.com!");
+  id->mutable_records(0)->mutable_naptr()->set_regexp("!^.*$!sip:" + number +
+                                                      "@ssp2.example.com!");
   return op;
 }
 

@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/substitute.h"
 #include "bench/micro/bench_env.h"
+#include "google/protobuf/text_format.h"
 #include "lufd/v1/registry.pb.h"
 #include "server/core/keys.h"
 #include "server/core/view.h"
@@ -30,32 +32,40 @@ inline constexpr char kPeer[] = "iana-en:peer";
 // The apex every benchmark zone uses, lowercase wire.
 inline std::string ApexWire() { return *dns::NameFromText("e164.arpa."); }
 
-inline lufd::v1::RegistryObject OrgObject(const std::string& id, bool peer) {
+// A registry object from protobuf text format; aborts on a typo (these are
+// constants of the benchmark, not input).
+inline lufd::v1::RegistryObject FromText(const std::string& text) {
   lufd::v1::RegistryObject o;
-  o.mutable_org()->set_id(id);
-  o.mutable_org()->add_roles(peer ? lufd::v1::ORG_ROLE_PEER
-                                  : lufd::v1::ORG_ROLE_REGISTRANT);
+  if (!google::protobuf::TextFormat::ParseFromString(text, &o)) std::abort();
   return o;
+}
+
+inline lufd::v1::RegistryObject OrgObject(const std::string& id, bool peer) {
+  return FromText(
+      absl::Substitute(R"pb(org { id: "$0" roles: $1 })pb", id,
+                       peer ? "ORG_ROLE_PEER" : "ORG_ROLE_REGISTRANT"));
 }
 
 // An in-service NAPTR record "!^.*$!<target>!" of kRegistrant.
 inline lufd::v1::RegistryObject NaptrObject(const std::string& id,
                                             const std::string& target,
                                             uint32_t ttl, uint32_t order = 10) {
-  lufd::v1::RegistryObject o;
-  auto* r = o.mutable_sed_record();
-  r->set_id(id);
-  r->set_registrant_id(kRegistrant);
-  r->set_in_service(true);
-  r->set_ttl(ttl);
-  auto* n = r->mutable_naptr();
-  n->set_order(order);
-  n->set_preference(10);
-  n->set_flags("u");
-  n->set_services("E2U+sip");
-  n->set_regexp("!^.*$!" + target + "!");
-  n->set_replacement(".");
-  return o;
+  return FromText(absl::Substitute(
+      R"pb(sed_record {
+             id: "$0"
+             registrant_id: "$1"
+             in_service: true
+             ttl: $2
+             naptr {
+               order: $3
+               preference: 10
+               flags: "u"
+               services: "E2U+sip"
+               regexp: "!^.*$$!$4!"
+               replacement: "."
+             }
+           })pb",
+      id, kRegistrant, ttl, order, target));
 }
 
 // Accumulates objects into a RegistryView.
