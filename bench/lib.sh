@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # lib.sh: shared helpers for the lufd benchmark scripts (import.sh,
-# lookup.sh, startup.sh, run-all.sh). Source it; then call bench_init.
+# lookup.sh, startup.sh, micro.sh, run-all.sh, dns/run.sh). Source it; then
+# call bench_init (micro.sh needs only the paths and record).
 #
 # Environment:
 #   LUFD_BUILD    build dir holding lufd, lufctl and the bench programs
@@ -182,6 +183,26 @@ EOF
     sleep 0.01
   done
   bdie "lufd ($name) wrote no port file within 120 s"
+}
+
+# wait_healthy: bounded (60 s) wait until the lufd on $LUFD_PORT answers
+# `lufctl admin health`; callers decide what to do if it never does.
+wait_healthy() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    ctl admin health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# bench_init_1m: bench_init, the CSV, and DB = the 1M-number SQLite registry
+# that import.sh sqlite leaves behind (fatal when it is missing).
+bench_init_1m() {
+  bench_init
+  ensure_csv
+  DB="$BENCH_WORK/registry-1m.db"
+  [[ -s "$DB" ]] || bdie "$DB missing: run bench/import.sh sqlite first"
 }
 
 # wait_lookup_ok QUERY [SECONDS]: one-shot lookups as peer-ssp1 until one is

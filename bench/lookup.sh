@@ -14,10 +14,7 @@
 # BENCH_NULL_MODE (sync | callback; default sync).
 # Targets: lufd peak / null peak >= 0.7; p99 at half peak <= 2 ms.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bench_init
-ensure_csv
-DB="$BENCH_WORK/registry-1m.db"
-[[ -s "$DB" ]] || bdie "$DB missing: run bench/import.sh sqlite first"
+bench_init_1m
 secs="${BENCH_LOOKUP_S:-15}"
 channels="${BENCH_CHANNELS:-8}"
 conc="${BENCH_CONCURRENCY:-64}"

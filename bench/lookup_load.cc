@@ -53,6 +53,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_util.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server host:port.");
@@ -100,14 +101,7 @@ gpr_timespec ToGpr(int64_t steady_ns) {
   return grpc::TimePoint<std::chrono::system_clock::time_point>(sys).raw_time();
 }
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
+using lufd::bench::ReadFile;
 
 std::vector<std::string> LoadNumbers(const std::string& path) {
   std::vector<std::string> out;
@@ -372,12 +366,9 @@ double Percentile(const std::vector<int64_t>& sorted, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "mTLS gRPC load generator for lufd.v1.LookupService.Lookup.");
-  absl::ParseCommandLine(argc, argv);
-  if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  }
+  lufd::bench::InitProgram(
+      argc, argv, "mTLS gRPC load generator for lufd.v1.LookupService.Lookup.",
+      FLAGS_mutex_deadlock_detection);
 
   std::vector<std::string> numbers;
   if (!absl::GetFlag(FLAGS_numbers).empty()) {

@@ -26,6 +26,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_util.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0",
@@ -44,14 +45,7 @@ ABSL_FLAG(bool, mutex_deadlock_detection, true,
 
 namespace {
 
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  return true;
-}
+using lufd::bench::ReadFile;
 
 // A typical one-NAPTR answer for a +4930 number.
 lufd::v1::LookupResponse FixedResponse() {
@@ -103,11 +97,9 @@ class CallbackLookup final : public lufd::v1::LookupService::CallbackService {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("Do-nothing mTLS LookupService (benchmark).");
-  absl::ParseCommandLine(argc, argv);
-  if (!absl::GetFlag(FLAGS_mutex_deadlock_detection)) {
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  }
+  lufd::bench::InitProgram(argc, argv,
+                           "Do-nothing mTLS LookupService (benchmark).",
+                           FLAGS_mutex_deadlock_detection);
 
   grpc::SslServerCredentialsOptions ssl(
       GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);

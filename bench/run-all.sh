@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # run-all.sh: runs the three benchmarks (a) import.sh, (b) lookup.sh,
-# (c) startup.sh (plus view_memory when built), optionally (BENCH_DNS=1)
+# (c) startup.sh (plus view_memory when built), the in-process benchmarks
+# (micro.sh, Google Benchmark programs in bench/micro), optionally (BENCH_DNS=1)
 # the DNS benchmark bench/dns/run.sh, and rewrites
 # bench/RESULTS.md from their results ($BENCH_WORK/results.env).
 #
 # Usage: LUFD_BUILD=/tmp/build-bench bench/run-all.sh [--render-only]
 # (--render-only rewrites RESULTS.md from the existing results.env.)
 # Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load \
-#   null_server view_memory
+#   null_server view_memory bench_micro
 # A failing step is recorded as FAILED and the others still run. Hand-written
 # analysis in bench/results-notes.md is appended to RESULTS.md verbatim.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,6 +28,8 @@ if vm="$(find "$LUFD_BUILD" -type f -name view_memory -perm -u+x -not -path '*/C
 fi
 "$BENCH_DIR/lookup.sh" || record lookup_step FAILED
 "$BENCH_DIR/startup.sh" || record startup_step FAILED
+# The in-process benchmarks (bench/micro, when built: ninja bench_micro).
+"$BENCH_DIR/micro.sh" || record micro_step FAILED
 # Optional (BENCH_DNS=1): the DNS benchmark against Knot and NSD; it writes
 # bench/dns/results-<date>.md, which is appended below.
 if [[ "${BENCH_DNS:-0}" == 1 ]]; then
@@ -94,12 +97,13 @@ Failed steps: $(grep -E '_step=FAILED|=FAILED' "$RESULTS_ENV" | cut -d= -f1 | tr
 
 \`\`\`sh
 cmake -S . -B /tmp/build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
-ninja -C /tmp/build-bench -j2 lufd lufctl gen_numbers lookup_load null_server view_memory
+ninja -C /tmp/build-bench -j2 lufd lufctl gen_numbers lookup_load null_server view_memory bench_micro
 LUFD_BUILD=/tmp/build-bench bench/run-all.sh        # or one step:
 bench/import.sh [sqlite|postgres|both]               # (a)
 bench/lookup.sh                                      # (b), needs import.sh sqlite
 bench/startup.sh                                     # (c), needs import.sh sqlite
 /tmp/build-bench/bench/view_memory --count $n
+LUFD_BUILD=/tmp/build-bench bench/micro.sh           # in-process benchmarks
 \`\`\`
 
 What the scripts run (see the scripts for details):
@@ -118,6 +122,8 @@ Raw values: \`$RESULTS_ENV\`; program output: \`$BENCH_WORK/*.log\`.
 $(cat "$RESULTS_ENV")
 \`\`\`
 EOF2
+  echo
+  "$BENCH_DIR/micro-table.sh" "$RESULTS_ENV"
   if [[ -f "$BENCH_DIR/results-notes.md" ]]; then
     echo
     cat "$BENCH_DIR/results-notes.md"

@@ -13,10 +13,7 @@
 #   bytes/number = (RSS_1M - RSS_empty) * 1024 / count.
 # Targets: time-to-serving <= 5 s; <= 200 bytes/number.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-bench_init
-ensure_csv
-DB="$BENCH_WORK/registry-1m.db"
-[[ -s "$DB" ]] || bdie "$DB missing: run bench/import.sh sqlite first"
+bench_init_1m
 runs="${BENCH_STARTUP_RUNS:-2}"
 
 # 1. Empty registry.
@@ -24,17 +21,11 @@ EMPTY="$BENCH_WORK/registry-empty.db"
 rm -f "$EMPTY" "$EMPTY-wal" "$EMPTY-shm"
 db_init "sqlite:$EMPTY"
 start_lufd startup-empty "sqlite:$EMPTY"
-for ((i = 0; i < 600; i++)); do
-  ctl admin health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_healthy || true
 provision
 stop_pid "$LUFD_PID"
 start_lufd startup-empty "sqlite:$EMPTY"
-for ((i = 0; i < 600; i++)); do
-  ctl admin health >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_healthy || true
 # One lookup (a miss) so the lookup path has allocated what it allocates.
 wait_lookup_ok "+493000000000" 2 >/dev/null 2>&1 || true
 sleep 1

@@ -35,6 +35,7 @@ PACKAGES=(
   libgtest-dev
   libgmock-dev
   googletest
+  libbenchmark-dev
   libcli11-dev
   libyaml-cpp-dev
   libspdlog-dev

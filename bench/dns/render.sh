@@ -139,7 +139,7 @@ $(mb "$(get lufd_import_hwm_kb)") MB. Signing all $N RRsets ahead from scratch
 one core (1 thread, CPU 0) $(get lufd_sign_1t_s) s ($(get lufd_sign_1t_cpu_s) s
 CPU incl. start-up), two cores (2 threads, CPUs 0-1) $(get lufd_sign_2t_s) s
 ($(get lufd_sign_2t_cpu_s) s CPU). In-process sign-ahead pass
-(\`SignerTest.DISABLED_SignAheadThroughput\`, $N numbers, no listeners):
+(\`bench/micro/signer_bench\`, $N numbers, no listeners):
 1 thread: $(get sign_test_1t); 2 threads: $(get sign_test_2t).
 
 ### lufd / peer ratios (same run)

@@ -9,14 +9,15 @@
 #        bench/dns/run.sh --render-only [N]   (rewrite the tables only)
 #        bench/dns/run.sh --prepare [N]   (only the data set and NSD's
 #                                          pre-signed zone, both cached)
-# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data
+# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_dns_data signer_bench
 #
 # Environment (all optional):
 #   BENCH_DNS_WORK     work dir root (default /tmp/lufd-bench-dns); data and
 #                      results live in $BENCH_DNS_WORK/n$N
 #   BENCH_DNS_SERVERS  which servers, in order (default
 #                      "knot-signed knot-online nsd lufd sign-test";
-#                      sign-test = the in-process sign-ahead throughput)
+#                      sign-test = the in-process sign-ahead throughput,
+#                      bench/micro/signer_bench)
 #   BENCH_DNS_RATE     the fixed offered rate (queries/s) for CPU per answer
 #                      and latency (default 40000; every fast peer sustains it)
 #   BENCH_DNS_SECONDS  length of each dnsperf run (default 10)
@@ -59,6 +60,10 @@ fi
 N="${1:-1000000}"
 [[ "$N" =~ ^[0-9]+$ ]] || bdie "usage: $0 [--render-only] [N]"
 DNS_WORK="${BENCH_DNS_WORK:-/tmp/lufd-bench-dns}/n$N"
+# bench/lib.sh's helpers (provisioning's _p logs to $BENCH_WORK) write here
+# too: this script creates DNS_WORK, and must not depend on a directory
+# only the other benchmarks create (/tmp/lufd-bench by default).
+BENCH_WORK="$DNS_WORK"
 DATA="$DNS_WORK/data"
 RESULTS_ENV="$DNS_WORK/results.env"
 SERVERS="${BENCH_DNS_SERVERS:-knot-signed knot-online nsd lufd sign-test}"
@@ -114,9 +119,34 @@ record openssl_ecdsap256_sign_per_s "${sp:-n/a}"
 
 # ------------------------------------------------------------- measuring
 
+# measured_run KIND QFILE [dnsperf args]: within measure(), the dnsperf run
+# $name-$set-KIND on QFILE with the server tree's CPU ticks around it;
+# records its load before, qps, lost and err; sets f (the report), answered,
+# err, c0 and c1 (for fmt_cpu).
+measured_run() {
+  local kind="$1" qfile="$2"
+  shift 2
+  record "${name}_${set}_load_before_$kind" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  c0="$(tree_cpu_ticks "$pid")"
+  run_dnsperf "$name-$set-$kind" "$port" "$qfile" "$SECS" "$@"
+  c1="$(tree_cpu_ticks "$pid")"
+  f="$DNS_WORK/logs/$name-$set-$kind.dnsperf"
+  answered="$(dp "$f" completed)"
+  err="$(dp "$f" err)"
+  record "${name}_${set}_${kind}_qps" "$(dp "$f" qps)"
+  record "${name}_${set}_${kind}_lost" "$(dp "$f" lost)"
+  record "${name}_${set}_${kind}_err" "$err"
+}
+# fmt_cpu FORMAT: server CPU microseconds per answer of the last
+# measured_run, printf-formatted ("n/a" when nothing was answered).
+fmt_cpu() {
+  awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" -v f="$1" \
+    'BEGIN{ if (n > 0) printf f, (b-a)/t*1e6/n; else print "n/a" }'
+}
+
 # measure NAME PID PORT: everything after the server is serving.
 measure() {
-  local name="$1" pid="$2" port="$3" set qf c0 c1 err answered
+  local name="$1" pid="$2" port="$3" set qf c0 c1 err answered f
   if positive_ok "$port" && denial_ok "$port"; then
     record "${name}_valid" yes
   else
@@ -138,34 +168,13 @@ measure() {
   record "${name}_first_seconds_qps" "${series% }"
   for set in mix miss; do
     qf="$DATA/q-$set.txt"
-    record "${name}_${set}_load_before_max" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    c0="$(tree_cpu_ticks "$pid")"
-    run_dnsperf "$name-$set-max" "$port" "$qf" "$SECS"
-    c1="$(tree_cpu_ticks "$pid")"
-    local f="$DNS_WORK/logs/$name-$set-max.dnsperf"
-    answered="$(dp "$f" completed)"
-    err="$(dp "$f" err)"
-    record "${name}_${set}_max_qps" "$(dp "$f" qps)"
-    record "${name}_${set}_max_lost" "$(dp "$f" lost)"
-    record "${name}_${set}_max_err" "$err"
-    record "${name}_${set}_max_cpu_us_per_answer" \
-      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
-        'BEGIN{ if (n > 0) printf "%.1f", (b-a)/t*1e6/n; else print "n/a" }')"
+    measured_run max "$qf"
+    record "${name}_${set}_max_cpu_us_per_answer" "$(fmt_cpu %.1f)"
     check_errors "$name $set max" "$answered" "$err"
 
-    record "${name}_${set}_load_before_rate" "$(cut -d' ' -f1-3 /proc/loadavg)"
-    c0="$(tree_cpu_ticks "$pid")"
-    run_dnsperf "$name-$set-rate" "$port" "$qf" "$SECS" -Q "$RATE"
-    c1="$(tree_cpu_ticks "$pid")"
-    f="$DNS_WORK/logs/$name-$set-rate.dnsperf"
-    answered="$(dp "$f" completed)"
-    err="$(dp "$f" err)"
-    record "${name}_${set}_rate_qps" "$(dp "$f" qps)"
-    record "${name}_${set}_rate_lost" "$(dp "$f" lost)"
-    record "${name}_${set}_rate_err" "$err"
-    record "${name}_${set}_rate_cpu_ms_per_1k" \
-      "$(awk -v a="$c0" -v b="$c1" -v n="$answered" -v t="$(getconf CLK_TCK)" \
-        'BEGIN{ if (n > 0) printf "%.2f", (b-a)/t*1e6/n; else print "n/a" }')"
+    measured_run rate "$qf" -Q "$RATE"
+    # CPU µs per answer = CPU ms per 1,000 answers.
+    record "${name}_${set}_rate_cpu_ms_per_1k" "$(fmt_cpu %.2f)"
     record "${name}_${set}_rate_lat_avg_us" \
       "$(awk -v v="$(dp "$f" lat_avg_s)" 'BEGIN{printf "%.0f", v*1e6}')"
     record "${name}_${set}_rate_lat_sd_us" \
@@ -387,10 +396,7 @@ bench_lufd() {
   # Import through a running lufd, as bench/import.sh does; with the DNS
   # section on, lufd signs the NAPTR RRsets ahead as they are written.
   start_lufd_dns lufd-import "$conf" || { record lufd_import_s FAILED; FAILED=1; return 1; }
-  for ((i = 0; i < 600; i++)); do  # 60 s
-    ctl admin health >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_healthy || true
   provision_public
   t0="$(now_s)"
   local cmd=("$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem"
@@ -491,23 +497,26 @@ provision_public() {
     --public
 }
 
-# Signing ahead in-process, without the rest of lufd: helper D's disabled
-# throughput test in dns_unit_tests (1M numbers, 1 then 2 signer threads,
-# not pinned) when that binary is built. BENCH_DNS_SIGN_TEST=0 skips it.
+# Signing ahead in-process, without the rest of lufd: bench/micro's
+# signer_bench (N numbers, 1 then 2 signer threads, not pinned) when it is
+# built. BENCH_DNS_SIGN_TEST=0 skips it.
 sign_ahead_test() {
-  local bin out
+  local bin json r
   [[ "${BENCH_DNS_SIGN_TEST:-1}" == 1 ]] || return 0
-  bin="$(find "$LUFD_BUILD" -type f -name dns_unit_tests -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
-  [[ -n "$bin" ]] || { record sign_test "n/a (dns_unit_tests not built)"; return 0; }
-  echo "LUFD_SIGN_BENCH_N=$N $bin --gtest_also_run_disabled_tests --gtest_filter=SignerTest.DISABLED_SignAheadThroughput" >>"$DNS_WORK/commands.txt"
+  bin="$(find "$LUFD_BUILD" -type f -name signer_bench -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
+  [[ -n "$bin" ]] || { record sign_test "n/a (signer_bench not built)"; return 0; }
+  json="$DNS_WORK/logs/sign-ahead-test.json"
+  echo "LUFD_SIGN_BENCH_N=$N $bin --benchmark_out=$json --benchmark_out_format=json" >>"$DNS_WORK/commands.txt"
   record sign_test_load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
-  out="$(LUFD_SIGN_BENCH_N=$N timeout 900 "$bin" --gtest_also_run_disabled_tests \
-    --gtest_filter=SignerTest.DISABLED_SignAheadThroughput 2>&1)" ||
-    { record sign_test FAILED; echo "$out" | tail -n 20 >&2; return 0; }
-  echo "$out" >"$DNS_WORK/logs/sign-ahead-test.log"
-  # "sign-ahead 1 threads: 1000000 signatures in 40.1 s (24938/s)"
-  record sign_test_1t "$(awk '/^sign-ahead 1 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
-  record sign_test_2t "$(awk '/^sign-ahead 2 threads:/{print $4" sigs in "$7" s ("$9}' <<<"$out" | tr -d '()')"
+  LUFD_SIGN_BENCH_N=$N timeout 900 "$bin" --benchmark_out="$json" \
+    --benchmark_out_format=json >"$DNS_WORK/logs/sign-ahead-test.log" 2>&1 ||
+    { record sign_test FAILED; tail -n 20 "$DNS_WORK/logs/sign-ahead-test.log" >&2; return 0; }
+  # "1000000 sigs in 40.1 s (24938/s wall, 12000/CPU-s)"
+  for t in 1 2; do
+    r="$(jq -r --arg t "$t" '.benchmarks[] | select(.name | test("threads:" + $t + "/")) |
+      "\(.signatures | floor) sigs in \(.real_time * 10 | round / 10) s (\(.sigs_per_s | round)/s wall, \(.sigs_per_cpu_s | round)/CPU-s)"' "$json")"
+    record "sign_test_${t}t" "${r:-n/a}"
+  done
 }
 
 if ((prepare_only)); then

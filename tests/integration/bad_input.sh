@@ -12,16 +12,10 @@ IT_NAME="bad_input-${1:-sqlite}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
-case "${1:-sqlite}" in
-  sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) pg_start_cluster; url="$PG_URL" ;;
-  *) fail "unknown backend $1" ;;
-esac
+store_url "${1:-sqlite}"
 # 64 KiB message cap so "oversized" is cheap to produce.
 start_lufd "$url" '  max_message_bytes: 65536'
-"$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-  --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" \
-  >"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+provision_rfc7878
 
 serial() {  # the store's latest serial, from `lufctl info`
   local o

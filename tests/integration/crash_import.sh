@@ -13,15 +13,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
 N="${2:-200000}"
-case "${1:-sqlite}" in
-  sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) pg_start_cluster; url="$PG_URL" ;;
-  *) fail "unknown backend $1" ;;
-esac
+store_url "${1:-sqlite}"
 start_lufd "$url"
-"$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-  --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" \
-  >"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+provision_rfc7878
 
 # +1303 5xx xxxx (set A) and +1303 6xx xxxx (set B): outside every scenario
 # identifier.

@@ -57,9 +57,7 @@ wait_dns "$DNS_PORT" "$ZONE" SOA 30 || {
 }
 pass "lufd serves DNS on :$DNS_PORT and DoT on :$DOT_PORT"
 
-"$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-  --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" \
-  >"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+provision_rfc7878
 run_ctl registrar-ssp2 record add rec-public --registrant iana-en:222 --ttl 3600 \
   --naptr '10 100 "u" "E2U+web:http" "!^.*$!http://public.example.com/!" ""'
 expect_ok "public record"

@@ -492,6 +492,25 @@ expect_dns() {
   pass "$desc ($got, flags:$flags)"
 }
 
+# store_url BACKEND: sets url to a fresh store of BACKEND (sqlite: a file in
+# $T; postgres: a private cluster, pg_start_cluster); fails on anything else.
+store_url() {
+  case "$1" in
+    sqlite) url="sqlite:$T/registry.db" ;;
+    postgres) pg_start_cluster; url="$PG_URL" ;;
+    *) fail "unknown backend $1" ;;
+  esac
+}
+
+# provision_rfc7878 [STAGE]: tools/rfc7878-scenario.sh (all stages, or only
+# STAGE) against the running lufd; its output is appended to
+# $T/provision.log, shown when it fails.
+provision_rfc7878() {
+  "$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
+    --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" ${1:+--stage "$1"} \
+    >>"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed${1:+ ($1)}"; }
+}
+
 # provision_public_sample: the RFC 7878 example (tools/rfc7878-scenario.sh,
 # provision stage) plus what anonymous DNS may see: SED group sg-public
 # (public, in service) on dg-ssp2 with the same NAPTR, so TN +12025556666,
@@ -500,9 +519,7 @@ expect_dns() {
 # between them and the apex, is an empty non-terminal). Needs a running
 # lufd (start_lufd).
 provision_public_sample() {
-  "$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-    --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" --stage provision \
-    >>"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+  provision_rfc7878 provision
   run_ctl registrar-ssp2 sedgroup add sg-public --registrant iana-en:222 \
     --dg dg-ssp2 --record rec-ssp2-sip --public --in-service
   expect_ok "public SED group sg-public"

@@ -13,17 +13,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
 backend="${1:-sqlite}"
-case "$backend" in
-  sqlite) url="sqlite:$T/registry.db" ;;
-  postgres) pg_start_cluster; url="$PG_URL" ;;
-  *) fail "unknown backend $backend" ;;
-esac
-
+store_url "$backend"
 start_lufd "$url"
-
-"$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-  --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" --stage provision \
-  >"$T/provision.log" 2>&1 || { cat "$T/provision.log" >&2; fail "provisioning failed"; }
+provision_rfc7878 provision
 pass "scenario provisioned"
 
 TN=+12025556666
@@ -62,9 +54,7 @@ for n in $TN $IN_RANGE $UNDER_PREFIX; do
   expect_not_found "ssp1 before accept: $n"
 done
 
-"$SOURCE_DIR/tools/rfc7878-scenario.sh" --lufctl "$LUFCTL_BIN" \
-  --server "127.0.0.1:$LUFD_PORT" --pki "$PKI" --stage accept \
-  >"$T/accept.log" 2>&1 || { cat "$T/accept.log" >&2; fail "accept failed"; }
+provision_rfc7878 accept
 pass "offer accepted by registrar-ssp1"
 
 for n in $TN $IN_RANGE $UNDER_PREFIX; do

@@ -9,10 +9,12 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "storage/store.h"
+#include "tests/unit/testing/eventually.h"
 
 namespace lufd {
 namespace {
 
+using ::lufd::testing::Eventually;
 using lufd::v1::RegistryObject;
 
 RegistryObject Org(const std::string& id) {
@@ -153,51 +155,40 @@ TEST_F(FollowerTest, StoreErrorsKeepOldViewAndReportHealth) {
   store_->fail = true;
   ASSERT_TRUE(CommitOrg(store_.get(), "t:2").ok());
   follower->Nudge();
-  // Bounded wait for the failure to be observed.
-  for (int i = 0; i < 200 && follower->health().ok(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  // Wait for the failure to be observed.
+  EXPECT_TRUE(Eventually([&] { return !follower->health().ok(); }));
   EXPECT_EQ(follower->health().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(views_.Current()->serial(), 1u);  // The old view still serves.
 
   store_->fail = false;
   follower->Nudge();
   EXPECT_TRUE(views_.WaitForSerial(2, absl::Seconds(6)));  // Backoff <= 5 s.
-  for (int i = 0; i < 200 && !follower->health().ok(); ++i) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+  EXPECT_TRUE(Eventually([&] { return follower->health().ok(); }));
   EXPECT_TRUE(follower->health().ok()) << follower->health();
 }
 
 TEST_F(FollowerTest, ManyChangesArePagedAndApplied) {
   // More entries than one ReadChanges page (10000) in several transactions.
-  for (int t = 0; t < 3; ++t) {
-    CommitRequest request;
-    request.actor = "test";
-    for (int i = 0; i < 6000; ++i) {
-      Mutation m;
-      m.kind = lufd::v1::OBJECT_KIND_ORG;
-      m.key = "t:" + std::to_string(t * 10000 + i);
-      m.after = Org(m.key);
-      request.mutations.push_back(std::move(m));
+  // 3 transactions of 6000 new orgs each.
+  auto commit_orgs = [&](const std::string& prefix) {
+    for (int t = 0; t < 3; ++t) {
+      CommitRequest request;
+      request.actor = "test";
+      for (int i = 0; i < 6000; ++i) {
+        Mutation m;
+        m.kind = lufd::v1::OBJECT_KIND_ORG;
+        m.key = prefix + std::to_string(t * 10000 + i);
+        m.after = Org(m.key);
+        request.mutations.push_back(std::move(m));
+      }
+      ASSERT_TRUE(store_->Commit(request).ok());
     }
-    ASSERT_TRUE(store_->Commit(request).ok());
-  }
+  };
+  commit_orgs("t:");
   auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
   ASSERT_TRUE(follower.ok());
   EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 18000u);
-  for (int t = 0; t < 3; ++t) {
-    CommitRequest request;
-    request.actor = "test";
-    for (int i = 0; i < 6000; ++i) {
-      Mutation m;
-      m.kind = lufd::v1::OBJECT_KIND_ORG;
-      m.key = "u:" + std::to_string(t * 10000 + i);
-      m.after = Org(m.key);
-      request.mutations.push_back(std::move(m));
-    }
-    ASSERT_TRUE(store_->Commit(request).ok());
-  }
+  commit_orgs("u:");
   (*follower)->Nudge();
   ASSERT_TRUE(views_.WaitForSerial(6, absl::Seconds(5)));
   EXPECT_EQ(views_.Current()->Count(lufd::v1::OBJECT_KIND_ORG), 36000u);

@@ -129,53 +129,44 @@ TEST(EnumDomainTest, FromDomainRejects) {
   EXPECT_FALSE(EnumDomainToE164("").ok());
 }
 
-TEST(ParseLookupQueryTest, Numbers) {
-  auto q = ParseLookupQuery("+1-202-555-6666");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kNumber);
-  EXPECT_EQ(q->value, "+12025556666");
+// ParseLookupQuery(input) succeeds with `kind` and `value`.
+void ExpectQuery(const std::string& input, LookupQuery::Kind kind,
+                 const std::string& value) {
+  auto q = ParseLookupQuery(input);
+  ASSERT_TRUE(q.ok()) << input << ": " << q.status();
+  EXPECT_EQ(q->kind, kind) << input;
+  EXPECT_EQ(q->value, value) << input;
+}
 
-  q = ParseLookupQuery("tel:+1-202-555-6666;npdi");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kNumber);
-  EXPECT_EQ(q->value, "+12025556666");
+constexpr auto kNumber = LookupQuery::Kind::kNumber;
+constexpr auto kUri = LookupQuery::Kind::kUri;
+
+TEST(ParseLookupQueryTest, Numbers) {
+  ExpectQuery("+1-202-555-6666", kNumber, "+12025556666");
+  ExpectQuery("tel:+1-202-555-6666;npdi", kNumber, "+12025556666");
 }
 
 TEST(ParseLookupQueryTest, SipUserPhone) {
-  auto q = ParseLookupQuery("sip:+1-202-555-6666@example.com;user=phone");
-  ASSERT_TRUE(q.ok()) << q.status();
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kNumber);
-  EXPECT_EQ(q->value, "+12025556666");
-
-  q = ParseLookupQuery("SIPS:+44-20-7946-0148;npdi@example.com;User=Phone");
-  ASSERT_TRUE(q.ok()) << q.status();
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kNumber);
-  EXPECT_EQ(q->value, "+442079460148");
-
-  q = ParseLookupQuery(
-      "sip:+12025556666@example.com;transport=tcp;user=phone?subject=x");
-  ASSERT_TRUE(q.ok()) << q.status();
-  EXPECT_EQ(q->value, "+12025556666");
+  ExpectQuery("sip:+1-202-555-6666@example.com;user=phone", kNumber,
+              "+12025556666");
+  ExpectQuery("SIPS:+44-20-7946-0148;npdi@example.com;User=Phone", kNumber,
+              "+442079460148");
+  ExpectQuery("sip:+12025556666@example.com;transport=tcp;user=phone?subject=x",
+              kNumber, "+12025556666");
 
   // user=phone with a local number: not an E.164 query.
   EXPECT_FALSE(ParseLookupQuery("sip:5556666@example.com;user=phone").ok());
 }
 
 TEST(ParseLookupQueryTest, OtherUrisAsGiven) {
-  auto q = ParseLookupQuery("  sip:alice@example.com  ");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kUri);
-  EXPECT_EQ(q->value, "sip:alice@example.com");
+  ExpectQuery("  sip:alice@example.com  ", kUri, "sip:alice@example.com");
 
   // user=phone in a header, not a URI parameter, does not count.
-  q = ParseLookupQuery("sip:+12025556666@example.com?x=1;user=phone");
+  auto q = ParseLookupQuery("sip:+12025556666@example.com?x=1;user=phone");
   ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kUri);
+  EXPECT_EQ(q->kind, kUri);
 
-  q = ParseLookupQuery("mailto:info@example.com");
-  ASSERT_TRUE(q.ok());
-  EXPECT_EQ(q->kind, LookupQuery::Kind::kUri);
-  EXPECT_EQ(q->value, "mailto:info@example.com");
+  ExpectQuery("mailto:info@example.com", kUri, "mailto:info@example.com");
 }
 
 TEST(ParseLookupQueryTest, Rejects) {

@@ -10,12 +10,9 @@
 #include <stdbool.h>  // NOLINT(modernize-deprecated-headers)
 #include <ldns/ldns.h>
 // clang-format on
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -396,79 +393,6 @@ TEST(DnssecTest, RrsetHashIsOrderFreeCaseCanonicalAndStable) {
             RrsetHash(35, 300, {std::string("\x00\x01", 2)}));
   EXPECT_EQ(RrsetHash(1, 2, {std::string("abc")}), 0x08dd43ec21287d46ULL)
       << std::hex << RrsetHash(1, 2, {std::string("abc")});
-}
-
-// Signing speed, one core: raw EVP_DigestSign over the same bytes vs
-// SignRrset of a 2-NAPTR RRset. Disabled by default (it takes seconds);
-// run with --gtest_also_run_disabled_tests --gtest_filter='*SignSpeed*'.
-TEST_P(DnssecAlgTest, DISABLED_SignSpeed) {
-  auto key = SigningKey::Generate(GetParam());
-  ASSERT_TRUE(key.ok());
-  std::string pem = (*key)->ToPem();
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  EVP_PKEY* pkey = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  ASSERT_NE(pkey, nullptr);
-  std::string owner = Wire("6.6.6.6.5.5.5.2.0.2.1.e164.arpa");
-  std::vector<std::string> naptrs = {
-      Naptr(100, 10, "u", "E2U+sip", "!^.*$!sip:+12025556666@example.com!", ""),
-      Naptr(100, 20, "u", "E2U+pstn:tel", "!^(.*)$!tel:\\1;npdi!", "")};
-  RrsigFields f;
-  f.type_covered = 35;
-  f.algorithm = GetParam();
-  f.labels = 13;
-  f.original_ttl = 300;
-  f.inception = 1;
-  f.expiration = 2;
-  f.key_tag = 1;
-  f.signer_wire = Wire("e164.arpa");
-  // The exact signed data of that RRset: ~18 + 11 + 2 * (31 + 10 + ~50).
-  std::string data(18 + 11, 'x');
-  for (const auto& n : naptrs) data += owner + std::string(10, 'y') + n;
-  const int kSeconds = 1;
-  // Signatures per second of this thread's CPU time: the machine is
-  // shared, and wall time would measure the neighbours.
-  auto cpu_now = [] {
-    timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) + t.tv_nsec * 1e-9;
-  };
-  auto bench = [&](auto fn) {
-    double start = cpu_now();
-    long n = 0;  // NOLINT(runtime/int)
-    while (cpu_now() - start < kSeconds) {
-      for (int i = 0; i < 100; ++i) fn();
-      n += 100;
-    }
-    return static_cast<double>(n) / (cpu_now() - start);
-  };
-  const EVP_MD* md = GetParam() == kAlgEd25519 ? nullptr : EVP_sha256();
-  auto raw_fn = [&] {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    unsigned char sig[80];
-    size_t len = sizeof(sig);
-    EVP_DigestSignInit(ctx, nullptr, md, nullptr, pkey);
-    EVP_DigestSign(ctx, sig, &len,
-                   reinterpret_cast<const unsigned char*>(data.data()),
-                   data.size());
-    EVP_MD_CTX_free(ctx);
-  };
-  auto ours_fn = [&] {
-    auto r = SignRrset(**key, f, owner, 1, naptrs);
-    ASSERT_TRUE(r.ok());
-  };
-  // Alternating rounds, best of each: the machine is shared, so the best
-  // round is the least disturbed one.
-  double raw = 0, ours = 0;
-  for (int round = 0; round < 3; ++round) {
-    raw = std::max(raw, bench(raw_fn));
-    ours = std::max(ours, bench(ours_fn));
-  }
-  EVP_PKEY_free(pkey);
-  printf(
-      "alg %d: raw EVP_DigestSign %.0f/s, SignRrset(2 NAPTR) %.0f/s "
-      "(%.1f %% of raw), per CPU-second of one core\n",
-      GetParam(), raw, ours, 100.0 * ours / raw);
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/core/registry.h"
 #include "storage/store.h"
+#include "tests/unit/testing/eventually.h"
 #include "tests/unit/testing/memory_registry.h"
 
 // ldns/common.h #defines bool/true/false unless stdbool.h came first.
@@ -30,6 +31,7 @@
 namespace lufd::dns {
 namespace {
 
+using ::lufd::testing::Eventually;
 using lufd::v1::DnsKey;
 
 const std::string kZoneWire(
@@ -452,13 +454,11 @@ TEST_F(KeyManagerTest, NotTheSignerGeneratesNothingUntilElected) {
   EXPECT_TRUE(zk->published.empty());
   EXPECT_TRUE(RegistryKeys().empty());
   signer = true;
-  // The background thread (10 ms poll) generates the keys; bounded wait.
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (absl::Now() < deadline) {
+  // The background thread (10 ms poll) generates the keys.
+  EXPECT_TRUE(Eventually([&] {
     zk = ring.Get(kZoneWire);
-    if (zk != nullptr && zk->CanSign()) break;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
+    return zk != nullptr && zk->CanSign();
+  }));
   EXPECT_TRUE(ring.Get(kZoneWire)->CanSign());
   km->Stop();
 }

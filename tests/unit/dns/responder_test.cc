@@ -968,58 +968,6 @@ TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
   EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
 }
 
-// Per-query cost of the common paths (parse + respond), single thread.
-// Disabled by default; run with --gtest_also_run_disabled_tests.
-TEST_F(ResponderTest, DISABLED_HotPathThroughput) {
-  // Sign-ahead hit for +12025556666.
-  auto sig = StoreSignAheadSignature(csk_);
-  ASSERT_TRUE(sig.ok());
-  struct Case {
-    const char* what;
-    Q q;
-    int n;
-  } cases[] = {
-      {"signed hit (store)", Q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}, 200000},
-      {"unsigned hit", Q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}, 200000},
-      {"signed miss, LRU hit", Q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."}, 200000},
-      {"unsigned miss", Q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."}, 200000},
-  };
-  cases[0].q.do_bit = true;
-  cases[2].q.do_bit = true;
-  std::vector<uint8_t> out(65535);
-  for (auto& c : cases) {
-    std::vector<uint8_t> packet = Build(c.q);
-    auto start = absl::Now();
-    size_t bytes = 0;
-    for (int i = 0; i < c.n; ++i) {
-      ParsedQuery pq;
-      ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
-      bytes +=
-          responder_->Respond(pq, pr, Identity{}, Transport::kUdp, out.data(),
-                              Limit(pq, Transport::kUdp, out.size()));
-    }
-    double s = absl::ToDoubleSeconds(absl::Now() - start);
-    std::printf("%-22s %8.0f q/s  %5.2f us/q  (%zu B/answer)\n", c.what,
-                c.n / s, s * 1e6 / c.n, bytes / c.n);
-  }
-  // Fresh misses: every one signed on demand.
-  const int misses = 5000;
-  auto start = absl::Now();
-  for (int i = 0; i < misses; ++i) {
-    Q q{absl::StrCat(i % 10, ".", (i / 10) % 10, ".", (i / 100) % 10, ".",
-                     (i / 1000) % 10, ".9.9.9.9.5.4.3.2.1.e164.arpa.")};
-    q.do_bit = true;
-    std::vector<uint8_t> packet = Build(q);
-    ParsedQuery pq;
-    ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
-    responder_->Respond(pq, pr, Identity{}, Transport::kUdp, out.data(),
-                        Limit(pq, Transport::kUdp, out.size()));
-  }
-  double s = absl::ToDoubleSeconds(absl::Now() - start);
-  std::printf("%-22s %8.0f q/s  %5.2f us/q\n", "signed fresh miss", misses / s,
-              s * 1e6 / misses);
-}
-
 TEST_F(ResponderTest, CreateRejectsBadZones) {
   lufd::v1::DnsConfig bad;
   bad.add_zones()->set_name("");

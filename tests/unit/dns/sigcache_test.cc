@@ -256,29 +256,5 @@ TEST(SigCacheTest, ConcurrentReadersWhileInserting) {
   EXPECT_LE(lru.size(), 5000u);
 }
 
-// Memory per entry at 1M: reported by the DNS bench notes; disabled by
-// default because it allocates ~100 MB.
-TEST(SigCacheTest, DISABLED_StoreBytesPerEntryAt1M) {
-  auto rss = [] {
-    FILE* f = std::fopen("/proc/self/statm", "r");
-    long pages = 0, resident = 0;
-    if (f != nullptr) {
-      if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-      std::fclose(f);
-    }
-    return resident * 4096L;
-  };
-  long before = rss();
-  {
-    SignatureCache store;
-    for (uint64_t i = 0; i < 1000000; ++i) {
-      store.Insert(SignatureKey("", 35, i, 1), Sig(static_cast<uint32_t>(i)));
-    }
-    long after = rss();
-    std::printf("SignatureCache: %zu entries, %.1f bytes/entry (RSS delta)\n",
-                store.size(), static_cast<double>(after - before) / 1e6);
-  }
-}
-
 }  // namespace
 }  // namespace lufd::dns

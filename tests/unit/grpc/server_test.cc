@@ -52,10 +52,12 @@
 #include "server/grpc/auth.h"
 #include "server/ops/config.h"
 #include "storage/store.h"
+#include "tests/unit/testing/eventually.h"
 
 namespace lufd {
 namespace {
 
+using ::lufd::testing::Eventually;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
@@ -296,17 +298,6 @@ class ServerTest : public ::testing::Test {
     }
     lufd::v1::WriteResponse response;
     return stub->Batch(&ctx, request, &response);
-  }
-
-  // Repeats `probe` (bounded) until it returns true or `timeout` passes.
-  static bool Eventually(absl::Duration timeout,
-                         const std::function<bool()>& probe) {
-    const absl::Time end = absl::Now() + timeout;
-    for (int i = 0; i < 1000 && absl::Now() < end; ++i) {
-      if (probe()) return true;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return probe();
   }
 
   std::string dir_;
@@ -587,6 +578,8 @@ TEST_F(ServerTest, MaxDeadlineBoundsIdleStreamWithoutDeadline) {
       ASSERT_TRUE(stream->Write(request));
       ASSERT_TRUE(stream->Read(&response));
       EXPECT_TRUE(response.found());
+      // Deliberate: real time must pass (7 x 300 ms > max_deadline), each
+      // gap shorter than the 1 s idle bound.
       absl::SleepFor(absl::Milliseconds(300));
     }
     stream->WritesDone();
@@ -756,8 +749,9 @@ TEST_F(ServerTest, CancelledImportCommitsNothingOfItsOpenBatch) {
     ctx.TryCancel();
     EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   }
-  // The server sees the cancellation asynchronously; give it a moment to
-  // (not) commit, then check.
+  // The server sees the cancellation asynchronously and nothing observable
+  // marks "it has finished not committing": a deliberate window in which a
+  // wrong commit would have happened, then the check.
   absl::SleepFor(absl::Milliseconds(300));
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
@@ -1094,26 +1088,21 @@ class LufdProcess {
   // The port from the port file, or 0 if it did not appear in time or the
   // process exited first.
   int WaitForPort(absl::Duration timeout) {
-    const absl::Time end = absl::Now() + timeout;
-    while (absl::Now() < end) {
-      if (std::optional<int> code = TryWait(); code.has_value()) return 0;
+    int port = 0;
+    Eventually(timeout, [&] {
+      if (TryWait().has_value()) return true;  // Exited: no port will come.
       std::ifstream in(port_file_);
-      int port = 0;
-      if (in >> port && port > 0) return port;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return 0;
+      return in >> port && port > 0;
+    });
+    return exited_ ? 0 : port;
   }
 
   // The exit code once the process has exited (-1 if killed by a signal),
   // nullopt if still running after `timeout`.
   std::optional<int> WaitForExit(absl::Duration timeout) {
-    const absl::Time end = absl::Now() + timeout;
-    do {
-      if (std::optional<int> code = TryWait(); code.has_value()) return code;
-      absl::SleepFor(absl::Milliseconds(50));
-    } while (absl::Now() < end);
-    return std::nullopt;
+    std::optional<int> code;
+    Eventually(timeout, [&] { return (code = TryWait()).has_value(); });
+    return code;
   }
 
   void Signal(int sig) { kill(pid_, sig); }

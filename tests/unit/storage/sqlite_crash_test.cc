@@ -115,6 +115,7 @@ TEST(SqliteCrash, KillNineMidCommitIsAllOrNothing) {
     ASSERT_EQ(read(fds[0], &c, 1), 1);
     ASSERT_EQ(c, 's');
     if (delay_ms >= 0) {
+      // Deliberate: the kill lands at a chosen point inside the commit.
       usleep(delay_ms * 1000);
     } else {
       ASSERT_EQ(poll(&p, 1, 120000), 1) << "bulk commit never finished";
