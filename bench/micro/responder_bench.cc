@@ -14,7 +14,10 @@
 #include "absl/types/span.h"
 #include "bench/micro/dns_fixture.h"
 #include "benchmark/benchmark.h"
+#include "server/dns/processor.h"
+#include "server/dns/rdata.h"
 #include "server/dns/responder.h"
+#include "server/dns/rrsig.h"
 
 namespace lufd::bench {
 namespace {
@@ -87,8 +90,9 @@ struct Served {
   size_t Answer(const std::vector<uint8_t>& packet, std::vector<uint8_t>* out) {
     dns::ParsedQuery pq;
     dns::ParseResult pr = dns::ParseQuery(absl::MakeConstSpan(packet), &pq);
-    return responder->Respond(pq, pr, Identity{}, dns::Transport::kUdp,
-                              out->data(), out->size());
+    return responder->Respond(
+        pq, pr, Identity{}, dns::Transport::kUdp, out->data(),
+        dns::ResponseLimit(pq, dns::Transport::kUdp, out->size()));
   }
 };
 
