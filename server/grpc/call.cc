@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/core/authz.h"
 #include "spdlog/spdlog.h"
 
 namespace lufd {
@@ -117,8 +118,7 @@ absl::Status RpcRunner::CheckRequestSize(
 
 grpc::Status RpcRunner::RunImpl(
     const char* method, grpc::ServerContext* context,
-    const google::protobuf::MessageLite* request,
-    std::initializer_list<lufd::v1::Role> roles, bool cap_deadline,
+    const google::protobuf::MessageLite* request, bool cap_deadline,
     absl::FunctionRef<absl::Status(const CallInfo&)> body) {
   const absl::Time start = absl::Now();
   CallInfo call;
@@ -136,7 +136,7 @@ grpc::Status RpcRunner::RunImpl(
     status = identity.status();
   } else {
     call.identity = *std::move(identity);
-    status = RequireRole(call.identity, roles);
+    status = AuthorizeRpc(call.identity, method);
     // After authentication and the role check, so a caller learns the limit
     // only for a method it may call.
     if (status.ok() && request != nullptr) status = CheckRequestSize(*request);

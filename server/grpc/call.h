@@ -2,7 +2,8 @@
 //
 // Each handler body runs inside RpcRunner::Run, which
 //   1. authenticates the caller from its client certificate (auth.h),
-//   2. checks the caller's role against the method's allowed roles,
+//   2. checks the caller's role against the method's row of the RPC role
+//      table (server/core/authz.h: AuthorizeRpc),
 //   3. rejects a request larger than grpc.max_message_bytes with
 //      INVALID_ARGUMENT (streamed messages: CheckRequestSize per message).
 //      gRPC's own receive limit is set higher (TransportMaxMessageBytes), so
@@ -26,7 +27,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 
 #include "absl/functional/function_ref.h"
@@ -120,10 +120,8 @@ class RpcRunner {
   // size-checked before the body runs.
   grpc::Status Run(const char* method, grpc::ServerContext* context,
                    const google::protobuf::MessageLite& request,
-                   std::initializer_list<lufd::v1::Role> roles,
                    absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, &request, roles, /*cap_deadline=*/true,
-                   body);
+    return RunImpl(method, context, &request, /*cap_deadline=*/true, body);
   }
   // Streaming calls: a long export or import is legitimate, so only the
   // client's own deadline (if any) applies. `request` is the server-streaming
@@ -132,10 +130,8 @@ class RpcRunner {
   grpc::Status RunStream(
       const char* method, grpc::ServerContext* context,
       const google::protobuf::MessageLite* request,
-      std::initializer_list<lufd::v1::Role> roles,
       absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, request, roles, /*cap_deadline=*/false,
-                   body);
+    return RunImpl(method, context, request, /*cap_deadline=*/false, body);
   }
 
   // INVALID_ARGUMENT "request is N bytes; the limit is M
@@ -146,7 +142,6 @@ class RpcRunner {
  private:
   grpc::Status RunImpl(const char* method, grpc::ServerContext* context,
                        const google::protobuf::MessageLite* request,
-                       std::initializer_list<lufd::v1::Role> roles,
                        bool cap_deadline,
                        absl::FunctionRef<absl::Status(const CallInfo&)> body);
 

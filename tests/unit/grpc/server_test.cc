@@ -852,6 +852,87 @@ TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
   EXPECT_GE(n, 4);
 }
 
+// Export decides what a registrar may read from the same view it streams:
+// a SED group that changes owner while the export runs does not make the
+// exported snapshot lose the group's offer.
+TEST_F(ServerTest, ExportFiltersAgainstTheViewItStreams) {
+  StartServer();
+  lufd::v1::RegistryObject registrant = OrgObject(
+      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
+  registrant.mutable_org()->set_registrar_id("iana-en:301");
+  lufd::v1::RegistryObject cred;
+  cred.mutable_credential()->set_id("reg1");
+  cred.mutable_credential()->set_org_id("iana-en:301");
+  cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
+  cred.mutable_credential()->set_spki_sha256(std::string(
+      absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
+  std::vector<lufd::v1::RegistryObject> objects = {
+      OrgObject("iana-en:301", {lufd::v1::ORG_ROLE_REGISTRAR}), registrant,
+      cred,
+      OrgObject("iana-en:202",
+                {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT})};
+  for (auto& o : NumberObjects("1", kNumber)) objects.push_back(o);
+  // sg1 (the registrant's) offered to org 202, which the registrar does not
+  // manage: readable to the registrar only through sg1's owner.
+  lufd::v1::RegistryObject offer;
+  offer.mutable_offer()->set_sed_group_id("sg1");
+  offer.mutable_offer()->set_peer_org_id("iana-en:202");
+  objects.push_back(offer);
+  // ~1 MB of SED records streamed before the offers: far more than the
+  // HTTP/2 windows, so the export blocks on the client mid-way.
+  for (int i = 0; i < 4000; ++i) {
+    lufd::v1::RegistryObject rec;
+    auto* r = rec.mutable_sed_record();
+    r->set_id(absl::StrCat("bulk", i));
+    r->set_registrant_id(kPeerOrg);
+    r->mutable_naptr()->set_order(10);
+    r->mutable_naptr()->set_flags("U");
+    r->mutable_naptr()->set_services("E2U+sip");
+    r->mutable_naptr()->set_regexp(
+        absl::StrCat("!^.*$!sip:", std::string(200, 'a'), i, "@example.com!"));
+    objects.push_back(rec);
+  }
+  auto seeded =
+      server_->registry()->Execute(Identity::LocalAdmin(), Puts(objects), "");
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // Keep the windows small.
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ReadFile(P("ca.pem"));
+  options.pem_private_key = ReadFile(P("registrar-ssp1.key"));
+  options.pem_cert_chain = ReadFile(P("registrar-ssp1.pem"));
+  auto stub = lufd::v1::AdminService::NewStub(grpc::CreateCustomChannel(
+      server_->address(), grpc::SslCredentials(options), args));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ExportRequest request;
+  request.add_kinds(lufd::v1::OBJECT_KIND_SED_RECORD);
+  request.add_kinds(lufd::v1::OBJECT_KIND_OFFER);
+  auto exporter = stub->Export(&ctx, request);
+  lufd::v1::RegistryObject object;
+  ASSERT_TRUE(exporter->Read(&object));
+  ASSERT_TRUE(object.has_sed_record());
+
+  // Mid-export, sg1 moves to org 202: from now on the registrar may not
+  // read sg1's offer, but the export's snapshot is from before.
+  lufd::v1::RegistryObject moved = NumberObjects("1", kNumber)[2];
+  moved.mutable_sed_group()->set_registrant_id("iana-en:202");
+  auto written =
+      server_->registry()->Execute(Identity::LocalAdmin(), Puts({moved}), "");
+  ASSERT_TRUE(written.ok()) << written.status();
+
+  int records = 1, offers = 0;
+  while (exporter->Read(&object)) {
+    if (object.has_sed_record()) ++records;
+    if (object.has_offer()) ++offers;
+  }
+  ASSERT_TRUE(exporter->Finish().ok());
+  EXPECT_EQ(records, 4001);
+  EXPECT_EQ(offers, 1);
+}
+
 // Waits (bounded) for `tag` on `cq`; returns the event's ok bit, false on
 // timeout or another tag.
 bool AwaitTag(grpc::CompletionQueue* cq, void* tag) {
