@@ -19,6 +19,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/quote.h"
 #include "server/core/authz.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
@@ -121,7 +122,7 @@ absl::string_view EnumChainTarget(const lufd::v1::SedRecord& record) {
 
 absl::Status NotFound(ObjectKind kind, absl::string_view key) {
   return absl::NotFoundError(
-      absl::StrCat(KindName(kind), " \"", key, "\" not found"));
+      absl::StrCat(KindName(kind), " ", QuoteForError(key), " not found"));
 }
 
 // The plan of one write batch: the view it reads, the overlay of its
@@ -388,12 +389,13 @@ class WritePlan final : private ObjectLookup {
         continue;
       }
       if (!rules_.CanRead(*other)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "credential.tsig_key_name: \"", name, "\" is already in use"));
+        return absl::AlreadyExistsError(
+            absl::StrCat("credential.tsig_key_name: ", QuoteForError(name),
+                         " is already in use"));
       }
       return absl::AlreadyExistsError(
-          absl::StrCat("credential.tsig_key_name: \"", name,
-                       "\" is already used by credential \"", id, "\""));
+          absl::StrCat("credential.tsig_key_name: ", QuoteForError(name),
+                       " is already used by credential ", QuoteForError(id)));
     }
     return absl::OkStatus();
   }
@@ -401,7 +403,7 @@ class WritePlan final : private ObjectLookup {
   absl::Status RequireOrg(const std::string& id, absl::string_view what) {
     if (Find(lufd::v1::OBJECT_KIND_ORG, id) == nullptr) {
       return absl::NotFoundError(
-          absl::StrCat(what, " org \"", id, "\" not found"));
+          absl::StrCat(what, " org ", QuoteForError(id), " not found"));
     }
     return absl::OkStatus();
   }
@@ -649,6 +651,9 @@ Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
 absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
     const std::string& client_txn_id) {
+  // Checked here, where every write (Put, Batch, Import, lufctl's local
+  // mode) passes, before anything is evaluated.
+  if (absl::Status s = ValidateClientTxnId(client_txn_id); !s.ok()) return s;
   std::vector<absl::StatusOr<RegistryObject>> prepared =
       PreparePuts(operations);
   absl::MutexLock write_lock(&write_mu_);

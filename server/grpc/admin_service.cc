@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/quote.h"
 #include "common/status_macros.h"
 #include "server/core/authz.h"
 #include "server/core/keys.h"
@@ -353,8 +354,8 @@ absl::Status CheckDnsKeyRequest(const KeyAdmin* km,
   if (km == nullptr) return absl::FailedPreconditionError("DNS not configured");
   if (zone.empty()) return absl::InvalidArgumentError("zone is required");
   if (!km->ServesZone(zone)) {
-    return absl::NotFoundError(
-        absl::StrCat("zone ", zone, " is not served by this lufd"));
+    return absl::NotFoundError(absl::StrCat("zone ", QuoteForError(zone),
+                                            " is not served by this lufd"));
   }
   return absl::OkStatus();
 }

@@ -852,6 +852,40 @@ TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
       absl::StatusCode::kPermissionDenied);
 }
 
+TEST_F(RegistryTest, ErrorsQuoteAtMostAHundredBytesOfAKey) {
+  const std::string key(64 * 1024, 'k');
+  absl::Status got =
+      mem_.registry->Get(Admin(), lufd::v1::OBJECT_KIND_DEST_GROUP, key)
+          .status();
+  EXPECT_EQ(got.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(got.message().size(), 200u);
+  absl::Status del =
+      Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, key)});
+  EXPECT_EQ(del.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(del.message().size(), 200u);
+  // A missing org named by a put (ids are capped by validation, so a
+  // 100-byte one is the longest that gets this far).
+  absl::Status missing_org =
+      Put(Admin(), DestGroup("dg-q", "iana-en:" + std::string(90, 'x')));
+  EXPECT_EQ(missing_org.code(), absl::StatusCode::kNotFound) << missing_org;
+  EXPECT_LT(missing_org.message().size(), 200u);
+}
+
+TEST_F(RegistryTest, ClientTxnIdIsValidatedBeforeAnythingIsWritten) {
+  const uint64_t before = StoreSerial();
+  auto written = mem_.registry->Execute(Admin(), {PutOp(Org("iana-en:q1"))},
+                                        "line one\nline two");
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument);
+  written = mem_.registry->Execute(Admin(), {PutOp(Org("iana-en:q1"))},
+                                   std::string(129, 't'));
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StoreSerial(), before);
+  EXPECT_TRUE(
+      mem_.registry
+          ->Execute(Admin(), {PutOp(Org("iana-en:q1"))}, std::string(128, 't'))
+          .ok());
+}
+
 TEST_F(RegistryTest, TsigSecretsAreRedactedForNonAdmins) {
   SeedRegistrars();
   ASSERT_TRUE(Put(Admin(), TsigCred("t1", "iana-en:ra", "peer-key.")).ok());

@@ -933,6 +933,71 @@ TEST_F(ServerTest, ExportFiltersAgainstTheViewItStreams) {
   EXPECT_EQ(offers, 1);
 }
 
+// Error messages quote at most ~100 bytes of any input: a 64 KiB key used to
+// come back whole in the NOT_FOUND message and overflow the client's
+// metadata limit (the client saw RESOURCE_EXHAUSTED).
+TEST_F(ServerTest, HugeKeyGetsShortNotFound) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_message_bytes(1 << 20);
+  });
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  const std::string key(64 * 1024, 'k');
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::GetRequest request;
+    request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+    request.mutable_ref()->set_key(key);
+    lufd::v1::RegistryObject response;
+    grpc::Status status = stub->Get(&ctx, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+        << status.error_message().substr(0, 200);
+    EXPECT_LT(status.error_message().size(), 200u);
+    EXPECT_THAT(status.error_message(), HasSubstr("(65536 bytes)"));
+  }
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::DeleteRequest request;
+    request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+    request.mutable_ref()->set_key(key);
+    lufd::v1::WriteResponse response;
+    grpc::Status status = stub->Delete(&ctx, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+        << status.error_message().substr(0, 200);
+    EXPECT_LT(status.error_message().size(), 200u);
+  }
+}
+
+// client_txn_id is stored in the change log and printed one change per line
+// by `lufctl audit`: it is capped and must be printable ASCII.
+TEST_F(ServerTest, ClientTxnIdIsValidated) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_message_bytes(1 << 20);
+  });
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  auto put = [&](const std::string& txn_id) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::PutRequest request;
+    *request.mutable_object() = NumberObjects("1", kNumber)[0];
+    request.set_client_txn_id(txn_id);
+    lufd::v1::WriteResponse response;
+    return stub->Put(&ctx, request, &response);
+  };
+  for (const std::string& bad :
+       {std::string(64 * 1024, 't'), std::string(129, 't'),
+        std::string("t-1\nforged audit line"), std::string("t\x01")}) {
+    grpc::Status status = put(bad);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << bad.substr(0, 20);
+    EXPECT_THAT(status.error_message(), HasSubstr("client_txn_id"));
+  }
+  EXPECT_TRUE(put(std::string(128, 't')).ok());
+  EXPECT_TRUE(put("t-1 (ok)").ok());
+  EXPECT_TRUE(put("").ok());
+}
+
 // Waits (bounded) for `tag` on `cq`; returns the event's ok bit, false on
 // timeout or another tag.
 bool AwaitTag(grpc::CompletionQueue* cq, void* tag) {
