@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
 #include "lufd/v1/registry.pb.h"
 #include "server/core/identity.h"
@@ -107,6 +108,19 @@ absl::Status CheckCallAlive(const CallInfo& call);
 // at most 256 MiB (and never below the policy). The headroom lets requests
 // between the two limits reach RpcRunner and get INVALID_ARGUMENT.
 int TransportMaxMessageBytes(uint64_t max_message_bytes);
+
+// Makes the server's answer to a request it cannot parse (garbage bytes, or
+// a proto3 string field that is not valid UTF-8) INVALID_ARGUMENT "request
+// could not be parsed as <method>'s request: ...". gRPC 1.51's sync server
+// parses a unary or server-streaming request before any handler runs and
+// answers INTERNAL with an empty message when that fails; this interceptor
+// sees the failed parse (POST_RECV_MESSAGE without a message) and rewrites
+// that status as it is sent. Install it on the ServerBuilder
+// (experimental().SetInterceptorCreators). Client-streaming and bidi calls
+// (BatchLookup, Import) are not covered: for them gRPC reports a failed
+// parse to the handler exactly like the end of the stream.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeMalformedRequestInterceptorFactory();
 
 class RpcRunner {
  public:

@@ -247,14 +247,33 @@ class ServerTest : public ::testing::Test {
             admin_cred, PeerCredential(false)};
   }
 
+  // Registrar org 301 (credential reg1: registrar-ssp1.pem, by SPKI) and the
+  // peer org as its registrant.
+  static std::vector<lufd::v1::RegistryObject> RegistrarObjects() {
+    lufd::v1::RegistryObject registrant = OrgObject(
+        kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
+    registrant.mutable_org()->set_registrar_id("iana-en:301");
+    lufd::v1::RegistryObject cred;
+    cred.mutable_credential()->set_id("reg1");
+    cred.mutable_credential()->set_org_id("iana-en:301");
+    cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
+    cred.mutable_credential()->set_spki_sha256(std::string(
+        absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
+    return {OrgObject("iana-en:301", {lufd::v1::ORG_ROLE_REGISTRAR}),
+            registrant, cred};
+  }
+
   // A channel presenting <name>.pem/.key ("" = no client certificate),
   // trusting the dev CA. Each channel gets its own connection (local
   // subchannel pool), so every channel makes a fresh handshake.
   std::shared_ptr<grpc::Channel> Channel(const std::string& name) {
     return ChannelTo(server_->address(), name);
   }
+  // `bdp_probe` false keeps the HTTP/2 windows at their initial size, so a
+  // client that stops reading soon blocks a streaming server.
   static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
-                                                  const std::string& name) {
+                                                  const std::string& name,
+                                                  bool bdp_probe = true) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ReadFile(P("ca.pem"));
     if (!name.empty()) {
@@ -263,6 +282,7 @@ class ServerTest : public ::testing::Test {
     }
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    if (!bdp_probe) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
     args.SetMaxSendMessageSize(16 * 1024 * 1024);
     return grpc::CreateCustomChannel(address, grpc::SslCredentials(options),
@@ -796,19 +816,7 @@ TEST_F(ServerTest, ListAndExportStreamObjects) {
 TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
   StartServer();
   // Registrar org 301 provisions for registrant 201 (the peer org).
-  lufd::v1::RegistryObject registrant = OrgObject(
-      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
-  registrant.mutable_org()->set_registrar_id("iana-en:301");
-  lufd::v1::RegistryObject cred;
-  cred.mutable_credential()->set_id("reg1");
-  cred.mutable_credential()->set_org_id("iana-en:301");
-  cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
-  cred.mutable_credential()->set_spki_sha256(std::string(
-      absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
-  ASSERT_TRUE(AdminBatch("admin", {OrgObject("iana-en:301",
-                                             {lufd::v1::ORG_ROLE_REGISTRAR}),
-                                   registrant, cred})
-                  .ok());
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
   grpc::Status s = AdminBatch("registrar-ssp1", NumberObjects("1", kNumber));
   ASSERT_TRUE(s.ok()) << s.error_message();
   // Lookup is for peers and admins only.
@@ -857,20 +865,9 @@ TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
 // exported snapshot lose the group's offer.
 TEST_F(ServerTest, ExportFiltersAgainstTheViewItStreams) {
   StartServer();
-  lufd::v1::RegistryObject registrant = OrgObject(
-      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
-  registrant.mutable_org()->set_registrar_id("iana-en:301");
-  lufd::v1::RegistryObject cred;
-  cred.mutable_credential()->set_id("reg1");
-  cred.mutable_credential()->set_org_id("iana-en:301");
-  cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
-  cred.mutable_credential()->set_spki_sha256(std::string(
-      absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
-  std::vector<lufd::v1::RegistryObject> objects = {
-      OrgObject("iana-en:301", {lufd::v1::ORG_ROLE_REGISTRAR}), registrant,
-      cred,
-      OrgObject("iana-en:202",
-                {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT})};
+  std::vector<lufd::v1::RegistryObject> objects = RegistrarObjects();
+  objects.push_back(OrgObject(
+      "iana-en:202", {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT}));
   for (auto& o : NumberObjects("1", kNumber)) objects.push_back(o);
   // sg1 (the registrant's) offered to org 202, which the registrar does not
   // manage: readable to the registrar only through sg1's owner.
@@ -896,15 +893,8 @@ TEST_F(ServerTest, ExportFiltersAgainstTheViewItStreams) {
       server_->registry()->Execute(Identity::LocalAdmin(), Puts(objects), "");
   ASSERT_TRUE(seeded.ok()) << seeded.status();
 
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // Keep the windows small.
-  grpc::SslCredentialsOptions options;
-  options.pem_root_certs = ReadFile(P("ca.pem"));
-  options.pem_private_key = ReadFile(P("registrar-ssp1.key"));
-  options.pem_cert_chain = ReadFile(P("registrar-ssp1.pem"));
-  auto stub = lufd::v1::AdminService::NewStub(grpc::CreateCustomChannel(
-      server_->address(), grpc::SslCredentials(options), args));
+  auto stub = lufd::v1::AdminService::NewStub(
+      ChannelTo(server_->address(), "registrar-ssp1", /*bdp_probe=*/false));
   grpc::ClientContext ctx;
   SetDeadline(&ctx);
   lufd::v1::ExportRequest request;
@@ -941,32 +931,27 @@ TEST_F(ServerTest, HugeKeyGetsShortNotFound) {
     config->mutable_grpc()->set_max_message_bytes(1 << 20);
   });
   auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
-  const std::string key(64 * 1024, 'k');
-  {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    lufd::v1::GetRequest request;
-    request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
-    request.mutable_ref()->set_key(key);
-    lufd::v1::RegistryObject response;
-    grpc::Status status = stub->Get(&ctx, request, &response);
+  lufd::v1::ObjectRef ref;
+  ref.set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+  ref.set_key(std::string(64 * 1024, 'k'));
+  auto expect_short_not_found = [](const grpc::Status& status) {
     EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
         << status.error_message().substr(0, 200);
     EXPECT_LT(status.error_message().size(), 200u);
     EXPECT_THAT(status.error_message(), HasSubstr("(65536 bytes)"));
-  }
-  {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    lufd::v1::DeleteRequest request;
-    request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
-    request.mutable_ref()->set_key(key);
-    lufd::v1::WriteResponse response;
-    grpc::Status status = stub->Delete(&ctx, request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
-        << status.error_message().substr(0, 200);
-    EXPECT_LT(status.error_message().size(), 200u);
-  }
+  };
+  grpc::ClientContext get_ctx;
+  SetDeadline(&get_ctx);
+  lufd::v1::GetRequest get;
+  *get.mutable_ref() = ref;
+  lufd::v1::RegistryObject object;
+  expect_short_not_found(stub->Get(&get_ctx, get, &object));
+  grpc::ClientContext delete_ctx;
+  SetDeadline(&delete_ctx);
+  lufd::v1::DeleteRequest del;
+  *del.mutable_ref() = ref;
+  lufd::v1::WriteResponse written;
+  expect_short_not_found(stub->Delete(&delete_ctx, del, &written));
 }
 
 // client_txn_id is stored in the change log and printed one change per line
@@ -1095,38 +1080,90 @@ TEST_F(ServerTest, ReflectionListsServices) {
   }
 }
 
-TEST_F(ServerTest, UndecodableRequestIsAnErrorAndServerKeepsServing) {
-  StartServer();
-  auto channel = Channel("peer-ssp1");
+// Waits (bounded) for `tag` on `cq`, whatever its ok bit; false on timeout.
+bool AwaitAnyTag(grpc::CompletionQueue* cq, void* tag) {
+  void* got = nullptr;
+  bool ok = false;
+  const auto status = cq->AsyncNext(
+      &got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return status == grpc::CompletionQueue::GOT_EVENT && got == tag;
+}
+
+// Sends `bytes` as the request of `method` ("/pkg.Service/Method") over
+// `channel`, as a unary call or (server_streaming) a one-message stream,
+// and returns the status.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& bytes,
+                     bool server_streaming) {
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  // A field-1 tag with a length that runs past the end: not a LookupRequest.
-  grpc::Slice slice(
-      std::string("\x0a\xff\xff\xff\x0f"
-                  "abc",
-                  8));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice slice(bytes);
   grpc::ByteBuffer request(&slice, 1);
-  auto call = stub.PrepareUnaryCall(&ctx, "/lufd.v1.LookupService/Lookup",
-                                    request, &cq);
-  ASSERT_NE(call, nullptr);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  int tag = 0;
-  call->Finish(&response, &status, &tag);
-  ASSERT_TRUE(AwaitTag(&cq, &tag));
-  // gRPC 1.51's sync server fails the parse before the handler runs and
-  // answers INTERNAL ("Failed to parse request" style message); what
-  // matters is that it is an error, not a crash or a default-valued request.
-  EXPECT_FALSE(status.ok());
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL)
-      << status.error_message();
+  grpc::Status status(grpc::StatusCode::UNKNOWN, "no answer");
+  int start = 0, write = 0, finish = 0;
+  if (!server_streaming) {
+    auto call = stub.PrepareUnaryCall(&ctx, method, request, &cq);
+    call->StartCall();
+    grpc::ByteBuffer response;
+    call->Finish(&response, &status, &finish);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &finish)) << method;
+  } else {
+    auto call = stub.PrepareCall(&ctx, method, &cq);
+    call->StartCall(&start);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &start)) << method;
+    call->WriteLast(request, grpc::WriteOptions(), &write);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &write)) << method;
+    call->Finish(&status, &finish);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &finish)) << method;
+  }
   cq.Shutdown();
   void* got = nullptr;
   bool ok = false;
   for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  return status;
+}
+
+TEST_F(ServerTest, UndecodableRequestIsInvalidArgumentAndServerKeepsServing) {
+  StartServer();
+  // A field-1 tag with a length that runs past the end: no message at all.
+  const std::string garbage(
+      "\x0a\xff\xff\xff\x0f"
+      "abc",
+      8);
+  // Well-formed protobuf whose proto3 string field is not valid UTF-8:
+  // LookupRequest.query, GetRequest.ref.key, ExportRequest.registrant_id.
+  const std::string bad_query("\x0a\x02\xff\xfe", 4);
+  const std::string bad_key("\x0a\x06\x08\x01\x12\x02\xc3\x28", 8);
+  const std::string bad_registrant("\x12\x03\x61\xff\x62", 5);
+  struct Case {
+    const char* cert;
+    const char* method;
+    std::string bytes;
+    bool server_streaming;
+  };
+  const Case cases[] = {
+      {"peer-ssp1", "/lufd.v1.LookupService/Lookup", garbage, false},
+      {"peer-ssp1", "/lufd.v1.LookupService/Lookup", bad_query, false},
+      {"admin", "/lufd.v1.AdminService/Get", garbage, false},
+      {"admin", "/lufd.v1.AdminService/Get", bad_key, false},
+      {"admin", "/lufd.v1.AdminService/Export", garbage, true},
+      {"admin", "/lufd.v1.AdminService/Export", bad_registrant, true},
+  };
+  auto channel = Channel("peer-ssp1");
+  for (const Case& c : cases) {
+    grpc::Status status =
+        RawCall(c.cert == std::string("admin") ? Channel("admin") : channel,
+                c.method, c.bytes, c.server_streaming);
+    // gRPC 1.51's sync server fails the parse before the handler runs and
+    // would answer INTERNAL with an empty message.
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.method << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("could not be parsed"))
+        << c.method;
+    EXPECT_THAT(status.error_message(), HasSubstr(c.method));
   }
 
   // The next valid call, on the same connection, is served.
