@@ -84,7 +84,7 @@ bool AccessRules::Manages(const std::string& org_id) {
 }
 
 bool AccessRules::CanRead(const RegistryObject& o) {
-  if (actor_.is_admin()) return true;
+  if (ReadsEverything()) return true;
   if (!IsRegistrar()) return false;
   switch (o.object_case()) {
     case RegistryObject::kOrg:
@@ -106,7 +106,7 @@ bool AccessRules::CanRead(const RegistryObject& o) {
 }
 
 bool AccessRules::CanReadChange(const lufd::v1::Change& change) {
-  return actor_.is_admin() || (change.has_after() && CanRead(change.after())) ||
+  return ReadsEverything() || (change.has_after() && CanRead(change.after())) ||
          (change.has_before() && CanRead(change.before()));
 }
 

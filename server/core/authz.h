@@ -107,6 +107,8 @@ class AccessRules {
   // and the orgs whose registrar_id is its org.
   bool Manages(const std::string& org_id);
 
+  // Does the actor read every object (so readers need not filter)?
+  bool ReadsEverything() const { return actor_.is_admin(); }
   // May the actor read (Get, List, Export, Audit) this object?
   bool CanRead(const lufd::v1::RegistryObject& object);
   // May the actor see this change (one of its images is readable)?

@@ -309,8 +309,8 @@ grpc::Status AdminServiceImpl::Audit(
             }
             if (++sent >= limit) break;
           }
-          if (call.identity.is_admin() || changes.size() < query.limit ||
-              changes.empty()) {
+          if (access.rules().ReadsEverything() ||
+              changes.size() < query.limit || changes.empty()) {
             break;
           }
           RETURN_IF_ERROR(CheckCallAlive(call));

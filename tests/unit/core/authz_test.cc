@@ -205,6 +205,8 @@ TEST_F(AuthzTest, ChangeIsReadableWhenEitherImageIs) {
   EXPECT_TRUE(rar1.CanReadChange(deleted_mine));
   EXPECT_FALSE(rar1.CanReadChange(theirs));
   EXPECT_TRUE(admin.CanReadChange(theirs));
+  EXPECT_TRUE(admin.rules().ReadsEverything());
+  EXPECT_FALSE(rar1.rules().ReadsEverything());
   EXPECT_TRUE(admin.CanReadChange(lufd::v1::Change()));
 }
 
