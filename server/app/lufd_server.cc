@@ -1,14 +1,16 @@
 #include "server/app/lufd_server.h"
 
 #include <chrono>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
-#include "common/status_macros.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
 #include "spdlog/spdlog.h"
@@ -135,6 +137,12 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
+  // Unparseable requests: INVALID_ARGUMENT, not gRPC's bare INTERNAL.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(MakeMalformedRequestInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Above the policy limit, so RpcRunner answers INVALID_ARGUMENT for
   // requests between the two (see call.h).
   builder.SetMaxReceiveMessageSize(

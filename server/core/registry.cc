@@ -19,6 +19,8 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/quote.h"
+#include "server/core/authz.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
 #include "server/core/validate.h"
@@ -118,21 +120,19 @@ absl::string_view EnumChainTarget(const lufd::v1::SedRecord& record) {
   return naptr.replacement();
 }
 
-absl::Status Denied() {
-  return absl::PermissionDeniedError("permission denied");
-}
-
 absl::Status NotFound(ObjectKind kind, absl::string_view key) {
   return absl::NotFoundError(
-      absl::StrCat(KindName(kind), " \"", key, "\" not found"));
+      absl::StrCat(KindName(kind), " ", QuoteForError(key), " not found"));
 }
 
 // The plan of one write batch: the view it reads, the overlay of its
-// writes, and the rules each operation is checked against.
-class WritePlan {
+// writes, and the checks each operation must pass. Who may write what is
+// authz.h's AccessRules, judged against the view through the overlay (this
+// plan is their ObjectLookup).
+class WritePlan final : private ObjectLookup {
  public:
   WritePlan(const RegistryView& view, const Identity& actor)
-      : view_(view), actor_(actor) {}
+      : view_(view), rules_(actor, this) {}
 
   // `prepared` is the put's object after ValidateAndNormalize (see
   // PreparePuts); a put moves the object out of it (no copy per object in
@@ -141,7 +141,7 @@ class WritePlan {
   absl::Status Run(size_t index, const lufd::v1::Operation& op,
                    absl::StatusOr<RegistryObject>& prepared) {
     current_op_ = index;
-    if (!actor_.is_admin() && !IsRegistrar()) return Denied();
+    if (!rules_.MayWrite()) return PermissionDenied();
     switch (op.op_case()) {
       case lufd::v1::Operation::kPut:
         return Put(prepared);
@@ -200,30 +200,6 @@ class WritePlan {
     entries_.clear();
     index_.clear();
     return out;
-  }
-
-  // Read rule (registry.h): admin all; registrar its own org's and its
-  // registrants' objects; nobody else.
-  bool CanRead(const RegistryObject& o) {
-    if (actor_.is_admin()) return true;
-    if (!IsRegistrar()) return false;
-    switch (o.object_case()) {
-      case RegistryObject::kOrg:
-        return o.org().id() == actor_.org_id ||
-               o.org().registrar_id() == actor_.org_id;
-      case RegistryObject::kCredential:
-        return Manages(o.credential().org_id());
-      case RegistryObject::kOffer: {
-        if (Manages(o.offer().peer_org_id())) return true;
-        const RegistryObject* group =
-            Find(lufd::v1::OBJECT_KIND_SED_GROUP, o.offer().sed_group_id());
-        return group != nullptr && Manages(OwnerOf(*group));
-      }
-      default: {
-        std::string owner = OwnerOf(o);
-        return !owner.empty() && Manages(owner);
-      }
-    }
   }
 
  private:
@@ -324,23 +300,9 @@ class WritePlan {
     std::optional<RegistryObject> after;   // Current state in the batch.
   };
 
-  bool IsRegistrar() const {
-    return actor_.role == lufd::v1::ROLE_REGISTRAR && !actor_.org_id.empty();
-  }
-
-  // May the actor provision on behalf of org `org_id`? Its own org or an org
-  // whose registrar is the actor's org.
-  bool Manages(const std::string& org_id) {
-    if (actor_.is_admin()) return true;
-    if (!IsRegistrar() || org_id.empty()) return false;
-    if (org_id == actor_.org_id) return true;
-    const RegistryObject* org = Find(lufd::v1::OBJECT_KIND_ORG, org_id);
-    return org != nullptr && org->org().registrar_id() == actor_.org_id;
-  }
-
   // Current state of an object (overlay, else view), or nullptr. Pointers
   // stay valid until the object is next written in this batch.
-  const RegistryObject* Find(ObjectKind kind, const std::string& key) {
+  const RegistryObject* Find(ObjectKind kind, const std::string& key) override {
     ObjKey k(kind, key);
     if (auto it = index_.find(k); it != index_.end()) {
       const auto& after = entries_[it->second].after;
@@ -426,13 +388,14 @@ class WritePlan {
       if (other == nullptr || other->credential().tsig_key_name() != name) {
         continue;
       }
-      if (!CanRead(*other)) {
-        return absl::AlreadyExistsError(absl::StrCat(
-            "credential.tsig_key_name: \"", name, "\" is already in use"));
+      if (!rules_.CanRead(*other)) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("credential.tsig_key_name: ", QuoteForError(name),
+                         " is already in use"));
       }
       return absl::AlreadyExistsError(
-          absl::StrCat("credential.tsig_key_name: \"", name,
-                       "\" is already used by credential \"", id, "\""));
+          absl::StrCat("credential.tsig_key_name: ", QuoteForError(name),
+                       " is already used by credential ", QuoteForError(id)));
     }
     return absl::OkStatus();
   }
@@ -440,7 +403,7 @@ class WritePlan {
   absl::Status RequireOrg(const std::string& id, absl::string_view what) {
     if (Find(lufd::v1::OBJECT_KIND_ORG, id) == nullptr) {
       return absl::NotFoundError(
-          absl::StrCat(what, " org \"", id, "\" not found"));
+          absl::StrCat(what, " org ", QuoteForError(id), " not found"));
     }
     return absl::OkStatus();
   }
@@ -449,7 +412,7 @@ class WritePlan {
   // be one of its own (else it is reported as not found: no oracle).
   absl::Status RequireOwned(ObjectKind kind, const std::string& key) {
     const RegistryObject* o = Find(kind, key);
-    if (o == nullptr || !Manages(OwnerOf(*o))) return NotFound(kind, key);
+    if (o == nullptr || !rules_.CanReference(*o)) return NotFound(kind, key);
     return absl::OkStatus();
   }
 
@@ -476,14 +439,12 @@ class WritePlan {
           auto s = RequireOrg(org.registrar_id(), "registrar");
           if (!s.ok()) return s;
         }
-        if (!actor_.is_admin()) {
-          auto s = CheckRegistrarOrgWrite(org, existing);
-          if (!s.ok()) return s;
-        }
+        auto s = rules_.CheckOrgPut(org, existing);
+        if (!s.ok()) return s;
         break;
       }
       case lufd::v1::OBJECT_KIND_CREDENTIAL: {
-        if (!actor_.is_admin()) return Denied();
+        if (!rules_.MayPutKind(kind)) return PermissionDenied();
         auto s = RequireOrg(object.credential().org_id(), "credential");
         if (!s.ok()) return s;
         s = CheckTsigKeyUnique(object.credential());
@@ -491,9 +452,7 @@ class WritePlan {
         break;
       }
       case lufd::v1::OBJECT_KIND_DNS_KEY:
-        // Zone signing keys are the operator's: no registrar may publish
-        // a DNSKEY for the zone everyone's numbers live in.
-        if (!actor_.is_admin()) return Denied();
+        if (!rules_.MayPutKind(kind)) return PermissionDenied();
         break;
       case lufd::v1::OBJECT_KIND_IDENTIFIER:
       case lufd::v1::OBJECT_KIND_DEST_GROUP:
@@ -502,10 +461,7 @@ class WritePlan {
         std::string registrant = OwnerOf(object);
         auto s = RequireOrg(registrant, "registrant");
         if (!s.ok()) return s;
-        if (!Manages(registrant)) return Denied();
-        if (existing != nullptr && !Manages(OwnerOf(*existing))) {
-          return Denied();
-        }
+        if (!rules_.CanPutOwned(object, existing)) return PermissionDenied();
         if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
           for (const auto& dg : object.identifier().dest_group_ids()) {
             s = RequireOwned(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
@@ -543,61 +499,15 @@ class WritePlan {
     return absl::OkStatus();
   }
 
-  // A registrar may create an org only as its own registrant, and update
-  // only its registrants, never their registrar, roles or quota (which
-  // would let it escape its scope or raise its own budget).
-  absl::Status CheckRegistrarOrgWrite(const lufd::v1::Org& org,
-                                      const RegistryObject* existing) {
-    if (org.registrar_id() != actor_.org_id) return Denied();
-    if (existing != nullptr) {
-      const auto& old = existing->org();
-      if (old.registrar_id() != actor_.org_id) return Denied();
-      if (old.roles().size() != org.roles().size() ||
-          !std::equal(old.roles().begin(), old.roles().end(),
-                      org.roles().begin()) ||
-          old.quota().SerializeAsString() != org.quota().SerializeAsString()) {
-        return Denied();
-      }
-      return absl::OkStatus();
-    }
-    for (int role : org.roles()) {
-      if (role != lufd::v1::ORG_ROLE_REGISTRANT &&
-          role != lufd::v1::ORG_ROLE_PEER) {
-        return Denied();
-      }
-    }
-    if (org.has_quota() && org.quota().SerializeAsString() !=
-                               lufd::v1::Quota().SerializeAsString()) {
-      return Denied();
-    }
-    return absl::OkStatus();
-  }
-
-  // May the actor delete/modify this existing object?
-  bool CanWrite(const RegistryObject& o) {
-    if (actor_.is_admin()) return true;
-    switch (o.object_case()) {
-      case RegistryObject::kOrg:
-        return IsRegistrar() && o.org().registrar_id() == actor_.org_id;
-      case RegistryObject::kCredential:
-        return false;
-      case RegistryObject::kOffer: {
-        const RegistryObject* group =
-            Find(lufd::v1::OBJECT_KIND_SED_GROUP, o.offer().sed_group_id());
-        return group != nullptr && Manages(OwnerOf(*group));
-      }
-      default:
-        return Manages(OwnerOf(o));
-    }
-  }
-
   absl::Status Delete(const lufd::v1::ObjectRef& ref) {
     if (!ValidKind(ref.kind()) || ref.key().empty()) {
       return absl::InvalidArgumentError("delete needs a kind and a key");
     }
     const RegistryObject* o = Find(ref.kind(), ref.key());
-    if (o == nullptr || !CanRead(*o)) return NotFound(ref.kind(), ref.key());
-    if (!CanWrite(*o)) return Denied();
+    if (o == nullptr || !rules_.CanRead(*o)) {
+      return NotFound(ref.kind(), ref.key());
+    }
+    if (!rules_.CanWrite(*o)) return PermissionDenied();
     return Cascade(ref.kind(), ref.key());
   }
 
@@ -670,11 +580,10 @@ class WritePlan {
                       lufd::v1::OfferStatus status) {
     std::string key = OfferKey(decision.sed_group_id(), decision.peer_org_id());
     const RegistryObject* o = Find(lufd::v1::OBJECT_KIND_OFFER, key);
-    if (o == nullptr || !CanRead(*o)) {
+    if (o == nullptr || !rules_.CanRead(*o)) {
       return NotFound(lufd::v1::OBJECT_KIND_OFFER, key);
     }
-    // Only the receiving side (the peer org or its registrar) decides.
-    if (!Manages(o->offer().peer_org_id())) return Denied();
+    if (!rules_.CanDecide(o->offer())) return PermissionDenied();
     RegistryObject updated = *o;
     updated.mutable_offer()->set_status(status);
     Write(lufd::v1::OBJECT_KIND_OFFER, key, std::move(updated));
@@ -682,7 +591,7 @@ class WritePlan {
   }
 
   const RegistryView& view_;
-  const Identity& actor_;
+  AccessRules rules_;
   size_t current_op_ = 0;
   std::vector<ChainCheck> chain_checks_;
   // dest group -> SED groups this batch wrote on it (chain checks).
@@ -742,6 +651,9 @@ Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
 absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
     const std::string& client_txn_id) {
+  // Checked here, where every write (Put, Batch, Import, lufctl's local
+  // mode) passes, before anything is evaluated.
+  if (absl::Status s = ValidateClientTxnId(client_txn_id); !s.ok()) return s;
   std::vector<absl::StatusOr<RegistryObject>> prepared =
       PreparePuts(operations);
   absl::MutexLock write_lock(&write_mu_);
@@ -814,34 +726,11 @@ absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
     const std::string& key) const {
   std::shared_ptr<const RegistryView> view = views_->Current();
   std::optional<RegistryObject> object = view->Get(kind, key);
-  if (!object.has_value() || !WritePlan(*view, actor).CanRead(*object)) {
+  if (!object.has_value() || !ViewAccess(*view, actor).CanRead(*object)) {
     return NotFound(kind, key);
   }
   RedactSecrets(actor, &*object);
   return *std::move(object);
-}
-
-bool NeedsRedaction(const Identity& reader,
-                    const lufd::v1::RegistryObject& object) {
-  return !reader.is_admin() && object.has_credential() &&
-         !object.credential().tsig_secret().empty();
-}
-
-void RedactSecrets(const Identity& reader, lufd::v1::RegistryObject* object) {
-  if (NeedsRedaction(reader, *object)) {
-    object->mutable_credential()->clear_tsig_secret();
-  }
-}
-
-void RedactSecrets(const Identity& reader, lufd::v1::Change* change) {
-  if (change->has_before()) RedactSecrets(reader, change->mutable_before());
-  if (change->has_after()) RedactSecrets(reader, change->mutable_after());
-}
-
-bool Registry::CanRead(const Identity& actor,
-                       const lufd::v1::RegistryObject& object) const {
-  std::shared_ptr<const RegistryView> view = views_->Current();
-  return WritePlan(*view, actor).CanRead(object);
 }
 
 }  // namespace lufd

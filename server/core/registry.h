@@ -8,13 +8,11 @@
 //  - A batch stops at the first failing operation and nothing of it is
 //    written (RFC 7878 §7.2.5.1); the error message starts with
 //    "operation <index>: ".
-//  - Authorization: ADMIN may do anything. REGISTRAR may write objects whose
-//    registrant is its own org or an org whose registrar_id is its org, and
-//    may accept/reject offers made to those orgs; it may not write orgs other
-//    than its registrants' (never their registrar_id/roles to escape), nor
-//    credentials or DNS keys. PEER may write nothing. Failures are
-//    PERMISSION_DENIED with a message that names no other org's data; reading
-//    an object the caller may not see is NOT_FOUND.
+//  - Authorization: the rules are authz.h's AccessRules, judged against
+//    the batch's view plus its own pending writes. Failures are
+//    PERMISSION_DENIED with a message that names no other org's data;
+//    reading (or deleting, or referring to) an object the caller may not
+//    see is NOT_FOUND. Get redacts secrets (authz.h) by itself.
 //  - Delete cascades: org -> its credentials, its registrants' objects,
 //    offers to it; destination group -> removed from identifiers and SED
 //    groups; SED record -> removed from SED groups; SED group -> its offers.
@@ -40,20 +38,12 @@
 #include "absl/synchronization/mutex.h"
 #include "lufd/v1/admin.pb.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/core/authz.h"
 #include "server/core/identity.h"
 #include "server/core/view.h"
 #include "storage/store.h"
 
 namespace lufd {
-
-// Secrets only admins may read back (today: Credential.tsig_secret, which
-// a registrar could otherwise use to sign DNS queries as its peers). Get()
-// redacts by itself; every other path that hands objects or change images
-// to a caller (List, Export, Audit) must call these.
-bool NeedsRedaction(const Identity& reader,
-                    const lufd::v1::RegistryObject& object);
-void RedactSecrets(const Identity& reader, lufd::v1::RegistryObject* object);
-void RedactSecrets(const Identity& reader, lufd::v1::Change* change);
 
 class Registry {
  public:
@@ -69,12 +59,6 @@ class Registry {
   absl::StatusOr<lufd::v1::RegistryObject> Get(const Identity& actor,
                                                lufd::v1::ObjectKind kind,
                                                const std::string& key) const;
-
-  // May the actor read/export this object? (admin: all; registrar: its own
-  // and its registrants'; peer: nothing through Admin). Objects handed out
-  // must also go through RedactSecrets.
-  bool CanRead(const Identity& actor,
-               const lufd::v1::RegistryObject& object) const;
 
  private:
   Store* store_;

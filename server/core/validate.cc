@@ -1043,4 +1043,20 @@ absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object) {
   return Invalid("object", "no object set");
 }
 
+absl::Status ValidateClientTxnId(absl::string_view client_txn_id) {
+  constexpr absl::string_view kField = "client_txn_id";
+  if (client_txn_id.size() > kMaxClientTxnIdBytes) {
+    return Invalid(
+        kField, absl::StrCat("longer than ", kMaxClientTxnIdBytes, " bytes"));
+  }
+  for (unsigned char c : client_txn_id) {
+    if (c < 0x20 || c > 0x7e) {
+      return Invalid(kField,
+                     "only printable ASCII is allowed (no control characters "
+                     "or newlines)");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace lufd

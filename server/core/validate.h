@@ -29,6 +29,13 @@ absl::Status ValidateSedRecord(const lufd::v1::SedRecord& record);
 // Normalizes identifier values in place (e.g. "+1-202-555-6666").
 absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object);
 
+// A write's client_txn_id (stored in the change log and printed by
+// `lufctl audit`, one change per line): empty, or at most
+// kMaxClientTxnIdBytes of printable ASCII (0x20-0x7e). INVALID_ARGUMENT
+// "client_txn_id: ..." otherwise.
+inline constexpr size_t kMaxClientTxnIdBytes = 128;
+absl::Status ValidateClientTxnId(absl::string_view client_txn_id);
+
 // Non-terminal NAPTRs (no flags, replacement set) send an ENUM client on to
 // another domain. A single record is always valid on its own; the hop limit
 // belongs to whoever follows chains: clients cap them, and the write path

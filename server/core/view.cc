@@ -31,6 +31,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "server/core/authz.h"
 #include "server/core/keys.h"
 #include "server/core/view_cow.h"
 
@@ -888,15 +889,15 @@ class ViewImpl final : public RegistryView {
     return entry == nullptr ? nullptr : &entry->second;
   }
 
+  // authz.h's visibility rule, with the offer looked up in this view.
   bool Visible(const lufd::v1::SedGroup& group, const Identity& viewer) const {
-    if (viewer.is_admin() || group.public_()) return true;
-    if (viewer.anonymous()) return false;
-    if (group.registrant_id() == viewer.org_id) return true;
-    const ObjPtr* offer =
-        FindObject(lufd::v1::OBJECT_KIND_OFFER,
-                   absl::StrCat(group.id(), "|", viewer.org_id));
-    return offer != nullptr &&
-           (*offer)->offer().status() == lufd::v1::OFFER_STATUS_ACCEPTED;
+    return SedGroupVisible(group, viewer, [&] {
+      const ObjPtr* offer =
+          FindObject(lufd::v1::OBJECT_KIND_OFFER,
+                     absl::StrCat(group.id(), "|", viewer.org_id));
+      return offer != nullptr &&
+             (*offer)->offer().status() == lufd::v1::OFFER_STATUS_ACCEPTED;
+    });
   }
 
   // NAPTRs by (order, preference), then URIs by (priority, weight), then
@@ -974,14 +975,8 @@ class ViewImpl final : public RegistryView {
     }
     std::string& key = cache.key;
     key.clear();
-    if (viewer.is_admin()) {
-      key.push_back('A');
-    } else if (viewer.anonymous()) {
-      key.push_back('-');
-    } else {
-      key.push_back('O');
-      key.append(viewer.org_id);
-    }
+    // Visibility depends only on the viewer's class (authz.h).
+    AppendViewerClass(viewer, &key);
     for (const auto& dg : id.dest_group_ids()) {
       key.push_back('\0');
       key.append(dg);

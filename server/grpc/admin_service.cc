@@ -7,14 +7,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/quote.h"
 #include "common/status_macros.h"
+#include "server/core/authz.h"
 #include "server/core/keys.h"
 
 namespace lufd {
 namespace {
-
-using lufd::v1::ROLE_ADMIN;
-using lufd::v1::ROLE_REGISTRAR;
 
 constexpr uint32_t kDefaultAuditLimit = 1000;
 constexpr uint32_t kMaxAuditLimit = 10000;
@@ -58,8 +57,7 @@ grpc::Status AdminServiceImpl::RunWrite(
     std::vector<lufd::v1::Operation> operations,
     const std::string& client_txn_id, lufd::v1::WriteResponse* response) {
   return runner_->Run(
-      method, context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      method, context, request, [&](const CallInfo& call) -> absl::Status {
         // A caller that gave up must not get a write it
         // will never hear about.
         RETURN_IF_ERROR(CheckCallAlive(call));
@@ -117,8 +115,7 @@ grpc::Status AdminServiceImpl::Get(grpc::ServerContext* context,
                                    const lufd::v1::GetRequest* request,
                                    lufd::v1::RegistryObject* response) {
   return runner_->Run(
-      "Get", context, *request, {ROLE_REGISTRAR, ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      "Get", context, *request, [&](const CallInfo& call) -> absl::Status {
         if (request->ref().kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
           return absl::InvalidArgumentError("ref.kind is required");
         }
@@ -130,12 +127,12 @@ grpc::Status AdminServiceImpl::Get(grpc::ServerContext* context,
 }
 
 absl::Status AdminServiceImpl::StreamKind(
-    const CallInfo& call, const RegistryView& view, lufd::v1::ObjectKind kind,
+    const CallInfo& call, ViewAccess& snapshot, lufd::v1::ObjectKind kind,
     const std::string& registrant_id, uint32_t limit, uint64_t* sent,
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   absl::Status status;
   uint64_t visited = 0;
-  view.ForEach(
+  snapshot.view().ForEach(
       kind, [&](absl::string_view, const lufd::v1::RegistryObject& object) {
         if (++visited % kAliveCheckEvery == 0) {
           status = CheckCallAlive(call);
@@ -144,7 +141,8 @@ absl::Status AdminServiceImpl::StreamKind(
         if (!registrant_id.empty() && OwnerOf(object) != registrant_id) {
           return true;
         }
-        if (!registry_->CanRead(call.identity, object)) return true;
+        // Judged against the view being streamed (authz.h).
+        if (!snapshot.CanRead(object)) return true;
         std::optional<lufd::v1::RegistryObject> redacted;
         if (NeedsRedaction(call.identity, object)) {
           RedactSecrets(call.identity, &redacted.emplace(object));
@@ -163,14 +161,14 @@ grpc::Status AdminServiceImpl::List(
     grpc::ServerContext* context, const lufd::v1::ListRequest* request,
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   return runner_->RunStream(
-      "List", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      "List", context, request, [&](const CallInfo& call) -> absl::Status {
         if (request->kind() == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
           return absl::InvalidArgumentError("kind is required");
         }
         std::shared_ptr<const RegistryView> view = views_->Current();
+        ViewAccess snapshot(*view, call.identity);
         uint64_t sent = 0;
-        return StreamKind(call, *view, request->kind(),
+        return StreamKind(call, snapshot, request->kind(),
                           request->registrant_id(), request->limit(), &sent,
                           writer);
       });
@@ -180,8 +178,7 @@ grpc::Status AdminServiceImpl::Export(
     grpc::ServerContext* context, const lufd::v1::ExportRequest* request,
     grpc::ServerWriter<lufd::v1::RegistryObject>* writer) {
   return runner_->RunStream(
-      "Export", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      "Export", context, request, [&](const CallInfo& call) -> absl::Status {
         std::vector<lufd::v1::ObjectKind> kinds;
         for (int k : request->kinds()) {
           kinds.push_back(static_cast<lufd::v1::ObjectKind>(k));
@@ -198,14 +195,17 @@ grpc::Status AdminServiceImpl::Export(
                    lufd::v1::OBJECT_KIND_DNS_KEY};
         }
         // One view for the whole export: a consistent snapshot.
+        // What the caller may read is judged against that same view.
         std::shared_ptr<const RegistryView> view = views_->Current();
+        ViewAccess snapshot(*view, call.identity);
         uint64_t sent = 0;
         for (lufd::v1::ObjectKind kind : kinds) {
           if (kind == lufd::v1::OBJECT_KIND_UNSPECIFIED) {
             return absl::InvalidArgumentError("kinds: unspecified kind");
           }
-          RETURN_IF_ERROR(StreamKind(
-              call, *view, kind, request->registrant_id(), 0, &sent, writer));
+          RETURN_IF_ERROR(StreamKind(call, snapshot, kind,
+                                     request->registrant_id(), 0, &sent,
+                                     writer));
         }
         return absl::OkStatus();
       });
@@ -216,7 +216,7 @@ grpc::Status AdminServiceImpl::Import(
     grpc::ServerReaderWriter<lufd::v1::ImportProgress, lufd::v1::ImportChunk>*
         stream) {
   return runner_->RunStream(
-      "Import", context, /*request=*/nullptr, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "Import", context, /*request=*/nullptr,
       [&](const CallInfo& call) -> absl::Status {
         lufd::v1::ImportProgress progress;
         std::vector<lufd::v1::Operation> batch;
@@ -279,8 +279,7 @@ grpc::Status AdminServiceImpl::Audit(
     grpc::ServerContext* context, const lufd::v1::AuditRequest* request,
     grpc::ServerWriter<lufd::v1::Change>* writer) {
   return runner_->RunStream(
-      "Audit", context, request, {ROLE_REGISTRAR, ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      "Audit", context, request, [&](const CallInfo& call) -> absl::Status {
         const uint32_t limit = request->limit() == 0
                                    ? kDefaultAuditLimit
                                    : std::min(request->limit(), kMaxAuditLimit);
@@ -290,6 +289,10 @@ grpc::Status AdminServiceImpl::Audit(
         query.key = request->key();
         query.actor = request->actor();
         uint32_t sent = 0;
+        // Registrars' ownership is judged against the view current when
+        // the audit starts, for the whole audit.
+        std::shared_ptr<const RegistryView> view = views_->Current();
+        ViewAccess access(*view, call.identity);
         // Admins see everything: one page. Registrars see the changes to
         // objects they may read; filtering may need further pages. Paging
         // resumes after the last serial seen, so a single transaction larger
@@ -298,13 +301,7 @@ grpc::Status AdminServiceImpl::Audit(
           ASSIGN_OR_RETURN(std::vector<lufd::v1::Change> changes,
                            store_->Audit(query));
           for (const lufd::v1::Change& change : changes) {
-            const bool visible =
-                call.identity.is_admin() ||
-                (change.has_after() &&
-                 registry_->CanRead(call.identity, change.after())) ||
-                (change.has_before() &&
-                 registry_->CanRead(call.identity, change.before()));
-            if (!visible) continue;
+            if (!access.CanReadChange(change)) continue;
             lufd::v1::Change redacted = change;
             RedactSecrets(call.identity, &redacted);
             if (!WriteToClient(call, writer, redacted)) {
@@ -312,8 +309,8 @@ grpc::Status AdminServiceImpl::Audit(
             }
             if (++sent >= limit) break;
           }
-          if (call.identity.is_admin() || changes.size() < query.limit ||
-              changes.empty()) {
+          if (access.rules().ReadsEverything() ||
+              changes.size() < query.limit || changes.empty()) {
             break;
           }
           RETURN_IF_ERROR(CheckCallAlive(call));
@@ -327,7 +324,7 @@ grpc::Status AdminServiceImpl::GetServerInfo(
     grpc::ServerContext* context, const lufd::v1::ServerInfoRequest* request,
     lufd::v1::ServerInfo* response) {
   return runner_->Run(
-      "GetServerInfo", context, *request, {ROLE_REGISTRAR, ROLE_ADMIN},
+      "GetServerInfo", context, *request,
       [&](const CallInfo& call) -> absl::Status {
         response->set_version(options_.version);
         response->set_serial(views_->Current()->serial());
@@ -357,8 +354,8 @@ absl::Status CheckDnsKeyRequest(const KeyAdmin* km,
   if (km == nullptr) return absl::FailedPreconditionError("DNS not configured");
   if (zone.empty()) return absl::InvalidArgumentError("zone is required");
   if (!km->ServesZone(zone)) {
-    return absl::NotFoundError(
-        absl::StrCat("zone ", zone, " is not served by this lufd"));
+    return absl::NotFoundError(absl::StrCat("zone ", QuoteForError(zone),
+                                            " is not served by this lufd"));
   }
   return absl::OkStatus();
 }
@@ -382,7 +379,7 @@ grpc::Status AdminServiceImpl::GenerateDnsKey(
     grpc::ServerContext* context, const lufd::v1::GenerateDnsKeyRequest* request,
     lufd::v1::DnsKeyResponse* response) {
   return runner_->Run(
-      "GenerateDnsKey", context, *request, {ROLE_ADMIN},
+      "GenerateDnsKey", context, *request,
       [&](const CallInfo& call) -> absl::Status {
         KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
@@ -401,7 +398,7 @@ grpc::Status AdminServiceImpl::RolloverDnsKey(
     grpc::ServerContext* context, const lufd::v1::RolloverDnsKeyRequest* request,
     lufd::v1::DnsKeyResponse* response) {
   return runner_->Run(
-      "RolloverDnsKey", context, *request, {ROLE_ADMIN},
+      "RolloverDnsKey", context, *request,
       [&](const CallInfo& call) -> absl::Status {
         KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
@@ -419,8 +416,7 @@ grpc::Status AdminServiceImpl::GetDs(grpc::ServerContext* context,
                                      const lufd::v1::GetDsRequest* request,
                                      lufd::v1::GetDsResponse* response) {
   return runner_->Run(
-      "GetDs", context, *request, {ROLE_ADMIN},
-      [&](const CallInfo& call) -> absl::Status {
+      "GetDs", context, *request, [&](const CallInfo& call) -> absl::Status {
         KeyAdmin* km = key_admin_.load();
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
         ASSIGN_OR_RETURN(DsLines lines, km->GetDs(request->zone()));

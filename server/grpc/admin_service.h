@@ -1,13 +1,12 @@
 // AdminService: provisioning over gRPC, mapped onto the core Registry
-// (server/core/registry.h), which owns validation, authorization and
-// cascades. This layer adds: role gating (REGISTRAR and ADMIN; PEER is
-// PERMISSION_DENIED), read filtering of List/Export/Audit to what the caller
-// may read, Import batching, and server info. The DNSSEC key RPCs
-// (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the
-// DNS front door's key manager through the KeyAdmin interface
-// (set_key_admin; FAILED_PRECONDITION "DNS not configured" while there is
-// none).
-// Thread-safe; pointers must outlive the service.
+// (server/core/registry.h), which owns validation and cascades. Who may call
+// which method and read what is server/core/authz.h's; this layer applies it
+// (List/Export/Audit filter and redact what they stream, judged against the
+// view they stream) and adds Import batching and server info. The DNSSEC key
+// RPCs (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the DNS
+// front door's key manager through the KeyAdmin interface (set_key_admin;
+// FAILED_PRECONDITION "DNS not configured" while there is none). Thread-safe;
+// pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 
@@ -17,6 +16,7 @@
 
 #include "absl/time/time.h"
 #include "lufd/v1/admin.grpc.pb.h"
+#include "server/core/authz.h"
 #include "server/core/key_admin.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -97,7 +97,9 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
                         lufd::v1::WriteResponse* response);
   // Streams every object of `kind` the caller may read (optionally only
   // those owned by `registrant_id`), at most `limit` (0 = all).
-  absl::Status StreamKind(const CallInfo& call, const RegistryView& view,
+  // What the caller may read is judged against `snapshot`'s view, the one
+  // streamed.
+  absl::Status StreamKind(const CallInfo& call, ViewAccess& snapshot,
                           lufd::v1::ObjectKind kind,
                           const std::string& registrant_id, uint32_t limit,
                           uint64_t* sent,

@@ -301,14 +301,4 @@ absl::StatusOr<Identity> Authenticator::AuthenticatePem(absl::string_view pem) {
   return Identity{credential->org_id(), credential->id(), credential->role()};
 }
 
-absl::Status RequireRole(const Identity& identity,
-                         std::initializer_list<lufd::v1::Role> allowed) {
-  for (lufd::v1::Role role : allowed) {
-    if (identity.role == role) return absl::OkStatus();
-  }
-  return absl::PermissionDeniedError(
-      absl::StrCat("role ", lufd::v1::Role_Name(identity.role),
-                   " may not call this method"));
-}
-
 }  // namespace lufd

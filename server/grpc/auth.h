@@ -100,10 +100,6 @@ class Authenticator {
       ABSL_GUARDED_BY(cache_mu_);
 };
 
-// OK when `identity.role` is one of `allowed`; PERMISSION_DENIED otherwise.
-absl::Status RequireRole(const Identity& identity,
-                         std::initializer_list<lufd::v1::Role> allowed);
-
 }  // namespace lufd
 
 #endif  // LUFD_SERVER_GRPC_AUTH_H_

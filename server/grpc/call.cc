@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/core/authz.h"
 #include "spdlog/spdlog.h"
 
 namespace lufd {
@@ -37,6 +38,64 @@ int TransportMaxMessageBytes(uint64_t max_message_bytes) {
   const uint64_t transport =
       std::max(std::min(max_message_bytes * 4, kCap), max_message_bytes);
   return static_cast<int>(std::min(transport, kIntMax));
+}
+
+namespace {
+
+class MalformedRequestInterceptor final
+    : public grpc::experimental::Interceptor {
+ public:
+  explicit MalformedRequestInterceptor(grpc::experimental::ServerRpcInfo* info)
+      : method_(info->method()),
+        // Only these have their one request parsed before the handler; for
+        // the others a missing message is also the end of the stream.
+        single_request_(
+            info->type() == grpc::experimental::ServerRpcInfo::Type::UNARY ||
+            info->type() ==
+                grpc::experimental::ServerRpcInfo::Type::SERVER_STREAMING) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (single_request_ &&
+        methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::POST_RECV_MESSAGE) &&
+        methods->GetRecvMessage() == nullptr) {
+      unparsed_ = true;
+    }
+    if (unparsed_ &&
+        methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS) &&
+        methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+      methods->ModifySendStatus(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("request could not be parsed as ", method_,
+                       "'s request message (malformed protobuf, or a string "
+                       "field that is not valid UTF-8)")));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string method_;
+  const bool single_request_;
+  bool unparsed_ = false;
+};
+
+class MalformedRequestInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new MalformedRequestInterceptor(info);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeMalformedRequestInterceptorFactory() {
+  return std::make_unique<MalformedRequestInterceptorFactory>();
 }
 
 // One thread per runner (not per stream) that cancels streams whose handler
@@ -117,8 +176,7 @@ absl::Status RpcRunner::CheckRequestSize(
 
 grpc::Status RpcRunner::RunImpl(
     const char* method, grpc::ServerContext* context,
-    const google::protobuf::MessageLite* request,
-    std::initializer_list<lufd::v1::Role> roles, bool cap_deadline,
+    const google::protobuf::MessageLite* request, bool cap_deadline,
     absl::FunctionRef<absl::Status(const CallInfo&)> body) {
   const absl::Time start = absl::Now();
   CallInfo call;
@@ -136,7 +194,7 @@ grpc::Status RpcRunner::RunImpl(
     status = identity.status();
   } else {
     call.identity = *std::move(identity);
-    status = RequireRole(call.identity, roles);
+    status = AuthorizeRpc(call.identity, method);
     // After authentication and the role check, so a caller learns the limit
     // only for a method it may call.
     if (status.ok() && request != nullptr) status = CheckRequestSize(*request);

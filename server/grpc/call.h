@@ -2,7 +2,8 @@
 //
 // Each handler body runs inside RpcRunner::Run, which
 //   1. authenticates the caller from its client certificate (auth.h),
-//   2. checks the caller's role against the method's allowed roles,
+//   2. checks the caller's role against the method's row of the RPC role
+//      table (server/core/authz.h: AuthorizeRpc),
 //   3. rejects a request larger than grpc.max_message_bytes with
 //      INVALID_ARGUMENT (streamed messages: CheckRequestSize per message).
 //      gRPC's own receive limit is set higher (TransportMaxMessageBytes), so
@@ -26,7 +27,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <initializer_list>
 #include <memory>
 
 #include "absl/functional/function_ref.h"
@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/message_lite.h"
 #include "grpcpp/server_context.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
 #include "lufd/v1/registry.pb.h"
 #include "server/core/identity.h"
@@ -108,6 +109,19 @@ absl::Status CheckCallAlive(const CallInfo& call);
 // between the two limits reach RpcRunner and get INVALID_ARGUMENT.
 int TransportMaxMessageBytes(uint64_t max_message_bytes);
 
+// Makes the server's answer to a request it cannot parse (garbage bytes, or
+// a proto3 string field that is not valid UTF-8) INVALID_ARGUMENT "request
+// could not be parsed as <method>'s request: ...". gRPC 1.51's sync server
+// parses a unary or server-streaming request before any handler runs and
+// answers INTERNAL with an empty message when that fails; this interceptor
+// sees the failed parse (POST_RECV_MESSAGE without a message) and rewrites
+// that status as it is sent. Install it on the ServerBuilder
+// (experimental().SetInterceptorCreators). Client-streaming and bidi calls
+// (BatchLookup, Import) are not covered: for them gRPC reports a failed
+// parse to the handler exactly like the end of the stream.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeMalformedRequestInterceptorFactory();
+
 class RpcRunner {
  public:
   RpcRunner(Authenticator* auth, absl::Duration max_deadline,
@@ -120,10 +134,8 @@ class RpcRunner {
   // size-checked before the body runs.
   grpc::Status Run(const char* method, grpc::ServerContext* context,
                    const google::protobuf::MessageLite& request,
-                   std::initializer_list<lufd::v1::Role> roles,
                    absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, &request, roles, /*cap_deadline=*/true,
-                   body);
+    return RunImpl(method, context, &request, /*cap_deadline=*/true, body);
   }
   // Streaming calls: a long export or import is legitimate, so only the
   // client's own deadline (if any) applies. `request` is the server-streaming
@@ -132,10 +144,8 @@ class RpcRunner {
   grpc::Status RunStream(
       const char* method, grpc::ServerContext* context,
       const google::protobuf::MessageLite* request,
-      std::initializer_list<lufd::v1::Role> roles,
       absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-    return RunImpl(method, context, request, roles, /*cap_deadline=*/false,
-                   body);
+    return RunImpl(method, context, request, /*cap_deadline=*/false, body);
   }
 
   // INVALID_ARGUMENT "request is N bytes; the limit is M
@@ -146,7 +156,6 @@ class RpcRunner {
  private:
   grpc::Status RunImpl(const char* method, grpc::ServerContext* context,
                        const google::protobuf::MessageLite* request,
-                       std::initializer_list<lufd::v1::Role> roles,
                        bool cap_deadline,
                        absl::FunctionRef<absl::Status(const CallInfo&)> body);
 

@@ -5,9 +5,6 @@
 
 namespace lufd {
 
-using lufd::v1::ROLE_ADMIN;
-using lufd::v1::ROLE_PEER;
-
 absl::Status LookupServiceImpl::Answer(
     const Identity& identity, const lufd::v1::LookupRequest& request,
     lufd::v1::LookupResponse* response) const {
@@ -40,13 +37,11 @@ absl::Status LookupServiceImpl::Answer(
 grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
                                        const lufd::v1::LookupRequest* request,
                                        lufd::v1::LookupResponse* response) {
-  return runner_->Run("Lookup", context, *request, {ROLE_PEER, ROLE_ADMIN},
-                      [&](const CallInfo& call) {
-                        absl::Status status =
-                            Answer(call.identity, *request, response);
-                        if (!status.ok()) response->Clear();
-                        return status;
-                      });
+  return runner_->Run("Lookup", context, *request, [&](const CallInfo& call) {
+    absl::Status status = Answer(call.identity, *request, response);
+    if (!status.ok()) response->Clear();
+    return status;
+  });
 }
 
 grpc::Status LookupServiceImpl::BatchLookup(
@@ -54,7 +49,7 @@ grpc::Status LookupServiceImpl::BatchLookup(
     grpc::ServerReaderWriter<lufd::v1::LookupResponse, lufd::v1::LookupRequest>*
         stream) {
   return runner_->RunStream(
-      "BatchLookup", context, /*request=*/nullptr, {ROLE_PEER, ROLE_ADMIN},
+      "BatchLookup", context, /*request=*/nullptr,
       [&](const CallInfo& call) -> absl::Status {
         // One request is read, answered and written before the next is
         // read, so at most one request per stream is in flight on the

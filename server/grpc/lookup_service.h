@@ -1,8 +1,9 @@
 // LookupService: the peer-facing read API. Answers from the current
 // RegistryView (never the database) for the authenticated caller's identity.
 // Not-found and not-visible are the same NOT_FOUND, so the API is no oracle.
-// Roles: PEER and ADMIN (a registrar that also peers has a separate peer
-// credential). Thread-safe; pointers must outlive the service.
+// Roles: PEER and ADMIN, per server/core/authz.h's RPC table (a registrar
+// that also peers has a separate peer credential); what each caller sees is
+// the view's resolution, which applies authz.h's visibility rule. Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 #define LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 

@@ -127,6 +127,10 @@ class RegistryTest : public ::testing::Test {
     return mem_.views.Current()->ResolveNumber(number, who).found;
   }
   uint64_t StoreSerial() { return *mem_.store->LatestSerial(); }
+  // authz.h's read rule against the current view.
+  bool CanRead(const Identity& who, const RegistryObject& o) {
+    return ViewAccess(*mem_.views.Current(), who).CanRead(o);
+  }
 
   // Registrar "iana-en:rar1" with registrants ra and (own) rar1; registrar
   // rar2 with registrant rb.
@@ -284,11 +288,10 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(StoreSerial(), before);
   // CanRead.
-  EXPECT_TRUE(mem_.registry->CanRead(rar1, DestGroup("x", "iana-en:ra")));
-  EXPECT_FALSE(mem_.registry->CanRead(rar1, DestGroup("x", "iana-en:rb")));
-  EXPECT_FALSE(
-      mem_.registry->CanRead(Peer("iana-en:ra"), DestGroup("x", "iana-en:ra")));
-  EXPECT_TRUE(mem_.registry->CanRead(Admin(), DestGroup("x", "iana-en:rb")));
+  EXPECT_TRUE(CanRead(rar1, DestGroup("x", "iana-en:ra")));
+  EXPECT_FALSE(CanRead(rar1, DestGroup("x", "iana-en:rb")));
+  EXPECT_FALSE(CanRead(Peer("iana-en:ra"), DestGroup("x", "iana-en:ra")));
+  EXPECT_TRUE(CanRead(Admin(), DestGroup("x", "iana-en:rb")));
 }
 
 TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
@@ -796,7 +799,7 @@ TEST_F(RegistryTest, DnsKeysAreAdminOnly) {
           .status()
           .code(),
       absl::StatusCode::kNotFound);
-  EXPECT_FALSE(mem_.registry->CanRead(rar1, *key));
+  EXPECT_FALSE(CanRead(rar1, *key));
   EXPECT_EQ(
       Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).code(),
       absl::StatusCode::kNotFound);
@@ -847,6 +850,40 @@ TEST_F(RegistryTest, TsigKeyNamesAreUnique) {
   EXPECT_EQ(
       Put(Registrar("iana-en:rar1"), TsigCred("t6", "iana-en:ra", "x.")).code(),
       absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(RegistryTest, ErrorsQuoteAtMostAHundredBytesOfAKey) {
+  const std::string key(64 * 1024, 'k');
+  absl::Status got =
+      mem_.registry->Get(Admin(), lufd::v1::OBJECT_KIND_DEST_GROUP, key)
+          .status();
+  EXPECT_EQ(got.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(got.message().size(), 200u);
+  absl::Status del =
+      Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, key)});
+  EXPECT_EQ(del.code(), absl::StatusCode::kNotFound);
+  EXPECT_LT(del.message().size(), 200u);
+  // A missing org named by a put (ids are capped by validation, so a
+  // 100-byte one is the longest that gets this far).
+  absl::Status missing_org =
+      Put(Admin(), DestGroup("dg-q", "iana-en:" + std::string(90, 'x')));
+  EXPECT_EQ(missing_org.code(), absl::StatusCode::kNotFound) << missing_org;
+  EXPECT_LT(missing_org.message().size(), 200u);
+}
+
+TEST_F(RegistryTest, ClientTxnIdIsValidatedBeforeAnythingIsWritten) {
+  const uint64_t before = StoreSerial();
+  auto written = mem_.registry->Execute(Admin(), {PutOp(Org("iana-en:q1"))},
+                                        "line one\nline two");
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument);
+  written = mem_.registry->Execute(Admin(), {PutOp(Org("iana-en:q1"))},
+                                   std::string(129, 't'));
+  EXPECT_EQ(written.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StoreSerial(), before);
+  EXPECT_TRUE(
+      mem_.registry
+          ->Execute(Admin(), {PutOp(Org("iana-en:q1"))}, std::string(128, 't'))
+          .ok());
 }
 
 TEST_F(RegistryTest, TsigSecretsAreRedactedForNonAdmins) {

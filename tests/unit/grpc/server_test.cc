@@ -249,14 +249,33 @@ class ServerTest : public ::testing::Test {
             admin_cred, PeerCredential(false)};
   }
 
+  // Registrar org 301 (credential reg1: registrar-ssp1.pem, by SPKI) and the
+  // peer org as its registrant.
+  static std::vector<lufd::v1::RegistryObject> RegistrarObjects() {
+    lufd::v1::RegistryObject registrant = OrgObject(
+        kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
+    registrant.mutable_org()->set_registrar_id("iana-en:301");
+    lufd::v1::RegistryObject cred;
+    cred.mutable_credential()->set_id("reg1");
+    cred.mutable_credential()->set_org_id("iana-en:301");
+    cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
+    cred.mutable_credential()->set_spki_sha256(std::string(
+        absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
+    return {OrgObject("iana-en:301", {lufd::v1::ORG_ROLE_REGISTRAR}),
+            registrant, cred};
+  }
+
   // A channel presenting <name>.pem/.key ("" = no client certificate),
   // trusting the dev CA. Each channel gets its own connection (local
   // subchannel pool), so every channel makes a fresh handshake.
   std::shared_ptr<grpc::Channel> Channel(const std::string& name) {
     return ChannelTo(server_->address(), name);
   }
+  // `bdp_probe` false keeps the HTTP/2 windows at their initial size, so a
+  // client that stops reading soon blocks a streaming server.
   static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address,
-                                                  const std::string& name) {
+                                                  const std::string& name,
+                                                  bool bdp_probe = true) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = ReadFile(P("ca.pem"));
     if (!name.empty()) {
@@ -265,6 +284,7 @@ class ServerTest : public ::testing::Test {
     }
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    if (!bdp_probe) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
     args.SetMaxReceiveMessageSize(16 * 1024 * 1024);
     args.SetMaxSendMessageSize(16 * 1024 * 1024);
     return grpc::CreateCustomChannel(address, grpc::SslCredentials(options),
@@ -790,19 +810,7 @@ TEST_F(ServerTest, ListAndExportStreamObjects) {
 TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
   StartServer();
   // Registrar org 301 provisions for registrant 201 (the peer org).
-  lufd::v1::RegistryObject registrant = OrgObject(
-      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
-  registrant.mutable_org()->set_registrar_id("iana-en:301");
-  lufd::v1::RegistryObject cred;
-  cred.mutable_credential()->set_id("reg1");
-  cred.mutable_credential()->set_org_id("iana-en:301");
-  cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
-  cred.mutable_credential()->set_spki_sha256(std::string(
-      absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
-  ASSERT_TRUE(AdminBatch("admin", {OrgObject("iana-en:301",
-                                             {lufd::v1::ORG_ROLE_REGISTRAR}),
-                                   registrant, cred})
-                  .ok());
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
   grpc::Status s = AdminBatch("registrar-ssp1", NumberObjects("1", kNumber));
   ASSERT_TRUE(s.ok()) << s.error_message();
   // Lookup is for peers and admins only.
@@ -844,6 +852,129 @@ TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
   }
   EXPECT_TRUE(exporter->Finish().ok());
   EXPECT_GE(n, 4);
+}
+
+// Export decides what a registrar may read from the same view it streams:
+// a SED group that changes owner while the export runs does not make the
+// exported snapshot lose the group's offer.
+TEST_F(ServerTest, ExportFiltersAgainstTheViewItStreams) {
+  StartServer();
+  std::vector<lufd::v1::RegistryObject> objects = RegistrarObjects();
+  objects.push_back(OrgObject(
+      "iana-en:202", {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT}));
+  for (auto& o : NumberObjects("1", kNumber)) objects.push_back(o);
+  // sg1 (the registrant's) offered to org 202, which the registrar does not
+  // manage: readable to the registrar only through sg1's owner.
+  lufd::v1::RegistryObject offer;
+  offer.mutable_offer()->set_sed_group_id("sg1");
+  offer.mutable_offer()->set_peer_org_id("iana-en:202");
+  objects.push_back(offer);
+  // ~1 MB of SED records streamed before the offers: far more than the
+  // HTTP/2 windows, so the export blocks on the client mid-way.
+  for (int i = 0; i < 4000; ++i) {
+    lufd::v1::RegistryObject rec;
+    auto* r = rec.mutable_sed_record();
+    r->set_id(absl::StrCat("bulk", i));
+    r->set_registrant_id(kPeerOrg);
+    r->mutable_naptr()->set_order(10);
+    r->mutable_naptr()->set_flags("U");
+    r->mutable_naptr()->set_services("E2U+sip");
+    r->mutable_naptr()->set_regexp(
+        absl::StrCat("!^.*$!sip:", std::string(200, 'a'), i, "@example.com!"));
+    objects.push_back(rec);
+  }
+  auto seeded =
+      server_->registry()->Execute(Identity::LocalAdmin(), Puts(objects), "");
+  ASSERT_TRUE(seeded.ok()) << seeded.status();
+
+  auto stub = lufd::v1::AdminService::NewStub(
+      ChannelTo(server_->address(), "registrar-ssp1", /*bdp_probe=*/false));
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::ExportRequest request;
+  request.add_kinds(lufd::v1::OBJECT_KIND_SED_RECORD);
+  request.add_kinds(lufd::v1::OBJECT_KIND_OFFER);
+  auto exporter = stub->Export(&ctx, request);
+  lufd::v1::RegistryObject object;
+  ASSERT_TRUE(exporter->Read(&object));
+  ASSERT_TRUE(object.has_sed_record());
+
+  // Mid-export, sg1 moves to org 202: from now on the registrar may not
+  // read sg1's offer, but the export's snapshot is from before.
+  lufd::v1::RegistryObject moved = NumberObjects("1", kNumber)[2];
+  moved.mutable_sed_group()->set_registrant_id("iana-en:202");
+  auto written =
+      server_->registry()->Execute(Identity::LocalAdmin(), Puts({moved}), "");
+  ASSERT_TRUE(written.ok()) << written.status();
+
+  int records = 1, offers = 0;
+  while (exporter->Read(&object)) {
+    if (object.has_sed_record()) ++records;
+    if (object.has_offer()) ++offers;
+  }
+  ASSERT_TRUE(exporter->Finish().ok());
+  EXPECT_EQ(records, 4001);
+  EXPECT_EQ(offers, 1);
+}
+
+// Error messages quote at most ~100 bytes of any input: a 64 KiB key used to
+// come back whole in the NOT_FOUND message and overflow the client's
+// metadata limit (the client saw RESOURCE_EXHAUSTED).
+TEST_F(ServerTest, HugeKeyGetsShortNotFound) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_message_bytes(1 << 20);
+  });
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  lufd::v1::ObjectRef ref;
+  ref.set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+  ref.set_key(std::string(64 * 1024, 'k'));
+  auto expect_short_not_found = [](const grpc::Status& status) {
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+        << status.error_message().substr(0, 200);
+    EXPECT_LT(status.error_message().size(), 200u);
+    EXPECT_THAT(status.error_message(), HasSubstr("(65536 bytes)"));
+  };
+  grpc::ClientContext get_ctx;
+  SetDeadline(&get_ctx);
+  lufd::v1::GetRequest get;
+  *get.mutable_ref() = ref;
+  lufd::v1::RegistryObject object;
+  expect_short_not_found(stub->Get(&get_ctx, get, &object));
+  grpc::ClientContext delete_ctx;
+  SetDeadline(&delete_ctx);
+  lufd::v1::DeleteRequest del;
+  *del.mutable_ref() = ref;
+  lufd::v1::WriteResponse written;
+  expect_short_not_found(stub->Delete(&delete_ctx, del, &written));
+}
+
+// client_txn_id is stored in the change log and printed one change per line
+// by `lufctl audit`: it is capped and must be printable ASCII.
+TEST_F(ServerTest, ClientTxnIdIsValidated) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_message_bytes(1 << 20);
+  });
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  auto put = [&](const std::string& txn_id) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::PutRequest request;
+    *request.mutable_object() = NumberObjects("1", kNumber)[0];
+    request.set_client_txn_id(txn_id);
+    lufd::v1::WriteResponse response;
+    return stub->Put(&ctx, request, &response);
+  };
+  for (const std::string& bad :
+       {std::string(64 * 1024, 't'), std::string(129, 't'),
+        std::string("t-1\nforged audit line"), std::string("t\x01")}) {
+    grpc::Status status = put(bad);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << bad.substr(0, 20);
+    EXPECT_THAT(status.error_message(), HasSubstr("client_txn_id"));
+  }
+  EXPECT_TRUE(put(std::string(128, 't')).ok());
+  EXPECT_TRUE(put("t-1 (ok)").ok());
+  EXPECT_TRUE(put("").ok());
 }
 
 // Waits (bounded) for `tag` on `cq`; returns the event's ok bit, false on
@@ -943,38 +1074,90 @@ TEST_F(ServerTest, ReflectionListsServices) {
   }
 }
 
-TEST_F(ServerTest, UndecodableRequestIsAnErrorAndServerKeepsServing) {
-  StartServer();
-  auto channel = Channel("peer-ssp1");
+// Waits (bounded) for `tag` on `cq`, whatever its ok bit; false on timeout.
+bool AwaitAnyTag(grpc::CompletionQueue* cq, void* tag) {
+  void* got = nullptr;
+  bool ok = false;
+  const auto status = cq->AsyncNext(
+      &got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return status == grpc::CompletionQueue::GOT_EVENT && got == tag;
+}
+
+// Sends `bytes` as the request of `method` ("/pkg.Service/Method") over
+// `channel`, as a unary call or (server_streaming) a one-message stream,
+// and returns the status.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& method, const std::string& bytes,
+                     bool server_streaming) {
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  // A field-1 tag with a length that runs past the end: not a LookupRequest.
-  grpc::Slice slice(
-      std::string("\x0a\xff\xff\xff\x0f"
-                  "abc",
-                  8));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice slice(bytes);
   grpc::ByteBuffer request(&slice, 1);
-  auto call = stub.PrepareUnaryCall(&ctx, "/lufd.v1.LookupService/Lookup",
-                                    request, &cq);
-  ASSERT_NE(call, nullptr);
-  call->StartCall();
-  grpc::ByteBuffer response;
-  grpc::Status status;
-  int tag = 0;
-  call->Finish(&response, &status, &tag);
-  ASSERT_TRUE(AwaitTag(&cq, &tag));
-  // gRPC 1.51's sync server fails the parse before the handler runs and
-  // answers INTERNAL ("Failed to parse request" style message); what
-  // matters is that it is an error, not a crash or a default-valued request.
-  EXPECT_FALSE(status.ok());
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL)
-      << status.error_message();
+  grpc::Status status(grpc::StatusCode::UNKNOWN, "no answer");
+  int start = 0, write = 0, finish = 0;
+  if (!server_streaming) {
+    auto call = stub.PrepareUnaryCall(&ctx, method, request, &cq);
+    call->StartCall();
+    grpc::ByteBuffer response;
+    call->Finish(&response, &status, &finish);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &finish)) << method;
+  } else {
+    auto call = stub.PrepareCall(&ctx, method, &cq);
+    call->StartCall(&start);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &start)) << method;
+    call->WriteLast(request, grpc::WriteOptions(), &write);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &write)) << method;
+    call->Finish(&status, &finish);
+    EXPECT_TRUE(AwaitAnyTag(&cq, &finish)) << method;
+  }
   cq.Shutdown();
   void* got = nullptr;
   bool ok = false;
   for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  return status;
+}
+
+TEST_F(ServerTest, UndecodableRequestIsInvalidArgumentAndServerKeepsServing) {
+  StartServer();
+  // A field-1 tag with a length that runs past the end: no message at all.
+  const std::string garbage(
+      "\x0a\xff\xff\xff\x0f"
+      "abc",
+      8);
+  // Well-formed protobuf whose proto3 string field is not valid UTF-8:
+  // LookupRequest.query, GetRequest.ref.key, ExportRequest.registrant_id.
+  const std::string bad_query("\x0a\x02\xff\xfe", 4);
+  const std::string bad_key("\x0a\x06\x08\x01\x12\x02\xc3\x28", 8);
+  const std::string bad_registrant("\x12\x03\x61\xff\x62", 5);
+  struct Case {
+    const char* cert;
+    const char* method;
+    std::string bytes;
+    bool server_streaming;
+  };
+  const Case cases[] = {
+      {"peer-ssp1", "/lufd.v1.LookupService/Lookup", garbage, false},
+      {"peer-ssp1", "/lufd.v1.LookupService/Lookup", bad_query, false},
+      {"admin", "/lufd.v1.AdminService/Get", garbage, false},
+      {"admin", "/lufd.v1.AdminService/Get", bad_key, false},
+      {"admin", "/lufd.v1.AdminService/Export", garbage, true},
+      {"admin", "/lufd.v1.AdminService/Export", bad_registrant, true},
+  };
+  auto channel = Channel("peer-ssp1");
+  for (const Case& c : cases) {
+    grpc::Status status =
+        RawCall(c.cert == std::string("admin") ? Channel("admin") : channel,
+                c.method, c.bytes, c.server_streaming);
+    // gRPC 1.51's sync server fails the parse before the handler runs and
+    // would answer INTERNAL with an empty message.
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.method << ": " << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("could not be parsed"))
+        << c.method;
+    EXPECT_THAT(status.error_message(), HasSubstr(c.method));
   }
 
   // The next valid call, on the same connection, is served.
