@@ -16,6 +16,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "server/ops/config_values.h"
 
 namespace lufd {
 namespace {
@@ -63,7 +64,6 @@ absl::Status CheckCaBundle(const std::string& ca_file) {
   return absl::OkStatus();
 }
 
-
 // gRPC 1.51 pins every server SSL_CTX to "TLS 1.2 minimum" and offers no
 // setter. OpenSSL's process-wide system_default settings are applied to each
 // new SSL_CTX before gRPC's min-version call, and the protocol exclusion they
@@ -104,11 +104,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
   }
   if (absl::Status s = CheckCaBundle(tls.client_ca_file()); !s.ok()) return s;
   if (absl::Status s = RequireTls13ProcessWide(); !s.ok()) return s;
-  absl::Duration reload;
-  if (!absl::ParseDuration(tls.reload_interval(), &reload)) {
-    return absl::InvalidArgumentError("grpc.tls.reload_interval: invalid");
+  absl::StatusOr<absl::Duration> reload =
+      ParseConfigDuration(tls.reload_interval());
+  if (!reload.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grpc.tls.reload_interval: ", reload.status().message()));
   }
-  const double seconds = std::ceil(absl::ToDoubleSeconds(reload));
+  const double seconds = std::ceil(absl::ToDoubleSeconds(*reload));
   const unsigned int refresh =
       seconds < 1 ? 1u : static_cast<unsigned int>(seconds);
   auto provider =

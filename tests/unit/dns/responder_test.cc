@@ -18,6 +18,7 @@
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/signer.h"
+#include "server/ops/config.h"
 #include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
@@ -266,6 +267,11 @@ const std::string kApex(
     "arpa\x00",
     11);
 
+// Signature timing from the config defaults (server/ops/config.cc).
+DnssecTiming DefaultTiming() {
+  return *DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec());
+}
+
 class ResponderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -282,7 +288,9 @@ class ResponderTest : public ::testing::Test {
   }
 
   void MakeResponder() {
-    auto r = Responder::Create(config_, &views_, &keys_, &store_, &lru_);
+    lufd::v1::DnsConfig config = config_;
+    ApplyDnsDefaults(&config);
+    auto r = Responder::Create(config, &views_, &keys_, &store_, &lru_);
     ASSERT_TRUE(r.ok()) << r.status();
     responder_ = std::move(*r);
   }
@@ -355,9 +363,8 @@ class ResponderTest : public ::testing::Test {
                    std::string(1, '\0')),
         NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
                    std::string(1, '\0'))};
-    auto sig =
-        MakeRrsig(*key.private_key, key.key_tag, kApex, owner, kTypeNAPTR,
-                    300, rdatas, DnssecTiming(), absl::Now());
+    auto sig = MakeRrsig(*key.private_key, key.key_tag, kApex, owner,
+                         kTypeNAPTR, 300, rdatas, DefaultTiming(), absl::Now());
     if (sig.ok()) {
       store_.Insert(
           SignatureKey(owner, kTypeNAPTR, RrsetHash(kTypeNAPTR, 300, rdatas),
@@ -1012,15 +1019,18 @@ TEST_F(ResponderTest, DISABLED_HotPathThroughput) {
 TEST_F(ResponderTest, CreateRejectsBadZones) {
   lufd::v1::DnsConfig bad;
   bad.add_zones()->set_name("");
+  ApplyDnsDefaults(&bad);
   EXPECT_FALSE(Responder::Create(bad, &views_, &keys_, &store_, &lru_).ok());
   lufd::v1::DnsConfig dup;
   dup.add_zones()->set_name("e164.arpa.");
   dup.add_zones()->set_name("E164.ARPA");
+  ApplyDnsDefaults(&dup);
   EXPECT_FALSE(Responder::Create(dup, &views_, &keys_, &store_, &lru_).ok());
   lufd::v1::DnsConfig badns;
   auto* z = badns.add_zones();
   z->set_name("e164.arpa.");
   z->add_ns("bad..name.");
+  ApplyDnsDefaults(&badns);
   EXPECT_FALSE(Responder::Create(badns, &views_, &keys_, &store_, &lru_).ok());
   std::vector<std::string> want{kApex, std::string("\x07"
                                                    "private\x07"
