@@ -18,6 +18,7 @@
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/text_format.h"
 #include "server/ops/config_values.h"
+#include "server/ops/tls_files.h"
 #include "yaml-cpp/yaml.h"
 
 namespace lufd {
@@ -255,19 +256,46 @@ void SetIfEmpty(std::string* field, absl::string_view value) {
   if (field->empty()) *field = std::string(value);
 }
 
-// Readable regular file check; `what` is the field path.
-void CheckReadable(const std::string& file, const std::string& what,
+// Readable regular file check; `what` is the field path. True when the
+// file is there to read.
+bool CheckReadable(const std::string& file, const std::string& what,
                    bool required, std::vector<std::string>* errors) {
   if (file.empty()) {
     if (required) errors->push_back(absl::StrCat(what, ": required"));
-    return;
+    return false;
   }
   std::FILE* f = std::fopen(file.c_str(), "rb");
   if (f == nullptr) {
     errors->push_back(absl::StrCat(what, ": cannot read \"", file, "\""));
-    return;
+    return false;
   }
   std::fclose(f);
+  return true;
+}
+
+// A TLS block (`field` = "grpc.tls" / "dns.dot.tls"): the files exist and
+// hold what the listener will load at start-up.
+void CheckTlsFiles(const lufd::v1::TlsConfig& tls, const std::string& field,
+                   bool ca_required, std::vector<std::string>* errors) {
+  const bool cert =
+      CheckReadable(tls.cert_file(), field + ".cert_file", true, errors);
+  const bool key =
+      CheckReadable(tls.key_file(), field + ".key_file", true, errors);
+  const bool ca = CheckReadable(tls.client_ca_file(), field + ".client_ca_file",
+                                ca_required, errors);
+  CheckReadable(tls.crl_file(), field + ".crl_file", false, errors);
+  if (cert && key) {
+    if (absl::Status s =
+            CheckTlsKeyPair(field, tls.cert_file(), tls.key_file());
+        !s.ok()) {
+      errors->push_back(std::string(s.message()));
+    }
+  }
+  if (ca) {
+    if (absl::Status s = CheckCaBundle(field, tls.client_ca_file()); !s.ok()) {
+      errors->push_back(std::string(s.message()));
+    }
+  }
 }
 
 // A duration field: parseable, and at least `min` (zero when "0" is
@@ -415,11 +443,8 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
   }
   if (!dot.listen().empty()) {
     CheckIpListen(dot.listen(), "dns.dot.listen", errors);
-    CheckReadable(dot.tls().cert_file(), "dns.dot.tls.cert_file", true, errors);
-    CheckReadable(dot.tls().key_file(), "dns.dot.tls.key_file", true, errors);
-    CheckReadable(dot.tls().client_ca_file(), "dns.dot.tls.client_ca_file",
-                  dot.client_cert() != "none", errors);
-    CheckReadable(dot.tls().crl_file(), "dns.dot.tls.crl_file", false, errors);
+    CheckTlsFiles(dot.tls(), "dns.dot.tls", dot.client_cert() != "none",
+                  errors);
     CheckDuration(dot.tls().reload_interval(), "dns.dot.tls.reload_interval",
                   errors);
   }
@@ -557,10 +582,7 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
     errors.push_back(absl::StrCat("grpc.listen: ", s.message()));
   }
   const auto& tls = grpc.tls();
-  CheckReadable(tls.cert_file(), "grpc.tls.cert_file", true, &errors);
-  CheckReadable(tls.key_file(), "grpc.tls.key_file", true, &errors);
-  CheckReadable(tls.client_ca_file(), "grpc.tls.client_ca_file", true, &errors);
-  CheckReadable(tls.crl_file(), "grpc.tls.crl_file", false, &errors);
+  CheckTlsFiles(tls, "grpc.tls", /*ca_required=*/true, &errors);
   CheckDuration(tls.reload_interval(), "grpc.tls.reload_interval", &errors);
   if (grpc.max_message_bytes() < 1024) {
     errors.push_back("grpc.max_message_bytes: must be at least 1024");

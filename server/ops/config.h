@@ -6,7 +6,7 @@
 // types are rejected with the field path ("grpc.tls.cert_fil: unknown
 // field"). After conversion defaults are filled in from one table
 // (ConfigDefaults) and semantic checks run
-// (files readable, listen address parseable, durations valid, store URL
+// (TLS files load, listen addresses parse, durations valid, store URL
 // scheme known). All errors are collected, not just the first, so an
 // operator can fix a file in one pass.
 //

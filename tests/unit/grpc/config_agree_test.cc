@@ -121,6 +121,18 @@ const Case kCases[] = {
     {"grpc_tls_reload_interval_days", "", true, "",
      "    client_ca_file: $PKI/ca.pem\n",
      "    client_ca_file: $PKI/ca.pem\n    reload_interval: 1d\n"},
+    {"dot",
+     "$DNS  dot:\n    listen: \"127.0.0.1:0\"\n    tls:\n"
+     "      cert_file: $PKI/server.pem\n      key_file: $PKI/server.key\n"
+     "      client_ca_file: $PKI/ca.pem\n",
+     true},
+    {"dot_cert_not_pem",
+     "$DNS  dot:\n    listen: \"127.0.0.1:0\"\n    tls:\n"
+     "      cert_file: $PKI/ca.key\n      key_file: $PKI/server.key\n"
+     "      client_ca_file: $PKI/ca.pem\n",
+     false, "dns.dot.tls.cert_file: no PEM certificate"},
+    {"grpc_key_mismatch", "", false, "grpc.tls.key_file: does not match",
+     "$PKI/server.key", "$PKI/ca.key"},
     {"ipv6_dns_listen",
      "dns:\n  listen: [\"[::1]:0\"]\n  zones:\n    - name: e164.arpa.\n"
      "  dnssec:\n    enabled: false\n",

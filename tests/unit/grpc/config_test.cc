@@ -46,11 +46,33 @@ class TempDir {
   std::string path_;
 };
 
-// A config whose referenced files exist (content is not checked here).
+// A self-signed P-256 certificate (valid until 2126) and its key: the
+// check loads TLS files as start-up does, so they must be real.
+constexpr char kCertPem[] = R"(-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUdtma1m3syiXdUA+i+NhYt9s5VtMwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQbHVmZC1jb25maWctdGVzdDAgFw0yNjEyMDcwMTI0NTJaGA8y
+MTI2MTExMzAxMjQ1MlowGzEZMBcGA1UEAwwQbHVmZC1jb25maWctdGVzdDBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABIcHZHKeFZx0DrNe8kDnDFRoQuYqH/KpjDvd
+mDYMh/BS1BNvdaA/Ku8/hkWa87Tw78lk5de9IVjJAill8L83o4KjUzBRMB0GA1Ud
+DgQWBBQezNlRf2QRYraNQ3NtG7c65HauiTAfBgNVHSMEGDAWgBQezNlRf2QRYraN
+Q3NtG7c65HauiTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIAdO
+f82Mjwhzfq7SacrK/PIPW1EUfkTGkkyLAv98QgMCAiEAh2UKxH434DmWpZ+blIsF
+ZkzbcRJUWd+GPsvZZQ7Gys0=
+-----END CERTIFICATE-----
+)";
+constexpr char kKeyPem[] = R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzqcGkos8JX22rHh3
+29Q4NY5sh481TCqtIb470v+B5juhRANCAASHB2RynhWcdA6zXvJA5wxUaELmKh/y
+qYw73Zg2DIfwUtQTb3WgPyrvP4ZFmvO08O/JZOXXvSFYyQIpZfC/N6OC
+-----END PRIVATE KEY-----
+)";
+
+// A config whose referenced files exist and hold a matching certificate and
+// key (the certificate is also the CA bundle).
 std::string ValidYaml(const TempDir& dir) {
-  const std::string cert = dir.File("cert.pem", "x");
-  const std::string key = dir.File("key.pem", "x");
-  const std::string ca = dir.File("ca.pem", "x");
+  const std::string cert = dir.File("cert.pem", kCertPem);
+  const std::string key = dir.File("key.pem", kKeyPem);
+  const std::string ca = dir.File("ca.pem", kCertPem);
   return absl::StrCat("grpc:\n  listen: \"127.0.0.1:0\"\n  tls:\n",
                       "    cert_file: ", cert, "\n    key_file: ", key,
                       "\n    client_ca_file: ", ca,
@@ -164,6 +186,38 @@ TEST(ConfigTest, OverridesAppliedBeforeValidation) {
   });
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("log.level"));
+}
+
+// Start-up loads the certificate, key and CA bundle; so does the check.
+TEST(ConfigTest, TlsFileContentsChecked) {
+  TempDir dir;
+  const std::string base = ValidYaml(dir);
+  auto errors = [&](const std::string& from, const std::string& to) {
+    std::string yaml = base;
+    const size_t at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    yaml.replace(at, from.size(), to);
+    auto config = ParseConfigYaml(yaml);
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  const std::string garbage = dir.File("garbage.pem", "x");
+  const std::string other_key = dir.File("other.key", R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQK441kDTxrqiSuo
+8h1tDY1kR/gi8oWyEzmPMACHcYyhRANCAAR51ztULPc5YxMvAN+LtsJ1EGQKanKX
+2w4mvYFryb5fehV7iw3CC6H/qfFZYXta6fCLBPsJ2LPw16vU4zilBY3Z
+-----END PRIVATE KEY-----
+)");
+  EXPECT_EQ(errors("ca.pem", "ca.pem"), "");
+  EXPECT_THAT(errors(dir.path() + "/cert.pem", garbage),
+              HasSubstr("grpc.tls.cert_file: no PEM certificate"));
+  EXPECT_THAT(errors(dir.path() + "/key.pem", garbage),
+              HasSubstr("grpc.tls.key_file: no PEM private key"));
+  EXPECT_THAT(errors(dir.path() + "/key.pem", other_key),
+              HasSubstr("grpc.tls.key_file: does not match"));
+  EXPECT_THAT(errors(dir.path() + "/ca.pem", garbage),
+              HasSubstr("grpc.tls.client_ca_file: no PEM certificate"));
 }
 
 TEST(ConfigTest, ListenAddressForms) {
