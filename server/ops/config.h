@@ -4,9 +4,9 @@
 // proto field names, nested maps are messages, sequences are repeated
 // fields), in the style of Envoy's --mode validate: unknown keys and wrong
 // types are rejected with the field path ("grpc.tls.cert_fil: unknown
-// field"). After conversion defaults are filled in from one table
-// (ConfigDefaults) and semantic checks run
-// (TLS files load, listen addresses parse, durations valid, store URL
+// field"). After conversion the defaults are filled in from one table
+// (ConfigDefaults) and the semantic checks run (TLS files load, listen
+// addresses parse, durations valid, DNSSEC settings consistent, store URL
 // scheme known). All errors are collected, not just the first, so an
 // operator can fix a file in one pass.
 //
