@@ -133,6 +133,10 @@ const Case kCases[] = {
      false, "dns.dot.tls.cert_file: no PEM certificate"},
     {"grpc_key_mismatch", "", false, "grpc.tls.key_file: does not match",
      "$PKI/server.key", "$PKI/ca.key"},
+    {"soa_minimum_zero",
+     "dns:\n  listen: [\"127.0.0.1:0\"]\n  zones:\n    - name: e164.arpa.\n"
+     "      soa_minimum: 0\n  dnssec:\n    enabled: false\n",
+     true},
     {"ipv6_dns_listen",
      "dns:\n  listen: [\"[::1]:0\"]\n  zones:\n    - name: e164.arpa.\n"
      "  dnssec:\n    enabled: false\n",

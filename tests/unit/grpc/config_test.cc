@@ -291,7 +291,8 @@ TEST(ConfigTest, DefaultsTableIsComplete) {
 TEST(ConfigTest, DnsDefaultsApplied) {
   auto config = ParseConfigYaml(
       "dns:\n  zones:\n    - name: E164.arpa\n    - name: x.example.\n"
-      "      ns: [a.example., b.example.]\n      soa_minimum: 60\n");
+      "      ns: [a.example., b.example.]\n      soa_minimum: 60\n"
+      "    - name: y.example.\n      soa_minimum: 0\n");
   ASSERT_TRUE(config.ok()) << config.status();
   ApplyConfigDefaults(&*config);
   const auto& dns = config->dns();
@@ -307,6 +308,8 @@ TEST(ConfigTest, DnsDefaultsApplied) {
   EXPECT_EQ(dns.zones(1).ns_size(), 2);
   EXPECT_EQ(dns.zones(1).soa_mname(), "a.example.");
   EXPECT_EQ(dns.zones(1).soa_minimum(), 60u);
+  EXPECT_EQ(dns.zones(2).soa_minimum(), 0u);  // `optional`: 0 is a value.
+  EXPECT_EQ(dns.zones(2).soa_retry(), 600u);
   const auto& sec = dns.dnssec();
   EXPECT_TRUE(sec.enabled());
   EXPECT_TRUE(sec.sign_ahead());
