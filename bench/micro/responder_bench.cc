@@ -18,6 +18,8 @@
 #include "server/dns/rdata.h"
 #include "server/dns/responder.h"
 #include "server/dns/rrsig.h"
+#include "server/dns/signer.h"
+#include "server/ops/config.h"
 
 namespace lufd::bench {
 namespace {
@@ -65,6 +67,7 @@ struct Served {
     lufd::v1::DnsConfig config;
     config.add_zones()->set_name("e164.arpa.");
     config.mutable_zones(0)->set_soa_minimum(120);
+    ApplyDnsDefaults(&config);
     auto created = dns::Responder::Create(config, &views, &keys, &stored, &lru);
     if (!created.ok()) std::abort();
     responder = std::move(*created);
@@ -78,7 +81,10 @@ struct Served {
                         "")};
     auto sig =
         dns::MakeRrsig(*key.private_key, key.key_tag, apex, owner, kTypeNAPTR,
-                       300, rdatas, dns::DnssecTiming(), absl::Now());
+                       300, rdatas,
+                       *dns::DnssecTiming::FromConfig(
+                           ConfigDefaults().dns().dnssec()),
+                       absl::Now());
     if (!sig.ok()) std::abort();
     stored.Insert(
         dns::SignatureKey(owner, kTypeNAPTR,

@@ -21,6 +21,7 @@
 #include "benchmark/benchmark.h"
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
+#include "server/ops/config.h"
 #include "storage/store.h"
 
 namespace lufd::bench {
@@ -64,7 +65,7 @@ void BM_SignAheadPass(benchmark::State& state) {
   const ViewHolder& views = Views(n);
   dns::KeyRing keys;
   keys.Publish({SingleCskZone()});
-  lufd::v1::DnssecConfig config;
+  lufd::v1::DnssecConfig config = ConfigDefaults().dns().dnssec();
   config.set_sign_threads(static_cast<uint32_t>(state.range(0)));
   uint64_t made = 0;
   double cpu = 0;

@@ -42,9 +42,8 @@ absl::Status PrepareSchema(Store* store, bool migrate) {
       "; run `lufctl db migrate` or set store.migrate_on_start: true"));
 }
 
-int DurationMs(const std::string& text, absl::Duration fallback) {
-  return static_cast<int>(
-      absl::ToInt64Milliseconds(ConfigDuration(text, fallback)));
+int DurationMs(const std::string& text) {
+  return static_cast<int>(absl::ToInt64Milliseconds(ConfigDuration(text)));
 }
 
 }  // namespace
@@ -53,6 +52,8 @@ const char* LufdVersion() { return LUFD_VERSION; }
 
 absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
     const lufd::v1::ServerConfig& config) {
+  // What `lufd --check-config` runs: a config it accepts gets this far.
+  RETURN_IF_ERROR(ValidateConfig(config));
   std::unique_ptr<LufdServer> s(new LufdServer());
   const auto& grpc_config = config.grpc();
 
@@ -96,8 +97,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   ASSIGN_OR_RETURN(
       s->follower_,
       ChangeFollower::Start(s->store_.get(), s->views_.get(),
-                            ConfigDuration(config.store().poll_interval(),
-                                           absl::Milliseconds(20))));
+                            ConfigDuration(config.store().poll_interval())));
   // Start-up is mostly this (and the DNS signatures): worth a line.
   spdlog::info("registry view at serial {} loaded in {}",
                s->views_->Current()->serial(),
@@ -109,8 +109,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   auth_options.crl_file = grpc_config.tls().crl_file();
   s->auth_ = std::make_unique<Authenticator>(s->views_.get(), auth_options);
   s->runner_ = std::make_unique<RpcRunner>(
-      s->auth_.get(),
-      ConfigDuration(grpc_config.max_deadline(), absl::Seconds(30)),
+      s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
       grpc_config.max_message_bytes());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
@@ -152,9 +151,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_MAX_CONCURRENT_STREAMS,
       static_cast<int>(grpc_config.max_concurrent_streams()));
-  builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-      DurationMs(grpc_config.idle_timeout(), absl::Minutes(5)));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             DurationMs(grpc_config.idle_timeout()));
   // Server-side keepalive: find dead peers; tolerate client pings every 10 s.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);

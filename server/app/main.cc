@@ -191,8 +191,7 @@ int main(int argc, char** argv) {
   }
 
   const int sig = lufd::WaitForTerminationSignal();
-  const absl::Duration drain =
-      lufd::ConfigDuration(config->drain_timeout(), absl::Seconds(10));
+  const absl::Duration drain = lufd::ConfigDuration(config->drain_timeout());
   spdlog::info("signal {}: draining for up to {}", sig,
                absl::FormatDuration(drain));
   (*server)->Shutdown(drain);

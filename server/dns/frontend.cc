@@ -27,10 +27,8 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
   f->dot_authenticator_ = std::move(dot_authenticator);
   const auto& dns = f->config_.dns();
   f->signatures_ = std::make_unique<SignatureCache>();
-  f->lru_ = std::make_unique<SignatureLru>(
-      dns.dnssec().on_demand_cache_entries() > 0
-          ? dns.dnssec().on_demand_cache_entries()
-          : 100000);
+  f->lru_ =
+      std::make_unique<SignatureLru>(dns.dnssec().on_demand_cache_entries());
   f->key_ring_ = std::make_unique<KeyRing>();
   absl::StatusOr<std::unique_ptr<Responder>> responder = Responder::Create(
       dns, views, f->key_ring_.get(), f->signatures_.get(), f->lru_.get());
@@ -53,7 +51,7 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
     z.wire = wires[i];
     z.name = NameToText(wires[i]);
     // zone_names() is in config order, so index i is zones(i).
-    if (static_cast<int>(i) < dns.zones_size() && dns.zones(i).ttl() > 0) {
+    if (static_cast<int>(i) < dns.zones_size()) {
       z.dnskey_ttl = dns.zones(i).ttl();
     }
     zones.push_back(std::move(z));

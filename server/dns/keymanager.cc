@@ -17,8 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
 #include "server/core/identity.h"
 #include "server/dns/wire.h"
+#include "server/ops/config.h"
 #include "spdlog/spdlog.h"
 
 // ldns/common.h #defines bool/true/false unless stdbool.h came first.
@@ -92,24 +94,6 @@ std::string PresentationLine(const std::string& owner_wire, uint16_t type,
 }
 
 }  // namespace
-
-bool KeyManager::ParseDurationWithDays(const std::string& text,
-                                       absl::Duration* out) {
-  std::string t(absl::StripAsciiWhitespace(text));
-  if (t == "0") {
-    *out = absl::ZeroDuration();
-    return true;
-  }
-  if (!t.empty() && t.back() == 'd') {
-    double days = 0;
-    if (!absl::SimpleAtod(t.substr(0, t.size() - 1), &days) || days < 0) {
-      return false;
-    }
-    *out = absl::Hours(24) * days;
-    return true;
-  }
-  return absl::ParseDuration(t, out) && *out >= absl::ZeroDuration();
-}
 
 struct KeyManager::State {
   lufd::v1::DnssecConfig config;
@@ -554,48 +538,13 @@ absl::StatusOr<std::unique_ptr<KeyManager>> KeyManager::Create(
     z.wire = absl::AsciiStrToLower(z.wire);
   }
   s->zones = std::move(zones);
-  uint32_t alg =
-      config.algorithm() == 0 ? kAlgEcdsaP256Sha256 : config.algorithm();
-  if (alg != kAlgEcdsaP256Sha256 && alg != kAlgEd25519) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dns.dnssec.algorithm: 13 (ECDSAP256SHA256) or 15 (ED25519), not ",
-        alg));
-  }
-  s->algorithm = static_cast<uint8_t>(alg);
-  std::string scheme = absl::AsciiStrToLower(config.scheme());
-  if (scheme.empty() || scheme == "csk") {
-    s->ksk_zsk = false;
-  } else if (scheme == "ksk-zsk") {
-    s->ksk_zsk = true;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dns.dnssec.scheme: \"csk\" or \"ksk-zsk\", not \"",
-                     config.scheme(), "\""));
-  }
-  struct {
-    const std::string& text;
-    const char* field;
-    const char* fallback;
-    absl::Duration* out;
-  } durations[] = {
-      {config.zsk_lifetime(), "zsk_lifetime", "30d", &s->zsk_lifetime},
-      {config.publish_safety(), "publish_safety", "1h", &s->publish_safety},
-      {config.retire_safety(), "retire_safety", "1h", &s->retire_safety},
-      {config.purge_keys(), "purge_keys", "90d", &s->purge_keys},
-  };
-  for (auto& d : durations) {
-    const std::string& text = d.text.empty() ? d.fallback : d.text;
-    if (!ParseDurationWithDays(text, d.out)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("dns.dnssec.", d.field, ": invalid duration \"", text,
-                       "\" (e.g. \"30d\", \"12h\", \"90m\")"));
-    }
-  }
-  if (s->zsk_lifetime > absl::ZeroDuration() &&
-      s->zsk_lifetime <= s->publish_safety) {
-    return absl::InvalidArgumentError(
-        "dns.dnssec.zsk_lifetime must exceed publish_safety");
-  }
+  RETURN_IF_ERROR(ValidateDnssecConfig(config));
+  s->algorithm = static_cast<uint8_t>(config.algorithm());
+  s->ksk_zsk = config.scheme() == "ksk-zsk";
+  s->zsk_lifetime = ConfigDuration(config.zsk_lifetime());
+  s->publish_safety = ConfigDuration(config.publish_safety());
+  s->retire_safety = ConfigDuration(config.retire_safety());
+  s->purge_keys = ConfigDuration(config.purge_keys());
   return std::unique_ptr<KeyManager>(new KeyManager(std::move(s)));
 }
 

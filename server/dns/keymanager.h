@@ -124,11 +124,6 @@ class KeyManager final : public KeyAdmin {
   // The configured zone for a presentation name, or null.
   const ManagedZone* FindZone(const std::string& zone) const;
 
-  // Parses "30d", "12h", "90m", "0" (absl::ParseDuration plus a "d" day
-  // suffix). False on bad input.
-  static bool ParseDurationWithDays(const std::string& text,
-                                    absl::Duration* out);
-
  private:
   struct State;
   explicit KeyManager(std::unique_ptr<State> state);

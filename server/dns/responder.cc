@@ -103,7 +103,7 @@ struct Responder::ZoneState {
 struct Responder::Zone {
   std::string apex;  // Lowercase wire.
   size_t apex_labels = 0;
-  lufd::v1::DnsZoneConfig config;  // Defaults filled.
+  lufd::v1::DnsZoneConfig config;  // Defaults applied by the caller.
   std::vector<std::string> ns_wire;
   std::string mname_wire, rname_wire;
   uint32_t ttl = 3600;
@@ -152,10 +152,8 @@ absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
   r->stored_ = stored;
   r->lru_ = lru;
   r->timing_ = *timing;
-  uint32_t payload =
-      config.max_udp_payload() == 0 ? 1232 : config.max_udp_payload();
-  r->max_udp_payload_ =
-      static_cast<uint16_t>(std::clamp<uint32_t>(payload, 512, 65535));
+  r->max_udp_payload_ = static_cast<uint16_t>(
+      std::clamp<uint32_t>(config.max_udp_payload(), 512, 65535));
 
   auto name = [](std::string text,
                  const std::string& field) -> absl::StatusOr<std::string> {
@@ -186,16 +184,14 @@ absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
             "dns.zones", prefix, ".name: duplicate zone ", zc.name()));
       }
     }
-    std::string apex_text = NameToText(z->apex);
-    if (zc.ns().empty()) z->config.add_ns(absl::StrCat("ns1.", apex_text));
+    if (zc.ns().empty()) {  // ApplyDnsDefaults names one.
+      return absl::InvalidArgumentError(
+          absl::StrCat("dns.zones", prefix, ".ns: required"));
+    }
     for (int j = 0; j < z->config.ns_size(); ++j) {
       auto ns = name(z->config.ns(j), absl::StrCat(prefix, ".ns[", j, "]"));
       if (!ns.ok()) return ns.status();
       z->ns_wire.push_back(*ns);
-    }
-    if (z->config.soa_mname().empty()) z->config.set_soa_mname(z->config.ns(0));
-    if (z->config.soa_rname().empty()) {
-      z->config.set_soa_rname(absl::StrCat("hostmaster.", apex_text));
     }
     auto mname = name(z->config.soa_mname(), prefix + ".soa_mname");
     if (!mname.ok()) return mname.status();
@@ -203,11 +199,6 @@ absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
     if (!rname.ok()) return rname.status();
     z->mname_wire = *mname;
     z->rname_wire = *rname;
-    if (z->config.soa_refresh() == 0) z->config.set_soa_refresh(3600);
-    if (z->config.soa_retry() == 0) z->config.set_soa_retry(600);
-    if (z->config.soa_expire() == 0) z->config.set_soa_expire(1209600);
-    if (z->config.soa_minimum() == 0) z->config.set_soa_minimum(300);
-    if (z->config.ttl() == 0) z->config.set_ttl(3600);
     z->ttl = z->config.ttl();
     z->neg_ttl = std::min(z->ttl, z->config.soa_minimum());
     z->is_private = zc.private_();

@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/dns/tcp_loop.h"
+#include "server/ops/config_values.h"
 
 namespace lufd::dns {
 namespace {
@@ -31,48 +32,13 @@ struct SockAddr {
   int family() const { return storage.ss_family; }
 };
 
-// "host:port" / "[v6]:port" with a literal address (validated by
-// ops/config.cc; repeated here so the DNS library does not need lufd_ops).
+// "host:port" / "[v6]:port" with a literal address (server/ops parses
+// it, for the config check and here alike).
 absl::StatusOr<SockAddr> ParseAddress(absl::string_view listen) {
-  absl::string_view host;
-  absl::string_view port_text;
-  if (absl::StartsWith(listen, "[")) {
-    const size_t close = listen.find("]:");
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid address \"", listen, "\""));
-    }
-    host = listen.substr(1, close - 1);
-    port_text = listen.substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid address \"", listen, "\""));
-    }
-    host = listen.substr(0, colon);
-    port_text = listen.substr(colon + 1);
-  }
-  int port = -1;
-  if (!absl::SimpleAtoi(port_text, &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid port in \"", listen, "\""));
-  }
   SockAddr a;
-  const std::string h(host);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
-  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    a.len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    a.len = sizeof(sockaddr_in6);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", listen, "\": the host must be an IPv4 or IPv6 address"));
+  if (absl::Status s = ParseIpListenAddress(listen, &a.storage, &a.len);
+      !s.ok()) {
+    return s;
   }
   return a;
 }
@@ -180,28 +146,14 @@ DnsServer::Options DnsServer::OptionsFromConfig(
   o.listen.assign(config.listen().begin(), config.listen().end());
   o.dot_listen = config.dot().listen();
   o.dot_tls = config.dot().tls();
-  if (!config.dot().client_cert().empty()) {
-    o.dot_client_cert = config.dot().client_cert();
-  }
-  if (config.workers() > 0) o.workers = config.workers();
-  if (config.max_udp_payload() > 0)
-    o.max_udp_payload = config.max_udp_payload();
-  if (config.max_tcp_connections() > 0) {
-    o.max_tcp_connections = config.max_tcp_connections();
-  }
-  if (config.max_tcp_per_source() > 0) {
-    o.max_tcp_per_source = config.max_tcp_per_source();
-  }
-  absl::Duration idle;
-  if (!config.tcp_idle_timeout().empty() &&
-      absl::ParseDuration(config.tcp_idle_timeout(), &idle) &&
-      idle > absl::ZeroDuration()) {
-    o.tcp_idle_timeout = idle;
-  }
-  if (config.max_tcp_queries_in_flight() > 0) {
-    o.max_tcp_queries_in_flight = config.max_tcp_queries_in_flight();
-  }
-  if (config.udp_batch() > 0) o.udp_batch = config.udp_batch();
+  o.dot_client_cert = config.dot().client_cert();
+  o.workers = config.workers();
+  o.max_udp_payload = config.max_udp_payload();
+  o.max_tcp_connections = config.max_tcp_connections();
+  o.max_tcp_per_source = config.max_tcp_per_source();
+  o.tcp_idle_timeout = ConfigDuration(config.tcp_idle_timeout());
+  o.max_tcp_queries_in_flight = config.max_tcp_queries_in_flight();
+  o.udp_batch = config.udp_batch();
   return o;
 }
 

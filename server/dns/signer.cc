@@ -14,10 +14,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "server/dns/dnssec.h"
 #include "server/dns/rdata.h"
 #include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
+#include "server/ops/config.h"
 #include "spdlog/spdlog.h"
 
 namespace lufd::dns {
@@ -46,74 +48,14 @@ void LowerThisThreadsPriority() {
 
 }  // namespace
 
-bool ParseDnsDuration(std::string_view text, absl::Duration* out) {
-  if (text == "0") {
-    *out = absl::ZeroDuration();
-    return true;
-  }
-  if (text.empty()) return false;
-  absl::Duration total = absl::ZeroDuration();
-  size_t i = 0;
-  while (i < text.size()) {
-    int64_t n = 0;
-    size_t start = i;
-    while (i < text.size() &&
-           std::isdigit(static_cast<unsigned char>(text[i]))) {
-      if (n > std::numeric_limits<int64_t>::max() / 10 - 10) return false;
-      n = n * 10 + (text[i] - '0');
-      ++i;
-    }
-    if (i == start || i == text.size()) return false;
-    std::string_view unit = text.substr(i, 1);
-    if (text.substr(i, 2) == "ms") unit = "ms";
-    i += unit.size();
-    if (unit == "d") {
-      total += absl::Hours(24 * n);
-    } else if (unit == "h") {
-      total += absl::Hours(n);
-    } else if (unit == "m") {
-      total += absl::Minutes(n);
-    } else if (unit == "s") {
-      total += absl::Seconds(n);
-    } else if (unit == "ms") {
-      total += absl::Milliseconds(n);
-    } else {
-      return false;
-    }
-  }
-  *out = total;
-  return true;
-}
-
 absl::StatusOr<DnssecTiming> DnssecTiming::FromConfig(
     const lufd::v1::DnssecConfig& config) {
+  RETURN_IF_ERROR(ValidateDnssecConfig(config));
   DnssecTiming t;
-  auto field = [](const std::string& text, const char* name,
-                  absl::Duration* d) -> absl::Status {
-    if (text.empty()) return absl::OkStatus();
-    if (!ParseDnsDuration(text, d)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("dns.dnssec.", name, ": bad duration \"", text, "\""));
-    }
-    return absl::OkStatus();
-  };
-  for (auto s :
-       {field(config.signature_validity(), "signature_validity", &t.validity),
-        field(config.refresh_before(), "refresh_before", &t.refresh_before),
-        field(config.inception_offset(), "inception_offset",
-              &t.inception_offset),
-        field(config.jitter(), "jitter", &t.jitter)}) {
-    if (!s.ok()) return s;
-  }
-  if (t.validity < absl::Hours(1)) {
-    return absl::InvalidArgumentError(
-        "dns.dnssec.signature_validity: at least 1h");
-  }
-  if (t.refresh_before + t.jitter >= t.validity) {
-    return absl::InvalidArgumentError(
-        "dns.dnssec: refresh_before + jitter must be less than "
-        "signature_validity (signatures would be re-made at once)");
-  }
+  t.validity = ConfigDuration(config.signature_validity());
+  t.refresh_before = ConfigDuration(config.refresh_before());
+  t.inception_offset = ConfigDuration(config.inception_offset());
+  t.jitter = ConfigDuration(config.jitter());
   return t;
 }
 
@@ -138,8 +80,7 @@ absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
   s->views_ = views;
   s->keys_ = keys;
   s->signatures_ = signatures;
-  s->sign_threads_ =
-      static_cast<int>(std::clamp<uint32_t>(config.sign_threads(), 1, 64));
+  s->sign_threads_ = static_cast<int>(config.sign_threads());
   return s;
 }
 

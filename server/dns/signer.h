@@ -52,19 +52,16 @@
 
 namespace lufd::dns {
 
-// Signature timing from DnssecConfig, defaults filled ("14d", "5d", "1h",
-// "12h"). Durations accept absl's units plus "d" (days).
+// Signature timing from a DnssecConfig with defaults applied
+// (server/ops/config.h); FromConfig checks it with ValidateDnssecConfig.
 struct DnssecTiming {
-  absl::Duration validity = absl::Hours(14 * 24);
-  absl::Duration refresh_before = absl::Hours(5 * 24);
-  absl::Duration inception_offset = absl::Hours(1);
-  absl::Duration jitter = absl::Hours(12);
+  absl::Duration validity;
+  absl::Duration refresh_before;
+  absl::Duration inception_offset;
+  absl::Duration jitter;
   static absl::StatusOr<DnssecTiming> FromConfig(
       const lufd::v1::DnssecConfig& config);
 };
-
-// "14d", "36h", "90m", "1d12h", "0" -> duration; false on anything else.
-bool ParseDnsDuration(std::string_view text, absl::Duration* out);
 
 struct SignerStats {
   std::atomic<uint64_t> passes{0};              // Full walks completed.

@@ -1,4 +1,5 @@
 #include "server/dns/tcp_loop.h"
+#include "server/ops/config_values.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -229,9 +230,8 @@ void DnsServer::TcpLoop::Run() {
 
 absl::Duration DnsServer::TcpLoop::ParseDurationOr(const std::string& text,
                                                    absl::Duration fallback) {
-  absl::Duration d;
-  if (text.empty() || !absl::ParseDuration(text, &d)) return fallback;
-  return d;
+  absl::StatusOr<absl::Duration> d = ParseConfigDuration(text);
+  return d.ok() ? *d : fallback;
 }
 
 uint64_t DnsServer::TcpLoop::TagOf(const Conn& c) const {

@@ -16,53 +16,11 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "server/ops/config_values.h"
+#include "server/ops/tls_files.h"
 
 namespace lufd {
 namespace {
-
-// Loads the first certificate and the key and checks they belong together.
-absl::Status CheckKeyPair(const std::string& cert_file,
-                          const std::string& key_file) {
-  BIO* cert_bio = BIO_new_file(cert_file.c_str(), "r");
-  X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)
-                        : nullptr;
-  if (cert_bio) BIO_free(cert_bio);
-  BIO* key_bio = BIO_new_file(key_file.c_str(), "r");
-  EVP_PKEY* key =
-      key_bio ? PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr)
-              : nullptr;
-  if (key_bio) BIO_free(key_bio);
-  absl::Status status;
-  if (cert == nullptr) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("grpc.tls.cert_file: no PEM certificate in ", cert_file));
-  } else if (key == nullptr) {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("grpc.tls.key_file: no PEM private key in ", key_file));
-  } else if (X509_check_private_key(cert, key) != 1) {
-    status = absl::InvalidArgumentError(
-        "grpc.tls.key_file: does not match the certificate in cert_file");
-  }
-  ERR_clear_error();
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return status;
-}
-
-absl::Status CheckCaBundle(const std::string& ca_file) {
-  BIO* bio = BIO_new_file(ca_file.c_str(), "r");
-  X509* cert =
-      bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
-  if (bio) BIO_free(bio);
-  ERR_clear_error();
-  if (cert == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "grpc.tls.client_ca_file: no PEM certificate in ", ca_file));
-  }
-  X509_free(cert);
-  return absl::OkStatus();
-}
-
 
 // gRPC 1.51 pins every server SSL_CTX to "TLS 1.2 minimum" and offers no
 // setter. OpenSSL's process-wide system_default settings are applied to each
@@ -99,16 +57,23 @@ absl::Status RequireTls13ProcessWide() {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const lufd::v1::TlsConfig& tls) {
-  if (absl::Status s = CheckKeyPair(tls.cert_file(), tls.key_file()); !s.ok()) {
+  if (absl::Status s =
+          CheckTlsKeyPair("grpc.tls", tls.cert_file(), tls.key_file());
+      !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckCaBundle(tls.client_ca_file()); !s.ok()) return s;
-  if (absl::Status s = RequireTls13ProcessWide(); !s.ok()) return s;
-  absl::Duration reload;
-  if (!absl::ParseDuration(tls.reload_interval(), &reload)) {
-    return absl::InvalidArgumentError("grpc.tls.reload_interval: invalid");
+  if (absl::Status s = CheckCaBundle("grpc.tls", tls.client_ca_file());
+      !s.ok()) {
+    return s;
   }
-  const double seconds = std::ceil(absl::ToDoubleSeconds(reload));
+  if (absl::Status s = RequireTls13ProcessWide(); !s.ok()) return s;
+  absl::StatusOr<absl::Duration> reload =
+      ParseConfigDuration(tls.reload_interval());
+  if (!reload.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grpc.tls.reload_interval: ", reload.status().message()));
+  }
+  const double seconds = std::ceil(absl::ToDoubleSeconds(*reload));
   const unsigned int refresh =
       seconds < 1 ? 1u : static_cast<unsigned int>(seconds);
   auto provider =

@@ -1,6 +1,6 @@
 #include "server/ops/config.h"
 
-#include <arpa/inet.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
@@ -16,6 +16,9 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
+#include "google/protobuf/text_format.h"
+#include "server/ops/config_values.h"
+#include "server/ops/tls_files.h"
 #include "yaml-cpp/yaml.h"
 
 namespace lufd {
@@ -25,8 +28,83 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-constexpr uint32_t kDefaultMaxMessageBytes = 4 * 1024 * 1024;
-constexpr uint32_t kDefaultMaxConcurrentStreams = 100;
+// The defaults table: every default of the schema, in one place. Applied
+// when the YAML is loaded (ApplyConfigDefaults): a field the operator left
+// unset (an implicit-presence scalar that is 0 or "", an `optional` field
+// that is absent) takes the value here; modules then read the filled-in
+// config and never default a field themselves. Defaults that depend on
+// other fields (a zone's NS, SOA names) and on the machine (dns.workers)
+// are computed in ApplyDnsDefaults.
+constexpr char kDefaults[] = R"pb(
+  grpc {
+    listen: "127.0.0.1:50051"
+    tls { reload_interval: "10s" }
+    max_message_bytes: 4194304
+    max_concurrent_streams: 100
+    max_deadline: "30s"
+    idle_timeout: "5m"
+    reflection: true
+  }
+  store { poll_interval: "20ms" }
+  log { level: "info" format: "text" }
+  drain_timeout: "10s"
+  dns {
+    max_udp_payload: 1232
+    max_tcp_connections: 1000
+    max_tcp_per_source: 16
+    tcp_idle_timeout: "10s"
+    max_tcp_queries_in_flight: 100
+    udp_batch: 32
+    dot {
+      client_cert: "optional"
+      tls { reload_interval: "10s" }
+    }
+    dnssec {
+      enabled: true
+      algorithm: 13
+      scheme: "csk"
+      signature_validity: "14d"
+      refresh_before: "5d"
+      inception_offset: "1h"
+      jitter: "12h"
+      zsk_lifetime: "30d"
+      publish_safety: "1h"
+      retire_safety: "1h"
+      on_demand_cache_entries: 100000
+      sign_ahead: true
+      sign_threads: 1
+      auto_generate: true
+      purge_keys: "90d"
+    }
+  }
+)pb";
+
+// Per zone (each dns.zones entry), besides the computed names.
+constexpr char kZoneDefaults[] = R"pb(
+  soa_refresh: 3600
+  soa_retry: 600
+  soa_expire: 1209600
+  soa_minimum: 300
+  ttl: 3600
+)pb";
+
+template <typename T>
+T ParseTable(const char* text) {
+  T table;
+  // The tables are constants of this file; config_test checks they parse.
+  google::protobuf::TextFormat::ParseFromString(text, &table);
+  return table;
+}
+
+// `*config` on top of `defaults`: proto merge semantics are exactly "set
+// fields win" (implicit-presence scalars count as set when not 0 / "";
+// `optional` ones when present); repeated fields have no defaults.
+template <typename T>
+void MergeOver(const T& defaults, T* config) {
+  T merged = defaults;
+  merged.MergeFrom(*config);
+  *config = std::move(merged);
+}
 
 std::string Join(const std::string& path, const std::string& key) {
   return path.empty() ? key : absl::StrCat(path, ".", key);
@@ -178,50 +256,61 @@ void SetIfEmpty(std::string* field, absl::string_view value) {
   if (field->empty()) *field = std::string(value);
 }
 
-// Readable regular file check; `what` is the field path.
-void CheckReadable(const std::string& file, const std::string& what,
+// Readable regular file check; `what` is the field path. True when the
+// file is there to read.
+bool CheckReadable(const std::string& file, const std::string& what,
                    bool required, std::vector<std::string>* errors) {
   if (file.empty()) {
     if (required) errors->push_back(absl::StrCat(what, ": required"));
-    return;
+    return false;
   }
   std::FILE* f = std::fopen(file.c_str(), "rb");
   if (f == nullptr) {
     errors->push_back(absl::StrCat(what, ": cannot read \"", file, "\""));
-    return;
+    return false;
   }
   std::fclose(f);
-}
-
-// absl::ParseDuration plus a leading day count ("14d", "1d12h"), which the
-// DNSSEC settings use; absl has no day unit.
-bool ParseConfigDuration(absl::string_view text, absl::Duration* d) {
-  const size_t day = text.find('d');
-  if (day == absl::string_view::npos) return absl::ParseDuration(text, d);
-  double days = 0;
-  if (day == 0 || !absl::SimpleAtod(text.substr(0, day), &days) || days < 0) {
-    return false;
-  }
-  absl::Duration rest = absl::ZeroDuration();
-  const absl::string_view tail = text.substr(day + 1);
-  if (!tail.empty() &&
-      (!absl::ParseDuration(tail, &rest) || rest < absl::ZeroDuration())) {
-    return false;
-  }
-  *d = absl::Hours(24) * days + rest;
   return true;
 }
 
+// A TLS block (`field` = "grpc.tls" / "dns.dot.tls"): the files exist and
+// hold what the listener will load at start-up.
+void CheckTlsFiles(const lufd::v1::TlsConfig& tls, const std::string& field,
+                   bool ca_required, std::vector<std::string>* errors) {
+  const bool cert =
+      CheckReadable(tls.cert_file(), field + ".cert_file", true, errors);
+  const bool key =
+      CheckReadable(tls.key_file(), field + ".key_file", true, errors);
+  const bool ca = CheckReadable(tls.client_ca_file(), field + ".client_ca_file",
+                                ca_required, errors);
+  CheckReadable(tls.crl_file(), field + ".crl_file", false, errors);
+  if (cert && key) {
+    if (absl::Status s =
+            CheckTlsKeyPair(field, tls.cert_file(), tls.key_file());
+        !s.ok()) {
+      errors->push_back(std::string(s.message()));
+    }
+  }
+  if (ca) {
+    if (absl::Status s = CheckCaBundle(field, tls.client_ca_file()); !s.ok()) {
+      errors->push_back(std::string(s.message()));
+    }
+  }
+}
+
+// A duration field: parseable, and at least `min` (zero when "0" is
+// allowed, e.g. "0" = never).
 void CheckDuration(const std::string& text, const std::string& what,
-                   std::vector<std::string>* errors, bool allow_zero = false) {
-  absl::Duration d;
-  if (!ParseConfigDuration(text, &d)) {
+                   std::vector<std::string>* errors,
+                   absl::Duration min = absl::Nanoseconds(1)) {
+  absl::StatusOr<absl::Duration> d = ParseConfigDuration(text);
+  if (!d.ok()) {
+    errors->push_back(absl::StrCat(what, ": ", d.status().message()));
+  } else if (*d < min) {
     errors->push_back(
-        absl::StrCat(what, ": invalid duration \"", text,
-                     "\" (use e.g. \"30s\", \"100ms\", \"5m\", \"14d\")"));
-  } else if (d < absl::ZeroDuration() ||
-             (d == absl::ZeroDuration() && !allow_zero)) {
-    errors->push_back(absl::StrCat(what, ": must be positive"));
+        min == absl::Nanoseconds(1)
+            ? absl::StrCat(what, ": must be positive")
+            : absl::StrCat(what, ": at least ", absl::FormatDuration(min)));
   }
 }
 
@@ -229,17 +318,10 @@ void CheckDuration(const std::string& text, const std::string& what,
 // exactly what is written; no name resolution).
 void CheckIpListen(const std::string& listen, const std::string& what,
                    std::vector<std::string>* errors) {
-  std::string host;
-  int port = 0;
-  if (absl::Status s = ParseListenAddress(listen, &host, &port); !s.ok()) {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  if (absl::Status s = ParseIpListenAddress(listen, &addr, &len); !s.ok()) {
     errors->push_back(absl::StrCat(what, ": ", s.message()));
-    return;
-  }
-  unsigned char buf[16];
-  if (inet_pton(AF_INET, host.c_str(), buf) != 1 &&
-      inet_pton(AF_INET6, host.c_str(), buf) != 1) {
-    errors->push_back(absl::StrCat(what, ": host \"", host,
-                                   "\" must be an IPv4 or IPv6 address"));
   }
 }
 
@@ -270,47 +352,80 @@ std::string Absolute(const std::string& name) {
   return absl::EndsWith(name, ".") ? name : name + ".";
 }
 
-void ApplyDnsDefaults(lufd::v1::DnsConfig* dns) {
-  if (dns->max_udp_payload() == 0) dns->set_max_udp_payload(1232);
-  if (dns->max_tcp_connections() == 0) dns->set_max_tcp_connections(1000);
-  if (dns->max_tcp_per_source() == 0) dns->set_max_tcp_per_source(16);
-  SetIfEmpty(dns->mutable_tcp_idle_timeout(), "10s");
-  if (dns->max_tcp_queries_in_flight() == 0) {
-    dns->set_max_tcp_queries_in_flight(100);
+// The DNSSEC rules (also what KeyManager::Create and
+// DnssecTiming::FromConfig check, through ValidateDnssecConfig).
+void ValidateDnssec(const lufd::v1::DnssecConfig& sec,
+                    std::vector<std::string>* errors) {
+  if (sec.algorithm() != 13 && sec.algorithm() != 15) {
+    errors->push_back(absl::StrCat("dns.dnssec.algorithm: ", sec.algorithm(),
+                                   " is not supported (13 or 15)"));
   }
-  if (dns->udp_batch() == 0) dns->set_udp_batch(32);
-  if (dns->workers() == 0) {
-    dns->set_workers(std::max(1u, std::thread::hardware_concurrency()));
+  if (sec.scheme() != "csk" && sec.scheme() != "ksk-zsk") {
+    errors->push_back(absl::StrCat("dns.dnssec.scheme: unknown scheme \"",
+                                   sec.scheme(), "\" (csk, ksk-zsk)"));
   }
-  auto* dot = dns->mutable_dot();
-  SetIfEmpty(dot->mutable_client_cert(), "optional");
-  SetIfEmpty(dot->mutable_tls()->mutable_reload_interval(), "10s");
-  for (auto& zone : *dns->mutable_zones()) {
-    if (zone.name().empty()) continue;  // Reported by validation.
-    const std::string name = Absolute(zone.name());
-    if (zone.ns().empty()) zone.add_ns(absl::StrCat("ns1.", name));
-    SetIfEmpty(zone.mutable_soa_mname(), zone.ns(0));
-    SetIfEmpty(zone.mutable_soa_rname(), absl::StrCat("hostmaster.", name));
-    if (zone.soa_refresh() == 0) zone.set_soa_refresh(3600);
-    if (zone.soa_retry() == 0) zone.set_soa_retry(600);
-    if (zone.soa_expire() == 0) zone.set_soa_expire(1209600);
-    if (zone.soa_minimum() == 0) zone.set_soa_minimum(300);
-    if (zone.ttl() == 0) zone.set_ttl(3600);
+  // Shorter signatures would expire before resolvers' caches do.
+  CheckDuration(sec.signature_validity(), "dns.dnssec.signature_validity",
+                errors, absl::Hours(1));
+  CheckDuration(sec.refresh_before(), "dns.dnssec.refresh_before", errors);
+  const absl::Duration zero = absl::ZeroDuration();
+  CheckDuration(sec.inception_offset(), "dns.dnssec.inception_offset", errors,
+                zero);
+  CheckDuration(sec.jitter(), "dns.dnssec.jitter", errors, zero);
+  CheckDuration(sec.zsk_lifetime(), "dns.dnssec.zsk_lifetime", errors, zero);
+  CheckDuration(sec.publish_safety(), "dns.dnssec.publish_safety", errors,
+                zero);
+  CheckDuration(sec.retire_safety(), "dns.dnssec.retire_safety", errors, zero);
+  CheckDuration(sec.purge_keys(), "dns.dnssec.purge_keys", errors, zero);
+  absl::StatusOr<absl::Duration> validity =
+      ParseConfigDuration(sec.signature_validity());
+  absl::StatusOr<absl::Duration> refresh =
+      ParseConfigDuration(sec.refresh_before());
+  absl::StatusOr<absl::Duration> jitter = ParseConfigDuration(sec.jitter());
+  if (validity.ok() && refresh.ok() && jitter.ok() &&
+      *refresh + *jitter >= *validity) {
+    errors->push_back(
+        "dns.dnssec.refresh_before: refresh_before + jitter must be less than "
+        "signature_validity (signatures would be re-made at once)");
   }
-  auto* sec = dns->mutable_dnssec();
-  if (sec->algorithm() == 0) sec->set_algorithm(13);
-  SetIfEmpty(sec->mutable_scheme(), "csk");
-  SetIfEmpty(sec->mutable_signature_validity(), "14d");
-  SetIfEmpty(sec->mutable_refresh_before(), "5d");
-  SetIfEmpty(sec->mutable_inception_offset(), "1h");
-  SetIfEmpty(sec->mutable_jitter(), "12h");
-  SetIfEmpty(sec->mutable_zsk_lifetime(), "30d");
-  SetIfEmpty(sec->mutable_publish_safety(), "1h");
-  SetIfEmpty(sec->mutable_retire_safety(), "1h");
-  if (sec->on_demand_cache_entries() == 0) {
-    sec->set_on_demand_cache_entries(100000);
+  // A new ZSK is published publish_safety before it signs; a lifetime not
+  // longer than that would roll again before the last roll completed.
+  absl::StatusOr<absl::Duration> lifetime =
+      ParseConfigDuration(sec.zsk_lifetime());
+  absl::StatusOr<absl::Duration> publish =
+      ParseConfigDuration(sec.publish_safety());
+  if (lifetime.ok() && publish.ok() && *lifetime > zero &&
+      *lifetime <= *publish) {
+    errors->push_back(
+        "dns.dnssec.zsk_lifetime: must exceed publish_safety (or be \"0\" "
+        "for never)");
   }
-  if (sec->sign_threads() == 0) sec->set_sign_threads(1);
+  if (sec.sign_threads() > 64) {
+    errors->push_back("dns.dnssec.sign_threads: at most 64");
+  }
+}
+
+// KeyManager::Start creates key_dir (one level, 0700) or uses it: it must
+// be a directory, or its parent must exist.
+void CheckKeyDir(const std::string& dir, std::vector<std::string>* errors) {
+  struct stat sb;
+  if (stat(dir.c_str(), &sb) == 0) {
+    if (!S_ISDIR(sb.st_mode)) {
+      errors->push_back(
+          absl::StrCat("dns.dnssec.key_dir: \"", dir, "\" is not a directory"));
+    }
+    return;
+  }
+  std::string parent = dir;
+  while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+  const size_t slash = parent.rfind('/');
+  parent = slash == std::string::npos ? "."
+           : slash == 0               ? "/"
+                                      : parent.substr(0, slash);
+  if (stat(parent.c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+    errors->push_back(absl::StrCat("dns.dnssec.key_dir: cannot create \"", dir,
+                                   "\": \"", parent, "\" is not a directory"));
+  }
 }
 
 void ValidateDns(const lufd::v1::DnsConfig& dns,
@@ -328,11 +443,8 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
   }
   if (!dot.listen().empty()) {
     CheckIpListen(dot.listen(), "dns.dot.listen", errors);
-    CheckReadable(dot.tls().cert_file(), "dns.dot.tls.cert_file", true, errors);
-    CheckReadable(dot.tls().key_file(), "dns.dot.tls.key_file", true, errors);
-    CheckReadable(dot.tls().client_ca_file(), "dns.dot.tls.client_ca_file",
-                  dot.client_cert() != "none", errors);
-    CheckReadable(dot.tls().crl_file(), "dns.dot.tls.crl_file", false, errors);
+    CheckTlsFiles(dot.tls(), "dns.dot.tls", dot.client_cert() != "none",
+                  errors);
     CheckDuration(dot.tls().reload_interval(), "dns.dot.tls.reload_interval",
                   errors);
   }
@@ -371,43 +483,15 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
     }
   }
   const auto& sec = dns.dnssec();
-  if (sec.algorithm() != 13 && sec.algorithm() != 15) {
-    errors->push_back(absl::StrCat("dns.dnssec.algorithm: ", sec.algorithm(),
-                                   " is not supported (13 or 15)"));
-  }
-  if (sec.scheme() != "csk" && sec.scheme() != "ksk-zsk") {
-    errors->push_back(absl::StrCat("dns.dnssec.scheme: unknown scheme \"",
-                                   sec.scheme(), "\" (csk, ksk-zsk)"));
-  }
-  CheckDuration(sec.signature_validity(), "dns.dnssec.signature_validity",
-                errors);
-  CheckDuration(sec.refresh_before(), "dns.dnssec.refresh_before", errors);
-  CheckDuration(sec.inception_offset(), "dns.dnssec.inception_offset", errors,
-                /*allow_zero=*/true);
-  CheckDuration(sec.jitter(), "dns.dnssec.jitter", errors, true);
-  CheckDuration(sec.zsk_lifetime(), "dns.dnssec.zsk_lifetime", errors, true);
-  CheckDuration(sec.publish_safety(), "dns.dnssec.publish_safety", errors,
-                true);
-  CheckDuration(sec.retire_safety(), "dns.dnssec.retire_safety", errors, true);
-  absl::Duration validity;
-  absl::Duration refresh;
-  absl::Duration jitter;
-  if (ParseConfigDuration(sec.signature_validity(), &validity) &&
-      ParseConfigDuration(sec.refresh_before(), &refresh) &&
-      ParseConfigDuration(sec.jitter(), &jitter) &&
-      refresh + jitter >= validity) {
-    errors->push_back(
-        "dns.dnssec.refresh_before: refresh_before + jitter must be less than "
-        "signature_validity");
-  }
+  ValidateDnssec(sec, errors);
   if (sec.enabled() && serving && !dns.zones().empty() &&
       sec.key_dir().empty()) {
     errors->push_back(
         "dns.dnssec.key_dir: required when dnssec is enabled (or set "
         "dns.dnssec.enabled: false)");
   }
-  if (sec.sign_threads() > 64) {
-    errors->push_back("dns.dnssec.sign_threads: at most 64");
+  if (sec.enabled() && serving && !sec.key_dir().empty()) {
+    CheckKeyDir(sec.key_dir(), errors);
   }
   if (dns.workers() > 1024) errors->push_back("dns.workers: at most 1024");
   if (dns.max_udp_payload() < 512 || dns.max_udp_payload() > 65535) {
@@ -427,13 +511,6 @@ bool KnownStoreScheme(absl::string_view url) {
 
 absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml) {
   lufd::v1::ServerConfig config;
-  // proto3 bools cannot say "unset", so the default-true bools are seeded
-  // before conversion and the YAML may override them.
-  config.mutable_grpc()->set_reflection(true);
-  auto* dnssec = config.mutable_dns()->mutable_dnssec();
-  dnssec->set_enabled(true);
-  dnssec->set_sign_ahead(true);
-  dnssec->set_auto_generate(true);
   std::vector<std::string> errors;
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
@@ -449,55 +526,49 @@ absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml) {
   return config;
 }
 
-void ApplyConfigDefaults(lufd::v1::ServerConfig* config) {
-  auto* grpc = config->mutable_grpc();
-  SetIfEmpty(grpc->mutable_listen(), "127.0.0.1:50051");
-  SetIfEmpty(grpc->mutable_tls()->mutable_reload_interval(), "10s");
-  if (grpc->max_message_bytes() == 0) {
-    grpc->set_max_message_bytes(kDefaultMaxMessageBytes);
-  }
-  if (grpc->max_concurrent_streams() == 0) {
-    grpc->set_max_concurrent_streams(kDefaultMaxConcurrentStreams);
-  }
-  SetIfEmpty(grpc->mutable_max_deadline(), "30s");
-  SetIfEmpty(grpc->mutable_idle_timeout(), "5m");
-  SetIfEmpty(config->mutable_store()->mutable_poll_interval(), "20ms");
-  SetIfEmpty(config->mutable_log()->mutable_level(), "info");
-  SetIfEmpty(config->mutable_log()->mutable_format(), "text");
-  SetIfEmpty(config->mutable_drain_timeout(), "10s");
-  ApplyDnsDefaults(config->mutable_dns());
+const lufd::v1::ServerConfig& ConfigDefaults() {
+  static const auto* const table =
+      new lufd::v1::ServerConfig(ParseTable<lufd::v1::ServerConfig>(kDefaults));
+  return *table;
 }
 
-absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
-                                int* port) {
-  absl::string_view h;
-  absl::string_view p;
-  if (absl::StartsWith(listen, "[")) {
-    const size_t close = listen.find("]:");
-    if (close == absl::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid listen address \"", listen, "\" (want \"[v6addr]:port\")"));
-    }
-    h = listen.substr(1, close - 1);
-    p = listen.substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == absl::string_view::npos || listen.find(':') != colon) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("invalid listen address \"", listen,
-                       "\" (want \"host:port\" or \"[v6addr]:port\")"));
-    }
-    h = listen.substr(0, colon);
-    p = listen.substr(colon + 1);
+namespace {
+
+// The defaults that depend on the machine or on other fields.
+void ApplyComputedDnsDefaults(lufd::v1::DnsConfig* dns) {
+  if (dns->workers() == 0) {
+    dns->set_workers(std::max(1u, std::thread::hardware_concurrency()));
   }
-  int port_value = -1;
-  if (h.empty() || !absl::SimpleAtoi(p, &port_value) || port_value < 0 ||
-      port_value > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid listen address \"", listen, "\" (host and port 0-65535)"));
+  static const auto* const zone_defaults = new lufd::v1::DnsZoneConfig(
+      ParseTable<lufd::v1::DnsZoneConfig>(kZoneDefaults));
+  for (auto& zone : *dns->mutable_zones()) {
+    MergeOver(*zone_defaults, &zone);
+    if (zone.name().empty()) continue;  // Reported by validation.
+    const std::string name = Absolute(zone.name());
+    if (zone.ns().empty()) zone.add_ns(absl::StrCat("ns1.", name));
+    SetIfEmpty(zone.mutable_soa_mname(), zone.ns(0));
+    SetIfEmpty(zone.mutable_soa_rname(), absl::StrCat("hostmaster.", name));
   }
-  *host = std::string(h);
-  *port = port_value;
+}
+
+}  // namespace
+
+void ApplyDnsDefaults(lufd::v1::DnsConfig* dns) {
+  MergeOver(ConfigDefaults().dns(), dns);
+  ApplyComputedDnsDefaults(dns);
+}
+
+void ApplyConfigDefaults(lufd::v1::ServerConfig* config) {
+  MergeOver(ConfigDefaults(), config);
+  ApplyComputedDnsDefaults(config->mutable_dns());
+}
+
+absl::Status ValidateDnssecConfig(const lufd::v1::DnssecConfig& config) {
+  std::vector<std::string> errors;
+  ValidateDnssec(config, &errors);
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
+  }
   return absl::OkStatus();
 }
 
@@ -511,10 +582,7 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
     errors.push_back(absl::StrCat("grpc.listen: ", s.message()));
   }
   const auto& tls = grpc.tls();
-  CheckReadable(tls.cert_file(), "grpc.tls.cert_file", true, &errors);
-  CheckReadable(tls.key_file(), "grpc.tls.key_file", true, &errors);
-  CheckReadable(tls.client_ca_file(), "grpc.tls.client_ca_file", true, &errors);
-  CheckReadable(tls.crl_file(), "grpc.tls.crl_file", false, &errors);
+  CheckTlsFiles(tls, "grpc.tls", /*ca_required=*/true, &errors);
   CheckDuration(tls.reload_interval(), "grpc.tls.reload_interval", &errors);
   if (grpc.max_message_bytes() < 1024) {
     errors.push_back("grpc.max_message_bytes: must be at least 1024");
@@ -568,13 +636,6 @@ absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(
   if (overrides) overrides(&*config);
   if (absl::Status s = ValidateConfig(*config); !s.ok()) return s;
   return config;
-}
-
-absl::Duration ConfigDuration(const std::string& text,
-                              absl::Duration fallback) {
-  absl::Duration d;
-  if (text.empty() || !ParseConfigDuration(text, &d)) return fallback;
-  return d;
 }
 
 }  // namespace lufd

@@ -4,8 +4,9 @@
 // proto field names, nested maps are messages, sequences are repeated
 // fields), in the style of Envoy's --mode validate: unknown keys and wrong
 // types are rejected with the field path ("grpc.tls.cert_fil: unknown
-// field"). After conversion defaults are filled in and semantic checks run
-// (files readable, listen address parseable, durations valid, store URL
+// field"). After conversion the defaults are filled in from one table
+// (ConfigDefaults) and the semantic checks run (TLS files load, listen
+// addresses parse, durations valid, DNSSEC settings consistent, store URL
 // scheme known). All errors are collected, not just the first, so an
 // operator can fix a file in one pass.
 //
@@ -23,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "lufd/v1/config.pb.h"
+#include "server/ops/config_values.h"
 
 namespace lufd {
 
@@ -31,26 +33,33 @@ namespace lufd {
 // with the field path.
 absl::StatusOr<lufd::v1::ServerConfig> ParseConfigYaml(absl::string_view yaml);
 
-// Fills every unset field that has a documented default (see config.proto).
+// The defaults table (every documented default of config.proto; fields
+// without a default are unset). dns.workers and the per-zone defaults are
+// computed by the Apply functions below.
+const lufd::v1::ServerConfig& ConfigDefaults();
+
+// Fills every unset field that has a default. Modules read the result and
+// never default a field themselves.
 void ApplyConfigDefaults(lufd::v1::ServerConfig* config);
+
+// The same for a DnsConfig alone (tests that build one by hand).
+void ApplyDnsDefaults(lufd::v1::DnsConfig* dns);
 
 // Semantic checks on a config with defaults applied. Returns every problem,
 // one per line, in the status message (INVALID_ARGUMENT).
+// This is all of start-up's validation that needs no store and no socket:
+// `lufd --check-config` and LufdServer::Start both run it.
 absl::Status ValidateConfig(const lufd::v1::ServerConfig& config);
+
+// The dns.dnssec rules alone (algorithm, scheme, durations and their
+// relations), for the DNSSEC modules that take a DnssecConfig.
+absl::Status ValidateDnssecConfig(const lufd::v1::DnssecConfig& config);
 
 // Reads `path`, parses, applies defaults, then `overrides` (command-line
 // flags; may be empty), and validates the result.
 absl::StatusOr<lufd::v1::ServerConfig> LoadConfigFile(
     const std::string& path,
     const std::function<void(lufd::v1::ServerConfig*)>& overrides = nullptr);
-
-// Parses a duration field that ValidateConfig has accepted; `fallback` when
-// empty or malformed (never reached on a validated config).
-absl::Duration ConfigDuration(const std::string& text, absl::Duration fallback);
-
-// Splits "host:port" / "[v6]:port"; INVALID_ARGUMENT when malformed.
-absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
-                                int* port);
 
 }  // namespace lufd
 

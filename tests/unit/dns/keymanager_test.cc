@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "server/core/registry.h"
+#include "server/ops/config.h"
 #include "storage/store.h"
 #include "tests/unit/testing/eventually.h"
 #include "tests/unit/testing/memory_registry.h"
@@ -65,7 +66,7 @@ class KeyManagerTest : public ::testing::Test {
 
   lufd::v1::DnssecConfig Config(const std::string& scheme = "csk",
                                 uint32_t alg = 13) {
-    lufd::v1::DnssecConfig c;
+    lufd::v1::DnssecConfig c = ConfigDefaults().dns().dnssec();
     c.set_enabled(true);
     c.set_key_dir(dir_);
     c.set_algorithm(alg);
@@ -524,23 +525,11 @@ TEST_F(KeyManagerTest, CreateRejectsBadConfig) {
   c = Config();
   c.set_zsk_lifetime("0");  // Never roll.
   EXPECT_FALSE(bad(c));
-  EXPECT_FALSE(bad(lufd::v1::DnssecConfig()));  // Defaults.
+  EXPECT_FALSE(bad(ConfigDefaults().dns().dnssec()));  // Defaults.
 }
 
-TEST(KeyManagerDurationTest, ParsesDays) {
-  absl::Duration d;
-  ASSERT_TRUE(KeyManager::ParseDurationWithDays("30d", &d));
-  EXPECT_EQ(d, absl::Hours(24 * 30));
-  ASSERT_TRUE(KeyManager::ParseDurationWithDays("1.5d", &d));
-  EXPECT_EQ(d, absl::Hours(36));
-  ASSERT_TRUE(KeyManager::ParseDurationWithDays("12h", &d));
-  EXPECT_EQ(d, absl::Hours(12));
-  ASSERT_TRUE(KeyManager::ParseDurationWithDays("0", &d));
-  EXPECT_EQ(d, absl::ZeroDuration());
-  EXPECT_FALSE(KeyManager::ParseDurationWithDays("d", &d));
-  EXPECT_FALSE(KeyManager::ParseDurationWithDays("-1d", &d));
-  EXPECT_FALSE(KeyManager::ParseDurationWithDays("soon", &d));
-}
+// KeyManagerDurationTest.ParsesDays moved to tests/unit/grpc/config_test.cc
+// (ConfigDurationTest): the key manager parses with the config's parser.
 
 // A removed key's private key file is deleted purge_keys after removal, and
 // not before; "0" keeps it. The key's record stays in the registry.

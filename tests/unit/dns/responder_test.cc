@@ -20,6 +20,7 @@
 #include "server/dns/rdata.h"
 #include "server/dns/rrsig.h"
 #include "server/dns/signer.h"
+#include "server/ops/config.h"
 #include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
@@ -268,6 +269,11 @@ const std::string kApex(
     "arpa\x00",
     11);
 
+// Signature timing from the config defaults (server/ops/config.cc).
+DnssecTiming DefaultTiming() {
+  return *DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec());
+}
+
 class ResponderTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -284,7 +290,9 @@ class ResponderTest : public ::testing::Test {
   }
 
   void MakeResponder() {
-    auto r = Responder::Create(config_, &views_, &keys_, &store_, &lru_);
+    lufd::v1::DnsConfig config = config_;
+    ApplyDnsDefaults(&config);
+    auto r = Responder::Create(config, &views_, &keys_, &store_, &lru_);
     ASSERT_TRUE(r.ok()) << r.status();
     responder_ = std::move(*r);
   }
@@ -367,7 +375,7 @@ class ResponderTest : public ::testing::Test {
         NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
                    std::string(1, '\0'))};
     auto sig = MakeRrsig(*key.private_key, key.key_tag, kApex, owner,
-                         kTypeNAPTR, 300, rdatas, DnssecTiming(), absl::Now());
+                         kTypeNAPTR, 300, rdatas, DefaultTiming(), absl::Now());
     if (sig.ok()) {
       store_.Insert(
           SignatureKey(owner, kTypeNAPTR, RrsetHash(kTypeNAPTR, 300, rdatas),
@@ -971,15 +979,18 @@ TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
 TEST_F(ResponderTest, CreateRejectsBadZones) {
   lufd::v1::DnsConfig bad;
   bad.add_zones()->set_name("");
+  ApplyDnsDefaults(&bad);
   EXPECT_FALSE(Responder::Create(bad, &views_, &keys_, &store_, &lru_).ok());
   lufd::v1::DnsConfig dup;
   dup.add_zones()->set_name("e164.arpa.");
   dup.add_zones()->set_name("E164.ARPA");
+  ApplyDnsDefaults(&dup);
   EXPECT_FALSE(Responder::Create(dup, &views_, &keys_, &store_, &lru_).ok());
   lufd::v1::DnsConfig badns;
   auto* z = badns.add_zones();
   z->set_name("e164.arpa.");
   z->add_ns("bad..name.");
+  ApplyDnsDefaults(&badns);
   EXPECT_FALSE(Responder::Create(badns, &views_, &keys_, &store_, &lru_).ok());
   std::vector<std::string> want{kApex, std::string("\x07"
                                                    "private\x07"

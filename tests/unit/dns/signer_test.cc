@@ -18,6 +18,7 @@
 #include "server/dns/responder.h"
 #include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
+#include "server/ops/config.h"
 #include "tests/unit/testing/eventually.h"
 #include "tests/unit/testing/objects.h"
 
@@ -173,6 +174,7 @@ class SignerTest : public ::testing::Test {
     views_.Publish(MakeView(5, 250));
     csk_ = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_CSK);
     Keys({csk_});
+    config_ = ConfigDefaults().dns().dnssec();
     config_.set_sign_threads(2);
   }
 
@@ -229,6 +231,7 @@ TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
   SignatureLru lru(100);
   lufd::v1::DnsConfig dns;
   dns.add_zones()->set_name("e164.arpa.");
+  ApplyDnsDefaults(&dns);
   auto responder = Responder::Create(dns, &views_, &keys_, &replica, &lru);
   ASSERT_TRUE(responder.ok()) << responder.status();
   for (const char* name : {"7.7.0.0.0.0.0.2.0.2.1.e164.arpa.",
@@ -273,7 +276,8 @@ TEST_F(SignerTest, ResignsWhatExpiresSoonAndSignsForANewZsk) {
                               RrsetHash(kTypeNAPTR, 600, rdatas), csk_.key_tag);
   ASSERT_TRUE(sigs.Find(key).has_value());
   SignatureCache expiring;
-  DnssecTiming short_timing;
+  DnssecTiming short_timing =
+      *DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec());
   short_timing.validity = absl::Hours(30);
   short_timing.jitter = absl::ZeroDuration();
   auto soon = MakeRrsig(*csk_.private_key, csk_.key_tag, kApex, owner,
@@ -395,22 +399,10 @@ TEST_F(SignerTest, StoppedPassLeavesNoCheckpoint) {
   }
 }
 
+// The duration grammar itself is tested with the parser
+// (tests/unit/grpc/config_test.cc, ConfigDurationTest).
 TEST(SignerTimingTest, Durations) {
-  absl::Duration d;
-  ASSERT_TRUE(ParseDnsDuration("14d", &d));
-  EXPECT_EQ(d, absl::Hours(14 * 24));
-  ASSERT_TRUE(ParseDnsDuration("1d12h", &d));
-  EXPECT_EQ(d, absl::Hours(36));
-  ASSERT_TRUE(ParseDnsDuration("90m", &d));
-  EXPECT_EQ(d, absl::Minutes(90));
-  ASSERT_TRUE(ParseDnsDuration("250ms", &d));
-  EXPECT_EQ(d, absl::Milliseconds(250));
-  ASSERT_TRUE(ParseDnsDuration("0", &d));
-  EXPECT_EQ(d, absl::ZeroDuration());
-  for (const char* bad : {"", "d", "14", "14x", "-1d", "1.5h"}) {
-    EXPECT_FALSE(ParseDnsDuration(bad, &d)) << bad;
-  }
-  lufd::v1::DnssecConfig c;
+  lufd::v1::DnssecConfig c = ConfigDefaults().dns().dnssec();
   auto t = DnssecTiming::FromConfig(c);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->validity, absl::Hours(14 * 24));
@@ -424,7 +416,7 @@ TEST(SignerTimingTest, Durations) {
 TEST(SignerTimingTest, SignCompactWindowAndJitter) {
   auto key = SigningKey::Generate(kAlgEcdsaP256Sha256);
   ASSERT_TRUE(key.ok());
-  DnssecTiming t;
+  DnssecTiming t = *DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec());
   absl::Time now = absl::FromUnixSeconds(1800000000);
   std::vector<std::string> rdatas{"x"};
   for (int i = 0; i < 20; ++i) {

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/ops/config_values.h"
 
 namespace lufd {
 namespace {
@@ -45,11 +46,33 @@ class TempDir {
   std::string path_;
 };
 
-// A config whose referenced files exist (content is not checked here).
+// A self-signed P-256 certificate (valid until 2126) and its key: the
+// check loads TLS files as start-up does, so they must be real.
+constexpr char kCertPem[] = R"(-----BEGIN CERTIFICATE-----
+MIIBjTCCATOgAwIBAgIUdtma1m3syiXdUA+i+NhYt9s5VtMwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQbHVmZC1jb25maWctdGVzdDAgFw0yNjEyMDcwMTI0NTJaGA8y
+MTI2MTExMzAxMjQ1MlowGzEZMBcGA1UEAwwQbHVmZC1jb25maWctdGVzdDBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABIcHZHKeFZx0DrNe8kDnDFRoQuYqH/KpjDvd
+mDYMh/BS1BNvdaA/Ku8/hkWa87Tw78lk5de9IVjJAill8L83o4KjUzBRMB0GA1Ud
+DgQWBBQezNlRf2QRYraNQ3NtG7c65HauiTAfBgNVHSMEGDAWgBQezNlRf2QRYraN
+Q3NtG7c65HauiTAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIAdO
+f82Mjwhzfq7SacrK/PIPW1EUfkTGkkyLAv98QgMCAiEAh2UKxH434DmWpZ+blIsF
+ZkzbcRJUWd+GPsvZZQ7Gys0=
+-----END CERTIFICATE-----
+)";
+constexpr char kKeyPem[] = R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgzqcGkos8JX22rHh3
+29Q4NY5sh481TCqtIb470v+B5juhRANCAASHB2RynhWcdA6zXvJA5wxUaELmKh/y
+qYw73Zg2DIfwUtQTb3WgPyrvP4ZFmvO08O/JZOXXvSFYyQIpZfC/N6OC
+-----END PRIVATE KEY-----
+)";
+
+// A config whose referenced files exist and hold a matching certificate and
+// key (the certificate is also the CA bundle).
 std::string ValidYaml(const TempDir& dir) {
-  const std::string cert = dir.File("cert.pem", "x");
-  const std::string key = dir.File("key.pem", "x");
-  const std::string ca = dir.File("ca.pem", "x");
+  const std::string cert = dir.File("cert.pem", kCertPem);
+  const std::string key = dir.File("key.pem", kKeyPem);
+  const std::string ca = dir.File("ca.pem", kCertPem);
   return absl::StrCat("grpc:\n  listen: \"127.0.0.1:0\"\n  tls:\n",
                       "    cert_file: ", cert, "\n    key_file: ", key,
                       "\n    client_ca_file: ", ca,
@@ -165,6 +188,38 @@ TEST(ConfigTest, OverridesAppliedBeforeValidation) {
   EXPECT_THAT(bad.status().message(), HasSubstr("log.level"));
 }
 
+// Start-up loads the certificate, key and CA bundle; so does the check.
+TEST(ConfigTest, TlsFileContentsChecked) {
+  TempDir dir;
+  const std::string base = ValidYaml(dir);
+  auto errors = [&](const std::string& from, const std::string& to) {
+    std::string yaml = base;
+    const size_t at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    yaml.replace(at, from.size(), to);
+    auto config = ParseConfigYaml(yaml);
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  const std::string garbage = dir.File("garbage.pem", "x");
+  const std::string other_key = dir.File("other.key", R"(-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQK441kDTxrqiSuo
+8h1tDY1kR/gi8oWyEzmPMACHcYyhRANCAAR51ztULPc5YxMvAN+LtsJ1EGQKanKX
+2w4mvYFryb5fehV7iw3CC6H/qfFZYXta6fCLBPsJ2LPw16vU4zilBY3Z
+-----END PRIVATE KEY-----
+)");
+  EXPECT_EQ(errors("ca.pem", "ca.pem"), "");
+  EXPECT_THAT(errors(dir.path() + "/cert.pem", garbage),
+              HasSubstr("grpc.tls.cert_file: no PEM certificate"));
+  EXPECT_THAT(errors(dir.path() + "/key.pem", garbage),
+              HasSubstr("grpc.tls.key_file: no PEM private key"));
+  EXPECT_THAT(errors(dir.path() + "/key.pem", other_key),
+              HasSubstr("grpc.tls.key_file: does not match"));
+  EXPECT_THAT(errors(dir.path() + "/ca.pem", garbage),
+              HasSubstr("grpc.tls.client_ca_file: no PEM certificate"));
+}
+
 TEST(ConfigTest, ListenAddressForms) {
   std::string host;
   int port = 0;
@@ -176,6 +231,165 @@ TEST(ConfigTest, ListenAddressForms) {
   EXPECT_FALSE(ParseListenAddress("localhost", &host, &port).ok());
   EXPECT_FALSE(ParseListenAddress("::1:50051", &host, &port).ok());
   EXPECT_FALSE(ParseListenAddress("h:70000", &host, &port).ok());
+}
+
+TEST(ConfigTest, IpListenAddressNeedsALiteral) {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  ASSERT_TRUE(ParseIpListenAddress("127.0.0.1:53", &addr, &len).ok());
+  EXPECT_EQ(addr.ss_family, AF_INET);
+  ASSERT_TRUE(ParseIpListenAddress("[::1]:0", &addr, &len).ok());
+  EXPECT_EQ(addr.ss_family, AF_INET6);
+  EXPECT_FALSE(ParseIpListenAddress("localhost:53", &addr, &len).ok());
+  EXPECT_FALSE(ParseIpListenAddress("[::1:53", &addr, &len).ok());
+  EXPECT_FALSE(ParseIpListenAddress("127.0.0.1:65536", &addr, &len).ok());
+}
+
+// One grammar for every duration: the union of the three that lived in
+// config.cc, server/dns/signer.cc (ParseDnsDuration) and
+// server/dns/keymanager.cc (ParseDurationWithDays). The assertions of the
+// latter two's tests are kept here, except ParseDnsDuration's rejection of
+// "1.5h", which the config check (and every non-DNSSEC field) accepted.
+TEST(ConfigDurationTest, OneGrammar) {
+  auto parse = [](absl::string_view text) { return ParseConfigDuration(text); };
+  struct {
+    const char* text;
+    absl::Duration want;
+  } good[] = {
+      {"14d", absl::Hours(14 * 24)},      {"1d12h", absl::Hours(36)},
+      {"90m", absl::Minutes(90)},         {"250ms", absl::Milliseconds(250)},
+      {"0", absl::ZeroDuration()},        {"30d", absl::Hours(24 * 30)},
+      {"1.5d", absl::Hours(36)},          {"12h", absl::Hours(12)},
+      {"1.5h", absl::Minutes(90)},        {"1h30m", absl::Minutes(90)},
+      {"100us", absl::Microseconds(100)}, {" 10s ", absl::Seconds(10)},
+      {"0s", absl::ZeroDuration()},       {"12h1d", absl::Hours(36)},
+  };
+  for (const auto& g : good) {
+    absl::StatusOr<absl::Duration> d = parse(g.text);
+    ASSERT_TRUE(d.ok()) << g.text << ": " << d.status();
+    EXPECT_EQ(*d, g.want) << g.text;
+  }
+  for (const char* bad : {"", "d", "14", "14x", "-1d", "soon", "-1s", "inf",
+                          "1.2.3h", "10 s", "1d-1h", "h1"}) {
+    absl::StatusOr<absl::Duration> d = parse(bad);
+    EXPECT_FALSE(d.ok()) << bad;
+    if (!d.ok())
+      EXPECT_THAT(d.status().message(), HasSubstr("invalid duration"));
+  }
+}
+
+// The defaults table parses (a typo in it would silently drop defaults).
+TEST(ConfigTest, DefaultsTableIsComplete) {
+  const lufd::v1::ServerConfig& d = ConfigDefaults();
+  EXPECT_EQ(d.grpc().listen(), "127.0.0.1:50051");
+  EXPECT_EQ(d.drain_timeout(), "10s");
+  EXPECT_EQ(d.dns().dnssec().purge_keys(), "90d");
+  EXPECT_TRUE(d.dns().dnssec().has_sign_ahead());
+  EXPECT_EQ(d.dns().dot().tls().reload_interval(), "10s");
+}
+
+TEST(ConfigTest, DnsDefaultsApplied) {
+  auto config = ParseConfigYaml(
+      "dns:\n  zones:\n    - name: E164.arpa\n    - name: x.example.\n"
+      "      ns: [a.example., b.example.]\n      soa_minimum: 60\n"
+      "    - name: y.example.\n      soa_minimum: 0\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ApplyConfigDefaults(&*config);
+  const auto& dns = config->dns();
+  EXPECT_EQ(dns.max_udp_payload(), 1232u);
+  EXPECT_GE(dns.workers(), 1u);
+  EXPECT_EQ(dns.tcp_idle_timeout(), "10s");
+  EXPECT_EQ(dns.dot().client_cert(), "optional");
+  EXPECT_EQ(dns.zones(0).ns(0), "ns1.E164.arpa.");
+  EXPECT_EQ(dns.zones(0).soa_mname(), "ns1.E164.arpa.");
+  EXPECT_EQ(dns.zones(0).soa_rname(), "hostmaster.E164.arpa.");
+  EXPECT_EQ(dns.zones(0).soa_minimum(), 300u);
+  EXPECT_EQ(dns.zones(0).ttl(), 3600u);
+  EXPECT_EQ(dns.zones(1).ns_size(), 2);
+  EXPECT_EQ(dns.zones(1).soa_mname(), "a.example.");
+  EXPECT_EQ(dns.zones(1).soa_minimum(), 60u);
+  EXPECT_EQ(dns.zones(2).soa_minimum(), 0u);  // `optional`: 0 is a value.
+  EXPECT_EQ(dns.zones(2).soa_retry(), 600u);
+  const auto& sec = dns.dnssec();
+  EXPECT_TRUE(sec.enabled());
+  EXPECT_TRUE(sec.sign_ahead());
+  EXPECT_TRUE(sec.auto_generate());
+  EXPECT_EQ(sec.algorithm(), 13u);
+  EXPECT_EQ(sec.scheme(), "csk");
+  EXPECT_EQ(sec.signature_validity(), "14d");
+  EXPECT_EQ(sec.zsk_lifetime(), "30d");
+  EXPECT_EQ(sec.purge_keys(), "90d");
+  EXPECT_EQ(sec.on_demand_cache_entries(), 100000u);
+  EXPECT_EQ(sec.sign_threads(), 1u);
+}
+
+// proto3 `optional`: an explicit false survives the defaults, in YAML and
+// in a config built in code; absent means the default (true).
+TEST(ConfigTest, ExplicitFalseKept) {
+  auto config = ParseConfigYaml(
+      "dns:\n  dnssec:\n    sign_ahead: false\n    enabled: false\n"
+      "    auto_generate: false\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->dns().dnssec().has_sign_ahead());
+  ApplyConfigDefaults(&*config);
+  EXPECT_FALSE(config->dns().dnssec().sign_ahead());
+  EXPECT_FALSE(config->dns().dnssec().enabled());
+  EXPECT_FALSE(config->dns().dnssec().auto_generate());
+  EXPECT_TRUE(config->grpc().reflection());
+
+  lufd::v1::ServerConfig built;
+  built.mutable_dns()->mutable_dnssec()->set_sign_ahead(false);
+  ApplyConfigDefaults(&built);
+  EXPECT_FALSE(built.dns().dnssec().sign_ahead());
+  EXPECT_TRUE(built.dns().dnssec().enabled());
+
+  // "key: ~" is unset: the default applies.
+  auto null = ParseConfigYaml("dns:\n  dnssec:\n    sign_ahead: ~\n");
+  ASSERT_TRUE(null.ok());
+  ApplyConfigDefaults(&*null);
+  EXPECT_TRUE(null->dns().dnssec().sign_ahead());
+}
+
+// The DNSSEC rules that start-up used to find only when the key manager or
+// the signer was created (issue 7: "1d12h" passed the check, then start-up
+// failed with "invalid duration").
+TEST(ConfigTest, DnssecRulesInTheCheck) {
+  auto errors = [](const std::string& dnssec_yaml) {
+    auto config =
+        ParseConfigYaml(absl::StrCat("dns:\n  dnssec:\n", dnssec_yaml));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateDnssecConfig(config->dns().dnssec()).message());
+  };
+  EXPECT_EQ(errors("    zsk_lifetime: 1d12h\n"), "");
+  EXPECT_EQ(errors("    jitter: 1.5h\n"), "");
+  EXPECT_EQ(errors("    zsk_lifetime: \"0\"\n    purge_keys: \"0\"\n"), "");
+  EXPECT_THAT(errors("    zsk_lifetime: 30m\n"),
+              HasSubstr("dns.dnssec.zsk_lifetime: must exceed publish_safety"));
+  EXPECT_THAT(errors("    purge_keys: soon\n"),
+              HasSubstr("dns.dnssec.purge_keys: invalid duration"));
+  EXPECT_THAT(errors("    signature_validity: 30m\n    refresh_before: 5m\n"
+                     "    jitter: \"0\"\n"),
+              HasSubstr("dns.dnssec.signature_validity: at least 1h"));
+  EXPECT_THAT(errors("    signature_validity: 2d\n"),
+              HasSubstr("dns.dnssec.refresh_before"));
+}
+
+TEST(ConfigTest, KeyDirMustBeADirectory) {
+  TempDir dir;
+  const std::string file = dir.File("not-a-dir", "x");
+  auto check = [&](const std::string& key_dir) {
+    auto config = ParseConfigYaml(absl::StrCat(
+        ValidYaml(dir), "dns:\n  listen: [\"127.0.0.1:0\"]\n  zones:\n",
+        "    - name: e164.arpa.\n  dnssec:\n    key_dir: ", key_dir, "\n"));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  EXPECT_EQ(check(dir.path()), "");
+  EXPECT_EQ(check(dir.path() + "/keys"), "");  // Created at start.
+  EXPECT_THAT(check(file), HasSubstr("is not a directory"));
+  EXPECT_THAT(check(dir.path() + "/no/keys"), HasSubstr("cannot create"));
 }
 
 // Runs the lufd binary; returns its exit code and stdout.
@@ -221,8 +435,9 @@ TEST(CheckConfigTest, VersionFlag) {
 
 // The shipped example configs must keep parsing: no unknown keys, wrong
 // types, bad durations or levels. Their certificate paths (/etc/lufd/pki)
-// do not exist here, so "cannot read" errors for the file fields are the
-// only ones allowed.
+// and data directory (/var/lib/lufd, made by docker/Dockerfile) do not
+// exist here, so "cannot read" errors for the file fields and "cannot
+// create" for the key directory in /var/lib/lufd are the only ones allowed.
 std::string ReadSource(const std::string& relative) {
   std::ifstream in(absl::StrCat(LUFD_SOURCE_DIR, "/", relative));
   std::stringstream s;
@@ -246,7 +461,11 @@ void ExpectValidExceptMissingFiles(const std::string& relative) {
          absl::StartsWith(line, "grpc.tls.key_file:") ||
          absl::StartsWith(line, "grpc.tls.client_ca_file:") ||
          absl::StartsWith(line, "grpc.tls.crl_file:"));
-    EXPECT_TRUE(missing_file) << line;
+    const bool missing_dir =
+        absl::StartsWith(
+            line, "dns.dnssec.key_dir: cannot create \"/var/lib/lufd/") &&
+        absl::EndsWith(line, "\"/var/lib/lufd\" is not a directory");
+    EXPECT_TRUE(missing_file || missing_dir) << line;
   }
 }
 

@@ -24,6 +24,7 @@
 #include "server/grpc/auth.h"
 #include "server/grpc/call.h"
 #include "server/grpc/tls.h"
+#include "server/ops/config.h"
 #include "storage/store.h"
 #include "tests/unit/testing/memory_registry.h"
 
@@ -96,7 +97,7 @@ class DnsKeyRpcTest : public ::testing::Test {
     auto seeded = mem_.registry->Execute(Identity::LocalAdmin(), ops, "seed");
     ASSERT_TRUE(seeded.ok()) << seeded.status();
 
-    lufd::v1::DnssecConfig dnssec;
+    lufd::v1::DnssecConfig dnssec = ConfigDefaults().dns().dnssec();
     dnssec.set_key_dir(key_dir_);
     dnssec.set_auto_generate(false);  // The RPCs create every key here.
     auto km = dns::KeyManager::Create(dnssec,
