@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "server/core/record_ttl.h"
 
 namespace lufd::client {
 namespace {
@@ -182,8 +183,12 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
       return {object.dest_group().id(), object.dest_group().registrant_id()};
     case RegistryObject::kSedRecord: {
       const auto& r = object.sed_record();
-      return {r.id(), r.registrant_id(), absl::StrCat(r.ttl()),
-              YesNo(r.in_service()), SedRecordText(r)};
+      // What DNS serves: a record written without a TTL gets the default.
+      std::string ttl =
+          r.ttl() == 0 ? absl::StrCat(lufd::kDefaultRecordTtl, " (default)")
+                       : absl::StrCat(r.ttl());
+      return {r.id(), r.registrant_id(), ttl, YesNo(r.in_service()),
+              SedRecordText(r)};
     }
     case RegistryObject::kSedGroup: {
       const auto& g = object.sed_group();

@@ -154,5 +154,14 @@ TEST(OutputTest, ObjectRowsAndJson) {
             "NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@b!\" .");
 }
 
+TEST(OutputTest, RecordRowShowsTheTtlAnswersCarry) {
+  lufd::v1::RegistryObject obj;
+  obj.mutable_sed_record()->set_id("r");
+  // Written without a TTL: answers carry the registry default.
+  EXPECT_EQ(ObjectRow(obj)[2], "3600 (default)");
+  obj.mutable_sed_record()->set_ttl(60);
+  EXPECT_EQ(ObjectRow(obj)[2], "60");
+}
+
 }  // namespace
 }  // namespace lufd::client

@@ -32,6 +32,7 @@ namespace {
 
 using lufd::v1::RegistryObject;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FakeLufd final : public lufd::v1::AdminService::Service,
                        public lufd::v1::LookupService::Service {
@@ -53,6 +54,16 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
   }
   grpc::Status Get(grpc::ServerContext*, const lufd::v1::GetRequest* req,
                    RegistryObject* resp) override {
+    if (req->ref().kind() == lufd::v1::OBJECT_KIND_SED_RECORD) {
+      // "r-60" was written with --ttl 60, any other record without a TTL.
+      auto* rec = resp->mutable_sed_record();
+      rec->set_id(req->ref().key());
+      rec->set_registrant_id("o");
+      if (req->ref().key() == "r-60") rec->set_ttl(60);
+      rec->set_in_service(true);
+      rec->mutable_ns()->set_host("ns.example.");
+      return grpc::Status::OK;
+    }
     if (req->ref().key() != "iana-en:1") {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such org");
     }
@@ -339,6 +350,22 @@ TEST_F(LufctlCliTest, GetShowsObjectOrNotFound) {
   r = Lufctl({"org", "get", "iana-en:2"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "lufctl: NOT_FOUND: no such org\n");
+}
+
+// DNS serves a record written without a TTL with the registry default
+// (server/core/record_ttl.h); `record get` says so instead of "0".
+TEST_F(LufctlCliTest, RecordGetShowsTheTtlDnsServes) {
+  Result r = Lufctl({"record", "get", "r-none"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("r-none  o           3600 (default)  yes"));
+  r = Lufctl({"record", "get", "r-60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("r-60  o           60   yes"));
+  EXPECT_THAT(r.out, Not(HasSubstr("default")));
+  // JSON is the stored object (what export writes and import reads back).
+  r = Lufctl({"--output", "json", "record", "get", "r-none"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("ttl")));
 }
 
 TEST_F(LufctlCliTest, Lookup) {
