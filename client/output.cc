@@ -235,30 +235,31 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
   }
 }
 
-std::string SedRecordText(const lufd::v1::SedRecord& record) {
-  switch (record.rdata_case()) {
-    case lufd::v1::SedRecord::kNaptr:
-      return NaptrText(record.naptr());
-    case lufd::v1::SedRecord::kUri:
-      return UriText(record.uri());
-    case lufd::v1::SedRecord::kNs:
-      return absl::StrCat("NS ", record.ns().host());
+namespace {
+
+// SedRecord and SedAnswer carry the same rdata oneof.
+template <typename Rdata>
+std::string RdataText(const Rdata& r) {
+  switch (r.rdata_case()) {
+    case Rdata::kNaptr:
+      return NaptrText(r.naptr());
+    case Rdata::kUri:
+      return UriText(r.uri());
+    case Rdata::kNs:
+      return absl::StrCat("NS ", r.ns().host());
     default:
       return "(empty)";
   }
 }
 
+}  // namespace
+
+std::string SedRecordText(const lufd::v1::SedRecord& record) {
+  return RdataText(record);
+}
+
 std::string SedAnswerText(const lufd::v1::SedAnswer& answer) {
-  switch (answer.rdata_case()) {
-    case lufd::v1::SedAnswer::kNaptr:
-      return NaptrText(answer.naptr());
-    case lufd::v1::SedAnswer::kUri:
-      return UriText(answer.uri());
-    case lufd::v1::SedAnswer::kNs:
-      return absl::StrCat("NS ", answer.ns().host());
-    default:
-      return "(empty)";
-  }
+  return RdataText(answer);
 }
 
 std::vector<std::string> ChangeHeaders() {

@@ -8,26 +8,15 @@
 #include "client/output.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/client/lufctl_test_env.h"
 
 namespace lufd::client {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result RunCli(std::vector<std::string> args) {
-  args.insert(args.begin(), "lufctl");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  int code = RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = testenv::CliResult;
+using testenv::RunCli;
 
 TEST(CommandTableTest, EveryRowHasSynopsisAndHelpAndIsUnique) {
   std::set<std::string> seen;
