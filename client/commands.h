@@ -1,7 +1,9 @@
 // lufctl's command table and entry point, knotc/pdnsutil style: every
 // command is one `<noun> <verb>` row (or a lone noun such as `import`) with a
-// synopsis, a help line, a flag set-up function and a handler. The table is
-// the single source of truth for parsing, `--help` and the tests.
+// synopsis, a help line, and its own options struct, flags and handler
+// (client/commands/command.h; each noun's rows are in
+// client/commands/<noun>.cc). The table is the single source of truth for
+// parsing, `--help` and the tests.
 //
 // Exit codes: 0 success; 1 a failed operation ("lufctl: <CODE>: <message>"
 // on stderr); 2 a usage error (unknown command, bad or missing flag).

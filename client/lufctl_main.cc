@@ -1,4 +1,5 @@
-// lufctl: the lufd admin CLI. All logic is in commands.cc (testable).
+// lufctl: the lufd admin CLI. All logic is in commands.cc and commands/
+// (testable in-process through RunLufctl).
 #include <iostream>
 
 #include "client/commands.h"

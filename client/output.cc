@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "server/core/record_ttl.h"
 
 namespace lufd::client {
 namespace {
@@ -182,8 +183,12 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
       return {object.dest_group().id(), object.dest_group().registrant_id()};
     case RegistryObject::kSedRecord: {
       const auto& r = object.sed_record();
-      return {r.id(), r.registrant_id(), absl::StrCat(r.ttl()),
-              YesNo(r.in_service()), SedRecordText(r)};
+      // What DNS serves: a record written without a TTL gets the default.
+      std::string ttl =
+          r.ttl() == 0 ? absl::StrCat(lufd::kDefaultRecordTtl, " (default)")
+                       : absl::StrCat(r.ttl());
+      return {r.id(), r.registrant_id(), ttl, YesNo(r.in_service()),
+              SedRecordText(r)};
     }
     case RegistryObject::kSedGroup: {
       const auto& g = object.sed_group();
@@ -230,30 +235,31 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
   }
 }
 
-std::string SedRecordText(const lufd::v1::SedRecord& record) {
-  switch (record.rdata_case()) {
-    case lufd::v1::SedRecord::kNaptr:
-      return NaptrText(record.naptr());
-    case lufd::v1::SedRecord::kUri:
-      return UriText(record.uri());
-    case lufd::v1::SedRecord::kNs:
-      return absl::StrCat("NS ", record.ns().host());
+namespace {
+
+// SedRecord and SedAnswer carry the same rdata oneof.
+template <typename Rdata>
+std::string RdataText(const Rdata& r) {
+  switch (r.rdata_case()) {
+    case Rdata::kNaptr:
+      return NaptrText(r.naptr());
+    case Rdata::kUri:
+      return UriText(r.uri());
+    case Rdata::kNs:
+      return absl::StrCat("NS ", r.ns().host());
     default:
       return "(empty)";
   }
 }
 
+}  // namespace
+
+std::string SedRecordText(const lufd::v1::SedRecord& record) {
+  return RdataText(record);
+}
+
 std::string SedAnswerText(const lufd::v1::SedAnswer& answer) {
-  switch (answer.rdata_case()) {
-    case lufd::v1::SedAnswer::kNaptr:
-      return NaptrText(answer.naptr());
-    case lufd::v1::SedAnswer::kUri:
-      return UriText(answer.uri());
-    case lufd::v1::SedAnswer::kNs:
-      return absl::StrCat("NS ", answer.ns().host());
-    default:
-      return "(empty)";
-  }
+  return RdataText(answer);
 }
 
 std::vector<std::string> ChangeHeaders() {

@@ -33,6 +33,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "server/core/authz.h"
 #include "server/core/keys.h"
+#include "server/core/record_ttl.h"
 #include "server/core/view_cow.h"
 
 namespace lufd {
@@ -48,7 +49,6 @@ using ObjPtr = std::shared_ptr<const RegistryObject>;
 constexpr int kNumKinds = 9;  // ObjectKind values 0..8.
 constexpr absl::string_view kTnKeyPrefix = "tn:+";
 constexpr absl::string_view kPrefixKeyPrefix = "prefix:+";
-constexpr uint32_t kDefaultTtl = 3600;
 
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
@@ -930,7 +930,7 @@ class ViewImpl final : public RegistryView {
         return;
     }
     out->push_back(
-        Candidate{{&record, record.ttl() == 0 ? kDefaultTtl : record.ttl()},
+        Candidate{{&record, EffectiveRecordTtl(record.ttl())},
                   {kind, first, second, group_priority, record_priority}});
   }
 

@@ -108,6 +108,22 @@ run_ctl registrar-ssp2 sedgroup add sg-big --registrant iana-en:222 \
 expect_ok "sg-big"
 run_ctl registrar-ssp2 number add +12025550100 --registrant iana-en:222 --dg dg-big
 expect_ok "TN +12025550100 on dg-big"
+# A record written without --ttl: DNS serves it with the registry default,
+# and `lufctl record get` shows that TTL, not 0.
+run_ctl registrar-ssp2 record add rec-no-ttl --registrant iana-en:222 \
+  --naptr '10 100 "u" "E2U+sip" "!^(.*)$!sip:\1@no-ttl.ssp2.example.com!" ""'
+expect_ok "record without --ttl"
+run_ctl registrar-ssp2 record get rec-no-ttl
+expect_ok "record get rec-no-ttl"
+grep -qE '^rec-no-ttl[[:space:]]+iana-en:222[[:space:]]+3600 \(default\)[[:space:]]' <<<"$out" ||
+  { echo "$out" >&2; fail "record get: want TTL '3600 (default)'"; }
+run_ctl registrar-ssp2 dg add dg-no-ttl --registrant iana-en:222
+expect_ok "dg-no-ttl"
+run_ctl registrar-ssp2 sedgroup add sg-no-ttl --registrant iana-en:222 \
+  --dg dg-no-ttl --record rec-no-ttl --public --in-service
+expect_ok "sg-no-ttl"
+run_ctl registrar-ssp2 number add +12025550101 --registrant iana-en:222 --dg dg-no-ttl
+expect_ok "TN +12025550101 on dg-no-ttl"
 
 TN_NAME="$(enum_name +12025556666 "$ZONE")"
 BIG_NAME="$(enum_name +12025550100 "$ZONE")"
@@ -151,6 +167,9 @@ n="$(grep -cE "^$TN_NAME[[:space:]].*IN[[:space:]]+NAPTR[[:space:]]" <<<"$dout" 
 ((n == 2)) || { echo "$dout" >&2; fail "TN: want 2 NAPTRs, got $n"; }
 grep -q 'E2U+sips' <<<"$dout" || { echo "$dout" >&2; fail "TN: second NAPTR missing"; }
 pass "TN NAPTR: 2 records, RRSIG, AA"
+NO_TTL_NAME="$(enum_name +12025550101 "$ZONE")"
+expect_rr "record without --ttl is served with TTL 3600" NOERROR \
+  "^$NO_TTL_NAME[[:space:]]+3600[[:space:]]+IN[[:space:]]+NAPTR" "$NO_TTL_NAME" NAPTR
 expect_rr "range NAPTR synthesized" NOERROR "^$RANGE_NAME[[:space:]].*NAPTR.*ssp2.example.com" +dnssec "$RANGE_NAME" NAPTR
 grep -qE "RRSIG[[:space:]]+NAPTR" <<<"$dout" || { echo "$dout" >&2; fail "range: no RRSIG"; }
 expect_rr "prefix NAPTR synthesized" NOERROR "^$PREFIX_NAME[[:space:]].*NAPTR.*ssp2.example.com" +dnssec "$PREFIX_NAME" NAPTR

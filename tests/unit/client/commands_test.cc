@@ -8,26 +8,15 @@
 #include "client/output.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/unit/client/lufctl_test_env.h"
 
 namespace lufd::client {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct Result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Result RunCli(std::vector<std::string> args) {
-  args.insert(args.begin(), "lufctl");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  int code = RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err);
-  return {code, out.str(), err.str()};
-}
+using Result = testenv::CliResult;
+using testenv::RunCli;
 
 TEST(CommandTableTest, EveryRowHasSynopsisAndHelpAndIsUnique) {
   std::set<std::string> seen;
@@ -152,6 +141,15 @@ TEST(OutputTest, ObjectRowsAndJson) {
   rec.mutable_naptr()->set_regexp("!^.*$!sip:a@b!");
   EXPECT_EQ(SedRecordText(rec),
             "NAPTR 100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:a@b!\" .");
+}
+
+TEST(OutputTest, RecordRowShowsTheTtlAnswersCarry) {
+  lufd::v1::RegistryObject obj;
+  obj.mutable_sed_record()->set_id("r");
+  // Written without a TTL: answers carry the registry default.
+  EXPECT_EQ(ObjectRow(obj)[2], "3600 (default)");
+  obj.mutable_sed_record()->set_ttl(60);
+  EXPECT_EQ(ObjectRow(obj)[2], "60");
 }
 
 }  // namespace

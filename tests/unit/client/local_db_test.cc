@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
+#include "tests/unit/client/lufctl_test_env.h"
 
 namespace lufd::client {
 namespace {
@@ -36,17 +37,9 @@ class LocalDbTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  struct Result {
-    int code;
-    std::string out, err;
-  };
+  using Result = testenv::CliResult;
   Result Lufctl(std::vector<std::string> args) {
-    args.insert(args.begin(), "lufctl");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int code = RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
+    return testenv::RunCli(std::move(args));
   }
 
   std::string dir_;

@@ -26,12 +26,14 @@
 #include "gtest/gtest.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "lufd/v1/lookup.grpc.pb.h"
+#include "tests/unit/client/lufctl_test_env.h"
 
 namespace lufd::client {
 namespace {
 
 using lufd::v1::RegistryObject;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class FakeLufd final : public lufd::v1::AdminService::Service,
                        public lufd::v1::LookupService::Service {
@@ -53,6 +55,16 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
   }
   grpc::Status Get(grpc::ServerContext*, const lufd::v1::GetRequest* req,
                    RegistryObject* resp) override {
+    if (req->ref().kind() == lufd::v1::OBJECT_KIND_SED_RECORD) {
+      // "r-60" was written with --ttl 60, any other record without a TTL.
+      auto* rec = resp->mutable_sed_record();
+      rec->set_id(req->ref().key());
+      rec->set_registrant_id("o");
+      if (req->ref().key() == "r-60") rec->set_ttl(60);
+      rec->set_in_service(true);
+      rec->mutable_ns()->set_host("ns.example.");
+      return grpc::Status::OK;
+    }
     if (req->ref().key() != "iana-en:1") {
       return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such org");
     }
@@ -109,6 +121,13 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
     return grpc::Status::OK;
   }
 
+  // Admin and Lookup, and the default health service (`lufctl health`).
+  std::vector<grpc::Service*> Services() {
+    grpc::EnableDefaultHealthCheckService(true);
+    return {static_cast<lufd::v1::AdminService::Service*>(this),
+            static_cast<lufd::v1::LookupService::Service*>(this)};
+  }
+
   absl::Mutex mu;
   uint64_t serial = 0;
   lufd::v1::PutRequest put;
@@ -119,83 +138,8 @@ class FakeLufd final : public lufd::v1::AdminService::Service,
 
 // The Admin and Lookup services are distinct gRPC services on one object;
 // register each through its own base.
-class LufctlCliTest : public ::testing::Test {
+class LufctlCliTest : public testenv::FakeServerTest<FakeLufd> {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/lufctl-cli-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    const std::string d = *dir_;
-    std::ofstream(d + "/server.ext")
-        << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-    std::ofstream(d + "/client.ext")
-        << "subjectAltName=URI:urn:lufd:admin:test\n";
-    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-    std::string cmd = absl::StrCat(
-        "set -e; cd ", d, "; ", "openssl req -x509 ", ec,
-        " -keyout ca.key -out ca.pem -days 1 ", "-subj /CN=test-ca; ",
-        "for n in server client; do ", "openssl req ", ec,
-        " -keyout $n.key -out $n.csr -subj /CN=$n; ",
-        "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key ",
-        "-CAcreateserial -out $n.pem -days 1 -extfile $n.ext; done ",
-        ">/dev/null 2>&1");
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-
-    auto read = [&](const std::string& name) {
-      return *ReadSmallFile(d + "/" + name);
-    };
-    grpc::SslServerCredentialsOptions ssl(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    ssl.pem_root_certs = read("ca.pem");
-    ssl.pem_key_cert_pairs.push_back({read("server.key"), read("server.pem")});
-    grpc::EnableDefaultHealthCheckService(true);
-    fake_ = new FakeLufd();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl),
-                             &port_);
-    builder.RegisterService(
-        static_cast<lufd::v1::AdminService::Service*>(fake_));
-    builder.RegisterService(
-        static_cast<lufd::v1::LookupService::Service*>(fake_));
-    server_ = builder.BuildAndStart().release();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
-  }
-
-  static void TearDownTestSuite() {
-    server_->Shutdown();
-    delete server_;
-    delete fake_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-
-  struct Result {
-    int code;
-    std::string out, err;
-  };
-
-  static Result Lufctl(std::vector<std::string> args) {
-    const std::string d = *dir_;
-    std::vector<std::string> all = {"lufctl",
-                                    "--server",
-                                    absl::StrCat("127.0.0.1:", port_),
-                                    "--ca",
-                                    d + "/ca.pem",
-                                    "--cert",
-                                    d + "/client.pem",
-                                    "--key",
-                                    d + "/client.key",
-                                    "--timeout",
-                                    "10"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<const char*> argv;
-    for (const auto& a : all) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int code = RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
-  }
-
   static lufd::v1::PutRequest LastPut() {
     absl::MutexLock lock(&fake_->mu);
     return fake_->put;
@@ -204,17 +148,7 @@ class LufctlCliTest : public ::testing::Test {
     absl::MutexLock lock(&fake_->mu);
     return fake_->del;
   }
-
-  static std::string* dir_;
-  static FakeLufd* fake_;
-  static grpc::Server* server_;
-  static int port_;
 };
-
-std::string* LufctlCliTest::dir_ = nullptr;
-FakeLufd* LufctlCliTest::fake_ = nullptr;
-grpc::Server* LufctlCliTest::server_ = nullptr;
-int LufctlCliTest::port_ = 0;
 
 TEST_F(LufctlCliTest, NumberAddNormalizesAndParsesNaptr) {
   Result r = Lufctl({"--txn-id", "t-1", "number", "add", "+1 (202) 555-6666",
@@ -341,6 +275,22 @@ TEST_F(LufctlCliTest, GetShowsObjectOrNotFound) {
   EXPECT_EQ(r.err, "lufctl: NOT_FOUND: no such org\n");
 }
 
+// DNS serves a record written without a TTL with the registry default
+// (server/core/record_ttl.h); `record get` says so instead of "0".
+TEST_F(LufctlCliTest, RecordGetShowsTheTtlDnsServes) {
+  Result r = Lufctl({"record", "get", "r-none"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("r-none  o           3600 (default)  yes"));
+  r = Lufctl({"record", "get", "r-60"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("r-60  o           60   yes"));
+  EXPECT_THAT(r.out, Not(HasSubstr("default")));
+  // JSON is the stored object (what export writes and import reads back).
+  r = Lufctl({"--output", "json", "record", "get", "r-none"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("ttl")));
+}
+
 TEST_F(LufctlCliTest, Lookup) {
   Result r = Lufctl({"lookup", "+12025556666"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -415,24 +365,11 @@ TEST_F(LufctlCliTest, UnreachableServerIsUnavailable) {
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const int port = ntohs(addr.sin_port);
   close(fd);
-  const std::string d = *dir_;
-  std::vector<std::string> all = {"lufctl",
-                                  "--server",
-                                  absl::StrCat("127.0.0.1:", port),
-                                  "--ca",
-                                  d + "/ca.pem",
-                                  "--cert",
-                                  d + "/client.pem",
-                                  "--key",
-                                  d + "/client.key",
-                                  "--timeout",
-                                  "5",
-                                  "info"};
-  std::vector<const char*> argv;
-  for (const auto& a : all) argv.push_back(a.c_str());
-  std::ostringstream out, err;
-  EXPECT_EQ(RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err), 1);
-  EXPECT_THAT(err.str(), HasSubstr("lufctl: UNAVAILABLE"));
+  std::vector<std::string> args = env_->ClientFlags(port);
+  args.insert(args.end(), {"--timeout", "5", "info"});
+  Result r = testenv::RunCli(args);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("lufctl: UNAVAILABLE"));
 }
 
 }  // namespace

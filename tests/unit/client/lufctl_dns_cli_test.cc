@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "server/core/keys.h"
+#include "tests/unit/client/lufctl_test_env.h"
 
 namespace lufd::client {
 namespace {
@@ -147,6 +148,8 @@ class FakeDnsLufd final : public lufd::v1::AdminService::Service {
     return grpc::Status::OK;
   }
 
+  std::vector<grpc::Service*> Services() { return {this}; }
+
   absl::Mutex mu;
   uint64_t serial = 0;
   std::map<std::pair<lufd::v1::ObjectKind, std::string>, RegistryObject>
@@ -155,97 +158,18 @@ class FakeDnsLufd final : public lufd::v1::AdminService::Service {
   lufd::v1::RolloverDnsKeyRequest rollover;
 };
 
-class LufctlDnsCliTest : public ::testing::Test {
+class LufctlDnsCliTest : public testenv::FakeServerTest<FakeDnsLufd> {
  protected:
-  static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/lufctl-dns-cli-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = new std::string(tmpl);
-    const std::string d = *dir_;
-    std::ofstream(d + "/server.ext")
-        << "subjectAltName=DNS:localhost,IP:127.0.0.1\n";
-    std::ofstream(d + "/client.ext")
-        << "subjectAltName=URI:urn:lufd:admin:test\n";
-    const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
-    std::string cmd = absl::StrCat(
-        "set -e; cd ", d, "; ", "openssl req -x509 ", ec,
-        " -keyout ca.key -out ca.pem -days 1 ", "-subj /CN=test-ca; ",
-        "for n in server client; do ", "openssl req ", ec,
-        " -keyout $n.key -out $n.csr -subj /CN=$n; ",
-        "openssl x509 -req -in $n.csr -CA ca.pem -CAkey ca.key ",
-        "-CAcreateserial -out $n.pem -days 1 -extfile $n.ext; done ",
-        ">/dev/null 2>&1");
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    auto read = [&](const std::string& name) {
-      return *ReadSmallFile(d + "/" + name);
-    };
-    grpc::SslServerCredentialsOptions ssl(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-    ssl.pem_root_certs = read("ca.pem");
-    ssl.pem_key_cert_pairs.push_back({read("server.key"), read("server.pem")});
-    fake_ = new FakeDnsLufd();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(ssl),
-                             &port_);
-    builder.RegisterService(fake_);
-    server_ = builder.BuildAndStart().release();
-    ASSERT_NE(server_, nullptr);
-  }
-
-  static void TearDownTestSuite() {
-    server_->Shutdown();
-    delete server_;
-    delete fake_;
-    std::filesystem::remove_all(*dir_);
-    delete dir_;
-  }
-
   void SetUp() override {
     absl::MutexLock lock(&fake_->mu);
     fake_->objects.clear();
-  }
-
-  struct Result {
-    int code;
-    std::string out, err;
-  };
-
-  static Result Lufctl(std::vector<std::string> args) {
-    const std::string d = *dir_;
-    std::vector<std::string> all = {"lufctl",
-                                    "--server",
-                                    absl::StrCat("127.0.0.1:", port_),
-                                    "--ca",
-                                    d + "/ca.pem",
-                                    "--cert",
-                                    d + "/client.pem",
-                                    "--key",
-                                    d + "/client.key",
-                                    "--timeout",
-                                    "10"};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<const char*> argv;
-    for (const auto& a : all) argv.push_back(a.c_str());
-    std::ostringstream out, err;
-    int code = RunLufctl(static_cast<int>(argv.size()), argv.data(), out, err);
-    return {code, out.str(), err.str()};
   }
 
   static void Add(const RegistryObject& o) {
     absl::MutexLock lock(&fake_->mu);
     fake_->objects[{lufd::KindOf(o), Key(o)}] = o;
   }
-
-  static std::string* dir_;
-  static FakeDnsLufd* fake_;
-  static grpc::Server* server_;
-  static int port_;
 };
-
-std::string* LufctlDnsCliTest::dir_ = nullptr;
-FakeDnsLufd* LufctlDnsCliTest::fake_ = nullptr;
-grpc::Server* LufctlDnsCliTest::server_ = nullptr;
-int LufctlDnsCliTest::port_ = 0;
 
 TEST_F(LufctlDnsCliTest, KeyGenerateSendsTheRequest) {
   Result r = Lufctl({"key", "generate", "--zone", "E164.ARPA", "--role", "ksk",
