@@ -413,7 +413,7 @@ TEST(SignerTimingTest, Durations) {
   EXPECT_FALSE(DnssecTiming::FromConfig(c).ok());
 }
 
-TEST(SignerTimingTest, SignCompactWindowAndJitter) {
+TEST(SignerTimingTest, MakeRrsigWindowAndJitter) {
   auto key = SigningKey::Generate(kAlgEcdsaP256Sha256);
   ASSERT_TRUE(key.ok());
   DnssecTiming t = *DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec());
