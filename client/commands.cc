@@ -67,7 +67,9 @@ struct Args {
 
   std::string sedgroup, peer;
   uint32_t limit = 0;
-  size_t batch_size = 0, chunk_size = 2000;
+  // 50000: a failed import leaves whole batches committed (and says which),
+  // and lufd holds one batch at a time (0 = the whole file, all or nothing).
+  size_t batch_size = 50000, chunk_size = 2000;
   bool check_only = false;
   bool no_wait = false;
   std::string import_format;  // csv | json; empty = by file extension.
@@ -741,6 +743,10 @@ absl::Status StreamImport(Context& ctx, const ImportSource& source,
   opts.batch_size = ctx.a.batch_size;
   opts.chunk_size = ctx.a.chunk_size;
   opts.client_txn_id = ctx.g.txn_id;
+  opts.validate_only = ctx.a.check_only;
+  opts.stop_on_sigint = true;
+  ImportOutcome outcome;
+  opts.outcome = &outcome;
   const bool tty = ::isatty(STDERR_FILENO) == 1 && &ctx.err == &std::cerr;
   if (tty) {
     opts.on_progress = [&ctx](const ImportProgressInfo& p) {
@@ -750,7 +756,15 @@ absl::Status StreamImport(Context& ctx, const ImportSource& source,
   auto c = (*client)->NewContext(false);
   auto result = RunImport((*client)->admin(), c.get(), source, opts);
   if (tty) ctx.err << "\n";
-  if (!result.ok()) return result.status();
+  if (!result.ok()) {
+    ctx.err << DescribeOutcome(outcome, source);
+    return result.status();
+  }
+  if (ctx.a.check_only) {
+    ctx.out << ctx.a.value << ": " << result->validated << " " << what
+            << " checked by the server, OK (nothing was written)\n";
+    return absl::OkStatus();
+  }
   if (!ctx.a.no_wait) {
     // Committed is not yet served: lufd's view catches up with the change
     // log asynchronously. Wait (bounded by --timeout) until the server's view
@@ -806,7 +820,7 @@ absl::Status Import(Context& ctx) {
     if (!source.ok()) return ReportBadLines(ctx, source.errors());
     if (ctx.a.check_only) {
       ctx.out << ctx.a.value << ": " << source.size() << " objects, OK\n";
-      return absl::OkStatus();
+      return StreamImport(ctx, source, "objects");
     }
     absl::Status st = StreamImport(ctx, source, "objects");
     if (!st.ok()) return st;
@@ -852,7 +866,6 @@ absl::Status Import(Context& ctx) {
   if (ctx.a.check_only) {
     ctx.out << ctx.a.value << ": " << plan->size() << " numbers, "
             << plan->record_count() << " NAPTR records, OK\n";
-    return absl::OkStatus();
   }
   return StreamImport(ctx, CsvImportSource(*plan), "numbers");
 }
@@ -1831,7 +1844,8 @@ const std::vector<Command>& Commands() {
          c->add_flag("--check", a->check_only,
                      "Only parse and check the file; send nothing");
          c->add_option("--batch-size", a->batch_size,
-                       "Objects per atomic batch (default: whole file)");
+                       "Objects per atomic batch (default 50000; 0 = the "
+                       "whole file, all or nothing)");
          c->add_option("--chunk-size", a->chunk_size,
                        "Objects per stream message (default 2000)")
              ->check(CLI::Range(1, 100000));
@@ -1859,12 +1873,15 @@ const std::vector<Command>& Commands() {
                        "json)")
              ->check(CLI::IsMember({"csv", "json"}));
          c->add_option("--batch-size", a->batch_size,
-                       "Objects per atomic batch (default: whole file)");
+                       "Objects per atomic batch (default 50000; 0 = the "
+                       "whole file, all or nothing)");
          c->add_option("--chunk-size", a->chunk_size,
                        "Objects per stream message (default 2000)")
              ->check(CLI::Range(1, 100000));
          c->add_flag("--check", a->check_only,
-                     "Only parse and check the file; send nothing");
+                     "Check the file here, then have the server check it "
+                     "exactly as an import (references, authorization, "
+                     "NAPTR chains: every bad line), writing nothing");
          c->add_flag("--no-wait", a->no_wait,
                      "Return once committed, without waiting until the "
                      "server's view serves the import");
