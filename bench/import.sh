@@ -23,12 +23,7 @@ last_tn="$(tail -n 1 "$NUMS")"
 import_into() {
   local name="$1" url="$2" t0 t1 secs out
   db_init "$url"
-  start_lufd "import-$name" "$url"
-  local i
-  for ((i = 0; i < 600; i++)); do  # 60 s
-    ctl admin health >/dev/null 2>&1 && break
-    sleep 0.1
-  done
+  start_lufd_ready "import-$name" "$url"
   provision
   blog "importing $BENCH_COUNT numbers into $name ($url)"
   local cpu0 tf="$BENCH_WORK/import-$name.time"

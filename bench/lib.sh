@@ -109,10 +109,15 @@ stop_pid() {
 ensure_csv() {
   CSV="$BENCH_WORK/numbers-$BENCH_COUNT.csv"
   NUMS="$BENCH_WORK/numbers-$BENCH_COUNT.txt"
+  # 7 subscriber digits hold ~2.5M numbers in sparse blocks; more need 8.
+  local digits=7
+  ((BENCH_COUNT <= 2500000)) || digits=8
   if [[ ! -s "$CSV" || ! -s "$NUMS" ]]; then
-    "$GEN_BIN" --count "$BENCH_COUNT" --registrant iana-en:222 \
-      --dest_groups dg-bench --out "$CSV"
-    "$GEN_BIN" --count "$BENCH_COUNT" --numbers_only --out "$NUMS"
+    "$GEN_BIN" --count "$BENCH_COUNT" --subscriber_digits "$digits" \
+      --registrant iana-en:222 --dest_groups dg-bench --out "$CSV" ||
+      bdie "gen_numbers failed"
+    "$GEN_BIN" --count "$BENCH_COUNT" --subscriber_digits "$digits" \
+      --numbers_only --out "$NUMS" || bdie "gen_numbers failed"
   fi
 }
 
@@ -182,6 +187,17 @@ EOF
     sleep 0.01
   done
   bdie "lufd ($name) wrote no port file within 120 s"
+}
+
+# start_lufd_ready NAME URL: start_lufd, then wait (<= 60 s) until it
+# answers admin calls.
+start_lufd_ready() {
+  start_lufd "$@"
+  local i
+  for ((i = 0; i < 600; i++)); do  # 60 s
+    ctl admin health >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
 }
 
 # wait_lookup_ok QUERY [SECONDS]: one-shot lookups as peer-ssp1 until one is
