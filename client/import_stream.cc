@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -184,6 +185,9 @@ absl::StatusOr<ImportResult> RunImport(
   // reader exits; read after join).
   lufd::v1::ImportProgress failure;
   absl::Notification reader_done;
+  // Signalled on every progress (and at the end) for the batch window.
+  absl::Mutex progress_mu;
+  absl::CondVar progressed;
   // The reader drains progress so the server never blocks on its writes.
   std::thread reader([&] {
     lufd::v1::ImportProgress progress;
@@ -193,9 +197,17 @@ absl::StatusOr<ImportResult> RunImport(
       validated.store(progress.validated(), std::memory_order_relaxed);
       serial.store(progress.serial(), std::memory_order_relaxed);
       if (progress.error_count() > 0) failure = progress;
+      absl::MutexLock lock(&progress_mu);
+      progressed.SignalAll();
     }
+    absl::MutexLock lock(&progress_mu);
     reader_done.Notify();
+    progressed.SignalAll();
   });
+  // Objects the server has confirmed (committed, or checked in a dry run).
+  auto confirmed = [&] {
+    return options.validate_only ? validated.load() : committed.load();
+  };
 
   ImportProgressInfo info;
   info.total = total;
@@ -223,6 +235,20 @@ absl::StatusOr<ImportResult> RunImport(
   };
   size_t i = 0;
   while (i < total && !write_failed && !interrupted) {
+    // Window of two batches: the server commits one while the next
+    // arrives, and no further one is sent until the first is confirmed.
+    // So a broken connection leaves at most two batches in doubt (and
+    // transport buffers hold at most two batches).
+    if (i >= 2 * batch_size) {
+      absl::MutexLock lock(&progress_mu);
+      while (confirmed() + 2 * batch_size <= i &&
+             !reader_done.HasBeenNotified() && !stop_requested()) {
+        progressed.WaitWithTimeout(&progress_mu, absl::Milliseconds(100));
+        progress_mu.Unlock();
+        report();
+        progress_mu.Lock();
+      }
+    }
     const size_t batch_end = std::min(total, i + batch_size);
     while (i < batch_end) {
       if (stop_requested()) {

@@ -18,7 +18,8 @@
 // were committed, after a bad batch, an interrupt (stop_on_sigint: the first
 // Ctrl-C asks the server to stop after the batch it is committing, with a
 // `cancel` chunk, so the answer stays exact) or a lost connection (then the
-// batches sent but not confirmed are named as uncertain).
+// batches sent but not confirmed are named as uncertain: at most two, as
+// no batch is sent before the one two back is confirmed).
 //
 // validate_only is the dry run of `lufctl import --check`: the server checks
 // everything an import would (authorization included) and writes nothing.

@@ -274,6 +274,19 @@ class ServerTest : public ::testing::Test {
                       std::chrono::seconds(5));
   }
 
+  // The status code of an admin Get of (kind, key).
+  static grpc::StatusCode GetCode(lufd::v1::AdminService::Stub* stub,
+                                  lufd::v1::ObjectKind kind,
+                                  const std::string& key) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::GetRequest request;
+    request.mutable_ref()->set_kind(kind);
+    request.mutable_ref()->set_key(key);
+    lufd::v1::RegistryObject object;
+    return stub->Get(&ctx, request, &object).error_code();
+  }
+
   grpc::Status Lookup(const std::string& cert, const std::string& query,
                       lufd::v1::LookupResponse* response = nullptr) {
     auto stub = lufd::v1::LookupService::NewStub(Channel(cert));
@@ -726,13 +739,7 @@ TEST_F(ServerTest, ImportCommitsBatchesAndNamesFailingObject) {
     EXPECT_THAT(s.error_message(), HasSubstr("object 2: "));
   }
   auto get = [&](lufd::v1::ObjectKind kind, const std::string& key) {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    lufd::v1::GetRequest request;
-    request.mutable_ref()->set_kind(kind);
-    request.mutable_ref()->set_key(key);
-    lufd::v1::RegistryObject object;
-    return stub->Get(&ctx, request, &object).error_code();
+    return GetCode(stub.get(), kind, key);
   };
   EXPECT_EQ(get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg2"), grpc::StatusCode::OK);
   EXPECT_EQ(get(lufd::v1::OBJECT_KIND_SED_RECORD, "rec2"),
@@ -777,13 +784,7 @@ TEST_F(ServerTest, ImportReportsEveryFailingObjectAndCanValidateOnly) {
     return stream->Finish();
   };
   auto exists = [&](lufd::v1::ObjectKind kind, const std::string& key) {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    lufd::v1::GetRequest request;
-    request.mutable_ref()->set_kind(kind);
-    request.mutable_ref()->set_key(key);
-    lufd::v1::RegistryObject object;
-    return stub->Get(&ctx, request, &object).ok();
+    return GetCode(stub.get(), kind, key) == grpc::StatusCode::OK;
   };
 
   lufd::v1::ImportProgress last;
