@@ -110,10 +110,15 @@ stop_pid() {
 ensure_csv() {
   CSV="$BENCH_WORK/numbers-$BENCH_COUNT.csv"
   NUMS="$BENCH_WORK/numbers-$BENCH_COUNT.txt"
+  # 7 subscriber digits hold ~2.5M numbers in sparse blocks; more need 8.
+  local digits=7
+  ((BENCH_COUNT <= 2500000)) || digits=8
   if [[ ! -s "$CSV" || ! -s "$NUMS" ]]; then
-    "$GEN_BIN" --count "$BENCH_COUNT" --registrant iana-en:222 \
-      --dest_groups dg-bench --out "$CSV"
-    "$GEN_BIN" --count "$BENCH_COUNT" --numbers_only --out "$NUMS"
+    "$GEN_BIN" --count "$BENCH_COUNT" --subscriber_digits "$digits" \
+      --registrant iana-en:222 --dest_groups dg-bench --out "$CSV" ||
+      bdie "gen_numbers failed"
+    "$GEN_BIN" --count "$BENCH_COUNT" --subscriber_digits "$digits" \
+      --numbers_only --out "$NUMS" || bdie "gen_numbers failed"
   fi
 }
 
@@ -203,6 +208,12 @@ bench_init_1m() {
   ensure_csv
   DB="$BENCH_WORK/registry-1m.db"
   [[ -s "$DB" ]] || bdie "$DB missing: run bench/import.sh sqlite first"
+}
+
+# start_lufd_ready NAME URL: start_lufd, then wait_healthy.
+start_lufd_ready() {
+  start_lufd "$@"
+  wait_healthy
 }
 
 # wait_lookup_ok QUERY [SECONDS]: one-shot lookups as peer-ssp1 until one is

@@ -16,7 +16,7 @@
 // Import is the reverse for NAPTR records: each NAPTR owner under the zone
 // becomes a TN (wildcard owners "*.<digits>.<zone>" become TN prefixes) with
 // its NAPTRs as inline records. The whole text is checked first and every
-// bad line reported (all or nothing, like the CSV import); SOA, NS, DNSKEY,
+// bad line reported (nothing is sent, like the CSV import); SOA, NS, DNSKEY,
 // RRSIG, NSEC, NSEC3, NSEC3PARAM, CDS, CDNSKEY and ZONEMD are ignored, and
 // so are A/AAAA at the target of an NS record (glue); any other type is an
 // error naming its line.

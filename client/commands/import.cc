@@ -24,7 +24,8 @@ using lufd::v1::RegistryObject;
 
 void AddBatchFlags(CLI::App* c, StreamFlags* a) {
   c->add_option("--batch-size", a->batch_size,
-                "Objects per atomic batch (default: whole file)");
+                "Objects per atomic batch (default 50000; 0 = the whole "
+                "file, all or nothing)");
   c->add_option("--chunk-size", a->chunk_size,
                 "Objects per stream message (default 2000)")
       ->check(CLI::Range(1, 100000));
@@ -47,6 +48,10 @@ absl::Status StreamImport(Context& ctx, const ImportSource& source,
   opts.batch_size = a.batch_size;
   opts.chunk_size = a.chunk_size;
   opts.client_txn_id = ctx.g.txn_id;
+  opts.validate_only = a.validate_only;
+  opts.stop_on_sigint = true;
+  ImportOutcome outcome;
+  opts.outcome = &outcome;
   const bool tty = ::isatty(STDERR_FILENO) == 1 && &ctx.err == &std::cerr;
   if (tty) {
     opts.on_progress = [&ctx](const ImportProgressInfo& p) {
@@ -56,7 +61,15 @@ absl::Status StreamImport(Context& ctx, const ImportSource& source,
   auto c = (*client)->NewContext(false);
   auto result = RunImport((*client)->admin(), c.get(), source, opts);
   if (tty) ctx.err << "\n";
-  if (!result.ok()) return result.status();
+  if (!result.ok()) {
+    ctx.err << DescribeOutcome(outcome, source);
+    return result.status();
+  }
+  if (a.validate_only) {
+    ctx.out << result->validated << " " << what
+            << " checked by the server, OK (nothing was written)\n";
+    return absl::OkStatus();
+  }
   if (!a.no_wait) {
     // Committed is not yet served: lufd's view catches up with the change
     // log asynchronously. Wait (bounded by --timeout) until the server's view
@@ -111,12 +124,21 @@ struct ImportFlags : StreamFlags {
         ->check(CLI::IsMember({"csv", "json"}));
     AddBatchFlags(c, this);
     c->add_flag("--check", check_only,
-                "Only parse and check the file; send nothing");
+                "Check the file here, then have the server check it "
+                "exactly as an import (references, authorization, "
+                "NAPTR chains: every bad line), writing nothing");
     c->add_flag("--no-wait", no_wait,
                 "Return once committed, without waiting until the "
                 "server's view serves the import");
   }
 };
+
+// The same stream as a validate-only dry run (`--check`).
+StreamFlags ServerCheck(const StreamFlags& a) {
+  StreamFlags check = a;
+  check.validate_only = true;
+  return check;
+}
 
 absl::Status Import(Context& ctx, const ImportFlags& a) {
   std::string format = a.import_format;
@@ -134,7 +156,7 @@ absl::Status Import(Context& ctx, const ImportFlags& a) {
     if (!source.ok()) return ReportBadLines(ctx, a.value, source.errors());
     if (a.check_only) {
       ctx.out << a.value << ": " << source.size() << " objects, OK\n";
-      return absl::OkStatus();
+      return StreamImport(ctx, source, "objects", ServerCheck(a));
     }
     absl::Status st = StreamImport(ctx, source, "objects", a);
     if (!st.ok()) return st;
@@ -180,7 +202,7 @@ absl::Status Import(Context& ctx, const ImportFlags& a) {
   if (a.check_only) {
     ctx.out << a.value << ": " << plan->size() << " numbers, "
             << plan->record_count() << " NAPTR records, OK\n";
-    return absl::OkStatus();
+    return StreamImport(ctx, CsvImportSource(*plan), "numbers", ServerCheck(a));
   }
   return StreamImport(ctx, CsvImportSource(*plan), "numbers", a);
 }

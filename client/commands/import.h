@@ -21,8 +21,13 @@ namespace lufd::client::cli {
 // How an import is cut into atomic batches and stream messages, and whether
 // lufctl waits for the server's view to serve it.
 struct StreamFlags {
-  size_t batch_size = 0, chunk_size = 2000;
+  // 50000: a failed import leaves whole batches committed (and says which),
+  // and lufd holds one batch at a time (0 = the whole file, all or nothing).
+  size_t batch_size = 50000, chunk_size = 2000;
   bool no_wait = false;
+  // A dry run: lufd checks the stream exactly as an import and writes
+  // nothing (`import --check`).
+  bool validate_only = false;
 };
 
 // --batch-size and --chunk-size (--no-wait is registered by each command,

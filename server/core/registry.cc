@@ -166,22 +166,33 @@ class WritePlan final : private ObjectLookup {
   // seen: a chain lengthened at its tail by a batch that does not write the
   // chain's head, and chains formed only by regrouping (SED group or dest
   // group edits); the view has no reverse index of replacements.
-  absl::Status CheckChains() {
+  //
+  // `errors` null: returns the first failure ("operation <i>: ..."); else
+  // every failing check is added there and OK is returned.
+  absl::Status CheckChains(BatchErrors* errors) {
     NaptrLookupFn lookup = [this](const std::string& domain) {
       return NaptrsAt(domain);
     };
     for (const ChainCheck& check : chain_checks_) {
       absl::StatusOr<int> hops = CountNonTerminalChain(check.start, lookup);
-      if (!hops.ok()) return Prefix(check.op, hops.status());
-      if (*hops + check.extra_hops > kMaxNonTerminalHops) {
-        return Prefix(
-            check.op,
-            absl::InvalidArgumentError(absl::StrCat(
-                "naptr.replacement: non-terminal chain longer than ",
-                kMaxNonTerminalHops, " hops (RFC 6116 clients give up)")));
+      absl::Status failed = hops.status();
+      if (hops.ok() && *hops + check.extra_hops > kMaxNonTerminalHops) {
+        failed = absl::InvalidArgumentError(absl::StrCat(
+            "naptr.replacement: non-terminal chain longer than ",
+            kMaxNonTerminalHops, " hops (RFC 6116 clients give up)"));
       }
+      if (failed.ok()) continue;
+      if (errors == nullptr) return Prefix(check.op, failed);
+      errors->Add(check.op, std::move(failed));
     }
     return absl::OkStatus();
+  }
+
+  // How many mutations TakeMutations would return.
+  uint64_t CountChanges() const {
+    uint64_t n = 0;
+    for (const auto& e : entries_) n += SameObject(e.before, e.after) ? 0 : 1;
+    return n;
   }
 
   // The overlay as Store mutations, in first-touch order; no-ops dropped.
@@ -648,12 +659,98 @@ std::vector<absl::StatusOr<RegistryObject>> PreparePuts(
 Registry::Registry(Store* store, ViewHolder* views, std::function<void()> nudge)
     : store_(store), views_(views), nudge_(std::move(nudge)) {}
 
+void BatchErrors::Add(uint64_t index, absl::Status status) {
+  ++total;
+  if (kept.size() < max_kept) {
+    kept.push_back({index, std::move(status)});
+    return;
+  }
+  // Keep the lowest indices: chain-check errors arrive after the others.
+  auto last =
+      std::max_element(kept.begin(), kept.end(),
+                       [](const OperationError& a, const OperationError& b) {
+                         return a.index < b.index;
+                       });
+  if (last != kept.end() && index < last->index) {
+    *last = {index, std::move(status)};
+  }
+}
+
+void BatchErrors::Sort() {
+  std::stable_sort(kept.begin(), kept.end(),
+                   [](const OperationError& a, const OperationError& b) {
+                     return a.index < b.index;
+                   });
+}
+
+absl::Status BatchErrors::First() const {
+  if (kept.empty()) return absl::OkStatus();
+  const OperationError* first = &kept[0];
+  for (const OperationError& e : kept) {
+    if (e.index < first->index) first = &e;
+  }
+  return Prefix(first->index, first->status);
+}
+
+struct Registry::Validation::State {
+  State(std::shared_ptr<const RegistryView> v, Identity a)
+      : view(std::move(v)), actor(std::move(a)), plan(*view, actor) {}
+  std::shared_ptr<const RegistryView> view;
+  Identity actor;
+  WritePlan plan;  // Reads view and actor: declared after them.
+};
+
+Registry::Validation::Validation(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+Registry::Validation::~Validation() = default;
+
+void Registry::Validation::Add(
+    const std::vector<lufd::v1::Operation>& operations, uint64_t first_index,
+    BatchErrors* errors) {
+  std::vector<absl::StatusOr<RegistryObject>> prepared =
+      PreparePuts(operations);
+  for (size_t i = 0; i < operations.size(); ++i) {
+    absl::Status s =
+        state_->plan.Run(first_index + i, operations[i], prepared[i]);
+    if (!s.ok()) errors->Add(first_index + i, std::move(s));
+  }
+}
+
+void Registry::Validation::Finish(BatchErrors* errors) {
+  state_->plan.CheckChains(errors).IgnoreError();  // Errors go to `errors`.
+  errors->Sort();
+}
+
+uint64_t Registry::Validation::changes() const {
+  return state_->plan.CountChanges();
+}
+
+std::unique_ptr<Registry::Validation> Registry::StartValidation(
+    const Identity& actor) const {
+  return std::unique_ptr<Validation>(new Validation(
+      std::make_unique<Validation::State>(views_->Current(), actor)));
+}
+
 absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
-    const std::string& client_txn_id) {
+    const std::string& client_txn_id, const ExecuteOptions& options) {
   // Checked here, where every write (Put, Batch, Import, lufctl's local
   // mode) passes, before anything is evaluated.
   if (absl::Status s = ValidateClientTxnId(client_txn_id); !s.ok()) return s;
+  if (options.validate_only) {
+    // A dry run reads one view and writes nothing: no lock, no retry.
+    std::unique_ptr<Validation> validation = StartValidation(actor);
+    BatchErrors local;
+    BatchErrors* errors = options.errors != nullptr ? options.errors : &local;
+    errors->Clear();
+    validation->Add(operations, 0, errors);
+    validation->Finish(errors);
+    if (!errors->empty()) return errors->First();
+    lufd::v1::WriteResponse response;
+    response.set_serial(validation->state_->view->serial());
+    response.set_changes(static_cast<uint32_t>(validation->changes()));
+    return response;
+  }
   std::vector<absl::StatusOr<RegistryObject>> prepared =
       PreparePuts(operations);
   absl::MutexLock write_lock(&write_mu_);
@@ -665,11 +762,24 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     std::shared_ptr<const RegistryView> view = views_->Current();
     WritePlan plan(*view, actor);
     absl::Status failed;
-    for (size_t i = 0; i < operations.size() && failed.ok(); ++i) {
-      absl::Status s = plan.Run(i, operations[i], prepared[i]);
-      if (!s.ok()) failed = Prefix(i, s);
+    if (options.errors != nullptr) {
+      // Every failing operation, then every failing chain; the first is
+      // returned.
+      options.errors->Clear();
+      for (size_t i = 0; i < operations.size(); ++i) {
+        absl::Status s = plan.Run(i, operations[i], prepared[i]);
+        if (!s.ok()) options.errors->Add(i, std::move(s));
+      }
+      plan.CheckChains(options.errors).IgnoreError();
+      options.errors->Sort();
+      failed = options.errors->First();
+    } else {
+      for (size_t i = 0; i < operations.size() && failed.ok(); ++i) {
+        absl::Status s = plan.Run(i, operations[i], prepared[i]);
+        if (!s.ok()) failed = Prefix(i, s);
+      }
+      if (failed.ok()) failed = plan.CheckChains(nullptr);
     }
-    if (failed.ok()) failed = plan.CheckChains();
     if (!failed.ok()) {
       // The error may come from a stale view (another instance wrote what
       // this batch refers to): re-evaluate once the view has caught up.
@@ -696,6 +806,9 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     request.client_txn_id = client_txn_id;
     const size_t count = request.mutations.size();
     absl::StatusOr<uint64_t> serial = store_->Commit(request);
+    // Written (or refused): free the before/after images now, not after the
+    // wait below, while the follower reads the same change back.
+    std::vector<Mutation>().swap(request.mutations);
     if (serial.ok()) {
       if (nudge_) nudge_();
       // Read-your-writes, bounded: the commit stands even if the follower

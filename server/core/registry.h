@@ -22,6 +22,11 @@
 //    the check sees).
 //  - Offers: putting an Offer creates it PENDING (status in the request is
 //    ignored); AcceptOffer/RejectOffer set the status.
+//  - Bulk callers (Import) may ask for every failing operation of a batch
+//    instead of the first (ExecuteOptions::errors; the batch is still all
+//    or nothing), and for a dry run that evaluates everything, authorization
+//    included, and commits nothing (validate_only; Validation for a stream
+//    of batches).
 //  - Commit uses expected_serial = view serial; on ABORTED it waits for the
 //    follower and retries (bounded). After a commit it waits (bounded) until
 //    the view reaches the new serial: read-your-writes for the caller.
@@ -31,6 +36,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,15 +51,61 @@
 
 namespace lufd {
 
+// One failing operation of a batch.
+struct OperationError {
+  uint64_t index = 0;   // In the batch (Validation: in the stream).
+  absl::Status status;  // Without the "operation <i>: " prefix.
+};
+
+// The failing operations of a batch: all are counted, the first `max_kept`
+// (by index) are kept, so a huge bad batch costs bounded memory.
+struct BatchErrors {
+  explicit BatchErrors(size_t max_kept = 1000) : max_kept(max_kept) {}
+  void Add(uint64_t index, absl::Status status);
+  // Sorted by index (chain checks run after the operations).
+  void Sort();
+  bool empty() const { return total == 0; }
+  void Clear() {
+    kept.clear();
+    total = 0;
+  }
+  // The first error as a status: "operation <i>: <message>".
+  absl::Status First() const;
+
+  size_t max_kept;
+  std::vector<OperationError> kept;
+  uint64_t total = 0;
+};
+
+struct ExecuteOptions {
+  // Not null: evaluate every operation and note each failure here instead
+  // of stopping at the first; Execute then returns the first. Nothing of a
+  // batch with errors is written either way.
+  BatchErrors* errors = nullptr;
+  // Evaluate the whole batch (validation, references, authorization, chain
+  // checks) but never commit: the response has the view's serial and the
+  // number of changes a commit would write.
+  bool validate_only = false;
+};
+
 class Registry {
  public:
+  class Validation;
+
   // `nudge` (may be empty) is called after each commit so the follower
   // polls at once. Pointers must outlive the Registry.
   Registry(Store* store, ViewHolder* views, std::function<void()> nudge);
 
   absl::StatusOr<lufd::v1::WriteResponse> Execute(
       const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
-      const std::string& client_txn_id);
+      const std::string& client_txn_id, const ExecuteOptions& options = {});
+
+  // A dry run over a stream of batches (`lufctl import --check`): one view,
+  // and each batch sees what the earlier ones would have written, as the
+  // real import would. Memory grows with the objects checked (the overlay
+  // of one batch of that size). Not thread-safe; must not outlive the
+  // Registry.
+  std::unique_ptr<Validation> StartValidation(const Identity& actor) const;
 
   // NOT_FOUND if absent or not visible to the actor.
   absl::StatusOr<lufd::v1::RegistryObject> Get(const Identity& actor,
@@ -68,6 +120,25 @@ class Registry {
   // view), so that local writers never conflict with each other; ABORTED
   // retries are left for writers in other processes.
   absl::Mutex write_mu_;
+};
+
+class Registry::Validation {
+ public:
+  ~Validation();
+  // Checks `operations`, the stream's objects first_index.. onwards; their
+  // failures go to `errors` with stream indices.
+  void Add(const std::vector<lufd::v1::Operation>& operations,
+           uint64_t first_index, BatchErrors* errors);
+  // The checks that need the whole stream (NAPTR chains).
+  void Finish(BatchErrors* errors);
+  // Changes a commit of everything added so far would write.
+  uint64_t changes() const;
+
+ private:
+  friend class Registry;
+  struct State;
+  explicit Validation(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace lufd

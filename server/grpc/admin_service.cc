@@ -43,6 +43,21 @@ absl::Status RenumberImportError(const absl::Status& status,
                                                   batch_start, ": ", message));
 }
 
+// Import reports at most this many failing objects (and counts the rest),
+// each message clipped: the answer stays far below message-size limits.
+constexpr size_t kMaxImportErrors = 1000;
+constexpr size_t kMaxErrorBytes = 300;
+
+// At most `max` bytes of `message`, cut at a UTF-8 character boundary.
+std::string ClipMessage(absl::string_view message, size_t max) {
+  if (message.size() <= max) return std::string(message);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(message[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return absl::StrCat(message.substr(0, end), "...");
+}
+
 lufd::v1::Operation PutOperation(lufd::v1::RegistryObject object) {
   lufd::v1::Operation op;
   *op.mutable_put() = std::move(object);
@@ -222,15 +237,59 @@ grpc::Status AdminServiceImpl::Import(
         std::vector<lufd::v1::Operation> batch;
         uint64_t batch_start = 0;  // Stream index of batch[0].
         std::string client_txn_id;
+        std::optional<bool> validate_only;  // Set by the first chunk.
+        // validate_only: one dry run over the whole stream.
+        std::unique_ptr<Registry::Validation> validation;
+        // Failing objects, by stream index (bounded: a 1M-line bad file
+        // must not become a 1M-entry answer).
+        BatchErrors errors(kMaxImportErrors);
+        // The last progress lists the failing objects; the status names the
+        // first.
+        auto fail = [&]() -> absl::Status {
+          for (const OperationError& e : errors.kept) {
+            lufd::v1::ImportError* out = progress.add_errors();
+            out->set_index(e.index);
+            out->set_code(static_cast<int32_t>(e.status.code()));
+            out->set_message(
+                std::string(ClipMessage(e.status.message(), kMaxErrorBytes)));
+          }
+          progress.set_error_count(errors.total);
+          WriteToClient(call, stream, progress);
+          const OperationError& first = errors.kept.front();
+          return absl::Status(
+              first.status.code(),
+              absl::StrCat("object ", first.index, ": ",
+                           ClipMessage(first.status.message(), kMaxErrorBytes),
+                           errors.total > 1
+                               ? absl::StrCat(" (and ", errors.total - 1,
+                                              " more failing objects)")
+                               : ""));
+        };
         auto commit = [&]() -> absl::Status {
           if (batch.empty()) return absl::OkStatus();
-          absl::StatusOr<lufd::v1::WriteResponse> written =
-              registry_->Execute(call.identity, batch, client_txn_id);
-          if (!written.ok()) {
-            return RenumberImportError(written.status(), batch_start);
+          if (*validate_only) {
+            if (validation == nullptr) {
+              validation = registry_->StartValidation(call.identity);
+            }
+            validation->Add(batch, batch_start, &errors);
+            progress.set_validated(progress.validated() + batch.size());
+          } else {
+            ExecuteOptions options;
+            options.errors = &errors;
+            absl::StatusOr<lufd::v1::WriteResponse> written =
+                registry_->Execute(call.identity, batch, client_txn_id,
+                                   options);
+            if (!written.ok()) {
+              // Not an object's fault (e.g. the store failed).
+              if (errors.empty()) {
+                return RenumberImportError(written.status(), batch_start);
+              }
+              for (OperationError& e : errors.kept) e.index += batch_start;
+              return fail();
+            }
+            progress.set_committed(progress.committed() + batch.size());
+            progress.set_serial(written->serial());
           }
-          progress.set_committed(progress.committed() + batch.size());
-          progress.set_serial(written->serial());
           batch.clear();
           batch_start = progress.received();
           return absl::OkStatus();
@@ -241,10 +300,31 @@ grpc::Status AdminServiceImpl::Import(
         while (ReadFromClient(call, stream, &chunk)) {
           RETURN_IF_ERROR(runner_->CheckRequestSize(chunk));
           RETURN_IF_ERROR(CheckCallAlive(call));
-          if (batch.size() + chunk.objects_size() > options_.max_import_batch) {
-            return absl::ResourceExhaustedError(
-                absl::StrCat("import batch exceeds ", options_.max_import_batch,
-                             " objects; set end_batch more often"));
+          if (!validate_only.has_value()) {
+            validate_only = chunk.validate_only();
+          } else if (*validate_only != chunk.validate_only()) {
+            return absl::InvalidArgumentError(
+                "validate_only must be the same on every chunk");
+          }
+          if (chunk.cancel()) {
+            // The client stops (lufctl: Ctrl-C): what was committed stands,
+            // the open batch is dropped, and the last progress says so.
+            WriteToClient(call, stream, progress);
+            return absl::CancelledError(absl::StrCat(
+                "import cancelled by the client after ", progress.committed(),
+                " committed objects; the open batch was not committed"));
+          }
+          // A dry run keeps the whole stream's overlay: it is bounded like
+          // one batch.
+          const uint64_t held = *validate_only
+                                    ? progress.received()
+                                    : static_cast<uint64_t>(batch.size());
+          if (held + chunk.objects_size() > options_.max_import_batch) {
+            return absl::ResourceExhaustedError(absl::StrCat(
+                *validate_only ? "validate-only import" : "import batch",
+                " exceeds ", options_.max_import_batch, " objects",
+                *validate_only ? "; check the input in parts"
+                               : "; set end_batch more often"));
           }
           for (lufd::v1::RegistryObject& object : *chunk.mutable_objects()) {
             batch.push_back(PutOperation(std::move(object)));
@@ -269,6 +349,13 @@ grpc::Status AdminServiceImpl::Import(
         // A clean end of stream commits what is left, like end_batch.
         if (!batch.empty()) {
           RETURN_IF_ERROR(commit());
+          if (!validate_only.value_or(false)) {
+            WriteToClient(call, stream, progress);
+          }
+        }
+        if (validate_only.value_or(false)) {
+          if (validation != nullptr) validation->Finish(&errors);
+          if (!errors.empty()) return fail();
           WriteToClient(call, stream, progress);
         }
         return absl::OkStatus();
@@ -349,8 +436,7 @@ grpc::Status AdminServiceImpl::GetServerInfo(
 // roles learn nothing about the zones (not even whether DNS is on).
 namespace {
 
-absl::Status CheckDnsKeyRequest(const KeyAdmin* km,
-                                const std::string& zone) {
+absl::Status CheckDnsKeyRequest(const KeyAdmin* km, const std::string& zone) {
   if (km == nullptr) return absl::FailedPreconditionError("DNS not configured");
   if (zone.empty()) return absl::InvalidArgumentError("zone is required");
   if (!km->ServesZone(zone)) {
@@ -376,7 +462,8 @@ void FillKeyResponse(const KeyChange& change,
 }  // namespace
 
 grpc::Status AdminServiceImpl::GenerateDnsKey(
-    grpc::ServerContext* context, const lufd::v1::GenerateDnsKeyRequest* request,
+    grpc::ServerContext* context,
+    const lufd::v1::GenerateDnsKeyRequest* request,
     lufd::v1::DnsKeyResponse* response) {
   return runner_->Run(
       "GenerateDnsKey", context, *request,
@@ -385,17 +472,18 @@ grpc::Status AdminServiceImpl::GenerateDnsKey(
         RETURN_IF_ERROR(CheckDnsKeyRequest(km, request->zone()));
         RETURN_IF_ERROR(CheckRole(request->role()));
         RETURN_IF_ERROR(CheckCallAlive(call));
-        ASSIGN_OR_RETURN(KeyChange change,
-                         km->Generate(request->zone(), request->role(),
-                                      request->algorithm(),
-                                      request->activate()));
+        ASSIGN_OR_RETURN(
+            KeyChange change,
+            km->Generate(request->zone(), request->role(), request->algorithm(),
+                         request->activate()));
         FillKeyResponse(change, response);
         return absl::OkStatus();
       });
 }
 
 grpc::Status AdminServiceImpl::RolloverDnsKey(
-    grpc::ServerContext* context, const lufd::v1::RolloverDnsKeyRequest* request,
+    grpc::ServerContext* context,
+    const lufd::v1::RolloverDnsKeyRequest* request,
     lufd::v1::DnsKeyResponse* response) {
   return runner_->Run(
       "RolloverDnsKey", context, *request,

@@ -123,6 +123,30 @@ run_ctl registrar-ssp2 import "$T/bad-ref.csv"
 [[ "$(serial)" == "$before" ]] || fail "serial moved after a failed import"
 pass "CSV with an unknown reference: rejected, nothing imported"
 
+# Every line only lufd can judge is named (issue 7), by import and by the
+# dry run of --check, which writes nothing either.
+{
+  echo "tn,registrant,dest_groups"
+  echo "+12025550011,iana-en:222,dg-ssp2"
+  echo "+12025550012,iana-en:222,dg-does-not-exist"
+  echo "+12025550013,iana-en:222,dg-ssp2"
+  echo "+12025550014,iana-en:222,dg-nor-this"
+} >"$T/bad-refs.csv"
+for mode in import check; do
+  if [[ "$mode" == check ]]; then
+    run_ctl registrar-ssp2 import "$T/bad-refs.csv" --check
+  else
+    run_ctl registrar-ssp2 import "$T/bad-refs.csv"
+  fi
+  ((rc != 0)) || { echo "$out" >&2; fail "$mode: CSV with unknown dest groups accepted"; }
+  [[ "$out" == *"line 3 (tn +12025550012)"*"dg-does-not-exist"* &&
+    "$out" == *"line 5 (tn +12025550014)"*"dg-nor-this"* ]] ||
+    { echo "$out" >&2; fail "$mode: not every bad line was named"; }
+  [[ "$out" == *"2 failing object(s)"* ]] || { echo "$out" >&2; fail "$mode: no count"; }
+  [[ "$(serial)" == "$before" ]] || fail "$mode: serial moved after a failed import"
+done
+pass "server-side errors: every bad line named, by import and --check"
+
 # --- oversized request ---------------------------------------------------------
 big="$(head -c 100000 /dev/zero | tr '\0' 'A')"  # under ARG_MAX per arg (128 KiB)
 run_ctl admin org add iana-en:7777 --name "$big" --role peer

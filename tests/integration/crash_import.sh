@@ -6,7 +6,12 @@
 #      between D/2 and 1.1*D, i.e. while the stream is ending or the commit
 #      is running; restart: B holds 0 or 200k TNs, never a part, and A is
 #      intact;
-#   3. import B again without a crash; both sets survive a clean restart.
+#   3. import B again without a crash; both sets survive a clean restart;
+#   4. import set C in batches of 20k and kill -9 lufd half-way: what lufctl
+#      says was committed ("committed K of N", "unconfirmed: objects K+1-U")
+#      is what the restarted registry holds (K <= count <= U, whole batches,
+#      U - K at most two batches).
+# Steps 1-3 use --batch-size 0 (the whole file is one atomic batch).
 # Usage: crash_import.sh [sqlite|postgres] [COUNT]
 IT_NAME="crash_import-${1:-sqlite}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,7 +32,8 @@ make_csv() {  # FILE DIGIT
 }
 make_csv "$T/a.csv" 5
 make_csv "$T/b.csv" 6
-pass "wrote 2 x $N TNs"
+make_csv "$T/c.csv" 7
+pass "wrote 3 x $N TNs"
 
 # wait_view: until the served view has the store's latest serial (60 s max).
 # Import returns once committed; read-your-writes waits only a bounded time
@@ -53,12 +59,13 @@ export_counts() {
     { cat "$T/export.err" >&2; fail "export failed"; }
   A_COUNT="$(grep -c '^"\{0,1\}+13035' "$f" || true)"
   B_COUNT="$(grep -c '^"\{0,1\}+13036' "$f" || true)"
+  C_COUNT="$(grep -c '^"\{0,1\}+13037' "$f" || true)"
 }
 
-import_as_ssp2() {  # FILE LOG: lufctl import as SSP2's registrar
+import_as_ssp2() {  # FILE LOG [BATCH]: lufctl import as SSP2's registrar
   timeout 600 "$LUFCTL_BIN" --server "127.0.0.1:$LUFD_PORT" --ca "$PKI/ca.pem" \
     --cert "$PKI/registrar-ssp2.pem" --key "$PKI/registrar-ssp2.key" \
-    import "$1" >"$2" 2>&1
+    import "$1" --batch-size "${3:-0}" >"$2" 2>&1
 }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -117,5 +124,42 @@ export_counts
 [[ "$A_COUNT" == "$N" && "$B_COUNT" == "$N" ]] ||
   fail "TNs lost across a clean restart: A $A_COUNT, B $B_COUNT"
 pass "both sets ($N + $N TNs) present after a restart"
+
+# 4. C in batches, lufd killed half-way: lufctl's report must be the truth.
+B=20000
+t0="$(now_ms)"
+set +e
+import_as_ssp2 "$T/c.csv" "$T/import-c.log" "$B" &
+imp=$!
+set -e
+_IT_PIDS+=("$imp")
+kill_after_ms="${KILL_AFTER_MS_C:-$((d_ms / 2))}"
+sleep "$((kill_after_ms / 1000)).$(printf '%03d' $((kill_after_ms % 1000)))"
+kill9_lufd
+set +e
+wait "$imp"
+irc=$?
+set -e
+it_log "batched import killed after ${kill_after_ms} ms exited $irc: $(tr '\n' '|' <"$T/import-c.log" | tail -c 600)"
+if ((irc == 0)); then
+  k="$N"; u="$N"
+elif grep -q "nothing was committed" "$T/import-c.log"; then
+  k=0; u=0
+else
+  k="$(grep -o 'committed [0-9]* of' "$T/import-c.log" | head -n 1 | tr -dc 0-9)"
+  [[ -n "$k" ]] || fail "interrupted batched import did not say what was committed"
+  u="$k"
+fi
+if grep -q "unconfirmed: objects" "$T/import-c.log"; then
+  u="$(grep -o 'unconfirmed: objects [0-9]*-[0-9]*' "$T/import-c.log" | sed 's/.*-//')"
+fi
+# lufctl keeps at most two batches unconfirmed in flight.
+((u - k <= 2 * B)) || fail "lufctl left $k..$u in doubt: more than two batches"
+start_lufd "$url"
+export_counts
+((C_COUNT >= k && C_COUNT <= u)) ||
+  fail "lufctl said committed $k (unconfirmed up to $u), the registry has $C_COUNT"
+((C_COUNT % B == 0 || C_COUNT == N)) || fail "set C has a partial batch: $C_COUNT"
+pass "killed batched import: lufctl said committed $k (up to $u), registry has $C_COUNT"
 
 it_done

@@ -196,6 +196,99 @@ TEST_F(RegistryTest, BatchStopsAtFirstErrorAndWritesNothing) {
   EXPECT_EQ(StoreSerial(), 0u);
 }
 
+// Import asks for every failing operation of a batch (issue 7): server-only
+// errors (unknown dest group, bad services, another registrar's objects)
+// are all named, and the batch is still all or nothing.
+TEST_F(RegistryTest, EveryFailingOperationIsReported) {
+  SeedRegistrars();
+  RegistryObject bad_services = Tn("+12025550002", "iana-en:ra", {});
+  auto* naptr =
+      bad_services.mutable_identifier()->add_records()->mutable_naptr();
+  naptr->set_order(10);
+  naptr->set_preference(10);
+  naptr->set_flags("u");
+  naptr->set_services("not a service");
+  naptr->set_regexp("!^.*$!sip:x@y!");
+  std::vector<Operation> ops = {
+      PutOp(DestGroup("dg-a", "iana-en:ra")),
+      PutOp(Tn("+12025550001", "iana-en:ra", {"dg-a"})),
+      PutOp(bad_services),
+      PutOp(Tn("+12025550003", "iana-en:ra", {"dg-nope"})),
+      PutOp(Tn("+12025550004", "iana-en:ra", {"dg-a"})),
+      PutOp(Tn("+12025550005", "iana-en:rb", {"dg-b"})),  // Not rar1's.
+  };
+  BatchErrors errors;
+  ExecuteOptions options;
+  options.errors = &errors;
+  auto r = mem_.registry->Execute(Registrar("iana-en:rar1"), ops, "t", options);
+  ASSERT_FALSE(r.ok());
+  // The status is the first failure, as without `errors`.
+  EXPECT_THAT(std::string(r.status().message()), StartsWith("operation 2: "));
+  ASSERT_EQ(errors.total, 3u);
+  ASSERT_EQ(errors.kept.size(), 3u);
+  EXPECT_EQ(errors.kept[0].index, 2u);
+  EXPECT_EQ(errors.kept[0].status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(errors.kept[1].index, 3u);
+  EXPECT_EQ(errors.kept[1].status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(errors.kept[1].status.message()),
+              HasSubstr("dg-nope"));
+  EXPECT_EQ(errors.kept[2].index, 5u);
+  EXPECT_EQ(errors.kept[2].status.code(), absl::StatusCode::kPermissionDenied);
+  // Nothing of the batch was written.
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a"));
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025550001"));
+
+  // Bounded: counted all, kept the first (lowest index) few.
+  BatchErrors few(2);
+  options.errors = &few;
+  r = mem_.registry->Execute(Registrar("iana-en:rar1"), ops, "t", options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(few.total, 3u);
+  ASSERT_EQ(few.kept.size(), 2u);
+  EXPECT_EQ(few.kept[0].index, 2u);
+  EXPECT_EQ(few.kept[1].index, 3u);
+}
+
+// `import --check`: the whole plan runs, authorization included, and
+// nothing is committed.
+TEST_F(RegistryTest, ValidateOnlyRunsEverythingAndCommitsNothing) {
+  SeedRegistrars();
+  const uint64_t before = StoreSerial();
+  ExecuteOptions options;
+  options.validate_only = true;
+  auto r = mem_.registry->Execute(
+      Registrar("iana-en:rar1"),
+      {PutOp(DestGroup("dg-a", "iana-en:ra")),
+       PutOp(Tn("+12025550001", "iana-en:ra", {"dg-a"}))},
+      "t", options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->changes(), 2u);
+  EXPECT_EQ(r->serial(), before);
+  EXPECT_EQ(StoreSerial(), before);
+  EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a"));
+
+  // Authorization is part of the dry run.
+  r = mem_.registry->Execute(
+      Registrar("iana-en:rar1"),
+      {PutOp(Tn("+12025550005", "iana-en:rb", {"dg-b"}))}, "t", options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(StoreSerial(), before);
+
+  // A stream of batches: the second sees what the first would write;
+  // failures carry stream indices.
+  auto validation = mem_.registry->StartValidation(Registrar("iana-en:rar1"));
+  BatchErrors errors;
+  validation->Add({PutOp(DestGroup("dg-a", "iana-en:ra"))}, 0, &errors);
+  validation->Add({PutOp(Tn("+12025550001", "iana-en:ra", {"dg-a"})),
+                   PutOp(Tn("+12025550002", "iana-en:ra", {"dg-nope"}))},
+                  1, &errors);
+  validation->Finish(&errors);
+  ASSERT_EQ(errors.total, 1u);
+  EXPECT_EQ(errors.kept[0].index, 2u);
+  EXPECT_EQ(validation->changes(), 2u);  // dg-a and one TN: not the bad put.
+  EXPECT_EQ(StoreSerial(), before);
+}
+
 TEST_F(RegistryTest, ReferencesMustExist) {
   EXPECT_EQ(Put(Admin(), DestGroup("dg", "iana-en:ghost")).code(),
             absl::StatusCode::kNotFound);

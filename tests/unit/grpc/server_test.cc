@@ -296,6 +296,19 @@ class ServerTest : public ::testing::Test {
                       std::chrono::seconds(5));
   }
 
+  // The status code of an admin Get of (kind, key).
+  static grpc::StatusCode GetCode(lufd::v1::AdminService::Stub* stub,
+                                  lufd::v1::ObjectKind kind,
+                                  const std::string& key) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::GetRequest request;
+    request.mutable_ref()->set_kind(kind);
+    request.mutable_ref()->set_key(key);
+    lufd::v1::RegistryObject object;
+    return stub->Get(&ctx, request, &object).error_code();
+  }
+
   grpc::Status Lookup(const std::string& cert, const std::string& query,
                       lufd::v1::LookupResponse* response = nullptr) {
     auto stub = lufd::v1::LookupService::NewStub(Channel(cert));
@@ -739,17 +752,108 @@ TEST_F(ServerTest, ImportCommitsBatchesAndNamesFailingObject) {
     EXPECT_THAT(s.error_message(), HasSubstr("object 2: "));
   }
   auto get = [&](lufd::v1::ObjectKind kind, const std::string& key) {
-    grpc::ClientContext ctx;
-    SetDeadline(&ctx);
-    lufd::v1::GetRequest request;
-    request.mutable_ref()->set_kind(kind);
-    request.mutable_ref()->set_key(key);
-    lufd::v1::RegistryObject object;
-    return stub->Get(&ctx, request, &object).error_code();
+    return GetCode(stub.get(), kind, key);
   };
   EXPECT_EQ(get(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg2"), grpc::StatusCode::OK);
   EXPECT_EQ(get(lufd::v1::OBJECT_KIND_SED_RECORD, "rec2"),
             grpc::StatusCode::NOT_FOUND);
+}
+
+// issue 7: every failing object of a batch is named (not only the first),
+// with its stream index, in the last progress; validate_only checks the
+// whole stream and writes nothing; a cancel chunk stops cleanly with an
+// exact committed count.
+TEST_F(ServerTest, ImportReportsEveryFailingObjectAndCanValidateOnly) {
+  StartServer();
+  auto stub = lufd::v1::AdminService::NewStub(Channel("admin"));
+  auto tn = [](const std::string& number, const std::string& dg) {
+    lufd::v1::RegistryObject o = NumberObjects("x", number)[3];
+    o.mutable_identifier()->set_dest_group_ids(0, dg);
+    return o;
+  };
+  // Stream: [dg1 rec1 sg1 tn] committed as batch 0; then batch 1 with
+  // three objects, two of them bad (unknown dest group, bad services).
+  auto first = NumberObjects("1", kNumber);
+  lufd::v1::RegistryObject bad_services = first[1];
+  bad_services.mutable_sed_record()->set_id("rec-bad");
+  bad_services.mutable_sed_record()->mutable_naptr()->set_services("x y");
+  std::vector<lufd::v1::RegistryObject> second = {
+      tn("+12025550001", "dg1"), tn("+12025550002", "dg-nope"), bad_services};
+  auto run = [&](bool validate_only, lufd::v1::ImportProgress* last) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    lufd::v1::ImportChunk chunk;
+    chunk.set_validate_only(validate_only);
+    for (const auto& o : first) *chunk.add_objects() = o;
+    chunk.set_end_batch(true);
+    stream->Write(chunk);
+    chunk.clear_objects();
+    for (const auto& o : second) *chunk.add_objects() = o;
+    stream->Write(chunk);
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress;
+    for (int i = 0; i < 10 && stream->Read(&progress); ++i) *last = progress;
+    return stream->Finish();
+  };
+  auto exists = [&](lufd::v1::ObjectKind kind, const std::string& key) {
+    return GetCode(stub.get(), kind, key) == grpc::StatusCode::OK;
+  };
+
+  lufd::v1::ImportProgress last;
+  grpc::Status s = run(/*validate_only=*/true, &last);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("object 5: "));
+  EXPECT_THAT(s.error_message(), HasSubstr("and 1 more failing objects"));
+  EXPECT_EQ(last.error_count(), 2u);
+  ASSERT_EQ(last.errors_size(), 2);
+  EXPECT_EQ(last.errors(0).index(), 5u);
+  EXPECT_THAT(last.errors(0).message(), HasSubstr("dg-nope"));
+  EXPECT_EQ(last.errors(1).index(), 6u);
+  EXPECT_EQ(last.errors(1).code(),
+            static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_EQ(last.committed(), 0u);
+  EXPECT_EQ(last.validated(), 7u);
+  // A dry run writes nothing, not even the good first batch.
+  EXPECT_FALSE(exists(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg1"));
+
+  last.Clear();
+  s = run(/*validate_only=*/false, &last);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(last.error_count(), 2u);
+  ASSERT_EQ(last.errors_size(), 2);
+  EXPECT_EQ(last.errors(0).index(), 5u);
+  EXPECT_EQ(last.errors(1).index(), 6u);
+  EXPECT_EQ(last.committed(), 4u);  // Batch 0 stands, batch 1 does not.
+  EXPECT_GT(last.serial(), 0u);
+  EXPECT_TRUE(exists(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg1"));
+  EXPECT_FALSE(exists(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025550001"));
+
+  {
+    // cancel: the committed batch stands, the open one is dropped, and the
+    // last progress says exactly what was committed.
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    lufd::v1::ImportChunk chunk;
+    *chunk.add_objects() = tn("+12025550011", "dg1");
+    chunk.set_end_batch(true);
+    ASSERT_TRUE(stream->Write(chunk));
+    chunk.Clear();
+    *chunk.add_objects() = tn("+12025550012", "dg1");
+    ASSERT_TRUE(stream->Write(chunk));
+    chunk.Clear();
+    chunk.set_cancel(true);
+    stream->Write(chunk);
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress;
+    for (int i = 0; i < 10 && stream->Read(&progress); ++i) last = progress;
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    EXPECT_EQ(last.committed(), 1u);
+    EXPECT_EQ(last.received(), 2u);
+  }
+  EXPECT_TRUE(exists(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025550011"));
+  EXPECT_FALSE(exists(lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12025550012"));
 }
 
 TEST_F(ServerTest, CancelledImportCommitsNothingOfItsOpenBatch) {
