@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/quote.h"
 
 namespace lufd::client {
 
@@ -20,6 +21,15 @@ const char kTnCsvHeader[] =
     "replacement\n";
 
 namespace {
+
+// A field or column name as an error message shows it: in single quotes, at
+// most kMaxQuotedInputBytes of it (a 10 MB line is not printed back).
+std::string Quoted(absl::string_view v) {
+  std::string q = QuoteForError(v);
+  q.front() = '\'';
+  q[q.rfind('"')] = '\'';
+  return q;
+}
 
 enum Column {
   kTn,
@@ -293,9 +303,9 @@ class ImportParser {
         if (name == kColumnNames[c]) found = c;
       }
       if (found < 0) {
-        problems.push_back(absl::StrCat("unknown column '", name, "'"));
+        problems.push_back(absl::StrCat("unknown column ", Quoted(name)));
       } else if (column_[found] >= 0) {
-        problems.push_back(absl::StrCat("duplicate column '", name, "'"));
+        problems.push_back(absl::StrCat("duplicate column ", Quoted(name)));
       } else {
         column_[found] = static_cast<int>(i);
       }
@@ -341,7 +351,7 @@ class ImportParser {
     ImportNumber num;
     num.line = record_line_;
     if (const char* why = NormalizeTnInto(Field(kTn), num.tn, &num.tn_len)) {
-      problem(absl::StrCat("tn '", Field(kTn), "': ", why));
+      problem(absl::StrCat("tn ", Quoted(Field(kTn)), ": ", why));
     }
     num.registrant = absl::StripAsciiWhitespace(Field(kRegistrant));
     if (num.registrant.empty()) problem("registrant: empty");
@@ -358,7 +368,7 @@ class ImportParser {
     ImportNaptr rec;
     bool has_ttl = !absl::StripAsciiWhitespace(Field(kTtl)).empty();
     if (has_ttl && !ParseU32(Field(kTtl), 0x7fffffff, &rec.ttl)) {
-      problem(absl::StrCat("ttl '", Field(kTtl), "': not a number"));
+      problem(absl::StrCat("ttl ", Quoted(Field(kTtl)), ": not a number"));
     }
     bool has_naptr = false;
     for (Column c :
@@ -367,12 +377,12 @@ class ImportParser {
     }
     if (has_naptr) {
       if (!ParseU32(Field(kOrder), 65535, &rec.order)) {
-        problem(absl::StrCat("order '", Field(kOrder),
-                             "': need a number 0..65535"));
+        problem(absl::StrCat("order ", Quoted(Field(kOrder)),
+                             ": need a number 0..65535"));
       }
       if (!ParseU32(Field(kPreference), 65535, &rec.preference)) {
-        problem(absl::StrCat("preference '", Field(kPreference),
-                             "': need a number 0..65535"));
+        problem(absl::StrCat("preference ", Quoted(Field(kPreference)),
+                             ": need a number 0..65535"));
       }
       rec.flags = Field(kFlags);
       rec.services = Field(kServices);
@@ -505,7 +515,7 @@ absl::StatusOr<std::string> NormalizeTn(absl::string_view input) {
   uint8_t len = 0;
   if (const char* why = NormalizeTnInto(input, buf, &len)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad E.164 number '", input, "': ", why));
+        absl::StrCat("bad E.164 number ", Quoted(input), ": ", why));
   }
   return std::string(buf, len);
 }
@@ -528,7 +538,7 @@ absl::Status AppendTnCsv(const lufd::v1::PublicIdentifier& tn,
                          std::string* out) {
   if (tn.kind() != lufd::v1::IDENTIFIER_KIND_TN) {
     return absl::InvalidArgumentError(
-        absl::StrCat("'", tn.value(), "' is not a TN"));
+        absl::StrCat(Quoted(tn.value()), " is not a TN"));
   }
   for (const auto& rec : tn.records()) {
     if (!rec.has_naptr() || !rec.in_service()) {

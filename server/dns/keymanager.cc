@@ -590,19 +590,32 @@ const ManagedZone* KeyManager::FindZone(const std::string& zone) const {
   return state_->FindZone(zone);
 }
 
+namespace {
+
+// Checks the zone an admin call names (`z`: FindZone's answer for it) and
+// its key role (UNSPECIFIED = CSK): NOT_FOUND for a zone this instance does
+// not serve, INVALID_ARGUMENT for a role that is not CSK, KSK or ZSK.
+absl::Status CheckZoneAndRole(const ManagedZone* z, const std::string& zone,
+                              DnsKeyRole* role) {
+  if (z == nullptr) {
+    return absl::NotFoundError(absl::StrCat("zone ", zone, " is not served"));
+  }
+  if (*role == lufd::v1::DNS_KEY_ROLE_UNSPECIFIED) *role = kCsk;
+  if (*role != kCsk && *role != kKsk && *role != kZsk) {
+    return absl::InvalidArgumentError("role: csk, ksk or zsk");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<KeyChange> KeyManager::Generate(const std::string& zone,
                                                DnsKeyRole role,
                                                uint32_t algorithm,
                                                bool activate) {
   State& s = *state_;
   const ManagedZone* z = s.FindZone(zone);
-  if (z == nullptr) {
-    return absl::NotFoundError(absl::StrCat("zone ", zone, " is not served"));
-  }
-  if (role == lufd::v1::DNS_KEY_ROLE_UNSPECIFIED) role = kCsk;
-  if (role != kCsk && role != kKsk && role != kZsk) {
-    return absl::InvalidArgumentError("role: csk, ksk or zsk");
-  }
+  if (absl::Status c = CheckZoneAndRole(z, zone, &role); !c.ok()) return c;
   if (algorithm == 0) algorithm = s.algorithm;
   if (algorithm != kAlgEcdsaP256Sha256 && algorithm != kAlgEd25519) {
     return absl::InvalidArgumentError(
@@ -633,13 +646,7 @@ absl::StatusOr<KeyChange> KeyManager::Rollover(const std::string& zone,
                                                bool ds_published) {
   State& s = *state_;
   const ManagedZone* z = s.FindZone(zone);
-  if (z == nullptr) {
-    return absl::NotFoundError(absl::StrCat("zone ", zone, " is not served"));
-  }
-  if (role == lufd::v1::DNS_KEY_ROLE_UNSPECIFIED) role = kCsk;
-  if (role != kCsk && role != kKsk && role != kZsk) {
-    return absl::InvalidArgumentError("role: csk, ksk or zsk");
-  }
+  if (absl::Status c = CheckZoneAndRole(z, zone, &role); !c.ok()) return c;
   if (role == kZsk && ds_published) {
     return absl::InvalidArgumentError(
         "ds_published applies to KSK and CSK rollovers only");

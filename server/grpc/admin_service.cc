@@ -346,12 +346,18 @@ grpc::Status AdminServiceImpl::Import(
               "import cancelled; the open batch was "
               "not committed");
         }
-        // A clean end of stream commits what is left, like end_batch.
+        // Objects after the last end_batch are never committed: gRPC 1.51
+        // ends the read loop the same way for a clean end of stream and for
+        // a chunk it could not parse, so only end_batch says "this batch is
+        // whole". (lufctl sets it on every batch's last chunk.)
         if (!batch.empty()) {
-          RETURN_IF_ERROR(commit());
-          if (!validate_only.value_or(false)) {
-            WriteToClient(call, stream, progress);
-          }
+          WriteToClient(call, stream, progress);
+          return absl::InvalidArgumentError(absl::StrCat(
+              "the stream ended inside a batch: the last ", batch.size(),
+              " objects came without end_batch and were not ",
+              validate_only.value_or(false) ? "checked" : "committed",
+              " (a chunk the server cannot parse also ends the stream); ",
+              progress.committed(), " objects were committed before"));
         }
         if (validate_only.value_or(false)) {
           if (validation != nullptr) validation->Finish(&errors);

@@ -112,6 +112,26 @@ TEST(CsvImportTest, ReportsEveryBadLineWithItsNumber) {
   EXPECT_FALSE(plan.ok());
 }
 
+// A bad field is quoted, not printed back whole: a 10 MB line's error
+// stays a line.
+TEST(CsvImportTest, ErrorsQuoteAtMostAHundredBytesOfAField) {
+  const std::string huge(10 * 1024 * 1024, '7');
+  ImportPlan plan = ParseImportCsv(
+      absl::StrCat("tn,registrant,dest_groups,ttl\n", "+", huge,
+                   ",org,dg1,", huge, "\n"));
+  ASSERT_FALSE(plan.errors().empty());
+  for (const auto& e : plan.errors()) {
+    EXPECT_LT(e.message.size(), 1000u) << e.message.substr(0, 1000);
+  }
+  EXPECT_THAT(plan.errors()[0].message, HasSubstr("bytes)"));
+
+  plan = ParseImportCsv(absl::StrCat("tn,registrant,dest_groups,",
+                                     std::string(1 << 20, 'c'), "\n"));
+  ASSERT_EQ(plan.errors().size(), 1u);
+  EXPECT_LT(plan.errors()[0].message.size(), 300u);
+  EXPECT_THAT(plan.errors()[0].message, HasSubstr("unknown column 'ccc"));
+}
+
 TEST(CsvImportTest, MissingOrUnknownColumnsFailOnTheHeader) {
   ImportPlan plan = ParseImportCsv("tn,registrant\n+12025550001,org\n");
   ASSERT_EQ(plan.errors().size(), 1u);

@@ -1275,6 +1275,73 @@ TEST_F(ServerTest, UndecodableRequestIsInvalidArgumentAndServerKeepsServing) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+// gRPC 1.51 ends an Import handler's read loop the same way for a chunk it
+// cannot parse as for a clean end of stream: the open batch must not be
+// committed on either, only on end_batch.
+TEST_F(ServerTest, ImportCommitsNothingAfterAnUnparseableChunk) {
+  StartServer();
+  lufd::v1::ImportChunk first;
+  *first.add_objects() = NumberObjects("1", kNumber)[0];  // dg1, no end.
+  const std::string garbage("\x0a\xff\xff\xff\x0f"
+                            "abc",
+                            8);
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  grpc::Status status(grpc::StatusCode::UNKNOWN, "no answer");
+  int start = 0, write = 0, last = 0, finish = 0;
+  auto call = stub.PrepareCall(&ctx, "/lufd.v1.AdminService/Import", &cq);
+  call->StartCall(&start);
+  ASSERT_TRUE(AwaitAnyTag(&cq, &start));
+  // The server answers every chunk with its progress: read them, as a
+  // client must for the stream to move.
+  int read = 0;
+  grpc::ByteBuffer response;
+  auto read_ok = [&]() {
+    call->Read(&response, &read);
+    void* got = nullptr;
+    bool ok = false;
+    return cq.AsyncNext(&got, &ok,
+                        std::chrono::system_clock::now() +
+                            std::chrono::seconds(5)) ==
+               grpc::CompletionQueue::GOT_EVENT &&
+           got == &read && ok;
+  };
+  grpc::Slice valid_slice(first.SerializeAsString());
+  grpc::ByteBuffer valid(&valid_slice, 1);
+  call->Write(valid, &write);
+  ASSERT_TRUE(AwaitAnyTag(&cq, &write));
+  ASSERT_TRUE(read_ok());  // Progress: received 1, committed 0.
+  grpc::Slice garbage_slice(garbage);
+  grpc::ByteBuffer bad(&garbage_slice, 1);
+  call->WriteLast(bad, grpc::WriteOptions(), &last);
+  ASSERT_TRUE(AwaitAnyTag(&cq, &last));
+  for (int i = 0; i < 10 && read_ok(); ++i) {
+  }
+  call->Finish(&status, &finish);
+  ASSERT_TRUE(AwaitAnyTag(&cq, &finish));
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("without end_batch"));
+
+  // Nothing of the open batch was written, and the server still serves.
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  grpc::ClientContext get_ctx;
+  SetDeadline(&get_ctx);
+  lufd::v1::GetRequest request;
+  request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
+  request.mutable_ref()->set_key("dg1");
+  lufd::v1::RegistryObject object;
+  EXPECT_EQ(admin->Get(&get_ctx, request, &object).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
 // Connects with raw OpenSSL and returns the SPKI hash of the certificate the
 // server presents ("" on failure). Bounded by socket timeouts.
 std::string PresentedServerSpki(int port) {
