@@ -79,12 +79,10 @@ struct Served {
         dns::NaptrRdata(10, 10, "u", "E2U+sip", "!^.*$!sip:a@example.net!", ""),
         dns::NaptrRdata(20, 10, "u", "E2U+sip", "!^.*$!sip:b@example.net!",
                         "")};
-    auto sig =
-        dns::MakeRrsig(*key.private_key, key.key_tag, apex, owner, kTypeNAPTR,
-                       300, rdatas,
-                       *dns::DnssecTiming::FromConfig(
-                           ConfigDefaults().dns().dnssec()),
-                       absl::Now());
+    auto sig = dns::MakeRrsig(
+        *key.private_key, key.key_tag, apex, owner, kTypeNAPTR, 300, rdatas,
+        *dns::DnssecTiming::FromConfig(ConfigDefaults().dns().dnssec()),
+        absl::Now());
     if (!sig.ok()) std::abort();
     stored.Insert(
         dns::SignatureKey(owner, kTypeNAPTR,

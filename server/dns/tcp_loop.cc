@@ -1,5 +1,4 @@
 #include "server/dns/tcp_loop.h"
-#include "server/ops/config_values.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,6 +16,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "server/ops/config_values.h"
 #include "spdlog/spdlog.h"
 
 namespace lufd::dns {

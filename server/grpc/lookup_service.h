@@ -3,7 +3,8 @@
 // Not-found and not-visible are the same NOT_FOUND, so the API is no oracle.
 // Roles: PEER and ADMIN, per server/core/authz.h's RPC table (a registrar
 // that also peers has a separate peer credential); what each caller sees is
-// the view's resolution, which applies authz.h's visibility rule. Thread-safe; pointers must outlive the service.
+// the view's resolution, which applies authz.h's visibility rule. Thread-safe;
+// pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 #define LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 

@@ -116,9 +116,8 @@ TEST(CsvImportTest, ReportsEveryBadLineWithItsNumber) {
 // stays a line.
 TEST(CsvImportTest, ErrorsQuoteAtMostAHundredBytesOfAField) {
   const std::string huge(10 * 1024 * 1024, '7');
-  ImportPlan plan = ParseImportCsv(
-      absl::StrCat("tn,registrant,dest_groups,ttl\n", "+", huge,
-                   ",org,dg1,", huge, "\n"));
+  ImportPlan plan = ParseImportCsv(absl::StrCat(
+      "tn,registrant,dest_groups,ttl\n", "+", huge, ",org,dg1,", huge, "\n"));
   ASSERT_FALSE(plan.errors().empty());
   for (const auto& e : plan.errors()) {
     EXPECT_LT(e.message.size(), 1000u) << e.message.substr(0, 1000);

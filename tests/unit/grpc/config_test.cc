@@ -203,7 +203,8 @@ TEST(ConfigTest, TlsFileContentsChecked) {
     return std::string(ValidateConfig(*config).message());
   };
   const std::string garbage = dir.File("garbage.pem", "x");
-  const std::string other_key = dir.File("other.key", R"(-----BEGIN PRIVATE KEY-----
+  const std::string other_key =
+      dir.File("other.key", R"(-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQK441kDTxrqiSuo
 8h1tDY1kR/gi8oWyEzmPMACHcYyhRANCAAR51ztULPc5YxMvAN+LtsJ1EGQKanKX
 2w4mvYFryb5fehV7iw3CC6H/qfFZYXta6fCLBPsJ2LPw16vU4zilBY3Z

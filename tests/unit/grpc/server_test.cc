@@ -6,8 +6,6 @@
 // Each test starts its own LufdServer on 127.0.0.1:0 over a "memory:" store,
 // seeded with an admin and a peer credential, and talks to it with real
 // gRPC channels.
-#include "server/app/lufd_server.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -45,6 +43,7 @@
 #include "gtest/gtest.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "lufd/v1/lookup.grpc.pb.h"
+#include "server/app/lufd_server.h"
 #include "server/core/follower.h"
 #include "server/core/identity.h"
 #include "server/core/registry.h"
@@ -1282,9 +1281,10 @@ TEST_F(ServerTest, ImportCommitsNothingAfterAnUnparseableChunk) {
   StartServer();
   lufd::v1::ImportChunk first;
   *first.add_objects() = NumberObjects("1", kNumber)[0];  // dg1, no end.
-  const std::string garbage("\x0a\xff\xff\xff\x0f"
-                            "abc",
-                            8);
+  const std::string garbage(
+      "\x0a\xff\xff\xff\x0f"
+      "abc",
+      8);
   grpc::GenericStub stub(Channel("admin"));
   grpc::CompletionQueue cq;
   grpc::ClientContext ctx;
@@ -1302,9 +1302,9 @@ TEST_F(ServerTest, ImportCommitsNothingAfterAnUnparseableChunk) {
     call->Read(&response, &read);
     void* got = nullptr;
     bool ok = false;
-    return cq.AsyncNext(&got, &ok,
-                        std::chrono::system_clock::now() +
-                            std::chrono::seconds(5)) ==
+    return cq.AsyncNext(
+               &got, &ok,
+               std::chrono::system_clock::now() + std::chrono::seconds(5)) ==
                grpc::CompletionQueue::GOT_EVENT &&
            got == &read && ok;
   };
