@@ -344,6 +344,14 @@ absl::StatusOr<ImportResult> RunImport(
   if (interrupted) {
     return absl::CancelledError("import interrupted");
   }
+  // The server ends Import with OK only after confirming everything; if it
+  // did not (another server, or a chunk it could not parse right after a
+  // batch's end), say so rather than "imported".
+  if (const uint64_t n = confirmed(); n != total) {
+    return absl::DataLossError(absl::StrCat(
+        "the server ended the import after confirming ", n, " of ", total,
+        options.validate_only ? " objects checked" : " objects"));
+  }
   ImportResult result;
   result.objects = total;
   result.committed = committed.load();

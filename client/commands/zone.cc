@@ -246,7 +246,8 @@ Noun ZoneNoun() {
            "zone import FILE --zone Z --registrant ORG [--dest-group DG]... "
            "[--sed-group SG [--public]] [--check] [--batch-size N]",
            "Load the NAPTR records of a zone file as TNs (wildcards as "
-           "prefixes); all or nothing.",
+           "prefixes), in atomic batches of --batch-size (default 50000; "
+           "0 = the whole file, all or nothing).",
            ZoneImportCmd)}};
 }
 

@@ -91,6 +91,15 @@ class ObjectLookup {
 // PERMISSION_DENIED with a message that names nobody's data.
 absl::Status PermissionDenied();
 
+// Whether a batch's report may say WHICH of its objects were refused for
+// permission. A put over an object someone else owns is refused while a put
+// of a new key is not, so for anyone but an admin a per-object list would
+// tell which keys exist (up to 1,000 per batch, with nothing written). Only
+// the count is reported to them.
+inline bool MaySeeWhichWritesAreRefused(const Identity& caller) {
+  return caller.role == lufd::v1::ROLE_ADMIN;
+}
+
 class AccessRules {
  public:
   // `actor` and `lookup` must outlive the rules.

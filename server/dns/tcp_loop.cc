@@ -183,9 +183,10 @@ void DnsServer::TcpLoop::Run() {
   epoll_event events[256];
   absl::Time last_scan = absl::Now();
   absl::Time last_reload = absl::Now();
+  // The interval comes defaulted from the config (10s); the floor keeps a
+  // hand-built Options (tests) from reloading on every tick.
   const absl::Duration reload_every = std::max(
-      absl::Seconds(1),
-      ParseDurationOr(options_.dot_tls.reload_interval(), absl::Seconds(10)));
+      absl::Seconds(1), ConfigDuration(options_.dot_tls.reload_interval()));
   while (!server_->stopping_.load(std::memory_order_relaxed)) {
     const int timeout = ready_.empty() ? kLoopTickMs : 0;
     const int n = epoll_wait(epfd_, events, 256, timeout);
@@ -226,12 +227,6 @@ void DnsServer::TcpLoop::Run() {
       MaybeReloadTls();
     }
   }
-}
-
-absl::Duration DnsServer::TcpLoop::ParseDurationOr(const std::string& text,
-                                                   absl::Duration fallback) {
-  absl::StatusOr<absl::Duration> d = ParseConfigDuration(text);
-  return d.ok() ? *d : fallback;
 }
 
 uint64_t DnsServer::TcpLoop::TagOf(const Conn& c) const {

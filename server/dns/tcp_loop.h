@@ -86,8 +86,6 @@ class DnsServer::TcpLoop {
     bool ssl_wants_write = false;
   };
 
-  static absl::Duration ParseDurationOr(const std::string& text,
-                                        absl::Duration fallback);
   // epoll tags: (generation << 32) | fd, so a reused fd's stale events are
   // ignored.
   uint64_t TagOf(const Conn& c) const;

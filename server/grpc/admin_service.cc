@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -11,6 +12,7 @@
 #include "common/status_macros.h"
 #include "server/core/authz.h"
 #include "server/core/keys.h"
+#include "server/core/validate.h"
 
 namespace lufd {
 namespace {
@@ -246,6 +248,14 @@ grpc::Status AdminServiceImpl::Import(
         // The last progress lists the failing objects; the status names the
         // first.
         auto fail = [&]() -> absl::Status {
+          // For all but admins, how many objects were refused for
+          // permission, never which (authz.h).
+          const size_t refused =
+              MaySeeWhichWritesAreRefused(call.identity)
+                  ? 0
+                  : std::erase_if(errors.kept, [](const OperationError& e) {
+                      return absl::IsPermissionDenied(e.status);
+                    });
           for (const OperationError& e : errors.kept) {
             lufd::v1::ImportError* out = progress.add_errors();
             out->set_index(e.index);
@@ -255,6 +265,14 @@ grpc::Status AdminServiceImpl::Import(
           }
           progress.set_error_count(errors.total);
           WriteToClient(call, stream, progress);
+          if (refused > 0) {
+            return absl::PermissionDeniedError(absl::StrCat(
+                "permission denied: ", refused,
+                refused == 1 ? " object" : " objects",
+                " may not be written by this caller (which ones is not "
+                "said); ",
+                errors.total, " failing objects in all"));
+          }
           const OperationError& first = errors.kept.front();
           return absl::Status(
               first.status.code(),
@@ -331,6 +349,8 @@ grpc::Status AdminServiceImpl::Import(
           }
           progress.set_received(progress.received() + chunk.objects_size());
           if (!chunk.client_txn_id().empty()) {
+            // Checked here too, so a dry run refuses what the import would.
+            RETURN_IF_ERROR(ValidateClientTxnId(chunk.client_txn_id()));
             client_txn_id = chunk.client_txn_id();
           }
           if (chunk.end_batch()) RETURN_IF_ERROR(commit());

@@ -876,13 +876,7 @@ TEST_F(ServerTest, CancelledImportCommitsNothingOfItsOpenBatch) {
   // marks "it has finished not committing": a deliberate window in which a
   // wrong commit would have happened, then the check.
   absl::SleepFor(absl::Milliseconds(300));
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  lufd::v1::GetRequest request;
-  request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
-  request.mutable_ref()->set_key("dg1");
-  lufd::v1::RegistryObject object;
-  EXPECT_EQ(stub->Get(&ctx, request, &object).error_code(),
+  EXPECT_EQ(GetCode(stub.get(), lufd::v1::OBJECT_KIND_DEST_GROUP, "dg1"),
             grpc::StatusCode::NOT_FOUND);
 }
 
@@ -908,6 +902,49 @@ TEST_F(ServerTest, ListAndExportStreamObjects) {
   while (exporter->Read(&object) && all < 100) ++all;
   ASSERT_TRUE(exporter->Finish().ok());
   EXPECT_EQ(all, 2 + 2 + 4);  // Orgs, credentials, the number's objects.
+}
+
+// A registrar's put over an object another org owns is refused while a put
+// of a new key is not: the per-object error list would tell it which keys
+// exist. It is told how many objects were refused, never which.
+TEST_F(ServerTest, ImportTellsARegistrarHowManyPutsAreRefusedNotWhich) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
+  lufd::v1::RegistryObject theirs;
+  theirs.mutable_dest_group()->set_id("dg-theirs");
+  theirs.mutable_dest_group()->set_registrant_id("iana-en:999");
+  ASSERT_TRUE(AdminBatch("admin", {OrgObject("iana-en:999",
+                                             {lufd::v1::ORG_ROLE_REGISTRANT}),
+                                   theirs})
+                  .ok());
+  // Object 0: over dg-theirs (exists, not ours); object 1: a bad record.
+  lufd::v1::RegistryObject over = theirs;
+  over.mutable_dest_group()->set_registrant_id(kPeerOrg);
+  lufd::v1::RegistryObject bad = NumberObjects("1", kNumber)[1];
+  bad.mutable_sed_record()->mutable_naptr()->set_services("x y");
+  for (bool validate_only : {false, true}) {
+    auto stub = lufd::v1::AdminService::NewStub(Channel("registrar-ssp1"));
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->Import(&ctx);
+    lufd::v1::ImportChunk chunk;
+    chunk.set_validate_only(validate_only);
+    *chunk.add_objects() = over;
+    *chunk.add_objects() = bad;
+    chunk.set_end_batch(true);
+    stream->Write(chunk);
+    stream->WritesDone();
+    lufd::v1::ImportProgress progress, last;
+    for (int i = 0; i < 10 && stream->Read(&progress); ++i) last = progress;
+    grpc::Status status = stream->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("which ones is not said"));
+    EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("object 0")));
+    EXPECT_EQ(last.error_count(), 2u);
+    ASSERT_EQ(last.errors_size(), 1);
+    EXPECT_EQ(last.errors(0).index(), 1u);  // Only the invalid record.
+  }
 }
 
 TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
@@ -1332,13 +1369,7 @@ TEST_F(ServerTest, ImportCommitsNothingAfterAnUnparseableChunk) {
 
   // Nothing of the open batch was written, and the server still serves.
   auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
-  grpc::ClientContext get_ctx;
-  SetDeadline(&get_ctx);
-  lufd::v1::GetRequest request;
-  request.mutable_ref()->set_kind(lufd::v1::OBJECT_KIND_DEST_GROUP);
-  request.mutable_ref()->set_key("dg1");
-  lufd::v1::RegistryObject object;
-  EXPECT_EQ(admin->Get(&get_ctx, request, &object).error_code(),
+  EXPECT_EQ(GetCode(admin.get(), lufd::v1::OBJECT_KIND_DEST_GROUP, "dg1"),
             grpc::StatusCode::NOT_FOUND);
 }
 
