@@ -90,7 +90,7 @@ do_asan() {
   # fuzz replays, and lufd for the --check-config tests): the integration
   # binaries are not run under ASan, so building them would only cost time.
   local -a targets=(core_unit_tests client_unit_tests grpc_config_test
-    storage_unit_test dns_unit_tests lufd lufctl)
+    grpc_config_agree_test storage_unit_test dns_unit_tests lufd lufctl)
   mapfile -t -O "${#targets[@]}" targets < <(ninja -C build-asan -t targets all |
     sed -n 's/^\([a-z_]*_fuzz_replay\): .*/\1/p' | grep -v '^cmake_')
   ninja -C build-asan -j"$jobs" "${targets[@]}" || return 1
