@@ -24,12 +24,7 @@ namespace {
 
 // A field or column name as an error message shows it: in single quotes, at
 // most kMaxQuotedInputBytes of it (a 10 MB line is not printed back).
-std::string Quoted(absl::string_view v) {
-  std::string q = QuoteForError(v);
-  q.front() = '\'';
-  q[q.rfind('"')] = '\'';
-  return q;
-}
+std::string Quoted(absl::string_view v) { return QuoteForError(v, '\''); }
 
 enum Column {
   kTn,

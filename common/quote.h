@@ -23,9 +23,10 @@ namespace lufd {
 
 inline constexpr size_t kMaxQuotedInputBytes = 100;
 
-// `input` in double quotes, at most kMaxQuotedInputBytes of it, control
-// characters and '"' / '\' escaped; longer input ends in `..." (N bytes)`.
-inline std::string QuoteForError(absl::string_view input) {
+// `input` in `quote` characters (double quotes unless asked otherwise), at
+// most kMaxQuotedInputBytes of it, control characters and `quote` / '\'
+// escaped; longer input ends in `..." (N bytes)`.
+inline std::string QuoteForError(absl::string_view input, char quote = '"') {
   size_t keep = input.size();
   if (keep > kMaxQuotedInputBytes) {
     keep = kMaxQuotedInputBytes;
@@ -36,10 +37,10 @@ inline std::string QuoteForError(absl::string_view input) {
       --keep;
     }
   }
-  std::string out = "\"";
+  std::string out(1, quote);
   for (size_t i = 0; i < keep; ++i) {
     const unsigned char c = static_cast<unsigned char>(input[i]);
-    if (c == '"' || c == '\\') {
+    if (c == static_cast<unsigned char>(quote) || c == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(c));
     } else if (c < 0x20 || c == 0x7f) {
@@ -51,7 +52,7 @@ inline std::string QuoteForError(absl::string_view input) {
       out.push_back(static_cast<char>(c));
     }
   }
-  out.push_back('"');
+  out.push_back(quote);
   if (keep < input.size()) {
     absl::StrAppend(&out, "... (", input.size(), " bytes)");
   }

@@ -22,6 +22,12 @@ TEST(QuoteForErrorTest, ControlCharactersQuotesAndBackslashesAreEscaped) {
   EXPECT_EQ(QuoteForError("say \"hi\" \\"), "\"say \\\"hi\\\" \\\\\"");
 }
 
+TEST(QuoteForErrorTest, AnotherQuoteCharacterIsTheOneEscaped) {
+  EXPECT_EQ(QuoteForError("it's \"x\"", '\''), "'it\\'s \"x\"'");
+  EXPECT_EQ(QuoteForError(std::string(200, 'k'), '\''),
+            "'" + std::string(kMaxQuotedInputBytes, 'k') + "'... (200 bytes)");
+}
+
 TEST(QuoteForErrorTest, LongInputIsCutAndItsLengthSaid) {
   const std::string quoted = QuoteForError(std::string(64 * 1024, 'k'));
   EXPECT_EQ(quoted, "\"" + std::string(kMaxQuotedInputBytes, 'k') +
