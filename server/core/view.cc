@@ -15,6 +15,7 @@
 #include "server/core/view.h"
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cstddef>
 #include <cstring>
@@ -316,6 +317,11 @@ struct Data {
   // are answered from the range index instead (a range covers names that
   // are not prefixes of its end points).
   CowMap<uint64_t, uint32_t> below;
+
+  // How many prefix identifiers there are of each length (index = number of
+  // digits, 1..15): number resolution probes exactly the lengths that occur,
+  // whatever the query finds (see "Constant-path resolution" below).
+  std::array<uint32_t, 16> prefixes_by_length{};
 };
 
 // Mutates a Data in generation `gen`. Range changes are collected and folded
@@ -355,6 +361,7 @@ class Mutator {
     if (inserted && kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
       if (auto code = PrefixKeyCode(key)) AddBelow(ParentCode(*code));
     }
+    if (inserted) CountPrefix(kind, key, +1);
   }
 
   void Remove(ObjectKind kind, const std::string& key) {
@@ -376,6 +383,7 @@ class Mutator {
     if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
       if (auto code = PrefixKeyCode(key)) RemoveBelow(ParentCode(*code));
     }
+    CountPrefix(kind, key, -1);
   }
 
   // Bulk-load helpers for a fresh Builder (see Builder::Impl::LoadTns):
@@ -430,6 +438,15 @@ class Mutator {
   }
 
  private:
+  // Data::prefixes_by_length for one prefix identifier added (+1) or
+  // removed (-1); other keys are ignored.
+  void CountPrefix(ObjectKind kind, const std::string& key, int delta) {
+    if (kind != lufd::v1::OBJECT_KIND_IDENTIFIER) return;
+    if (auto code = PrefixKeyCode(key)) {
+      d_->prefixes_by_length[*code & 0xf] += static_cast<uint32_t>(delta);
+    }
+  }
+
   // One more reason for `code` to have something below it (see
   // Data::below); a count leaving 0 is a new reason for its parent.
   void AddBelow(uint64_t code) {
@@ -564,6 +581,82 @@ class Mutator {
   absl::flat_hash_map<std::string, RangeEntry> added_ranges_;
   absl::flat_hash_set<std::string> removed_ranges_;
 };
+
+// ---- Constant-path resolution (no timing oracle) -------------------------
+// An identifier the viewer may not see must cost what a missing one costs:
+// otherwise the latency of Lookup (or of a DNS query) tells a harvester
+// which numbers exist. So every number resolution does the same work up to
+// the one visibility decision, whatever it finds: one TN-table probe and
+// one scan of a TN's destination groups (of the TN found, or of a fixed
+// stand-in), one range search, one probe per prefix length present in the
+// view (no early exit), then GroupsFor() on the most specific identifier
+// found, or on the stand-in. A URI does one probe and GroupsFor() on the
+// URI or the stand-in. Only a visible answer does more (decoding records).
+// The per-thread ResolveWork counters make the property testable without
+// timing it.
+
+thread_local ResolveWork tls_resolve_work;
+
+// A destination group id no object can have (ids are printable), so the
+// stand-in is never visible; resolution also never answers from it.
+constexpr absl::string_view kStandInDestGroup = "\x01lufd:no-identifier";
+
+// The stand-in as an encoded TN (kind and value stripped, as EncodeTn),
+// shaped like a provisioned one: a registrant, one destination group and
+// one inline NAPTR.
+const std::string& StandInTnBytes() {
+  static const std::string* bytes = [] {
+    lufd::v1::PublicIdentifier id;
+    id.set_registrant_id("iana-en:0");
+    id.add_dest_group_ids(std::string(kStandInDestGroup));
+    auto* naptr = id.add_records()->mutable_naptr();
+    naptr->set_order(100);
+    naptr->set_preference(10);
+    naptr->set_flags("u");
+    naptr->set_services("E2U+sip");
+    naptr->set_regexp("!^.*$!sip:000000000000000@example.invalid!");
+    return new std::string(id.SerializeAsString());
+  }();
+  return *bytes;
+}
+
+const lufd::v1::PublicIdentifier& StandInIdentifier() {
+  static const auto* id = [] {
+    auto* out = new lufd::v1::PublicIdentifier();
+    out->add_dest_group_ids(std::string(kStandInDestGroup));
+    return out;
+  }();
+  return *id;
+}
+
+// Reads only the destination groups of an encoded TN into `head`, skipping
+// (not parsing) everything else: visibility depends on nothing more, and
+// the cost does not grow with the TN's inline records. False when the
+// bytes are malformed.
+bool ScanTnHead(absl::string_view bytes, lufd::v1::PublicIdentifier* head) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+  constexpr uint32_t kDestGroupTag = WireFormatLite::MakeTag(
+      lufd::v1::PublicIdentifier::kDestGroupIdsFieldNumber,
+      WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  for (;;) {
+    const uint32_t tag = in.ReadTag();
+    // 0: the end of the bytes, or a malformed tag before it.
+    if (tag == 0)
+      return static_cast<size_t>(in.CurrentPosition()) == bytes.size();
+    if (tag == kDestGroupTag) {
+      uint32_t len = 0;
+      if (!in.ReadVarint32(&len) ||
+          !in.ReadString(head->add_dest_group_ids(), static_cast<int>(len))) {
+        return false;
+      }
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return false;
+    }
+  }
+}
 
 class ViewImpl final : public RegistryView {
  public:
@@ -820,13 +913,19 @@ class ViewImpl final : public RegistryView {
                         const Identity& viewer) const override {
     Resolution result;
     result.normalized = std::string(uri);
+    // Constant path (see above): the visibility decision is made on the
+    // stand-in when there is no such URI.
+    ++tls_resolve_work.uri_probes;
     const ObjPtr* ptr =
         FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, absl::StrCat("uri:", uri));
-    if (ptr != nullptr) {
-      thread_local std::vector<RecordRef> refs;
-      AnswerRefs((*ptr)->identifier(), viewer, &refs);
-      CopyAnswers(refs, &result);
+    const lufd::v1::PublicIdentifier& id =
+        ptr != nullptr ? (*ptr)->identifier() : StandInIdentifier();
+    thread_local std::vector<RecordRef> refs;
+    refs.clear();
+    if (GroupsFor(id, viewer).visible && ptr != nullptr) {
+      AnswerRefs(id, viewer, &refs);
     }
+    CopyAnswers(refs, &result);
     return result;
   }
 
@@ -838,48 +937,74 @@ class ViewImpl final : public RegistryView {
     auto code = DigitsCode(digits);
     if (!code) return false;
 
-    const lufd::v1::PublicIdentifier* id = nullptr;
-    if (const auto* entry = data_.tns.FindEntry(*code)) {
-      // Parsed on a per-thread arena over a fixed block, reset per call: a
-      // reused message would still free and reallocate its oneof records
-      // on every hit. Kind and value are not needed here.
-      struct TnScratch {
-        alignas(std::max_align_t) char block[8192];
-        google::protobuf::Arena arena{block, sizeof(block)};
-      };
-      thread_local TnScratch scratch;
-      scratch.arena.Reset();
+    // Constant path (see "Constant-path resolution" above): everything up
+    // to the visibility decision is done whatever the probes find.
+    ResolveWork& work = tls_resolve_work;
+    // Per-thread arena over a fixed block, reset per call: a reused message
+    // would still free and reallocate its strings and oneof records.
+    struct TnScratch {
+      alignas(std::max_align_t) char block[8192];
+      google::protobuf::Arena arena{block, sizeof(block)};
+    };
+    thread_local TnScratch scratch;
+    scratch.arena.Reset();
+    auto* head =
+        google::protobuf::Arena::CreateMessage<lufd::v1::PublicIdentifier>(
+            &scratch.arena);
+    ++work.tn_probes;
+    const auto* entry = data_.tns.FindEntry(*code);
+    ++work.tn_decodes;
+    const bool tn_found =
+        ScanTnHead(entry != nullptr ? entry->second.view()
+                                    : absl::string_view(StandInTnBytes()),
+                   head) &&
+        entry != nullptr;
+
+    ++work.range_searches;
+    const lufd::v1::PublicIdentifier* range_id = nullptr;
+    if (const RangeEntry* range = data_.ranges->Narrowest(
+            static_cast<uint8_t>(digits.size()), *code >> 4)) {
+      const ObjPtr* ptr =
+          FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, range->key);
+      if (ptr != nullptr) range_id = &(*ptr)->identifier();
+    }
+
+    // Every prefix length present, longest first, without stopping at the
+    // first hit. The key is per-thread: no allocation per call.
+    const lufd::v1::PublicIdentifier* prefix_id = nullptr;
+    thread_local std::string key;
+    key.assign(kPrefixKeyPrefix.data(), kPrefixKeyPrefix.size());
+    key.append(digits.data(), digits.size());
+    for (size_t len = digits.size(); len > 0; --len) {
+      if (data_.prefixes_by_length[len] == 0) continue;
+      ++work.prefix_probes;
+      key.resize(kPrefixKeyPrefix.size() + len);
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
+      if (ptr != nullptr && prefix_id == nullptr &&
+          (*ptr)->identifier().kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
+        prefix_id = &(*ptr)->identifier();
+      }
+    }
+
+    // The most specific identifier (TN, narrowest range, longest prefix), or
+    // the stand-in (`head` then holds its scan): one visibility decision.
+    const lufd::v1::PublicIdentifier* id = tn_found    ? head
+                                           : range_id  ? range_id
+                                           : prefix_id ? prefix_id
+                                                       : head;
+    const bool found = tn_found || range_id != nullptr || prefix_id != nullptr;
+    if (!GroupsFor(*id, viewer).visible || !found) return false;
+    if (tn_found) {
+      // Visible: now the whole TN, records included.
       auto* tn =
           google::protobuf::Arena::CreateMessage<lufd::v1::PublicIdentifier>(
               &scratch.arena);
       absl::string_view bytes = entry->second.view();
-      if (tn->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-        id = tn;
+      if (!tn->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        return false;
       }
+      id = tn;
     }
-    if (id == nullptr) {
-      if (const RangeEntry* range = data_.ranges->Narrowest(
-              static_cast<uint8_t>(digits.size()), *code >> 4)) {
-        const ObjPtr* ptr =
-            FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, range->key);
-        if (ptr != nullptr) id = &(*ptr)->identifier();
-      }
-    }
-    // Longest prefix: at most 15 lookups. (The key is only built when
-    // needed: at 19+ bytes it is a heap allocation, on every TN hit.)
-    if (id == nullptr) {
-      std::string key(kPrefixKeyPrefix);
-      key.append(digits.data(), digits.size());
-      for (size_t len = digits.size(); id == nullptr && len > 0; --len) {
-        key.resize(kPrefixKeyPrefix.size() + len);
-        const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
-        if (ptr != nullptr && (*ptr)->identifier().kind() ==
-                                  lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
-          id = &(*ptr)->identifier();
-        }
-      }
-    }
-    if (id == nullptr) return false;
     return AnswerRefs(*id, viewer, out);
   }
 
@@ -963,6 +1088,7 @@ class ViewImpl final : public RegistryView {
 
   const GroupAnswer& GroupsFor(const lufd::v1::PublicIdentifier& id,
                                const Identity& viewer) const {
+    ++tls_resolve_work.group_evaluations;
     struct Cache {
       uint64_t view_id = 0;
       absl::flat_hash_map<std::string, GroupAnswer> answers;
@@ -1120,6 +1246,8 @@ class ViewImpl final : public RegistryView {
 };
 
 }  // namespace
+
+ResolveWork ThisThreadResolveWork() { return tls_resolve_work; }
 
 std::shared_ptr<const RegistryView> RegistryView::Empty() {
   static const auto* empty = new std::shared_ptr<const RegistryView>(

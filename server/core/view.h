@@ -14,7 +14,9 @@
 // sees all); their in-service records, plus the identifier's inline records
 // when at least one group was visible. NAPTRs ordered by (order,
 // preference), then URI records by (priority, weight), then NS. Not found and
-// not visible give the same empty answer.
+// not visible give the same empty answer, by the same path (the same probes
+// and one visibility decision: see ResolveWork), so that neither the answer
+// nor its latency tells which.
 #ifndef LUFD_SERVER_CORE_VIEW_H_
 #define LUFD_SERVER_CORE_VIEW_H_
 
@@ -125,10 +127,27 @@ class RegistryView {
   // until the calling thread's next ResolveNumberRefs (a TN's inline
   // records are decoded into per-thread scratch). No allocation once the
   // thread's scratch has grown.
-  virtual bool ResolveNumberRefs(absl::string_view e164,
-                                 const Identity& viewer,
+  virtual bool ResolveNumberRefs(absl::string_view e164, const Identity& viewer,
                                  std::vector<RecordRef>* out) const = 0;
 };
+
+// The work this thread's number and URI resolutions have done so far
+// (counts since the thread started). Resolution takes one path up to its
+// visibility decision whatever it finds, so that an identifier the viewer
+// may not see costs exactly what a missing one costs (no timing oracle);
+// tests compare these counts across the two instead of timing them.
+struct ResolveWork {
+  uint64_t tn_probes = 0;          // TN table look-ups.
+  uint64_t tn_decodes = 0;         // Scans of a TN's (or the stand-in's)
+                                   // destination groups.
+  uint64_t range_searches = 0;     // Narrowest-range searches.
+  uint64_t prefix_probes = 0;      // Prefix-table look-ups.
+  uint64_t uri_probes = 0;         // URI look-ups.
+  uint64_t group_evaluations = 0;  // Visibility decisions (SED groups of an
+                                   // identifier for a viewer class).
+  bool operator==(const ResolveWork&) const = default;
+};
+ResolveWork ThisThreadResolveWork();
 
 class RegistryView::Builder {
  public:
