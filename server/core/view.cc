@@ -600,6 +600,10 @@ thread_local ResolveWork tls_resolve_work;
 // A destination group id no object can have (ids are printable), so the
 // stand-in is never visible; resolution also never answers from it.
 constexpr absl::string_view kStandInDestGroup = "\x01lufd:no-identifier";
+// What the range search probes when no range covers the number: a key of a
+// range's shape that no object has.
+constexpr absl::string_view kStandInRangeKey =
+    "range:+000000000000000-+000000000000000";
 
 // The stand-in as an encoded TN (kind and value stripped, as EncodeTn),
 // shaped like a provisioned one: a registrant, one destination group and
@@ -629,11 +633,14 @@ const lufd::v1::PublicIdentifier& StandInIdentifier() {
   return *id;
 }
 
-// Reads only the destination groups of an encoded TN into `head`, skipping
-// (not parsing) everything else: visibility depends on nothing more, and
-// the cost does not grow with the TN's inline records. False when the
-// bytes are malformed.
-bool ScanTnHead(absl::string_view bytes, lufd::v1::PublicIdentifier* head) {
+// Reads only the destination group ids of an encoded TN into `dest_groups`
+// (views into `bytes`, cleared first), skipping (not parsing) everything
+// else: visibility depends on nothing more, and neither the TN's inline
+// records nor the ids' lengths change the cost (nothing is allocated once
+// the vector has grown). False when the bytes are malformed.
+bool ScanTnDestGroups(absl::string_view bytes,
+                      std::vector<absl::string_view>* dest_groups) {
+  dest_groups->clear();
   using google::protobuf::internal::WireFormatLite;
   google::protobuf::io::CodedInputStream in(
       reinterpret_cast<const uint8_t*>(bytes.data()),
@@ -648,10 +655,14 @@ bool ScanTnHead(absl::string_view bytes, lufd::v1::PublicIdentifier* head) {
       return static_cast<size_t>(in.CurrentPosition()) == bytes.size();
     if (tag == kDestGroupTag) {
       uint32_t len = 0;
-      if (!in.ReadVarint32(&len) ||
-          !in.ReadString(head->add_dest_group_ids(), static_cast<int>(len))) {
+      const void* data = nullptr;
+      int size = 0;
+      if (!in.ReadVarint32(&len) || !in.GetDirectBufferPointer(&data, &size) ||
+          static_cast<uint32_t>(size) < len) {
         return false;
       }
+      dest_groups->emplace_back(static_cast<const char*>(data), len);
+      in.Skip(static_cast<int>(len));
     } else if (!WireFormatLite::SkipField(&in, tag)) {
       return false;
     }
@@ -940,34 +951,26 @@ class ViewImpl final : public RegistryView {
     // Constant path (see "Constant-path resolution" above): everything up
     // to the visibility decision is done whatever the probes find.
     ResolveWork& work = tls_resolve_work;
-    // Per-thread arena over a fixed block, reset per call: a reused message
-    // would still free and reallocate its strings and oneof records.
-    struct TnScratch {
-      alignas(std::max_align_t) char block[8192];
-      google::protobuf::Arena arena{block, sizeof(block)};
-    };
-    thread_local TnScratch scratch;
-    scratch.arena.Reset();
-    auto* head =
-        google::protobuf::Arena::CreateMessage<lufd::v1::PublicIdentifier>(
-            &scratch.arena);
     ++work.tn_probes;
     const auto* entry = data_.tns.FindEntry(*code);
     ++work.tn_decodes;
+    thread_local std::vector<absl::string_view> tn_dest_groups;
     const bool tn_found =
-        ScanTnHead(entry != nullptr ? entry->second.view()
-                                    : absl::string_view(StandInTnBytes()),
-                   head) &&
+        ScanTnDestGroups(entry != nullptr ? entry->second.view()
+                                          : absl::string_view(StandInTnBytes()),
+                         &tn_dest_groups) &&
         entry != nullptr;
 
+    // One identifier-table probe whether or not a range covers the number.
     ++work.range_searches;
-    const lufd::v1::PublicIdentifier* range_id = nullptr;
-    if (const RangeEntry* range = data_.ranges->Narrowest(
-            static_cast<uint8_t>(digits.size()), *code >> 4)) {
-      const ObjPtr* ptr =
-          FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, range->key);
-      if (ptr != nullptr) range_id = &(*ptr)->identifier();
-    }
+    const RangeEntry* range = data_.ranges->Narrowest(
+        static_cast<uint8_t>(digits.size()), *code >> 4);
+    const ObjPtr* range_ptr = FindObject(
+        lufd::v1::OBJECT_KIND_IDENTIFIER,
+        range != nullptr ? absl::string_view(range->key) : kStandInRangeKey);
+    const lufd::v1::PublicIdentifier* range_id =
+        range != nullptr && range_ptr != nullptr ? &(*range_ptr)->identifier()
+                                                 : nullptr;
 
     // Every prefix length present, longest first, without stopping at the
     // first hit. The key is per-thread: no allocation per call.
@@ -987,15 +990,32 @@ class ViewImpl final : public RegistryView {
     }
 
     // The most specific identifier (TN, narrowest range, longest prefix), or
-    // the stand-in (`head` then holds its scan): one visibility decision.
-    const lufd::v1::PublicIdentifier* id = tn_found    ? head
-                                           : range_id  ? range_id
-                                           : prefix_id ? prefix_id
-                                                       : head;
-    const bool found = tn_found || range_id != nullptr || prefix_id != nullptr;
-    if (!GroupsFor(*id, viewer).visible || !found) return false;
+    // the stand-in (whose scan tn_dest_groups then holds): one visibility
+    // decision, on views of the destination group ids either way.
+    const lufd::v1::PublicIdentifier* id =
+        range_id != nullptr ? range_id : prefix_id;
+    thread_local std::vector<absl::string_view> id_dest_groups;
+    id_dest_groups.clear();
+    if (!tn_found && id != nullptr) {
+      for (const auto& dg : id->dest_group_ids()) id_dest_groups.push_back(dg);
+    }
+    const bool found = tn_found || id != nullptr;
+    const bool visible =
+        GroupsForDestGroups(
+            !tn_found && id != nullptr ? id_dest_groups : tn_dest_groups,
+            viewer)
+            .visible;
+    if (!visible || !found) return false;
     if (tn_found) {
-      // Visible: now the whole TN, records included.
+      // Visible: now the whole TN, records included, parsed on a per-thread
+      // arena over a fixed block, reset per call (a reused message would
+      // still free and reallocate its strings and oneof records).
+      struct TnScratch {
+        alignas(std::max_align_t) char block[8192];
+        google::protobuf::Arena arena{block, sizeof(block)};
+      };
+      thread_local TnScratch scratch;
+      scratch.arena.Reset();
       auto* tn =
           google::protobuf::Arena::CreateMessage<lufd::v1::PublicIdentifier>(
               &scratch.arena);
@@ -1088,6 +1108,14 @@ class ViewImpl final : public RegistryView {
 
   const GroupAnswer& GroupsFor(const lufd::v1::PublicIdentifier& id,
                                const Identity& viewer) const {
+    return GroupsForDestGroups(id.dest_group_ids(), viewer);
+  }
+
+  // GroupsFor() of an identifier with these destination group ids (any
+  // range of strings or string_views).
+  template <typename DestGroupIds>
+  const GroupAnswer& GroupsForDestGroups(const DestGroupIds& dest_group_ids,
+                                         const Identity& viewer) const {
     ++tls_resolve_work.group_evaluations;
     struct Cache {
       uint64_t view_id = 0;
@@ -1103,9 +1131,9 @@ class ViewImpl final : public RegistryView {
     key.clear();
     // Visibility depends only on the viewer's class (authz.h).
     AppendViewerClass(viewer, &key);
-    for (const auto& dg : id.dest_group_ids()) {
+    for (const auto& dg : dest_group_ids) {
       key.push_back('\0');
-      key.append(dg);
+      key.append(dg.data(), dg.size());
     }
     if (auto it = cache.answers.find(key); it != cache.answers.end()) {
       return it->second;
@@ -1115,7 +1143,7 @@ class ViewImpl final : public RegistryView {
 
     std::vector<const lufd::v1::SedGroup*> groups;
     absl::flat_hash_set<absl::string_view> seen_groups;
-    for (const auto& dg : id.dest_group_ids()) {
+    for (const auto& dg : dest_group_ids) {
       const auto* entry = data_.dest_sed_groups.FindEntry(dg);
       if (entry == nullptr) continue;
       entry->second->refs.ForEach([&](const std::string& ref) {
