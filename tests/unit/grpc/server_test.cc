@@ -1667,5 +1667,104 @@ TEST_F(ServerTest, LufdBinaryRefusesUnmigratedStore) {
   EXPECT_THAT(lufd.Log(), HasSubstr("schema is not current"));
 }
 
+// Issue 8 §2: a number (TN, range or prefix) that exists but that the
+// caller may not see is answered exactly like one that does not exist, by
+// Lookup and by BatchLookup: same status, message, metadata and response
+// bytes (the view resolves both by the same path: view_same_path_test).
+TEST_F(ServerTest, InvisibleAndUnknownNumbersAnswerAlike) {
+  StartServer();
+  // SSP2's TN, range and prefix on a SED group that is neither public nor
+  // offered to peer-ssp1's org.
+  std::vector<lufd::v1::RegistryObject> objects =
+      NumberObjects("-hidden", "+12025551111");
+  for (auto& o : objects) {
+    if (o.has_dest_group())
+      o.mutable_dest_group()->set_registrant_id("iana-en:222");
+    if (o.has_sed_record())
+      o.mutable_sed_record()->set_registrant_id("iana-en:222");
+    if (o.has_sed_group()) {
+      o.mutable_sed_group()->set_registrant_id("iana-en:222");
+      o.mutable_sed_group()->set_public_(false);
+    }
+    if (o.has_identifier())
+      o.mutable_identifier()->set_registrant_id("iana-en:222");
+  }
+  lufd::v1::RegistryObject range = objects.back();
+  range.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_TN_RANGE);
+  range.mutable_identifier()->set_value("+12026660000");
+  range.mutable_identifier()->set_range_end("+12026669999");
+  lufd::v1::RegistryObject prefix = objects.back();
+  prefix.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_TN_PREFIX);
+  prefix.mutable_identifier()->set_value("+1202777");
+  objects.push_back(range);
+  objects.push_back(prefix);
+  objects.insert(objects.begin(),
+                 OrgObject("iana-en:222", {lufd::v1::ORG_ROLE_REGISTRANT}));
+  auto written = server_->registry()->Execute(Identity::LocalAdmin(),
+                                              Puts(objects), "hidden");
+  ASSERT_TRUE(written.ok()) << written.status();
+  // The admin sees them: they exist.
+  for (const char* n : {"+12025551111", "+12026661234", "+12027771234"}) {
+    lufd::v1::LookupResponse found;
+    ASSERT_TRUE(Lookup("admin", n, &found).ok()) << n;
+    EXPECT_TRUE(found.found()) << n;
+  }
+
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  // Everything the caller gets back from one unary Lookup, as text.
+  auto unary = [&](const std::string& query) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    lufd::v1::LookupRequest request;
+    request.set_query(query);
+    request.set_request_id("r");
+    lufd::v1::LookupResponse response;
+    grpc::Status s = stub->Lookup(&ctx, request, &response);
+    std::string out =
+        absl::StrCat(s.error_code(), "|", s.error_message(), "|",
+                     s.error_details(), "|", response.SerializeAsString());
+    for (const auto& [k, v] : ctx.GetServerInitialMetadata()) {
+      absl::StrAppend(&out, "|i:", std::string(k.data(), k.size()), "=",
+                      std::string(v.data(), v.size()));
+    }
+    for (const auto& [k, v] : ctx.GetServerTrailingMetadata()) {
+      absl::StrAppend(&out, "|t:", std::string(k.data(), k.size()), "=",
+                      std::string(v.data(), v.size()));
+    }
+    return out;
+  };
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"+12025551111", "+12035551111"},   // TN
+      {"+12026661234", "+12036661234"},   // range
+      {"+12027771234", "+12037771234"}};  // prefix
+  for (const auto& [invisible, unknown] : pairs) {
+    EXPECT_EQ(unary(invisible), unary(unknown)) << invisible;
+    EXPECT_THAT(unary(invisible), HasSubstr("no SED for this query"));
+  }
+
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->BatchLookup(&ctx);
+  for (const auto& [invisible, unknown] : pairs) {
+    for (const std::string& q : {invisible, unknown}) {
+      lufd::v1::LookupRequest request;
+      request.set_query(q);
+      request.set_request_id("r");
+      ASSERT_TRUE(stream->Write(request));
+    }
+  }
+  stream->WritesDone();
+  std::vector<std::string> answers;
+  lufd::v1::LookupResponse response;
+  while (answers.size() < 10 && stream->Read(&response)) {
+    answers.push_back(response.SerializeAsString());
+  }
+  ASSERT_TRUE(stream->Finish().ok());
+  ASSERT_EQ(answers.size(), 2 * pairs.size());
+  for (size_t i = 0; i < answers.size(); i += 2) {
+    EXPECT_EQ(answers[i], answers[i + 1]) << pairs[i / 2].first;
+  }
+}
+
 }  // namespace
 }  // namespace lufd
