@@ -10,7 +10,9 @@
 // untimed warm-up pass. Output: one line per kind with both distributions'
 // p10/p50/p90/p99 (ns) and the AUC (bench/timing_stats.h): P(invisible
 // slower than nonexistent); 0.5 = indistinguishable. Target <= 0.55 (and
-// >= 0.45: faster is as much of a tell as slower).
+// >= 0.45: faster is as much of a tell as slower). A "view-reference" line
+// per kind gives, for scale, what SSP1 (who sees them) pays for the same
+// queries.
 // Single process, single thread; every loop is bounded by the flags.
 #include <algorithm>
 #include <chrono>
@@ -216,6 +218,28 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "lookup_timing_view: SSP3 saw %zu answers\n", found);
       return 1;
     }
+    // For reference (not an oracle: a found answer is one): what the
+    // same queries cost SSP1, who sees them, against the nonexistent ones.
+    std::vector<int64_t> t_visible, t_missing;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (size_t i = 0; i < order.size(); ++i) {
+        const auto& pool = order[i] ? kind.nonexistent : kind.invisible;
+        const std::string& q = pool[i % pool.size()];
+        const auto t0 = std::chrono::steady_clock::now();
+        lufd::Resolution r =
+            kind.uri ? view->ResolveUri(q, ssp1) : view->ResolveNumber(q, ssp1);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (pass == 0 || r.found != (order[i] == 0)) continue;
+        (order[i] ? t_missing : t_visible)
+            .push_back(
+                std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0)
+                    .count());
+      }
+    }
+    lines.push_back(lufd::bench::CompareLine(
+        absl::StrCat("view-reference kind=", kind.name, " tns=", tns,
+                     " pool=", pool, " viewer=ssp1"),
+        "visible", &t_visible, "nonexistent", &t_missing, 1.0, "ns"));
     lines.push_back(lufd::bench::CompareLine(
         absl::StrCat("view kind=", kind.name, " tns=", tns, " pool=", pool),
         "invisible", &t_invisible, "nonexistent", &t_nonexistent, 1.0, "ns"));

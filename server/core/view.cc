@@ -590,10 +590,11 @@ class Mutator {
 // one scan of a TN's destination groups (of the TN found, or of a fixed
 // stand-in), one range search, one probe per prefix length present in the
 // view (no early exit), then GroupsFor() on the most specific identifier
-// found, or on the stand-in. A URI does one probe and GroupsFor() on the
-// URI or the stand-in. Only a visible answer does more (decoding records).
-// The per-thread ResolveWork counters make the property testable without
-// timing it.
+// found, or on the stand-in (probes of tables the view leaves empty are
+// skipped: that depends on the view, not on the query). A URI does one probe
+// and GroupsFor() on the URI or the stand-in. Only a visible answer does more
+// (decoding records). The per-thread ResolveWork counters make the property
+// testable without timing it.
 
 thread_local ResolveWork tls_resolve_work;
 
@@ -961,16 +962,21 @@ class ViewImpl final : public RegistryView {
                          &tn_dest_groups) &&
         entry != nullptr;
 
-    // One identifier-table probe whether or not a range covers the number.
-    ++work.range_searches;
-    const RangeEntry* range = data_.ranges->Narrowest(
-        static_cast<uint8_t>(digits.size()), *code >> 4);
-    const ObjPtr* range_ptr = FindObject(
-        lufd::v1::OBJECT_KIND_IDENTIFIER,
-        range != nullptr ? absl::string_view(range->key) : kStandInRangeKey);
-    const lufd::v1::PublicIdentifier* range_id =
-        range != nullptr && range_ptr != nullptr ? &(*range_ptr)->identifier()
-                                                 : nullptr;
+    // One search and one identifier-table probe whether or not a range
+    // covers the number; none when the view has no range at all (that
+    // depends on the view, not on the query).
+    const lufd::v1::PublicIdentifier* range_id = nullptr;
+    if (!data_.ranges->entries.empty()) {
+      ++work.range_searches;
+      const RangeEntry* range = data_.ranges->Narrowest(
+          static_cast<uint8_t>(digits.size()), *code >> 4);
+      const ObjPtr* range_ptr = FindObject(
+          lufd::v1::OBJECT_KIND_IDENTIFIER,
+          range != nullptr ? absl::string_view(range->key) : kStandInRangeKey);
+      if (range != nullptr && range_ptr != nullptr) {
+        range_id = &(*range_ptr)->identifier();
+      }
+    }
 
     // Every prefix length present, longest first, without stopping at the
     // first hit. The key is per-thread: no allocation per call.
