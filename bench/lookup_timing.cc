@@ -139,14 +139,7 @@ int main(int argc, char** argv) {
         absl::StrCat("grpc kind=", name), "invisible", &t_invisible,
         "nonexistent", &t_nonexistent, 1000.0, "us"));
   }
-  std::ofstream out;
-  if (!absl::GetFlag(FLAGS_out).empty()) {
-    out.open(absl::GetFlag(FLAGS_out), std::ios::app);
-  }
-  for (const std::string& line : lines) {
-    std::printf("%s\n", line.c_str());
-    if (out) out << line << "\n";
-  }
+  lufd::bench::PrintLines(lines, absl::GetFlag(FLAGS_out));
   if (unexpected != 0) {
     std::fprintf(stderr, "lookup_timing: %zu calls not NOT_FOUND; first: %s\n",
                  unexpected, first_unexpected.c_str());

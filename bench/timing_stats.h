@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +65,18 @@ inline std::string CompareLine(const std::string& label, const char* name_a,
   }
   absl::StrAppendFormat(&out, " auc=%.4f", Auc(*a, *b));
   return out;
+}
+
+// Prints `lines` to stdout and, when `path` is not empty, appends them to
+// that file.
+inline void PrintLines(const std::vector<std::string>& lines,
+                       const std::string& path) {
+  std::ofstream out;
+  if (!path.empty()) out.open(path, std::ios::app);
+  for (const std::string& line : lines) {
+    std::printf("%s\n", line.c_str());
+    if (out) out << line << "\n";
+  }
 }
 
 }  // namespace lufd::bench

@@ -18,7 +18,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -194,63 +193,50 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> order(2 * static_cast<size_t>(samples), 0);
     std::fill(order.begin() + samples, order.end(), 1);
     std::shuffle(order.begin(), order.end(), rng);
-    std::vector<int64_t> t_invisible, t_nonexistent;
-    t_invisible.reserve(samples);
-    t_nonexistent.reserve(samples);
-    size_t found = 0;
-    for (int pass = 0; pass < 2; ++pass) {  // 0: warm-up, untimed.
-      for (size_t i = 0; i < order.size(); ++i) {
-        const auto& pool = order[i] ? kind.nonexistent : kind.invisible;
-        const std::string& q = pool[i % pool.size()];
-        const auto t0 = std::chrono::steady_clock::now();
-        lufd::Resolution r =
-            kind.uri ? view->ResolveUri(q, ssp3) : view->ResolveNumber(q, ssp3);
-        const auto t1 = std::chrono::steady_clock::now();
-        found += r.found;
-        if (pass == 0) continue;
-        (order[i] ? t_nonexistent : t_invisible)
-            .push_back(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0)
-                    .count());
+    // Times every query of `order` for `viewer` (after an untimed warm-up
+    // pass) into `by_class[0]` (pool `invisible`) and `by_class[1]`
+    // (`nonexistent`); keeps a call only when found() is what `want_found`
+    // says for its class. Returns how many calls found something.
+    auto time_calls = [&](const lufd::Identity& viewer,
+                          const bool want_found[2],
+                          std::vector<int64_t> by_class[2]) {
+      size_t found = 0;
+      for (int pass = 0; pass < 2; ++pass) {  // 0: warm-up, untimed.
+        for (size_t i = 0; i < order.size(); ++i) {
+          const auto& pool = order[i] ? kind.nonexistent : kind.invisible;
+          const std::string& q = pool[i % pool.size()];
+          const auto t0 = std::chrono::steady_clock::now();
+          lufd::Resolution r = kind.uri ? view->ResolveUri(q, viewer)
+                                        : view->ResolveNumber(q, viewer);
+          const auto t1 = std::chrono::steady_clock::now();
+          found += r.found;
+          if (pass == 0 || r.found != want_found[order[i]]) continue;
+          by_class[order[i]].push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0)
+                  .count());
+        }
       }
-    }
-    if (found != 0) {
+      return found;
+    };
+    std::vector<int64_t> hidden[2];  // SSP3: invisible, nonexistent.
+    const bool nothing_found[2] = {false, false};
+    if (size_t found = time_calls(ssp3, nothing_found, hidden); found != 0) {
       std::fprintf(stderr, "lookup_timing_view: SSP3 saw %zu answers\n", found);
       return 1;
     }
     // For reference (not an oracle: a found answer is one): what the
     // same queries cost SSP1, who sees them, against the nonexistent ones.
-    std::vector<int64_t> t_visible, t_missing;
-    for (int pass = 0; pass < 2; ++pass) {
-      for (size_t i = 0; i < order.size(); ++i) {
-        const auto& pool = order[i] ? kind.nonexistent : kind.invisible;
-        const std::string& q = pool[i % pool.size()];
-        const auto t0 = std::chrono::steady_clock::now();
-        lufd::Resolution r =
-            kind.uri ? view->ResolveUri(q, ssp1) : view->ResolveNumber(q, ssp1);
-        const auto t1 = std::chrono::steady_clock::now();
-        if (pass == 0 || r.found != (order[i] == 0)) continue;
-        (order[i] ? t_missing : t_visible)
-            .push_back(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(t1 - t0)
-                    .count());
-      }
-    }
+    std::vector<int64_t> seen[2];
+    const bool invisible_found[2] = {true, false};
+    time_calls(ssp1, invisible_found, seen);
     lines.push_back(lufd::bench::CompareLine(
         absl::StrCat("view-reference kind=", kind.name, " tns=", tns,
                      " pool=", pool, " viewer=ssp1"),
-        "visible", &t_visible, "nonexistent", &t_missing, 1.0, "ns"));
+        "visible", &seen[0], "nonexistent", &seen[1], 1.0, "ns"));
     lines.push_back(lufd::bench::CompareLine(
         absl::StrCat("view kind=", kind.name, " tns=", tns, " pool=", pool),
-        "invisible", &t_invisible, "nonexistent", &t_nonexistent, 1.0, "ns"));
+        "invisible", &hidden[0], "nonexistent", &hidden[1], 1.0, "ns"));
   }
-  std::ofstream out;
-  if (!absl::GetFlag(FLAGS_out).empty()) {
-    out.open(absl::GetFlag(FLAGS_out), std::ios::app);
-  }
-  for (const std::string& line : lines) {
-    std::printf("%s\n", line.c_str());
-    if (out) out << line << "\n";
-  }
+  lufd::bench::PrintLines(lines, absl::GetFlag(FLAGS_out));
   return 0;
 }
