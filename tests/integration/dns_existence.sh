@@ -23,24 +23,7 @@ ZONE=e164.arpa.
 mkdir -m 700 "$T/keys"
 DNS_PORT="$(it_free_dns_port)"
 DOT_PORT="$(it_free_port)"
-LUFD_CONFIG_TAIL="$(cat <<EOF
-dns:
-  listen:
-    - "127.0.0.1:$DNS_PORT"
-  workers: 1
-  dot:
-    listen: "127.0.0.1:$DOT_PORT"
-    client_cert: "optional"
-    tls:
-      cert_file: "$PKI/server.pem"
-      key_file: "$PKI/server.key"
-      client_ca_file: "$PKI/ca.pem"
-  zones:
-    - name: "$ZONE"
-  dnssec:
-    key_dir: "$T/keys"
-EOF
-)"
+LUFD_CONFIG_TAIL="$(lufd_dot_yaml "$DNS_PORT" "$DOT_PORT" "$T/keys" "$ZONE")"
 start_lufd "sqlite:$T/registry.db"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || {
   echo "$dout" >&2
@@ -49,14 +32,7 @@ wait_dns "$DNS_PORT" "$ZONE" SOA 30 || {
 pass "lufd serves DNS on :$DNS_PORT and DoT on :$DOT_PORT"
 
 provision_rfc7878
-SECRET1="$(head -c 32 /dev/urandom | base64 -w0)"
-SECRET3="$(head -c 32 /dev/urandom | base64 -w0)"
-run_ctl admin credential add cred-tsig-ssp1 --org iana-en:111 --role peer \
-  --tsig-name ssp1-key. --tsig-secret "$SECRET1"
-expect_ok "TSIG credential for SSP1"
-run_ctl admin credential add cred-tsig-ssp3 --org iana-en:333 --role peer \
-  --tsig-name ssp3-key. --tsig-secret "$SECRET3"
-expect_ok "TSIG credential for SSP3"
+add_tsig_peers
 TN_NAME="$(enum_name +12025556666 "$ZONE")"
 
 # ask VIEWER ARGS...: the query as VIEWER (anon | tsig1 | tsig3 | dot1 |
@@ -69,11 +45,8 @@ ask() {
     tsig1) dns_dig "$DNS_PORT" +norec -y "hmac-sha256:ssp1-key.:$SECRET1" "$@" ;;
     tsig3) dns_dig "$DNS_PORT" +norec -y "hmac-sha256:ssp3-key.:$SECRET3" "$@" ;;
     dot1 | dot3)
-      set +e
-      dout="$(timeout 20 kdig @127.0.0.1 -p "$DOT_PORT" +tls +tls-ca="$PKI/ca.pem" \
-        +tls-hostname=localhost +tls-certfile="$PKI/peer-ssp${who#dot}.pem" \
-        +tls-keyfile="$PKI/peer-ssp${who#dot}.key" +norec +time=3 +retry=0 "$@" 2>&1)"
-      set -e
+      kdig_tls "$DOT_PORT" +tls-certfile="$PKI/peer-ssp${who#dot}.pem" \
+        +tls-keyfile="$PKI/peer-ssp${who#dot}.key" "$@"
       ;;
   esac
 }
