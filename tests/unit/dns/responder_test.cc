@@ -963,37 +963,44 @@ TEST_F(ResponderTest, NamesAboveInvisibleDataAnswerLikeNamesAboveNothing) {
   // Same serial in both registries: same SOA, same apex signatures; the
   // denial NSECs' signatures come from the shared LRU when their RDATA is
   // the same. So equal answers are equal bytes (but the ID, kept too).
-  views_.Publish(BuildOfferedView(9, /*with_offered=*/true));
-  std::vector<std::vector<uint8_t>> hidden;
-  for (const Viewer& v : viewers) {
-    for (const std::string& name : OfferedNames()) {
-      for (const Q& q : DenialQueries(name)) {
-        hidden.push_back(Raw(q, v.identity, v.transport));
+  // Signed (compact denial), then unsigned (no keys: plain NXDOMAIN).
+  for (const bool is_signed : {true, false}) {
+    SCOPED_TRACE(is_signed ? "signed zone" : "unsigned zone");
+    if (!is_signed) keys_.Publish({});
+    views_.Publish(BuildOfferedView(9, /*with_offered=*/true));
+    std::vector<std::vector<uint8_t>> hidden;
+    for (const Viewer& v : viewers) {
+      for (const std::string& name : OfferedNames()) {
+        for (const Q& q : DenialQueries(name)) {
+          hidden.push_back(Raw(q, v.identity, v.transport));
+        }
       }
     }
-  }
-  views_.Publish(BuildOfferedView(9, /*with_offered=*/false));
-  size_t i = 0;
-  for (const Viewer& v : viewers) {
-    for (const std::string& name : OfferedNames()) {
-      for (const Q& q : DenialQueries(name)) {
-        SCOPED_TRACE(absl::StrCat(
-            v.what, " ", name, " type ", q.type, q.edns ? "" : " no EDNS",
-            q.do_bit ? " DO" : "", q.co ? " CO" : "", " payload ", q.payload));
-        const std::vector<uint8_t> absent = Raw(q, v.identity, v.transport);
-        ASSERT_FALSE(absent.empty());
-        EXPECT_EQ(hidden[i++], absent);
-        // And "absent" is a denial: NXDOMAIN, or compact denial's NOERROR
-        // with NXNAME in the NSEC bitmap.
-        Pkt p = Parse(absent);
-        EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
-        if (!q.do_bit || q.co) {
-          EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
-        } else if (q.payload > 512) {
-          ldns_rr* nsec = First(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC);
-          ASSERT_NE(nsec, nullptr);
-          EXPECT_TRUE(ldns_nsec_bitmap_covers_type(
-              ldns_rr_rdf(nsec, 1), static_cast<ldns_rr_type>(128)));
+    views_.Publish(BuildOfferedView(9, /*with_offered=*/false));
+    size_t i = 0;
+    for (const Viewer& v : viewers) {
+      for (const std::string& name : OfferedNames()) {
+        for (const Q& q : DenialQueries(name)) {
+          SCOPED_TRACE(absl::StrCat(v.what, " ", name, " type ", q.type,
+                                    q.edns ? "" : " no EDNS",
+                                    q.do_bit ? " DO" : "", q.co ? " CO" : "",
+                                    " payload ", q.payload));
+          const std::vector<uint8_t> absent = Raw(q, v.identity, v.transport);
+          ASSERT_FALSE(absent.empty());
+          EXPECT_EQ(hidden[i++], absent);
+          // And "absent" is a denial: NXDOMAIN, or compact denial's NOERROR
+          // with NXNAME in the NSEC bitmap.
+          Pkt p = Parse(absent);
+          EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+          if (!is_signed || !q.do_bit || q.co) {
+            EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+          } else if (q.payload > 512) {
+            ldns_rr* nsec =
+                First(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC);
+            ASSERT_NE(nsec, nullptr);
+            EXPECT_TRUE(ldns_nsec_bitmap_covers_type(
+                ldns_rr_rdf(nsec, 1), static_cast<ldns_rr_type>(128)));
+          }
         }
       }
     }
