@@ -28,6 +28,10 @@ using dns::kTypeNAPTR;
 
 constexpr char kHit[] = "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.";   // +12025556666
 constexpr char kMiss[] = "1.1.1.1.5.5.5.2.0.2.1.e164.arpa.";  // Not there.
+// An empty non-terminal above +12025556666 (public), and the name above the
+// hidden +12025550000 only (anonymous: as absent as kMiss).
+constexpr char kEnt[] = "5.5.5.2.0.2.1.e164.arpa.";
+constexpr char kAboveHidden[] = "0.0.0.5.5.5.2.0.2.1.e164.arpa.";
 
 // One zone (e164.arpa.) with +12025556666 (two NAPTRs, TTL 600 and 300,
 // and a URI), a range and a prefix on the same group, one hidden number;
@@ -125,6 +129,26 @@ BENCHMARK(BM_Respond)
     ->Args({0, 0})   // Unsigned hit.
     ->Args({1, 1})   // Signed miss, denial signatures from the LRU.
     ->Args({1, 0});  // Unsigned miss.
+
+// Denials that ask whether something is below the name: args (0 = an
+// empty non-terminal, 1 = the name above a number hidden from the
+// anonymous asker; DO bit).
+void BM_RespondAbove(benchmark::State& state) {
+  Served& s = Shared();
+  const std::vector<uint8_t> packet = QueryPacket(
+      state.range(0) == 0 ? kEnt : kAboveHidden, state.range(1) != 0);
+  std::vector<uint8_t> out(65535);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(s.Answer(packet, &out));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RespondAbove)
+    ->ArgNames({"hidden", "do"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1});
 
 // Misses on names never asked before (10,000 of them, 10x the LRU): every
 // denial is signed on demand.

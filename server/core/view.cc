@@ -25,6 +25,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -239,20 +240,6 @@ struct RangeIndex {
     }
   }
 
-  // True when some range of `len`-digit numbers intersects [lo, hi].
-  bool Intersects(uint8_t len, uint64_t lo, uint64_t hi) const {
-    // The last range of this length starting at or before hi: it, or an
-    // earlier one (max_hi), reaches lo exactly when one intersects.
-    auto it = std::upper_bound(
-        entries.begin(), entries.end(), std::make_pair(len, hi),
-        [](const std::pair<uint8_t, uint64_t>& v, const RangeEntry& e) {
-          return std::tie(v.first, v.second) < std::tie(e.len, e.lo);
-        });
-    if (it == entries.begin()) return false;
-    size_t i = static_cast<size_t>(it - entries.begin()) - 1;
-    return entries[i].len == len && max_hi[i] >= lo;
-  }
-
   // The narrowest range covering (len, value), or nullptr.
   const RangeEntry* Narrowest(uint8_t len, uint64_t value) const {
     auto it = std::upper_bound(
@@ -290,6 +277,72 @@ std::optional<RangeEntry> RangeOf(const lufd::v1::PublicIdentifier& id,
                     *hi_code >> 4, std::string(key)};
 }
 
+// Per-name empty-non-terminal reasons by visibility key (Data::below). A
+// key is (interned destination group << 1) | (1 if the identifier has
+// in-service records of its own): an identifier resolves to something for
+// a viewer exactly when one of its keys passes DestGroupState.
+struct BelowSet {
+  absl::InlinedVector<std::pair<uint32_t, uint32_t>, 2> counts;  // key, n>0
+
+  // One more reason with `key`; true when the key was not counted before.
+  bool Add(uint32_t key) {
+    for (auto& [k, n] : counts) {
+      if (k == key) return n++ == 0;
+    }
+    counts.emplace_back(key, 1);
+    return true;
+  }
+  // One reason less; true when the key's last reason went.
+  bool Remove(uint32_t key) {
+    for (size_t i = 0; i < counts.size(); ++i) {
+      if (counts[i].first != key) continue;
+      if (--counts[i].second > 0) return false;
+      counts.erase(counts.begin() + static_cast<std::ptrdiff_t>(i));
+      return true;
+    }
+    return false;  // Not counted (cannot happen).
+  }
+};
+
+// Range blocks rooted at one name (Data::cover).
+struct CoverEntry {
+  uint32_t key = 0;
+  uint8_t len = 0;  // Digits of the range's numbers.
+  uint32_t count = 0;
+};
+using CoverSet = absl::InlinedVector<CoverEntry, 1>;
+
+// Calls fn(code, free) for each aligned block a range splits into: all
+// r.len-digit numbers starting with the digits of `code` (free = r.len
+// minus their length; 0 = a single number). At most 2 * 9 * 15 blocks.
+template <class Fn>
+void ForEachRangeBlock(const RangeEntry& r, Fn&& fn) {
+  uint64_t lo = r.lo;
+  for (;;) {
+    size_t free = 0;
+    while (free < r.len && lo % kPow10[free + 1] == 0 &&
+           lo + kPow10[free + 1] - 1 <= r.hi) {
+      ++free;
+    }
+    fn(((lo / kPow10[free]) << 4) | (r.len - free), free);
+    const uint64_t next = lo + kPow10[free];
+    if (next - 1 >= r.hi) return;
+    lo = next;
+  }
+}
+
+// Whether an identifier has in-service records of its own that an answer
+// would carry (NAPTR, URI, NS; see AddCandidate).
+bool HasOwnRecords(const lufd::v1::PublicIdentifier& id) {
+  for (const auto& record : id.records()) {
+    if (record.in_service() &&
+        (record.has_naptr() || record.has_uri() || record.has_ns())) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Everything a view holds. Copying is cheap (shard pointer vectors).
 struct Data {
   CowMap<std::string, ObjPtr> objects[kNumKinds];  // Non-TN objects by key.
@@ -307,16 +360,29 @@ struct Data {
   Index spki_credentials;  // spki sha256 -> credentials
   Index san_credentials;   // SAN URI -> credentials
   Index tsig_credentials;  // TSIG key name -> credentials
-  // Empty non-terminals (HasIdentifiersBelow) of TNs and prefixes: for each
-  // digit string P (as a DigitsCode; the apex is 0) with something below
-  // it, the number of its one-digit-longer children that are a TN or prefix
-  // identifier plus the number that have something below them (a child may
-  // count twice). Present = count > 0. Inserting a new identifier bumps its
-  // parent and walks up only while a count leaves 0, so a change costs O(1)
-  // entries in practice and numbers in blocks need ~N/10 entries. Ranges
-  // are answered from the range index instead (a range covers names that
-  // are not prefixes of its end points).
-  CowMap<uint64_t, uint32_t> below;
+  // Empty non-terminals (HasIdentifiersBelow, HasVisibleIdentifiersBelow):
+  // for each digit string P (as a DigitsCode; the apex is 0) with something
+  // below it, per visibility key (BelowKey: a destination group and whether
+  // the identifier has records of its own), the number of reasons: its
+  // one-digit-longer children that are a TN or prefix identifier with that
+  // key, plus those that have something with that key below them, plus the
+  // range blocks (RangeBlocks) rooted at P. Present = some key counted.
+  // Inserting an identifier bumps its parent per key and walks up only
+  // while a key's count leaves 0, so a change costs O(1) entries in practice
+  // and numbers in blocks need ~N/10 entries. Keys rather than viewers: who
+  // may see a destination group is decided at query time (DestGroupState),
+  // so an offer, a SED group made public or taken out of service costs no
+  // index work at all.
+  CowMap<uint64_t, BelowSet> below;
+  // Range blocks that cover names below their root: for a block of
+  // L-digit numbers starting with Q, every name under Q shorter than L has
+  // a number of the range below it. Q -> (key, L) with counts.
+  CowMap<uint64_t, CoverSet> cover;
+  // Destination group ids interned as small numbers for BelowKey (never
+  // reused; 0 = no destination group, visible to nobody).
+  CowMap<std::string, uint32_t> dest_group_nums;
+  CowMap<uint32_t, std::string> dest_group_names;
+  uint32_t next_dest_group = 1;
 
   // How many prefix identifiers there are of each length (index = number of
   // digits, 1..15): number resolution probes exactly the lengths that occur,
@@ -340,7 +406,7 @@ class Mutator {
         Blob& slot = d_->tns.Upsert(gen_, *code, &inserted);
         if (!inserted) UnindexTn(*code, slot);
         slot = EncodeTn(id);
-        if (inserted) AddBelow(ParentCode(*code));
+        PointBelow(*code, id, /*add=*/true);
         for (const auto& dg : id.dest_group_ids()) {
           AddRef(&d_->dest_identifiers, dg, *code);
         }
@@ -358,9 +424,6 @@ class Mutator {
     }
     slot = ptr;
     IndexObject(kind, key, *ptr, /*add=*/true);
-    if (inserted && kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
-      if (auto code = PrefixKeyCode(key)) AddBelow(ParentCode(*code));
-    }
     if (inserted) CountPrefix(kind, key, +1);
   }
 
@@ -371,7 +434,6 @@ class Mutator {
         if (entry == nullptr) return;
         UnindexTn(*code, entry->second);
         d_->tns.Erase(gen_, *code);
-        RemoveBelow(ParentCode(*code));
         return;
       }
     }
@@ -380,9 +442,6 @@ class Mutator {
     ObjPtr old = entry->second;  // Keep alive across the erase.
     IndexObject(kind, key, *old, /*add=*/false);
     d_->objects[kind].Erase(gen_, key);
-    if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
-      if (auto code = PrefixKeyCode(key)) RemoveBelow(ParentCode(*code));
-    }
     CountPrefix(kind, key, -1);
   }
 
@@ -397,28 +456,40 @@ class Mutator {
     MutableRefSet(index, target).tns.BulkInsertNew(gen_, codes);
   }
 
-  // AddBelow(parent) for each of `parents`, in any order (the counts do not
-  // depend on it). Rebuilds Data::below, so only for a Builder's own data.
-  void BulkAddBelow(const std::vector<uint64_t>& parents) {
-    if (parents.empty()) return;
-    absl::flat_hash_map<uint64_t, uint32_t> counts;
-    counts.reserve(d_->below.size() + parents.size() / 4);
+  // AddBelow(code, key) for each of `reasons`, in any order (the counts do
+  // not depend on it). Rebuilds Data::below, so only for a Builder's own
+  // data.
+  void BulkAddBelow(const std::vector<std::pair<uint64_t, uint32_t>>& reasons) {
+    if (reasons.empty()) return;
+    absl::flat_hash_map<uint64_t, BelowSet> sets;
+    sets.reserve(d_->below.size() + reasons.size() / 4);
     d_->below.ForEach([&](const auto& entry) {
-      counts.emplace(entry.first, entry.second);
+      sets.emplace(entry.first, entry.second);
       return true;
     });
-    for (uint64_t code : parents) {
-      for (;;) {
-        uint32_t& count = counts[code];
-        if (count++ > 0 || (code & 0xf) == 0) break;
-        code = ParentCode(code);
-      }
+    for (auto [code, key] : reasons) {
+      while (sets[code].Add(key) && (code & 0xf) != 0) code = ParentCode(code);
     }
-    std::vector<std::pair<uint64_t, uint32_t>> entries(counts.begin(),
-                                                       counts.end());
-    counts = {};
-    d_->below = CowMap<uint64_t, uint32_t>();
+    std::vector<std::pair<uint64_t, BelowSet>> entries(
+        std::make_move_iterator(sets.begin()),
+        std::make_move_iterator(sets.end()));
+    sets = {};
+    d_->below = CowMap<uint64_t, BelowSet>();
     d_->below.BulkInsertNew(gen_, &entries);
+  }
+
+  // The visibility keys of `id` (see BelowSet), distinct, into `keys`;
+  // interns destination groups not seen before.
+  void BelowKeys(const lufd::v1::PublicIdentifier& id,
+                 std::vector<uint32_t>* keys) {
+    keys->clear();
+    const uint32_t own = HasOwnRecords(id) ? 1 : 0;
+    for (const auto& dg : id.dest_group_ids()) {
+      keys->push_back(DestGroupNum(dg) << 1 | own);
+    }
+    if (keys->empty()) keys->push_back(own);  // Group 0: seen by nobody.
+    std::sort(keys->begin(), keys->end());
+    keys->erase(std::unique(keys->begin(), keys->end()), keys->end());
   }
 
   // Folds collected range changes into a fresh RangeIndex (O(#ranges), and
@@ -447,28 +518,94 @@ class Mutator {
     }
   }
 
-  // One more reason for `code` to have something below it (see
-  // Data::below); a count leaving 0 is a new reason for its parent.
-  void AddBelow(uint64_t code) {
-    for (;;) {
-      uint32_t& count = d_->below.Upsert(gen_, code);
-      if (count++ > 0 || (code & 0xf) == 0) return;
+  // One more reason with `key` for `code` to have something below it (see
+  // Data::below); a key's count leaving 0 is a new reason for the parent.
+  void AddBelow(uint64_t code, uint32_t key) {
+    while (d_->below.Upsert(gen_, code).Add(key) && (code & 0xf) != 0) {
       code = ParentCode(code);
     }
   }
 
-  void RemoveBelow(uint64_t code) {
+  void RemoveBelow(uint64_t code, uint32_t key) {
     for (;;) {
       const auto* entry = d_->below.FindEntry(code);
       if (entry == nullptr) return;  // Not counted (cannot happen).
-      if (entry->second > 1) {
-        --d_->below.Upsert(gen_, code);
-        return;
-      }
-      d_->below.Erase(gen_, code);
-      if ((code & 0xf) == 0) return;
+      BelowSet& set = d_->below.Upsert(gen_, code);
+      const bool gone = set.Remove(key);
+      if (set.counts.empty()) d_->below.Erase(gen_, code);
+      if (!gone || (code & 0xf) == 0) return;
       code = ParentCode(code);
     }
+  }
+
+  // The empty-non-terminal reasons of a TN or prefix identifier at `code`:
+  // one per key, for its parent.
+  void PointBelow(uint64_t code, const lufd::v1::PublicIdentifier& id,
+                  bool add) {
+    BelowKeys(id, &keys_);
+    for (uint32_t key : keys_) {
+      if (add) {
+        AddBelow(ParentCode(code), key);
+      } else {
+        RemoveBelow(ParentCode(code), key);
+      }
+    }
+  }
+
+  // The reasons of a range: per aligned block (ForEachRangeBlock), one for
+  // the block's root (the parent of a single number), and a cover entry
+  // for the names between the root and the numbers.
+  void RangeBelow(const RangeEntry& range, const lufd::v1::PublicIdentifier& id,
+                  bool add) {
+    BelowKeys(id, &keys_);
+    ForEachRangeBlock(range, [&](uint64_t root, size_t free) {
+      for (uint32_t key : keys_) {
+        if (free == 0) {
+          if (add) {
+            AddBelow(ParentCode(root), key);
+          } else {
+            RemoveBelow(ParentCode(root), key);
+          }
+          continue;
+        }
+        if (add) {
+          AddBelow(root, key);
+        } else {
+          RemoveBelow(root, key);
+        }
+        if (free > 1) Cover(root, key, range.len, add);
+      }
+    });
+  }
+
+  // Counts (add) or drops one range block of `len`-digit numbers with `key`
+  // rooted at `root` in Data::cover.
+  void Cover(uint64_t root, uint32_t key, uint8_t len, bool add) {
+    if (!add && d_->cover.FindEntry(root) == nullptr) return;
+    CoverSet& set = d_->cover.Upsert(gen_, root);
+    auto it = std::find_if(set.begin(), set.end(), [&](const CoverEntry& e) {
+      return e.key == key && e.len == len;
+    });
+    if (add) {
+      if (it == set.end()) {
+        set.push_back(CoverEntry{key, len, 1});
+      } else {
+        ++it->count;
+      }
+    } else if (it != set.end() && --it->count == 0) {
+      set.erase(it);
+    }
+    if (set.empty()) d_->cover.Erase(gen_, root);
+  }
+
+  uint32_t DestGroupNum(const std::string& dest_group_id) {
+    if (const auto* e = d_->dest_group_nums.FindEntry(dest_group_id)) {
+      return e->second;
+    }
+    const uint32_t num = d_->next_dest_group++;
+    d_->dest_group_nums.Put(gen_, dest_group_id, num);
+    d_->dest_group_names.Put(gen_, num, dest_group_id);
+    return num;
   }
 
   // Drops the index entries of a stored TN (the TN table is not touched).
@@ -481,6 +618,7 @@ class Mutator {
     if (!id.registrant_id().empty()) {
       RemoveRef(&d_->registrant_objects, id.registrant_id(), code);
     }
+    PointBelow(code, id, /*add=*/false);
   }
 
   void IndexObject(ObjectKind kind, const std::string& key,
@@ -510,7 +648,9 @@ class Mutator {
           ref(&d_->dest_identifiers, dg);
         }
         ref(&d_->registrant_objects, id.registrant_id());
+        if (auto code = PrefixKeyCode(key)) PointBelow(*code, id, add);
         if (auto range = RangeOf(id, key)) {
+          RangeBelow(*range, id, add);
           if (add) {
             added_ranges_[key] = std::move(*range);
           } else {
@@ -580,6 +720,7 @@ class Mutator {
   uint64_t gen_;
   absl::flat_hash_map<std::string, RangeEntry> added_ranges_;
   absl::flat_hash_set<std::string> removed_ranges_;
+  std::vector<uint32_t> keys_;  // BelowKeys scratch.
 };
 
 // ---- Constant-path resolution (no timing oracle) -------------------------
@@ -799,34 +940,22 @@ class ViewImpl final : public RegistryView {
   }
 
   bool HasIdentifiersBelow(absl::string_view e164_prefix) const override {
-    absl::string_view digits = e164_prefix;
-    if (!absl::ConsumePrefix(&digits, "+") || digits.size() >= 15) {
-      return false;  // Nothing is longer than 15 digits (E.164).
-    }
-    uint64_t code = 0;  // The apex.
-    if (!digits.empty()) {
-      auto parsed = DigitsCode(digits);
-      if (!parsed) return false;
-      code = *parsed;
-    }
-    if (const auto* entry = data_.below.FindEntry(code);
-        entry != nullptr && entry->second > 0) {
-      return true;
-    }
-    // Ranges: a number of each longer length below the name, i.e. in
-    // [P * 10^d, (P + 1) * 10^d - 1], inside a range. At most 15 binary
-    // searches, and none when there are no ranges.
-    if (data_.ranges->entries.empty()) return false;
-    const uint64_t value = code >> 4;
-    for (size_t len = digits.size() + 1; len <= 15; ++len) {
-      const uint64_t scale = kPow10[len - digits.size()];
-      const uint64_t lo = value * scale;
-      if (data_.ranges->Intersects(static_cast<uint8_t>(len), lo,
-                                   lo + scale - 1)) {
-        return true;
-      }
-    }
-    return false;
+    return AnyKeyBelow(e164_prefix, [](uint32_t) { return true; });
+  }
+
+  bool HasVisibleIdentifiersBelow(absl::string_view e164_prefix,
+                                  const Identity& viewer) const override {
+    std::vector<uint8_t>* states = nullptr;  // Fetched on first use.
+    return AnyKeyBelow(e164_prefix, [&](uint32_t key) {
+      const uint32_t group = key >> 1;
+      if (group == 0) return false;  // No destination group: no answer.
+      if (states == nullptr) states = &DestGroupStates(viewer);
+      if (group >= states->size()) return false;  // Cannot happen.
+      uint8_t& state = (*states)[group];
+      if (state == kGroupUnknown) state = DestGroupState(group, viewer);
+      return state == kGroupWithRecords ||
+             (state == kGroupWithoutRecords && (key & 1) != 0);
+    });
   }
 
   std::vector<std::string> CredentialsWithTsigKey(
@@ -1038,6 +1167,109 @@ class ViewImpl final : public RegistryView {
   const ObjPtr* FindObject(ObjectKind kind, absl::string_view key) const {
     const auto* entry = data_.objects[kind].FindEntry(key);  // No copy.
     return entry == nullptr ? nullptr : &entry->second;
+  }
+
+  // True when some visibility key (BelowSet) below the name passes
+  // `pass`: a key counted at the name itself, or a range block rooted
+  // above it whose numbers are longer than the name. O(digits) lookups,
+  // plus one `pass` per key found.
+  template <class Pass>
+  bool AnyKeyBelow(absl::string_view e164_prefix, Pass&& pass) const {
+    absl::string_view digits = e164_prefix;
+    if (!absl::ConsumePrefix(&digits, "+") || digits.size() >= 15) {
+      return false;  // Nothing is longer than 15 digits (E.164).
+    }
+    uint64_t code = 0;  // The apex.
+    if (!digits.empty()) {
+      auto parsed = DigitsCode(digits);
+      if (!parsed) return false;
+      code = *parsed;
+    }
+    if (const auto* entry = data_.below.FindEntry(code)) {
+      for (const auto& [key, count] : entry->second.counts) {
+        if (pass(key)) return true;
+      }
+    }
+    if (data_.cover.empty()) return false;
+    for (uint64_t above = code; (above & 0xf) != 0;) {
+      above = ParentCode(above);
+      const auto* entry = data_.cover.FindEntry(above);
+      if (entry == nullptr) continue;
+      for (const CoverEntry& block : entry->second) {
+        if (block.len > digits.size() && pass(block.key)) return true;
+      }
+    }
+    return false;
+  }
+
+  // What a destination group gives a viewer (HasVisibleIdentifiersBelow):
+  // no in-service SED group it may see; such groups but without an
+  // in-service record (an identifier then answers only with records of
+  // its own); or such groups with records. The rule of GroupsFor and
+  // AnswerRefs, per destination group.
+  enum : uint8_t {
+    kGroupUnknown = 0,  // Not computed yet (DestGroupStates).
+    kGroupHidden,
+    kGroupWithoutRecords,
+    kGroupWithRecords,
+  };
+
+  uint8_t DestGroupState(uint32_t group, const Identity& viewer) const {
+    const auto* name = data_.dest_group_names.FindEntry(group);
+    if (name == nullptr) return kGroupHidden;
+    const auto* entry = data_.dest_sed_groups.FindEntry(name->second);
+    if (entry == nullptr) return kGroupHidden;
+    uint8_t state = kGroupHidden;
+    entry->second->refs.ForEach([&](const std::string& ref) {
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_SED_GROUP,
+                                     absl::string_view(ref).substr(1));
+      if (ptr == nullptr) return true;
+      const auto& sed_group = (*ptr)->sed_group();
+      if (!sed_group.in_service() || !Visible(sed_group, viewer)) return true;
+      state = kGroupWithoutRecords;
+      for (const auto& r : sed_group.records()) {
+        const ObjPtr* record =
+            FindObject(lufd::v1::OBJECT_KIND_SED_RECORD, r.record_id());
+        if (record == nullptr) continue;
+        const auto& rec = (*record)->sed_record();
+        if (rec.in_service() &&
+            (rec.has_naptr() || rec.has_uri() || rec.has_ns())) {
+          state = kGroupWithRecords;
+          return false;
+        }
+      }
+      return true;
+    });
+    return state;
+  }
+
+  // The calling thread's DestGroupState memo for this view and the
+  // viewer's class (authz.h: visibility depends on nothing else), one
+  // byte per interned destination group, kGroupUnknown until computed.
+  // Reset (not reallocated) when the thread moves to another view.
+  std::vector<uint8_t>& DestGroupStates(const Identity& viewer) const {
+    struct ClassStates {
+      uint64_t view_id = 0;
+      std::vector<uint8_t> states;
+    };
+    struct Cache {
+      absl::flat_hash_map<std::string, ClassStates> classes;
+      std::string key;
+    };
+    thread_local Cache cache;
+    cache.key.clear();
+    AppendViewerClass(viewer, &cache.key);
+    auto it = cache.classes.find(cache.key);
+    if (it == cache.classes.end()) {
+      if (cache.classes.size() >= 1024) cache.classes.clear();  // Bounded.
+      it = cache.classes.try_emplace(cache.key).first;
+    }
+    ClassStates& mine = it->second;
+    if (mine.view_id != id_) {
+      mine.states.assign(data_.next_dest_group, kGroupUnknown);
+      mine.view_id = id_;
+    }
+    return mine.states;
   }
 
   // authz.h's visibility rule, with the offer looked up in this view.
@@ -1312,6 +1544,11 @@ struct RegistryView::Builder::Impl {
   std::vector<std::pair<uint64_t, Blob>> tns;
   std::vector<uint32_t> tn_ref_begin{0};
   std::vector<uint32_t> tn_refs;
+  // tn_keys[tn_key_begin[i] .. tn_key_begin[i + 1]) are the visibility
+  // keys (BelowKeys) of tns[i].
+  std::vector<uint32_t> tn_key_begin{0};
+  std::vector<uint32_t> tn_keys;
+  std::vector<uint32_t> keys;  // Scratch.
   std::vector<Target> targets;
   absl::flat_hash_map<std::string, uint32_t> dest_targets;
   absl::flat_hash_map<std::string, uint32_t> registrant_targets;
@@ -1336,6 +1573,9 @@ struct RegistryView::Builder::Impl {
                                  id.registrant_id()));
     }
     tn_ref_begin.push_back(static_cast<uint32_t>(tn_refs.size()));
+    mutator.BelowKeys(id, &keys);
+    tn_keys.insert(tn_keys.end(), keys.begin(), keys.end());
+    tn_key_begin.push_back(static_cast<uint32_t>(tn_keys.size()));
   }
 
   void LoadTns() {
@@ -1347,8 +1587,8 @@ struct RegistryView::Builder::Impl {
     std::vector<bool> inserted;
     data.tns.BulkInsertNew(gen, &tns, &inserted);
     std::vector<std::vector<uint64_t>> codes(targets.size());
-    std::vector<uint64_t> parents;
-    parents.reserve(n);
+    std::vector<std::pair<uint64_t, uint32_t>> reasons;
+    reasons.reserve(n);
     for (size_t i = 0; i < n; ++i) {
       if (!inserted[i]) continue;
       const uint64_t code = tns[i].first;
@@ -1356,16 +1596,20 @@ struct RegistryView::Builder::Impl {
       for (uint32_t r = tn_ref_begin[added]; r < tn_ref_begin[added + 1]; ++r) {
         codes[tn_refs[r]].push_back(code);
       }
-      parents.push_back(ParentCode(code));
+      for (uint32_t k = tn_key_begin[added]; k < tn_key_begin[added + 1]; ++k) {
+        reasons.emplace_back(ParentCode(code), tn_keys[k]);
+      }
     }
     tns = {};
     tn_refs = {};
     tn_ref_begin = {};
+    tn_keys = {};
+    tn_key_begin = {};
     for (size_t t = 0; t < targets.size(); ++t) {
       mutator.BulkAddTnRefs(targets[t].index, targets[t].key, &codes[t]);
       codes[t] = {};
     }
-    mutator.BulkAddBelow(parents);
+    mutator.BulkAddBelow(reasons);
   }
 };
 

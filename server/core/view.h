@@ -96,12 +96,23 @@ class RegistryView {
       absl::string_view dest_group_id) const = 0;
 
   // True when some TN, range or prefix lies strictly below the ENUM name of
-  // `digits` ("+1202" -> any identifier with more digits starting 1202):
-  // the name is then an empty non-terminal in DNS, answered NODATA, when
-  // it resolves to nothing itself. Not filtered by visibility. A range
-  // counts for every proper prefix of its first and last numbers (and, in
-  // between, for every name its numbers lie below). O(digits).
+  // `digits` ("+1202" -> any identifier with more digits starting 1202),
+  // whoever may see it. A range counts for every proper prefix of its first
+  // and last numbers (and, in between, for every name its numbers lie
+  // below). O(digits). Not for answers: see HasVisibleIdentifiersBelow.
   virtual bool HasIdentifiersBelow(absl::string_view e164_prefix) const = 0;
+
+  // HasIdentifiersBelow as `viewer` sees it: true when some TN, range or
+  // prefix below the name resolves to something for `viewer` (exactly
+  // when ResolveNumber would find it). DNS answers a name that resolves to
+  // nothing itself as an empty non-terminal (NODATA) when this holds, else
+  // as nonexistent: so a name above data the viewer may not see answers
+  // exactly like a name above nothing, while a name above data it may see
+  // stays an ENT (RFC 8020 resolvers would otherwise cut the subtree off).
+  // O(digits + destination groups with something below the name); no
+  // allocation once the calling thread's per-view memo has grown.
+  virtual bool HasVisibleIdentifiersBelow(absl::string_view e164_prefix,
+                                          const Identity& viewer) const = 0;
 
   // The enabled credential whose tsig_key_name equals `key_name`
   // (lowercase presentation form with the trailing dot), with an enabled

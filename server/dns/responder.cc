@@ -624,8 +624,10 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
       present.push_back(kTypeRRSIG);
       present.push_back(kTypeNSEC);
       if (has_uri) present.push_back(kTypeURI);
-    } else if (number && a.view->HasIdentifiersBelow(s.e164)) {
-      a.kind = Answer::Kind::kNoData;  // Empty non-terminal.
+    } else if (number && a.view->HasVisibleIdentifiersBelow(s.e164, a.viewer)) {
+      // An empty non-terminal in this viewer's view: above data it cannot
+      // see, the name is as absent as above nothing.
+      a.kind = Answer::Kind::kNoData;
       present.push_back(kTypeRRSIG);
       present.push_back(kTypeNSEC);
     } else {

@@ -29,27 +29,7 @@ PRIV=priv.enum.
 mkdir -m 700 "$T/keys"
 DNS_PORT="$(it_free_dns_port)"
 DOT_PORT="$(it_free_port)"
-LUFD_CONFIG_TAIL="$(cat <<EOF
-dns:
-  listen:
-    - "127.0.0.1:$DNS_PORT"
-  workers: 1
-  dot:
-    listen: "127.0.0.1:$DOT_PORT"
-    client_cert: "optional"
-    tls:
-      cert_file: "$PKI/server.pem"
-      key_file: "$PKI/server.key"
-      client_ca_file: "$PKI/ca.pem"
-      crl_file: "$PKI/crl.pem"
-  zones:
-    - name: "$ZONE"
-    - name: "$PRIV"
-      private: true
-  dnssec:
-    key_dir: "$T/keys"
-EOF
-)"
+LUFD_CONFIG_TAIL="$(lufd_dot_yaml "$DNS_PORT" "$DOT_PORT" "$T/keys" "$ZONE" "$PRIV:private")"
 start_lufd "sqlite:$T/registry.db"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || {
   echo "$dout" >&2
@@ -65,15 +45,8 @@ run_ctl registrar-ssp2 sedgroup add sg-public --registrant iana-en:222 \
   --dg dg-ssp2 --record rec-public --public --in-service
 expect_ok "public SED group"
 
-SECRET1="$(head -c 32 /dev/urandom | base64 -w0)"
-SECRET3="$(head -c 32 /dev/urandom | base64 -w0)"
+add_tsig_peers
 WRONG="$(head -c 32 /dev/urandom | base64 -w0)"
-run_ctl admin credential add cred-tsig-ssp1 --org iana-en:111 --role peer \
-  --tsig-name ssp1-key. --tsig-secret "$SECRET1"
-expect_ok "TSIG credential for SSP1"
-run_ctl admin credential add cred-tsig-ssp3 --org iana-en:333 --role peer \
-  --tsig-name ssp3-key. --tsig-secret "$SECRET3"
-expect_ok "TSIG credential for SSP3"
 
 TN_NAME="$(enum_name +12025556666 "$ZONE")"
 TN_PRIV="$(enum_name +12025556666 "$PRIV")"
@@ -135,36 +108,30 @@ sees_peer || sees_public && { echo "$dout" >&2; fail "unknown key: answer leaked
 pass "unknown key: NOTAUTH/BADKEY, no answer"
 
 # --- DoT -------------------------------------------------------------------------
-# kdig_tls DESC ARGS...: kdig over TLS to lufd's DoT port; $dout, $drc.
-kdig_tls() {
-  set +e
-  dout="$(timeout 20 kdig @127.0.0.1 -p "$DOT_PORT" +tls +tls-ca="$PKI/ca.pem" \
-    +tls-hostname=localhost +norec +time=3 +retry=0 "$@" 2>&1)"
-  drc=$?
-  set -e
-}
+# kdig_tls (lib.sh) to this lufd's DoT port; $dout, $drc.
+kdig_dot() { kdig_tls "$DOT_PORT" "$@"; }
 kdig_status() { sed -n 's/.*status: \([A-Z0-9]*\);.*/\1/p' <<<"$dout" | head -n 1; }
 
-kdig_tls +tls-certfile="$PKI/peer-ssp1.pem" +tls-keyfile="$PKI/peer-ssp1.key" "$TN_NAME" NAPTR
+kdig_dot +tls-certfile="$PKI/peer-ssp1.pem" +tls-keyfile="$PKI/peer-ssp1.key" "$TN_NAME" NAPTR
 [[ "$(kdig_status)" == NOERROR ]] || { echo "$dout" >&2; fail "DoT SSP1: no NOERROR answer"; }
 sees_peer || { echo "$dout" >&2; fail "DoT SSP1 does not see the offered group"; }
 pass "DoT with SSP1's client certificate: peer view"
 
-kdig_tls "$TN_NAME" NAPTR
+kdig_dot "$TN_NAME" NAPTR
 [[ "$(kdig_status)" == NOERROR ]] || { echo "$dout" >&2; fail "DoT anonymous: no answer"; }
 sees_public && ! sees_peer || { echo "$dout" >&2; fail "DoT without a certificate: want the public view only"; }
 pass "DoT without a client certificate: public view"
 
-kdig_tls +tls-certfile="$PKI/peer-ssp1.pem" +tls-keyfile="$PKI/peer-ssp1.key" "$TN_PRIV" NAPTR
+kdig_dot +tls-certfile="$PKI/peer-ssp1.pem" +tls-keyfile="$PKI/peer-ssp1.key" "$TN_PRIV" NAPTR
 [[ "$(kdig_status)" == NOERROR ]] && sees_peer ||
   { echo "$dout" >&2; fail "DoT SSP1 in the private zone"; }
-kdig_tls "$TN_PRIV" NAPTR
+kdig_dot "$TN_PRIV" NAPTR
 [[ "$(kdig_status)" == REFUSED ]] || { echo "$dout" >&2; fail "DoT anonymous in the private zone: want REFUSED"; }
 pass "private zone over DoT: peer answered, anonymous refused"
 
 # kdig (GnuTLS) offers no certificate that the server's CA list does not
 # name, so with client_cert optional it is simply anonymous...
-kdig_tls +tls-certfile="$PKI/foreign.pem" +tls-keyfile="$PKI/foreign.key" "$TN_NAME" NAPTR
+kdig_dot +tls-certfile="$PKI/foreign.pem" +tls-keyfile="$PKI/foreign.key" "$TN_NAME" NAPTR
 ! sees_peer || { echo "$dout" >&2; fail "DoT with a foreign-CA certificate got the peer view"; }
 # ...while a client that sends it anyway (openssl s_client) is refused by
 # the handshake.
@@ -176,7 +143,7 @@ grep -qiE 'alert (unknown ca|bad certificate|certificate unknown)|alert number 4
   { echo "$out" >&2; fail "DoT: a foreign-CA client certificate was not refused by the handshake"; }
 pass "DoT with a certificate from an unrelated CA: never the peer view; handshake refused"
 
-kdig_tls +tls-certfile="$PKI/revoked.pem" +tls-keyfile="$PKI/revoked.key" "$TN_NAME" NAPTR
+kdig_dot +tls-certfile="$PKI/revoked.pem" +tls-keyfile="$PKI/revoked.key" "$TN_NAME" NAPTR
 [[ -z "$(kdig_status)" ]] && ! sees_peer && ! sees_public ||
   { echo "$dout" >&2; fail "DoT with a revoked certificate got an answer"; }
 pass "DoT with a revoked certificate (CRL): no answer"

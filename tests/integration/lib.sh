@@ -588,3 +588,62 @@ served_key_tags() {
   sed -n "s/.*; $3; .*key id = \\([0-9]*\\).*/\\1/p" <<<"$dout" | sort -n | tr '\n' ' ' |
     sed 's/ $//'
 }
+
+# lufd_dot_yaml DNS_PORT DOT_PORT KEYDIR ZONE...: a dns: section for
+# LUFD_CONFIG_TAIL: UDP+TCP on 127.0.0.1:DNS_PORT, DoT on 127.0.0.1:DOT_PORT
+# with the dev PKI (client certificate optional, CRL), online DNSSEC with
+# keys in KEYDIR, and one zone per ZONE ("priv.enum.:private" for a private
+# zone).
+lufd_dot_yaml() {
+  local port="$1" dot_port="$2" keydir="$3" z
+  shift 3
+  cat <<YAML
+dns:
+  listen:
+    - "127.0.0.1:$port"
+  workers: 1
+  dot:
+    listen: "127.0.0.1:$dot_port"
+    client_cert: "optional"
+    tls:
+      cert_file: "$PKI/server.pem"
+      key_file: "$PKI/server.key"
+      client_ca_file: "$PKI/ca.pem"
+      crl_file: "$PKI/crl.pem"
+  zones:
+YAML
+  for z in "$@"; do
+    echo "    - name: \"${z%:private}\""
+    [[ "$z" == *:private ]] && echo "      private: true"
+  done
+  cat <<YAML
+  dnssec:
+    key_dir: "$keydir"
+YAML
+}
+
+# kdig_tls PORT ARGS...: kdig over TLS to lufd's DoT port on 127.0.0.1,
+# trusting the dev CA; $dout, $drc.
+kdig_tls() {
+  local port="$1"
+  shift
+  set +e
+  dout="$(timeout 20 kdig @127.0.0.1 -p "$port" +tls +tls-ca="$PKI/ca.pem" \
+    +tls-hostname=localhost +norec +time=3 +retry=0 "$@" 2>&1)"
+  drc=$?
+  set -e
+}
+
+# add_tsig_peers: after provision_rfc7878, TSIG credentials cred-tsig-ssp1
+# (key ssp1-key., SSP1 iana-en:111) and cred-tsig-ssp3 (key ssp3-key., SSP3
+# iana-en:333), role peer, with fresh random secrets in $SECRET1, $SECRET3.
+add_tsig_peers() {
+  SECRET1="$(head -c 32 /dev/urandom | base64 -w0)"
+  SECRET3="$(head -c 32 /dev/urandom | base64 -w0)"
+  run_ctl admin credential add cred-tsig-ssp1 --org iana-en:111 --role peer \
+    --tsig-name ssp1-key. --tsig-secret "$SECRET1"
+  expect_ok "TSIG credential for SSP1"
+  run_ctl admin credential add cred-tsig-ssp3 --org iana-en:333 --role peer \
+    --tsig-name ssp3-key. --tsig-secret "$SECRET3"
+  expect_ok "TSIG credential for SSP3"
+}

@@ -3,6 +3,10 @@
 #include "server/core/view.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +16,21 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "tests/unit/testing/objects.h"
+
+// Counts this thread's allocations while `counting` is set (the allocation
+// test of HasVisibleIdentifiersBelow); otherwise the default behaviour.
+namespace {
+thread_local bool counting = false;
+thread_local size_t allocations = 0;
+}  // namespace
+void* operator new(size_t n) {
+  if (counting) ++allocations;
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace lufd {
 namespace {
@@ -663,6 +682,219 @@ TEST_F(ViewTest, HasIdentifiersBelowRanges) {
   EXPECT_FALSE(v3->HasIdentifiersBelow("+"));
 }
 
+// Per-viewer existence (issue 8): for every viewer, a name has visible
+// identifiers below it exactly when HasIdentifiersBelow holds for it in a
+// registry holding only the identifiers that this viewer resolves to
+// something. So a name above data the viewer may not see is as empty as a
+// name above nothing, and a name above data it may see is still an empty
+// non-terminal. Random TNs, ranges and prefixes on destination groups whose
+// SED groups are public, owned, offered (accepted or pending), out of
+// service, or without in-service records, some with records of their own;
+// then the same after changes to offers, groups, records and identifiers.
+TEST_F(ViewTest, VisibleIdentifiersBelowAreThoseOfTheViewersOwnRegistry) {
+  using lufd::v1::IdentifierKind;
+  auto out_of_service = [](RegistryObject o) {
+    o.mutable_sed_record()->set_in_service(false);
+    return o;
+  };
+  const std::vector<RegistryObject> base = {
+      Org("reg"),
+      Org("peer1"),
+      Org("peer2"),
+      Record("r1", "reg", NaptrRec(10, 10, "base")),
+      out_of_service(Record("rout", "reg", NaptrRec(10, 10, "out"))),
+      DestGroup("dg0", "reg"),
+      DestGroup("dg1", "reg"),
+      DestGroup("dg2", "reg"),
+      DestGroup("dg3", "reg"),
+      DestGroup("dg4", "reg"),
+      DestGroup("dg5", "reg"),
+      Group("pub", "reg", {"dg0"}, {"r1"}, /*is_public=*/true),
+      Group("off1", "reg", {"dg1"}, {"r1"}),
+      Offer("off1", "peer1", lufd::v1::OFFER_STATUS_ACCEPTED),
+      Group("off2", "reg", {"dg2"}, {"r1"}),
+      Offer("off2", "peer2", lufd::v1::OFFER_STATUS_PENDING),
+      Group("idle", "reg", {"dg3"}, {"r1"}, /*is_public=*/true,
+            /*in_service=*/false),
+      Group("empty", "reg", {"dg4"}, {"rout"}, /*is_public=*/true),
+  };  // dg5 has no SED group.
+  const std::vector<Identity> viewers = {Anonymous(), Peer("peer1"),
+                                         Peer("peer2"), Peer("reg"), Admin()};
+
+  for (uint32_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE(absl::StrCat("seed ", seed));
+    std::mt19937 rng(seed);
+    auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+    auto digits = [&](int n) {
+      std::string d;
+      for (int i = 0; i < n; ++i) d.push_back(static_cast<char>('0' + pick(3)));
+      return d;
+    };
+    // key -> object: the registry as the model sees it.
+    std::map<std::string, RegistryObject> objects;
+    for (const auto& o : base) objects[KeyOf(o)] = o;
+    std::vector<std::string> names = {"+"};
+    for (int i = 0; i < 30; ++i) {
+      std::vector<std::string> dgs;
+      for (int n = 1 + pick(2); n > 0; --n) {
+        dgs.push_back(absl::StrCat("dg", pick(6)));
+      }
+      RegistryObject o;
+      const std::string value = "+1" + digits(3 + pick(4));
+      switch (pick(3)) {
+        case 0:
+          o = Tn(value, "reg", dgs);
+          break;
+        case 1:
+          o = Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, value, "reg", dgs);
+          break;
+        default: {
+          const std::string tail = std::string(2 + pick(3), '0');
+          std::string end = value + tail;
+          end.back() = static_cast<char>('1' + pick(9));
+          end[end.size() - 2] = static_cast<char>('0' + pick(10));
+          o = Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, value + tail, "reg",
+                    dgs, end);
+          break;
+        }
+      }
+      if (pick(4) == 0) {
+        auto rec = NaptrRec(5, 5, "own");
+        rec.set_in_service(pick(2) == 0);
+        *o.mutable_identifier()->add_records() = rec;
+      }
+      objects[KeyOf(o)] = o;
+      const auto& id = o.identifier();
+      for (const std::string& v : {id.value(), id.range_end()}) {
+        for (size_t len = 2; len <= v.size(); ++len) {
+          names.push_back(v.substr(0, len));
+          std::string sibling = v.substr(0, len);
+          sibling.back() =
+              static_cast<char>('0' + (sibling.back() - '0' + 5) % 10);
+          names.push_back(sibling);
+        }
+      }
+    }
+
+    // Checks the view made from `objects` (built, and `applied`).
+    auto check = [&](const RegistryView& applied, const std::string& step) {
+      SCOPED_TRACE(step);
+      std::vector<RegistryObject> all, others;
+      for (const auto& [key, o] : objects) {
+        all.push_back(o);
+        if (!o.has_identifier()) others.push_back(o);
+      }
+      auto built = Build(all);
+      for (const Identity& viewer : viewers) {
+        SCOPED_TRACE(viewer.anonymous() ? "anonymous" : viewer.org_id);
+        // The viewer's own registry: the identifiers it resolves, each
+        // judged alone (no more specific identifier shadowing it).
+        std::vector<RegistryObject> own;
+        for (const auto& [key, o] : objects) {
+          if (o.has_identifier()) {
+            std::vector<RegistryObject> alone = others;
+            alone.push_back(o);
+            if (!Build(alone)
+                     ->ResolveNumber(o.identifier().value(), viewer)
+                     .found) {
+              continue;
+            }
+          }
+          own.push_back(o);
+        }
+        auto mine = Build(own);
+        for (const auto& name : names) {
+          const bool want = mine->HasIdentifiersBelow(name);
+          EXPECT_EQ(built->HasVisibleIdentifiersBelow(name, viewer), want)
+              << name;
+          EXPECT_EQ(applied.HasVisibleIdentifiersBelow(name, viewer), want)
+              << name;
+          EXPECT_EQ(mine->HasVisibleIdentifiersBelow(name, viewer), want)
+              << name;
+        }
+      }
+    };
+    std::vector<RegistryObject> all;
+    for (const auto& [key, o] : objects) all.push_back(o);
+    auto view = Build(all);
+    check(*view, "built");
+
+    // Changes, each applied to the running view and to the model.
+    uint64_t serial = 2;
+    auto apply = [&](const RegistryObject& o, const std::string& step) {
+      objects[KeyOf(o)] = o;
+      view = *view->Apply({Put(serial++, o)});
+      check(*view, step);
+    };
+    apply(Offer("off2", "peer2", lufd::v1::OFFER_STATUS_ACCEPTED),
+          "offer to peer2 accepted");
+    apply(Group("pub", "reg", {"dg0"}, {"r1"}, true, /*in_service=*/false),
+          "public group out of service");
+    apply(Group("idle", "reg", {"dg3"}, {"r1"}, true, /*in_service=*/true),
+          "idle group in service");
+    apply(Offer("off1", "peer1", lufd::v1::OFFER_STATUS_REJECTED),
+          "offer to peer1 rejected");
+    apply(Group("off2", "reg", {"dg2", "dg5"}, {"r1"}), "group on dg5 too");
+    apply(out_of_service(Record("r1", "reg", NaptrRec(10, 10, "base"))),
+          "record out of service");
+    // An identifier moved to other groups, then one removed.
+    for (auto& [key, o] : objects) {
+      if (!o.has_identifier()) continue;
+      RegistryObject moved = o;
+      moved.mutable_identifier()->clear_dest_group_ids();
+      moved.mutable_identifier()->add_dest_group_ids("dg3");
+      apply(moved, "identifier moved");
+      break;
+    }
+    for (auto it = objects.begin(); it != objects.end(); ++it) {
+      if (!it->second.has_identifier()) continue;
+      const std::string key = it->first;
+      objects.erase(it);
+      view =
+          *view->Apply({Del(serial++, lufd::v1::OBJECT_KIND_IDENTIFIER, key)});
+      check(*view, "identifier removed");
+      break;
+    }
+  }
+}
+
+// The DNS denial path asks HasVisibleIdentifiersBelow on every miss: once
+// the thread's per-view memo is warm it allocates nothing, for any viewer.
+TEST_F(ViewTest, HasVisibleIdentifiersBelowDoesNotAllocateOnceWarm) {
+  auto objects = Base();
+  objects.push_back(DestGroup("dg1", "reg"));
+  objects.push_back(Group("off", "reg", {"dg1"}, {"r1"}));
+  objects.push_back(Offer("off", "peer1", lufd::v1::OFFER_STATUS_ACCEPTED));
+  objects.push_back(Tn("+12025556666", "reg", {"dg1"}));
+  objects.push_back(Tn("+12025550000", "reg", {"dg"}));
+  objects.push_back(Ident(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026660000",
+                          "reg", {"dg1"}, "+12026669999"));
+  objects.push_back(
+      Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202777", "reg", {"dg1"}));
+  auto v = Build(objects);
+  const std::vector<Identity> viewers = {Anonymous(), Peer("peer1"),
+                                         Peer("peer2"), Admin()};
+  const std::vector<std::string> names = {"+",         "+1202",   "+1202555666",
+                                          "+12026666", "+120277", "+1202888"};
+  auto ask_all = [&] {
+    size_t seen = 0;
+    for (const Identity& viewer : viewers) {
+      for (const std::string& name : names) {
+        seen += v->HasVisibleIdentifiersBelow(name, viewer) ? 1 : 0;
+      }
+    }
+    return seen;
+  };
+  const size_t warm = ask_all();
+  allocations = 0;
+  counting = true;
+  const size_t again = ask_all();
+  counting = false;
+  EXPECT_EQ(allocations, 0u);
+  EXPECT_EQ(again, warm);
+  EXPECT_GT(warm, 0u);
+}
+
 RegistryObject TsigCred(const std::string& id, const std::string& org,
                         const std::string& key_name, bool disabled = false) {
   RegistryObject o;
@@ -768,6 +1000,9 @@ IdentifierState StateOf(const RegistryView& view,
     for (size_t len = 1; len <= n.size(); ++len) {
       if (view.HasIdentifiersBelow(n.substr(0, len))) {
         st.below.push_back(n.substr(0, len));
+      }
+      if (view.HasVisibleIdentifiersBelow(n.substr(0, len), Anonymous())) {
+        st.below.push_back("anonymous " + n.substr(0, len));
       }
     }
     Resolution r = view.ResolveNumber(n, Identity{});

@@ -7,8 +7,10 @@
 #include <ldns/ldns.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -858,6 +860,235 @@ TEST_F(ResponderTest, EdnsVersionOneIsBadvers) {
   EXPECT_EQ(ldns_pkt_edns_extended_rcode(p.get()), 1);
   EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
   EXPECT_EQ(ldns_pkt_edns_version(p.get()), 0);
+}
+
+// ------------------------------------------------------------ per-viewer
+// existence (issue 8): whether a name is an empty non-terminal or absent is
+// decided from what the asker may see.
+
+constexpr char kSsp1[] = "iana-en:111";  // Offered the group, accepted.
+constexpr char kSsp3[] = "iana-en:333";  // Offered nothing.
+
+// Issue 8's shape: +12025556666, the range +12026660000..+12026669999 and
+// the prefix +1202777 on SED group "gssp1", offered only to SSP1 (accepted),
+// next to public +441632960083. `with_offered` = false leaves the three
+// identifiers out: the registry as everyone but SSP1 and the owner should
+// perceive it.
+std::shared_ptr<const RegistryView> BuildOfferedView(uint64_t serial,
+                                                     bool with_offered) {
+  RegistryView::Builder b;
+  Add(&b, OrgObj(kReg, false));
+  Add(&b, OrgObj(kSsp1, true));
+  Add(&b, OrgObj(kSsp3, true));
+  Add(&b, DestGroupObj("dg-6116"));
+  Add(&b, DestGroupObj("dg-ssp1"));
+  Add(&b, NaptrObj("r6116-0", Rfc6116()[0], 3600));
+  Add(&b, GroupObj("g6116", "dg-6116", {"r6116-0"}, true));
+  Add(&b, NaptrObj("ssp1-1",
+                   {10, 10, "u", "E2U+sip", "!^.*$!sip:ssp1@example.net!", "."},
+                   600));
+  Add(&b, GroupObj("gssp1", "dg-ssp1", {"ssp1-1"}, false));
+  Add(&b, OfferObj("gssp1", kSsp1));
+  using K = lufd::v1::IdentifierKind;
+  Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+441632960083", "dg-6116"));
+  if (with_offered) {
+    Add(&b, IdObj(K::IDENTIFIER_KIND_TN, "+12025556666", "dg-ssp1"));
+    Add(&b, IdObj(K::IDENTIFIER_KIND_TN_RANGE, "+12026660000", "dg-ssp1",
+                  "+12026669999"));
+    Add(&b, IdObj(K::IDENTIFIER_KIND_TN_PREFIX, "+1202777", "dg-ssp1"));
+  }
+  return std::move(b).Build(serial);
+}
+
+struct Viewer {
+  const char* what;
+  Identity identity;
+  Transport transport;
+};
+
+// The names of the matrix: above the TN (the issue's example first), above
+// the range, above the prefix, above all three, and the identifiers
+// themselves.
+const std::vector<std::string>& OfferedNames() {
+  static const auto* names = new std::vector<std::string>{
+      "6.6.6.5.5.5.2.0.2.1.e164.arpa.",    // Above +12025556666.
+      "5.5.5.2.0.2.1.e164.arpa.",          // Above the TN only.
+      "6.6.6.2.0.2.1.e164.arpa.",          // Above the range.
+      "6.6.6.6.2.0.2.1.e164.arpa.",        // Inside the range's block.
+      "9.9.9.6.6.6.2.0.2.1.e164.arpa.",    // Just above its last numbers.
+      "7.7.2.0.2.1.e164.arpa.",            // Above the prefix.
+      "2.0.2.1.e164.arpa.",                // Above all three.
+      "1.e164.arpa.",                      //
+      "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",  // The TN.
+      "0.0.0.0.6.6.6.2.0.2.1.e164.arpa.",  // In the range.
+      "7.7.7.2.0.2.1.e164.arpa.",          // The prefix.
+      "1.2.3.4.7.7.7.2.0.2.1.e164.arpa.",  // Under the prefix.
+  };
+  return *names;
+}
+
+// Every way of asking that shows a denial's shape: no EDNS, EDNS, DO,
+// DO+CO, other types, a 512-byte buffer.
+std::vector<Q> DenialQueries(const std::string& name) {
+  std::vector<Q> qs;
+  Q plain{name};
+  plain.edns = false;
+  qs.push_back(plain);
+  qs.push_back(Q{name});
+  for (uint16_t type : {kTypeNAPTR, kTypeA, kTypeDS, kTypeANY, kTypeURI}) {
+    Q q{name, type};
+    q.do_bit = true;
+    qs.push_back(q);
+  }
+  Q co{name};
+  co.do_bit = true;
+  co.co = true;
+  qs.push_back(co);
+  Q small{name};
+  small.do_bit = true;
+  small.payload = 512;
+  qs.push_back(small);
+  return qs;
+}
+
+TEST_F(ResponderTest, NamesAboveInvisibleDataAnswerLikeNamesAboveNothing) {
+  const std::vector<Viewer> viewers = {
+      {"anonymous UDP", Identity{}, Transport::kUdp},
+      {"anonymous TCP", Identity{}, Transport::kTcp},
+      {"TSIG SSP3", Identity{kSsp3, "cred-tsig-ssp3", lufd::v1::ROLE_PEER},
+       Transport::kUdp},
+      {"DoT SSP3", Identity{kSsp3, "cred-peer-ssp3", lufd::v1::ROLE_PEER},
+       Transport::kTls},
+  };
+  // Same serial in both registries: same SOA, same apex signatures; the
+  // denial NSECs' signatures come from the shared LRU when their RDATA is
+  // the same. So equal answers are equal bytes (but the ID, kept too).
+  // Signed (compact denial), then unsigned (no keys: plain NXDOMAIN).
+  for (const bool is_signed : {true, false}) {
+    SCOPED_TRACE(is_signed ? "signed zone" : "unsigned zone");
+    if (!is_signed) keys_.Publish({});
+    views_.Publish(BuildOfferedView(9, /*with_offered=*/true));
+    std::vector<std::vector<uint8_t>> hidden;
+    for (const Viewer& v : viewers) {
+      for (const std::string& name : OfferedNames()) {
+        for (const Q& q : DenialQueries(name)) {
+          hidden.push_back(Raw(q, v.identity, v.transport));
+        }
+      }
+    }
+    views_.Publish(BuildOfferedView(9, /*with_offered=*/false));
+    size_t i = 0;
+    for (const Viewer& v : viewers) {
+      for (const std::string& name : OfferedNames()) {
+        for (const Q& q : DenialQueries(name)) {
+          SCOPED_TRACE(absl::StrCat(v.what, " ", name, " type ", q.type,
+                                    q.edns ? "" : " no EDNS",
+                                    q.do_bit ? " DO" : "", q.co ? " CO" : "",
+                                    " payload ", q.payload));
+          const std::vector<uint8_t> absent = Raw(q, v.identity, v.transport);
+          ASSERT_FALSE(absent.empty());
+          EXPECT_EQ(hidden[i++], absent);
+          // And "absent" is a denial: NXDOMAIN, or compact denial's NOERROR
+          // with NXNAME in the NSEC bitmap.
+          Pkt p = Parse(absent);
+          EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+          if (!is_signed || !q.do_bit || q.co) {
+            EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+          } else if (q.payload > 512) {
+            ldns_rr* nsec =
+                First(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC);
+            ASSERT_NE(nsec, nullptr);
+            EXPECT_TRUE(ldns_nsec_bitmap_covers_type(
+                ldns_rr_rdf(nsec, 1), static_cast<ldns_rr_type>(128)));
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(ResponderTest, NamesAboveVisibleDataStayEmptyNonTerminals) {
+  // SSP1 (offered, accepted) and the owner see the three identifiers: the
+  // names above them are empty non-terminals (RFC 8020 resolvers must not
+  // cut them off), over TSIG (UDP) and DoT alike.
+  const std::vector<Viewer> viewers = {
+      {"TSIG SSP1", Identity{kSsp1, "cred-tsig-ssp1", lufd::v1::ROLE_PEER},
+       Transport::kUdp},
+      {"DoT SSP1", Identity{kSsp1, "cred-peer-ssp1", lufd::v1::ROLE_PEER},
+       Transport::kTls},
+      {"owner", Identity{kReg, "cred-reg", lufd::v1::ROLE_PEER},
+       Transport::kUdp},
+  };
+  views_.Publish(BuildOfferedView(9, /*with_offered=*/true));
+  for (const Viewer& v : viewers) {
+    for (const char* name :
+         {"6.6.6.5.5.5.2.0.2.1.e164.arpa.", "5.5.5.2.0.2.1.e164.arpa.",
+          "6.6.6.2.0.2.1.e164.arpa.", "6.6.6.6.2.0.2.1.e164.arpa.",
+          "9.9.9.6.6.6.2.0.2.1.e164.arpa.", "7.7.2.0.2.1.e164.arpa.",
+          "2.0.2.1.e164.arpa."}) {
+      SCOPED_TRACE(absl::StrCat(v.what, " ", name));
+      Q q{name};
+      Pkt p = Ask(q, v.identity, v.transport);
+      EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+      EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+      q.do_bit = true;
+      q.co = true;  // NXDOMAIN would come back as such.
+      p = Ask(q, v.identity, v.transport);
+      EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+      ldns_rr* nsec = First(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC);
+      ASSERT_NE(nsec, nullptr);
+      ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+      EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+      EXPECT_FALSE(
+          ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+      EXPECT_EQ(VerifySection(ldns_pkt_authority(p.get())), 2);
+    }
+    // The number itself answers.
+    Pkt p = Ask(Q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}, v.identity, v.transport);
+    EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_NAPTR), 1u)
+        << v.what;
+  }
+  // The same names are absent for SSP1 once the data is gone (the test
+  // tells ENT from NXDOMAIN).
+  views_.Publish(BuildOfferedView(10, /*with_offered=*/false));
+  Pkt p = Ask(Q{"6.6.6.5.5.5.2.0.2.1.e164.arpa."}, viewers[0].identity);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+}
+
+TEST_F(ResponderTest, ExistenceFollowsOffersAndGroupsAtOnce) {
+  // An offer accepted, a group made public, a group taken out of service:
+  // no identifier changes, yet who sees the ENT changes with the view.
+  views_.Publish(BuildOfferedView(9, /*with_offered=*/true));
+  const Identity ssp3{kSsp3, "cred-tsig-ssp3", lufd::v1::ROLE_PEER};
+  const Q q{"6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  auto rcode = [&](const Identity& who) {
+    Pkt p = Ask(q, who);
+    return ldns_pkt_get_rcode(p.get());
+  };
+  EXPECT_EQ(rcode(ssp3), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(rcode(Identity{}), LDNS_RCODE_NXDOMAIN);
+  auto change = [&](uint64_t serial, const RegistryObject& o) {
+    lufd::v1::Change c;
+    c.set_serial(serial);
+    c.set_kind(KindOf(o));
+    c.set_key(KeyOf(o));
+    *c.mutable_after() = o;
+    auto next = views_.Current()->Apply({c});
+    ASSERT_TRUE(next.ok()) << next.status();
+    views_.Publish(*next);
+  };
+  change(10, OfferObj("gssp1", kSsp3));
+  EXPECT_EQ(rcode(ssp3), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(rcode(Identity{}), LDNS_RCODE_NXDOMAIN);
+  change(11, GroupObj("gssp1", "dg-ssp1", {"ssp1-1"}, /*pub=*/true));
+  EXPECT_EQ(rcode(Identity{}), LDNS_RCODE_NOERROR);
+  RegistryObject idle = GroupObj("gssp1", "dg-ssp1", {"ssp1-1"}, true);
+  idle.mutable_sed_group()->set_in_service(false);
+  change(12, idle);
+  EXPECT_EQ(rcode(Identity{}), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(rcode(ssp3), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(rcode(Identity{kSsp1, "c", lufd::v1::ROLE_PEER}),
+            LDNS_RCODE_NXDOMAIN);
 }
 
 // ------------------------------------------------------------ sizes
