@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -73,7 +74,9 @@ absl::Status CheckSecretFd(absl::string_view what, const std::string& path,
   return CheckSecretFileStat(what, path, st);
 }
 
-absl::Status CheckSecretDir(absl::string_view what, const std::string& dir) {
+absl::Status CheckSecretDir(absl::string_view what, const std::string& dir,
+                            absl::string_view prefix,
+                            absl::string_view suffix) {
   struct stat st;
   if (stat(dir.c_str(), &st) != 0) return StatError(what, dir, errno);
   if (!S_ISDIR(st.st_mode)) {
@@ -93,7 +96,11 @@ absl::Status CheckSecretDir(absl::string_view what, const std::string& dir) {
   if (d == nullptr) return StatError(what, dir, errno);
   std::vector<std::string> names;
   while (struct dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+    const absl::string_view name(e->d_name);
+    if (name != "." && name != ".." && absl::StartsWith(name, prefix) &&
+        absl::EndsWith(name, suffix)) {
+      names.emplace_back(name);
+    }
   }
   closedir(d);
   std::sort(names.begin(), names.end());  // Stable messages.

@@ -42,9 +42,16 @@ absl::Status CheckSecretFd(absl::string_view what, const std::string& path,
                            int fd);
 
 // The directory rule for `dir`, then the file rule for every regular file in
-// it whose name does not start with '.': everything in a key directory is
-// treated as a private key. NOT_FOUND when `dir` does not exist.
-absl::Status CheckSecretDir(absl::string_view what, const std::string& dir);
+// it whose name starts with `prefix` and ends with `suffix` (the private
+// keys a directory is for; "K", ".pem" for DNSSEC keys). NOT_FOUND when
+// `dir` does not exist.
+absl::Status CheckSecretDir(absl::string_view what, const std::string& dir,
+                            absl::string_view prefix, absl::string_view suffix);
+
+// The private key files in dns.dnssec.key_dir: "K<zone>+<alg>+<tag>.pem"
+// (KeyManager writes them; CheckSecretDir's prefix and suffix for it).
+inline constexpr absl::string_view kDnssecKeyFilePrefix = "K";
+inline constexpr absl::string_view kDnssecKeyFileSuffix = ".pem";
 
 // "0644": the permission bits of `mode` in octal.
 std::string OctalMode(mode_t mode);

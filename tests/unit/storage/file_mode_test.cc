@@ -133,12 +133,12 @@ TEST_F(FileModeTest, SecretFileRules) {
 TEST_F(FileModeTest, SecretDirRules) {
   const std::string keys = dir_ + "/keys";
   ASSERT_EQ(mkdir(keys.c_str(), 0700), 0);
-  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys).ok());
+  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys, "K", ".pem").ok());
   ASSERT_EQ(chmod(keys.c_str(), 0755), 0);  // Readable: the files decide.
-  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys).ok());
+  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys, "K", ".pem").ok());
   for (mode_t bad : {0777, 0770, 0757, 0730}) {
     ASSERT_EQ(chmod(keys.c_str(), bad), 0);
-    absl::Status s = CheckSecretDir("dns.dnssec.key_dir", keys);
+    absl::Status s = CheckSecretDir("dns.dnssec.key_dir", keys, "K", ".pem");
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << bad;
     EXPECT_THAT(s.message(), AllOf(HasSubstr(keys), HasSubstr(OctalMode(bad)),
                                    HasSubstr("chmod 700 " + keys)));
@@ -146,14 +146,16 @@ TEST_F(FileModeTest, SecretDirRules) {
   ASSERT_EQ(chmod(keys.c_str(), 0700), 0);
   const std::string file = keys + "/Ke164.arpa.+013+12345.pem";
   Touch(file, 0600);
-  Touch(keys + "/.hidden", 0644);  // Dot files are not keys.
-  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys).ok());
+  Touch(keys + "/.Khidden.pem", 0644);  // Not named like a key: not judged.
+  Touch(keys + "/ca.pem", 0644);
+  Touch(keys + "/Knotes.txt", 0644);
+  EXPECT_TRUE(CheckSecretDir("dns.dnssec.key_dir", keys, "K", ".pem").ok());
   ASSERT_EQ(chmod(file.c_str(), 0644), 0);
-  absl::Status s = CheckSecretDir("dns.dnssec.key_dir", keys);
+  absl::Status s = CheckSecretDir("dns.dnssec.key_dir", keys, "K", ".pem");
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), AllOf(HasSubstr(file), HasSubstr("0644"),
                                  HasSubstr("chmod 600 " + file)));
-  EXPECT_EQ(CheckSecretDir("k", dir_ + "/nope").code(),
+  EXPECT_EQ(CheckSecretDir("k", dir_ + "/nope", "K", ".pem").code(),
             absl::StatusCode::kNotFound);
 }
 
