@@ -11,7 +11,10 @@
 #  - a key dir others may write, a TLS key or a DNSSEC private key others
 #    may read are refused by `lufd --check-config` and by the start, naming
 #    the path, the mode and the fix.
-IT_NAME=secrets_at_rest
+# Usage: secrets_at_rest.sh [sqlite|postgres] (the file-mode checks of the
+# SQLite files run only with sqlite).
+BACKEND="${1:-sqlite}"
+IT_NAME="secrets_at_rest.$BACKEND"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 it_need_tools dig sha256sum base64 od
@@ -19,6 +22,8 @@ umask 022  # What a shell usually gives: files 0644 unless lufd says otherwise.
 
 ZONE=e164.arpa.
 DB="$T/registry.db"
+store_url "$BACKEND"
+URL="$url"
 mode_of() { stat -c %a "$1"; }
 
 # run_lufd ARGS...: lufd in the foreground (it fails fast here); $out, $rc.
@@ -29,12 +34,14 @@ run_lufd() {
   set -e
 }
 
-# --- lufd creates its SQLite files 0600 -----------------------------------------
 DNS_PORT="$(it_free_dns_port)"
 dns_tail() {  # PORT
   printf 'dns:\n  listen:\n    - "127.0.0.1:%s"\n  workers: 1\n  zones:\n    - name: "%s"\n  dnssec:\n    enabled: false\n' "$1" "$ZONE"
 }
 LUFD_CONFIG_TAIL="$(dns_tail "$DNS_PORT")"
+
+# --- lufd creates its SQLite files 0600 -----------------------------------------
+if [[ "$BACKEND" == sqlite ]]; then
 write_config "$T/first.yaml" "sqlite:$DB" 0
 "$LUFD_BIN" --config "$T/first.yaml" --port-file "$T/first.port" \
   >>"$T/lufd-first.log" 2>&1 &
@@ -60,16 +67,17 @@ run_lufd --config "$T/first.yaml"
   { echo "$out" >&2; fail "no clear refusal of a 0644 registry.db"; }
 pass "a registry.db readable by others is refused, with the fix"
 chmod 600 "$DB"
+fi
 
 # --- TSIG rotation: audit carries fingerprints, TSIG follows the rotation -------
-start_lufd "sqlite:$DB"
+start_lufd "$URL"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || fail "lufd does not answer DNS"
 provision_rfc7878 provision
 
 # A second instance on the same database, started before the credential
 # exists: the credential reaches its view only through the change log.
 DNS_PORT2="$(it_free_dns_port)"
-LUFD_CONFIG_TAIL="$(dns_tail "$DNS_PORT2")" write_config "$T/second.yaml" "sqlite:$DB" 0
+LUFD_CONFIG_TAIL="$(dns_tail "$DNS_PORT2")" write_config "$T/second.yaml" "$URL" 0
 "$LUFD_BIN" --config "$T/second.yaml" --port-file "$T/second.port" \
   >>"$T/lufd-second.log" 2>&1 &
 PID2=$!
@@ -136,7 +144,7 @@ distinct="$(grep -oE '"tsigSecretSha256": ?"[0-9a-f]{16}"' <<<"$audit" |
   grep -oE '[0-9a-f]{16}' | sort -u | wc -l)"
 [[ "$distinct" == 3 ]] || { echo "$audit" >&2; fail "want 3 distinct fingerprints in the audit, got $distinct"; }
 pass "audit: no secret (base64 or hex), $distinct distinct fingerprints instead"
-if command -v sqlite3 >/dev/null; then
+if [[ "$BACKEND" == sqlite ]] && command -v sqlite3 >/dev/null; then
   for s in "$A" "$B" "$C"; do
     hex="$(hex_of "$s")"
     found="$(sqlite3 "$DB" "SELECT count(*) FROM change_log WHERE instr(lower(hex(coalesce(before, x''))), '$hex') > 0 OR instr(lower(hex(coalesce(after, x''))), '$hex') > 0")"
@@ -144,9 +152,11 @@ if command -v sqlite3 >/dev/null; then
   done
   pass "no change_log row holds a secret's bytes"
 fi
-for f in "$DB" "$DB-wal" "$DB-shm"; do
-  [[ "$(mode_of "$f")" == 600 ]] || fail "$f has mode $(mode_of "$f") after use"
-done
+if [[ "$BACKEND" == sqlite ]]; then
+  for f in "$DB" "$DB-wal" "$DB-shm"; do
+    [[ "$(mode_of "$f")" == 600 ]] || fail "$f has mode $(mode_of "$f") after use"
+  done
+fi
 it_alive "$LUFD_PID" && it_alive "$PID2" || fail "a lufd died"
 stop_lufd
 _it_stop_pid "$PID2"
@@ -155,7 +165,7 @@ _it_stop_pid "$PID2"
 mkdir -m 700 "$T/keys"
 chmod 777 "$T/keys"
 LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")"
-write_config "$T/keys.yaml" "sqlite:$DB" 0
+write_config "$T/keys.yaml" "$URL" 0
 run_lufd --check-config "$T/keys.yaml"
 ((rc == 1)) && grep -qF "$T/keys has mode 0777" <<<"$out" && grep -qF "chmod 700 $T/keys" <<<"$out" ||
   { echo "$out" >&2; fail "--check-config accepts a 0777 key dir"; }
@@ -180,7 +190,7 @@ pass "a TLS key others may read: refused by --check-config and at start"
 # A DNSSEC private key lufd made (0600), loosened afterwards: refused.
 run_lufd --check-config "$T/keys.yaml"
 ((rc == 0)) || { echo "$out" >&2; fail "the fixed config does not check"; }
-start_lufd "sqlite:$DB"
+start_lufd "$URL"
 wait_dns "$DNS_PORT" "$ZONE" DNSKEY 30 || fail "lufd with DNSSEC does not answer"
 stop_lufd
 keyfile="$(ls "$T/keys"/K*.pem | head -n 1)"
