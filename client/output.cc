@@ -130,6 +130,26 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
   }
 }
 
+namespace {
+
+// A credential's TSIG key, without the secret: only whether there is one,
+// or (in change-log images) the fingerprint kept in its place.
+std::string TsigText(const lufd::v1::Credential& c) {
+  if (c.tsig_key_name().empty()) return "";
+  std::string secret = ", no secret";
+  if (!c.tsig_secret().empty()) {
+    secret = ", secret set";
+  } else if (!c.tsig_secret_sha256().empty()) {
+    secret = absl::StrCat(", secret sha256 ", c.tsig_secret_sha256());
+  }
+  return absl::StrCat(
+      c.tsig_key_name(), " (",
+      c.tsig_algorithm().empty() ? "hmac-sha256" : c.tsig_algorithm(), secret,
+      ")");
+}
+
+}  // namespace
+
 std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
   using lufd::v1::RegistryObject;
   switch (object.object_case()) {
@@ -155,19 +175,13 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
     }
     case RegistryObject::kCredential: {
       const auto& c = object.credential();
-      return {
-          c.id(), c.org_id(),
-          EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
-          c.spki_sha256(), c.san_uri(),
-          // The secret is never shown: only that there is one.
-          c.tsig_key_name().empty()
-              ? std::string()
-              : absl::StrCat(
-                    c.tsig_key_name(), " (",
-                    c.tsig_algorithm().empty() ? "hmac-sha256"
-                                               : c.tsig_algorithm(),
-                    c.tsig_secret().empty() ? ", no secret)" : ", secret set)"),
-          YesNo(c.disabled())};
+      return {c.id(),
+              c.org_id(),
+              EnumName(lufd::v1::Role_descriptor(), c.role(), "ROLE_"),
+              c.spki_sha256(),
+              c.san_uri(),
+              TsigText(c),
+              YesNo(c.disabled())};
     }
     case RegistryObject::kIdentifier: {
       const auto& id = object.identifier();

@@ -12,10 +12,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "storage/migrate.h"
 
 namespace lufd::storage_internal {
 
@@ -200,4 +202,41 @@ std::unique_ptr<SignerLease> TryAcquireLocalSignerLease(
   return std::make_unique<LocalSignerLease>(name);
 }
 
+std::string SecretFingerprint(absl::string_view secret) {
+  return Sha256Hex(secret).substr(0, 16);
+}
+
+const lufd::v1::RegistryObject& ChangeLogImage(
+    const lufd::v1::RegistryObject& object, lufd::v1::RegistryObject* scratch) {
+  if (!object.has_credential() || object.credential().tsig_secret().empty()) {
+    return object;
+  }
+  *scratch = object;
+  ::lufd::RedactForChangeLog(scratch);
+  return *scratch;
+}
+
+absl::StatusOr<std::optional<std::string>> ScrubChangeLogBlob(
+    absl::string_view bytes, absl::string_view what) {
+  lufd::v1::RegistryObject object;
+  RETURN_IF_ERROR(ParseObject(bytes, what, &object));
+  if (!::lufd::RedactForChangeLog(&object)) return std::nullopt;
+  return SerializeObject(object);
+}
+
 }  // namespace lufd::storage_internal
+
+namespace lufd {
+
+bool RedactForChangeLog(lufd::v1::RegistryObject* object) {
+  if (!object->has_credential() || object->credential().tsig_secret().empty()) {
+    return false;
+  }
+  lufd::v1::Credential* c = object->mutable_credential();
+  c->set_tsig_secret_sha256(
+      storage_internal::SecretFingerprint(c->tsig_secret()));
+  c->clear_tsig_secret();
+  return true;
+}
+
+}  // namespace lufd

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "lufd/v1/registry.pb.h"
 #include "storage/store.h"
@@ -67,6 +68,34 @@ std::vector<const StoredSignature*> LastSignatureWins(
 // per memory store) in this process; nullptr when one is held. Thread-safe.
 std::unique_ptr<SignerLease> TryAcquireLocalSignerLease(
     const std::string& name);
+
+// ---- Secrets never reach the change log ----------------------------------
+// The objects table keeps a credential's TSIG secret (DNS needs it to verify
+// TSIG); the change log, and so the audit trail, keeps only its fingerprint
+// (Credential.tsig_secret_sha256; RedactForChangeLog in store.h). Every
+// backend logs ChangeLogImage() of each before/after, so none can forget. A
+// follower restores the secret from the objects table (Store::ReadObject;
+// server/core/follower.cc).
+
+// First 16 hex digits of SHA-256(secret): `base64 -d | sha256sum | cut -c1-16`.
+std::string SecretFingerprint(absl::string_view secret);
+
+// What the change log stores for `object`: `object` itself when it carries
+// no secret (no copy), else a redacted copy made in `*scratch`.
+const lufd::v1::RegistryObject& ChangeLogImage(
+    const lufd::v1::RegistryObject& object, lufd::v1::RegistryObject* scratch);
+
+// The name of the migration (NNNN_<name>.sql in both SQL backends) after
+// whose SQL the backends run the data step below, in the same transaction:
+// SQL cannot edit the protobuf images written before secrets were redacted.
+inline constexpr absl::string_view kScrubSecretsMigration =
+    "scrub_change_log_secrets";
+
+// One stored change-log image (before or after) of a credential: the bytes to
+// store instead when it carries a secret, nullopt when it is already clean;
+// INTERNAL when it does not parse.
+absl::StatusOr<std::optional<std::string>> ScrubChangeLogBlob(
+    absl::string_view bytes, absl::string_view what);
 
 }  // namespace lufd::storage_internal
 

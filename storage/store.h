@@ -108,18 +108,33 @@ class Store {
   virtual absl::StatusOr<std::vector<lufd::v1::Change>> ReadChanges(
       uint64_t after_serial, uint32_t max_changes) = 0;
 
-  // The audit trail: the change log, filtered.
+  // The audit trail: the change log, filtered. Like ReadChanges, it holds
+  // no secret: a credential's tsig_secret appears as tsig_secret_sha256.
+  // Commit stores before/after images that way whatever the caller gives.
   virtual absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
       const AuditQuery& query) = 0;
 
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;
 
+  // The object stored under (kind, key) now (at the latest serial), or
+  // nullopt when there is none. The change log never carries a secret (a
+  // credential's TSIG secret is logged as its fingerprint, common.h), so a
+  // follower applying such a change reads the secret back here.
+  virtual absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) = 0;
+
   // The DNSSEC signatures made ahead, the signer lease and its checkpoint
   // (signature_table.h), on this store's database and connections. Owned by
   // the Store: valid for the Store's lifetime, never null.
   virtual SignatureTable* Signatures() = 0;
 };
+
+// How the change log (and so ReadChanges and Audit) holds `object`: a
+// credential's tsig_secret replaced by tsig_secret_sha256, the first 16 hex
+// digits of its SHA-256. True when `object` changed (it carried a secret).
+// Commit applies it to every before/after image, in every backend.
+bool RedactForChangeLog(lufd::v1::RegistryObject* object);
 
 }  // namespace lufd
 

@@ -14,6 +14,8 @@
 // Both are written (atomically, via rename) once everything listens.
 //
 // Runs until SIGTERM/SIGINT, then drains (drain_timeout) and exits 0.
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -112,6 +114,11 @@ int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits the blocked mask and
   // the signal is only ever taken by sigwait below.
   lufd::BlockTerminationSignals();
+  // Everything lufd creates (the SQLite registry and its -wal/-shm, DNSSEC
+  // key files, port files, logs) is for lufd alone: group and others get no
+  // access unless the operator grants it. 0077 rather than 0027: nothing lufd
+  // writes is meant for a group, and the registry holds TSIG secrets.
+  umask(0077);
   // Debian's Abseil is built with Mutex deadlock detection on, which walks
   // a global graph on every lock, also the DNS hot path's reader locks.
   // lufd's lock order is checked by the unit tests' builds; production

@@ -5,10 +5,13 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
@@ -30,6 +33,60 @@ absl::StatusOr<std::shared_ptr<const RegistryView>> LoadView(Store* store) {
         builder.Add(kind, key, object);
       }));
   return std::move(builder).Build(serial);
+}
+
+// The change log holds a credential's TSIG secret only as its fingerprint
+// (Store::RedactForChangeLog), but the view must hold the secret (DNS
+// verifies TSIG with it). Puts it back into each such `after` from the first
+// source whose secret has the logged fingerprint: a change earlier in this
+// page, the current view (the secret did not change: disable, enable, a new
+// description) or the objects table (Store::ReadObject). The result is the
+// object exactly as the objects table stored it at that serial. When none
+// matches, the secret was rotated again since: the credential stays without
+// a secret (no TSIG with it) until that later change, in this page or a
+// following one, is applied; never does a view get a secret it did not have.
+absl::Status RestoreSecrets(Store* store, const RegistryView& current,
+                            std::vector<lufd::v1::Change>* changes) {
+  absl::flat_hash_map<std::string, std::string> restored;  // key -> secret
+  auto matches = [](const std::string& secret, const std::string& logged) {
+    lufd::v1::RegistryObject probe;
+    probe.mutable_credential()->set_tsig_secret(secret);
+    return RedactForChangeLog(&probe) &&
+           probe.credential().tsig_secret_sha256() == logged;
+  };
+  for (lufd::v1::Change& change : *changes) {
+    if (!change.has_after() || !change.after().has_credential()) continue;
+    lufd::v1::Credential* cred = change.mutable_after()->mutable_credential();
+    if (cred->tsig_secret_sha256().empty() || !cred->tsig_secret().empty()) {
+      continue;
+    }
+    const std::string logged = cred->tsig_secret_sha256();
+    std::optional<std::string> secret;
+    if (auto it = restored.find(change.key());
+        it != restored.end() && matches(it->second, logged)) {
+      secret = it->second;
+    }
+    if (!secret.has_value()) {
+      auto seen = current.Get(change.kind(), change.key());
+      if (seen.has_value() && seen->has_credential() &&
+          matches(seen->credential().tsig_secret(), logged)) {
+        secret = seen->credential().tsig_secret();
+      }
+    }
+    if (!secret.has_value()) {
+      ASSIGN_OR_RETURN(auto stored,
+                       store->ReadObject(change.kind(), change.key()));
+      if (stored.has_value() && stored->has_credential() &&
+          matches(stored->credential().tsig_secret(), logged)) {
+        secret = stored->credential().tsig_secret();
+      }
+    }
+    if (!secret.has_value()) continue;
+    cred->set_tsig_secret(*secret);
+    cred->clear_tsig_secret_sha256();
+    restored[change.key()] = *std::move(secret);
+  }
+  return absl::OkStatus();
 }
 
 class FollowerImpl final : public ChangeFollower {
@@ -103,6 +160,12 @@ class FollowerImpl final : public ChangeFollower {
     }
     if (changes->empty()) return absl::OkStatus();
     *more = changes->size() >= kPageSize;
+    if (absl::Status st = RestoreSecrets(store_, *current, &*changes);
+        !st.ok()) {
+      return absl::Status(
+          st.code(),
+          absl::StrCat("reading a credential's TSIG secret: ", st.message()));
+    }
     auto next = current->Apply(*changes);
     if (!next.ok()) {
       // The log and our view disagree (should not happen): rebuild from a

@@ -3,6 +3,9 @@
 // Tailing by serial (not LISTEN/NOTIFY) works on PostgreSQL hot standbys too.
 // One background thread; Nudge() makes it poll now (after a local commit),
 // so a provisioned change is visible well within 100 ms.
+// The change log never carries a credential's TSIG secret (only its
+// fingerprint); the follower reads it back with Store::ReadObject, so TSIG
+// keeps working on every instance after a credential is added or rotated.
 #ifndef LUFD_SERVER_CORE_FOLLOWER_H_
 #define LUFD_SERVER_CORE_FOLLOWER_H_
 

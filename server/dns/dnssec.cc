@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/private_file.h"
 #include "server/dns/bytes.h"
 
 namespace lufd::dns {
@@ -335,6 +336,12 @@ absl::StatusOr<std::unique_ptr<SigningKey>> SigningKey::LoadFile(
     std::string msg = absl::StrCat(path, ": ", strerror(err));
     return err == ENOENT ? absl::NotFoundError(msg)
                          : absl::PermissionDeniedError(msg);
+  }
+  // The mode of the file we read, not of whatever the path names later.
+  if (absl::Status st = CheckSecretFd("DNSSEC private key", path, fd);
+      !st.ok()) {
+    close(fd);
+    return st;
   }
   std::string pem;
   char buf[4096];

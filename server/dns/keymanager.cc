@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/private_file.h"
 #include "common/status_macros.h"
 #include "server/core/identity.h"
 #include "server/dns/wire.h"
@@ -62,7 +63,8 @@ std::string NormalizeZoneName(const std::string& zone) {
 }
 
 // "K<zone>+<alg>+<tag>.pem" as BIND and ldns name key files; the root zone
-// keeps its "." so the name never starts with "K+".
+// keeps its "." so the name never starts with "K+". (Start checks the modes
+// of the files named so: common/private_file.h kDnssecKeyFilePrefix.)
 std::string KeyFileName(const std::string& zone_name, uint32_t algorithm,
                         uint32_t tag) {
   std::string z = zone_name;
@@ -560,6 +562,10 @@ absl::Status KeyManager::Start() {
       return absl::FailedPreconditionError(
           absl::StrCat("dns.dnssec.key_dir ", dir, " is not a directory"));
     }
+    // Refused, never repaired: a key others could read may be compromised
+    // (common/private_file.h).
+    RETURN_IF_ERROR(CheckSecretDir("dns.dnssec.key_dir", dir,
+                                   kDnssecKeyFilePrefix, kDnssecKeyFileSuffix));
   } else {
     spdlog::warn(
         "dnssec: no key_dir configured; keys are published but this instance "

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/private_file.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
@@ -413,6 +414,11 @@ void CheckKeyDir(const std::string& dir, std::vector<std::string>* errors) {
     if (!S_ISDIR(sb.st_mode)) {
       errors->push_back(
           absl::StrCat("dns.dnssec.key_dir: \"", dir, "\" is not a directory"));
+    } else if (absl::Status s =
+                   CheckSecretDir("dns.dnssec.key_dir", dir,
+                                  kDnssecKeyFilePrefix, kDnssecKeyFileSuffix);
+               !s.ok()) {
+      errors->push_back(std::string(s.message()));  // As KeyManager::Start.
     }
     return;
   }

@@ -6,12 +6,19 @@
 #include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/private_file.h"
 
 namespace lufd {
 
 absl::Status CheckTlsKeyPair(const std::string& field,
                              const std::string& cert_file,
                              const std::string& key_file) {
+  // Before reading it: a key others may read is refused, never used
+  // (common/private_file.h).
+  if (absl::Status s = CheckSecretFile(field + ".key_file", key_file);
+      !s.ok()) {
+    return absl::InvalidArgumentError(s.message());
+  }
   BIO* cert_bio = BIO_new_file(cert_file.c_str(), "r");
   X509* cert = cert_bio ? PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr)
                         : nullptr;

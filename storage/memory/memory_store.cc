@@ -52,10 +52,14 @@ absl::StatusOr<uint64_t> MemoryStore::Commit(const CommitRequest& request) {
     c.set_kind(m.kind);
     c.set_key(m.key);
     c.set_deleted(!m.after.has_value());
-    if (m.before.has_value()) *c.mutable_before() = *m.before;
+    if (m.before.has_value()) {
+      *c.mutable_before() = *m.before;
+      RedactForChangeLog(c.mutable_before());
+    }
     ObjectKey k(static_cast<int>(m.kind), m.key);
     if (m.after.has_value()) {
       *c.mutable_after() = *m.after;
+      RedactForChangeLog(c.mutable_after());
       objects_[k] = *m.after;
     } else {
       objects_.erase(k);
@@ -79,6 +83,14 @@ absl::StatusOr<uint64_t> MemoryStore::LoadSnapshot(
     fn(static_cast<lufd::v1::ObjectKind>(k.first), k.second, obj);
   }
   return latest_serial_;
+}
+
+absl::StatusOr<std::optional<lufd::v1::RegistryObject>> MemoryStore::ReadObject(
+    lufd::v1::ObjectKind kind, absl::string_view key) {
+  absl::MutexLock lock(&mu_);
+  auto it = objects_.find(ObjectKey(static_cast<int>(kind), std::string(key)));
+  if (it == objects_.end()) return std::nullopt;
+  return it->second;
 }
 
 absl::StatusOr<std::vector<Change>> MemoryStore::ReadChanges(

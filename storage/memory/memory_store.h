@@ -44,6 +44,8 @@ class MemoryStore : public Store, public SignatureTable {
   absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
       const AuditQuery& query) override;
   absl::StatusOr<bool> IsReadOnly() override { return false; }
+  absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) override;
   SignatureTable* Signatures() override { return this; }
 
   // SignatureTable.

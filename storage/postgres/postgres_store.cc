@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -225,6 +226,9 @@ class PostgresStore : public Store, public SignatureTable {
                    if (!r.empty()) continue;
                    try {
                      w.exec(f.sql);
+                     if (f.name == storage_internal::kScrubSecretsMigration) {
+                       RETURN_IF_ERROR(ScrubChangeLogSecrets(w));
+                     }
                    } catch (...) {
                      absl::Status s = MapException("migration");
                      return absl::Status(
@@ -302,6 +306,26 @@ class PostgresStore : public Store, public SignatureTable {
           }
           w.commit();
           return serial;
+        });
+  }
+
+  absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) override {
+    return Run<std::optional<lufd::v1::RegistryObject>>(
+        "read object",
+        [&](pqxx::connection& c)
+            -> absl::StatusOr<std::optional<lufd::v1::RegistryObject>> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          pqxx::result res = w.exec_params(
+              "SELECT data FROM objects WHERE kind = $1 AND key = $2",
+              static_cast<int>(kind), std::string(key));
+          w.commit();
+          std::optional<lufd::v1::RegistryObject> out;
+          if (!res.empty()) {
+            RETURN_IF_ERROR(ParseBytea(res[0][0], key, &out.emplace()));
+          }
+          return out;
         });
   }
 
@@ -617,6 +641,45 @@ class PostgresStore : public Store, public SignatureTable {
     return absl::OkStatus();
   }
 
+  // The data step of migration kScrubSecretsMigration, inside its
+  // transaction: rewrites every credential image of the change log that
+  // still carries a TSIG secret (written before Commit redacted them).
+  // Throws on database errors (the caller catches).
+  static absl::Status ScrubChangeLogSecrets(pqxx::transaction_base& w) {
+    pqxx::result res = w.exec_params(
+        "SELECT serial, seq, key, before, after FROM change_log "
+        "WHERE kind = $1",
+        static_cast<int>(lufd::v1::OBJECT_KIND_CREDENTIAL));
+    for (const pqxx::row& r : res) {
+      const std::string key(FieldView(r[2]));
+      std::optional<std::string> images[2];
+      for (int i = 0; i < 2; ++i) {
+        if (r[3 + i].is_null()) continue;
+        pqxx::binarystring bs(r[3 + i]);
+        ASSIGN_OR_RETURN(
+            images[i],
+            storage_internal::ScrubChangeLogBlob(
+                absl::string_view(reinterpret_cast<const char*>(bs.data()),
+                                  bs.size()),
+                key));
+      }
+      // bytea goes in its hex text form.
+      if (images[0].has_value()) {
+        w.exec_params(
+            "UPDATE change_log SET before = $3::bytea "
+            "WHERE serial = $1 AND seq = $2",
+            r[0].as<int64_t>(), r[1].as<int64_t>(), ByteaHex(*images[0]));
+      }
+      if (images[1].has_value()) {
+        w.exec_params(
+            "UPDATE change_log SET after = $3::bytea "
+            "WHERE serial = $1 AND seq = $2",
+            r[0].as<int64_t>(), r[1].as<int64_t>(), ByteaHex(*images[1]));
+      }
+    }
+    return absl::OkStatus();
+  }
+
   static uint64_t ReadLatest(pqxx::transaction_base& w) {
     return w.exec1("SELECT latest_serial FROM registry_state WHERE id = 1")[0]
         .as<uint64_t>();
@@ -673,13 +736,19 @@ class PostgresStore : public Store, public SignatureTable {
                                    "client_txn_id", "kind", "key", "deleted",
                                    "before", "after"});
       std::string before, after;
+      lufd::v1::RegistryObject scratch;
       for (size_t i = 0; i < req.mutations.size(); ++i) {
         const Mutation& m = req.mutations[i];
-        before = m.before.has_value()
-                     ? ByteaHex(storage_internal::SerializeObject(*m.before))
-                     : std::string();
+        // The log never holds a secret (common.h); the objects rows below
+        // are copied from the log, so a redacted one is fixed up after.
+        before =
+            m.before.has_value()
+                ? ByteaHex(storage_internal::SerializeObject(
+                      storage_internal::ChangeLogImage(*m.before, &scratch)))
+                : std::string();
         after = m.after.has_value()
-                    ? ByteaHex(storage_internal::SerializeObject(*m.after))
+                    ? ByteaHex(storage_internal::SerializeObject(
+                          storage_internal::ChangeLogImage(*m.after, &scratch)))
                     : std::string();
         copy << std::make_tuple(serial_i, static_cast<int64_t>(i), now,
                                 req.actor, req.client_txn_id,
@@ -731,6 +800,32 @@ class PostgresStore : public Store, public SignatureTable {
           ") last WHERE last.deleted AND o.kind = last.kind "
           "AND o.key = last.key",
           serial_i);
+    }
+    // The objects rows were copied from the (redacted) log: put back the
+    // secret of every key whose last write carries one. Credentials are
+    // few, so one statement each.
+    auto carries_secret = [](const Mutation& m) {
+      return m.after.has_value() && m.after->has_credential() &&
+             !m.after->credential().tsig_secret().empty();
+    };
+    absl::flat_hash_map<std::pair<int, absl::string_view>, size_t> last_write;
+    for (const Mutation& m : req.mutations) {
+      if (carries_secret(m)) last_write[{static_cast<int>(m.kind), m.key}] = 0;
+    }
+    if (!last_write.empty()) {
+      for (size_t i = 0; i < req.mutations.size(); ++i) {
+        const Mutation& m = req.mutations[i];
+        auto it = last_write.find({static_cast<int>(m.kind), m.key});
+        if (it != last_write.end()) it->second = i;
+      }
+      for (const auto& [k, i] : last_write) {
+        const Mutation& m = req.mutations[i];
+        if (!carries_secret(m)) continue;  // A later write decided.
+        w.exec_params(
+            "UPDATE objects SET data = $3::bytea WHERE kind = $1 AND key = $2",
+            k.first, m.key,
+            ByteaHex(storage_internal::SerializeObject(*m.after)));
+      }
     }
     w.exec_params("UPDATE registry_state SET latest_serial = $1 WHERE id = 1",
                   serial_i);

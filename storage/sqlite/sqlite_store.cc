@@ -1,6 +1,10 @@
 #include "storage/sqlite/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/private_file.h"
 #include "common/status_macros.h"
 #include "storage/common.h"
 #include "storage/migrate.h"
@@ -253,6 +258,15 @@ class SqliteStore : public Store, public SignatureTable {
 
   absl::StatusOr<bool> IsReadOnly() override { return false; }
 
+  absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ReadObjectImpl(r.get(), kind, key);
+    ReleaseReader(std::move(r));
+    return out;
+  }
+
   SignatureTable* Signatures() override { return this; }
 
   // --- SignatureTable ---
@@ -430,6 +444,9 @@ class SqliteStore : public Store, public SignatureTable {
       if (a.version == f.version) return c->Exec("ROLLBACK");
     }
     RETURN_IF_ERROR(c->Exec(f.sql.c_str()));
+    if (f.name == storage_internal::kScrubSecretsMigration) {
+      RETURN_IF_ERROR(ScrubChangeLogSecrets(c));
+    }
     ASSIGN_OR_RETURN(
         sqlite3_stmt * s,
         c->Prepare("INSERT INTO schema_migrations (version, name, checksum, "
@@ -496,7 +513,8 @@ class SqliteStore : public Store, public SignatureTable {
     BindText(log, 4, req.actor);
     BindText(log, 5, req.client_txn_id);
     sqlite3_bind_int64(put, 4, static_cast<int64_t>(serial));
-    std::string before, after;
+    std::string before, after, logged_after;
+    lufd::v1::RegistryObject scratch;
     for (size_t i = 0; i < req.mutations.size(); ++i) {
       const Mutation& m = req.mutations[i];
       const int kind = static_cast<int>(m.kind);
@@ -506,14 +524,23 @@ class SqliteStore : public Store, public SignatureTable {
       BindText(log, 7, m.key);
       sqlite3_bind_int(log, 8, m.after.has_value() ? 0 : 1);
       if (m.before.has_value()) {
-        storage_internal::SerializeObjectTo(*m.before, &before);
+        storage_internal::SerializeObjectTo(
+            storage_internal::ChangeLogImage(*m.before, &scratch), &before);
         BindBlob(log, 9, before);
       } else {
         sqlite3_bind_null(log, 9);
       }
       if (m.after.has_value()) {
         storage_internal::SerializeObjectTo(*m.after, &after);
-        BindBlob(log, 10, after);
+        const lufd::v1::RegistryObject& image =
+            storage_internal::ChangeLogImage(*m.after, &scratch);
+        if (&image == &*m.after) {
+          BindBlob(log, 10, after);
+        } else {
+          // The objects row keeps the secret; the log gets the fingerprint.
+          storage_internal::SerializeObjectTo(image, &logged_after);
+          BindBlob(log, 10, logged_after);
+        }
       } else {
         sqlite3_bind_null(log, 10);
       }
@@ -542,6 +569,88 @@ class SqliteStore : public Store, public SignatureTable {
     RETURN_IF_ERROR(StepDone(c, st, "update serial"));
     RETURN_IF_ERROR(c->Exec("COMMIT"));
     return serial;
+  }
+
+  absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObjectImpl(
+      Conn* c, lufd::v1::ObjectKind kind, absl::string_view key) {
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * s,
+        c->Prepare("SELECT data FROM objects WHERE kind = ?1 AND key = ?2"));
+    sqlite3_bind_int(s, 1, static_cast<int>(kind));
+    BindText(s, 2, key);
+    int rc = sqlite3_step(s);
+    std::optional<lufd::v1::RegistryObject> out;
+    absl::Status st;
+    if (rc == SQLITE_ROW) {
+      st = storage_internal::ParseObject(ColumnBlob(s, 0), key, &out.emplace());
+    } else if (rc != SQLITE_DONE) {
+      st = SqliteError(c->db(), rc, "read object");
+    }
+    sqlite3_reset(s);
+    RETURN_IF_ERROR(st);
+    return out;
+  }
+
+  // The data step of migration kScrubSecretsMigration, inside its
+  // transaction: rewrites every credential image of the change log that
+  // still carries a TSIG secret (written before Commit redacted them).
+  absl::Status ScrubChangeLogSecrets(Conn* c) {
+    ASSIGN_OR_RETURN(sqlite3_stmt * sel,
+                     c->Prepare("SELECT serial, seq, key, before, after FROM "
+                                "change_log WHERE kind = ?1"));
+    sqlite3_bind_int(sel, 1, lufd::v1::OBJECT_KIND_CREDENTIAL);
+    struct Row {
+      int64_t serial, seq;
+      std::optional<std::string> before, after;
+    };
+    std::vector<Row> rows;
+    int rc;
+    absl::Status st;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW && st.ok()) {
+      Row row{
+          sqlite3_column_int64(sel, 0), sqlite3_column_int64(sel, 1), {}, {}};
+      const std::string key(ColumnText(sel, 2));
+      for (int col : {3, 4}) {
+        if (sqlite3_column_type(sel, col) == SQLITE_NULL) continue;
+        auto scrubbed =
+            storage_internal::ScrubChangeLogBlob(ColumnBlob(sel, col), key);
+        if (!scrubbed.ok()) {
+          st = scrubbed.status();
+          break;
+        }
+        (col == 3 ? row.before : row.after) = *std::move(scrubbed);
+      }
+      if (row.before.has_value() || row.after.has_value()) {
+        rows.push_back(std::move(row));
+      }
+    }
+    if (st.ok() && rc != SQLITE_DONE) st = SqliteError(c->db(), rc, "scrub");
+    sqlite3_reset(sel);
+    RETURN_IF_ERROR(st);
+    ASSIGN_OR_RETURN(
+        sqlite3_stmt * upd,
+        c->Prepare(
+            "UPDATE change_log SET before = coalesce(?3, before), "
+            "after = coalesce(?4, after) WHERE serial = ?1 AND seq = ?2"));
+    for (const Row& row : rows) {
+      sqlite3_reset(upd);
+      sqlite3_bind_int64(upd, 1, row.serial);
+      sqlite3_bind_int64(upd, 2, row.seq);
+      if (row.before.has_value()) {
+        BindBlob(upd, 3, *row.before);
+      } else {
+        sqlite3_bind_null(upd, 3);
+      }
+      if (row.after.has_value()) {
+        BindBlob(upd, 4, *row.after);
+      } else {
+        sqlite3_bind_null(upd, 4);
+      }
+      st = StepDone(c, upd, "scrub change log");
+      if (!st.ok()) break;
+    }
+    sqlite3_reset(upd);
+    return st;
   }
 
   absl::StatusOr<uint64_t> LoadSnapshotTxn(
@@ -759,10 +868,45 @@ class SqliteStore : public Store, public SignatureTable {
 
 }  // namespace
 
+namespace {
+
+// The database holds TSIG secrets: create it 0600 ourselves (SQLite would
+// create it 0644 & ~umask, and gives the -wal, -shm and -journal files the
+// database file's mode), and refuse an existing one, or a leftover sibling,
+// that group or others may read (common/private_file.h).
+absl::Status PrepareDatabaseFile(const std::string& path) {
+  if (path == ":memory:") return absl::OkStatus();
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    // The umask may only have removed bits; make the mode exact anyway.
+    const int rc = fchmod(fd, 0600);
+    const int err = errno;
+    close(fd);
+    if (rc != 0) {
+      return absl::InternalError(
+          absl::StrCat("sqlite: chmod 600 ", path, ": ", strerror(err)));
+    }
+    return absl::OkStatus();
+  }
+  // Anything but EEXIST (a missing directory, no permission): SQLite's
+  // open reports it in its own words.
+  if (errno != EEXIST) return absl::OkStatus();
+  RETURN_IF_ERROR(CheckSecretFile("SQLite database", path));
+  for (const char* suffix : {"-wal", "-shm", "-journal"}) {
+    absl::Status s =
+        CheckSecretFile("SQLite database file", absl::StrCat(path, suffix));
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(absl::string_view path) {
   if (path.empty()) {
     return absl::InvalidArgumentError("sqlite: empty database path");
   }
+  RETURN_IF_ERROR(PrepareDatabaseFile(std::string(path)));
   auto store = std::make_unique<SqliteStore>(std::string(path));
   RETURN_IF_ERROR(store->Init());
   return store;

@@ -7,4 +7,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
 INSTANTIATE_TEST_SUITE_P(Backends, SignatureTableConformanceTest,
                          ::testing::Values("postgres"),
                          [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Backends, SecretsConformanceTest,
+                         ::testing::Values("postgres"),
+                         [](const auto& info) { return info.param; });
 }  // namespace lufd::testing

@@ -64,6 +64,11 @@ class SignatureTableConformanceTest : public StoreConformanceTest {
       const std::vector<std::pair<std::string, std::string>>& rows);
 };
 
+// Secrets at rest (secrets_conformance_test.cc): the objects table keeps a
+// credential's TSIG secret, the change log only its fingerprint, and the
+// scrub migration fixes old change logs (which needs ExecSql/MigrateUpTo).
+class SecretsConformanceTest : public SignatureTableConformanceTest {};
+
 }  // namespace lufd::testing
 
 #endif  // LUFD_TESTS_CONFORMANCE_STORE_CONFORMANCE_H_

@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -35,13 +38,16 @@ absl::StatusOr<uint64_t> CommitOrg(Store* store, const std::string& id) {
   return store->Commit(request);
 }
 
-// Forwards to a real store; ReadChanges fails while `fail` is set.
+// Forwards to a real store; ReadChanges and ReadObject fail while `fail` is
+// set, ReadObject alone while `fail_objects` is.
 class FlakyStore : public Store {
  public:
   explicit FlakyStore(std::unique_ptr<Store> inner)
       : inner_(std::move(inner)) {}
   std::atomic<bool> fail{false};
   std::atomic<int> reads{0};
+  std::atomic<int> object_reads{0};
+  std::atomic<bool> fail_objects{false};  // ReadObject only.
 
   std::string Backend() const override { return inner_->Backend(); }
   absl::Status Migrate() override { return inner_->Migrate(); }
@@ -70,6 +76,14 @@ class FlakyStore : public Store {
     return inner_->Audit(query);
   }
   absl::StatusOr<bool> IsReadOnly() override { return inner_->IsReadOnly(); }
+  absl::StatusOr<std::optional<RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) override {
+    ++object_reads;
+    if (fail || fail_objects) {
+      return absl::UnavailableError("database went away");
+    }
+    return inner_->ReadObject(kind, key);
+  }
   SignatureTable* Signatures() override { return inner_->Signatures(); }
 
  private:
@@ -202,6 +216,126 @@ TEST_F(FollowerTest, DestructorStopsPromptly) {
     ASSERT_TRUE(follower.ok());
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace lufd
+
+namespace lufd {
+namespace {
+
+RegistryObject TsigCred(const std::string& secret, bool disabled = false) {
+  RegistryObject o;
+  auto* c = o.mutable_credential();
+  c->set_id("cred-tsig");
+  c->set_org_id("t:ssp1");
+  c->set_role(lufd::v1::ROLE_PEER);
+  c->set_tsig_key_name("ssp1-key.");
+  c->set_tsig_algorithm("hmac-sha256");
+  c->set_tsig_secret(secret);
+  c->set_disabled(disabled);
+  return o;
+}
+
+absl::StatusOr<uint64_t> PutCred(Store* store, const RegistryObject& after,
+                                 std::optional<RegistryObject> before) {
+  CommitRequest request;
+  request.actor = "test";
+  Mutation m;
+  m.kind = lufd::v1::OBJECT_KIND_CREDENTIAL;
+  m.key = "cred-tsig";
+  m.before = std::move(before);
+  m.after = after;
+  request.mutations.push_back(m);
+  return store->Commit(request);
+}
+
+std::string SecretIn(const ViewHolder& views) {
+  auto c = views.Current()->FindTsigCredential("ssp1-key.");
+  return c.has_value() ? c->tsig_secret() : "<none>";
+}
+
+// The change log carries only fingerprints; a view built from it (not from
+// a snapshot) still holds each current secret, so TSIG verifies after the
+// credential is added and after it is rotated.
+TEST_F(FollowerTest, ViewBuiltFromTheLogHoldsTheRotatedTsigSecret) {
+  auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+  ASSERT_TRUE(follower.ok());
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:ssp1").ok());
+  const std::string a(32, 'a'), b(32, 'b');
+  auto serial = PutCred(store_.get(), TsigCred(a), std::nullopt);
+  ASSERT_TRUE(serial.ok());
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2)));
+  EXPECT_EQ(SecretIn(views_), a);
+  // The change the view was built from had no secret.
+  auto logged = store_->ReadChanges(*serial - 1, 10);
+  ASSERT_TRUE(logged.ok());
+  EXPECT_TRUE(logged->back().after().credential().tsig_secret().empty());
+
+  serial = PutCred(store_.get(), TsigCred(b), TsigCred(a));
+  ASSERT_TRUE(serial.ok());
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2)));
+  EXPECT_EQ(SecretIn(views_), b);
+  // The object in the view is the stored one (no fingerprint field).
+  auto in_view =
+      views_.Current()->Get(lufd::v1::OBJECT_KIND_CREDENTIAL, "cred-tsig");
+  ASSERT_TRUE(in_view.has_value());
+  EXPECT_EQ(in_view->SerializeAsString(), TsigCred(b).SerializeAsString());
+
+  // A change that keeps the secret (disable, enable) needs no store read.
+  const int reads = store_->object_reads;
+  serial = PutCred(store_.get(), TsigCred(b, /*disabled=*/true), TsigCred(b));
+  ASSERT_TRUE(serial.ok());
+  serial = PutCred(store_.get(), TsigCred(b), TsigCred(b, true));
+  ASSERT_TRUE(serial.ok());
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2)));
+  EXPECT_EQ(SecretIn(views_), b);
+  EXPECT_EQ(store_->object_reads, reads);
+}
+
+// A follower that falls behind sees an add and two rotations at once; the
+// store has only the latest secret. The view ends with it, and no view
+// ever holds a secret the credential did not have at its serial.
+TEST_F(FollowerTest, FollowerBehindSeveralRotationsEndsWithTheLatestSecret) {
+  auto follower = ChangeFollower::Start(store_.get(), &views_, absl::Hours(1));
+  ASSERT_TRUE(follower.ok());
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:ssp1").ok());
+  const std::string a(32, 'a'), b(32, 'b'), c(32, 'c');
+  ASSERT_TRUE(PutCred(store_.get(), TsigCred(a), std::nullopt).ok());
+  ASSERT_TRUE(PutCred(store_.get(), TsigCred(b), TsigCred(a)).ok());
+  auto serial = PutCred(store_.get(), TsigCred(c), TsigCred(b));
+  ASSERT_TRUE(serial.ok());
+  (*follower)->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(2)));
+  EXPECT_EQ(SecretIn(views_), c);
+
+  // What it was built from held none of them.
+  for (const auto& change : *store_->ReadChanges(0, 100)) {
+    EXPECT_TRUE(change.after().credential().tsig_secret().empty());
+  }
+}
+
+// Reading the secret back fails: the follower keeps the old view and
+// reports it, then catches up.
+TEST_F(FollowerTest, SecretReadErrorsKeepTheOldView) {
+  auto follower =
+      ChangeFollower::Start(store_.get(), &views_, absl::Milliseconds(10));
+  ASSERT_TRUE(follower.ok());
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:ssp1").ok());
+  ASSERT_TRUE(views_.WaitForSerial(1, absl::Seconds(2)));
+  store_->fail_objects = true;
+  const std::string a(32, 'a');
+  auto serial = PutCred(store_.get(), TsigCred(a), std::nullopt);
+  ASSERT_TRUE(serial.ok());
+  EXPECT_TRUE(Eventually([&] { return !(*follower)->health().ok(); }));
+  EXPECT_EQ(views_.Current()->serial(), 1u);
+  EXPECT_EQ(SecretIn(views_), "<none>");
+  store_->fail_objects = false;
+  EXPECT_TRUE(views_.WaitForSerial(*serial, absl::Seconds(6)));
+  EXPECT_EQ(SecretIn(views_), a);
 }
 
 }  // namespace

@@ -280,6 +280,19 @@ TEST_P(DnssecAlgTest, PemRoundTripAndFiles) {
   EXPECT_EQ((*loaded)->public_key(), (*key)->public_key());
   EXPECT_EQ(SigningKey::LoadFile(GetParam(), path + ".missing").status().code(),
             absl::StatusCode::kNotFound);
+  // A private key others may read is refused, naming the path, the mode
+  // and the fix (common/private_file.h).
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  auto exposed = SigningKey::LoadFile(GetParam(), path);
+  EXPECT_EQ(exposed.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(exposed.status().message().find(path + " has mode 0644"),
+            std::string::npos)
+      << exposed.status();
+  EXPECT_NE(exposed.status().message().find("chmod 600 " + path),
+            std::string::npos)
+      << exposed.status();
+  ASSERT_EQ(chmod(path.c_str(), 0400), 0);
+  EXPECT_TRUE(SigningKey::LoadFile(GetParam(), path).ok());
   unlink(path.c_str());
   rmdir(tmpl);
 }

@@ -414,6 +414,59 @@ TEST_F(KeyManagerTest, GetDsLinesMatchLdns) {
             absl::StatusCode::kNotFound);
 }
 
+// A key dir others may write (they could remove or plant keys) is refused
+// at start with the path, the mode and the fix; nothing is generated.
+TEST_F(KeyManagerTest, StartRefusesAKeyDirOthersMayWrite) {
+  for (mode_t bad : {0777, 0770, 0703}) {
+    ASSERT_EQ(chmod(dir_.c_str(), bad), 0);
+    KeyRing ring;
+    KeyManager* km = Make(Config(), &ring);
+    ASSERT_NE(km, nullptr);
+    absl::Status st = km->Start();
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << bad;
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%04o", bad);
+    EXPECT_NE(st.message().find(absl::StrCat("dns.dnssec.key_dir ", dir_,
+                                             " has mode ", mode)),
+              std::string::npos)
+        << st;
+    EXPECT_NE(st.message().find("chmod 700 " + dir_), std::string::npos) << st;
+    EXPECT_TRUE(RegistryKeys().empty());
+  }
+  ASSERT_EQ(chmod(dir_.c_str(), 0750), 0);  // Not writable by others: fine.
+  KeyRing ring;
+  KeyManager* km = Make(Config(), &ring);
+  ASSERT_TRUE(km->Start().ok());
+  EXPECT_TRUE(ring.Get(kZoneWire)->CanSign());
+}
+
+// A private key file others may read is refused at start (as ssh does),
+// not repaired: it may already have been read, and the operator must know.
+TEST_F(KeyManagerTest, StartRefusesAPrivateKeyOthersMayRead) {
+  KeyRing ring1;
+  KeyManager* km1 = Make(Config(), &ring1);
+  ASSERT_TRUE(km1->Start().ok());
+  km1->Stop();
+  const std::vector<DnsKey> keys = RegistryKeys();
+  ASSERT_EQ(keys.size(), 1u);
+  const std::string file = dir_ + "/" + keys[0].private_file();
+  ASSERT_EQ(chmod(file.c_str(), 0644), 0);
+  KeyRing ring2;
+  KeyManager* km2 = Make(Config(), &ring2);
+  absl::Status st = km2->Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find(file + " has mode 0644"), std::string::npos)
+      << st;
+  EXPECT_NE(st.message().find("chmod 600 " + file), std::string::npos) << st;
+  // The fix works.
+  ASSERT_EQ(chmod(file.c_str(), 0600), 0);
+  KeyRing ring3;
+  KeyManager* km3 = Make(Config(), &ring3);
+  ASSERT_TRUE(km3->Start().ok());
+  EXPECT_TRUE(ring3.Get(kZoneWire)->CanSign());
+  EXPECT_EQ(RegistryKeys().size(), 1u);
+}
+
 TEST_F(KeyManagerTest, MissingPrivateFileIsPublishedButNotASigner) {
   KeyRing ring1, ring2;
   KeyManager* km1 = Make(Config(), &ring1);

@@ -3,6 +3,7 @@
 #include "server/ops/config.h"
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,14 @@ class TempDir {
     std::ofstream(p) << content;
     return p;
   }
+  // A private key file: 0600, as lufd requires (common/private_file.h).
+  std::string KeyFile(const std::string& name,
+                      const std::string& content) const {
+    std::string p = File(name, content);
+    std::filesystem::permissions(p, std::filesystem::perms::owner_read |
+                                        std::filesystem::perms::owner_write);
+    return p;
+  }
   const std::string& path() const { return path_; }
 
  private:
@@ -71,7 +80,7 @@ qYw73Zg2DIfwUtQTb3WgPyrvP4ZFmvO08O/JZOXXvSFYyQIpZfC/N6OC
 // key (the certificate is also the CA bundle).
 std::string ValidYaml(const TempDir& dir) {
   const std::string cert = dir.File("cert.pem", kCertPem);
-  const std::string key = dir.File("key.pem", kKeyPem);
+  const std::string key = dir.KeyFile("key.pem", kKeyPem);
   const std::string ca = dir.File("ca.pem", kCertPem);
   return absl::StrCat("grpc:\n  listen: \"127.0.0.1:0\"\n  tls:\n",
                       "    cert_file: ", cert, "\n    key_file: ", key,
@@ -204,7 +213,7 @@ TEST(ConfigTest, TlsFileContentsChecked) {
   };
   const std::string garbage = dir.File("garbage.pem", "x");
   const std::string other_key =
-      dir.File("other.key", R"(-----BEGIN PRIVATE KEY-----
+      dir.KeyFile("other.key", R"(-----BEGIN PRIVATE KEY-----
 MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQK441kDTxrqiSuo
 8h1tDY1kR/gi8oWyEzmPMACHcYyhRANCAAR51ztULPc5YxMvAN+LtsJ1EGQKanKX
 2w4mvYFryb5fehV7iw3CC6H/qfFZYXta6fCLBPsJ2LPw16vU4zilBY3Z
@@ -213,12 +222,36 @@ MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQK441kDTxrqiSuo
   EXPECT_EQ(errors("ca.pem", "ca.pem"), "");
   EXPECT_THAT(errors(dir.path() + "/cert.pem", garbage),
               HasSubstr("grpc.tls.cert_file: no PEM certificate"));
-  EXPECT_THAT(errors(dir.path() + "/key.pem", garbage),
+  // (A key file must be 0600 to get as far as being parsed.)
+  EXPECT_THAT(errors(dir.path() + "/key.pem", dir.KeyFile("garbage.key", "x")),
               HasSubstr("grpc.tls.key_file: no PEM private key"));
   EXPECT_THAT(errors(dir.path() + "/key.pem", other_key),
               HasSubstr("grpc.tls.key_file: does not match"));
   EXPECT_THAT(errors(dir.path() + "/ca.pem", garbage),
               HasSubstr("grpc.tls.client_ca_file: no PEM certificate"));
+}
+
+// A TLS private key others may read is refused (as ssh does), at start-up
+// and by the check, with the path, the mode and the fix.
+TEST(ConfigTest, TlsKeyFileReadableByOthersIsRefused) {
+  TempDir dir;
+  const std::string yaml = ValidYaml(dir);
+  const std::string key = dir.path() + "/key.pem";
+  auto check = [&] {
+    auto config = ParseConfigYaml(yaml);
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  EXPECT_EQ(check(), "");
+  ASSERT_EQ(chmod(key.c_str(), 0644), 0);
+  const std::string msg = check();
+  EXPECT_THAT(msg, HasSubstr("grpc.tls.key_file " + key + " has mode 0644"));
+  EXPECT_THAT(msg, HasSubstr("chmod 600 " + key));
+  ASSERT_EQ(chmod(key.c_str(), 0640), 0);
+  EXPECT_THAT(check(), HasSubstr("has mode 0640"));
+  ASSERT_EQ(chmod(key.c_str(), 0400), 0);
+  EXPECT_EQ(check(), "");
 }
 
 TEST(ConfigTest, ListenAddressForms) {
@@ -393,6 +426,35 @@ TEST(ConfigTest, KeyDirMustBeADirectory) {
   EXPECT_THAT(check(dir.path() + "/no/keys"), HasSubstr("cannot create"));
 }
 
+// A key dir others may write, or a private key in it others may read, is
+// refused by the check as by KeyManager::Start.
+TEST(ConfigTest, KeyDirAndKeyFileModesChecked) {
+  TempDir dir;
+  const std::string keys = dir.path() + "/keys";
+  ASSERT_EQ(mkdir(keys.c_str(), 0700), 0);
+  auto check = [&] {
+    auto config = ParseConfigYaml(absl::StrCat(
+        ValidYaml(dir), "dns:\n  listen: [\"127.0.0.1:0\"]\n  zones:\n",
+        "    - name: e164.arpa.\n  dnssec:\n    key_dir: ", keys, "\n"));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  EXPECT_EQ(check(), "");
+  ASSERT_EQ(chmod(keys.c_str(), 0777), 0);
+  EXPECT_THAT(check(),
+              HasSubstr("dns.dnssec.key_dir " + keys + " has mode 0777"));
+  EXPECT_THAT(check(), HasSubstr("chmod 700 " + keys));
+  ASSERT_EQ(chmod(keys.c_str(), 0700), 0);
+  const std::string file = keys + "/Ke164.arpa+013+12345.pem";
+  std::ofstream(file) << kKeyPem;
+  ASSERT_EQ(chmod(file.c_str(), 0644), 0);
+  EXPECT_THAT(check(), HasSubstr(file + " has mode 0644"));
+  EXPECT_THAT(check(), HasSubstr("chmod 600 " + file));
+  ASSERT_EQ(chmod(file.c_str(), 0600), 0);
+  EXPECT_EQ(check(), "");
+}
+
 // Runs the lufd binary; returns its exit code and stdout.
 int RunLufd(const std::string& args, std::string* out) {
   const std::string cmd = absl::StrCat(LUFD_BINARY, " ", args, " 2>&1");
@@ -420,6 +482,17 @@ TEST(CheckConfigTest, InvalidFilePrintsErrors) {
   std::string out;
   EXPECT_EQ(RunLufd(absl::StrCat("--check-config ", path), &out), 1);
   EXPECT_THAT(out, HasSubstr("grpc2: unknown field"));
+}
+
+TEST(CheckConfigTest, ReadableTlsKeyFails) {
+  TempDir dir;
+  const std::string path = dir.File("lufd.yaml", ValidYaml(dir));
+  const std::string key = dir.path() + "/key.pem";
+  ASSERT_EQ(chmod(key.c_str(), 0644), 0);
+  std::string out;
+  EXPECT_EQ(RunLufd(absl::StrCat("--check-config ", path), &out), 1);
+  EXPECT_THAT(out, HasSubstr(key + " has mode 0644"));
+  EXPECT_THAT(out, HasSubstr("chmod 600 " + key));
 }
 
 TEST(CheckConfigTest, MissingFileFails) {
