@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "server/core/authz.h"
+#include "server/core/denial_audit.h"
 #include "server/core/key_admin.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -84,6 +85,15 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   grpc::Status GetDs(grpc::ServerContext* context,
                      const lufd::v1::GetDsRequest* request,
                      lufd::v1::GetDsResponse* response) override;
+  grpc::Status ListDenials(grpc::ServerContext* context,
+                           const lufd::v1::ListDenialsRequest* request,
+                           lufd::v1::ListDenialsResponse* response) override;
+
+  // The denial audit ListDenials reads (null: FAILED_PRECONDITION). It must
+  // outlive the service or be reset to null first.
+  void set_denial_recorder(DenialRecorder* recorder) {
+    denials_.store(recorder);
+  }
 
   // The DNS front door's key manager (null = DNS not configured). May be set
   // at any time; it must outlive the service or be reset to null first.
@@ -111,6 +121,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   RpcRunner* const runner_;
   const Options options_;
   std::atomic<KeyAdmin*> key_admin_{nullptr};
+  std::atomic<DenialRecorder*> denials_{nullptr};
 };
 
 }  // namespace lufd

@@ -174,6 +174,29 @@ absl::Status RpcRunner::CheckRequestSize(
                    max_message_bytes_, " (grpc.max_message_bytes)"));
 }
 
+void RpcRunner::LogDenial(const DenialRecord& denial,
+                          const absl::Status& status, const std::string& peer,
+                          absl::Time now) {
+  // Authentication and authorization denials at info (validation errors
+  // are the caller's typos: debug), at most a few lines a second per
+  // caller; a flooder's lines are counted, and the next line says so.
+  const bool info = status.code() == absl::StatusCode::kUnauthenticated ||
+                    status.code() == absl::StatusCode::kPermissionDenied;
+  if (!info && !spdlog::should_log(spdlog::level::debug)) return;
+  uint64_t suppressed = 0;
+  if (!denied_log_.Admit(absl::StrCat(denial.actor, " ", denial.peer), now,
+                         &suppressed)) {
+    return;
+  }
+  spdlog::log(info ? spdlog::level::info : spdlog::level::debug,
+              "denied {} peer={} caller={} code={} msg=\"{}\"{}", denial.method,
+              peer, denial.actor, absl::StatusCodeToString(status.code()),
+              std::string(status.message()),
+              suppressed == 0 ? std::string()
+                              : absl::StrCat(" (suppressed ", suppressed,
+                                             " similar lines)"));
+}
+
 grpc::Status RpcRunner::RunImpl(
     const char* method, grpc::ServerContext* context,
     const google::protobuf::MessageLite* request, bool cap_deadline,
@@ -219,14 +242,18 @@ grpc::Status RpcRunner::RunImpl(
     }
   }
 
-  const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  const absl::Time end = absl::Now();
+  const double ms = absl::ToDoubleMilliseconds(end - start);
   const std::string who =
       call.identity.anonymous() ? "-" : call.identity.AuditName();
-  if (status.code() == absl::StatusCode::kUnauthenticated ||
-      status.code() == absl::StatusCode::kPermissionDenied) {
-    spdlog::info("denied {} peer={} caller={} code={} msg=\"{}\"", method,
-                 context->peer(), who, absl::StatusCodeToString(status.code()),
-                 std::string(status.message()));
+  if (IsDenial(status.code())) {
+    DenialRecord denial = MakeDenialRecord(
+        status, call.identity.anonymous() ? "" : call.identity.AuditName(),
+        context->peer(), method);
+    LogDenial(denial, status, context->peer(), end);
+    if (DenialRecorder* recorder = denials_.load()) {
+      recorder->Record(std::move(denial), end);
+    }
   } else {
     spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method, who,
                   absl::StatusCodeToString(status.code()), ms);

@@ -20,7 +20,11 @@
 //      CANCELLED), so an idle client cannot pin a server thread forever,
 //   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
-//      authentication/authorization denials at info.
+//      authentication/authorization denials at info, rate-limited per
+//      caller (LogLimiter: a few lines a second each; the next line written
+//      says how many were suppressed),
+//   6. records every denial (IsDenial: the final status of every RPC) in the
+//      denial audit (server/core/denial_audit.h), when one is set.
 // Thread-safe; `auth` must outlive the runner.
 #ifndef LUFD_SERVER_GRPC_CALL_H_
 #define LUFD_SERVER_GRPC_CALL_H_
@@ -38,8 +42,10 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/core/denial_audit.h"
 #include "server/core/identity.h"
 #include "server/grpc/auth.h"
+#include "server/ops/log_limiter.h"
 
 namespace lufd {
 
@@ -148,6 +154,12 @@ class RpcRunner {
     return RunImpl(method, context, request, /*cap_deadline=*/false, body);
   }
 
+  // Where denials are recorded (null: nowhere). Set before serving, or at
+  // any time; the recorder must outlive the runner or be reset first.
+  void set_denial_recorder(DenialRecorder* recorder) {
+    denials_.store(recorder);
+  }
+
   // INVALID_ARGUMENT "request is N bytes; the limit is M
   // (grpc.max_message_bytes)" when `request` is over the policy limit.
   absl::Status CheckRequestSize(
@@ -161,10 +173,17 @@ class RpcRunner {
 
   class IdleWatchdog;
 
+  // The rate-limited log line of a denial.
+  void LogDenial(const DenialRecord& denial, const absl::Status& status,
+                 const std::string& peer, absl::Time now);
+
   Authenticator* const auth_;
   const absl::Duration max_deadline_;
   const uint64_t max_message_bytes_;
   const std::unique_ptr<IdleWatchdog> watchdog_;
+  std::atomic<DenialRecorder*> denials_{nullptr};
+  // Denied-call log lines, per caller.
+  LogLimiter denied_log_;
 };
 
 }  // namespace lufd
