@@ -32,6 +32,16 @@ run_ctl registrar-ssp1 number add "$TN" --registrant iana-en:222 --dg dg-ssp2
 expect_fail_with PERMISSION_DENIED "registrar-ssp1 overwriting ssp2's TN"
 run_ctl revoked lookup "$TN"
 expect_fail_with 'UNAUTHENTICATED' "revoked certificate refused"
+# An import of another SSP's numbers: one row with the count and the first
+# failing objects, and the real reason of the first.
+{
+  echo "tn,registrant,dest_groups"
+  echo "+12025550011,iana-en:222,dg-ssp2"
+  echo "+12025550012,iana-en:222,dg-ssp2"
+  echo "+12025550013,iana-en:222,dg-ssp2"
+} >"$T/theirs.csv"
+run_ctl registrar-ssp1 import "$T/theirs.csv"
+expect_fail_with PERMISSION_DENIED "registrar-ssp1 importing ssp2's numbers"
 
 # Only admins read the denial audit.
 run_ctl registrar-ssp1 audit --denied
@@ -59,6 +69,12 @@ assert w.get("code") == 7, w              # PERMISSION_DENIED
 assert w.get("reason"), w                 # why
 assert w.get("peer", "").startswith("ipv4:127.0.0.1"), w
 assert int(w.get("count", "0")) >= 1, w
+i = find(lambda r: r.get("actor") == "iana-en:111/cred-registrar-ssp1"
+         and r.get("method") == "Import", "the registrar's Import")
+assert i.get("object", "").startswith(
+    "import: 3 failing objects; first: object 0, object 1, object 2"), i
+assert i.get("reason", "").startswith("object 0: "), i
+assert i.get("code") == 7, i
 r = find(lambda r: r.get("actor") == "spki:" + spki, "the revoked certificate")
 assert r.get("method") == "Lookup", r
 assert r.get("reason") == "certificate revoked", r
