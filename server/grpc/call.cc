@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <thread>
@@ -99,11 +100,13 @@ MakeMalformedRequestInterceptorFactory() {
 }
 
 // One thread per runner (not per stream) that cancels streams whose handler
-// has been waiting on the client for longer than the limit.
+// has been waiting on the client for longer than the limit, and calls
+// `tick` once a period (outside its lock).
 class RpcRunner::IdleWatchdog {
  public:
-  explicit IdleWatchdog(absl::Duration limit)
+  IdleWatchdog(absl::Duration limit, std::function<void()> tick)
       : limit_ns_(absl::ToInt64Nanoseconds(limit)),
+        tick_(std::move(tick)),
         // A stream is cancelled between limit and limit + period.
         period_(
             std::clamp(limit / 4, absl::Milliseconds(10), absl::Seconds(1))),
@@ -133,6 +136,10 @@ class RpcRunner::IdleWatchdog {
     while (!stop_) {
       mu_.AwaitWithTimeout(absl::Condition(&stop_), period_);
       if (stop_) break;
+      mu_.Unlock();
+      tick_();
+      mu_.Lock();
+      if (stop_) break;
       const int64_t now = absl::GetCurrentTimeNanos();
       for (StreamActivity* activity : active_) {
         const int64_t since =
@@ -149,6 +156,7 @@ class RpcRunner::IdleWatchdog {
   }
 
   const int64_t limit_ns_;
+  const std::function<void()> tick_;
   const absl::Duration period_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -161,7 +169,22 @@ RpcRunner::RpcRunner(Authenticator* auth, absl::Duration max_deadline,
     : auth_(auth),
       max_deadline_(max_deadline),
       max_message_bytes_(max_message_bytes),
-      watchdog_(std::make_unique<IdleWatchdog>(max_deadline)) {}
+      watchdog_(std::make_unique<IdleWatchdog>(
+          max_deadline, [this] { SummarizeSuppressedLines(); })) {}
+
+void RpcRunner::SummarizeSuppressedLines() {
+  // A flood that stops leaves suppressed lines no later line reports: say
+  // how many, at most once per kSummaryPeriod.
+  constexpr absl::Duration kSummaryPeriod = absl::Seconds(10);
+  const absl::Time now = absl::Now();
+  if (now - last_summary_ < kSummaryPeriod) return;
+  last_summary_ = now;
+  const uint64_t n = denied_log_.TakeSuppressed();
+  if (n > 0) {
+    spdlog::info("suppressed {} denied-call log lines (rate limit per caller)",
+                 n);
+  }
+}
 
 RpcRunner::~RpcRunner() = default;
 

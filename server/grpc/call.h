@@ -21,8 +21,9 @@
 //   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
 //      authentication/authorization denials at info, rate-limited per
-//      caller (LogLimiter: a few lines a second each; the next line written
-//      says how many were suppressed),
+//      caller (LogLimiter: 5 at once, then 1 a second each; the next line
+//      written says how many were suppressed, and a summary line every 10 s
+//      counts those no later line reported),
 //   6. records every denial (IsDenial: the final status of every RPC) in the
 //      denial audit (server/core/denial_audit.h), when one is set.
 // Thread-safe; `auth` must outlive the runner.
@@ -173,6 +174,9 @@ class RpcRunner {
 
   class IdleWatchdog;
 
+  // Logs (at most every 10 s) how many denied-call lines were suppressed
+  // and not yet reported by a later line. Watchdog thread only.
+  void SummarizeSuppressedLines();
   // The rate-limited log line of a denial.
   void LogDenial(const DenialRecord& denial, const absl::Status& status,
                  const std::string& peer, absl::Time now);
@@ -180,10 +184,12 @@ class RpcRunner {
   Authenticator* const auth_;
   const absl::Duration max_deadline_;
   const uint64_t max_message_bytes_;
-  const std::unique_ptr<IdleWatchdog> watchdog_;
-  std::atomic<DenialRecorder*> denials_{nullptr};
-  // Denied-call log lines, per caller.
+  // Denied-call log lines, per caller. Before the watchdog, whose thread
+  // summarizes it.
   LogLimiter denied_log_;
+  absl::Time last_summary_ = absl::Now();  // Watchdog thread only.
+  std::atomic<DenialRecorder*> denials_{nullptr};
+  const std::unique_ptr<IdleWatchdog> watchdog_;
 };
 
 }  // namespace lufd
