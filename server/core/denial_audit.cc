@@ -101,7 +101,7 @@ std::string PeerWithoutPort(absl::string_view peer) {
 }
 
 DenialRecorder::DenialRecorder(Store* store, Options options)
-    : store_(store), options_(options) {
+    : store_(store), options_(options), memory_(*Store::Open("memory:")) {
   memory_only_ = store_ == nullptr;
   if (store_ != nullptr) {
     absl::StatusOr<bool> read_only = store_->IsReadOnly();
@@ -165,14 +165,6 @@ void DenialRecorder::MergeLocked(DenialRecord d) {
   pending_.emplace(std::move(key), std::move(d));
 }
 
-void DenialRecorder::AppendToRingLocked(std::vector<DenialRecord> rows) {
-  for (DenialRecord& r : rows) {
-    r.id = ++ring_last_id_;
-    ring_.push_back(std::move(r));
-  }
-  while (ring_.size() > options_.max_rows) ring_.pop_front();
-}
-
 absl::Status DenialRecorder::Flush() {
   absl::MutexLock flush_lock(&flush_mu_);
   std::vector<DenialRecord> rows;
@@ -204,23 +196,22 @@ absl::Status DenialRecorder::Flush() {
             [](const DenialRecord& a, const DenialRecord& b) {
               return a.first_unix_micros < b.first_unix_micros;
             });
-  absl::Status status = absl::OkStatus();
-  if (!memory_only) status = store_->AppendDenials(rows, options_.max_rows);
+  absl::Status status = (memory_only ? memory_.get() : store_)
+                            ->AppendDenials(rows, options_.max_rows);
+  if (absl::IsFailedPrecondition(status) && !memory_only) {
+    // The database turned out to be (or became) a standby: keep the audit
+    // in memory from now on.
+    status = memory_->AppendDenials(rows, options_.max_rows);
+    absl::MutexLock lock(&mu_);
+    memory_only_ = true;
+    ++stats_.flush_failures;
+  }
   absl::MutexLock lock(&mu_);
   if (status.ok()) {
-    if (memory_only) AppendToRingLocked(rows);
     stats_.rows_flushed += rows.size();
     return status;
   }
   ++stats_.flush_failures;
-  if (absl::IsFailedPrecondition(status)) {
-    // The database turned out to be (or became) a standby: keep the audit
-    // in memory from now on.
-    memory_only_ = true;
-    stats_.rows_flushed += rows.size();
-    AppendToRingLocked(std::move(rows));
-    return absl::OkStatus();
-  }
   // Try again at the next flush, still bounded by max_pending.
   for (DenialRecord& d : rows) {
     if (d.method == "*" && d.code == 0) {
@@ -237,18 +228,7 @@ absl::Status DenialRecorder::Flush() {
 absl::StatusOr<std::vector<DenialRecord>> DenialRecorder::List(
     const DenialQuery& query) {
   absl::Status flushed = Flush();
-  {
-    absl::MutexLock lock(&mu_);
-    if (memory_only_) {
-      std::vector<DenialRecord> out;
-      for (auto it = ring_.rbegin();
-           it != ring_.rend() && out.size() < query.limit; ++it) {
-        if (!query.actor.empty() && it->actor != query.actor) continue;
-        out.push_back(*it);
-      }
-      return out;
-    }
-  }
+  if (memory_only()) return memory_->ReadDenials(query);
   if (!flushed.ok()) return flushed;
   return store_->ReadDenials(query);
 }

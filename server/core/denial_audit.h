@@ -14,8 +14,8 @@
 //     batch (one transaction) through Store::AppendDenials, which trims the
 //     table to `max_rows` (oldest rows go);
 //   - on a read-only store (PostgreSQL hot standby) or with no store, the
-//     flushed rows are kept in memory only, in a ring of `max_rows` rows,
-//     and are lost on restart (Store-backed rows survive).
+//     flushed rows are kept in memory only (a memory Store, trimmed to
+//     `max_rows` the same way), and are lost on restart.
 // Strings are clipped (kMaxFieldBytes) before they are held.
 //
 // Who: the caller's audit name ("org/credential"), or, when it could not be
@@ -32,7 +32,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -129,11 +129,11 @@ class DenialRecorder {
   void Loop();
   // Merges `d` into the window; counts it as not itemized when full.
   void MergeLocked(DenialRecord d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void AppendToRingLocked(std::vector<DenialRecord> rows)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   Store* const store_;
   const Options options_;
+  // Where rows go when memory-only: a memory Store, trimmed like the table.
+  const std::unique_ptr<Store> memory_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, DenialRecord> pending_ ABSL_GUARDED_BY(mu_);
@@ -141,8 +141,6 @@ class DenialRecorder {
   int64_t dropped_first_us_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t dropped_last_us_ ABSL_GUARDED_BY(mu_) = 0;
   bool memory_only_ ABSL_GUARDED_BY(mu_) = false;
-  std::deque<DenialRecord> ring_ ABSL_GUARDED_BY(mu_);
-  uint64_t ring_last_id_ ABSL_GUARDED_BY(mu_) = 0;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
 
