@@ -5,8 +5,10 @@
 // view they stream) and adds Import batching and server info. The DNSSEC key
 // RPCs (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the DNS
 // front door's key manager through the KeyAdmin interface (set_key_admin;
-// FAILED_PRECONDITION "DNS not configured" while there is none). Thread-safe;
-// pointers must outlive the service.
+// FAILED_PRECONDITION "DNS not configured" while there is none). ListDenials
+// (ADMIN only) reads the denial audit (set_denial_recorder); refused writes
+// and Import refusals attach the object they name (WithDenialObject) for it.
+// Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 

@@ -85,6 +85,7 @@ pass "refused write and revoked certificate audited with who/what/why"
 
 run_ctl admin audit --denied --actor "spki:$REVOKED_SPKI"
 expect_ok "admin reads the denial audit (table, --actor)"
+echo "$out" >&2
 expect_contains "certificate revoked" "table shows why"
 expect_contains "UNAUTHENTICATED" "table shows the code"
 grep -qF "cred-registrar-ssp1" <<<"$out" && fail "--actor filter let another actor through"
