@@ -32,6 +32,14 @@ run_ctl registrar-ssp1 number add "$TN" --registrant iana-en:222 --dg dg-ssp2
 expect_fail_with PERMISSION_DENIED "registrar-ssp1 overwriting ssp2's TN"
 run_ctl revoked lookup "$TN"
 expect_fail_with 'UNAUTHENTICATED' "revoked certificate refused"
+# A batch whose second operation is refused: the audit names it.
+cat >"$T/batch.json" <<JSON
+[{"put": {"destGroup": {"id": "dg-ssp1-new", "registrantId": "iana-en:111"}}},
+ {"put": {"identifier": {"kind": "IDENTIFIER_KIND_TN", "value": "$TN",
+   "registrantId": "iana-en:222", "destGroupIds": ["dg-ssp2"]}}}]
+JSON
+run_ctl registrar-ssp1 batch "$T/batch.json"
+expect_fail_with PERMISSION_DENIED "registrar-ssp1's batch touching ssp2's TN"
 # An import of another SSP's numbers: one row with the count and the first
 # failing objects, and the real reason of the first.
 {
@@ -69,6 +77,10 @@ assert w.get("code") == 7, w              # PERMISSION_DENIED
 assert w.get("reason"), w                 # why
 assert w.get("peer", "").startswith("ipv4:127.0.0.1"), w
 assert int(w.get("count", "0")) >= 1, w
+b = find(lambda r: r.get("actor") == "iana-en:111/cred-registrar-ssp1"
+         and r.get("method") == "Batch", "the registrar's Batch")
+assert b.get("object", "").startswith("operation 1 of 2: identifier"), b
+assert tn in b.get("object", ""), b
 i = find(lambda r: r.get("actor") == "iana-en:111/cred-registrar-ssp1"
          and r.get("method") == "Import", "the registrar's Import")
 assert i.get("object", "").startswith(
