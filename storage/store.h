@@ -71,6 +71,28 @@ struct AuditQuery {
   std::string actor;  // Exact match when non-empty.
 };
 
+// One row of the denial audit (server/core/denial_audit.h): refused calls,
+// aggregated by (actor, subject, peer, method, object, reason, code) over a
+// flush window. Every string is bounded by the recorder before it gets here.
+struct DenialRecord {
+  uint64_t id = 0;  // Assigned by the store; ignored by AppendDenials.
+  int64_t first_unix_micros = 0;
+  int64_t last_unix_micros = 0;
+  std::string actor;    // "org/credential", or "spki:<hex>" when unknown.
+  std::string subject;  // Certificate subject of an unauthenticated caller.
+  std::string peer;     // Peer address, without the port.
+  std::string method;   // RPC method ("Put"), or "*" for a summary row.
+  std::string object;   // Kind and key, or operation index; may be empty.
+  std::string reason;   // The real reason (core/denial.h), not the reply.
+  int32_t code = 0;     // absl::StatusCode; 0 for a summary row.
+  uint64_t count = 0;   // Denials this row stands for.
+};
+
+struct DenialQuery {
+  uint32_t limit = 100;  // Newest first.
+  std::string actor;     // Exact match when non-empty.
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -113,6 +135,16 @@ class Store {
   // Commit stores before/after images that way whatever the caller gives.
   virtual absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
       const AuditQuery& query) = 0;
+
+  // The denial audit table: appends `records` in one transaction, then
+  // deletes the oldest rows beyond `max_rows`, in the same transaction: the
+  // table never holds more than max_rows rows once the call returns.
+  // FAILED_PRECONDITION on a read-only standby.
+  virtual absl::Status AppendDenials(const std::vector<DenialRecord>& records,
+                                     uint64_t max_rows) = 0;
+  // Denial rows, newest (highest id) first.
+  virtual absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
+      const DenialQuery& query) = 0;
 
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;

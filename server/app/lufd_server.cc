@@ -111,6 +111,19 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
       grpc_config.max_message_bytes());
+  // Refused calls, bounded in memory and in the denials table; kept in
+  // memory only when the store is a read-only standby.
+  DenialRecorder::Options denial_options;
+  denial_options.max_rows = config.audit().denials_max_rows();
+  denial_options.max_pending = config.audit().denials_max_pending();
+  denial_options.flush_interval =
+      ConfigDuration(config.audit().denials_flush_interval());
+  s->denials_ =
+      std::make_unique<DenialRecorder>(s->store_.get(), denial_options);
+  if (s->denials_->memory_only()) {
+    spdlog::info("denial audit kept in memory only (read-only store)");
+  }
+  s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
   AdminServiceImpl::Options admin_options;
@@ -120,6 +133,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       s->registry_.get(), s->views_.get(), s->store_.get(), s->runner_.get(),
       admin_options);
   if (s->dns_ != nullptr) s->admin_->set_key_admin(s->dns_->key_manager());
+  s->admin_->set_denial_recorder(s->denials_.get());
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(grpc_config.tls()));

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "lufd/v1/config.pb.h"
+#include "server/core/denial_audit.h"
 #include "server/core/follower.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -61,6 +62,7 @@ class LufdServer {
   ViewHolder* views() { return views_.get(); }
   Registry* registry() { return registry_.get(); }
   ChangeFollower* follower() { return follower_.get(); }
+  DenialRecorder* denials() { return denials_.get(); }
   // Null when no DNS front door is configured.
   dns::DnsFrontend* dns() { return dns_.get(); }
 
@@ -75,6 +77,8 @@ class LufdServer {
   std::unique_ptr<ViewHolder> views_;
   std::unique_ptr<ChangeFollower> follower_;
   std::unique_ptr<Registry> registry_;
+  // Before the runner and services that record into it.
+  std::unique_ptr<DenialRecorder> denials_;
   std::unique_ptr<Authenticator> dot_auth_;  // DoT client certificates.
   std::unique_ptr<dns::DnsFrontend> dns_;
   std::unique_ptr<Authenticator> auth_;

@@ -37,6 +37,8 @@ constexpr RpcRule kRpcRoles[] = {
     {kAdmin,  "GenerateDnsKey",   false, false,     true},
     {kAdmin,  "RolloverDnsKey",   false, false,     true},
     {kAdmin,  "GetDs",            false, false,     true},
+    // The denial audit names other orgs' certificates and refusals.
+    {kAdmin,  "ListDenials",      false, false,     true},
 };
 // clang-format on
 

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "common/quote.h"
 #include "server/core/authz.h"
+#include "server/core/denial.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
 #include "server/core/validate.h"
@@ -101,8 +102,13 @@ bool SameObject(const std::optional<RegistryObject>& a,
 }
 
 absl::Status Prefix(size_t index, const absl::Status& status) {
-  return absl::Status(
-      status.code(), absl::StrCat("operation ", index, ": ", status.message()));
+  absl::Status out(status.code(),
+                   absl::StrCat("operation ", index, ": ", status.message()));
+  // The real reason rides along for the denial audit (denial.h).
+  if (std::optional<std::string> reason = DenialReason(status)) {
+    out = WithDenialReason(std::move(out), *reason);
+  }
+  return out;
 }
 
 // The target of a non-terminal NAPTR (no flags, replacement set) when it is

@@ -8,9 +8,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/quote.h"
 #include "common/status_macros.h"
 #include "server/core/authz.h"
+#include "server/core/denial.h"
+#include "server/core/denial_audit.h"
 #include "server/core/keys.h"
 #include "server/core/validate.h"
 
@@ -19,6 +22,8 @@ namespace {
 
 constexpr uint32_t kDefaultAuditLimit = 1000;
 constexpr uint32_t kMaxAuditLimit = 10000;
+constexpr uint32_t kDefaultDenialLimit = 100;
+constexpr uint32_t kMaxDenialLimit = 10000;
 // Bounds the pages an Audit by a registrar may scan while filtering.
 constexpr int kMaxAuditPages = 100;
 // How often long loops check for cancellation / deadline.
@@ -60,6 +65,47 @@ std::string ClipMessage(absl::string_view message, size_t max) {
   return absl::StrCat(message.substr(0, end), "...");
 }
 
+// What one write operation touches, for the denial audit.
+std::string DescribeOperation(const lufd::v1::Operation& op) {
+  switch (op.op_case()) {
+    case lufd::v1::Operation::kPut:
+      return absl::StrCat(KindName(KindOf(op.put())), " ", KeyOf(op.put()));
+    case lufd::v1::Operation::kDelete:
+      return absl::StrCat("delete ", KindName(op.delete_().kind()), " ",
+                          op.delete_().key());
+    case lufd::v1::Operation::kAcceptOffer:
+      return absl::StrCat("accept offer ",
+                          OfferKey(op.accept_offer().sed_group_id(),
+                                   op.accept_offer().peer_org_id()));
+    case lufd::v1::Operation::kRejectOffer:
+      return absl::StrCat("reject offer ",
+                          OfferKey(op.reject_offer().sed_group_id(),
+                                   op.reject_offer().peer_org_id()));
+    default:
+      return "empty operation";
+  }
+}
+
+// The object a refused write names in the denial audit: its one operation,
+// or the failing operation of a batch ("operation <i>: ..." in the message).
+std::string DescribeRefusedWrite(
+    const std::vector<lufd::v1::Operation>& operations,
+    const absl::Status& status) {
+  if (operations.size() == 1) return DescribeOperation(operations[0]);
+  absl::string_view message = status.message();
+  uint64_t index = 0;
+  if (absl::ConsumePrefix(&message, "operation ")) {
+    const size_t colon = message.find(':');
+    if (colon != absl::string_view::npos &&
+        absl::SimpleAtoi(message.substr(0, colon), &index) &&
+        index < operations.size()) {
+      return absl::StrCat("operation ", index, " of ", operations.size(), ": ",
+                          DescribeOperation(operations[index]));
+    }
+  }
+  return absl::StrCat("batch of ", operations.size(), " operations");
+}
+
 lufd::v1::Operation PutOperation(lufd::v1::RegistryObject object) {
   lufd::v1::Operation op;
   *op.mutable_put() = std::move(object);
@@ -78,9 +124,14 @@ grpc::Status AdminServiceImpl::RunWrite(
         // A caller that gave up must not get a write it
         // will never hear about.
         RETURN_IF_ERROR(CheckCallAlive(call));
-        ASSIGN_OR_RETURN(
-            *response,
-            registry_->Execute(call.identity, operations, client_txn_id));
+        absl::StatusOr<lufd::v1::WriteResponse> written =
+            registry_->Execute(call.identity, operations, client_txn_id);
+        if (!written.ok()) {
+          return WithDenialObject(
+              written.status(),
+              DescribeRefusedWrite(operations, written.status()));
+        }
+        *response = *std::move(written);
         return absl::OkStatus();
       });
 }
@@ -248,6 +299,29 @@ grpc::Status AdminServiceImpl::Import(
         // The last progress lists the failing objects; the status names the
         // first.
         auto fail = [&]() -> absl::Status {
+          // For the denial audit: how many objects failed, the first few
+          // by index, and the real reason of the first (before the
+          // permission refusals are hidden from the caller below).
+          std::string audit_object = absl::StrCat("import: ", errors.total,
+                                                  " failing objects; first:");
+          for (size_t i = 0; i < errors.kept.size() && i < 5; ++i) {
+            absl::StrAppend(&audit_object, i == 0 ? " " : ", ", "object ",
+                            errors.kept[i].index);
+          }
+          const std::string audit_reason =
+              errors.kept.empty()
+                  ? std::string()
+                  : absl::StrCat(
+                        "object ", errors.kept.front().index, ": ",
+                        DenialReason(errors.kept.front().status)
+                            .value_or(std::string(
+                                errors.kept.front().status.message())));
+          auto audited = [&](absl::Status refusal) {
+            if (!audit_reason.empty()) {
+              refusal = WithDenialReason(std::move(refusal), audit_reason);
+            }
+            return WithDenialObject(std::move(refusal), audit_object);
+          };
           // For all but admins, how many objects were refused for
           // permission, never which (authz.h).
           const size_t refused =
@@ -266,22 +340,22 @@ grpc::Status AdminServiceImpl::Import(
           progress.set_error_count(errors.total);
           WriteToClient(call, stream, progress);
           if (refused > 0) {
-            return absl::PermissionDeniedError(absl::StrCat(
+            return audited(absl::PermissionDeniedError(absl::StrCat(
                 "permission denied: ", refused,
                 refused == 1 ? " object" : " objects",
                 " may not be written by this caller (which ones is not "
                 "said); ",
-                errors.total, " failing objects in all"));
+                errors.total, " failing objects in all")));
           }
           const OperationError& first = errors.kept.front();
-          return absl::Status(
+          return audited(absl::Status(
               first.status.code(),
               absl::StrCat("object ", first.index, ": ",
                            ClipMessage(first.status.message(), kMaxErrorBytes),
                            errors.total > 1
                                ? absl::StrCat(" (and ", errors.total - 1,
                                               " more failing objects)")
-                               : ""));
+                               : "")));
         };
         auto commit = [&]() -> absl::Status {
           if (batch.empty()) return absl::OkStatus();
@@ -536,6 +610,41 @@ grpc::Status AdminServiceImpl::GetDs(grpc::ServerContext* context,
         ASSIGN_OR_RETURN(DsLines lines, km->GetDs(request->zone()));
         for (std::string& l : lines.ds) response->add_ds(std::move(l));
         for (std::string& l : lines.dnskey) response->add_dnskey(std::move(l));
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::ListDenials(
+    grpc::ServerContext* context, const lufd::v1::ListDenialsRequest* request,
+    lufd::v1::ListDenialsResponse* response) {
+  return runner_->Run(
+      "ListDenials", context, *request, [&](const CallInfo&) -> absl::Status {
+        DenialRecorder* recorder = denials_.load();
+        if (recorder == nullptr) {
+          return absl::FailedPreconditionError(
+              "the denial audit is not configured");
+        }
+        DenialQuery query;
+        query.limit = request->limit() == 0
+                          ? kDefaultDenialLimit
+                          : std::min(request->limit(), kMaxDenialLimit);
+        query.actor = request->actor();
+        ASSIGN_OR_RETURN(std::vector<DenialRecord> rows, recorder->List(query));
+        for (const DenialRecord& r : rows) {
+          lufd::v1::Denial* d = response->add_denials();
+          d->set_id(r.id);
+          d->set_first_unix_micros(r.first_unix_micros);
+          d->set_last_unix_micros(r.last_unix_micros);
+          d->set_actor(r.actor);
+          d->set_subject(r.subject);
+          d->set_peer(r.peer);
+          d->set_method(r.method);
+          d->set_object(r.object);
+          d->set_reason(r.reason);
+          d->set_code(r.code);
+          d->set_count(r.count);
+        }
+        response->set_memory_only(recorder->memory_only());
         return absl::OkStatus();
       });
 }

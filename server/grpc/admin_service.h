@@ -5,8 +5,10 @@
 // view they stream) and adds Import batching and server info. The DNSSEC key
 // RPCs (GenerateDnsKey, RolloverDnsKey, GetDs) are ADMIN only and go to the DNS
 // front door's key manager through the KeyAdmin interface (set_key_admin;
-// FAILED_PRECONDITION "DNS not configured" while there is none). Thread-safe;
-// pointers must outlive the service.
+// FAILED_PRECONDITION "DNS not configured" while there is none). ListDenials
+// (ADMIN only) reads the denial audit (set_denial_recorder); refused writes
+// and Import refusals attach the object they name (WithDenialObject) for it.
+// Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 
@@ -17,6 +19,7 @@
 #include "absl/time/time.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "server/core/authz.h"
+#include "server/core/denial_audit.h"
 #include "server/core/key_admin.h"
 #include "server/core/registry.h"
 #include "server/core/view.h"
@@ -84,6 +87,15 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   grpc::Status GetDs(grpc::ServerContext* context,
                      const lufd::v1::GetDsRequest* request,
                      lufd::v1::GetDsResponse* response) override;
+  grpc::Status ListDenials(grpc::ServerContext* context,
+                           const lufd::v1::ListDenialsRequest* request,
+                           lufd::v1::ListDenialsResponse* response) override;
+
+  // The denial audit ListDenials reads (null: FAILED_PRECONDITION). It must
+  // outlive the service or be reset to null first.
+  void set_denial_recorder(DenialRecorder* recorder) {
+    denials_.store(recorder);
+  }
 
   // The DNS front door's key manager (null = DNS not configured). May be set
   // at any time; it must outlive the service or be reset to null first.
@@ -111,6 +123,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   RpcRunner* const runner_;
   const Options options_;
   std::atomic<KeyAdmin*> key_admin_{nullptr};
+  std::atomic<DenialRecorder*> denials_{nullptr};
 };
 
 }  // namespace lufd

@@ -9,11 +9,13 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <ctime>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/denial_audit.h"
 #include "spdlog/spdlog.h"
 
 namespace lufd {
@@ -116,6 +118,22 @@ absl::StatusOr<PeerCertInfo> Inspect(X509* cert) {
   return info;
 }
 
+// The subject for the denial audit: RFC 2253 with everything outside
+// printable ASCII escaped (a certificate is the caller's text), bounded.
+std::string SubjectText(X509* cert) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio == nullptr) return "";
+  X509_NAME_print_ex(
+      bio, X509_get_subject_name(cert), 0,
+      XN_FLAG_RFC2253 | ASN1_STRFLGS_ESC_MSB | ASN1_STRFLGS_ESC_CTRL);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<size_t>(std::max(0L, std::min(len, 256L))));
+  BIO_free(bio);
+  ERR_clear_error();
+  return out;
+}
+
 // Bound on cached certificates; the cache is dropped whole when exceeded
 // (a re-parse is cheap, and the bound only matters under cert churn).
 constexpr size_t kMaxCachedCerts = 4096;
@@ -133,6 +151,9 @@ struct Authenticator::CrlState {
 struct Authenticator::CertEntry {
   X509Ptr cert;
   PeerCertInfo info;
+  // Who a refusal names in the denial audit (core/denial_audit.h).
+  std::string denial_actor;    // "spki:<hex>"
+  std::string denial_subject;  // RFC 2253, non-ASCII and controls escaped.
   // Revocation verdict, guarded by the Authenticator's cache_mu_.
   uint64_t crl_generation = 0;
   absl::Time crl_valid_until = absl::InfinitePast();
@@ -264,6 +285,8 @@ absl::StatusOr<Identity> Authenticator::AuthenticatePem(absl::string_view pem) {
     entry = std::make_shared<CertEntry>();
     entry->cert = *std::move(cert);
     entry->info = *std::move(info);
+    entry->denial_actor = absl::StrCat("spki:", entry->info.spki_sha256);
+    entry->denial_subject = SubjectText(entry->cert.get());
     absl::MutexLock lock(&cache_mu_);
     if (cache_.size() >= kMaxCachedCerts) cache_.clear();
     cache_.emplace(std::string(pem), entry);
@@ -289,14 +312,19 @@ absl::StatusOr<Identity> Authenticator::AuthenticatePem(absl::string_view pem) {
       entry->crl_valid_until = valid_until;
       entry->crl_status = verdict;
     }
-    if (!verdict.ok()) return verdict;
+    if (!verdict.ok()) {
+      return WithDenialActor(verdict, entry->denial_actor,
+                             entry->denial_subject);
+    }
   }
 
   std::optional<lufd::v1::Credential> credential =
       views_->Current()->FindCredential(entry->info.spki_sha256,
                                         entry->info.san_uris);
   if (!credential.has_value()) {
-    return absl::UnauthenticatedError("client certificate is not registered");
+    return WithDenialActor(
+        absl::UnauthenticatedError("client certificate is not registered"),
+        entry->denial_actor, entry->denial_subject);
   }
   return Identity{credential->org_id(), credential->id(), credential->role()};
 }

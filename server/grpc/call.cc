@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <thread>
@@ -99,11 +100,13 @@ MakeMalformedRequestInterceptorFactory() {
 }
 
 // One thread per runner (not per stream) that cancels streams whose handler
-// has been waiting on the client for longer than the limit.
+// has been waiting on the client for longer than the limit, and calls
+// `tick` once a period (outside its lock).
 class RpcRunner::IdleWatchdog {
  public:
-  explicit IdleWatchdog(absl::Duration limit)
+  IdleWatchdog(absl::Duration limit, std::function<void()> tick)
       : limit_ns_(absl::ToInt64Nanoseconds(limit)),
+        tick_(std::move(tick)),
         // A stream is cancelled between limit and limit + period.
         period_(
             std::clamp(limit / 4, absl::Milliseconds(10), absl::Seconds(1))),
@@ -133,6 +136,10 @@ class RpcRunner::IdleWatchdog {
     while (!stop_) {
       mu_.AwaitWithTimeout(absl::Condition(&stop_), period_);
       if (stop_) break;
+      mu_.Unlock();
+      tick_();
+      mu_.Lock();
+      if (stop_) break;
       const int64_t now = absl::GetCurrentTimeNanos();
       for (StreamActivity* activity : active_) {
         const int64_t since =
@@ -149,6 +156,7 @@ class RpcRunner::IdleWatchdog {
   }
 
   const int64_t limit_ns_;
+  const std::function<void()> tick_;
   const absl::Duration period_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
@@ -161,7 +169,22 @@ RpcRunner::RpcRunner(Authenticator* auth, absl::Duration max_deadline,
     : auth_(auth),
       max_deadline_(max_deadline),
       max_message_bytes_(max_message_bytes),
-      watchdog_(std::make_unique<IdleWatchdog>(max_deadline)) {}
+      watchdog_(std::make_unique<IdleWatchdog>(
+          max_deadline, [this] { SummarizeSuppressedLines(); })) {}
+
+void RpcRunner::SummarizeSuppressedLines() {
+  // A flood that stops leaves suppressed lines no later line reports: say
+  // how many, at most once per kSummaryPeriod.
+  constexpr absl::Duration kSummaryPeriod = absl::Seconds(10);
+  const absl::Time now = absl::Now();
+  if (now - last_summary_ < kSummaryPeriod) return;
+  last_summary_ = now;
+  const uint64_t n = denied_log_.TakeSuppressed();
+  if (n > 0) {
+    spdlog::info("suppressed {} denied-call log lines (rate limit per caller)",
+                 n);
+  }
+}
 
 RpcRunner::~RpcRunner() = default;
 
@@ -172,6 +195,29 @@ absl::Status RpcRunner::CheckRequestSize(
   return absl::InvalidArgumentError(
       absl::StrCat("request is ", size, " bytes; the limit is ",
                    max_message_bytes_, " (grpc.max_message_bytes)"));
+}
+
+void RpcRunner::LogDenial(const DenialRecord& denial,
+                          const absl::Status& status, const std::string& peer,
+                          absl::Time now) {
+  // Authentication and authorization denials at info (validation errors
+  // are the caller's typos: debug), at most a few lines a second per
+  // caller; a flooder's lines are counted, and the next line says so.
+  const bool info = status.code() == absl::StatusCode::kUnauthenticated ||
+                    status.code() == absl::StatusCode::kPermissionDenied;
+  if (!info && !spdlog::should_log(spdlog::level::debug)) return;
+  uint64_t suppressed = 0;
+  if (!denied_log_.Admit(absl::StrCat(denial.actor, " ", denial.peer), now,
+                         &suppressed)) {
+    return;
+  }
+  spdlog::log(info ? spdlog::level::info : spdlog::level::debug,
+              "denied {} peer={} caller={} code={} msg=\"{}\"{}", denial.method,
+              peer, denial.actor, absl::StatusCodeToString(status.code()),
+              std::string(status.message()),
+              suppressed == 0 ? std::string()
+                              : absl::StrCat(" (suppressed ", suppressed,
+                                             " similar lines)"));
 }
 
 grpc::Status RpcRunner::RunImpl(
@@ -219,14 +265,18 @@ grpc::Status RpcRunner::RunImpl(
     }
   }
 
-  const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+  const absl::Time end = absl::Now();
+  const double ms = absl::ToDoubleMilliseconds(end - start);
   const std::string who =
       call.identity.anonymous() ? "-" : call.identity.AuditName();
-  if (status.code() == absl::StatusCode::kUnauthenticated ||
-      status.code() == absl::StatusCode::kPermissionDenied) {
-    spdlog::info("denied {} peer={} caller={} code={} msg=\"{}\"", method,
-                 context->peer(), who, absl::StatusCodeToString(status.code()),
-                 std::string(status.message()));
+  if (IsDenial(status.code())) {
+    DenialRecord denial = MakeDenialRecord(
+        status, call.identity.anonymous() ? "" : call.identity.AuditName(),
+        context->peer(), method);
+    LogDenial(denial, status, context->peer(), end);
+    if (DenialRecorder* recorder = denials_.load()) {
+      recorder->Record(std::move(denial), end);
+    }
   } else {
     spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method, who,
                   absl::StatusCodeToString(status.code()), ms);

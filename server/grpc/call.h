@@ -20,7 +20,12 @@
 //      CANCELLED), so an idle client cannot pin a server thread forever,
 //   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
-//      authentication/authorization denials at info.
+//      authentication/authorization denials at info, rate-limited per
+//      caller (LogLimiter: 5 at once, then 1 a second each; the next line
+//      written says how many were suppressed, and a summary line every 10 s
+//      counts those no later line reported),
+//   6. records every denial (IsDenial: the final status of every RPC) in the
+//      denial audit (server/core/denial_audit.h), when one is set.
 // Thread-safe; `auth` must outlive the runner.
 #ifndef LUFD_SERVER_GRPC_CALL_H_
 #define LUFD_SERVER_GRPC_CALL_H_
@@ -38,8 +43,10 @@
 #include "grpcpp/support/server_interceptor.h"
 #include "grpcpp/support/status.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/core/denial_audit.h"
 #include "server/core/identity.h"
 #include "server/grpc/auth.h"
+#include "server/ops/log_limiter.h"
 
 namespace lufd {
 
@@ -148,6 +155,12 @@ class RpcRunner {
     return RunImpl(method, context, request, /*cap_deadline=*/false, body);
   }
 
+  // Where denials are recorded (null: nowhere). Set before serving, or at
+  // any time; the recorder must outlive the runner or be reset first.
+  void set_denial_recorder(DenialRecorder* recorder) {
+    denials_.store(recorder);
+  }
+
   // INVALID_ARGUMENT "request is N bytes; the limit is M
   // (grpc.max_message_bytes)" when `request` is over the policy limit.
   absl::Status CheckRequestSize(
@@ -161,9 +174,21 @@ class RpcRunner {
 
   class IdleWatchdog;
 
+  // Logs (at most every 10 s) how many denied-call lines were suppressed
+  // and not yet reported by a later line. Watchdog thread only.
+  void SummarizeSuppressedLines();
+  // The rate-limited log line of a denial.
+  void LogDenial(const DenialRecord& denial, const absl::Status& status,
+                 const std::string& peer, absl::Time now);
+
   Authenticator* const auth_;
   const absl::Duration max_deadline_;
   const uint64_t max_message_bytes_;
+  // Denied-call log lines, per caller. Before the watchdog, whose thread
+  // summarizes it.
+  LogLimiter denied_log_;
+  absl::Time last_summary_ = absl::Now();  // Watchdog thread only.
+  std::atomic<DenialRecorder*> denials_{nullptr};
   const std::unique_ptr<IdleWatchdog> watchdog_;
 };
 

@@ -49,6 +49,11 @@ constexpr char kDefaults[] = R"pb(
   store { poll_interval: "20ms" }
   log { level: "info" format: "text" }
   drain_timeout: "10s"
+  audit {
+    denials_max_rows: 10000
+    denials_max_pending: 1000
+    denials_flush_interval: "5s"
+  }
   dns {
     max_udp_payload: 1232
     max_tcp_connections: 1000
@@ -619,6 +624,15 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
                                   "\" (text, json)"));
   }
   CheckDuration(config.drain_timeout(), "drain_timeout", &errors);
+  const auto& audit = config.audit();
+  if (audit.denials_max_rows() == 0) {
+    errors.push_back("audit.denials_max_rows: must be positive");
+  }
+  if (audit.denials_max_pending() == 0) {
+    errors.push_back("audit.denials_max_pending: must be positive");
+  }
+  CheckDuration(audit.denials_flush_interval(), "audit.denials_flush_interval",
+                &errors, absl::Milliseconds(10));
   ValidateDns(config.dns(), &errors);
   if (!errors.empty()) {
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));

@@ -192,6 +192,29 @@ absl::Status MemoryStore::WriteSignerCheckpoint(
   return absl::OkStatus();
 }
 
+absl::Status MemoryStore::AppendDenials(
+    const std::vector<DenialRecord>& records, uint64_t max_rows) {
+  absl::MutexLock lock(&mu_);
+  for (const DenialRecord& r : records) {
+    denials_.push_back(r);
+    denials_.back().id = ++last_denial_id_;
+  }
+  while (denials_.size() > max_rows) denials_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DenialRecord>> MemoryStore::ReadDenials(
+    const DenialQuery& query) {
+  absl::MutexLock lock(&mu_);
+  std::vector<DenialRecord> out;
+  for (auto it = denials_.rbegin();
+       it != denials_.rend() && out.size() < query.limit; ++it) {
+    if (!query.actor.empty() && it->actor != query.actor) continue;
+    out.push_back(*it);
+  }
+  return out;
+}
+
 uint64_t MemoryStore::NextInstanceId() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #ifndef LUFD_STORAGE_MEMORY_MEMORY_STORE_H_
 #define LUFD_STORAGE_MEMORY_MEMORY_STORE_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,10 @@ class MemoryStore : public Store, public SignatureTable {
   absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
       lufd::v1::ObjectKind kind, absl::string_view key) override;
   SignatureTable* Signatures() override { return this; }
+  absl::Status AppendDenials(const std::vector<DenialRecord>& records,
+                             uint64_t max_rows) override;
+  absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
+      const DenialQuery& query) override;
 
   // SignatureTable.
   absl::Status PutSignatures(
@@ -80,6 +85,9 @@ class MemoryStore : public Store, public SignatureTable {
   absl::btree_map<SignatureKey, uint64_t> signature_seq_ ABSL_GUARDED_BY(mu_);
   uint64_t last_signature_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<SignerCheckpoint> checkpoint_ ABSL_GUARDED_BY(mu_);
+  // The denial table, oldest first.
+  std::deque<DenialRecord> denials_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_denial_id_ ABSL_GUARDED_BY(mu_) = 0;
   // Names this store's signer lease (addresses may be reused).
   const uint64_t instance_id_ = NextInstanceId();
   static uint64_t NextInstanceId();

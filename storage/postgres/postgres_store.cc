@@ -1,6 +1,8 @@
 #include "storage/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <pqxx/pqxx>
@@ -548,6 +550,77 @@ class PostgresStore : public Store, public SignatureTable {
                  return true;
                })
         .status();
+  }
+
+  absl::Status AppendDenials(const std::vector<DenialRecord>& records,
+                             uint64_t max_rows) override {
+    return Run<bool>(
+               "append denials",
+               [&](pqxx::connection& c) -> absl::StatusOr<bool> {
+                 RETURN_IF_ERROR(CheckSchema(c));
+                 pqxx::work w(c);
+                 for (const DenialRecord& d : records) {
+                   w.exec_params(
+                       "INSERT INTO denials (first_us, last_us, actor, "
+                       "subject, peer, method, object, reason, code, count) "
+                       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                       d.first_unix_micros, d.last_unix_micros, d.actor,
+                       d.subject, d.peer, d.method, d.object, d.reason, d.code,
+                       static_cast<int64_t>(d.count));
+                 }
+                 if (max_rows == 0) {
+                   w.exec("DELETE FROM denials");
+                 } else {
+                   // Keeps the newest max_rows rows.
+                   w.exec_params(
+                       "DELETE FROM denials WHERE id < (SELECT id FROM "
+                       "denials ORDER BY id DESC LIMIT 1 OFFSET $1)",
+                       static_cast<int64_t>(
+                           std::min<uint64_t>(max_rows - 1, INT64_MAX)));
+                 }
+                 w.commit();
+                 return true;
+               })
+        .status();
+  }
+
+  absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
+      const DenialQuery& q) override {
+    return Run<std::vector<DenialRecord>>(
+        "read denials",
+        [&](pqxx::connection& c) -> absl::StatusOr<std::vector<DenialRecord>> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::read_transaction w(c);
+          constexpr char kCols[] =
+              "SELECT id, first_us, last_us, actor, subject, peer, method, "
+              "object, reason, code, count FROM denials ";
+          pqxx::result res =
+              q.actor.empty()
+                  ? w.exec_params(
+                        absl::StrCat(kCols, "ORDER BY id DESC LIMIT $1"),
+                        static_cast<int64_t>(q.limit))
+                  : w.exec_params(absl::StrCat(kCols,
+                                               "WHERE actor = $2 ORDER BY id "
+                                               "DESC LIMIT $1"),
+                                  static_cast<int64_t>(q.limit), q.actor);
+          w.commit();
+          std::vector<DenialRecord> out;
+          for (const pqxx::row& r : res) {
+            DenialRecord& d = out.emplace_back();
+            d.id = r[0].as<uint64_t>();
+            d.first_unix_micros = r[1].as<int64_t>();
+            d.last_unix_micros = r[2].as<int64_t>();
+            d.actor = r[3].as<std::string>();
+            d.subject = r[4].as<std::string>();
+            d.peer = r[5].as<std::string>();
+            d.method = r[6].as<std::string>();
+            d.object = r[7].as<std::string>();
+            d.reason = r[8].as<std::string>();
+            d.code = r[9].as<int32_t>();
+            d.count = r[10].as<uint64_t>();
+          }
+          return out;
+        });
   }
 
   absl::StatusOr<bool> IsReadOnly() override {

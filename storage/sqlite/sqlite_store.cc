@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -268,6 +270,25 @@ class SqliteStore : public Store, public SignatureTable {
   }
 
   SignatureTable* Signatures() override { return this; }
+
+  absl::Status AppendDenials(const std::vector<DenialRecord>& records,
+                             uint64_t max_rows) override {
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    absl::Status s = AppendDenialsLocked(c, records, max_rows);
+    c->RollbackIfOpen();
+    return s;
+  }
+
+  absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
+      const DenialQuery& q) override {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    RETURN_IF_ERROR(CheckSchema(r.get()));
+    auto out = ReadDenialsImpl(r.get(), q);
+    ReleaseReader(std::move(r));
+    return out;
+  }
 
   // --- SignatureTable ---
 
@@ -853,6 +874,83 @@ class SqliteStore : public Store, public SignatureTable {
     sqlite3_bind_int64(
         s, 4, q.limit == 0 ? storage_internal::kDefaultAuditLimit : q.limit);
     return CollectChanges(c, s);
+  }
+
+  absl::Status AppendDenialsLocked(Conn* c,
+                                   const std::vector<DenialRecord>& records,
+                                   uint64_t max_rows) {
+    RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
+    for (const DenialRecord& d : records) {
+      ASSIGN_OR_RETURN(
+          sqlite3_stmt * s,
+          c->Prepare("INSERT INTO denials (first_us, last_us, actor, subject, "
+                     "peer, method, object, reason, code, count) VALUES "
+                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+      sqlite3_bind_int64(s, 1, d.first_unix_micros);
+      sqlite3_bind_int64(s, 2, d.last_unix_micros);
+      BindText(s, 3, d.actor);
+      BindText(s, 4, d.subject);
+      BindText(s, 5, d.peer);
+      BindText(s, 6, d.method);
+      BindText(s, 7, d.object);
+      BindText(s, 8, d.reason);
+      sqlite3_bind_int(s, 9, d.code);
+      sqlite3_bind_int64(s, 10, static_cast<int64_t>(d.count));
+      absl::Status st = StepDone(c, s, "insert denial");
+      sqlite3_reset(s);
+      RETURN_IF_ERROR(st);
+    }
+    if (max_rows == 0) {
+      RETURN_IF_ERROR(c->Exec("DELETE FROM denials"));
+    } else {
+      // Keeps the newest max_rows rows (the subquery is NULL, deleting
+      // nothing, while there are fewer).
+      ASSIGN_OR_RETURN(sqlite3_stmt * t,
+                       c->Prepare("DELETE FROM denials WHERE id < (SELECT id "
+                                  "FROM denials ORDER BY id DESC LIMIT 1 "
+                                  "OFFSET ?1)"));
+      sqlite3_bind_int64(
+          t, 1,
+          static_cast<int64_t>(std::min<uint64_t>(max_rows - 1, INT64_MAX)));
+      absl::Status st = StepDone(c, t, "trim denials");
+      sqlite3_reset(t);
+      RETURN_IF_ERROR(st);
+    }
+    return c->Exec("COMMIT");
+  }
+
+  absl::StatusOr<std::vector<DenialRecord>> ReadDenialsImpl(
+      Conn* c, const DenialQuery& q) {
+    const char* sql =
+        q.actor.empty()
+            ? "SELECT id, first_us, last_us, actor, subject, peer, method, "
+              "object, reason, code, count FROM denials ORDER BY id DESC "
+              "LIMIT ?1"
+            : "SELECT id, first_us, last_us, actor, subject, peer, method, "
+              "object, reason, code, count FROM denials WHERE actor = ?2 "
+              "ORDER BY id DESC LIMIT ?1";
+    ASSIGN_OR_RETURN(sqlite3_stmt * s, c->Prepare(sql));
+    sqlite3_bind_int64(s, 1, q.limit);
+    if (!q.actor.empty()) BindText(s, 2, q.actor);
+    std::vector<DenialRecord> out;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      DenialRecord& d = out.emplace_back();
+      d.id = static_cast<uint64_t>(sqlite3_column_int64(s, 0));
+      d.first_unix_micros = sqlite3_column_int64(s, 1);
+      d.last_unix_micros = sqlite3_column_int64(s, 2);
+      d.actor = std::string(ColumnText(s, 3));
+      d.subject = std::string(ColumnText(s, 4));
+      d.peer = std::string(ColumnText(s, 5));
+      d.method = std::string(ColumnText(s, 6));
+      d.object = std::string(ColumnText(s, 7));
+      d.reason = std::string(ColumnText(s, 8));
+      d.code = sqlite3_column_int(s, 9);
+      d.count = static_cast<uint64_t>(sqlite3_column_int64(s, 10));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return SqliteError(c->db(), rc, "read denials");
+    return out;
   }
 
   const std::string path_;

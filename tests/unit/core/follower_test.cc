@@ -85,6 +85,14 @@ class FlakyStore : public Store {
     return inner_->ReadObject(kind, key);
   }
   SignatureTable* Signatures() override { return inner_->Signatures(); }
+  absl::Status AppendDenials(const std::vector<DenialRecord>& records,
+                             uint64_t max_rows) override {
+    return inner_->AppendDenials(records, max_rows);
+  }
+  absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
+      const DenialQuery& query) override {
+    return inner_->ReadDenials(query);
+  }
 
  private:
   std::unique_ptr<Store> inner_;
