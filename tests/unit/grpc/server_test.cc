@@ -1993,6 +1993,64 @@ TEST_F(ServerTest, RevokedReflectionFloodHoldsNoThreads) {
   EXPECT_LT(threads_during - threads_before, 10);
   EXPECT_TRUE(legit.ok()) << legit.error_message();
   EXPECT_LT(legit_latency, absl::Seconds(2));
+
+  // Health Watch streams are legitimately long-lived, so they get no idle
+  // bound; gRPC serves them with a callback reactor that holds no thread.
+  // 50 open Watches of a registered admin:
+  grpc::GenericStub admin_stub(ChannelTo(address, "admin"));
+  grpc::CompletionQueue watch_cq;
+  std::vector<std::unique_ptr<Stream>> watches;
+  grpc::Slice empty;
+  grpc::ByteBuffer watch_request(&empty, 1);
+  for (int i = 0; i < kStreams; ++i) {
+    auto w = std::make_unique<Stream>();
+    w->ctx.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(20));
+    w->call = admin_stub.PrepareCall(&w->ctx, "/grpc.health.v1.Health/Watch",
+                                     &watch_cq);
+    w->call->StartCall(reinterpret_cast<void*>(1));
+    watches.push_back(std::move(w));
+  }
+  // One phase at a time for all streams (one pending op of a kind each).
+  const auto watch_until =
+      std::chrono::system_clock::now() + std::chrono::seconds(10);
+  auto await_watches = [&] {
+    int ok_count = 0;
+    for (int n = 0; n < kStreams; ++n) {
+      void* t = nullptr;
+      bool t_ok = false;
+      if (watch_cq.AsyncNext(&t, &t_ok, watch_until) !=
+          grpc::CompletionQueue::GOT_EVENT) {
+        break;
+      }
+      if (t_ok) ++ok_count;
+    }
+    return ok_count;
+  };
+  await_watches();
+  for (auto& w : watches) {
+    w->call->Write(watch_request, reinterpret_cast<void*>(2));
+  }
+  await_watches();
+  for (auto& w : watches) {
+    w->call->Read(&w->response, reinterpret_cast<void*>(3));
+  }
+  const int watch_answers = await_watches();
+  absl::SleepFor(absl::Milliseconds(300));
+  const int threads_watching = ProcessThreads(lufd.pid());
+  std::cout << "[ watch    ] " << kStreams
+            << " open admin health Watch streams: threads=" << threads_watching
+            << ", answered=" << watch_answers << std::endl;
+  EXPECT_EQ(watch_answers, kStreams);
+  EXPECT_LT(threads_watching - threads_before, 10);
+  std::vector<grpc::Status> watch_statuses(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    watches[i]->ctx.TryCancel();
+    watches[i]->call->Finish(&watch_statuses[i], reinterpret_cast<void*>(4));
+  }
+  watch_cq.Shutdown();
+  while (watch_cq.Next(&tag, &ok)) {
+  }
   lufd.Signal(SIGTERM);
   EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
 }
