@@ -10,7 +10,10 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/commands/command.h"
+#include "common/unsafe_text.h"
 
 namespace lufd::client {
 namespace {
@@ -204,8 +207,12 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
   cli::Context ctx(g, out, err);
   absl::Status st = (*selected)(ctx);
   if (!st.ok()) {
+    // Messages may echo server data: escaped line by line (common/
+    // unsafe_text.h), keeping the line breaks of multi-line messages.
+    std::vector<std::string> lines = absl::StrSplit(st.message(), '\n');
+    for (std::string& line : lines) line = EscapeUnsafeText(line);
     err << "lufctl: " << absl::StatusCodeToString(st.code()) << ": "
-        << st.message() << "\n";
+        << absl::StrJoin(lines, "\n") << "\n";
     return 1;
   }
   return 0;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "common/unsafe_text.h"
 #include "server/core/record_ttl.h"
 
 namespace lufd::client {
@@ -63,6 +64,11 @@ Table::Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
 
 void Table::AddRow(std::vector<std::string> row) {
   row.resize(headers_.size());
+  // Cells hold server data; data stored before the server refused bidi and
+  // invisible characters may still hold them (common/unsafe_text.h).
+  for (std::string& cell : row) {
+    if (HasUnsafeText(cell)) cell = EscapeUnsafeText(cell);
+  }
   rows_.push_back(std::move(row));
 }
 
@@ -101,7 +107,9 @@ std::string ToJson(const google::protobuf::Message& message) {
   opts.preserve_proto_field_names = false;
   auto st = google::protobuf::util::MessageToJsonString(message, &out, opts);
   if (!st.ok()) return "{}";
-  return out;
+  // The encoder leaves bidi and invisible characters raw; their \u escapes
+  // decode to the same strings.
+  return HasUnsafeText(out) ? EscapeUnsafeText(out) : out;
 }
 
 std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {

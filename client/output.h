@@ -18,6 +18,8 @@ namespace lufd::client {
 enum class OutputFormat { kTable, kJson };
 
 // A text table: a header row and columns padded to their widest cell.
+// Cells are printed with bidi, invisible and control characters escaped
+// ("\u202e"; common/unsafe_text.h), so no cell can reorder or hide others.
 class Table {
  public:
   explicit Table(std::vector<std::string> headers);
@@ -31,7 +33,8 @@ class Table {
 };
 
 // Protobuf JSON mapping (proto field names as lowerCamelCase, enums by
-// name); one line, no trailing newline.
+// name); one line, no trailing newline. Bidi and invisible characters are
+// \u-escaped (the same strings to a JSON parser).
 std::string ToJson(const google::protobuf::Message& message);
 
 // Column headers for a kind's list table, and one object's row.

@@ -6,6 +6,7 @@
 #include "absl/time/time.h"
 #include "client/commands/command.h"
 #include "common/status_macros.h"
+#include "common/unsafe_text.h"
 
 namespace lufd::client::cli {
 namespace {
@@ -28,8 +29,9 @@ absl::Status Lookup(Context& ctx, const std::string& query) {
     ctx.out << ToJson(resp) << "\n";
     return absl::OkStatus();
   }
-  ctx.out << resp.normalized() << "  " << resp.domain() << "  serial "
-          << resp.serial() << "\n";
+  ctx.out << EscapeUnsafeText(resp.normalized()) << "  "
+          << EscapeUnsafeText(resp.domain()) << "  serial " << resp.serial()
+          << "\n";
   Table table({"ttl", "rdata"});
   for (const auto& r : resp.records()) {
     table.AddRow({absl::StrCat(r.ttl()), SedAnswerText(r)});

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,7 +11,9 @@
 #include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/server_builder.h"
+#include "server/grpc/side_doors.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
 #include "spdlog/spdlog.h"
@@ -41,6 +44,32 @@ absl::Status PrepareSchema(Store* store, bool migrate) {
       " pending migration(s), first ", first->version, " ", first->name,
       "; run `lufctl db migrate` or set store.migrate_on_start: true"));
 }
+
+// Reflection on this builder only when `enabled`. Debian's
+// libgrpc++_reflection registers its plugin for every ServerBuilder of the
+// process as soon as the library is loaded (a static initializer), so
+// without this option reflection is always on; the option drops that
+// plugin and, when enabled, adds one for this builder.
+class ReflectionOption final : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool enabled) : enabled_(enabled) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    auto reflection =
+        std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>();
+    const std::string name = reflection->name();
+    std::erase_if(*plugins, [&](const auto& p) { return p->name() == name; });
+    if (enabled_) plugins->push_back(std::move(reflection));
+  }
+
+ private:
+  const bool enabled_;
+};
+
+// The services health answers for besides "" (the whole server).
+constexpr const char* kHealthServices[] = {"lufd.v1.LookupService",
+                                           "lufd.v1.AdminService"};
 
 int DurationMs(const std::string& text) {
   return static_cast<int>(absl::ToInt64Milliseconds(ConfigDuration(text)));
@@ -141,12 +170,19 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   int port = 0;
   RETURN_IF_ERROR(ParseListenAddress(grpc_config.listen(), &host, &port));
 
-  // Both are process-wide switches that must precede the builder.
+  // Health and reflection are gRPC's services, not RpcRunner's: the guard
+  // gives them the same identity check (side_doors.h), before any handler
+  // thread is taken.
+  std::vector<std::string> side_doors = {kHealthService};
+  if (grpc_config.reflection()) side_doors.push_back(kReflectionService);
+  creds->SetAuthMetadataProcessor(
+      std::make_shared<SideDoorGuard>(s->auth_.get(), std::move(side_doors)));
+
+  // A process-wide switch that must precede the builder.
   grpc::EnableDefaultHealthCheckService(true);
-  if (grpc_config.reflection()) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
   grpc::ServerBuilder builder;
+  builder.SetOption(
+      std::make_unique<ReflectionOption>(grpc_config.reflection()));
   builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
@@ -155,6 +191,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
   interceptors.push_back(MakeMalformedRequestInterceptorFactory());
+  // Reflection streams get RpcRunner's idle bound.
+  interceptors.push_back(s->runner_->MakeSideDoorIdleInterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Above the policy limit, so RpcRunner answers INVALID_ARGUMENT for
   // requests between the two (see call.h).
@@ -180,7 +218,14 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->address_ = host.find(':') != std::string::npos
                     ? absl::StrCat("[", host, "]:", s->port_)
                     : absl::StrCat(host, ":", s->port_);
-  s->server_->GetHealthCheckService()->SetServingStatus(true);
+  // The first view is loaded and both services are registered: serving,
+  // as a whole and per service (Shutdown flips them all).
+  grpc::HealthCheckServiceInterface* health =
+      s->server_->GetHealthCheckService();
+  for (const char* service : kHealthServices) {
+    health->SetServingStatus(service, true);
+  }
+  health->SetServingStatus(true);
   return s;
 }
 

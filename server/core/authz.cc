@@ -69,6 +69,35 @@ absl::Status AuthorizeRpc(const Identity& caller, absl::string_view method) {
       "role ", lufd::v1::Role_Name(caller.role), " may not call this method"));
 }
 
+// The gRPC library services lufd serves beside its own (health,
+// reflection): judged by SideDoorGuard (server/grpc/side_doors.h), which
+// authenticates the caller first. Health tells nothing beyond "up"; the
+// reflection schema describes AdminService, so only admins may read it.
+// clang-format off
+constexpr RpcRule kSideDoorRoles[] = {
+    // service                                    method                  PEER   REGISTRAR  ADMIN
+    {"grpc.health.v1.Health",                     "Check",                true,  true,      true},
+    {"grpc.health.v1.Health",                     "Watch",                true,  true,      true},
+    {"grpc.reflection.v1alpha.ServerReflection",  "ServerReflectionInfo", false, false,     true},
+};
+// clang-format on
+
+absl::Span<const RpcRule> SideDoorRoleTable() { return kSideDoorRoles; }
+
+absl::Status AuthorizeSideDoorRpc(const Identity& caller,
+                                  absl::string_view service,
+                                  absl::string_view method) {
+  for (const RpcRule& rule : kSideDoorRoles) {
+    if (service == rule.service && method == rule.method) {
+      if (RoleAllowed(rule, caller.role)) return absl::OkStatus();
+      return absl::PermissionDeniedError(
+          absl::StrCat("role ", lufd::v1::Role_Name(caller.role),
+                       " may not call this method"));
+    }
+  }
+  return absl::PermissionDeniedError("method not allowed");
+}
+
 absl::Status PermissionDenied() {
   return absl::PermissionDeniedError("permission denied");
 }

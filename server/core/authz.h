@@ -9,6 +9,8 @@
 //      List, Export, Import, Audit, GetServerInfo   REGISTRAR, ADMIN
 //      GenerateDnsKey, RolloverDnsKey, GetDs        ADMIN
 //    A method missing from the table is refused (fail closed).
+//    gRPC's health and reflection services have their own small table
+//    (SideDoorRoleTable): health for every role, reflection for ADMIN.
 // 2. Which registry object the caller may read and write (AccessRules):
 //    ADMIN may do anything. A REGISTRAR (with an org) "manages" its own org
 //    and every org whose registrar_id is its org; it may read and write the
@@ -72,6 +74,17 @@ absl::Span<const RpcRule> RpcRoleTable();
 // OK when the caller's role may call `method` (a name from the table);
 // PERMISSION_DENIED "role ROLE_X may not call this method" otherwise.
 absl::Status AuthorizeRpc(const Identity& caller, absl::string_view method);
+
+// The side-door table: gRPC's health (every role) and reflection (ADMIN
+// only) methods, which run outside RpcRunner and are judged by SideDoorGuard
+// (server/grpc/side_doors.h).
+absl::Span<const RpcRule> SideDoorRoleTable();
+
+// OK when the caller's role may call `service`/`method` of the side-door
+// table; PERMISSION_DENIED otherwise (also for a method the table lacks).
+absl::Status AuthorizeSideDoorRpc(const Identity& caller,
+                                  absl::string_view service,
+                                  absl::string_view method);
 
 // ---- 2. Object access ------------------------------------------------------
 

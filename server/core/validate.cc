@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/unsafe_text.h"
 #include "server/core/normalize.h"
 
 namespace lufd {
@@ -67,6 +68,27 @@ bool HasControl(absl::string_view s) {
     if (IsControl(c)) return true;
   }
   return false;
+}
+
+// Free text and URIs hold no character that is invisible or reorders the
+// text around it when displayed (common/unsafe_text.h: bidi controls, zero
+// widths, C1 controls, ...), and are valid UTF-8. The message names the
+// code point: "org.name: contains U+202E (a bidirectional control
+// character)".
+absl::Status CheckDisplaySafe(absl::string_view field, absl::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const size_t at = i;
+    const int32_t cp = DecodeUtf8(text, &i);
+    if (cp < 0) {
+      return Invalid(field,
+                     absl::StrCat("is not valid UTF-8 (at byte ", at, ")"));
+    }
+    if (const char* kind = UnsafeCodePointKind(cp)) {
+      return Invalid(
+          field, absl::StrCat("contains ", CodePointName(cp), " (", kind, ")"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------------------
@@ -113,7 +135,7 @@ absl::Status CheckText(absl::string_view field, absl::string_view text,
     return Invalid(field, absl::StrCat("longer than ", max, " bytes"));
   }
   if (HasControl(text)) return Invalid(field, "contains a control character");
-  return absl::OkStatus();
+  return CheckDisplaySafe(field, text);
 }
 
 // RFC 3986 §3.1 scheme, then something.
@@ -131,6 +153,7 @@ absl::Status CheckUri(absl::string_view field, absl::string_view uri) {
       return Invalid(field, "must not contain whitespace or controls");
     }
   }
+  if (absl::Status s = CheckDisplaySafe(field, uri); !s.ok()) return s;
   if (!HasUriSchemeAndRest(uri)) {
     return Invalid(field, "expected an absolute URI (scheme:...)");
   }
@@ -446,6 +469,7 @@ absl::Status CheckRegexp(absl::string_view regexp, bool terminal_uri) {
   }
   if (HasControl(regexp))
     return Invalid(kField, "contains a control character");
+  if (absl::Status s = CheckDisplaySafe(kField, regexp); !s.ok()) return s;
   const char delim = regexp[0];
   if (absl::ascii_isdigit(static_cast<unsigned char>(delim)) || delim == 'i' ||
       delim == '\\' || delim == ' ') {
@@ -795,6 +819,10 @@ absl::Status ValidateDnsKey(lufd::v1::DnsKey* key) {
     return Invalid("dns_key.private_file",
                    "a plain file name inside the key directory (no '/', "
                    "no '..')");
+  }
+  if (absl::Status s = CheckDisplaySafe("dns_key.private_file", file);
+      !s.ok()) {
+    return s;
   }
   return absl::OkStatus();
 }

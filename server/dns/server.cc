@@ -147,6 +147,7 @@ DnsServer::Options DnsServer::OptionsFromConfig(
   o.dot_listen = config.dot().listen();
   o.dot_tls = config.dot().tls();
   o.dot_client_cert = config.dot().client_cert();
+  o.dot_min_tls_version = config.dot().min_tls_version();
   o.workers = config.workers();
   o.max_udp_payload = config.max_udp_payload();
   o.max_tcp_connections = config.max_tcp_connections();

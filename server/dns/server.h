@@ -95,6 +95,8 @@ class DnsServer {
     std::string dot_listen;           // Empty: no DoT.
     lufd::v1::TlsConfig dot_tls;
     std::string dot_client_cert = "optional";
+    // TLS 1.3 only unless "1.2" (dns.dot.min_tls_version).
+    std::string dot_min_tls_version = "1.3";
     uint32_t workers = 0;  // 0 = hardware concurrency.
     uint32_t max_udp_payload = 1232;
     uint32_t max_tcp_connections = 1000;

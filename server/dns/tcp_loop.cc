@@ -50,8 +50,10 @@ std::string FilesSignature(const lufd::v1::TlsConfig& tls) {
   return sig;
 }
 
+// TLS 1.3 only, unless `min_tls_version` is exactly "1.2".
 absl::StatusOr<SSL_CTX*> MakeTlsContext(const lufd::v1::TlsConfig& tls,
-                                        const std::string& client_cert) {
+                                        const std::string& client_cert,
+                                        const std::string& min_tls_version) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (ctx == nullptr) return absl::InternalError("SSL_CTX_new failed");
   auto fail = [ctx](absl::string_view what) {
@@ -59,7 +61,18 @@ absl::StatusOr<SSL_CTX*> MakeTlsContext(const lufd::v1::TlsConfig& tls,
     return absl::InvalidArgumentError(
         absl::StrCat("dns.dot.tls: ", what, ": ", OpenSslError()));
   };
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  // Set both ways, whatever the process-wide OpenSSL defaults say: the gRPC
+  // port installs a TLS-1.3-only system default (server/grpc/tls.cc) that
+  // every later SSL_CTX inherits, including this one on a certificate
+  // reload, so 1.2 must be re-enabled here when the config asks for it.
+  if (min_tls_version == "1.2") {
+    SSL_CTX_clear_options(ctx, SSL_OP_NO_TLSv1_2);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+      return fail("cannot allow TLS 1.2");
+    }
+  } else if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1) {
+    return fail("cannot require TLS 1.3");
+  }
   if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file().c_str()) != 1) {
     return fail(absl::StrCat("cannot load cert_file ", tls.cert_file()));
   }
@@ -147,8 +160,8 @@ absl::Status DnsServer::TcpLoop::Init() {
 }
 
 absl::Status DnsServer::TcpLoop::InitTls() {
-  absl::StatusOr<SSL_CTX*> ctx =
-      MakeTlsContext(options_.dot_tls, options_.dot_client_cert);
+  absl::StatusOr<SSL_CTX*> ctx = MakeTlsContext(
+      options_.dot_tls, options_.dot_client_cert, options_.dot_min_tls_version);
   if (!ctx.ok()) return ctx.status();
   ctx_ = *ctx;
   files_signature_ = FilesSignature(options_.dot_tls);
@@ -322,8 +335,8 @@ void DnsServer::TcpLoop::CloseExpired(absl::Time now) {
 void DnsServer::TcpLoop::MaybeReloadTls() {
   const std::string sig = FilesSignature(options_.dot_tls);
   if (sig == files_signature_) return;
-  absl::StatusOr<SSL_CTX*> ctx =
-      MakeTlsContext(options_.dot_tls, options_.dot_client_cert);
+  absl::StatusOr<SSL_CTX*> ctx = MakeTlsContext(
+      options_.dot_tls, options_.dot_client_cert, options_.dot_min_tls_version);
   if (!ctx.ok()) {
     // Keep serving with the old files; a half-written rotation is retried
     // at the next check.

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -187,6 +188,102 @@ void RpcRunner::SummarizeSuppressedLines() {
 }
 
 RpcRunner::~RpcRunner() = default;
+
+namespace {
+
+// Marks a side-door stream as waiting on its client between the start of
+// each read and its completion, for the runner's idle watchdog.
+class SideDoorIdleInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  using Watch = absl::AnyInvocable<void(StreamActivity*, bool add)>;
+  SideDoorIdleInterceptor(grpc::experimental::ServerRpcInfo* info, Watch* watch)
+      : activity_(info->server_context()), watch_(watch) {}
+  ~SideDoorIdleInterceptor() override { Unwatch(); }
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_CANCEL)) {
+      methods->Proceed();  // Its batch has no messages to ask about.
+      return;
+    }
+    // gRPC marks no hook point when a read starts (PRE_RECV_MESSAGE is for
+    // hijacking clients only), but the batch that starts one already holds
+    // its destination: a receive buffer outside POST_RECV_MESSAGE.
+    const bool read_done = methods->QueryInterceptionHookPoint(
+        InterceptionHookPoints::POST_RECV_MESSAGE);
+    if (!read_done && methods->GetRecvMessage() != nullptr) {
+      if (!watched_) {
+        (*watch_)(&activity_, true);
+        watched_ = true;
+      }
+      activity_.waiting_since_ns.store(absl::GetCurrentTimeNanos(),
+                                       std::memory_order_relaxed);
+    }
+    if (read_done) {
+      activity_.waiting_since_ns.store(0, std::memory_order_relaxed);
+    }
+    // The handler is done: stop watching while the context is alive.
+    if (methods->QueryInterceptionHookPoint(
+            InterceptionHookPoints::PRE_SEND_STATUS)) {
+      Unwatch();
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Unwatch() {
+    if (!watched_) return;
+    (*watch_)(&activity_, false);
+    watched_ = false;
+  }
+
+  StreamActivity activity_;
+  Watch* const watch_;
+  bool watched_ = false;
+};
+
+class SideDoorIdleInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit SideDoorIdleInterceptorFactory(SideDoorIdleInterceptor::Watch watch)
+      : watch_(std::move(watch)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    using Type = grpc::experimental::ServerRpcInfo::Type;
+    if (info->type() != Type::CLIENT_STREAMING &&
+        info->type() != Type::BIDI_STREAMING) {
+      return nullptr;
+    }
+    absl::string_view path = info->method();
+    for (const RpcRule& rule : RpcRoleTable()) {
+      // RpcRunner's own streams mark their waits themselves.
+      if (path == absl::StrCat("/", rule.service, "/", rule.method)) {
+        return nullptr;
+      }
+    }
+    return new SideDoorIdleInterceptor(info, &watch_);
+  }
+
+ private:
+  SideDoorIdleInterceptor::Watch watch_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+RpcRunner::MakeSideDoorIdleInterceptorFactory() {
+  IdleWatchdog* watchdog = watchdog_.get();
+  return std::make_unique<SideDoorIdleInterceptorFactory>(
+      [watchdog](StreamActivity* activity, bool add) {
+        if (add) {
+          watchdog->Add(activity);
+        } else {
+          watchdog->Remove(activity);
+        }
+      });
+}
 
 absl::Status RpcRunner::CheckRequestSize(
     const google::protobuf::MessageLite& request) const {

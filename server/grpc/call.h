@@ -55,8 +55,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // How long a streaming call has been waiting on its client; watched by the
 // RpcRunner's idle watchdog.
 struct StreamActivity {
-  explicit StreamActivity(grpc::ServerContext* ctx) : context(ctx) {}
-  grpc::ServerContext* const context;
+  explicit StreamActivity(grpc::ServerContextBase* ctx) : context(ctx) {}
+  grpc::ServerContextBase* const context;
   // absl::GetCurrentTimeNanos() when the handler started waiting on the
   // client; 0 while it is not waiting (working or done).
   std::atomic<int64_t> waiting_since_ns{0};
@@ -160,6 +160,16 @@ class RpcRunner {
   void set_denial_recorder(DenialRecorder* recorder) {
     denials_.store(recorder);
   }
+
+  // The same idle bound for the streams RpcRunner does not run: a
+  // client-streaming or bidi call of a method outside the RPC role table
+  // (gRPC's reflection, a sync bidi stream that holds a server thread while
+  // it waits on its client) is cancelled once it has waited on its client
+  // for longer than max_deadline. Install on the ServerBuilder
+  // (experimental().SetInterceptorCreators); the runner must outlive the
+  // server.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  MakeSideDoorIdleInterceptorFactory();
 
   // INVALID_ARGUMENT "request is N bytes; the limit is M
   // (grpc.max_message_bytes)" when `request` is over the policy limit.

@@ -44,7 +44,7 @@ constexpr char kDefaults[] = R"pb(
     max_concurrent_streams: 100
     max_deadline: "30s"
     idle_timeout: "5m"
-    reflection: true
+    reflection: false
   }
   store { poll_interval: "20ms" }
   log { level: "info" format: "text" }
@@ -63,6 +63,7 @@ constexpr char kDefaults[] = R"pb(
     udp_batch: 32
     dot {
       client_cert: "optional"
+      min_tls_version: "1.3"
       tls { reload_interval: "10s" }
     }
     dnssec {
@@ -451,6 +452,10 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
     errors->push_back(absl::StrCat("dns.dot.client_cert: unknown value \"",
                                    dot.client_cert(),
                                    "\" (none, optional, required)"));
+  }
+  if (dot.min_tls_version() != "1.3" && dot.min_tls_version() != "1.2") {
+    errors->push_back(absl::StrCat("dns.dot.min_tls_version: unknown value \"",
+                                   dot.min_tls_version(), "\" (1.3, 1.2)"));
   }
   if (!dot.listen().empty()) {
     CheckIpListen(dot.listen(), "dns.dot.listen", errors);

@@ -4,12 +4,16 @@
 
 #include <regex.h>
 
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/unsafe_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
@@ -745,6 +749,161 @@ TEST(ValidateAndNormalizeTest, Offer) {
   o.mutable_offer()->set_peer_org_id("iana-en:9");
   o.mutable_offer()->set_sed_group_id("s|g");
   EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("offer.sed_group_id"));
+}
+
+// ---- Display-safe text (issue 8 §4: bidi and invisible characters) ---------
+
+std::string Utf8(int32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return out;
+}
+
+// Every free-text or URI field, with a valid object around it: `set` puts
+// `text` into the field (the text is embedded in an otherwise valid value).
+struct TextField {
+  const char* path;
+  std::function<RegistryObject(const std::string& text)> make;
+};
+
+std::vector<TextField> TextFields() {
+  auto org = [](const std::string& t) {
+    RegistryObject o;
+    o.mutable_org()->set_id("iana-en:1");
+    o.mutable_org()->set_name("Carrier " + t + " One");
+    return o;
+  };
+  auto credential = [](const std::string& san, const std::string& desc) {
+    RegistryObject o;
+    auto* c = o.mutable_credential();
+    c->set_id("cred-1");
+    c->set_org_id("iana-en:1");
+    c->set_role(lufd::v1::ROLE_PEER);
+    c->set_san_uri("spiffe://example.org/" + san + "peer");
+    c->set_description("desc " + desc + " here");
+    return o;
+  };
+  auto uri_identifier = [](const std::string& t) {
+    RegistryObject o = Tn("sip:al" + t + "ice@example.com");
+    o.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_URI);
+    return o;
+  };
+  auto uri_record = [](const std::string& t) {
+    RegistryObject o;
+    auto* r = o.mutable_sed_record();
+    r->set_id("rec-1");
+    r->set_registrant_id("iana-en:1");
+    r->mutable_uri()->set_target("sip:al" + t + "ice@example.com");
+    return o;
+  };
+  auto naptr_record = [](const std::string& t) {
+    RegistryObject o;
+    auto* r = o.mutable_sed_record();
+    r->set_id("rec-1");
+    r->set_registrant_id("iana-en:1");
+    *r->mutable_naptr() =
+        Naptr("u", "E2U+sip", "!^.*$!sip:in" + t + "fo@example.com!");
+    return o;
+  };
+  auto dns_key = [](const std::string& t) {
+    RegistryObject o = DnsKeyObject();
+    o.mutable_dns_key()->set_private_file("K" + t + ".private");
+    return o;
+  };
+  return {
+      {"org.name", org},
+      {"credential.description",
+       [=](const std::string& t) { return credential("", t); }},
+      {"credential.san_uri",
+       [=](const std::string& t) { return credential(t, ""); }},
+      {"identifier.value", uri_identifier},
+      {"uri.target", uri_record},
+      {"naptr.regexp", naptr_record},
+      {"dns_key.private_file", dns_key},
+  };
+}
+
+TEST(DisplaySafeTextTest, EveryFieldTakesOrdinaryUnicode) {
+  for (const TextField& f : TextFields()) {
+    for (const std::string& text :
+         {std::string("plain"), Utf8(0xE9) + "t" + Utf8(0xE9),  // été
+          Utf8(0x6771) + Utf8(0x4EAC),                          // 東京
+          Utf8(0x0627) + Utf8(0x0644),  // Arabic letters (RTL, no control)
+          Utf8(0x1F600), Utf8(0xA0) + "x"}) {
+      RegistryObject o = f.make(text);
+      EXPECT_TRUE(ValidateAndNormalize(&o).ok())
+          << f.path << " " << EscapeUnsafeText(text) << ": "
+          << ValidateAndNormalize(&o);
+    }
+  }
+}
+
+TEST(DisplaySafeTextTest, EveryRefusedCodePointInEveryField) {
+  // The issue's ranges plus the ones we chose (common/unsafe_text.h).
+  std::vector<int32_t> refused;
+  for (int32_t cp = 0x202A; cp <= 0x202E; ++cp) refused.push_back(cp);
+  for (int32_t cp = 0x2066; cp <= 0x2069; ++cp) refused.push_back(cp);
+  for (int32_t cp = 0x200B; cp <= 0x200F; ++cp) refused.push_back(cp);
+  for (int32_t cp = 0x80; cp <= 0x9F; ++cp) refused.push_back(cp);  // C1
+  for (int32_t cp : {0xFEFF, 0x061C, 0x2028, 0x2029, 0x180E, 0x2060, 0x2064,
+                     0x206A, 0x206F}) {
+    refused.push_back(cp);
+  }
+  for (const TextField& f : TextFields()) {
+    for (int32_t cp : refused) {
+      RegistryObject o = f.make(Utf8(cp));
+      const absl::Status s = ValidateAndNormalize(&o);
+      EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument)
+          << f.path << " " << CodePointName(cp);
+      // Names the field and the code point: "org.name: contains U+202E (a
+      // bidirectional control character)".
+      EXPECT_THAT(Msg(s), HasSubstr(absl::StrCat(f.path, ": contains ",
+                                                 CodePointName(cp))))
+          << Msg(s);
+    }
+  }
+  RegistryObject o = TextFields()[0].make(Utf8(0x202E));
+  EXPECT_EQ(Msg(ValidateAndNormalize(&o)),
+            "org.name: contains U+202E (a bidirectional control character)");
+}
+
+TEST(DisplaySafeTextTest, InvalidUtf8IsRefused) {
+  for (const std::string& bad :
+       {std::string("\xff"), std::string("\xc0\xaf"),  // overlong '/'
+        std::string("\xed\xa0\x80"),                   // surrogate D800
+        std::string("\xe2\x80"),                       // truncated
+        std::string("\xf4\x90\x80\x80")}) {            // above U+10FFFF
+    RegistryObject o = TextFields()[0].make(bad);
+    EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+                HasSubstr("org.name: is not valid UTF-8"))
+        << EscapeUnsafeText(bad);
+  }
+}
+
+TEST(DisplaySafeTextTest, EscapeKeepsTextAndEscapesOnlyUnsafe) {
+  EXPECT_EQ(EscapeUnsafeText("Carrier " + Utf8(0x202E) + "enO"),
+            "Carrier \\u202eenO");
+  EXPECT_EQ(EscapeUnsafeText("a\tb\n" + Utf8(0x85) + Utf8(0xFEFF)),
+            "a\\u0009b\\u000a\\u0085\\ufeff");
+  EXPECT_EQ(EscapeUnsafeText(Utf8(0x6771) + "\xff"), Utf8(0x6771) + "\\xff");
+  const std::string fine = "T" + Utf8(0xE9) + "l" + Utf8(0xE9) + "com";
+  EXPECT_EQ(EscapeUnsafeText(fine), fine);
+  EXPECT_FALSE(HasUnsafeText(fine));
+  EXPECT_TRUE(HasUnsafeText(Utf8(0x2066)));
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ namespace lufd {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class TempDir {
  public:
@@ -135,7 +136,9 @@ TEST(ConfigTest, DefaultsApplied) {
   EXPECT_EQ(config->grpc().max_concurrent_streams(), 100u);
   EXPECT_EQ(config->grpc().max_deadline(), "30s");
   EXPECT_EQ(config->grpc().idle_timeout(), "5m");
-  EXPECT_TRUE(config->grpc().reflection());
+  // Reflection is opt-in (issue 8: it showed the AdminService schema to
+  // every peer by default).
+  EXPECT_FALSE(config->grpc().reflection());
   EXPECT_EQ(config->grpc().tls().reload_interval(), "10s");
   EXPECT_EQ(config->store().poll_interval(), "20ms");
   EXPECT_EQ(config->log().level(), "info");
@@ -145,11 +148,11 @@ TEST(ConfigTest, DefaultsApplied) {
 
 TEST(ConfigTest, ExplicitValuesKept) {
   auto config = ParseConfigYaml(
-      "grpc:\n  reflection: false\n  max_message_bytes: 65536\n"
+      "grpc:\n  reflection: true\n  max_message_bytes: 65536\n"
       "log:\n  format: json\n");
   ASSERT_TRUE(config.ok()) << config.status();
   ApplyConfigDefaults(&*config);
-  EXPECT_FALSE(config->grpc().reflection());
+  EXPECT_TRUE(config->grpc().reflection());
   EXPECT_EQ(config->grpc().max_message_bytes(), 65536u);
   EXPECT_EQ(config->log().format(), "json");
 }
@@ -334,6 +337,7 @@ TEST(ConfigTest, DnsDefaultsApplied) {
   EXPECT_GE(dns.workers(), 1u);
   EXPECT_EQ(dns.tcp_idle_timeout(), "10s");
   EXPECT_EQ(dns.dot().client_cert(), "optional");
+  EXPECT_EQ(dns.dot().min_tls_version(), "1.3");
   EXPECT_EQ(dns.zones(0).ns(0), "ns1.E164.arpa.");
   EXPECT_EQ(dns.zones(0).soa_mname(), "ns1.E164.arpa.");
   EXPECT_EQ(dns.zones(0).soa_rname(), "hostmaster.E164.arpa.");
@@ -369,7 +373,7 @@ TEST(ConfigTest, ExplicitFalseKept) {
   EXPECT_FALSE(config->dns().dnssec().sign_ahead());
   EXPECT_FALSE(config->dns().dnssec().enabled());
   EXPECT_FALSE(config->dns().dnssec().auto_generate());
-  EXPECT_TRUE(config->grpc().reflection());
+  EXPECT_FALSE(config->grpc().reflection());  // Absent: the default, false.
 
   lufd::v1::ServerConfig built;
   built.mutable_dns()->mutable_dnssec()->set_sign_ahead(false);
@@ -387,6 +391,26 @@ TEST(ConfigTest, ExplicitFalseKept) {
 // The DNSSEC rules that start-up used to find only when the key manager or
 // the signer was created (issue 7: "1d12h" passed the check, then start-up
 // failed with "invalid duration").
+TEST(ConfigTest, DotMinTlsVersionIsOneThreeOrOneTwo) {
+  auto errors = [](const std::string& value) {
+    auto config = ParseConfigYaml(absl::StrCat(
+        "store:\n  url: \"memory:\"\ndns:\n  dot:\n    min_tls_version: \"",
+        value, "\"\n"));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  EXPECT_THAT(errors("1.3"), Not(HasSubstr("min_tls_version")));
+  EXPECT_THAT(errors("1.2"), Not(HasSubstr("min_tls_version")));
+  for (const char* bad : {"1.1", "1.0", "TLSv1.2", "1.4"}) {
+    EXPECT_THAT(errors(bad),
+                HasSubstr(absl::StrCat("dns.dot.min_tls_version: unknown "
+                                       "value \"",
+                                       bad, "\" (1.3, 1.2)")))
+        << bad;
+  }
+}
+
 TEST(ConfigTest, DnssecRulesInTheCheck) {
   auto errors = [](const std::string& dnssec_yaml) {
     auto config =

@@ -58,6 +58,7 @@ namespace {
 
 using ::lufd::testing::Eventually;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 
 constexpr char kAdminOrg[] = "iana-en:100";
@@ -1137,80 +1138,71 @@ std::string BufferBytes(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
+// HealthCheckRequest{service} (field 1).
+std::string HealthRequest(const std::string& service) {
+  if (service.empty()) return std::string();
+  return absl::StrCat(std::string(1, '\x0a'),
+                      std::string(1, static_cast<char>(service.size())),
+                      service);
+}
+
 TEST_F(ServerTest, HealthWatchTurnsNotServingWhenDraining) {
   StartServer();
   // grpc.health.v1.Health/Watch through a generic stub: Debian ships no
   // health .proto. HealthCheckResponse{status} is "\x08\x01" for SERVING and
-  // "\x08\x02" for NOT_SERVING.
+  // "\x08\x02" for NOT_SERVING. The whole server ("") and each service.
+  const std::vector<std::string> services = {"", "lufd.v1.LookupService",
+                                             "lufd.v1.AdminService"};
   grpc::GenericStub stub(Channel("admin"));
   grpc::CompletionQueue cq;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  auto call = stub.PrepareCall(&ctx, "/grpc.health.v1.Health/Watch", &cq);
-  ASSERT_NE(call, nullptr);
-  int tags[6];
-  call->StartCall(&tags[0]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[0]));
-  grpc::ByteBuffer request;  // Empty HealthCheckRequest: the whole server.
-  grpc::Slice empty;
-  request = grpc::ByteBuffer(&empty, 1);
-  call->Write(request, &tags[1]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[1]));
-  grpc::ByteBuffer response;
-  call->Read(&response, &tags[2]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[2]));
-  EXPECT_EQ(BufferBytes(response), std::string("\x08\x01", 2));
+  struct Watch {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+    grpc::ByteBuffer response;
+    grpc::Status status;
+    int tags[6];
+  };
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (const std::string& service : services) {
+    auto w = std::make_unique<Watch>();
+    SetDeadline(&w->ctx);
+    w->call = stub.PrepareCall(&w->ctx, "/grpc.health.v1.Health/Watch", &cq);
+    ASSERT_NE(w->call, nullptr);
+    w->call->StartCall(&w->tags[0]);
+    ASSERT_TRUE(AwaitTag(&cq, &w->tags[0]));
+    grpc::Slice slice(HealthRequest(service));
+    grpc::ByteBuffer request(&slice, 1);
+    w->call->Write(request, &w->tags[1]);
+    ASSERT_TRUE(AwaitTag(&cq, &w->tags[1]));
+    w->call->Read(&w->response, &w->tags[2]);
+    ASSERT_TRUE(AwaitTag(&cq, &w->tags[2]));
+    EXPECT_EQ(BufferBytes(w->response), std::string("\x08\x01", 2))
+        << "'" << service << "'";
+    watches.push_back(std::move(w));
+  }
 
-  // The open Watch keeps the drain going while we look.
+  // The open Watches keep the drain going while we look.
   std::thread drain([&] { server_->Shutdown(absl::Seconds(3)); });
-  call->Read(&response, &tags[3]);
-  const bool got_update = AwaitTag(&cq, &tags[3]);
-  ctx.TryCancel();
-  grpc::Status status;
-  call->Finish(&status, &tags[4]);
-  // Finish's tag may follow the failed read's; drain the queue (bounded).
+  std::vector<bool> got_update;
+  for (auto& w : watches) {
+    w->call->Read(&w->response, &w->tags[3]);
+    got_update.push_back(AwaitTag(&cq, &w->tags[3]));
+  }
+  for (auto& w : watches) {
+    w->ctx.TryCancel();
+    w->call->Finish(&w->status, &w->tags[4]);
+  }
+  // Finish's tags may follow the failed reads'; drain the queue (bounded).
   cq.Shutdown();
   void* tag = nullptr;
   bool ok = false;
-  for (int i = 0; i < 10 && cq.Next(&tag, &ok); ++i) {
+  for (int i = 0; i < 30 && cq.Next(&tag, &ok); ++i) {
   }
   drain.join();
-  ASSERT_TRUE(got_update);
-  EXPECT_EQ(BufferBytes(response), std::string("\x08\x02", 2));
-}
-
-TEST_F(ServerTest, ReflectionListsServices) {
-  StartServer();
-  // ServerReflectionRequest{list_services: ""} (field 7) by generic stub.
-  grpc::GenericStub stub(Channel("admin"));
-  grpc::CompletionQueue cq;
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx);
-  auto call = stub.PrepareCall(
-      &ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-      &cq);
-  ASSERT_NE(call, nullptr);
-  int tags[4];
-  call->StartCall(&tags[0]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[0]));
-  grpc::Slice slice(std::string("\x3a\x00", 2));
-  grpc::ByteBuffer request(&slice, 1);
-  call->Write(request, &tags[1]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[1]));
-  grpc::ByteBuffer response;
-  call->Read(&response, &tags[2]);
-  ASSERT_TRUE(AwaitTag(&cq, &tags[2]));
-  const std::string bytes = BufferBytes(response);
-  EXPECT_THAT(bytes, HasSubstr("lufd.v1.LookupService"));
-  EXPECT_THAT(bytes, HasSubstr("lufd.v1.AdminService"));
-  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
-  ctx.TryCancel();
-  grpc::Status status;
-  call->Finish(&status, &tags[3]);
-  cq.Shutdown();
-  void* tag = nullptr;
-  bool ok = false;
-  for (int i = 0; i < 10 && cq.Next(&tag, &ok); ++i) {
+  for (size_t i = 0; i < services.size(); ++i) {
+    ASSERT_TRUE(got_update[i]) << "'" << services[i] << "'";
+    EXPECT_EQ(BufferBytes(watches[i]->response), std::string("\x08\x02", 2))
+        << "'" << services[i] << "'";
   }
 }
 
@@ -1491,6 +1483,7 @@ class LufdProcess {
   }
 
   void Signal(int sig) { kill(pid_, sig); }
+  pid_t pid() const { return pid_; }
   std::string Log() const { return ReadFile(log_file_); }
   bool started() const { return pid_ > 0; }
 
@@ -1764,6 +1757,400 @@ TEST_F(ServerTest, InvisibleAndUnknownNumbersAnswerAlike) {
   for (size_t i = 0; i < answers.size(); i += 2) {
     EXPECT_EQ(answers[i], answers[i + 1]) << pairs[i / 2].first;
   }
+
+// ---- Side doors: health and reflection --------------------------------------
+
+// grpc.health.v1.Health/Check of `service`; the status, and the response's
+// serving status in `serving` (1 SERVING, 2 NOT_SERVING; 0 if none).
+grpc::Status HealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& service, int* serving) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::Slice slice(HealthRequest(service));
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::Status status(grpc::StatusCode::UNKNOWN, "no answer");
+  auto call =
+      stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+  call->StartCall();
+  grpc::ByteBuffer response;
+  int finish = 0;
+  call->Finish(&response, &status, &finish);
+  EXPECT_TRUE(AwaitAnyTag(&cq, &finish));
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  const std::string bytes = BufferBytes(response);
+  *serving = bytes.size() == 2 && bytes[0] == '\x08' ? bytes[1] : 0;
+  return status;
+}
+
+constexpr char kReflectionMethod[] =
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+
+// One list_services exchange on a reflection stream: OK with the response
+// bytes in `bytes`, or the status the stream ended with.
+grpc::Status ReflectionList(const std::shared_ptr<grpc::Channel>& channel,
+                            std::string* bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto call = stub.PrepareCall(&ctx, kReflectionMethod, &cq);
+  int tags[4];
+  call->StartCall(&tags[0]);
+  EXPECT_TRUE(AwaitAnyTag(&cq, &tags[0]));
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->WriteLast(request, grpc::WriteOptions(), &tags[1]);
+  EXPECT_TRUE(AwaitAnyTag(&cq, &tags[1]));
+  grpc::ByteBuffer response;
+  call->Read(&response, &tags[2]);
+  const bool got_response = AwaitTag(&cq, &tags[2]);
+  if (got_response) *bytes = BufferBytes(response);
+  grpc::Status status;
+  if (got_response) ctx.TryCancel();
+  call->Finish(&status, &tags[3]);
+  cq.Shutdown();
+  void* got = nullptr;
+  bool ok = false;
+  for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  return got_response ? grpc::Status::OK : status;
+}
+
+TEST_F(ServerTest, HealthAnswersPerService) {
+  StartServer();
+  for (const std::string& who : {"admin", "peer-ssp1"}) {
+    for (const std::string& service :
+         {"", "lufd.v1.LookupService", "lufd.v1.AdminService"}) {
+      int serving = 0;
+      grpc::Status s = HealthCheck(Channel(who), service, &serving);
+      EXPECT_TRUE(s.ok()) << who << " '" << service << "': " << s.error_code()
+                          << " " << s.error_message();
+      EXPECT_EQ(serving, 1) << who << " '" << service << "'";
+    }
+  }
+  int serving = 0;
+  EXPECT_EQ(
+      HealthCheck(Channel("admin"), "no.such.Service", &serving).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, SideDoorsCheckIdentityLikeEveryRpc) {
+  StartServer(P("crl.pem"), [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+  });
+  int serving = 0;
+  std::string bytes;
+  // Control: the unrevoked peer certificate passes health.
+  EXPECT_TRUE(HealthCheck(Channel("peer-ssp1"), "", &serving).ok());
+  // Revoked (CRL), unregistered, disabled: refused before any handler.
+  grpc::Status s = HealthCheck(Channel("revoked"), "", &serving);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << s.error_message();
+  EXPECT_EQ(s.error_message(), "certificate revoked");
+  EXPECT_EQ(serving, 0);
+  s = ReflectionList(Channel("revoked"), &bytes);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << s.error_message();
+  EXPECT_THAT(bytes, Not(HasSubstr("AdminService")));
+  EXPECT_EQ(HealthCheck(Channel("registrar-ssp1"), "", &serving).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Watch (server streaming) as well.
+  EXPECT_EQ(RawCall(Channel("revoked"), "/grpc.health.v1.Health/Watch", "",
+                    /*server_streaming=*/true)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Any path no service serves.
+  EXPECT_EQ(RawCall(Channel("revoked"), "/no.such.Service/Method", "", false)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(RawCall(Channel("peer-ssp1"), "/no.such.Service/Method", "", false)
+                .error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+
+  auto disabled = server_->registry()->Execute(
+      Identity::LocalAdmin(), Puts({PeerCredential(/*disabled=*/true)}),
+      "disable");
+  ASSERT_TRUE(disabled.ok()) << disabled.status();
+  EXPECT_TRUE(Eventually([&] {
+    return HealthCheck(Channel("peer-ssp1"), "", &serving).error_code() ==
+           grpc::StatusCode::UNAUTHENTICATED;
+  }));
+}
+
+TEST_F(ServerTest, ReflectionIsOffByDefaultAndForAdminsOnly) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
+  std::string bytes;
+  // Default: not served at all.
+  EXPECT_EQ(ReflectionList(Channel("admin"), &bytes).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(ReflectionList(Channel("peer-ssp1"), &bytes).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(bytes.empty());
+  server_->Shutdown(absl::ZeroDuration());
+  server_.reset();
+
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+  });
+  ASSERT_TRUE(server_->registry()
+                  ->Execute(Identity::LocalAdmin(), Puts(RegistrarObjects()),
+                            "registrar")
+                  .ok());
+  for (const std::string& who : {"peer-ssp1", "registrar-ssp1"}) {
+    grpc::Status s = ReflectionList(Channel(who), &bytes);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << who << ": " << s.error_message();
+    EXPECT_TRUE(bytes.empty()) << who;
+  }
+  // ServerReflectionRequest{list_services: ""} (field 7) lists them all.
+  grpc::Status s = ReflectionList(Channel("admin"), &bytes);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_THAT(bytes, HasSubstr("lufd.v1.LookupService"));
+  EXPECT_THAT(bytes, HasSubstr("lufd.v1.AdminService"));
+  EXPECT_THAT(bytes, HasSubstr("grpc.health.v1.Health"));
+}
+
+TEST_F(ServerTest, IdleReflectionStreamIsBoundedByMaxDeadline) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+    config->mutable_grpc()->set_max_deadline("1s");
+  });
+  // An admin's reflection stream, no client deadline, idle after one
+  // exchange: the server ends it after about 1 s.
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  grpc::ClientContext ctx;
+  auto call = stub.PrepareCall(&ctx, kReflectionMethod, &cq);
+  int tags[4];
+  call->StartCall(&tags[0]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[0]));
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, &tags[1]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[1]));
+  grpc::ByteBuffer response;
+  call->Read(&response, &tags[2]);
+  ASSERT_TRUE(AwaitTag(&cq, &tags[2]));
+  const absl::Time idle_from = absl::Now();
+  call->Read(&response, &tags[3]);
+  void* got = nullptr;
+  bool ok = true;
+  const auto next = cq.AsyncNext(
+      &got, &ok, std::chrono::system_clock::now() + std::chrono::seconds(10));
+  const absl::Duration idle = absl::Now() - idle_from;
+  EXPECT_EQ(next, grpc::CompletionQueue::GOT_EVENT);
+  EXPECT_EQ(got, &tags[3]);
+  EXPECT_FALSE(ok);  // The stream ended: no second response.
+  EXPECT_GE(idle, absl::Milliseconds(900));
+  EXPECT_LT(idle, absl::Seconds(3)) << idle;
+  ctx.TryCancel();
+  grpc::Status status;
+  int finish = 0;
+  call->Finish(&status, &finish);
+  cq.Shutdown();
+  for (int i = 0; i < 10 && cq.Next(&got, &ok); ++i) {
+  }
+  EXPECT_TRUE(Lookup("admin", kNumber).error_code() !=
+              grpc::StatusCode::UNAVAILABLE);
+}
+
+int ProcessThreads(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    int n = 0;
+    if (absl::StartsWith(line, "Threads:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(8)), &n)) {
+      return n;
+    }
+  }
+  return -1;
+}
+
+// 50 reflection streams from a revoked certificate against the lufd binary
+// (reflection on, CRL configured) are refused at once and hold no server
+// thread; a legitimate call is served meanwhile.
+TEST_F(ServerTest, RevokedReflectionFloodHoldsNoThreads) {
+  const std::string url = absl::StrCat("sqlite:", dir_, "/registry.db");
+  ASSERT_NO_FATAL_FAILURE(SeedSqlite(url, SeedObjects()));
+  const std::string config = Dir("lufd.yaml");
+  std::ofstream(config) << absl::StrCat(
+      "grpc:\n  listen: \"127.0.0.1:0\"\n  reflection: true\n"
+      "  tls:\n    cert_file: ",
+      dir_, "/server.pem\n    key_file: ", dir_,
+      "/server.key\n    client_ca_file: ", *pki,
+      "/ca.pem\n    crl_file: ", *pki, "/crl.pem\nstore:\n  url: \"", url,
+      "\"\nlog:\n  level: warn\ndrain_timeout: 1s\n");
+  LufdProcess lufd(dir_, config);
+  ASSERT_TRUE(lufd.started());
+  const int port = lufd.WaitForPort(absl::Seconds(20));
+  ASSERT_GT(port, 0) << lufd.Log();
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  {
+    int serving = 0;
+    ASSERT_TRUE(HealthCheck(ChannelTo(address, "admin"), "", &serving).ok())
+        << lufd.Log();
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  const int threads_before = ProcessThreads(lufd.pid());
+
+  constexpr int kStreams = 50;
+  auto channel = ChannelTo(address, "revoked");
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+    grpc::ByteBuffer response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  grpc::Slice slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&slice, 1);
+  // Tags: 3 per stream (start, write, read).
+  for (int i = 0; i < kStreams; ++i) {
+    auto stream = std::make_unique<Stream>();
+    stream->ctx.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(20));
+    stream->call = stub.PrepareCall(&stream->ctx, kReflectionMethod, &cq);
+    stream->call->StartCall(reinterpret_cast<void*>(3 * i + 1));
+    streams.push_back(std::move(stream));
+  }
+  // Each phase for all streams at once: start, send list_services (the
+  // stream stays open: no WritesDone), read the answer.
+  std::vector<bool> read_ok(kStreams, false);
+  auto await_all = [&](int base) {
+    int ok_count = 0;
+    const auto until =
+        std::chrono::system_clock::now() + std::chrono::seconds(10);
+    for (int n = 0; n < kStreams; ++n) {
+      void* tag = nullptr;
+      bool ok = false;
+      if (cq.AsyncNext(&tag, &ok, until) != grpc::CompletionQueue::GOT_EVENT) {
+        break;
+      }
+      const intptr_t t = reinterpret_cast<intptr_t>(tag);
+      EXPECT_EQ((t - 1) % 3, base) << t;
+      if (ok) ++ok_count;
+      if (ok && base == 2) read_ok[(t - 1) / 3] = true;
+    }
+    return ok_count;
+  };
+  await_all(0);
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i]->call->Write(request, reinterpret_cast<void*>(3 * i + 2));
+  }
+  await_all(1);
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i]->call->Read(&streams[i]->response,
+                           reinterpret_cast<void*>(3 * i + 3));
+  }
+  const int responses = await_all(2);
+  // All streams started and were answered (or refused); held open now.
+  absl::SleepFor(absl::Milliseconds(500));
+  const int threads_during = ProcessThreads(lufd.pid());
+  const absl::Time legit_start = absl::Now();
+  int serving = 0;
+  grpc::Status legit = HealthCheck(ChannelTo(address, "admin"), "", &serving);
+  const absl::Duration legit_latency = absl::Now() - legit_start;
+
+  // A stream that answered is still open: cancel it. The others ended with
+  // the server's status.
+  for (int i = 0; i < kStreams; ++i) {
+    if (read_ok[i]) streams[i]->ctx.TryCancel();
+  }
+  std::vector<grpc::Status> statuses(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    streams[i]->call->Finish(&statuses[i], reinterpret_cast<void*>(1000 + i));
+  }
+  cq.Shutdown();
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq.Next(&tag, &ok)) {
+  }
+  int unauthenticated = 0;
+  for (const grpc::Status& st : statuses) {
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      ++unauthenticated;
+    }
+  }
+  std::cout << "[ flood    ] " << kStreams
+            << " revoked reflection streams: threads before=" << threads_before
+            << " during=" << threads_during << ", responses=" << responses
+            << ", UNAUTHENTICATED=" << unauthenticated
+            << ", legit health call took "
+            << absl::FormatDuration(legit_latency) << std::endl;
+  EXPECT_EQ(responses, 0);
+  EXPECT_EQ(unauthenticated, kStreams);
+  EXPECT_LT(threads_during - threads_before, 10);
+  EXPECT_TRUE(legit.ok()) << legit.error_message();
+  EXPECT_LT(legit_latency, absl::Seconds(2));
+
+  // Health Watch streams are legitimately long-lived, so they get no idle
+  // bound; gRPC serves them with a callback reactor that holds no thread.
+  // 50 open Watches of a registered admin:
+  grpc::GenericStub admin_stub(ChannelTo(address, "admin"));
+  grpc::CompletionQueue watch_cq;
+  std::vector<std::unique_ptr<Stream>> watches;
+  grpc::Slice empty;
+  grpc::ByteBuffer watch_request(&empty, 1);
+  for (int i = 0; i < kStreams; ++i) {
+    auto w = std::make_unique<Stream>();
+    w->ctx.set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(20));
+    w->call = admin_stub.PrepareCall(&w->ctx, "/grpc.health.v1.Health/Watch",
+                                     &watch_cq);
+    w->call->StartCall(reinterpret_cast<void*>(1));
+    watches.push_back(std::move(w));
+  }
+  // One phase at a time for all streams (one pending op of a kind each).
+  const auto watch_until =
+      std::chrono::system_clock::now() + std::chrono::seconds(10);
+  auto await_watches = [&] {
+    int ok_count = 0;
+    for (int n = 0; n < kStreams; ++n) {
+      void* t = nullptr;
+      bool t_ok = false;
+      if (watch_cq.AsyncNext(&t, &t_ok, watch_until) !=
+          grpc::CompletionQueue::GOT_EVENT) {
+        break;
+      }
+      if (t_ok) ++ok_count;
+    }
+    return ok_count;
+  };
+  await_watches();
+  for (auto& w : watches) {
+    w->call->Write(watch_request, reinterpret_cast<void*>(2));
+  }
+  await_watches();
+  for (auto& w : watches) {
+    w->call->Read(&w->response, reinterpret_cast<void*>(3));
+  }
+  const int watch_answers = await_watches();
+  absl::SleepFor(absl::Milliseconds(300));
+  const int threads_watching = ProcessThreads(lufd.pid());
+  std::cout << "[ watch    ] " << kStreams
+            << " open admin health Watch streams: threads=" << threads_watching
+            << ", answered=" << watch_answers << std::endl;
+  EXPECT_EQ(watch_answers, kStreams);
+  EXPECT_LT(threads_watching - threads_before, 10);
+  std::vector<grpc::Status> watch_statuses(kStreams);
+  for (int i = 0; i < kStreams; ++i) {
+    watches[i]->ctx.TryCancel();
+    watches[i]->call->Finish(&watch_statuses[i], reinterpret_cast<void*>(4));
+  }
+  watch_cq.Shutdown();
+  while (watch_cq.Next(&tag, &ok)) {
+  }
+  lufd.Signal(SIGTERM);
+  EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
 }
 
 }  // namespace
