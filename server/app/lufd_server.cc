@@ -11,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/server_builder.h"
+#include "server/core/holdings_backfill.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
 #include "spdlog/spdlog.h"
@@ -42,6 +43,23 @@ absl::Status PrepareSchema(Store* store, bool migrate) {
       "; run `lufctl db migrate` or set store.migrate_on_start: true"));
 }
 
+// Registries written before holdings existed get them once (see
+// server/core/holdings_backfill.h); blocks nested in another registrant's
+// are listed for an admin to review.
+absl::Status BackfillHoldingsAtStart(Store* store) {
+  ASSIGN_OR_RETURN(HoldingsBackfill backfill, BackfillHoldings(store));
+  if (!backfill.ran) return absl::OkStatus();
+  spdlog::info("holdings backfill: {} holding(s) created at serial {}",
+               backfill.created, backfill.serial);
+  for (const std::string& line : backfill.review) {
+    spdlog::warn("holdings backfill, review: {}", line);
+  }
+  for (const std::string& line : backfill.skipped) {
+    spdlog::warn("holdings backfill, no holding: {}", line);
+  }
+  return absl::OkStatus();
+}
+
 int DurationMs(const std::string& text) {
   return static_cast<int>(absl::ToInt64Milliseconds(ConfigDuration(text)));
 }
@@ -60,6 +78,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   ASSIGN_OR_RETURN(s->store_, Store::Open(config.store().url()));
   RETURN_IF_ERROR(
       PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
+  RETURN_IF_ERROR(BackfillHoldingsAtStart(s->store_.get()));
   s->views_ = std::make_unique<ViewHolder>();
   // The registry nudges the follower after each commit. The follower (the
   // first view) comes after the DNS front end is made, so that the stored

@@ -32,7 +32,7 @@ inline absl::Status WithDenialReason(absl::Status refusal,
 
 // The attached reason, or nullopt (then the message itself is the reason).
 inline std::optional<std::string> DenialReason(const absl::Status& status) {
-  std::optional<absl::Cord> p = status.GetPayload(kDenialReasonUrl);
+  auto p = status.GetPayload(kDenialReasonUrl);  // absl::optional here.
   if (!p.has_value()) return std::nullopt;
   return std::string(*p);
 }
