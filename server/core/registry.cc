@@ -145,7 +145,7 @@ absl::Status NotFound(ObjectKind kind, absl::string_view key) {
 absl::Status Unavailable(const Identity& actor, ObjectKind kind,
                          absl::string_view key, bool exists, bool own_space) {
   if (actor.is_admin() || (!exists && own_space)) return NotFound(kind, key);
-  return Refused(absl::StrCat(KindName(kind), " ", key,
+  return Refused(absl::StrCat(KindName(kind), " ", QuoteForError(key),
                               exists ? " is not the caller's" : " not found"));
 }
 
@@ -516,13 +516,19 @@ class WritePlan final : private ObjectLookup {
         // For anyone but an admin, authorization comes before existence
         // (the registrant org, the key): the refusal is then the same
         // whether or not they exist (authz.h, no oracle).
-        if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+        // Inside the registrant's own holding, the holding decides: a
+        // stale identifier of the block's former holder (after a port) may
+        // be replaced by the new one.
+        const RegistryObject* prior = existing;
+        if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER &&
+            IsNumberSpaceKind(object.identifier().kind())) {
           auto s = CheckNumberSpace(object.identifier().kind(), key,
                                     registrant);
           if (!s.ok()) return s;
+          prior = nullptr;
         }
         if (!rules_.actor().is_admin() &&
-            !rules_.CanPutOwned(object, existing)) {
+            !rules_.CanPutOwned(object, prior)) {
           return Refused(existing != nullptr && !rules_.CanRead(*existing)
                              ? "the key is taken by an object of another "
                                "registrant"
@@ -530,7 +536,7 @@ class WritePlan final : private ObjectLookup {
         }
         auto s = RequireOrg(registrant, "registrant");
         if (!s.ok()) return s;
-        if (!rules_.CanPutOwned(object, existing)) return PermissionDenied();
+        if (!rules_.CanPutOwned(object, prior)) return PermissionDenied();
         if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
           for (const auto& dg : object.identifier().dest_group_ids()) {
             s = RequireOwned(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
@@ -578,24 +584,24 @@ class WritePlan final : private ObjectLookup {
       // Holdings first: outside them, the answer is the fixed refusal
       // whether or not the identifier exists.
       if (std::optional<NumberBlock> block = BlockOfKey(ref.key())) {
+        // Inside the caller's holding, the holding decides (a stale
+        // identifier of a former holder may go too).
         std::optional<lufd::v1::Holding> h = InnermostHolding(view_, *block);
-        const RegistryObject* o = Find(ref.kind(), ref.key());
-        auto s = rules_.CheckNumberSpace(
-            o != nullptr ? o->identifier().registrant_id()
-                         : (h.has_value() ? h->registrant_id() : ""),
-            h.has_value() ? &*h : nullptr);
+        auto s = rules_.CheckNumberSpace(h.has_value() ? h->registrant_id() : "",
+                                         h.has_value() ? &*h : nullptr);
         if (!s.ok()) return s;
         own_space = true;
       }
     }
     const RegistryObject* o = Find(ref.kind(), ref.key());
+    if (o != nullptr && own_space) return Cascade(ref.kind(), ref.key());
     if (o == nullptr || !rules_.CanRead(*o)) {
       return Unavailable(rules_.actor(), ref.kind(), ref.key(), o != nullptr,
                          own_space);
     }
     if (!rules_.CanWrite(*o)) {
       return Refused(absl::StrCat("may not delete ", KindName(ref.kind()), " ",
-                                  ref.key()));
+                                  QuoteForError(ref.key())));
     }
     if (ref.kind() == lufd::v1::OBJECT_KIND_HOLDING) {
       auto s = CheckHoldingDelete(ref.key(), o->holding());
