@@ -200,10 +200,10 @@ absl::Status AccessRules::CheckNumberSpace(const std::string& registrant,
   }
   if (innermost->registrant_id() != registrant ||
       !Manages(innermost->registrant_id())) {
-    return Refused(absl::StrCat("the innermost holding containing the "
-                                "identifier is held by org ",
-                                innermost->registrant_id(), ", not by ",
-                                registrant));
+    return Refused(
+        absl::StrCat("the innermost holding containing the "
+                     "identifier is held by org ",
+                     innermost->registrant_id(), ", not by ", registrant));
   }
   return absl::OkStatus();
 }

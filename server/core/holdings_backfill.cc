@@ -56,9 +56,9 @@ absl::StatusOr<HoldingsBackfill> BackfillHoldings(Store* store) {
   bool any_holding = false;
   std::vector<Candidate> candidates;
   absl::flat_hash_set<std::string> orgs;
-  absl::StatusOr<uint64_t> serial = store->LoadSnapshot(
-      [&](lufd::v1::ObjectKind kind, absl::string_view key,
-          const lufd::v1::RegistryObject& o) {
+  absl::StatusOr<uint64_t> serial =
+      store->LoadSnapshot([&](lufd::v1::ObjectKind kind, absl::string_view key,
+                              const lufd::v1::RegistryObject& o) {
         if (kind == lufd::v1::OBJECT_KIND_HOLDING) any_holding = true;
         if (kind == lufd::v1::OBJECT_KIND_ORG) orgs.insert(o.org().id());
         if (kind != lufd::v1::OBJECT_KIND_IDENTIFIER || any_holding) return;
@@ -124,8 +124,8 @@ absl::StatusOr<HoldingsBackfill> BackfillHoldings(Store* store) {
       }
     }
     if (overlap) {
-      report.skipped.push_back(absl::StrCat(
-          c.key, " of ", c.registrant, " overlaps another block partly"));
+      report.skipped.push_back(absl::StrCat(c.key, " of ", c.registrant,
+                                            " overlaps another block partly"));
       continue;
     }
     if (enclosing != nullptr && enclosing->registrant_id() == c.registrant) {

@@ -35,7 +35,7 @@ namespace lufd {
 inline constexpr char kBackfillActor[] = "migration";
 
 struct HoldingsBackfill {
-  bool ran = false;  // False: holdings existed, or nothing to hold.
+  bool ran = false;     // False: holdings existed, or nothing to hold.
   uint64_t serial = 0;  // Of the commit, when one was made.
   size_t created = 0;
   // "<identifier key> of <registrant> lies inside a holding of <other>:

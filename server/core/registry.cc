@@ -107,8 +107,8 @@ bool SameObject(const std::optional<RegistryObject>& a,
 }
 
 absl::Status Prefix(size_t index, const absl::Status& status) {
-  absl::Status out(status.code(), absl::StrCat("operation ", index, ": ",
-                                               status.message()));
+  absl::Status out(status.code(),
+                   absl::StrCat("operation ", index, ": ", status.message()));
   // Keeps the denial reason (denial.h) for the denial audit.
   status.ForEachPayload(
       [&out](absl::string_view url, const absl::Cord& payload) {
@@ -522,13 +522,12 @@ class WritePlan final : private ObjectLookup {
         const RegistryObject* prior = existing;
         if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER &&
             IsNumberSpaceKind(object.identifier().kind())) {
-          auto s = CheckNumberSpace(object.identifier().kind(), key,
-                                    registrant);
+          auto s =
+              CheckNumberSpace(object.identifier().kind(), key, registrant);
           if (!s.ok()) return s;
           prior = nullptr;
         }
-        if (!rules_.actor().is_admin() &&
-            !rules_.CanPutOwned(object, prior)) {
+        if (!rules_.actor().is_admin() && !rules_.CanPutOwned(object, prior)) {
           return Refused(existing != nullptr && !rules_.CanRead(*existing)
                              ? "the key is taken by an object of another "
                                "registrant"
@@ -587,8 +586,9 @@ class WritePlan final : private ObjectLookup {
         // Inside the caller's holding, the holding decides (a stale
         // identifier of a former holder may go too).
         std::optional<lufd::v1::Holding> h = InnermostHolding(view_, *block);
-        auto s = rules_.CheckNumberSpace(h.has_value() ? h->registrant_id() : "",
-                                         h.has_value() ? &*h : nullptr);
+        auto s =
+            rules_.CheckNumberSpace(h.has_value() ? h->registrant_id() : "",
+                                    h.has_value() ? &*h : nullptr);
         if (!s.ok()) return s;
         own_space = true;
       }
@@ -684,12 +684,11 @@ class WritePlan final : private ObjectLookup {
           "registrant org ", QuoteForError(h->registrant_id()), " not found"));
     }
     const auto& roles = org->org().roles();
-    if (std::find(roles.begin(), roles.end(),
-                  lufd::v1::ORG_ROLE_REGISTRANT) == roles.end()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("holding.registrant_id: org ",
-                       QuoteForError(h->registrant_id()),
-                       " does not have the registrant role"));
+    if (std::find(roles.begin(), roles.end(), lufd::v1::ORG_ROLE_REGISTRANT) ==
+        roles.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "holding.registrant_id: org ", QuoteForError(h->registrant_id()),
+          " does not have the registrant role"));
     }
     std::optional<NumberBlock> block = BlockOf(*h);
     if (!block.has_value()) {
@@ -727,9 +726,9 @@ class WritePlan final : private ObjectLookup {
         // blocks carved out by a port may sit inside another's holding.
         if (other.registrant_id() != h->registrant_id() && !other.ported() &&
             prior == nullptr) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "the block contains holding ", QuoteForError(k),
-              " of another registrant"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("the block contains holding ", QuoteForError(k),
+                           " of another registrant"));
         }
       } else {
         return absl::FailedPreconditionError(
@@ -739,10 +738,10 @@ class WritePlan final : private ObjectLookup {
     }
     if (enclosing != nullptr &&
         enclosing->registrant_id() != h->registrant_id() && !port) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the block lies inside a holding of ",
-          QuoteForError(enclosing->registrant_id()),
-          ": port it (lufctl port) to carve it out"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the block lies inside a holding of ",
+                       QuoteForError(enclosing->registrant_id()),
+                       ": port it (lufctl port) to carve it out"));
     }
     if (port) {
       h->set_ported(true);
@@ -1119,9 +1118,9 @@ absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
   std::optional<RegistryObject> object = view->Get(kind, key);
   ViewAccess access(*view, actor);
   if (!object.has_value() || !access.CanRead(*object)) {
-    return Unavailable(actor, kind, key, object.has_value(),
-                       !object.has_value() &&
-                           InOwnHoldings(*view, access.rules(), kind, key));
+    return Unavailable(
+        actor, kind, key, object.has_value(),
+        !object.has_value() && InOwnHoldings(*view, access.rules(), kind, key));
   }
   RedactSecrets(actor, &*object);
   return *std::move(object);

@@ -1081,8 +1081,8 @@ absl::Status ValidateHolding(lufd::v1::Holding* holding) {
                    "a 15-digit prefix is one number: hold it as a tn");
   }
   if (!holding->ported_from().empty()) {
-    if (absl::Status s = CheckOrgId("holding.ported_from",
-                                    holding->ported_from());
+    if (absl::Status s =
+            CheckOrgId("holding.ported_from", holding->ported_from());
         !s.ok()) {
       return s;
     }

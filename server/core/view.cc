@@ -451,10 +451,9 @@ class Mutator {
                &removed_holding_ranges_);
   }
 
-  static void FoldRanges(
-      std::shared_ptr<const RangeIndex>* index,
-      absl::flat_hash_map<std::string, RangeEntry>* added,
-      absl::flat_hash_set<std::string>* removed) {
+  static void FoldRanges(std::shared_ptr<const RangeIndex>* index,
+                         absl::flat_hash_map<std::string, RangeEntry>* added,
+                         absl::flat_hash_set<std::string>* removed) {
     if (removed->empty() && added->empty()) return;
     auto next = std::make_shared<RangeIndex>();
     next->entries.reserve((*index)->entries.size() + added->size());
@@ -571,8 +570,7 @@ class Mutator {
   }
 
   // The holdings index of Data (one holding object, added or removed).
-  void IndexHolding(const std::string& key, const RegistryObject& o,
-                    bool add) {
+  void IndexHolding(const std::string& key, const RegistryObject& o, bool add) {
     const lufd::v1::Holding& h = o.holding();
     absl::string_view digits = h.value();
     if (!absl::ConsumePrefix(&digits, "+")) return;
@@ -588,8 +586,8 @@ class Mutator {
           bool inserted = false;
           ObjPtr& slot = map.Upsert(gen_, *code, &inserted);
           // Insert() stored the object before indexing it.
-          slot = d_->objects[lufd::v1::OBJECT_KIND_HOLDING].FindEntry(key)
-                     ->second;
+          slot =
+              d_->objects[lufd::v1::OBJECT_KIND_HOLDING].FindEntry(key)->second;
           if (inserted && !tn) ++d_->prefix_holding_lengths[digits.size()];
         } else if (map.FindEntry(*code) != nullptr) {
           map.Erase(gen_, *code);
@@ -978,7 +976,8 @@ class ViewImpl final : public RegistryView {
         if (ptr != nullptr &&
             (*ptr)->identifier().kind() ==
                 lufd::v1::IDENTIFIER_KIND_TN_PREFIX &&
-            (holder.empty() || (*ptr)->identifier().registrant_id() == holder)) {
+            (holder.empty() ||
+             (*ptr)->identifier().registrant_id() == holder)) {
           id = &(*ptr)->identifier();
         }
       }
@@ -1051,8 +1050,7 @@ class ViewImpl final : public RegistryView {
     }
     const uint8_t len = static_cast<uint8_t>(code & 0xf);
     const uint64_t value = code >> 4;
-    if (const RangeEntry* range =
-            data_.range_holdings->Narrowest(len, value)) {
+    if (const RangeEntry* range = data_.range_holdings->Narrowest(len, value)) {
       const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_HOLDING, range->key);
       if (ptr != nullptr) return (*ptr)->holding().registrant_id();
     }

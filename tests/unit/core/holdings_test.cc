@@ -145,8 +145,7 @@ class HoldingsTest : public ::testing::Test {
             PutOp(Org(kSsp1, kRar1, {lufd::v1::ORG_ROLE_REGISTRANT})),
             PutOp(Org(kSsp2, kRar2, {lufd::v1::ORG_ROLE_REGISTRANT})),
             PutOp(Hold("+12026660000..+12026669999", kSsp2)),
-            PutOp(Hold("+1202777*", kSsp2)),
-            PutOp(Hold("+12025556666", kSsp2)),
+            PutOp(Hold("+1202777*", kSsp2)), PutOp(Hold("+12025556666", kSsp2)),
             PutOp(Hold("+1203*", kSsp1))})
             .ok());
     for (const auto& [org, rar, n] :
@@ -160,11 +159,11 @@ class HoldingsTest : public ::testing::Test {
                           {absl::StrCat("rec", n)}, /*is_public=*/true))});
       ASSERT_TRUE(s.ok()) << s;
     }
-    absl::Status s = Do(
-        Registrar(kRar2),
-        {PutOp(Range("+12026660000", "+12026669999", kSsp2, {"dg2"})),
-         PutOp(Prefix("+1202777", kSsp2, {"dg2"})),
-         PutOp(Tn("+12025556666", kSsp2, {"dg2"}))});
+    absl::Status s =
+        Do(Registrar(kRar2),
+           {PutOp(Range("+12026660000", "+12026669999", kSsp2, {"dg2"})),
+            PutOp(Prefix("+1202777", kSsp2, {"dg2"})),
+            PutOp(Tn("+12025556666", kSsp2, {"dg2"}))});
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -201,13 +200,13 @@ TEST_F(HoldingsTest, HijacksByAMoreSpecificIdentifierAreRefused) {
   Seed();
   const Identity rar1 = Registrar(kRar1);
   const std::vector<RegistryObject> hijacks = {
-      Tn("+12026661234", kSsp1, {"dg1"}),       // In SSP2's range.
-      Prefix("+12027771", kSsp1, {"dg1"}),      // In SSP2's prefix.
+      Tn("+12026661234", kSsp1, {"dg1"}),   // In SSP2's range.
+      Prefix("+12027771", kSsp1, {"dg1"}),  // In SSP2's prefix.
       Range("+12026661000", "+12026661999", kSsp1, {"dg1"}),  // Range.
-      Tn("+12025556666", kSsp1, {"dg1"}),       // SSP2's TN itself.
-      Prefix("+120", kSsp1, {"dg1"}),           // Covers SSP2's blocks.
-      Prefix("+1", kSsp1, {"dg1"}),             // Broader than any holding.
-      Tn("+4930111", kSsp1, {"dg1"}),           // Outside every holding.
+      Tn("+12025556666", kSsp1, {"dg1"}),  // SSP2's TN itself.
+      Prefix("+120", kSsp1, {"dg1"}),      // Covers SSP2's blocks.
+      Prefix("+1", kSsp1, {"dg1"}),        // Broader than any holding.
+      Tn("+4930111", kSsp1, {"dg1"}),      // Outside every holding.
   };
   for (const RegistryObject& h : hijacks) {
     absl::Status s = Put(rar1, h);
@@ -240,9 +239,9 @@ TEST_F(HoldingsTest, RegistrarsWriteInsideTheirOwnHoldings) {
       Del(rar1, lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:+12035550000").code(),
       absl::StatusCode::kNotFound);
   // RN and URI identifiers are not in the number space.
-  EXPECT_TRUE(Put(rar1, Ident(lufd::v1::IDENTIFIER_KIND_RN, "12345", kSsp1,
-                              {"dg1"}))
-                  .ok());
+  EXPECT_TRUE(
+      Put(rar1, Ident(lufd::v1::IDENTIFIER_KIND_RN, "12345", kSsp1, {"dg1"}))
+          .ok());
 }
 
 // A port carves +12026661234 out of SSP2's range: SSP2's range stops
@@ -254,8 +253,8 @@ TEST_F(HoldingsTest, APortedNumberRoutesToItsNewHolder) {
   absl::Status plain = Put(Admin(), Hold("+12026661234", kSsp1));
   EXPECT_EQ(plain.code(), absl::StatusCode::kFailedPrecondition) << plain;
   ASSERT_TRUE(Put(Admin(), Hold("+12026661234", kSsp1, /*port=*/true)).ok());
-  auto held =
-      mem_.views.Current()->Get(lufd::v1::OBJECT_KIND_HOLDING, "tn:+12026661234");
+  auto held = mem_.views.Current()->Get(lufd::v1::OBJECT_KIND_HOLDING,
+                                        "tn:+12026661234");
   ASSERT_TRUE(held.has_value());
   EXPECT_TRUE(held->holding().ported());
   EXPECT_EQ(held->holding().ported_from(), kSsp2);
@@ -282,8 +281,7 @@ TEST_F(HoldingsTest, APortedNumberRoutesToItsNewHolder) {
   bool seen = false;
   for (const auto& c : *audit) {
     seen |= c.kind() == lufd::v1::OBJECT_KIND_HOLDING &&
-            c.key() == "tn:+12026661234" &&
-            c.actor() == Admin().AuditName();
+            c.key() == "tn:+12026661234" && c.actor() == Admin().AuditName();
   }
   EXPECT_TRUE(seen);
 }
@@ -317,10 +315,10 @@ TEST_F(HoldingsTest, HoldingsNestOrAreDisjoint) {
   // Registrars neither write nor delete holdings.
   EXPECT_EQ(Put(Registrar(kRar1), Hold("+4930*", kSsp1)).code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(Del(Registrar(kRar2), lufd::v1::OBJECT_KIND_HOLDING,
-                "prefix:+1202777")
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      Del(Registrar(kRar2), lufd::v1::OBJECT_KIND_HOLDING, "prefix:+1202777")
+          .code(),
+      absl::StatusCode::kPermissionDenied);
   // A registrar reads its registrants' holdings, not others'.
   EXPECT_TRUE(mem_.registry
                   ->Get(Registrar(kRar2), lufd::v1::OBJECT_KIND_HOLDING,
@@ -393,8 +391,8 @@ TEST_F(HoldingsTest, OneFixedRefusalWhetherOrNotTheObjectExists) {
   same(Put(rar1, DestGroup("dg-x", kSsp2)),
        Put(rar1, DestGroup("dg-x", "iana-en:nobody")));
   same(Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_CREDENTIAL, "cred-x")}),
-       Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_OFFER, "grp2|" +
-                                                      std::string(kSsp1))}));
+       Do(rar1,
+          {DelOp(lufd::v1::OBJECT_KIND_OFFER, "grp2|" + std::string(kSsp1))}));
 
   // The probe of the issue: 1,000 candidate numbers in one batch, one of
   // which (index 666) exists, and a deliberately invalid last operation.
@@ -455,8 +453,8 @@ TEST_F(HoldingsTest, BackfillGivesAnOldRegistryItsHoldings) {
           PutOp(Group("grp2", kSsp2, {"dg2"}, {"rec2"}, true)),
           PutOp(Range("+12026660000", "+12026669999", kSsp2, {"dg2"})),
           PutOp(Prefix("+1202777", kSsp2, {"dg2"})),
-          PutOp(Tn("+12026665555", kSsp2, {"dg2"})),  // In its own range.
-          PutOp(Tn("+12026661234", kSsp1, {"dg1"})),  // The hijack.
+          PutOp(Tn("+12026665555", kSsp2, {"dg2"})),   // In its own range.
+          PutOp(Tn("+12026661234", kSsp1, {"dg1"})),   // The hijack.
           PutOp(Prefix("+12027771", kSsp1, {"dg1"})),  // Another.
           PutOp(Tn("+12035550000", kSsp1, {"dg1"}))})
           .ok());

@@ -579,14 +579,13 @@ TEST_F(RegistryTest, Rfc7878Section10Scenario) {
           .ok());
   // Since holdings (issue 8) a registrar provisions numbers only inside
   // its registrant's holdings: the registry allocates SSP2's blocks first.
-  ASSERT_TRUE(
-      Do(Admin(),
-         {PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN, "+12025556666", ssp2)),
-          PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026660000",
-                        ssp2, "+12026669999")),
-          PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202777",
-                        ssp2))})
-          .ok());
+  ASSERT_TRUE(Do(Admin(), {PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN,
+                                         "+12025556666", ssp2)),
+                           PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_RANGE,
+                                         "+12026660000", ssp2, "+12026669999")),
+                           PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX,
+                                         "+1202777", ssp2))})
+                  .ok());
   const Identity ssp2_rar = Registrar(ssp2);
   auto r =
       Run(ssp2_rar,
@@ -669,11 +668,11 @@ TEST_F(RegistryTest, BulkImportInOneBatch) {
           PutOp(Group("g", "iana-en:bulk", {"dg"}, {"r"}, true))})
           .ok());
   // Holdings need the registrant role.
-  ASSERT_TRUE(Put(Admin(), Org("iana-en:bulk", "",
-                               {lufd::v1::ORG_ROLE_REGISTRANT}))
-                  .ok());
-  ASSERT_TRUE(Put(Admin(), Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX,
-                                   "+1555", "iana-en:bulk"))
+  ASSERT_TRUE(
+      Put(Admin(), Org("iana-en:bulk", "", {lufd::v1::ORG_ROLE_REGISTRANT}))
+          .ok());
+  ASSERT_TRUE(Put(Admin(), Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1555",
+                                   "iana-en:bulk"))
                   .ok());
   constexpr int kCount = 20000;
   std::vector<Operation> ops;
