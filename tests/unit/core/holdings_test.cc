@@ -25,11 +25,14 @@ namespace {
 using lufd::v1::ObjectKind;
 using lufd::v1::Operation;
 using lufd::v1::RegistryObject;
+using testing::Admin;
+using testing::DelOp;
 using testing::DestGroup;
 using testing::Group;
 using ::testing::HasSubstr;
 using testing::Ident;
 using testing::PutOp;
+using testing::Registrar;
 using testing::Tn;
 
 constexpr char kRar1[] = "iana-en:rar1";  // Registrar of ssp1.
@@ -66,22 +69,17 @@ RegistryObject Naptr(const std::string& id, const std::string& registrant,
 // A holding of `block` ("+TN", "+A..+B", "+P*"), as lufctl writes it.
 RegistryObject Hold(const std::string& block, const std::string& registrant,
                     bool port = false) {
-  RegistryObject o;
-  auto* h = o.mutable_holding();
+  using K = lufd::v1::IdentifierKind;
   if (size_t dots = block.find(".."); dots != std::string::npos) {
-    h->set_kind(lufd::v1::IDENTIFIER_KIND_TN_RANGE);
-    h->set_value(block.substr(0, dots));
-    h->set_range_end(block.substr(dots + 2));
-  } else if (block.back() == '*') {
-    h->set_kind(lufd::v1::IDENTIFIER_KIND_TN_PREFIX);
-    h->set_value(block.substr(0, block.size() - 1));
-  } else {
-    h->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
-    h->set_value(block);
+    return testing::Holding(K::IDENTIFIER_KIND_TN_RANGE, block.substr(0, dots),
+                            registrant, block.substr(dots + 2), port);
   }
-  h->set_registrant_id(registrant);
-  h->set_ported(port);
-  return o;
+  if (block.back() == '*') {
+    return testing::Holding(K::IDENTIFIER_KIND_TN_PREFIX,
+                            block.substr(0, block.size() - 1), registrant, "",
+                            port);
+  }
+  return testing::Holding(K::IDENTIFIER_KIND_TN, block, registrant, "", port);
 }
 
 RegistryObject Range(const std::string& first, const std::string& last,
@@ -94,20 +92,6 @@ RegistryObject Prefix(const std::string& p, const std::string& registrant,
                       std::vector<std::string> dgs) {
   return Ident(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, p, registrant,
                std::move(dgs));
-}
-
-Operation DelOp(ObjectKind kind, const std::string& key) {
-  Operation op;
-  op.mutable_delete_()->set_kind(kind);
-  op.mutable_delete_()->set_key(key);
-  return op;
-}
-
-Identity Admin() {
-  return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
-}
-Identity Registrar(const std::string& org) {
-  return Identity{org, "cred-" + org, lufd::v1::ROLE_REGISTRAR};
 }
 
 class HoldingsTest : public ::testing::Test {

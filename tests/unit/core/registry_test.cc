@@ -25,14 +25,19 @@ namespace {
 using lufd::v1::ObjectKind;
 using lufd::v1::Operation;
 using lufd::v1::RegistryObject;
+using testing::Admin;
+using testing::DelOp;
 using testing::DestGroup;
 using ::testing::ElementsAre;
 using testing::Group;
 using ::testing::HasSubstr;
+using testing::Holding;
 using testing::Ident;
 using ::testing::IsEmpty;
 using testing::Offer;
+using testing::Peer;
 using testing::PutOp;
+using testing::Registrar;
 using ::testing::StartsWith;
 using testing::Tn;
 
@@ -73,12 +78,6 @@ RegistryObject Naptr(const std::string& id, const std::string& reg,
   return o;
 }
 
-Operation DelOp(ObjectKind kind, const std::string& key) {
-  Operation op;
-  op.mutable_delete_()->set_kind(kind);
-  op.mutable_delete_()->set_key(key);
-  return op;
-}
 Operation AcceptOp(const std::string& group, const std::string& peer) {
   Operation op;
   op.mutable_accept_offer()->set_sed_group_id(group);
@@ -90,27 +89,6 @@ Operation RejectOp(const std::string& group, const std::string& peer) {
   op.mutable_reject_offer()->set_sed_group_id(group);
   op.mutable_reject_offer()->set_peer_org_id(peer);
   return op;
-}
-
-RegistryObject Holding(lufd::v1::IdentifierKind kind, const std::string& value,
-                       const std::string& registrant,
-                       const std::string& range_end = "") {
-  RegistryObject o;
-  o.mutable_holding()->set_kind(kind);
-  o.mutable_holding()->set_value(value);
-  o.mutable_holding()->set_range_end(range_end);
-  o.mutable_holding()->set_registrant_id(registrant);
-  return o;
-}
-
-Identity Admin() {
-  return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
-}
-Identity Registrar(const std::string& org) {
-  return Identity{org, "cred-" + org, lufd::v1::ROLE_REGISTRAR};
-}
-Identity Peer(const std::string& org) {
-  return Identity{org, "cred-" + org, lufd::v1::ROLE_PEER};
 }
 
 class RegistryTest : public ::testing::Test {
