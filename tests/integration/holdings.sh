@@ -76,4 +76,30 @@ expect_fail_with PERMISSION_DENIED "SSP2 can no longer provision it"
 run_ctl admin audit --key "tn:$N"
 expect_ok "audit of the port"
 stop_lufd
+
+# Upgrade: a registry written without holdings (admins are not limited by
+# them) gets them from `lufctl db migrate`; the TN SSP1 had nested in SSP2's
+# range (a hijack possible before holdings) is listed for review.
+OLD="sqlite:$T/old.db"
+_IT_BOOTSTRAPPED=
+start_lufd "$OLD"
+run_ctl admin org add iana-en:222 --name SSP2 --role registrant
+expect_ok "old: SSP2"
+run_ctl admin org add iana-en:111 --name SSP1 --role registrant
+expect_ok "old: SSP1"
+run_ctl admin range add +12026660000 +12026669999 --registrant iana-en:222
+expect_ok "old: SSP2's range"
+run_ctl admin number add "$N" --registrant iana-en:111
+expect_ok "old: SSP1's TN inside it"
+stop_lufd
+out="$(db_migrate "$OLD" 2>&1)" || { echo "$out" >&2; fail "db migrate"; }
+expect_contains "2 holding(s) created" "db migrate backfills holdings"
+expect_contains "review: tn:$N of iana-en:111 lies inside a holding of iana-en:222" \
+  "the nested TN is listed for review"
+out="$(db_migrate "$OLD" 2>&1)" || { echo "$out" >&2; fail "db migrate again"; }
+grep -qF "holdings backfill" <<<"$out" && fail "backfill ran twice"
+start_lufd "$OLD"
+run_ctl admin holding list
+expect_contains "iana-en:222" "SSP2 holds its range after the upgrade"
+stop_lufd
 it_done
