@@ -57,6 +57,12 @@ const std::vector<Noun>& Nouns() {
     auto* nouns = new std::vector<Noun>;
     for (const auto& spec : kPartyNouns) nouns->push_back(ObjectNoun(spec));
     for (auto& n : cli::IdentifierNouns()) nouns->push_back(std::move(n));
+    nouns->push_back(cli::HoldingNoun());
+    {
+      Command port = cli::PortCommand();
+      std::string name = port.noun;
+      nouns->push_back(Noun{std::move(name), "", {std::move(port)}});
+    }
     for (const auto& spec : kSedNouns) nouns->push_back(ObjectNoun(spec));
     for (auto* part : {cli::OfferNoun, cli::KeyNoun, cli::ZoneNoun}) {
       nouns->push_back(part());

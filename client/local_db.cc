@@ -12,6 +12,7 @@
 #include "client/spki.h"
 #include "lufd/v1/admin.pb.h"
 #include "server/core/follower.h"
+#include "server/core/holdings_backfill.h"
 #include "server/core/identity.h"
 #include "server/core/keys.h"
 #include "server/core/registry.h"
@@ -81,6 +82,20 @@ absl::Status DbMigrate(const std::string& store_url, OutputFormat format,
   if (!store.ok()) return store.status();
   absl::Status st = (*store)->Migrate();
   if (!st.ok()) return st;
+  // The data step of holdings (server/core/holdings_backfill.h): a no-op
+  // once the registry has any holding.
+  absl::StatusOr<HoldingsBackfill> backfill = BackfillHoldings(store->get());
+  if (!backfill.ok()) return backfill.status();
+  if (backfill->ran && format != OutputFormat::kJson) {
+    out << "holdings backfill: " << backfill->created
+        << " holding(s) created\n";
+    for (const std::string& line : backfill->review) {
+      out << "  review: " << line << "\n";
+    }
+    for (const std::string& line : backfill->skipped) {
+      out << "  no holding: " << line << "\n";
+    }
+  }
   return PrintMigrations(store->get(), format, out);
 }
 

@@ -133,6 +133,8 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
     case lufd::v1::OBJECT_KIND_DNS_KEY:
       return {"zone",      "tag",    "role",    "alg",       "state",
               "published", "active", "retired", "ds_pending"};
+    case lufd::v1::OBJECT_KIND_HOLDING:
+      return {"kind", "block", "registrant", "ported_from", "created"};
     default:
       return {"object"};
   }
@@ -251,6 +253,26 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
               when(k.active_unix()),
               when(k.retired_unix()),
               YesNo(k.ds_pending())};
+    }
+    case RegistryObject::kHolding: {
+      const auto& h = object.holding();
+      std::string block = h.value();
+      if (h.kind() == lufd::v1::IDENTIFIER_KIND_TN_RANGE) {
+        absl::StrAppend(&block, "..", h.range_end());
+      } else if (h.kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
+        block.push_back('*');
+      }
+      return {EnumName(lufd::v1::IdentifierKind_descriptor(), h.kind(),
+                       "IDENTIFIER_KIND_"),
+              block, h.registrant_id(),
+              h.ported() ? (h.ported_from().empty() ? std::string("(ported)")
+                                                    : h.ported_from())
+                         : std::string(),
+              h.created_unix() == 0
+                  ? std::string("-")
+                  : absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                     absl::FromUnixSeconds(h.created_unix()),
+                                     absl::UTCTimeZone())};
     }
     default:
       return {ToJson(object)};

@@ -84,6 +84,15 @@ provision() {
   as admin credential add cred-peer-ssp3 --org iana-en:333 --role peer \
     --san-uri urn:lufd:peer:ssp3
 
+  # The number space is allocated by the registry (holdings): a registrar
+  # provisions numbers only inside its registrants' blocks. SSP2 holds the
+  # blocks of the RFC 7878 example (+12025556666 within +1202555*) and
+  # +1303* (the integration tests' bulk numbers).
+  as admin holding add '+1202555*' --registrant iana-en:222
+  as admin holding add +12026660000..+12026669999 --registrant iana-en:222
+  as admin holding add '+1202777*' --registrant iana-en:222
+  as admin holding add '+1303*' --registrant iana-en:222
+
   # SSP2's data, provisioned by SSP2's registrar.
   as registrar-ssp2 dg add dg-ssp2 --registrant iana-en:222
   as registrar-ssp2 number add +12025556666 --registrant iana-en:222 --dg dg-ssp2

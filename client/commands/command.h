@@ -136,6 +136,8 @@ Noun ObjectNoun(const ObjectNounSpec& spec);
 std::vector<Command> OrgCommands();
 std::vector<Command> CredentialCommands();
 std::vector<Noun> IdentifierNouns();  // number, range, prefix, rn, uri.
+Noun HoldingNoun();                   // holding add|get|del|list.
+Command PortCommand();                // port BLOCK --to ORG.
 std::vector<Command> DestGroupCommands();
 std::vector<Command> RecordCommands();
 std::vector<Command> SedGroupCommands();

@@ -28,6 +28,7 @@ bool ParseKind(absl::string_view name, ObjectKind* kind) {
       {"sed-group", lufd::v1::OBJECT_KIND_SED_GROUP},
       {"sedgroup", lufd::v1::OBJECT_KIND_SED_GROUP},
       {"offer", lufd::v1::OBJECT_KIND_OFFER},
+      {"holding", lufd::v1::OBJECT_KIND_HOLDING},
   };
   auto it = kKinds.find(absl::AsciiStrToLower(name));
   if (it != kKinds.end()) {

@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/server_builder.h"
+#include "server/core/holdings_backfill.h"
 #include "server/grpc/side_doors.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
@@ -71,6 +72,23 @@ class ReflectionOption final : public grpc::ServerBuilderOption {
 constexpr const char* kHealthServices[] = {"lufd.v1.LookupService",
                                            "lufd.v1.AdminService"};
 
+// Registries written before holdings existed get them once (see
+// server/core/holdings_backfill.h); blocks nested in another registrant's
+// are listed for an admin to review.
+absl::Status BackfillHoldingsAtStart(Store* store) {
+  ASSIGN_OR_RETURN(HoldingsBackfill backfill, BackfillHoldings(store));
+  if (!backfill.ran) return absl::OkStatus();
+  spdlog::info("holdings backfill: {} holding(s) created at serial {}",
+               backfill.created, backfill.serial);
+  for (const std::string& line : backfill.review) {
+    spdlog::warn("holdings backfill, review: {}", line);
+  }
+  for (const std::string& line : backfill.skipped) {
+    spdlog::warn("holdings backfill, no holding: {}", line);
+  }
+  return absl::OkStatus();
+}
+
 int DurationMs(const std::string& text) {
   return static_cast<int>(absl::ToInt64Milliseconds(ConfigDuration(text)));
 }
@@ -89,6 +107,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   ASSIGN_OR_RETURN(s->store_, Store::Open(config.store().url()));
   RETURN_IF_ERROR(
       PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
+  RETURN_IF_ERROR(BackfillHoldingsAtStart(s->store_.get()));
   s->views_ = std::make_unique<ViewHolder>();
   // The registry nudges the follower after each commit. The follower (the
   // first view) comes after the DNS front end is made, so that the stored

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/denial.h"
 #include "server/core/keys.h"
 
 namespace lufd {
@@ -102,6 +103,10 @@ absl::Status PermissionDenied() {
   return absl::PermissionDeniedError("permission denied");
 }
 
+absl::Status Refused(absl::string_view reason) {
+  return WithDenialReason(PermissionDenied(), reason);
+}
+
 bool AccessRules::IsRegistrar() const {
   return actor_.role == lufd::v1::ROLE_REGISTRAR && !actor_.org_id.empty();
 }
@@ -147,6 +152,7 @@ bool AccessRules::CanWrite(const RegistryObject& o) {
     case RegistryObject::kOrg:
       return IsRegistrar() && o.org().registrar_id() == actor_.org_id;
     case RegistryObject::kCredential:
+    case RegistryObject::kHolding:
       return false;
     case RegistryObject::kOffer: {
       const RegistryObject* group = lookup_->Find(
@@ -164,6 +170,8 @@ bool AccessRules::MayPutKind(ObjectKind kind) const {
     // Zone signing keys are the operator's: no registrar may publish a
     // DNSKEY for the zone everyone's numbers live in.
     case lufd::v1::OBJECT_KIND_DNS_KEY:
+    // The number space is allocated by the registry operator.
+    case lufd::v1::OBJECT_KIND_HOLDING:
       return actor_.is_admin();
     default:
       return MayWrite();
@@ -213,6 +221,22 @@ bool AccessRules::CanReference(const RegistryObject& object) {
 
 bool AccessRules::CanDecide(const lufd::v1::Offer& offer) {
   return Manages(offer.peer_org_id());
+}
+
+absl::Status AccessRules::CheckNumberSpace(const std::string& registrant,
+                                           const lufd::v1::Holding* innermost) {
+  if (actor_.is_admin()) return absl::OkStatus();
+  if (innermost == nullptr) {
+    return Refused("the identifier lies outside every holding");
+  }
+  if (innermost->registrant_id() != registrant ||
+      !Manages(innermost->registrant_id())) {
+    return Refused(
+        absl::StrCat("the innermost holding containing the "
+                     "identifier is held by org ",
+                     innermost->registrant_id(), ", not by ", registrant));
+  }
+  return absl::OkStatus();
 }
 
 const RegistryObject* ViewAccess::Find(ObjectKind kind,

@@ -19,10 +19,20 @@
 //    manages, read (and accept/reject) offers made to orgs it manages, read
 //    its own org and its registrants and write only the latter (never their
 //    registrar_id, roles or quota), and read but never write the
-//    credentials of orgs it manages. Credentials and DNS keys are written by
-//    ADMIN only. PEER reads and writes nothing through Admin. An object the
-//    caller may not read is reported as NOT_FOUND, never PERMISSION_DENIED
-//    (no oracle); the registry applies that.
+//    credentials of orgs it manages. Credentials, DNS keys and holdings are
+//    written by ADMIN only (a registrar reads its registrants' holdings).
+//    PEER reads and writes nothing through Admin.
+//    Number space (holdings, registry.proto Holding): a REGISTRAR may put or
+//    delete a TN, range or prefix identifier for registrant R only when the
+//    innermost holding containing all of it is R's (CheckNumberSpace);
+//    ADMIN, the allocating authority, is not limited by holdings.
+//    One fixed refusal (no oracle): for anyone but ADMIN, writing, deleting
+//    or reading an object the caller may not see or own, or an identifier
+//    outside its holdings, fails with PermissionDenied() (same code, same
+//    text) whether or not the object exists; the true reason rides along
+//    as a denial reason (denial.h). The registry applies that. Residual:
+//    ids of orgs, groups, records and RN/URI identifiers are global, so a
+//    put of a taken id is refused while a fresh one succeeds.
 // 3. Redaction: secrets only admins may read back (Credential.tsig_secret,
 //    which would let a registrar sign DNS queries as its peers). Every path
 //    that hands an object or a change image to a caller redacts.
@@ -101,8 +111,11 @@ class ObjectLookup {
   ~ObjectLookup() = default;
 };
 
-// PERMISSION_DENIED with a message that names nobody's data.
+// The fixed refusal: PERMISSION_DENIED "permission denied", naming nobody's
+// data and the same for every refused write or read.
 absl::Status PermissionDenied();
+// The fixed refusal with `reason` attached for the denial audit (denial.h).
+absl::Status Refused(absl::string_view reason);
 
 // Whether a batch's report may say WHICH of its objects were refused for
 // permission. A put over an object someone else owns is refused while a put
@@ -156,6 +169,13 @@ class AccessRules {
   // May the actor accept or reject this offer? (The receiving side: the
   // peer org or its registrar.)
   bool CanDecide(const lufd::v1::Offer& offer);
+  // May the actor provision (put or delete) a TN/range/prefix identifier
+  // of `registrant`, given `innermost`, the innermost holding containing
+  // all of it (nullptr when none)? ADMIN: always. Otherwise the holding
+  // must be the registrant's and the actor must manage it. OK or the
+  // fixed refusal.
+  absl::Status CheckNumberSpace(const std::string& registrant,
+                                const lufd::v1::Holding* innermost);
 
  private:
   const Identity& actor_;

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "server/core/holdings.h"
 
 namespace lufd {
 
@@ -31,6 +32,8 @@ ObjectKind KindOf(const RegistryObject& object) {
       return lufd::v1::OBJECT_KIND_OFFER;
     case RegistryObject::kDnsKey:
       return lufd::v1::OBJECT_KIND_DNS_KEY;
+    case RegistryObject::kHolding:
+      return lufd::v1::OBJECT_KIND_HOLDING;
     case RegistryObject::OBJECT_NOT_SET:
       break;
   }
@@ -89,6 +92,8 @@ std::string KeyOf(const RegistryObject& object) {
                       object.offer().peer_org_id());
     case RegistryObject::kDnsKey:
       return DnsKeyKey(object.dns_key().zone(), object.dns_key().key_tag());
+    case RegistryObject::kHolding:
+      return HoldingKey(object.holding());
     case RegistryObject::OBJECT_NOT_SET:
       break;
   }
@@ -113,6 +118,8 @@ absl::string_view KindName(ObjectKind kind) {
       return "offer";
     case lufd::v1::OBJECT_KIND_DNS_KEY:
       return "dns-key";
+    case lufd::v1::OBJECT_KIND_HOLDING:
+      return "holding";
     default:
       break;
   }
@@ -125,7 +132,7 @@ bool ParseKindName(absl::string_view name, ObjectKind* kind) {
   std::string n = absl::AsciiStrToLower(absl::StripAsciiWhitespace(name));
   absl::StrReplaceAll({{"_", "-"}}, &n);
   if (absl::StartsWith(n, "object-kind-")) n.erase(0, 12);
-  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_DNS_KEY;
+  for (int k = lufd::v1::OBJECT_KIND_ORG; k <= lufd::v1::OBJECT_KIND_HOLDING;
        ++k) {
     auto candidate = static_cast<ObjectKind>(k);
     if (n == KindName(candidate)) {
@@ -146,6 +153,8 @@ std::string OwnerOf(const RegistryObject& object) {
       return object.sed_record().registrant_id();
     case RegistryObject::kSedGroup:
       return object.sed_group().registrant_id();
+    case RegistryObject::kHolding:
+      return object.holding().registrant_id();
     default:
       break;
   }

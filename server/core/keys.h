@@ -5,6 +5,7 @@
 //               "prefix:+1202777", "rn:<digits>", "uri:<uri>"
 //   offer:      "<sed_group_id>|<peer_org_id>"
 //   DNS key:    "<zone>/<key_tag>", e.g. "e164.arpa./12345"
+//   holding:    as the identifier of the same block ("range:+A-+B", ...)
 // Pure functions, thread-safe. Keys are only meaningful for objects that
 // passed ValidateAndNormalize (validate.h), which forbids '|' in ids.
 #ifndef LUFD_SERVER_CORE_KEYS_H_
@@ -25,11 +26,13 @@ std::string OfferKey(absl::string_view sed_group_id,
                      absl::string_view peer_org_id);
 std::string DnsKeyKey(absl::string_view zone, uint32_t key_tag);
 // "org", "credential", "identifier", "dest-group", "sed-record", "sed-group",
-// "offer", "dns-key"; and back (case-insensitive, also accepts the enum name).
+// "offer", "dns-key", "holding"; and back (case-insensitive, also accepts
+// the enum name).
 absl::string_view KindName(lufd::v1::ObjectKind kind);
 bool ParseKindName(absl::string_view name, lufd::v1::ObjectKind* kind);
 // The registrant that owns the object, for authorization ("" for orgs,
-// credentials, offers and DNS keys, which are authorized by other rules).
+// credentials, offers and DNS keys, which are authorized by other rules; a
+// holding's owner is its registrant).
 std::string OwnerOf(const lufd::v1::RegistryObject& object);
 
 }  // namespace lufd

@@ -18,10 +18,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/quote.h"
 #include "server/core/authz.h"
 #include "server/core/denial.h"
+#include "server/core/holdings.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
 #include "server/core/validate.h"
@@ -39,7 +41,7 @@ constexpr absl::Duration kViewWait = absl::Seconds(2);
 
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
-         kind <= lufd::v1::OBJECT_KIND_DNS_KEY;
+         kind <= lufd::v1::OBJECT_KIND_HOLDING;
 }
 
 // The keys an object refers to (the inverse of RegistryView::Referrers).
@@ -80,6 +82,9 @@ std::vector<ObjKey> OutgoingRefs(const RegistryObject& o) {
       out.emplace_back(lufd::v1::OBJECT_KIND_SED_GROUP,
                        o.offer().sed_group_id());
       org(o.offer().peer_org_id());
+      break;
+    case RegistryObject::kHolding:
+      org(o.holding().registrant_id());
       break;
     default:
       break;
@@ -129,6 +134,29 @@ absl::string_view EnumChainTarget(const lufd::v1::SedRecord& record) {
 absl::Status NotFound(ObjectKind kind, absl::string_view key) {
   return absl::NotFoundError(
       absl::StrCat(KindName(kind), " ", QuoteForError(key), " not found"));
+}
+
+// What a caller is told about an object it asked to read, delete or decide
+// on that is absent (`o` null) or that it may not read: an admin learns
+// NOT_FOUND; anyone else the fixed refusal (authz.h), the same whether or
+// not the object exists. `own_space`: the key is a TN/range/prefix inside
+// the caller's own holdings, where absence is the caller's own business.
+absl::Status Unavailable(const Identity& actor, ObjectKind kind,
+                         absl::string_view key, bool exists, bool own_space) {
+  if (actor.is_admin() || (!exists && own_space)) return NotFound(kind, key);
+  return Refused(absl::StrCat(KindName(kind), " ", QuoteForError(key),
+                              exists ? " is not the caller's" : " not found"));
+}
+
+// Whether `key` names an identifier block inside holdings of a registrant
+// the actor manages (so that its absence may be told): see Unavailable.
+bool InOwnHoldings(const RegistryView& view, AccessRules& rules,
+                   ObjectKind kind, absl::string_view key) {
+  if (kind != lufd::v1::OBJECT_KIND_IDENTIFIER) return false;
+  std::optional<NumberBlock> block = BlockOfKey(key);
+  if (!block.has_value()) return false;
+  std::optional<lufd::v1::Holding> h = InnermostHolding(view, *block);
+  return h.has_value() && rules.Manages(h->registrant_id());
 }
 
 // The plan of one write batch: the view it reads, the overlay of its
@@ -471,14 +499,42 @@ class WritePlan final : private ObjectLookup {
       case lufd::v1::OBJECT_KIND_DNS_KEY:
         if (!rules_.MayPutKind(kind)) return PermissionDenied();
         break;
+      case lufd::v1::OBJECT_KIND_HOLDING: {
+        if (!rules_.MayPutKind(kind)) {
+          return Refused("holdings are written by admins only");
+        }
+        auto s = PutHolding(key, existing, object.mutable_holding());
+        if (!s.ok()) return s;
+        break;
+      }
       case lufd::v1::OBJECT_KIND_IDENTIFIER:
       case lufd::v1::OBJECT_KIND_DEST_GROUP:
       case lufd::v1::OBJECT_KIND_SED_RECORD:
       case lufd::v1::OBJECT_KIND_SED_GROUP: {
         std::string registrant = OwnerOf(object);
+        // For anyone but an admin, authorization comes before existence
+        // (the registrant org, the key): the refusal is then the same
+        // whether or not they exist (authz.h, no oracle).
+        // Inside the registrant's own holding, the holding decides: a
+        // stale identifier of the block's former holder (after a port) may
+        // be replaced by the new one.
+        const RegistryObject* prior = existing;
+        if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER &&
+            IsNumberSpaceKind(object.identifier().kind())) {
+          auto s =
+              CheckNumberSpace(object.identifier().kind(), key, registrant);
+          if (!s.ok()) return s;
+          prior = nullptr;
+        }
+        if (!rules_.actor().is_admin() && !rules_.CanPutOwned(object, prior)) {
+          return Refused(existing != nullptr && !rules_.CanRead(*existing)
+                             ? "the key is taken by an object of another "
+                               "registrant"
+                             : "the registrant is not the caller's");
+        }
         auto s = RequireOrg(registrant, "registrant");
         if (!s.ok()) return s;
-        if (!rules_.CanPutOwned(object, existing)) return PermissionDenied();
+        if (!rules_.CanPutOwned(object, prior)) return PermissionDenied();
         if (kind == lufd::v1::OBJECT_KIND_IDENTIFIER) {
           for (const auto& dg : object.identifier().dest_group_ids()) {
             s = RequireOwned(lufd::v1::OBJECT_KIND_DEST_GROUP, dg);
@@ -520,12 +576,220 @@ class WritePlan final : private ObjectLookup {
     if (!ValidKind(ref.kind()) || ref.key().empty()) {
       return absl::InvalidArgumentError("delete needs a kind and a key");
     }
-    const RegistryObject* o = Find(ref.kind(), ref.key());
-    if (o == nullptr || !rules_.CanRead(*o)) {
-      return NotFound(ref.kind(), ref.key());
+    const bool admin = rules_.actor().is_admin();
+    bool own_space = false;
+    if (!admin && ref.kind() == lufd::v1::OBJECT_KIND_IDENTIFIER) {
+      // Holdings first: outside them, the answer is the fixed refusal
+      // whether or not the identifier exists.
+      if (std::optional<NumberBlock> block = BlockOfKey(ref.key())) {
+        // Inside the caller's holding, the holding decides (a stale
+        // identifier of a former holder may go too).
+        std::optional<lufd::v1::Holding> h = InnermostHolding(view_, *block);
+        auto s =
+            rules_.CheckNumberSpace(h.has_value() ? h->registrant_id() : "",
+                                    h.has_value() ? &*h : nullptr);
+        if (!s.ok()) return s;
+        own_space = true;
+      }
     }
-    if (!rules_.CanWrite(*o)) return PermissionDenied();
+    const RegistryObject* o = Find(ref.kind(), ref.key());
+    if (o != nullptr && own_space) return Cascade(ref.kind(), ref.key());
+    if (o == nullptr || !rules_.CanRead(*o)) {
+      return Unavailable(rules_.actor(), ref.kind(), ref.key(), o != nullptr,
+                         own_space);
+    }
+    if (!rules_.CanWrite(*o)) {
+      return Refused(absl::StrCat("may not delete ", KindName(ref.kind()), " ",
+                                  QuoteForError(ref.key())));
+    }
+    if (ref.kind() == lufd::v1::OBJECT_KIND_HOLDING) {
+      auto s = CheckHoldingDelete(ref.key(), o->holding());
+      if (!s.ok()) return s;
+    }
     return Cascade(ref.kind(), ref.key());
+  }
+
+  // The registrar's number-space rule (authz.h CheckNumberSpace) for an
+  // identifier put: TN/range/prefix only (RN and URI identifiers are not
+  // in the number space). Judged against the view: only admins write
+  // holdings, and admins are not limited by them.
+  absl::Status CheckNumberSpace(lufd::v1::IdentifierKind kind,
+                                const std::string& key,
+                                const std::string& registrant) {
+    if (rules_.actor().is_admin() || !IsNumberSpaceKind(kind)) {
+      return absl::OkStatus();
+    }
+    std::optional<NumberBlock> block = BlockOfKey(key);
+    if (!block.has_value()) return Refused("unparsable identifier key");
+    std::optional<lufd::v1::Holding> h = InnermostHolding(view_, *block);
+    return rules_.CheckNumberSpace(registrant, h.has_value() ? &*h : nullptr);
+  }
+
+  // Holdings this batch may see that intersect `block`: the view's (a TN
+  // meets only the holdings containing it; a range or prefix is checked
+  // against every holding, O(holdings): admin writes only) and this
+  // batch's own, by key, to be read in their current state with Find().
+  std::vector<std::string> HoldingCandidates(const NumberBlock& block) {
+    std::vector<std::string> keys;
+    const bool single = !block.prefix && block.lo == block.hi;
+    if (single) {
+      for (const auto& h : view_.HoldingsAt(FirstNumber(block))) {
+        keys.push_back(HoldingKey(h));
+      }
+    } else {
+      view_.ForEach(lufd::v1::OBJECT_KIND_HOLDING,
+                    [&](absl::string_view key, const RegistryObject& o) {
+                      std::optional<NumberBlock> b = BlockOf(o.holding());
+                      if (b.has_value() && b->Intersects(block)) {
+                        keys.emplace_back(key);
+                      }
+                      return true;
+                    });
+    }
+    keys.insert(keys.end(), batch_holdings_.begin(), batch_holdings_.end());
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+  }
+
+  // The innermost holding other than `key` strictly containing `block`
+  // (current state), or nullptr.
+  const lufd::v1::Holding* EnclosingHolding(const std::string& key,
+                                            const NumberBlock& block) {
+    const lufd::v1::Holding* best = nullptr;
+    std::optional<NumberBlock> best_block;
+    for (const std::string& k : HoldingCandidates(block)) {
+      if (k == key) continue;
+      const RegistryObject* o = Find(lufd::v1::OBJECT_KIND_HOLDING, k);
+      if (o == nullptr) continue;
+      std::optional<NumberBlock> b = BlockOf(o->holding());
+      if (!b.has_value() || !b->Contains(block)) continue;
+      if (best == nullptr || best_block->Contains(*b)) {
+        best = &o->holding();
+        best_block = b;
+      }
+    }
+    return best;
+  }
+
+  // A holding put (admin only; see registry.h "Holdings").
+  absl::Status PutHolding(const std::string& key,
+                          const RegistryObject* existing,
+                          lufd::v1::Holding* h) {
+    const RegistryObject* org =
+        Find(lufd::v1::OBJECT_KIND_ORG, h->registrant_id());
+    if (org == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          "registrant org ", QuoteForError(h->registrant_id()), " not found"));
+    }
+    const auto& roles = org->org().roles();
+    if (std::find(roles.begin(), roles.end(), lufd::v1::ORG_ROLE_REGISTRANT) ==
+        roles.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "holding.registrant_id: org ", QuoteForError(h->registrant_id()),
+          " does not have the registrant role"));
+    }
+    std::optional<NumberBlock> block = BlockOf(*h);
+    if (!block.has_value()) {
+      return absl::InvalidArgumentError("holding: not a block of numbers");
+    }
+    const bool port = h->ported();
+    const lufd::v1::Holding* prior = existing ? &existing->holding() : nullptr;
+    if (prior != nullptr && prior->registrant_id() != h->registrant_id() &&
+        !port) {
+      return absl::FailedPreconditionError(
+          "the block is held by another registrant: port it (lufctl port)");
+    }
+    // Laminar: every other holding is disjoint from the block, inside it
+    // or around it.
+    const lufd::v1::Holding* enclosing = nullptr;
+    std::optional<NumberBlock> enclosing_block;
+    for (const std::string& k : HoldingCandidates(*block)) {
+      if (k == key) continue;
+      const RegistryObject* o = Find(lufd::v1::OBJECT_KIND_HOLDING, k);
+      if (o == nullptr) continue;
+      const lufd::v1::Holding& other = o->holding();
+      std::optional<NumberBlock> b = BlockOf(other);
+      if (!b.has_value() || !b->Intersects(*block)) continue;
+      if (b->SameAs(*block)) {
+        return absl::AlreadyExistsError(absl::StrCat(
+            "the same numbers are already held as ", QuoteForError(k)));
+      }
+      if (b->Contains(*block)) {
+        if (enclosing == nullptr || enclosing_block->Contains(*b)) {
+          enclosing = &other;
+          enclosing_block = b;
+        }
+      } else if (block->Contains(*b)) {
+        // Wrapping someone else's holding would take their numbers; only
+        // blocks carved out by a port may sit inside another's holding.
+        if (other.registrant_id() != h->registrant_id() && !other.ported() &&
+            prior == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("the block contains holding ", QuoteForError(k),
+                           " of another registrant"));
+        }
+      } else {
+        return absl::FailedPreconditionError(
+            absl::StrCat("the block overlaps holding ", QuoteForError(k),
+                         " partly (holdings nest or are disjoint)"));
+      }
+    }
+    if (enclosing != nullptr &&
+        enclosing->registrant_id() != h->registrant_id() && !port) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the block lies inside a holding of ",
+                       QuoteForError(enclosing->registrant_id()),
+                       ": port it (lufctl port) to carve it out"));
+    }
+    if (port) {
+      h->set_ported(true);
+      if (enclosing != nullptr &&
+          enclosing->registrant_id() != h->registrant_id()) {
+        h->set_ported_from(enclosing->registrant_id());
+      } else if (prior != nullptr &&
+                 prior->registrant_id() != h->registrant_id()) {
+        h->set_ported_from(prior->registrant_id());
+      } else if (prior != nullptr) {
+        h->set_ported_from(prior->ported_from());
+      }  // Else as given (an import of an exported port).
+    } else {
+      h->set_ported(prior != nullptr && prior->ported());
+      h->set_ported_from(prior != nullptr ? prior->ported_from() : "");
+    }
+    if (prior != nullptr && prior->created_unix() != 0) {
+      h->set_created_unix(prior->created_unix());
+    } else if (h->created_unix() == 0) {
+      h->set_created_unix(absl::ToUnixSeconds(absl::Now()));
+    }
+    batch_holdings_.push_back(key);
+    return absl::OkStatus();
+  }
+
+  // A holding may go while no identifier of its registrant relies on it:
+  // one lying (partly) in it, unless an enclosing holding of the same
+  // registrant would still cover it.
+  absl::Status CheckHoldingDelete(const std::string& key,
+                                  const lufd::v1::Holding& h) {
+    std::optional<NumberBlock> block = BlockOf(h);
+    if (!block.has_value()) return absl::OkStatus();
+    const lufd::v1::Holding* enclosing = EnclosingHolding(key, *block);
+    if (enclosing != nullptr &&
+        enclosing->registrant_id() == h.registrant_id()) {
+      return absl::OkStatus();
+    }
+    for (const auto& [rk, rkey] :
+         Referrers(lufd::v1::OBJECT_KIND_ORG, h.registrant_id())) {
+      if (rk != lufd::v1::OBJECT_KIND_IDENTIFIER) continue;
+      std::optional<NumberBlock> b = BlockOfKey(rkey);
+      if (b.has_value() && b->Intersects(*block)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "identifier ", QuoteForError(rkey),
+            " of the registrant lies in this holding: delete it (or port "
+            "the block) first"));
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Deletes (kind, key) and what depends on it (registry.h). Recursion is
@@ -548,7 +812,8 @@ class WritePlan final : private ObjectLookup {
              {lufd::v1::OBJECT_KIND_CREDENTIAL, lufd::v1::OBJECT_KIND_OFFER,
               lufd::v1::OBJECT_KIND_SED_GROUP, lufd::v1::OBJECT_KIND_IDENTIFIER,
               lufd::v1::OBJECT_KIND_DEST_GROUP,
-              lufd::v1::OBJECT_KIND_SED_RECORD}) {
+              lufd::v1::OBJECT_KIND_SED_RECORD,
+              lufd::v1::OBJECT_KIND_HOLDING}) {
           for (const auto& [rk, rkey] : refs) {
             if (rk != order) continue;
             auto s = Cascade(rk, rkey);
@@ -598,9 +863,12 @@ class WritePlan final : private ObjectLookup {
     std::string key = OfferKey(decision.sed_group_id(), decision.peer_org_id());
     const RegistryObject* o = Find(lufd::v1::OBJECT_KIND_OFFER, key);
     if (o == nullptr || !rules_.CanRead(*o)) {
-      return NotFound(lufd::v1::OBJECT_KIND_OFFER, key);
+      return Unavailable(rules_.actor(), lufd::v1::OBJECT_KIND_OFFER, key,
+                         o != nullptr, /*own_space=*/false);
     }
-    if (!rules_.CanDecide(o->offer())) return PermissionDenied();
+    if (!rules_.CanDecide(o->offer())) {
+      return Refused("only the receiving side decides an offer");
+    }
     RegistryObject updated = *o;
     updated.mutable_offer()->set_status(status);
     Write(lufd::v1::OBJECT_KIND_OFFER, key, std::move(updated));
@@ -622,6 +890,8 @@ class WritePlan final : private ObjectLookup {
   absl::flat_hash_map<ObjKey, std::vector<ObjKey>> overlay_refs_;
   // TSIG key name -> credentials this batch wrote with it.
   absl::flat_hash_map<std::string, std::vector<std::string>> overlay_tsig_;
+  // Keys of the holdings this batch put (laminarity within the batch).
+  std::vector<std::string> batch_holdings_;
 };
 
 // Validates and normalizes every put of the batch, once for all commit
@@ -845,8 +1115,11 @@ absl::StatusOr<lufd::v1::RegistryObject> Registry::Get(
     const std::string& key) const {
   std::shared_ptr<const RegistryView> view = views_->Current();
   std::optional<RegistryObject> object = view->Get(kind, key);
-  if (!object.has_value() || !ViewAccess(*view, actor).CanRead(*object)) {
-    return NotFound(kind, key);
+  ViewAccess access(*view, actor);
+  if (!object.has_value() || !access.CanRead(*object)) {
+    return Unavailable(
+        actor, kind, key, object.has_value(),
+        !object.has_value() && InOwnHoldings(*view, access.rules(), kind, key));
   }
   RedactSecrets(actor, &*object);
   return *std::move(object);

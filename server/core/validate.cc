@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/unsafe_text.h"
+#include "server/core/holdings.h"
 #include "server/core/normalize.h"
 
 namespace lufd {
@@ -1075,10 +1077,47 @@ absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object) {
     }
     case lufd::v1::RegistryObject::kDnsKey:
       return ValidateDnsKey(object->mutable_dns_key());
+    case lufd::v1::RegistryObject::kHolding:
+      return ValidateHolding(object->mutable_holding());
     case lufd::v1::RegistryObject::OBJECT_NOT_SET:
       break;
   }
   return Invalid("object", "no object set");
+}
+
+absl::Status ValidateHolding(lufd::v1::Holding* holding) {
+  if (!IsNumberSpaceKind(holding->kind())) {
+    return Invalid("holding.kind", "required (tn, range, prefix)");
+  }
+  // The block is normalized exactly as the identifier of the same block,
+  // so that both get the same key.
+  lufd::v1::PublicIdentifier as_identifier;
+  as_identifier.set_kind(holding->kind());
+  as_identifier.set_value(holding->value());
+  as_identifier.set_range_end(holding->range_end());
+  as_identifier.set_registrant_id(holding->registrant_id());
+  if (absl::Status s = ValidateIdentifier(&as_identifier); !s.ok()) {
+    std::string message(s.message());
+    if (absl::StartsWith(message, "identifier.")) {
+      message.replace(0, strlen("identifier."), "holding.");
+    }
+    return absl::InvalidArgumentError(message);
+  }
+  if (holding->kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX &&
+      as_identifier.value().size() == 16) {
+    return Invalid("holding.value",
+                   "a 15-digit prefix is one number: hold it as a tn");
+  }
+  if (!holding->ported_from().empty()) {
+    if (absl::Status s =
+            CheckOrgId("holding.ported_from", holding->ported_from());
+        !s.ok()) {
+      return s;
+    }
+  }
+  holding->set_value(as_identifier.value());
+  holding->set_range_end(as_identifier.range_end());
+  return absl::OkStatus();
 }
 
 absl::Status ValidateClientTxnId(absl::string_view client_txn_id) {

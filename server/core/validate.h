@@ -29,6 +29,11 @@ absl::Status ValidateSedRecord(const lufd::v1::SedRecord& record);
 // Normalizes identifier values in place (e.g. "+1-202-555-6666").
 absl::Status ValidateAndNormalize(lufd::v1::RegistryObject* object);
 
+// A holding's block (normalized as the identifier of the same block; kind
+// TN, TN_RANGE or TN_PREFIX; a 15-digit prefix must be held as a TN) and
+// registrant. ported/ported_from/created_unix are the registry's to set.
+absl::Status ValidateHolding(lufd::v1::Holding* holding);
+
 // A write's client_txn_id (stored in the change log and printed by
 // `lufctl audit`, one change per line): empty, or at most
 // kMaxClientTxnIdBytes of printable ASCII (0x20-0x7e). INVALID_ARGUMENT

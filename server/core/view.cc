@@ -48,13 +48,13 @@ using view_internal::CowSet;
 
 using ObjPtr = std::shared_ptr<const RegistryObject>;
 
-constexpr int kNumKinds = 9;  // ObjectKind values 0..8.
+constexpr int kNumKinds = 10;  // ObjectKind values 0..9.
 constexpr absl::string_view kTnKeyPrefix = "tn:+";
 constexpr absl::string_view kPrefixKeyPrefix = "prefix:+";
 
 bool ValidKind(ObjectKind kind) {
   return kind > lufd::v1::OBJECT_KIND_UNSPECIFIED &&
-         kind <= lufd::v1::OBJECT_KIND_DNS_KEY;
+         kind <= lufd::v1::OBJECT_KIND_HOLDING;
 }
 
 // (digits as a number) << 4 | number of digits; nullopt unless 1..15 ASCII
@@ -240,6 +240,22 @@ struct RangeIndex {
     }
   }
 
+  // Every range covering (len, value), to `fn` in index order (not by
+  // width); stops when fn returns false. Bounded like Narrowest.
+  template <typename Fn>
+  void ForEachCovering(uint8_t len, uint64_t value, Fn&& fn) const {
+    auto it = std::upper_bound(
+        entries.begin(), entries.end(), std::make_pair(len, value),
+        [](const std::pair<uint8_t, uint64_t>& v, const RangeEntry& e) {
+          return std::tie(v.first, v.second) < std::tie(e.len, e.lo);
+        });
+    for (size_t i = static_cast<size_t>(it - entries.begin()); i > 0; --i) {
+      const RangeEntry& e = entries[i - 1];
+      if (e.len != len || max_hi[i - 1] < value) break;
+      if (e.hi >= value && !fn(e)) return;
+    }
+  }
+
   // The narrowest range covering (len, value), or nullptr.
   const RangeEntry* Narrowest(uint8_t len, uint64_t value) const {
     auto it = std::upper_bound(
@@ -388,6 +404,19 @@ struct Data {
   // digits, 1..15): number resolution probes exactly the lengths that occur,
   // whatever the query finds (see "Constant-path resolution" below).
   std::array<uint32_t, 16> prefixes_by_length{};
+
+  // Holdings (view.h HolderOf/HoldingsAt), besides objects[HOLDING]: TN
+  // holdings by DigitsCode, prefix holdings by DigitsCode (with how many
+  // there are of each length, so a lookup probes only lengths in use), and
+  // range holdings in their own RangeIndex. Innermost = TN, then the
+  // narrowest range, then the longest prefix: holdings are laminar and a
+  // prefix holding has at most 14 digits (validate.h), so that order is
+  // containment order.
+  CowMap<uint64_t, ObjPtr> tn_holdings;
+  CowMap<uint64_t, ObjPtr> prefix_holdings;
+  std::array<uint32_t, 16> prefix_holding_lengths{};
+  std::shared_ptr<const RangeIndex> range_holdings =
+      std::make_shared<RangeIndex>();
 };
 
 // Mutates a Data in generation `gen`. Range changes are collected and folded
@@ -495,17 +524,25 @@ class Mutator {
   // Folds collected range changes into a fresh RangeIndex (O(#ranges), and
   // only when a range changed).
   void Finish() {
-    if (removed_ranges_.empty() && added_ranges_.empty()) return;
+    FoldRanges(&d_->ranges, &added_ranges_, &removed_ranges_);
+    FoldRanges(&d_->range_holdings, &added_holding_ranges_,
+               &removed_holding_ranges_);
+  }
+
+  static void FoldRanges(std::shared_ptr<const RangeIndex>* index,
+                         absl::flat_hash_map<std::string, RangeEntry>* added,
+                         absl::flat_hash_set<std::string>* removed) {
+    if (removed->empty() && added->empty()) return;
     auto next = std::make_shared<RangeIndex>();
-    next->entries.reserve(d_->ranges->entries.size() + added_ranges_.size());
-    for (const auto& e : d_->ranges->entries) {
-      if (!removed_ranges_.contains(e.key)) next->entries.push_back(e);
+    next->entries.reserve((*index)->entries.size() + added->size());
+    for (const auto& e : (*index)->entries) {
+      if (!removed->contains(e.key)) next->entries.push_back(e);
     }
-    for (auto& [key, e] : added_ranges_) next->entries.push_back(std::move(e));
+    for (auto& [key, e] : *added) next->entries.push_back(std::move(e));
     next->Finish();
-    d_->ranges = std::move(next);
-    removed_ranges_.clear();
-    added_ranges_.clear();
+    *index = std::move(next);
+    removed->clear();
+    added->clear();
   }
 
  private:
@@ -679,6 +716,56 @@ class Mutator {
         ref(&d_->group_offers, o.offer().sed_group_id());
         ref(&d_->peer_offers, o.offer().peer_org_id());
         break;
+      case lufd::v1::OBJECT_KIND_HOLDING:
+        ref(&d_->registrant_objects, o.holding().registrant_id());
+        IndexHolding(key, o, add);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // The holdings index of Data (one holding object, added or removed).
+  void IndexHolding(const std::string& key, const RegistryObject& o, bool add) {
+    const lufd::v1::Holding& h = o.holding();
+    absl::string_view digits = h.value();
+    if (!absl::ConsumePrefix(&digits, "+")) return;
+    std::optional<uint64_t> code = DigitsCode(digits);
+    if (!code) return;
+    switch (h.kind()) {
+      case lufd::v1::IDENTIFIER_KIND_TN:
+      case lufd::v1::IDENTIFIER_KIND_TN_PREFIX: {
+        const bool tn = h.kind() == lufd::v1::IDENTIFIER_KIND_TN;
+        CowMap<uint64_t, ObjPtr>& map =
+            tn ? d_->tn_holdings : d_->prefix_holdings;
+        if (add) {
+          bool inserted = false;
+          ObjPtr& slot = map.Upsert(gen_, *code, &inserted);
+          // Insert() stored the object before indexing it.
+          slot =
+              d_->objects[lufd::v1::OBJECT_KIND_HOLDING].FindEntry(key)->second;
+          if (inserted && !tn) ++d_->prefix_holding_lengths[digits.size()];
+        } else if (map.FindEntry(*code) != nullptr) {
+          map.Erase(gen_, *code);
+          if (!tn) --d_->prefix_holding_lengths[digits.size()];
+        }
+        break;
+      }
+      case lufd::v1::IDENTIFIER_KIND_TN_RANGE: {
+        lufd::v1::PublicIdentifier as_range;
+        as_range.set_kind(h.kind());
+        as_range.set_value(h.value());
+        as_range.set_range_end(h.range_end());
+        if (auto range = RangeOf(as_range, key)) {
+          if (add) {
+            added_holding_ranges_[key] = std::move(*range);
+          } else {
+            added_holding_ranges_.erase(key);
+            removed_holding_ranges_.insert(key);
+          }
+        }
+        break;
+      }
       default:
         break;
     }
@@ -721,6 +808,8 @@ class Mutator {
   absl::flat_hash_map<std::string, RangeEntry> added_ranges_;
   absl::flat_hash_set<std::string> removed_ranges_;
   std::vector<uint32_t> keys_;  // BelowKeys scratch.
+  absl::flat_hash_map<std::string, RangeEntry> added_holding_ranges_;
+  absl::flat_hash_set<std::string> removed_holding_ranges_;
 };
 
 // ---- Constant-path resolution (no timing oracle) -------------------------
@@ -781,8 +870,10 @@ const lufd::v1::PublicIdentifier& StandInIdentifier() {
 // records nor the ids' lengths change the cost (nothing is allocated once
 // the vector has grown). False when the bytes are malformed.
 bool ScanTnDestGroups(absl::string_view bytes,
-                      std::vector<absl::string_view>* dest_groups) {
+                      std::vector<absl::string_view>* dest_groups,
+                      absl::string_view* registrant) {
   dest_groups->clear();
+  *registrant = {};
   using google::protobuf::internal::WireFormatLite;
   google::protobuf::io::CodedInputStream in(
       reinterpret_cast<const uint8_t*>(bytes.data()),
@@ -790,12 +881,15 @@ bool ScanTnDestGroups(absl::string_view bytes,
   constexpr uint32_t kDestGroupTag = WireFormatLite::MakeTag(
       lufd::v1::PublicIdentifier::kDestGroupIdsFieldNumber,
       WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  constexpr uint32_t kRegistrantTag = WireFormatLite::MakeTag(
+      lufd::v1::PublicIdentifier::kRegistrantIdFieldNumber,
+      WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
   for (;;) {
     const uint32_t tag = in.ReadTag();
     // 0: the end of the bytes, or a malformed tag before it.
     if (tag == 0)
       return static_cast<size_t>(in.CurrentPosition()) == bytes.size();
-    if (tag == kDestGroupTag) {
+    if (tag == kDestGroupTag || tag == kRegistrantTag) {
       uint32_t len = 0;
       const void* data = nullptr;
       int size = 0;
@@ -803,7 +897,12 @@ bool ScanTnDestGroups(absl::string_view bytes,
           static_cast<uint32_t>(size) < len) {
         return false;
       }
-      dest_groups->emplace_back(static_cast<const char*>(data), len);
+      absl::string_view field(static_cast<const char*>(data), len);
+      if (tag == kDestGroupTag) {
+        dest_groups->push_back(field);
+      } else {
+        *registrant = field;
+      }
       in.Skip(static_cast<int>(len));
     } else if (!WireFormatLite::SkipField(&in, tag)) {
       return false;
@@ -1081,15 +1180,28 @@ class ViewImpl final : public RegistryView {
     // Constant path (see "Constant-path resolution" above): everything up
     // to the visibility decision is done whatever the probes find.
     ResolveWork& work = tls_resolve_work;
+    // Holdings (view.h): only identifiers of the holder of the innermost
+    // holding containing the number answer for it ("" = no holding: all).
+    // The same probes whatever identifiers exist.
+    const absl::string_view holder = HolderOfCode(*code);
+    auto held = [&](absl::string_view registrant) {
+      return holder.empty() || registrant == holder;
+    };
     ++work.tn_probes;
     const auto* entry = data_.tns.FindEntry(*code);
     ++work.tn_decodes;
     thread_local std::vector<absl::string_view> tn_dest_groups;
+    absl::string_view tn_registrant;
     const bool tn_found =
         ScanTnDestGroups(entry != nullptr ? entry->second.view()
                                           : absl::string_view(StandInTnBytes()),
-                         &tn_dest_groups) &&
-        entry != nullptr;
+                         &tn_dest_groups, &tn_registrant) &&
+        entry != nullptr && held(tn_registrant);
+    if (entry != nullptr && !tn_found) {
+      // Another registrant's TN in a holding that is not theirs (a port):
+      // decide on the stand-in instead, as for a missing TN.
+      ScanTnDestGroups(StandInTnBytes(), &tn_dest_groups, &tn_registrant);
+    }
 
     // One search and one identifier-table probe whether or not a range
     // covers the number; none when the view has no range at all (that
@@ -1097,13 +1209,19 @@ class ViewImpl final : public RegistryView {
     const lufd::v1::PublicIdentifier* range_id = nullptr;
     if (!data_.ranges->entries.empty()) {
       ++work.range_searches;
-      const RangeEntry* range = data_.ranges->Narrowest(
-          static_cast<uint8_t>(digits.size()), *code >> 4);
-      const ObjPtr* range_ptr = FindObject(
-          lufd::v1::OBJECT_KIND_IDENTIFIER,
-          range != nullptr ? absl::string_view(range->key) : kStandInRangeKey);
-      if (range != nullptr && range_ptr != nullptr) {
-        range_id = &(*range_ptr)->identifier();
+      if (!holder.empty()) {
+        range_id = NarrowestRangeOf(static_cast<uint8_t>(digits.size()),
+                                    *code >> 4, holder);
+      } else {
+        const RangeEntry* range = data_.ranges->Narrowest(
+            static_cast<uint8_t>(digits.size()), *code >> 4);
+        const ObjPtr* range_ptr =
+            FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER,
+                       range != nullptr ? absl::string_view(range->key)
+                                        : kStandInRangeKey);
+        if (range != nullptr && range_ptr != nullptr) {
+          range_id = &(*range_ptr)->identifier();
+        }
       }
     }
 
@@ -1119,7 +1237,8 @@ class ViewImpl final : public RegistryView {
       key.resize(kPrefixKeyPrefix.size() + len);
       const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, key);
       if (ptr != nullptr && prefix_id == nullptr &&
-          (*ptr)->identifier().kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX) {
+          (*ptr)->identifier().kind() == lufd::v1::IDENTIFIER_KIND_TN_PREFIX &&
+          held((*ptr)->identifier().registrant_id())) {
         prefix_id = &(*ptr)->identifier();
       }
     }
@@ -1163,7 +1282,103 @@ class ViewImpl final : public RegistryView {
     return AnswerRefs(*id, viewer, out);
   }
 
+  absl::string_view HolderOf(absl::string_view e164) const override {
+    absl::string_view digits = e164;
+    if (!absl::ConsumePrefix(&digits, "+")) return {};
+    auto code = DigitsCode(digits);
+    if (!code) return {};
+    return HolderOfCode(*code);
+  }
+
+  std::vector<lufd::v1::Holding> HoldingsAt(
+      absl::string_view e164) const override {
+    std::vector<lufd::v1::Holding> out;
+    absl::string_view digits = e164;
+    if (!absl::ConsumePrefix(&digits, "+")) return out;
+    auto code = DigitsCode(digits);
+    if (!code) return out;
+    ForEachHoldingAt(*code, [&](const lufd::v1::Holding& h) {
+      out.push_back(h);
+      return true;
+    });
+    return out;
+  }
+
  private:
+  // Holdings containing the number of DigitsCode `code`, innermost first
+  // (Data's holdings index), to fn until it returns false.
+  template <typename Fn>
+  void ForEachHoldingAt(uint64_t code, Fn&& fn) const {
+    if (const auto* tn = data_.tn_holdings.FindEntry(code)) {
+      if (!fn(tn->second->holding())) return;
+    }
+    const uint8_t len = static_cast<uint8_t>(code & 0xf);
+    const uint64_t value = code >> 4;
+    if (!data_.range_holdings->entries.empty()) {
+      std::vector<const RangeEntry*> covering;  // Nested: sort by width.
+      data_.range_holdings->ForEachCovering(len, value,
+                                            [&](const RangeEntry& e) {
+                                              covering.push_back(&e);
+                                              return true;
+                                            });
+      std::sort(covering.begin(), covering.end(),
+                [](const RangeEntry* a, const RangeEntry* b) {
+                  return a->hi - a->lo < b->hi - b->lo;
+                });
+      for (const RangeEntry* e : covering) {
+        const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_HOLDING, e->key);
+        if (ptr != nullptr && !fn((*ptr)->holding())) return;
+      }
+    }
+    for (uint8_t k = len; k > 0; --k) {
+      if (data_.prefix_holding_lengths[k] == 0) continue;
+      const uint64_t prefix = (value / kPow10[len - k]) << 4 | k;
+      if (const auto* p = data_.prefix_holdings.FindEntry(prefix)) {
+        if (!fn(p->second->holding())) return;
+      }
+    }
+  }
+
+  // HolderOf for a DigitsCode; allocation free.
+  absl::string_view HolderOfCode(uint64_t code) const {
+    if (const auto* tn = data_.tn_holdings.FindEntry(code)) {
+      return tn->second->holding().registrant_id();
+    }
+    const uint8_t len = static_cast<uint8_t>(code & 0xf);
+    const uint64_t value = code >> 4;
+    if (const RangeEntry* range = data_.range_holdings->Narrowest(len, value)) {
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_HOLDING, range->key);
+      if (ptr != nullptr) return (*ptr)->holding().registrant_id();
+    }
+    for (uint8_t k = len; k > 0; --k) {
+      if (data_.prefix_holding_lengths[k] == 0) continue;
+      const uint64_t prefix = (value / kPow10[len - k]) << 4 | k;
+      if (const auto* p = data_.prefix_holdings.FindEntry(prefix)) {
+        return p->second->holding().registrant_id();
+      }
+    }
+    return {};
+  }
+
+  // The narrowest range identifier of `registrant` covering the number, or
+  // nullptr (only when a holding decides: ranges of others are skipped).
+  const lufd::v1::PublicIdentifier* NarrowestRangeOf(
+      uint8_t len, uint64_t value, absl::string_view registrant) const {
+    const lufd::v1::PublicIdentifier* best = nullptr;
+    uint64_t best_width = 0;
+    data_.ranges->ForEachCovering(len, value, [&](const RangeEntry& e) {
+      if (best != nullptr && e.hi - e.lo >= best_width) return true;
+      const ObjPtr* ptr = FindObject(lufd::v1::OBJECT_KIND_IDENTIFIER, e.key);
+      if (ptr != nullptr &&
+          (*ptr)->identifier().registrant_id() == registrant) {
+        best = &(*ptr)->identifier();
+        best_width = e.hi - e.lo;
+      }
+      return true;
+    });
+    return best;
+  }
+
   const ObjPtr* FindObject(ObjectKind kind, absl::string_view key) const {
     const auto* entry = data_.objects[kind].FindEntry(key);  // No copy.
     return entry == nullptr ? nullptr : &entry->second;

@@ -16,7 +16,8 @@
 // preference), then URI records by (priority, weight), then NS. Not found and
 // not visible give the same empty answer, by the same path (the same probes
 // and one visibility decision: see ResolveWork), so that neither the answer
-// nor its latency tells which.
+// nor its latency tells which. Only identifiers of the holder of the
+// innermost holding containing N take part (see HolderOf).
 #ifndef LUFD_SERVER_CORE_VIEW_H_
 #define LUFD_SERVER_CORE_VIEW_H_
 
@@ -140,6 +141,23 @@ class RegistryView {
   // thread's scratch has grown.
   virtual bool ResolveNumberRefs(absl::string_view e164, const Identity& viewer,
                                  std::vector<RecordRef>* out) const = 0;
+
+  // ---- Holdings (registry.proto Holding, holdings.h) ----
+  // Resolution honours them: a TN, range or prefix identifier answers for
+  // number N only when no holding contains N, or its registrant holds the
+  // innermost holding containing N (so a ported number stops answering
+  // from the block it was carved from at once, and answers from its new
+  // holder's identifiers).
+
+  // The registrant of the innermost holding containing the number `e164`
+  // ("+" and 1..15 digits), or "" when none does. Points into this view.
+  // No allocation: on the resolution hot path.
+  virtual absl::string_view HolderOf(absl::string_view e164) const = 0;
+
+  // Every holding containing the number `e164`, innermost first (holdings
+  // are laminar, so this is a chain of nested blocks).
+  virtual std::vector<lufd::v1::Holding> HoldingsAt(
+      absl::string_view e164) const = 0;
 };
 
 // The work this thread's number and URI resolutions have done so far

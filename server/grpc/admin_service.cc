@@ -255,6 +255,7 @@ grpc::Status AdminServiceImpl::Export(
           // Dependency order, so an export re-imports cleanly.
           kinds = {lufd::v1::OBJECT_KIND_ORG,
                    lufd::v1::OBJECT_KIND_CREDENTIAL,
+                   lufd::v1::OBJECT_KIND_HOLDING,
                    lufd::v1::OBJECT_KIND_DEST_GROUP,
                    lufd::v1::OBJECT_KIND_SED_RECORD,
                    lufd::v1::OBJECT_KIND_SED_GROUP,

@@ -25,14 +25,19 @@ namespace {
 using lufd::v1::ObjectKind;
 using lufd::v1::Operation;
 using lufd::v1::RegistryObject;
+using testing::Admin;
+using testing::DelOp;
 using testing::DestGroup;
 using ::testing::ElementsAre;
 using testing::Group;
 using ::testing::HasSubstr;
+using testing::Holding;
 using testing::Ident;
 using ::testing::IsEmpty;
 using testing::Offer;
+using testing::Peer;
 using testing::PutOp;
+using testing::Registrar;
 using ::testing::StartsWith;
 using testing::Tn;
 
@@ -73,12 +78,6 @@ RegistryObject Naptr(const std::string& id, const std::string& reg,
   return o;
 }
 
-Operation DelOp(ObjectKind kind, const std::string& key) {
-  Operation op;
-  op.mutable_delete_()->set_kind(kind);
-  op.mutable_delete_()->set_key(key);
-  return op;
-}
 Operation AcceptOp(const std::string& group, const std::string& peer) {
   Operation op;
   op.mutable_accept_offer()->set_sed_group_id(group);
@@ -90,16 +89,6 @@ Operation RejectOp(const std::string& group, const std::string& peer) {
   op.mutable_reject_offer()->set_sed_group_id(group);
   op.mutable_reject_offer()->set_peer_org_id(peer);
   return op;
-}
-
-Identity Admin() {
-  return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
-}
-Identity Registrar(const std::string& org) {
-  return Identity{org, "cred-" + org, lufd::v1::ROLE_REGISTRAR};
-}
-Identity Peer(const std::string& org) {
-  return Identity{org, "cred-" + org, lufd::v1::ROLE_PEER};
 }
 
 class RegistryTest : public ::testing::Test {
@@ -143,7 +132,12 @@ class RegistryTest : public ::testing::Test {
                       {lufd::v1::ORG_ROLE_REGISTRANT})),
             PutOp(Org("iana-en:rb", "iana-en:rar2",
                       {lufd::v1::ORG_ROLE_REGISTRANT})),
-            PutOp(DestGroup("dg-b", "iana-en:rb"))})
+            PutOp(DestGroup("dg-b", "iana-en:rb")),
+            // Registrars provision numbers only inside holdings (issue 8).
+            PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+4930",
+                          "iana-en:ra")),
+            PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202555",
+                          "iana-en:ra"))})
             .ok());
   }
 
@@ -326,13 +320,14 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
   // Referring to someone else's dest group looks like it does not exist.
   EXPECT_EQ(Put(rar1, Tn("+4930112", "iana-en:ra", {"dg-b"})).code(),
             absl::StatusCode::kNotFound);
-  // Deleting and reading someone else's: not found (no oracle).
+  // Deleting and reading someone else's: the fixed refusal, as for an id
+  // that does not exist (no oracle; issue 8).
   EXPECT_EQ(Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")}).code(),
-            absl::StatusCode::kNotFound);
+            absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-b")
                 .status()
                 .code(),
-            absl::StatusCode::kNotFound);
+            absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(
       mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DEST_GROUP, "dg-a").ok());
   EXPECT_TRUE(
@@ -390,16 +385,22 @@ TEST_F(RegistryTest, RegistrarAuthorization) {
 TEST_F(RegistryTest, RegistrarCanBuildARegistrantInOneBatch) {
   SeedRegistrars();
   const Identity rar1 = Registrar("iana-en:rar1");
+  // Since holdings (issue 8), the numbers must be allocated to the new
+  // registrant by an admin first, so the org comes in its own batch.
+  ASSERT_TRUE(Put(rar1, Org("iana-en:new", "iana-en:rar1",
+                            {lufd::v1::ORG_ROLE_REGISTRANT}))
+                  .ok());
+  ASSERT_TRUE(Put(Admin(), Holding(lufd::v1::IDENTIFIER_KIND_TN, "+4940222",
+                                   "iana-en:new"))
+                  .ok());
   auto r =
-      Run(rar1, {PutOp(Org("iana-en:new", "iana-en:rar1",
-                           {lufd::v1::ORG_ROLE_REGISTRANT})),
-                 PutOp(DestGroup("dg-new", "iana-en:new")),
+      Run(rar1, {PutOp(DestGroup("dg-new", "iana-en:new")),
                  PutOp(Naptr("rec-new", "iana-en:new", "sip:new@x")),
                  PutOp(Group("g-new", "iana-en:new", {"dg-new"}, {"rec-new"})),
-                 PutOp(Tn("+4930222", "iana-en:new", {"dg-new"}))});
+                 PutOp(Tn("+4940222", "iana-en:new", {"dg-new"}))});
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->changes(), 5u);
-  EXPECT_TRUE(Sees("+4930222", Peer("iana-en:new")));
+  EXPECT_EQ(r->changes(), 4u);
+  EXPECT_TRUE(Sees("+4940222", Peer("iana-en:new")));
 }
 
 TEST_F(RegistryTest, Cascades) {
@@ -514,12 +515,13 @@ TEST_F(RegistryTest, OffersAreDecidedByThePeerSide) {
   // The offering side cannot accept on the peer's behalf.
   EXPECT_EQ(Do(rar1, {AcceptOp("g-a", "iana-en:rb")}).code(),
             absl::StatusCode::kPermissionDenied);
-  // An unrelated registrar does not even learn the offer exists.
+  // An unrelated registrar does not even learn the offer exists: the same
+  // fixed refusal as for an offer that does not exist (issue 8).
   EXPECT_EQ(
       Do(Registrar("iana-en:stranger"), {AcceptOp("g-a", "iana-en:rb")}).code(),
-      absl::StatusCode::kNotFound);
+      absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(Do(rar2, {AcceptOp("g-a", "iana-en:nobody")}).code(),
-            absl::StatusCode::kNotFound);
+            absl::StatusCode::kPermissionDenied);
   // The peer's registrar accepts.
   ASSERT_TRUE(Do(rar2, {AcceptOp("g-a", "iana-en:rb")}).ok());
   EXPECT_TRUE(Sees("+4930333", Peer("iana-en:rb")));
@@ -553,6 +555,15 @@ TEST_F(RegistryTest, Rfc7878Section10Scenario) {
               {lufd::v1::ORG_ROLE_REGISTRANT, lufd::v1::ORG_ROLE_REGISTRAR})),
           PutOp(Org(ssp3, "", {lufd::v1::ORG_ROLE_PEER}))})
           .ok());
+  // Since holdings (issue 8) a registrar provisions numbers only inside
+  // its registrant's holdings: the registry allocates SSP2's blocks first.
+  ASSERT_TRUE(Do(Admin(), {PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN,
+                                         "+12025556666", ssp2)),
+                           PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_RANGE,
+                                         "+12026660000", ssp2, "+12026669999")),
+                           PutOp(Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX,
+                                         "+1202777", ssp2))})
+                  .ok());
   const Identity ssp2_rar = Registrar(ssp2);
   auto r =
       Run(ssp2_rar,
@@ -634,6 +645,13 @@ TEST_F(RegistryTest, BulkImportInOneBatch) {
           PutOp(Naptr("r", "iana-en:bulk", "sip:x@y")),
           PutOp(Group("g", "iana-en:bulk", {"dg"}, {"r"}, true))})
           .ok());
+  // Holdings need the registrant role.
+  ASSERT_TRUE(
+      Put(Admin(), Org("iana-en:bulk", "", {lufd::v1::ORG_ROLE_REGISTRANT}))
+          .ok());
+  ASSERT_TRUE(Put(Admin(), Holding(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1555",
+                                   "iana-en:bulk"))
+                  .ok());
   constexpr int kCount = 20000;
   std::vector<Operation> ops;
   ops.reserve(kCount);
@@ -886,16 +904,16 @@ TEST_F(RegistryTest, DnsKeysAreAdminOnly) {
   auto key = Get(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1");
   ASSERT_TRUE(key.has_value());
   EXPECT_EQ(key->dns_key().flags(), 256u);
-  // A registrar can neither see nor delete it.
+  // A registrar can neither see nor delete it (the fixed refusal, issue 8).
   EXPECT_EQ(
       mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")
           .status()
           .code(),
-      absl::StatusCode::kNotFound);
+      absl::StatusCode::kPermissionDenied);
   EXPECT_FALSE(CanRead(rar1, *key));
   EXPECT_EQ(
       Do(rar1, {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).code(),
-      absl::StatusCode::kNotFound);
+      absl::StatusCode::kPermissionDenied);
   RegistryObject bad = DnsKeyObj(2);
   bad.mutable_dns_key()->set_algorithm(13);  // 32-byte key: wrong size.
   EXPECT_EQ(Put(Admin(), bad).code(), absl::StatusCode::kInvalidArgument);

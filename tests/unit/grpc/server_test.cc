@@ -261,8 +261,14 @@ class ServerTest : public ::testing::Test {
     cred.mutable_credential()->set_role(lufd::v1::ROLE_REGISTRAR);
     cred.mutable_credential()->set_spki_sha256(std::string(
         absl::StripAsciiWhitespace(ReadFile(P("registrar-ssp1.spki")))));
+    // The registrar provisions numbers only inside its registrant's
+    // holdings (issue 8): the registry allocates +1202555* to it.
+    lufd::v1::RegistryObject holding;
+    holding.mutable_holding()->set_kind(lufd::v1::IDENTIFIER_KIND_TN_PREFIX);
+    holding.mutable_holding()->set_value("+1202555");
+    holding.mutable_holding()->set_registrant_id(kPeerOrg);
     return {OrgObject("iana-en:301", {lufd::v1::ORG_ROLE_REGISTRAR}),
-            registrant, cred};
+            registrant, cred, holding};
   }
 
   // A channel presenting <name>.pem/.key ("" = no client certificate),

@@ -1,5 +1,6 @@
-// Builders of registry objects and put operations that mean the same in
-// every unit test: destination groups, SED groups, identifiers and offers.
+// Builders of registry objects and operations that mean the same in every
+// unit test: destination groups, SED groups, identifiers, offers, holdings,
+// put/delete operations, and the identities of callers by role.
 // Objects whose test meaning differs from file to file (orgs, credentials,
 // NAPTR records with file-specific defaults) stay in their test files.
 #ifndef LUFD_TESTS_UNIT_TESTING_OBJECTS_H_
@@ -11,6 +12,7 @@
 
 #include "lufd/v1/admin.pb.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/core/identity.h"
 
 namespace lufd::testing {
 
@@ -76,6 +78,42 @@ inline lufd::v1::Operation PutOp(lufd::v1::RegistryObject o) {
   lufd::v1::Operation op;
   *op.mutable_put() = std::move(o);
   return op;
+}
+
+inline lufd::v1::Operation DelOp(lufd::v1::ObjectKind kind,
+                                 const std::string& key) {
+  lufd::v1::Operation op;
+  op.mutable_delete_()->set_kind(kind);
+  op.mutable_delete_()->set_key(key);
+  return op;
+}
+
+// A block of the number space allocated to `registrant` (registry.proto
+// Holding); `ported` asks for a port.
+inline lufd::v1::RegistryObject Holding(lufd::v1::IdentifierKind kind,
+                                        const std::string& value,
+                                        const std::string& registrant,
+                                        const std::string& range_end = "",
+                                        bool ported = false) {
+  lufd::v1::RegistryObject o;
+  auto* h = o.mutable_holding();
+  h->set_kind(kind);
+  h->set_value(value);
+  h->set_range_end(range_end);
+  h->set_registrant_id(registrant);
+  h->set_ported(ported);
+  return o;
+}
+
+// Callers of the write path, by role.
+inline Identity Admin() {
+  return Identity{"iana-en:admin", "admin-cred", lufd::v1::ROLE_ADMIN};
+}
+inline Identity Registrar(const std::string& org) {
+  return Identity{org, "cred-" + org, lufd::v1::ROLE_REGISTRAR};
+}
+inline Identity Peer(const std::string& org) {
+  return Identity{org, "cred-" + org, lufd::v1::ROLE_PEER};
 }
 
 }  // namespace lufd::testing
