@@ -194,8 +194,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   // thread is taken.
   std::vector<std::string> side_doors = {kHealthService};
   if (grpc_config.reflection()) side_doors.push_back(kReflectionService);
-  creds->SetAuthMetadataProcessor(
-      std::make_shared<SideDoorGuard>(s->auth_.get(), std::move(side_doors)));
+  creds->SetAuthMetadataProcessor(std::make_shared<SideDoorGuard>(
+      s->auth_.get(), std::move(side_doors), s->runner_.get()));
 
   // A process-wide switch that must precede the builder.
   grpc::EnableDefaultHealthCheckService(true);

@@ -229,12 +229,16 @@ absl::Status AccessRules::CheckNumberSpace(const std::string& registrant,
   if (innermost == nullptr) {
     return Refused("the identifier lies outside every holding");
   }
-  if (innermost->registrant_id() != registrant ||
-      !Manages(innermost->registrant_id())) {
+  if (innermost->registrant_id() != registrant) {
     return Refused(
         absl::StrCat("the innermost holding containing the "
                      "identifier is held by org ",
                      innermost->registrant_id(), ", not by ", registrant));
+  }
+  if (!Manages(innermost->registrant_id())) {
+    return Refused(absl::StrCat("the identifier lies in a holding of org ",
+                                innermost->registrant_id(),
+                                ", which the caller does not manage"));
   }
   return absl::OkStatus();
 }

@@ -294,6 +294,18 @@ absl::Status RpcRunner::CheckRequestSize(
                    max_message_bytes_, " (grpc.max_message_bytes)"));
 }
 
+void RpcRunner::RecordDenial(const absl::Status& status, const Identity& caller,
+                             const std::string& peer,
+                             absl::string_view method) {
+  const absl::Time now = absl::Now();
+  DenialRecord denial = MakeDenialRecord(
+      status, caller.anonymous() ? "" : caller.AuditName(), peer, method);
+  LogDenial(denial, status, peer, now);
+  if (DenialRecorder* recorder = denials_.load()) {
+    recorder->Record(std::move(denial), now);
+  }
+}
+
 void RpcRunner::LogDenial(const DenialRecord& denial,
                           const absl::Status& status, const std::string& peer,
                           absl::Time now) {
@@ -367,13 +379,7 @@ grpc::Status RpcRunner::RunImpl(
   const std::string who =
       call.identity.anonymous() ? "-" : call.identity.AuditName();
   if (IsDenial(status.code())) {
-    DenialRecord denial = MakeDenialRecord(
-        status, call.identity.anonymous() ? "" : call.identity.AuditName(),
-        context->peer(), method);
-    LogDenial(denial, status, context->peer(), end);
-    if (DenialRecorder* recorder = denials_.load()) {
-      recorder->Record(std::move(denial), end);
-    }
+    RecordDenial(status, call.identity, context->peer(), method);
   } else {
     spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method, who,
                   absl::StatusCodeToString(status.code()), ms);

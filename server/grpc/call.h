@@ -171,6 +171,13 @@ class RpcRunner {
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
   MakeSideDoorIdleInterceptorFactory();
 
+  // Records a refused call (denial audit, if a recorder is set) and writes
+  // its rate-limited log line: what RunImpl does with every RPC's denial,
+  // for the calls it does not run (side_doors.h). `caller` is anonymous
+  // when authentication failed; `peer` may be empty when unknown.
+  void RecordDenial(const absl::Status& status, const Identity& caller,
+                    const std::string& peer, absl::string_view method);
+
   // INVALID_ARGUMENT "request is N bytes; the limit is M
   // (grpc.max_message_bytes)" when `request` is over the policy limit.
   absl::Status CheckRequestSize(

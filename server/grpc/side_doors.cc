@@ -7,12 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "server/core/authz.h"
-#include "spdlog/spdlog.h"
 
 namespace lufd {
 SideDoorGuard::SideDoorGuard(Authenticator* auth,
-                             std::vector<std::string> served_side_doors)
-    : auth_(auth), served_(std::move(served_side_doors)) {}
+                             std::vector<std::string> served_side_doors,
+                             RpcRunner* denials)
+    : auth_(auth), served_(std::move(served_side_doors)), denials_(denials) {}
 
 absl::Status SideDoorGuard::Check(absl::string_view path,
                                   const grpc::AuthContext& context,
@@ -54,12 +54,12 @@ grpc::Status SideDoorGuard::Process(const InputMetadata& auth_metadata,
   Identity caller;
   const absl::Status status = Check(path, *context, &caller);
   if (status.ok()) return grpc::Status::OK;
-  // The path is the client's: escaped and cut short for the log.
-  spdlog::info("denied {} caller={} code={} msg=\"{}\"",
-               absl::CHexEscape(path.substr(0, 200)),
-               caller.anonymous() ? "-" : caller.AuditName(),
-               absl::StatusCodeToString(status.code()),
-               std::string(status.message()));
+  // The path is the client's: escaped and cut short for the log and the
+  // denial audit, which bound and rate-limit the rest (call.h).
+  if (denials_ != nullptr) {
+    denials_->RecordDenial(status, caller, /*peer=*/"",
+                           absl::CHexEscape(path.substr(0, 200)));
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }

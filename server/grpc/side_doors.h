@@ -40,6 +40,7 @@
 #include "grpcpp/security/auth_metadata_processor.h"
 #include "server/core/identity.h"
 #include "server/grpc/auth.h"
+#include "server/grpc/call.h"
 
 namespace lufd {
 
@@ -52,8 +53,10 @@ class SideDoorGuard final : public grpc::AuthMetadataProcessor {
  public:
   // `served_side_doors`: the side-door services this server registers
   // (kHealthService, and kReflectionService when reflection is on).
-  SideDoorGuard(Authenticator* auth,
-                std::vector<std::string> served_side_doors);
+  // `denials` (may be null) records and logs every refusal, rate-limited,
+  // as for every RPC; it must outlive the guard.
+  SideDoorGuard(Authenticator* auth, std::vector<std::string> served_side_doors,
+                RpcRunner* denials = nullptr);
 
   // The verdict for a call of `path` ("/pkg.Service/Method") by the peer of
   // `context`; `caller` (optional) gets the identity once authenticated.
@@ -71,6 +74,7 @@ class SideDoorGuard final : public grpc::AuthMetadataProcessor {
  private:
   Authenticator* const auth_;
   const std::vector<std::string> served_;
+  RpcRunner* const denials_;
 };
 
 }  // namespace lufd

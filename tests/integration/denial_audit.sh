@@ -13,7 +13,7 @@ IT_NAME=denial_audit
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
 
-MAX_ROWS=6
+MAX_ROWS=7
 LUFD_CRL_FILE="$PKI/crl.pem"
 LUFD_CONFIG_TAIL="audit:
   denials_max_rows: $MAX_ROWS
@@ -32,6 +32,9 @@ run_ctl registrar-ssp1 number add "$TN" --registrant iana-en:222 --dg dg-ssp2
 expect_fail_with PERMISSION_DENIED "registrar-ssp1 overwriting ssp2's TN"
 run_ctl revoked lookup "$TN"
 expect_fail_with 'UNAUTHENTICATED' "revoked certificate refused"
+# The side doors (health, reflection) record their refusals the same way.
+run_ctl revoked health
+expect_fail_with 'UNAUTHENTICATED' "revoked certificate refused on health"
 # A batch whose second operation is refused: the audit names it.
 cat >"$T/batch.json" <<JSON
 [{"put": {"destGroup": {"id": "dg-ssp1-new", "registrantId": "iana-en:111"}}},
@@ -87,11 +90,15 @@ assert i.get("object", "").startswith(
     "import: 3 failing objects; first: object 0, object 1, object 2"), i
 assert i.get("reason", "").startswith("object 0: "), i
 assert i.get("code") == 7, i
-r = find(lambda r: r.get("actor") == "spki:" + spki, "the revoked certificate")
-assert r.get("method") == "Lookup", r
+r = find(lambda r: r.get("actor") == "spki:" + spki
+         and r.get("method") == "Lookup", "the revoked certificate")
 assert r.get("reason") == "certificate revoked", r
 assert r.get("code") == 16, r             # UNAUTHENTICATED
 assert "CN=" in r.get("subject", ""), r
+h = find(lambda r: r.get("actor") == "spki:" + spki
+         and "grpc.health.v1.Health" in r.get("method", ""),
+         "the revoked certificate's health check")
+assert h.get("code") == 16, h
 PY
 pass "refused write and revoked certificate audited with who/what/why"
 

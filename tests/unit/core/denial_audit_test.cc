@@ -63,6 +63,10 @@ class CountingStore : public Store {
   }
   absl::StatusOr<bool> IsReadOnly() override { return read_only; }
   SignatureTable* Signatures() override { return inner_->Signatures(); }
+  absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
+      lufd::v1::ObjectKind kind, absl::string_view key) override {
+    return inner_->ReadObject(kind, key);
+  }
   absl::Status AppendDenials(const std::vector<DenialRecord>& records,
                              uint64_t max_rows) override {
     ++appends;

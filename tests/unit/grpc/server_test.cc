@@ -1763,6 +1763,7 @@ TEST_F(ServerTest, InvisibleAndUnknownNumbersAnswerAlike) {
   for (size_t i = 0; i < answers.size(); i += 2) {
     EXPECT_EQ(answers[i], answers[i + 1]) << pairs[i / 2].first;
   }
+}
 
 // ---- Side doors: health and reflection --------------------------------------
 
