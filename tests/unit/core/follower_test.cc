@@ -321,7 +321,11 @@ TEST_F(FollowerTest, FollowerBehindSeveralRotationsEndsWithTheLatestSecret) {
   EXPECT_EQ(SecretIn(views_), c);
 
   // What it was built from held none of them.
-  for (const auto& change : *store_->ReadChanges(0, 100)) {
+  // (Held in a variable: a range-for over *ReadChanges() would read the
+  // vector after the StatusOr temporary died.)
+  auto changes = store_->ReadChanges(0, 100);
+  ASSERT_TRUE(changes.ok());
+  for (const auto& change : *changes) {
     EXPECT_TRUE(change.after().credential().tsig_secret().empty());
   }
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 #include <map>
 #include <new>
 #include <random>
@@ -29,8 +30,16 @@ void* operator new(size_t n) {
   if (p == nullptr) throw std::bad_alloc();
   return p;
 }
+// The nothrow forms too: a free() here of memory from the toolchain's (or
+// ASan's) nothrow new would be an alloc-dealloc mismatch (std::stable_sort's
+// temporary buffer uses it).
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  if (counting) ++allocations;
+  return std::malloc(n == 0 ? 1 : n);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace lufd {
 namespace {
