@@ -476,16 +476,19 @@ class WritePlan final : private ObjectLookup {
     switch (kind) {
       case lufd::v1::OBJECT_KIND_ORG: {
         const auto& org = object.org();
-        if (!org.registrar_id().empty()) {
-          if (org.registrar_id() == org.id()) {
-            return absl::InvalidArgumentError(
-                "an org cannot be its own registrar");
-          }
-          auto s = RequireOrg(org.registrar_id(), "registrar");
-          if (!s.ok()) return s;
+        if (!org.registrar_id().empty() && org.registrar_id() == org.id()) {
+          return absl::InvalidArgumentError(
+              "an org cannot be its own registrar");
         }
+        // Authorization before the registrar's existence: a registrar
+        // naming another org as registrar gets the fixed refusal whether or
+        // not that org exists (no org-id oracle; admins are not refused).
         auto s = rules_.CheckOrgPut(org, existing);
         if (!s.ok()) return s;
+        if (!org.registrar_id().empty()) {
+          s = RequireOrg(org.registrar_id(), "registrar");
+          if (!s.ok()) return s;
+        }
         break;
       }
       case lufd::v1::OBJECT_KIND_CREDENTIAL: {

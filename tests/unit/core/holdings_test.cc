@@ -371,6 +371,11 @@ TEST_F(HoldingsTest, OneFixedRefusalWhetherOrNotTheObjectExists) {
   same(mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_ORG, kSsp2).status(),
        mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_ORG, "iana-en:nobody")
            .status());
+  // Org ids as registrars: a new org naming an existing foreign org or an
+  // absent one as its registrar (was NOT_FOUND for the absent one only).
+  same(Put(rar1, Org("iana-en:new", kRar2, {lufd::v1::ORG_ROLE_REGISTRANT})),
+       Put(rar1, Org("iana-en:new", "iana-en:nobody",
+                     {lufd::v1::ORG_ROLE_REGISTRANT})));
   // Org ids as registrants: an existing foreign org and an absent one.
   same(Put(rar1, DestGroup("dg-x", kSsp2)),
        Put(rar1, DestGroup("dg-x", "iana-en:nobody")));
