@@ -781,15 +781,29 @@ class WritePlan final : private ObjectLookup {
         enclosing->registrant_id() == h.registrant_id()) {
       return absl::OkStatus();
     }
-    for (const auto& [rk, rkey] :
-         Referrers(lufd::v1::OBJECT_KIND_ORG, h.registrant_id())) {
-      if (rk != lufd::v1::OBJECT_KIND_IDENTIFIER) continue;
-      std::optional<NumberBlock> b = BlockOfKey(rkey);
-      if (b.has_value() && b->Intersects(*block)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "identifier ", QuoteForError(rkey),
-            " of the registrant lies in this holding: delete it (or port "
-            "the block) first"));
+    // Without an enclosing holding the block would be held by nobody,
+    // where every identifier answers (view.h): the stale identifiers of the
+    // holder it was ported from would answer again, undoing the port.
+    std::vector<std::string> owners = {h.registrant_id()};
+    if (enclosing == nullptr && !h.ported_from().empty() &&
+        h.ported_from() != h.registrant_id()) {
+      owners.push_back(h.ported_from());
+    }
+    for (const std::string& owner : owners) {
+      for (const auto& [rk, rkey] :
+           Referrers(lufd::v1::OBJECT_KIND_ORG, owner)) {
+        if (rk != lufd::v1::OBJECT_KIND_IDENTIFIER) continue;
+        std::optional<NumberBlock> b = BlockOfKey(rkey);
+        if (b.has_value() && b->Intersects(*block)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "identifier ", QuoteForError(rkey),
+              owner == h.registrant_id()
+                  ? " of the registrant"
+                  : " of the former holder (answering again without "
+                    "the holding)",
+              " lies in this holding: delete it (or port the block) "
+              "first"));
+        }
       }
     }
     return absl::OkStatus();

@@ -270,6 +270,20 @@ TEST_F(HoldingsTest, APortedNumberRoutesToItsNewHolder) {
   EXPECT_TRUE(seen);
 }
 
+// A block ported wholesale keeps its former holder's identifiers (stale:
+// they answer nothing). Deleting the holding must not bring them back: the
+// block would be held by nobody, where every identifier answers, so the
+// former holder's routing would return without any port.
+TEST_F(HoldingsTest, DeletingAPortedHoldingDoesNotReviveTheFormerHolder) {
+  Seed();
+  ASSERT_TRUE(Put(Admin(), Hold("+1202777*", kSsp1, /*port=*/true)).ok());
+  ASSERT_EQ(Answer("+12027770001"), "");
+  absl::Status gone =
+      Del(Admin(), lufd::v1::OBJECT_KIND_HOLDING, "prefix:+1202777");
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition) << gone;
+  EXPECT_EQ(Answer("+12027770001"), "");
+}
+
 TEST_F(HoldingsTest, HoldingsNestOrAreDisjoint) {
   Seed();
   // Partial overlap.
