@@ -833,6 +833,15 @@ class WritePlan final : private ObjectLookup {
               lufd::v1::OBJECT_KIND_HOLDING}) {
           for (const auto& [rk, rkey] : refs) {
             if (rk != order) continue;
+            if (rk == lufd::v1::OBJECT_KIND_HOLDING) {
+              // The org's own identifiers are gone by now; a former
+              // holder's must not answer again (CheckHoldingDelete).
+              const RegistryObject* h = Find(rk, rkey);
+              if (h != nullptr) {
+                auto s = CheckHoldingDelete(rkey, h->holding());
+                if (!s.ok()) return s;
+              }
+            }
             auto s = Cascade(rk, rkey);
             if (!s.ok()) return s;
           }

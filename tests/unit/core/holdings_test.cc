@@ -282,6 +282,17 @@ TEST_F(HoldingsTest, DeletingAPortedHoldingDoesNotReviveTheFormerHolder) {
       Del(Admin(), lufd::v1::OBJECT_KIND_HOLDING, "prefix:+1202777");
   EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition) << gone;
   EXPECT_EQ(Answer("+12027770001"), "");
+  // Nor does deleting the new holder's org (its registrar may), which
+  // takes its holdings with it.
+  gone = Del(Registrar(kRar1), lufd::v1::OBJECT_KIND_ORG, kSsp1);
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition) << gone;
+  EXPECT_EQ(Answer("+12027770001"), "");
+  // Once the former holder's identifier is gone, both may go.
+  ASSERT_TRUE(
+      Del(Admin(), lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+1202777").ok());
+  ASSERT_TRUE(Put(Registrar(kRar1), Tn("+12027770005", kSsp1, {"dg1"})).ok());
+  EXPECT_TRUE(Del(Registrar(kRar1), lufd::v1::OBJECT_KIND_ORG, kSsp1).ok());
+  EXPECT_EQ(Answer("+12027770005"), "");
 }
 
 TEST_F(HoldingsTest, HoldingsNestOrAreDisjoint) {
