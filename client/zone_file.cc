@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/core/holdings.h"
 #include "server/core/keys.h"
 #include "server/core/normalize.h"
 
@@ -224,9 +225,25 @@ absl::StatusOr<ZoneExportResult> BuildZoneText(
     wild_ids.push_back(id);
     wild[digits] = std::move(src);
   };
+  // Holdings (issue 8): lufd answers a number only from identifiers of its
+  // holder. A prefix or range whose block now lies in another registrant's
+  // holding (a port) answers nothing in lufd, so it must not become a
+  // wildcard (TNs and range singles are resolved, which filters them).
+  auto of_former_holder = [&](const lufd::v1::PublicIdentifier& id) -> bool {
+    std::optional<NumberBlock> block = BlockOf(id);
+    if (!block.has_value()) return false;
+    std::optional<lufd::v1::Holding> h = InnermostHolding(view, *block);
+    return h.has_value() && h->registrant_id() != id.registrant_id();
+  };
   view.ForEach(lufd::v1::OBJECT_KIND_IDENTIFIER, [&](absl::string_view,
                                                      const RegistryObject& o) {
     const auto& id = o.identifier();
+    if (id.kind() != lufd::v1::IDENTIFIER_KIND_TN && of_former_holder(id)) {
+      warn(absl::StrCat(IdentifierKey(id), " of ", id.registrant_id(),
+                        " lies in a holding of another registrant (ported): "
+                        "not exported"));
+      return true;
+    }
     switch (id.kind()) {
       case lufd::v1::IDENTIFIER_KIND_TN: {
         Resolution r = view.ResolveNumber(id.value(), options.viewer);
@@ -318,6 +335,37 @@ absl::StatusOr<ZoneExportResult> BuildZoneText(
         ++it;
       }
     }
+  }
+
+  // Ports carved out of a wildcard's block: lufd answers their numbers
+  // only from the new holder, but a DNS wildcard also matches them unless
+  // the new holder's own names exist there. Ports are few (one holding per
+  // number moved), so every one is checked against every wildcard.
+  if (!wild.empty()) {
+    view.ForEach(lufd::v1::OBJECT_KIND_HOLDING, [&](absl::string_view key,
+                                                    const RegistryObject& o) {
+      const lufd::v1::Holding& h = o.holding();
+      if (!h.ported()) return true;
+      std::optional<NumberBlock> port = BlockOf(h);
+      if (!port.has_value()) return true;
+      for (const auto& [digits, src] : wild) {
+        const lufd::v1::PublicIdentifier& id = wild_ids[src.synthetic];
+        std::optional<NumberBlock> block = BlockOf(id);
+        std::optional<NumberBlock> under = BlockOf(
+            lufd::v1::IDENTIFIER_KIND_TN_PREFIX, absl::StrCat("+", digits), "");
+        if (id.registrant_id() == h.registrant_id() || !block.has_value() ||
+            !under.has_value() || !block->Intersects(*port) ||
+            !under->Intersects(*port)) {
+          continue;
+        }
+        warn(absl::StrCat("holding ", key, " ported to ", h.registrant_id(),
+                          " lies under the wildcard of ", src.describe,
+                          ": DNS answers the wildcard there where the new "
+                          "holder has no name, lufd does not"));
+        break;
+      }
+      return true;
+    });
   }
 
   // DNS longest match versus registry precedence: a prefix below a range's

@@ -125,7 +125,8 @@ Noun HoldingNoun() {
        Cmd<BlockFlags>(
            "holding", "del", "holding del BLOCK",
            "Delete a holding; refused while identifiers of its registrant "
-           "lie in it.",
+           "lie in it (for a port inside no other holding, also those of "
+           "the holder it was ported from, which would answer again).",
            [](Context& ctx, const BlockFlags& f) {
              return ByKey(ctx, f.block, true);
            }),

@@ -146,6 +146,14 @@ bool AccessRules::CanReadChange(const lufd::v1::Change& change) {
          (change.has_before() && CanRead(change.before()));
 }
 
+void AccessRules::DropUnreadableImages(lufd::v1::Change* change) {
+  if (ReadsEverything()) return;
+  if (change->has_before() && !CanRead(change->before())) {
+    change->clear_before();
+  }
+  if (change->has_after() && !CanRead(change->after())) change->clear_after();
+}
+
 bool AccessRules::CanWrite(const RegistryObject& o) {
   if (actor_.is_admin()) return true;
   switch (o.object_case()) {

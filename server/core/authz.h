@@ -148,6 +148,10 @@ class AccessRules {
   bool CanRead(const lufd::v1::RegistryObject& object);
   // May the actor see this change (one of its images is readable)?
   bool CanReadChange(const lufd::v1::Change& change);
+  // Clears the images of a readable change that the actor may not read: a
+  // change can cross registrants (a holder replacing a former holder's
+  // identifier in its holding), and neither side may read the other's.
+  void DropUnreadableImages(lufd::v1::Change* change);
   // May the actor delete this existing object?
   bool CanWrite(const lufd::v1::RegistryObject& existing);
   // May a put of this kind come from the actor at all? (Credentials and DNS

@@ -476,16 +476,19 @@ class WritePlan final : private ObjectLookup {
     switch (kind) {
       case lufd::v1::OBJECT_KIND_ORG: {
         const auto& org = object.org();
-        if (!org.registrar_id().empty()) {
-          if (org.registrar_id() == org.id()) {
-            return absl::InvalidArgumentError(
-                "an org cannot be its own registrar");
-          }
-          auto s = RequireOrg(org.registrar_id(), "registrar");
-          if (!s.ok()) return s;
+        if (!org.registrar_id().empty() && org.registrar_id() == org.id()) {
+          return absl::InvalidArgumentError(
+              "an org cannot be its own registrar");
         }
+        // Authorization before the registrar's existence: a registrar
+        // naming another org as registrar gets the fixed refusal whether or
+        // not that org exists (no org-id oracle; admins are not refused).
         auto s = rules_.CheckOrgPut(org, existing);
         if (!s.ok()) return s;
+        if (!org.registrar_id().empty()) {
+          s = RequireOrg(org.registrar_id(), "registrar");
+          if (!s.ok()) return s;
+        }
         break;
       }
       case lufd::v1::OBJECT_KIND_CREDENTIAL: {
@@ -778,15 +781,29 @@ class WritePlan final : private ObjectLookup {
         enclosing->registrant_id() == h.registrant_id()) {
       return absl::OkStatus();
     }
-    for (const auto& [rk, rkey] :
-         Referrers(lufd::v1::OBJECT_KIND_ORG, h.registrant_id())) {
-      if (rk != lufd::v1::OBJECT_KIND_IDENTIFIER) continue;
-      std::optional<NumberBlock> b = BlockOfKey(rkey);
-      if (b.has_value() && b->Intersects(*block)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "identifier ", QuoteForError(rkey),
-            " of the registrant lies in this holding: delete it (or port "
-            "the block) first"));
+    // Without an enclosing holding the block would be held by nobody,
+    // where every identifier answers (view.h): the stale identifiers of the
+    // holder it was ported from would answer again, undoing the port.
+    std::vector<std::string> owners = {h.registrant_id()};
+    if (enclosing == nullptr && !h.ported_from().empty() &&
+        h.ported_from() != h.registrant_id()) {
+      owners.push_back(h.ported_from());
+    }
+    for (const std::string& owner : owners) {
+      for (const auto& [rk, rkey] :
+           Referrers(lufd::v1::OBJECT_KIND_ORG, owner)) {
+        if (rk != lufd::v1::OBJECT_KIND_IDENTIFIER) continue;
+        std::optional<NumberBlock> b = BlockOfKey(rkey);
+        if (b.has_value() && b->Intersects(*block)) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "identifier ", QuoteForError(rkey),
+              owner == h.registrant_id()
+                  ? " of the registrant"
+                  : " of the former holder (answering again without "
+                    "the holding)",
+              " lies in this holding: delete it (or port the block) "
+              "first"));
+        }
       }
     }
     return absl::OkStatus();
@@ -816,6 +833,15 @@ class WritePlan final : private ObjectLookup {
               lufd::v1::OBJECT_KIND_HOLDING}) {
           for (const auto& [rk, rkey] : refs) {
             if (rk != order) continue;
+            if (rk == lufd::v1::OBJECT_KIND_HOLDING) {
+              // The org's own identifiers are gone by now; a former
+              // holder's must not answer again (CheckHoldingDelete).
+              const RegistryObject* h = Find(rk, rkey);
+              if (h != nullptr) {
+                auto s = CheckHoldingDelete(rkey, h->holding());
+                if (!s.ok()) return s;
+              }
+            }
             auto s = Cascade(rk, rkey);
             if (!s.ok()) return s;
           }

@@ -491,6 +491,7 @@ grpc::Status AdminServiceImpl::Audit(
           for (const lufd::v1::Change& change : changes) {
             if (!access.CanReadChange(change)) continue;
             lufd::v1::Change redacted = change;
+            access.rules().DropUnreadableImages(&redacted);
             RedactSecrets(call.identity, &redacted);
             if (!WriteToClient(call, writer, redacted)) {
               return absl::CancelledError("client stopped reading");

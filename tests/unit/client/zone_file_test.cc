@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -190,6 +191,58 @@ TEST(ZoneFileTest, ExportWritesApexNumbersAndWildcards) {
   // ns1.e164.arpa. is in the zone and has no address.
   ASSERT_EQ(r->warnings.size(), 1u);
   EXPECT_THAT(r->warnings[0], HasSubstr("--ns-address"));
+}
+
+lufd::v1::RegistryObject HoldingOf(lufd::v1::IdentifierKind kind,
+                                   const std::string& value,
+                                   const std::string& registrant,
+                                   const std::string& end = "",
+                                   bool ported = false) {
+  RegistryObject o;
+  auto* h = o.mutable_holding();
+  h->set_kind(kind);
+  h->set_value(value);
+  h->set_range_end(end);
+  h->set_registrant_id(registrant);
+  h->set_ported(ported);
+  return o;
+}
+
+// Issue 8 holdings: after a port, lufd answers a number only from its new
+// holder's identifiers. The export must not publish the old holder's
+// prefix or range as a wildcard over numbers lufd no longer answers from
+// it (it did: the wildcard kept routing the ported prefix to the old
+// holder in every zone served from the export).
+TEST(ZoneFileTest, ExportSkipsIdentifiersOfAFormerHolder) {
+  auto objs = SampleRegistry();
+  RegistryObject org2;
+  org2.mutable_org()->set_id("iana-en:2");
+  org2.mutable_org()->add_roles(lufd::v1::ORG_ROLE_REGISTRANT);
+  objs.push_back(org2);
+  // iana-en:1 holds the range; the prefix +1202777 was ported to
+  // iana-en:2, which has not provisioned it yet; a TN was ported out of
+  // the range.
+  objs.push_back(HoldingOf(lufd::v1::IDENTIFIER_KIND_TN_RANGE, "+12026660000",
+                           "iana-en:1", "+12026669999"));
+  objs.push_back(HoldingOf(lufd::v1::IDENTIFIER_KIND_TN_PREFIX, "+1202777",
+                           "iana-en:2", "", /*ported=*/true));
+  objs.push_back(HoldingOf(lufd::v1::IDENTIFIER_KIND_TN, "+12026661234",
+                           "iana-en:2", "", /*ported=*/true));
+  auto view = MakeView(objs);
+  ASSERT_FALSE(view->ResolveNumber("+12027770002", Identity{}).found);
+  ASSERT_FALSE(view->ResolveNumber("+12026661234", Identity{}).found);
+  ASSERT_TRUE(view->ResolveNumber("+12026661235", Identity{}).found);
+  auto r = BuildZoneText(*view, ZoneExportOptions());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->text, Not(HasSubstr("sip:prefix@x.example")));
+  EXPECT_THAT(r->text, Not(HasSubstr("sip:under@x.example")));
+  EXPECT_THAT(r->text, HasSubstr("*.6.6.6.2.0.2.1.e164.arpa."));
+  // A DNS wildcard cannot leave out the ported TN: the export says so.
+  bool warned = false;
+  for (const auto& w : r->warnings) {
+    warned |= absl::StrContains(w, "tn:+12026661234");
+  }
+  EXPECT_TRUE(warned) << absl::StrJoin(r->warnings, "\n");
 }
 
 TEST(ZoneFileTest, AnonymousSeesOnlyPublicGroups) {

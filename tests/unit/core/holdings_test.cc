@@ -270,6 +270,31 @@ TEST_F(HoldingsTest, APortedNumberRoutesToItsNewHolder) {
   EXPECT_TRUE(seen);
 }
 
+// A block ported wholesale keeps its former holder's identifiers (stale:
+// they answer nothing). Deleting the holding must not bring them back: the
+// block would be held by nobody, where every identifier answers, so the
+// former holder's routing would return without any port.
+TEST_F(HoldingsTest, DeletingAPortedHoldingDoesNotReviveTheFormerHolder) {
+  Seed();
+  ASSERT_TRUE(Put(Admin(), Hold("+1202777*", kSsp1, /*port=*/true)).ok());
+  ASSERT_EQ(Answer("+12027770001"), "");
+  absl::Status gone =
+      Del(Admin(), lufd::v1::OBJECT_KIND_HOLDING, "prefix:+1202777");
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition) << gone;
+  EXPECT_EQ(Answer("+12027770001"), "");
+  // Nor does deleting the new holder's org (its registrar may), which
+  // takes its holdings with it.
+  gone = Del(Registrar(kRar1), lufd::v1::OBJECT_KIND_ORG, kSsp1);
+  EXPECT_EQ(gone.code(), absl::StatusCode::kFailedPrecondition) << gone;
+  EXPECT_EQ(Answer("+12027770001"), "");
+  // Once the former holder's identifier is gone, both may go.
+  ASSERT_TRUE(
+      Del(Admin(), lufd::v1::OBJECT_KIND_IDENTIFIER, "prefix:+1202777").ok());
+  ASSERT_TRUE(Put(Registrar(kRar1), Tn("+12027770005", kSsp1, {"dg1"})).ok());
+  EXPECT_TRUE(Del(Registrar(kRar1), lufd::v1::OBJECT_KIND_ORG, kSsp1).ok());
+  EXPECT_EQ(Answer("+12027770005"), "");
+}
+
 TEST_F(HoldingsTest, HoldingsNestOrAreDisjoint) {
   Seed();
   // Partial overlap.
@@ -371,6 +396,11 @@ TEST_F(HoldingsTest, OneFixedRefusalWhetherOrNotTheObjectExists) {
   same(mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_ORG, kSsp2).status(),
        mem_.registry->Get(rar1, lufd::v1::OBJECT_KIND_ORG, "iana-en:nobody")
            .status());
+  // Org ids as registrars: a new org naming an existing foreign org or an
+  // absent one as its registrar (was NOT_FOUND for the absent one only).
+  same(Put(rar1, Org("iana-en:new", kRar2, {lufd::v1::ORG_ROLE_REGISTRANT})),
+       Put(rar1, Org("iana-en:new", "iana-en:nobody",
+                     {lufd::v1::ORG_ROLE_REGISTRANT})));
   // Org ids as registrants: an existing foreign org and an absent one.
   same(Put(rar1, DestGroup("dg-x", kSsp2)),
        Put(rar1, DestGroup("dg-x", "iana-en:nobody")));

@@ -1001,6 +1001,49 @@ TEST_F(ServerTest, RegistrarIsGatedAndSeesOnlyItsRegistrants) {
   EXPECT_GE(n, 4);
 }
 
+// With holdings a registrar may overwrite another registrant's identifier
+// left in its own holding (a former holder's, after a port). The audit
+// showed the registrar that change whole, the other registrant's image
+// included (its registrant, routing), which Get refuses; and showed the
+// former holder's registrar the new holder's image alike. Each reader sees
+// only the images it may read.
+TEST_F(ServerTest, AuditShowsNoImageTheReaderMayNotRead) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
+  const std::string number = "+12025550123";  // In the registrar's holding.
+  lufd::v1::RegistryObject stale;
+  stale.mutable_identifier()->set_kind(lufd::v1::IDENTIFIER_KIND_TN);
+  stale.mutable_identifier()->set_value(number);
+  stale.mutable_identifier()->set_registrant_id("iana-en:999");
+  ASSERT_TRUE(AdminBatch("admin", {OrgObject("iana-en:999",
+                                             {lufd::v1::ORG_ROLE_REGISTRANT}),
+                                   stale})
+                  .ok());
+  auto stub = lufd::v1::AdminService::NewStub(Channel("registrar-ssp1"));
+  ASSERT_EQ(
+      GetCode(stub.get(), lufd::v1::OBJECT_KIND_IDENTIFIER, "tn:" + number),
+      grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status put = AdminBatch("registrar-ssp1", NumberObjects("1", number));
+  ASSERT_TRUE(put.ok()) << put.error_message();
+
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  lufd::v1::AuditRequest request;
+  request.set_key("tn:" + number);
+  auto reader = stub->Audit(&ctx, request);
+  lufd::v1::Change change;
+  int seen = 0;
+  while (reader->Read(&change) && seen < 100) {
+    ++seen;
+    EXPECT_NE(change.before().identifier().registrant_id(), "iana-en:999")
+        << change.ShortDebugString();
+    EXPECT_NE(change.after().identifier().registrant_id(), "iana-en:999")
+        << change.ShortDebugString();
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(seen, 1);  // The registrar's own put, without the old image.
+}
+
 // Export decides what a registrar may read from the same view it streams:
 // a SED group that changes owner while the export runs does not make the
 // exported snapshot lose the group's offer.
