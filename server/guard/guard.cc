@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/core/denial.h"
 #include "server/ops/log_limiter.h"
 #include "spdlog/spdlog.h"
 
@@ -249,6 +250,15 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
           RetryText(admission.retry_after)));
     }
     if (!admission.status.ok()) {
+      // The audit's reason: stable (no retry time), so one flooder's
+      // refusals merge into one row.
+      admission.status = WithDenialReason(
+          admission.status,
+          rate ? absl::StrCat("guard: lookup rate limit (",
+                              limits.lookups_per_second, "/s, burst ",
+                              std::max<uint32_t>(1, limits.burst), ")")
+               : absl::StrCat("guard: disclosure budget (",
+                              limits.distinct_numbers_per_day, " per 24 h)"));
       if (!limits.dry_run) {
         ++(rate ? s.counters.denied_rate : s.counters.denied_disclosure);
         return admission;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/denial.h"
 
 namespace lufd {
 namespace {
@@ -50,6 +51,9 @@ TEST(GuardTest, BucketAllowsBurstThenRefillsAtRate) {
   EXPECT_THAT(denied.status.message(), HasSubstr("lookup rate limit"));
   EXPECT_THAT(denied.status.message(), HasSubstr("org iana-en:1"));
   EXPECT_EQ(denied.retry_after, absl::Seconds(1));
+  // The audit's reason has no retry time, so a flood merges into one row.
+  EXPECT_EQ(DenialReason(denied.status),
+            "guard: lookup rate limit (1/s, burst 5)");
   // One token a second.
   EXPECT_FALSE(Lookup(guard, key, limits, "+12025551000", true,
                       kT0 + absl::Milliseconds(999))
