@@ -2332,6 +2332,47 @@ TEST_F(ServerTest, GuardDisclosureBudgetBoundsDistinctNumbersLearned) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+TEST_F(ServerTest, GuardChargesAnInvisibleNumberLikeANonexistentOne) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(10);
+  quota.set_miss_cost(5);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  // +13035550000 exists, in a private group of another org: invisible to
+  // the peer.
+  std::vector<lufd::v1::RegistryObject> hidden =
+      NumberObjects("h", "+13035550000");
+  hidden[0].mutable_dest_group()->set_registrant_id("iana-en:999");
+  hidden[1].mutable_sed_record()->set_registrant_id("iana-en:999");
+  hidden[2].mutable_sed_group()->set_registrant_id("iana-en:999");
+  hidden[2].mutable_sed_group()->set_public_(false);
+  hidden[3].mutable_identifier()->set_registrant_id("iana-en:999");
+  hidden.insert(hidden.begin(),
+                OrgObject("iana-en:999", {lufd::v1::ORG_ROLE_REGISTRANT}));
+  auto done = server_->registry()->Execute(Identity::LocalAdmin(), Puts(hidden),
+                                           "hidden");
+  ASSERT_TRUE(done.ok()) << done.status();
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  // Both cost miss_cost (5): the bucket of 10 is spent by the two, so the
+  // next lookup, even of a visible number, is refused. Were the invisible
+  // number charged as a hit (1), 4 tokens would be left.
+  EXPECT_EQ(LookupOn(stub.get(), "+13035550000").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(LookupOn(stub.get(), "+13035559999").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(LookupOn(stub.get(), GuardNumber(0)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  std::optional<GuardCounters> counters =
+      server_->guard()->Counters(GuardKey::Org(kPeerOrg));
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->misses, 2u);
+  EXPECT_EQ(counters->hits, 0u);
+  // The hidden number does exist (an admin sees it).
+  auto admin = lufd::v1::LookupService::NewStub(Channel("admin"));
+  EXPECT_TRUE(LookupOn(admin.get(), "+13035550000").ok());
+}
+
 TEST_F(ServerTest, GuardDryRunDeniesNothing) {
   StartServer();
   lufd::v1::Quota quota;
