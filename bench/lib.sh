@@ -170,6 +170,12 @@ store:
   migrate_on_start: false
 log:
   level: "warn"
+# The guard runs, with every peer under its limits (the default 10000/s
+# would throttle a peak-throughput run).
+guard:
+  peer:
+    lookups_per_second: 100000000
+    burst: 100000000
 EOF
   rm -f "$BENCH_WORK/$name.port"
   LUFD_T0="$(now_s)"

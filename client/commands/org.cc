@@ -32,7 +32,8 @@ struct OrgAddFlags {
                   "Distinct numbers disclosed per day");
     c->add_option("--miss-cost", miss_cost, "Tokens a not-found answer costs");
     c->add_option("--scan-threshold", scan_threshold,
-                  "Distinct misses per prefix per window");
+                  "Distinct misses per prefix per window (stored; not "
+                  "enforced yet)");
     c->add_flag("--dry-run", dry_run, "Quota counts and logs but never denies");
   }
 };

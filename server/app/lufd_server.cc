@@ -174,6 +174,13 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
+  if (config.guard().enabled()) {
+    GuardOptions guard_options;
+    guard_options.max_identities = config.guard().max_identities();
+    s->guard_ = std::make_unique<Guard>(guard_options);
+    s->lookup_->set_guard(s->guard_.get(),
+                          GuardLimits::FromConfig(config.guard().peer()));
+  }
   AdminServiceImpl::Options admin_options;
   admin_options.version = LufdVersion();
   admin_options.start_time = absl::Now();

@@ -33,6 +33,7 @@
 #include "server/grpc/auth.h"
 #include "server/grpc/call.h"
 #include "server/grpc/lookup_service.h"
+#include "server/guard/guard.h"
 #include "storage/store.h"
 
 namespace lufd {
@@ -63,6 +64,8 @@ class LufdServer {
   Registry* registry() { return registry_.get(); }
   ChangeFollower* follower() { return follower_.get(); }
   DenialRecorder* denials() { return denials_.get(); }
+  // Null when guard.enabled is false.
+  Guard* guard() { return guard_.get(); }
   // Null when no DNS front door is configured.
   dns::DnsFrontend* dns() { return dns_.get(); }
 
@@ -82,6 +85,7 @@ class LufdServer {
   std::unique_ptr<Authenticator> dot_auth_;  // DoT client certificates.
   std::unique_ptr<dns::DnsFrontend> dns_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Guard> guard_;  // Before the services that use it.
   std::unique_ptr<RpcRunner> runner_;
   std::unique_ptr<LookupServiceImpl> lookup_;
   std::unique_ptr<AdminServiceImpl> admin_;

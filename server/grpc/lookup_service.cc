@@ -7,18 +7,17 @@ namespace lufd {
 
 absl::Status LookupServiceImpl::Answer(
     const Identity& identity, const lufd::v1::LookupRequest& request,
+    const absl::StatusOr<LookupQuery>& query, const RegistryView& view,
     lufd::v1::LookupResponse* response) const {
   response->set_request_id(request.request_id());
-  absl::StatusOr<LookupQuery> query = ParseLookupQuery(request.query());
   if (!query.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed query: ", query.status().message()));
   }
-  std::shared_ptr<const RegistryView> view = views_->Current();
-  response->set_serial(view->serial());
+  response->set_serial(view.serial());
   Resolution resolution = query->kind == LookupQuery::Kind::kNumber
-                              ? view->ResolveNumber(query->value, identity)
-                              : view->ResolveUri(query->value, identity);
+                              ? view.ResolveNumber(query->value, identity)
+                              : view.ResolveUri(query->value, identity);
   if (!resolution.found) {
     return absl::NotFoundError("no SED for this query");
   }
@@ -34,11 +33,47 @@ absl::Status LookupServiceImpl::Answer(
   return absl::OkStatus();
 }
 
+absl::Status LookupServiceImpl::GuardedAnswer(
+    const CallInfo& call, const lufd::v1::LookupRequest& request,
+    lufd::v1::LookupResponse* response) const {
+  const absl::StatusOr<LookupQuery> query = ParseLookupQuery(request.query());
+  std::shared_ptr<const RegistryView> view = views_->Current();
+  const Identity& identity = call.identity;
+  if (guard_ == nullptr || identity.is_admin() || identity.anonymous()) {
+    return Answer(identity, request, query, *view, response);
+  }
+  GuardLimits limits = peer_default_;
+  if (std::optional<lufd::v1::RegistryObject> org =
+          view->Get(lufd::v1::OBJECT_KIND_ORG, identity.org_id);
+      org.has_value()) {
+    limits = EffectiveLimits(org->org().quota(), peer_default_);
+  }
+  const GuardKey key = GuardKey::Org(identity.org_id);
+  // A malformed query is charged like a miss (item "": never disclosed).
+  Guard::Admission admission = guard_->Admit(
+      key, limits, query.ok() ? absl::string_view(query->value) : "",
+      absl::Now());
+  if (!admission.status.ok()) {
+    if (call.context != nullptr) {
+      call.context->AddTrailingMetadata(
+          "retry-after-ms",
+          absl::StrCat(absl::ToInt64Milliseconds(
+              absl::Ceil(admission.retry_after, absl::Milliseconds(1)))));
+    }
+    return admission.status;
+  }
+  absl::Status status = Answer(identity, request, query, *view, response);
+  // Only "answered with SED or not": NOT_FOUND is the same for a number
+  // that does not exist and one the caller may not see.
+  guard_->Report(key, admission, status.ok(), absl::Now());
+  return status;
+}
+
 grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
                                        const lufd::v1::LookupRequest* request,
                                        lufd::v1::LookupResponse* response) {
   return runner_->Run("Lookup", context, *request, [&](const CallInfo& call) {
-    absl::Status status = Answer(call.identity, *request, response);
+    absl::Status status = GuardedAnswer(call, *request, response);
     if (!status.ok()) response->Clear();
     return status;
   });
@@ -68,7 +103,11 @@ grpc::Status LookupServiceImpl::BatchLookup(
             return alive;
           }
           lufd::v1::LookupResponse response;
-          absl::Status status = Answer(call.identity, request, &response);
+          absl::Status status = GuardedAnswer(call, request, &response);
+          // Over a limit: the stream ends (the audit records it once).
+          if (status.code() == absl::StatusCode::kResourceExhausted) {
+            return status;
+          }
           if (!status.ok()) {
             const uint64_t serial = response.serial();
             response.Clear();

@@ -3,16 +3,23 @@
 // Not-found and not-visible are the same NOT_FOUND, so the API is no oracle.
 // Roles: PEER and ADMIN, per server/core/authz.h's RPC table (a registrar
 // that also peers has a separate peer credential); what each caller sees is
-// the view's resolution, which applies authz.h's visibility rule. Thread-safe;
-// pointers must outlive the service.
+// the view's resolution, which applies authz.h's visibility rule.
+// The guard stage (server/guard/guard.h, when set): every non-admin lookup
+// is admitted by the guard for the caller's org before it is resolved, and
+// its outcome (answered with SED or not) reported after; a refusal is
+// RESOURCE_EXHAUSTED naming the limit, with a `retry-after-ms` trailer
+// (BatchLookup: the stream ends with it; answers already sent stand).
+// Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 #define LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 
 #include <string>
 
 #include "lufd/v1/lookup.grpc.pb.h"
+#include "server/core/normalize.h"
 #include "server/core/view.h"
 #include "server/grpc/call.h"
+#include "server/guard/guard.h"
 
 namespace lufd {
 
@@ -21,6 +28,13 @@ class LookupServiceImpl final : public lufd::v1::LookupService::Service {
   LookupServiceImpl(ViewHolder* views, RpcRunner* runner,
                     std::string enum_apex = "e164.arpa.")
       : views_(views), runner_(runner), apex_(std::move(enum_apex)) {}
+
+  // Enables the guard stage (null: off). `peer_default` applies to orgs
+  // whose Quota leaves a field 0. Call before serving.
+  void set_guard(Guard* guard, GuardLimits peer_default) {
+    guard_ = guard;
+    peer_default_ = peer_default;
+  }
 
   grpc::Status Lookup(grpc::ServerContext* context,
                       const lufd::v1::LookupRequest* request,
@@ -35,11 +49,19 @@ class LookupServiceImpl final : public lufd::v1::LookupService::Service {
   // malformed query and NOT_FOUND for no visible SED.
   absl::Status Answer(const Identity& identity,
                       const lufd::v1::LookupRequest& request,
+                      const absl::StatusOr<LookupQuery>& query,
+                      const RegistryView& view,
                       lufd::v1::LookupResponse* response) const;
+  // Answer() behind the guard stage.
+  absl::Status GuardedAnswer(const CallInfo& call,
+                             const lufd::v1::LookupRequest& request,
+                             lufd::v1::LookupResponse* response) const;
 
   ViewHolder* const views_;
   RpcRunner* const runner_;
   const std::string apex_;
+  Guard* guard_ = nullptr;
+  GuardLimits peer_default_;
 };
 
 }  // namespace lufd

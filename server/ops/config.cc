@@ -54,6 +54,17 @@ constexpr char kDefaults[] = R"pb(
     denials_max_pending: 1000
     denials_flush_interval: "5s"
   }
+  guard {
+    enabled: true
+    max_identities: 100000
+    peer {
+      lookups_per_second: 10000
+      burst: 20000
+      miss_cost: 2
+      distinct_numbers_per_day: 0
+      dry_run: false
+    }
+  }
   dns {
     max_udp_payload: 1232
     max_tcp_connections: 1000
@@ -517,6 +528,23 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
   CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
 }
 
+void ValidateGuard(const lufd::v1::GuardConfig& guard,
+                   std::vector<std::string>* errors) {
+  if (guard.max_identities() == 0) {
+    errors->push_back("guard.max_identities: must be positive");
+  }
+  const auto& peer = guard.peer();
+  if (peer.lookups_per_second() == 0) {
+    errors->push_back("guard.peer.lookups_per_second: must be positive");
+  }
+  if (peer.burst() == 0) {
+    errors->push_back("guard.peer.burst: must be positive");
+  }
+  if (peer.miss_cost() == 0) {
+    errors->push_back("guard.peer.miss_cost: must be positive");
+  }
+}
+
 bool KnownStoreScheme(absl::string_view url) {
   return absl::StartsWith(url, "sqlite:") || url == "memory:" ||
          absl::StartsWith(url, "postgresql://") ||
@@ -639,6 +667,7 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
   CheckDuration(audit.denials_flush_interval(), "audit.denials_flush_interval",
                 &errors, absl::Milliseconds(10));
   ValidateDns(config.dns(), &errors);
+  ValidateGuard(config.guard(), &errors);
   if (!errors.empty()) {
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
   }

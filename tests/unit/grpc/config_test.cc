@@ -363,6 +363,28 @@ TEST(ConfigTest, DnsDefaultsApplied) {
 
 // proto3 `optional`: an explicit false survives the defaults, in YAML and
 // in a config built in code; absent means the default (true).
+TEST(ConfigTest, GuardDefaultsApplied) {
+  auto config = ParseConfigYaml(
+      "guard:\n  peer:\n    distinct_numbers_per_day: 500\n"
+      "    miss_cost: 4\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ApplyConfigDefaults(&*config);
+  const auto& guard = config->guard();
+  EXPECT_TRUE(guard.enabled());
+  EXPECT_EQ(guard.max_identities(), 100000u);
+  EXPECT_EQ(guard.peer().lookups_per_second(), 10000u);
+  EXPECT_EQ(guard.peer().burst(), 20000u);
+  EXPECT_EQ(guard.peer().miss_cost(), 4u);
+  EXPECT_EQ(guard.peer().distinct_numbers_per_day(), 500u);
+  EXPECT_FALSE(guard.peer().dry_run());
+  // Absent: no disclosure limit by default; `enabled: false` is kept.
+  auto off = ParseConfigYaml("guard:\n  enabled: false\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  ApplyConfigDefaults(&*off);
+  EXPECT_FALSE(off->guard().enabled());
+  EXPECT_EQ(off->guard().peer().distinct_numbers_per_day(), 0u);
+}
+
 TEST(ConfigTest, ExplicitFalseKept) {
   auto config = ParseConfigYaml(
       "dns:\n  dnssec:\n    sign_ahead: false\n    enabled: false\n"

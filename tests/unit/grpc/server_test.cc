@@ -31,6 +31,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
@@ -2201,6 +2202,251 @@ TEST_F(ServerTest, RevokedReflectionFloodHoldsNoThreads) {
   }
   lufd.Signal(SIGTERM);
   EXPECT_EQ(lufd.WaitForExit(absl::Seconds(10)), std::optional<int>(0));
+}
+
+// ---- The guard stage (server/guard/guard.h) ----
+
+// Gives the peer org `quota` (as `lufctl org add ... --lookups-per-second`
+// would) and makes every +1202555xxxx resolve for it (a public prefix).
+void SetPeerQuotaAndPrefix(Registry* registry, const lufd::v1::Quota& quota) {
+  lufd::v1::RegistryObject org = OrgObject(
+      kPeerOrg, {lufd::v1::ORG_ROLE_PEER, lufd::v1::ORG_ROLE_REGISTRANT});
+  *org.mutable_org()->mutable_quota() = quota;
+  std::vector<lufd::v1::RegistryObject> objects =
+      NumberObjects("p", "+1202555");
+  objects.back().mutable_identifier()->set_kind(
+      lufd::v1::IDENTIFIER_KIND_TN_PREFIX);
+  objects.insert(objects.begin(), org);
+  auto done =
+      registry->Execute(Identity::LocalAdmin(), Puts(objects), "guard test");
+  ASSERT_TRUE(done.ok()) << done.status();
+}
+
+grpc::Status LookupOn(lufd::v1::LookupService::Stub* stub,
+                      const std::string& query,
+                      std::string* retry_after_ms = nullptr) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  lufd::v1::LookupRequest request;
+  request.set_query(query);
+  lufd::v1::LookupResponse response;
+  grpc::Status status = stub->Lookup(&ctx, request, &response);
+  if (retry_after_ms != nullptr) {
+    auto it = ctx.GetServerTrailingMetadata().find("retry-after-ms");
+    *retry_after_ms = it == ctx.GetServerTrailingMetadata().end()
+                          ? ""
+                          : std::string(it->second.data(), it->second.size());
+  }
+  return status;
+}
+
+std::string GuardNumber(int i) { return absl::StrCat("+1202555", 1000 + i); }
+
+TEST_F(ServerTest, GuardRateLimitsAPeerAfterItsBurst) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(5);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  const absl::Time start = absl::Now();
+  int ok = 0;
+  int first_denied = -1;
+  std::string retry_after;
+  grpc::Status denied;
+  for (int i = 0; i < 20; ++i) {
+    std::string retry;
+    grpc::Status s = LookupOn(stub.get(), GuardNumber(0), &retry);
+    if (s.ok()) {
+      ++ok;
+    } else {
+      ASSERT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << s.error_message();
+      if (first_denied < 0) {
+        first_denied = i;
+        denied = s;
+        retry_after = retry;
+      }
+    }
+  }
+  const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
+  // The burst, then one a second at most.
+  EXPECT_GE(first_denied, 5);
+  EXPECT_LE(ok, 5 + static_cast<int>(elapsed) + 1) << elapsed << " s";
+  EXPECT_THAT(denied.error_message(),
+              ::testing::HasSubstr("lookup rate limit"));
+  EXPECT_THAT(denied.error_message(), ::testing::HasSubstr("retry after"));
+  int64_t retry_ms = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(retry_after, &retry_ms)) << retry_after;
+  EXPECT_GT(retry_ms, 0);
+  EXPECT_LE(retry_ms, 1000);
+
+  // BatchLookup shares the bucket: the stream ends RESOURCE_EXHAUSTED.
+  {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx);
+    auto stream = stub->BatchLookup(&ctx);
+    lufd::v1::LookupRequest request;
+    request.set_query(GuardNumber(1));
+    stream->Write(request);
+    stream->WritesDone();
+    lufd::v1::LookupResponse response;
+    while (stream->Read(&response)) {
+    }
+    EXPECT_EQ(stream->Finish().error_code(),
+              grpc::StatusCode::RESOURCE_EXHAUSTED);
+  }
+
+  // Admins are not limited.
+  auto admin = lufd::v1::LookupService::NewStub(Channel("admin"));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(LookupOn(admin.get(), GuardNumber(0)).ok()) << i;
+  }
+
+  // The denial audit records the refusals (through RpcRunner).
+  ASSERT_TRUE(server_->denials()->Flush().ok());
+  DenialQuery query;
+  query.limit = 1000;
+  absl::StatusOr<std::vector<DenialRecord>> rows =
+      server_->denials()->List(query);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  uint64_t exhausted = 0;
+  for (const DenialRecord& row : *rows) {
+    if (row.code == static_cast<int>(absl::StatusCode::kResourceExhausted) &&
+        (row.method == "Lookup" || row.method == "BatchLookup")) {
+      exhausted += row.count;
+    }
+  }
+  EXPECT_EQ(exhausted, static_cast<uint64_t>(20 - ok + 1));
+  ASSERT_NE(server_->guard(), nullptr);
+  std::optional<GuardCounters> counters =
+      server_->guard()->Counters(GuardKey::Org(kPeerOrg));
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->denied_rate, static_cast<uint64_t>(20 - ok + 1));
+}
+
+TEST_F(ServerTest, GuardDisclosureBudgetBoundsDistinctNumbersLearned) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_distinct_numbers_per_day(10);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  // Misses do not spend the budget.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(
+        LookupOn(stub.get(), absl::StrCat("+4420794600", 10 + i)).error_code(),
+        grpc::StatusCode::NOT_FOUND);
+  }
+  // A harvester scanning the block learns 10 numbers, then nothing more,
+  // and cannot tell existing from nonexistent numbers any longer.
+  int learned = 0;
+  for (int i = 0; i < 100; ++i) {
+    grpc::Status s = LookupOn(stub.get(), GuardNumber(i));
+    if (s.ok()) {
+      ++learned;
+    } else {
+      EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_THAT(s.error_message(), ::testing::HasSubstr("disclosure budget"));
+    }
+  }
+  EXPECT_EQ(learned, 10);
+  EXPECT_EQ(LookupOn(stub.get(), "+442079460099").error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Repeating the ten is free, unary and batched.
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(LookupOn(stub.get(), GuardNumber(i)).ok()) << round << i;
+    }
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx);
+  auto stream = stub->BatchLookup(&ctx);
+  for (int i = 0; i < 11; ++i) {
+    lufd::v1::LookupRequest request;
+    request.set_query(GuardNumber(i < 10 ? i : 50));
+    stream->Write(request);
+  }
+  stream->WritesDone();
+  int found = 0;
+  lufd::v1::LookupResponse response;
+  while (stream->Read(&response)) found += response.found() ? 1 : 0;
+  EXPECT_EQ(found, 10);
+  EXPECT_EQ(stream->Finish().error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ServerTest, GuardChargesAnInvisibleNumberLikeANonexistentOne) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(10);
+  quota.set_miss_cost(5);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  // +13035550000 exists, in a private group of another org: invisible to
+  // the peer.
+  std::vector<lufd::v1::RegistryObject> hidden =
+      NumberObjects("h", "+13035550000");
+  hidden[0].mutable_dest_group()->set_registrant_id("iana-en:999");
+  hidden[1].mutable_sed_record()->set_registrant_id("iana-en:999");
+  hidden[2].mutable_sed_group()->set_registrant_id("iana-en:999");
+  hidden[2].mutable_sed_group()->set_public_(false);
+  hidden[3].mutable_identifier()->set_registrant_id("iana-en:999");
+  hidden.insert(hidden.begin(),
+                OrgObject("iana-en:999", {lufd::v1::ORG_ROLE_REGISTRANT}));
+  auto done = server_->registry()->Execute(Identity::LocalAdmin(), Puts(hidden),
+                                           "hidden");
+  ASSERT_TRUE(done.ok()) << done.status();
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  // Both cost miss_cost (5): the bucket of 10 is spent by the two, so the
+  // next lookup, even of a visible number, is refused. Were the invisible
+  // number charged as a hit (1), 4 tokens would be left.
+  EXPECT_EQ(LookupOn(stub.get(), "+13035550000").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(LookupOn(stub.get(), "+13035559999").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(LookupOn(stub.get(), GuardNumber(0)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  std::optional<GuardCounters> counters =
+      server_->guard()->Counters(GuardKey::Org(kPeerOrg));
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->misses, 2u);
+  EXPECT_EQ(counters->hits, 0u);
+  // The hidden number does exist (an admin sees it).
+  auto admin = lufd::v1::LookupService::NewStub(Channel("admin"));
+  EXPECT_TRUE(LookupOn(admin.get(), "+13035550000").ok());
+}
+
+TEST_F(ServerTest, GuardDryRunDeniesNothing) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(1);
+  quota.set_dry_run(true);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(LookupOn(stub.get(), GuardNumber(0)).ok()) << i;
+  }
+  std::optional<GuardCounters> counters =
+      server_->guard()->Counters(GuardKey::Org(kPeerOrg));
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_GE(counters->dry_run_rate, 1u);
+  EXPECT_EQ(counters->denied_rate, 0u);
+}
+
+TEST_F(ServerTest, GuardCanBeSwitchedOff) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_guard()->set_enabled(false);
+  });
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(1);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(LookupOn(stub.get(), GuardNumber(0)).ok()) << i;
+  }
+  EXPECT_EQ(server_->guard(), nullptr);
 }
 
 }  // namespace
