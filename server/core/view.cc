@@ -1199,8 +1199,8 @@ class ViewImpl final : public RegistryView {
         entry != nullptr && held(tn_registrant);
     if (entry != nullptr && !tn_found) {
       // Another registrant's TN in a holding that is not theirs (a port):
-      // decide on the stand-in instead, as for a missing TN.
-      ScanTnDestGroups(StandInTnBytes(), &tn_dest_groups, &tn_registrant);
+      // decide on the stand-in's group instead, as for a missing TN.
+      tn_dest_groups.assign(1, kStandInDestGroup);
     }
 
     // One search and one identifier-table probe whether or not a range

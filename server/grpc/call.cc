@@ -295,9 +295,8 @@ absl::Status RpcRunner::CheckRequestSize(
 }
 
 void RpcRunner::RecordDenial(const absl::Status& status, const Identity& caller,
-                             const std::string& peer,
-                             absl::string_view method) {
-  const absl::Time now = absl::Now();
+                             const std::string& peer, absl::string_view method,
+                             absl::Time now) {
   DenialRecord denial = MakeDenialRecord(
       status, caller.anonymous() ? "" : caller.AuditName(), peer, method);
   LogDenial(denial, status, peer, now);
@@ -375,14 +374,13 @@ grpc::Status RpcRunner::RunImpl(
   }
 
   const absl::Time end = absl::Now();
-  const double ms = absl::ToDoubleMilliseconds(end - start);
-  const std::string who =
-      call.identity.anonymous() ? "-" : call.identity.AuditName();
   if (IsDenial(status.code())) {
-    RecordDenial(status, call.identity, context->peer(), method);
+    RecordDenial(status, call.identity, context->peer(), method, end);
   } else {
-    spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method, who,
-                  absl::StatusCodeToString(status.code()), ms);
+    spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method,
+                  call.identity.anonymous() ? "-" : call.identity.AuditName(),
+                  absl::StatusCodeToString(status.code()),
+                  absl::ToDoubleMilliseconds(end - start));
   }
   return ToGrpcStatus(status);
 }

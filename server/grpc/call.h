@@ -173,10 +173,11 @@ class RpcRunner {
 
   // Records a refused call (denial audit, if a recorder is set) and writes
   // its rate-limited log line: what RunImpl does with every RPC's denial,
-  // for the calls it does not run (side_doors.h). `caller` is anonymous
-  // when authentication failed; `peer` may be empty when unknown.
+  // for the calls it does not run (side_doors.h), at `now`. `caller` is
+  // anonymous when authentication failed; `peer` may be empty when unknown.
   void RecordDenial(const absl::Status& status, const Identity& caller,
-                    const std::string& peer, absl::string_view method);
+                    const std::string& peer, absl::string_view method,
+                    absl::Time now);
 
   // INVALID_ARGUMENT "request is N bytes; the limit is M
   // (grpc.max_message_bytes)" when `request` is over the policy limit.

@@ -58,7 +58,7 @@ grpc::Status SideDoorGuard::Process(const InputMetadata& auth_metadata,
   // denial audit, which bound and rate-limit the rest (call.h).
   if (denials_ != nullptr) {
     denials_->RecordDenial(status, caller, /*peer=*/"",
-                           absl::CHexEscape(path.substr(0, 200)));
+                           absl::CHexEscape(path.substr(0, 200)), absl::Now());
   }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
