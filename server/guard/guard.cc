@@ -12,7 +12,9 @@
 #include "absl/hash/hash.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/denial.h"
 #include "server/ops/log_limiter.h"
@@ -46,13 +48,125 @@ std::string GuardKey::Describe() const {
   return absl::StrCat(kind == Kind::kOrg ? "org " : "prefix ", id);
 }
 
+namespace {
+
+constexpr absl::string_view kRuleNames[kGuardRuleCount] = {
+    "rate", "disclosure", "misses", "scan", "block", "signing"};
+
+uint32_t DryRunRules(
+    bool all, const google::protobuf::RepeatedPtrField<std::string>& names) {
+  uint32_t rules = all ? kAllGuardRules : 0;
+  for (const std::string& name : names) {
+    if (std::optional<GuardRule> rule = ParseGuardRule(name)) {
+      rules |= GuardRuleBit(*rule);
+    }
+  }
+  return rules;
+}
+
+}  // namespace
+
+absl::string_view GuardRuleName(GuardRule rule) {
+  const int i = static_cast<int>(rule);
+  return i >= 0 && i < kGuardRuleCount ? kRuleNames[i] : "unknown";
+}
+
+std::optional<GuardRule> ParseGuardRule(absl::string_view name) {
+  for (int i = 0; i < kGuardRuleCount; ++i) {
+    if (kRuleNames[i] == name) return static_cast<GuardRule>(i);
+  }
+  return std::nullopt;
+}
+
+uint64_t GuardCounters::denied_total() const {
+  uint64_t n = 0;
+  for (uint64_t d : denied) n += d;
+  return n;
+}
+
+absl::StatusOr<GuardKey> GuardKey::Parse(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  bool want_org = false, want_prefix = false;
+  if (absl::ConsumePrefix(&text, "org ")) {
+    want_org = true;
+  } else if (absl::ConsumePrefix(&text, "prefix ")) {
+    want_prefix = true;
+  }
+  text = absl::StripAsciiWhitespace(text);
+  if (text.empty()) return absl::InvalidArgumentError("empty identity");
+  const size_t slash = text.find('/');
+  if (want_prefix || (!want_org && slash != absl::string_view::npos)) {
+    if (slash == absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("not a prefix (address/length): \"", text, "\""));
+    }
+    const std::string address(text.substr(0, slash));
+    int bits = 0;
+    if (!absl::SimpleAtoi(text.substr(slash + 1), &bits)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad prefix length in \"", text, "\""));
+    }
+    unsigned char raw[16];
+    if (inet_pton(AF_INET, address.c_str(), raw) == 1) {
+      return SourcePrefix(
+          absl::string_view(reinterpret_cast<const char*>(raw), 4), bits, bits);
+    }
+    if (inet_pton(AF_INET6, address.c_str(), raw) == 1) {
+      return SourcePrefix(
+          absl::string_view(reinterpret_cast<const char*>(raw), 16), bits,
+          bits);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an IPv4 or IPv6 address: \"", address, "\""));
+  }
+  for (char c : text) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+        !absl::ascii_isprint(static_cast<unsigned char>(c))) {
+      return absl::InvalidArgumentError("org id with spaces or controls");
+    }
+  }
+  return Org(text);
+}
+
+GuardOptions GuardOptions::FromConfig(const lufd::v1::GuardConfig& config) {
+  GuardOptions options;
+  if (config.max_identities() != 0) {
+    options.max_identities = config.max_identities();
+  }
+  if (config.block_ladder_size() > 0) {
+    options.block_ladder.clear();
+    for (const std::string& step : config.block_ladder()) {
+      absl::Duration d;
+      if (absl::ParseDuration(step, &d)) options.block_ladder.push_back(d);
+    }
+  }
+  absl::Duration d;
+  if (!config.offence_memory().empty() &&
+      absl::ParseDuration(config.offence_memory(), &d)) {
+    options.offence_memory = d;
+  }
+  if (!config.scan_window().empty() &&
+      absl::ParseDuration(config.scan_window(), &d)) {
+    options.scan_window = d;
+  }
+  if (config.offence_denials() != 0) {
+    options.offence_denials = config.offence_denials();
+  }
+  return options;
+}
+
 GuardLimits GuardLimits::FromConfig(const lufd::v1::GuardLimitsConfig& c) {
   GuardLimits limits;
   limits.lookups_per_second = c.lookups_per_second();
   limits.burst = c.burst();
   limits.miss_cost = std::max<uint32_t>(1, c.miss_cost());
   limits.distinct_numbers_per_day = c.distinct_numbers_per_day();
-  limits.dry_run = c.dry_run();
+  limits.misses_per_day = c.misses_per_day();
+  limits.scan_threshold = c.scan_threshold();
+  limits.signatures_per_second = c.signatures_per_second();
+  limits.signing_burst =
+      c.signing_burst() != 0 ? c.signing_burst() : c.signatures_per_second();
+  limits.dry_run_rules = DryRunRules(c.dry_run(), c.dry_run_rules());
   return limits;
 }
 
@@ -71,7 +185,17 @@ GuardLimits EffectiveLimits(const lufd::v1::Quota& quota,
   if (quota.distinct_numbers_per_day() != 0) {
     limits.distinct_numbers_per_day = quota.distinct_numbers_per_day();
   }
-  limits.dry_run = limits.dry_run || quota.dry_run();
+  if (quota.misses_per_day() != 0) {
+    limits.misses_per_day = quota.misses_per_day();
+  }
+  if (quota.scan_threshold() != 0) {
+    limits.scan_threshold = quota.scan_threshold();
+  }
+  if (quota.signatures_per_second() != 0) {
+    limits.signatures_per_second = quota.signatures_per_second();
+    limits.signing_burst = quota.signatures_per_second();
+  }
+  limits.dry_run_rules |= DryRunRules(quota.dry_run(), quota.dry_run_rules());
   return limits;
 }
 
@@ -259,11 +383,12 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                               std::max<uint32_t>(1, limits.burst), ")")
                : absl::StrCat("guard: disclosure budget (",
                               limits.distinct_numbers_per_day, " per 24 h)"));
-      if (!limits.dry_run) {
-        ++(rate ? s.counters.denied_rate : s.counters.denied_disclosure);
+      const GuardRule rule = rate ? GuardRule::kRate : GuardRule::kDisclosure;
+      if (!limits.DryRun(rule)) {
+        ++s.counters.denied[static_cast<int>(rule)];
         return admission;
       }
-      ++(rate ? s.counters.dry_run_rate : s.counters.dry_run_disclosure);
+      ++s.counters.dry_run[static_cast<int>(rule)];
       would_deny = std::string(admission.status.message());
       // Admitted, charged nothing: enforcement would not have answered it.
       admission.status = absl::OkStatus();

@@ -42,6 +42,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -68,6 +69,10 @@ struct GuardKey {
                                                int v6_bits = 56);
   // "org iana-en:111" / "prefix 192.0.2.0/24", for messages and logs.
   std::string Describe() const;
+  // The inverse of Describe(); also accepts a bare prefix ("192.0.2.0/24",
+  // "2001:db8::/56", normalized to its masked form) or a bare org id.
+  // INVALID_ARGUMENT on anything else (for lufctl guard explain/unblock).
+  static absl::StatusOr<GuardKey> Parse(absl::string_view text);
 
   bool operator==(const GuardKey&) const = default;
   template <typename H>
@@ -76,40 +81,114 @@ struct GuardKey {
   }
 };
 
-// The limits of one identity. 0 = no limit for the rate and the budget.
+// The rules a request can be refused by. Each can be put in dry run on its
+// own (GuardLimits::dry_run_rules; config `dry_run_rules`, Quota
+// `dry_run_rules`): its refusals are then counted and logged, never enforced.
+enum class GuardRule : uint8_t {
+  kRate = 0,        // Token bucket (lookups_per_second, burst, miss_cost).
+  kDisclosure = 1,  // Distinct numbers answered with SED per 24 h.
+  kMisses = 2,      // Answers without SED per 24 h (miss budget).
+  kScan = 3,        // Scan detector: one detection is one offence.
+  kBlock = 4,       // Blocked after repeated offences (escalating).
+  kSigning = 5,     // Online signatures per second (DNS only).
+};
+inline constexpr int kGuardRuleCount = 6;
+// "rate", "disclosure", "misses", "scan", "block", "signing".
+absl::string_view GuardRuleName(GuardRule rule);
+std::optional<GuardRule> ParseGuardRule(absl::string_view name);
+// 1 << rule, for GuardLimits::dry_run_rules.
+constexpr uint32_t GuardRuleBit(GuardRule rule) {
+  return uint32_t{1} << static_cast<int>(rule);
+}
+inline constexpr uint32_t kAllGuardRules = (1u << kGuardRuleCount) - 1;
+
+// The limits of one identity. 0 = no limit (rate, budgets, detector).
 struct GuardLimits {
   uint32_t lookups_per_second = 0;
   uint32_t burst = 0;  // Bucket depth; at least 1 when rate > 0.
   uint32_t miss_cost = 1;
   uint32_t distinct_numbers_per_day = 0;
-  bool dry_run = false;
+  // Miss budget: requests not answered with SED per sliding 24 h window.
+  uint32_t misses_per_day = 0;
+  // Scan detector: distinct numbers missed under one scan prefix (the
+  // number without its last two digits) within GuardOptions::scan_window,
+  // or near-sequential numbers (each within 3 of the previous one under
+  // that prefix) counted the same way; reaching the threshold is one
+  // offence. 0 = off.
+  uint32_t scan_threshold = 0;
+  // Online signatures (DNS answers the caches could not serve): a token
+  // bucket charged by ChargeSigning(). 0 = no limit.
+  uint32_t signatures_per_second = 0;
+  uint32_t signing_burst = 0;  // At least 1 when the rate is > 0.
+  // Rules in dry run (GuardRuleBit). kAllGuardRules = the old `dry_run`.
+  uint32_t dry_run_rules = 0;
 
+  bool DryRun(GuardRule rule) const {
+    return (dry_run_rules & GuardRuleBit(rule)) != 0;
+  }
+  // Unknown names in dry_run_rules are rejected by config validation.
   static GuardLimits FromConfig(const lufd::v1::GuardLimitsConfig& config);
 };
 
 // An org's Quota over its class default: each non-zero Quota field wins.
 // A Quota that sets lookups_per_second but no burst gets a burst of one
 // second's worth (not the class default's depth, which could be far larger
-// than the org's rate). dry_run is on when either says so.
+// than the org's rate); the same for signatures_per_second. A rule is in
+// dry run when either says so (Quota.dry_run = every rule).
 GuardLimits EffectiveLimits(const lufd::v1::Quota& quota,
                             const GuardLimits& class_default);
 
 // Per-identity counts since the identity was first tracked.
 struct GuardCounters {
   uint64_t admitted = 0;
-  uint64_t hits = 0;    // Reported answered with SED.
-  uint64_t misses = 0;  // Reported not answered.
-  uint64_t denied_rate = 0;
-  uint64_t denied_disclosure = 0;
-  uint64_t dry_run_rate = 0;        // Would have been denied (dry run).
-  uint64_t dry_run_disclosure = 0;  // Would have been denied (dry run).
+  uint64_t hits = 0;        // Reported answered with SED.
+  uint64_t misses = 0;      // Reported not answered.
+  uint64_t signatures = 0;  // Charged by ChargeSigning().
+  uint64_t offences = 0;    // Scan detections + denial bursts.
+  uint64_t blocks = 0;      // Blocks imposed.
+  // Refused, and would have been refused (dry run), per GuardRule.
+  uint64_t denied[kGuardRuleCount] = {};
+  uint64_t dry_run[kGuardRuleCount] = {};
+  uint64_t denied_total() const;
 };
 
 struct GuardOptions {
   size_t max_identities = 100000;
   absl::Duration idle_timeout = absl::Minutes(10);
-  absl::Duration disclosure_window = absl::Hours(24);
+  absl::Duration disclosure_window = absl::Hours(24);  // Also misses_per_day.
+  absl::Duration scan_window = absl::Seconds(60);
+  // Escalating blocks: the n-th offence within offence_memory of the
+  // previous one blocks for block_ladder[min(n, size) - 1]. Empty = never
+  // block. An offence is a scan detection, or offence_denials refusals
+  // (any rule but kBlock) within one scan_window.
+  std::vector<absl::Duration> block_ladder = {
+      absl::Minutes(1), absl::Minutes(10), absl::Hours(1), absl::Hours(24)};
+  absl::Duration offence_memory = absl::Hours(24);
+  uint32_t offence_denials = 1000;
   int shards = 16;  // Lowered to max_identities when that is smaller.
+
+  // From a validated GuardConfig (server/ops/config.h applied defaults); an
+  // empty block_ladder keeps the default ladder.
+  static GuardOptions FromConfig(const lufd::v1::GuardConfig& config);
+};
+
+// What an operator sees of one identity (lufctl guard explain/status).
+struct GuardIdentityStatus {
+  GuardKey key;
+  GuardCounters counters;
+  GuardLimits limits;  // The limits last applied.
+  double tokens = 0;   // Rate bucket now (negative: a misses' debt).
+  double signing_tokens = 0;
+  size_t disclosed_in_window = 0;
+  size_t misses_in_window = 0;
+  size_t reserved = 0;         // Disclosure slots held by requests in flight.
+  uint32_t offence_level = 0;  // Offences remembered (ladder step).
+  absl::Time blocked_until = absl::InfinitePast();  // Past = not blocked.
+  absl::Time first_seen = absl::InfinitePast();
+  absl::Time last_seen = absl::InfinitePast();
+  absl::Time last_denied = absl::InfinitePast();
+  std::string last_denial;  // The last refusal's message ("" = none).
+  bool blocked(absl::Time now) const { return blocked_until > now; }
 };
 
 class Guard {
@@ -139,8 +218,27 @@ class Guard {
   void Report(const GuardKey& key, const Admission& admission, bool disclosed,
               absl::Time now);
 
+  // After resolving, before signing online: charges `signatures` to the
+  // identity's signing bucket (GuardLimits::signatures_per_second). False
+  // = over budget: the caller must not sign (anonymous UDP: TC=1 / drop;
+  // TCP and identified peers: REFUSED). Counted as kSigning; in dry run
+  // counted and true. Never blocks by itself, but its refusals count
+  // toward offence_denials.
+  bool ChargeSigning(const GuardKey& key, const GuardLimits& limits,
+                     uint32_t signatures, absl::Time now);
+
   // The identity's counters, or nullopt when it is not tracked.
   std::optional<GuardCounters> Counters(const GuardKey& key) const;
+  // Everything about one identity, or nullopt when it is not tracked.
+  std::optional<GuardIdentityStatus> Explain(const GuardKey& key,
+                                             absl::Time now) const;
+  // Up to `limit` identities, blocked ones first, then by denials
+  // (descending); only those with a denial or a block when `only_denied`.
+  std::vector<GuardIdentityStatus> Snapshot(absl::Time now, size_t limit,
+                                            bool only_denied) const;
+  // Lifts the identity's block and forgets its offences. False when it was
+  // neither blocked nor had offences (or is not tracked).
+  bool Unblock(const GuardKey& key, absl::Time now);
   // Distinct items disclosed to `key` in the window ending at `now`.
   size_t DisclosedInWindow(const GuardKey& key, absl::Time now) const;
   size_t tracked() const;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -64,6 +65,21 @@ constexpr char kDefaults[] = R"pb(
       distinct_numbers_per_day: 0
       dry_run: false
     }
+    anonymous {
+      lookups_per_second: 200
+      burst: 400
+      miss_cost: 2
+      distinct_numbers_per_day: 0
+      scan_threshold: 0
+      signatures_per_second: 100
+      signing_burst: 200
+    }
+    v4_prefix: 24
+    v6_prefix: 56
+    slip: 2
+    offence_memory: "24h"
+    offence_denials: 1000
+    scan_window: "60s"
   }
   dns {
     max_udp_payload: 1232
@@ -528,6 +544,9 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
   CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
 }
 
+constexpr absl::string_view kGuardRuleNames[] = {
+    "rate", "disclosure", "misses", "scan", "block", "signing"};
+
 void ValidateGuard(const lufd::v1::GuardConfig& guard,
                    std::vector<std::string>* errors) {
   if (guard.max_identities() == 0) {
@@ -543,6 +562,37 @@ void ValidateGuard(const lufd::v1::GuardConfig& guard,
   if (peer.miss_cost() == 0) {
     errors->push_back("guard.peer.miss_cost: must be positive");
   }
+  for (const auto& [name, limits] :
+       {std::pair<std::string, const lufd::v1::GuardLimitsConfig*>{
+            "guard.peer", &guard.peer()},
+        {"guard.anonymous", &guard.anonymous()}}) {
+    for (const std::string& rule : limits->dry_run_rules()) {
+      // The names of GuardRule (server/guard/guard.h, which depends on
+      // this library, so the list is repeated; guard_test checks both).
+      if (!absl::c_linear_search(kGuardRuleNames, rule)) {
+        errors->push_back(absl::StrCat(
+            name, ".dry_run_rules: unknown rule \"", rule,
+            "\" (rate, disclosure, misses, scan, block, signing)"));
+      }
+    }
+  }
+  if (guard.anonymous().miss_cost() == 0) {
+    errors->push_back("guard.anonymous.miss_cost: must be positive");
+  }
+  if (guard.v4_prefix() < 8 || guard.v4_prefix() > 32) {
+    errors->push_back("guard.v4_prefix: must be 8-32");
+  }
+  if (guard.v6_prefix() < 16 || guard.v6_prefix() > 128) {
+    errors->push_back("guard.v6_prefix: must be 16-128");
+  }
+  for (int i = 0; i < guard.block_ladder_size(); ++i) {
+    CheckDuration(guard.block_ladder(i),
+                  absl::StrCat("guard.block_ladder[", i, "]"), errors,
+                  absl::Seconds(1));
+  }
+  CheckDuration(guard.offence_memory(), "guard.offence_memory", errors);
+  CheckDuration(guard.scan_window(), "guard.scan_window", errors,
+                absl::Seconds(1));
 }
 
 bool KnownStoreScheme(absl::string_view url) {

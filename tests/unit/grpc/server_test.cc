@@ -2322,7 +2322,7 @@ TEST_F(ServerTest, GuardRateLimitsAPeerAfterItsBurst) {
   std::optional<GuardCounters> counters =
       server_->guard()->Counters(GuardKey::Org(kPeerOrg));
   ASSERT_TRUE(counters.has_value());
-  EXPECT_EQ(counters->denied_rate, static_cast<uint64_t>(20 - ok + 1));
+  EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kRate)], static_cast<uint64_t>(20 - ok + 1));
 }
 
 TEST_F(ServerTest, GuardDisclosureBudgetBoundsDistinctNumbersLearned) {
@@ -2430,8 +2430,8 @@ TEST_F(ServerTest, GuardDryRunDeniesNothing) {
   std::optional<GuardCounters> counters =
       server_->guard()->Counters(GuardKey::Org(kPeerOrg));
   ASSERT_TRUE(counters.has_value());
-  EXPECT_GE(counters->dry_run_rate, 1u);
-  EXPECT_EQ(counters->denied_rate, 0u);
+  EXPECT_GE(counters->dry_run[static_cast<int>(GuardRule::kRate)], 1u);
+  EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kRate)], 0u);
 }
 
 TEST_F(ServerTest, GuardCanBeSwitchedOff) {

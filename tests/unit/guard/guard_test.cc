@@ -71,7 +71,7 @@ TEST(GuardTest, BucketAllowsBurstThenRefillsAtRate) {
     ++admitted;
   }
   EXPECT_EQ(admitted, 5);
-  EXPECT_EQ(guard.Counters(key)->denied_rate, 4u);
+  EXPECT_EQ(guard.Counters(key)->denied[static_cast<int>(GuardRule::kRate)], 4u);
 }
 
 TEST(GuardTest, MissCostsMissCostTokensWhateverTheReason) {
@@ -125,7 +125,7 @@ TEST(GuardTest, DisclosureBudgetCountsDistinctAnswersRepeatsAreFree) {
     }
   }
   EXPECT_EQ(guard.DisclosedInWindow(key, kT0 + absl::Hours(1)), 10u);
-  EXPECT_EQ(guard.Counters(key)->denied_disclosure, 2u);
+  EXPECT_EQ(guard.Counters(key)->denied[static_cast<int>(GuardRule::kDisclosure)], 2u);
 }
 
 TEST(GuardTest, MissesDoNotSpendTheDisclosureBudget) {
@@ -190,7 +190,7 @@ TEST(GuardTest, DryRunCountsAndDeniesNothing) {
   const GuardKey key = GuardKey::Org("iana-en:1");
   GuardLimits limits = Rate(1, 2);
   limits.distinct_numbers_per_day = 1;
-  limits.dry_run = true;
+  limits.dry_run_rules = kAllGuardRules;
   // Ten new numbers: the first is disclosed, the other nine are over the
   // budget (refused before any token is taken, as enforcement would).
   for (int i = 0; i < 10; ++i) {
@@ -202,12 +202,12 @@ TEST(GuardTest, DryRunCountsAndDeniesNothing) {
   }
   const GuardCounters counters = *guard.Counters(key);
   EXPECT_EQ(counters.admitted, 15u);
-  EXPECT_EQ(counters.denied_rate + counters.denied_disclosure, 0u);
-  EXPECT_EQ(counters.dry_run_disclosure, 9u);
-  EXPECT_EQ(counters.dry_run_rate, 4u);
+  EXPECT_EQ(counters.denied_total(), 0u);
+  EXPECT_EQ(counters.dry_run[static_cast<int>(GuardRule::kDisclosure)], 9u);
+  EXPECT_EQ(counters.dry_run[static_cast<int>(GuardRule::kRate)], 4u);
   // Charged only what enforcement would have answered.
   EXPECT_EQ(guard.DisclosedInWindow(key, kT0), 1u);
-  limits.dry_run = false;
+  limits.dry_run_rules = 0;
   EXPECT_FALSE(Lookup(guard, key, limits, Number(0), true, kT0).ok());
 }
 
@@ -228,7 +228,7 @@ TEST(GuardTest, EffectiveLimitsQuotaOverClassDefault) {
   EXPECT_EQ(l.burst, 5u);
   EXPECT_EQ(l.miss_cost, 3u);
   EXPECT_EQ(l.distinct_numbers_per_day, 10u);
-  EXPECT_TRUE(l.dry_run);
+  EXPECT_EQ(l.dry_run_rules, kAllGuardRules);
 }
 
 TEST(GuardTest, IdentitiesAreBoundedAndIdleOnesDropped) {
