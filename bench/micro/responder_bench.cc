@@ -122,7 +122,7 @@ struct Served {
     dns::ParsedQuery pq;
     dns::ParseResult pr = dns::ParseQuery(absl::MakeConstSpan(packet), &pq);
     return responder->Respond(
-        pq, pr, Identity{}, dns::Transport::kUdp, out->data(),
+        pq, pr, Identity{}, dns::Transport::kUdp, dns::ClientAddress{}, out->data(),
         dns::ResponseLimit(pq, dns::Transport::kUdp, out->size()));
   }
 };

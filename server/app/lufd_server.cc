@@ -118,6 +118,25 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
         if (server->follower_ != nullptr) server->follower_->Nudge();
       });
 
+  // Refused calls, bounded in memory and in the denials table; kept in
+  // memory only when the store is a read-only standby.
+  DenialRecorder::Options denial_options;
+  denial_options.max_rows = config.audit().denials_max_rows();
+  denial_options.max_pending = config.audit().denials_max_pending();
+  denial_options.flush_interval =
+      ConfigDuration(config.audit().denials_flush_interval());
+  s->denials_ =
+      std::make_unique<DenialRecorder>(s->store_.get(), denial_options);
+  if (s->denials_->memory_only()) {
+    spdlog::info("denial audit kept in memory only (read-only store)");
+  }
+  // One guard for both front doors: an org has one budget whether it asks
+  // over gRPC, TSIG DNS or DoT.
+  if (config.guard().enabled()) {
+    s->guard_ =
+        std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
+  }
+
   if (dns::DnsFrontend::Enabled(config)) {
     // DoT peers are identified exactly like gRPC peers (certificate ->
     // credential -> org, CRL fail-closed), against the DoT CA and CRL.
@@ -138,6 +157,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
         s->dns_, dns::DnsFrontend::Create(config, s->store_.get(),
                                           s->registry_.get(), s->views_.get(),
                                           std::move(dot_authenticator)));
+    if (s->guard_ != nullptr) {
+      s->dns_->responder()->set_guard(s->guard_.get(), config.guard(),
+                                      s->denials_.get());
+    }
     s->dns_->StartLoadingSignatures();
   }
 
@@ -159,25 +182,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
       grpc_config.max_message_bytes());
-  // Refused calls, bounded in memory and in the denials table; kept in
-  // memory only when the store is a read-only standby.
-  DenialRecorder::Options denial_options;
-  denial_options.max_rows = config.audit().denials_max_rows();
-  denial_options.max_pending = config.audit().denials_max_pending();
-  denial_options.flush_interval =
-      ConfigDuration(config.audit().denials_flush_interval());
-  s->denials_ =
-      std::make_unique<DenialRecorder>(s->store_.get(), denial_options);
-  if (s->denials_->memory_only()) {
-    spdlog::info("denial audit kept in memory only (read-only store)");
-  }
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
-  if (config.guard().enabled()) {
-    GuardOptions guard_options;
-    guard_options.max_identities = config.guard().max_identities();
-    s->guard_ = std::make_unique<Guard>(guard_options);
+  if (s->guard_ != nullptr) {
     s->lookup_->set_guard(s->guard_.get(),
                           GuardLimits::FromConfig(config.guard().peer()));
   }

@@ -82,10 +82,11 @@ class LufdServer {
   std::unique_ptr<Registry> registry_;
   // Before the runner and services that record into it.
   std::unique_ptr<DenialRecorder> denials_;
+  // Before the front doors that charge it (the DNS responder, Lookup).
+  std::unique_ptr<Guard> guard_;
   std::unique_ptr<Authenticator> dot_auth_;  // DoT client certificates.
   std::unique_ptr<dns::DnsFrontend> dns_;
   std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<Guard> guard_;  // Before the services that use it.
   std::unique_ptr<RpcRunner> runner_;
   std::unique_ptr<LookupServiceImpl> lookup_;
   std::unique_ptr<AdminServiceImpl> admin_;

@@ -18,8 +18,14 @@
 #ifndef LUFD_SERVER_DNS_PROCESSOR_H_
 #define LUFD_SERVER_DNS_PROCESSOR_H_
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+
+#include "absl/strings/string_view.h"
 
 #include "server/core/identity.h"
 #include "server/dns/wire.h"
@@ -27,6 +33,43 @@
 namespace lufd::dns {
 
 enum class Transport { kUdp, kTcp, kTls };
+
+// The client's address as raw bytes (4 for IPv4, 16 for IPv6; an
+// IPv4-mapped IPv6 address is stored as IPv4), so the guard can charge an
+// anonymous client to its source prefix. size 0 = unknown (tests, fakes).
+struct ClientAddress {
+  uint8_t bytes[16] = {};
+  uint8_t size = 0;
+
+  absl::string_view raw() const {
+    return absl::string_view(reinterpret_cast<const char*>(bytes), size);
+  }
+  // From a sockaddr_in / sockaddr_in6; unknown for any other family.
+  static ClientAddress From(const sockaddr* address);
+  static ClientAddress From(const sockaddr_storage& address) {
+    return From(reinterpret_cast<const sockaddr*>(&address));
+  }
+};
+
+inline ClientAddress ClientAddress::From(const sockaddr* address) {
+  ClientAddress c;
+  if (address == nullptr) return c;
+  if (address->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(address);
+    std::memcpy(c.bytes, &in->sin_addr, 4);
+    c.size = 4;
+  } else if (address->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      std::memcpy(c.bytes, in6->sin6_addr.s6_addr + 12, 4);
+      c.size = 4;
+    } else {
+      std::memcpy(c.bytes, &in6->sin6_addr, 16);
+      c.size = 16;
+    }
+  }
+  return c;
+}
 
 // The largest response this query may get: `capacity` (the transport's own
 // limit: the configured max_udp_payload for UDP, 65535 for TCP and DoT),
@@ -55,11 +98,14 @@ class QueryProcessor {
   // is ResponseLimit() (less the TSIG reserve when the query was signed):
   // an answer that does not fit is truncated to the question with TC set.
   // `viewer` is anonymous unless TSIG or a DoT client certificate
-  // identified the peer. `transport` is informational (a rate limiter
-  // treats UDP differently); the size decision is already in `limit`.
+  // identified the peer. `transport` and `client` are for the guard (it
+  // charges anonymous clients to their source prefix, and treats UDP,
+  // whose source is unproven, differently); the size decision is already
+  // in `limit`.
   virtual size_t Respond(const ParsedQuery& query, ParseResult parsed,
                          const Identity& viewer, Transport transport,
-                         uint8_t* out, size_t limit) = 0;
+                         const ClientAddress& client, uint8_t* out,
+                         size_t limit) = 0;
 };
 
 }  // namespace lufd::dns

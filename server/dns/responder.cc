@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/denial.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/dns/bytes.h"
@@ -315,12 +316,65 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
 // same algorithm serves: right after a ZSK roll the signer is still
 // re-signing and a validator accepts either. Only when nothing is cached
 // is the RRset signed now, into the LRU.
+// One query's way through the stages: what each stage leaves for the next.
+struct Responder::Answer {
+  Answer(const ParsedQuery& q, ParseResult p, const Identity& v, Transport t,
+         const ClientAddress& c, uint8_t* out, size_t limit)
+      : query(q),
+        parsed(p),
+        viewer(v),
+        transport(t),
+        client(c),
+        w(out, limit),
+        s(ThreadScratch()) {}
+
+  // The input.
+  const ParsedQuery& query;
+  const ParseResult parsed;
+  const Identity& viewer;
+  const Transport transport;  // For the guard (RRL is about UDP).
+  const ClientAddress& client;
+  // Admit: who is charged, and what Settle reports back.
+  bool guarded = false;
+  GuardKey key;
+  GuardLimits limits;
+  lufd::Guard::Admission admission;
+  bool apex_only = false;       // Charged to the rate only.
+  bool signing_denied = false;  // AppendRrsetSigs withheld a signature.
+  // Classify: opcode, RD and CD come back as received; RA is never set.
+  uint16_t base_flags = 0;
+  bool dnssec_ok = false;
+  uint16_t edns_flags = 0;  // DO echoed; Deny adds CO.
+  // FindZone.
+  Zone* zone = nullptr;
+  std::shared_ptr<const RegistryView> view;
+  std::shared_ptr<const ZoneState> st;
+  uint32_t now = 0;
+  size_t to_apex = 0;  // Labels between the qname and the apex.
+  // AnswerApex / AnswerNumber: an answer written, or what Deny must say;
+  // `present` lists the types at the name for a NODATA NSEC bitmap.
+  enum class Kind { kAnswer, kNoData, kNxDomain } kind = Kind::kAnswer;
+  std::vector<uint16_t>* present = nullptr;
+  // Every stage.
+  ResponseWriter w;
+  uint16_t rcode = kRcodeNoError;
+  bool fits = true;  // False once a record did not fit: Finish sets TC.
+  size_t size = 0;   // The response size once a stage returned kDone.
+  Scratch& s;
+
+  bool Start(uint16_t rc) { return w.Start(query, base_flags | kFlagAA, rc); }
+  Step Done(size_t n) {
+    size = n;
+    return Step::kDone;
+  }
+};
+
 bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
                                 const Zone& z, const ZoneState& st,
                                 std::string_view owner_lower, uint16_t type,
                                 uint32_t ttl,
                                 absl::Span<const std::string> rdatas,
-                                bool try_store, uint32_t now) {
+                                bool try_store, uint32_t now, Answer* a) {
   Scratch& s = ThreadScratch();
   const uint64_t hash = RrsetHash(type, ttl, rdatas);
   auto emit = [&](const CompactRrsig& sig) {
@@ -357,6 +411,15 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   for (uint16_t tag : st.fallback_tags) {
     if (auto sig = from_store(tag)) return emit(*sig);
   }
+  // Online signing is the one per-query cost a flood can multiply: it is
+  // charged before it is done.
+  if (a != nullptr && a->guarded &&
+      !guard_->ChargeSigning(a->key, a->limits,
+                             static_cast<uint32_t>(st.zone_signers.size()),
+                             absl::Now())) {
+    a->signing_denied = true;
+    return true;
+  }
   for (const auto& signer : st.zone_signers) {
     if (signer.key == nullptr) continue;
     auto made = MakeRrsig(*signer.key, signer.tag, z.apex, owner_lower, type,
@@ -375,51 +438,26 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   return true;
 }
 
-// One query's way through the stages: what each stage leaves for the next.
-struct Responder::Answer {
-  Answer(const ParsedQuery& q, ParseResult p, const Identity& v, Transport t,
-         uint8_t* out, size_t limit)
-      : query(q),
-        parsed(p),
-        viewer(v),
-        transport(t),
-        w(out, limit),
-        s(ThreadScratch()) {}
-
-  // The input.
-  const ParsedQuery& query;
-  const ParseResult parsed;
-  const Identity& viewer;
-  const Transport transport;  // For the guard (RRL is about UDP).
-  // Classify: opcode, RD and CD come back as received; RA is never set.
-  uint16_t base_flags = 0;
-  bool dnssec_ok = false;
-  uint16_t edns_flags = 0;  // DO echoed; Deny adds CO.
-  // FindZone.
-  Zone* zone = nullptr;
-  std::shared_ptr<const RegistryView> view;
-  std::shared_ptr<const ZoneState> st;
-  uint32_t now = 0;
-  size_t to_apex = 0;  // Labels between the qname and the apex.
-  // AnswerApex / AnswerNumber: an answer written, or what Deny must say;
-  // `present` lists the types at the name for a NODATA NSEC bitmap.
-  enum class Kind { kAnswer, kNoData, kNxDomain } kind = Kind::kAnswer;
-  std::vector<uint16_t>* present = nullptr;
-  // Every stage.
-  ResponseWriter w;
-  uint16_t rcode = kRcodeNoError;
-  bool fits = true;  // False once a record did not fit: Finish sets TC.
-  size_t size = 0;   // The response size once a stage returned kDone.
-  Scratch& s;
-
-  bool Start(uint16_t rc) { return w.Start(query, base_flags | kFlagAA, rc); }
-  Step Done(size_t n) {
-    size = n;
-    return Step::kDone;
-  }
-};
-
 namespace {
+
+// The E.164 number ("+" and digits) a lowercase wire qname spells in its
+// `to_apex` labels below the apex: only single-digit labels, at most 15,
+// least significant first. False (and `e164` unspecified) otherwise.
+bool QnameNumber(std::string_view qname_lower, size_t to_apex,
+                 std::string* e164) {
+  // Below the apex only single-digit labels can exist.
+  if (to_apex == 0 || to_apex > 15) return false;
+  e164->assign(1 + to_apex, '+');
+  size_t pos = 0;
+  for (size_t i = 0; i < to_apex; ++i) {
+    const uint8_t len = static_cast<uint8_t>(qname_lower[pos]);
+    const char c = qname_lower[pos + 1];
+    if (len != 1 || c < '0' || c > '9') return false;
+    (*e164)[to_apex - i] = c;  // Labels run least significant first.
+    pos += 2;
+  }
+  return true;
+}
 
 // Types at the name, for the bitmap of a compact-denial NSEC.
 const std::vector<uint16_t>& ApexTypes(bool with_dnskey) {
@@ -439,24 +477,154 @@ const std::vector<uint16_t>& NxTypes() {
 
 size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
                           const Identity& viewer, Transport transport,
-                          uint8_t* out, size_t limit) {
+                          const ClientAddress& client, uint8_t* out,
+                          size_t limit) {
   stats_.queries.fetch_add(1, std::memory_order_relaxed);
   if (parsed == ParseResult::kDrop || limit < kHeaderSize) return 0;
-  Answer a(query, parsed, viewer, transport, out,
+  Answer a(query, parsed, viewer, transport, client, out,
            std::min<size_t>(limit, 65535));
   if (Classify(a) == Step::kDone) return a.size;
-  // The guard's slot (a later issue: per-identity quotas, RRL). It runs
-  // here as one more stage, Step Guard(Answer&): it sees the classified
-  // query, its viewer and transport before any registry work, and either
-  // continues or ends the query the way Classify does (Error(a,
-  // kRcodeRefused), or a TC slip through Finish).
   if (FindZone(a) == Step::kDone) return a.size;
+  if (Admit(a) == Step::kDone) return a.size;
   const Step found = a.to_apex == 0 ? AnswerApex(a) : AnswerNumber(a);
-  if (found == Step::kDone) return a.size;
+  if (found == Step::kDone) return Settle(a, a.size);
   if (a.kind != Answer::Kind::kAnswer && Deny(a) == Step::kDone) {
+    return Settle(a, a.size);
+  }
+  return Settle(a, Finish(a));
+}
+
+void Responder::set_guard(lufd::Guard* guard,
+                          const lufd::v1::GuardConfig& config,
+                          DenialRecorder* denials) {
+  guard_ = guard;
+  denials_ = denials;
+  peer_limits_ = GuardLimits::FromConfig(config.peer());
+  anonymous_limits_ = GuardLimits::FromConfig(config.anonymous());
+  v4_prefix_ = static_cast<int>(config.v4_prefix());
+  v6_prefix_ = static_cast<int>(config.v6_prefix());
+  slip_ = config.has_slip() ? config.slip() : 2;
+}
+
+Responder::Step Responder::Admit(Answer& a) {
+  if (guard_ == nullptr || a.viewer.is_admin()) return Step::kContinue;
+  const absl::Time now = absl::Now();
+  if (!a.viewer.anonymous()) {
+    a.key = GuardKey::Org(a.viewer.org_id);
+    a.limits = peer_limits_;
+    if (std::optional<lufd::v1::RegistryObject> org =
+            a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
+        org.has_value()) {
+      a.limits = EffectiveLimits(org->org().quota(), peer_limits_);
+    }
+  } else {
+    // UDP sources are unproven: charge the prefix, so that one host cannot
+    // spread itself over many addresses. TCP and DoT prove the address: a
+    // resolver that shares a /24 with a flooder gets its own budget there,
+    // which is where the slip sends it.
+    const bool proven = a.transport != Transport::kUdp;
+    absl::StatusOr<GuardKey> key =
+        a.client.size == 0
+            ? absl::StatusOr<GuardKey>(GuardKey{GuardKey::Kind::kSourcePrefix,
+                                                "unknown"})
+            : GuardKey::SourcePrefix(a.client.raw(), proven ? 32 : v4_prefix_,
+                                     proven ? 128 : v6_prefix_);
+    if (!key.ok()) return Step::kContinue;
+    a.key = *std::move(key);
+    a.limits = anonymous_limits_;
+  }
+  // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
+  // public and discloses no number: it costs a token, never a budget.
+  absl::string_view item;
+  if (a.to_apex == 0) {
+    a.apex_only = true;
+    a.limits.distinct_numbers_per_day = 0;
+    a.limits.misses_per_day = 0;
+    a.limits.scan_threshold = 0;
+  } else if (QnameNumber(a.query.qname_lower, a.to_apex, &a.s.e164)) {
+    item = a.s.e164;
+  }
+  a.admission = guard_->Admit(a.key, a.limits, item, now);
+  if (!a.admission.status.ok()) {
+    return Refuse(a, a.admission.rule, a.admission.status);
+  }
+  a.guarded = true;
+  return Step::kContinue;
+}
+
+Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
+                                  const absl::Status& why) {
+  if (denials_ != nullptr) {
+    DenialRecord record;
+    record.actor = a.viewer.anonymous()
+                       ? a.key.Describe()
+                       : absl::StrCat(a.viewer.org_id, "/",
+                                      a.viewer.credential_id);
+    record.peer = a.key.kind == GuardKey::Kind::kSourcePrefix ? a.key.id : "";
+    record.method = a.transport == Transport::kUdp   ? "dns/udp"
+                    : a.transport == Transport::kTcp ? "dns/tcp"
+                                                     : "dns/tls";
+    record.reason =
+        DenialReason(why).value_or(std::string(why.message()));
+    record.code = static_cast<int32_t>(why.code());
+    denials_->Record(std::move(record));
+  }
+  if (a.transport == Transport::kUdp && a.viewer.anonymous()) {
+    // Response-rate limiting with slip: a spoofed flood gets nothing
+    // bigger than its queries back, a real resolver retries over TCP.
+    if (slip_ == 0 ||
+        slip_counter_.fetch_add(1, std::memory_order_relaxed) % slip_ != 0) {
+      stats_.guard_dropped.fetch_add(1, std::memory_order_relaxed);
+      return a.Done(0);
+    }
+    stats_.guard_slipped.fetch_add(1, std::memory_order_relaxed);
+    if (!a.w.Start(a.query, a.base_flags | kFlagTC, kRcodeNoError)) {
+      return a.Done(0);
+    }
+    if (a.query.has_edns) {
+      a.w.AppendOpt(max_udp_payload_, kRcodeNoError,
+                    a.edns_flags & kEdnsFlagDO);
+    }
+    return a.Done(a.w.size());
+  }
+  stats_.guard_refused.fetch_add(1, std::memory_order_relaxed);
+  if (!a.w.Start(a.query, a.base_flags, kRcodeRefused) &&
+      !a.w.StartNoQuestion(a.query.id, a.base_flags, kRcodeRefused)) {
+    return a.Done(0);
+  }
+  if (a.query.has_edns) {
+    const uint16_t info =
+        rule == GuardRule::kBlock ? kEdeBlocked : kEdeProhibited;
+    if (!a.w.AppendOptWithEde(max_udp_payload_, kRcodeRefused,
+                              a.edns_flags & kEdnsFlagDO, info,
+                              std::string_view(why.message().data(),
+                                               why.message().size()))) {
+      a.w.AppendOpt(max_udp_payload_, kRcodeRefused,
+                    a.edns_flags & kEdnsFlagDO);
+    }
+  }
+  return a.Done(a.w.size());
+}
+
+size_t Responder::Settle(Answer& a, size_t size) {
+  if (!a.guarded) return size;
+  const bool answered = a.kind == Answer::Kind::kAnswer && size > 0;
+  if (a.signing_denied) {
+    stats_.guard_signing_denied.fetch_add(1, std::memory_order_relaxed);
+    guard_->Report(a.key, a.admission, /*disclosed=*/false, absl::Now());
+    Refuse(a, GuardRule::kSigning,
+           WithDenialReason(
+               absl::ResourceExhaustedError(absl::StrCat(
+                   "signing budget of ", a.key.Describe(), " spent (",
+                   a.limits.signatures_per_second, " signatures per second)")),
+               absl::StrCat("guard: signing budget (",
+                            a.limits.signatures_per_second, "/s)")));
     return a.size;
   }
-  return Finish(a);
+  // The apex is never a miss (it is no number); elsewhere only an answer
+  // with SED counts as one, the same for absent and invisible names.
+  guard_->Report(a.key, a.admission, answered || a.apex_only, absl::Now());
+  return size;
 }
 
 Responder::Step Responder::Error(Answer& a, uint16_t rcode) {
@@ -579,21 +747,7 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
   const ParsedQuery& q = a.query;
   const size_t to_apex = a.to_apex;
   Scratch& s = a.s;
-  // Below the apex only single-digit labels can exist.
-  bool number = to_apex <= 15;
-  s.e164.assign(1, '+');
-  s.e164.resize(1 + (number ? to_apex : 0));
-  size_t pos = 0;
-  for (size_t i = 0; number && i < to_apex; ++i) {
-    const uint8_t len = static_cast<uint8_t>(q.qname_lower[pos]);
-    const char c = q.qname_lower[pos + 1];
-    if (len != 1 || c < '0' || c > '9') {
-      number = false;
-      break;
-    }
-    s.e164[to_apex - i] = c;  // Labels run least significant first.
-    pos += 2;
-  }
+  const bool number = QnameNumber(q.qname_lower, to_apex, &s.e164);
   std::vector<RecordRef>& refs = s.refs;
   const bool found =
       number && a.view->ResolveNumberRefs(s.e164, a.viewer, &refs);
@@ -657,7 +811,7 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
     ok = AppendRrsetSigs(&a.w, Section::kAnswer, *a.zone, *a.st, q.qname_lower,
                          want, ttl,
                          absl::MakeConstSpan(s.rdatas.data(), s.count),
-                         /*try_store=*/true, a.now);
+                         /*try_store=*/true, a.now, &a);
   }
   return Step::kContinue;
 }
@@ -697,7 +851,7 @@ Responder::Step Responder::Deny(Answer& a) {
         ok = AppendRrsetSigs(&a.w, Section::kAuthority, zone, st, q.qname_lower,
                              kTypeNSEC, zone.neg_ttl,
                              absl::MakeConstSpan(&s.nsec_rdata, 1),
-                             /*try_store=*/false, a.now);
+                             /*try_store=*/false, a.now, &a);
       }
     }
   }

@@ -7,9 +7,10 @@
 //
 // Respond is a fixed sequence of named stages (in the spirit of Knot's
 // query processing), each a private member function with its contract
-// below: Classify -> [guard] -> FindZone -> AnswerApex | AnswerNumber ->
-// Deny -> Finish. They share one Answer (the per-query state: the writer,
-// flags, zone, view, what kind of answer it is). The stages before and
+// below: Classify -> FindZone -> Admit (the guard) -> AnswerApex |
+// AnswerNumber -> Deny -> Finish -> Settle (the guard again). They share
+// one Answer (the per-query state: the writer, flags, zone, view, what kind
+// of answer it is). The stages before and
 // after (parse, TSIG) run in DnsServer::Process. RRSIGs are appended by
 // the stage that writes the RRset they cover, right after it.
 //
@@ -42,6 +43,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "lufd/v1/config.pb.h"
+#include "server/core/denial_audit.h"
 #include "server/core/identity.h"
 #include "server/core/view.h"
 #include "server/dns/keyring.h"
@@ -49,6 +51,7 @@
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
 #include "server/dns/wire.h"
+#include "server/guard/guard.h"
 
 namespace lufd::dns {
 
@@ -56,6 +59,11 @@ struct ResponderStats {
   std::atomic<uint64_t> queries{0}, answers{0}, nodata{0}, nxdomain{0},
       refused{0}, formerr{0}, notimp{0}, truncated{0}, signed_on_demand{0},
       sig_store_hits{0}, sig_lru_hits{0};
+  // The guard stage: refused with REFUSED (+ EDE), answered with TC=1
+  // (slip), dropped (anonymous UDP over a limit), and answers withheld
+  // because the identity's signing budget was spent.
+  std::atomic<uint64_t> guard_refused{0}, guard_slipped{0}, guard_dropped{0},
+      guard_signing_denied{0};
 };
 
 class Responder final : public QueryProcessor {
@@ -71,8 +79,15 @@ class Responder final : public QueryProcessor {
   // `limit` is ResponseLimit() as DnsServer computed it; `viewer` is
   // anonymous unless TSIG/DoT identified the peer.
   size_t Respond(const ParsedQuery& query, ParseResult parsed,
-                 const Identity& viewer, Transport transport, uint8_t* out,
+                 const Identity& viewer, Transport transport,
+                 const ClientAddress& client, uint8_t* out,
                  size_t limit) override;
+
+  // Enables the guard stage (call before serving; `guard` and `denials`,
+  // which may be null, must outlive the responder). `config` has defaults
+  // applied (server/ops/config.h).
+  void set_guard(lufd::Guard* guard, const lufd::v1::GuardConfig& config,
+                 DenialRecorder* denials);
 
   const ResponderStats& stats() const { return stats_; }
   // The zones as configured (lowercase wire apexes), in config order.
@@ -101,14 +116,30 @@ class Responder final : public QueryProcessor {
   // class (REFUSED). Writes the response flags and the DO bit into the
   // Answer; on an error writes the whole (error) response and is done.
   Step Classify(Answer& a);
-  // [Guard: a later issue's per-identity quotas and RRL run as one more
-  // stage here, Step Guard(Answer&), between Classify and FindZone; see
-  // the marked slot in Respond.]
   // Zone: the longest configured apex that holds the qname (none, or a
   // private zone asked anonymously: REFUSED); per-zone qtype refusals
   // (NXNAME: FORMERR, AXFR/IXFR: REFUSED). Writes the zone, the view, the
   // zone's apex state and the label count below the apex.
   Step FindZone(Answer& a);
+  // Admit, the guard stage (when set_guard gave one a guard; admins pass
+  // untouched; names outside every zone were refused already): charges the
+  // query to its identity before any registry work (Guard::Admit with the
+  // number the qname spells; apex queries are charged to the rate only).
+  // Identified peers (TSIG, DoT) are charged to their org with its Quota
+  // over guard.peer; anonymous clients to their source prefix over UDP
+  // (guard.v4_prefix / v6_prefix) and to their address over TCP and DoT
+  // (which prove it), with guard.anonymous. Over a limit: Refuse().
+  Step Admit(Answer& a);
+  // The answer of a query the guard refused (by `rule`): anonymous UDP
+  // gets the slip (every guard.slip-th refusal header + question with TC=1,
+  // the rest nothing); everyone else REFUSED with an Extended DNS Error
+  // (RFC 8914: Blocked for a block, else Prohibited) when the query had
+  // EDNS. Recorded in the denial audit.
+  Step Refuse(Answer& a, GuardRule rule, const absl::Status& why);
+  // After the answer: reports it to the guard (answered with SED or not),
+  // and replaces it by Refuse() when the signing budget withheld a
+  // signature.
+  size_t Settle(Answer& a, size_t size);
   // Apex: SOA, NS, DNSKEY (with their RRSIGs under DO); ANY answers the SOA
   // (RFC 8482): starts the response and writes the RRset. Any other type:
   // sets kind NODATA and the types present (for the denial's NSEC
@@ -139,11 +170,14 @@ class Responder final : public QueryProcessor {
   // RRSIGs over an RRset owned by the qname, one per zone-signing key:
   // SignatureCache (when try_store), then SignatureLru, else signed now
   // into the LRU. False when the writer ran out of room.
+  // Signing on demand is charged to `a`'s identity first (Guard::
+  // ChargeSigning); over its budget nothing is signed and a.signing_denied
+  // is set (Settle then refuses the query).
   bool AppendRrsetSigs(ResponseWriter* w, ResponseWriter::Section section,
                        const Zone& zone, const ZoneState& state,
                        std::string_view owner_lower, uint16_t type,
                        uint32_t ttl, absl::Span<const std::string> rdatas,
-                       bool try_store, uint32_t now);
+                       bool try_store, uint32_t now, Answer* a);
   DnssecTiming timing_;
   std::vector<std::unique_ptr<Zone>> zones_;
   const ViewHolder* views_ = nullptr;
@@ -152,6 +186,15 @@ class Responder final : public QueryProcessor {
   SignatureLru* lru_ = nullptr;
   ResponderStats stats_;
   uint16_t max_udp_payload_ = 1232;
+  // set_guard.
+  lufd::Guard* guard_ = nullptr;
+  DenialRecorder* denials_ = nullptr;
+  GuardLimits peer_limits_;
+  GuardLimits anonymous_limits_;
+  int v4_prefix_ = 24;
+  int v6_prefix_ = 56;
+  uint32_t slip_ = 2;
+  std::atomic<uint64_t> slip_counter_{0};
 };
 
 }  // namespace lufd::dns

@@ -266,7 +266,8 @@ void DnsServer::Stop() {
 }
 
 size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
-                          const Identity& conn_identity, uint8_t* out,
+                          const Identity& conn_identity,
+                          const ClientAddress& client, uint8_t* out,
                           size_t capacity) {
   switch (transport) {
     case Transport::kUdp:
@@ -290,8 +291,8 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
   // The one place the response size limit is decided (processor.h).
   const size_t limit = ResponseLimit(query, transport, capacity);
   if (parsed != ParseResult::kOk || !query.has_tsig) {
-    return processor_->Respond(query, parsed, conn_identity, transport, out,
-                               limit);
+    return processor_->Respond(query, parsed, conn_identity, transport, client,
+                               out, limit);
   }
   const uint64_t now = NowUnix();
   const TsigState tsig = VerifyQueryTsig(packet, query, tsig_keys_, now);
@@ -321,7 +322,7 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
   const size_t reserve = TsigReserve(tsig);
   if (limit < kHeaderSize + reserve + 64) return 0;
   const size_t n = processor_->Respond(query, parsed, tsig.identity, transport,
-                                       out, limit - reserve);
+                                       client, out, limit - reserve);
   if (n == 0) return 0;
   // An unsigned answer to a signed query would be rejected by the client;
   // with the reserve this cannot fail, but send nothing if it did.
@@ -400,7 +401,8 @@ void DnsServer::UdpWorker(int fd) {
       uint8_t* out = tx.data() + m * out_size;
       const size_t size = Process(
           absl::MakeConstSpan(rx.data() + i * kUdpReceiveBuffer, h.msg_len),
-          Transport::kUdp, anonymous, out, out_size);
+          Transport::kUdp, anonymous, ClientAddress::From(peers[i]), out,
+          out_size);
       if (size == 0) continue;
       tx_iov[m] = {out, size};
       std::memset(&tx_hdr[m], 0, sizeof(mmsghdr));

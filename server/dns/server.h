@@ -128,9 +128,11 @@ class DnsServer {
   // writes the response to `packet` into out[0..capacity) and returns its
   // size (0 = send nothing). `capacity` is the transport's limit
   // (max_udp_payload for UDP, 65535 for TCP/DoT); `conn_identity` is the
-  // DoT identity or anonymous.
+  // DoT identity or anonymous; `client` the source address (may be
+  // unknown).
   size_t Process(absl::Span<const uint8_t> packet, Transport transport,
-                 const Identity& conn_identity, uint8_t* out, size_t capacity);
+                 const Identity& conn_identity, const ClientAddress& client,
+                 uint8_t* out, size_t capacity);
 
  private:
   struct UdpSocket;

@@ -279,6 +279,7 @@ void DnsServer::TcpLoop::Accept(const Listener& l) {
     conn->fd = fd;
     conn->generation = ++generation_;
     conn->source = std::move(source);
+    conn->client = ClientAddress::From(peer);
     conn->deadline = absl::Now() + options_.tcp_idle_timeout;
     if (l.tls) {
       conn->ssl = SSL_new(ctx_);
@@ -485,7 +486,7 @@ bool DnsServer::TcpLoop::ProcessInput(Conn* c) {
     const size_t n =
         server_->Process(absl::MakeConstSpan(p + 2, len),
                          c->ssl != nullptr ? Transport::kTls : Transport::kTcp,
-                         identity, scratch_.data(), kMaxTcpMessage);
+                         identity, c->client, scratch_.data(), kMaxTcpMessage);
     if (n > 0) {
       c->out.push_back(static_cast<char>(n >> 8));
       c->out.push_back(static_cast<char>(n & 0xff));

@@ -72,6 +72,7 @@ class DnsServer::TcpLoop {
     int fd = -1;
     uint32_t generation = 0;
     std::string source;
+    ClientAddress client;  // For the guard.
     SSL* ssl = nullptr;
     bool handshaking = false;
     std::string peer_pem;

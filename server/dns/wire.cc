@@ -4,6 +4,7 @@
 // into the caller's strings once (whose capacity survives reuse).
 #include "server/dns/wire.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "server/dns/bytes.h"
@@ -444,6 +445,30 @@ bool ResponseWriter::AppendOpt(uint16_t udp_payload, uint16_t rcode,
   Put16(p + 7, edns_flags);
   Put16(p + 9, 0);
   size_ += 11;
+  return Bump(Section::kAdditional);
+}
+
+bool ResponseWriter::AppendOptWithEde(uint16_t udp_payload, uint16_t rcode,
+                                      uint16_t edns_flags, uint16_t info_code,
+                                      std::string_view text) {
+  if (size_ < kHeaderSize || capacity_ - size_ < 11 + 6) return false;
+  if (counts_[3] == 0xFFFF) return false;
+  const size_t room = capacity_ - size_ - 11 - 6;
+  text = text.substr(0, std::min<size_t>({text.size(), room, 200}));
+  uint8_t* p = buffer_ + size_;
+  p[0] = 0;
+  Put16(p + 1, kTypeOPT);
+  Put16(p + 3, udp_payload);
+  p[5] = static_cast<uint8_t>((rcode >> 4) & 0xFF);
+  p[6] = 0;
+  Put16(p + 7, edns_flags);
+  const uint16_t option_len = static_cast<uint16_t>(2 + text.size());
+  Put16(p + 9, static_cast<uint16_t>(4 + option_len));
+  Put16(p + 11, kEdnsOptionEde);
+  Put16(p + 13, option_len);
+  Put16(p + 15, info_code);
+  std::memcpy(p + 17, text.data(), text.size());
+  size_ += 17 + text.size();
   return Bump(Section::kAdditional);
 }
 

@@ -72,7 +72,12 @@ inline constexpr uint16_t kFlagCD = 0x0010;
 
 // EDNS flags (OPT TTL low 16 bits).
 inline constexpr uint16_t kEdnsFlagDO = 0x8000;
-inline constexpr uint16_t kEdnsFlagCO = 0x4000;  // RFC 9824 Compact Answers OK.
+inline constexpr uint16_t kEdnsFlagCO = 0x4000;
+// RFC 8914 Extended DNS Errors: the option code and the info codes the
+// guard uses.
+inline constexpr uint16_t kEdnsOptionEde = 15;
+inline constexpr uint16_t kEdeBlocked = 15;
+inline constexpr uint16_t kEdeProhibited = 18;  // RFC 9824 Compact Answers OK.
 
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxNameLength = 255;
@@ -152,6 +157,11 @@ class ResponseWriter {
                 std::string_view tail);
   // OPT pseudo-RR: our payload size, extended rcode high bits, flags.
   bool AppendOpt(uint16_t udp_payload, uint16_t rcode, uint16_t edns_flags);
+  // OPT with one Extended DNS Error option (RFC 8914): `info_code` and
+  // `text` (UTF-8, clipped to fit and to 200 bytes).
+  bool AppendOptWithEde(uint16_t udp_payload, uint16_t rcode,
+                        uint16_t edns_flags, uint16_t info_code,
+                        std::string_view text);
 
   void SetFlags(uint16_t flags);  // Replaces the second header word.
   void SetRcode(uint16_t rcode);  // Low 4 bits into the header.

@@ -384,6 +384,7 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                : absl::StrCat("guard: disclosure budget (",
                               limits.distinct_numbers_per_day, " per 24 h)"));
       const GuardRule rule = rate ? GuardRule::kRate : GuardRule::kDisclosure;
+      admission.rule = rule;
       if (!limits.DryRun(rule)) {
         ++s.counters.denied[static_cast<int>(rule)];
         return admission;

@@ -197,6 +197,7 @@ class Guard {
   struct Admission {
     absl::Status status;  // OK, or RESOURCE_EXHAUSTED naming the limit.
     absl::Duration retry_after = absl::ZeroDuration();  // When refused.
+    GuardRule rule = GuardRule::kRate;  // The rule that refused.
     // Internal: what Report() settles.
     bool charged = false;   // A token was taken (not in dry-run excess).
     bool reserved = false;  // A disclosure slot is held for `item`.

@@ -324,7 +324,7 @@ class ResponderTest : public ::testing::Test {
     ParsedQuery pq;
     ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
     std::vector<uint8_t> out(capacity);
-    size_t n = responder_->Respond(pq, pr, viewer, t, out.data(),
+    size_t n = responder_->Respond(pq, pr, viewer, t, ClientAddress{}, out.data(),
                                    Limit(pq, t, capacity));
     out.resize(n);
     return out;

@@ -36,11 +36,13 @@ constexpr const char* kSecret = testing::kPeerKeySecret;
 class FakeProcessor : public QueryProcessor {
  public:
   size_t Respond(const ParsedQuery& query, ParseResult parsed,
-                 const Identity& viewer, Transport transport, uint8_t* out,
+                 const Identity& viewer, Transport transport,
+                 const ClientAddress& client, uint8_t* out,
                  size_t limit) override {
     {
       absl::MutexLock lock(&mu_);
       last_transport_ = transport;
+      last_client_ = client;
     }
     ResponseWriter w(out, limit);
     if (parsed == ParseResult::kFormErr) {
@@ -65,10 +67,15 @@ class FakeProcessor : public QueryProcessor {
     absl::MutexLock lock(&mu_);
     return last_transport_;
   }
+  ClientAddress last_client() {
+    absl::MutexLock lock(&mu_);
+    return last_client_;
+  }
 
  private:
   absl::Mutex mu_;
   Transport last_transport_ = Transport::kUdp;
+  ClientAddress last_client_;
 };
 
 std::vector<uint8_t> Query(uint16_t id, const char* name = "6.6.e164.arpa.",
@@ -247,10 +254,17 @@ TEST_F(DnsServerTest, UdpOverIpv4AndIpv6OnTheSamePortNumberPerAddress) {
   EXPECT_EQ(Id(*r), 7);
   EXPECT_EQ(Rcode(*r), kRcodeNoError);
   EXPECT_TRUE(Contains(*r, "anonymous"));
+  ClientAddress client = processor_.last_client();
+  ASSERT_EQ(client.size, 4);
+  EXPECT_EQ(client.raw(), absl::string_view("\x7f\0\0\x01", 4));
   auto r6 = Udp(Query(8), /*v6=*/true);
   ASSERT_TRUE(r6.has_value());
   EXPECT_EQ(Id(*r6), 8);
   EXPECT_GE(server_->stats().udp_queries.load(), 2u);
+  client = processor_.last_client();
+  ASSERT_EQ(client.size, 16);
+  EXPECT_EQ(client.raw(), absl::string_view(
+                              "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16));
 }
 
 TEST_F(DnsServerTest, WildcardAddressesAnswerFromTheQueriedAddress) {
@@ -364,6 +378,10 @@ TEST_F(DnsServerTest, TcpPipelinedQueriesInOneWrite) {
   }
   for (int id = 1; id <= 5; ++id) EXPECT_TRUE(seen[id]) << id;
   EXPECT_EQ(processor_.last_transport(), Transport::kTcp);
+  // The guard charges anonymous clients by their address: it must arrive.
+  const ClientAddress client = processor_.last_client();
+  ASSERT_EQ(client.size, 4);
+  EXPECT_EQ(client.raw(), absl::string_view("\x7f\0\0\x01", 4));
   // The connection stays open for more.
   TcpSend(fd, Query(6));
   auto r = TcpReceive(fd);

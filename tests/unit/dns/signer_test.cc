@@ -251,7 +251,7 @@ TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
     }
     size_t n =
         (*responder)
-            ->Respond(pq, pr, viewer, Transport::kUdp, out.data(),
+            ->Respond(pq, pr, viewer, Transport::kUdp, ClientAddress{}, out.data(),
                       ResponseLimit(
                           pq, Transport::kUdp,
                           std::min<size_t>(out.size(),
