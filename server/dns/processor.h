@@ -26,7 +26,6 @@
 #include <cstring>
 
 #include "absl/strings/string_view.h"
-
 #include "server/core/identity.h"
 #include "server/dns/wire.h"
 

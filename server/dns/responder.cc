@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/core/denial.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/core/denial.h"
 #include "server/dns/bytes.h"
 #include "server/dns/canonical.h"
 #include "server/dns/dnssec.h"
@@ -525,8 +525,8 @@ Responder::Step Responder::Admit(Answer& a) {
     const bool proven = a.transport != Transport::kUdp;
     absl::StatusOr<GuardKey> key =
         a.client.size == 0
-            ? absl::StatusOr<GuardKey>(GuardKey{GuardKey::Kind::kSourcePrefix,
-                                                "unknown"})
+            ? absl::StatusOr<GuardKey>(
+                  GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"})
             : GuardKey::SourcePrefix(a.client.raw(), proven ? 32 : v4_prefix_,
                                      proven ? 128 : v6_prefix_);
     if (!key.ok()) return Step::kContinue;
@@ -556,16 +556,14 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
                                   const absl::Status& why) {
   if (denials_ != nullptr) {
     DenialRecord record;
-    record.actor = a.viewer.anonymous()
-                       ? a.key.Describe()
-                       : absl::StrCat(a.viewer.org_id, "/",
-                                      a.viewer.credential_id);
+    record.actor = a.viewer.anonymous() ? a.key.Describe()
+                                        : absl::StrCat(a.viewer.org_id, "/",
+                                                       a.viewer.credential_id);
     record.peer = a.key.kind == GuardKey::Kind::kSourcePrefix ? a.key.id : "";
     record.method = a.transport == Transport::kUdp   ? "dns/udp"
                     : a.transport == Transport::kTcp ? "dns/tcp"
                                                      : "dns/tls";
-    record.reason =
-        DenialReason(why).value_or(std::string(why.message()));
+    record.reason = DenialReason(why).value_or(std::string(why.message()));
     record.code = static_cast<int32_t>(why.code());
     denials_->Record(std::move(record));
   }
@@ -595,10 +593,9 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
   if (a.query.has_edns) {
     const uint16_t info =
         rule == GuardRule::kBlock ? kEdeBlocked : kEdeProhibited;
-    if (!a.w.AppendOptWithEde(max_udp_payload_, kRcodeRefused,
-                              a.edns_flags & kEdnsFlagDO, info,
-                              std::string_view(why.message().data(),
-                                               why.message().size()))) {
+    if (!a.w.AppendOptWithEde(
+            max_udp_payload_, kRcodeRefused, a.edns_flags & kEdnsFlagDO, info,
+            std::string_view(why.message().data(), why.message().size()))) {
       a.w.AppendOpt(max_udp_payload_, kRcodeRefused,
                     a.edns_flags & kEdnsFlagDO);
     }
