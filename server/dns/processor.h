@@ -7,9 +7,10 @@
 //
 //   DnsServer::Process   parse (ParseQuery), classify TSIG (tsig.h), the
 //                        response size limit (ResponseLimit, below)
-//   QueryProcessor       classify (opcode, class, EDNS) -> [guard] -> zone
-//                        -> apex | number -> denial -> finish (EDNS,
-//                        truncation)
+//   QueryProcessor       classify (opcode, class, EDNS) -> zone -> guard
+//                        (server/guard: charge the identity; refuse, slip
+//                        or drop) -> apex | number -> denial -> finish
+//                        (EDNS, truncation) -> settle (report to the guard)
 //   DnsServer::Process   finish TSIG (sign the response), send
 //
 // Thread-safety: Respond is called concurrently from every listener thread

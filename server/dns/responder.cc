@@ -340,6 +340,7 @@ struct Responder::Answer {
   GuardLimits limits;
   lufd::Guard::Admission admission;
   bool apex_only = false;       // Charged to the rate only.
+  absl::Time guard_now;         // When Admit charged it.
   bool signing_denied = false;  // AppendRrsetSigs withheld a signature.
   // Classify: opcode, RD and CD come back as received; RA is never set.
   uint16_t base_flags = 0;
@@ -416,7 +417,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   if (a != nullptr && a->guarded &&
       !guard_->ChargeSigning(a->key, a->limits,
                              static_cast<uint32_t>(st.zone_signers.size()),
-                             absl::Now())) {
+                             a->guard_now)) {
     a->signing_denied = true;
     return true;
   }
@@ -456,6 +457,52 @@ bool QnameNumber(std::string_view qname_lower, size_t to_apex,
     (*e164)[to_apex - i] = c;  // Labels run least significant first.
     pos += 2;
   }
+  return true;
+}
+
+// The guard key of an anonymous client: its address masked to `v4_bits` /
+// `v6_bits`. The text form costs an inet_ntop and a string, so the last
+// prefix seen is kept per thread: a listener thread sees the same few
+// sources in a row.
+bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
+               GuardKey* key) {
+  struct Last {
+    ClientAddress masked;
+    int bits = -1;
+    GuardKey key;
+  };
+  thread_local Last last;
+  if (client.size == 0) {
+    *key = GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
+    return true;
+  }
+  const int bits = client.size == 4 ? v4_bits : v6_bits;
+  ClientAddress masked;
+  masked.size = client.size;
+  for (int i = 0; i < client.size; ++i) {
+    const int keep = std::clamp(bits - 8 * i, 0, 8);
+    masked.bytes[i] = static_cast<uint8_t>(
+        client.bytes[i] & (keep == 0 ? 0 : (0xff << (8 - keep)) & 0xff));
+  }
+  if (last.bits == bits && last.masked.size == masked.size &&
+      std::memcmp(last.masked.bytes, masked.bytes, masked.size) == 0) {
+    *key = last.key;
+    return true;
+  }
+  absl::StatusOr<GuardKey> made =
+      client.size == 4
+          // inet_ntop's text without its printf: under a flood from many
+          // prefixes this is per query.
+          ? absl::StatusOr<GuardKey>(GuardKey{
+                GuardKey::Kind::kSourcePrefix,
+                absl::StrCat(masked.bytes[0], ".", masked.bytes[1], ".",
+                             masked.bytes[2], ".", masked.bytes[3], "/", bits)})
+          : GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
+  if (!made.ok()) return false;
+  last.masked = masked;
+  last.bits = bits;
+  last.key = *made;
+  *key = *std::move(made);
   return true;
 }
 
@@ -523,14 +570,10 @@ Responder::Step Responder::Admit(Answer& a) {
     // resolver that shares a /24 with a flooder gets its own budget there,
     // which is where the slip sends it.
     const bool proven = a.transport != Transport::kUdp;
-    absl::StatusOr<GuardKey> key =
-        a.client.size == 0
-            ? absl::StatusOr<GuardKey>(
-                  GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"})
-            : GuardKey::SourcePrefix(a.client.raw(), proven ? 32 : v4_prefix_,
-                                     proven ? 128 : v6_prefix_);
-    if (!key.ok()) return Step::kContinue;
-    a.key = *std::move(key);
+    if (!SourceKey(a.client, proven ? 32 : v4_prefix_,
+                   proven ? 128 : v6_prefix_, &a.key)) {
+      return Step::kContinue;
+    }
     a.limits = anonymous_limits_;
   }
   // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
@@ -544,6 +587,7 @@ Responder::Step Responder::Admit(Answer& a) {
   } else if (QnameNumber(a.query.qname_lower, a.to_apex, &a.s.e164)) {
     item = a.s.e164;
   }
+  a.guard_now = now;
   a.admission = guard_->Admit(a.key, a.limits, item, now);
   if (!a.admission.status.ok()) {
     return Refuse(a, a.admission.rule, a.admission.status);
@@ -608,7 +652,7 @@ size_t Responder::Settle(Answer& a, size_t size) {
   const bool answered = a.kind == Answer::Kind::kAnswer && size > 0;
   if (a.signing_denied) {
     stats_.guard_signing_denied.fetch_add(1, std::memory_order_relaxed);
-    guard_->Report(a.key, a.admission, /*disclosed=*/false, absl::Now());
+    guard_->Report(a.key, a.admission, /*disclosed=*/false, a.guard_now);
     Refuse(a, GuardRule::kSigning,
            WithDenialReason(
                absl::ResourceExhaustedError(absl::StrCat(
@@ -620,7 +664,9 @@ size_t Responder::Settle(Answer& a, size_t size) {
   }
   // The apex is never a miss (it is no number); elsewhere only an answer
   // with SED counts as one, the same for absent and invisible names.
-  guard_->Report(a.key, a.admission, answered || a.apex_only, absl::Now());
+  // Reported at the admission's time: answering takes microseconds, and a
+  // second clock read per query would cost more than it tells.
+  guard_->Report(a.key, a.admission, answered || a.apex_only, a.guard_now);
   return size;
 }
 
