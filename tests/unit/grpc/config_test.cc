@@ -385,6 +385,39 @@ TEST(ConfigTest, GuardDefaultsApplied) {
   EXPECT_EQ(off->guard().peer().distinct_numbers_per_day(), 0u);
 }
 
+// The guard's anonymous class, prefixes, slip and ladder: defaults, and
+// every bad value named.
+TEST(ConfigTest, GuardAnonymousDefaultsAndErrors) {
+  auto config = ParseConfigYaml("guard:\n  slip: 0\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ApplyConfigDefaults(&*config);
+  const auto& guard = config->guard();
+  EXPECT_EQ(guard.anonymous().lookups_per_second(), 200u);
+  EXPECT_EQ(guard.anonymous().signatures_per_second(), 100u);
+  EXPECT_EQ(guard.v4_prefix(), 24u);
+  EXPECT_EQ(guard.v6_prefix(), 56u);
+  EXPECT_TRUE(guard.has_slip());
+  EXPECT_EQ(guard.slip(), 0u);  // `optional`: 0 (always drop) is kept.
+  EXPECT_EQ(guard.scan_window(), "60s");
+
+  TempDir dir;
+  auto bad = ParseConfigYaml(
+      "guard:\n  v4_prefix: 33\n  v6_prefix: 8\n"
+      "  block_ladder: [\"1m\", \"soon\"]\n  scan_window: \"0s\"\n"
+      "  anonymous:\n    dry_run_rules: [\"rate\", \"everything\"]\n");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  ApplyConfigDefaults(&*bad);
+  absl::Status s = ValidateConfig(*bad);
+  ASSERT_FALSE(s.ok());
+  const std::string msg(s.message());
+  EXPECT_THAT(msg, HasSubstr("guard.v4_prefix: must be 8-32"));
+  EXPECT_THAT(msg, HasSubstr("guard.v6_prefix: must be 16-128"));
+  EXPECT_THAT(msg, HasSubstr("guard.block_ladder[1]"));
+  EXPECT_THAT(msg, HasSubstr("guard.scan_window"));
+  EXPECT_THAT(msg, HasSubstr("unknown rule \"everything\""));
+  EXPECT_THAT(msg, Not(HasSubstr("guard.block_ladder[0]")));
+}
+
 TEST(ConfigTest, ExplicitFalseKept) {
   auto config = ParseConfigYaml(
       "dns:\n  dnssec:\n    sign_ahead: false\n    enabled: false\n"
