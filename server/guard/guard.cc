@@ -409,7 +409,7 @@ struct Guard::State {
     for (int64_t s = miss_newest - kMissSlots; s <= miss_newest; ++s) {
       if (s >= 0 && miss_slots[s % kMissRing] != 0) {
         const absl::Time leaves =
-            absl::UnixEpoch() + slot * static_cast<double>(s + kMissRing);
+            absl::UnixEpoch() + slot * (s + kMissRing);
         return std::max(absl::Milliseconds(1), leaves - now);
       }
     }
@@ -505,6 +505,7 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
     auto probe = std::prev(shard.lru.end());
     bool at_rest = false;
     for (int i = 0; i < kEvictionProbe && probe != shard.lru.end(); ++i) {
+      if (i >= 8 && victim != shard.lru.end()) break;
       auto next =
           probe == shard.lru.begin() ? shard.lru.end() : std::prev(probe);
       State& candidate = *shard.states[*probe];
