@@ -175,9 +175,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
   if (config.guard().enabled()) {
-    GuardOptions guard_options;
-    guard_options.max_identities = config.guard().max_identities();
-    s->guard_ = std::make_unique<Guard>(guard_options);
+    s->guard_ =
+        std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
     s->lookup_->set_guard(s->guard_.get(),
                           GuardLimits::FromConfig(config.guard().peer()));
   }
@@ -189,6 +188,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       admin_options);
   if (s->dns_ != nullptr) s->admin_->set_key_admin(s->dns_->key_manager());
   s->admin_->set_denial_recorder(s->denials_.get());
+  s->admin_->set_guard(s->guard_.get());  // Null when the guard is off.
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(grpc_config.tls()));
