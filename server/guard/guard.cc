@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <deque>
 #include <list>
 
@@ -217,35 +219,150 @@ uint64_t Guard::ItemCode(absl::string_view item) {
   return absl::HashOf(item) | (uint64_t{1} << 63);
 }
 
+namespace {
+
+// Miss budget: misses are counted per time slot of window / kMissSlots; a
+// miss stays counted from its slot until kMissSlots + 1 slot starts later,
+// i.e. for at least the window and at most one slot more (24 h window: 1 h
+// slots, a miss is forgotten 24 to 25 h after it happened).
+constexpr int kMissSlots = 24;
+constexpr int kMissRing = kMissSlots + 1;  // The current slot + 24 full ones.
+
+// Scan detector bounds.
+constexpr size_t kMaxScanPrefixes = 32;
+constexpr uint32_t kNumbersPerPrefix = 100;  // Last two digits.
+constexpr int kNearSequential = 3;
+// An identity table shard full of blocked identities: how many of the
+// coldest are looked at for one that may be evicted.
+constexpr int kEvictionProbe = 64;
+
+std::string RetryText(absl::Duration d) {
+  return absl::FormatDuration(absl::Ceil(d, absl::Milliseconds(1)));
+}
+
+std::string WindowText(absl::Duration window) {
+  return window == absl::Hours(24) ? std::string("24 h")
+                                   : absl::FormatDuration(window);
+}
+
+bool IsNumberCode(uint64_t code) { return (code >> 63) == 0; }
+
+// The scan prefix of a number's code (its digit count kept, the last two
+// digits dropped) and those two digits.
+uint64_t ScanPrefixOf(uint64_t code) {
+  const uint64_t count = code >> 50;
+  const uint64_t value = code & ((uint64_t{1} << 50) - 1);
+  return (count << 50) | (value / kNumbersPerPrefix);
+}
+uint32_t LastTwoDigits(uint64_t code) {
+  return static_cast<uint32_t>((code & ((uint64_t{1} << 50) - 1)) %
+                               kNumbersPerPrefix);
+}
+
+// "+1202555xx" for a scan prefix.
+std::string DescribeScanPrefix(uint64_t prefix) {
+  const int count = static_cast<int>(prefix >> 50);
+  const uint64_t value = prefix & ((uint64_t{1} << 50) - 1);
+  std::string digits = absl::StrCat(value);
+  const int want = std::max(0, count - 2);
+  if (value == 0 && want == 0) digits.clear();
+  if (static_cast<int>(digits.size()) < want) {
+    digits.insert(0, static_cast<size_t>(want) - digits.size(), '0');
+  }
+  return absl::StrCat("+", digits, std::string(std::min(count, 2), 'x'));
+}
+
+struct Bits128 {
+  uint64_t w[2] = {0, 0};
+  bool Test(uint32_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
+  uint32_t Count() const {
+    return static_cast<uint32_t>(std::popcount(w[0]) + std::popcount(w[1]));
+  }
+  // True when newly set.
+  bool Set(uint32_t i) {
+    const uint64_t bit = uint64_t{1} << (i & 63);
+    if (w[i >> 6] & bit) return false;
+    w[i >> 6] |= bit;
+    return true;
+  }
+};
+
+// A token bucket's level at `now` without changing it.
+double Level(double tokens, absl::Time refilled, double rate, uint32_t burst,
+             absl::Time now) {
+  const double depth = std::max<uint32_t>(1, burst);
+  if (rate == 0) return depth;
+  if (refilled == absl::InfinitePast()) return depth;
+  if (now <= refilled) return std::min(tokens, depth);
+  return std::min(depth, tokens + absl::ToDoubleSeconds(now - refilled) * rate);
+}
+
+// Refills a bucket to `now` (first use: full).
+void RefillBucket(double& tokens, absl::Time& refilled, double rate,
+                  uint32_t burst, absl::Time now) {
+  if (rate == 0) return;
+  tokens = Level(tokens, refilled, rate, burst, now);
+  refilled = std::max(refilled, now);
+}
+
+}  // namespace
+
 struct Guard::State {
   // Token bucket; `tokens` may be negative (a miss's debt).
   double tokens = 0;
   absl::Time refilled = absl::InfinitePast();
+  // Signing bucket (ChargeSigning).
+  double signing_tokens = 0;
+  absl::Time signing_refilled = absl::InfinitePast();
   // Disclosure window: the items and when each was first disclosed in it.
   absl::flat_hash_set<uint64_t> disclosed;
   std::deque<std::pair<absl::Time, uint64_t>> order;
   uint32_t reserved = 0;   // Disclosure slots held by requests in flight.
   uint32_t in_flight = 0;  // Admitted, not yet reported.
-  uint32_t last_burst = 0;
-  double last_rate = 0;
+  // Miss budget: misses per slot; miss_slot[i % kMissRing] holds slot i.
+  uint32_t miss_slots[kMissRing] = {};
+  int64_t miss_newest = 0;  // The newest slot written (an absolute index).
+  uint32_t misses_total = 0;
+  uint32_t miss_reserved = 0;  // Requests in flight counted as misses.
+  // Scan detector: number prefixes (LRU by `used`), non-numbers apart.
+  struct ScanPrefix {
+    uint64_t prefix = 0;
+    absl::Time start;  // The window's start.
+    absl::Time used;
+    Bits128 seen, missed;
+    uint8_t last = 0;  // The previous number's last two digits.
+    bool has_last = false;
+    uint8_t sequential = 0;
+    // A new window: the counts start afresh.
+    void Reset(absl::Time now) {
+      const uint64_t keep = prefix;
+      *this = ScanPrefix();
+      prefix = keep;
+      start = now;
+      used = now;
+    }
+  };
+  std::vector<ScanPrefix> scan;
+  std::vector<uint64_t> scan_other;  // Distinct non-number misses.
+  absl::Time scan_other_start = absl::InfinitePast();
+  // Offences and blocks.
+  uint32_t offence_level = 0;
+  absl::Time last_offence = absl::InfinitePast();
+  absl::Time blocked_until = absl::InfinitePast();
+  std::string block_reason;     // "offence 2: ..." of the current block.
+  uint32_t window_denials = 0;  // Refusals in the current scan_window.
+  absl::Time denial_window_start = absl::InfinitePast();
+  // For Explain().
+  GuardLimits limits;  // Last applied.
+  absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
+  absl::Time last_denied = absl::InfinitePast();
+  std::string last_denial;
   GuardCounters counters;
   std::list<GuardKey>::iterator lru;  // Into Shard::lru.
 
-  void Refill(const GuardLimits& limits, absl::Time now) {
-    last_rate = limits.lookups_per_second;
-    last_burst = limits.burst;
-    if (limits.lookups_per_second == 0) return;
-    const double burst = std::max<uint32_t>(1, limits.burst);
-    if (refilled == absl::InfinitePast()) {
-      tokens = burst;
-    } else if (now > refilled) {
-      tokens = std::min(burst, tokens + absl::ToDoubleSeconds(now - refilled) *
-                                            limits.lookups_per_second);
-    } else {
-      tokens = std::min(tokens, burst);  // A lowered burst applies at once.
-    }
-    refilled = std::max(refilled, now);
+  void Refill(const GuardLimits& l, absl::Time now) {
+    RefillBucket(tokens, refilled, l.lookups_per_second, l.burst, now);
   }
   void Expire(absl::Duration window, absl::Time now) {
     while (!order.empty() && order.front().first + window <= now) {
@@ -253,13 +370,75 @@ struct Guard::State {
       order.pop_front();
     }
   }
+  static int64_t MissSlot(absl::Duration window, absl::Time now) {
+    const absl::Duration slot =
+        std::max(absl::Nanoseconds(1), window / kMissSlots);
+    return absl::ToInt64Nanoseconds(
+               absl::Floor(now - absl::UnixEpoch(), slot)) /
+           absl::ToInt64Nanoseconds(slot);
+  }
+  // Moves the ring to `now`'s slot, forgetting slots that left the window.
+  void ExpireMisses(absl::Duration window, absl::Time now) {
+    if (misses_total == 0) return;
+    const int64_t current = MissSlot(window, now);
+    if (current <= miss_newest) return;
+    const int64_t steps = std::min<int64_t>(current - miss_newest, kMissRing);
+    for (int64_t i = 1; i <= steps; ++i) {
+      uint32_t& c = miss_slots[(miss_newest + i) % kMissRing];
+      misses_total -= c;
+      c = 0;
+    }
+    miss_newest = current;
+  }
+  void AddMiss(absl::Duration window, absl::Time now) {
+    ExpireMisses(window, now);
+    const int64_t current = MissSlot(window, now);
+    if (misses_total == 0 || current > miss_newest) {
+      if (misses_total == 0)
+        std::fill(std::begin(miss_slots), std::end(miss_slots), 0u);
+      miss_newest = std::max(miss_newest, current);
+    }
+    // A report older than the newest slot counts in the newest one.
+    ++miss_slots[miss_newest % kMissRing];
+    ++misses_total;
+  }
+  // When the oldest counted miss leaves the window.
+  absl::Duration MissRetry(absl::Duration window, absl::Time now) const {
+    const absl::Duration slot =
+        std::max(absl::Nanoseconds(1), window / kMissSlots);
+    for (int64_t s = miss_newest - kMissSlots; s <= miss_newest; ++s) {
+      if (s >= 0 && miss_slots[s % kMissRing] != 0) {
+        const absl::Time leaves =
+            absl::UnixEpoch() + slot * static_cast<double>(s + kMissRing);
+        return std::max(absl::Milliseconds(1), leaves - now);
+      }
+    }
+    return absl::Milliseconds(1);  // Only reservations in the way.
+  }
+  uint32_t OffenceLevel(absl::Duration memory, absl::Time now) const {
+    return last_offence != absl::InfinitePast() && now - last_offence <= memory
+               ? offence_level
+               : 0;
+  }
   // Nothing here would change a later decision if dropped.
-  bool AtRest(absl::Duration window, absl::Time now) {
-    Expire(window, now);
-    if (in_flight != 0 || !disclosed.empty()) return false;
-    if (last_rate == 0 || refilled == absl::InfinitePast()) return true;
-    return tokens + absl::ToDoubleSeconds(now - refilled) * last_rate >=
-           std::max<uint32_t>(1, last_burst);
+  bool AtRest(const GuardOptions& o, absl::Time now) {
+    Expire(o.disclosure_window, now);
+    ExpireMisses(o.disclosure_window, now);
+    if (in_flight != 0 || !disclosed.empty() || misses_total != 0) {
+      return false;
+    }
+    if (blocked_until > now || OffenceLevel(o.offence_memory, now) != 0) {
+      return false;
+    }
+    if ((!scan.empty() || !scan_other.empty() || window_denials != 0) &&
+        now - last_seen < o.scan_window) {
+      return false;
+    }
+    return Level(tokens, refilled, limits.lookups_per_second, limits.burst,
+                 now) >= std::max<uint32_t>(1, limits.burst) &&
+           Level(signing_tokens, signing_refilled, limits.signatures_per_second,
+                 limits.signing_burst,
+                 now) >= std::max<uint32_t>(1, limits.signing_burst);
   }
 };
 
@@ -270,6 +449,7 @@ struct Guard::Shard {
   std::list<GuardKey> lru ABSL_GUARDED_BY(mu);  // Front: most recent.
   uint64_t evicted_live ABSL_GUARDED_BY(mu) = 0;
   LogLimiter dry_run_log;  // Thread-safe itself.
+  LogLimiter table_full_log;
 };
 
 Guard::Guard(GuardOptions options) : options_(options) {
@@ -288,160 +468,445 @@ Guard::Shard& Guard::ShardFor(const GuardKey& key) const {
 
 namespace {
 
-std::string RetryText(absl::Duration d) {
-  return absl::FormatDuration(absl::Ceil(d, absl::Milliseconds(1)));
-}
+// What to log once the shard lock is released (spdlog may block).
+struct PendingLogs {
+  std::string dry_run;  // A dry-run refusal's message.
+  std::string block;    // A block just imposed.
+  bool table_full = false;
+};
 
 }  // namespace
+
+Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
+                                  absl::Time now) {
+  auto it = shard.states.find(key);
+  if (it != shard.states.end()) {
+    shard.lru.splice(shard.lru.begin(), shard.lru, it->second->lru);
+    State& s = *it->second;
+    s.last_seen = std::max(s.last_seen, now);
+    return &s;
+  }
+  // Drop idle identities at rest from the cold end, then make room.
+  while (!shard.lru.empty()) {
+    State& cold = *shard.states[shard.lru.back()];
+    if (now - cold.last_seen < options_.idle_timeout ||
+        !cold.AtRest(options_, now)) {
+      break;
+    }
+    shard.states.erase(shard.lru.back());
+    shard.lru.pop_back();
+  }
+  if (shard.states.size() >= per_shard_) {
+    // Prefer one at rest among the few coldest; else the coldest that is
+    // not blocked (a blocked identity found on the way moves to the front,
+    // so the next search starts past it). Never a blocked one: a flooder
+    // must not escape its block by churning identities.
+    auto victim = shard.lru.end();
+    auto probe = std::prev(shard.lru.end());
+    bool at_rest = false;
+    for (int i = 0; i < kEvictionProbe && probe != shard.lru.end(); ++i) {
+      auto next =
+          probe == shard.lru.begin() ? shard.lru.end() : std::prev(probe);
+      State& candidate = *shard.states[*probe];
+      if (candidate.blocked_until > now) {
+        shard.lru.splice(shard.lru.begin(), shard.lru, probe);
+      } else if (i < 8 && candidate.AtRest(options_, now)) {
+        victim = probe;
+        at_rest = true;
+        break;
+      } else if (victim == shard.lru.end()) {
+        victim = probe;
+        if (i >= 8) break;
+      }
+      probe = next;
+    }
+    if (victim == shard.lru.end()) return nullptr;
+    if (!at_rest) ++shard.evicted_live;
+    shard.states.erase(*victim);
+    shard.lru.erase(victim);
+  }
+  shard.lru.push_front(key);
+  auto state = std::make_unique<State>();
+  state->lru = shard.lru.begin();
+  state->first_seen = now;
+  state->last_seen = now;
+  return shard.states.emplace(key, std::move(state)).first->second.get();
+}
+
+// One offence: climbs the ladder and blocks (unless kBlock is in dry run,
+// where the block is recorded and only counted when it would refuse).
+void Guard::Offence(State& s, const GuardKey& key, absl::string_view why,
+                    absl::Time now, std::string* block_log) {
+  const uint32_t level = s.OffenceLevel(options_.offence_memory, now) + 1;
+  s.offence_level = level;
+  s.last_offence = now;
+  ++s.counters.offences;
+  s.window_denials = 0;
+  if (options_.block_ladder.empty()) return;
+  const absl::Duration d =
+      options_
+          .block_ladder[std::min<size_t>(level, options_.block_ladder.size()) -
+                        1];
+  s.blocked_until = std::max(s.blocked_until, now + d);
+  s.block_reason = absl::StrCat("offence ", level, ": ", why);
+  ++s.counters.blocks;
+  *block_log = absl::StrCat(
+      "guard: blocked ", key.Describe(), " for ", absl::FormatDuration(d), " (",
+      s.block_reason, ")",
+      s.limits.DryRun(GuardRule::kBlock) ? " [dry run: not enforced]" : "");
+}
+
+// An enforced refusal by `rule` (not kBlock): counted, remembered, and
+// offence_denials of them in one scan_window are an offence.
+void Guard::Denied(State& s, const GuardKey& key, GuardRule rule,
+                   absl::string_view message, absl::Time now,
+                   std::string* block_log) {
+  ++s.counters.denied[static_cast<int>(rule)];
+  s.last_denied = now;
+  s.last_denial.assign(message.data(), message.size());
+  if (rule == GuardRule::kBlock || options_.offence_denials == 0) return;
+  if (s.denial_window_start == absl::InfinitePast() ||
+      now - s.denial_window_start >= options_.scan_window) {
+    s.denial_window_start = now;
+    s.window_denials = 0;
+  }
+  if (++s.window_denials >= options_.offence_denials) {
+    Offence(s, key,
+            absl::StrCat(options_.offence_denials, " refusals within ",
+                         absl::FormatDuration(options_.scan_window)),
+            now, block_log);
+  }
+}
+
+void Guard::FlushLogs(Shard& shard, const GuardKey& key,
+                      const std::string& dry_run, const std::string& block,
+                      bool table_full, absl::Time now) {
+  if (!block.empty()) spdlog::warn("{}", block);
+  uint64_t suppressed = 0;
+  if (!dry_run.empty() && shard.dry_run_log.Admit(key.id, now, &suppressed)) {
+    spdlog::info(
+        "guard dry run: would refuse {}: {}{}", key.Describe(), dry_run,
+        suppressed == 0
+            ? std::string()
+            : absl::StrCat(" (suppressed ", suppressed, " similar lines)"));
+  }
+  if (table_full && shard.table_full_log.Admit("", now, &suppressed)) {
+    spdlog::warn(
+        "guard: identity table full of blocked identities; refused new "
+        "identity {}{}",
+        key.Describe(),
+        suppressed == 0
+            ? std::string()
+            : absl::StrCat(" (suppressed ", suppressed, " similar lines)"));
+  }
+}
 
 Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                               absl::string_view item, absl::Time now) {
   Admission admission;
   admission.item = ItemCode(item);
   Shard& shard = ShardFor(key);
-  std::string would_deny;  // Dry run: the message, logged outside the lock.
+  std::string would_deny;  // Dry run: the first message, logged unlocked.
+  std::string block_log;
+  bool table_full = false;
   {
     absl::MutexLock lock(&shard.mu);
-    auto it = shard.states.find(key);
-    if (it == shard.states.end()) {
-      // Drop idle identities at rest from the cold end, then make room.
-      while (!shard.lru.empty()) {
-        State& cold = *shard.states[shard.lru.back()];
-        if (now - cold.last_seen < options_.idle_timeout ||
-            !cold.AtRest(options_.disclosure_window, now)) {
-          break;
-        }
-        shard.states.erase(shard.lru.back());
-        shard.lru.pop_back();
-      }
-      if (shard.states.size() >= per_shard_) {
-        // Prefer one at rest among the few coldest; else the coldest.
-        auto victim = std::prev(shard.lru.end());
-        auto probe = victim;
-        bool at_rest = false;
-        for (int i = 0; i < 8; ++i) {
-          if (shard.states[*probe]->AtRest(options_.disclosure_window, now)) {
-            victim = probe;
-            at_rest = true;
-            break;
-          }
-          if (probe == shard.lru.begin()) break;
-          --probe;
-        }
-        if (!at_rest) ++shard.evicted_live;
-        shard.states.erase(*victim);
-        shard.lru.erase(victim);
-      }
-      shard.lru.push_front(key);
-      auto state = std::make_unique<State>();
-      state->lru = shard.lru.begin();
-      it = shard.states.emplace(key, std::move(state)).first;
-    } else {
-      shard.lru.splice(shard.lru.begin(), shard.lru, it->second->lru);
-    }
-    State& s = *it->second;
-    s.last_seen = std::max(s.last_seen, now);
-    s.Refill(limits, now);
-    s.Expire(options_.disclosure_window, now);
-
-    // Rate first: a request over the rate never reaches the budget.
-    bool rate = false;
-    if (limits.lookups_per_second != 0 && s.tokens < 1) {
-      rate = true;
-      admission.retry_after =
-          absl::Seconds((1 - s.tokens) / limits.lookups_per_second);
-      admission.status = absl::ResourceExhaustedError(
-          absl::StrCat("lookup rate limit of ", key.Describe(), " exceeded (",
-                       limits.lookups_per_second, " lookups per second, burst ",
-                       std::max<uint32_t>(1, limits.burst),
-                       ", a not-found costs ", limits.miss_cost,
-                       "); retry after ", RetryText(admission.retry_after)));
-    } else if (limits.distinct_numbers_per_day != 0 &&
-               !s.disclosed.contains(admission.item) &&
-               s.disclosed.size() + s.reserved >=
-                   limits.distinct_numbers_per_day) {
-      // When the oldest disclosure leaves the window (or, with only
-      // reservations in the way, as soon as they settle).
-      admission.retry_after =
-          s.order.empty()
-              ? absl::Milliseconds(1)
-              : s.order.front().first + options_.disclosure_window - now;
-      admission.status = absl::ResourceExhaustedError(absl::StrCat(
-          "disclosure budget of ", key.Describe(), " spent (",
-          limits.distinct_numbers_per_day,
-          " distinct numbers answered per 24 h; numbers already answered "
-          "stay free); retry after ",
-          RetryText(admission.retry_after)));
-    }
-    if (!admission.status.ok()) {
-      // The audit's reason: stable (no retry time), so one flooder's
-      // refusals merge into one row.
+    State* found = FindOrInsert(shard, key, now);
+    if (found == nullptr) {
+      table_full = true;
+      admission.retry_after = options_.block_ladder.empty()
+                                  ? absl::Seconds(1)
+                                  : options_.block_ladder.front();
       admission.status = WithDenialReason(
-          admission.status,
-          rate ? absl::StrCat("guard: lookup rate limit (",
-                              limits.lookups_per_second, "/s, burst ",
-                              std::max<uint32_t>(1, limits.burst), ")")
-               : absl::StrCat("guard: disclosure budget (",
-                              limits.distinct_numbers_per_day, " per 24 h)"));
-      const GuardRule rule = rate ? GuardRule::kRate : GuardRule::kDisclosure;
-      if (!limits.DryRun(rule)) {
-        ++s.counters.denied[static_cast<int>(rule)];
-        return admission;
-      }
-      ++s.counters.dry_run[static_cast<int>(rule)];
-      would_deny = std::string(admission.status.message());
-      // Admitted, charged nothing: enforcement would not have answered it.
-      admission.status = absl::OkStatus();
-      admission.retry_after = absl::ZeroDuration();
+          absl::ResourceExhaustedError(absl::StrCat(
+              "guard: no room to track ", key.Describe(),
+              " (the identity table is full of blocked identities); retry "
+              "after ",
+              RetryText(admission.retry_after))),
+          "guard: identity table full of blocked identities");
     } else {
-      if (limits.lookups_per_second != 0) s.tokens -= 1;
-      admission.charged = true;
-      admission.miss_cost = limits.miss_cost;
-      if (limits.distinct_numbers_per_day != 0 &&
-          !s.disclosed.contains(admission.item)) {
-        ++s.reserved;
-        admission.reserved = true;
+      State& s = *found;
+      s.limits = limits;
+      s.Refill(limits, now);
+      s.Expire(options_.disclosure_window, now);
+      s.ExpireMisses(options_.disclosure_window, now);
+
+      // Each rule in turn: an enforced refusal returns at once (the later
+      // rules are not charged); a dry-run one is counted and the request
+      // goes on, charging no dry-run rule (enforcement would have refused
+      // it, so none of them would have been charged), only enforced ones.
+      bool dry_violation = false;
+      auto refuse = [&](GuardRule rule, absl::Duration retry,
+                        std::string message, std::string reason) -> bool {
+        absl::Status status = WithDenialReason(
+            absl::ResourceExhaustedError(std::move(message)), reason);
+        if (!limits.DryRun(rule)) {
+          admission.status = std::move(status);
+          admission.retry_after = retry;
+          Denied(s, key, rule, admission.status.message(), now, &block_log);
+          return true;
+        }
+        ++s.counters.dry_run[static_cast<int>(rule)];
+        if (would_deny.empty()) would_deny = std::string(status.message());
+        dry_violation = true;
+        return false;
+      };
+
+      bool refused = false;
+      // Blocked: before everything else.
+      if (s.blocked_until > now) {
+        const absl::Duration retry = s.blocked_until - now;
+        refused = refuse(
+            GuardRule::kBlock, retry,
+            absl::StrCat(key.Describe(), " is blocked until ",
+                         absl::FormatTime(absl::RFC3339_sec, s.blocked_until,
+                                          absl::UTCTimeZone()),
+                         " (", s.block_reason, "); retry after ",
+                         RetryText(retry)),
+            "guard: blocked after repeated offences");
+      }
+      // Rate: a request over the rate never reaches the budgets.
+      const bool rate_limited = limits.lookups_per_second != 0;
+      if (!refused && rate_limited && s.tokens < 1) {
+        const absl::Duration retry =
+            absl::Seconds((1 - s.tokens) / limits.lookups_per_second);
+        refused = refuse(
+            GuardRule::kRate, retry,
+            absl::StrCat(
+                "lookup rate limit of ", key.Describe(), " exceeded (",
+                limits.lookups_per_second, " lookups per second, burst ",
+                std::max<uint32_t>(1, limits.burst), ", a not-found costs ",
+                limits.miss_cost, "); retry after ", RetryText(retry)),
+            absl::StrCat("guard: lookup rate limit (",
+                         limits.lookups_per_second, "/s, burst ",
+                         std::max<uint32_t>(1, limits.burst), ")"));
+      }
+      const bool new_item = limits.distinct_numbers_per_day != 0 &&
+                            !s.disclosed.contains(admission.item);
+      if (!refused && new_item &&
+          s.disclosed.size() + s.reserved >= limits.distinct_numbers_per_day) {
+        // When the oldest disclosure leaves the window (or, with only
+        // reservations in the way, as soon as they settle).
+        const absl::Duration retry =
+            s.order.empty()
+                ? absl::Milliseconds(1)
+                : s.order.front().first + options_.disclosure_window - now;
+        refused =
+            refuse(GuardRule::kDisclosure, retry,
+                   absl::StrCat("disclosure budget of ", key.Describe(),
+                                " spent (", limits.distinct_numbers_per_day,
+                                " distinct numbers answered per ",
+                                WindowText(options_.disclosure_window),
+                                "; numbers already answered stay free); retry "
+                                "after ",
+                                RetryText(retry)),
+                   absl::StrCat("guard: disclosure budget (",
+                                limits.distinct_numbers_per_day, " per ",
+                                WindowText(options_.disclosure_window), ")"));
+      }
+      // Misses: any request may end in a miss, so the ones in flight count.
+      if (!refused && limits.misses_per_day != 0 &&
+          s.misses_total + s.miss_reserved >= limits.misses_per_day) {
+        const absl::Duration retry =
+            s.MissRetry(options_.disclosure_window, now);
+        refused = refuse(
+            GuardRule::kMisses, retry,
+            absl::StrCat("miss budget of ", key.Describe(), " spent (",
+                         limits.misses_per_day, " answers without SED per ",
+                         WindowText(options_.disclosure_window),
+                         "); retry after ", RetryText(retry)),
+            absl::StrCat("guard: miss budget (", limits.misses_per_day, " per ",
+                         WindowText(options_.disclosure_window), ")"));
+      }
+      if (!refused) {
+        auto charge = [&](GuardRule rule) {
+          return !dry_violation || !limits.DryRun(rule);
+        };
+        if (rate_limited && charge(GuardRule::kRate)) {
+          s.tokens -= 1;
+          admission.charged = true;
+          admission.miss_cost = limits.miss_cost;
+        }
+        if (new_item && charge(GuardRule::kDisclosure)) {
+          ++s.reserved;
+          admission.reserved = true;
+        }
+        if (limits.misses_per_day != 0 && charge(GuardRule::kMisses)) {
+          ++s.miss_reserved;
+          admission.miss_reserved = true;
+        }
+        ++s.in_flight;
+        ++s.counters.admitted;
       }
     }
-    ++s.in_flight;
-    ++s.counters.admitted;
   }
-  if (!would_deny.empty()) {
-    uint64_t suppressed = 0;
-    if (shard.dry_run_log.Admit(key.id, now, &suppressed)) {
-      spdlog::info(
-          "guard dry run: would refuse {}: {}{}", key.Describe(), would_deny,
-          suppressed == 0
-              ? std::string()
-              : absl::StrCat(" (suppressed ", suppressed, " similar lines)"));
-    }
+  if (!would_deny.empty() || !block_log.empty() || table_full) {
+    FlushLogs(shard, key, would_deny, block_log, table_full, now);
   }
   return admission;
+}
+
+void Guard::Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
+                 absl::Time now, std::string* dry_run_log,
+                 std::string* block_log) {
+  const uint32_t threshold = s.limits.scan_threshold;
+  std::string why;
+  if (IsNumberCode(code)) {
+    const uint64_t prefix = ScanPrefixOf(code);
+    const uint32_t digits = LastTwoDigits(code);
+    State::ScanPrefix* p = nullptr;
+    State::ScanPrefix* lru = nullptr;
+    for (State::ScanPrefix& candidate : s.scan) {
+      if (candidate.prefix == prefix) {
+        p = &candidate;
+        break;
+      }
+      if (lru == nullptr || candidate.used < lru->used) lru = &candidate;
+    }
+    if (p == nullptr) {
+      if (s.scan.size() < kMaxScanPrefixes) {
+        p = &s.scan.emplace_back();
+      } else {
+        p = lru;
+      }
+      p->prefix = prefix;
+      p->Reset(now);
+    } else if (now - p->start >= options_.scan_window) {
+      p->Reset(now);
+    }
+    p->used = now;
+    // Near-sequential: a number new in the window within 3 of the previous
+    // one seen under the prefix (repeats are not scanning).
+    if (p->seen.Set(digits) && p->has_last &&
+        std::abs(static_cast<int>(digits) - static_cast<int>(p->last)) <=
+            kNearSequential) {
+      ++p->sequential;
+    }
+    p->has_last = true;
+    p->last = static_cast<uint8_t>(digits);
+    if (!disclosed) p->missed.Set(digits);
+    const uint32_t missed = p->missed.Count();
+    const uint32_t limit = std::min(threshold, kNumbersPerPrefix);
+    if (missed >= limit) {
+      why = absl::StrCat("scan: ", missed, " distinct numbers missed under ",
+                         DescribeScanPrefix(prefix), " within ",
+                         absl::FormatDuration(options_.scan_window));
+    } else if (p->sequential >= limit) {
+      why = absl::StrCat("scan: ", p->sequential,
+                         " near-sequential numbers under ",
+                         DescribeScanPrefix(prefix), " within ",
+                         absl::FormatDuration(options_.scan_window));
+    }
+    if (!why.empty()) p->Reset(now);
+  } else {
+    if (disclosed) return;
+    if (s.scan_other_start == absl::InfinitePast() ||
+        now - s.scan_other_start >= options_.scan_window) {
+      s.scan_other.clear();
+      s.scan_other_start = now;
+    }
+    if (std::find(s.scan_other.begin(), s.scan_other.end(), code) ==
+        s.scan_other.end()) {
+      s.scan_other.push_back(code);
+    }
+    if (s.scan_other.size() >= threshold) {
+      why = absl::StrCat("scan: ", s.scan_other.size(),
+                         " distinct non-number items missed within ",
+                         absl::FormatDuration(options_.scan_window));
+      s.scan_other.clear();
+      s.scan_other_start = now;
+    }
+  }
+  if (why.empty()) return;
+  if (s.limits.DryRun(GuardRule::kScan)) {
+    ++s.counters.dry_run[static_cast<int>(GuardRule::kScan)];
+    *dry_run_log = std::move(why);
+    return;
+  }
+  Offence(s, key, why, now, block_log);
 }
 
 void Guard::Report(const GuardKey& key, const Admission& admission,
                    bool disclosed, absl::Time now) {
   Shard& shard = ShardFor(key);
-  absl::MutexLock lock(&shard.mu);
-  auto it = shard.states.find(key);
-  if (it == shard.states.end()) return;  // Evicted meanwhile.
-  State& s = *it->second;
-  if (s.in_flight > 0) --s.in_flight;
-  ++(disclosed ? s.counters.hits : s.counters.misses);
-  if (!admission.charged) return;
-  if (!disclosed && s.last_rate != 0 && admission.miss_cost > 1) {
-    // The rest of a miss's cost: the same for a number that does not exist
-    // and one the caller may not see.
-    s.tokens -= admission.miss_cost - 1;
-  }
-  if (admission.reserved) {
-    if (s.reserved > 0) --s.reserved;
-    if (disclosed && s.disclosed.insert(admission.item).second) {
-      s.order.emplace_back(
-          std::max(now, s.order.empty() ? now : s.order.back().first),
-          admission.item);
+  std::string dry_run_log, block_log;
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.states.find(key);
+    if (it == shard.states.end()) return;  // Evicted meanwhile.
+    State& s = *it->second;
+    if (s.in_flight > 0) --s.in_flight;
+    ++(disclosed ? s.counters.hits : s.counters.misses);
+    if (!disclosed && admission.charged && admission.miss_cost > 1 &&
+        s.limits.lookups_per_second != 0) {
+      // The rest of a miss's cost: the same for a number that does not
+      // exist and one the caller may not see.
+      s.tokens -= admission.miss_cost - 1;
+    }
+    if (admission.reserved) {
+      if (s.reserved > 0) --s.reserved;
+      if (disclosed && s.disclosed.insert(admission.item).second) {
+        s.order.emplace_back(
+            std::max(now, s.order.empty() ? now : s.order.back().first),
+            admission.item);
+      }
+    }
+    if (admission.miss_reserved) {
+      if (s.miss_reserved > 0) --s.miss_reserved;
+      if (!disclosed) s.AddMiss(options_.disclosure_window, now);
+    }
+    if (s.limits.scan_threshold != 0) {
+      Scan(s, key, admission.item, disclosed, now, &dry_run_log, &block_log);
     }
   }
+  if (!dry_run_log.empty() || !block_log.empty()) {
+    FlushLogs(shard, key, dry_run_log, block_log, false, now);
+  }
+}
+
+bool Guard::ChargeSigning(const GuardKey& key, const GuardLimits& limits,
+                          uint32_t signatures, absl::Time now) {
+  Shard& shard = ShardFor(key);
+  std::string would_deny, block_log;
+  bool table_full = false;
+  bool ok = true;
+  {
+    absl::MutexLock lock(&shard.mu);
+    State* found = FindOrInsert(shard, key, now);
+    if (found == nullptr) {
+      table_full = true;
+      ok = false;
+    } else {
+      State& s = *found;
+      s.limits = limits;
+      const double rate = limits.signatures_per_second;
+      RefillBucket(s.signing_tokens, s.signing_refilled, rate,
+                   limits.signing_burst, now);
+      if (rate != 0 && s.signing_tokens < signatures) {
+        const std::string message = absl::StrCat(
+            "signing budget of ", key.Describe(), " spent (",
+            limits.signatures_per_second, " signatures per second, burst ",
+            std::max<uint32_t>(1, limits.signing_burst), "; ", signatures,
+            " asked, ", static_cast<int64_t>(std::floor(s.signing_tokens)),
+            " left)");
+        if (!limits.DryRun(GuardRule::kSigning)) {
+          Denied(s, key, GuardRule::kSigning, message, now, &block_log);
+          ok = false;
+        } else {
+          // Would refuse: counted, not charged (no signature would be made).
+          ++s.counters.dry_run[static_cast<int>(GuardRule::kSigning)];
+          would_deny = message;
+        }
+      } else {
+        if (rate != 0) s.signing_tokens -= signatures;
+        s.counters.signatures += signatures;
+      }
+    }
+  }
+  if (!would_deny.empty() || !block_log.empty() || table_full) {
+    FlushLogs(shard, key, would_deny, block_log, table_full, now);
+  }
+  return ok;
 }
 
 std::optional<GuardCounters> Guard::Counters(const GuardKey& key) const {
@@ -450,6 +915,99 @@ std::optional<GuardCounters> Guard::Counters(const GuardKey& key) const {
   auto it = shard.states.find(key);
   if (it == shard.states.end()) return std::nullopt;
   return it->second->counters;
+}
+
+GuardIdentityStatus Guard::StatusOf(const GuardKey& key, State& s,
+                                    absl::Time now) const {
+  s.Expire(options_.disclosure_window, now);
+  s.ExpireMisses(options_.disclosure_window, now);
+  GuardIdentityStatus status;
+  status.key = key;
+  status.counters = s.counters;
+  status.limits = s.limits;
+  status.tokens = s.limits.lookups_per_second == 0
+                      ? 0
+                      : Level(s.tokens, s.refilled, s.limits.lookups_per_second,
+                              s.limits.burst, now);
+  status.signing_tokens =
+      s.limits.signatures_per_second == 0
+          ? 0
+          : Level(s.signing_tokens, s.signing_refilled,
+                  s.limits.signatures_per_second, s.limits.signing_burst, now);
+  status.disclosed_in_window = s.disclosed.size();
+  status.misses_in_window = s.misses_total;
+  status.reserved = s.reserved;
+  status.offence_level = s.OffenceLevel(options_.offence_memory, now);
+  status.blocked_until = s.blocked_until;
+  status.first_seen = s.first_seen;
+  status.last_seen = s.last_seen;
+  status.last_denied = s.last_denied;
+  status.last_denial = s.last_denial;
+  return status;
+}
+
+std::optional<GuardIdentityStatus> Guard::Explain(const GuardKey& key,
+                                                  absl::Time now) const {
+  Shard& shard = ShardFor(key);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(key);
+  if (it == shard.states.end()) return std::nullopt;
+  return StatusOf(key, *it->second, now);
+}
+
+std::vector<GuardIdentityStatus> Guard::Snapshot(absl::Time now, size_t limit,
+                                                 bool only_denied) const {
+  std::vector<GuardIdentityStatus> out;
+  for (int i = 0; i < shard_count_; ++i) {
+    absl::MutexLock lock(&shards_[i].mu);
+    for (auto& [key, state] : shards_[i].states) {
+      if (only_denied && state->blocked_until <= now &&
+          state->counters.denied_total() == 0) {
+        continue;
+      }
+      out.push_back(StatusOf(key, *state, now));
+    }
+  }
+  auto order = [now](const GuardIdentityStatus& a,
+                     const GuardIdentityStatus& b) {
+    if (a.blocked(now) != b.blocked(now)) return a.blocked(now);
+    const uint64_t da = a.counters.denied_total();
+    const uint64_t db = b.counters.denied_total();
+    if (da != db) return da > db;
+    return a.key.Describe() < b.key.Describe();  // Stable for operators.
+  };
+  if (out.size() > limit) {
+    std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit),
+                      out.end(), order);
+    out.resize(limit);
+  } else {
+    std::sort(out.begin(), out.end(), order);
+  }
+  return out;
+}
+
+bool Guard::Unblock(const GuardKey& key, absl::Time now) {
+  Shard& shard = ShardFor(key);
+  bool lifted = false;
+  {
+    absl::MutexLock lock(&shard.mu);
+    auto it = shard.states.find(key);
+    if (it == shard.states.end()) return false;
+    State& s = *it->second;
+    lifted = s.blocked_until > now ||
+             s.OffenceLevel(options_.offence_memory, now) != 0;
+    s.blocked_until = absl::InfinitePast();
+    s.block_reason.clear();
+    s.offence_level = 0;
+    s.last_offence = absl::InfinitePast();
+    s.window_denials = 0;
+    s.denial_window_start = absl::InfinitePast();
+    // The scan windows start afresh too: the evidence was judged.
+    s.scan.clear();
+    s.scan_other.clear();
+  }
+  if (lifted) spdlog::info("guard: unblocked {}", key.Describe());
+  return lifted;
 }
 
 size_t Guard::DisclosedInWindow(const GuardKey& key, absl::Time now) const {

@@ -202,6 +202,7 @@ class Guard {
     bool reserved = false;  // A disclosure slot is held for `item`.
     uint32_t miss_cost = 1;
     uint64_t item = 0;
+    bool miss_reserved = false;  // Counted as a possible miss in flight.
   };
 
   explicit Guard(GuardOptions options = {});
@@ -252,6 +253,21 @@ class Guard {
   struct Shard;
   struct State;
   Shard& ShardFor(const GuardKey& key) const;
+  // All below run under the shard's lock.
+  State* FindOrInsert(Shard& shard, const GuardKey& key, absl::Time now);
+  void Offence(State& s, const GuardKey& key, absl::string_view why,
+               absl::Time now, std::string* block_log);
+  void Denied(State& s, const GuardKey& key, GuardRule rule,
+              absl::string_view message, absl::Time now,
+              std::string* block_log);
+  void Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
+            absl::Time now, std::string* dry_run_log, std::string* block_log);
+  GuardIdentityStatus StatusOf(const GuardKey& key, State& s,
+                               absl::Time now) const;
+  // Without the lock.
+  static void FlushLogs(Shard& shard, const GuardKey& key,
+                        const std::string& dry_run, const std::string& block,
+                        bool table_full, absl::Time now);
 
   const GuardOptions options_;
   size_t per_shard_ = 1;
