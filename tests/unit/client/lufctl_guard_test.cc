@@ -170,7 +170,7 @@ TEST_F(LufctlGuardTest, ExplainTakesOneOrTwoWordsAndShowsEverything) {
   EXPECT_THAT(r.out, HasSubstr("rate 5/s burst 10 miss-cost 2"));
   EXPECT_THAT(r.out, HasSubstr("disclosure 100/day"));
   EXPECT_THAT(r.out, HasSubstr("misses -/day"));
-  EXPECT_THAT(r.out, HasSubstr("dry run:       scan"));
+  EXPECT_THAT(r.out, HasSubstr("dry run:        scan"));
   EXPECT_THAT(r.out, HasSubstr("-1.50"));
   EXPECT_THAT(r.out, HasSubstr("disclosed 100, misses 7"));
   EXPECT_THAT(r.out, HasSubstr("offences:       1"));

@@ -2490,6 +2490,7 @@ uint64_t RuleDenied(const lufd::v1::GuardIdentity& g, const std::string& rule) {
 
 TEST_F(ServerTest, GuardRpcsAreAdminOnly) {
   StartServer();
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
   for (const char* cert : {"peer-ssp1", "registrar-ssp1"}) {
     auto stub = lufd::v1::AdminService::NewStub(Channel(cert));
     lufd::v1::GuardStatusResponse status;
