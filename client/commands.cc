@@ -75,6 +75,7 @@ const std::vector<Noun>& Nouns() {
       std::string name = c.noun;
       nouns->push_back(Noun{std::move(name), "", {std::move(c)}});
     }
+    nouns->push_back(cli::GuardNoun());
     nouns->push_back(cli::DbNoun());
     return nouns;
   }();

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/unsafe_text.h"
@@ -171,11 +172,16 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
             EnumName(lufd::v1::OrgRole_descriptor(), r, "ORG_ROLE_"));
       }
       const auto& q = o.quota();
-      std::string quota =
-          absl::StrCat("lps=", q.lookups_per_second(), " burst=", q.burst(),
-                       " distinct/day=", q.distinct_numbers_per_day(),
-                       " miss=", q.miss_cost(), " scan=", q.scan_threshold(),
-                       q.dry_run() ? " dry-run" : "");
+      std::string quota = absl::StrCat(
+          "lps=", q.lookups_per_second(), " burst=", q.burst(),
+          " distinct/day=", q.distinct_numbers_per_day(),
+          " miss=", q.miss_cost(), " scan=", q.scan_threshold(),
+          " misses/day=", q.misses_per_day(),
+          " sig/s=", q.signatures_per_second(), q.dry_run() ? " dry-run" : "");
+      if (!q.dry_run() && q.dry_run_rules_size() > 0) {
+        absl::StrAppend(&quota,
+                        " dry-run=", absl::StrJoin(q.dry_run_rules(), ","));
+      }
       return {o.id(),
               o.name(),
               absl::StrJoin(roles, ","),
@@ -323,6 +329,107 @@ std::vector<std::string> ChangeRow(const lufd::v1::Change& c) {
           op,
           EnumName(lufd::v1::ObjectKind_descriptor(), c.kind(), "OBJECT_KIND_"),
           c.key()};
+}
+
+namespace {
+
+std::string GuardTime(int64_t micros) {
+  if (micros == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
+// "-" for 0: every guard limit is "0 = no limit".
+std::string Limit(uint32_t v) { return v == 0 ? "-" : absl::StrCat(v); }
+
+std::string BlockState(const lufd::v1::GuardIdentity& g, int64_t now_micros) {
+  if (!g.blocked()) return "-";
+  std::string until = GuardTime(g.blocked_until_unix_micros());
+  if (now_micros != 0 && g.blocked_until_unix_micros() > now_micros) {
+    absl::StrAppend(
+        &until, " (",
+        absl::FormatDuration(absl::Seconds(
+            (g.blocked_until_unix_micros() - now_micros + 999999) / 1000000)),
+        " left)");
+  }
+  return absl::StrCat("blocked until ", until);
+}
+
+bool RuleInDryRun(const lufd::v1::GuardIdentity& g, const std::string& rule) {
+  return std::find(g.limits().dry_run_rules().begin(),
+                   g.limits().dry_run_rules().end(),
+                   rule) != g.limits().dry_run_rules().end();
+}
+
+}  // namespace
+
+std::vector<std::string> GuardStatusHeaders() {
+  return {"identity", "state",  "denied", "offences",    "admitted",
+          "hits",     "misses", "tokens", "last denied", "last denial"};
+}
+
+std::vector<std::string> GuardStatusRow(const lufd::v1::GuardIdentity& g,
+                                        int64_t now_micros) {
+  return {g.identity(),
+          BlockState(g, now_micros),
+          absl::StrCat(g.denied_total()),
+          absl::StrCat(g.offences()),
+          absl::StrCat(g.admitted()),
+          absl::StrCat(g.hits()),
+          absl::StrCat(g.misses()),
+          absl::StrFormat("%.1f", g.tokens()),
+          GuardTime(g.last_denied_unix_micros()),
+          g.last_denial()};
+}
+
+std::string GuardExplainText(const lufd::v1::GuardIdentity& g,
+                             int64_t now_micros) {
+  const lufd::v1::GuardLimitsInfo& l = g.limits();
+  std::string out;
+  auto line = [&out](absl::string_view label, absl::string_view value) {
+    absl::StrAppend(
+        &out, label, std::string(16 - std::min<size_t>(label.size(), 15), ' '),
+        HasUnsafeText(value) ? EscapeUnsafeText(value) : std::string(value),
+        "\n");
+  };
+  line("identity:", g.identity());
+  line("state:", g.blocked() ? BlockState(g, now_micros) : "not blocked");
+  line("offences:",
+       absl::StrCat(g.offences(), " (remembered: ", g.offence_level(),
+                    "), blocks imposed: ", g.blocks()));
+  line("limits:",
+       absl::StrCat("rate ", Limit(l.lookups_per_second()), "/s burst ",
+                    Limit(l.burst()), " miss-cost ", l.miss_cost(),
+                    "; disclosure ", Limit(l.distinct_numbers_per_day()),
+                    "/day; misses ", Limit(l.misses_per_day()),
+                    "/day; scan threshold ", Limit(l.scan_threshold()),
+                    "; signatures ", Limit(l.signatures_per_second()),
+                    "/s burst ", Limit(l.signing_burst())));
+  line("dry run:", l.dry_run_rules().empty()
+                       ? "none"
+                       : absl::StrJoin(l.dry_run_rules(), ","));
+  line("tokens:",
+       absl::StrFormat("%.2f (signing %.2f)", g.tokens(), g.signing_tokens()));
+  line("window (24 h):",
+       absl::StrCat("disclosed ", g.disclosed_in_window(), ", misses ",
+                    g.misses_in_window(), ", reserved ", g.reserved()));
+  line("counts:", absl::StrCat("admitted ", g.admitted(), ", hits ", g.hits(),
+                               ", misses ", g.misses(), ", signatures ",
+                               g.signatures(), ", denied ", g.denied_total()));
+  line("last denial:",
+       g.last_denied_unix_micros() == 0
+           ? "-"
+           : absl::StrCat(GuardTime(g.last_denied_unix_micros()), " ",
+                          g.last_denial()));
+  line("first seen:", GuardTime(g.first_seen_unix_micros()));
+  line("last seen:", GuardTime(g.last_seen_unix_micros()));
+  Table rules({"rule", "mode", "denied", "dry-run"});
+  for (const lufd::v1::GuardRuleCount& r : g.rules()) {
+    rules.AddRow({r.rule(), RuleInDryRun(g, r.rule()) ? "dry-run" : "enforced",
+                  absl::StrCat(r.denied()), absl::StrCat(r.dry_run())});
+  }
+  absl::StrAppend(&out, "\n", rules.Render());
+  return out;
 }
 
 }  // namespace lufd::client

@@ -6,6 +6,7 @@
 
 #include <google/protobuf/message.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,18 @@ std::string SedRecordText(const lufd::v1::SedRecord& record);
 
 std::vector<std::string> ChangeHeaders();
 std::vector<std::string> ChangeRow(const lufd::v1::Change& change);
+
+// The guard (lufctl guard status|explain). `now_micros` is the server's
+// time (GuardStatusResponse.now_unix_micros, or the client's clock for
+// explain), so "blocked for 59m" does not depend on clock skew more than it
+// must.
+std::vector<std::string> GuardStatusHeaders();
+std::vector<std::string> GuardStatusRow(const lufd::v1::GuardIdentity& g,
+                                        int64_t now_micros);
+// The multi-line explanation of one identity: limits, tokens, window
+// counts, per-rule denied/dry-run counters, offences, block, last denial.
+std::string GuardExplainText(const lufd::v1::GuardIdentity& g,
+                             int64_t now_micros);
 
 }  // namespace lufd::client
 

@@ -143,6 +143,7 @@ std::vector<Command> RecordCommands();
 std::vector<Command> SedGroupCommands();
 Noun OfferNoun();
 Noun KeyNoun();
+Noun GuardNoun();  // guard status|explain|unblock.
 Noun ZoneNoun();
 Command BatchCommand();
 Command ImportCommand();

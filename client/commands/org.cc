@@ -14,7 +14,9 @@ struct OrgAddFlags {
   std::vector<std::string> roles;
   bool disabled = false;
   uint32_t lookups_per_second = 0, burst = 0, distinct_per_day = 0,
-           miss_cost = 0, scan_threshold = 0;
+           miss_cost = 0, scan_threshold = 0, misses_per_day = 0,
+           signatures_per_second = 0;
+  std::vector<std::string> dry_run_rules;
   bool dry_run = false;
 
   void Register(CLI::App* c) {
@@ -32,9 +34,18 @@ struct OrgAddFlags {
                   "Distinct numbers disclosed per day");
     c->add_option("--miss-cost", miss_cost, "Tokens a not-found answer costs");
     c->add_option("--scan-threshold", scan_threshold,
-                  "Distinct misses per prefix per window (stored; not "
-                  "enforced yet)");
-    c->add_flag("--dry-run", dry_run, "Quota counts and logs but never denies");
+                  "Scan detector: distinct misses under one number prefix "
+                  "per scan window (0 = default)");
+    c->add_option("--misses-per-day", misses_per_day,
+                  "Miss budget: answers without SED per 24 h (0 = default)");
+    c->add_option("--signatures-per-second", signatures_per_second,
+                  "Online DNSSEC signatures per second (0 = default)");
+    c->add_option("--dry-run-rule", dry_run_rules,
+                  "Put one guard rule in dry run (repeatable)")
+        ->check(CLI::IsMember(
+            {"rate", "disclosure", "misses", "scan", "block", "signing"}));
+    c->add_flag("--dry-run", dry_run,
+                "Every rule counts and logs but never denies");
   }
 };
 
@@ -56,6 +67,9 @@ absl::Status OrgAdd(Context& ctx, const OrgAddFlags& f) {
   q->set_distinct_numbers_per_day(f.distinct_per_day);
   q->set_miss_cost(f.miss_cost);
   q->set_scan_threshold(f.scan_threshold);
+  q->set_misses_per_day(f.misses_per_day);
+  q->set_signatures_per_second(f.signatures_per_second);
+  for (const std::string& rule : f.dry_run_rules) q->add_dry_run_rules(rule);
   q->set_dry_run(f.dry_run);
   return Put(ctx, obj);
 }

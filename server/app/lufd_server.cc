@@ -185,7 +185,13 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
+<<<<<<< HEAD
   if (s->guard_ != nullptr) {
+=======
+  if (config.guard().enabled()) {
+    s->guard_ =
+        std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
+>>>>>>> ops
     s->lookup_->set_guard(s->guard_.get(),
                           GuardLimits::FromConfig(config.guard().peer()));
   }
@@ -197,6 +203,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       admin_options);
   if (s->dns_ != nullptr) s->admin_->set_key_admin(s->dns_->key_manager());
   s->admin_->set_denial_recorder(s->denials_.get());
+  s->admin_->set_guard(s->guard_.get());  // Null when the guard is off.
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> creds,
                    MakeServerCredentials(grpc_config.tls()));

@@ -40,6 +40,10 @@ constexpr RpcRule kRpcRoles[] = {
     {kAdmin,  "GetDs",            false, false,     true},
     // The denial audit names other orgs' certificates and refusals.
     {kAdmin,  "ListDenials",      false, false,     true},
+    // The guard's state names other orgs and source prefixes.
+    {kAdmin,  "GuardStatus",      false, false,     true},
+    {kAdmin,  "ExplainGuard",     false, false,     true},
+    {kAdmin,  "Unblock",          false, false,     true},
 };
 // clang-format on
 

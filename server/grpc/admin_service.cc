@@ -16,6 +16,7 @@
 #include "server/core/denial_audit.h"
 #include "server/core/keys.h"
 #include "server/core/validate.h"
+#include "spdlog/spdlog.h"
 
 namespace lufd {
 namespace {
@@ -24,6 +25,8 @@ constexpr uint32_t kDefaultAuditLimit = 1000;
 constexpr uint32_t kMaxAuditLimit = 10000;
 constexpr uint32_t kDefaultDenialLimit = 100;
 constexpr uint32_t kMaxDenialLimit = 10000;
+constexpr uint32_t kDefaultGuardLimit = 100;
+constexpr uint32_t kMaxGuardLimit = 10000;
 // Bounds the pages an Audit by a registrar may scan while filtering.
 constexpr int kMaxAuditPages = 100;
 // How often long loops check for cancellation / deadline.
@@ -647,6 +650,146 @@ grpc::Status AdminServiceImpl::ListDenials(
           d->set_count(r.count);
         }
         response->set_memory_only(recorder->memory_only());
+        return absl::OkStatus();
+      });
+}
+
+namespace {
+
+absl::Status CheckGuard(const Guard* guard) {
+  if (guard == nullptr) {
+    return absl::FailedPreconditionError(
+        "the guard is disabled on this lufd (config guard.enabled)");
+  }
+  return absl::OkStatus();
+}
+
+// 0 for "never" (InfinitePast), so the client can tell it from a real time.
+int64_t MicrosOrZero(absl::Time t) {
+  if (t == absl::InfinitePast()) return 0;
+  return absl::ToUnixMicros(t);
+}
+
+void FillGuardIdentity(const GuardIdentityStatus& st, absl::Time now,
+                       lufd::v1::GuardIdentity* out) {
+  out->set_identity(st.key.Describe());
+  out->set_kind(st.key.kind == GuardKey::Kind::kOrg ? "org" : "prefix");
+  out->set_id(st.key.id);
+  lufd::v1::GuardLimitsInfo* l = out->mutable_limits();
+  l->set_lookups_per_second(st.limits.lookups_per_second);
+  l->set_burst(st.limits.burst);
+  l->set_miss_cost(st.limits.miss_cost);
+  l->set_distinct_numbers_per_day(st.limits.distinct_numbers_per_day);
+  l->set_misses_per_day(st.limits.misses_per_day);
+  l->set_scan_threshold(st.limits.scan_threshold);
+  l->set_signatures_per_second(st.limits.signatures_per_second);
+  l->set_signing_burst(st.limits.signing_burst);
+  for (int r = 0; r < kGuardRuleCount; ++r) {
+    const GuardRule rule = static_cast<GuardRule>(r);
+    if (st.limits.DryRun(rule)) {
+      l->add_dry_run_rules(std::string(GuardRuleName(rule)));
+    }
+  }
+  out->set_tokens(st.tokens);
+  out->set_signing_tokens(st.signing_tokens);
+  out->set_disclosed_in_window(st.disclosed_in_window);
+  out->set_misses_in_window(st.misses_in_window);
+  out->set_reserved(st.reserved);
+  const GuardCounters& c = st.counters;
+  out->set_admitted(c.admitted);
+  out->set_hits(c.hits);
+  out->set_misses(c.misses);
+  out->set_signatures(c.signatures);
+  out->set_offences(c.offences);
+  out->set_blocks(c.blocks);
+  out->set_denied_total(c.denied_total());
+  for (int r = 0; r < kGuardRuleCount; ++r) {
+    lufd::v1::GuardRuleCount* rc = out->add_rules();
+    rc->set_rule(std::string(GuardRuleName(static_cast<GuardRule>(r))));
+    rc->set_denied(c.denied[r]);
+    rc->set_dry_run(c.dry_run[r]);
+  }
+  out->set_offence_level(st.offence_level);
+  out->set_blocked(st.blocked(now));
+  out->set_blocked_until_unix_micros(MicrosOrZero(st.blocked_until));
+  out->set_first_seen_unix_micros(MicrosOrZero(st.first_seen));
+  out->set_last_seen_unix_micros(MicrosOrZero(st.last_seen));
+  out->set_last_denied_unix_micros(MicrosOrZero(st.last_denied));
+  out->set_last_denial(st.last_denial);
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::GuardStatus(
+    grpc::ServerContext* context, const lufd::v1::GuardStatusRequest* request,
+    lufd::v1::GuardStatusResponse* response) {
+  return runner_->Run(
+      "GuardStatus", context, *request, [&](const CallInfo&) -> absl::Status {
+        Guard* guard = guard_.load();
+        RETURN_IF_ERROR(CheckGuard(guard));
+        const size_t limit = request->limit() == 0
+                                 ? kDefaultGuardLimit
+                                 : std::min(request->limit(), kMaxGuardLimit);
+        const absl::Time now = absl::Now();
+        for (const GuardIdentityStatus& st :
+             guard->Snapshot(now, limit, request->only_denied())) {
+          FillGuardIdentity(st, now, response->add_identities());
+        }
+        response->set_tracked(guard->tracked());
+        response->set_evicted_live(guard->evicted_live());
+        response->set_now_unix_micros(absl::ToUnixMicros(now));
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::ExplainGuard(
+    grpc::ServerContext* context, const lufd::v1::ExplainGuardRequest* request,
+    lufd::v1::GuardIdentity* response) {
+  return runner_->Run(
+      "ExplainGuard", context, *request, [&](const CallInfo&) -> absl::Status {
+        Guard* guard = guard_.load();
+        RETURN_IF_ERROR(CheckGuard(guard));
+        ASSIGN_OR_RETURN(GuardKey key, GuardKey::Parse(request->identity()));
+        const absl::Time now = absl::Now();
+        std::optional<GuardIdentityStatus> st = guard->Explain(key, now);
+        if (!st.has_value()) {
+          return absl::NotFoundError(
+              absl::StrCat("the guard does not track ", key.Describe(),
+                           " (never seen, or idle and forgotten)"));
+        }
+        FillGuardIdentity(*st, now, response);
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminServiceImpl::Unblock(grpc::ServerContext* context,
+                                       const lufd::v1::UnblockRequest* request,
+                                       lufd::v1::UnblockResponse* response) {
+  return runner_->Run(
+      "Unblock", context, *request, [&](const CallInfo& call) -> absl::Status {
+        Guard* guard = guard_.load();
+        RETURN_IF_ERROR(CheckGuard(guard));
+        ASSIGN_OR_RETURN(GuardKey key, GuardKey::Parse(request->identity()));
+        const absl::Time now = absl::Now();
+        std::optional<GuardIdentityStatus> before = guard->Explain(key, now);
+        if (!before.has_value()) {
+          return absl::NotFoundError(
+              absl::StrCat("the guard does not track ", key.Describe(),
+                           " (never seen, or idle and forgotten)"));
+        }
+        const bool lifted = guard->Unblock(key, now);
+        // An admin action on this replica's in-memory state: it has no
+        // registry change to record, so the log line is its audit trail.
+        spdlog::info(
+            "guard: {} unblocked {} (lifted: {}, was blocked: {}, offences "
+            "remembered: {})",
+            call.identity.AuditName(), key.Describe(), lifted,
+            before->blocked(now), before->offence_level);
+        response->set_lifted(lifted);
+        if (std::optional<GuardIdentityStatus> after =
+                guard->Explain(key, now)) {
+          FillGuardIdentity(*after, now, response->mutable_identity());
+        }
         return absl::OkStatus();
       });
 }

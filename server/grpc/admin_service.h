@@ -8,6 +8,8 @@
 // FAILED_PRECONDITION "DNS not configured" while there is none). ListDenials
 // (ADMIN only) reads the denial audit (set_denial_recorder); refused writes
 // and Import refusals attach the object they name (WithDenialObject) for it.
+// GuardStatus, ExplainGuard and Unblock (ADMIN only) read and lift the
+// guard's decisions (set_guard; FAILED_PRECONDITION while there is none).
 // Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
 #define LUFD_SERVER_GRPC_ADMIN_SERVICE_H_
@@ -24,6 +26,7 @@
 #include "server/core/registry.h"
 #include "server/core/view.h"
 #include "server/grpc/call.h"
+#include "server/guard/guard.h"
 #include "storage/store.h"
 
 namespace lufd {
@@ -90,6 +93,15 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   grpc::Status ListDenials(grpc::ServerContext* context,
                            const lufd::v1::ListDenialsRequest* request,
                            lufd::v1::ListDenialsResponse* response) override;
+  grpc::Status GuardStatus(grpc::ServerContext* context,
+                           const lufd::v1::GuardStatusRequest* request,
+                           lufd::v1::GuardStatusResponse* response) override;
+  grpc::Status ExplainGuard(grpc::ServerContext* context,
+                            const lufd::v1::ExplainGuardRequest* request,
+                            lufd::v1::GuardIdentity* response) override;
+  grpc::Status Unblock(grpc::ServerContext* context,
+                       const lufd::v1::UnblockRequest* request,
+                       lufd::v1::UnblockResponse* response) override;
 
   // The denial audit ListDenials reads (null: FAILED_PRECONDITION). It must
   // outlive the service or be reset to null first.
@@ -100,6 +112,10 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   // The DNS front door's key manager (null = DNS not configured). May be set
   // at any time; it must outlive the service or be reset to null first.
   void set_key_admin(KeyAdmin* key_admin) { key_admin_.store(key_admin); }
+
+  // The guard the lookup front doors charge (null = guard disabled:
+  // the guard RPCs answer FAILED_PRECONDITION). Same lifetime rule.
+  void set_guard(Guard* guard) { guard_.store(guard); }
 
  private:
   grpc::Status RunWrite(const char* method, grpc::ServerContext* context,
@@ -124,6 +140,7 @@ class AdminServiceImpl final : public lufd::v1::AdminService::Service {
   const Options options_;
   std::atomic<KeyAdmin*> key_admin_{nullptr};
   std::atomic<DenialRecorder*> denials_{nullptr};
+  std::atomic<Guard*> guard_{nullptr};
 };
 
 }  // namespace lufd

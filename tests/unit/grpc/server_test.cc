@@ -2449,5 +2449,203 @@ TEST_F(ServerTest, GuardCanBeSwitchedOff) {
   EXPECT_EQ(server_->guard(), nullptr);
 }
 
+// ---- The guard's admin RPCs (GuardStatus, ExplainGuard, Unblock) ----
+
+grpc::Status ExplainOn(lufd::v1::AdminService::Stub* stub,
+                       const std::string& identity,
+                       lufd::v1::GuardIdentity* out) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  lufd::v1::ExplainGuardRequest request;
+  request.set_identity(identity);
+  return stub->ExplainGuard(&ctx, request, out);
+}
+
+grpc::Status GuardStatusOn(lufd::v1::AdminService::Stub* stub, bool only_denied,
+                           lufd::v1::GuardStatusResponse* out) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  lufd::v1::GuardStatusRequest request;
+  request.set_only_denied(only_denied);
+  return stub->GuardStatus(&ctx, request, out);
+}
+
+grpc::Status UnblockOn(lufd::v1::AdminService::Stub* stub,
+                       const std::string& identity,
+                       lufd::v1::UnblockResponse* out) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  lufd::v1::UnblockRequest request;
+  request.set_identity(identity);
+  return stub->Unblock(&ctx, request, out);
+}
+
+uint64_t RuleDenied(const lufd::v1::GuardIdentity& g, const std::string& rule) {
+  for (const lufd::v1::GuardRuleCount& r : g.rules()) {
+    if (r.rule() == rule) return r.denied();
+  }
+  ADD_FAILURE() << "no rule " << rule;
+  return 0;
+}
+
+TEST_F(ServerTest, GuardRpcsAreAdminOnly) {
+  StartServer();
+  ASSERT_TRUE(AdminBatch("admin", RegistrarObjects()).ok());
+  for (const char* cert : {"peer-ssp1", "registrar-ssp1"}) {
+    auto stub = lufd::v1::AdminService::NewStub(Channel(cert));
+    lufd::v1::GuardStatusResponse status;
+    EXPECT_EQ(GuardStatusOn(stub.get(), false, &status).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << cert;
+    lufd::v1::GuardIdentity explained;
+    EXPECT_EQ(ExplainOn(stub.get(), absl::StrCat("org ", kPeerOrg), &explained)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << cert;
+    lufd::v1::UnblockResponse unblocked;
+    EXPECT_EQ(UnblockOn(stub.get(), kPeerOrg, &unblocked).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED)
+        << cert;
+  }
+}
+
+TEST_F(ServerTest, GuardExplainNamesUnknownAndMalformedIdentities) {
+  StartServer();
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  lufd::v1::GuardIdentity g;
+  grpc::Status s = ExplainOn(admin.get(), "org iana-en:999", &g);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  for (const char* prefix : {"prefix 192.0.2.0/24", "2001:db8::/56"}) {
+    s = ExplainOn(admin.get(), prefix, &g);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND)
+        << prefix << ": " << s.error_message();
+  }
+  lufd::v1::UnblockResponse unblocked;
+  EXPECT_EQ(UnblockOn(admin.get(), "org iana-en:999", &unblocked).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  for (const char* bad :
+       {"", "prefix 300.1.2.3/24", "prefix 192.0.2.0", "bogus a b"}) {
+    s = ExplainOn(admin.get(), bad, &g);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << "'" << bad << "': " << s.error_message();
+    EXPECT_EQ(UnblockOn(admin.get(), bad, &unblocked).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT)
+        << bad;
+  }
+}
+
+TEST_F(ServerTest, GuardStatusAndExplainShowARefusal) {
+  StartServer();
+  lufd::v1::Quota quota;
+  quota.set_lookups_per_second(1);
+  quota.set_burst(2);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  int refused = 0;
+  for (int i = 0; i < 10; ++i) {
+    if (LookupOn(stub.get(), GuardNumber(0)).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+    }
+  }
+  ASSERT_GE(refused, 1);
+
+  lufd::v1::GuardStatusResponse status;
+  ASSERT_TRUE(GuardStatusOn(admin.get(), true, &status).ok());
+  ASSERT_EQ(status.identities_size(), 1) << status.DebugString();
+  EXPECT_EQ(status.identities(0).identity(), absl::StrCat("org ", kPeerOrg));
+  EXPECT_EQ(status.tracked(), 1u);  // Admins are not charged.
+  EXPECT_GT(status.now_unix_micros(), 0);
+  EXPECT_EQ(status.identities(0).denied_total(),
+            static_cast<uint64_t>(refused));
+
+  // Both spellings of the org name the same identity.
+  for (const std::string& name :
+       {absl::StrCat("org ", kPeerOrg), std::string(kPeerOrg)}) {
+    lufd::v1::GuardIdentity g;
+    grpc::Status s = ExplainOn(admin.get(), name, &g);
+    ASSERT_TRUE(s.ok()) << name << ": " << s.error_message();
+    EXPECT_EQ(g.kind(), "org");
+    EXPECT_EQ(g.id(), kPeerOrg);
+    EXPECT_EQ(g.limits().lookups_per_second(), 1u);
+    EXPECT_EQ(g.limits().burst(), 2u);
+    EXPECT_EQ(RuleDenied(g, "rate"), static_cast<uint64_t>(refused));
+    EXPECT_EQ(g.denied_total(), static_cast<uint64_t>(refused));
+    EXPECT_EQ(g.rules_size(), kGuardRuleCount);
+    EXPECT_GE(g.admitted(), 1u);
+    EXPECT_FALSE(g.last_denial().empty());
+    EXPECT_GT(g.last_denied_unix_micros(), 0);
+    EXPECT_FALSE(g.blocked());
+  }
+}
+
+TEST_F(ServerTest, GuardUnblockLiftsABlock) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_guard()->set_offence_denials(2);
+    config->mutable_guard()->clear_block_ladder();
+    config->mutable_guard()->add_block_ladder("1h");
+  });
+  // One distinct number a day: the second and third are refused, which is
+  // an offence (offence_denials 2), which blocks for an hour.
+  lufd::v1::Quota quota;
+  quota.set_distinct_numbers_per_day(1);
+  SetPeerQuotaAndPrefix(server_->registry(), quota);
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  ASSERT_TRUE(LookupOn(stub.get(), GuardNumber(0)).ok());
+  EXPECT_EQ(LookupOn(stub.get(), GuardNumber(1)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(LookupOn(stub.get(), GuardNumber(2)).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Blocked: even the number already disclosed (free otherwise) is refused.
+  grpc::Status blocked = LookupOn(stub.get(), GuardNumber(0));
+  ASSERT_EQ(blocked.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << blocked.error_message();
+
+  lufd::v1::GuardIdentity g;
+  ASSERT_TRUE(ExplainOn(admin.get(), kPeerOrg, &g).ok());
+  EXPECT_TRUE(g.blocked());
+  EXPECT_GT(g.blocked_until_unix_micros(),
+            absl::ToUnixMicros(absl::Now() + absl::Minutes(50)));
+  EXPECT_EQ(g.offences(), 1u);
+  EXPECT_EQ(g.blocks(), 1u);
+  EXPECT_GE(RuleDenied(g, "disclosure"), 2u);
+  EXPECT_GE(RuleDenied(g, "block"), 1u);
+  lufd::v1::GuardStatusResponse status;
+  ASSERT_TRUE(GuardStatusOn(admin.get(), true, &status).ok());
+  ASSERT_GE(status.identities_size(), 1);
+  EXPECT_TRUE(status.identities(0).blocked());
+
+  lufd::v1::UnblockResponse unblocked;
+  ASSERT_TRUE(
+      UnblockOn(admin.get(), absl::StrCat("org ", kPeerOrg), &unblocked).ok());
+  EXPECT_TRUE(unblocked.lifted());
+  EXPECT_FALSE(unblocked.identity().blocked());
+  EXPECT_EQ(unblocked.identity().offence_level(), 0u);
+  grpc::Status after = LookupOn(stub.get(), GuardNumber(0));
+  EXPECT_TRUE(after.ok()) << after.error_message();
+  // Nothing left to lift.
+  ASSERT_TRUE(UnblockOn(admin.get(), kPeerOrg, &unblocked).ok());
+  EXPECT_FALSE(unblocked.lifted());
+}
+
+TEST_F(ServerTest, GuardRpcsNeedTheGuard) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_guard()->set_enabled(false);
+  });
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  lufd::v1::GuardStatusResponse status;
+  grpc::Status s = GuardStatusOn(admin.get(), false, &status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("guard is disabled"));
+  lufd::v1::GuardIdentity g;
+  EXPECT_EQ(ExplainOn(admin.get(), kPeerOrg, &g).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  lufd::v1::UnblockResponse unblocked;
+  EXPECT_EQ(UnblockOn(admin.get(), kPeerOrg, &unblocked).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 }  // namespace
 }  // namespace lufd
