@@ -288,6 +288,9 @@ class ResponderTest : public ::testing::Test {
     auto* p = config_.add_zones();
     p->set_name("private.example.");
     p->set_private_(true);
+    // The cases below pin compact denial; CoveringResponderTest covers the
+    // default.
+    config_.mutable_dnssec()->set_denial("compact");
     MakeResponder();
   }
 
