@@ -10,7 +10,9 @@ namespace {
 constexpr size_t kMaxName = 255;
 constexpr size_t kMaxLabel = 63;
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+char Lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // RFC 4034 section 6.1 label order: octets as unsigned, a proper prefix
 // first. Both lowercase.
@@ -77,8 +79,7 @@ std::optional<Encloser> FindClosestEncloser(
   for (size_t i = n; i-- > 0;) {
     const size_t at = starts[i];
     const bool digit = static_cast<uint8_t>(qname_lower[at]) == 1 &&
-                       qname_lower[at + 1] >= '0' &&
-                       qname_lower[at + 1] <= '9';
+                       qname_lower[at + 1] >= '0' && qname_lower[at + 1] <= '9';
     if (digit && e164.size() - 1 < max_digits) {
       e164.push_back(qname_lower[at + 1]);
       if (exists(e164)) {
@@ -156,8 +157,8 @@ std::optional<CoveringNsecs> CoveringNames(std::string_view e_wire,
         next_label.pop_back();
       }
       if (next_label.empty()) return std::nullopt;
-      next_label.back() = static_cast<char>(
-          static_cast<uint8_t>(next_label.back()) + 1);
+      next_label.back() =
+          static_cast<char>(static_cast<uint8_t>(next_label.back()) + 1);
     }
   }
   out.owner = Join(owner_label, e);

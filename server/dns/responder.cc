@@ -158,8 +158,9 @@ absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
   if (denial == "compact") {
     r->covering_ = false;
   } else if (!denial.empty() && denial != "covering") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "dns.dnssec.denial: unknown mode \"", denial, "\" (covering, compact)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("dns.dnssec.denial: unknown mode \"", denial,
+                     "\" (covering, compact)"));
   }
 
   auto name = [](std::string text,
@@ -333,9 +334,8 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   const uint64_t hash = RrsetHash(type, ttl, rdatas);
   auto emit = [&](const CompactRrsig& sig) {
     RrsigTailInto(&s.sig_tail, sig, type, z.apex, ttl);
-    return owner_wire.empty()
-               ? w->AppendRrAtQnameSuffix(section, 0, s.sig_tail)
-               : w->AppendRr(section, owner_wire, s.sig_tail);
+    return owner_wire.empty() ? w->AppendRrAtQnameSuffix(section, 0, s.sig_tail)
+                              : w->AppendRr(section, owner_wire, s.sig_tail);
   };
   auto from_store = [&](uint16_t tag) -> std::optional<CompactRrsig> {
     if (!try_store || stored_ == nullptr) return std::nullopt;

@@ -18,10 +18,11 @@
 namespace lufd::dns {
 namespace {
 
-const std::string kApex("\x04"
-                        "e164\x04"
-                        "arpa\x00",
-                        11);
+const std::string kApex(
+    "\x04"
+    "e164\x04"
+    "arpa\x00",
+    11);
 
 std::string W(const std::string& text) {
   auto wire = NameFromText(text);
@@ -77,7 +78,7 @@ bool StrictlyBetween(const std::string& lo, const std::string& x,
 // ------------------------------------------------------------ the table
 
 struct Row {
-  std::string c;  // The label's octets.
+  std::string c;            // The label's octets.
   std::string owner, next;  // Labels under E; empty = no answer.
   bool single = false;      // The first NSEC covers *.E too.
 };
@@ -168,8 +169,7 @@ TEST(FindClosestEncloserTest, WalksDownWhileNamesExist) {
     EXPECT_EQ(T(q.substr(enc->e_offset)), e_text);
     EXPECT_EQ(T(q.substr(enc->c_offset)), c_text);
   };
-  check("9.9.2.0.2.1.e164.arpa.", "2.0.2.1.e164.arpa.",
-        "9.2.0.2.1.e164.arpa.");
+  check("9.9.2.0.2.1.e164.arpa.", "2.0.2.1.e164.arpa.", "9.2.0.2.1.e164.arpa.");
   check("5.e164.arpa.", "e164.arpa.", "5.e164.arpa.");
   check("_ta-4f66.e164.arpa.", "e164.arpa.", "_ta-4f66.e164.arpa.");
   check("_sip.2.1.e164.arpa.", "2.1.e164.arpa.", "_sip.2.1.e164.arpa.");
@@ -193,11 +193,23 @@ std::string RandomLabel(std::mt19937_64& rng) {
   std::uniform_int_distribution<int> pick(0, 99);
   const int p = pick(rng);
   if (p < 70) return std::string(1, static_cast<char>('0' + rng() % 10));
-  static const std::vector<std::string> kEdges = {
-      std::string("\0", 1), "*", std::string("*\0", 2), std::string("5\0", 2),
-      std::string("9\0", 2), "_ta-4f66", "_sip", "9a", "/", ":", "12",
-      std::string(63, '\xff'), "5" + std::string(62, '\xff'), "A", "Z9",
-      std::string("\0\0", 2), "\xff"};
+  static const std::vector<std::string> kEdges = {std::string("\0", 1),
+                                                  "*",
+                                                  std::string("*\0", 2),
+                                                  std::string("5\0", 2),
+                                                  std::string("9\0", 2),
+                                                  "_ta-4f66",
+                                                  "_sip",
+                                                  "9a",
+                                                  "/",
+                                                  ":",
+                                                  "12",
+                                                  std::string(63, '\xff'),
+                                                  "5" + std::string(62, '\xff'),
+                                                  "A",
+                                                  "Z9",
+                                                  std::string("\0\0", 2),
+                                                  "\xff"};
   if (p < 85) return kEdges[rng() % kEdges.size()];
   std::string label(1 + rng() % 63, '\0');
   for (char& c : label) c = static_cast<char>(rng() % 256);
@@ -253,13 +265,12 @@ TEST(CoveringPropertyTest, RandomRegistriesAndNames) {
       }
       EXPECT_TRUE(e_exists);
       EXPECT_FALSE(c_exists);
-      const std::string c =
-          ce.substr(1, static_cast<uint8_t>(ce[0]));
+      const std::string c = ce.substr(1, static_cast<uint8_t>(ce[0]));
       auto got = CoveringNames(e, c);
       if (!got) {
         // Only the table's "none" rows.
-        const bool digit_zero = c.size() == 2 && c[1] == '\0' &&
-                                c[0] >= '0' && c[0] <= '9';
+        const bool digit_zero =
+            c.size() == 2 && c[1] == '\0' && c[0] >= '0' && c[0] <= '9';
         const bool max_ff = c.find_first_not_of('\xff') == std::string::npos;
         EXPECT_TRUE(c == std::string("\0", 1) || c == std::string("*\0", 2) ||
                     digit_zero || max_ff || ce.size() + 2 > 255)
@@ -272,17 +283,17 @@ TEST(CoveringPropertyTest, RandomRegistriesAndNames) {
       // a validator E is the closest encloser (RFC 4035 section 5.4).
       EXPECT_TRUE(StrictlyBetween(got->owner, lq, got->next));
       EXPECT_TRUE(StrictlyBetween(got->owner, ce, got->next));
-      EXPECT_EQ(std::max(CommonLabels(lq, got->owner),
-                         CommonLabels(lq, got->next)),
-                Labels(e));
+      EXPECT_EQ(
+          std::max(CommonLabels(lq, got->owner), CommonLabels(lq, got->next)),
+          Labels(e));
       const std::string wildcard = Under("*", e);
       const std::string& wo =
           got->wildcard_owner.empty() ? got->owner : got->wildcard_owner;
       const std::string& wn =
           got->wildcard_owner.empty() ? got->next : got->wildcard_next;
       EXPECT_TRUE(StrictlyBetween(wo, wildcard, wn));
-      for (const std::string* name : std::vector<const std::string*>{
-               &got->owner, &got->next, &wo, &wn}) {
+      for (const std::string* name :
+           std::vector<const std::string*>{&got->owner, &got->next, &wo, &wn}) {
         EXPECT_LE(name->size(), 255u);
         EXPECT_TRUE(IsSubdomainOf(*name, e));
         EXPECT_EQ(*name, LowercaseName(*name));
