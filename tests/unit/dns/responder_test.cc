@@ -1437,6 +1437,26 @@ TEST_F(CoveringResponderTest, LabelsWithoutARuleFallBackToCompact) {
   EXPECT_EQ(responder_->stats().covering_denials.load(), 0u);
 }
 
+TEST_F(CoveringResponderTest, AnotherZoneBelowEFallsBackToCompact) {
+  // A zone served here below the apex: a range under the apex could cover
+  // its names, so misses whose E is above it get compact denial.
+  config_.add_zones()->set_name("x.9.e164.arpa.");
+  MakeResponder();
+  Q q{"3.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 1u);
+  EXPECT_EQ(responder_->stats().covering_denials.load(), 0u);
+  // Under an existing number (no zone below it): covering as usual.
+  ExpectCovering("1.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                 "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                 {{"0\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                   "1\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa."},
+                  {"\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                   "*\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}});
+}
+
 TEST_F(CoveringResponderTest, WithoutDoPlainNxdomain) {
   Q q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
   Pkt p = Ask(q);
