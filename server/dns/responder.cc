@@ -155,6 +155,14 @@ absl::StatusOr<std::unique_ptr<Responder>> Responder::Create(
   r->timing_ = *timing;
   r->max_udp_payload_ = static_cast<uint16_t>(
       std::clamp<uint32_t>(config.max_udp_payload(), 512, 65535));
+  const std::string& denial = config.dnssec().denial();
+  if (denial == "compact") {
+    r->covering_ = false;
+  } else if (!denial.empty() && denial != "covering") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("dns.dnssec.denial: unknown mode \"", denial,
+                     "\" (covering, compact)"));
+  }
 
   auto name = [](std::string text,
                  const std::string& field) -> absl::StatusOr<std::string> {
@@ -375,12 +383,14 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
                                 std::string_view owner_lower, uint16_t type,
                                 uint32_t ttl,
                                 absl::Span<const std::string> rdatas,
-                                bool try_store, uint32_t now, Answer* a) {
+                                bool try_store, uint32_t now, Answer* a,
+                                std::string_view owner_wire) {
   Scratch& s = ThreadScratch();
   const uint64_t hash = RrsetHash(type, ttl, rdatas);
   auto emit = [&](const CompactRrsig& sig) {
     RrsigTailInto(&s.sig_tail, sig, type, z.apex, ttl);
-    return w->AppendRrAtQnameSuffix(section, 0, s.sig_tail);
+    return owner_wire.empty() ? w->AppendRrAtQnameSuffix(section, 0, s.sig_tail)
+                              : w->AppendRr(section, owner_wire, s.sig_tail);
   };
   auto from_store = [&](uint16_t tag) -> std::optional<CompactRrsig> {
     if (!try_store || stored_ == nullptr) return std::nullopt;
@@ -864,8 +874,15 @@ Responder::Step Responder::Deny(Answer& a) {
   const Zone& zone = *a.zone;
   const ZoneState& st = *a.st;
   Scratch& s = a.s;
-  // Compact denial when we can sign: NOERROR (NXDOMAIN back with CO).
-  const bool compact = a.dnssec_ok && st.can_sign;
+  // Covering denial for a nonexistent name when configured and the rule has
+  // an answer; else compact denial when we can sign: NOERROR (NXDOMAIN back
+  // with CO).
+  const bool signs = a.dnssec_ok && st.can_sign;
+  std::optional<CoveringNsecs> cover;
+  if (signs && covering_ && a.kind == Answer::Kind::kNxDomain) {
+    cover = CoveringFor(a);
+  }
+  const bool compact = signs && !cover;
   if (a.kind == Answer::Kind::kNxDomain) {
     stats_.nxdomain.fetch_add(1, std::memory_order_relaxed);
     a.rcode = (!compact || q.co_bit) ? kRcodeNxDomain : kRcodeNoError;
@@ -881,7 +898,14 @@ Responder::Step Responder::Deny(Answer& a) {
       ok = ok && a.w.AppendRrAtQnameSuffix(Section::kAuthority, a.to_apex, t);
     }
   }
-  if (ok && compact) {
+  if (ok && cover) {
+    stats_.covering_denials.fetch_add(1, std::memory_order_relaxed);
+    // The NSEC covering the qname first, then the wildcard's.
+    ok = AppendCoveringNsec(a, cover->owner, cover->next);
+    if (ok && !cover->wildcard_owner.empty()) {
+      ok = AppendCoveringNsec(a, cover->wildcard_owner, cover->wildcard_next);
+    }
+  } else if (ok && compact) {
     auto next = ImmediateSuccessor(q.qname_lower, zone.apex);
     if (next) {
       const auto& types =
@@ -900,6 +924,46 @@ Responder::Step Responder::Deny(Answer& a) {
   }
   if (q.co_bit && a.dnssec_ok) a.edns_flags |= kEdnsFlagCO;
   return Step::kContinue;
+}
+
+std::optional<CoveringNsecs> Responder::CoveringFor(const Answer& a) const {
+  const Zone& zone = *a.zone;
+  const std::string_view qname = a.query.qname_lower;
+  std::vector<RecordRef>& refs = a.s.refs;  // AnswerNumber is done with it.
+  auto exists = [&](std::string_view e164_std) {
+    const absl::string_view e164(e164_std.data(), e164_std.size());
+    return a.view->ResolveNumberRefs(e164, a.viewer, &refs) ||
+           a.view->HasVisibleIdentifiersBelow(e164, a.viewer);
+  };
+  auto enc = FindClosestEncloser(qname, zone.apex, exists);
+  if (!enc) return std::nullopt;
+  const std::string_view e = qname.substr(enc->e_offset);
+  // Another zone served here below E: its names are not this zone's to
+  // deny wholesale, so a range could cover them.
+  for (const auto& other : zones_) {
+    if (other.get() != &zone && other->apex.size() > e.size() &&
+        IsSubdomainOf(other->apex, e)) {
+      return std::nullopt;
+    }
+  }
+  const size_t c_len = static_cast<uint8_t>(qname[enc->c_offset]);
+  return CoveringNames(e, qname.substr(enc->c_offset + 1, c_len));
+}
+
+bool Responder::AppendCoveringNsec(Answer& a, const std::string& owner,
+                                   const std::string& next) {
+  const Zone& zone = *a.zone;
+  Scratch& s = a.s;
+  // The owners are not names of the zone: RRSIG and NSEC only (RFC 4470).
+  static const std::string kBitmap = TypeBitmap({kTypeRRSIG, kTypeNSEC});
+  s.nsec_rdata.assign(next);
+  s.nsec_rdata.append(kBitmap);
+  TailInto(&s.tail, kTypeNSEC, zone.neg_ttl, s.nsec_rdata);
+  if (!a.w.AppendRr(Section::kAuthority, owner, s.tail)) return false;
+  return AppendRrsetSigs(&a.w, Section::kAuthority, zone, *a.st, owner,
+                         kTypeNSEC, zone.neg_ttl,
+                         absl::MakeConstSpan(&s.nsec_rdata, 1),
+                         /*try_store=*/false, a.now, &a, owner);
 }
 
 size_t Responder::Finish(Answer& a) {

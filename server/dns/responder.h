@@ -24,11 +24,31 @@
 //   > 0 -> BADVERS; class != IN -> REFUSED; AXFR/IXFR -> REFUSED (later
 //   issue); qtype NXNAME -> FORMERR (RFC 9824).
 // DNSSEC (DO bit): positive RRsets carry RRSIGs from the SignatureCache or
-// signed on demand into the SignatureLru; denials use compact denial (RFC
-// 9824): NOERROR + SOA + an NSEC at the query name whose next name is its
-// immediate successor and whose bitmap has NXNAME for non-existent names;
-// NXDOMAIN is restored when the query set the CO flag. Negative TTL =
-// min(SOA TTL, SOA minimum).
+// signed on demand into the SignatureLru. Denials (dns.dnssec.denial):
+//  - "covering" (default): a nonexistent name gets NXDOMAIN + SOA + two NSECs
+//    (each followed by its RRSIG): one covering the whole empty subtree C.E
+//    below the closest existing ancestor E (in the viewer's view), one
+//    covering *.E. Their owner/next names are a fixed function of (E, C)
+//    (covering.h has the table), so they reveal nothing an NXDOMAIN for C.E
+//    does not, and their signatures are reused from the SignatureLru: it is
+//    keyed by the NSEC's owner, rdata hash and key tag, i.e. by (zone, E, C)
+//    plus the types, so a flood of names under one subtree costs one
+//    signature per key, and no invalidation is needed: when the subtree
+//    changes, E or C change and so do the names; an entry whose names are
+//    still computed is still true. Validating resolvers with aggressive NSEC
+//    caching (RFC 8198) then answer the rest of a flood under C.E themselves,
+//    and RFC 8020 resolvers stop at the NXDOMAIN. Labels the table has no
+//    data-independent answer for (e.g. "\000", "5\000"; names near 255
+//    octets; a zone with another configured zone below E) fall back to
+//    compact denial. NODATA and empty non-terminals are answered as in
+//    compact mode (the name exists: NOERROR + an NSEC at the qname with its
+//    types, next = immediate successor).
+//  - "compact" (RFC 9824): NOERROR + SOA + an NSEC at the query name whose
+//    next name is its immediate successor and whose bitmap has NXNAME for
+//    non-existent names; NXDOMAIN is restored when the query set the CO flag.
+//    One signature per distinct query name.
+// Negative TTL = min(SOA TTL, SOA minimum): how long resolvers keep absorbing
+// a flood with a cached covering NSEC.
 #ifndef LUFD_SERVER_DNS_RESPONDER_H_
 #define LUFD_SERVER_DNS_RESPONDER_H_
 
@@ -36,6 +56,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +67,7 @@
 #include "server/core/denial_audit.h"
 #include "server/core/identity.h"
 #include "server/core/view.h"
+#include "server/dns/covering.h"
 #include "server/dns/keyring.h"
 #include "server/dns/processor.h"
 #include "server/dns/sigcache.h"
@@ -58,7 +80,10 @@ namespace lufd::dns {
 struct ResponderStats {
   std::atomic<uint64_t> queries{0}, answers{0}, nodata{0}, nxdomain{0},
       refused{0}, formerr{0}, notimp{0}, truncated{0}, signed_on_demand{0},
-      sig_store_hits{0}, sig_lru_hits{0};
+      sig_store_hits{0}, sig_lru_hits{0},
+      // NXDOMAINs answered with covering NSECs (the rest of `nxdomain` fell
+      // back to compact denial, or were unsigned).
+      covering_denials{0};
   // The guard stage: refused with REFUSED (+ EDE), answered with TC=1
   // (slip), dropped (anonymous UDP over a limit), and answers withheld
   // because the identity's signing budget was spent.
@@ -177,7 +202,14 @@ class Responder final : public QueryProcessor {
                        const Zone& zone, const ZoneState& state,
                        std::string_view owner_lower, uint16_t type,
                        uint32_t ttl, absl::Span<const std::string> rdatas,
-                       bool try_store, uint32_t now, Answer* a);
+                       bool try_store, uint32_t now, Answer* a,
+                       std::string_view owner_wire = {});
+  // Covering denial (kind NXDOMAIN, signing zone): the covering NSECs for
+  // the qname in the viewer's view, or nullopt to fall back to compact.
+  std::optional<CoveringNsecs> CoveringFor(const Answer& a) const;
+  // Appends one covering NSEC and its RRSIGs; false when out of room.
+  bool AppendCoveringNsec(Answer& a, const std::string& owner,
+                          const std::string& next);
   DnssecTiming timing_;
   std::vector<std::unique_ptr<Zone>> zones_;
   const ViewHolder* views_ = nullptr;
@@ -195,6 +227,7 @@ class Responder final : public QueryProcessor {
   int v6_prefix_ = 56;
   uint32_t slip_ = 2;
   std::atomic<uint64_t> slip_counter_{0};
+  bool covering_ = true;  // dns.dnssec.denial: "covering" (else compact).
 };
 
 }  // namespace lufd::dns

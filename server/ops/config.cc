@@ -109,6 +109,7 @@ constexpr char kDefaults[] = R"pb(
       sign_threads: 1
       auto_generate: true
       purge_keys: "90d"
+      denial: "covering"
     }
   }
 )pb";
@@ -397,6 +398,12 @@ void ValidateDnssec(const lufd::v1::DnssecConfig& sec,
   if (sec.scheme() != "csk" && sec.scheme() != "ksk-zsk") {
     errors->push_back(absl::StrCat("dns.dnssec.scheme: unknown scheme \"",
                                    sec.scheme(), "\" (csk, ksk-zsk)"));
+  }
+  // Empty means the default (covering) for configs built without kDefaults.
+  if (!sec.denial().empty() && sec.denial() != "covering" &&
+      sec.denial() != "compact") {
+    errors->push_back(absl::StrCat("dns.dnssec.denial: unknown mode \"",
+                                   sec.denial(), "\" (covering, compact)"));
   }
   // Shorter signatures would expire before resolvers' caches do.
   CheckDuration(sec.signature_validity(), "dns.dnssec.signature_validity",

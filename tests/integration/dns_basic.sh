@@ -6,7 +6,8 @@
 #   - apex SOA/NS/DNSKEY (AA, signed); a TN with 2 NAPTRs in a public SED
 #     group (+dnssec: RRSIG, AA); a range and a prefix (synthesized, signed);
 #   - NODATA (TXT at a TN), empty non-terminal, non-existent number (compact
-#     denial: NOERROR + NSEC at the name with NXNAME; the CO flag restores
+#     denial, configured here; the default covering denial has its own test,
+#     covering_denial.sh: NOERROR + NSEC at the name with NXNAME; the CO flag restores
 #     NXDOMAIN; no DO: plain NXDOMAIN);
 #   - REFUSED outside the apex, NOTIMP for opcode STATUS, ANY (RFC 8482),
 #     BADVERS for EDNS version 1, FORMERR for an explicit NXNAME query;
@@ -37,6 +38,7 @@ dns:
     algorithm: 8
     scheme: "nsec3"
     signature_validity: "2 weeks"
+    denial: "black-lies"
   tcp_idle_timeout: "0s"
 EOF
 )"
@@ -50,6 +52,7 @@ for field in 'dns.listen\[0\]:' 'dns.listen\[1\]:' 'dns.dot.client_cert:' \
   'dns.dot.tls.cert_file: required' 'dns.zones\[0\].name:' \
   'dns.zones\[1\].name:' 'dns.dnssec.algorithm:' 'dns.dnssec.scheme:' \
   'dns.dnssec.signature_validity:' 'dns.dnssec.key_dir: required' \
+  'dns.dnssec.denial:' \
   'dns.tcp_idle_timeout:'; do
   grep -qE "^$field" <<<"$out" || { echo "$out" >&2; fail "--check-config does not name $field"; }
 done
@@ -71,6 +74,7 @@ dns:
     key_dir: "$T/keys"
     algorithm: 13
     scheme: "csk"
+    denial: "compact"
 EOF
 )"
 start_lufd "sqlite:$T/registry.db"

@@ -23,7 +23,9 @@ ZONE=e164.arpa.
 mkdir -m 700 "$T/keys"
 DNS_PORT="$(it_free_dns_port)"
 DOT_PORT="$(it_free_port)"
-LUFD_CONFIG_TAIL="$(lufd_dot_yaml "$DNS_PORT" "$DOT_PORT" "$T/keys" "$ZONE")"
+# Compact denial: the shapes compared below are its NSEC bitmaps (covering
+# denial's per-viewer E is covered by covering_denial.sh and the unit tests).
+LUFD_CONFIG_TAIL="$(LUFD_DNSSEC_YAML='    denial: "compact"' lufd_dot_yaml "$DNS_PORT" "$DOT_PORT" "$T/keys" "$ZONE")"
 start_lufd "sqlite:$T/registry.db"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || {
   echo "$dout" >&2

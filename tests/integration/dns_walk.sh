@@ -10,12 +10,19 @@
 #      its next name is "\000.<qname>" (RFC 9824 compact denial), never
 #      another existing name; a non-existent name's bitmap has NXNAME
 #      (type 128) and a NODATA bitmap has the types that exist.
+#      Covering mode (the default; argument "compact" for the other): a
+#      non-existent name gets NXDOMAIN and two NSECs whose owner and next
+#      names are <label>.E for the qname's own ancestor E, with a first
+#      label that is never a single digit (so they name no number the query
+#      did not), never an existing name, and no existing name in between.
+# Usage: dns_walk.sh [covering|compact]
 # ldns-walk can only ask port 53, so the test re-runs itself in a private
 # network namespace (unshare -rn: its own loopback, where lufd may listen on
 # 127.0.0.1:53 without touching the machine's port 53). Where namespaces
 # are not allowed, lufd gets a free port and only the ldns-walk step is
 # skipped (said loudly in the log); part 2 always runs.
-IT_NAME=dns_walk
+MODE="${1:-covering}"
+IT_NAME="dns_walk-$MODE"
 if [[ -z "${LUFD_IT_NETNS:-}" ]] && command -v unshare >/dev/null &&
   unshare -rn true 2>/dev/null; then
   LUFD_IT_NETNS=1 exec unshare -rn bash "${BASH_SOURCE[0]}" "$@"
@@ -35,7 +42,9 @@ else
   DNS_PORT="$(it_free_dns_port)"
   it_log "NOTICE: no private network namespace (unshare -rn not allowed): the ldns-walk step is SKIPPED"
 fi
-LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")"
+case "$MODE" in covering | compact) ;; *) fail "unknown mode $MODE" ;; esac
+LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys" 13 csk \
+  "    denial: \"$MODE\"")"
 start_lufd "sqlite:$T/registry.db"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "lufd does not answer DNS"; }
 provision_public_sample
@@ -133,6 +142,82 @@ check_denial() {
   grep -qE "RRSIG[[:space:]]+NSEC[[:space:]]" <<<"$dout" || { echo "$dout" >&2; fail "$desc: NSEC not signed"; }
   [[ "$(dig_status)" == NOERROR ]] || { echo "$dout" >&2; fail "$desc: rcode $(dig_status), want NOERROR (compact denial)"; }
 }
+
+# check_covering DESC QNAME: covering mode's NXDOMAIN for QNAME: two NSECs
+# (or one), each owner/next <label>.E with E an ancestor of QNAME and label
+# not a single digit; no existing name is an owner, a next name or inside a
+# range (compared in canonical order by ldns-compare... by python below).
+check_covering() {
+  local desc="$1" qname="$2" nsec owner next line e label
+  dns_dig "$DNS_PORT" +norec +dnssec "$qname" NAPTR
+  [[ "$(dig_status)" == NXDOMAIN ]] || { echo "$dout" >&2; fail "$desc: rcode $(dig_status), want NXDOMAIN (covering)"; }
+  nsec="$(awk '$4 == "NSEC" && $1 !~ /^;/ {print $1, $5}' <<<"$dout")"
+  (($(grep -c . <<<"$nsec") >= 1)) || { echo "$dout" >&2; fail "$desc: no NSEC"; }
+  (($(grep -cE "RRSIG[[:space:]]+NSEC[[:space:]]" <<<"$dout") == $(grep -c . <<<"$nsec"))) ||
+    { echo "$dout" >&2; fail "$desc: not every NSEC is signed"; }
+  while read -r owner next; do
+    for name in "$owner" "$next"; do
+      label="${name%%.*}" e="${name#*.}"
+      [[ ".${qname,,}" == *".${e,,}" ]] || { echo "$dout" >&2; fail "$desc: $name is not below an ancestor of the qname"; }
+      [[ ! "$label" =~ ^[0-9]$ ]] || { echo "$dout" >&2; fail "$desc: $name names a number"; }
+    done
+    printf '%s %s\n' "$owner" "$next" >>"$T/ranges"
+  done <<<"$nsec"
+}
+
+if [[ "$MODE" == covering ]]; then
+  : >"$T/ranges"
+  checked=0
+  for ((i = 0; checked < 20 && i < 200; i++)); do
+    n="+1$((200 + RANDOM % 800))$(printf %03d $((RANDOM % 1000)))$(printf %04d $((RANDOM % 10000)))"
+    [[ -n "${PROVISIONED[$n]:-}" || "$n" == +1202555666* || "$n" == +1202666* || "$n" == +1202777* ]] && continue
+    check_covering "random miss $n" "$(enum_name "$n" "$ZONE")"
+    checked=$((checked + 1))
+  done
+  checked=0
+  for n in "${NUMBERS[@]}"; do
+    m="+$((${n#+} + 1))"
+    [[ -n "${PROVISIONED[$m]:-}" ]] && continue
+    check_covering "neighbour miss $m (after $n)" "$(enum_name "$m" "$ZONE")"
+    checked=$((checked + 1))
+    ((checked < 20)) || break
+  done
+  # No existing name (nor the sample's, nor an ENT above one) is an NSEC
+  # owner, a next name, or inside a range: canonical order (RFC 4034 6.1).
+  printf '%s\n' "${NAMES[@]}" >"$T/existing"
+  for n in "${NUMBERS[@]}"; do
+    d="${n#+}"
+    for ((k = 1; k < ${#d}; k++)); do enum_name "+${d:0:k}" "$ZONE"; done
+  done >>"$T/existing"
+  python3 - "$T/ranges" "$T/existing" <<'PY' || fail "a covering NSEC spans or names an existing name"
+import re, sys
+def labels(text):
+    out = []
+    for lab in re.findall(r'(?:[^.\\]|\\.)+', text.rstrip(".")):
+        b = re.sub(rb'\\(\d{3})', lambda m: bytes([int(m.group(1))]),
+                   re.sub(rb'\\([^0-9])', rb'\1', lab.encode('latin-1')))
+        out.append(b.lower())
+    return list(reversed(out))
+ranges = [l.split() for l in open(sys.argv[1]) if l.strip()]
+existing = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+bad = 0
+for o, n in ranges:
+    lo, hi = labels(o), labels(n)
+    for x in existing:
+        k = labels(x)
+        if k == lo or k == hi or lo < k < hi:
+            print("covered or named:", x, "by", o, n); bad += 1
+print(len(ranges), "NSEC ranges checked against", len(existing), "existing names")
+sys.exit(1 if bad else 0)
+PY
+  pass "covering: 40 misses, NSEC names only below the qname's ancestors, never a number, no existing name spanned"
+  check_denial "NODATA at a TN" "${NAMES[0]}" TXT no
+  check_denial "empty non-terminal" "$(enum_name +1202555666 "$ZONE")" NAPTR no
+  check_denial "ENT of the imported block" "$(enum_name +1303555 "$ZONE")" NAPTR no
+  pass "NODATA and ENT denials: NSEC at the name, next \\000.<qname>, no NXNAME"
+  it_done
+  exit 0
+fi
 
 checked=0
 for ((i = 0; checked < 20 && i < 200; i++)); do

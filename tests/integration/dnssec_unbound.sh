@@ -5,11 +5,11 @@
 #   - a TN's NAPTR, a number inside a range and one under a prefix (both
 #     synthesized and signed on demand) -> NOERROR, answer, AD;
 #   - NODATA (TXT at the TN) -> NOERROR, no answer, AD;
-#   - a non-existent number -> secure denial: lufd uses compact denial (RFC
-#     9824: NOERROR + NSEC at the name with NXNAME in the bitmap); unbound
-#     1.17 predates RFC 9824 and, as the RFC intends for such resolvers,
-#     validates it as a secure NODATA: NOERROR, no answer, AD (NXDOMAIN with
-#     AD would be accepted too);
+#   - a non-existent number -> secure denial: by default covering denial
+#     (NXDOMAIN, AD); with compact denial (RFC 9824: NOERROR + NSEC at the
+#     name with NXNAME in the bitmap) unbound 1.17, which predates RFC 9824,
+#     validates it as a secure NODATA, as the RFC intends: NOERROR, AD. Both
+#     are accepted here; covering_denial.sh checks each mode's rcode;
 #   - an empty non-terminal (+1202555666, between +12025556666's children
 #     and the apex) -> NOERROR, no answer, AD;
 #   - a second unbound whose anchor is that DS with a wrong digest ->

@@ -594,6 +594,7 @@ served_key_tags() {
 # with the dev PKI (client certificate optional, CRL), online DNSSEC with
 # keys in KEYDIR, and one zone per ZONE ("priv.enum.:private" for a private
 # zone).
+# (LUFD_DNSSEC_YAML: extra lines for its dnssec: block, four spaces.)
 lufd_dot_yaml() {
   local port="$1" dot_port="$2" keydir="$3" z
   shift 3
@@ -619,6 +620,7 @@ YAML
   cat <<YAML
   dnssec:
     key_dir: "$keydir"
+${LUFD_DNSSEC_YAML:-}
 YAML
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -288,6 +289,9 @@ class ResponderTest : public ::testing::Test {
     auto* p = config_.add_zones();
     p->set_name("private.example.");
     p->set_private_(true);
+    // The cases below pin compact denial; CoveringResponderTest covers the
+    // default.
+    config_.mutable_dnssec()->set_denial("compact");
     MakeResponder();
   }
 
@@ -1228,6 +1232,247 @@ TEST_F(ResponderTest, CreateRejectsBadZones) {
                                                    "example\x00",
                                                    17)};
   EXPECT_EQ(responder_->zone_names(), want);
+}
+
+// ------------------------------------------------------------ covering
+
+// The default denial: NXDOMAIN + SOA + the covering NSECs of covering.h.
+class CoveringResponderTest : public ResponderTest {
+ protected:
+  void SetUp() override {
+    ResponderTest::SetUp();
+    config_.mutable_dnssec()->clear_denial();  // The default.
+    MakeResponder();
+  }
+
+  // Asks `qname` with DO and checks a covering NXDOMAIN: SOA, then the
+  // NSECs in `nsecs` (owner, next) in that order, each followed by its
+  // RRSIG; bitmaps RRSIG NSEC only; negative TTL; every RRSIG verifies;
+  // the first NSEC covers the qname and the last covers *.<e>.
+  void ExpectCovering(
+      const std::string& qname, const std::string& e,
+      const std::vector<std::pair<std::string, std::string>>& nsecs,
+      const Identity& viewer = Identity{}, uint16_t type = kTypeNAPTR) {
+    SCOPED_TRACE(qname);
+    Q q{qname, type};
+    q.do_bit = true;
+    Pkt p = Ask(q, viewer);
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+    EXPECT_EQ(ldns_rr_list_rr_count(ldns_pkt_answer(p.get())), 0u);
+    ldns_rr_list* ns = ldns_pkt_authority(p.get());
+    ASSERT_EQ(ldns_rr_list_rr_count(ns), 2 + 2 * nsecs.size());
+    EXPECT_EQ(ldns_rr_get_type(ldns_rr_list_rr(ns, 0)), LDNS_RR_TYPE_SOA);
+    for (size_t i = 0; i < nsecs.size(); ++i) {
+      ldns_rr* nsec = ldns_rr_list_rr(ns, 2 + 2 * i);
+      ldns_rr* sig = ldns_rr_list_rr(ns, 3 + 2 * i);
+      ASSERT_EQ(ldns_rr_get_type(nsec), LDNS_RR_TYPE_NSEC);
+      ASSERT_EQ(ldns_rr_get_type(sig), LDNS_RR_TYPE_RRSIG);
+      EXPECT_EQ(Text(ldns_rr_owner(nsec)), nsecs[i].first);
+      EXPECT_EQ(Text(ldns_rr_rdf(nsec, 0)), nsecs[i].second);
+      EXPECT_EQ(Text(ldns_rr_owner(sig)), nsecs[i].first);
+      EXPECT_EQ(ldns_rr_ttl(nsec), 120u);
+      ldns_rdf* bitmap = ldns_rr_rdf(nsec, 1);
+      EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_RRSIG));
+      EXPECT_TRUE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NSEC));
+      EXPECT_FALSE(
+          ldns_nsec_bitmap_covers_type(bitmap, static_cast<ldns_rr_type>(128)));
+      EXPECT_FALSE(ldns_nsec_bitmap_covers_type(bitmap, LDNS_RR_TYPE_NAPTR));
+      // Each NSEC's RRSIG verifies over it alone (they are separate RRsets).
+      List one(ldns_rr_list_new());
+      ldns_rr_list_push_rr(one.get(), ldns_rr_clone(nsec));
+      ldns_rr_list_push_rr(one.get(), ldns_rr_clone(sig));
+      EXPECT_EQ(VerifySection(one.get()), 1);
+    }
+    EXPECT_EQ(Count(ns, LDNS_RR_TYPE_RRSIG), 1 + nsecs.size());
+    ldns_rdf* qn = nullptr;
+    ASSERT_EQ(ldns_str2rdf_dname(&qn, qname.c_str()), LDNS_STATUS_OK);
+    ldns_dname2canonical(qn);
+    EXPECT_TRUE(ldns_nsec_covers_name(ldns_rr_list_rr(ns, 2), qn));
+    ldns_rdf_deep_free(qn);
+    ldns_rdf* wc = nullptr;
+    ASSERT_EQ(ldns_str2rdf_dname(&wc, ("*." + e).c_str()), LDNS_STATUS_OK);
+    EXPECT_TRUE(
+        ldns_nsec_covers_name(ldns_rr_list_rr(ns, 2 * nsecs.size()), wc));
+    ldns_rdf_deep_free(wc);
+  }
+};
+
+const char kEnt[] = "5.5.5.2.0.2.1.e164.arpa.";
+
+TEST_F(CoveringResponderTest, NxdomainCoversTheEmptySubtreeAndTheWildcard) {
+  ExpectCovering(
+      "1.1.1.1.5.5.5.2.0.2.1.e164.arpa.", kEnt,
+      {{"0\\000.5.5.5.2.0.2.1.e164.arpa.", "1\\000.5.5.5.2.0.2.1.e164.arpa."},
+       {"\\000.5.5.5.2.0.2.1.e164.arpa.", "*\\000.5.5.5.2.0.2.1.e164.arpa."}});
+  EXPECT_EQ(responder_->stats().covering_denials.load(), 1u);
+  // CO changes nothing: covering denial is NXDOMAIN anyway.
+  Q q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  q.co = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 2u);
+}
+
+TEST_F(CoveringResponderTest, DigitZeroAndTheApex) {
+  ExpectCovering("0.e164.arpa.", "e164.arpa.",
+                 {{"*\\000.e164.arpa.", "0\\000.e164.arpa."},
+                  {"\\000.e164.arpa.", "*\\000.e164.arpa."}});
+  ExpectCovering("3.2.1.9.e164.arpa.", "e164.arpa.",
+                 {{"8\\000.e164.arpa.", "9\\000.e164.arpa."},
+                  {"\\000.e164.arpa.", "*\\000.e164.arpa."}});
+}
+
+TEST_F(CoveringResponderTest, NonDigitLabelsShareOneRange) {
+  std::string max_label;
+  for (int i = 0; i < 63; ++i) max_label += "\\255";
+  // RFC 8145 key-tag query.
+  ExpectCovering("_ta-4f66.e164.arpa.", "e164.arpa.",
+                 {{"9\\000.e164.arpa.", max_label + ".e164.arpa."},
+                  {"\\000.e164.arpa.", "*\\000.e164.arpa."}},
+                 Identity{}, /*type=NULL*/ 10);
+  // Below an existing number.
+  const std::string n = "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.";
+  ExpectCovering(
+      "_sip._udp." + n, n,
+      {{"9\\000." + n, max_label + "." + n}, {"\\000." + n, "*\\000." + n}});
+  // Below a number only a range or a prefix synthesizes.
+  const std::string r = "1.0.0.0.6.6.6.2.0.2.1.e164.arpa.";
+  ExpectCovering(
+      "x." + r, r,
+      {{"9\\000." + r, max_label + "." + r}, {"\\000." + r, "*\\000." + r}});
+  // A label between \000 and *\000 (the wildcard itself, literally): one
+  // NSEC covers both.
+  ExpectCovering("\\*.e164.arpa.", "e164.arpa.",
+                 {{"\\000.e164.arpa.", "*\\000.e164.arpa."}});
+}
+
+TEST_F(CoveringResponderTest, SignedOncePerSubtreeThenFromTheCache) {
+  auto signed_now = [&] { return responder_->stats().signed_on_demand.load(); };
+  const uint64_t before = signed_now();
+  Q q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Ask(q);
+  EXPECT_EQ(signed_now(), before + 2);
+  // Any name under the same empty subtree 1.<E>: no more signing.
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 200; ++i) {
+    std::string name = "1.5.5.5.2.0.2.1.e164.arpa.";
+    for (int d = 0; d < 1 + static_cast<int>(rng() % 4); ++d) {
+      name = std::string(1, static_cast<char>('0' + rng() % 10)) + "." + name;
+    }
+    Q r{name};
+    r.do_bit = true;
+    Pkt p = Ask(r);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  }
+  EXPECT_EQ(signed_now(), before + 2);
+  // Another subtree under the same E: only its own NSEC is new.
+  Q other{"3.5.5.5.2.0.2.1.e164.arpa."};
+  other.do_bit = true;
+  Ask(other);
+  EXPECT_EQ(signed_now(), before + 3);
+  // Compact denial signs once per name.
+  config_.mutable_dnssec()->set_denial("compact");
+  MakeResponder();
+  const uint64_t compact_before = signed_now();
+  for (int i = 0; i < 20; ++i) {
+    Q r{absl::StrCat(i % 10, ".", i / 10, ".1.5.5.5.2.0.2.1.e164.arpa.")};
+    r.do_bit = true;
+    Ask(r);
+  }
+  EXPECT_EQ(signed_now(), compact_before + 20);
+}
+
+TEST_F(CoveringResponderTest, ExistenceIsTheViewersAndInvisibleIsAbsent) {
+  // +12025550000 is on a group offered to the peer only.
+  const std::string q = "1.0.0.0.0.5.5.5.2.0.2.1.e164.arpa.";
+  const std::string n = "0.0.0.0.5.5.5.2.0.2.1.e164.arpa.";
+  ExpectCovering(
+      q, n, {{"0\\000." + n, "1\\000." + n}, {"\\000." + n, "*\\000." + n}},
+      kPeerId);
+  const std::vector<std::pair<std::string, std::string>> anon = {
+      {"*\\000.5.5.5.2.0.2.1.e164.arpa.", "0\\000.5.5.5.2.0.2.1.e164.arpa."},
+      {"\\000.5.5.5.2.0.2.1.e164.arpa.", "*\\000.5.5.5.2.0.2.1.e164.arpa."}};
+  ExpectCovering(q, kEnt, anon);
+  // Without the hidden number at all: the same names.
+  views_.Publish(BuildView(7, /*with_hidden=*/false));
+  MakeResponder();
+  ExpectCovering(q, kEnt, anon);
+}
+
+TEST_F(CoveringResponderTest, NodataAndEmptyNonTerminalsAsInCompactMode) {
+  for (const char* name : {"6.6.6.6.5.5.5.2.0.2.1.e164.arpa.", kEnt}) {
+    SCOPED_TRACE(name);
+    Q q{name, kTypeA};
+    q.do_bit = true;
+    Pkt p = Ask(q);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+    ldns_rr_list* ns = ldns_pkt_authority(p.get());
+    ldns_rr* nsec = First(ns, LDNS_RR_TYPE_NSEC);
+    ASSERT_NE(nsec, nullptr);
+    EXPECT_EQ(Text(ldns_rr_owner(nsec)), name);
+    EXPECT_EQ(Text(ldns_rr_rdf(nsec, 0)), std::string("\\000.") + name);
+    EXPECT_FALSE(ldns_nsec_bitmap_covers_type(ldns_rr_rdf(nsec, 1),
+                                              static_cast<ldns_rr_type>(128)));
+    EXPECT_EQ(VerifySection(ns), 2);
+  }
+  EXPECT_EQ(responder_->stats().covering_denials.load(), 0u);
+}
+
+TEST_F(CoveringResponderTest, LabelsWithoutARuleFallBackToCompact) {
+  for (const char* name :
+       {"\\000.e164.arpa.", "5\\000.e164.arpa.", "*\\000.2.1.e164.arpa."}) {
+    SCOPED_TRACE(name);
+    Q q{name};
+    q.do_bit = true;
+    Pkt p = Ask(q);
+    EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+    ldns_rr_list* ns = ldns_pkt_authority(p.get());
+    ASSERT_EQ(Count(ns, LDNS_RR_TYPE_NSEC), 1u);
+    EXPECT_EQ(Text(ldns_rr_owner(First(ns, LDNS_RR_TYPE_NSEC))), name);
+    EXPECT_EQ(VerifySection(ns), 2);
+  }
+  EXPECT_EQ(responder_->stats().covering_denials.load(), 0u);
+}
+
+TEST_F(CoveringResponderTest, AnotherZoneBelowEFallsBackToCompact) {
+  // A zone served here below the apex: a range under the apex could cover
+  // its names, so misses whose E is above it get compact denial.
+  config_.add_zones()->set_name("x.9.e164.arpa.");
+  MakeResponder();
+  Q q{"3.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NOERROR);
+  EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 1u);
+  EXPECT_EQ(responder_->stats().covering_denials.load(), 0u);
+  // Under an existing number (no zone below it): covering as usual.
+  ExpectCovering("1.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                 "6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                 {{"0\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                   "1\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa."},
+                  {"\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa.",
+                   "*\\000.6.6.6.6.5.5.5.2.0.2.1.e164.arpa."}});
+}
+
+TEST_F(CoveringResponderTest, WithoutDoPlainNxdomain) {
+  Q q{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  Pkt p = Ask(q);
+  EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN);
+  ASSERT_EQ(ldns_rr_list_rr_count(ldns_pkt_authority(p.get())), 1u);
+}
+
+TEST_F(CoveringResponderTest, UnknownDenialModeIsRejected) {
+  lufd::v1::DnsConfig config = config_;
+  config.mutable_dnssec()->set_denial("black-lies");
+  ApplyDnsDefaults(&config);
+  EXPECT_FALSE(Responder::Create(config, &views_, &keys_, &store_, &lru_).ok());
+  EXPECT_FALSE(ValidateDnssecConfig(config.dnssec()).ok());
+  config.mutable_dnssec()->set_denial("compact");
+  EXPECT_TRUE(ValidateDnssecConfig(config.dnssec()).ok());
+  EXPECT_EQ(ConfigDefaults().dns().dnssec().denial(), "covering");
 }
 
 }  // namespace
