@@ -185,13 +185,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
-<<<<<<< HEAD
   if (s->guard_ != nullptr) {
-=======
-  if (config.guard().enabled()) {
-    s->guard_ =
-        std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
->>>>>>> ops
     s->lookup_->set_guard(s->guard_.get(),
                           GuardLimits::FromConfig(config.guard().peer()));
   }
