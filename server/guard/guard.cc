@@ -350,6 +350,7 @@ struct Guard::State {
   absl::Time last_offence = absl::InfinitePast();
   absl::Time blocked_until = absl::InfinitePast();
   std::string block_reason;     // "offence 2: ..." of the current block.
+  std::string block_message;    // "<key> is blocked until <t> (<reason>)".
   uint32_t window_denials = 0;  // Refusals in the current scan_window.
   absl::Time denial_window_start = absl::InfinitePast();
   // For Explain().
@@ -408,8 +409,7 @@ struct Guard::State {
         std::max(absl::Nanoseconds(1), window / kMissSlots);
     for (int64_t s = miss_newest - kMissSlots; s <= miss_newest; ++s) {
       if (s >= 0 && miss_slots[s % kMissRing] != 0) {
-        const absl::Time leaves =
-            absl::UnixEpoch() + slot * (s + kMissRing);
+        const absl::Time leaves = absl::UnixEpoch() + slot * (s + kMissRing);
         return std::max(absl::Milliseconds(1), leaves - now);
       }
     }
@@ -550,6 +550,12 @@ void Guard::Offence(State& s, const GuardKey& key, absl::string_view why,
                         1];
   s.blocked_until = std::max(s.blocked_until, now + d);
   s.block_reason = absl::StrCat("offence ", level, ": ", why);
+  // Built once per block: a blocked flooder's refusals only append the
+  // retry time.
+  s.block_message = absl::StrCat(
+      key.Describe(), " is blocked until ",
+      absl::FormatTime(absl::RFC3339_sec, s.blocked_until, absl::UTCTimeZone()),
+      " (", s.block_reason, ")");
   ++s.counters.blocks;
   *block_log = absl::StrCat(
       "guard: blocked ", key.Describe(), " for ", absl::FormatDuration(d), " (",
@@ -659,11 +665,7 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
         const absl::Duration retry = s.blocked_until - now;
         refused = refuse(
             GuardRule::kBlock, retry,
-            absl::StrCat(key.Describe(), " is blocked until ",
-                         absl::FormatTime(absl::RFC3339_sec, s.blocked_until,
-                                          absl::UTCTimeZone()),
-                         " (", s.block_reason, "); retry after ",
-                         RetryText(retry)),
+            absl::StrCat(s.block_message, "; retry after ", RetryText(retry)),
             "guard: blocked after repeated offences");
       }
       // Rate: a request over the rate never reaches the budgets.
@@ -999,6 +1001,7 @@ bool Guard::Unblock(const GuardKey& key, absl::Time now) {
              s.OffenceLevel(options_.offence_memory, now) != 0;
     s.blocked_until = absl::InfinitePast();
     s.block_reason.clear();
+    s.block_message.clear();
     s.offence_level = 0;
     s.last_offence = absl::InfinitePast();
     s.window_denials = 0;
