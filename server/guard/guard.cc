@@ -274,7 +274,6 @@ std::string DescribeScanPrefix(uint64_t prefix) {
 
 struct Bits128 {
   uint64_t w[2] = {0, 0};
-  bool Test(uint32_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
   uint32_t Count() const {
     return static_cast<uint32_t>(std::popcount(w[0]) + std::popcount(w[1]));
   }
@@ -465,17 +464,6 @@ Guard::~Guard() = default;
 Guard::Shard& Guard::ShardFor(const GuardKey& key) const {
   return shards_[absl::HashOf(key) % static_cast<size_t>(shard_count_)];
 }
-
-namespace {
-
-// What to log once the shard lock is released (spdlog may block).
-struct PendingLogs {
-  std::string dry_run;  // A dry-run refusal's message.
-  std::string block;    // A block just imposed.
-  bool table_full = false;
-};
-
-}  // namespace
 
 Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
                                   absl::Time now) {
