@@ -66,9 +66,11 @@
 // missed in the window, nothing in flight, no offence remembered, no scan
 // or denial counts younger than scan_window) and unseen for idle_timeout is
 // dropped, which changes no later decision. When the table is full, one of
-// the coldest is dropped, preferring one at rest (evicted_live counts the
-// others, which lose their state); a blocked identity is never dropped, so
-// a flooder cannot escape its block by churning identities. When the 64
+// the coldest is dropped, preferring one at rest, then one with no offence
+// remembered (evicted_live counts those not at rest, which lose their
+// state); a blocked identity is never dropped, so a flooder cannot escape
+// its block (or, while others will do, its ladder step) by churning
+// identities. When the 64
 // coldest identities of a shard are all blocked, a new identity is refused
 // (fail closed, RESOURCE_EXHAUSTED, logged rate-limited) until a block ends.
 // Memory per identity: about 1.4 KB fixed (728-byte state, the disclosure

@@ -549,7 +549,8 @@ TEST(GuardScanTest, LocationServerLookingUpItsOwnRoutesIsNoScan) {
   // with repeats, 20 a second for an hour. All hits.
   std::vector<std::string> routes;
   for (int i = 0; i < 50; ++i) {
-    routes.push_back(absl::StrCat("+1", int64_t{2000000000} + int64_t{7919} * 1013 * i));
+    routes.push_back(
+        absl::StrCat("+1", int64_t{2000000000} + int64_t{7919} * 1013 * i));
   }
   for (int i = 0; i < 50; ++i)
     routes.push_back(absl::StrCat("+120255599", 10 + i));
@@ -759,6 +760,28 @@ TEST(GuardBlockTest, BlockedIdentitiesAreNotEvictedByChurn) {
   ASSERT_TRUE(guard.Explain(flooder, t).has_value());
   EXPECT_TRUE(guard.Explain(flooder, t)->blocked(t));
   EXPECT_FALSE(guard.Admit(flooder, limits, "+1", t).status.ok());
+}
+
+TEST(GuardBlockTest, ChurnDoesNotResetAnOffendersLadder) {
+  GuardOptions o = Ladder(5);
+  o.max_identities = 4;
+  o.shards = 1;
+  Guard guard(o);
+  const GuardKey flooder = GuardKey::Org("flooder");
+  const GuardLimits limits = Rate(1, 1);
+  Flood(guard, flooder, limits, 5, kT0);  // Offence 1: blocked 1 min.
+  // After the block, while it is the coldest identity, others churn.
+  const absl::Time t = kT0 + absl::Minutes(2);
+  for (int i = 0; i < 1000; ++i) {
+    Lookup(guard, GuardKey::Org(absl::StrCat("churn:", i)), limits, "+1", true,
+           t)
+        .IgnoreError();
+  }
+  ASSERT_TRUE(guard.Explain(flooder, t).has_value());
+  EXPECT_EQ(guard.Explain(flooder, t)->offence_level, 1u);
+  // So its next offence is the second step, not the first again.
+  Flood(guard, flooder, limits, 5, t);
+  EXPECT_EQ(guard.Explain(flooder, t)->blocked_until, t + absl::Minutes(10));
 }
 
 TEST(GuardBlockTest, TableFullOfBlockedIdentitiesRefusesNewOnes) {
