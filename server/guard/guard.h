@@ -70,10 +70,10 @@
 // remembered (evicted_live counts those not at rest, which lose their
 // state); a blocked identity is never dropped, so a flooder cannot escape
 // its block (or, while others will do, its ladder step) by churning
-// identities. When the 64
-// coldest identities of a shard are all blocked, a new identity is refused
-// (fail closed, RESOURCE_EXHAUSTED, logged rate-limited) until a block ends.
-// Memory per identity: about 1.4 KB fixed (728-byte state, the disclosure
+// identities. When the 64 coldest identities of a shard are all blocked, a
+// new identity is refused (fail closed, RESOURCE_EXHAUSTED, logged
+// rate-limited) until a block ends.
+// Memory per identity: about 1.4 KB fixed (760-byte state, the disclosure
 // deque's first 576-byte block, table and LRU entries), plus about 32 bytes
 // per item disclosed in the window, up to 32 x 80 bytes of scan prefixes,
 // up to scan_threshold x 8 bytes of non-number misses, and the last

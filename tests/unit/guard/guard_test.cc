@@ -96,7 +96,7 @@ TEST(GuardTest, MissCostsMissCostTokensWhateverTheReason) {
   // back before the next admission (5 s at 1/s).
   const GuardKey third = GuardKey::Org("iana-en:3");
   for (int i = 0; i < 9; ++i)
-    Lookup(guard, third, limits, Number(i), true, kT0);
+    Lookup(guard, third, limits, Number(i), true, kT0).IgnoreError();
   EXPECT_TRUE(Lookup(guard, third, limits, "+1", false, kT0).ok());
   Guard::Admission a = guard.Admit(third, limits, "+1", kT0 + absl::Seconds(4));
   EXPECT_FALSE(a.status.ok());
@@ -246,14 +246,15 @@ TEST(GuardTest, IdentitiesAreBoundedAndIdleOnesDropped) {
   const GuardLimits limits = Rate(1, 1);
   for (int i = 0; i < 100; ++i) {
     Lookup(guard, GuardKey::Org(absl::StrCat("org:", i)), limits, "+1", true,
-           kT0);
+           kT0)
+        .IgnoreError();
   }
   EXPECT_EQ(guard.tracked(), 4u);
   // All were live (bucket empty): each eviction is counted.
   EXPECT_EQ(guard.evicted_live(), 96u);
   // Idle and at rest: dropped when the next identity arrives, no state lost.
-  Lookup(guard, GuardKey::Org("late"), limits, "+1", true,
-         kT0 + absl::Hours(1));
+  Lookup(guard, GuardKey::Org("late"), limits, "+1", true, kT0 + absl::Hours(1))
+      .IgnoreError();
   EXPECT_EQ(guard.tracked(), 1u);
   EXPECT_EQ(guard.evicted_live(), 96u);
 }
@@ -269,8 +270,10 @@ TEST(GuardTest, EvictionKeepsAnIdentityWithDisclosuresWhenAnotherIsAtRest) {
   ASSERT_TRUE(Lookup(guard, harvester, budget, Number(0), true, kT0).ok());
   // Another identity, then a third: the one at rest goes, not the
   // harvester whose disclosure would be forgotten.
-  Lookup(guard, GuardKey::Org("quiet"), GuardLimits(), "+1", true, kT0);
-  Lookup(guard, GuardKey::Org("third"), GuardLimits(), "+1", true, kT0);
+  Lookup(guard, GuardKey::Org("quiet"), GuardLimits(), "+1", true, kT0)
+      .IgnoreError();
+  Lookup(guard, GuardKey::Org("third"), GuardLimits(), "+1", true, kT0)
+      .IgnoreError();
   EXPECT_EQ(guard.evicted_live(), 0u);
   EXPECT_FALSE(Lookup(guard, harvester, budget, Number(1), true, kT0).ok());
 }
