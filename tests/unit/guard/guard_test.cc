@@ -441,6 +441,26 @@ TEST(GuardRulesTest, MissBudgetCountsRequestsInFlightAsPossibleMisses) {
   EXPECT_FALSE(Lookup(guard, key, limits, "+4", true, kT0).ok());
 }
 
+TEST(GuardRulesTest, ThreadsCannotOvershootTheMissBudget) {
+  Guard guard;
+  const GuardKey key = GuardKey::Org("iana-en:1");
+  const GuardLimits limits = Misses(100);
+  std::atomic<int> missed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) {
+        if (Lookup(guard, key, limits, Number(t * 1000 + i), false, kT0).ok()) {
+          ++missed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(missed.load(), 100);
+  EXPECT_EQ(guard.Explain(key, kT0)->misses_in_window, 100u);
+}
+
 TEST(GuardRulesTest, MissBudgetDryRunAdmitsAndChargesNothing) {
   Guard guard;
   const GuardKey key = GuardKey::Org("iana-en:1");
