@@ -33,6 +33,32 @@ double NanosPerLookup(const GuardLimits& limits, int numbers) {
          kLookups;
 }
 
+// A flooder's refusals: rate-limited, and blocked.
+double NanosPerRefusal(bool blocked) {
+  GuardOptions options;
+  options.offence_denials = blocked ? 10 : 1'000'000'000;
+  Guard guard(options);
+  const GuardKey key = GuardKey::Org("flooder");
+  GuardLimits limits;
+  limits.lookups_per_second = 1;
+  limits.burst = 1;
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  for (int i = 0; i < 20; ++i) {
+    Guard::Admission a = guard.Admit(key, limits, "+1", t0);
+    if (a.status.ok()) guard.Report(key, a, true, t0);
+  }
+  constexpr int kLookups = 500'000;
+  int refused = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kLookups; ++i) {
+    refused += !guard.Admit(key, limits, "+1", t0).status.ok();
+  }
+  const auto end = std::chrono::steady_clock::now();
+  EXPECT_EQ(refused, kLookups);
+  return std::chrono::duration<double, std::nano>(end - start).count() /
+         kLookups;
+}
+
 TEST(GuardBench, DISABLED_AdmitReport) {
   GuardLimits rate;
   rate.lookups_per_second = 10'000'000;
@@ -48,6 +74,10 @@ TEST(GuardBench, DISABLED_AdmitReport) {
               NanosPerLookup(rate, 100));
   std::printf("all rules:  %.0f ns per Admit+Report (100 numbers)\n",
               NanosPerLookup(all, 100));
+  std::printf("refused by the rate:  %.0f ns per Admit\n",
+              NanosPerRefusal(false));
+  std::printf("refused by a block:   %.0f ns per Admit\n",
+              NanosPerRefusal(true));
 }
 
 }  // namespace
