@@ -2,8 +2,6 @@
 // what a refused client gets on the wire (REFUSED + Extended DNS Error for
 // peers and TCP, the RRL slip for anonymous UDP), the signing budget, and
 // that the apex and repeated numbers cost no budget.
-#include "server/dns/responder.h"
-
 #include <ldns/ldns.h>
 
 #include <memory>
@@ -14,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
+#include "server/dns/responder.h"
 #include "server/dns/rrsig.h"
 #include "server/guard/guard.h"
 #include "server/ops/config.h"
@@ -174,7 +173,11 @@ const Identity kAdminId{"iana-en:admin", "", lufd::v1::ROLE_ADMIN};
 
 class ResponderGuardTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { MakeResponder("compact"); }
+
+  // `denial`: dns.dnssec.denial ("compact": one online NSEC signature per
+  // new miss; "covering": the covering NSECs, signed once per subtree).
+  void MakeResponder(const std::string& denial) {
     views_.Publish(BuildView(quota_));
     const ZoneKey csk = MakeCsk();
     auto zk = std::make_shared<ZoneKeys>();
@@ -189,6 +192,7 @@ class ResponderGuardTest : public ::testing::Test {
     keys_.Publish({zk});
     lufd::v1::DnsConfig dns;
     dns.add_zones()->set_name("e164.arpa.");
+    dns.mutable_dnssec()->set_denial(denial);
     ApplyDnsDefaults(&dns);
     auto r = Responder::Create(dns, &views_, &keys_, &store_, &lru_);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -415,6 +419,29 @@ TEST_F(ResponderGuardTest, SigningBudgetWithholdsOnlineSignatures) {
   ASSERT_TRUE(counters.has_value());
   EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kSigning)], 10u);
   EXPECT_EQ(counters->signatures, 3u);
+}
+
+// Covering denial: a random flood under one empty subtree costs the
+// signing budget once (the covering NSECs are cached), so the budget never
+// runs out and every query is answered.
+TEST_F(ResponderGuardTest, CoveringDenialFloodSpendsTheSigningBudgetOnce) {
+  MakeResponder("covering");
+  auto* anon = guard_config_.mutable_anonymous();
+  anon->set_lookups_per_second(100000);
+  anon->set_burst(100000);
+  anon->set_signatures_per_second(1);
+  anon->set_signing_burst(3);
+  Enable();
+  const ClientAddress from = V4(127, 0, 9, 1);
+  for (int i = 0; i < 50; ++i) {
+    Reply r = AnonUdp(Enum(absl::StrCat("+4930", 1000 + i)), from, true);
+    EXPECT_EQ(r.rcode, kRcodeNxDomain) << i;
+    EXPECT_FALSE(r.tc) << i;
+  }
+  EXPECT_EQ(responder_->stats().guard_signing_denied.load(), 0u);
+  auto counters = guard_->Counters(*GuardKey::Parse("127.0.9.0/24"));
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_LE(counters->signatures, 3u);
 }
 
 TEST_F(ResponderGuardTest, AdminsAreNotChargedAndGuardOffChargesNobody) {
