@@ -2,7 +2,12 @@
 // what a refused client gets on the wire (REFUSED + Extended DNS Error for
 // peers and TCP, the RRL slip for anonymous UDP), the signing budget, and
 // that the apex and repeated numbers cost no budget.
+// The project's headers (and through them <optional>) must come before
+// ldns's C headers, which break <optional>'s operator<=>.
+// clang-format off
+#include "server/dns/responder.h"
 #include <ldns/ldns.h>
+// clang-format on
 
 #include <memory>
 #include <string>
@@ -12,7 +17,6 @@
 #include "gtest/gtest.h"
 #include "server/core/keys.h"
 #include "server/dns/dnssec.h"
-#include "server/dns/responder.h"
 #include "server/dns/rrsig.h"
 #include "server/guard/guard.h"
 #include "server/ops/config.h"
