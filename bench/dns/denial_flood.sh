@@ -26,12 +26,13 @@ for d in seen:
     print(".".join(reversed(d)) + ".e164.arpa. NAPTR")
 PY
 for mode in covering compact; do
-  rm -rf "$T/keys" "$T/registry.db"*
+  rm -rf "$T/keys"
   mkdir -m 700 "$T/keys"
+  _IT_BOOTSTRAPPED=""  # A fresh registry per mode.
   DNS_PORT="$(it_free_dns_port)"
   LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys" 13 csk \
     "    denial: \"$mode\"")"
-  start_lufd "sqlite:$T/registry.db"
+  start_lufd "sqlite:$T/registry-$mode.db"
   wait_dns "$DNS_PORT" "$ZONE" SOA 30 || fail "lufd does not answer DNS"
   provision_public_sample
   out="$(dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$T/queries" -D -l "$SECS" \
