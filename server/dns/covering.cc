@@ -157,8 +157,11 @@ std::optional<CoveringNsecs> CoveringNames(std::string_view e_wire,
         next_label.pop_back();
       }
       if (next_label.empty()) return std::nullopt;
-      next_label.back() =
-          static_cast<char>(static_cast<uint8_t>(next_label.back()) + 1);
+      uint8_t last = static_cast<uint8_t>(next_label.back()) + 1;
+      // Canonical order compares lowercase: after '@' comes '[', as 'A'..'Z'
+      // are 'a'..'z' (and a name must be written lowercase here).
+      if (last >= 'A' && last <= 'Z') last = '[';
+      next_label.back() = static_cast<char>(last);
     }
   }
   out.owner = Join(owner_label, e);

@@ -9,6 +9,7 @@
 // E) is covered by or owns a covering NSEC.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -20,9 +21,13 @@
 
 namespace {
 
-void Check(bool ok) {
-  if (!ok) std::abort();
+void CheckAt(bool ok, int line) {
+  if (ok) return;
+  std::fprintf(stderr, "dns_covering_fuzz: invariant at line %d broken\n",
+               line);
+  std::abort();
 }
+#define Check(x) CheckAt((x), __LINE__)
 
 const std::string kApex(
     "\x04"

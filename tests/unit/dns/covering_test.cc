@@ -136,6 +136,10 @@ TEST(CoveringNamesTest, MaxLengthLabelsUseTheLabelSuccessor) {
   auto got = CoveringNames(kApex, c);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->next, Under("5" + std::string(60, 'a') + "b", kApex));
+  // The successor of '@' in canonical (lowercase) order is '['.
+  got = CoveringNames(kApex, "5" + std::string(61, 'a') + "@");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->next, Under("5" + std::string(61, 'a') + "[", kApex));
   c = "5" + std::string(62, '\xff');
   got = CoveringNames(kApex, c);
   ASSERT_TRUE(got.has_value());
@@ -206,6 +210,8 @@ std::string RandomLabel(std::mt19937_64& rng) {
                                                   "12",
                                                   std::string(63, '\xff'),
                                                   "5" + std::string(62, '\xff'),
+                                                  "5" + std::string(62, '@'),
+                                                  "/" + std::string(62, '@'),
                                                   "A",
                                                   "Z9",
                                                   std::string("\0\0", 2),

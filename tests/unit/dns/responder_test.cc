@@ -1402,6 +1402,25 @@ TEST_F(CoveringResponderTest, ExistenceIsTheViewersAndInvisibleIsAbsent) {
   ExpectCovering(q, kEnt, anon);
 }
 
+TEST_F(CoveringResponderTest, ANewNumberInTheSubtreeChangesTheProof) {
+  // No invalidation step: (E, C) come from the current view on every query,
+  // so once +12025550000 exists (for the peer) its cached "0.<ENT> is
+  // empty" NSEC is never served again; the proof moves below it.
+  views_.Publish(BuildView(7, /*with_hidden=*/false));
+  MakeResponder();
+  const std::string q = "1.0.0.0.0.5.5.5.2.0.2.1.e164.arpa.";
+  ExpectCovering(
+      q, kEnt,
+      {{"*\\000.5.5.5.2.0.2.1.e164.arpa.", "0\\000.5.5.5.2.0.2.1.e164.arpa."},
+       {"\\000.5.5.5.2.0.2.1.e164.arpa.", "*\\000.5.5.5.2.0.2.1.e164.arpa."}},
+      kPeerId);
+  views_.Publish(BuildView(8, /*with_hidden=*/true));
+  const std::string n = "0.0.0.0.5.5.5.2.0.2.1.e164.arpa.";
+  ExpectCovering(
+      q, n, {{"0\\000." + n, "1\\000." + n}, {"\\000." + n, "*\\000." + n}},
+      kPeerId);
+}
+
 TEST_F(CoveringResponderTest, NodataAndEmptyNonTerminalsAsInCompactMode) {
   for (const char* name : {"6.6.6.6.5.5.5.2.0.2.1.e164.arpa.", kEnt}) {
     SCOPED_TRACE(name);
