@@ -274,7 +274,6 @@ std::string DescribeScanPrefix(uint64_t prefix) {
 
 struct Bits128 {
   uint64_t w[2] = {0, 0};
-  bool Test(uint32_t i) const { return (w[i >> 6] >> (i & 63)) & 1; }
   uint32_t Count() const {
     return static_cast<uint32_t>(std::popcount(w[0]) + std::popcount(w[1]));
   }
@@ -350,6 +349,7 @@ struct Guard::State {
   absl::Time last_offence = absl::InfinitePast();
   absl::Time blocked_until = absl::InfinitePast();
   std::string block_reason;     // "offence 2: ..." of the current block.
+  std::string block_message;    // "<key> is blocked until <t> (<reason>)".
   uint32_t window_denials = 0;  // Refusals in the current scan_window.
   absl::Time denial_window_start = absl::InfinitePast();
   // For Explain().
@@ -408,8 +408,7 @@ struct Guard::State {
         std::max(absl::Nanoseconds(1), window / kMissSlots);
     for (int64_t s = miss_newest - kMissSlots; s <= miss_newest; ++s) {
       if (s >= 0 && miss_slots[s % kMissRing] != 0) {
-        const absl::Time leaves =
-            absl::UnixEpoch() + slot * static_cast<double>(s + kMissRing);
+        const absl::Time leaves = absl::UnixEpoch() + slot * (s + kMissRing);
         return std::max(absl::Milliseconds(1), leaves - now);
       }
     }
@@ -466,17 +465,6 @@ Guard::Shard& Guard::ShardFor(const GuardKey& key) const {
   return shards_[absl::HashOf(key) % static_cast<size_t>(shard_count_)];
 }
 
-namespace {
-
-// What to log once the shard lock is released (spdlog may block).
-struct PendingLogs {
-  std::string dry_run;  // A dry-run refusal's message.
-  std::string block;    // A block just imposed.
-  bool table_full = false;
-};
-
-}  // namespace
-
 Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
                                   absl::Time now) {
   auto it = shard.states.find(key);
@@ -505,6 +493,7 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
     auto probe = std::prev(shard.lru.end());
     bool at_rest = false;
     for (int i = 0; i < kEvictionProbe && probe != shard.lru.end(); ++i) {
+      if (i >= 8 && victim != shard.lru.end()) break;
       auto next =
           probe == shard.lru.begin() ? shard.lru.end() : std::prev(probe);
       State& candidate = *shard.states[*probe];
@@ -549,6 +538,12 @@ void Guard::Offence(State& s, const GuardKey& key, absl::string_view why,
                         1];
   s.blocked_until = std::max(s.blocked_until, now + d);
   s.block_reason = absl::StrCat("offence ", level, ": ", why);
+  // Built once per block: a blocked flooder's refusals only append the
+  // retry time.
+  s.block_message = absl::StrCat(
+      key.Describe(), " is blocked until ",
+      absl::FormatTime(absl::RFC3339_sec, s.blocked_until, absl::UTCTimeZone()),
+      " (", s.block_reason, ")");
   ++s.counters.blocks;
   *block_log = absl::StrCat(
       "guard: blocked ", key.Describe(), " for ", absl::FormatDuration(d), " (",
@@ -658,11 +653,7 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
         const absl::Duration retry = s.blocked_until - now;
         refused = refuse(
             GuardRule::kBlock, retry,
-            absl::StrCat(key.Describe(), " is blocked until ",
-                         absl::FormatTime(absl::RFC3339_sec, s.blocked_until,
-                                          absl::UTCTimeZone()),
-                         " (", s.block_reason, "); retry after ",
-                         RetryText(retry)),
+            absl::StrCat(s.block_message, "; retry after ", RetryText(retry)),
             "guard: blocked after repeated offences");
       }
       // Rate: a request over the rate never reaches the budgets.
@@ -998,6 +989,7 @@ bool Guard::Unblock(const GuardKey& key, absl::Time now) {
              s.OffenceLevel(options_.offence_memory, now) != 0;
     s.blocked_until = absl::InfinitePast();
     s.block_reason.clear();
+    s.block_message.clear();
     s.offence_level = 0;
     s.last_offence = absl::InfinitePast();
     s.window_denials = 0;

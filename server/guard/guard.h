@@ -4,34 +4,81 @@
 // Each request is charged to an identity (GuardKey): an org (for gRPC: the
 // org of the caller's client certificate; later also the org of a TSIG key
 // or DoT certificate, so one org has one budget across front doors) or an
-// anonymous source prefix (IPv4 /24, IPv6 /56; for the DNS front door,
-// not wired yet). Per identity, with the limits the caller passes
-// (GuardLimits: the org's Quota over a per-class default, EffectiveLimits):
-//   * a token bucket of `burst` tokens refilled at `lookups_per_second`:
-//     Admit() takes one token (refused when less than one is left); Report()
-//     takes miss_cost - 1 more when the request was not answered with SED.
-//     The guard sees only "answered with SED" or "not": a number that does
-//     not exist and one the caller may not see cost the same, so the charge
-//     is no oracle. A miss may overdraw the bucket by at most miss_cost - 1
-//     tokens per request in flight;
-//   * a disclosure budget: at most `distinct_numbers_per_day` distinct items
-//     (numbers; URIs) answered with SED per sliding window (24 h). An item
-//     already disclosed in the window is free, any other is refused once
-//     the budget is spent (whether or not it exists: the refusal comes
-//     before resolution). Admit() reserves a slot for a new item, so
-//     concurrent requests cannot overshoot the budget. Memory: an exact set
-//     of at most `distinct_numbers_per_day` items per identity, about 32
-//     bytes each (numbers are kept exactly as 64-bit codes, URIs as 64-bit
-//     hashes), plus a fixed ~300 bytes per identity;
-//   * dry run: a request over a limit is counted, logged (rate-limited, per
-//     identity) and admitted, and charged nothing, so the counts are those
-//     enforcement would have refused.
+// anonymous source prefix (IPv4 /24, IPv6 /56; for the DNS front door).
+// Per identity, with the limits the caller passes (GuardLimits: the org's
+// Quota over a per-class default, EffectiveLimits), Admit() checks the rules
+// in this order and the first enforced one that refuses decides
+// (RESOURCE_EXHAUSTED, retry_after, a stable audit reason per rule):
+//   * kBlock: while blocked (see offences below), everything is refused,
+//     retry_after = the block's end;
+//   * kRate: a token bucket of `burst` tokens refilled at
+//     `lookups_per_second`: Admit() takes one token (refused when less than
+//     one is left); Report() takes miss_cost - 1 more when the request was
+//     not answered with SED. The guard sees only "answered with SED" or
+//     "not": a number that does not exist and one the caller may not see
+//     cost the same, so the charge is no oracle. A miss may overdraw the
+//     bucket by at most miss_cost - 1 tokens per request in flight;
+//   * kDisclosure: at most `distinct_numbers_per_day` distinct items
+//     (numbers; URIs) answered with SED per sliding disclosure_window
+//     (24 h), exact. An item already disclosed in the window is free, any
+//     other is refused once the budget is spent (whether or not it exists:
+//     the refusal comes before resolution). Admit() reserves a slot for a
+//     new item, so concurrent requests cannot overshoot the budget;
+//   * kMisses: at most `misses_per_day` answers without SED per
+//     disclosure_window, counted in 24 slots of window/24 (1 h): a miss
+//     stays counted from 24 h to 25 h after it happened; retry_after = when
+//     the oldest counted slot leaves. Every request in flight counts as a
+//     possible miss (a hit gives its place back), so concurrency cannot
+//     overshoot; the price is that with the budget nearly spent, requests
+//     in flight can refuse others that would have been hits.
+// Report() feeds the scan detector (kScan; it needs hit/miss, so a
+// detection affects the NEXT Admit()): per identity and scan prefix (a
+// "+digits" number without its last two digits: 100 numbers; non-number
+// items share one bucket) it counts, in a window of scan_window starting at
+// the prefix's first lookup (tumbling, so a scan straddling two windows may
+// reach up to 2 x threshold - 2 before detection), (a) distinct numbers
+// missed and (b) near-sequential numbers: a number seen for the first time
+// in the window within 3 of the previous number seen under the prefix (hit
+// or miss; repeats never count, so a server asking for its own numbers
+// again and again does not look like a scan). Either reaching
+// scan_threshold (capped at 100 for numbers: a prefix holds 100) is one
+// offence and resets that prefix's counts. At most 32 prefixes are tracked
+// per identity (least recently used replaced); non-number misses are kept
+// exactly, at most scan_threshold of them.
+// Offences (kBlock): a scan detection, or `offence_denials` enforced
+// refusals by any rule but kBlock (kSigning included) within one
+// scan_window. The n-th offence, n counting offences each within
+// offence_memory of the previous one (a longer gap starts again at 1),
+// blocks for block_ladder[min(n, size) - 1], logged once (spdlog::warn).
+// Unblock() lifts a block and forgets the offences.
+// ChargeSigning() (kSigning) is a second bucket (signatures_per_second,
+// signing_burst) for online DNSSEC signatures: all n or nothing.
+// Dry run per rule (GuardLimits::dry_run_rules): a request a dry-run rule
+// would refuse is counted (counters.dry_run[rule]), logged (rate-limited,
+// per identity) and admitted; no dry-run rule is charged for it
+// (enforcement would have refused it, so none of them would have been
+// charged), but the enforced rules are, so a dry-run rule opens no hole in
+// an enforced one. A dry-run kScan counts detections but makes no offence;
+// a dry-run kBlock records blocks (counters.blocks, Explain) without
+// enforcing them. Enforced refusals count in counters.denied[rule].
 // Bounded: at most max_identities identities (rounded down to a multiple of
-// the shard count). An identity at rest (bucket full, nothing disclosed in
-// the window, nothing in flight) and unseen for idle_timeout is dropped,
-// which changes no later decision; when the table is full the least recently
-// seen identity is dropped, preferring one at rest (evicted_live counts the
-// others, which lose their state).
+// the shard count). An identity at rest (buckets full, nothing disclosed or
+// missed in the window, nothing in flight, no offence remembered, no scan
+// or denial counts younger than scan_window) and unseen for idle_timeout is
+// dropped, which changes no later decision. When the table is full, one of
+// the coldest is dropped, preferring one at rest (evicted_live counts the
+// others, which lose their state); a blocked identity is never dropped, so
+// a flooder cannot escape its block by churning identities. When the 64
+// coldest identities of a shard are all blocked, a new identity is refused
+// (fail closed, RESOURCE_EXHAUSTED, logged rate-limited) until a block ends.
+// Memory per identity: about 1.4 KB fixed (728-byte state, the disclosure
+// deque's first 576-byte block, table and LRU entries), plus about 32 bytes
+// per item disclosed in the window, up to 32 x 80 bytes of scan prefixes,
+// up to scan_threshold x 8 bytes of non-number misses, and the last
+// refusal's and block's messages (~150 bytes each, once refused).
+// Admit() and Report() take one shard lock each and allocate nothing in
+// the common case (a known identity admitted; a new scan prefix may grow a
+// small vector; refusals build their message).
 // Thread-safe (sharded absl::Mutex). Time is passed in, so tests need no
 // sleeps.
 #ifndef LUFD_SERVER_GUARD_GUARD_H_
