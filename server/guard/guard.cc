@@ -485,11 +485,14 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
     shard.lru.pop_back();
   }
   if (shard.states.size() >= per_shard_) {
-    // Prefer one at rest among the few coldest; else the coldest that is
-    // not blocked (a blocked identity found on the way moves to the front,
-    // so the next search starts past it). Never a blocked one: a flooder
-    // must not escape its block by churning identities.
+    // Among the coldest: one at rest (first 8 looked at), else the
+    // coldest with no offence remembered, else the coldest not blocked.
+    // Never a blocked one: a flooder must not escape its block by churning
+    // identities, nor (while another will do) its place on the ladder. A
+    // blocked identity found on the way moves to the front, so the next
+    // search starts past it.
     auto victim = shard.lru.end();
+    auto fallback = shard.lru.end();  // Not blocked, offences remembered.
     auto probe = std::prev(shard.lru.end());
     bool at_rest = false;
     for (int i = 0; i < kEvictionProbe && probe != shard.lru.end(); ++i) {
@@ -499,16 +502,18 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
       State& candidate = *shard.states[*probe];
       if (candidate.blocked_until > now) {
         shard.lru.splice(shard.lru.begin(), shard.lru, probe);
+      } else if (candidate.OffenceLevel(options_.offence_memory, now) != 0) {
+        if (fallback == shard.lru.end()) fallback = probe;
       } else if (i < 8 && candidate.AtRest(options_, now)) {
         victim = probe;
         at_rest = true;
         break;
       } else if (victim == shard.lru.end()) {
         victim = probe;
-        if (i >= 8) break;
       }
       probe = next;
     }
+    if (victim == shard.lru.end()) victim = fallback;
     if (victim == shard.lru.end()) return nullptr;
     if (!at_rest) ++shard.evicted_live;
     shard.states.erase(*victim);

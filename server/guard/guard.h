@@ -66,12 +66,14 @@
 // missed in the window, nothing in flight, no offence remembered, no scan
 // or denial counts younger than scan_window) and unseen for idle_timeout is
 // dropped, which changes no later decision. When the table is full, one of
-// the coldest is dropped, preferring one at rest (evicted_live counts the
-// others, which lose their state); a blocked identity is never dropped, so
-// a flooder cannot escape its block by churning identities. When the 64
-// coldest identities of a shard are all blocked, a new identity is refused
-// (fail closed, RESOURCE_EXHAUSTED, logged rate-limited) until a block ends.
-// Memory per identity: about 1.4 KB fixed (728-byte state, the disclosure
+// the coldest is dropped, preferring one at rest, then one with no offence
+// remembered (evicted_live counts those not at rest, which lose their
+// state); a blocked identity is never dropped, so a flooder cannot escape
+// its block (or, while others will do, its ladder step) by churning
+// identities. When the 64 coldest identities of a shard are all blocked, a
+// new identity is refused (fail closed, RESOURCE_EXHAUSTED, logged
+// rate-limited) until a block ends.
+// Memory per identity: about 1.4 KB fixed (760-byte state, the disclosure
 // deque's first 576-byte block, table and LRU entries), plus about 32 bytes
 // per item disclosed in the window, up to 32 x 80 bytes of scan prefixes,
 // up to scan_threshold x 8 bytes of non-number misses, and the last

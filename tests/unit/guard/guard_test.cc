@@ -96,7 +96,7 @@ TEST(GuardTest, MissCostsMissCostTokensWhateverTheReason) {
   // back before the next admission (5 s at 1/s).
   const GuardKey third = GuardKey::Org("iana-en:3");
   for (int i = 0; i < 9; ++i)
-    Lookup(guard, third, limits, Number(i), true, kT0);
+    Lookup(guard, third, limits, Number(i), true, kT0).IgnoreError();
   EXPECT_TRUE(Lookup(guard, third, limits, "+1", false, kT0).ok());
   Guard::Admission a = guard.Admit(third, limits, "+1", kT0 + absl::Seconds(4));
   EXPECT_FALSE(a.status.ok());
@@ -246,14 +246,15 @@ TEST(GuardTest, IdentitiesAreBoundedAndIdleOnesDropped) {
   const GuardLimits limits = Rate(1, 1);
   for (int i = 0; i < 100; ++i) {
     Lookup(guard, GuardKey::Org(absl::StrCat("org:", i)), limits, "+1", true,
-           kT0);
+           kT0)
+        .IgnoreError();
   }
   EXPECT_EQ(guard.tracked(), 4u);
   // All were live (bucket empty): each eviction is counted.
   EXPECT_EQ(guard.evicted_live(), 96u);
   // Idle and at rest: dropped when the next identity arrives, no state lost.
-  Lookup(guard, GuardKey::Org("late"), limits, "+1", true,
-         kT0 + absl::Hours(1));
+  Lookup(guard, GuardKey::Org("late"), limits, "+1", true, kT0 + absl::Hours(1))
+      .IgnoreError();
   EXPECT_EQ(guard.tracked(), 1u);
   EXPECT_EQ(guard.evicted_live(), 96u);
 }
@@ -269,8 +270,10 @@ TEST(GuardTest, EvictionKeepsAnIdentityWithDisclosuresWhenAnotherIsAtRest) {
   ASSERT_TRUE(Lookup(guard, harvester, budget, Number(0), true, kT0).ok());
   // Another identity, then a third: the one at rest goes, not the
   // harvester whose disclosure would be forgotten.
-  Lookup(guard, GuardKey::Org("quiet"), GuardLimits(), "+1", true, kT0);
-  Lookup(guard, GuardKey::Org("third"), GuardLimits(), "+1", true, kT0);
+  Lookup(guard, GuardKey::Org("quiet"), GuardLimits(), "+1", true, kT0)
+      .IgnoreError();
+  Lookup(guard, GuardKey::Org("third"), GuardLimits(), "+1", true, kT0)
+      .IgnoreError();
   EXPECT_EQ(guard.evicted_live(), 0u);
   EXPECT_FALSE(Lookup(guard, harvester, budget, Number(1), true, kT0).ok());
 }
@@ -438,6 +441,26 @@ TEST(GuardRulesTest, MissBudgetCountsRequestsInFlightAsPossibleMisses) {
   EXPECT_FALSE(Lookup(guard, key, limits, "+4", true, kT0).ok());
 }
 
+TEST(GuardRulesTest, ThreadsCannotOvershootTheMissBudget) {
+  Guard guard;
+  const GuardKey key = GuardKey::Org("iana-en:1");
+  const GuardLimits limits = Misses(100);
+  std::atomic<int> missed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) {
+        if (Lookup(guard, key, limits, Number(t * 1000 + i), false, kT0).ok()) {
+          ++missed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(missed.load(), 100);
+  EXPECT_EQ(guard.Explain(key, kT0)->misses_in_window, 100u);
+}
+
 TEST(GuardRulesTest, MissBudgetDryRunAdmitsAndChargesNothing) {
   Guard guard;
   const GuardKey key = GuardKey::Org("iana-en:1");
@@ -549,7 +572,8 @@ TEST(GuardScanTest, LocationServerLookingUpItsOwnRoutesIsNoScan) {
   // with repeats, 20 a second for an hour. All hits.
   std::vector<std::string> routes;
   for (int i = 0; i < 50; ++i) {
-    routes.push_back(absl::StrCat("+1", int64_t{2000000000} + int64_t{7919} * 1013 * i));
+    routes.push_back(
+        absl::StrCat("+1", int64_t{2000000000} + int64_t{7919} * 1013 * i));
   }
   for (int i = 0; i < 50; ++i)
     routes.push_back(absl::StrCat("+120255599", 10 + i));
@@ -759,6 +783,28 @@ TEST(GuardBlockTest, BlockedIdentitiesAreNotEvictedByChurn) {
   ASSERT_TRUE(guard.Explain(flooder, t).has_value());
   EXPECT_TRUE(guard.Explain(flooder, t)->blocked(t));
   EXPECT_FALSE(guard.Admit(flooder, limits, "+1", t).status.ok());
+}
+
+TEST(GuardBlockTest, ChurnDoesNotResetAnOffendersLadder) {
+  GuardOptions o = Ladder(5);
+  o.max_identities = 4;
+  o.shards = 1;
+  Guard guard(o);
+  const GuardKey flooder = GuardKey::Org("flooder");
+  const GuardLimits limits = Rate(1, 1);
+  Flood(guard, flooder, limits, 5, kT0);  // Offence 1: blocked 1 min.
+  // After the block, while it is the coldest identity, others churn.
+  const absl::Time t = kT0 + absl::Minutes(2);
+  for (int i = 0; i < 1000; ++i) {
+    Lookup(guard, GuardKey::Org(absl::StrCat("churn:", i)), limits, "+1", true,
+           t)
+        .IgnoreError();
+  }
+  ASSERT_TRUE(guard.Explain(flooder, t).has_value());
+  EXPECT_EQ(guard.Explain(flooder, t)->offence_level, 1u);
+  // So its next offence is the second step, not the first again.
+  Flood(guard, flooder, limits, 5, t);
+  EXPECT_EQ(guard.Explain(flooder, t)->blocked_until, t + absl::Minutes(10));
 }
 
 TEST(GuardBlockTest, TableFullOfBlockedIdentitiesRefusesNewOnes) {
