@@ -9,6 +9,8 @@
 #   sigcache_bench     SignatureCache bytes per entry at 1M entries
 #   bulk_import_bench  LUFD_BENCH_TNS (default 200000) number puts: validation
 #                      alone and Registry::Execute on the memory Store
+#   guard_bench        the guard's Admit + Report per lookup (no limits, rate
+#                      only, every rule) and a flooder's refusal
 #
 # Usage: LUFD_BUILD=/tmp/build-bench bench/micro.sh [--quick]
 #   --quick: small sizes (10k numbers to sign, 20k puts) to check the
@@ -47,7 +49,7 @@ record micro_load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 record micro_sign_n "$LUFD_SIGN_BENCH_N"
 record micro_bulk_tns "$LUFD_BENCH_TNS"
 for p in dnssec_sign_bench responder_bench signer_bench sigcache_bench \
-  bulk_import_bench; do
+  bulk_import_bench guard_bench; do
   bin="$(find "$LUFD_BUILD" -type f -name "$p" -perm -u+x -not -path '*/CMakeFiles/*' 2>/dev/null | head -n 1)"
   if [[ -z "$bin" ]]; then
     record "micro_${p}" "n/a (not built: ninja -C $LUFD_BUILD bench_micro)"

@@ -556,6 +556,10 @@ void Responder::set_guard(lufd::Guard* guard,
                           DenialRecorder* denials) {
   guard_ = guard;
   denials_ = denials;
+  // Unique across responders, so a per-thread cache never mistakes a new
+  // responder at a freed one's address for it.
+  static std::atomic<uint64_t> generations{0};
+  guard_generation_ = generations.fetch_add(1) + 1;
   peer_limits_ = GuardLimits::FromConfig(config.peer());
   anonymous_limits_ = GuardLimits::FromConfig(config.anonymous());
   v4_prefix_ = static_cast<int>(config.v4_prefix());
@@ -568,12 +572,34 @@ Responder::Step Responder::Admit(Answer& a) {
   const absl::Time now = absl::Now();
   if (!a.viewer.anonymous()) {
     a.key = GuardKey::Org(a.viewer.org_id);
-    a.limits = peer_limits_;
-    if (std::optional<lufd::v1::RegistryObject> org =
-            a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
-        org.has_value()) {
-      a.limits = EffectiveLimits(org->org().quota(), peer_limits_);
+    // The org's Quota over guard.peer, kept per thread for the last org and
+    // view: reading it copies the org's object, and a TSIG or DoT peer
+    // sends its queries in runs.
+    struct LastOrg {
+      const Responder* responder = nullptr;
+      uint64_t generation = 0;  // Of set_guard.
+      const RegistryView* view = nullptr;
+      uint64_t serial = 0;
+      std::string org_id;
+      GuardLimits limits;
+    };
+    thread_local LastOrg last;
+    if (last.responder != this || last.generation != guard_generation_ ||
+        last.view != a.view.get() || last.serial != a.view->serial() ||
+        last.org_id != a.viewer.org_id) {
+      last.limits = peer_limits_;
+      if (std::optional<lufd::v1::RegistryObject> org =
+              a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
+          org.has_value()) {
+        last.limits = EffectiveLimits(org->org().quota(), peer_limits_);
+      }
+      last.responder = this;
+      last.generation = guard_generation_;
+      last.view = a.view.get();
+      last.serial = a.view->serial();
+      last.org_id = a.viewer.org_id;
     }
+    a.limits = last.limits;
   } else {
     // UDP sources are unproven: charge the prefix, so that one host cannot
     // spread itself over many addresses. TCP and DoT prove the address: a

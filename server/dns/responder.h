@@ -37,12 +37,12 @@
 //    and no invalidation is needed: when the subtree changes, E or C change
 //    and so do the names; an entry whose names are still computed is still
 //    true. (As with any online signature, an NSEC signed before a number
-//    was added stays cryptographically valid until it expires.) Validating resolvers with aggressive NSEC
-//    caching (RFC 8198) then answer the rest of a flood under C.E themselves,
-//    and RFC 8020 resolvers stop at the NXDOMAIN. Labels the table has no
-//    data-independent answer for (e.g. "\000", "5\000"; names near 255
-//    octets; a zone with another configured zone below E) fall back to
-//    compact denial. NODATA and empty non-terminals are answered as in
+//    was added stays cryptographically valid until it expires.) Validating
+//    resolvers with aggressive NSEC caching (RFC 8198) then answer the rest of
+//    a flood under C.E themselves, and RFC 8020 resolvers stop at the NXDOMAIN.
+//    Labels the table has no data-independent answer for (e.g. "\000", "5\000";
+//    names near 255 octets; a zone with another configured zone below E) fall
+//    back to compact denial. NODATA and empty non-terminals are answered as in
 //    compact mode (the name exists: NOERROR + an NSEC at the qname with its
 //    types, next = immediate successor).
 //  - "compact" (RFC 9824): NOERROR + SOA + an NSEC at the query name whose
@@ -233,6 +233,7 @@ class Responder final : public QueryProcessor {
   int v6_prefix_ = 56;
   uint32_t slip_ = 2;
   std::atomic<uint64_t> slip_counter_{0};
+  uint64_t guard_generation_ = 0;  // Bumped by set_guard (per-thread caches).
   bool covering_ = true;  // dns.dnssec.denial: "covering" (else compact).
 };
 
