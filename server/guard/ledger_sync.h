@@ -4,10 +4,12 @@
 // for the database: the guard queues a request when an identity runs short
 // of leased slots and keeps answering on its one-chunk overdraft meanwhile.
 //
-// Worst case with R instances: budget + R x chunk distinct items per window
-// (each instance discloses at most its leases plus one chunk; the store
-// grants at most the budget per window in total). Instance clocks should
-// agree (NTP): a grant is dated by the instance that asked.
+// Worst case with R instances: budget + R x chunk distinct items in a window
+// that uses no lease granted before it (each instance discloses at most its
+// leases plus one chunk; the store grants at most the budget per window in
+// total); across window edges a few chunks more per instance (guard.h).
+// Instance clocks should agree (NTP): a grant is dated by the instance that
+// asked.
 //
 // Failures: a store that is (or becomes) a read-only standby cannot record
 // grants, so the guard falls back to local counting (the full budget per
