@@ -31,4 +31,10 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(absl::string_view url) {
                    "postgres://..."));
 }
 
+absl::StatusOr<uint32_t> Store::LeaseGuardBudget(const std::string&, uint32_t,
+                                                 uint32_t, absl::Duration,
+                                                 absl::Time) {
+  return absl::UnimplementedError("this store keeps no shared guard budget");
+}
+
 }  // namespace lufd

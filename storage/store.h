@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "lufd/v1/registry.pb.h"
 #include "storage/signature_table.h"
 
@@ -148,6 +149,19 @@ class Store {
 
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;
+
+  // The guard's shared disclosure budget (server/guard/ledger_sync.h):
+  // atomically grants min(want, budget - slots granted to `identity` in the
+  // window (now - window, now]) slots (0 when spent), records the grant at
+  // `now`, and forgets grants that left the window. Every lufd instance on
+  // the database asks here, so the grants in any window never exceed
+  // `budget`. FAILED_PRECONDITION on a read-only standby. The default
+  // (stores without a shared table) is UNIMPLEMENTED: count locally.
+  virtual absl::StatusOr<uint32_t> LeaseGuardBudget(const std::string& identity,
+                                                    uint32_t want,
+                                                    uint32_t budget,
+                                                    absl::Duration window,
+                                                    absl::Time now);
 
   // The object stored under (kind, key) now (at the latest serial), or
   // nullopt when there is none. The change log never carries a secret (a

@@ -135,6 +135,15 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   if (config.guard().enabled()) {
     s->guard_ =
         std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
+    // Several instances on one PostgreSQL share one budget per identity
+    // (leases, server/guard/ledger_sync.h); SQLite and memory stores serve
+    // one instance, whose local counts are exact.
+    const bool shared = config.guard().has_shared()
+                            ? config.guard().shared()
+                            : s->store_->Backend() == "postgres";
+    if (shared) {
+      s->ledger_sync_ = LedgerSync::Start(s->store_.get(), s->guard_.get(), {});
+    }
   }
 
   if (dns::DnsFrontend::Enabled(config)) {

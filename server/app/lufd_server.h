@@ -34,6 +34,7 @@
 #include "server/grpc/call.h"
 #include "server/grpc/lookup_service.h"
 #include "server/guard/guard.h"
+#include "server/guard/ledger_sync.h"
 #include "storage/store.h"
 
 namespace lufd {
@@ -84,6 +85,9 @@ class LufdServer {
   std::unique_ptr<DenialRecorder> denials_;
   // Before the front doors that charge it (the DNS responder, Lookup).
   std::unique_ptr<Guard> guard_;
+  // Leases of the shared disclosure budget; stopped before guard_ and
+  // store_ go (declared after them).
+  std::unique_ptr<LedgerSync> ledger_sync_;
   std::unique_ptr<Authenticator> dot_auth_;  // DoT client certificates.
   std::unique_ptr<dns::DnsFrontend> dns_;
   std::unique_ptr<Authenticator> auth_;

@@ -154,6 +154,9 @@ GuardOptions GuardOptions::FromConfig(const lufd::v1::GuardConfig& config) {
   if (config.offence_denials() != 0) {
     options.offence_denials = config.offence_denials();
   }
+  if (config.lease_chunk_percent() != 0) {
+    options.lease_chunk_percent = config.lease_chunk_percent();
+  }
   return options;
 }
 
@@ -316,7 +319,14 @@ struct Guard::State {
   // Disclosure window: the items and when each was first disclosed in it.
   absl::flat_hash_set<uint64_t> disclosed;
   std::deque<std::pair<absl::Time, uint64_t>> order;
-  uint32_t reserved = 0;   // Disclosure slots held by requests in flight.
+  uint32_t reserved = 0;  // Disclosure slots held by requests in flight.
+  // Shared budget: the leases granted in the window (when, slots), their
+  // sum, whether a request is queued or in flight, and when one may be
+  // queued again after a short grant.
+  std::deque<std::pair<absl::Time, uint32_t>> grants;
+  uint64_t granted = 0;
+  bool lease_pending = false;
+  absl::Time lease_retry_at = absl::InfinitePast();
   uint32_t in_flight = 0;  // Admitted, not yet reported.
   // Miss budget: misses per slot; miss_slot[i % kMissRing] holds slot i.
   uint32_t miss_slots[kMissRing] = {};
@@ -368,6 +378,10 @@ struct Guard::State {
     while (!order.empty() && order.front().first + window <= now) {
       disclosed.erase(order.front().second);
       order.pop_front();
+    }
+    while (!grants.empty() && grants.front().first + window <= now) {
+      granted -= grants.front().second;
+      grants.pop_front();
     }
   }
   static int64_t MissSlot(absl::Duration window, absl::Time now) {
@@ -423,7 +437,9 @@ struct Guard::State {
   bool AtRest(const GuardOptions& o, absl::Time now) {
     Expire(o.disclosure_window, now);
     ExpireMisses(o.disclosure_window, now);
-    if (in_flight != 0 || !disclosed.empty() || misses_total != 0) {
+    // Leased slots are the shared budget's: dropping them would waste it.
+    if (in_flight != 0 || !disclosed.empty() || misses_total != 0 ||
+        !grants.empty() || lease_pending) {
       return false;
     }
     if (blocked_until > now || OffenceLevel(o.offence_memory, now) != 0) {
@@ -447,6 +463,7 @@ struct Guard::Shard {
       ABSL_GUARDED_BY(mu);
   std::list<GuardKey> lru ABSL_GUARDED_BY(mu);  // Front: most recent.
   uint64_t evicted_live ABSL_GUARDED_BY(mu) = 0;
+  std::vector<LeaseRequest> lease_requests ABSL_GUARDED_BY(mu);
   LogLimiter dry_run_log;  // Thread-safe itself.
   LogLimiter table_full_log;
 };
@@ -679,28 +696,41 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                          limits.lookups_per_second, "/s, burst ",
                          std::max<uint32_t>(1, limits.burst), ")"));
       }
-      const bool new_item = limits.distinct_numbers_per_day != 0 &&
-                            !s.disclosed.contains(admission.item);
-      if (!refused && new_item &&
-          s.disclosed.size() + s.reserved >= limits.distinct_numbers_per_day) {
+      const uint32_t budget = limits.distinct_numbers_per_day;
+      const bool new_item =
+          budget != 0 && !s.disclosed.contains(admission.item);
+      // Shared: new items only against leased slots plus one chunk.
+      const bool shared =
+          budget != 0 && shared_.load(std::memory_order_relaxed);
+      const uint32_t chunk =
+          shared ? LeaseChunk(budget, options_.lease_chunk_percent) : 0;
+      const uint64_t cap =
+          shared ? std::min<uint64_t>(budget, s.granted + chunk) : budget;
+      bool refused_by_budget = false;
+      if (!refused && new_item && s.disclosed.size() + s.reserved >= cap) {
         // When the oldest disclosure leaves the window (or, with only
-        // reservations in the way, as soon as they settle).
-        const absl::Duration retry =
+        // reservations in the way, as soon as they settle); shared, short of
+        // leases: when the next lease may come.
+        absl::Duration retry =
             s.order.empty()
                 ? absl::Milliseconds(1)
                 : s.order.front().first + options_.disclosure_window - now;
-        refused =
-            refuse(GuardRule::kDisclosure, retry,
-                   absl::StrCat("disclosure budget of ", key.Describe(),
-                                " spent (", limits.distinct_numbers_per_day,
-                                " distinct numbers answered per ",
-                                WindowText(options_.disclosure_window),
-                                "; numbers already answered stay free); retry "
-                                "after ",
-                                RetryText(retry)),
-                   absl::StrCat("guard: disclosure budget (",
-                                limits.distinct_numbers_per_day, " per ",
-                                WindowText(options_.disclosure_window), ")"));
+        if (cap < budget) {
+          retry = std::max(absl::Milliseconds(1),
+                           std::max(s.lease_retry_at, now + kLeaseRetry) - now);
+        }
+        refused_by_budget = true;
+        refused = refuse(
+            GuardRule::kDisclosure, retry,
+            absl::StrCat("disclosure budget of ", key.Describe(), " spent (",
+                         budget, " distinct numbers answered per ",
+                         WindowText(options_.disclosure_window),
+                         shared ? ", shared by all replicas" : "",
+                         "; numbers already answered stay free); retry "
+                         "after ",
+                         RetryText(retry)),
+            absl::StrCat("guard: disclosure budget (", budget, " per ",
+                         WindowText(options_.disclosure_window), ")"));
       }
       // Misses: any request may end in a miss, so the ones in flight count.
       if (!refused && limits.misses_per_day != 0 &&
@@ -735,6 +765,18 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
         }
         ++s.in_flight;
         ++s.counters.admitted;
+      }
+      // Shared: ask for a lease when fewer than half a chunk of leased
+      // slots are left (one request at a time; none while a short grant's
+      // retry time runs, nor when this instance already holds the budget).
+      if (shared && new_item && (!refused || refused_by_budget) &&
+          !s.lease_pending && now >= s.lease_retry_at && s.granted < budget &&
+          2 * (static_cast<int64_t>(s.granted) -
+               static_cast<int64_t>(s.disclosed.size() + s.reserved)) <
+              static_cast<int64_t>(chunk)) {
+        s.lease_pending = true;
+        shard.lease_requests.push_back(
+            LeaseRequest{key, chunk, budget, options_.disclosure_window});
       }
     }
   }
@@ -935,6 +977,7 @@ GuardIdentityStatus Guard::StatusOf(const GuardKey& key, State& s,
   status.disclosed_in_window = s.disclosed.size();
   status.misses_in_window = s.misses_total;
   status.reserved = s.reserved;
+  status.leased_in_window = s.granted;
   status.offence_level = s.OffenceLevel(options_.offence_memory, now);
   status.blocked_until = s.blocked_until;
   status.first_seen = s.first_seen;
@@ -1016,6 +1059,57 @@ size_t Guard::DisclosedInWindow(const GuardKey& key, absl::Time now) const {
   if (it == shard.states.end()) return 0;
   it->second->Expire(options_.disclosure_window, now);
   return it->second->disclosed.size();
+}
+
+uint32_t Guard::LeaseChunk(uint32_t budget, uint32_t percent) {
+  const uint64_t chunk =
+      uint64_t{budget} * std::max<uint32_t>(1, percent) / 100;
+  return static_cast<uint32_t>(std::clamp<uint64_t>(chunk, 1, 1000));
+}
+
+void Guard::SetShared(bool shared) {
+  if (shared_.exchange(shared) == shared) return;
+  // Requests queued in the other mode would never be answered.
+  for (int i = 0; i < shard_count_; ++i) {
+    absl::MutexLock lock(&shards_[i].mu);
+    shards_[i].lease_requests.clear();
+    for (auto& [key, state] : shards_[i].states) state->lease_pending = false;
+  }
+}
+
+bool Guard::shared() const { return shared_.load(std::memory_order_relaxed); }
+
+std::vector<LeaseRequest> Guard::TakeLeaseRequests() {
+  std::vector<LeaseRequest> out;
+  for (int i = 0; i < shard_count_; ++i) {
+    absl::MutexLock lock(&shards_[i].mu);
+    if (shards_[i].lease_requests.empty()) continue;
+    if (out.empty()) {
+      out.swap(shards_[i].lease_requests);
+    } else {
+      for (LeaseRequest& r : shards_[i].lease_requests) {
+        out.push_back(std::move(r));
+      }
+      shards_[i].lease_requests.clear();
+    }
+  }
+  return out;
+}
+
+void Guard::GrantDisclosures(const LeaseRequest& request, uint32_t granted,
+                             absl::Time now) {
+  Shard& shard = ShardFor(request.key);
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(request.key);
+  if (it == shard.states.end()) return;  // Dropped meanwhile.
+  State& s = *it->second;
+  s.lease_pending = false;
+  if (granted > 0) {
+    s.grants.emplace_back(
+        std::max(now, s.grants.empty() ? now : s.grants.back().first), granted);
+    s.granted += granted;
+  }
+  if (granted < request.want) s.lease_retry_at = now + kLeaseRetry;
 }
 
 size_t Guard::tracked() const {

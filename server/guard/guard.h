@@ -61,6 +61,29 @@
 // an enforced one. A dry-run kScan counts detections but makes no offence;
 // a dry-run kBlock records blocks (counters.blocks, Explain) without
 // enforcing them. Enforced refusals count in counters.denied[rule].
+//   * shared (SetShared(true); several lufd on one PostgreSQL): the
+//     disclosure budget is one per identity across all instances. Each
+//     instance may disclose new items only against slots leased from the
+//     Store (Store::LeaseGuardBudget, which never grants more than the
+//     budget per window in total), plus at most one chunk of overdraft
+//     (so it answers before its first lease arrives): chunk =
+//     clamp(budget x lease_chunk_percent / 100, 1, 1000). Worst case, with R
+//     instances, in a window that uses no lease granted before it (e.g.
+//     from a standing start): budget + R x chunk distinct items (R = 2,
+//     1 %: 1.02 x budget). Across window edges an item answered with a slot
+//     leased earlier outlives the lease's record in the store (the store
+//     forgets a lease one window after granting it; the item counts one
+//     window after it was answered), which adds the slots an instance held
+//     leased but unused when its lease left the window: about 1.5 chunks
+//     per instance (a chunk is asked for only when less than half a chunk
+//     is left), so roughly budget + 3 x R x chunk; measured, not proven
+//     (GuardLeaseTest.SlidingWindowsStayNearTheBudget: 3 instances, budget
+//     200, chunk 2: 209 at worst). Counted per instance: an item answered
+//     by two instances is charged on both. A lease is requested
+//     (TakeLeaseRequests, served by LedgerSync off the request path) when
+//     fewer than half a chunk of leased slots are left; leased slots expire
+//     with the window. The miss budget and every other rule stay per
+//     instance;
 // Bounded: at most max_identities identities (rounded down to a multiple of
 // the shard count). An identity at rest (buckets full, nothing disclosed or
 // missed in the window, nothing in flight, no offence remembered, no scan
@@ -86,6 +109,7 @@
 #ifndef LUFD_SERVER_GUARD_GUARD_H_
 #define LUFD_SERVER_GUARD_GUARD_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -215,6 +239,8 @@ struct GuardOptions {
   absl::Duration offence_memory = absl::Hours(24);
   uint32_t offence_denials = 1000;
   int shards = 16;  // Lowered to max_identities when that is smaller.
+  // Shared budget: the lease chunk in percent of distinct_numbers_per_day.
+  uint32_t lease_chunk_percent = 1;
 
   // From a validated GuardConfig (server/ops/config.h applied defaults); an
   // empty block_ladder keeps the default ladder.
@@ -230,14 +256,23 @@ struct GuardIdentityStatus {
   double signing_tokens = 0;
   size_t disclosed_in_window = 0;
   size_t misses_in_window = 0;
-  size_t reserved = 0;         // Disclosure slots held by requests in flight.
-  uint32_t offence_level = 0;  // Offences remembered (ladder step).
+  size_t reserved = 0;          // Disclosure slots held by requests in flight.
+  size_t leased_in_window = 0;  // Shared: slots leased in the window.
+  uint32_t offence_level = 0;   // Offences remembered (ladder step).
   absl::Time blocked_until = absl::InfinitePast();  // Past = not blocked.
   absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
   absl::Time last_denied = absl::InfinitePast();
   std::string last_denial;  // The last refusal's message ("" = none).
   bool blocked(absl::Time now) const { return blocked_until > now; }
+};
+
+// Shared budget: a lease the guard wants from the Store.
+struct LeaseRequest {
+  GuardKey key;
+  uint32_t want = 0;    // Slots (one chunk).
+  uint32_t budget = 0;  // distinct_numbers_per_day in effect.
+  absl::Duration window;
 };
 
 class Guard {
@@ -277,6 +312,23 @@ class Guard {
   // toward offence_denials.
   bool ChargeSigning(const GuardKey& key, const GuardLimits& limits,
                      uint32_t signatures, absl::Time now);
+
+  // Shared budget (see the top). Off by default; LedgerSync turns it on
+  // (and off again when the store turns out to be a standby: local budget).
+  void SetShared(bool shared);
+  bool shared() const;
+  // The lease requests queued since the last call (at most one in flight
+  // per identity until answered by GrantDisclosures).
+  std::vector<LeaseRequest> TakeLeaseRequests();
+  // The Store's answer to `request`: `granted` slots (0: spent, or the store
+  // failed), leased at `now`. Fewer than asked: no new request for the
+  // identity for lease_retry (the budget is spent; retrying sooner is
+  // useless load). Ignored when the identity is no longer tracked.
+  void GrantDisclosures(const LeaseRequest& request, uint32_t granted,
+                        absl::Time now);
+  // The chunk for a budget: clamp(budget x percent / 100, 1, 1000).
+  static uint32_t LeaseChunk(uint32_t budget, uint32_t percent);
+  static constexpr absl::Duration kLeaseRetry = absl::Seconds(1);
 
   // The identity's counters, or nullopt when it is not tracked.
   std::optional<GuardCounters> Counters(const GuardKey& key) const;
@@ -320,6 +372,7 @@ class Guard {
                         bool table_full, absl::Time now);
 
   const GuardOptions options_;
+  std::atomic<bool> shared_{false};
   size_t per_shard_ = 1;
   std::unique_ptr<Shard[]> shards_;
   int shard_count_ = 1;

@@ -80,6 +80,7 @@ constexpr char kDefaults[] = R"pb(
     offence_memory: "24h"
     offence_denials: 1000
     scan_window: "60s"
+    lease_chunk_percent: 1
   }
   dns {
     max_udp_payload: 1232
@@ -600,6 +601,11 @@ void ValidateGuard(const lufd::v1::GuardConfig& guard,
   CheckDuration(guard.offence_memory(), "guard.offence_memory", errors);
   CheckDuration(guard.scan_window(), "guard.scan_window", errors,
                 absl::Seconds(1));
+  // A larger chunk only widens the overshoot bound (replicas x chunk). 0 =
+  // the default (1) for configs built without the defaults.
+  if (guard.lease_chunk_percent() > 50) {
+    errors->push_back("guard.lease_chunk_percent: must be 1-50");
+  }
 }
 
 bool KnownStoreScheme(absl::string_view url) {

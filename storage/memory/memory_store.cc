@@ -215,6 +215,23 @@ absl::StatusOr<std::vector<DenialRecord>> MemoryStore::ReadDenials(
   return out;
 }
 
+absl::StatusOr<uint32_t> MemoryStore::LeaseGuardBudget(
+    const std::string& identity, uint32_t want, uint32_t budget,
+    absl::Duration window, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto& grants = guard_grants_[identity];
+  uint64_t granted = 0;
+  while (!grants.empty() && grants.front().first <= now - window) {
+    grants.pop_front();
+  }
+  for (const auto& [when, count] : grants) granted += count;
+  const uint32_t n = static_cast<uint32_t>(
+      std::min<uint64_t>(want, budget > granted ? budget - granted : 0));
+  if (n > 0) grants.emplace_back(now, n);
+  if (grants.empty()) guard_grants_.erase(identity);
+  return n;
+}
+
 uint64_t MemoryStore::NextInstanceId() {
   static std::atomic<uint64_t> next{1};
   return next.fetch_add(1, std::memory_order_relaxed);

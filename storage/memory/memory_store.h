@@ -22,7 +22,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/signature_table.h"
 #include "storage/store.h"
 
@@ -52,6 +54,10 @@ class MemoryStore : public Store, public SignatureTable {
                              uint64_t max_rows) override;
   absl::StatusOr<std::vector<DenialRecord>> ReadDenials(
       const DenialQuery& query) override;
+  absl::StatusOr<uint32_t> LeaseGuardBudget(const std::string& identity,
+                                            uint32_t want, uint32_t budget,
+                                            absl::Duration window,
+                                            absl::Time now) override;
 
   // SignatureTable.
   absl::Status PutSignatures(
@@ -88,6 +94,9 @@ class MemoryStore : public Store, public SignatureTable {
   // The denial table, oldest first.
   std::deque<DenialRecord> denials_ ABSL_GUARDED_BY(mu_);
   uint64_t last_denial_id_ ABSL_GUARDED_BY(mu_) = 0;
+  // Guard budget grants per identity, oldest first: (when, count).
+  absl::flat_hash_map<std::string, std::deque<std::pair<absl::Time, uint32_t>>>
+      guard_grants_ ABSL_GUARDED_BY(mu_);
   // Names this store's signer lease (addresses may be reused).
   const uint64_t instance_id_ = NextInstanceId();
   static uint64_t NextInstanceId();

@@ -37,6 +37,9 @@ constexpr int64_t kMigrateLockKey = 0x6c7566640002;
 // Serializes PutSignatures, so seqs become visible in increasing order
 // (a poller's after_seq never skips a row committed late).
 constexpr int64_t kSignaturesPutLockKey = 0x6c7566640004;
+// The first key of guard lease locks (pg_advisory_xact_lock(int4, int4),
+// the second key being hashtext(identity)): "lu".
+constexpr int32_t kGuardLeaseLockClass = 0x6c75;
 constexpr size_t kMaxIdleConnections = 4;
 // Rows per FETCH while streaming a snapshot.
 constexpr int kFetchRows = 20000;
@@ -620,6 +623,46 @@ class PostgresStore : public Store, public SignatureTable {
             d.count = r[10].as<uint64_t>();
           }
           return out;
+        });
+  }
+
+  // One transaction per grant, serialized per identity by a transaction
+  // advisory lock (two-int4 keys: a space apart from the bigint keys above),
+  // so concurrent instances never grant more than the budget per window.
+  absl::StatusOr<uint32_t> LeaseGuardBudget(const std::string& identity,
+                                            uint32_t want, uint32_t budget,
+                                            absl::Duration window,
+                                            absl::Time now) override {
+    const int64_t now_us = absl::ToUnixMicros(now);
+    const int64_t since_us = absl::ToUnixMicros(now - window);
+    return Run<uint32_t>(
+        "lease guard budget",
+        [&](pqxx::connection& c) -> absl::StatusOr<uint32_t> {
+          RETURN_IF_ERROR(CheckSchema(c));
+          pqxx::work w(c);
+          w.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                        kGuardLeaseLockClass, identity);
+          w.exec_params(
+              "DELETE FROM guard_leases WHERE identity = $1 AND "
+              "granted_at_us <= $2",
+              identity, since_us);
+          const int64_t granted =
+              w.exec_params1(
+                   "SELECT COALESCE(SUM(count), 0)::BIGINT FROM guard_leases "
+                   "WHERE identity = $1",
+                   identity)[0]
+                  .as<int64_t>();
+          const int64_t left = std::max<int64_t>(0, int64_t{budget} - granted);
+          const uint32_t n =
+              static_cast<uint32_t>(std::min<int64_t>(int64_t{want}, left));
+          if (n > 0) {
+            w.exec_params(
+                "INSERT INTO guard_leases (identity, granted_at_us, count) "
+                "VALUES ($1, $2, $3)",
+                identity, now_us, static_cast<int64_t>(n));
+          }
+          w.commit();
+          return n;
         });
   }
 

@@ -290,6 +290,19 @@ class SqliteStore : public Store, public SignatureTable {
     return out;
   }
 
+  absl::StatusOr<uint32_t> LeaseGuardBudget(const std::string& identity,
+                                            uint32_t want, uint32_t budget,
+                                            absl::Duration window,
+                                            absl::Time now) override {
+    absl::MutexLock lock(&write_mu_);
+    Conn* c = writer_.get();
+    RETURN_IF_ERROR(CheckSchema(c));
+    absl::StatusOr<uint32_t> n =
+        LeaseGuardBudgetLocked(c, identity, want, budget, window, now);
+    c->RollbackIfOpen();
+    return n;
+  }
+
   // --- SignatureTable ---
 
   absl::Status PutSignatures(
@@ -917,6 +930,56 @@ class SqliteStore : public Store, public SignatureTable {
       RETURN_IF_ERROR(st);
     }
     return c->Exec("COMMIT");
+  }
+
+  // BEGIN IMMEDIATE takes the database's write lock first, so grants from
+  // several processes on one file serialize like PostgreSQL's.
+  absl::StatusOr<uint32_t> LeaseGuardBudgetLocked(
+      Conn* c, const std::string& identity, uint32_t want, uint32_t budget,
+      absl::Duration window, absl::Time now) {
+    const int64_t now_us = absl::ToUnixMicros(now);
+    const int64_t since_us = absl::ToUnixMicros(now - window);
+    RETURN_IF_ERROR(c->Exec("BEGIN IMMEDIATE"));
+    {
+      ASSIGN_OR_RETURN(sqlite3_stmt * d,
+                       c->Prepare("DELETE FROM guard_leases WHERE identity = "
+                                  "?1 AND granted_at_us <= ?2"));
+      BindText(d, 1, identity);
+      sqlite3_bind_int64(d, 2, since_us);
+      absl::Status st = StepDone(c, d, "trim guard leases");
+      sqlite3_reset(d);
+      RETURN_IF_ERROR(st);
+    }
+    int64_t granted = 0;
+    {
+      ASSIGN_OR_RETURN(sqlite3_stmt * q,
+                       c->Prepare("SELECT COALESCE(SUM(count), 0) FROM "
+                                  "guard_leases WHERE identity = ?1"));
+      BindText(q, 1, identity);
+      const int rc = sqlite3_step(q);
+      if (rc != SQLITE_ROW) {
+        sqlite3_reset(q);
+        return SqliteError(c->db(), rc, "sum guard leases");
+      }
+      granted = sqlite3_column_int64(q, 0);
+      sqlite3_reset(q);
+    }
+    const int64_t left = std::max<int64_t>(0, int64_t{budget} - granted);
+    const uint32_t n =
+        static_cast<uint32_t>(std::min<int64_t>(int64_t{want}, left));
+    if (n > 0) {
+      ASSIGN_OR_RETURN(sqlite3_stmt * i,
+                       c->Prepare("INSERT INTO guard_leases (identity, "
+                                  "granted_at_us, count) VALUES (?1, ?2, ?3)"));
+      BindText(i, 1, identity);
+      sqlite3_bind_int64(i, 2, now_us);
+      sqlite3_bind_int64(i, 3, n);
+      absl::Status st = StepDone(c, i, "insert guard lease");
+      sqlite3_reset(i);
+      RETURN_IF_ERROR(st);
+    }
+    RETURN_IF_ERROR(c->Exec("COMMIT"));
+    return n;
   }
 
   absl::StatusOr<std::vector<DenialRecord>> ReadDenialsImpl(
