@@ -408,10 +408,25 @@ scenario_flood() {
 # --------------------------------------------------------------- harvest
 scenario_harvest() {
   local tag=harvest hv lg dp_pid hv_pid lg_pid
-  conf "$tag" "guard:
-  enabled: true"
+  local gy="guard:
+  enabled: true
+${BENCH_GUARD_HARVEST_YAML:-}"
+  conf "$tag" "$gy"
   start "$tag"
   add_tsig
+  # BENCH_GUARD_REPLICAS=2: a second lufd on the same store; the DNS half
+  # of the harvest goes to it (each replica has its own guard on this
+  # branch: the replica-shared budget is branch ledger's).
+  local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" b_pid="" b_dns=""
+  record harvest_replicas "${BENCH_GUARD_REPLICAS:-1}"
+  if [[ "${BENCH_GUARD_REPLICAS:-1}" == 2 ]]; then
+    DNS_PORT="$(free_port)"
+    conf "$tag-b" "$gy"
+    start "$tag-b"
+    b_pid="$LUFD_PID"
+    b_dns="$DNS_PORT"
+    LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns"
+  fi
   # Baseline on the same lufd: the legitimate peer alone (machine noise).
   lg="$(load peer-ssp1 harvest-base --numbers "$NUMS" --rate 1000 \
     --channels 2 --concurrency 200 --duration_s "$HARVEST_S" --warmup_s 1 \
@@ -436,7 +451,8 @@ scenario_harvest() {
   "${hc[@]}" >"$LOGS/$tag-grpc.load" 2>&1 &
   hv_pid=$!
   _BENCH_PIDS+=("$hv_pid")
-  dnsperf_run "$tag-dns" -y "hmac-sha256:harv-key.:$TSIG_HARV_SECRET" \
+  DNS_PORT="${b_dns:-$a_dns}" dnsperf_run "$tag-dns" \
+    -y "hmac-sha256:harv-key.:$TSIG_HARV_SECRET" \
     -d "$D/q-second-half.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
   dp_pid=$!
   wait "$lg_pid" || true
@@ -445,6 +461,7 @@ scenario_harvest() {
   ctl admin guard explain iana-en:333 >"$LOGS/$tag-explain.txt" 2>&1 || true
   ctl admin guard status --all >"$LOGS/$tag-guard-status.txt" 2>&1 || true
   stop
+  [[ -n "$b_pid" ]] && stop_pid "$b_pid"
   lg="$(grep '^RESULT' "$LOGS/$tag-legit.load" || echo RESULT)"
   hv="$(grep '^RESULT' "$LOGS/$tag-grpc.load" || echo RESULT)"
   local sent ok
