@@ -39,9 +39,10 @@ for t in flood_base flood_on flood_off; do
   [[ -n "$(v "${t}_legit_seconds")" ]] || continue
   echo "- $t resolver answered % per second: $(v "${t}_legit_seconds")"
   echo "- $t lufd responder at stop: $(v "${t}_responder")"
+  echo "- $t lufd DNS server at stop: $(v "${t}_dns_server"); prefixes blocked by the guard: $(v "${t}_blocked_prefixes")"
 done
 echo
-echo "## Harvest simulation (disclosure budget $(v harvest_budget)/day, one lufd)"
+echo "## Harvest simulation (disclosure budget $(v harvest_budget)/day, $(v harvest_replicas) lufd replica(s))"
 echo
 echo "| harvester gRPC (sequential unary Lookup) | harvester TSIG DNS (dnsperf -y, one pass) | distinct numbers answered with SED | / budget | legit peer 1,000/s: answered % | p99 µs | p99.9 µs | errors |"
 echo "|---|---|---|---|---|---|---|---|"

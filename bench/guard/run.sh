@@ -408,6 +408,7 @@ flood_run() {
   record "${tag}_peer_answered_pct" "$(awk -v s="$sent" -v n="$(rcode "$f" NOERROR)" 'BEGIN{printf "%.2f", s ? 100 * n / s : 0}')"
   record "${tag}_peer_completed" "$comp"
   responder "$tag" "$tag"
+  record "${tag}_blocked_prefixes" "$(grep -c 'guard: blocked prefix' "$LOGS/$tag.log" || true)"
 }
 scenario_flood() {
   local yaml="guard:
