@@ -14,15 +14,20 @@ echo "Registry: $(v count) numbers (SQLite), one DNS worker, P-256 online signin
 echo
 echo "## Cost: guard on (every identity under generous limits) vs off"
 echo
-echo "| run | lookups/s (gRPC, closed loop) | p99 µs | lookup errors | DNS 90/10 mix q/s | DNS errors |"
-echo "|---|---|---|---|---|---|"
+echo "| run | lookups/s (gRPC, closed loop) | lufd cores | lookups per core-s | p99 µs | errors | DNS 90/10 mix q/s | lufd cores | q per core-s | DNS errors |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for k in $(grep -o '^cost_o[nf]*_[0-9]*_lookup_rps' "$env_file" 2>/dev/null | sort -u -t_ -k3,3n -k2,2r); do
   p="${k%_lookup_rps}"
-  echo "| ${p#cost_} | $(v "${p}_lookup_rps") | $(v "${p}_lookup_p99_us") | $(v "${p}_lookup_errors") | $(v "${p}_dns_qps") | $(v "${p}_dns_err") |"
+  echo "| ${p#cost_} | $(v "${p}_lookup_rps") | $(v "${p}_lookup_server_cpu") | $(v "${p}_lookup_per_core") | $(v "${p}_lookup_p99_us") | $(v "${p}_lookup_errors") | $(v "${p}_dns_qps") | $(v "${p}_dns_server_cpu") | $(v "${p}_dns_per_core") | $(v "${p}_dns_err") |"
 done
 echo
-echo "- lookups/s: on $(v cost_lookup_on_mean) / off $(v cost_lookup_off_mean) = **$(v cost_lookup_ratio)** (target >= 0.95)"
-echo "- DNS q/s: on $(v cost_dns_on_mean) / off $(v cost_dns_off_mean) = **$(v cost_dns_ratio)** (target >= 0.95)"
+echo "Means over the rounds, guard on / guard off (target >= 0.95):"
+echo
+echo "| figure | on | off | ratio |"
+echo "|---|---|---|---|"
+for k in lookup_rps lookup_per_core dns_qps dns_per_core; do
+  echo "| $k | $(v "cost_${k}_on_mean") | $(v "cost_${k}_off_mean") | **$(v "cost_${k}_ratio")** |"
+done
 echo
 echo "## Anonymous flood (64 sources 127.0.x.1) with an identified peer and an anonymous resolver"
 echo

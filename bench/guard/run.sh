@@ -8,7 +8,7 @@
 #
 #  cost     guard.enabled true (every identity far under generous limits)
 #           vs false, alternating on/off/on/off (BENCH_GUARD_ROUNDS pairs,
-#           default 2), each a fresh lufd: lookup_load closed loop (gRPC,
+#           default 3), each a fresh lufd: lookup_load closed loop (gRPC,
 #           peer-ssp1) then dnsperf on a 90 % hit / 10 % miss NAPTR mix with
 #           DO. Ratio = mean(on) / mean(off); target >= 0.95.
 #  flood    dns_flood --mode=flood: random-miss NAPTR (DO) from 64 UDP
@@ -60,7 +60,7 @@ SCENARIOS="${BENCH_GUARD_SCENARIOS:-cost flood harvest}"
 SECS="${BENCH_GUARD_S:-10}"
 FLOOD_S="${BENCH_GUARD_FLOOD_S:-15}"
 HARVEST_S="${BENCH_GUARD_HARVEST_S:-15}"
-ROUNDS="${BENCH_GUARD_ROUNDS:-2}"
+ROUNDS="${BENCH_GUARD_ROUNDS:-3}"
 ANON_RATE="${BENCH_GUARD_ANON_RATE:-1100}"
 BUDGET=10000
 APEX="e164.arpa."
@@ -308,7 +308,7 @@ mean() { awk '{s += $1; n++} END {printf "%.0f", n ? s / n : 0}'; }
 
 # ------------------------------------------------------------------ cost
 scenario_cost() {
-  local r mode res q on_rps=() off_rps=() on_qps=() off_qps=()
+  local r mode res q c0 c1 cores
   for ((r = 1; r <= ROUNDS; r++)); do
     for mode in on off; do
       if [[ $mode == on ]]; then conf "cost-$mode-$r" "$GENEROUS"; else
@@ -320,33 +320,35 @@ scenario_cost() {
       record "cost_${mode}_${r}_lookup_p99_us" "$(rfield "$res" p99_us)"
       record "cost_${mode}_${r}_lookup_errors" "$(rfield "$res" errors)"
       record "cost_${mode}_${r}_lookup_server_cpu" "$(rfield "$res" server_cpu)"
+      # Per busy server core: on a shared machine lufd rarely gets its
+      # whole core, so throughput per CPU-second is the steadier figure.
+      record "cost_${mode}_${r}_lookup_per_core" "$(ratio "$(rfield "$res" rps)" "$(rfield "$res" server_cpu)" | cut -d. -f1)"
+      c0="$(tree_cpu_ticks "$LUFD_PID")"
       dp_pin=("${pin_client[@]}")
       dnsperf_run "cost-$mode-$r" -d "$D/q-mix.txt" -l "$SECS" -c 4 -q 200
       dp_pin=()
-      q="$(dp "$LOGS/cost-$mode-$r.dnsperf" qps)"
+      c1="$(tree_cpu_ticks "$LUFD_PID")"
+      cores="$(awk -v a="$c0" -v b="$c1" -v h="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN{printf "%.2f", (b-a)/h/s}')"
+      q="$(dp "$LOGS/cost-$mode-$r.dnsperf" qps | cut -d. -f1)"
       record "cost_${mode}_${r}_dns_qps" "$q"
+      record "cost_${mode}_${r}_dns_server_cpu" "$cores"
+      record "cost_${mode}_${r}_dns_per_core" "$(ratio "${q:-0}" "$cores" | cut -d. -f1)"
       record "cost_${mode}_${r}_dns_err" "$(dp "$LOGS/cost-$mode-$r.dnsperf" err)"
       stop
-      if [[ $mode == on ]]; then
-        on_rps+=("$(rfield "$res" rps)")
-        on_qps+=("${q:-0}")
-      else
-        off_rps+=("$(rfield "$res" rps)")
-        off_qps+=("${q:-0}")
-      fi
     done
   done
-  local a b
-  a="$(printf '%s\n' "${on_rps[@]}" | mean)"
-  b="$(printf '%s\n' "${off_rps[@]}" | mean)"
-  record cost_lookup_on_mean "$a"
-  record cost_lookup_off_mean "$b"
-  record cost_lookup_ratio "$(ratio "$a" "$b")"
-  a="$(printf '%s\n' "${on_qps[@]}" | mean)"
-  b="$(printf '%s\n' "${off_qps[@]}" | mean)"
-  record cost_dns_on_mean "$a"
-  record cost_dns_off_mean "$b"
-  record cost_dns_ratio "$(ratio "$a" "$b")"
+  # Means over the rounds, and on/off ratios of the means.
+  local m k a b
+  for k in lookup_rps lookup_per_core dns_qps dns_per_core; do
+    for m in on off; do
+      grep -E "^cost_${m}_[0-9]+_${k}=" "$RESULTS_ENV" | cut -d= -f2 | mean \
+        >"$G/.mean"
+      record "cost_${k}_${m}_mean" "$(cat "$G/.mean")"
+    done
+    a="$(grep "^cost_${k}_on_mean=" "$RESULTS_ENV" | tail -n 1 | cut -d= -f2)"
+    b="$(grep "^cost_${k}_off_mean=" "$RESULTS_ENV" | tail -n 1 | cut -d= -f2)"
+    record "cost_${k}_ratio" "$(ratio "$a" "$b")"
+  done
 }
 
 # ----------------------------------------------------------------- flood
