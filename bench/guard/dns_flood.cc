@@ -493,10 +493,13 @@ int Legit() {
       next = start + static_cast<int64_t>(k * interval_ns);
     }
     receive();
-    const int64_t wait_ns = std::min(next < end ? next : stop, stop) - NowNs();
+    // Sleep until the next send is due (ppoll: nanoseconds, so a 1 ms
+    // send interval does not turn into a busy loop).
+    const int64_t wait_ns = std::clamp<int64_t>(
+        std::min(next < end ? next : stop, stop) - NowNs(), 0, 10'000'000);
     pollfd pfd{fd, POLLIN, 0};
-    poll(&pfd, 1,
-         static_cast<int>(std::clamp<int64_t>(wait_ns / 1'000'000, 0, 10)));
+    timespec ts{0, static_cast<long>(wait_ns)};
+    ppoll(&pfd, 1, &ts, nullptr);
   }
   tcp.Stop();
   close(fd);

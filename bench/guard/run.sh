@@ -39,9 +39,9 @@
 # generators on CPU 1), BENCH_GUARD_COUNT, BENCH_GUARD_SCENARIOS,
 # BENCH_GUARD_S (seconds per cost run, default 10), BENCH_GUARD_FLOOD_S
 # (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_ANON_RATE
-# (anonymous lookups/s per prefix in the flood run, default 1100: the
-# resolver's 1,000/s of hits must fit, a flooding /24 sending misses at
-# more than 550/s must not), BENCH_GUARD_FLOOD_MAX_QPS (0 = unbounded).
+# (anonymous lookups/s per prefix in the flood run, default 1100, with
+# miss_cost 4: the resolver's 1,000/s of hits must fit, a flooding /24
+# sending misses at more than 275/s must not), BENCH_GUARD_FLOOD_MAX_QPS (0 = unbounded).
 # Results: $BENCH_WORK/guard/results.env, logs/ and commands.txt there, and
 # bench/guard/RESULTS.md. Not run by ctest/CI.
 BENCH_WORK="${BENCH_WORK:-/tmp/lufd-bench}"
@@ -415,9 +415,9 @@ flood_run() {
 scenario_flood() {
   local yaml="guard:
   enabled: true
-  anonymous: { lookups_per_second: $ANON_RATE, burst: $ANON_RATE }"
+  anonymous: { lookups_per_second: $ANON_RATE, burst: $ANON_RATE, miss_cost: 4 }"
   flood_run flood_base "$yaml" noflood
-  record flood_guard_yaml "\"anonymous lookups_per_second $ANON_RATE burst $ANON_RATE; everything else default (server/ops/config.cc: miss_cost 2, signatures_per_second 100, signing_burst 200, slip 2, offence_denials 1000, block ladder 1m/10m/1h/24h)\""
+  record flood_guard_yaml "\"anonymous lookups_per_second $ANON_RATE burst $ANON_RATE miss_cost 4; everything else default (server/ops/config.cc: signatures_per_second 100, signing_burst 200, slip 2, offence_denials 1000, block ladder 1m/10m/1h/24h)\""
   flood_run flood_on "$yaml"
   [[ "${BENCH_GUARD_FLOOD_OFF:-1}" == 1 ]] && flood_run flood_off "$GUARD_OFF"
   return 0
