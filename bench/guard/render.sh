@@ -33,11 +33,11 @@ echo "## Anonymous flood (64 sources 127.0.x.1) with an identified peer and an a
 echo
 echo "Guard config (flood_on): $(v flood_guard_yaml)"
 echo
-echo "| | flood q/s sent | flood responses (TC / REFUSED) | TSIG peer answered % | resolver answered % (all / from s2 / worst second from s2) | resolver TC, answered over TCP | lufd CPU cores | signed on demand |"
+echo "| | flood q/s sent | flood responses (TC / REFUSED) | TSIG peer answered % (transport) | resolver answered % (all / from s2 / worst second from s2) | resolver TC, answered over TCP | lufd CPU cores | signed on demand |"
 echo "|---|---|---|---|---|---|---|---|"
 for t in flood_base flood_on flood_off; do
   [[ -n "$(v "${t}_flood_qps")" ]] || continue
-  echo "| $t | $(v "${t}_flood_qps") | $(v "${t}_flood_responses") ($(v "${t}_flood_tc") / $(v "${t}_flood_refused")) | $(v "${t}_peer_answered_pct") ($(v "${t}_peer_noerror")/$(v "${t}_peer_sent")) | $(v "${t}_legit_answered_pct") / $(v "${t}_legit_answered_pct_from_s2") / $(v "${t}_legit_min_second_pct_from_s2") | $(v "${t}_legit_tc"), $(v "${t}_legit_tcp_answered") | $(v "${t}_lufd_cpu_cores") | $(v "${t}_signed_on_demand") |"
+  echo "| $t | $(v "${t}_flood_qps") | $(v "${t}_flood_responses") ($(v "${t}_flood_tc") / $(v "${t}_flood_refused")) | $(v "${t}_peer_answered_pct") ($(v "${t}_peer_noerror")/$(v "${t}_peer_sent"), $(v "${t}_peer_mode")) | $(v "${t}_legit_answered_pct") / $(v "${t}_legit_answered_pct_from_s2") / $(v "${t}_legit_min_second_pct_from_s2") | $(v "${t}_legit_tc"), $(v "${t}_legit_tcp_answered") | $(v "${t}_lufd_cpu_cores") | $(v "${t}_signed_on_demand") |"
 done
 echo
 for t in flood_base flood_on flood_off; do

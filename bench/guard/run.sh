@@ -13,7 +13,8 @@
 #           DO. Ratio = mean(on) / mean(off); target >= 0.95.
 #  flood    dns_flood --mode=flood: random-miss NAPTR (DO) from 64 UDP
 #           sources 127.0.x.1 as fast as one core can; meanwhile an
-#           identified peer (TSIG, dnsperf -y, 1,000 q/s of hits) and an
+#           identified peer (TSIG over TCP, dnsperf -y, 1,000 q/s of hits; a
+#           stand-in for DoT: its own connection) and an
 #           anonymous resolver on 127.0.200.1 (dns_flood --mode=legit,
 #           1,000 q/s of hits, TCP retry on TC=1). Per-second answered
 #           shares, lufd's CPU and its signatures made on demand (the
@@ -379,9 +380,13 @@ flood_run() {
   "${lc[@]}" >"$LOGS/$tag-legit.out" 2>&1 &
   lg_pid=$!
   _BENCH_PIDS+=("$lg_pid")
-  # The identified peer: TSIG over UDP at 1,000 q/s of hits.
+  # The identified peer: TSIG at 1,000 q/s of hits, over TCP by default
+  # (BENCH_GUARD_PEER_MODE=udp|tcp): like a DoT peer it has its own
+  # connection rather than the flooded UDP socket (dnsperf has no client
+  # certificates for DoT).
   dp_pin=("${legit_pre[@]}")
-  dnsperf_run "$tag-peer" -y "hmac-sha256:ssp1-key.:$TSIG_PEER_SECRET" \
+  record "${tag}_peer_mode" "${BENCH_GUARD_PEER_MODE:-tcp}"
+  dnsperf_run "$tag-peer" -m "${BENCH_GUARD_PEER_MODE:-tcp}" -y "hmac-sha256:ssp1-key.:$TSIG_PEER_SECRET" \
     -d "$D/hits.txt" -l "$FLOOD_S" -Q 1000 -c 1 -q 100 &
   dp_pid=$!
   dp_pin=()
