@@ -295,7 +295,7 @@ dnsperf_run() {
   local tag="$1"
   shift
   local c=("${dp_pin[@]}" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -D -t 2
-    -O suppress=timeouts,unexpected "$@")
+    -O "suppress=timeouts,unexpected" "$@")
   cmd "${c[*]}"
   timeout 700 "${c[@]}" >"$LOGS/$tag.dnsperf" 2>&1 || true
 }
