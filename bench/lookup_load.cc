@@ -47,6 +47,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -79,6 +80,9 @@ ABSL_FLAG(double, wait_ok_s, 0,
 ABSL_FLAG(int, server_pid, 0,
           "If set, report this process's CPU use during the measurement.");
 ABSL_FLAG(uint64_t, seed, 42, "Random seed for number selection.");
+ABSL_FLAG(bool, sequential, false,
+          "Ask the --numbers in file order (shared by all threads, wrapping "
+          "at the end) instead of at random: a harvester's scan.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Keep absl::Mutex deadlock detection on. Debian's Abseil is built "
           "without NDEBUG, so it is on by default and makes every lock (gRPC "
@@ -177,12 +181,16 @@ struct Call {
   std::unique_ptr<grpc::ClientAsyncResponseReader<lufd::v1::LookupResponse>>
       rpc;
   int64_t scheduled_ns = 0;  // Latency origin.
+  size_t number = 0;         // Index into the numbers.
 };
 
 struct WorkerResult {
   std::vector<int64_t> latencies_ns;  // OK calls scheduled in the window.
   uint64_t ok_in_window = 0;          // OK completions inside the window.
   uint64_t found = 0, not_found = 0, skipped = 0, sent = 0;
+  // Every number answered found (any time, not only in the window): what a
+  // harvester learned.
+  absl::flat_hash_set<size_t> found_numbers;
   std::map<int, uint64_t> errors;  // By gRPC status code.
   std::string first_error;
 };
@@ -197,8 +205,13 @@ struct Plan {
 class Worker {
  public:
   Worker(std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs,
-         const std::vector<std::string>* numbers, uint64_t seed, Plan plan)
-      : stubs_(std::move(stubs)), numbers_(numbers), rng_(seed), plan_(plan) {}
+         const std::vector<std::string>* numbers, uint64_t seed, Plan plan,
+         std::atomic<uint64_t>* sequence)
+      : stubs_(std::move(stubs)),
+        numbers_(numbers),
+        rng_(seed),
+        plan_(plan),
+        sequence_(sequence) {}
 
   void Run() {
     if (plan_.rate > 0) {
@@ -218,7 +231,10 @@ class Worker {
     call->ctx.set_deadline(std::chrono::system_clock::now() +
                            std::chrono::milliseconds(plan_.deadline_ms));
     lufd::v1::LookupRequest req;
-    req.set_query((*numbers_)[pick_(rng_) % numbers_->size()]);
+    call->number =
+        (sequence_ != nullptr ? sequence_->fetch_add(1) : pick_(rng_)) %
+        numbers_->size();
+    req.set_query((*numbers_)[call->number]);
     auto& stub = stubs_[next_stub_++ % stubs_.size()];
     call->rpc = stub->PrepareAsyncLookup(&call->ctx, req, &cq_);
     call->rpc->StartCall();
@@ -231,6 +247,7 @@ class Worker {
     --in_flight_;
     const int64_t now = NowNs();
     if (call->status.ok()) {
+      if (call->resp.found()) result_.found_numbers.insert(call->number);
       if (now >= plan_.measure_ns && now <= plan_.end_ns) {
         ++result_.ok_in_window;
       }
@@ -321,6 +338,7 @@ class Worker {
   grpc::CompletionQueue cq_;
   size_t next_stub_ = 0;
   int in_flight_ = 0;
+  std::atomic<uint64_t>* sequence_;  // Null: random picks.
   WorkerResult result_;
 };
 
@@ -412,6 +430,7 @@ int main(int argc, char** argv) {
             0,
             absl::GetFlag(FLAGS_deadline_ms)};
   std::vector<std::unique_ptr<Worker>> workers;
+  std::atomic<uint64_t> sequence{0};
   for (int t = 0; t < n_threads; ++t) {
     std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs;
     for (int c = t; c < n_channels; c += n_threads) {
@@ -420,7 +439,8 @@ int main(int argc, char** argv) {
     Plan p = plan;
     p.concurrency = concurrency / n_threads + (t < concurrency % n_threads);
     workers.push_back(std::make_unique<Worker>(
-        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p));
+        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p,
+        absl::GetFlag(FLAGS_sequential) ? &sequence : nullptr));
   }
 
   // CPU use during the measured window only: sample at its edges.
@@ -453,6 +473,7 @@ int main(int argc, char** argv) {
     all.not_found += r.not_found;
     all.skipped += r.skipped;
     all.sent += r.sent;
+    all.found_numbers.insert(r.found_numbers.begin(), r.found_numbers.end());
     for (auto& [code, n] : r.errors) all.errors[code] += n;
     if (all.first_error.empty()) all.first_error = r.first_error;
   }
@@ -494,13 +515,13 @@ int main(int argc, char** argv) {
       " skipped=%" PRIu64 " found=%" PRIu64 " not_found=%" PRIu64
       " p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f"
       " client_cpu=%.2f server_cpu=%.2f rate=%.0f channels=%d concurrency=%d"
-      " duration_s=%.1f\n",
+      " duration_s=%.1f sent=%" PRIu64 " distinct_found=%zu\n",
       rps, all.ok_in_window, errors,
       error_codes.empty() ? "-" : error_codes.c_str(), all.skipped, all.found,
       all.not_found, Percentile(l, 0.5), Percentile(l, 0.9),
       Percentile(l, 0.99), Percentile(l, 0.999),
       l.empty() ? 0.0 : l.back() / 1000.0, client_cpu, server_cpu, rate,
-      n_channels, concurrency, duration_s);
+      n_channels, concurrency, duration_s, all.sent, all.found_numbers.size());
   const bool missing = absl::GetFlag(FLAGS_expect_found) && all.not_found > 0;
   return (errors == 0 && !missing && all.ok_in_window > 0) ? 0 : 1;
 }
