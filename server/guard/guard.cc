@@ -309,6 +309,46 @@ void RefillBucket(double& tokens, absl::Time& refilled, double rate,
 
 }  // namespace
 
+// Shared budget (guard.h): the leases of one budget granted in the window
+// (when, slots), their sum, whether a request is queued or in flight, and
+// when one may be queued again after a short grant.
+struct SharedLease {
+  std::deque<std::pair<absl::Time, uint32_t>> grants;
+  uint64_t granted = 0;
+  bool pending = false;
+  absl::Time retry_at = absl::InfinitePast();
+
+  void Expire(absl::Duration window, absl::Time now) {
+    while (!grants.empty() && grants.front().first + window <= now) {
+      granted -= grants.front().second;
+      grants.pop_front();
+    }
+  }
+  void Grant(uint32_t n, uint32_t want, absl::Time now) {
+    pending = false;
+    if (n > 0) {
+      grants.emplace_back(
+          std::max(now, grants.empty() ? now : grants.back().first), n);
+      granted += n;
+    }
+    if (n < want) retry_at = now + Guard::kLeaseRetry;
+  }
+  // What `used` slots (in the window, plus in flight) may reach: the
+  // leases plus one chunk of overdraft, never more than the budget.
+  uint64_t Cap(uint32_t budget, uint32_t chunk) const {
+    return std::min<uint64_t>(budget, granted + chunk);
+  }
+  // Fewer than half a chunk of leased slots left: ask (one request at a
+  // time; none while a short grant's retry time runs, nor when this
+  // instance already holds the whole budget).
+  bool WantsMore(uint64_t used, uint32_t budget, uint32_t chunk,
+                 absl::Time now) const {
+    return !pending && now >= retry_at && granted < budget &&
+           2 * (static_cast<int64_t>(granted) - static_cast<int64_t>(used)) <
+               static_cast<int64_t>(chunk);
+  }
+};
+
 struct Guard::State {
   // Token bucket; `tokens` may be negative (a miss's debt).
   double tokens = 0;
@@ -319,14 +359,9 @@ struct Guard::State {
   // Disclosure window: the items and when each was first disclosed in it.
   absl::flat_hash_set<uint64_t> disclosed;
   std::deque<std::pair<absl::Time, uint64_t>> order;
-  uint32_t reserved = 0;  // Disclosure slots held by requests in flight.
-  // Shared budget: the leases granted in the window (when, slots), their
-  // sum, whether a request is queued or in flight, and when one may be
-  // queued again after a short grant.
-  std::deque<std::pair<absl::Time, uint32_t>> grants;
-  uint64_t granted = 0;
-  bool lease_pending = false;
-  absl::Time lease_retry_at = absl::InfinitePast();
+  uint32_t reserved = 0;   // Disclosure slots held by requests in flight.
+  SharedLease lease;       // Shared disclosure budget.
+  SharedLease miss_lease;  // Shared miss budget.
   uint32_t in_flight = 0;  // Admitted, not yet reported.
   // Miss budget: misses per slot; miss_slot[i % kMissRing] holds slot i.
   uint32_t miss_slots[kMissRing] = {};
@@ -379,10 +414,8 @@ struct Guard::State {
       disclosed.erase(order.front().second);
       order.pop_front();
     }
-    while (!grants.empty() && grants.front().first + window <= now) {
-      granted -= grants.front().second;
-      grants.pop_front();
-    }
+    lease.Expire(window, now);
+    miss_lease.Expire(window, now);
   }
   static int64_t MissSlot(absl::Duration window, absl::Time now) {
     const absl::Duration slot =
@@ -439,7 +472,8 @@ struct Guard::State {
     ExpireMisses(o.disclosure_window, now);
     // Leased slots are the shared budget's: dropping them would waste it.
     if (in_flight != 0 || !disclosed.empty() || misses_total != 0 ||
-        !grants.empty() || lease_pending) {
+        !lease.grants.empty() || lease.pending || !miss_lease.grants.empty() ||
+        miss_lease.pending) {
       return false;
     }
     if (blocked_until > now || OffenceLevel(o.offence_memory, now) != 0) {
@@ -704,8 +738,7 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
           budget != 0 && shared_.load(std::memory_order_relaxed);
       const uint32_t chunk =
           shared ? LeaseChunk(budget, options_.lease_chunk_percent) : 0;
-      const uint64_t cap =
-          shared ? std::min<uint64_t>(budget, s.granted + chunk) : budget;
+      const uint64_t cap = shared ? s.lease.Cap(budget, chunk) : budget;
       bool refused_by_budget = false;
       if (!refused && new_item && s.disclosed.size() + s.reserved >= cap) {
         // When the oldest disclosure leaves the window (or, with only
@@ -717,7 +750,7 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                 : s.order.front().first + options_.disclosure_window - now;
         if (cap < budget) {
           retry = std::max(absl::Milliseconds(1),
-                           std::max(s.lease_retry_at, now + kLeaseRetry) - now);
+                           std::max(s.lease.retry_at, now + kLeaseRetry) - now);
         }
         refused_by_budget = true;
         refused = refuse(
@@ -733,15 +766,31 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                          WindowText(options_.disclosure_window), ")"));
       }
       // Misses: any request may end in a miss, so the ones in flight count.
-      if (!refused && limits.misses_per_day != 0 &&
-          s.misses_total + s.miss_reserved >= limits.misses_per_day) {
-        const absl::Duration retry =
-            s.MissRetry(options_.disclosure_window, now);
+      // Shared: like the disclosure budget, against leases plus a chunk.
+      const uint32_t miss_budget = limits.misses_per_day;
+      const bool miss_shared =
+          miss_budget != 0 && shared_.load(std::memory_order_relaxed);
+      const uint32_t miss_chunk =
+          miss_shared ? LeaseChunk(miss_budget, options_.lease_chunk_percent)
+                      : 0;
+      const uint64_t miss_cap =
+          miss_shared ? s.miss_lease.Cap(miss_budget, miss_chunk) : miss_budget;
+      bool refused_by_misses = false;
+      if (!refused && miss_budget != 0 &&
+          s.misses_total + s.miss_reserved >= miss_cap) {
+        absl::Duration retry = s.MissRetry(options_.disclosure_window, now);
+        if (miss_cap < miss_budget) {
+          retry = std::max(
+              absl::Milliseconds(1),
+              std::max(s.miss_lease.retry_at, now + kLeaseRetry) - now);
+        }
+        refused_by_misses = true;
         refused = refuse(
             GuardRule::kMisses, retry,
             absl::StrCat("miss budget of ", key.Describe(), " spent (",
                          limits.misses_per_day, " answers without SED per ",
                          WindowText(options_.disclosure_window),
+                         miss_shared ? ", shared by all replicas" : "",
                          "); retry after ", RetryText(retry)),
             absl::StrCat("guard: miss budget (", limits.misses_per_day, " per ",
                          WindowText(options_.disclosure_window), ")"));
@@ -770,13 +819,20 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
       // slots are left (one request at a time; none while a short grant's
       // retry time runs, nor when this instance already holds the budget).
       if (shared && new_item && (!refused || refused_by_budget) &&
-          !s.lease_pending && now >= s.lease_retry_at && s.granted < budget &&
-          2 * (static_cast<int64_t>(s.granted) -
-               static_cast<int64_t>(s.disclosed.size() + s.reserved)) <
-              static_cast<int64_t>(chunk)) {
-        s.lease_pending = true;
+          s.lease.WantsMore(s.disclosed.size() + s.reserved, budget, chunk,
+                            now)) {
+        s.lease.pending = true;
+        shard.lease_requests.push_back(LeaseRequest{key, chunk, budget,
+                                                    options_.disclosure_window,
+                                                    GuardRule::kDisclosure});
+      }
+      if (miss_shared && (!refused || refused_by_misses) &&
+          s.miss_lease.WantsMore(s.misses_total + s.miss_reserved, miss_budget,
+                                 miss_chunk, now)) {
+        s.miss_lease.pending = true;
         shard.lease_requests.push_back(
-            LeaseRequest{key, chunk, budget, options_.disclosure_window});
+            LeaseRequest{key, miss_chunk, miss_budget,
+                         options_.disclosure_window, GuardRule::kMisses});
       }
     }
   }
@@ -977,7 +1033,8 @@ GuardIdentityStatus Guard::StatusOf(const GuardKey& key, State& s,
   status.disclosed_in_window = s.disclosed.size();
   status.misses_in_window = s.misses_total;
   status.reserved = s.reserved;
-  status.leased_in_window = s.granted;
+  status.leased_in_window = s.lease.granted;
+  status.miss_leased_in_window = s.miss_lease.granted;
   status.offence_level = s.OffenceLevel(options_.offence_memory, now);
   status.blocked_until = s.blocked_until;
   status.first_seen = s.first_seen;
@@ -1073,7 +1130,10 @@ void Guard::SetShared(bool shared) {
   for (int i = 0; i < shard_count_; ++i) {
     absl::MutexLock lock(&shards_[i].mu);
     shards_[i].lease_requests.clear();
-    for (auto& [key, state] : shards_[i].states) state->lease_pending = false;
+    for (auto& [key, state] : shards_[i].states) {
+      state->lease.pending = false;
+      state->miss_lease.pending = false;
+    }
   }
 }
 
@@ -1103,13 +1163,13 @@ void Guard::GrantDisclosures(const LeaseRequest& request, uint32_t granted,
   auto it = shard.states.find(request.key);
   if (it == shard.states.end()) return;  // Dropped meanwhile.
   State& s = *it->second;
-  s.lease_pending = false;
-  if (granted > 0) {
-    s.grants.emplace_back(
-        std::max(now, s.grants.empty() ? now : s.grants.back().first), granted);
-    s.granted += granted;
-  }
-  if (granted < request.want) s.lease_retry_at = now + kLeaseRetry;
+  (request.rule == GuardRule::kMisses ? s.miss_lease : s.lease)
+      .Grant(granted, request.want, now);
+}
+
+std::string LeaseRequest::StoreIdentity() const {
+  return rule == GuardRule::kMisses ? absl::StrCat("misses ", key.Describe())
+                                    : key.Describe();
 }
 
 size_t Guard::tracked() const {

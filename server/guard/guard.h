@@ -82,8 +82,9 @@
 //     by two instances is charged on both. A lease is requested
 //     (TakeLeaseRequests, served by LedgerSync off the request path) when
 //     fewer than half a chunk of leased slots are left; leased slots expire
-//     with the window. The miss budget and every other rule stay per
-//     instance;
+//     with the window. The miss budget (misses_per_day) is shared the same
+//     way, with its own leases and chunk (store identity "misses org ...");
+//     every other rule stays per instance;
 // Bounded: at most max_identities identities (rounded down to a multiple of
 // the shard count). An identity at rest (buckets full, nothing disclosed or
 // missed in the window, nothing in flight, no offence remembered, no scan
@@ -258,7 +259,8 @@ struct GuardIdentityStatus {
   size_t misses_in_window = 0;
   size_t reserved = 0;          // Disclosure slots held by requests in flight.
   size_t leased_in_window = 0;  // Shared: slots leased in the window.
-  uint32_t offence_level = 0;   // Offences remembered (ladder step).
+  size_t miss_leased_in_window = 0;  // Shared: miss budget leased.
+  uint32_t offence_level = 0;        // Offences remembered (ladder step).
   absl::Time blocked_until = absl::InfinitePast();  // Past = not blocked.
   absl::Time first_seen = absl::InfinitePast();
   absl::Time last_seen = absl::InfinitePast();
@@ -273,6 +275,11 @@ struct LeaseRequest {
   uint32_t want = 0;    // Slots (one chunk).
   uint32_t budget = 0;  // distinct_numbers_per_day in effect.
   absl::Duration window;
+  // kDisclosure or kMisses: which budget.
+  GuardRule rule = GuardRule::kDisclosure;
+  // The store's name for the budget: GuardKey::Describe(), with "misses "
+  // before it for the miss budget.
+  std::string StoreIdentity() const;
 };
 
 class Guard {

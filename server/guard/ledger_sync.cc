@@ -12,7 +12,7 @@ size_t ServeLeaseRequests(Store* store, Guard* guard, absl::Time now) {
   std::vector<LeaseRequest> requests = guard->TakeLeaseRequests();
   for (const LeaseRequest& r : requests) {
     absl::StatusOr<uint32_t> granted = store->LeaseGuardBudget(
-        r.key.Describe(), r.want, r.budget, r.window, now);
+        r.StoreIdentity(), r.want, r.budget, r.window, now);
     if (granted.ok()) {
       guard->GrantDisclosures(r, *granted, now);
       continue;
@@ -32,7 +32,7 @@ size_t ServeLeaseRequests(Store* store, Guard* guard, absl::Time now) {
     static std::atomic<int64_t> last_log{0};
     const int64_t s = absl::ToUnixSeconds(now);
     if (last_log.exchange(s) != s) {
-      spdlog::warn("guard: lease for {} failed: {}", r.key.Describe(),
+      spdlog::warn("guard: lease for {} failed: {}", r.StoreIdentity(),
                    granted.status().ToString());
     }
     guard->GrantDisclosures(r, 0, now);

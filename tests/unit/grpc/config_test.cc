@@ -418,6 +418,28 @@ TEST(ConfigTest, GuardAnonymousDefaultsAndErrors) {
   EXPECT_THAT(msg, Not(HasSubstr("guard.block_ladder[0]")));
 }
 
+// The shared budget: unset `shared` (the server picks by store), chunk 1 %,
+// an explicit false kept, a chunk over 50 % refused.
+TEST(ConfigTest, GuardSharedBudgetDefaultsAndErrors) {
+  auto config = ParseConfigYaml("guard:\n  enabled: true\n");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ApplyConfigDefaults(&*config);
+  EXPECT_FALSE(config->guard().has_shared());
+  EXPECT_EQ(config->guard().lease_chunk_percent(), 1u);
+  auto off = ParseConfigYaml("guard:\n  shared: false\n");
+  ASSERT_TRUE(off.ok()) << off.status();
+  ApplyConfigDefaults(&*off);
+  EXPECT_TRUE(off->guard().has_shared());
+  EXPECT_FALSE(off->guard().shared());
+  auto bad = ParseConfigYaml("guard:\n  lease_chunk_percent: 51\n");
+  ASSERT_TRUE(bad.ok()) << bad.status();
+  ApplyConfigDefaults(&*bad);
+  absl::Status s = ValidateConfig(*bad);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("guard.lease_chunk_percent: must be 1-50"));
+}
+
 TEST(ConfigTest, ExplicitFalseKept) {
   auto config = ParseConfigYaml(
       "dns:\n  dnssec:\n    sign_ahead: false\n    enabled: false\n"

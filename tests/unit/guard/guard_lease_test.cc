@@ -269,3 +269,67 @@ TEST(GuardLeaseTest, SlidingWindowsStayNearTheBudget) {
 
 }  // namespace
 }  // namespace lufd
+
+namespace lufd {
+namespace {
+
+TEST(GuardLeaseTest, MissBudgetIsLeasedToo) {
+  Guard guard;
+  guard.SetShared(true);
+  GuardLimits limits;
+  limits.misses_per_day = 1000;  // Chunk 10.
+  auto miss = [&](int i, absl::Time now) {
+    Guard::Admission a = guard.Admit(kOrg, limits, Number(i), now);
+    if (a.status.ok()) guard.Report(kOrg, a, /*disclosed=*/false, now);
+    return a;
+  };
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(miss(i, kT0).status.ok()) << i;
+  Guard::Admission refused = miss(10, kT0);
+  EXPECT_EQ(refused.rule, GuardRule::kMisses);
+  EXPECT_NE(refused.status.message().find("shared by all replicas"),
+            std::string::npos)
+      << refused.status;
+  std::vector<LeaseRequest> requests = guard.TakeLeaseRequests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].rule, GuardRule::kMisses);
+  EXPECT_EQ(requests[0].want, 10u);
+  EXPECT_EQ(requests[0].StoreIdentity(), "misses org iana-en:111");
+  guard.GrantDisclosures(requests[0], 10, kT0);
+  EXPECT_EQ(guard.Explain(kOrg, kT0)->miss_leased_in_window, 10u);
+  EXPECT_EQ(guard.Explain(kOrg, kT0)->leased_in_window, 0u);
+  for (int i = 10; i < 20; ++i) EXPECT_TRUE(miss(i, kT0).status.ok()) << i;
+  EXPECT_FALSE(miss(20, kT0).status.ok());
+}
+
+TEST(GuardLeaseTest, TwoReplicasShareOneMissBudget) {
+  MemoryStore store;
+  Guard a, b;
+  a.SetShared(true);
+  b.SetShared(true);
+  GuardLimits limits;
+  limits.misses_per_day = 300;            // Chunk 3.
+  limits.distinct_numbers_per_day = 300;  // Both leased, apart.
+  size_t missed = 0;
+  absl::Time now = kT0;
+  for (int i = 0; i < 900; ++i) {
+    now += absl::Milliseconds(1);
+    Guard& g = i % 2 == 0 ? a : b;
+    Guard::Admission adm = g.Admit(kOrg, limits, Number(i), now);
+    if (adm.status.ok()) {
+      g.Report(kOrg, adm, /*disclosed=*/false, now);
+      ++missed;
+    }
+    ServeLeaseRequests(&store, &a, now);
+    ServeLeaseRequests(&store, &b, now);
+  }
+  EXPECT_LE(missed, 300u + 2 * 3);
+  EXPECT_GE(missed, 300u);
+  // The disclosure budget's leases were not taken for misses.
+  EXPECT_EQ(*store.LeaseGuardBudget("org iana-en:111", 1000, 1000,
+                                    absl::Hours(24), now),
+            1000u - a.Explain(kOrg, now)->leased_in_window -
+                b.Explain(kOrg, now)->leased_in_window);
+}
+
+}  // namespace
+}  // namespace lufd
