@@ -318,12 +318,6 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
   return published;
 }
 
-// Appends RRSIGs over the RRset (owner = the qname): for each zone signer
-// the sign-ahead store, then the on-demand LRU. When no active key has a
-// cached signature, a stored one by a retired (still published) key of the
-// same algorithm serves: right after a ZSK roll the signer is still
-// re-signing and a validator accepts either. Only when nothing is cached
-// is the RRset signed now, into the LRU.
 // One query's way through the stages: what each stage leaves for the next.
 struct Responder::Answer {
   Answer(const ParsedQuery& q, ParseResult p, const Identity& v, Transport t,
@@ -378,6 +372,12 @@ struct Responder::Answer {
   }
 };
 
+// Appends RRSIGs over the RRset (owner = the qname): for each zone signer
+// the sign-ahead store, then the on-demand LRU. When no active key has a
+// cached signature, a stored one by a retired (still published) key of the
+// same algorithm serves: right after a ZSK roll the signer is still
+// re-signing and a validator accepts either. Only when nothing is cached
+// is the RRset signed now, into the LRU.
 bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
                                 const Zone& z, const ZoneState& st,
                                 std::string_view owner_lower, uint16_t type,
@@ -471,14 +471,14 @@ bool QnameNumber(std::string_view qname_lower, size_t to_apex,
 }
 
 // The guard key of an anonymous client: its address masked to `v4_bits` /
-// `v6_bits`. The text form costs an inet_ntop and a string, so the last
-// prefix seen is kept per thread: a listener thread sees the same few
-// sources in a row.
+// `v6_bits` (GuardKey::SourcePrefix). The key is a string, so the last one
+// made is kept per thread: a listener thread sees the same few sources in a
+// row.
 bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
                GuardKey* key) {
   struct Last {
-    ClientAddress masked;
-    int bits = -1;
+    ClientAddress client;
+    int v4_bits = -1, v6_bits = -1;
     GuardKey key;
   };
   thread_local Last last;
@@ -486,31 +486,17 @@ bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
     *key = GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
     return true;
   }
-  const int bits = client.size == 4 ? v4_bits : v6_bits;
-  ClientAddress masked;
-  masked.size = client.size;
-  for (int i = 0; i < client.size; ++i) {
-    const int keep = std::clamp(bits - 8 * i, 0, 8);
-    masked.bytes[i] = static_cast<uint8_t>(
-        client.bytes[i] & (keep == 0 ? 0 : (0xff << (8 - keep)) & 0xff));
-  }
-  if (last.bits == bits && last.masked.size == masked.size &&
-      std::memcmp(last.masked.bytes, masked.bytes, masked.size) == 0) {
+  if (last.v4_bits == v4_bits && last.v6_bits == v6_bits &&
+      last.client.raw() == client.raw()) {
     *key = last.key;
     return true;
   }
   absl::StatusOr<GuardKey> made =
-      client.size == 4
-          // inet_ntop's text without its printf: under a flood from many
-          // prefixes this is per query.
-          ? absl::StatusOr<GuardKey>(GuardKey{
-                GuardKey::Kind::kSourcePrefix,
-                absl::StrCat(masked.bytes[0], ".", masked.bytes[1], ".",
-                             masked.bytes[2], ".", masked.bytes[3], "/", bits)})
-          : GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
+      GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
   if (!made.ok()) return false;
-  last.masked = masked;
-  last.bits = bits;
+  last.client = client;
+  last.v4_bits = v4_bits;
+  last.v6_bits = v6_bits;
   last.key = *made;
   *key = *std::move(made);
   return true;
@@ -576,24 +562,21 @@ Responder::Step Responder::Admit(Answer& a) {
     // view: reading it copies the org's object, and a TSIG or DoT peer
     // sends its queries in runs.
     struct LastOrg {
-      const Responder* responder = nullptr;
-      uint64_t generation = 0;  // Of set_guard.
+      uint64_t generation = 0;  // Of set_guard: unique per responder.
       const RegistryView* view = nullptr;
       uint64_t serial = 0;
       std::string org_id;
       GuardLimits limits;
     };
     thread_local LastOrg last;
-    if (last.responder != this || last.generation != guard_generation_ ||
-        last.view != a.view.get() || last.serial != a.view->serial() ||
-        last.org_id != a.viewer.org_id) {
+    if (last.generation != guard_generation_ || last.view != a.view.get() ||
+        last.serial != a.view->serial() || last.org_id != a.viewer.org_id) {
       last.limits = peer_limits_;
       if (std::optional<lufd::v1::RegistryObject> org =
               a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
           org.has_value()) {
         last.limits = EffectiveLimits(org->org().quota(), peer_limits_);
       }
-      last.responder = this;
       last.generation = guard_generation_;
       last.view = a.view.get();
       last.serial = a.view->serial();

@@ -431,10 +431,10 @@ bool ResponseWriter::AppendRr(Section section, std::string_view owner_wire,
   return Bump(section);
 }
 
-bool ResponseWriter::AppendOpt(uint16_t udp_payload, uint16_t rcode,
-                               uint16_t edns_flags) {
-  if (size_ < kHeaderSize || capacity_ - size_ < 11) return false;
-  if (counts_[3] == 0xFFFF) return false;
+uint8_t* ResponseWriter::AppendOptHeader(uint16_t udp_payload, uint16_t rcode,
+                                         uint16_t edns_flags, size_t rdlen) {
+  if (size_ < kHeaderSize || capacity_ - size_ < 11 + rdlen) return nullptr;
+  if (counts_[3] == 0xFFFF) return nullptr;
   uint8_t* p = buffer_ + size_;
   p[0] = 0;  // Root owner.
   Put16(p + 1, kTypeOPT);
@@ -443,32 +443,33 @@ bool ResponseWriter::AppendOpt(uint16_t udp_payload, uint16_t rcode,
   p[5] = static_cast<uint8_t>((rcode >> 4) & 0xFF);
   p[6] = 0;
   Put16(p + 7, edns_flags);
-  Put16(p + 9, 0);
-  size_ += 11;
+  Put16(p + 9, static_cast<uint16_t>(rdlen));
+  size_ += 11 + rdlen;
+  return p + 11;
+}
+
+bool ResponseWriter::AppendOpt(uint16_t udp_payload, uint16_t rcode,
+                               uint16_t edns_flags) {
+  if (AppendOptHeader(udp_payload, rcode, edns_flags, 0) == nullptr) {
+    return false;
+  }
   return Bump(Section::kAdditional);
 }
 
 bool ResponseWriter::AppendOptWithEde(uint16_t udp_payload, uint16_t rcode,
                                       uint16_t edns_flags, uint16_t info_code,
                                       std::string_view text) {
-  if (size_ < kHeaderSize || capacity_ - size_ < 11 + 6) return false;
-  if (counts_[3] == 0xFFFF) return false;
-  const size_t room = capacity_ - size_ - 11 - 6;
-  text = text.substr(0, std::min<size_t>({text.size(), room, 200}));
-  uint8_t* p = buffer_ + size_;
-  p[0] = 0;
-  Put16(p + 1, kTypeOPT);
-  Put16(p + 3, udp_payload);
-  p[5] = static_cast<uint8_t>((rcode >> 4) & 0xFF);
-  p[6] = 0;
-  Put16(p + 7, edns_flags);
-  const uint16_t option_len = static_cast<uint16_t>(2 + text.size());
-  Put16(p + 9, static_cast<uint16_t>(4 + option_len));
-  Put16(p + 11, kEdnsOptionEde);
-  Put16(p + 13, option_len);
-  Put16(p + 15, info_code);
-  std::memcpy(p + 17, text.data(), text.size());
-  size_ += 17 + text.size();
+  // The option: code, length, info code, then the text, clipped to fit.
+  constexpr size_t kFixed = 11 + 6;
+  if (size_ < kHeaderSize || capacity_ - size_ < kFixed) return false;
+  text = text.substr(
+      0, std::min<size_t>({text.size(), capacity_ - size_ - kFixed, 200}));
+  uint8_t* o = AppendOptHeader(udp_payload, rcode, edns_flags, 6 + text.size());
+  if (o == nullptr) return false;
+  Put16(o, kEdnsOptionEde);
+  Put16(o + 2, static_cast<uint16_t>(2 + text.size()));
+  Put16(o + 4, info_code);
+  std::memcpy(o + 6, text.data(), text.size());
   return Bump(Section::kAdditional);
 }
 

@@ -183,6 +183,10 @@ class ResponseWriter {
   std::string qname_;  // To compute suffix pointers.
   uint16_t counts_[4] = {0, 0, 0, 0};
   bool Bump(Section s);
+  // Writes an OPT RR whose `rdlen` bytes of RDATA the caller fills in at the
+  // returned address (null when it does not fit), then counts with Bump().
+  uint8_t* AppendOptHeader(uint16_t udp_payload, uint16_t rcode,
+                           uint16_t edns_flags, size_t rdlen);
 };
 
 // TYPE CLASS TTL RDLENGTH RDATA: the tail of an RR after its owner.

@@ -41,8 +41,15 @@ absl::StatusOr<GuardKey> GuardKey::SourcePrefix(absl::string_view address,
         keep == 0 ? 0 : static_cast<unsigned char>(0xff << (8 - keep));
     masked[i] = static_cast<unsigned char>(address[i]) & mask;
   }
+  if (v4) {
+    // inet_ntop's text without its printf: the DNS front door builds one
+    // key per anonymous query.
+    return GuardKey{Kind::kSourcePrefix,
+                    absl::StrCat(masked[0], ".", masked[1], ".", masked[2], ".",
+                                 masked[3], "/", bits)};
+  }
   char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(v4 ? AF_INET : AF_INET6, masked, text, sizeof(text));
+  inet_ntop(AF_INET6, masked, text, sizeof(text));
   return GuardKey{Kind::kSourcePrefix, absl::StrCat(text, "/", bits)};
 }
 
