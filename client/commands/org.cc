@@ -1,8 +1,10 @@
 // `lufctl org add|get|list|del`: organizations and their quotas.
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "client/commands/command.h"
+#include "server/guard/guard_rule.h"  // Header-only: the rule names.
 
 namespace lufd::client::cli {
 namespace {
@@ -42,8 +44,8 @@ struct OrgAddFlags {
                   "Online DNSSEC signatures per second (0 = default)");
     c->add_option("--dry-run-rule", dry_run_rules,
                   "Put one guard rule in dry run (repeatable)")
-        ->check(CLI::IsMember(
-            {"rate", "disclosure", "misses", "scan", "block", "signing"}));
+        ->check(CLI::IsMember(std::vector<std::string>(
+            std::begin(kGuardRuleNames), std::end(kGuardRuleNames))));
     c->add_flag("--dry-run", dry_run,
                 "Every rule counts and logs but never denies");
   }

@@ -30,6 +30,7 @@
 #include "common/unsafe_text.h"
 #include "server/core/holdings.h"
 #include "server/core/normalize.h"
+#include "server/guard/guard_rule.h"  // Header-only: the rule names.
 
 namespace lufd {
 namespace {
@@ -677,6 +678,15 @@ absl::Status ValidateOrg(lufd::v1::Org* org) {
     if (absl::Status s = CheckOrgId("org.registrar_id", org->registrar_id());
         !s.ok()) {
       return s;
+    }
+  }
+  // A misspelt rule would leave the rule enforced while its admin believes
+  // it is in dry run.
+  for (int i = 0; i < org->quota().dry_run_rules_size(); ++i) {
+    if (!ParseGuardRule(org->quota().dry_run_rules(i)).has_value()) {
+      return Invalid(absl::StrCat("org.quota.dry_run_rules[", i, "]"),
+                     "unknown guard rule (rate, disclosure, misses, scan, "
+                     "block, signing)");
     }
   }
   return absl::OkStatus();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <deque>
 #include <list>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -19,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/denial.h"
+#include "server/ops/config_values.h"
 #include "server/ops/log_limiter.h"
 #include "spdlog/spdlog.h"
 
@@ -59,9 +61,6 @@ std::string GuardKey::Describe() const {
 
 namespace {
 
-constexpr absl::string_view kRuleNames[kGuardRuleCount] = {
-    "rate", "disclosure", "misses", "scan", "block", "signing"};
-
 uint32_t DryRunRules(
     bool all, const google::protobuf::RepeatedPtrField<std::string>& names) {
   uint32_t rules = all ? kAllGuardRules : 0;
@@ -74,18 +73,6 @@ uint32_t DryRunRules(
 }
 
 }  // namespace
-
-absl::string_view GuardRuleName(GuardRule rule) {
-  const int i = static_cast<int>(rule);
-  return i >= 0 && i < kGuardRuleCount ? kRuleNames[i] : "unknown";
-}
-
-std::optional<GuardRule> ParseGuardRule(absl::string_view name) {
-  for (int i = 0; i < kGuardRuleCount; ++i) {
-    if (kRuleNames[i] == name) return static_cast<GuardRule>(i);
-  }
-  return std::nullopt;
-}
 
 uint64_t GuardCounters::denied_total() const {
   uint64_t n = 0;
@@ -145,18 +132,22 @@ GuardOptions GuardOptions::FromConfig(const lufd::v1::GuardConfig& config) {
   if (config.block_ladder_size() > 0) {
     options.block_ladder.clear();
     for (const std::string& step : config.block_ladder()) {
-      absl::Duration d;
-      if (absl::ParseDuration(step, &d)) options.block_ladder.push_back(d);
+      if (absl::StatusOr<absl::Duration> d = ParseConfigDuration(step);
+          d.ok()) {
+        options.block_ladder.push_back(*d);
+      }
     }
   }
-  absl::Duration d;
-  if (!config.offence_memory().empty() &&
-      absl::ParseDuration(config.offence_memory(), &d)) {
-    options.offence_memory = d;
+  // The config's duration grammar ("1d" too), as validation accepted it.
+  if (absl::StatusOr<absl::Duration> d =
+          ParseConfigDuration(config.offence_memory());
+      !config.offence_memory().empty() && d.ok()) {
+    options.offence_memory = *d;
   }
-  if (!config.scan_window().empty() &&
-      absl::ParseDuration(config.scan_window(), &d)) {
-    options.scan_window = d;
+  if (absl::StatusOr<absl::Duration> d =
+          ParseConfigDuration(config.scan_window());
+      !config.scan_window().empty() && d.ok()) {
+    options.scan_window = *d;
   }
   if (config.offence_denials() != 0) {
     options.offence_denials = config.offence_denials();
@@ -320,16 +311,21 @@ void RefillBucket(double& tokens, absl::Time& refilled, double rate,
 // (when, slots), their sum, whether a request is queued or in flight, and
 // when one may be queued again after a short grant.
 struct SharedLease {
-  std::deque<std::pair<absl::Time, uint32_t>> grants;
+  // Oldest first. A vector, not a deque: it allocates nothing while empty
+  // (every identity has two SharedLeases, most never lease), and a window
+  // holds at most about budget / chunk grants.
+  std::vector<std::pair<absl::Time, uint32_t>> grants;
   uint64_t granted = 0;
   bool pending = false;
   absl::Time retry_at = absl::InfinitePast();
 
   void Expire(absl::Duration window, absl::Time now) {
-    while (!grants.empty() && grants.front().first + window <= now) {
-      granted -= grants.front().second;
-      grants.pop_front();
+    auto live = grants.begin();
+    while (live != grants.end() && live->first + window <= now) {
+      granted -= live->second;
+      ++live;
     }
+    grants.erase(grants.begin(), live);
   }
   void Grant(uint32_t n, uint32_t want, absl::Time now) {
     pending = false;
@@ -1079,7 +1075,9 @@ std::vector<GuardIdentityStatus> Guard::Snapshot(absl::Time now, size_t limit,
     const uint64_t da = a.counters.denied_total();
     const uint64_t db = b.counters.denied_total();
     if (da != db) return da > db;
-    return a.key.Describe() < b.key.Describe();  // Stable for operators.
+    // Stable for operators: the order of Describe() ("org " < "prefix "),
+    // without building its strings.
+    return std::tie(a.key.kind, a.key.id) < std::tie(b.key.kind, b.key.id);
   };
   if (out.size() > limit) {
     std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit),
@@ -1091,28 +1089,25 @@ std::vector<GuardIdentityStatus> Guard::Snapshot(absl::Time now, size_t limit,
   return out;
 }
 
+// Logged by its caller (the Unblock RPC), which knows the admin.
 bool Guard::Unblock(const GuardKey& key, absl::Time now) {
   Shard& shard = ShardFor(key);
-  bool lifted = false;
-  {
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.states.find(key);
-    if (it == shard.states.end()) return false;
-    State& s = *it->second;
-    lifted = s.blocked_until > now ||
-             s.OffenceLevel(options_.offence_memory, now) != 0;
-    s.blocked_until = absl::InfinitePast();
-    s.block_reason.clear();
-    s.block_message.clear();
-    s.offence_level = 0;
-    s.last_offence = absl::InfinitePast();
-    s.window_denials = 0;
-    s.denial_window_start = absl::InfinitePast();
-    // The scan windows start afresh too: the evidence was judged.
-    s.scan.clear();
-    s.scan_other.clear();
-  }
-  if (lifted) spdlog::info("guard: unblocked {}", key.Describe());
+  absl::MutexLock lock(&shard.mu);
+  auto it = shard.states.find(key);
+  if (it == shard.states.end()) return false;
+  State& s = *it->second;
+  const bool lifted = s.blocked_until > now ||
+                      s.OffenceLevel(options_.offence_memory, now) != 0;
+  s.blocked_until = absl::InfinitePast();
+  s.block_reason.clear();
+  s.block_message.clear();
+  s.offence_level = 0;
+  s.last_offence = absl::InfinitePast();
+  s.window_denials = 0;
+  s.denial_window_start = absl::InfinitePast();
+  // The scan windows start afresh too: the evidence was judged.
+  s.scan.clear();
+  s.scan_other.clear();
   return lifted;
 }
 

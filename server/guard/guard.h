@@ -1,10 +1,10 @@
 // Guard: the anti-harvesting stage every front door runs before it resolves
 // a lookup and after it has answered.
 //
-// Each request is charged to an identity (GuardKey): an org (for gRPC: the
-// org of the caller's client certificate; later also the org of a TSIG key
-// or DoT certificate, so one org has one budget across front doors) or an
-// anonymous source prefix (IPv4 /24, IPv6 /56; for the DNS front door).
+// Each request is charged to an identity (GuardKey): an org (the org of the
+// caller's gRPC or DoT client certificate or TSIG key, so one org has one
+// budget across front doors) or an anonymous DNS source (its IPv4 /24 or
+// IPv6 /56 over UDP, its address over TCP and DoT).
 // Per identity, with the limits the caller passes (GuardLimits: the org's
 // Quota over a per-class default, EffectiveLimits), Admit() checks the rules
 // in this order and the first enforced one that refuses decides
@@ -97,9 +97,10 @@
 // identities. When the 64 coldest identities of a shard are all blocked, a
 // new identity is refused (fail closed, RESOURCE_EXHAUSTED, logged
 // rate-limited) until a block ends.
-// Memory per identity: about 1.4 KB fixed (760-byte state, the disclosure
+// Memory per identity: about 1.5 KB fixed (872-byte state, the disclosure
 // deque's first 576-byte block, table and LRU entries), plus about 32 bytes
-// per item disclosed in the window, up to 32 x 80 bytes of scan prefixes,
+// per item disclosed in the window, 16 bytes per lease grant held (shared
+// budgets), up to 32 x 80 bytes of scan prefixes,
 // up to scan_threshold x 8 bytes of non-number misses, and the last
 // refusal's and block's messages (~150 bytes each, once refused).
 // Admit() and Report() take one shard lock each and allocate nothing in
@@ -124,6 +125,7 @@
 #include "absl/time/time.h"
 #include "lufd/v1/config.pb.h"
 #include "lufd/v1/registry.pb.h"
+#include "server/guard/guard_rule.h"
 
 namespace lufd {
 
@@ -154,27 +156,6 @@ struct GuardKey {
     return H::combine(std::move(h), k.kind, k.id);
   }
 };
-
-// The rules a request can be refused by. Each can be put in dry run on its
-// own (GuardLimits::dry_run_rules; config `dry_run_rules`, Quota
-// `dry_run_rules`): its refusals are then counted and logged, never enforced.
-enum class GuardRule : uint8_t {
-  kRate = 0,        // Token bucket (lookups_per_second, burst, miss_cost).
-  kDisclosure = 1,  // Distinct numbers answered with SED per 24 h.
-  kMisses = 2,      // Answers without SED per 24 h (miss budget).
-  kScan = 3,        // Scan detector: one detection is one offence.
-  kBlock = 4,       // Blocked after repeated offences (escalating).
-  kSigning = 5,     // Online signatures per second (DNS only).
-};
-inline constexpr int kGuardRuleCount = 6;
-// "rate", "disclosure", "misses", "scan", "block", "signing".
-absl::string_view GuardRuleName(GuardRule rule);
-std::optional<GuardRule> ParseGuardRule(absl::string_view name);
-// 1 << rule, for GuardLimits::dry_run_rules.
-constexpr uint32_t GuardRuleBit(GuardRule rule) {
-  return uint32_t{1} << static_cast<int>(rule);
-}
-inline constexpr uint32_t kAllGuardRules = (1u << kGuardRuleCount) - 1;
 
 // The limits of one identity. 0 = no limit (rate, budgets, detector).
 struct GuardLimits {

@@ -7,7 +7,6 @@
 #include <sstream>
 #include <thread>
 
-#include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -19,6 +18,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/reflection.h"
 #include "google/protobuf/text_format.h"
+#include "server/guard/guard_rule.h"  // Header-only.
 #include "server/ops/config_values.h"
 #include "server/ops/tls_files.h"
 #include "yaml-cpp/yaml.h"
@@ -552,9 +552,6 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
   CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
 }
 
-constexpr absl::string_view kGuardRuleNames[] = {
-    "rate", "disclosure", "misses", "scan", "block", "signing"};
-
 void ValidateGuard(const lufd::v1::GuardConfig& guard,
                    std::vector<std::string>* errors) {
   if (guard.max_identities() == 0) {
@@ -575,9 +572,7 @@ void ValidateGuard(const lufd::v1::GuardConfig& guard,
             "guard.peer", &guard.peer()},
         {"guard.anonymous", &guard.anonymous()}}) {
     for (const std::string& rule : limits->dry_run_rules()) {
-      // The names of GuardRule (server/guard/guard.h, which depends on
-      // this library, so the list is repeated; guard_test checks both).
-      if (!absl::c_linear_search(kGuardRuleNames, rule)) {
+      if (!ParseGuardRule(rule).has_value()) {
         errors->push_back(absl::StrCat(
             name, ".dry_run_rules: unknown rule \"", rule,
             "\" (rate, disclosure, misses, scan, block, signing)"));

@@ -156,9 +156,8 @@ TEST(ValidateNaptrTest, IntervalBlowUpRefused) {
   EXPECT_TRUE(Terminal("!(a+)+!sip:a@b!").ok());
   // Found by naptr_fuzz: 70 empty branches under {255} took regcomp 2 GB,
   // 60 under {21,} minutes. Empty branches are undefined in POSIX EREs.
-  EXPECT_THAT(
-      Msg(Terminal("!(," + std::string(70, '|') + "){255}!sip:a@b!")),
-      HasSubstr("empty alternative"));
+  EXPECT_THAT(Msg(Terminal("!(," + std::string(70, '|') + "){255}!sip:a@b!")),
+              HasSubstr("empty alternative"));
   EXPECT_FALSE(Terminal("!(a|)!sip:a@b!").ok());
   EXPECT_FALSE(Terminal("!(|a)!sip:a@b!").ok());
   EXPECT_FALSE(Terminal("!a|!sip:a@b!").ok());
@@ -440,6 +439,13 @@ TEST(ValidateAndNormalizeTest, Org) {
   org->set_registrar_id("");
   org->set_name("bad\x01name");
   EXPECT_THAT(Msg(ValidateAndNormalize(&o)), HasSubstr("org.name"));
+  org->set_name("SSP");
+  // A misspelt dry-run rule would leave the rule enforced unnoticed.
+  org->mutable_quota()->add_dry_run_rules("scan");
+  EXPECT_TRUE(ValidateAndNormalize(&o).ok());
+  org->mutable_quota()->add_dry_run_rules("Disclosure");
+  EXPECT_THAT(Msg(ValidateAndNormalize(&o)),
+              HasSubstr("org.quota.dry_run_rules[1]"));
 }
 
 TEST(ValidateAndNormalizeTest, Credential) {

@@ -997,6 +997,23 @@ TEST(GuardKeyTest, ParseIsTheInverseOfDescribe) {
   EXPECT_FALSE(GuardKey::Parse("two words").ok());
 }
 
+// The config's duration grammar, days included, exactly as config
+// validation accepts it: a ladder step in days is no step dropped.
+TEST(GuardOptionsTest, FromConfigTakesTheConfigDurationGrammar) {
+  lufd::v1::GuardConfig config;
+  config.add_block_ladder("1h");
+  config.add_block_ladder("1d");
+  config.add_block_ladder("1.5d");
+  config.set_offence_memory("2d");
+  config.set_scan_window("90s");
+  const GuardOptions options = GuardOptions::FromConfig(config);
+  ASSERT_EQ(options.block_ladder.size(), 3u);
+  EXPECT_EQ(options.block_ladder[1], absl::Hours(24));
+  EXPECT_EQ(options.block_ladder[2], absl::Hours(36));
+  EXPECT_EQ(options.offence_memory, absl::Hours(48));
+  EXPECT_EQ(options.scan_window, absl::Seconds(90));
+}
+
 TEST(GuardKeyTest, RuleNamesRoundTrip) {
   for (int i = 0; i < kGuardRuleCount; ++i) {
     const GuardRule rule = static_cast<GuardRule>(i);
