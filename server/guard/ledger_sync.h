@@ -1,8 +1,9 @@
 // LedgerSync: serves a Guard's lease requests from the Store, so that several
-// lufd instances on one PostgreSQL share one disclosure budget per identity
-// (guard.h, "shared"). One background thread; the request path never waits
-// for the database: the guard queues a request when an identity runs short
-// of leased slots and keeps answering on its one-chunk overdraft meanwhile.
+// lufd instances on one PostgreSQL share one disclosure budget and one miss
+// budget per identity (guard.h, "shared"). One background thread; the request
+// path never waits for the database: the guard queues a request when an
+// identity runs short of leased slots and keeps answering on its one-chunk
+// overdraft meanwhile.
 //
 // Worst case with R instances: budget + R x chunk distinct items in a window
 // that uses no lease granted before it (each instance discloses at most its
@@ -45,7 +46,8 @@ class LedgerSync {
     std::function<absl::Time()> clock = [] { return absl::Now(); };
   };
   // Turns sharing on in `guard` unless the store is a read-only standby
-  // (then local counting, logged); starts the thread either way (cheap).
+  // (then local counting, logged), and starts the thread, which ends once
+  // sharing is off (a standby found now or later).
   // Both must outlive the LedgerSync.
   static std::unique_ptr<LedgerSync> Start(Store* store, Guard* guard,
                                            Options options);

@@ -26,7 +26,7 @@ BOOTSTRAP=0 start_lufd "$url"
 PORT_B="$LUFD_PORT"
 PID_B="$LUFD_PID"
 [[ "$PORT_A" != "$PORT_B" ]] || fail "both instances on one port"
-grep -q "disclosure budgets shared" "$T/lufd.log" ||
+grep -q "disclosure and miss budgets shared" "$T/lufd.log" ||
   fail "lufd did not turn the shared budget on (see $T/lufd.log)"
 
 LUFD_PORT="$PORT_A"
