@@ -316,10 +316,13 @@ std::vector<std::string> ChangeHeaders() {
   return {"serial", "seq", "time", "actor", "txn", "op", "kind", "key"};
 }
 
+std::string MicrosText(int64_t micros) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(micros),
+                          absl::UTCTimeZone());
+}
+
 std::vector<std::string> ChangeRow(const lufd::v1::Change& c) {
-  std::string time = absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(c.time_unix_micros()),
-      absl::UTCTimeZone());
+  std::string time = MicrosText(c.time_unix_micros());
   const char* op = c.deleted() ? "del" : (c.has_before() ? "mod" : "add");
   return {absl::StrCat(c.serial()),
           absl::StrCat(c.seq()),
@@ -334,9 +337,7 @@ std::vector<std::string> ChangeRow(const lufd::v1::Change& c) {
 namespace {
 
 std::string GuardTime(int64_t micros) {
-  if (micros == 0) return "-";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
+  return micros == 0 ? "-" : MicrosText(micros);
 }
 
 // "-" for 0: every guard limit is "0 = no limit".

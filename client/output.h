@@ -47,13 +47,17 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object);
 std::string SedAnswerText(const lufd::v1::SedAnswer& answer);
 std::string SedRecordText(const lufd::v1::SedRecord& record);
 
+// A time in microseconds since the epoch as UTC RFC 3339 with
+// milliseconds ("2026-12-07T12:00:00.123Z").
+std::string MicrosText(int64_t micros);
+
 std::vector<std::string> ChangeHeaders();
 std::vector<std::string> ChangeRow(const lufd::v1::Change& change);
 
-// The guard (lufctl guard status|explain). `now_micros` is the server's
-// time (GuardStatusResponse.now_unix_micros, or the client's clock for
-// explain), so "blocked for 59m" does not depend on clock skew more than it
-// must.
+// The guard (lufctl guard status|explain). `now_micros` is the time a
+// block's "(59m left)" counts from: the server's for status
+// (GuardStatusResponse.now_unix_micros), the client's clock for explain (so
+// there it is off by the clocks' skew).
 std::vector<std::string> GuardStatusHeaders();
 std::vector<std::string> GuardStatusRow(const lufd::v1::GuardIdentity& g,
                                         int64_t now_micros);

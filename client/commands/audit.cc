@@ -29,11 +29,6 @@ struct AuditFlags {
   }
 };
 
-std::string MicrosText(int64_t micros) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMicros(micros),
-                          absl::UTCTimeZone());
-}
-
 absl::Status Denied(Context& ctx, const AuditFlags& f) {
   if (f.after_serial != 0 || !f.key.empty()) {
     return absl::InvalidArgumentError(
