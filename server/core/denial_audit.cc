@@ -139,9 +139,9 @@ void DenialRecorder::Record(DenialRecord d, absl::Time now) {
   d.object = Clip(d.object);
   d.reason = Clip(d.reason);
   d.first_unix_micros = d.last_unix_micros = absl::ToUnixMicros(now);
-  d.count = 1;
+  d.count = std::max<uint64_t>(d.count, 1);
   absl::MutexLock lock(&mu_);
-  ++stats_.recorded;
+  stats_.recorded += d.count;
   MergeLocked(std::move(d));
 }
 

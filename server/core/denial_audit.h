@@ -108,8 +108,8 @@ class DenialRecorder {
   DenialRecorder(const DenialRecorder&) = delete;
   DenialRecorder& operator=(const DenialRecorder&) = delete;
 
-  // Records one denial at `now` (first/last/count are set here). Never
-  // blocks on the database.
+  // Records `denial.count` denials (at least one) at `now` (first and last
+  // are set here). Never blocks on the database.
   void Record(DenialRecord denial, absl::Time now = absl::Now());
 
   // Writes the current window (and the summary of what was not itemized).

@@ -158,10 +158,13 @@ void DnsFrontend::Stop() {
     const ResponderStats& rs = responder_->stats();
     spdlog::info(
         "dns: responder: queries {}, nxdomain {} (covering {}), nodata {}, "
-        "signed on demand {}, signature lru hits {}, store hits {}",
+        "signed on demand {}, signature lru hits {}, store hits {}; guard "
+        "refused {}, slipped {}, dropped {}, dropped as blocked {}",
         rs.queries.load(), rs.nxdomain.load(), rs.covering_denials.load(),
         rs.nodata.load(), rs.signed_on_demand.load(), rs.sig_lru_hits.load(),
-        rs.sig_store_hits.load());
+        rs.sig_store_hits.load(), rs.guard_refused.load(),
+        rs.guard_slipped.load(), rs.guard_dropped.load(),
+        rs.guard_blocked_dropped.load());
   }
   if (key_manager_ != nullptr) key_manager_->Stop();
   if (signer_ != nullptr) signer_->Stop();

@@ -524,6 +524,14 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
                           size_t limit) {
   stats_.queries.fetch_add(1, std::memory_order_relaxed);
   if (parsed == ParseResult::kDrop || limit < kHeaderSize) return 0;
+  // A blocked anonymous UDP source costs as little as possible: the guard
+  // would refuse it anyway (source_blocks.h says which datagrams still go
+  // to it). TSIG peers and TCP/DoT clients are never dropped here.
+  if (blocks_ != nullptr && !blocks_->empty() && transport == Transport::kUdp &&
+      viewer.anonymous() && blocks_->ShouldDrop(client, absl::Now())) {
+    stats_.guard_blocked_dropped.fetch_add(1, std::memory_order_relaxed);
+    return 0;
+  }
   Answer a(query, parsed, viewer, transport, client, out,
            std::min<size_t>(limit, 65535));
   if (Classify(a) == Step::kDone) return a.size;
@@ -551,6 +559,9 @@ void Responder::set_guard(lufd::Guard* guard,
   v4_prefix_ = static_cast<int>(config.v4_prefix());
   v6_prefix_ = static_cast<int>(config.v6_prefix());
   slip_ = config.has_slip() ? config.slip() : 2;
+  blocks_ = guard_ == nullptr ? nullptr
+                              : std::make_unique<SourceBlocks>(
+                                    v4_prefix_, v6_prefix_, denials_);
 }
 
 Responder::Step Responder::Admit(Answer& a) {
@@ -608,6 +619,16 @@ Responder::Step Responder::Admit(Answer& a) {
   }
   a.guard_now = now;
   a.admission = guard_->Admit(a.key, a.limits, item, now);
+  const bool anonymous_udp =
+      a.viewer.anonymous() && a.transport == Transport::kUdp;
+  const bool blocked =
+      !a.admission.status.ok() && a.admission.rule == GuardRule::kBlock;
+  if (anonymous_udp && blocked) {
+    blocks_->Block(a.client, now + a.admission.retry_after, a.key, now);
+  } else if (anonymous_udp && !blocks_->empty()) {
+    // Not blocked (any more: the block ended or was lifted).
+    blocks_->Lift(a.client, now);
+  }
   if (!a.admission.status.ok()) {
     return Refuse(a, a.admission.rule, a.admission.status);
   }

@@ -78,6 +78,7 @@
 #include "server/dns/processor.h"
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
+#include "server/dns/source_blocks.h"
 #include "server/dns/wire.h"
 #include "server/guard/guard.h"
 
@@ -95,6 +96,9 @@ struct ResponderStats {
   // because the identity's signing budget was spent.
   std::atomic<uint64_t> guard_refused{0}, guard_slipped{0}, guard_dropped{0},
       guard_signing_denied{0};
+  // Anonymous UDP queries from a blocked prefix dropped before any other
+  // work (source_blocks.h); not counted in guard_dropped.
+  std::atomic<uint64_t> guard_blocked_dropped{0};
 };
 
 class Responder final : public QueryProcessor {
@@ -234,6 +238,8 @@ class Responder final : public QueryProcessor {
   uint32_t slip_ = 2;
   std::atomic<uint64_t> slip_counter_{0};
   uint64_t guard_generation_ = 0;  // Bumped by set_guard (per-thread caches).
+  // Anonymous UDP prefixes the guard blocked, dropped before Classify.
+  std::unique_ptr<SourceBlocks> blocks_;
   bool covering_ = true;  // dns.dnssec.denial: "covering" (else compact).
 };
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/dns/tcp_loop.h"
 #include "server/ops/config_values.h"
+#include "spdlog/spdlog.h"
 
 namespace lufd::dns {
 namespace {
@@ -91,6 +92,23 @@ int BindSocket(const SockAddr& addr, int type, bool reuseport,
   return fd;
 }
 
+// Asks for `bytes` of receive buffer (SO_RCVBUFFORCE goes past
+// net.core.rmem_max with CAP_NET_ADMIN; SO_RCVBUF is capped by it) and
+// returns what the socket got, as the kernel reports it (twice the
+// payload it admits, for its bookkeeping).
+int SetReceiveBuffer(int fd, uint32_t bytes) {
+  if (bytes > 0) {
+    const int want = static_cast<int>(std::min<uint32_t>(bytes, INT32_MAX));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
+    }
+  }
+  int got = 0;
+  socklen_t len = sizeof(got);
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
+  return got;
+}
+
 int BoundPort(int fd) {
   SockAddr a;
   a.len = sizeof(a.storage);
@@ -155,6 +173,7 @@ DnsServer::Options DnsServer::OptionsFromConfig(
   o.tcp_idle_timeout = ConfigDuration(config.tcp_idle_timeout());
   o.max_tcp_queries_in_flight = config.max_tcp_queries_in_flight();
   o.udp_batch = config.udp_batch();
+  o.udp_receive_buffer = config.udp_receive_buffer();
   return o;
 }
 
@@ -206,10 +225,20 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
         for (int fd : udp) close(fd);
         return st;
       }
+      int receive_buffer = 0;
       for (int fd : udp) {
         timeval tv{0, kUdpWakeMs * 1000};
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        receive_buffer = SetReceiveBuffer(fd, o.udp_receive_buffer);
         s->udp_fds_.push_back(fd);
+      }
+      if (o.udp_receive_buffer > 0 &&
+          receive_buffer / 2 < static_cast<int64_t>(o.udp_receive_buffer)) {
+        spdlog::warn(
+            "dns: UDP receive buffer of {} is {} bytes, not the {} asked "
+            "(dns.udp_receive_buffer): raise net.core.rmem_max or grant "
+            "CAP_NET_ADMIN; a flood then drops queries sooner",
+            AddressText(a), receive_buffer / 2, o.udp_receive_buffer);
       }
       s->bound_.push_back(BoundAddress{"udp+tcp", AddressText(a), PortOf(a)});
       done = true;

@@ -104,6 +104,7 @@ class DnsServer {
     absl::Duration tcp_idle_timeout = absl::Seconds(10);
     uint32_t max_tcp_queries_in_flight = 100;
     uint32_t udp_batch = 32;
+    uint32_t udp_receive_buffer = 4 << 20;  // SO_RCVBUF; 0 = the OS's.
   };
   // From a DnsConfig with defaults applied (server/ops/config.h).
   static Options OptionsFromConfig(const lufd::v1::DnsConfig& config);

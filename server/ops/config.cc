@@ -89,6 +89,7 @@ constexpr char kDefaults[] = R"pb(
     tcp_idle_timeout: "10s"
     max_tcp_queries_in_flight: 100
     udp_batch: 32
+    udp_receive_buffer: 4194304
     dot {
       client_cert: "optional"
       min_tls_version: "1.3"
@@ -549,6 +550,9 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
     errors->push_back("dns.max_udp_payload: must be 512-65535");
   }
   if (dns.udp_batch() > 1024) errors->push_back("dns.udp_batch: at most 1024");
+  if (dns.udp_receive_buffer() > (256u << 20)) {
+    errors->push_back("dns.udp_receive_buffer: at most 268435456 (256 MiB)");
+  }
   CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
 }
 

@@ -13,6 +13,10 @@
 #     dropped; dig over TCP from the same address is still answered (TCP
 #     proves the address, which has its own budget); another /24 is not
 #     affected;
+#   - a source that keeps flooding past guard.offence_denials refusals is
+#     blocked; its /24 is then dropped before parsing (SourceBlocks), one
+#     datagram in 16 still reaching the guard, the drops counted in the
+#     denial audit; `lufctl guard unblock` gets it answered again;
 #   - the refusals are in the denial audit (`lufctl audit --denied`).
 IT_NAME=dns_guard
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +33,7 @@ guard:
     lookups_per_second: 5
     burst: 20
   slip: 2
+  offence_denials: 300
 audit:
   denials_flush_interval: \"1s\""
 start_lufd "sqlite:$T/registry.db"
@@ -94,12 +99,13 @@ pass "gRPC SSP1: the same org budget refuses the third number"
 # --- anonymous UDP flood from one source: the slip -------------------------------
 # A bounded sender: N NAPTR queries for random numbers from 127.0.0.1,
 # waits 2 s for answers, prints "answered truncated silent".
+# $2: the source address (default 127.0.0.1).
 flood() {
-  python3 - "$DNS_PORT" "$1" <<'PY'
+  python3 - "$DNS_PORT" "$1" "${2:-127.0.0.1}" <<'PY'
 import random, socket, struct, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, source = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 0))
+s.bind((source, 0))
 def query(qid, digits):
     name = b"".join(b"\x01" + d.encode() for d in reversed(digits))
     name += b"\x04e164\x04arpa\x00"
@@ -138,11 +144,44 @@ dns_dig "$DNS_PORT" +tcp +norec "$(enum_name +12025556666 "$ZONE")" NAPTR
 want_status NXDOMAIN "TCP from the limited address"
 pass "the same address over TCP is answered (its own, proven, budget)"
 
+# --- a source that keeps flooding is blocked, then dropped unparsed ------------
+# 300 refusals (guard.offence_denials) within a minute block 127.0.7.0/24;
+# of what it sends after that, 15 in 16 are dropped before parsing.
+read -r answered truncated silent < <(flood 400 127.0.7.1)
+it_log "flood of 400 from 127.0.7.1: $answered answered, $truncated TC=1, $silent dropped"
+run_ctl admin guard explain 127.0.7.0/24
+expect_ok "guard explain 127.0.7.0/24"
+expect_contains "blocked" "the flooding /24 is blocked"
+read -r answered truncated silent < <(flood 320 127.0.7.2)
+it_log "blocked /24 sends 320: $answered answered, $truncated TC=1, $silent dropped"
+((answered == 0)) || fail "a blocked /24 got $answered answers"
+# 20 of 320 reach the guard, which slips every 2nd refusal: ~10 TC=1.
+((truncated >= 3 && truncated <= 20)) || fail "blocked /24: $truncated TC=1 of 320, want about 10 (1/16 x 1/2)"
+pass "a blocked /24 is dropped before parsing: $truncated of 320 slipped, $silent silent"
+run_ctl admin guard unblock 127.0.7.0/24
+expect_ok "guard unblock 127.0.7.0/24"
+# At most 15 more datagrams are dropped before one reaches the guard, which
+# now admits it and takes the /24 off the list.
+# +ignore: a TC=1 slip must not count (dig would retry it over TCP, which
+# is charged to the address and answered anyway).
+answered_from() {
+  dns_dig "$DNS_PORT" +norec +ignore +time=1 +tries=1 -b "$1" "$ZONE" SOA
+  [[ "$(dig_status)" == NOERROR && "$(dig_answer_count)" -ge 1 ]]
+}
+ok=0
+for i in $(seq 1 20); do
+  if answered_from 127.0.7.3; then ok=1; break; fi
+done
+((ok == 1)) || fail "127.0.7.3 not answered within 20 queries after the unblock"
+answered_from 127.0.7.4 || fail "the next query from the unblocked /24 was not answered"
+pass "lufctl guard unblock: the /24 is answered again"
+
 sleep 2  # Let the flusher run (1 s interval).
 run_ctl admin --output json audit --denied --limit 100
 expect_ok "audit --denied"
 expect_contains "disclosure budget" "the DNS refusal of SSP1 is in the denial audit"
 expect_contains "dns/udp" "the DNS refusals name their transport"
+expect_contains "dropped before parsing" "drops of a blocked /24 are in the denial audit"
 pass "DNS refusals in the denial audit"
 
 it_done

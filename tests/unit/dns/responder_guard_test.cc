@@ -386,6 +386,68 @@ TEST_F(ResponderGuardTest, BlockedPeerGetsEdeBlocked) {
   EXPECT_NE(r.ede, kEdeBlocked);
 }
 
+// A blocked anonymous UDP prefix is dropped before any work, except one
+// datagram in SourceBlocks::kPassEvery, which the guard still refuses (and
+// slips); another prefix, a TSIG peer in the same /24 and TCP from it are
+// untouched; an unblock reaches the dropped prefix through the next
+// datagram that passes.
+TEST_F(ResponderGuardTest, BlockedAnonymousPrefixIsDroppedBeforeTheGuard) {
+  auto* anon = guard_config_.mutable_anonymous();
+  anon->set_lookups_per_second(1);
+  anon->set_burst(1);
+  guard_config_.set_offence_denials(3);
+  guard_config_.clear_block_ladder();
+  guard_config_.add_block_ladder("1h");
+  guard_config_.set_slip(1);  // Every refusal the guard sees: TC=1.
+  Enable();
+  const std::string name = Enum("+12025556666");
+  const ClientAddress flooder = V4(127, 0, 9, 1);
+  EXPECT_EQ(AnonUdp(name, flooder).answers, 1);
+  for (int i = 0; i < 4; ++i) AnonUdp(name, flooder);  // 3 denials, 1 block.
+  const GuardKey prefix = *GuardKey::Parse("127.0.9.0/24");
+  ASSERT_TRUE(guard_->Explain(prefix, absl::Now())->blocked(absl::Now()));
+  const uint64_t block_denials_before =
+      guard_->Counters(prefix)->denied[static_cast<int>(GuardRule::kBlock)];
+
+  // 320 more datagrams from anywhere in the /24: 20 reach the guard (each
+  // a TC=1 slip), 300 are dropped unanswered.
+  int sent = 0;
+  for (int i = 0; i < 320; ++i) {
+    Reply r = AnonUdp(name, V4(127, 0, 9, static_cast<uint8_t>(i % 250)));
+    if (r.sent) {
+      ++sent;
+      EXPECT_TRUE(r.tc);
+    }
+  }
+  EXPECT_EQ(sent, 320 / static_cast<int>(SourceBlocks::kPassEvery));
+  EXPECT_EQ(responder_->stats().guard_blocked_dropped.load(), 300u);
+  EXPECT_EQ(
+      guard_->Counters(prefix)->denied[static_cast<int>(GuardRule::kBlock)],
+      block_denials_before + 20);
+
+  // Not dropped: another /24, a TSIG peer and TCP from the blocked /24.
+  EXPECT_EQ(AnonUdp(name, V4(127, 0, 10, 1)).answers, 1);
+  EXPECT_EQ(Ask(Query(name), kPeerId, Transport::kUdp, flooder).answers, 1);
+  EXPECT_EQ(Ask(Query(name), Identity{}, Transport::kTcp, flooder).answers, 1);
+  EXPECT_EQ(responder_->stats().guard_blocked_dropped.load(), 300u);
+
+  // An admin lifts the block: at most kPassEvery - 1 more drops, then the
+  // guard decides each datagram again (here: over the rate, so TC=1).
+  ASSERT_TRUE(guard_->Unblock(prefix, absl::Now()));
+  int dropped_after = 0;
+  for (int i = 0; i < static_cast<int>(SourceBlocks::kPassEvery); ++i) {
+    if (AnonUdp(name, flooder).sent) break;
+    ++dropped_after;
+  }
+  EXPECT_LT(dropped_after, static_cast<int>(SourceBlocks::kPassEvery));
+  const uint64_t dropped = responder_->stats().guard_blocked_dropped.load();
+  for (int i = 0; i < 10; ++i) {
+    Reply again = AnonUdp(name, flooder);
+    EXPECT_TRUE(again.sent && again.tc) << i;
+  }
+  EXPECT_EQ(responder_->stats().guard_blocked_dropped.load(), dropped);
+}
+
 TEST_F(ResponderGuardTest, SigningBudgetWithholdsOnlineSignatures) {
   auto* anon = guard_config_.mutable_anonymous();
   anon->set_lookups_per_second(100000);
