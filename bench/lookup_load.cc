@@ -20,6 +20,14 @@
 // The first --warmup_s seconds are not measured; the run is bounded by
 // --duration_s (at most 600).
 //
+// --batch=N (N > 0) uses BatchLookup instead: closed loop, --concurrency
+// threads (at most 256), each on channel i % --channels, each sending
+// batches of N requests on one stream (request_id = the number's index),
+// then reading the answers; a stream the server ends early (e.g.
+// RESOURCE_EXHAUSTED once the caller is over a limit) counts one error of
+// that code, and the answers before it still count. Latency is per batch,
+// sent counts requests; "batches" is the number of streams.
+//
 // --wait_ok_s=T is the one-shot mode for time-to-serving: it retries one
 // Lookup every 20 ms (fast reconnect backoff) until it succeeds (and is
 // found, with --expect_found) or T seconds pass; exit status 0 on success.
@@ -51,6 +59,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -83,6 +92,9 @@ ABSL_FLAG(uint64_t, seed, 42, "Random seed for number selection.");
 ABSL_FLAG(bool, sequential, false,
           "Ask the --numbers in file order (shared by all threads, wrapping "
           "at the end) instead of at random: a harvester's scan.");
+ABSL_FLAG(int, batch, 0,
+          "Requests per BatchLookup stream; 0 = unary Lookup. Closed loop "
+          "only (--rate must be 0).");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Keep absl::Mutex deadlock detection on. Debian's Abseil is built "
           "without NDEBUG, so it is on by default and makes every lock (gRPC "
@@ -187,7 +199,7 @@ struct Call {
 struct WorkerResult {
   std::vector<int64_t> latencies_ns;  // OK calls scheduled in the window.
   uint64_t ok_in_window = 0;          // OK completions inside the window.
-  uint64_t found = 0, not_found = 0, skipped = 0, sent = 0;
+  uint64_t found = 0, not_found = 0, skipped = 0, sent = 0, batches = 0;
   // Every number answered found (any time, not only in the window): what a
   // harvester learned.
   absl::flat_hash_set<size_t> found_numbers;
@@ -342,6 +354,83 @@ class Worker {
   WorkerResult result_;
 };
 
+// --batch: one synchronous BatchLookup stream at a time per thread (the
+// harvester's door; no open loop, so the simple blocking API will do).
+class BatchWorker {
+ public:
+  BatchWorker(std::shared_ptr<grpc::Channel> channel,
+              const std::vector<std::string>* numbers, uint64_t seed, Plan plan,
+              int batch, std::atomic<uint64_t>* sequence)
+      : stub_(lufd::v1::LookupService::NewStub(channel)),
+        numbers_(numbers),
+        rng_(seed),
+        plan_(plan),
+        batch_(batch),
+        sequence_(sequence) {}
+
+  void Run() {
+    while (NowNs() < plan_.end_ns) OneBatch();
+  }
+  WorkerResult& result() { return result_; }
+
+ private:
+  void OneBatch() {
+    const int64_t t0 = NowNs();
+    std::vector<size_t> index(batch_);
+    const uint64_t first =
+        sequence_ != nullptr ? sequence_->fetch_add(batch_) : 0;
+    for (int i = 0; i < batch_; ++i) {
+      index[i] =
+          (sequence_ != nullptr ? first + i : pick_(rng_)) % numbers_->size();
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(plan_.deadline_ms));
+    auto stream = stub_->BatchLookup(&ctx);
+    lufd::v1::LookupRequest req;
+    for (int i = 0; i < batch_; ++i) {
+      req.set_query((*numbers_)[index[i]]);
+      req.set_request_id(std::to_string(i));
+      ++result_.sent;
+      if (!stream->Write(req)) break;  // The server ended the stream.
+    }
+    stream->WritesDone();
+    ++result_.batches;
+    const bool in_window = t0 >= plan_.measure_ns && t0 < plan_.end_ns;
+    lufd::v1::LookupResponse resp;
+    while (stream->Read(&resp)) {
+      int i = -1;
+      if (!absl::SimpleAtoi(resp.request_id(), &i) || i < 0 || i >= batch_) {
+        continue;
+      }
+      if (resp.found()) result_.found_numbers.insert(index[i]);
+      if (in_window) {
+        ++result_.ok_in_window;
+        (resp.found() ? result_.found : result_.not_found)++;
+      }
+    }
+    grpc::Status status = stream->Finish();
+    if (status.ok()) {
+      if (in_window) result_.latencies_ns.push_back(NowNs() - t0);
+      return;
+    }
+    ++result_.errors[status.error_code()];
+    if (result_.first_error.empty()) {
+      result_.first_error =
+          absl::StrCat(status.error_code(), ": ", status.error_message());
+    }
+  }
+
+  std::unique_ptr<lufd::v1::LookupService::Stub> stub_;
+  const std::vector<std::string>* numbers_;
+  std::mt19937_64 rng_;
+  std::uniform_int_distribution<uint64_t> pick_;
+  Plan plan_;
+  const int batch_;
+  std::atomic<uint64_t>* sequence_;  // Null: random picks.
+  WorkerResult result_;
+};
+
 int WaitOk(const std::vector<std::string>& numbers) {
   const int64_t start = NowNs();
   const int64_t limit =
@@ -430,8 +519,21 @@ int main(int argc, char** argv) {
             0,
             absl::GetFlag(FLAGS_deadline_ms)};
   std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<BatchWorker>> batch_workers;
   std::atomic<uint64_t> sequence{0};
-  for (int t = 0; t < n_threads; ++t) {
+  std::atomic<uint64_t>* seq =
+      absl::GetFlag(FLAGS_sequential) ? &sequence : nullptr;
+  const int batch = absl::GetFlag(FLAGS_batch);
+  if (batch > 0 && rate > 0) {
+    std::fprintf(stderr, "lookup_load: --batch is closed loop (--rate=0)\n");
+    return 2;
+  }
+  for (int t = 0; batch > 0 && t < std::min(concurrency, 256); ++t) {
+    batch_workers.push_back(std::make_unique<BatchWorker>(
+        channels[t % n_channels], &numbers, absl::GetFlag(FLAGS_seed) + t, plan,
+        batch, seq));
+  }
+  for (int t = 0; batch == 0 && t < n_threads; ++t) {
     std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs;
     for (int c = t; c < n_channels; c += n_threads) {
       stubs.push_back(lufd::v1::LookupService::NewStub(channels[c]));
@@ -439,8 +541,7 @@ int main(int argc, char** argv) {
     Plan p = plan;
     p.concurrency = concurrency / n_threads + (t < concurrency % n_threads);
     workers.push_back(std::make_unique<Worker>(
-        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p,
-        absl::GetFlag(FLAGS_sequential) ? &sequence : nullptr));
+        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p, seq));
   }
 
   // CPU use during the measured window only: sample at its edges.
@@ -460,12 +561,17 @@ int main(int argc, char** argv) {
       Clock::time_point(std::chrono::nanoseconds(start)));
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
+  for (auto& w : batch_workers) threads.emplace_back([&w] { w->Run(); });
   for (auto& t : threads) t.join();
   sampler.join();
 
   WorkerResult all;
-  for (auto& w : workers) {
-    WorkerResult& r = w->result();
+  std::vector<WorkerResult*> results;
+  for (auto& w : workers) results.push_back(&w->result());
+  for (auto& w : batch_workers) results.push_back(&w->result());
+  for (WorkerResult* rp : results) {
+    WorkerResult& r = *rp;
+    all.batches += r.batches;
     all.latencies_ns.insert(all.latencies_ns.end(), r.latencies_ns.begin(),
                             r.latencies_ns.end());
     all.ok_in_window += r.ok_in_window;
@@ -490,11 +596,13 @@ int main(int argc, char** argv) {
   const double server_cpu =
       server_pid > 0 ? (server_cpu1 - server_cpu0) / duration_s : -1;
 
-  std::printf("target %s, %d channels, %d threads, concurrency %d, %s\n",
-              absl::GetFlag(FLAGS_target).c_str(), n_channels, n_threads,
-              concurrency,
-              rate > 0 ? absl::StrFormat("open loop at %.0f/s", rate).c_str()
-                       : "closed loop");
+  std::printf(
+      "target %s, %d channels, %d threads, concurrency %d, %s\n",
+      absl::GetFlag(FLAGS_target).c_str(), n_channels, n_threads, concurrency,
+      rate > 0 ? absl::StrFormat("open loop at %.0f/s", rate).c_str()
+      : batch > 0
+          ? absl::StrFormat("closed loop, BatchLookup of %d", batch).c_str()
+          : "closed loop");
   std::printf("measured %.1f s after %.1f s warmup: %" PRIu64
               " OK (%.0f lookups/s), %" PRIu64 " errors, %" PRIu64
               " skipped, %" PRIu64 " found, %" PRIu64 " not found\n",
@@ -515,13 +623,16 @@ int main(int argc, char** argv) {
       " skipped=%" PRIu64 " found=%" PRIu64 " not_found=%" PRIu64
       " p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f"
       " client_cpu=%.2f server_cpu=%.2f rate=%.0f channels=%d concurrency=%d"
-      " duration_s=%.1f sent=%" PRIu64 " distinct_found=%zu\n",
+      " duration_s=%.1f sent=%" PRIu64
+      " distinct_found=%zu batch=%d"
+      " batches=%" PRIu64 "\n",
       rps, all.ok_in_window, errors,
       error_codes.empty() ? "-" : error_codes.c_str(), all.skipped, all.found,
       all.not_found, Percentile(l, 0.5), Percentile(l, 0.9),
       Percentile(l, 0.99), Percentile(l, 0.999),
       l.empty() ? 0.0 : l.back() / 1000.0, client_cpu, server_cpu, rate,
-      n_channels, concurrency, duration_s, all.sent, all.found_numbers.size());
+      n_channels, concurrency, duration_s, all.sent, all.found_numbers.size(),
+      batch, all.batches);
   const bool missing = absl::GetFlag(FLAGS_expect_found) && all.not_found > 0;
   return (errors == 0 && !missing && all.ok_in_window > 0) ? 0 : 1;
 }
