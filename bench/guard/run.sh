@@ -65,6 +65,17 @@ ROUNDS="${BENCH_GUARD_ROUNDS:-3}"
 ANON_RATE="${BENCH_GUARD_ANON_RATE:-1100}"
 BUDGET=10000
 APEX="e164.arpa."
+STORE="${BENCH_GUARD_STORE:-sqlite}"
+[[ "$STORE" == sqlite || "$STORE" == postgres ]] ||
+  { echo "BENCH_GUARD_STORE must be sqlite or postgres" >&2; exit 2; }
+if [[ "$STORE" == postgres ]]; then
+  REPLICAS="${BENCH_GUARD_REPLICAS:-2}"
+else
+  REPLICAS="${BENCH_GUARD_REPLICAS:-1}"
+fi
+[[ "$REPLICAS" == 1 || "$REPLICAS" == 2 ]] ||
+  { echo "BENCH_GUARD_REPLICAS must be 1 or 2" >&2; exit 2; }
+BATCH=100
 
 render() { "$BENCH_DIR/guard/render.sh" "$RESULTS_ENV" "$CMDS" >"$OUT_MD"; }
 if [[ "${1:-}" == --render-only ]]; then
@@ -87,7 +98,9 @@ if [[ -n "${BENCH_GUARD_NICE:-}" ]]; then
   pin_client=(nice -n "$BENCH_GUARD_NICE" "${pin_client[@]}")
   legit_pre=(nice -n "$((BENCH_GUARD_NICE - 5))")
 fi
-for t in dnsperf dig sqlite3 taskset; do
+tools=(dnsperf dig sqlite3 taskset)
+[[ "$STORE" == postgres ]] && tools+=(psql)
+for t in "${tools[@]}"; do
   command -v "$t" >/dev/null || bdie "$t not installed"
 done
 LUFD_BIN="$(find_bin lufd)"
@@ -104,6 +117,7 @@ record load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 record cpus "$(nproc)"
 record pinning "${pin_server[*]:-none} (lufd) / ${pin_client[*]:-none} (generators)"
 record count "$COUNT"
+record store "$STORE"
 # cmd ARGS...: log the exact command line to commands.txt.
 cmd() { echo "$*" >>"$CMDS"; }
 
@@ -134,29 +148,50 @@ if [[ ! -s "$D/q-mix.txt" ]]; then
   head -n $((COUNT / 2)) "$NUMS" >"$D/nums-first-half.txt"
   tail -n +$((COUNT / 2 + 1)) "$NUMS" | qnames /dev/stdin >"$D/q-second-half.txt"
 fi
+# The harvester's four doors: the number list in quarters, in order.
+if [[ ! -s "$D/q-q4.txt" ]]; then
+  q=$(((COUNT + 3) / 4))
+  split -d -a 1 -l "$q" "$NUMS" "$D/nums-q"
+  for i in 1 2 3 4; do mv "$D/nums-q$((i - 1))" "$D/nums-q$i.txt"; done
+  qnames "$D/nums-q3.txt" >"$D/q-q3.txt"
+  qnames "$D/nums-q4.txt" >"$D/q-q4.txt"
+fi
 record mix_lines "$(wc -l <"$D/q-mix.txt")"
 
 # --------------------------------------------------------------- lufd
 
 DB="$G/registry-$COUNT.db"
 KEYS="$G/keys-$COUNT"
+STORE_URL="sqlite:$DB"
+[[ "$STORE" == postgres ]] && KEYS="$G/keys-pg"
 DNS_PORT=""
+DOT_PORT=""  # Set: conf adds a DoT listener (client certificate optional).
 TSIG_PEER_SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
 TSIG_HARV_SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
 
 # conf NAME GUARD-YAML: $G/NAME.yaml (gRPC on a kernel-chosen port, DNS on
-# $DNS_PORT, the guard section given).
+# $DNS_PORT, DoT on $DOT_PORT when set, the store $STORE_URL, the guard
+# section given).
 conf() {
+  local dot=""
+  [[ -n "$DOT_PORT" ]] && dot="  dot:
+    listen: \"127.0.0.1:$DOT_PORT\"
+    client_cert: \"optional\"
+    tls:
+      cert_file: \"$PKI/server.pem\"
+      key_file: \"$PKI/server.key\"
+      client_ca_file: \"$PKI/ca.pem\""
   cat >"$G/$1.yaml" <<EOF
 $(bench_grpc_yaml)
 store:
-  url: "sqlite:$DB"
+  url: "$STORE_URL"
   migrate_on_start: false
 log:
   level: "info"
 dns:
   listen: ["127.0.0.1:$DNS_PORT"]
   workers: 1
+$dot
   zones:
     - name: "$APEX"
   dnssec:
@@ -215,16 +250,27 @@ responder() {
 
 # The registry: migrated, bootstrapped, provisioned, imported and signed
 # ahead once per COUNT (reused by later runs).
+# With BENCH_GUARD_STORE=postgres: a throw-away PostgreSQL 15 cluster in
+# $G/pg (tests/support/pg-harness.sh: initdb, a free loopback port, the
+# unix socket in that directory; stopped and deleted at exit), set up on
+# every run.
 setup_registry() {
   DNS_PORT="$(free_port)"
-  if [[ -s "$DB" && -s "$G/registry-$COUNT.ready" ]]; then
+  if [[ "$STORE" == postgres ]]; then
+    rm -rf "$G/pg"
+    pg_start_bench "$G/pg"
+    STORE_URL="$PG_URL"
+    record registry "PostgreSQL 15 cluster in $G/pg (fresh)"
+    cmd "tests/support/pg-harness.sh pg_start $G/pg -> $PG_URL"
+  elif [[ -s "$DB" && -s "$G/registry-$COUNT.ready" ]]; then
     record registry "reused $DB"
     return 0
   fi
-  rm -rf "$DB"* "$KEYS"
+  rm -rf "$KEYS"
+  [[ "$STORE" == sqlite ]] && rm -rf "$DB"*
   mkdir -p "$KEYS"
   chmod 700 "$KEYS"
-  db_init "sqlite:$DB"
+  db_init "$STORE_URL"
   conf setup "$GENEROUS"
   start setup
   _p org add --id iana-en:111 --name SSP1 --role peer --role registrar
@@ -254,15 +300,21 @@ setup_registry() {
   # Bounded wait for sign-ahead of every number (signature table rows).
   local n table end=$(($(date +%s) + 600))
   while (($(date +%s) < end)); do
-    table="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
-    [[ -n "$table" ]] && n="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    if [[ "$STORE" == postgres ]]; then
+      table="$(psql "$STORE_URL" -Atc "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
+      [[ -n "$table" ]] && n="$(psql "$STORE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    else
+      table="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
+      [[ -n "$table" ]] && n="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    fi
     [[ "${n:-0}" =~ ^[0-9]+$ ]] && ((n >= COUNT)) && break
     sleep 1
   done
   record sign_ahead_rows "${n:-0}"
   record sign_ahead_s "$(elapsed "$t1" "$(now_s)")"
   stop
-  date -u +%FT%TZ >"$G/registry-$COUNT.ready"
+  [[ "$STORE" == sqlite ]] && date -u +%FT%TZ >"$G/registry-$COUNT.ready"
+  return 0
 }
 
 # TSIG keys are credentials (stored); set them on every start of the
@@ -429,26 +481,44 @@ scenario_flood() {
 }
 
 # --------------------------------------------------------------- harvest
+# harvest_grpc_cmd PORT NUMBERS [flags...]: hc = the lookup_load command of
+# the harvester (peer-ssp3), sequential, against the gRPC port given.
+harvest_grpc_cmd() {
+  local port="$1" nums="$2"
+  shift 2
+  hc=("${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$port"
+    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
+    --numbers "$nums" --sequential --duration_s "$HARVEST_S" --warmup_s 0 "$@")
+}
 scenario_harvest() {
-  local tag=harvest hv lg dp_pid hv_pid lg_pid
+  local tag=harvest lg hv pids=() p
+  local shared=""
+  [[ "$STORE" == postgres ]] && shared="  shared: true"
   local gy="guard:
   enabled: true
+$shared
 ${BENCH_GUARD_HARVEST_YAML:-}"
+  DOT_PORT="$(free_port)"
   conf "$tag" "$gy"
   start "$tag"
   add_tsig
-  # BENCH_GUARD_REPLICAS=2: a second lufd on the same store; the DNS half
-  # of the harvest goes to it (each replica has its own guard on this
-  # branch: the replica-shared budget is branch ledger's).
-  local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" b_pid="" b_dns=""
-  record harvest_replicas "${BENCH_GUARD_REPLICAS:-1}"
-  if [[ "${BENCH_GUARD_REPLICAS:-1}" == 2 ]]; then
+  # Replica B (BENCH_GUARD_REPLICAS=2): a second lufd on the same store,
+  # started after the TSIG keys were stored; with PostgreSQL both lease the
+  # harvester's disclosure budget from it (guard.shared, ledger_sync.h).
+  local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" a_dot="$DOT_PORT"
+  local b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
+  record harvest_replicas "$REPLICAS"
+  record harvest_store "$STORE"
+  if [[ "$REPLICAS" == 2 ]]; then
     DNS_PORT="$(free_port)"
+    DOT_PORT="$(free_port)"
     conf "$tag-b" "$gy"
     start "$tag-b"
-    b_pid="$LUFD_PID"
-    b_dns="$DNS_PORT"
-    LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns"
+    b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
+    LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns" DOT_PORT="$a_dot"
+    grep -h "guard: disclosure and miss budgets shared" "$LOGS/$tag.log" \
+      "$LOGS/$tag-b.log" | wc -l >"$G/.shared"
+    record harvest_shared_replicas "$(cat "$G/.shared")"
   fi
   # Baseline on the same lufd: the legitimate peer alone (machine noise).
   load_pre=("${legit_pre[@]}")
@@ -459,41 +529,50 @@ ${BENCH_GUARD_HARVEST_YAML:-}"
   record harvest_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
   record harvest_base_p99_us "$(rfield "$lg" p99_us)"
   record harvest_base_p999_us "$(rfield "$lg" p999_us)"
-  # The legitimate peer at 1,000/s, open loop, two connections.
-  local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$LUFD_PORT"
+  # The legitimate peer at 1,000/s, open loop, two connections, replica A.
+  local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$a_port"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key"
     --numbers "$NUMS" --rate 1000 --channels 2 --concurrency 200
     --duration_s "$HARVEST_S" --warmup_s 1 --seed 7)
-  local hc=("${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$LUFD_PORT"
-    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
-    --numbers "$D/nums-first-half.txt" --sequential --channels 4
-    --concurrency 32 --duration_s "$HARVEST_S" --warmup_s 0)
   cmd "${lc[*]}"
-  cmd "${hc[*]}"
   "${lc[@]}" >"$LOGS/$tag-legit.load" 2>&1 &
-  lg_pid=$!
-  _BENCH_PIDS+=("$lg_pid")
-  "${hc[@]}" >"$LOGS/$tag-grpc.load" 2>&1 &
-  hv_pid=$!
-  _BENCH_PIDS+=("$hv_pid")
-  DNS_PORT="${b_dns:-$a_dns}" dnsperf_run "$tag-dns" \
+  pids+=($!)
+  # The harvester, all four doors at once, one quarter of the numbers
+  # each, in order: unary Lookup and TSIG DNS on replica A, BatchLookup and
+  # DoT on replica B (with one replica, all on A).
+  local hc
+  harvest_grpc_cmd "$a_port" "$D/nums-q1.txt" --channels 4 --concurrency 32
+  cmd "${hc[*]}"
+  "${hc[@]}" >"$LOGS/$tag-unary.load" 2>&1 &
+  pids+=($!)
+  harvest_grpc_cmd "$b_port" "$D/nums-q2.txt" --channels 2 --concurrency 4 \
+    --batch "$BATCH"
+  cmd "${hc[*]}"
+  "${hc[@]}" >"$LOGS/$tag-batch.load" 2>&1 &
+  pids+=($!)
+  local dc=("${pin_client[@]}" "$FLOOD_BIN" --mode dot --port "$b_dot"
+    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
+    --server_name localhost --names "$D/q-q4.txt" --dot_window 32
+    --duration_s "$HARVEST_S")
+  cmd "${dc[*]}"
+  "${dc[@]}" >"$LOGS/$tag-dot.out" 2>&1 &
+  pids+=($!)
+  DNS_PORT="$a_dns" dnsperf_run "$tag-dns" \
     -y "hmac-sha256:harv-key.:$TSIG_HARV_SECRET" \
-    -d "$D/q-second-half.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
-  dp_pid=$!
-  wait "$lg_pid" || true
-  wait "$hv_pid" || true
-  wait "$dp_pid" || true
+    -d "$D/q-q3.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
+  pids+=($!)
+  _BENCH_PIDS+=("${pids[@]}")
+  for p in "${pids[@]}"; do wait "$p" || true; done
   ctl admin guard explain iana-en:333 >"$LOGS/$tag-explain.txt" 2>&1 || true
   ctl admin guard status --all >"$LOGS/$tag-guard-status.txt" 2>&1 || true
+  if [[ "$STORE" == postgres ]]; then
+    record harvest_leased_total "$(psql "$STORE_URL" -Atc "SELECT COALESCE(SUM(count), 0) FROM guard_leases WHERE identity = 'org iana-en:333'" 2>/dev/null || echo '?')"
+  fi
   stop
-  [[ -n "$b_pid" ]] && stop_pid "$b_pid"
+  [[ "$b_pid" != "$a_pid" ]] && stop_pid "$b_pid"
   lg="$(grep '^RESULT' "$LOGS/$tag-legit.load" || echo RESULT)"
-  hv="$(grep '^RESULT' "$LOGS/$tag-grpc.load" || echo RESULT)"
-  local sent ok
-  sent="$(rfield "$lg" sent)"
-  ok="$(rfield "$lg" ok)"
   record harvest_legit_rps "$(rfield "$lg" rps)"
-  record harvest_legit_ok "$ok"
+  record harvest_legit_ok "$(rfield "$lg" ok)"
   record harvest_legit_errors "$(rfield "$lg" errors)"
   record harvest_legit_skipped "$(rfield "$lg" skipped)"
   # Answered = calls scheduled in the measured window that succeeded
@@ -501,18 +580,56 @@ ${BENCH_GUARD_HARVEST_YAML:-}"
   record harvest_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
   record harvest_legit_p99_us "$(rfield "$lg" p99_us)"
   record harvest_legit_p999_us "$(rfield "$lg" p999_us)"
-  record harvest_grpc_sent "$(rfield "$hv" sent)"
-  record harvest_grpc_distinct_found "$(rfield "$hv" distinct_found)"
-  record harvest_grpc_error_codes "$(rfield "$hv" error_codes)"
-  local f="$LOGS/$tag-dns.dnsperf" dns_ok
-  dns_ok="$(rcode "$f" NOERROR)"
+  local ra=A rb=B
+  [[ "$REPLICAS" == 1 ]] && rb=A
+  # Per door: replica, sent, distinct numbers learned, refusals/errors.
+  hv="$(grep '^RESULT' "$LOGS/$tag-unary.load" || echo RESULT)"
+  local d_unary d_batch d_dns d_dot
+  d_unary="$(rfield "$hv" distinct_found)"
+  record harvest_unary_replica "$ra"
+  record harvest_unary_sent "$(rfield "$hv" sent)"
+  record harvest_unary_distinct "${d_unary:-0}"
+  record harvest_unary_errors "$(rfield "$hv" error_codes)"
+  hv="$(grep '^RESULT' "$LOGS/$tag-batch.load" || echo RESULT)"
+  d_batch="$(rfield "$hv" distinct_found)"
+  record harvest_batch_replica "$rb"
+  record harvest_batch_sent "$(rfield "$hv" sent)"
+  record harvest_batch_batches "$(rfield "$hv" batches)"
+  record harvest_batch_distinct "${d_batch:-0}"
+  record harvest_batch_errors "$(rfield "$hv" error_codes)"
+  local f="$LOGS/$tag-dns.dnsperf"
+  # One pass over distinct names: each NOERROR is one number learned.
+  d_dns="$(rcode "$f" NOERROR)"
+  record harvest_dns_replica "$ra"
   record harvest_dns_sent "$(dp "$f" sent)"
-  record harvest_dns_noerror "$dns_ok"
+  record harvest_dns_distinct "$d_dns"
   record harvest_dns_refused "$(rcode "$f" REFUSED)"
-  local total=$(($(rfield "$hv" distinct_found) + dns_ok))
+  hv="$(grep '^RESULT' "$LOGS/$tag-dot.out" || echo RESULT)"
+  d_dot="$(rfield "$hv" distinct_naptr)"
+  record harvest_dot_replica "$rb"
+  record harvest_dot_sent "$(rfield "$hv" sent)"
+  record harvest_dot_distinct "${d_dot:-0}"
+  record harvest_dot_refused "$(rfield "$hv" refused)"
+  record harvest_dot_lost "$(rfield "$hv" lost)"
+  local total=$((${d_unary:-0} + ${d_batch:-0} + ${d_dns:-0} + ${d_dot:-0}))
   record harvest_distinct_total "$total"
   record harvest_budget "$BUDGET"
   record harvest_ratio "$(ratio "$total" "$BUDGET")"
+  # guard.h's bound for R instances sharing the budget: budget + R x chunk
+  # from a standing start, about budget + 3 x R x chunk across window
+  # edges; chunk = clamp(budget x lease_chunk_percent (1) / 100, 1, 1000).
+  # Unshared (SQLite), each replica counts the full budget on its own.
+  local chunk=$((BUDGET / 100))
+  if [[ "$STORE" == postgres ]]; then
+    record harvest_chunk "$chunk"
+    record harvest_bound_start "$((BUDGET + REPLICAS * chunk))"
+    record harvest_bound_worst "$((BUDGET + 3 * REPLICAS * chunk))"
+  else
+    record harvest_chunk "- (not shared)"
+    record harvest_bound_start "$((BUDGET * REPLICAS))"
+    record harvest_bound_worst "$((BUDGET * REPLICAS))"
+  fi
+  DOT_PORT=""
 }
 
 setup_registry
