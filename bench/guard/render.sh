@@ -50,23 +50,37 @@ done
 echo
 echo "## Harvest simulation (disclosure budget $(v harvest_budget)/day, $(v harvest_replicas) lufd replica(s) on $(v harvest_store))"
 echo
-if [[ -n "$(v harvest_unary_sent)" ]]; then
-  echo "The harvester (org iana-en:333: certificate peer-ssp3 = TSIG key harv-key.) scans a quarter of the numbers per door, in order, all doors at once."
-  echo
+# harvest_tables TAG: the four doors, the bound and the legit peer of one
+# harvest run (TAG_* keys).
+harvest_tables() {
+  local t="$1"
   echo "| door | replica | sent | distinct numbers learned (answered with SED) | refused / errors |"
   echo "|---|---|---|---|---|"
-  echo "| unary Lookup (lookup_load --sequential) | $(v harvest_unary_replica) | $(v harvest_unary_sent) | $(v harvest_unary_distinct) | gRPC codes $(v harvest_unary_errors) |"
-  echo "| BatchLookup (lookup_load --batch, $(v harvest_batch_batches) streams) | $(v harvest_batch_replica) | $(v harvest_batch_sent) | $(v harvest_batch_distinct) | gRPC codes $(v harvest_batch_errors) (per stream) |"
-  echo "| TSIG DNS (dnsperf -y, one pass) | $(v harvest_dns_replica) | $(v harvest_dns_sent) | $(v harvest_dns_distinct) | REFUSED $(v harvest_dns_refused) |"
-  echo "| DoT, client certificate (dns_flood --mode dot) | $(v harvest_dot_replica) | $(v harvest_dot_sent) | $(v harvest_dot_distinct) | REFUSED $(v harvest_dot_refused), lost $(v harvest_dot_lost) |"
-  echo "| **all doors** | | | **$(v harvest_distinct_total)** = **$(v harvest_ratio)** x budget (target <= 1.05) | |"
+  echo "| unary Lookup (lookup_load --sequential) | $(v "${t}_unary_replica") | $(v "${t}_unary_sent") | $(v "${t}_unary_distinct") | gRPC codes $(v "${t}_unary_errors") |"
+  echo "| BatchLookup (lookup_load --batch, $(v "${t}_batch_batches") streams) | $(v "${t}_batch_replica") | $(v "${t}_batch_sent") | $(v "${t}_batch_distinct") | gRPC codes $(v "${t}_batch_errors") (per stream) |"
+  echo "| TSIG DNS (dnsperf -y, one pass) | $(v "${t}_dns_replica") | $(v "${t}_dns_sent") | $(v "${t}_dns_distinct") | REFUSED $(v "${t}_dns_refused") |"
+  echo "| DoT, client certificate (dns_flood --mode dot) | $(v "${t}_dot_replica") | $(v "${t}_dot_sent") | $(v "${t}_dot_distinct") | REFUSED $(v "${t}_dot_refused"), lost $(v "${t}_dot_lost") |"
+  echo "| **all doors** | | | **$(v "${t}_distinct_total")** = **$(v "${t}_ratio")** x budget (target <= 1.05) | |"
   echo
-  echo "Bound stated in server/guard/guard.h for R = $(v harvest_replicas) replicas sharing the budget, chunk $(v harvest_chunk): budget + R x chunk = $(v harvest_bound_start) from a standing start, about budget + 3 x R x chunk = $(v harvest_bound_worst) across window edges. Granted in the store's guard_leases for the harvester: $(v harvest_leased_total)."
+  echo "Bound stated in server/guard/guard.h for R = $(v "${t}_replicas") replicas sharing the budget, chunk $(v "${t}_chunk"): budget + R x chunk = $(v "${t}_bound_start") from a standing start, about budget + 3 x R x chunk = $(v "${t}_bound_worst") across window edges. Granted to the harvester in the store's guard_leases: $(v "${t}_leased_total")."
   echo
   echo "| legit peer (iana-en:111) 1,000/s open loop on replica A | answered % | p99 µs | p99.9 µs | errors |"
   echo "|---|---|---|---|---|"
-  echo "| baseline: alone, same lufd | $(v harvest_base_answered_pct) | $(v harvest_base_p99_us) | $(v harvest_base_p999_us) | |"
-  echo "| during the harvest | **$(v harvest_legit_answered_pct)** (target >= 99.9) | **$(v harvest_legit_p99_us)** (target <= 2000) | $(v harvest_legit_p999_us) | $(v harvest_legit_errors) |"
+  echo "| baseline: alone, same lufd | $(v "${t}_base_answered_pct") | $(v "${t}_base_p99_us") | $(v "${t}_base_p999_us") | |"
+  echo "| during the harvest | **$(v "${t}_legit_answered_pct")** (target >= 99.9) | **$(v "${t}_legit_p99_us")** (target <= 2000) | $(v "${t}_legit_p999_us") | $(v "${t}_legit_errors") |"
+}
+if [[ -n "$(v harvest_unary_sent)" ]]; then
+  echo "The harvester (org iana-en:333: certificate peer-ssp3 = TSIG key harv-key.) scans a quarter of the numbers per door, in order, all doors at once."
+  echo
+  echo "### Guard defaults (the offence rule blocks the harvester after 1,000 refusals)"
+  echo
+  harvest_tables harvest
+  if [[ -n "$(v harvest_noblock_unary_sent)" ]]; then
+    echo
+    echo "### No block: $(v harvest_noblock_guard_yaml); only the disclosure budget holds the harvester"
+    echo
+    harvest_tables harvest_noblock
+  fi
 else
   # Results of run.sh before the four doors (gRPC unary + TSIG DNS halves).
   echo "| harvester gRPC (sequential unary Lookup) | harvester TSIG DNS (dnsperf -y, one pass) | distinct numbers answered with SED | / budget | legit peer 1,000/s: answered % | p99 µs | p99.9 µs | errors |"

@@ -490,14 +490,16 @@ harvest_grpc_cmd() {
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
     --numbers "$nums" --sequential --duration_s "$HARVEST_S" --warmup_s 0 "$@")
 }
-scenario_harvest() {
-  local tag=harvest lg hv pids=() p
+# harvest_run TAG EXTRA-GUARD-YAML: one harvest with fresh lufd replicas;
+# results as TAG_*.
+harvest_run() {
+  local tag="$1" extra="$2" lg hv pids=() p
   local shared=""
   [[ "$STORE" == postgres ]] && shared="  shared: true"
   local gy="guard:
   enabled: true
 $shared
-${BENCH_GUARD_HARVEST_YAML:-}"
+$extra"
   DOT_PORT="$(free_port)"
   conf "$tag" "$gy"
   start "$tag"
@@ -507,8 +509,8 @@ ${BENCH_GUARD_HARVEST_YAML:-}"
   # harvester's disclosure budget from it (guard.shared, ledger_sync.h).
   local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" a_dot="$DOT_PORT"
   local b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
-  record harvest_replicas "$REPLICAS"
-  record harvest_store "$STORE"
+  record "${tag}"_replicas "$REPLICAS"
+  record "${tag}"_store "$STORE"
   if [[ "$REPLICAS" == 2 ]]; then
     DNS_PORT="$(free_port)"
     DOT_PORT="$(free_port)"
@@ -518,17 +520,17 @@ ${BENCH_GUARD_HARVEST_YAML:-}"
     LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns" DOT_PORT="$a_dot"
     grep -h "guard: disclosure and miss budgets shared" "$LOGS/$tag.log" \
       "$LOGS/$tag-b.log" | wc -l >"$G/.shared"
-    record harvest_shared_replicas "$(cat "$G/.shared")"
+    record "${tag}"_shared_replicas "$(cat "$G/.shared")"
   fi
   # Baseline on the same lufd: the legitimate peer alone (machine noise).
   load_pre=("${legit_pre[@]}")
-  lg="$(load peer-ssp1 harvest-base --numbers "$NUMS" --rate 1000 \
+  lg="$(load peer-ssp1 "$tag-base" --numbers "$NUMS" --rate 1000 \
     --channels 2 --concurrency 200 --duration_s "$HARVEST_S" --warmup_s 1 \
     --seed 5)"
   load_pre=()
-  record harvest_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
-  record harvest_base_p99_us "$(rfield "$lg" p99_us)"
-  record harvest_base_p999_us "$(rfield "$lg" p999_us)"
+  record "${tag}"_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
+  record "${tag}"_base_p99_us "$(rfield "$lg" p99_us)"
+  record "${tag}"_base_p999_us "$(rfield "$lg" p999_us)"
   # The legitimate peer at 1,000/s, open loop, two connections, replica A.
   local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$a_port"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key"
@@ -566,70 +568,88 @@ ${BENCH_GUARD_HARVEST_YAML:-}"
   ctl admin guard explain iana-en:333 >"$LOGS/$tag-explain.txt" 2>&1 || true
   ctl admin guard status --all >"$LOGS/$tag-guard-status.txt" 2>&1 || true
   if [[ "$STORE" == postgres ]]; then
-    record harvest_leased_total "$(psql "$STORE_URL" -Atc "SELECT COALESCE(SUM(count), 0) FROM guard_leases WHERE identity = 'org iana-en:333'" 2>/dev/null || echo '?')"
+    record "${tag}"_leased_total "$(psql "$STORE_URL" -Atc "SELECT COALESCE(SUM(count), 0) FROM guard_leases WHERE identity = 'org iana-en:333'" 2>/dev/null || echo '?')"
   fi
   stop
   [[ "$b_pid" != "$a_pid" ]] && stop_pid "$b_pid"
   lg="$(grep '^RESULT' "$LOGS/$tag-legit.load" || echo RESULT)"
-  record harvest_legit_rps "$(rfield "$lg" rps)"
-  record harvest_legit_ok "$(rfield "$lg" ok)"
-  record harvest_legit_errors "$(rfield "$lg" errors)"
-  record harvest_legit_skipped "$(rfield "$lg" skipped)"
+  record "${tag}"_legit_rps "$(rfield "$lg" rps)"
+  record "${tag}"_legit_ok "$(rfield "$lg" ok)"
+  record "${tag}"_legit_errors "$(rfield "$lg" errors)"
+  record "${tag}"_legit_skipped "$(rfield "$lg" skipped)"
   # Answered = calls scheduled in the measured window that succeeded
   # (found or not), over the calls the schedule asked for (rate x time).
-  record harvest_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
-  record harvest_legit_p99_us "$(rfield "$lg" p99_us)"
-  record harvest_legit_p999_us "$(rfield "$lg" p999_us)"
+  record "${tag}"_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
+  record "${tag}"_legit_p99_us "$(rfield "$lg" p99_us)"
+  record "${tag}"_legit_p999_us "$(rfield "$lg" p999_us)"
   local ra=A rb=B
   [[ "$REPLICAS" == 1 ]] && rb=A
   # Per door: replica, sent, distinct numbers learned, refusals/errors.
   hv="$(grep '^RESULT' "$LOGS/$tag-unary.load" || echo RESULT)"
   local d_unary d_batch d_dns d_dot
   d_unary="$(rfield "$hv" distinct_found)"
-  record harvest_unary_replica "$ra"
-  record harvest_unary_sent "$(rfield "$hv" sent)"
-  record harvest_unary_distinct "${d_unary:-0}"
-  record harvest_unary_errors "$(rfield "$hv" error_codes)"
+  record "${tag}"_unary_replica "$ra"
+  record "${tag}"_unary_sent "$(rfield "$hv" sent)"
+  record "${tag}"_unary_distinct "${d_unary:-0}"
+  record "${tag}"_unary_errors "$(rfield "$hv" error_codes)"
   hv="$(grep '^RESULT' "$LOGS/$tag-batch.load" || echo RESULT)"
   d_batch="$(rfield "$hv" distinct_found)"
-  record harvest_batch_replica "$rb"
-  record harvest_batch_sent "$(rfield "$hv" sent)"
-  record harvest_batch_batches "$(rfield "$hv" batches)"
-  record harvest_batch_distinct "${d_batch:-0}"
-  record harvest_batch_errors "$(rfield "$hv" error_codes)"
+  record "${tag}"_batch_replica "$rb"
+  record "${tag}"_batch_sent "$(rfield "$hv" sent)"
+  record "${tag}"_batch_batches "$(rfield "$hv" batches)"
+  record "${tag}"_batch_distinct "${d_batch:-0}"
+  record "${tag}"_batch_errors "$(rfield "$hv" error_codes)"
   local f="$LOGS/$tag-dns.dnsperf"
   # One pass over distinct names: each NOERROR is one number learned.
   d_dns="$(rcode "$f" NOERROR)"
-  record harvest_dns_replica "$ra"
-  record harvest_dns_sent "$(dp "$f" sent)"
-  record harvest_dns_distinct "$d_dns"
-  record harvest_dns_refused "$(rcode "$f" REFUSED)"
+  record "${tag}"_dns_replica "$ra"
+  record "${tag}"_dns_sent "$(dp "$f" sent)"
+  record "${tag}"_dns_distinct "$d_dns"
+  record "${tag}"_dns_refused "$(rcode "$f" REFUSED)"
   hv="$(grep '^RESULT' "$LOGS/$tag-dot.out" || echo RESULT)"
   d_dot="$(rfield "$hv" distinct_naptr)"
-  record harvest_dot_replica "$rb"
-  record harvest_dot_sent "$(rfield "$hv" sent)"
-  record harvest_dot_distinct "${d_dot:-0}"
-  record harvest_dot_refused "$(rfield "$hv" refused)"
-  record harvest_dot_lost "$(rfield "$hv" lost)"
+  record "${tag}"_dot_replica "$rb"
+  record "${tag}"_dot_sent "$(rfield "$hv" sent)"
+  record "${tag}"_dot_distinct "${d_dot:-0}"
+  record "${tag}"_dot_refused "$(rfield "$hv" refused)"
+  record "${tag}"_dot_lost "$(rfield "$hv" lost)"
   local total=$((${d_unary:-0} + ${d_batch:-0} + ${d_dns:-0} + ${d_dot:-0}))
-  record harvest_distinct_total "$total"
-  record harvest_budget "$BUDGET"
-  record harvest_ratio "$(ratio "$total" "$BUDGET")"
+  record "${tag}"_distinct_total "$total"
+  record "${tag}"_budget "$BUDGET"
+  record "${tag}"_ratio "$(ratio "$total" "$BUDGET")"
   # guard.h's bound for R instances sharing the budget: budget + R x chunk
   # from a standing start, about budget + 3 x R x chunk across window
   # edges; chunk = clamp(budget x lease_chunk_percent (1) / 100, 1, 1000).
   # Unshared (SQLite), each replica counts the full budget on its own.
   local chunk=$((BUDGET / 100))
   if [[ "$STORE" == postgres ]]; then
-    record harvest_chunk "$chunk"
-    record harvest_bound_start "$((BUDGET + REPLICAS * chunk))"
-    record harvest_bound_worst "$((BUDGET + 3 * REPLICAS * chunk))"
+    record "${tag}"_chunk "$chunk"
+    record "${tag}"_bound_start "$((BUDGET + REPLICAS * chunk))"
+    record "${tag}"_bound_worst "$((BUDGET + 3 * REPLICAS * chunk))"
   else
-    record harvest_chunk "- (not shared)"
-    record harvest_bound_start "$((BUDGET * REPLICAS))"
-    record harvest_bound_worst "$((BUDGET * REPLICAS))"
+    record "${tag}"_chunk "- (not shared)"
+    record "${tag}"_bound_start "$((BUDGET * REPLICAS))"
+    record "${tag}"_bound_worst "$((BUDGET * REPLICAS))"
   fi
   DOT_PORT=""
+}
+scenario_harvest() {
+  if [[ "$STORE" == postgres ]]; then
+    # Each run is a fresh day for the harvester: the leases granted by an
+    # earlier run in this cluster would otherwise count (the replicas'
+    # own counts start empty with each lufd).
+    psql "$STORE_URL" -qc "DELETE FROM guard_leases" >/dev/null 2>&1 || true
+  fi
+  harvest_run harvest "${BENCH_GUARD_HARVEST_YAML:-}"
+  [[ "${BENCH_GUARD_HARVEST_NOBLOCK:-1}" == 1 ]] || return 0
+  # The same with the offence rule out of reach, so the harvester is held by
+  # the (shared) disclosure budget alone rather than blocked after 1,000
+  # refusals: this measures the budget's overshoot across replicas.
+  [[ "$STORE" == postgres ]] &&
+    { psql "$STORE_URL" -qc "DELETE FROM guard_leases" >/dev/null 2>&1 || true; }
+  record harvest_noblock_guard_yaml "\"offence_denials: 1000000000 (no block)\""
+  harvest_run harvest_noblock "  offence_denials: 1000000000
+${BENCH_GUARD_HARVEST_YAML:-}"
 }
 
 setup_registry
