@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # bench/guard/run.sh: the guard's benchmarks (issue 9, "Benchmarks"), one
 # command; builds nothing. Scenarios (BENCH_GUARD_SCENARIOS, default
-# "cost flood harvest"), all against one lufd (SQLite, gRPC + DNS on
-# 127.0.0.1, one DNS worker, online DNSSEC P-256, covering denial) serving
-# BENCH_GUARD_COUNT (default 100000) numbers from bench/gen_numbers, in a
-# public SED group also offered to the peers:
+# "cost flood harvest"), against lufd (gRPC + DNS on 127.0.0.1, one DNS
+# worker, online DNSSEC P-256, covering denial) serving BENCH_GUARD_COUNT
+# (default 100000) numbers from bench/gen_numbers, in a public SED group
+# also offered to the peers. The store (BENCH_GUARD_STORE): "sqlite"
+# (default; one file, migrated, imported and signed ahead once per COUNT
+# and reused) or "postgres" (a throw-away PostgreSQL 15 cluster in
+# $BENCH_WORK/guard/pg via tests/support/pg-harness.sh, set up on every
+# run, deleted at exit). cost and flood use one lufd:
 #
 #  cost     guard.enabled true (every identity far under generous limits)
 #           vs false, alternating on/off/on/off (BENCH_GUARD_ROUNDS pairs,
@@ -21,30 +25,49 @@
 #           responder line lufd logs at stop). Targets: peer >= 99.9 %,
 #           resolver >= 99 % from second 2. Also once with the guard off
 #           (BENCH_GUARD_FLOOD_OFF=0 skips that) for comparison.
-#  harvest  org iana-en:333 (peer-ssp3 certificate and TSIG key harv-key.)
-#           with distinct_numbers_per_day 10,000 scans the numbers in order
-#           at full speed, over unary Lookup (lookup_load --sequential, the
-#           first half of the list) and TSIG DNS (dnsperf -y, the second
-#           half, one pass) at the same time, while peer-ssp1 looks up at
-#           1,000/s (open loop). Distinct numbers the harvester got answered
-#           with SED (lookup_load distinct_found + dnsperf NOERROR over
-#           distinct names) <= 1.05 x 10,000; legitimate peer >= 99.9 %
-#           answered, p99 <= 2 ms. Single lufd (the replica-shared budget
-#           is not on this branch).
+#  harvest  BENCH_GUARD_REPLICAS lufd (1 or 2; default 2 on postgres, 1 on
+#           sqlite) on the one store, each with a DoT listener (client
+#           certificate optional) and, on postgres, guard.shared: true
+#           (the disclosure budget leased from the store, ledger_sync.h).
+#           Org iana-en:333 (one identity on every door: certificate
+#           peer-ssp3 = TSIG key harv-key.) with distinct_numbers_per_day
+#           10,000 scans the numbers in order at full speed over four doors
+#           at once, one quarter of the list each: unary Lookup
+#           (lookup_load --sequential) and TSIG DNS (dnsperf -y, one pass)
+#           on replica A, BatchLookup (lookup_load --batch 100) and DoT
+#           (dns_flood --mode=dot, one pass) on replica B (with one
+#           replica, all on A). Meanwhile peer-ssp1 looks up at 1,000/s
+#           (open loop) on replica A, after a baseline run alone. Distinct
+#           numbers the harvester got answered with SED (lookup_load
+#           distinct_found, dnsperf NOERROR over distinct names, dns_flood
+#           distinct_naptr), per door and in total, <= 1.05 x 10,000, next
+#           to guard.h's bound (budget + R x chunk, about budget + 3 x R x
+#           chunk across window edges) and the leases granted in the store;
+#           legitimate peer >= 99.9 % answered, p99 <= 2 ms. Run twice, each
+#           with fresh lufd and (postgres) the lease table emptied: with the
+#           guard's defaults (the offence rule blocks the harvester after
+#           1,000 refusals), then, unless BENCH_GUARD_HARVEST_NOBLOCK=0,
+#           with offence_denials out of reach, so only the disclosure budget
+#           holds it (results harvest_noblock_*).
 #
 # Usage: LUFD_BUILD=build bench/guard/run.sh
+#        BENCH_GUARD_STORE=postgres BENCH_GUARD_SCENARIOS=harvest bench/guard/run.sh
 #        bench/guard/run.sh --render-only    (rewrite RESULTS.md only)
 # Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load dns_flood
 # Environment: LUFD_BUILD, BENCH_WORK (default /tmp/lufd-bench; this bench
 # uses $BENCH_WORK/guard), BENCH_NO_PIN (bench/lib.sh: lufd on CPU 0, load
 # generators on CPU 1), BENCH_GUARD_COUNT, BENCH_GUARD_SCENARIOS,
+# BENCH_GUARD_STORE, BENCH_GUARD_REPLICAS (harvest only),
 # BENCH_GUARD_S (seconds per cost run, default 10), BENCH_GUARD_FLOOD_S
-# (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_ANON_RATE
+# (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_HARVEST_YAML
+# (lines added to the harvest's guard: section), BENCH_GUARD_HARVEST_NOBLOCK,
+# BENCH_GUARD_ANON_RATE
 # (anonymous lookups/s per prefix in the flood run, default 1100, with
 # miss_cost 4: the resolver's 1,000/s of hits must fit, a flooding /24
 # sending misses at more than 275/s must not), BENCH_GUARD_FLOOD_MAX_QPS (0 = unbounded).
 # Results: $BENCH_WORK/guard/results.env, logs/ and commands.txt there, and
-# bench/guard/RESULTS.md. Not run by ctest/CI.
+# bench/guard/RESULTS.md (all from this run; bench/guard/render.sh can take
+# the harvest from a second run's results). Not run by ctest/CI.
 BENCH_WORK="${BENCH_WORK:-/tmp/lufd-bench}"
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
