@@ -3,9 +3,11 @@
 // It opens --channels persistent channels, each with its own
 // ChannelArguments and GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL=1 (plus a distinct
 // channel-id argument), so each really is a separate TCP+TLS connection, as
-// separate peer SSPs would be. Calls use the async API: every --threads
-// thread owns one CompletionQueue and a share of the channels, the
-// concurrency and the rate.
+// separate peer SSPs would be. --target may list several servers
+// (replicas): channel i connects to the (i mod n)-th. Calls use the async
+// API: every --threads thread owns one CompletionQueue and a share of the
+// channels, the concurrency and the rate; a thread takes its channels in
+// turn, so with one thread consecutive calls alternate between replicas.
 //
 // Two disciplines:
 //  - closed loop (--rate=0): --concurrency calls are kept in flight; each
@@ -21,9 +23,10 @@
 // --duration_s (at most 600).
 //
 // --batch=N (N > 0) uses BatchLookup instead: closed loop, --concurrency
-// threads (at most 256), each on channel i % --channels, each sending
-// batches of N requests on one stream (request_id = the number's index),
-// then reading the answers; a stream the server ends early (e.g.
+// threads (at most 256), thread i starting on channel i % --channels and
+// taking the next channel for each batch, each batch N requests on one
+// stream (request_id = its position in the batch), then reading the
+// answers; a stream the server ends early (e.g.
 // RESOURCE_EXHAUSTED once the caller is over a limit) counts one error of
 // that code, and the answers before it still count. Latency is per batch,
 // sent counts requests; "batches" is the number of streams.
@@ -62,11 +65,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server host:port.");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051",
+          "Server host:port, or several comma-separated (replicas): channel "
+          "i connects to the (i mod n)-th, and calls take the channels in "
+          "turn, so consecutive calls alternate between the targets.");
 ABSL_FLAG(std::string, ca, "", "CA bundle that signed the server cert (PEM).");
 ABSL_FLAG(std::string, cert, "", "Client certificate chain (PEM).");
 ABSL_FLAG(std::string, key, "", "Client private key (PEM).");
@@ -182,7 +189,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(int id, bool fast_reconnect) {
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
   }
-  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+  // Several targets (replicas): channel i connects to target i % n.
+  const std::vector<std::string> targets =
+      absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
+  return grpc::CreateCustomChannel(targets[id % targets.size()],
                                    grpc::SslCredentials(ssl), args);
 }
 
@@ -358,15 +368,20 @@ class Worker {
 // harvester's door; no open loop, so the simple blocking API will do).
 class BatchWorker {
  public:
-  BatchWorker(std::shared_ptr<grpc::Channel> channel,
-              const std::vector<std::string>* numbers, uint64_t seed, Plan plan,
-              int batch, std::atomic<uint64_t>* sequence)
-      : stub_(lufd::v1::LookupService::NewStub(channel)),
+  BatchWorker(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+              size_t first_channel, const std::vector<std::string>* numbers,
+              uint64_t seed, Plan plan, int batch,
+              std::atomic<uint64_t>* sequence)
+      : next_stub_(first_channel),
         numbers_(numbers),
         rng_(seed),
         plan_(plan),
         batch_(batch),
-        sequence_(sequence) {}
+        sequence_(sequence) {
+    for (const auto& c : channels) {
+      stubs_.push_back(lufd::v1::LookupService::NewStub(c));
+    }
+  }
 
   void Run() {
     while (NowNs() < plan_.end_ns) OneBatch();
@@ -386,7 +401,9 @@ class BatchWorker {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::milliseconds(plan_.deadline_ms));
-    auto stream = stub_->BatchLookup(&ctx);
+    // Each batch on the next channel: with several --target replicas,
+    // consecutive batches alternate between them.
+    auto stream = stubs_[next_stub_++ % stubs_.size()]->BatchLookup(&ctx);
     lufd::v1::LookupRequest req;
     for (int i = 0; i < batch_; ++i) {
       req.set_query((*numbers_)[index[i]]);
@@ -421,7 +438,8 @@ class BatchWorker {
     }
   }
 
-  std::unique_ptr<lufd::v1::LookupService::Stub> stub_;
+  std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs_;
+  size_t next_stub_;
   const std::vector<std::string>* numbers_;
   std::mt19937_64 rng_;
   std::uniform_int_distribution<uint64_t> pick_;
@@ -530,7 +548,7 @@ int main(int argc, char** argv) {
   }
   for (int t = 0; batch > 0 && t < std::min(concurrency, 256); ++t) {
     batch_workers.push_back(std::make_unique<BatchWorker>(
-        channels[t % n_channels], &numbers, absl::GetFlag(FLAGS_seed) + t, plan,
+        channels, t % n_channels, &numbers, absl::GetFlag(FLAGS_seed) + t, plan,
         batch, seq));
   }
   for (int t = 0; batch == 0 && t < n_threads; ++t) {

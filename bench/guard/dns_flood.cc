@@ -18,10 +18,12 @@
 //  --mode=dot: an identified peer over DNS over TLS (RFC 7858) with a
 //    client certificate (--cert/--key, server verified against --ca) that
 //    asks NAPTR (DO bit) for the --names in file order, one pass, as fast
-//    as it can: --dot_window queries pipelined on one connection (lufd's
-//    max_tcp_queries_in_flight is 100), bounded by --duration_s. A
-//    connection the server closes is reopened (at most 100 times); queries
-//    in flight on it are counted lost. Counts rcodes, and the distinct
+//    as it can: one connection per --dot_ports entry (replicas; default
+//    --port), query k on connection k mod n, up to --dot_window queries
+//    pipelined on each (lufd's max_tcp_queries_in_flight is 100), bounded
+//    by --duration_s. A connection that fails (closed, or 5 s without an
+//    answer) is reopened (at most 100 times in all); queries in flight on
+//    it are counted lost. Counts rcodes, and the distinct
 //    names answered NOERROR with a NAPTR record in the answer section:
 //    what a harvester learned over this door.
 // Output: human-readable lines, then one `RESULT key=value ...` line.
@@ -48,6 +50,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -56,8 +59,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 
@@ -81,7 +86,10 @@ ABSL_FLAG(std::string, cert, "", "dot: client certificate chain (PEM).");
 ABSL_FLAG(std::string, key, "", "dot: client private key (PEM).");
 ABSL_FLAG(std::string, server_name, "localhost",
           "dot: the name to verify in the server certificate.");
-ABSL_FLAG(int, dot_window, 32, "dot: queries in flight on the connection.");
+ABSL_FLAG(int, dot_window, 32, "dot: queries in flight per connection.");
+ABSL_FLAG(std::string, dot_ports, "",
+          "dot: DoT ports, comma-separated (replicas); one connection each, "
+          "queries alternate between them. Empty: --port.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Abseil mutex deadlock detection (slow).");
 
@@ -625,6 +633,9 @@ class DotConnection {
     }
     return true;
   }
+  int fd() const { return fd_; }
+  // Whether TLS holds decrypted bytes not read yet (poll would not see them).
+  bool Pending() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
   void Close() {
     if (ssl_ != nullptr) {
       SSL_shutdown(ssl_);
@@ -686,8 +697,17 @@ int Dot() {
     return 2;
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  const sockaddr_in dst =
-      Addr(absl::GetFlag(FLAGS_server), absl::GetFlag(FLAGS_port));
+  std::vector<int> ports;
+  for (absl::string_view p :
+       absl::StrSplit(absl::GetFlag(FLAGS_dot_ports), ',', absl::SkipEmpty())) {
+    int port = 0;
+    if (!absl::SimpleAtoi(p, &port) || port <= 0 || port > 65535) {
+      std::fprintf(stderr, "dns_flood: bad --dot_ports\n");
+      return 2;
+    }
+    ports.push_back(port);
+  }
+  if (ports.empty()) ports.push_back(absl::GetFlag(FLAGS_port));
   const std::string host = absl::GetFlag(FLAGS_server_name);
   const int window = std::clamp(absl::GetFlag(FLAGS_dot_window), 1, 1000);
   const double duration_s =
@@ -695,70 +715,136 @@ int Dot() {
   const int64_t start = NowNs();
   const int64_t end = start + static_cast<int64_t>(duration_s * 1e9);
 
-  DotConnection conn(ctx);
+  // One connection per port (replica); query k goes to connection
+  // k % ports, so consecutive queries alternate between the replicas.
+  struct Conn {
+    explicit Conn(SSL_CTX* c) : tls(c) {}
+    DotConnection tls;
+    sockaddr_in dst{};
+    bool open = false;
+    absl::flat_hash_map<uint16_t, uint32_t> in_flight;  // DNS id -> name.
+  };
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int port : ports) {
+    conns.push_back(std::make_unique<Conn>(ctx));
+    conns.back()->dst = Addr(absl::GetFlag(FLAGS_server), port);
+    conns.back()->open = conns.back()->tls.Open(conns.back()->dst, host);
+    if (!conns.back()->open) {
+      std::fprintf(stderr, "dns_flood: DoT connection to port %d failed\n",
+                   port);
+      SSL_CTX_free(ctx);
+      return 1;
+    }
+  }
   Counts c;
   uint64_t sent = 0, lost = 0, reconnects = 0;
   absl::flat_hash_set<uint32_t> learned;
-  absl::flat_hash_map<uint16_t, uint32_t> in_flight;  // DNS id -> name.
   size_t next = 0;
   uint16_t id = 0;
   std::vector<uint8_t> resp;
-  bool open = conn.Open(dst, host);
-  if (!open) {
-    std::fprintf(stderr, "dns_flood: DoT connection to port %d failed\n",
-                 absl::GetFlag(FLAGS_port));
-    SSL_CTX_free(ctx);
-    return 1;
-  }
+  // A connection that failed: what was in flight on it is lost; reopened
+  // while there is work and time (at most 100 reconnects in all).
+  auto fail = [&](Conn& k) {
+    lost += k.in_flight.size();
+    k.in_flight.clear();
+    k.open = false;
+    k.tls.Close();
+  };
+  auto in_flight_total = [&] {
+    size_t n = 0;
+    for (auto& k : conns) n += k->in_flight.size();
+    return n;
+  };
   while (true) {
-    // Keep the window full while there are names and time left.
-    while (open && next < names.size() && NowNs() < end &&
-           static_cast<int>(in_flight.size()) < window) {
-      if (!conn.Send(MakeQuery(id, names[next]))) {
-        open = false;
+    const bool more = next < names.size() && NowNs() < end;
+    // Send in strict turn while the next connection has room.
+    while (next < names.size() && NowNs() < end) {
+      Conn& k = *conns[next % conns.size()];
+      if (!k.open) {
+        if (reconnects >= 100) break;
+        ++reconnects;
+        k.open = k.tls.Open(k.dst, host);
+        if (!k.open) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          break;
+        }
+      }
+      if (static_cast<int>(k.in_flight.size()) >= window) break;
+      if (!k.tls.Send(MakeQuery(id, names[next]))) {
+        fail(k);
         break;
       }
-      in_flight[id++] = static_cast<uint32_t>(next++);
+      k.in_flight[id++] = static_cast<uint32_t>(next++);
       ++sent;
     }
-    if (in_flight.empty() && (next >= names.size() || NowNs() >= end)) break;
-    if (open && !in_flight.empty() && conn.Receive(&resp) &&
-        resp.size() >= 12) {
-      auto it = in_flight.find(static_cast<uint16_t>((resp[0] << 8) | resp[1]));
-      if (it == in_flight.end()) continue;
-      c.Add(resp.data(), static_cast<ssize_t>(resp.size()));
-      if ((resp[3] & 0x0f) == 0 && HasNaptrAnswer(resp.data(), resp.size())) {
-        learned.insert(it->second);
-      }
-      in_flight.erase(it);
+    if (in_flight_total() == 0) {
+      if (!more || reconnects >= 100) break;
       continue;
     }
-    // The connection ended (or timed out): what was in flight is lost.
-    lost += in_flight.size();
-    in_flight.clear();
-    open = false;
-    if (NowNs() >= end || next >= names.size() || reconnects >= 100) break;
-    ++reconnects;
-    open = conn.Open(dst, host);
-    if (!open) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Read one answer from a connection that has one (TLS-buffered data
+    // first, then poll; 5 s without any answer fails them all).
+    Conn* ready = nullptr;
+    for (auto& k : conns) {
+      if (k->open && !k->in_flight.empty() && k->tls.Pending()) {
+        ready = k.get();
+        break;
+      }
+    }
+    if (ready == nullptr) {
+      std::vector<pollfd> pfds;
+      std::vector<Conn*> which;
+      for (auto& k : conns) {
+        if (k->open && !k->in_flight.empty()) {
+          pfds.push_back(pollfd{k->tls.fd(), POLLIN, 0});
+          which.push_back(k.get());
+        }
+      }
+      if (pfds.empty()) continue;
+      const int n = poll(pfds.data(), pfds.size(), 5000);
+      if (n <= 0) {
+        for (Conn* k : which) fail(*k);
+        continue;
+      }
+      for (size_t i = 0; i < pfds.size(); ++i) {
+        if (pfds[i].revents != 0) {
+          ready = which[i];
+          break;
+        }
+      }
+      if (ready == nullptr) continue;
+    }
+    if (!ready->tls.Receive(&resp) || resp.size() < 12) {
+      fail(*ready);
+      continue;
+    }
+    auto it =
+        ready->in_flight.find(static_cast<uint16_t>((resp[0] << 8) | resp[1]));
+    if (it == ready->in_flight.end()) continue;
+    c.Add(resp.data(), static_cast<ssize_t>(resp.size()));
+    if ((resp[3] & 0x0f) == 0 && HasNaptrAnswer(resp.data(), resp.size())) {
+      learned.insert(it->second);
+    }
+    ready->in_flight.erase(it);
   }
-  conn.Close();
+  conns.clear();
   SSL_CTX_free(ctx);
   const double secs = (NowNs() - start) / 1e9;
-  std::printf("dot: %.1f s: sent %" PRIu64 " (%.0f/s), responses %" PRIu64
-              " (NOERROR %" PRIu64 ", NXDOMAIN %" PRIu64 ", REFUSED %" PRIu64
-              ", other %" PRIu64 "), lost %" PRIu64 ", reconnects %" PRIu64
+  std::printf("dot: %zu connection(s), %.1f s: sent %" PRIu64
+              " (%.0f/s), responses %" PRIu64 " (NOERROR %" PRIu64
+              ", NXDOMAIN %" PRIu64 ", REFUSED %" PRIu64 ", other %" PRIu64
+              "), lost %" PRIu64 ", reconnects %" PRIu64
               "; distinct names answered with NAPTR %zu\n",
-              secs, sent, sent / secs, c.responses, c.noerror, c.nxdomain,
-              c.refused, c.other, lost, reconnects, learned.size());
+              ports.size(), secs, sent, sent / secs, c.responses, c.noerror,
+              c.nxdomain, c.refused, c.other, lost, reconnects, learned.size());
   std::printf("RESULT sent=%" PRIu64 " qps=%.0f responses=%" PRIu64
               " noerror=%" PRIu64 " nxdomain=%" PRIu64 " refused=%" PRIu64
               " other=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64
-              " distinct_naptr=%zu duration_s=%.1f\n",
+              " distinct_naptr=%zu connections=%zu duration_s=%.1f\n",
               sent, sent / secs, c.responses, c.noerror, c.nxdomain, c.refused,
-              c.other, lost, reconnects, learned.size(), secs);
+              c.other, lost, reconnects, learned.size(), ports.size(), secs);
   return c.responses > 0 ? 0 : 1;
 }
+
 }  // namespace
 
 int main(int argc, char** argv) {

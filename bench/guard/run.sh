@@ -33,10 +33,13 @@
 #           peer-ssp3 = TSIG key harv-key.) with distinct_numbers_per_day
 #           10,000 scans the numbers in order at full speed over four doors
 #           at once, one quarter of the list each: unary Lookup
-#           (lookup_load --sequential) and TSIG DNS (dnsperf -y, one pass)
-#           on replica A, BatchLookup (lookup_load --batch 100) and DoT
-#           (dns_flood --mode=dot, one pass) on replica B (with one
-#           replica, all on A). Meanwhile peer-ssp1 looks up at 1,000/s
+#           (lookup_load --sequential), BatchLookup (lookup_load --batch
+#           100), DoT (dns_flood --mode=dot, one pass) and TSIG DNS
+#           (dnsperf -y, one pass). With two replicas the first three
+#           alternate between A and B (per call, per stream, per query) and
+#           TSIG DNS goes to B (dnsperf takes one server);
+#           BENCH_GUARD_HARVEST_ALTERNATE=0 fixes unary and TSIG on A,
+#           BatchLookup and DoT on B. With one replica, all on A. Meanwhile peer-ssp1 looks up at 1,000/s
 #           (open loop) on replica A, after a baseline run alone. Distinct
 #           numbers the harvester got answered with SED (lookup_load
 #           distinct_found, dnsperf NOERROR over distinct names, dns_flood
@@ -57,7 +60,8 @@
 # Environment: LUFD_BUILD, BENCH_WORK (default /tmp/lufd-bench; this bench
 # uses $BENCH_WORK/guard), BENCH_NO_PIN (bench/lib.sh: lufd on CPU 0, load
 # generators on CPU 1), BENCH_GUARD_COUNT, BENCH_GUARD_SCENARIOS,
-# BENCH_GUARD_STORE, BENCH_GUARD_REPLICAS (harvest only),
+# BENCH_GUARD_STORE, BENCH_GUARD_REPLICAS and BENCH_GUARD_HARVEST_ALTERNATE
+# (harvest only),
 # BENCH_GUARD_S (seconds per cost run, default 10), BENCH_GUARD_FLOOD_S
 # (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_HARVEST_YAML
 # (lines added to the harvest's guard: section), BENCH_GUARD_HARVEST_NOBLOCK,
@@ -504,12 +508,13 @@ scenario_flood() {
 }
 
 # --------------------------------------------------------------- harvest
-# harvest_grpc_cmd PORT NUMBERS [flags...]: hc = the lookup_load command of
-# the harvester (peer-ssp3), sequential, against the gRPC port given.
+# harvest_grpc_cmd TARGETS NUMBERS [flags...]: hc = the lookup_load command
+# of the harvester (peer-ssp3), sequential, against the gRPC target(s)
+# given (host:port[,host:port]).
 harvest_grpc_cmd() {
-  local port="$1" nums="$2"
+  local targets="$1" nums="$2"
   shift 2
-  hc=("${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$port"
+  hc=("${pin_client[@]}" "$LOAD_BIN" --target "$targets"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
     --numbers "$nums" --sequential --duration_s "$HARVEST_S" --warmup_s 0 "$@")
 }
@@ -563,26 +568,38 @@ $extra"
   "${lc[@]}" >"$LOGS/$tag-legit.load" 2>&1 &
   pids+=($!)
   # The harvester, all four doors at once, one quarter of the numbers
-  # each, in order: unary Lookup and TSIG DNS on replica A, BatchLookup and
-  # DoT on replica B (with one replica, all on A).
-  local hc
-  harvest_grpc_cmd "$a_port" "$D/nums-q1.txt" --channels 4 --concurrency 32
+  # each, in order. With two replicas and BENCH_GUARD_HARVEST_ALTERNATE=1
+  # (default): unary Lookup alternates A/B per call, BatchLookup per
+  # stream, DoT per query (one connection to each), TSIG DNS (dnsperf: one
+  # server) on B. With =0: unary and TSIG on A, BatchLookup and DoT on B.
+  # With one replica, all on A.
+  local hc ra=A rb=B ru rbt rd rt u_t b_t d_p t_dns
+  [[ "$REPLICAS" == 1 ]] && rb=A
+  if [[ "$REPLICAS" == 2 && "${BENCH_GUARD_HARVEST_ALTERNATE:-1}" == 1 ]]; then
+    u_t="127.0.0.1:$a_port,127.0.0.1:$b_port" b_t="$u_t" d_p="$a_dot,$b_dot"
+    t_dns="$b_dns"
+    ru="A+B per call" rbt="A+B per stream" rd="A+B per query" rt="$rb"
+  else
+    u_t="127.0.0.1:$a_port" b_t="127.0.0.1:$b_port" d_p="$b_dot" t_dns="$a_dns"
+    ru="$ra" rbt="$rb" rd="$rb" rt="$ra"
+  fi
+  harvest_grpc_cmd "$u_t" "$D/nums-q1.txt" --channels 4 --concurrency 32
   cmd "${hc[*]}"
   "${hc[@]}" >"$LOGS/$tag-unary.load" 2>&1 &
   pids+=($!)
-  harvest_grpc_cmd "$b_port" "$D/nums-q2.txt" --channels 2 --concurrency 4 \
+  harvest_grpc_cmd "$b_t" "$D/nums-q2.txt" --channels 2 --concurrency 4 \
     --batch "$BATCH"
   cmd "${hc[*]}"
   "${hc[@]}" >"$LOGS/$tag-batch.load" 2>&1 &
   pids+=($!)
-  local dc=("${pin_client[@]}" "$FLOOD_BIN" --mode dot --port "$b_dot"
+  local dc=("${pin_client[@]}" "$FLOOD_BIN" --mode dot --dot_ports "$d_p"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
     --server_name localhost --names "$D/q-q4.txt" --dot_window 32
     --duration_s "$HARVEST_S")
   cmd "${dc[*]}"
   "${dc[@]}" >"$LOGS/$tag-dot.out" 2>&1 &
   pids+=($!)
-  DNS_PORT="$a_dns" dnsperf_run "$tag-dns" \
+  DNS_PORT="$t_dns" dnsperf_run "$tag-dns" \
     -y "hmac-sha256:harv-key.:$TSIG_HARV_SECRET" \
     -d "$D/q-q3.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
   pids+=($!)
@@ -605,19 +622,17 @@ $extra"
   record "${tag}"_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
   record "${tag}"_legit_p99_us "$(rfield "$lg" p99_us)"
   record "${tag}"_legit_p999_us "$(rfield "$lg" p999_us)"
-  local ra=A rb=B
-  [[ "$REPLICAS" == 1 ]] && rb=A
   # Per door: replica, sent, distinct numbers learned, refusals/errors.
   hv="$(grep '^RESULT' "$LOGS/$tag-unary.load" || echo RESULT)"
   local d_unary d_batch d_dns d_dot
   d_unary="$(rfield "$hv" distinct_found)"
-  record "${tag}"_unary_replica "$ra"
+  record "${tag}"_unary_replica "\"$ru\""
   record "${tag}"_unary_sent "$(rfield "$hv" sent)"
   record "${tag}"_unary_distinct "${d_unary:-0}"
   record "${tag}"_unary_errors "$(rfield "$hv" error_codes)"
   hv="$(grep '^RESULT' "$LOGS/$tag-batch.load" || echo RESULT)"
   d_batch="$(rfield "$hv" distinct_found)"
-  record "${tag}"_batch_replica "$rb"
+  record "${tag}"_batch_replica "\"$rbt\""
   record "${tag}"_batch_sent "$(rfield "$hv" sent)"
   record "${tag}"_batch_batches "$(rfield "$hv" batches)"
   record "${tag}"_batch_distinct "${d_batch:-0}"
@@ -625,13 +640,13 @@ $extra"
   local f="$LOGS/$tag-dns.dnsperf"
   # One pass over distinct names: each NOERROR is one number learned.
   d_dns="$(rcode "$f" NOERROR)"
-  record "${tag}"_dns_replica "$ra"
+  record "${tag}"_dns_replica "$rt"
   record "${tag}"_dns_sent "$(dp "$f" sent)"
   record "${tag}"_dns_distinct "$d_dns"
   record "${tag}"_dns_refused "$(rcode "$f" REFUSED)"
   hv="$(grep '^RESULT' "$LOGS/$tag-dot.out" || echo RESULT)"
   d_dot="$(rfield "$hv" distinct_naptr)"
-  record "${tag}"_dot_replica "$rb"
+  record "${tag}"_dot_replica "\"$rd\""
   record "${tag}"_dot_sent "$(rfield "$hv" sent)"
   record "${tag}"_dot_distinct "${d_dot:-0}"
   record "${tag}"_dot_refused "$(rfield "$hv" refused)"
