@@ -75,7 +75,7 @@ harvest_tables() {
   echo "| DoT, client certificate (dns_flood --mode dot) | $(hv "${t}_dot_replica") | $(hv "${t}_dot_sent") | $(hv "${t}_dot_distinct") | REFUSED $(hv "${t}_dot_refused"), lost $(hv "${t}_dot_lost") |"
   echo "| **all doors** | | | **$(hv "${t}_distinct_total")** = **$(hv "${t}_ratio")** x budget (target <= 1.05) | |"
   echo
-  echo "Bound stated in server/guard/guard.h for R = $(hv "${t}_replicas") replicas sharing the budget, chunk $(hv "${t}_chunk"): budget + R x chunk = $(hv "${t}_bound_start") from a standing start, about budget + 3 x R x chunk = $(hv "${t}_bound_worst") across window edges. Granted to the harvester in the store's guard_leases: $(hv "${t}_leased_total")."
+  echo "Bound stated in server/guard/guard.h for R = $(hv "${t}_replicas") replicas sharing the budget, chunk $(hv "${t}_chunk"): budget + R x chunk = $(hv "${t}_bound_start") from a standing start, about budget + 3 x R x chunk = $(hv "${t}_bound_worst") across window edges. Granted to the harvester in the store's guard_leases: $(hv "${t}_leased_total"); charged in the replicas' windows (guard explain): A $(hv "${t}_disclosed_a"), B $(hv "${t}_disclosed_b")."
   echo
   echo "| legit peer (iana-en:111) 1,000/s open loop on replica A | answered % | p99 µs | p99.9 µs | errors |"
   echo "|---|---|---|---|---|"

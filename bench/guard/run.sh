@@ -607,6 +607,15 @@ $extra"
   for p in "${pids[@]}"; do wait "$p" || true; done
   ctl admin guard explain iana-en:333 >"$LOGS/$tag-explain.txt" 2>&1 || true
   ctl admin guard status --all >"$LOGS/$tag-guard-status.txt" 2>&1 || true
+  # What each replica charged the harvester in its window (an item answered
+  # by both is charged on both, guard.h).
+  disclosed() { sed -n 's/^window.*disclosed \([0-9]*\).*/\1/p' "$1" | head -n 1; }
+  record "${tag}"_disclosed_a "$(disclosed "$LOGS/$tag-explain.txt")"
+  if [[ "$b_pid" != "$a_pid" ]]; then
+    LUFD_PORT="$b_port" ctl admin guard explain iana-en:333 \
+      >"$LOGS/$tag-b-explain.txt" 2>&1 || true
+    record "${tag}"_disclosed_b "$(disclosed "$LOGS/$tag-b-explain.txt")"
+  fi
   if [[ "$STORE" == postgres ]]; then
     record "${tag}"_leased_total "$(psql "$STORE_URL" -Atc "SELECT COALESCE(SUM(count), 0) FROM guard_leases WHERE identity = 'org iana-en:333'" 2>/dev/null || echo '?')"
   fi
