@@ -190,8 +190,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(int id, bool fast_reconnect) {
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
   }
   // Several targets (replicas): channel i connects to target i % n.
-  const std::vector<std::string> targets =
+  std::vector<std::string> targets =
       absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
+  if (targets.empty()) targets.push_back(absl::GetFlag(FLAGS_target));
   return grpc::CreateCustomChannel(targets[id % targets.size()],
                                    grpc::SslCredentials(ssl), args);
 }
