@@ -3,9 +3,11 @@
 // It opens --channels persistent channels, each with its own
 // ChannelArguments and GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL=1 (plus a distinct
 // channel-id argument), so each really is a separate TCP+TLS connection, as
-// separate peer SSPs would be. Calls use the async API: every --threads
-// thread owns one CompletionQueue and a share of the channels, the
-// concurrency and the rate.
+// separate peer SSPs would be. --target may list several servers
+// (replicas): channel i connects to the (i mod n)-th. Calls use the async
+// API: every --threads thread owns one CompletionQueue and a share of the
+// channels, the concurrency and the rate; a thread takes its channels in
+// turn, so with one thread consecutive calls alternate between replicas.
 //
 // Two disciplines:
 //  - closed loop (--rate=0): --concurrency calls are kept in flight; each
@@ -19,6 +21,15 @@
 // CSV whose first column is the number; a "tn" header is skipped).
 // The first --warmup_s seconds are not measured; the run is bounded by
 // --duration_s (at most 600).
+//
+// --batch=N (N > 0) uses BatchLookup instead: closed loop, --concurrency
+// threads (at most 256), thread i starting on channel i % --channels and
+// taking the next channel for each batch, each batch N requests on one
+// stream (request_id = its position in the batch), then reading the
+// answers; a stream the server ends early (e.g.
+// RESOURCE_EXHAUSTED once the caller is over a limit) counts one error of
+// that code, and the answers before it still count. Latency is per batch,
+// sent counts requests; "batches" is the number of streams.
 //
 // --wait_ok_s=T is the one-shot mode for time-to-serving: it retries one
 // Lookup every 20 ms (fast reconnect backoff) until it succeeds (and is
@@ -51,13 +62,18 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server host:port.");
+ABSL_FLAG(std::string, target, "127.0.0.1:50051",
+          "Server host:port, or several comma-separated (replicas): channel "
+          "i connects to the (i mod n)-th, and calls take the channels in "
+          "turn, so consecutive calls alternate between the targets.");
 ABSL_FLAG(std::string, ca, "", "CA bundle that signed the server cert (PEM).");
 ABSL_FLAG(std::string, cert, "", "Client certificate chain (PEM).");
 ABSL_FLAG(std::string, key, "", "Client private key (PEM).");
@@ -83,6 +99,9 @@ ABSL_FLAG(uint64_t, seed, 42, "Random seed for number selection.");
 ABSL_FLAG(bool, sequential, false,
           "Ask the --numbers in file order (shared by all threads, wrapping "
           "at the end) instead of at random: a harvester's scan.");
+ABSL_FLAG(int, batch, 0,
+          "Requests per BatchLookup stream; 0 = unary Lookup. Closed loop "
+          "only (--rate must be 0).");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Keep absl::Mutex deadlock detection on. Debian's Abseil is built "
           "without NDEBUG, so it is on by default and makes every lock (gRPC "
@@ -170,7 +189,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(int id, bool fast_reconnect) {
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
   }
-  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
+  // Several targets (replicas): channel i connects to target i % n.
+  std::vector<std::string> targets =
+      absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
+  if (targets.empty()) targets.push_back(absl::GetFlag(FLAGS_target));
+  return grpc::CreateCustomChannel(targets[id % targets.size()],
                                    grpc::SslCredentials(ssl), args);
 }
 
@@ -187,7 +210,7 @@ struct Call {
 struct WorkerResult {
   std::vector<int64_t> latencies_ns;  // OK calls scheduled in the window.
   uint64_t ok_in_window = 0;          // OK completions inside the window.
-  uint64_t found = 0, not_found = 0, skipped = 0, sent = 0;
+  uint64_t found = 0, not_found = 0, skipped = 0, sent = 0, batches = 0;
   // Every number answered found (any time, not only in the window): what a
   // harvester learned.
   absl::flat_hash_set<size_t> found_numbers;
@@ -342,6 +365,91 @@ class Worker {
   WorkerResult result_;
 };
 
+// --batch: one synchronous BatchLookup stream at a time per thread (the
+// harvester's door; no open loop, so the simple blocking API will do).
+class BatchWorker {
+ public:
+  BatchWorker(const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+              size_t first_channel, const std::vector<std::string>* numbers,
+              uint64_t seed, Plan plan, int batch,
+              std::atomic<uint64_t>* sequence)
+      : next_stub_(first_channel),
+        numbers_(numbers),
+        rng_(seed),
+        plan_(plan),
+        batch_(batch),
+        sequence_(sequence) {
+    for (const auto& c : channels) {
+      stubs_.push_back(lufd::v1::LookupService::NewStub(c));
+    }
+  }
+
+  void Run() {
+    while (NowNs() < plan_.end_ns) OneBatch();
+  }
+  WorkerResult& result() { return result_; }
+
+ private:
+  void OneBatch() {
+    const int64_t t0 = NowNs();
+    std::vector<size_t> index(batch_);
+    const uint64_t first =
+        sequence_ != nullptr ? sequence_->fetch_add(batch_) : 0;
+    for (int i = 0; i < batch_; ++i) {
+      index[i] =
+          (sequence_ != nullptr ? first + i : pick_(rng_)) % numbers_->size();
+    }
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(plan_.deadline_ms));
+    // Each batch on the next channel: with several --target replicas,
+    // consecutive batches alternate between them.
+    auto stream = stubs_[next_stub_++ % stubs_.size()]->BatchLookup(&ctx);
+    lufd::v1::LookupRequest req;
+    for (int i = 0; i < batch_; ++i) {
+      req.set_query((*numbers_)[index[i]]);
+      req.set_request_id(std::to_string(i));
+      ++result_.sent;
+      if (!stream->Write(req)) break;  // The server ended the stream.
+    }
+    stream->WritesDone();
+    ++result_.batches;
+    const bool in_window = t0 >= plan_.measure_ns && t0 < plan_.end_ns;
+    lufd::v1::LookupResponse resp;
+    while (stream->Read(&resp)) {
+      int i = -1;
+      if (!absl::SimpleAtoi(resp.request_id(), &i) || i < 0 || i >= batch_) {
+        continue;
+      }
+      if (resp.found()) result_.found_numbers.insert(index[i]);
+      if (in_window) {
+        ++result_.ok_in_window;
+        (resp.found() ? result_.found : result_.not_found)++;
+      }
+    }
+    grpc::Status status = stream->Finish();
+    if (status.ok()) {
+      if (in_window) result_.latencies_ns.push_back(NowNs() - t0);
+      return;
+    }
+    ++result_.errors[status.error_code()];
+    if (result_.first_error.empty()) {
+      result_.first_error =
+          absl::StrCat(status.error_code(), ": ", status.error_message());
+    }
+  }
+
+  std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs_;
+  size_t next_stub_;
+  const std::vector<std::string>* numbers_;
+  std::mt19937_64 rng_;
+  std::uniform_int_distribution<uint64_t> pick_;
+  Plan plan_;
+  const int batch_;
+  std::atomic<uint64_t>* sequence_;  // Null: random picks.
+  WorkerResult result_;
+};
+
 int WaitOk(const std::vector<std::string>& numbers) {
   const int64_t start = NowNs();
   const int64_t limit =
@@ -430,8 +538,21 @@ int main(int argc, char** argv) {
             0,
             absl::GetFlag(FLAGS_deadline_ms)};
   std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<BatchWorker>> batch_workers;
   std::atomic<uint64_t> sequence{0};
-  for (int t = 0; t < n_threads; ++t) {
+  std::atomic<uint64_t>* seq =
+      absl::GetFlag(FLAGS_sequential) ? &sequence : nullptr;
+  const int batch = absl::GetFlag(FLAGS_batch);
+  if (batch > 0 && rate > 0) {
+    std::fprintf(stderr, "lookup_load: --batch is closed loop (--rate=0)\n");
+    return 2;
+  }
+  for (int t = 0; batch > 0 && t < std::min(concurrency, 256); ++t) {
+    batch_workers.push_back(std::make_unique<BatchWorker>(
+        channels, t % n_channels, &numbers, absl::GetFlag(FLAGS_seed) + t, plan,
+        batch, seq));
+  }
+  for (int t = 0; batch == 0 && t < n_threads; ++t) {
     std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs;
     for (int c = t; c < n_channels; c += n_threads) {
       stubs.push_back(lufd::v1::LookupService::NewStub(channels[c]));
@@ -439,8 +560,7 @@ int main(int argc, char** argv) {
     Plan p = plan;
     p.concurrency = concurrency / n_threads + (t < concurrency % n_threads);
     workers.push_back(std::make_unique<Worker>(
-        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p,
-        absl::GetFlag(FLAGS_sequential) ? &sequence : nullptr));
+        std::move(stubs), &numbers, absl::GetFlag(FLAGS_seed) + t, p, seq));
   }
 
   // CPU use during the measured window only: sample at its edges.
@@ -460,12 +580,17 @@ int main(int argc, char** argv) {
       Clock::time_point(std::chrono::nanoseconds(start)));
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
+  for (auto& w : batch_workers) threads.emplace_back([&w] { w->Run(); });
   for (auto& t : threads) t.join();
   sampler.join();
 
   WorkerResult all;
-  for (auto& w : workers) {
-    WorkerResult& r = w->result();
+  std::vector<WorkerResult*> results;
+  for (auto& w : workers) results.push_back(&w->result());
+  for (auto& w : batch_workers) results.push_back(&w->result());
+  for (WorkerResult* rp : results) {
+    WorkerResult& r = *rp;
+    all.batches += r.batches;
     all.latencies_ns.insert(all.latencies_ns.end(), r.latencies_ns.begin(),
                             r.latencies_ns.end());
     all.ok_in_window += r.ok_in_window;
@@ -490,11 +615,13 @@ int main(int argc, char** argv) {
   const double server_cpu =
       server_pid > 0 ? (server_cpu1 - server_cpu0) / duration_s : -1;
 
-  std::printf("target %s, %d channels, %d threads, concurrency %d, %s\n",
-              absl::GetFlag(FLAGS_target).c_str(), n_channels, n_threads,
-              concurrency,
-              rate > 0 ? absl::StrFormat("open loop at %.0f/s", rate).c_str()
-                       : "closed loop");
+  std::printf(
+      "target %s, %d channels, %d threads, concurrency %d, %s\n",
+      absl::GetFlag(FLAGS_target).c_str(), n_channels, n_threads, concurrency,
+      rate > 0 ? absl::StrFormat("open loop at %.0f/s", rate).c_str()
+      : batch > 0
+          ? absl::StrFormat("closed loop, BatchLookup of %d", batch).c_str()
+          : "closed loop");
   std::printf("measured %.1f s after %.1f s warmup: %" PRIu64
               " OK (%.0f lookups/s), %" PRIu64 " errors, %" PRIu64
               " skipped, %" PRIu64 " found, %" PRIu64 " not found\n",
@@ -515,13 +642,16 @@ int main(int argc, char** argv) {
       " skipped=%" PRIu64 " found=%" PRIu64 " not_found=%" PRIu64
       " p50_us=%.0f p90_us=%.0f p99_us=%.0f p999_us=%.0f max_us=%.0f"
       " client_cpu=%.2f server_cpu=%.2f rate=%.0f channels=%d concurrency=%d"
-      " duration_s=%.1f sent=%" PRIu64 " distinct_found=%zu\n",
+      " duration_s=%.1f sent=%" PRIu64
+      " distinct_found=%zu batch=%d"
+      " batches=%" PRIu64 "\n",
       rps, all.ok_in_window, errors,
       error_codes.empty() ? "-" : error_codes.c_str(), all.skipped, all.found,
       all.not_found, Percentile(l, 0.5), Percentile(l, 0.9),
       Percentile(l, 0.99), Percentile(l, 0.999),
       l.empty() ? 0.0 : l.back() / 1000.0, client_cpu, server_cpu, rate,
-      n_channels, concurrency, duration_s, all.sent, all.found_numbers.size());
+      n_channels, concurrency, duration_s, all.sent, all.found_numbers.size(),
+      batch, all.batches);
   const bool missing = absl::GetFlag(FLAGS_expect_found) && all.not_found > 0;
   return (errors == 0 && !missing && all.ok_in_window > 0) ? 0 : 1;
 }

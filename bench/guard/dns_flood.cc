@@ -1,5 +1,5 @@
-// dns_flood: the two anonymous DNS clients of bench/guard/run.sh's flood
-// scenario, one process each.
+// dns_flood: the DNS clients of bench/guard/run.sh: the two anonymous ones
+// of the flood scenario and the harvest's DoT harvester, one process each.
 //
 //  --mode=flood: random-miss NAPTR queries (DO bit) from --sources UDP
 //    sockets bound to 127.0.x.1 (x = 1..sources; loopback accepts any 127/8
@@ -15,13 +15,26 @@
 //    or the TCP retry) within --timeout_ms of the UDP send. Prints, per
 //    second of sending, sent / answered / TC / retried over TCP, and the
 //    answered share overall and from the second second on.
+//  --mode=dot: an identified peer over DNS over TLS (RFC 7858) with a
+//    client certificate (--cert/--key, server verified against --ca) that
+//    asks NAPTR (DO bit) for the --names in file order, one pass, as fast
+//    as it can: one connection per --dot_ports entry (replicas; default
+//    --port), query k on connection k mod n, up to --dot_window queries
+//    pipelined on each (lufd's max_tcp_queries_in_flight is 100), bounded
+//    by --duration_s. A connection that fails (closed, or 5 s without an
+//    answer) is reopened (at most 100 times in all); queries in flight on
+//    it are counted lost. Counts rcodes, and the distinct
+//    names answered NOERROR with a NAPTR record in the answer section:
+//    what a harvester learned over this door.
 // Output: human-readable lines, then one `RESULT key=value ...` line.
-// Network traffic to 127.0.0.0/8 only. Not a test; bench/guard/run.sh runs
-// it by hand.
+// Network traffic to 127.0.0.0/8 only (--server is an IPv4 address). Not a
+// test; bench/guard/run.sh runs it by hand.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -37,18 +50,23 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
 
-ABSL_FLAG(std::string, mode, "flood", "flood | legit");
+ABSL_FLAG(std::string, mode, "flood", "flood | legit | dot");
 ABSL_FLAG(std::string, server, "127.0.0.1", "Server IPv4 address.");
 ABSL_FLAG(int, port, 53, "Server port (UDP, and TCP for the retries).");
 ABSL_FLAG(double, duration_s, 10, "Seconds of sending (<= 600).");
@@ -58,11 +76,20 @@ ABSL_FLAG(std::string, zone, "e164.arpa.", "flood: zone of the names.");
 ABSL_FLAG(std::string, digits_prefix, "1",
           "flood: random numbers are this prefix + random digits (11 in all).");
 ABSL_FLAG(std::string, legit_source, "127.0.200.1", "legit: source address.");
-ABSL_FLAG(std::string, names, "", "legit: file of query names.");
+ABSL_FLAG(std::string, names, "", "legit, dot: file of query names.");
 ABSL_FLAG(double, rate, 1000, "legit: queries/s.");
 ABSL_FLAG(int, timeout_ms, 1000, "legit: answer deadline per query.");
 ABSL_FLAG(int, tcp_threads, 4, "legit: TCP retry connections.");
 ABSL_FLAG(uint64_t, seed, 1, "Random seed.");
+ABSL_FLAG(std::string, ca, "", "dot: CA bundle that signed the server cert.");
+ABSL_FLAG(std::string, cert, "", "dot: client certificate chain (PEM).");
+ABSL_FLAG(std::string, key, "", "dot: client private key (PEM).");
+ABSL_FLAG(std::string, server_name, "localhost",
+          "dot: the name to verify in the server certificate.");
+ABSL_FLAG(int, dot_window, 32, "dot: queries in flight per connection.");
+ABSL_FLAG(std::string, dot_ports, "",
+          "dot: DoT ports, comma-separated (replicas); one connection each, "
+          "queries alternate between them. Empty: --port.");
 ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Abseil mutex deadlock detection (slow).");
 
@@ -537,17 +564,300 @@ int Legit() {
   return answered > 0 ? 0 : 1;
 }
 
+// ------------------------------------------------------------------- dot
+
+// Whether a DNS response (wire form) has a NAPTR record in its answer
+// section. Skips the question section's names (compression pointers end a
+// name) rather than trusting the answer's owner to match.
+bool HasNaptrAnswer(const uint8_t* p, size_t n) {
+  if (n < 12) return false;
+  const int qd = (p[4] << 8) | p[5];
+  const int an = (p[6] << 8) | p[7];
+  size_t off = 12;
+  auto skip_name = [&]() -> bool {
+    while (off < n) {
+      const uint8_t len = p[off];
+      if (len == 0) {
+        ++off;
+        return true;
+      }
+      if ((len & 0xc0) == 0xc0) {
+        off += 2;
+        return off <= n;
+      }
+      off += 1 + len;
+    }
+    return false;
+  };
+  for (int i = 0; i < qd; ++i) {
+    if (!skip_name()) return false;
+    off += 4;
+  }
+  for (int i = 0; i < an; ++i) {
+    if (!skip_name() || off + 10 > n) return false;
+    const int type = (p[off] << 8) | p[off + 1];
+    if (type == kNaptr) return true;
+    const int rdlen = (p[off + 8] << 8) | p[off + 9];
+    off += 10 + rdlen;
+  }
+  return false;
+}
+
+class DotConnection {
+ public:
+  explicit DotConnection(SSL_CTX* ctx) : ctx_(ctx) {}
+  ~DotConnection() { Close(); }
+
+  bool Open(const sockaddr_in& dst, const std::string& host) {
+    Close();
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) return false;
+    timeval tv{5, 0};  // Bounds every blocking read and write.
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd_, reinterpret_cast<const sockaddr*>(&dst), sizeof dst) !=
+        0) {
+      Close();
+      return false;
+    }
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, host.c_str());
+    SSL_set1_host(ssl_, host.c_str());
+    if (SSL_connect(ssl_) != 1) {
+      ERR_print_errors_fp(stderr);
+      Close();
+      return false;
+    }
+    return true;
+  }
+  int fd() const { return fd_; }
+  // Whether TLS holds decrypted bytes not read yet (poll would not see them).
+  bool Pending() const { return ssl_ != nullptr && SSL_pending(ssl_) > 0; }
+  void Close() {
+    if (ssl_ != nullptr) {
+      SSL_shutdown(ssl_);
+      SSL_free(ssl_);
+      ssl_ = nullptr;
+    }
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+  bool Send(const std::string& query) {
+    std::string msg;
+    msg.push_back(static_cast<char>(query.size() >> 8));
+    msg.push_back(static_cast<char>(query.size() & 0xff));
+    msg += query;
+    return SSL_write(ssl_, msg.data(), static_cast<int>(msg.size())) ==
+           static_cast<int>(msg.size());
+  }
+  // One length-prefixed message into `out`; false when the connection ended
+  // (or nothing came for 5 s).
+  bool Receive(std::vector<uint8_t>* out) {
+    uint8_t len[2];
+    if (!ReadFull(len, 2)) return false;
+    out->resize((len[0] << 8) | len[1]);
+    return ReadFull(out->data(), out->size());
+  }
+
+ private:
+  bool ReadFull(uint8_t* p, size_t n) {
+    while (n > 0) {
+      const int got = SSL_read(ssl_, p, static_cast<int>(n));
+      if (got <= 0) return false;
+      p += got;
+      n -= got;
+    }
+    return true;
+  }
+
+  SSL_CTX* ctx_;
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+};
+
+int Dot() {
+  const std::vector<std::string> names = LoadNames(absl::GetFlag(FLAGS_names));
+  if (names.empty()) {
+    std::fprintf(stderr, "dns_flood: no names in --names\n");
+    return 2;
+  }
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  if (SSL_CTX_load_verify_locations(ctx, absl::GetFlag(FLAGS_ca).c_str(),
+                                    nullptr) != 1 ||
+      SSL_CTX_use_certificate_chain_file(
+          ctx, absl::GetFlag(FLAGS_cert).c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, absl::GetFlag(FLAGS_key).c_str(),
+                                  SSL_FILETYPE_PEM) != 1) {
+    ERR_print_errors_fp(stderr);
+    std::fprintf(stderr, "dns_flood: cannot load --ca/--cert/--key\n");
+    return 2;
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  std::vector<int> ports;
+  for (absl::string_view p :
+       absl::StrSplit(absl::GetFlag(FLAGS_dot_ports), ',', absl::SkipEmpty())) {
+    int port = 0;
+    if (!absl::SimpleAtoi(p, &port) || port <= 0 || port > 65535) {
+      std::fprintf(stderr, "dns_flood: bad --dot_ports\n");
+      return 2;
+    }
+    ports.push_back(port);
+  }
+  if (ports.empty()) ports.push_back(absl::GetFlag(FLAGS_port));
+  const std::string host = absl::GetFlag(FLAGS_server_name);
+  const int window = std::clamp(absl::GetFlag(FLAGS_dot_window), 1, 1000);
+  const double duration_s =
+      std::clamp(absl::GetFlag(FLAGS_duration_s), 0.1, 600.0);
+  const int64_t start = NowNs();
+  const int64_t end = start + static_cast<int64_t>(duration_s * 1e9);
+
+  // One connection per port (replica); query k goes to connection
+  // k % ports, so consecutive queries alternate between the replicas.
+  struct Conn {
+    explicit Conn(SSL_CTX* c) : tls(c) {}
+    DotConnection tls;
+    sockaddr_in dst{};
+    bool open = false;
+    absl::flat_hash_map<uint16_t, uint32_t> in_flight;  // DNS id -> name.
+  };
+  std::vector<std::unique_ptr<Conn>> conns;
+  for (int port : ports) {
+    conns.push_back(std::make_unique<Conn>(ctx));
+    conns.back()->dst = Addr(absl::GetFlag(FLAGS_server), port);
+    conns.back()->open = conns.back()->tls.Open(conns.back()->dst, host);
+    if (!conns.back()->open) {
+      std::fprintf(stderr, "dns_flood: DoT connection to port %d failed\n",
+                   port);
+      SSL_CTX_free(ctx);
+      return 1;
+    }
+  }
+  Counts c;
+  uint64_t sent = 0, lost = 0, reconnects = 0;
+  absl::flat_hash_set<uint32_t> learned;
+  size_t next = 0;
+  uint16_t id = 0;
+  std::vector<uint8_t> resp;
+  // A connection that failed: what was in flight on it is lost; reopened
+  // while there is work and time (at most 100 reconnects in all).
+  auto fail = [&](Conn& k) {
+    lost += k.in_flight.size();
+    k.in_flight.clear();
+    k.open = false;
+    k.tls.Close();
+  };
+  auto in_flight_total = [&] {
+    size_t n = 0;
+    for (auto& k : conns) n += k->in_flight.size();
+    return n;
+  };
+  while (true) {
+    const bool more = next < names.size() && NowNs() < end;
+    // Send in strict turn while the next connection has room.
+    while (next < names.size() && NowNs() < end) {
+      Conn& k = *conns[next % conns.size()];
+      if (!k.open) {
+        if (reconnects >= 100) break;
+        ++reconnects;
+        k.open = k.tls.Open(k.dst, host);
+        if (!k.open) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          break;
+        }
+      }
+      if (static_cast<int>(k.in_flight.size()) >= window) break;
+      if (!k.tls.Send(MakeQuery(id, names[next]))) {
+        fail(k);
+        break;
+      }
+      k.in_flight[id++] = static_cast<uint32_t>(next++);
+      ++sent;
+    }
+    if (in_flight_total() == 0) {
+      if (!more || reconnects >= 100) break;
+      continue;
+    }
+    // Read one answer from a connection that has one (TLS-buffered data
+    // first, then poll; 5 s without any answer fails them all).
+    Conn* ready = nullptr;
+    for (auto& k : conns) {
+      if (k->open && !k->in_flight.empty() && k->tls.Pending()) {
+        ready = k.get();
+        break;
+      }
+    }
+    if (ready == nullptr) {
+      std::vector<pollfd> pfds;
+      std::vector<Conn*> which;
+      for (auto& k : conns) {
+        if (k->open && !k->in_flight.empty()) {
+          pfds.push_back(pollfd{k->tls.fd(), POLLIN, 0});
+          which.push_back(k.get());
+        }
+      }
+      if (pfds.empty()) continue;
+      const int n = poll(pfds.data(), pfds.size(), 5000);
+      if (n <= 0) {
+        for (Conn* k : which) fail(*k);
+        continue;
+      }
+      for (size_t i = 0; i < pfds.size(); ++i) {
+        if (pfds[i].revents != 0) {
+          ready = which[i];
+          break;
+        }
+      }
+      if (ready == nullptr) continue;
+    }
+    if (!ready->tls.Receive(&resp) || resp.size() < 12) {
+      fail(*ready);
+      continue;
+    }
+    auto it =
+        ready->in_flight.find(static_cast<uint16_t>((resp[0] << 8) | resp[1]));
+    if (it == ready->in_flight.end()) continue;
+    c.Add(resp.data(), static_cast<ssize_t>(resp.size()));
+    if ((resp[3] & 0x0f) == 0 && HasNaptrAnswer(resp.data(), resp.size())) {
+      learned.insert(it->second);
+    }
+    ready->in_flight.erase(it);
+  }
+  conns.clear();
+  SSL_CTX_free(ctx);
+  const double secs = (NowNs() - start) / 1e9;
+  std::printf("dot: %zu connection(s), %.1f s: sent %" PRIu64
+              " (%.0f/s), responses %" PRIu64 " (NOERROR %" PRIu64
+              ", NXDOMAIN %" PRIu64 ", REFUSED %" PRIu64 ", other %" PRIu64
+              "), lost %" PRIu64 ", reconnects %" PRIu64
+              "; distinct names answered with NAPTR %zu\n",
+              ports.size(), secs, sent, sent / secs, c.responses, c.noerror,
+              c.nxdomain, c.refused, c.other, lost, reconnects, learned.size());
+  std::printf("RESULT sent=%" PRIu64 " qps=%.0f responses=%" PRIu64
+              " noerror=%" PRIu64 " nxdomain=%" PRIu64 " refused=%" PRIu64
+              " other=%" PRIu64 " lost=%" PRIu64 " reconnects=%" PRIu64
+              " distinct_naptr=%zu connections=%zu duration_s=%.1f\n",
+              sent, sent / secs, c.responses, c.noerror, c.nxdomain, c.refused,
+              c.other, lost, reconnects, learned.size(), ports.size(), secs);
+  return c.responses > 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   lufd::bench::InitProgram(
       argc, argv,
-      "Anonymous DNS flood (--mode=flood) or a legitimate resolver "
-      "(--mode=legit) against lufd, for bench/guard/run.sh.",
+      "Anonymous DNS flood (--mode=flood), a legitimate resolver "
+      "(--mode=legit) or a DoT peer walking names (--mode=dot) against "
+      "lufd, for bench/guard/run.sh.",
       FLAGS_mutex_deadlock_detection);
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "flood") return Flood();
   if (mode == "legit") return Legit();
-  std::fprintf(stderr, "dns_flood: --mode must be flood or legit\n");
+  if (mode == "dot") return Dot();
+  std::fprintf(stderr, "dns_flood: --mode must be flood, legit or dot\n");
   return 2;
 }

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # bench/guard/run.sh: the guard's benchmarks (issue 9, "Benchmarks"), one
 # command; builds nothing. Scenarios (BENCH_GUARD_SCENARIOS, default
-# "cost flood harvest"), all against one lufd (SQLite, gRPC + DNS on
-# 127.0.0.1, one DNS worker, online DNSSEC P-256, covering denial) serving
-# BENCH_GUARD_COUNT (default 100000) numbers from bench/gen_numbers, in a
-# public SED group also offered to the peers:
+# "cost flood harvest"), against lufd (gRPC + DNS on 127.0.0.1, one DNS
+# worker, online DNSSEC P-256, covering denial) serving BENCH_GUARD_COUNT
+# (default 100000) numbers from bench/gen_numbers, in a public SED group
+# also offered to the peers. The store (BENCH_GUARD_STORE): "sqlite"
+# (default; one file, migrated, imported and signed ahead once per COUNT
+# and reused) or "postgres" (a throw-away PostgreSQL 15 cluster in
+# $BENCH_WORK/guard/pg via tests/support/pg-harness.sh, set up on every
+# run, deleted at exit). cost and flood use one lufd:
 #
 #  cost     guard.enabled true (every identity far under generous limits)
 #           vs false, alternating on/off/on/off (BENCH_GUARD_ROUNDS pairs,
@@ -21,30 +25,54 @@
 #           responder line lufd logs at stop). Targets: peer >= 99.9 %,
 #           resolver >= 99 % from second 2. Also once with the guard off
 #           (BENCH_GUARD_FLOOD_OFF=0 skips that) for comparison.
-#  harvest  org iana-en:333 (peer-ssp3 certificate and TSIG key harv-key.)
-#           with distinct_numbers_per_day 10,000 scans the numbers in order
-#           at full speed, over unary Lookup (lookup_load --sequential, the
-#           first half of the list) and TSIG DNS (dnsperf -y, the second
-#           half, one pass) at the same time, while peer-ssp1 looks up at
-#           1,000/s (open loop). Distinct numbers the harvester got answered
-#           with SED (lookup_load distinct_found + dnsperf NOERROR over
-#           distinct names) <= 1.05 x 10,000; legitimate peer >= 99.9 %
-#           answered, p99 <= 2 ms. Single lufd (the replica-shared budget
-#           is not on this branch).
+#  harvest  BENCH_GUARD_REPLICAS lufd (1 or 2; default 2 on postgres, 1 on
+#           sqlite) on the one store, each with a DoT listener (client
+#           certificate optional) and, on postgres, guard.shared: true
+#           (the disclosure budget leased from the store, ledger_sync.h).
+#           Org iana-en:333 (one identity on every door: certificate
+#           peer-ssp3 = TSIG key harv-key.) with distinct_numbers_per_day
+#           10,000 scans the numbers in order at full speed over four doors
+#           at once, one quarter of the list each: unary Lookup
+#           (lookup_load --sequential), BatchLookup (lookup_load --batch
+#           100), DoT (dns_flood --mode=dot, one pass) and TSIG DNS
+#           (dnsperf -y, one pass). With two replicas the first three
+#           alternate between A and B (per call, per stream, per query) and
+#           TSIG DNS goes to B (dnsperf takes one server);
+#           BENCH_GUARD_HARVEST_ALTERNATE=0 fixes unary and TSIG on A,
+#           BatchLookup and DoT on B. With one replica, all on A. Meanwhile peer-ssp1 looks up at 1,000/s
+#           (open loop) on replica A, after a baseline run alone. Distinct
+#           numbers the harvester got answered with SED (lookup_load
+#           distinct_found, dnsperf NOERROR over distinct names, dns_flood
+#           distinct_naptr), per door and in total, <= 1.05 x 10,000, next
+#           to guard.h's bound (budget + R x chunk, about budget + 3 x R x
+#           chunk across window edges) and the leases granted in the store;
+#           legitimate peer >= 99.9 % answered, p99 <= 2 ms. Run twice, each
+#           with fresh lufd and (postgres) the lease table emptied: with the
+#           guard's defaults (the offence rule blocks the harvester after
+#           1,000 refusals), then, unless BENCH_GUARD_HARVEST_NOBLOCK=0,
+#           with offence_denials out of reach, so only the disclosure budget
+#           holds it (results harvest_noblock_*).
 #
 # Usage: LUFD_BUILD=build bench/guard/run.sh
+#        BENCH_GUARD_STORE=postgres BENCH_GUARD_SCENARIOS=harvest bench/guard/run.sh
 #        bench/guard/run.sh --render-only    (rewrite RESULTS.md only)
 # Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load dns_flood
 # Environment: LUFD_BUILD, BENCH_WORK (default /tmp/lufd-bench; this bench
 # uses $BENCH_WORK/guard), BENCH_NO_PIN (bench/lib.sh: lufd on CPU 0, load
 # generators on CPU 1), BENCH_GUARD_COUNT, BENCH_GUARD_SCENARIOS,
+# BENCH_GUARD_STORE, BENCH_GUARD_REPLICAS and BENCH_GUARD_HARVEST_ALTERNATE
+# (harvest only),
 # BENCH_GUARD_S (seconds per cost run, default 10), BENCH_GUARD_FLOOD_S
-# (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_ANON_RATE
+# (default 15), BENCH_GUARD_HARVEST_S (default 15), BENCH_GUARD_HARVEST_YAML
+# (lines added to the harvest's guard: section), BENCH_GUARD_HARVEST_NOBLOCK,
+# BENCH_GUARD_ANON_RATE
 # (anonymous lookups/s per prefix in the flood run, default 1100, with
 # miss_cost 4: the resolver's 1,000/s of hits must fit, a flooding /24
 # sending misses at more than 275/s must not), BENCH_GUARD_FLOOD_MAX_QPS (0 = unbounded).
 # Results: $BENCH_WORK/guard/results.env, logs/ and commands.txt there, and
-# bench/guard/RESULTS.md. Not run by ctest/CI.
+# bench/guard/RESULTS.md when all three scenarios ran (else
+# $BENCH_WORK/guard/RESULTS.md; bench/guard/render.sh can take the harvest
+# from a second run's results). Not run by ctest/CI.
 BENCH_WORK="${BENCH_WORK:-/tmp/lufd-bench}"
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -65,12 +93,29 @@ ROUNDS="${BENCH_GUARD_ROUNDS:-3}"
 ANON_RATE="${BENCH_GUARD_ANON_RATE:-1100}"
 BUDGET=10000
 APEX="e164.arpa."
+STORE="${BENCH_GUARD_STORE:-sqlite}"
+[[ "$STORE" == sqlite || "$STORE" == postgres ]] ||
+  { echo "BENCH_GUARD_STORE must be sqlite or postgres" >&2; exit 2; }
+if [[ "$STORE" == postgres ]]; then
+  REPLICAS="${BENCH_GUARD_REPLICAS:-2}"
+else
+  REPLICAS="${BENCH_GUARD_REPLICAS:-1}"
+fi
+[[ "$REPLICAS" == 1 || "$REPLICAS" == 2 ]] ||
+  { echo "BENCH_GUARD_REPLICAS must be 1 or 2" >&2; exit 2; }
+BATCH=100
 
 render() { "$BENCH_DIR/guard/render.sh" "$RESULTS_ENV" "$CMDS" >"$OUT_MD"; }
 if [[ "${1:-}" == --render-only ]]; then
   render
   exit 0
 fi
+# A run of only some scenarios would leave the committed RESULTS.md with
+# empty tables: it writes $G/RESULTS.md instead (render.sh can merge a
+# harvest-only run into a full run's tables).
+for s in cost flood harvest; do
+  [[ " $SCENARIOS " == *" $s "* ]] || OUT_MD="$G/RESULTS.md"
+done
 
 mkdir -p "$G" "$LOGS"
 chmod 755 "$BENCH_WORK" "$G"
@@ -87,7 +132,9 @@ if [[ -n "${BENCH_GUARD_NICE:-}" ]]; then
   pin_client=(nice -n "$BENCH_GUARD_NICE" "${pin_client[@]}")
   legit_pre=(nice -n "$((BENCH_GUARD_NICE - 5))")
 fi
-for t in dnsperf dig sqlite3 taskset; do
+tools=(dnsperf dig sqlite3 taskset)
+[[ "$STORE" == postgres ]] && tools+=(psql)
+for t in "${tools[@]}"; do
   command -v "$t" >/dev/null || bdie "$t not installed"
 done
 LUFD_BIN="$(find_bin lufd)"
@@ -104,6 +151,7 @@ record load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 record cpus "$(nproc)"
 record pinning "${pin_server[*]:-none} (lufd) / ${pin_client[*]:-none} (generators)"
 record count "$COUNT"
+record store "$STORE"
 # cmd ARGS...: log the exact command line to commands.txt.
 cmd() { echo "$*" >>"$CMDS"; }
 
@@ -134,29 +182,50 @@ if [[ ! -s "$D/q-mix.txt" ]]; then
   head -n $((COUNT / 2)) "$NUMS" >"$D/nums-first-half.txt"
   tail -n +$((COUNT / 2 + 1)) "$NUMS" | qnames /dev/stdin >"$D/q-second-half.txt"
 fi
+# The harvester's four doors: the number list in quarters, in order.
+if [[ ! -s "$D/q-q4.txt" ]]; then
+  q=$(((COUNT + 3) / 4))
+  split -d -a 1 -l "$q" "$NUMS" "$D/nums-q"
+  for i in 1 2 3 4; do mv "$D/nums-q$((i - 1))" "$D/nums-q$i.txt"; done
+  qnames "$D/nums-q3.txt" >"$D/q-q3.txt"
+  qnames "$D/nums-q4.txt" >"$D/q-q4.txt"
+fi
 record mix_lines "$(wc -l <"$D/q-mix.txt")"
 
 # --------------------------------------------------------------- lufd
 
 DB="$G/registry-$COUNT.db"
 KEYS="$G/keys-$COUNT"
+STORE_URL="sqlite:$DB"
+[[ "$STORE" == postgres ]] && KEYS="$G/keys-pg"
 DNS_PORT=""
+DOT_PORT=""  # Set: conf adds a DoT listener (client certificate optional).
 TSIG_PEER_SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
 TSIG_HARV_SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
 
 # conf NAME GUARD-YAML: $G/NAME.yaml (gRPC on a kernel-chosen port, DNS on
-# $DNS_PORT, the guard section given).
+# $DNS_PORT, DoT on $DOT_PORT when set, the store $STORE_URL, the guard
+# section given).
 conf() {
+  local dot=""
+  [[ -n "$DOT_PORT" ]] && dot="  dot:
+    listen: \"127.0.0.1:$DOT_PORT\"
+    client_cert: \"optional\"
+    tls:
+      cert_file: \"$PKI/server.pem\"
+      key_file: \"$PKI/server.key\"
+      client_ca_file: \"$PKI/ca.pem\""
   cat >"$G/$1.yaml" <<EOF
 $(bench_grpc_yaml)
 store:
-  url: "sqlite:$DB"
+  url: "$STORE_URL"
   migrate_on_start: false
 log:
   level: "info"
 dns:
   listen: ["127.0.0.1:$DNS_PORT"]
   workers: 1
+$dot
   zones:
     - name: "$APEX"
   dnssec:
@@ -215,16 +284,27 @@ responder() {
 
 # The registry: migrated, bootstrapped, provisioned, imported and signed
 # ahead once per COUNT (reused by later runs).
+# With BENCH_GUARD_STORE=postgres: a throw-away PostgreSQL 15 cluster in
+# $G/pg (tests/support/pg-harness.sh: initdb, a free loopback port, the
+# unix socket in that directory; stopped and deleted at exit), set up on
+# every run.
 setup_registry() {
   DNS_PORT="$(free_port)"
-  if [[ -s "$DB" && -s "$G/registry-$COUNT.ready" ]]; then
+  if [[ "$STORE" == postgres ]]; then
+    rm -rf "$G/pg"
+    pg_start_bench "$G/pg"
+    STORE_URL="$PG_URL"
+    record registry "PostgreSQL 15 cluster in $G/pg (fresh)"
+    cmd "tests/support/pg-harness.sh pg_start $G/pg -> $PG_URL"
+  elif [[ -s "$DB" && -s "$G/registry-$COUNT.ready" ]]; then
     record registry "reused $DB"
     return 0
   fi
-  rm -rf "$DB"* "$KEYS"
+  rm -rf "$KEYS"
+  [[ "$STORE" == sqlite ]] && rm -rf "$DB"*
   mkdir -p "$KEYS"
   chmod 700 "$KEYS"
-  db_init "sqlite:$DB"
+  db_init "$STORE_URL"
   conf setup "$GENEROUS"
   start setup
   _p org add --id iana-en:111 --name SSP1 --role peer --role registrar
@@ -254,15 +334,21 @@ setup_registry() {
   # Bounded wait for sign-ahead of every number (signature table rows).
   local n table end=$(($(date +%s) + 600))
   while (($(date +%s) < end)); do
-    table="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
-    [[ -n "$table" ]] && n="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    if [[ "$STORE" == postgres ]]; then
+      table="$(psql "$STORE_URL" -Atc "SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
+      [[ -n "$table" ]] && n="$(psql "$STORE_URL" -Atc "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    else
+      table="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE '%signature%' LIMIT 1" 2>/dev/null || true)"
+      [[ -n "$table" ]] && n="$(sqlite3 -readonly "$DB" ".timeout 2000" "SELECT count(*) FROM $table" 2>/dev/null || echo 0)"
+    fi
     [[ "${n:-0}" =~ ^[0-9]+$ ]] && ((n >= COUNT)) && break
     sleep 1
   done
   record sign_ahead_rows "${n:-0}"
   record sign_ahead_s "$(elapsed "$t1" "$(now_s)")"
   stop
-  date -u +%FT%TZ >"$G/registry-$COUNT.ready"
+  [[ "$STORE" == sqlite ]] && date -u +%FT%TZ >"$G/registry-$COUNT.ready"
+  return 0
 }
 
 # TSIG keys are credentials (stored); set them on every start of the
@@ -429,90 +515,196 @@ scenario_flood() {
 }
 
 # --------------------------------------------------------------- harvest
-scenario_harvest() {
-  local tag=harvest hv lg dp_pid hv_pid lg_pid
+# harvest_grpc_cmd TARGETS NUMBERS [flags...]: hc = the lookup_load command
+# of the harvester (peer-ssp3), sequential, against the gRPC target(s)
+# given (host:port[,host:port]).
+harvest_grpc_cmd() {
+  local targets="$1" nums="$2"
+  shift 2
+  hc=("${pin_client[@]}" "$LOAD_BIN" --target "$targets"
+    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
+    --numbers "$nums" --sequential --duration_s "$HARVEST_S" --warmup_s 0 "$@")
+}
+# harvest_run TAG EXTRA-GUARD-YAML: one harvest with fresh lufd replicas;
+# results as TAG_*.
+harvest_run() {
+  local tag="$1" extra="$2" lg hv pids=() p
+  local shared=""
+  [[ "$STORE" == postgres ]] && shared="  shared: true"
   local gy="guard:
   enabled: true
-${BENCH_GUARD_HARVEST_YAML:-}"
+$shared
+$extra"
+  DOT_PORT="$(free_port)"
   conf "$tag" "$gy"
   start "$tag"
   add_tsig
-  # BENCH_GUARD_REPLICAS=2: a second lufd on the same store; the DNS half
-  # of the harvest goes to it (each replica has its own guard on this
-  # branch: the replica-shared budget is branch ledger's).
-  local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" b_pid="" b_dns=""
-  record harvest_replicas "${BENCH_GUARD_REPLICAS:-1}"
-  if [[ "${BENCH_GUARD_REPLICAS:-1}" == 2 ]]; then
+  # Replica B (BENCH_GUARD_REPLICAS=2): a second lufd on the same store,
+  # started after the TSIG keys were stored; with PostgreSQL both lease the
+  # harvester's disclosure budget from it (guard.shared, ledger_sync.h).
+  local a_pid="$LUFD_PID" a_port="$LUFD_PORT" a_dns="$DNS_PORT" a_dot="$DOT_PORT"
+  local b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
+  record "${tag}"_replicas "$REPLICAS"
+  record "${tag}"_store "$STORE"
+  if [[ "$REPLICAS" == 2 ]]; then
     DNS_PORT="$(free_port)"
+    DOT_PORT="$(free_port)"
     conf "$tag-b" "$gy"
     start "$tag-b"
-    b_pid="$LUFD_PID"
-    b_dns="$DNS_PORT"
-    LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns"
+    b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
+    LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns" DOT_PORT="$a_dot"
+    # How many replicas logged that they share the budget (2 on postgres).
+    record "${tag}"_shared_replicas "$(cat "$LOGS/$tag.log" "$LOGS/$tag-b.log" |
+      grep -c "guard: disclosure and miss budgets shared" || true)"
   fi
   # Baseline on the same lufd: the legitimate peer alone (machine noise).
   load_pre=("${legit_pre[@]}")
-  lg="$(load peer-ssp1 harvest-base --numbers "$NUMS" --rate 1000 \
+  lg="$(load peer-ssp1 "$tag-base" --numbers "$NUMS" --rate 1000 \
     --channels 2 --concurrency 200 --duration_s "$HARVEST_S" --warmup_s 1 \
     --seed 5)"
   load_pre=()
-  record harvest_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
-  record harvest_base_p99_us "$(rfield "$lg" p99_us)"
-  record harvest_base_p999_us "$(rfield "$lg" p999_us)"
-  # The legitimate peer at 1,000/s, open loop, two connections.
-  local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$LUFD_PORT"
+  record "${tag}"_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
+  record "${tag}"_base_p99_us "$(rfield "$lg" p99_us)"
+  record "${tag}"_base_p999_us "$(rfield "$lg" p999_us)"
+  # The legitimate peer at 1,000/s, open loop, two connections, replica A.
+  local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$a_port"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key"
     --numbers "$NUMS" --rate 1000 --channels 2 --concurrency 200
     --duration_s "$HARVEST_S" --warmup_s 1 --seed 7)
-  local hc=("${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$LUFD_PORT"
-    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
-    --numbers "$D/nums-first-half.txt" --sequential --channels 4
-    --concurrency 32 --duration_s "$HARVEST_S" --warmup_s 0)
   cmd "${lc[*]}"
-  cmd "${hc[*]}"
   "${lc[@]}" >"$LOGS/$tag-legit.load" 2>&1 &
-  lg_pid=$!
-  _BENCH_PIDS+=("$lg_pid")
-  "${hc[@]}" >"$LOGS/$tag-grpc.load" 2>&1 &
-  hv_pid=$!
-  _BENCH_PIDS+=("$hv_pid")
-  DNS_PORT="${b_dns:-$a_dns}" dnsperf_run "$tag-dns" \
+  pids+=($!)
+  # The harvester, all four doors at once, one quarter of the numbers
+  # each, in order. With two replicas and BENCH_GUARD_HARVEST_ALTERNATE=1
+  # (default): unary Lookup alternates A/B per call, BatchLookup per
+  # stream, DoT per query (one connection to each), TSIG DNS (dnsperf: one
+  # server) on B. With =0: unary and TSIG on A, BatchLookup and DoT on B.
+  # With one replica, all on A.
+  local hc ra=A rb=B ru rbt rd rt u_t b_t d_p t_dns
+  [[ "$REPLICAS" == 1 ]] && rb=A
+  if [[ "$REPLICAS" == 2 && "${BENCH_GUARD_HARVEST_ALTERNATE:-1}" == 1 ]]; then
+    u_t="127.0.0.1:$a_port,127.0.0.1:$b_port" b_t="$u_t" d_p="$a_dot,$b_dot"
+    t_dns="$b_dns"
+    ru="A+B per call" rbt="A+B per stream" rd="A+B per query" rt="$rb"
+  else
+    u_t="127.0.0.1:$a_port" b_t="127.0.0.1:$b_port" d_p="$b_dot" t_dns="$a_dns"
+    ru="$ra" rbt="$rb" rd="$rb" rt="$ra"
+  fi
+  harvest_grpc_cmd "$u_t" "$D/nums-q1.txt" --channels 4 --concurrency 32
+  cmd "${hc[*]}"
+  "${hc[@]}" >"$LOGS/$tag-unary.load" 2>&1 &
+  pids+=($!)
+  harvest_grpc_cmd "$b_t" "$D/nums-q2.txt" --channels 2 --concurrency 4 \
+    --batch "$BATCH"
+  cmd "${hc[*]}"
+  "${hc[@]}" >"$LOGS/$tag-batch.load" 2>&1 &
+  pids+=($!)
+  local dc=("${pin_client[@]}" "$FLOOD_BIN" --mode dot --dot_ports "$d_p"
+    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp3.pem" --key "$PKI/peer-ssp3.key"
+    --server_name localhost --names "$D/q-q4.txt" --dot_window 32
+    --duration_s "$HARVEST_S")
+  cmd "${dc[*]}"
+  "${dc[@]}" >"$LOGS/$tag-dot.out" 2>&1 &
+  pids+=($!)
+  DNS_PORT="$t_dns" dnsperf_run "$tag-dns" \
     -y "hmac-sha256:harv-key.:$TSIG_HARV_SECRET" \
-    -d "$D/q-second-half.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
-  dp_pid=$!
-  wait "$lg_pid" || true
-  wait "$hv_pid" || true
-  wait "$dp_pid" || true
+    -d "$D/q-q3.txt" -n 1 -l "$HARVEST_S" -c 1 -q 50 &
+  pids+=($!)
+  _BENCH_PIDS+=("${pids[@]}")
+  for p in "${pids[@]}"; do wait "$p" || true; done
   ctl admin guard explain iana-en:333 >"$LOGS/$tag-explain.txt" 2>&1 || true
   ctl admin guard status --all >"$LOGS/$tag-guard-status.txt" 2>&1 || true
+  # What each replica charged the harvester in its window (an item answered
+  # by both is charged on both, guard.h).
+  disclosed() { sed -n 's/^window.*disclosed \([0-9]*\).*/\1/p' "$1" | head -n 1; }
+  record "${tag}"_disclosed_a "$(disclosed "$LOGS/$tag-explain.txt")"
+  if [[ "$b_pid" != "$a_pid" ]]; then
+    LUFD_PORT="$b_port" ctl admin guard explain iana-en:333 \
+      >"$LOGS/$tag-b-explain.txt" 2>&1 || true
+    record "${tag}"_disclosed_b "$(disclosed "$LOGS/$tag-b-explain.txt")"
+  fi
+  if [[ "$STORE" == postgres ]]; then
+    record "${tag}"_leased_total "$(psql "$STORE_URL" -Atc "SELECT COALESCE(SUM(count), 0) FROM guard_leases WHERE identity = 'org iana-en:333'" 2>/dev/null || echo '?')"
+  fi
   stop
-  [[ -n "$b_pid" ]] && stop_pid "$b_pid"
+  [[ "$b_pid" != "$a_pid" ]] && stop_pid "$b_pid"
   lg="$(grep '^RESULT' "$LOGS/$tag-legit.load" || echo RESULT)"
-  hv="$(grep '^RESULT' "$LOGS/$tag-grpc.load" || echo RESULT)"
-  local sent ok
-  sent="$(rfield "$lg" sent)"
-  ok="$(rfield "$lg" ok)"
-  record harvest_legit_rps "$(rfield "$lg" rps)"
-  record harvest_legit_ok "$ok"
-  record harvest_legit_errors "$(rfield "$lg" errors)"
-  record harvest_legit_skipped "$(rfield "$lg" skipped)"
+  record "${tag}"_legit_rps "$(rfield "$lg" rps)"
+  record "${tag}"_legit_ok "$(rfield "$lg" ok)"
+  record "${tag}"_legit_errors "$(rfield "$lg" errors)"
+  record "${tag}"_legit_skipped "$(rfield "$lg" skipped)"
   # Answered = calls scheduled in the measured window that succeeded
   # (found or not), over the calls the schedule asked for (rate x time).
-  record harvest_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
-  record harvest_legit_p99_us "$(rfield "$lg" p99_us)"
-  record harvest_legit_p999_us "$(rfield "$lg" p999_us)"
-  record harvest_grpc_sent "$(rfield "$hv" sent)"
-  record harvest_grpc_distinct_found "$(rfield "$hv" distinct_found)"
-  record harvest_grpc_error_codes "$(rfield "$hv" error_codes)"
-  local f="$LOGS/$tag-dns.dnsperf" dns_ok
-  dns_ok="$(rcode "$f" NOERROR)"
-  record harvest_dns_sent "$(dp "$f" sent)"
-  record harvest_dns_noerror "$dns_ok"
-  record harvest_dns_refused "$(rcode "$f" REFUSED)"
-  local total=$(($(rfield "$hv" distinct_found) + dns_ok))
-  record harvest_distinct_total "$total"
-  record harvest_budget "$BUDGET"
-  record harvest_ratio "$(ratio "$total" "$BUDGET")"
+  record "${tag}"_legit_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
+  record "${tag}"_legit_p99_us "$(rfield "$lg" p99_us)"
+  record "${tag}"_legit_p999_us "$(rfield "$lg" p999_us)"
+  # Per door: replica, sent, distinct numbers learned, refusals/errors.
+  hv="$(grep '^RESULT' "$LOGS/$tag-unary.load" || echo RESULT)"
+  local d_unary d_batch d_dns d_dot
+  d_unary="$(rfield "$hv" distinct_found)"
+  record "${tag}"_unary_replica "\"$ru\""
+  record "${tag}"_unary_sent "$(rfield "$hv" sent)"
+  record "${tag}"_unary_distinct "${d_unary:-0}"
+  record "${tag}"_unary_errors "$(rfield "$hv" error_codes)"
+  hv="$(grep '^RESULT' "$LOGS/$tag-batch.load" || echo RESULT)"
+  d_batch="$(rfield "$hv" distinct_found)"
+  record "${tag}"_batch_replica "\"$rbt\""
+  record "${tag}"_batch_sent "$(rfield "$hv" sent)"
+  record "${tag}"_batch_batches "$(rfield "$hv" batches)"
+  record "${tag}"_batch_distinct "${d_batch:-0}"
+  record "${tag}"_batch_errors "$(rfield "$hv" error_codes)"
+  local f="$LOGS/$tag-dns.dnsperf"
+  # One pass over distinct names: each NOERROR is one number learned.
+  d_dns="$(rcode "$f" NOERROR)"
+  record "${tag}"_dns_replica "$rt"
+  record "${tag}"_dns_sent "$(dp "$f" sent)"
+  record "${tag}"_dns_distinct "$d_dns"
+  record "${tag}"_dns_refused "$(rcode "$f" REFUSED)"
+  hv="$(grep '^RESULT' "$LOGS/$tag-dot.out" || echo RESULT)"
+  d_dot="$(rfield "$hv" distinct_naptr)"
+  record "${tag}"_dot_replica "\"$rd\""
+  record "${tag}"_dot_sent "$(rfield "$hv" sent)"
+  record "${tag}"_dot_distinct "${d_dot:-0}"
+  record "${tag}"_dot_refused "$(rfield "$hv" refused)"
+  record "${tag}"_dot_lost "$(rfield "$hv" lost)"
+  local total=$((${d_unary:-0} + ${d_batch:-0} + ${d_dns:-0} + ${d_dot:-0}))
+  record "${tag}"_distinct_total "$total"
+  record "${tag}"_budget "$BUDGET"
+  record "${tag}"_ratio "$(ratio "$total" "$BUDGET")"
+  # guard.h's bound for R instances sharing the budget: budget + R x chunk
+  # from a standing start, about budget + 3 x R x chunk across window
+  # edges; chunk = clamp(budget x lease_chunk_percent (1) / 100, 1, 1000).
+  # Unshared (SQLite), each replica counts the full budget on its own.
+  local chunk=$((BUDGET / 100))
+  if [[ "$STORE" == postgres ]]; then
+    record "${tag}"_chunk "$chunk"
+    record "${tag}"_bound_start "$((BUDGET + REPLICAS * chunk))"
+    record "${tag}"_bound_worst "$((BUDGET + 3 * REPLICAS * chunk))"
+  else
+    record "${tag}"_chunk "- (not shared)"
+    record "${tag}"_bound_start "$((BUDGET * REPLICAS))"
+    record "${tag}"_bound_worst "$((BUDGET * REPLICAS))"
+  fi
+  DOT_PORT=""
+}
+scenario_harvest() {
+  if [[ "$STORE" == postgres ]]; then
+    # Each run is a fresh day for the harvester: the leases granted by an
+    # earlier run in this cluster would otherwise count (the replicas'
+    # own counts start empty with each lufd).
+    psql "$STORE_URL" -qc "DELETE FROM guard_leases" >/dev/null 2>&1 || true
+    cmd "psql $STORE_URL -c 'DELETE FROM guard_leases' (before each harvest)"
+  fi
+  harvest_run harvest "${BENCH_GUARD_HARVEST_YAML:-}"
+  [[ "${BENCH_GUARD_HARVEST_NOBLOCK:-1}" == 1 ]] || return 0
+  # The same with the offence rule out of reach, so the harvester is held by
+  # the (shared) disclosure budget alone rather than blocked after 1,000
+  # refusals: this measures the budget's overshoot across replicas.
+  [[ "$STORE" == postgres ]] &&
+    { psql "$STORE_URL" -qc "DELETE FROM guard_leases" >/dev/null 2>&1 || true; }
+  record harvest_noblock_guard_yaml "\"offence_denials: 1000000000 (no block)\""
+  harvest_run harvest_noblock "  offence_denials: 1000000000
+${BENCH_GUARD_HARVEST_YAML:-}"
 }
 
 setup_registry
