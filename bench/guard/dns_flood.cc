@@ -25,7 +25,9 @@
 //    answer) is reopened (at most 100 times in all); queries in flight on
 //    it are counted lost. Counts rcodes, and the distinct
 //    names answered NOERROR with a NAPTR record in the answer section:
-//    what a harvester learned over this door.
+//    what a harvester learned over this door. With --dot_rate > 0 it is
+//    paced at that many queries/s instead, cycling through the names for
+//    the whole --duration_s (the identified DoT peer beside the flood).
 // Output: human-readable lines, then one `RESULT key=value ...` line.
 // Network traffic to 127.0.0.0/8 only (--server is an IPv4 address). Not a
 // test; bench/guard/run.sh runs it by hand.
@@ -87,6 +89,9 @@ ABSL_FLAG(std::string, key, "", "dot: client private key (PEM).");
 ABSL_FLAG(std::string, server_name, "localhost",
           "dot: the name to verify in the server certificate.");
 ABSL_FLAG(int, dot_window, 32, "dot: queries in flight per connection.");
+ABSL_FLAG(double, dot_rate, 0,
+          "dot: queries/s (paced, the names reused in turn); 0 = as fast as "
+          "the window allows, each name once.");
 ABSL_FLAG(std::string, dot_ports, "",
           "dot: DoT ports, comma-separated (replicas); one connection each, "
           "queries alternate between them. Empty: --port.");
@@ -736,6 +741,14 @@ int Dot() {
       return 1;
     }
   }
+  // Paced (an identified peer beside a flood): `rate` queries/s, cycling
+  // through the names for the whole duration.
+  const double rate = std::max(0.0, absl::GetFlag(FLAGS_dot_rate));
+  const bool paced = rate > 0;
+  auto due = [&] {
+    return static_cast<uint64_t>((NowNs() - start) / 1e9 * rate) + 1;
+  };
+  int64_t last_answer = NowNs();
   Counts c;
   uint64_t sent = 0, lost = 0, reconnects = 0;
   absl::flat_hash_set<uint32_t> learned;
@@ -756,9 +769,11 @@ int Dot() {
     return n;
   };
   while (true) {
+    if (paced && next >= names.size()) next = 0;
     const bool more = next < names.size() && NowNs() < end;
     // Send in strict turn while the next connection has room.
     while (next < names.size() && NowNs() < end) {
+      if (paced && sent >= due()) break;
       Conn& k = *conns[next % conns.size()];
       if (!k.open) {
         if (reconnects >= 100) break;
@@ -779,6 +794,7 @@ int Dot() {
     }
     if (in_flight_total() == 0) {
       if (!more || reconnects >= 100) break;
+      if (paced) std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;
     }
     // Read one answer from a connection that has one (TLS-buffered data
@@ -800,7 +816,9 @@ int Dot() {
         }
       }
       if (pfds.empty()) continue;
-      const int n = poll(pfds.data(), pfds.size(), 5000);
+      // Paced: wake every millisecond to keep sending on time.
+      const int n = poll(pfds.data(), pfds.size(), paced ? 1 : 5000);
+      if (n == 0 && paced && NowNs() - last_answer < 5'000'000'000) continue;
       if (n <= 0) {
         for (Conn* k : which) fail(*k);
         continue;
@@ -820,6 +838,7 @@ int Dot() {
     auto it =
         ready->in_flight.find(static_cast<uint16_t>((resp[0] << 8) | resp[1]));
     if (it == ready->in_flight.end()) continue;
+    last_answer = NowNs();
     c.Add(resp.data(), static_cast<ssize_t>(resp.size()));
     if ((resp[3] & 0x0f) == 0 && HasNaptrAnswer(resp.data(), resp.size())) {
       learned.insert(it->second);

@@ -41,7 +41,7 @@ echo "## Anonymous flood (64 sources 127.0.x.1) with an identified peer and an a
 echo
 echo "Guard config (flood_on): $(v flood_guard_yaml)"
 echo
-echo "| | flood q/s sent | flood responses (TC / REFUSED) | TSIG peer answered % (transport) | resolver answered % (all / from s2 / worst second from s2) | resolver TC, answered over TCP | lufd CPU cores | signed on demand |"
+echo "| | flood q/s sent | flood responses (TC / REFUSED) | identified peer answered % (transport: dot = DoT client certificate, tcp/udp = TSIG) | resolver answered % (all / from s2 / worst second from s2) | resolver TC, answered over TCP | lufd CPU cores | signed on demand |"
 echo "|---|---|---|---|---|---|---|---|"
 for t in flood_base flood_on flood_off; do
   [[ -n "$(v "${t}_flood_qps")" ]] || continue

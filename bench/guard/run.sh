@@ -17,8 +17,9 @@
 #           DO. Ratio = mean(on) / mean(off); target >= 0.95.
 #  flood    dns_flood --mode=flood: random-miss NAPTR (DO) from 64 UDP
 #           sources 127.0.x.1 as fast as one core can; meanwhile an
-#           identified peer (TSIG over TCP, dnsperf -y, 1,000 q/s of hits; a
-#           stand-in for DoT: its own connection) and an
+#           identified peer (DoT with peer-ssp1's client certificate,
+#           dns_flood --mode=dot --dot_rate 1000, hits; or TSIG over
+#           BENCH_GUARD_PEER_MODE=tcp|udp with dnsperf -y) and an
 #           anonymous resolver on 127.0.200.1 (dns_flood --mode=legit,
 #           1,000 q/s of hits, TCP retry on TC=1). Per-second answered
 #           shares, lufd's CPU and its signatures made on demand (the
@@ -443,6 +444,8 @@ scenario_cost() {
 # the resolver (the same machine's baseline).
 flood_run() {
   local tag="$1" c0 c1 fl lg dp_pid fl_pid lg_pid noflood="${3:-}"
+  local DOT_PORT=""  # conf adds the DoT listener when set.
+  [[ "${BENCH_GUARD_PEER_MODE:-dot}" == dot ]] && DOT_PORT="$(free_port)"
   conf "$tag" "$2"
   start "$tag"
   add_tsig
@@ -466,16 +469,25 @@ flood_run() {
   "${lc[@]}" >"$LOGS/$tag-legit.out" 2>&1 &
   lg_pid=$!
   _BENCH_PIDS+=("$lg_pid")
-  # The identified peer: TSIG at 1,000 q/s of hits, over TCP by default
-  # (BENCH_GUARD_PEER_MODE=udp|tcp): like a DoT peer it has its own
-  # connection rather than the flooded UDP socket (dnsperf has no client
-  # certificates for DoT).
-  dp_pin=("${legit_pre[@]}")
-  record "${tag}_peer_mode" "${BENCH_GUARD_PEER_MODE:-tcp}"
-  dnsperf_run "$tag-peer" -m "${BENCH_GUARD_PEER_MODE:-tcp}" -y "hmac-sha256:ssp1-key.:$TSIG_PEER_SECRET" \
-    -d "$D/hits.txt" -l "$FLOOD_S" -Q 1000 -c 1 -q 100 &
+  # The identified peer at 1,000 q/s of hits: DoT with peer-ssp1's client
+  # certificate by default (BENCH_GUARD_PEER_MODE=dot), or TSIG over
+  # tcp|udp (dnsperf -y).
+  local peer_mode="${BENCH_GUARD_PEER_MODE:-dot}"
+  record "${tag}_peer_mode" "$peer_mode"
+  if [[ "$peer_mode" == dot ]]; then
+    local pc=("${legit_pre[@]}" "$FLOOD_BIN" --mode dot --port "$DOT_PORT"
+      --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key"
+      --server_name localhost --names "$D/hits.txt" --dot_rate 1000
+      --dot_window 100 --duration_s "$FLOOD_S")
+    cmd "${pc[*]}"
+    "${pc[@]}" >"$LOGS/$tag-peer.out" 2>&1 &
+  else
+    dp_pin=("${legit_pre[@]}")
+    dnsperf_run "$tag-peer" -m "$peer_mode" -y "hmac-sha256:ssp1-key.:$TSIG_PEER_SECRET" \
+      -d "$D/hits.txt" -l "$FLOOD_S" -Q 1000 -c 1 -q 100 &
+    dp_pin=()
+  fi
   dp_pid=$!
-  dp_pin=()
   wait "$fl_pid" || true
   wait "$lg_pid" || true
   wait "$dp_pid" || true
@@ -493,12 +505,20 @@ flood_run() {
     record "${tag}_legit_$k" "$(rfield "$lg" "$k")"
   done
   record "${tag}_legit_seconds" "\"$(grep '^second' "$LOGS/$tag-legit.out" | tr -d '(' | awk '{printf "%s%.1f", (NR>1?" ":""), $7 + 0}' | tr -d '(')\""
-  local f="$LOGS/$tag-peer.dnsperf" sent comp
-  sent="$(dp "$f" sent)"
-  comp="$(dp "$f" completed)"
+  local f="$LOGS/$tag-peer.dnsperf" sent comp noerror pr
+  if [[ "$peer_mode" == dot ]]; then
+    pr="$(grep '^RESULT' "$LOGS/$tag-peer.out" || echo RESULT)"
+    sent="$(rfield "$pr" sent)"
+    comp="$(rfield "$pr" responses)"
+    noerror="$(rfield "$pr" noerror)"
+  else
+    sent="$(dp "$f" sent)"
+    comp="$(dp "$f" completed)"
+    noerror="$(rcode "$f" NOERROR)"
+  fi
   record "${tag}_peer_sent" "$sent"
-  record "${tag}_peer_noerror" "$(rcode "$f" NOERROR)"
-  record "${tag}_peer_answered_pct" "$(awk -v s="$sent" -v n="$(rcode "$f" NOERROR)" 'BEGIN{printf "%.2f", s ? 100 * n / s : 0}')"
+  record "${tag}_peer_noerror" "$noerror"
+  record "${tag}_peer_answered_pct" "$(awk -v s="$sent" -v n="$noerror" 'BEGIN{printf "%.2f", s ? 100 * n / s : 0}')"
   record "${tag}_peer_completed" "$comp"
   responder "$tag" "$tag"
   record "${tag}_blocked_prefixes" "$(grep -c 'guard: blocked prefix' "$LOGS/$tag.log" || true)"
