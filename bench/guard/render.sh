@@ -79,6 +79,7 @@ harvest_tables() {
   echo
   echo "| legit peer (iana-en:111) 1,000/s open loop on replica A | answered % | p99 µs | p99.9 µs | errors |"
   echo "|---|---|---|---|---|"
+  echo "| floor: the same client against null_server (gRPC sync, same mTLS, no work) | | $(hv "${t}_null_p99_us") | $(hv "${t}_null_p999_us") | |"
   echo "| baseline: alone, same lufd | $(hv "${t}_base_answered_pct") | $(hv "${t}_base_p99_us") | $(hv "${t}_base_p999_us") | |"
   echo "| during the harvest | **$(hv "${t}_legit_answered_pct")** (target >= 99.9) | **$(hv "${t}_legit_p99_us")** (target <= 2000) | $(hv "${t}_legit_p999_us") | $(hv "${t}_legit_errors") |"
 }

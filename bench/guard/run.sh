@@ -57,7 +57,7 @@
 # Usage: LUFD_BUILD=build bench/guard/run.sh
 #        BENCH_GUARD_STORE=postgres BENCH_GUARD_SCENARIOS=harvest bench/guard/run.sh
 #        bench/guard/run.sh --render-only    (rewrite RESULTS.md only)
-# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load dns_flood
+# Build first: ninja -C $LUFD_BUILD lufd lufctl gen_numbers lookup_load dns_flood null_server
 # Environment: LUFD_BUILD, BENCH_WORK (default /tmp/lufd-bench; this bench
 # uses $BENCH_WORK/guard), BENCH_NO_PIN (bench/lib.sh: lufd on CPU 0, load
 # generators on CPU 1), BENCH_GUARD_COUNT, BENCH_GUARD_SCENARIOS,
@@ -142,6 +142,7 @@ LUFD_BIN="$(find_bin lufd)"
 LUFCTL_BIN="$(find_bin lufctl)"
 GEN_BIN="$(find_bin gen_numbers)"
 LOAD_BIN="$(find_bin lookup_load)"
+NULL_BIN="$(find_bin null_server)"
 FLOOD_BIN="$(find_bin dns_flood)"
 PKI="$G/pki"
 "$SOURCE_DIR/tools/dev-pki.sh" --quiet "$PKI"
@@ -586,6 +587,29 @@ $extra"
   record "${tag}"_base_answered_pct "$(awk -v f="$(rfield "$lg" found)" -v n="$(rfield "$lg" not_found)" -v s="$HARVEST_S" 'BEGIN{printf "%.2f", 100 * (f + n) / (1000 * s)}')"
   record "${tag}"_base_p99_us "$(rfield "$lg" p99_us)"
   record "${tag}"_base_p999_us "$(rfield "$lg" p999_us)"
+  # The floor: the same client at the same rate against null_server (same
+  # mTLS, gRPC's synchronous API like lufd, a fixed answer, no work), on
+  # lufd's CPU: what gRPC alone costs on this machine at this moment.
+  rm -f "$G/null.port"
+  "${pin_server[@]}" "$NULL_BIN" --cert "$PKI/server.pem" --key "$PKI/server.key" \
+    --client_ca "$PKI/ca.pem" --mode sync --port_file "$G/null.port" \
+    --max_seconds 120 >"$LOGS/$tag-null.log" 2>&1 &
+  local null_pid=$! i
+  _BENCH_PIDS+=("$null_pid")
+  for ((i = 0; i < 500; i++)); do
+    [[ -s "$G/null.port" ]] && break
+    sleep 0.01
+  done
+  if [[ -s "$G/null.port" ]]; then
+    load_pre=("${legit_pre[@]}")
+    lg="$(LUFD_PORT="$(tr -dc 0-9 <"$G/null.port")" LUFD_PID="$null_pid" load peer-ssp1 "$tag-null" \
+      --numbers "$NUMS" --rate 1000 --channels 2 --concurrency 200 \
+      --duration_s "$HARVEST_S" --warmup_s 1 --seed 5)"
+    record "${tag}"_null_p99_us "$(rfield "$lg" p99_us)"
+    record "${tag}"_null_p999_us "$(rfield "$lg" p999_us)"
+    load_pre=()
+  fi
+  stop_pid "$null_pid"
   # The legitimate peer at 1,000/s, open loop, two connections, replica A.
   local lc=("${legit_pre[@]}" "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$a_port"
     --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key"
