@@ -1,10 +1,13 @@
-// What the gRPC benchmark programs (lookup_load, null_server) share: start-up
-// (flags, and Abseil's mutex deadlock detection, which Debian's Abseil keeps
-// on and which makes every lock gRPC takes dearer) and reading a PEM file.
+// What the benchmark programs (lookup_load, null_server, lookup_timing,
+// guard/dns_flood) share: start-up (flags, and Abseil's mutex deadlock
+// detection, which Debian's Abseil keeps on and which makes every lock gRPC
+// takes dearer), the steady clock in nanoseconds, and reading a PEM file.
 // Header-only; no state.
 #ifndef LUFD_BENCH_BENCH_UTIL_H_
 #define LUFD_BENCH_BENCH_UTIL_H_
 
+#include <chrono>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -25,6 +28,13 @@ inline void InitProgram(int argc, char** argv, const char* usage,
   if (!absl::GetFlag(deadlock_detection)) {
     absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   }
+}
+
+// The steady clock in nanoseconds: the programs' schedules and deadlines.
+inline int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // The whole file into `out`; false when it cannot be opened.

@@ -177,18 +177,29 @@ guard:
     lookups_per_second: 100000000
     burst: 100000000
 EOF
-  rm -f "$BENCH_WORK/$name.port"
+  launch_lufd "$name" "$BENCH_WORK/$name.yaml" "$BENCH_WORK/$name.port" \
+    "$BENCH_WORK/$name.log" "$@"
+}
+
+# launch_lufd NAME CONFIG PORT_FILE LOG [PIN...]: lufd (behind the PIN
+# command, if any) with CONFIG, its output appended to LOG; sets LUFD_PID
+# (killed by bench_cleanup), LUFD_PORT and LUFD_T0 (exec time). Waits
+# (<= 120 s) for the port file only; fatal when lufd exits first.
+launch_lufd() {
+  local name="$1" config="$2" port_file="$3" log="$4" i
+  shift 4
+  rm -f "$port_file"
   LUFD_T0="$(now_s)"
-  "$@" "$LUFD_BIN" --config "$BENCH_WORK/$name.yaml" \
-    --port-file "$BENCH_WORK/$name.port" >>"$BENCH_WORK/$name.log" 2>&1 &
+  "$@" "$LUFD_BIN" --config "$config" --port-file "$port_file" \
+    >>"$log" 2>&1 &
   LUFD_PID=$!
   _BENCH_PIDS+=("$LUFD_PID")
   LUFD_PORT=""
   for ((i = 0; i < 12000; i++)); do  # 120 s
     kill -0 "$LUFD_PID" 2>/dev/null || {
-      tail -n 20 "$BENCH_WORK/$name.log" >&2; bdie "lufd ($name) exited"; }
-    if [[ -s "$BENCH_WORK/$name.port" ]]; then
-      LUFD_PORT="$(tr -dc 0-9 <"$BENCH_WORK/$name.port")"
+      tail -n 20 "$log" >&2; bdie "lufd ($name) exited"; }
+    if [[ -s "$port_file" ]]; then
+      LUFD_PORT="$(tr -dc 0-9 <"$port_file")"
       [[ -n "$LUFD_PORT" ]] && return 0
     fi
     sleep 0.01

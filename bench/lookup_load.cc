@@ -110,12 +110,7 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
+using lufd::bench::NowNs;  // On Clock.
 
 gpr_timespec ToGpr(int64_t steady_ns) {
   // CompletionQueue deadlines use the system clock; convert via the offset.

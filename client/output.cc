@@ -343,8 +343,14 @@ std::string GuardTime(int64_t micros) {
 // "-" for 0: every guard limit is "0 = no limit".
 std::string Limit(uint32_t v) { return v == 0 ? "-" : absl::StrCat(v); }
 
-std::string BlockState(const lufd::v1::GuardIdentity& g, int64_t now_micros) {
+// `fallback_now_micros` only counts when the identity lacks the server's
+// clock (an older server leaves GuardIdentity.now_unix_micros 0): the block
+// ends on the server's clock, so the time left must be counted on it too.
+std::string BlockState(const lufd::v1::GuardIdentity& g,
+                       int64_t fallback_now_micros) {
   if (!g.blocked()) return "-";
+  const int64_t now_micros =
+      g.now_unix_micros() != 0 ? g.now_unix_micros() : fallback_now_micros;
   std::string until = GuardTime(g.blocked_until_unix_micros());
   if (now_micros != 0 && g.blocked_until_unix_micros() > now_micros) {
     absl::StrAppend(

@@ -54,10 +54,12 @@ std::string MicrosText(int64_t micros);
 std::vector<std::string> ChangeHeaders();
 std::vector<std::string> ChangeRow(const lufd::v1::Change& change);
 
-// The guard (lufctl guard status|explain). `now_micros` is the time a
-// block's "(59m left)" counts from: the server's for status
-// (GuardStatusResponse.now_unix_micros), the client's clock for explain (so
-// there it is off by the clocks' skew).
+// The guard (lufctl guard status|explain). A block's "(59m left)" counts
+// from the server's clock as the identity carries it
+// (GuardIdentity.now_unix_micros), so the clocks' skew does not shift it.
+// `now_micros` is only the fallback for an older server that leaves that 0:
+// GuardStatusResponse.now_unix_micros for status, the client's clock for
+// explain (there off by the skew).
 std::vector<std::string> GuardStatusHeaders();
 std::vector<std::string> GuardStatusRow(const lufd::v1::GuardIdentity& g,
                                         int64_t now_micros);

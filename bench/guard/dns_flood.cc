@@ -100,12 +100,7 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             Clock::now().time_since_epoch())
-      .count();
-}
+using lufd::bench::NowNs;
 
 constexpr uint16_t kNaptr = 35;
 

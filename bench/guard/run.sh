@@ -244,26 +244,15 @@ GENEROUS="guard:
 GUARD_OFF="guard:
   enabled: false"
 
-# start NAME: lufd with $G/NAME.yaml on CPU 0; LUFD_PID, LUFD_PORT; waits
-# (bounded) until gRPC answers a lookup and DNS answers the apex SOA.
+# start NAME: lufd with $G/NAME.yaml on CPU 0 (bench/lib.sh launch_lufd:
+# LUFD_PID, LUFD_PORT); waits (bounded) until gRPC answers a lookup and DNS
+# answers the apex SOA.
 start() {
   local name="$1" i
-  rm -f "$G/$name.port"
   : >"$LOGS/$name.log"
   cmd "${pin_server[*]} $LUFD_BIN --config $G/$name.yaml --port-file $G/$name.port"
-  "${pin_server[@]}" "$LUFD_BIN" --config "$G/$name.yaml" \
-    --port-file "$G/$name.port" >>"$LOGS/$name.log" 2>&1 &
-  LUFD_PID=$!
-  _BENCH_PIDS+=("$LUFD_PID")
-  LUFD_PORT=""
-  for ((i = 0; i < 6000; i++)); do  # 60 s
-    kill -0 "$LUFD_PID" 2>/dev/null || {
-      tail -n 20 "$LOGS/$name.log" >&2; bdie "lufd ($name) exited"; }
-    [[ -s "$G/$name.port" ]] && LUFD_PORT="$(tr -dc 0-9 <"$G/$name.port")"
-    [[ -n "$LUFD_PORT" ]] && break
-    sleep 0.01
-  done
-  [[ -n "$LUFD_PORT" ]] || bdie "lufd ($name) wrote no port file"
+  launch_lufd "$name" "$G/$name.yaml" "$G/$name.port" "$LOGS/$name.log" \
+    "${pin_server[@]}"
   wait_healthy || bdie "lufd ($name) not healthy"
   for ((i = 0; i < 300; i++)); do
     dig @127.0.0.1 -p "$DNS_PORT" +time=1 +tries=1 +short SOA "$APEX" 2>/dev/null | grep -q . && return 0

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "bench/micro/bench_main.h"
 #include "benchmark/benchmark.h"
 #include "server/guard/guard.h"
 
@@ -76,13 +76,7 @@ BENCHMARK(BM_Refusal)->ArgName("blocked")->Arg(0)->Arg(1);
 }  // namespace
 }  // namespace lufd
 
-// As lufd's main does: no debug-build deadlock detection on the shard
-// locks.
+// Without deadlock detection on the measured locks, as lufd runs.
 int main(int argc, char** argv) {
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return lufd::bench::RunBenchmarksWithoutDeadlockDetection(argc, argv);
 }

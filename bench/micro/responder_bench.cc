@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/types/span.h"
+#include "bench/micro/bench_main.h"
 #include "bench/micro/dns_fixture.h"
 #include "benchmark/benchmark.h"
 #include "server/dns/processor.h"
@@ -254,13 +254,7 @@ BENCHMARK(BM_RespondFreshSignedMiss)->Iterations(5000);
 }  // namespace
 }  // namespace lufd::bench
 
-// As lufd's main does: Abseil's debug-build deadlock detection would
-// otherwise be measured with every Mutex (the guard's shard locks).
+// Without deadlock detection on the measured locks, as lufd runs.
 int main(int argc, char** argv) {
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  return lufd::bench::RunBenchmarksWithoutDeadlockDetection(argc, argv);
 }

@@ -46,16 +46,22 @@ std::string IdentityText(const GuardIdentityFlags& f) {
   return absl::StrJoin(f.words, " ");
 }
 
+// --output json: the whole response, as the server sent it; true when
+// printed (the caller prints nothing else).
+template <typename Response>
+bool PrintedAsJson(Context& ctx, const Response& resp) {
+  if (!ctx.json()) return false;
+  ctx.out << ToJson(resp) << "\n";
+  return true;
+}
+
 absl::Status GuardStatus(Context& ctx, const GuardStatusFlags& f) {
   lufd::v1::GuardStatusRequest req;
   req.set_limit(f.limit);
   req.set_only_denied(!f.all);
   lufd::v1::GuardStatusResponse resp;
   RETURN_IF_ERROR(CallAdmin(ctx, &AdminStub::GuardStatus, req, &resp));
-  if (ctx.json()) {
-    ctx.out << ToJson(resp) << "\n";
-    return absl::OkStatus();
-  }
+  if (PrintedAsJson(ctx, resp)) return absl::OkStatus();
   Table table(GuardStatusHeaders());
   for (const lufd::v1::GuardIdentity& g : resp.identities()) {
     table.AddRow(GuardStatusRow(g, resp.now_unix_micros()));
@@ -76,10 +82,9 @@ absl::Status GuardExplain(Context& ctx, const GuardIdentityFlags& f) {
   req.set_identity(IdentityText(f));
   lufd::v1::GuardIdentity resp;
   RETURN_IF_ERROR(CallAdmin(ctx, &AdminStub::ExplainGuard, req, &resp));
-  if (ctx.json()) {
-    ctx.out << ToJson(resp) << "\n";
-    return absl::OkStatus();
-  }
+  if (PrintedAsJson(ctx, resp)) return absl::OkStatus();
+  // The time left counts on the server's clock the response carries; this
+  // host's only when an older server sent none.
   ctx.out << GuardExplainText(resp, absl::ToUnixMicros(absl::Now()));
   return absl::OkStatus();
 }
@@ -89,10 +94,7 @@ absl::Status GuardUnblock(Context& ctx, const GuardIdentityFlags& f) {
   req.set_identity(IdentityText(f));
   lufd::v1::UnblockResponse resp;
   RETURN_IF_ERROR(CallAdmin(ctx, &AdminStub::Unblock, req, &resp));
-  if (ctx.json()) {
-    ctx.out << ToJson(resp) << "\n";
-    return absl::OkStatus();
-  }
+  if (PrintedAsJson(ctx, resp)) return absl::OkStatus();
   const std::string who = resp.identity().identity().empty()
                               ? IdentityText(f)
                               : resp.identity().identity();

@@ -36,8 +36,10 @@ struct OrgAddFlags {
                   "Distinct numbers disclosed per day");
     c->add_option("--miss-cost", miss_cost, "Tokens a not-found answer costs");
     c->add_option("--scan-threshold", scan_threshold,
-                  "Scan detector: distinct misses under one number prefix "
-                  "per scan window (0 = default)");
+                  "Scan detector: distinct misses or near-sequential "
+                  "numbers under one number prefix per scan window (0 = "
+                  "default; for numbers capped at 100 misses / 99 "
+                  "near-sequential, a prefix holds 100)");
     c->add_option("--misses-per-day", misses_per_day,
                   "Miss budget: answers without SED per 24 h (0 = default)");
     c->add_option("--signatures-per-second", signatures_per_second,

@@ -716,6 +716,15 @@ void FillGuardIdentity(const GuardIdentityStatus& st, absl::Time now,
   out->set_last_seen_unix_micros(MicrosOrZero(st.last_seen));
   out->set_last_denied_unix_micros(MicrosOrZero(st.last_denied));
   out->set_last_denial(st.last_denial);
+  out->set_now_unix_micros(absl::ToUnixMicros(now));
+}
+
+// ExplainGuard and Unblock refuse an identity the guard does not track with
+// the same words.
+absl::Status GuardNotTracked(const GuardKey& key) {
+  return absl::NotFoundError(
+      absl::StrCat("the guard does not track ", key.Describe(),
+                   " (never seen, or idle and forgotten)"));
 }
 
 }  // namespace
@@ -753,9 +762,7 @@ grpc::Status AdminServiceImpl::ExplainGuard(
         const absl::Time now = absl::Now();
         std::optional<GuardIdentityStatus> st = guard->Explain(key, now);
         if (!st.has_value()) {
-          return absl::NotFoundError(
-              absl::StrCat("the guard does not track ", key.Describe(),
-                           " (never seen, or idle and forgotten)"));
+          return GuardNotTracked(key);
         }
         FillGuardIdentity(*st, now, response);
         return absl::OkStatus();
@@ -773,9 +780,7 @@ grpc::Status AdminServiceImpl::Unblock(grpc::ServerContext* context,
         const absl::Time now = absl::Now();
         std::optional<GuardIdentityStatus> before = guard->Explain(key, now);
         if (!before.has_value()) {
-          return absl::NotFoundError(
-              absl::StrCat("the guard does not track ", key.Describe(),
-                           " (never seen, or idle and forgotten)"));
+          return GuardNotTracked(key);
         }
         const bool lifted = guard->Unblock(key, now);
         // An admin action on this replica's in-memory state: it has no

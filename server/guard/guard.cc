@@ -350,7 +350,52 @@ struct SharedLease {
            2 * (static_cast<int64_t>(granted) - static_cast<int64_t>(used)) <
                static_cast<int64_t>(chunk);
   }
+  // A refusal short of leases: retry when the next lease may come.
+  absl::Duration RetryAfter(absl::Time now) const {
+    return std::max(absl::Milliseconds(1),
+                    std::max(retry_at, now + Guard::kLeaseRetry) - now);
+  }
 };
+
+namespace {
+
+// One budget (disclosure or misses) as an Admit() sees it: shared, it
+// admits against its leases plus one chunk; local, against the budget.
+struct BudgetView {
+  uint32_t budget = 0;  // 0 = no limit.
+  bool shared = false;
+  uint32_t chunk = 0;  // Shared only.
+  uint64_t cap = 0;    // What the used slots (plus in flight) may reach.
+
+  BudgetView(const SharedLease& lease, uint32_t budget_in, bool sharing,
+             uint32_t chunk_percent)
+      : budget(budget_in), shared(budget_in != 0 && sharing) {
+    chunk = shared ? Guard::LeaseChunk(budget, chunk_percent) : 0;
+    cap = shared ? lease.Cap(budget, chunk) : budget;
+  }
+  // Refused with the cap short of the budget: waiting for a lease.
+  bool ShortOfLeases() const { return cap < budget; }
+};
+
+// Shared budgets: queues a lease request for one budget (disclosure or
+// misses) when `lease` wants more with `used` slots taken. Under the shard's
+// lock that guards `queue`; `queued` is Guard::lease_requests_queued_,
+// changed under the same lock as the queue (TakeLeaseRequests subtracts
+// what it takes), so it never counts fewer requests than are queued.
+void AskForLease(const GuardKey& key, SharedLease& lease,
+                 const BudgetView& view, uint64_t used, GuardRule rule,
+                 absl::Duration window, absl::Time now,
+                 std::vector<LeaseRequest>& queue,
+                 std::atomic<size_t>& queued) {
+  if (!view.shared || !lease.WantsMore(used, view.budget, view.chunk, now)) {
+    return;
+  }
+  lease.pending = true;
+  queue.push_back(LeaseRequest{key, view.chunk, view.budget, window, rule});
+  queued.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
 
 struct Guard::State {
   // Token bucket; `tokens` may be negative (a miss's debt).
@@ -733,35 +778,31 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                          limits.lookups_per_second, "/s, burst ",
                          std::max<uint32_t>(1, limits.burst), ")"));
       }
-      const uint32_t budget = limits.distinct_numbers_per_day;
+      const bool sharing = shared_.load(std::memory_order_relaxed);
+      // Shared: new items only against leased slots plus one chunk.
+      const BudgetView disclosure(s.lease, limits.distinct_numbers_per_day,
+                                  sharing, options_.lease_chunk_percent);
+      const uint32_t budget = disclosure.budget;
       const bool new_item =
           budget != 0 && !s.disclosed.contains(admission.item);
-      // Shared: new items only against leased slots plus one chunk.
-      const bool shared =
-          budget != 0 && shared_.load(std::memory_order_relaxed);
-      const uint32_t chunk =
-          shared ? LeaseChunk(budget, options_.lease_chunk_percent) : 0;
-      const uint64_t cap = shared ? s.lease.Cap(budget, chunk) : budget;
       bool refused_by_budget = false;
-      if (!refused && new_item && s.disclosed.size() + s.reserved >= cap) {
+      if (!refused && new_item &&
+          s.disclosed.size() + s.reserved >= disclosure.cap) {
         // When the oldest disclosure leaves the window (or, with only
         // reservations in the way, as soon as they settle); shared, short of
         // leases: when the next lease may come.
-        absl::Duration retry =
-            s.order.empty()
+        const absl::Duration retry =
+            disclosure.ShortOfLeases() ? s.lease.RetryAfter(now)
+            : s.order.empty()
                 ? absl::Milliseconds(1)
                 : s.order.front().first + options_.disclosure_window - now;
-        if (cap < budget) {
-          retry = std::max(absl::Milliseconds(1),
-                           std::max(s.lease.retry_at, now + kLeaseRetry) - now);
-        }
         refused_by_budget = true;
         refused = refuse(
             GuardRule::kDisclosure, retry,
             absl::StrCat("disclosure budget of ", key.Describe(), " spent (",
                          budget, " distinct numbers answered per ",
                          WindowText(options_.disclosure_window),
-                         shared ? ", shared by all replicas" : "",
+                         disclosure.shared ? ", shared by all replicas" : "",
                          "; numbers already answered stay free); retry "
                          "after ",
                          RetryText(retry)),
@@ -770,30 +811,22 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
       }
       // Misses: any request may end in a miss, so the ones in flight count.
       // Shared: like the disclosure budget, against leases plus a chunk.
-      const uint32_t miss_budget = limits.misses_per_day;
-      const bool miss_shared =
-          miss_budget != 0 && shared_.load(std::memory_order_relaxed);
-      const uint32_t miss_chunk =
-          miss_shared ? LeaseChunk(miss_budget, options_.lease_chunk_percent)
-                      : 0;
-      const uint64_t miss_cap =
-          miss_shared ? s.miss_lease.Cap(miss_budget, miss_chunk) : miss_budget;
+      const BudgetView misses(s.miss_lease, limits.misses_per_day, sharing,
+                              options_.lease_chunk_percent);
       bool refused_by_misses = false;
-      if (!refused && miss_budget != 0 &&
-          s.misses_total + s.miss_reserved >= miss_cap) {
-        absl::Duration retry = s.MissRetry(options_.disclosure_window, now);
-        if (miss_cap < miss_budget) {
-          retry = std::max(
-              absl::Milliseconds(1),
-              std::max(s.miss_lease.retry_at, now + kLeaseRetry) - now);
-        }
+      if (!refused && misses.budget != 0 &&
+          s.misses_total + s.miss_reserved >= misses.cap) {
+        const absl::Duration retry =
+            misses.ShortOfLeases()
+                ? s.miss_lease.RetryAfter(now)
+                : s.MissRetry(options_.disclosure_window, now);
         refused_by_misses = true;
         refused = refuse(
             GuardRule::kMisses, retry,
             absl::StrCat("miss budget of ", key.Describe(), " spent (",
                          limits.misses_per_day, " answers without SED per ",
                          WindowText(options_.disclosure_window),
-                         miss_shared ? ", shared by all replicas" : "",
+                         misses.shared ? ", shared by all replicas" : "",
                          "); retry after ", RetryText(retry)),
             absl::StrCat("guard: miss budget (", limits.misses_per_day, " per ",
                          WindowText(options_.disclosure_window), ")"));
@@ -821,21 +854,15 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
       // Shared: ask for a lease when fewer than half a chunk of leased
       // slots are left (one request at a time; none while a short grant's
       // retry time runs, nor when this instance already holds the budget).
-      if (shared && new_item && (!refused || refused_by_budget) &&
-          s.lease.WantsMore(s.disclosed.size() + s.reserved, budget, chunk,
-                            now)) {
-        s.lease.pending = true;
-        shard.lease_requests.push_back(LeaseRequest{key, chunk, budget,
-                                                    options_.disclosure_window,
-                                                    GuardRule::kDisclosure});
+      if (new_item && (!refused || refused_by_budget)) {
+        AskForLease(key, s.lease, disclosure, s.disclosed.size() + s.reserved,
+                    GuardRule::kDisclosure, options_.disclosure_window, now,
+                    shard.lease_requests, lease_requests_queued_);
       }
-      if (miss_shared && (!refused || refused_by_misses) &&
-          s.miss_lease.WantsMore(s.misses_total + s.miss_reserved, miss_budget,
-                                 miss_chunk, now)) {
-        s.miss_lease.pending = true;
-        shard.lease_requests.push_back(
-            LeaseRequest{key, miss_chunk, miss_budget,
-                         options_.disclosure_window, GuardRule::kMisses});
+      if (!refused || refused_by_misses) {
+        AskForLease(key, s.miss_lease, misses, s.misses_total + s.miss_reserved,
+                    GuardRule::kMisses, options_.disclosure_window, now,
+                    shard.lease_requests, lease_requests_queued_);
       }
     }
   }
@@ -885,12 +912,18 @@ void Guard::Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
     p->last = static_cast<uint8_t>(digits);
     if (!disclosed) p->missed.Set(digits);
     const uint32_t missed = p->missed.Count();
-    const uint32_t limit = std::min(threshold, kNumbersPerPrefix);
-    if (missed >= limit) {
+    // A prefix holds 100 numbers, and the first one seen in a window has no
+    // predecessor, so at most 100 can be missed but only 99 can be
+    // near-sequential: a threshold of 100 (or more) would never fire for a
+    // sequential scan of found numbers without the second cap.
+    const uint32_t missed_limit = std::min(threshold, kNumbersPerPrefix);
+    const uint32_t sequential_limit =
+        std::min(threshold, kNumbersPerPrefix - 1);
+    if (missed >= missed_limit) {
       why = absl::StrCat("scan: ", missed, " distinct numbers missed under ",
                          DescribeScanPrefix(prefix), " within ",
                          absl::FormatDuration(options_.scan_window));
-    } else if (p->sequential >= limit) {
+    } else if (p->sequential >= sequential_limit) {
       why = absl::StrCat("scan: ", p->sequential,
                          " near-sequential numbers under ",
                          DescribeScanPrefix(prefix), " within ",
@@ -1131,6 +1164,8 @@ void Guard::SetShared(bool shared) {
   // Requests queued in the other mode would never be answered.
   for (int i = 0; i < shard_count_; ++i) {
     absl::MutexLock lock(&shards_[i].mu);
+    lease_requests_queued_.fetch_sub(shards_[i].lease_requests.size(),
+                                     std::memory_order_relaxed);
     shards_[i].lease_requests.clear();
     for (auto& [key, state] : shards_[i].states) {
       state->lease.pending = false;
@@ -1141,11 +1176,22 @@ void Guard::SetShared(bool shared) {
 
 bool Guard::shared() const { return shared_.load(std::memory_order_relaxed); }
 
+size_t Guard::lease_requests_queued() const {
+  return lease_requests_queued_.load(std::memory_order_relaxed);
+}
+
 std::vector<LeaseRequest> Guard::TakeLeaseRequests() {
   std::vector<LeaseRequest> out;
+  // LedgerSync calls this every 10 ms; with nothing queued (no shared
+  // budget, or all leased) it need not lock every shard. A request queued
+  // just after this load waits for the next call, as one queued in a shard
+  // just swept always did.
+  if (lease_requests_queued_.load(std::memory_order_relaxed) == 0) return out;
   for (int i = 0; i < shard_count_; ++i) {
     absl::MutexLock lock(&shards_[i].mu);
     if (shards_[i].lease_requests.empty()) continue;
+    lease_requests_queued_.fetch_sub(shards_[i].lease_requests.size(),
+                                     std::memory_order_relaxed);
     if (out.empty()) {
       out.swap(shards_[i].lease_requests);
     } else {

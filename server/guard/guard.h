@@ -41,8 +41,11 @@
 // in the window within 3 of the previous number seen under the prefix (hit
 // or miss; repeats never count, so a server asking for its own numbers
 // again and again does not look like a scan). Either reaching
-// scan_threshold (capped at 100 for numbers: a prefix holds 100) is one
-// offence and resets that prefix's counts. At most 32 prefixes are tracked
+// scan_threshold is one offence and resets that prefix's counts; for numbers
+// the threshold is capped at 100 for (a) and at 99 for (b) (a prefix holds
+// 100 numbers and the first seen has no predecessor, so 99 is the most (b)
+// can reach: a scan_threshold of 100 or more still catches a sequential
+// scan of found numbers). At most 32 prefixes are tracked
 // per identity (least recently used replaced); non-number misses are kept
 // exactly, at most scan_threshold of them.
 // Offences (kBlock): a scan detection, or `offence_denials` enforced
@@ -308,6 +311,9 @@ class Guard {
   // The lease requests queued since the last call (at most one in flight
   // per identity until answered by GrantDisclosures).
   std::vector<LeaseRequest> TakeLeaseRequests();
+  // The lease requests queued and not yet taken (TakeLeaseRequests returns
+  // at once, locking no shard, while this is 0).
+  size_t lease_requests_queued() const;
   // The Store's answer to `request`: `granted` slots (0: spent, or the store
   // failed), leased at `now`. Fewer than asked: no new request for the
   // identity for lease_retry (the budget is spent; retrying sooner is
@@ -361,6 +367,8 @@ class Guard {
 
   const GuardOptions options_;
   std::atomic<bool> shared_{false};
+  // Lease requests in all shards' queues (changed under the shard's lock).
+  std::atomic<size_t> lease_requests_queued_{0};
   size_t per_shard_ = 1;
   std::unique_ptr<Shard[]> shards_;
   int shard_count_ = 1;

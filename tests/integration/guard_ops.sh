@@ -67,6 +67,12 @@ it_log "block refusal: $out"
 run_ctl admin guard explain "org $ORG"
 expect_ok "guard explain while blocked"
 expect_contains "blocked until" "explain shows the block and its end"
+expect_contains " left)" "explain counts the block's time left"
+run_ctl admin --output json guard explain "org $ORG"
+expect_ok "guard explain --output json while blocked"
+# The server's clock travels with the identity: lufctl counts the time left
+# on it, not on its own (possibly skewed) clock.
+expect_contains '"nowUnixMicros"' "explain carries the server's clock"
 run_ctl admin guard status
 expect_contains "blocked until" "status shows the block"
 

@@ -96,6 +96,8 @@ class FakeGuardLufd final : public lufd::v1::AdminService::Service {
     explained = req->identity();
     if (req->identity() == "org iana-en:9" || req->identity() == "iana-en:9") {
       *resp = BlockedOrg();
+      // The server's clock, far from this test's: the time left counts on it.
+      resp->set_now_unix_micros(kNow);
       return grpc::Status::OK;
     }
     if (req->identity() == "bad") {
@@ -166,7 +168,9 @@ TEST_F(LufctlGuardTest, ExplainTakesOneOrTwoWordsAndShowsEverything) {
     EXPECT_EQ(fake_->explained, "org iana-en:9");
   }
   EXPECT_THAT(r.out, HasSubstr("identity:       org iana-en:9"));
-  EXPECT_THAT(r.out, HasSubstr("blocked until 2026-12-07T13:00:00.000Z"));
+  // One hour left on the server's clock (kNow), whatever the local clock says.
+  EXPECT_THAT(r.out,
+              HasSubstr("blocked until 2026-12-07T13:00:00.000Z (1h left)"));
   EXPECT_THAT(r.out, HasSubstr("rate 5/s burst 10 miss-cost 2"));
   EXPECT_THAT(r.out, HasSubstr("disclosure 100/day"));
   EXPECT_THAT(r.out, HasSubstr("misses -/day"));
@@ -260,6 +264,31 @@ TEST(GuardOutputTest, StatusRowAndExplainText) {
   // Control characters in a denial message cannot forge lines.
   g.set_last_denial("x\nidentity: forged");
   EXPECT_THAT(GuardExplainText(g, kNow), Not(HasSubstr("\nidentity: forged")));
+}
+
+// A block's time left counts on the server's clock the identity carries,
+// not on the caller's (a client clock a year behind or hours ahead would
+// say "8761h left" or nothing); the caller's only for an older server.
+TEST(GuardOutputTest, TimeLeftCountsOnTheServersClock) {
+  lufd::v1::GuardIdentity g = BlockedOrg();  // Blocked until kNow + 1h.
+  g.set_now_unix_micros(kNow);
+  const int64_t kYear = 365LL * 24 * 3600 * 1000000;
+  const int64_t kTwoHours = 2LL * 3600 * 1000000;
+  for (int64_t local : {kNow - kYear, kNow + kTwoHours, int64_t{0}}) {
+    EXPECT_EQ(GuardStatusRow(g, local)[1],
+              "blocked until 2026-12-07T13:00:00.000Z (1h left)")
+        << local;
+    EXPECT_THAT(GuardExplainText(g, local),
+                HasSubstr("state:          blocked until "
+                          "2026-12-07T13:00:00.000Z (1h left)"))
+        << local;
+  }
+  // An older server (now_unix_micros 0): the caller's clock.
+  g.set_now_unix_micros(0);
+  EXPECT_EQ(GuardStatusRow(g, kNow + 1800LL * 1000000)[1],
+            "blocked until 2026-12-07T13:00:00.000Z (30m left)");
+  EXPECT_EQ(GuardStatusRow(g, kNow + kTwoHours)[1],
+            "blocked until 2026-12-07T13:00:00.000Z");
 }
 
 }  // namespace

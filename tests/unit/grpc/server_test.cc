@@ -2322,7 +2322,8 @@ TEST_F(ServerTest, GuardRateLimitsAPeerAfterItsBurst) {
   std::optional<GuardCounters> counters =
       server_->guard()->Counters(GuardKey::Org(kPeerOrg));
   ASSERT_TRUE(counters.has_value());
-  EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kRate)], static_cast<uint64_t>(20 - ok + 1));
+  EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kRate)],
+            static_cast<uint64_t>(20 - ok + 1));
 }
 
 TEST_F(ServerTest, GuardDisclosureBudgetBoundsDistinctNumbersLearned) {
@@ -2608,6 +2609,11 @@ TEST_F(ServerTest, GuardUnblockLiftsABlock) {
   EXPECT_TRUE(g.blocked());
   EXPECT_GT(g.blocked_until_unix_micros(),
             absl::ToUnixMicros(absl::Now() + absl::Minutes(50)));
+  // The server's clock, for lufctl to count the time left on.
+  EXPECT_GT(g.now_unix_micros(), 0);
+  EXPECT_LE(g.now_unix_micros(), absl::ToUnixMicros(absl::Now()));
+  EXPECT_GT(g.blocked_until_unix_micros() - g.now_unix_micros(),
+            absl::ToInt64Microseconds(absl::Minutes(50)));
   EXPECT_EQ(g.offences(), 1u);
   EXPECT_EQ(g.blocks(), 1u);
   EXPECT_GE(RuleDenied(g, "disclosure"), 2u);
@@ -2622,6 +2628,10 @@ TEST_F(ServerTest, GuardUnblockLiftsABlock) {
       UnblockOn(admin.get(), absl::StrCat("org ", kPeerOrg), &unblocked).ok());
   EXPECT_TRUE(unblocked.lifted());
   EXPECT_FALSE(unblocked.identity().blocked());
+  // Unblock clears the block's end: 0 after an unblock too, not only for an
+  // identity never blocked (admin.proto says so).
+  EXPECT_EQ(unblocked.identity().blocked_until_unix_micros(), 0);
+  EXPECT_GT(unblocked.identity().now_unix_micros(), 0);
   EXPECT_EQ(unblocked.identity().offence_level(), 0u);
   grpc::Status after = LookupOn(stub.get(), GuardNumber(0));
   EXPECT_TRUE(after.ok()) << after.error_message();

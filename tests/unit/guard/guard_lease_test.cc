@@ -333,3 +333,49 @@ TEST(GuardLeaseTest, TwoReplicasShareOneMissBudget) {
 
 }  // namespace
 }  // namespace lufd
+
+namespace lufd {
+namespace {
+
+// TakeLeaseRequests skips the shard sweep while nothing is queued: the
+// count it checks must follow the queues exactly (every request queued is
+// counted, every one taken or dropped is not), or a request would wait
+// forever (count 0 with one queued) or every call would sweep.
+TEST(GuardLeaseTest, QueuedCountFollowsTheQueues) {
+  Guard guard;
+  guard.SetShared(true);
+  GuardLimits limits = Budget(1000);  // Chunk 10.
+  limits.misses_per_day = 1000;
+  EXPECT_EQ(guard.lease_requests_queued(), 0u);
+  EXPECT_TRUE(guard.TakeLeaseRequests().empty());
+  // One admission asks for both budgets (disclosure and misses); two
+  // identities, most likely in two shards.
+  const GuardKey other = GuardKey::Org("iana-en:222");
+  ASSERT_TRUE(guard.Admit(kOrg, limits, Number(0), kT0).status.ok());
+  EXPECT_EQ(guard.lease_requests_queued(), 2u);
+  ASSERT_TRUE(guard.Admit(other, limits, Number(0), kT0).status.ok());
+  EXPECT_EQ(guard.lease_requests_queued(), 4u);
+  std::vector<LeaseRequest> requests = guard.TakeLeaseRequests();
+  EXPECT_EQ(requests.size(), 4u);
+  EXPECT_EQ(guard.lease_requests_queued(), 0u);
+  EXPECT_TRUE(guard.TakeLeaseRequests().empty());
+  // Answered short (0 slots: spent elsewhere): after the retry time the
+  // next admission asks again, and that request is found.
+  for (const LeaseRequest& r : requests) guard.GrantDisclosures(r, 0, kT0);
+  const absl::Time later = kT0 + Guard::kLeaseRetry;
+  ASSERT_TRUE(guard.Admit(kOrg, limits, Number(0), later).status.ok());
+  EXPECT_EQ(guard.lease_requests_queued(), 2u);
+  EXPECT_EQ(guard.TakeLeaseRequests().size(), 2u);
+  EXPECT_EQ(guard.lease_requests_queued(), 0u);
+  // Queued, then dropped by a switch to local budgets: not counted either.
+  guard.SetShared(false);
+  guard.SetShared(true);
+  ASSERT_TRUE(guard.Admit(other, limits, Number(1), later).status.ok());
+  EXPECT_EQ(guard.lease_requests_queued(), 2u);
+  guard.SetShared(false);
+  EXPECT_EQ(guard.lease_requests_queued(), 0u);
+  EXPECT_TRUE(guard.TakeLeaseRequests().empty());
+}
+
+}  // namespace
+}  // namespace lufd

@@ -511,6 +511,44 @@ TEST(GuardScanTest, SequentialScanOfFoundNumbersIsAnOffence) {
   EXPECT_EQ(guard.Counters(key)->denied[kR(GuardRule::kBlock)], 1u);
 }
 
+// A prefix holds 100 numbers and the first seen has no predecessor, so a
+// sequential scan counts at most 99: a threshold of 100 or more (an org's
+// Quota may hold it) is capped at 99 for that count, else it never fires.
+TEST(GuardScanTest, SequentialThresholdOf100OrMoreStillFires) {
+  for (uint32_t threshold : {99u, 100u, 1000u}) {
+    Guard guard(NoBlockDenials());
+    const GuardKey key = GuardKey::Org("harvester");
+    const GuardLimits limits = Scan(threshold);
+    // Every number of +120255510xx, in order, all found.
+    for (int i = 0; i < 99; ++i) {
+      ASSERT_TRUE(Lookup(guard, key, limits, Number(i), true, kT0).ok())
+          << threshold << " " << i;
+    }
+    EXPECT_EQ(guard.Counters(key)->offences, 0u) << threshold;
+    ASSERT_TRUE(Lookup(guard, key, limits, Number(99), true, kT0).ok());
+    EXPECT_EQ(guard.Counters(key)->offences, 1u) << threshold;
+    Guard::Admission a = guard.Admit(key, limits, Number(0), kT0);
+    EXPECT_EQ(a.status.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(a.status.message(), HasSubstr("99 near-sequential"));
+  }
+}
+
+// Misses are not capped below 100: all 100 numbers of a prefix missed.
+TEST(GuardScanTest, MissThresholdOf100FiresOnTheHundredthMiss) {
+  Guard guard(NoBlockDenials());
+  const GuardKey key = GuardKey::Org("harvester");
+  const GuardLimits limits = Scan(100);
+  // 37 * k mod 100: never within 3 of the previous, so only misses count.
+  for (int k = 0; k < 99; ++k) {
+    ASSERT_TRUE(
+        Lookup(guard, key, limits, Number(37 * k % 100), false, kT0).ok());
+  }
+  EXPECT_EQ(guard.Counters(key)->offences, 0u);
+  ASSERT_TRUE(
+      Lookup(guard, key, limits, Number(37 * 99 % 100), false, kT0).ok());
+  EXPECT_EQ(guard.Counters(key)->offences, 1u);
+}
+
 TEST(GuardScanTest, SequentialScanWithMissesTriggersBeforeTheThreshold) {
   Guard guard(NoBlockDenials());
   const GuardKey key = GuardKey::Org("harvester");
