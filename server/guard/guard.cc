@@ -350,10 +350,15 @@ struct SharedLease {
            2 * (static_cast<int64_t>(granted) - static_cast<int64_t>(used)) <
                static_cast<int64_t>(chunk);
   }
+  // Short of leases but the store has not said the budget is spent (no
+  // short grant whose retry time still runs): the next lease is on its way
+  // (pending, or asked for by this very Admit), so the refusal is this
+  // replica's wait, not the identity's fault.
+  bool Waiting(absl::Time now) const { return now >= retry_at; }
   // A refusal short of leases: retry when the next lease may come.
   absl::Duration RetryAfter(absl::Time now) const {
-    return std::max(absl::Milliseconds(1),
-                    std::max(retry_at, now + Guard::kLeaseRetry) - now);
+    return Waiting(now) ? Guard::kLeaseWait
+                        : std::max(absl::Milliseconds(1), retry_at - now);
   }
 };
 
@@ -659,11 +664,13 @@ void Guard::Offence(State& s, const GuardKey& key, absl::string_view why,
 // offence_denials of them in one scan_window are an offence.
 void Guard::Denied(State& s, const GuardKey& key, GuardRule rule,
                    absl::string_view message, absl::Time now,
-                   std::string* block_log) {
+                   std::string* block_log, bool offence) {
   ++s.counters.denied[static_cast<int>(rule)];
   s.last_denied = now;
   s.last_denial.assign(message.data(), message.size());
-  if (rule == GuardRule::kBlock || options_.offence_denials == 0) return;
+  if (!offence || rule == GuardRule::kBlock || options_.offence_denials == 0) {
+    return;
+  }
   if (s.denial_window_start == absl::InfinitePast() ||
       now - s.denial_window_start >= options_.scan_window) {
     s.denial_window_start = now;
@@ -736,15 +743,19 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
       // goes on, charging no dry-run rule (enforcement would have refused
       // it, so none of them would have been charged), only enforced ones.
       bool dry_violation = false;
+      // `offence`: whether the refusal counts toward offence_denials (not
+      // while a shared budget only waits for this replica's next lease).
       auto refuse = [&](GuardRule rule, absl::Duration retry,
-                        std::string message, std::string reason) -> bool {
+                        std::string message, std::string reason,
+                        bool offence = true) -> bool {
         absl::Status status = WithDenialReason(
             absl::ResourceExhaustedError(std::move(message)), reason);
         if (!limits.DryRun(rule)) {
           admission.status = std::move(status);
           admission.retry_after = retry;
           admission.rule = rule;
-          Denied(s, key, rule, admission.status.message(), now, &block_log);
+          Denied(s, key, rule, admission.status.message(), now, &block_log,
+                 offence);
           return true;
         }
         ++s.counters.dry_run[static_cast<int>(rule)];
@@ -797,17 +808,32 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                 ? absl::Milliseconds(1)
                 : s.order.front().first + options_.disclosure_window - now;
         refused_by_budget = true;
-        refused = refuse(
-            GuardRule::kDisclosure, retry,
-            absl::StrCat("disclosure budget of ", key.Describe(), " spent (",
-                         budget, " distinct numbers answered per ",
-                         WindowText(options_.disclosure_window),
-                         disclosure.shared ? ", shared by all replicas" : "",
-                         "; numbers already answered stay free); retry "
-                         "after ",
-                         RetryText(retry)),
-            absl::StrCat("guard: disclosure budget (", budget, " per ",
-                         WindowText(options_.disclosure_window), ")"));
+        if (disclosure.ShortOfLeases() && s.lease.Waiting(now)) {
+          refused = refuse(
+              GuardRule::kDisclosure, retry,
+              absl::StrCat("disclosure budget of ", key.Describe(), " (",
+                           budget, " distinct numbers per ",
+                           WindowText(options_.disclosure_window),
+                           ", shared by all replicas): this replica waits "
+                           "for its next share; retry after ",
+                           RetryText(retry)),
+              absl::StrCat("guard: disclosure budget (", budget, " per ",
+                           WindowText(options_.disclosure_window),
+                           "): waiting for a lease"),
+              /*offence=*/false);
+        } else {
+          refused = refuse(
+              GuardRule::kDisclosure, retry,
+              absl::StrCat("disclosure budget of ", key.Describe(), " spent (",
+                           budget, " distinct numbers answered per ",
+                           WindowText(options_.disclosure_window),
+                           disclosure.shared ? ", shared by all replicas" : "",
+                           "; numbers already answered stay free); retry "
+                           "after ",
+                           RetryText(retry)),
+              absl::StrCat("guard: disclosure budget (", budget, " per ",
+                           WindowText(options_.disclosure_window), ")"));
+        }
       }
       // Misses: any request may end in a miss, so the ones in flight count.
       // Shared: like the disclosure budget, against leases plus a chunk.
@@ -821,15 +847,27 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                 ? s.miss_lease.RetryAfter(now)
                 : s.MissRetry(options_.disclosure_window, now);
         refused_by_misses = true;
+        const bool waiting =
+            misses.ShortOfLeases() && s.miss_lease.Waiting(now);
         refused = refuse(
             GuardRule::kMisses, retry,
-            absl::StrCat("miss budget of ", key.Describe(), " spent (",
-                         limits.misses_per_day, " answers without SED per ",
-                         WindowText(options_.disclosure_window),
-                         misses.shared ? ", shared by all replicas" : "",
-                         "); retry after ", RetryText(retry)),
+            waiting ? absl::StrCat("miss budget of ", key.Describe(), " (",
+                                   limits.misses_per_day,
+                                   " answers without SED per ",
+                                   WindowText(options_.disclosure_window),
+                                   ", shared by all replicas): this replica "
+                                   "waits for its next share; retry after ",
+                                   RetryText(retry))
+                    : absl::StrCat(
+                          "miss budget of ", key.Describe(), " spent (",
+                          limits.misses_per_day, " answers without SED per ",
+                          WindowText(options_.disclosure_window),
+                          misses.shared ? ", shared by all replicas" : "",
+                          "); retry after ", RetryText(retry)),
             absl::StrCat("guard: miss budget (", limits.misses_per_day, " per ",
-                         WindowText(options_.disclosure_window), ")"));
+                         WindowText(options_.disclosure_window), ")",
+                         waiting ? ": waiting for a lease" : ""),
+            /*offence=*/!waiting);
       }
       if (!refused) {
         auto charge = [&](GuardRule rule) {

@@ -70,7 +70,13 @@
 //     Store (Store::LeaseGuardBudget, which never grants more than the
 //     budget per window in total), plus at most one chunk of overdraft
 //     (so it answers before its first lease arrives): chunk =
-//     clamp(budget x lease_chunk_percent / 100, 1, 1000). Worst case, with R
+//     clamp(budget x lease_chunk_percent / 100, 1, 1000). A new item
+//     refused only because this instance's leases are used up while the
+//     store has not answered short (its next lease is on the way) is
+//     refused with "waits for its next share", retry_after kLeaseWait, and
+//     does not count toward offence_denials: a peer asking for new numbers
+//     faster than a chunk per lease round trip is slowed, not blocked, and
+//     not told its budget is spent. Worst case, with R
 //     instances, in a window that uses no lease granted before it (e.g.
 //     from a standing start): budget + R x chunk distinct items (R = 2,
 //     1 %: 1.02 x budget). Across window edges an item answered with a slot
@@ -323,6 +329,9 @@ class Guard {
   // The chunk for a budget: clamp(budget x percent / 100, 1, 1000).
   static uint32_t LeaseChunk(uint32_t budget, uint32_t percent);
   static constexpr absl::Duration kLeaseRetry = absl::Seconds(1);
+  // retry_after of a refusal that only waits for this replica's next lease
+  // (LedgerSync serves requests every 10 ms).
+  static constexpr absl::Duration kLeaseWait = absl::Milliseconds(50);
 
   // The identity's counters, or nullopt when it is not tracked.
   std::optional<GuardCounters> Counters(const GuardKey& key) const;
@@ -353,9 +362,10 @@ class Guard {
   State* FindOrInsert(Shard& shard, const GuardKey& key, absl::Time now);
   void Offence(State& s, const GuardKey& key, absl::string_view why,
                absl::Time now, std::string* block_log);
+  // `offence` false: counted, but not toward offence_denials.
   void Denied(State& s, const GuardKey& key, GuardRule rule,
-              absl::string_view message, absl::Time now,
-              std::string* block_log);
+              absl::string_view message, absl::Time now, std::string* block_log,
+              bool offence = true);
   void Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
             absl::Time now, std::string* dry_run_log, std::string* block_log);
   GuardIdentityStatus StatusOf(const GuardKey& key, State& s,

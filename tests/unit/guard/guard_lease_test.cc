@@ -377,5 +377,37 @@ TEST(GuardLeaseTest, QueuedCountFollowsTheQueues) {
   EXPECT_TRUE(guard.TakeLeaseRequests().empty());
 }
 
+// Short of leases while the next one is on its way: a wait, not a spent
+// budget, and no offence (a fast legitimate peer is slowed, not blocked);
+// once the store answers short, the budget is spent and refusals count.
+TEST(GuardLeaseTest, WaitingForALeaseIsNoOffence) {
+  GuardOptions options;  // 1 %: budget 1000 -> chunk 10.
+  options.offence_denials = 5;
+  Guard guard(options);
+  guard.SetShared(true);
+  const GuardLimits limits = Budget(1000);
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(Lookup(guard, limits, i, kT0));
+  for (int i = 0; i < 20; ++i) {
+    Guard::Admission a = guard.Admit(kOrg, limits, Number(100 + i), kT0);
+    ASSERT_EQ(a.rule, GuardRule::kDisclosure) << a.status;
+    EXPECT_NE(a.status.message().find("waits for its next share"),
+              std::string::npos)
+        << a.status;
+    EXPECT_EQ(a.status.message().find("spent"), std::string::npos);
+    EXPECT_EQ(a.retry_after, Guard::kLeaseWait);
+  }
+  EXPECT_FALSE(guard.Explain(kOrg, kT0)->blocked(kT0));
+  EXPECT_EQ(guard.Explain(kOrg, kT0)->offence_level, 0u);
+  // The store grants nothing: now the budget is spent, and refusals count.
+  std::vector<LeaseRequest> requests = guard.TakeLeaseRequests();
+  ASSERT_EQ(requests.size(), 1u);
+  guard.GrantDisclosures(requests[0], 0, kT0);
+  for (int i = 0; i < 5; ++i) {
+    Guard::Admission a = guard.Admit(kOrg, limits, Number(200 + i), kT0);
+    EXPECT_NE(a.status.message().find("spent"), std::string::npos) << a.status;
+  }
+  EXPECT_TRUE(guard.Explain(kOrg, kT0)->blocked(kT0));
+}
+
 }  // namespace
 }  // namespace lufd
