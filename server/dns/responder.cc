@@ -43,10 +43,6 @@ size_t RawLabels(std::string_view wire) {
   return n;
 }
 
-uint32_t NowUnix() {
-  return static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
-}
-
 // A cached signature is served only while it outlives what a resolver may
 // cache it for (the RRset TTL), with a minute of slack.
 bool StillGood(const CompactRrsig& sig, uint32_t now, uint32_t ttl) {
@@ -338,11 +334,17 @@ struct Responder::Answer {
   const ClientAddress& client;
   // Admit: who is charged, and what Settle reports back.
   bool guarded = false;
-  GuardKey key;
+  // Points at a per-thread cache (SourceKey, the last org): copying the
+  // key's string per query was a measurable part of the guard's cost. Valid
+  // until this thread's next query, i.e. for this one.
+  const GuardKey* key = nullptr;
   GuardLimits limits;
   lufd::Guard::Admission admission;
-  bool apex_only = false;       // Charged to the rate only.
-  absl::Time guard_now;         // When Admit charged it.
+  bool apex_only = false;  // Charged to the rate only.
+  absl::Time guard_now;    // When Admit charged it.
+  // Admit's QnameNumber result for AnswerNumber (s.e164 holds the number),
+  // so the qname is decoded once: kUnknown when Admit did not look.
+  enum class Number : uint8_t { kUnknown, kNo, kYes } number = Number::kUnknown;
   bool signing_denied = false;  // AppendRrsetSigs withheld a signature.
   // Classify: opcode, RD and CD come back as received; RA is never set.
   uint16_t base_flags = 0;
@@ -353,6 +355,7 @@ struct Responder::Answer {
   std::shared_ptr<const RegistryView> view;
   std::shared_ptr<const ZoneState> st;
   uint32_t now = 0;
+  absl::Time clock;    // `now` before rounding: the guard's time too.
   size_t to_apex = 0;  // Labels between the qname and the apex.
   // AnswerApex / AnswerNumber: an answer written, or what Deny must say;
   // `present` lists the types at the name for a NODATA NSEC bitmap.
@@ -425,7 +428,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   // Online signing is the one per-query cost a flood can multiply: it is
   // charged before it is done.
   if (a != nullptr && a->guarded &&
-      !guard_->ChargeSigning(a->key, a->limits,
+      !guard_->ChargeSigning(*a->key, a->limits,
                              static_cast<uint32_t>(st.zone_signers.size()),
                              a->guard_now)) {
     a->signing_denied = true;
@@ -471,11 +474,12 @@ bool QnameNumber(std::string_view qname_lower, size_t to_apex,
 }
 
 // The guard key of an anonymous client: its address masked to `v4_bits` /
-// `v6_bits` (GuardKey::SourcePrefix). The key is a string, so the last one
-// made is kept per thread: a listener thread sees the same few sources in a
-// row.
-bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
-               GuardKey* key) {
+// `v6_bits` (GuardKey::SourcePrefix), or nullptr for an address of neither
+// size. The key is a string, so the last one made is kept per thread (a
+// listener thread sees the same few sources in a row) and returned without
+// a copy: valid until this thread's next call.
+const GuardKey* SourceKey(const ClientAddress& client, int v4_bits,
+                          int v6_bits) {
   struct Last {
     ClientAddress client;
     int v4_bits = -1, v6_bits = -1;
@@ -483,23 +487,22 @@ bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
   };
   thread_local Last last;
   if (client.size == 0) {
-    *key = GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
-    return true;
+    static const GuardKey* const unknown =
+        new GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
+    return unknown;
   }
   if (last.v4_bits == v4_bits && last.v6_bits == v6_bits &&
       last.client.raw() == client.raw()) {
-    *key = last.key;
-    return true;
+    return &last.key;
   }
   absl::StatusOr<GuardKey> made =
       GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
-  if (!made.ok()) return false;
+  if (!made.ok()) return nullptr;
   last.client = client;
   last.v4_bits = v4_bits;
   last.v6_bits = v6_bits;
-  last.key = *made;
-  *key = *std::move(made);
-  return true;
+  last.key = *std::move(made);
+  return &last.key;
 }
 
 // Types at the name, for the bitmap of a compact-denial NSEC.
@@ -555,22 +558,28 @@ void Responder::set_guard(lufd::Guard* guard,
 
 Responder::Step Responder::Admit(Answer& a) {
   if (guard_ == nullptr || a.viewer.is_admin()) return Step::kContinue;
-  const absl::Time now = absl::Now();
+  // FindZone's clock read: answering takes microseconds, a second read per
+  // query would cost more than it tells.
+  const absl::Time now = a.clock;
   if (!a.viewer.anonymous()) {
-    a.key = GuardKey::Org(a.viewer.org_id);
-    // The org's Quota over guard.peer, kept per thread for the last org and
-    // view: reading it copies the org's object, and a TSIG or DoT peer
-    // sends its queries in runs.
+    // The org's key and its Quota over guard.peer, kept per thread for the
+    // last org and view: reading the Quota copies the org's object, and a
+    // TSIG or DoT peer sends its queries in runs.
     struct LastOrg {
       uint64_t generation = 0;  // Of set_guard: unique per responder.
       const RegistryView* view = nullptr;
       uint64_t serial = 0;
-      std::string org_id;
+      GuardKey key;  // Org(org_id).
       GuardLimits limits;
     };
     thread_local LastOrg last;
+    if (last.key.id != a.viewer.org_id) {
+      last.key = GuardKey::Org(a.viewer.org_id);
+      last.generation = 0;  // The limits are another org's.
+    }
+    a.key = &last.key;
     if (last.generation != guard_generation_ || last.view != a.view.get() ||
-        last.serial != a.view->serial() || last.org_id != a.viewer.org_id) {
+        last.serial != a.view->serial()) {
       last.limits = peer_limits_;
       if (std::optional<lufd::v1::RegistryObject> org =
               a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
@@ -580,7 +589,6 @@ Responder::Step Responder::Admit(Answer& a) {
       last.generation = guard_generation_;
       last.view = a.view.get();
       last.serial = a.view->serial();
-      last.org_id = a.viewer.org_id;
     }
     a.limits = last.limits;
   } else {
@@ -589,10 +597,9 @@ Responder::Step Responder::Admit(Answer& a) {
     // resolver that shares a /24 with a flooder gets its own budget there,
     // which is where the slip sends it.
     const bool proven = a.transport != Transport::kUdp;
-    if (!SourceKey(a.client, proven ? 32 : v4_prefix_,
-                   proven ? 128 : v6_prefix_, &a.key)) {
-      return Step::kContinue;
-    }
+    a.key = SourceKey(a.client, proven ? 32 : v4_prefix_,
+                      proven ? 128 : v6_prefix_);
+    if (a.key == nullptr) return Step::kContinue;
     a.limits = anonymous_limits_;
   }
   // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
@@ -604,10 +611,13 @@ Responder::Step Responder::Admit(Answer& a) {
     a.limits.misses_per_day = 0;
     a.limits.scan_threshold = 0;
   } else if (QnameNumber(a.query.qname_lower, a.to_apex, &a.s.e164)) {
+    a.number = Answer::Number::kYes;
     item = a.s.e164;
+  } else {
+    a.number = Answer::Number::kNo;
   }
   a.guard_now = now;
-  a.admission = guard_->Admit(a.key, a.limits, item, now);
+  a.admission = guard_->Admit(*a.key, a.limits, item, now);
   if (!a.admission.status.ok()) {
     return Refuse(a, a.admission.rule, a.admission.status);
   }
@@ -619,10 +629,10 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
                                   const absl::Status& why) {
   if (denials_ != nullptr) {
     DenialRecord record;
-    record.actor = a.viewer.anonymous() ? a.key.Describe()
+    record.actor = a.viewer.anonymous() ? a.key->Describe()
                                         : absl::StrCat(a.viewer.org_id, "/",
                                                        a.viewer.credential_id);
-    record.peer = a.key.kind == GuardKey::Kind::kSourcePrefix ? a.key.id : "";
+    record.peer = a.key->kind == GuardKey::Kind::kSourcePrefix ? a.key->id : "";
     record.method = a.transport == Transport::kUdp   ? "dns/udp"
                     : a.transport == Transport::kTcp ? "dns/tcp"
                                                      : "dns/tls";
@@ -671,11 +681,11 @@ size_t Responder::Settle(Answer& a, size_t size) {
   const bool answered = a.kind == Answer::Kind::kAnswer && size > 0;
   if (a.signing_denied) {
     stats_.guard_signing_denied.fetch_add(1, std::memory_order_relaxed);
-    guard_->Report(a.key, a.admission, /*disclosed=*/false, a.guard_now);
+    guard_->Report(*a.key, a.admission, /*disclosed=*/false, a.guard_now);
     Refuse(a, GuardRule::kSigning,
            WithDenialReason(
                absl::ResourceExhaustedError(absl::StrCat(
-                   "signing budget of ", a.key.Describe(), " spent (",
+                   "signing budget of ", a.key->Describe(), " spent (",
                    a.limits.signatures_per_second, " signatures per second)")),
                absl::StrCat("guard: signing budget (",
                             a.limits.signatures_per_second, "/s)")));
@@ -685,7 +695,7 @@ size_t Responder::Settle(Answer& a, size_t size) {
   // with SED counts as one, the same for absent and invisible names.
   // Reported at the admission's time: answering takes microseconds, and a
   // second clock read per query would cost more than it tells.
-  guard_->Report(a.key, a.admission, answered || a.apex_only, a.guard_now);
+  guard_->Report(*a.key, a.admission, answered || a.apex_only, a.guard_now);
   return size;
 }
 
@@ -748,7 +758,8 @@ Responder::Step Responder::FindZone(Answer& a) {
   }
   a.zone = zone;
   a.view = views_->Current();
-  a.now = NowUnix();
+  a.clock = absl::Now();
+  a.now = static_cast<uint32_t>(absl::ToUnixSeconds(a.clock));
   a.st = StateFor(*zone, a.view->serial(), a.now);
   a.to_apex = RawLabels(q.qname_lower) - zone->apex_labels;
   a.s.count = 0;
@@ -809,7 +820,9 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
   const ParsedQuery& q = a.query;
   const size_t to_apex = a.to_apex;
   Scratch& s = a.s;
-  const bool number = QnameNumber(q.qname_lower, to_apex, &s.e164);
+  const bool number = a.number == Answer::Number::kUnknown
+                          ? QnameNumber(q.qname_lower, to_apex, &s.e164)
+                          : a.number == Answer::Number::kYes;
   std::vector<RecordRef>& refs = s.refs;
   const bool found =
       number && a.view->ResolveNumberRefs(s.e164, a.viewer, &refs);
