@@ -264,6 +264,9 @@ struct LeaseRequest {
 };
 
 class Guard {
+ private:
+  struct State;
+
  public:
   // What Admit() decided. Pass it back to Report() once answered.
   struct Admission {
@@ -276,6 +279,12 @@ class Guard {
     uint32_t miss_cost = 1;
     uint64_t item = 0;
     bool miss_reserved = false;  // Counted as a possible miss in flight.
+    // Where Admit() found the identity: Report() uses it without hashing
+    // the key or searching the table while the shard has dropped no
+    // identity since (its generation), else it looks the key up.
+    State* state = nullptr;
+    uint32_t shard = 0;
+    uint64_t shard_generation = 0;
   };
 
   explicit Guard(GuardOptions options = {});
@@ -341,15 +350,23 @@ class Guard {
 
  private:
   struct Shard;
-  struct State;
   Shard& ShardFor(const GuardKey& key) const;
-  // All below run under the shard's lock.
-  State* FindOrInsert(Shard& shard, const GuardKey& key, absl::Time now);
+  // The shard of a key whose absl::HashOf is `hash`.
+  size_t ShardIndex(size_t hash) const {
+    return hash % static_cast<size_t>(shard_count_);
+  }
+  // All below run under the shard's lock. `hash`: absl::HashOf(key).
+  State* FindOrInsert(Shard& shard, const GuardKey& key, size_t hash,
+                      absl::Time now);
   void Offence(State& s, const GuardKey& key, absl::string_view why,
                absl::Time now, std::string* block_log);
   void Denied(State& s, const GuardKey& key, GuardRule rule,
               absl::string_view message, absl::Time now,
               std::string* block_log);
+  // Report()'s work on the identity's state.
+  void ReportLocked(State& s, const GuardKey& key, const Admission& admission,
+                    bool disclosed, absl::Time now, std::string* dry_run_log,
+                    std::string* block_log);
   void Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
             absl::Time now, std::string* dry_run_log, std::string* block_log);
   GuardIdentityStatus StatusOf(const GuardKey& key, State& s,
