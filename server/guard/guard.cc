@@ -206,16 +206,16 @@ uint64_t Guard::ItemCode(absl::string_view item) {
   // "+" and 1..15 digits: the digits' value with their count in bits 50..53
   // (15 digits < 2^50), so "+1" and "+01" differ. Top bit clear.
   if (item.size() >= 2 && item.size() <= 16 && item[0] == '+') {
+    // One unsigned compare per digit: this runs for every guarded query.
     uint64_t value = 0;
-    bool digits = true;
-    for (char c : item.substr(1)) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-        digits = false;
-        break;
-      }
-      value = value * 10 + static_cast<uint64_t>(c - '0');
+    size_t i = 1;
+    for (; i < item.size(); ++i) {
+      const uint32_t digit =
+          static_cast<unsigned char>(item[i]) - uint32_t{'0'};
+      if (digit > 9) break;
+      value = value * 10 + digit;
     }
-    if (digits) return (uint64_t{item.size() - 1} << 50) | value;
+    if (i == item.size()) return (uint64_t{item.size() - 1} << 50) | value;
   }
   return absl::HashOf(item) | (uint64_t{1} << 63);
 }
@@ -320,6 +320,7 @@ struct SharedLease {
   absl::Time retry_at = absl::InfinitePast();
 
   void Expire(absl::Duration window, absl::Time now) {
+    if (grants.empty()) return;  // Most identities never lease.
     auto live = grants.begin();
     while (live != grants.end() && live->first + window <= now) {
       granted -= live->second;
