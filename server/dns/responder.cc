@@ -457,19 +457,40 @@ namespace {
 // The E.164 number ("+" and digits) a lowercase wire qname spells in its
 // `to_apex` labels below the apex: only single-digit labels, at most 15,
 // least significant first. False (and `e164` unspecified) otherwise.
+// kCode: also its Guard::ItemCode in `*code`, made on the way (the guard
+// stage's item) instead of parsing the text again.
+template <bool kCode = false>
 bool QnameNumber(std::string_view qname_lower, size_t to_apex,
-                 std::string* e164) {
+                 std::string* e164, uint64_t* code = nullptr) {
+  static constexpr uint64_t kPow10[15] = {1,
+                                          10,
+                                          100,
+                                          1000,
+                                          10000,
+                                          100000,
+                                          1000000,
+                                          10000000,
+                                          100000000,
+                                          1000000000,
+                                          10000000000,
+                                          100000000000,
+                                          1000000000000,
+                                          10000000000000,
+                                          100000000000000};
   // Below the apex only single-digit labels can exist.
   if (to_apex == 0 || to_apex > 15) return false;
   e164->assign(1 + to_apex, '+');
+  uint64_t value = 0;
   size_t pos = 0;
   for (size_t i = 0; i < to_apex; ++i) {
     const uint8_t len = static_cast<uint8_t>(qname_lower[pos]);
     const char c = qname_lower[pos + 1];
     if (len != 1 || c < '0' || c > '9') return false;
     (*e164)[to_apex - i] = c;  // Labels run least significant first.
+    if constexpr (kCode) value += static_cast<uint64_t>(c - '0') * kPow10[i];
     pos += 2;
   }
+  if constexpr (kCode) *code = Guard::NumberCode(value, to_apex);
   return true;
 }
 
@@ -604,20 +625,22 @@ Responder::Step Responder::Admit(Answer& a) {
   }
   // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
   // public and discloses no number: it costs a token, never a budget.
-  absl::string_view item;
+  // The item's Guard::ItemCode: "" unless the qname spells a number.
+  static const uint64_t kNoItem = Guard::ItemCode("");
+  uint64_t item = kNoItem;
   if (a.to_apex == 0) {
     a.apex_only = true;
     a.limits.distinct_numbers_per_day = 0;
     a.limits.misses_per_day = 0;
     a.limits.scan_threshold = 0;
-  } else if (QnameNumber(a.query.qname_lower, a.to_apex, &a.s.e164)) {
+  } else if (QnameNumber<true>(a.query.qname_lower, a.to_apex, &a.s.e164,
+                               &item)) {
     a.number = Answer::Number::kYes;
-    item = a.s.e164;
   } else {
     a.number = Answer::Number::kNo;
   }
   a.guard_now = now;
-  a.admission = guard_->Admit(*a.key, a.limits, item, now);
+  a.admission = guard_->AdmitCode(*a.key, a.limits, item, now);
   if (!a.admission.status.ok()) {
     return Refuse(a, a.admission.rule, a.admission.status);
   }

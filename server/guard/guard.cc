@@ -215,7 +215,7 @@ uint64_t Guard::ItemCode(absl::string_view item) {
       if (digit > 9) break;
       value = value * 10 + digit;
     }
-    if (i == item.size()) return (uint64_t{item.size() - 1} << 50) | value;
+    if (i == item.size()) return NumberCode(value, item.size() - 1);
   }
   return absl::HashOf(item) | (uint64_t{1} << 63);
 }
@@ -694,8 +694,14 @@ void Guard::FlushLogs(Shard& shard, const GuardKey& key,
 
 Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                               absl::string_view item, absl::Time now) {
+  return AdmitCode(key, limits, ItemCode(item), now);
+}
+
+Guard::Admission Guard::AdmitCode(const GuardKey& key,
+                                  const GuardLimits& limits, uint64_t item_code,
+                                  absl::Time now) {
   Admission admission;
-  admission.item = ItemCode(item);
+  admission.item = item_code;
   const size_t hash = absl::HashOf(key);
   admission.shard = static_cast<uint32_t>(ShardIndex(hash));
   Shard& shard = shards_[admission.shard];

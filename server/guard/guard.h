@@ -296,6 +296,11 @@ class Guard {
   // query was malformed) for `key`.
   Admission Admit(const GuardKey& key, const GuardLimits& limits,
                   absl::string_view item, absl::Time now);
+  // Admit() with the item already coded (ItemCode(item), or NumberCode()
+  // for a number): the DNS front door decodes the number from the qname's
+  // labels anyway, and parsing its text again cost a tenth of the stage.
+  Admission AdmitCode(const GuardKey& key, const GuardLimits& limits,
+                      uint64_t item_code, absl::Time now);
   // After answering: `disclosed` when the answer carried SED. Every
   // admitted request must be reported exactly once (refused ones need not).
   void Report(const GuardKey& key, const Admission& admission, bool disclosed,
@@ -347,6 +352,11 @@ class Guard {
   // The 64-bit code an item is kept as: exact for "+" and 1..15 digits,
   // a hash (top bit set) otherwise.
   static uint64_t ItemCode(absl::string_view item);
+  // ItemCode("+<digits>") from the digits' value and count (1..15): the
+  // count in bits 50..53 (15 digits < 2^50), so "+1" and "+01" differ.
+  static constexpr uint64_t NumberCode(uint64_t value, size_t digits) {
+    return (uint64_t{digits} << 50) | value;
+  }
 
  private:
   struct Shard;
