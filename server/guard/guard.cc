@@ -546,6 +546,8 @@ Guard::Guard(GuardOptions options) : options_(options) {
       static_cast<size_t>(std::max(1, options_.shards)), 1, max));
   per_shard_ = max / static_cast<size_t>(shard_count_);
   shards_ = std::make_unique<Shard[]>(static_cast<size_t>(shard_count_));
+  static std::atomic<uint64_t> ids{0};
+  id_ = ids.fetch_add(1) + 1;
 }
 
 Guard::~Guard() = default;
@@ -554,15 +556,16 @@ Guard::Shard& Guard::ShardFor(const GuardKey& key) const {
   return shards_[ShardIndex(absl::HashOf(key))];
 }
 
+Guard::State* Guard::Touch(Shard& shard, State& s, absl::Time now) {
+  shard.lru.splice(shard.lru.begin(), shard.lru, s.lru);
+  s.last_seen = std::max(s.last_seen, now);
+  return &s;
+}
+
 Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
                                   size_t hash, absl::Time now) {
   auto it = shard.states.find(HashedKey{key, hash});
-  if (it != shard.states.end()) {
-    shard.lru.splice(shard.lru.begin(), shard.lru, it->second->lru);
-    State& s = *it->second;
-    s.last_seen = std::max(s.last_seen, now);
-    return &s;
-  }
+  if (it != shard.states.end()) return Touch(shard, *it->second, now);
   // Drop idle identities at rest from the cold end, then make room.
   while (!shard.lru.empty()) {
     State& cold = *shard.states[shard.lru.back()];
@@ -700,17 +703,45 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
 Guard::Admission Guard::AdmitCode(const GuardKey& key,
                                   const GuardLimits& limits, uint64_t item_code,
                                   absl::Time now) {
+  // The identity this thread admitted last: when it comes again (a DNS
+  // listener sees runs from one resolver, a TSIG peer sends runs) its shard
+  // is known and, while that shard has dropped no identity since, its state
+  // too: no hashing, no table search.
+  struct Last {
+    uint64_t guard_id = 0;
+    GuardKey key;
+    uint32_t shard = 0;
+    uint64_t generation = 0;
+    State* state = nullptr;
+  };
+  thread_local Last last;
+  const bool again = last.guard_id == id_ && last.key == key;
+  const size_t hash = again ? 0 : absl::HashOf(key);
   Admission admission;
   admission.item = item_code;
-  const size_t hash = absl::HashOf(key);
-  admission.shard = static_cast<uint32_t>(ShardIndex(hash));
+  admission.shard =
+      again ? last.shard : static_cast<uint32_t>(ShardIndex(hash));
   Shard& shard = shards_[admission.shard];
   std::string would_deny;  // Dry run: the first message, logged unlocked.
   std::string block_log;
   bool table_full = false;
   {
     absl::MutexLock lock(&shard.mu);
-    State* found = FindOrInsert(shard, key, hash, now);
+    State* found = nullptr;
+    if (again && last.generation == shard.generation) {
+      found = Touch(shard, *last.state, now);
+    } else {
+      found = FindOrInsert(shard, key, again ? absl::HashOf(key) : hash, now);
+    }
+    if (found != nullptr) {
+      if (!again) {
+        last.guard_id = id_;
+        last.key = key;
+        last.shard = admission.shard;
+      }
+      last.generation = shard.generation;
+      last.state = found;
+    }
     if (found == nullptr) {
       table_full = true;
       admission.rule = GuardRule::kBlock;

@@ -368,6 +368,8 @@ class Guard {
   // All below run under the shard's lock. `hash`: absl::HashOf(key).
   State* FindOrInsert(Shard& shard, const GuardKey& key, size_t hash,
                       absl::Time now);
+  // A known identity seen again: most recent in the LRU, last_seen.
+  static State* Touch(Shard& shard, State& s, absl::Time now);
   void Offence(State& s, const GuardKey& key, absl::string_view why,
                absl::Time now, std::string* block_log);
   void Denied(State& s, const GuardKey& key, GuardRule rule,
@@ -391,6 +393,9 @@ class Guard {
   size_t per_shard_ = 1;
   std::unique_ptr<Shard[]> shards_;
   int shard_count_ = 1;
+  // Unique per Guard in the process (AdmitCode's per-thread cache must not
+  // take a new Guard at a freed one's address for it).
+  uint64_t id_ = 0;
 };
 
 }  // namespace lufd
