@@ -1,6 +1,7 @@
 #include "server/dns/responder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -496,34 +497,50 @@ bool QnameNumber(std::string_view qname_lower, size_t to_apex,
 
 // The guard key of an anonymous client: its address masked to `v4_bits` /
 // `v6_bits` (GuardKey::SourcePrefix), or nullptr for an address of neither
-// size. The key is a string, so the last one made is kept per thread (a
-// listener thread sees the same few sources in a row) and returned without
-// a copy: valid until this thread's next call.
+// size. Building the key's text costs more than the guard's own work, so
+// the keys made are kept per thread in a small direct-mapped cache by
+// address (a listener thread sees the same sources again and again: one
+// resolver in runs, or a few hundred interleaved) and returned without a
+// copy: valid until this thread's next call.
 const GuardKey* SourceKey(const ClientAddress& client, int v4_bits,
                           int v6_bits) {
-  struct Last {
+  struct Entry {
     ClientAddress client;
     int v4_bits = -1, v6_bits = -1;
     GuardKey key;
   };
-  thread_local Last last;
+  static constexpr size_t kSlots = 256;  // About 18 KB per thread.
+  thread_local std::array<Entry, kSlots> cache;
   if (client.size == 0) {
     static const GuardKey* const unknown =
         new GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
     return unknown;
   }
-  if (last.v4_bits == v4_bits && last.v6_bits == v6_bits &&
-      last.client.raw() == client.raw()) {
-    return &last.key;
+  // The same source as last time (a run): no hashing.
+  thread_local Entry* last = nullptr;
+  if (last != nullptr && last->v4_bits == v4_bits && last->v6_bits == v6_bits &&
+      last->client.raw() == client.raw()) {
+    return &last->key;
+  }
+  // FNV-1a over the address: hosts and /24s spread over the slots.
+  uint32_t h = 2166136261u;
+  for (uint8_t i = 0; i < client.size; ++i)
+    h = (h ^ client.bytes[i]) * 16777619u;
+  Entry& e = cache[(h ^ (h >> 16)) % kSlots];
+  if (e.v4_bits == v4_bits && e.v6_bits == v6_bits &&
+      e.client.raw() == client.raw()) {
+    last = &e;
+    return &e.key;
   }
   absl::StatusOr<GuardKey> made =
       GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
   if (!made.ok()) return nullptr;
-  last.client = client;
-  last.v4_bits = v4_bits;
-  last.v6_bits = v6_bits;
-  last.key = *std::move(made);
-  return &last.key;
+  e.client = client;
+  e.v4_bits = v4_bits;
+  e.v6_bits = v6_bits;
+  e.key = *std::move(made);
+  last = &e;
+  return &e.key;
 }
 
 // Types at the name, for the bitmap of a compact-denial NSEC.
