@@ -1,6 +1,7 @@
 #include "server/dns/responder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -41,10 +42,6 @@ size_t RawLabels(std::string_view wire) {
     pos += 1 + len;
   }
   return n;
-}
-
-uint32_t NowUnix() {
-  return static_cast<uint32_t>(absl::ToUnixSeconds(absl::Now()));
 }
 
 // A cached signature is served only while it outlives what a resolver may
@@ -338,11 +335,17 @@ struct Responder::Answer {
   const ClientAddress& client;
   // Admit: who is charged, and what Settle reports back.
   bool guarded = false;
-  GuardKey key;
+  // Points at a per-thread cache (SourceKey, the last org): copying the
+  // key's string per query was a measurable part of the guard's cost. Valid
+  // until this thread's next query, i.e. for this one.
+  const GuardKey* key = nullptr;
   GuardLimits limits;
   lufd::Guard::Admission admission;
-  bool apex_only = false;       // Charged to the rate only.
-  absl::Time guard_now;         // When Admit charged it.
+  bool apex_only = false;  // Charged to the rate only.
+  absl::Time guard_now;    // When Admit charged it.
+  // Admit's QnameNumber result for AnswerNumber (s.e164 holds the number),
+  // so the qname is decoded once: kUnknown when Admit did not look.
+  enum class Number : uint8_t { kUnknown, kNo, kYes } number = Number::kUnknown;
   bool signing_denied = false;  // AppendRrsetSigs withheld a signature.
   // Classify: opcode, RD and CD come back as received; RA is never set.
   uint16_t base_flags = 0;
@@ -353,6 +356,7 @@ struct Responder::Answer {
   std::shared_ptr<const RegistryView> view;
   std::shared_ptr<const ZoneState> st;
   uint32_t now = 0;
+  absl::Time clock;    // `now` before rounding: the guard's time too.
   size_t to_apex = 0;  // Labels between the qname and the apex.
   // AnswerApex / AnswerNumber: an answer written, or what Deny must say;
   // `present` lists the types at the name for a NODATA NSEC bitmap.
@@ -425,7 +429,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   // Online signing is the one per-query cost a flood can multiply: it is
   // charged before it is done.
   if (a != nullptr && a->guarded &&
-      !guard_->ChargeSigning(a->key, a->limits,
+      !guard_->ChargeSigning(*a->key, a->limits,
                              static_cast<uint32_t>(st.zone_signers.size()),
                              a->guard_now)) {
     a->signing_denied = true;
@@ -454,52 +458,89 @@ namespace {
 // The E.164 number ("+" and digits) a lowercase wire qname spells in its
 // `to_apex` labels below the apex: only single-digit labels, at most 15,
 // least significant first. False (and `e164` unspecified) otherwise.
+// kCode: also its Guard::ItemCode in `*code`, made on the way (the guard
+// stage's item) instead of parsing the text again.
+template <bool kCode = false>
 bool QnameNumber(std::string_view qname_lower, size_t to_apex,
-                 std::string* e164) {
+                 std::string* e164, uint64_t* code = nullptr) {
+  static constexpr uint64_t kPow10[15] = {1,
+                                          10,
+                                          100,
+                                          1000,
+                                          10000,
+                                          100000,
+                                          1000000,
+                                          10000000,
+                                          100000000,
+                                          1000000000,
+                                          10000000000,
+                                          100000000000,
+                                          1000000000000,
+                                          10000000000000,
+                                          100000000000000};
   // Below the apex only single-digit labels can exist.
   if (to_apex == 0 || to_apex > 15) return false;
   e164->assign(1 + to_apex, '+');
+  uint64_t value = 0;
   size_t pos = 0;
   for (size_t i = 0; i < to_apex; ++i) {
     const uint8_t len = static_cast<uint8_t>(qname_lower[pos]);
     const char c = qname_lower[pos + 1];
     if (len != 1 || c < '0' || c > '9') return false;
     (*e164)[to_apex - i] = c;  // Labels run least significant first.
+    if constexpr (kCode) value += static_cast<uint64_t>(c - '0') * kPow10[i];
     pos += 2;
   }
+  if constexpr (kCode) *code = Guard::NumberCode(value, to_apex);
   return true;
 }
 
 // The guard key of an anonymous client: its address masked to `v4_bits` /
-// `v6_bits` (GuardKey::SourcePrefix). The key is a string, so the last one
-// made is kept per thread: a listener thread sees the same few sources in a
-// row.
-bool SourceKey(const ClientAddress& client, int v4_bits, int v6_bits,
-               GuardKey* key) {
-  struct Last {
+// `v6_bits` (GuardKey::SourcePrefix), or nullptr for an address of neither
+// size. Building the key's text costs more than the guard's own work, so
+// the keys made are kept per thread in a small direct-mapped cache by
+// address (a listener thread sees the same sources again and again: one
+// resolver in runs, or a few hundred interleaved) and returned without a
+// copy: valid until this thread's next call.
+const GuardKey* SourceKey(const ClientAddress& client, int v4_bits,
+                          int v6_bits) {
+  struct Entry {
     ClientAddress client;
     int v4_bits = -1, v6_bits = -1;
     GuardKey key;
   };
-  thread_local Last last;
+  static constexpr size_t kSlots = 256;  // About 18 KB per thread.
+  thread_local std::array<Entry, kSlots> cache;
   if (client.size == 0) {
-    *key = GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
-    return true;
+    static const GuardKey* const unknown =
+        new GuardKey{GuardKey::Kind::kSourcePrefix, "unknown"};
+    return unknown;
   }
-  if (last.v4_bits == v4_bits && last.v6_bits == v6_bits &&
-      last.client.raw() == client.raw()) {
-    *key = last.key;
-    return true;
+  // The same source as last time (a run): no hashing.
+  thread_local Entry* last = nullptr;
+  if (last != nullptr && last->v4_bits == v4_bits && last->v6_bits == v6_bits &&
+      last->client.raw() == client.raw()) {
+    return &last->key;
+  }
+  // FNV-1a over the address: hosts and /24s spread over the slots.
+  uint32_t h = 2166136261u;
+  for (uint8_t i = 0; i < client.size; ++i)
+    h = (h ^ client.bytes[i]) * 16777619u;
+  Entry& e = cache[(h ^ (h >> 16)) % kSlots];
+  if (e.v4_bits == v4_bits && e.v6_bits == v6_bits &&
+      e.client.raw() == client.raw()) {
+    last = &e;
+    return &e.key;
   }
   absl::StatusOr<GuardKey> made =
       GuardKey::SourcePrefix(client.raw(), v4_bits, v6_bits);
-  if (!made.ok()) return false;
-  last.client = client;
-  last.v4_bits = v4_bits;
-  last.v6_bits = v6_bits;
-  last.key = *made;
-  *key = *std::move(made);
-  return true;
+  if (!made.ok()) return nullptr;
+  e.client = client;
+  e.v4_bits = v4_bits;
+  e.v6_bits = v6_bits;
+  e.key = *std::move(made);
+  last = &e;
+  return &e.key;
 }
 
 // Types at the name, for the bitmap of a compact-denial NSEC.
@@ -566,22 +607,28 @@ void Responder::set_guard(lufd::Guard* guard,
 
 Responder::Step Responder::Admit(Answer& a) {
   if (guard_ == nullptr || a.viewer.is_admin()) return Step::kContinue;
-  const absl::Time now = absl::Now();
+  // FindZone's clock read: answering takes microseconds, a second read per
+  // query would cost more than it tells.
+  const absl::Time now = a.clock;
   if (!a.viewer.anonymous()) {
-    a.key = GuardKey::Org(a.viewer.org_id);
-    // The org's Quota over guard.peer, kept per thread for the last org and
-    // view: reading it copies the org's object, and a TSIG or DoT peer
-    // sends its queries in runs.
+    // The org's key and its Quota over guard.peer, kept per thread for the
+    // last org and view: reading the Quota copies the org's object, and a
+    // TSIG or DoT peer sends its queries in runs.
     struct LastOrg {
       uint64_t generation = 0;  // Of set_guard: unique per responder.
       const RegistryView* view = nullptr;
       uint64_t serial = 0;
-      std::string org_id;
+      GuardKey key;  // Org(org_id).
       GuardLimits limits;
     };
     thread_local LastOrg last;
+    if (last.key.id != a.viewer.org_id) {
+      last.key = GuardKey::Org(a.viewer.org_id);
+      last.generation = 0;  // The limits are another org's.
+    }
+    a.key = &last.key;
     if (last.generation != guard_generation_ || last.view != a.view.get() ||
-        last.serial != a.view->serial() || last.org_id != a.viewer.org_id) {
+        last.serial != a.view->serial()) {
       last.limits = peer_limits_;
       if (std::optional<lufd::v1::RegistryObject> org =
               a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
@@ -591,7 +638,6 @@ Responder::Step Responder::Admit(Answer& a) {
       last.generation = guard_generation_;
       last.view = a.view.get();
       last.serial = a.view->serial();
-      last.org_id = a.viewer.org_id;
     }
     a.limits = last.limits;
   } else {
@@ -600,31 +646,35 @@ Responder::Step Responder::Admit(Answer& a) {
     // resolver that shares a /24 with a flooder gets its own budget there,
     // which is where the slip sends it.
     const bool proven = a.transport != Transport::kUdp;
-    if (!SourceKey(a.client, proven ? 32 : v4_prefix_,
-                   proven ? 128 : v6_prefix_, &a.key)) {
-      return Step::kContinue;
-    }
+    a.key = SourceKey(a.client, proven ? 32 : v4_prefix_,
+                      proven ? 128 : v6_prefix_);
+    if (a.key == nullptr) return Step::kContinue;
     a.limits = anonymous_limits_;
   }
   // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
   // public and discloses no number: it costs a token, never a budget.
-  absl::string_view item;
+  // The item's Guard::ItemCode: "" unless the qname spells a number.
+  static const uint64_t kNoItem = Guard::ItemCode("");
+  uint64_t item = kNoItem;
   if (a.to_apex == 0) {
     a.apex_only = true;
     a.limits.distinct_numbers_per_day = 0;
     a.limits.misses_per_day = 0;
     a.limits.scan_threshold = 0;
-  } else if (QnameNumber(a.query.qname_lower, a.to_apex, &a.s.e164)) {
-    item = a.s.e164;
+  } else if (QnameNumber<true>(a.query.qname_lower, a.to_apex, &a.s.e164,
+                               &item)) {
+    a.number = Answer::Number::kYes;
+  } else {
+    a.number = Answer::Number::kNo;
   }
   a.guard_now = now;
-  a.admission = guard_->Admit(a.key, a.limits, item, now);
+  a.admission = guard_->AdmitCode(*a.key, a.limits, item, now);
   const bool anonymous_udp =
       a.viewer.anonymous() && a.transport == Transport::kUdp;
   const bool blocked =
       !a.admission.status.ok() && a.admission.rule == GuardRule::kBlock;
   if (anonymous_udp && blocked) {
-    blocks_->Block(a.client, now + a.admission.retry_after, a.key, now);
+    blocks_->Block(a.client, now + a.admission.retry_after, *a.key, now);
   } else if (anonymous_udp && !blocks_->empty()) {
     // Not blocked (any more: the block ended or was lifted).
     blocks_->Lift(a.client, now);
@@ -640,10 +690,10 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
                                   const absl::Status& why) {
   if (denials_ != nullptr) {
     DenialRecord record;
-    record.actor = a.viewer.anonymous() ? a.key.Describe()
+    record.actor = a.viewer.anonymous() ? a.key->Describe()
                                         : absl::StrCat(a.viewer.org_id, "/",
                                                        a.viewer.credential_id);
-    record.peer = a.key.kind == GuardKey::Kind::kSourcePrefix ? a.key.id : "";
+    record.peer = a.key->kind == GuardKey::Kind::kSourcePrefix ? a.key->id : "";
     record.method = a.transport == Transport::kUdp   ? "dns/udp"
                     : a.transport == Transport::kTcp ? "dns/tcp"
                                                      : "dns/tls";
@@ -692,11 +742,11 @@ size_t Responder::Settle(Answer& a, size_t size) {
   const bool answered = a.kind == Answer::Kind::kAnswer && size > 0;
   if (a.signing_denied) {
     stats_.guard_signing_denied.fetch_add(1, std::memory_order_relaxed);
-    guard_->Report(a.key, a.admission, /*disclosed=*/false, a.guard_now);
+    guard_->Report(*a.key, a.admission, /*disclosed=*/false, a.guard_now);
     Refuse(a, GuardRule::kSigning,
            WithDenialReason(
                absl::ResourceExhaustedError(absl::StrCat(
-                   "signing budget of ", a.key.Describe(), " spent (",
+                   "signing budget of ", a.key->Describe(), " spent (",
                    a.limits.signatures_per_second, " signatures per second)")),
                absl::StrCat("guard: signing budget (",
                             a.limits.signatures_per_second, "/s)")));
@@ -706,7 +756,7 @@ size_t Responder::Settle(Answer& a, size_t size) {
   // with SED counts as one, the same for absent and invisible names.
   // Reported at the admission's time: answering takes microseconds, and a
   // second clock read per query would cost more than it tells.
-  guard_->Report(a.key, a.admission, answered || a.apex_only, a.guard_now);
+  guard_->Report(*a.key, a.admission, answered || a.apex_only, a.guard_now);
   return size;
 }
 
@@ -769,7 +819,8 @@ Responder::Step Responder::FindZone(Answer& a) {
   }
   a.zone = zone;
   a.view = views_->Current();
-  a.now = NowUnix();
+  a.clock = absl::Now();
+  a.now = static_cast<uint32_t>(absl::ToUnixSeconds(a.clock));
   a.st = StateFor(*zone, a.view->serial(), a.now);
   a.to_apex = RawLabels(q.qname_lower) - zone->apex_labels;
   a.s.count = 0;
@@ -830,7 +881,9 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
   const ParsedQuery& q = a.query;
   const size_t to_apex = a.to_apex;
   Scratch& s = a.s;
-  const bool number = QnameNumber(q.qname_lower, to_apex, &s.e164);
+  const bool number = a.number == Answer::Number::kUnknown
+                          ? QnameNumber(q.qname_lower, to_apex, &s.e164)
+                          : a.number == Answer::Number::kYes;
   std::vector<RecordRef>& refs = s.refs;
   const bool found =
       number && a.view->ResolveNumberRefs(s.e164, a.viewer, &refs);

@@ -206,16 +206,16 @@ uint64_t Guard::ItemCode(absl::string_view item) {
   // "+" and 1..15 digits: the digits' value with their count in bits 50..53
   // (15 digits < 2^50), so "+1" and "+01" differ. Top bit clear.
   if (item.size() >= 2 && item.size() <= 16 && item[0] == '+') {
+    // One unsigned compare per digit: this runs for every guarded query.
     uint64_t value = 0;
-    bool digits = true;
-    for (char c : item.substr(1)) {
-      if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-        digits = false;
-        break;
-      }
-      value = value * 10 + static_cast<uint64_t>(c - '0');
+    size_t i = 1;
+    for (; i < item.size(); ++i) {
+      const uint32_t digit =
+          static_cast<unsigned char>(item[i]) - uint32_t{'0'};
+      if (digit > 9) break;
+      value = value * 10 + digit;
     }
-    if (digits) return (uint64_t{item.size() - 1} << 50) | value;
+    if (i == item.size()) return NumberCode(value, item.size() - 1);
   }
   return absl::HashOf(item) | (uint64_t{1} << 63);
 }
@@ -320,6 +320,7 @@ struct SharedLease {
   absl::Time retry_at = absl::InfinitePast();
 
   void Expire(absl::Duration window, absl::Time now) {
+    if (grants.empty()) return;  // Most identities never lease.
     auto live = grants.begin();
     while (live != grants.end() && live->first + window <= now) {
       granted -= live->second;
@@ -463,6 +464,10 @@ struct Guard::State {
     RefillBucket(tokens, refilled, l.lookups_per_second, l.burst, now);
   }
   void Expire(absl::Duration window, absl::Time now) {
+    // Every Admit() comes here: most identities disclose and lease nothing.
+    if (order.empty() && lease.grants.empty() && miss_lease.grants.empty()) {
+      return;
+    }
     while (!order.empty() && order.front().first + window <= now) {
       disclosed.erase(order.front().second);
       order.pop_front();
@@ -544,10 +549,44 @@ struct Guard::State {
   }
 };
 
+namespace {
+
+// A key with its absl::HashOf, computed once per call for both the shard
+// and the table (hashing the key's string twice per Admit and Report was a
+// measurable part of the DNS guard stage's cost).
+struct HashedKey {
+  const GuardKey& key;
+  size_t hash;
+};
+// The table's hash is the shard's rotated: the shard index is the hash's
+// low bits, which the table would otherwise take for its 7-bit control
+// tags (identical within a shard: more false matches to compare).
+struct KeyHash {
+  using is_transparent = void;
+  static size_t Spread(size_t hash) { return std::rotr(hash, 16); }
+  size_t operator()(const GuardKey& k) const { return Spread(absl::HashOf(k)); }
+  size_t operator()(const HashedKey& k) const { return Spread(k.hash); }
+};
+struct KeyEq {
+  using is_transparent = void;
+  bool operator()(const GuardKey& a, const GuardKey& b) const { return a == b; }
+  bool operator()(const GuardKey& a, const HashedKey& b) const {
+    return a == b.key;
+  }
+  bool operator()(const HashedKey& a, const GuardKey& b) const {
+    return a.key == b;
+  }
+};
+
+}  // namespace
+
 struct Guard::Shard {
   mutable absl::Mutex mu;
-  absl::flat_hash_map<GuardKey, std::unique_ptr<State>> states
+  absl::flat_hash_map<GuardKey, std::unique_ptr<State>, KeyHash, KeyEq> states
       ABSL_GUARDED_BY(mu);
+  // Bumped whenever an identity is dropped: an Admission's `state` is
+  // valid while the generation it saw is current.
+  uint64_t generation ABSL_GUARDED_BY(mu) = 0;
   std::list<GuardKey> lru ABSL_GUARDED_BY(mu);  // Front: most recent.
   uint64_t evicted_live ABSL_GUARDED_BY(mu) = 0;
   std::vector<LeaseRequest> lease_requests ABSL_GUARDED_BY(mu);
@@ -561,23 +600,26 @@ Guard::Guard(GuardOptions options) : options_(options) {
       static_cast<size_t>(std::max(1, options_.shards)), 1, max));
   per_shard_ = max / static_cast<size_t>(shard_count_);
   shards_ = std::make_unique<Shard[]>(static_cast<size_t>(shard_count_));
+  static std::atomic<uint64_t> ids{0};
+  id_ = ids.fetch_add(1) + 1;
 }
 
 Guard::~Guard() = default;
 
 Guard::Shard& Guard::ShardFor(const GuardKey& key) const {
-  return shards_[absl::HashOf(key) % static_cast<size_t>(shard_count_)];
+  return shards_[ShardIndex(absl::HashOf(key))];
+}
+
+Guard::State* Guard::Touch(Shard& shard, State& s, absl::Time now) {
+  shard.lru.splice(shard.lru.begin(), shard.lru, s.lru);
+  s.last_seen = std::max(s.last_seen, now);
+  return &s;
 }
 
 Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
-                                  absl::Time now) {
-  auto it = shard.states.find(key);
-  if (it != shard.states.end()) {
-    shard.lru.splice(shard.lru.begin(), shard.lru, it->second->lru);
-    State& s = *it->second;
-    s.last_seen = std::max(s.last_seen, now);
-    return &s;
-  }
+                                  size_t hash, absl::Time now) {
+  auto it = shard.states.find(HashedKey{key, hash});
+  if (it != shard.states.end()) return Touch(shard, *it->second, now);
   // Drop idle identities at rest from the cold end, then make room.
   while (!shard.lru.empty()) {
     State& cold = *shard.states[shard.lru.back()];
@@ -587,6 +629,7 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
     }
     shard.states.erase(shard.lru.back());
     shard.lru.pop_back();
+    ++shard.generation;
   }
   if (shard.states.size() >= per_shard_) {
     // Among the coldest: one at rest (first 8 looked at), else the
@@ -622,6 +665,7 @@ Guard::State* Guard::FindOrInsert(Shard& shard, const GuardKey& key,
     if (!at_rest) ++shard.evicted_live;
     shard.states.erase(*victim);
     shard.lru.erase(victim);
+    ++shard.generation;
   }
   shard.lru.push_front(key);
   auto state = std::make_unique<State>();
@@ -709,15 +753,51 @@ void Guard::FlushLogs(Shard& shard, const GuardKey& key,
 
 Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
                               absl::string_view item, absl::Time now) {
+  return AdmitCode(key, limits, ItemCode(item), now);
+}
+
+Guard::Admission Guard::AdmitCode(const GuardKey& key,
+                                  const GuardLimits& limits, uint64_t item_code,
+                                  absl::Time now) {
+  // The identity this thread admitted last: when it comes again (a DNS
+  // listener sees runs from one resolver, a TSIG peer sends runs) its shard
+  // is known and, while that shard has dropped no identity since, its state
+  // too: no hashing, no table search.
+  struct Last {
+    uint64_t guard_id = 0;
+    GuardKey key;
+    uint32_t shard = 0;
+    uint64_t generation = 0;
+    State* state = nullptr;
+  };
+  thread_local Last last;
+  const bool again = last.guard_id == id_ && last.key == key;
+  const size_t hash = again ? 0 : absl::HashOf(key);
   Admission admission;
-  admission.item = ItemCode(item);
-  Shard& shard = ShardFor(key);
+  admission.item = item_code;
+  admission.shard =
+      again ? last.shard : static_cast<uint32_t>(ShardIndex(hash));
+  Shard& shard = shards_[admission.shard];
   std::string would_deny;  // Dry run: the first message, logged unlocked.
   std::string block_log;
   bool table_full = false;
   {
     absl::MutexLock lock(&shard.mu);
-    State* found = FindOrInsert(shard, key, now);
+    State* found = nullptr;
+    if (again && last.generation == shard.generation) {
+      found = Touch(shard, *last.state, now);
+    } else {
+      found = FindOrInsert(shard, key, again ? absl::HashOf(key) : hash, now);
+    }
+    if (found != nullptr) {
+      if (!again) {
+        last.guard_id = id_;
+        last.key = key;
+        last.shard = admission.shard;
+      }
+      last.generation = shard.generation;
+      last.state = found;
+    }
     if (found == nullptr) {
       table_full = true;
       admission.rule = GuardRule::kBlock;
@@ -732,6 +812,8 @@ Guard::Admission Guard::Admit(const GuardKey& key, const GuardLimits& limits,
               RetryText(admission.retry_after))),
           "guard: identity table full of blocked identities");
     } else {
+      admission.state = found;
+      admission.shard_generation = shard.generation;
       State& s = *found;
       s.limits = limits;
       s.Refill(limits, now);
@@ -998,51 +1080,74 @@ void Guard::Scan(State& s, const GuardKey& key, uint64_t code, bool disclosed,
 
 void Guard::Report(const GuardKey& key, const Admission& admission,
                    bool disclosed, absl::Time now) {
-  Shard& shard = ShardFor(key);
+  Shard* shard = nullptr;
   std::string dry_run_log, block_log;
-  {
-    absl::MutexLock lock(&shard.mu);
-    auto it = shard.states.find(key);
-    if (it == shard.states.end()) return;  // Evicted meanwhile.
-    State& s = *it->second;
-    if (s.in_flight > 0) --s.in_flight;
-    ++(disclosed ? s.counters.hits : s.counters.misses);
-    if (!disclosed && admission.charged && admission.miss_cost > 1 &&
-        s.limits.lookups_per_second != 0) {
-      // The rest of a miss's cost: the same for a number that does not
-      // exist and one the caller may not see.
-      s.tokens -= admission.miss_cost - 1;
-    }
-    if (admission.reserved) {
-      if (s.reserved > 0) --s.reserved;
-      if (disclosed && s.disclosed.insert(admission.item).second) {
-        s.order.emplace_back(
-            std::max(now, s.order.empty() ? now : s.order.back().first),
-            admission.item);
-      }
-    }
-    if (admission.miss_reserved) {
-      if (s.miss_reserved > 0) --s.miss_reserved;
-      if (!disclosed) s.AddMiss(options_.disclosure_window, now);
-    }
-    if (s.limits.scan_threshold != 0) {
-      Scan(s, key, admission.item, disclosed, now, &dry_run_log, &block_log);
+  // Admit's state, without hashing or a lookup, while its shard has dropped
+  // no identity since (and for this key: a caller's mix-up takes the
+  // lookup below).
+  if (admission.state != nullptr &&
+      admission.shard < static_cast<uint32_t>(shard_count_)) {
+    Shard& admitted = shards_[admission.shard];
+    absl::MutexLock lock(&admitted.mu);
+    if (admission.shard_generation == admitted.generation &&
+        *admission.state->lru == key) {
+      ReportLocked(*admission.state, key, admission, disclosed, now,
+                   &dry_run_log, &block_log);
+      shard = &admitted;
     }
   }
+  if (shard == nullptr) {
+    shard = &ShardFor(key);
+    absl::MutexLock lock(&shard->mu);
+    auto it = shard->states.find(key);
+    if (it == shard->states.end()) return;  // Evicted meanwhile.
+    ReportLocked(*it->second, key, admission, disclosed, now, &dry_run_log,
+                 &block_log);
+  }
   if (!dry_run_log.empty() || !block_log.empty()) {
-    FlushLogs(shard, key, dry_run_log, block_log, false, now);
+    FlushLogs(*shard, key, dry_run_log, block_log, false, now);
+  }
+}
+
+// Inlined into Report(): it runs once per answered request.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline void Guard::ReportLocked(
+    State& s, const GuardKey& key, const Admission& admission, bool disclosed,
+    absl::Time now, std::string* dry_run_log, std::string* block_log) {
+  if (s.in_flight > 0) --s.in_flight;
+  ++(disclosed ? s.counters.hits : s.counters.misses);
+  if (!disclosed && admission.charged && admission.miss_cost > 1 &&
+      s.limits.lookups_per_second != 0) {
+    // The rest of a miss's cost: the same for a number that does not
+    // exist and one the caller may not see.
+    s.tokens -= admission.miss_cost - 1;
+  }
+  if (admission.reserved) {
+    if (s.reserved > 0) --s.reserved;
+    if (disclosed && s.disclosed.insert(admission.item).second) {
+      s.order.emplace_back(
+          std::max(now, s.order.empty() ? now : s.order.back().first),
+          admission.item);
+    }
+  }
+  if (admission.miss_reserved) {
+    if (s.miss_reserved > 0) --s.miss_reserved;
+    if (!disclosed) s.AddMiss(options_.disclosure_window, now);
+  }
+  if (s.limits.scan_threshold != 0) {
+    Scan(s, key, admission.item, disclosed, now, dry_run_log, block_log);
   }
 }
 
 bool Guard::ChargeSigning(const GuardKey& key, const GuardLimits& limits,
                           uint32_t signatures, absl::Time now) {
-  Shard& shard = ShardFor(key);
+  const size_t hash = absl::HashOf(key);
+  Shard& shard = shards_[ShardIndex(hash)];
   std::string would_deny, block_log;
   bool table_full = false;
   bool ok = true;
   {
     absl::MutexLock lock(&shard.mu);
-    State* found = FindOrInsert(shard, key, now);
+    State* found = FindOrInsert(shard, key, hash, now);
     if (found == nullptr) {
       table_full = true;
       ok = false;

@@ -279,6 +279,37 @@ TEST_F(ResponderGuardTest, AnonymousUdpOverTheRateGetsTheSlip) {
   EXPECT_EQ(counters->denied[static_cast<int>(GuardRule::kRate)], 11u);
 }
 
+// The per-thread key cache (SourceKey, 256 slots): interleaved sources,
+// more than the slots, colliding, over UDP (/24) and TCP (/32) each get
+// their own identity's charge.
+TEST_F(ResponderGuardTest, InterleavedSourcesAreEachChargedToTheirPrefix) {
+  Enable();
+  constexpr int kPrefixes = 300;
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < kPrefixes; ++i) {
+      for (uint8_t host : {uint8_t{1}, uint8_t{2}}) {
+        const ClientAddress from =
+            V4(10, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), host);
+        ASSERT_EQ(AnonUdp(Enum("+12025556666"), from).answers, 1) << i;
+      }
+    }
+    ASSERT_EQ(Ask(Query(Enum("+12025556666")), Identity{}, Transport::kTcp,
+                  V4(10, 0, 7, 1))
+                  .answers,
+              1);
+  }
+  for (int i = 0; i < kPrefixes; ++i) {
+    auto counters = guard_->Counters(
+        *GuardKey::Parse(absl::StrCat("10.", i >> 8, ".", i & 255, ".0/24")));
+    ASSERT_TRUE(counters.has_value()) << i;
+    EXPECT_EQ(counters->admitted, 4u) << i;
+    EXPECT_EQ(counters->hits, 4u) << i;
+  }
+  auto tcp = guard_->Counters(*GuardKey::Parse("10.0.7.1/32"));
+  ASSERT_TRUE(tcp.has_value());
+  EXPECT_EQ(tcp->admitted, 2u);
+}
+
 TEST_F(ResponderGuardTest, SlipZeroDropsAndSlipOneAlwaysTruncates) {
   guard_config_.mutable_anonymous()->set_lookups_per_second(1);
   guard_config_.mutable_anonymous()->set_burst(1);
