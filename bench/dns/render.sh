@@ -301,7 +301,10 @@ if ((full)); then
     # Drop the previous DNS section, keep everything else in place.
     awk '/<!-- BEGIN DNS BENCH -->/{skip=1} !skip{print} /<!-- END DNS BENCH -->/{skip=0}' "$r" >"$tmp"
   fi
-  { cat "$tmp"; echo; cat "$out"; } >"$r"
+  # Trailing blank lines dropped first, so that re-rendering does not add
+  # one each time.
+  { awk 'NF { while (blank > 0) { print ""; blank-- } print; next } { blank++ }' "$tmp"
+    echo; cat "$out"; } >"$r"
   rm -f "$tmp"
   echo "render.sh: updated the DNS section of $r" >&2
 fi
