@@ -50,7 +50,7 @@ declare -A label=(
   [knot-signed]="Knot 3.2 pre-signed (NSEC3, signed by knotd)"
   [knot-online]="Knot 3.2 mod-onlinesign"
   [nsd]="NSD 4.6 pre-signed (ldns-signzone -n, NSEC3)"
-  [lufd]="lufd (online signing, compact denial)"
+  [lufd]="lufd (online signing, covering denial, guard on)"
 )
 rate="$(get rate)"
 
@@ -78,7 +78,7 @@ bpn() {
 section() {
   cat <<EOF
 <!-- BEGIN DNS BENCH -->
-## DNS: lufd vs Knot DNS and NSD ($N numbers, $date_s)
+## DNS: lufd vs Knot DNS$([[ "$(get nsd_started)" != n/a ]] && echo " and NSD") ($N numbers, $date_s)
 
 Written by \`bench/dns/run.sh $N\` (rendered by \`bench/dns/render.sh\`; do
 not edit by hand, notes go in \`bench/results-notes.md\`).
@@ -156,6 +156,7 @@ EOF
   qps_r="$(ratio "$(get lufd_mix_max_qps)" "$(get knot-signed_mix_max_qps)")"
   qps10="$(ratio "$(get lufd_mix_max_qps)" "$(get knot-online_mix_max_qps)")"
   miss08="$(ratio "$(get lufd_miss_max_qps)" "$(get openssl_ecdsap256_sign_per_s)")"
+  denial_section
   cat <<EOF
 
 ### Targets (issue 3)
@@ -192,7 +193,7 @@ EOF
     echo "</details>"
     echo
   done
-  for conf in knot-signed/knot.conf knot-online/knot.conf nsd/nsd.conf lufd/lufd.yaml; do
+  for conf in knot-signed/knot.conf knot-online/knot.conf nsd/nsd.conf lufd/lufd.yaml lufd/covering.yaml lufd/compact.yaml lufd/deep.yaml; do
     [[ -s "$dir/$conf" ]] || continue
     echo "<details><summary>config: $conf</summary>"
     echo
@@ -213,6 +214,75 @@ EOF
   echo "<!-- END DNS BENCH -->"
 }
 
+# denial_section: issue 9's "Denial speed" targets and the flood's detail:
+# per lufd process (the measured one, then a fresh one per denial mode) its
+# max QPS on all misses and the 90/10 mix, the covering subtrees (E, C) its
+# all-miss run touched and its on-demand signature cache's hit rate.
+denial_section() {
+  local sp mix_r flood_r s who core_l core_k core_r
+  sp="$(get openssl_ecdsap256_sign_per_s)"
+  mix_r="$(ratio "$(get lufd_mix_max_qps)" "$(get knot-signed_mix_max_qps)")"
+  flood_r="$(ratio "$(get lufd_miss_max_qps)" "$sp")"
+  # Per busy core: answers per CPU-second (1e6 / CPU µs per answer at max
+  # QPS), against openssl's signatures per (user) CPU-second: what a whole
+  # core would give, whatever share of it the shared machine left.
+  per_core() {
+    if isnum "$1" && [[ "$1" != 0 && "$1" != 0.0 ]]; then
+      awk -v u="$1" 'BEGIN{printf "%.0f", 1e6/u}'
+    else echo n/a; fi
+  }
+  core_l="$(per_core "$(get lufd_miss_max_cpu_us_per_answer)")"
+  core_k="$(per_core "$(get knot-signed_miss_max_cpu_us_per_answer)")"
+  core_r="$(ratio "$core_l" "$sp")"
+  cat <<EOF
+
+### Denial speed (issue 9)
+
+| target | measured | |
+|---|---|---|
+| 90/10 mix: lufd max QPS ≥ Knot pre-signed's | $(fmt0 "$(get lufd_mix_max_qps)") / $(fmt0 "$(get knot-signed_mix_max_qps)") = ${mix_r}× | $(verdict "$mix_r" ">=" 1) |
+| all-misses random flood: lufd max QPS ≥ 3 × one core's P-256 signatures/s | $(fmt0 "$(get lufd_miss_max_qps)") / $sp = ${flood_r}× | $(verdict "$flood_r" ">=" 3) |
+| the same per busy core: lufd all-miss answers per CPU-second ≥ 3 × signatures per CPU-second | $core_l / $sp = ${core_r}× (Knot pre-signed: $core_k per CPU-second = $(ratio "$core_k" "$sp")×) | $(verdict "$core_r" ">=" 3) |
+
+One core's P-256 signing rate: \`openssl speed -seconds 3 ecdsap256\` pinned
+to CPU 0 in this run (load before: $(get openssl_load_before)). lufd's
+flood figure is its all-miss max run above (after its mix runs, same
+process). Each lufd process below is also listed with a fresh process per
+denial mode (same registry and stored signatures, cold on-demand cache):
+an unlimited all-miss run on names no earlier lufd run asked, then an
+unlimited 90/10 mix run; its counters are the \`dns: responder:\` line it
+logs at stop. Subtrees = distinct (E, C) of the all-miss run's names
+(closest existing ancestor, first missing label; \`bench/dns/covering_subtrees.py\`
+over exactly the lines dnsperf sent): covering signs once per subtree, so
+this bounds what a flood of these names can make lufd sign. Cache hit rate
+= signature LRU hits / (LRU hits + signatures made on demand).
+
+| lufd process | denial | all-miss max QPS | ÷ signs/s | CPU µs per miss answer | 90/10 mix max QPS | misses in the all-miss run | distinct (E, C) subtrees | most queries on one subtree | E depth (digits) | signed on demand | signature LRU hits | cache hit rate |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+EOF
+  local q
+  for who in lufd lufd-covering lufd-compact lufd-deep; do
+    [[ "$(get "${who}_started")" == n/a && "$(get "${who}_tts_s")" == n/a ]] && continue
+    local mode="${who#lufd-}" what="fresh process, q-miss then q-mix"
+    q=miss
+    case "$who" in
+      lufd) mode=covering what="the measured one (counters over all its runs)" ;;
+      lufd-deep) mode=covering q=deep what="fresh process, q-deep (worst case)" ;;
+    esac
+    echo "| $what | $mode | $(fmt0 "$(get "${who}_${q}_max_qps")") | $(ratio "$(get "${who}_${q}_max_qps")" "$sp")× | $(get "${who}_${q}_max_cpu_us_per_answer") | $(fmt0 "$(get "${who}_mix_max_qps")") | $(get "${who}_${q}_max_subtrees_queries") | $(get "${who}_${q}_max_subtrees_subtrees") | $(get "${who}_${q}_max_subtrees_max_per_subtree") | $(get "${who}_${q}_max_subtrees_depth_min")-$(get "${who}_${q}_max_subtrees_depth_max") | $(get "${who}_responder_signed_on_demand") | $(get "${who}_responder_signature_lru_hits") | $(get "${who}_sig_cache_hit_rate") |"
+  done
+  cat <<EOF
+
+q-deep (\`covering_subtrees.py --deep\`): every registered number once, in
+random order, with one random digit appended: the closest existing ancestor
+is the number itself, so each query is a subtree (E, C) of its own and both
+of its NSECs (C.E and *.E) are new: covering's worst case, which no cache
+absorbs; only the guard's anonymous signing budget
+(\`guard.anonymous.signatures_per_second\`, default 100 per /24) bounds it
+(off here: limits nobody reaches).
+EOF
+}
+
 # Only the full-size run lands in the source tree; smaller (development)
 # runs are rendered next to their results.env.
 full=0
@@ -231,7 +301,10 @@ if ((full)); then
     # Drop the previous DNS section, keep everything else in place.
     awk '/<!-- BEGIN DNS BENCH -->/{skip=1} !skip{print} /<!-- END DNS BENCH -->/{skip=0}' "$r" >"$tmp"
   fi
-  { cat "$tmp"; echo; cat "$out"; } >"$r"
+  # Trailing blank lines dropped first, so that re-rendering does not add
+  # one each time.
+  { awk 'NF { while (blank > 0) { print ""; blank-- } print; next } { blank++ }' "$tmp"
+    echo; cat "$out"; } >"$r"
   rm -f "$tmp"
   echo "render.sh: updated the DNS section of $r" >&2
 fi

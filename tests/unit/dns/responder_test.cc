@@ -328,8 +328,8 @@ class ResponderTest : public ::testing::Test {
     ParsedQuery pq;
     ParseResult pr = ParseQuery(absl::MakeConstSpan(packet), &pq);
     std::vector<uint8_t> out(capacity);
-    size_t n = responder_->Respond(pq, pr, viewer, t, ClientAddress{}, out.data(),
-                                   Limit(pq, t, capacity));
+    size_t n = responder_->Respond(pq, pr, viewer, t, ClientAddress{},
+                                   out.data(), Limit(pq, t, capacity));
     out.resize(n);
     return out;
   }
@@ -1346,6 +1346,34 @@ TEST_F(CoveringResponderTest, NonDigitLabelsShareOneRange) {
   // NSEC covers both.
   ExpectCovering("\\*.e164.arpa.", "e164.arpa.",
                  {{"\\000.e164.arpa.", "*\\000.e164.arpa."}});
+}
+
+// The closest-encloser walk asks the below-index first at each level and
+// resolves a number only where nothing is below: a miss seven levels under
+// the apex costs as many TN probes as one at the apex (one for the qname,
+// one for the missing level), not one more per level it walks through.
+// Counted with the thread's ResolveWork (the responder answers on the
+// calling thread), so no timing.
+TEST_F(CoveringResponderTest,
+       EncloserWalkResolvesNumbersOnlyWhereNothingIsBelow) {
+  auto tn_probes_for = [&](const std::string& qname) {
+    Q q{qname};
+    q.do_bit = true;
+    const ResolveWork before = ThisThreadResolveWork();
+    Pkt p = Ask(q);
+    EXPECT_NE(p, nullptr);
+    if (p != nullptr) {
+      EXPECT_EQ(ldns_pkt_get_rcode(p.get()), LDNS_RCODE_NXDOMAIN) << qname;
+      EXPECT_EQ(Count(ldns_pkt_authority(p.get()), LDNS_RR_TYPE_NSEC), 2u);
+    }
+    return ThisThreadResolveWork().tn_probes - before.tn_probes;
+  };
+  // E = +1202555 (an empty non-terminal 7 digits down), C = 1.
+  const uint64_t deep = tn_probes_for("1.1.1.1.5.5.5.2.0.2.1.e164.arpa.");
+  // E = the apex, C = 9.
+  const uint64_t shallow = tn_probes_for("3.2.1.9.e164.arpa.");
+  EXPECT_GT(shallow, 0u);
+  EXPECT_EQ(deep, shallow);
 }
 
 TEST_F(CoveringResponderTest, SignedOncePerSubtreeThenFromTheCache) {
