@@ -89,7 +89,7 @@ harvest_body() {
   if [[ -n "$(hv harvest_unary_sent)" ]]; then
     echo "The harvester (org iana-en:333: certificate peer-ssp3 = TSIG key harv-key.) scans a quarter of the numbers per door, in order, all doors at once."
     echo
-    echo "### Guard defaults (the offence rule blocks the harvester after 1,000 refusals)"
+    echo "### Guard defaults (the offence rule blocks the harvester after 1,000 refusals; waits for a lease are no offence, so that is once the shared budget is spent)"
     echo
     harvest_tables harvest
     if [[ -n "$(hv harvest_noblock_unary_sent)" ]]; then

@@ -50,7 +50,8 @@
 #           legitimate peer >= 99.9 % answered, p99 <= 2 ms. Run twice, each
 #           with fresh lufd and (postgres) the lease table emptied: with the
 #           guard's defaults (the offence rule blocks the harvester after
-#           1,000 refusals), then, unless BENCH_GUARD_HARVEST_NOBLOCK=0,
+#           1,000 refusals; lease waits are no offence, so once the shared
+#           budget is spent), then, unless BENCH_GUARD_HARVEST_NOBLOCK=0,
 #           with offence_denials out of reach, so only the disclosure budget
 #           holds it (results harvest_noblock_*).
 #
