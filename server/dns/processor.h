@@ -106,6 +106,15 @@ class QueryProcessor {
                          const Identity& viewer, Transport transport,
                          const ClientAddress& client, uint8_t* out,
                          size_t limit) = 0;
+  // A UDP datagram from `client` that DnsServer answers without Respond (a
+  // TSIG error: BADKEY, BADSIG, BADTIME): true = send nothing, because the
+  // guard has blocked the source (the Responder asks its SourceBlocks).
+  // Without it a flooder in a blocked prefix could add a bogus TSIG record
+  // to every query and have each one answered. Default: never.
+  virtual bool DropUnansweredUdp(const ClientAddress& client) {
+    (void)client;
+    return false;
+  }
 };
 
 }  // namespace lufd::dns

@@ -586,6 +586,15 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
   return Settle(a, Finish(a));
 }
 
+bool Responder::DropUnansweredUdp(const ClientAddress& client) {
+  if (blocks_ == nullptr || blocks_->empty() ||
+      !blocks_->ShouldDrop(client, absl::Now())) {
+    return false;
+  }
+  stats_.guard_blocked_dropped.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void Responder::set_guard(lufd::Guard* guard,
                           const lufd::v1::GuardConfig& config,
                           DenialRecorder* denials) {

@@ -117,6 +117,9 @@ class Responder final : public QueryProcessor {
                  const Identity& viewer, Transport transport,
                  const ClientAddress& client, uint8_t* out,
                  size_t limit) override;
+  // A blocked anonymous UDP source's TSIG error goes unanswered (but for
+  // one datagram in SourceBlocks::kPassEvery).
+  bool DropUnansweredUdp(const ClientAddress& client) override;
 
   // Enables the guard stage (call before serving; `guard` and `denials`,
   // which may be null, must outlive the responder). `config` has defaults

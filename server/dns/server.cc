@@ -344,6 +344,9 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
       break;
   }
   if (tsig.status != TsigStatus::kOk) {
+    if (transport == Transport::kUdp && processor_->DropUnansweredUdp(client)) {
+      return 0;
+    }
     return WriteTsigErrorResponse(query, tsig, out, limit, now);
   }
   // Leave room for our TSIG record so a signed answer still fits the

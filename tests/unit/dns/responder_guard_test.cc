@@ -461,6 +461,14 @@ TEST_F(ResponderGuardTest, BlockedAnonymousPrefixIsDroppedBeforeTheGuard) {
   EXPECT_EQ(Ask(Query(name), kPeerId, Transport::kUdp, flooder).answers, 1);
   EXPECT_EQ(Ask(Query(name), Identity{}, Transport::kTcp, flooder).answers, 1);
   EXPECT_EQ(responder_->stats().guard_blocked_dropped.load(), 300u);
+  // A query with a bogus TSIG record (DnsServer answers those itself) from
+  // the blocked /24 is dropped the same way.
+  int unanswered = 0;
+  for (int i = 0; i < 32; ++i) {
+    unanswered += responder_->DropUnansweredUdp(V4(127, 0, 9, 77)) ? 1 : 0;
+  }
+  EXPECT_EQ(unanswered, 30);
+  EXPECT_FALSE(responder_->DropUnansweredUdp(V4(127, 0, 10, 1)));
 
   // An admin lifts the block: at most kPassEvery - 1 more drops, then the
   // guard decides each datagram again (here: over the rate, so TC=1).

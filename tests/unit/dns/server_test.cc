@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -62,6 +63,12 @@ class FakeProcessor : public QueryProcessor {
                             RrTail(16, kClassIN, 60, rdata));
     return w.size();
   }
+
+  bool DropUnansweredUdp(const ClientAddress& client) override {
+    (void)client;
+    return drop_unanswered_.load();
+  }
+  std::atomic<bool> drop_unanswered_{false};
 
   Transport last_transport() {
     absl::MutexLock lock(&mu_);
@@ -263,8 +270,8 @@ TEST_F(DnsServerTest, UdpOverIpv4AndIpv6OnTheSamePortNumberPerAddress) {
   EXPECT_GE(server_->stats().udp_queries.load(), 2u);
   client = processor_.last_client();
   ASSERT_EQ(client.size, 16);
-  EXPECT_EQ(client.raw(), absl::string_view(
-                              "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16));
+  EXPECT_EQ(client.raw(),
+            absl::string_view("\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 16));
 }
 
 TEST_F(DnsServerTest, WildcardAddressesAnswerFromTheQueriedAddress) {
@@ -514,6 +521,12 @@ TEST_F(DnsServerTest, TsigOutcomesOverUdpAndTcp) {
   VerifyResponseTsig(*badkey, kSecret, mac, &error);
   EXPECT_EQ(error, kRcodeBadKey);
 
+  // A source the guard has blocked gets no TSIG error back over UDP (the
+  // processor says so), so a bogus TSIG is no way around the block.
+  processor_.drop_unanswered_ = true;
+  EXPECT_FALSE(Udp(signed_query("nobody.", kSecret, 5, &mac)).has_value());
+  processor_.drop_unanswered_ = false;
+
   const int fd = TcpConnect();
   TcpSend(fd, signed_query("peer-key.", kSecret, 4, &mac));
   auto tcp = TcpReceive(fd);
@@ -523,7 +536,7 @@ TEST_F(DnsServerTest, TsigOutcomesOverUdpAndTcp) {
   close(fd);
   EXPECT_EQ(server_->stats().tsig_ok.load(), 2u);
   EXPECT_EQ(server_->stats().tsig_badsig.load(), 1u);
-  EXPECT_EQ(server_->stats().tsig_badkey.load(), 1u);
+  EXPECT_EQ(server_->stats().tsig_badkey.load(), 2u);  // One unanswered.
 }
 
 TEST_F(DnsServerTest, FixedPortAndBindErrors) {
