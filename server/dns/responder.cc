@@ -463,32 +463,21 @@ namespace {
 template <bool kCode = false>
 bool QnameNumber(std::string_view qname_lower, size_t to_apex,
                  std::string* e164, uint64_t* code = nullptr) {
-  static constexpr uint64_t kPow10[15] = {1,
-                                          10,
-                                          100,
-                                          1000,
-                                          10000,
-                                          100000,
-                                          1000000,
-                                          10000000,
-                                          100000000,
-                                          1000000000,
-                                          10000000000,
-                                          100000000000,
-                                          1000000000000,
-                                          10000000000000,
-                                          100000000000000};
   // Below the apex only single-digit labels can exist.
   if (to_apex == 0 || to_apex > 15) return false;
   e164->assign(1 + to_apex, '+');
   uint64_t value = 0;
+  uint64_t weight = 1;  // 10^i for label i (least significant first).
   size_t pos = 0;
   for (size_t i = 0; i < to_apex; ++i) {
     const uint8_t len = static_cast<uint8_t>(qname_lower[pos]);
     const char c = qname_lower[pos + 1];
     if (len != 1 || c < '0' || c > '9') return false;
     (*e164)[to_apex - i] = c;  // Labels run least significant first.
-    if constexpr (kCode) value += static_cast<uint64_t>(c - '0') * kPow10[i];
+    if constexpr (kCode) {
+      value += static_cast<uint64_t>(c - '0') * weight;
+      weight *= 10;
+    }
     pos += 2;
   }
   if constexpr (kCode) *code = Guard::NumberCode(value, to_apex);
@@ -568,9 +557,8 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
   // A blocked anonymous UDP source costs as little as possible: the guard
   // would refuse it anyway (source_blocks.h says which datagrams still go
   // to it). TSIG peers and TCP/DoT clients are never dropped here.
-  if (blocks_ != nullptr && !blocks_->empty() && transport == Transport::kUdp &&
-      viewer.anonymous() && blocks_->ShouldDrop(client, absl::Now())) {
-    stats_.guard_blocked_dropped.fetch_add(1, std::memory_order_relaxed);
+  if (transport == Transport::kUdp && viewer.anonymous() &&
+      DroppedAsBlocked(client)) {
     return 0;
   }
   Answer a(query, parsed, viewer, transport, client, out,
@@ -587,6 +575,10 @@ size_t Responder::Respond(const ParsedQuery& query, ParseResult parsed,
 }
 
 bool Responder::DropUnansweredUdp(const ClientAddress& client) {
+  return DroppedAsBlocked(client);
+}
+
+bool Responder::DroppedAsBlocked(const ClientAddress& client) {
   if (blocks_ == nullptr || blocks_->empty() ||
       !blocks_->ShouldDrop(client, absl::Now())) {
     return false;

@@ -168,6 +168,9 @@ class Responder final : public QueryProcessor {
   // (guard.v4_prefix / v6_prefix) and to their address over TCP and DoT
   // (which prove it), with guard.anonymous. Over a limit: Refuse().
   Step Admit(Answer& a);
+  // True (counted as guard_blocked_dropped): `client`'s prefix is blocked
+  // and this datagram is one SourceBlocks drops unanswered.
+  bool DroppedAsBlocked(const ClientAddress& client);
   // The answer of a query the guard refused (by `rule`): anonymous UDP
   // gets the slip (every guard.slip-th refusal header + question with TC=1,
   // the rest nothing); everyone else REFUSED with an Extended DNS Error
