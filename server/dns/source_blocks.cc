@@ -1,7 +1,6 @@
 #include "server/dns/source_blocks.h"
 
 #include <algorithm>
-#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -11,16 +10,6 @@ namespace lufd::dns {
 namespace {
 
 std::atomic<uint64_t> next_id{1};
-
-void Mask(uint8_t* bytes, size_t size, int bits) {
-  bits = std::clamp(bits, 0, static_cast<int>(size * 8));
-  const size_t full = static_cast<size_t>(bits) / 8;
-  if (full < size) {
-    const int rest = bits % 8;
-    bytes[full] &= static_cast<uint8_t>(0xff00 >> rest);
-    std::memset(bytes + full + 1, 0, size - full - 1);
-  }
-}
 
 }  // namespace
 
@@ -47,8 +36,8 @@ SourceBlocks::~SourceBlocks() {
 SourceBlocks::Prefix SourceBlocks::PrefixOf(const ClientAddress& client) const {
   Prefix p;
   p.size = client.size;
-  std::memcpy(p.bytes, client.bytes, client.size);
-  Mask(p.bytes, p.size, p.size == 4 ? v4_bits_ : v6_bits_);
+  MaskAddress(client.bytes, client.size, client.size == 4 ? v4_bits_ : v6_bits_,
+              p.bytes);
   return p;
 }
 

@@ -26,6 +26,15 @@
 
 namespace lufd {
 
+void MaskAddress(const uint8_t* address, size_t size, int bits, uint8_t* out) {
+  for (int i = 0; i < static_cast<int>(size); ++i) {
+    const int keep = std::clamp(bits - 8 * i, 0, 8);
+    const uint8_t mask =
+        keep == 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+    out[i] = address[i] & mask;
+  }
+}
+
 absl::StatusOr<GuardKey> GuardKey::SourcePrefix(absl::string_view address,
                                                 int v4_bits, int v6_bits) {
   const bool v4 = address.size() == 4;
@@ -37,12 +46,8 @@ absl::StatusOr<GuardKey> GuardKey::SourcePrefix(absl::string_view address,
     return absl::InvalidArgumentError("prefix length out of range");
   }
   unsigned char masked[16] = {};
-  for (int i = 0; i < static_cast<int>(address.size()); ++i) {
-    const int keep = std::clamp(bits - 8 * i, 0, 8);
-    const unsigned char mask =
-        keep == 0 ? 0 : static_cast<unsigned char>(0xff << (8 - keep));
-    masked[i] = static_cast<unsigned char>(address[i]) & mask;
-  }
+  MaskAddress(reinterpret_cast<const uint8_t*>(address.data()), address.size(),
+              bits, masked);
   if (v4) {
     // inet_ntop's text without its printf: the DNS front door builds one
     // key per anonymous query.

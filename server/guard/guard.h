@@ -138,6 +138,11 @@
 
 namespace lufd {
 
+// Copies `size` bytes of `address` (4: IPv4, 16: IPv6) to `out` with every
+// bit after the first `bits` cleared (bits below 0 or above 8 x size act
+// as 0 or 8 x size): the source prefix an anonymous client is charged to.
+void MaskAddress(const uint8_t* address, size_t size, int bits, uint8_t* out);
+
 // Who is charged.
 struct GuardKey {
   enum class Kind : uint8_t { kOrg, kSourcePrefix };
