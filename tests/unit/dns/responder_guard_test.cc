@@ -20,12 +20,14 @@
 #include "server/dns/rrsig.h"
 #include "server/guard/guard.h"
 #include "server/ops/config.h"
+#include "tests/unit/testing/client_address.h"
 #include "tests/unit/testing/objects.h"
 
 namespace lufd::dns {
 namespace {
 
 using lufd::v1::RegistryObject;
+using testing::V4;
 
 constexpr char kReg[] = "iana-en:reg";
 constexpr char kPeer[] = "iana-en:peer";
@@ -110,16 +112,6 @@ std::vector<uint8_t> Query(const std::string& name, bool do_bit = false,
     Put16(&p, 0);
   }
   return p;
-}
-
-ClientAddress V4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  ClientAddress client;
-  client.bytes[0] = a;
-  client.bytes[1] = b;
-  client.bytes[2] = c;
-  client.bytes[3] = d;
-  client.size = 4;
-  return client;
 }
 
 struct Reply {

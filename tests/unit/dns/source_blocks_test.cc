@@ -7,19 +7,12 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "server/core/denial_audit.h"
+#include "tests/unit/testing/client_address.h"
 
 namespace lufd::dns {
 namespace {
 
-ClientAddress V4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
-  ClientAddress client;
-  client.bytes[0] = a;
-  client.bytes[1] = b;
-  client.bytes[2] = c;
-  client.bytes[3] = d;
-  client.size = 4;
-  return client;
-}
+using testing::V4;
 
 ClientAddress V6(uint8_t byte6, uint8_t byte7, uint8_t last) {
   ClientAddress client;
