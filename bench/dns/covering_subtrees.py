@@ -37,16 +37,22 @@ def lcp(a, b):
     return i
 
 
-def write_deep(csv_path, out_path, apex):
-    import random
-
+def read_numbers(csv_path):
+    """The registry's numbers (digits without "+"), sorted, from the first
+    column of the import CSV."""
     nums = set()
     with open(csv_path) as f:
         for line in f:
             tn = line.split(",", 1)[0].strip()
             if tn.startswith("+"):
                 nums.add(tn[1:])
-    nums = sorted(nums)
+    return sorted(nums)
+
+
+def write_deep(csv_path, out_path, apex):
+    import random
+
+    nums = read_numbers(csv_path)
     rng = random.Random(4470)
     rng.shuffle(nums)
     with open(out_path, "w") as out:
@@ -61,13 +67,7 @@ def main():
         return
     csv_path, qpath, first, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     apex = sys.argv[5] if len(sys.argv) > 5 else "e164.arpa."
-    nums = set()
-    with open(csv_path) as f:
-        for line in f:
-            tn = line.split(",", 1)[0].strip()
-            if tn.startswith("+"):
-                nums.add(tn[1:])
-    nums = sorted(nums)
+    nums = read_numbers(csv_path)
     numset = set(nums)
     with open(qpath, "rb") as f:
         total = sum(1 for _ in f)
