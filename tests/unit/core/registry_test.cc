@@ -100,7 +100,15 @@ class RegistryTest : public ::testing::Test {
 
   absl::StatusOr<lufd::v1::WriteResponse> Run(
       const Identity& who, const std::vector<Operation>& ops) {
-    return mem_.registry->Execute(who, ops, "txn-1");
+    auto response = mem_.registry->Execute(who, ops, "txn-1");
+    // Execute waits for its own write only 2 s (read-your-writes, bounded);
+    // under ASan a 20,000-change batch applies slower than that, and these
+    // tests check what the view holds, not how fast it gets there.
+    if (response.ok()) {
+      EXPECT_TRUE(mem_.views.WaitForSerial(response->serial(),
+                                           absl::Seconds(120)));
+    }
+    return response;
   }
   absl::Status Do(const Identity& who, const std::vector<Operation>& ops) {
     return Run(who, ops).status();
