@@ -46,6 +46,11 @@ constexpr char kDefaults[] = R"pb(
     max_deadline: "30s"
     idle_timeout: "5m"
     reflection: false
+    max_connections: 1000
+    max_connections_per_source: 64
+    handshake_timeout: "5s"
+    max_calls_per_identity: 64
+    max_threads: 64
   }
   store { poll_interval: "20ms" }
   log { level: "info" format: "text" }
@@ -86,6 +91,7 @@ constexpr char kDefaults[] = R"pb(
     max_udp_payload: 1232
     max_tcp_connections: 1000
     max_tcp_per_source: 16
+    tcp_reserved_for_peers: 100
     tcp_idle_timeout: "10s"
     max_tcp_queries_in_flight: 100
     udp_batch: 32
@@ -554,6 +560,11 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
     errors->push_back("dns.udp_receive_buffer: at most 268435456 (256 MiB)");
   }
   CheckDuration(dns.tcp_idle_timeout(), "dns.tcp_idle_timeout", errors);
+  if (dns.tcp_reserved_for_peers() >= dns.max_tcp_connections()) {
+    errors->push_back(
+        "dns.tcp_reserved_for_peers: must be below dns.max_tcp_connections "
+        "(anonymous clients need at least one slot)");
+  }
 }
 
 void ValidateGuard(const lufd::v1::GuardConfig& guard,
@@ -695,6 +706,21 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
   }
   CheckDuration(grpc.max_deadline(), "grpc.max_deadline", &errors);
   CheckDuration(grpc.idle_timeout(), "grpc.idle_timeout", &errors);
+  CheckDuration(grpc.handshake_timeout(), "grpc.handshake_timeout", &errors);
+  if (grpc.max_connections() == 0) {
+    errors.push_back("grpc.max_connections: must be at least 1");
+  }
+  if (grpc.max_connections_per_source() == 0 ||
+      grpc.max_connections_per_source() > grpc.max_connections()) {
+    errors.push_back(
+        "grpc.max_connections_per_source: must be 1 .. grpc.max_connections");
+  }
+  if (grpc.max_calls_per_identity() == 0) {
+    errors.push_back("grpc.max_calls_per_identity: must be at least 1");
+  }
+  if (grpc.max_threads() < 2) {
+    errors.push_back("grpc.max_threads: must be at least 2");
+  }
 
   const auto& store = config.store();
   if (store.url().empty()) {

@@ -488,6 +488,41 @@ TEST(ConfigTest, DotMinTlsVersionIsOneThreeOrOneTwo) {
   }
 }
 
+TEST(ConfigTest, ConnectionLimitsDefaultsAndErrors) {
+  auto load = [](const std::string& yaml) {
+    auto config = ParseConfigYaml(absl::StrCat("store:\n  url: \"memory:\"\n",
+                                               yaml));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return *config;
+  };
+  auto errors = [&](const std::string& yaml) {
+    return std::string(ValidateConfig(load(yaml)).message());
+  };
+  const auto defaults = load("");
+  EXPECT_EQ(defaults.grpc().max_connections(), 1000u);
+  EXPECT_EQ(defaults.grpc().max_connections_per_source(), 64u);
+  EXPECT_EQ(defaults.grpc().handshake_timeout(), "5s");
+  EXPECT_EQ(defaults.grpc().max_calls_per_identity(), 64u);
+  EXPECT_EQ(defaults.grpc().max_threads(), 64u);
+  EXPECT_EQ(defaults.dns().tcp_reserved_for_peers(), 100u);
+  EXPECT_THAT(errors("grpc:\n  max_connections: 10\n"
+                     "  max_connections_per_source: 11\n"),
+              HasSubstr("grpc.max_connections_per_source: must be 1 .. "
+                        "grpc.max_connections"));
+  EXPECT_THAT(errors("grpc:\n  handshake_timeout: \"soon\"\n"),
+              HasSubstr("grpc.handshake_timeout"));
+  EXPECT_THAT(errors("grpc:\n  max_threads: 1\n"),
+              HasSubstr("grpc.max_threads: must be at least 2"));
+  EXPECT_THAT(errors("dns:\n  max_tcp_connections: 50\n"
+                     "  tcp_reserved_for_peers: 50\n"),
+              HasSubstr("dns.tcp_reserved_for_peers: must be below "
+                        "dns.max_tcp_connections"));
+  EXPECT_THAT(errors("dns:\n  max_tcp_connections: 50\n"
+                     "  tcp_reserved_for_peers: 10\n"),
+              Not(HasSubstr("tcp_reserved_for_peers")));
+}
+
 TEST(ConfigTest, DnssecRulesInTheCheck) {
   auto errors = [](const std::string& dnssec_yaml) {
     auto config =
