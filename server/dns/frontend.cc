@@ -145,11 +145,13 @@ void DnsFrontend::Stop() {
     const DnsServerStats& st = server_->stats();
     spdlog::info(
         "dns: stopped; queries udp {} tcp {} tls {}, dropped {}, tcp "
-        "connections {} (refused {}, idle-closed {}), tls handshakes failed "
-        "{}, tsig ok {} badkey {} badsig {} badtime {}",
+        "connections {} (refused {}, idle-closed {}, evicted {}, out of "
+        "descriptors {}), tls handshakes failed {}, tsig ok {} badkey {} "
+        "badsig {} badtime {}",
         st.udp_queries.load(), st.tcp_queries.load(), st.tls_queries.load(),
         st.dropped.load(), st.tcp_accepted.load(), st.tcp_refused.load(),
-        st.tcp_idle_closed.load(), st.tls_handshake_failed.load(),
+        st.tcp_idle_closed.load(), st.tcp_evicted.load(),
+        st.tcp_out_of_descriptors.load(), st.tls_handshake_failed.load(),
         st.tsig_ok.load(), st.tsig_badkey.load(), st.tsig_badsig.load(),
         st.tsig_badtime.load());
   }

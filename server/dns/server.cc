@@ -170,6 +170,7 @@ DnsServer::Options DnsServer::OptionsFromConfig(
   o.max_udp_payload = config.max_udp_payload();
   o.max_tcp_connections = config.max_tcp_connections();
   o.max_tcp_per_source = config.max_tcp_per_source();
+  o.tcp_reserved_for_peers = config.tcp_reserved_for_peers();
   o.tcp_idle_timeout = ConfigDuration(config.tcp_idle_timeout());
   o.max_tcp_queries_in_flight = config.max_tcp_queries_in_flight();
   o.udp_batch = config.udp_batch();
@@ -297,7 +298,8 @@ void DnsServer::Stop() {
 size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
                           const Identity& conn_identity,
                           const ClientAddress& client, uint8_t* out,
-                          size_t capacity) {
+                          size_t capacity, bool* tsig_peer) {
+  if (tsig_peer != nullptr) *tsig_peer = false;
   switch (transport) {
     case Transport::kUdp:
       stats_.udp_queries.fetch_add(1, std::memory_order_relaxed);
@@ -349,6 +351,7 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
     }
     return WriteTsigErrorResponse(query, tsig, out, limit, now);
   }
+  if (tsig_peer != nullptr) *tsig_peer = !tsig.identity.anonymous();
   // Leave room for our TSIG record so a signed answer still fits the
   // client's limit (the processor sets TC against the smaller size).
   const size_t reserve = TsigReserve(tsig);

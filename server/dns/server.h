@@ -18,7 +18,17 @@
 //        max_tcp_queries_in_flight answers not yet written stops being read
 //        until the client reads. Connection caps: max_tcp_connections in
 //        total (TCP + DoT) and max_tcp_per_source per client address; the
-//        excess is accepted and closed at once. A connection is closed when
+//        excess is accepted and closed at once. tcp_reserved_for_peers of
+//        the total are for peers: a connection counts as a peer's once its
+//        DoT client certificate authenticated or a TSIG verified on it;
+//        until then it is anonymous, and anonymous connections are capped at
+//        the rest. At a cap, a new connection evicts the anonymous
+//        connection idle the longest (so a flood of idle anonymous
+//        connections cannot lock a peer out), or is closed when there is
+//        none. Out of descriptors (EMFILE), the loop closes a reserve
+//        descriptor to accept and close the pending connection, and pauses
+//        that listener for a few milliseconds rather than spin on it.
+//        A connection is closed when
 //        tcp_idle_timeout passes without a complete message (so a
 //        slow-loris client trickling a partial message is closed too).
 //   DoT  client_cert "none" | "optional" | "required": the chain is verified
@@ -77,6 +87,9 @@ struct DnsServerStats {
   std::atomic<uint64_t> udp_send_errors{0};
   std::atomic<uint64_t> tcp_accepted{0}, tcp_refused{0}, tcp_open{0};
   std::atomic<uint64_t> tcp_idle_closed{0}, tcp_bad_length{0};
+  // Anonymous connections closed to make room for a new one (the longest
+  // idle first), and accept() failures for want of descriptors.
+  std::atomic<uint64_t> tcp_evicted{0}, tcp_out_of_descriptors{0};
   std::atomic<uint64_t> tls_handshake_failed{0}, tls_auth_failed{0};
   std::atomic<uint64_t> tsig_ok{0}, tsig_badkey{0}, tsig_badsig{0},
       tsig_badtime{0}, tsig_formerr{0};
@@ -101,6 +114,8 @@ class DnsServer {
     uint32_t max_udp_payload = 1232;
     uint32_t max_tcp_connections = 1000;
     uint32_t max_tcp_per_source = 16;
+    // Of max_tcp_connections, slots anonymous connections cannot hold.
+    uint32_t tcp_reserved_for_peers = 0;
     absl::Duration tcp_idle_timeout = absl::Seconds(10);
     uint32_t max_tcp_queries_in_flight = 100;
     uint32_t udp_batch = 32;
@@ -130,10 +145,11 @@ class DnsServer {
   // size (0 = send nothing). `capacity` is the transport's limit
   // (max_udp_payload for UDP, 65535 for TCP/DoT); `conn_identity` is the
   // DoT identity or anonymous; `client` the source address (may be
-  // unknown).
+  // unknown). `tsig_peer`, when given, is set to whether the message
+  // carried a TSIG that verified for a peer's key.
   size_t Process(absl::Span<const uint8_t> packet, Transport transport,
                  const Identity& conn_identity, const ClientAddress& client,
-                 uint8_t* out, size_t capacity);
+                 uint8_t* out, size_t capacity, bool* tsig_peer = nullptr);
 
  private:
   struct UdpSocket;

@@ -23,6 +23,10 @@ namespace lufd::dns {
 namespace {
 
 constexpr int kLoopTickMs = 100;  // Idle-timeout granularity.
+// How long a listener rests after accept() found no descriptor: long enough
+// not to spin on a level-triggered listener, short enough that serving
+// resumes at once when descriptors are back.
+constexpr absl::Duration kAcceptPause = absl::Milliseconds(10);
 constexpr size_t kReadChunk = 16384;
 
 std::string OpenSslError() {
@@ -141,6 +145,7 @@ DnsServer::TcpLoop::~TcpLoop() {
     close(fd);
   }
   for (const Listener& l : listeners_) close(l.fd);
+  if (reserve_fd_ >= 0) close(reserve_fd_);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   if (epfd_ >= 0) close(epfd_);
   if (wakefd_ >= 0) close(wakefd_);
@@ -156,6 +161,7 @@ absl::Status DnsServer::TcpLoop::Init() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   return absl::OkStatus();
 }
 
@@ -201,7 +207,7 @@ void DnsServer::TcpLoop::Run() {
   const absl::Duration reload_every = std::max(
       absl::Seconds(1), ConfigDuration(options_.dot_tls.reload_interval()));
   while (!server_->stopping_.load(std::memory_order_relaxed)) {
-    const int timeout = ready_.empty() ? kLoopTickMs : 0;
+    const int timeout = !ready_.empty() ? 0 : any_paused_ ? 5 : kLoopTickMs;
     const int n = epoll_wait(epfd_, events, 256, timeout);
     if (n < 0 && errno != EINTR) {
       spdlog::error("dns: epoll_wait: {}", strerror(errno));
@@ -231,6 +237,7 @@ void DnsServer::TcpLoop::Run() {
       if (Conn* c = Lookup(tag); c != nullptr) Service(c);
     }
     const absl::Time now = absl::Now();
+    if (any_paused_) ResumeListeners(now);
     if (now - last_scan >= absl::Milliseconds(kLoopTickMs)) {
       last_scan = now;
       CloseExpired(now);
@@ -254,27 +261,33 @@ DnsServer::TcpLoop::Conn* DnsServer::TcpLoop::Lookup(uint64_t tag) {
   return it->second.get();
 }
 
-void DnsServer::TcpLoop::Accept(const Listener& l) {
+void DnsServer::TcpLoop::Accept(Listener& l) {
   for (int i = 0; i < 256; ++i) {
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
     const int fd = accept4(l.fd, reinterpret_cast<sockaddr*>(&peer), &len,
                            SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR) continue;
-      return;  // EAGAIN, or out of descriptors: try again next event.
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        OutOfDescriptors(l);
+      }
+      return;  // EAGAIN: all taken.
     }
     server_->stats_.tcp_accepted.fetch_add(1, std::memory_order_relaxed);
     std::string source = HostText(peer);
-    int& per_source = per_source_[source];
-    if (conns_.size() >= options_.max_tcp_connections ||
-        static_cast<uint32_t>(per_source) >= options_.max_tcp_per_source) {
-      if (per_source == 0) per_source_.erase(source);
+    const auto at_source = per_source_.find(source);
+    if ((at_source != per_source_.end() &&
+         static_cast<uint32_t>(at_source->second) >=
+             options_.max_tcp_per_source) ||
+        !MakeRoom()) {
       server_->stats_.tcp_refused.fetch_add(1, std::memory_order_relaxed);
       close(fd);
       continue;
     }
-    ++per_source;
+    ++per_source_[source];
+    ++anonymous_;
     auto conn = std::make_unique<Conn>();
     conn->fd = fd;
     conn->generation = ++generation_;
@@ -285,6 +298,7 @@ void DnsServer::TcpLoop::Accept(const Listener& l) {
       conn->ssl = SSL_new(ctx_);
       if (conn->ssl == nullptr) {
         ReleaseSource(conn->source);
+        --anonymous_;
         close(fd);
         continue;
       }
@@ -304,6 +318,87 @@ void DnsServer::TcpLoop::Accept(const Listener& l) {
   }
 }
 
+bool DnsServer::TcpLoop::MakeRoom() {
+  const size_t anonymous_cap =
+      options_.max_tcp_connections - std::min(options_.tcp_reserved_for_peers,
+                                              options_.max_tcp_connections - 1);
+  if (conns_.size() < options_.max_tcp_connections &&
+      anonymous_ < anonymous_cap) {
+    return true;
+  }
+  // Longest idle = earliest deadline (one idle timeout for all). A linear
+  // scan: this runs only at a cap, over at most max_tcp_connections.
+  Conn* victim = nullptr;
+  for (auto& [fd, c] : conns_) {
+    if (!c->peer && (victim == nullptr || c->deadline < victim->deadline)) {
+      victim = c.get();
+    }
+  }
+  if (victim == nullptr) return false;  // Every slot is a peer's.
+  server_->stats_.tcp_evicted.fetch_add(1, std::memory_order_relaxed);
+  Close(victim);
+  return true;
+}
+
+void DnsServer::TcpLoop::MarkPeer(Conn* c) {
+  if (c->peer) return;
+  c->peer = true;
+  --anonymous_;
+}
+
+void DnsServer::TcpLoop::OutOfDescriptors(Listener& l) {
+  const int error = errno;
+  server_->stats_.tcp_out_of_descriptors.fetch_add(1,
+                                                   std::memory_order_relaxed);
+  // The pending connection would otherwise wait in the kernel's queue, its
+  // client hanging; closing it tells the client to go elsewhere.
+  if (reserve_fd_ >= 0) {
+    close(reserve_fd_);
+    const int fd = accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      server_->stats_.tcp_refused.fetch_add(1, std::memory_order_relaxed);
+      close(fd);
+    }
+    reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  // Level-triggered: while the queue is not empty, the listener would be
+  // ready on every epoll_wait and the loop would spin.
+  epoll_event ev{};
+  ev.events = 0;
+  ev.data.u64 = kListenerTag | static_cast<uint64_t>(&l - listeners_.data());
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, l.fd, &ev);
+  const absl::Time now = absl::Now();
+  l.paused_until = now + kAcceptPause;
+  any_paused_ = true;
+  ++exhaustion_unlogged_;
+  if (now - last_exhaustion_log_ >= absl::Seconds(1)) {
+    spdlog::warn(
+        "dns: out of file descriptors ({}); {} TCP/DoT connection(s) open; "
+        "refusing new connections until descriptors are free ({} time(s) "
+        "since the last line)",
+        strerror(error), conns_.size(), exhaustion_unlogged_);
+    last_exhaustion_log_ = now;
+    exhaustion_unlogged_ = 0;
+  }
+}
+
+void DnsServer::TcpLoop::ResumeListeners(absl::Time now) {
+  any_paused_ = false;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = listeners_[i];
+    if (l.paused_until == absl::InfinitePast()) continue;
+    if (now < l.paused_until) {
+      any_paused_ = true;
+      continue;
+    }
+    l.paused_until = absl::InfinitePast();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kListenerTag | i;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, l.fd, &ev);
+  }
+}
+
 void DnsServer::TcpLoop::ReleaseSource(const std::string& source) {
   auto it = per_source_.find(source);
   if (it != per_source_.end() && --it->second <= 0) per_source_.erase(it);
@@ -318,6 +413,7 @@ void DnsServer::TcpLoop::Close(Conn* c) {
   }
   close(fd);
   ReleaseSource(c->source);
+  if (!c->peer) --anonymous_;
   server_->stats_.tcp_open.fetch_sub(1, std::memory_order_relaxed);
   conns_.erase(fd);
 }
@@ -366,6 +462,7 @@ bool DnsServer::TcpLoop::Handshake(Conn* c) {
         Close(c);
         return false;
       }
+      if (!id->anonymous()) MarkPeer(c);
     }
     return true;
   }
@@ -483,10 +580,12 @@ bool DnsServer::TcpLoop::ProcessInput(Conn* c) {
       }
       identity = *std::move(id);
     }
-    const size_t n =
-        server_->Process(absl::MakeConstSpan(p + 2, len),
-                         c->ssl != nullptr ? Transport::kTls : Transport::kTcp,
-                         identity, c->client, scratch_.data(), kMaxTcpMessage);
+    bool tsig_peer = false;
+    const size_t n = server_->Process(
+        absl::MakeConstSpan(p + 2, len),
+        c->ssl != nullptr ? Transport::kTls : Transport::kTcp, identity,
+        c->client, scratch_.data(), kMaxTcpMessage, &tsig_peer);
+    if (tsig_peer) MarkPeer(c);
     if (n > 0) {
       c->out.push_back(static_cast<char>(n >> 8));
       c->out.push_back(static_cast<char>(n & 0xff));

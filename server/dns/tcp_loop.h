@@ -66,6 +66,9 @@ class DnsServer::TcpLoop {
   struct Listener {
     int fd;
     bool tls;
+    // Out of descriptors: not polled until then (absl::InfinitePast() =
+    // polled).
+    absl::Time paused_until = absl::InfinitePast();
   };
 
   struct Conn {
@@ -85,6 +88,9 @@ class DnsServer::TcpLoop {
     bool eof = false;
     uint32_t interest = 0;
     bool ssl_wants_write = false;
+    // An authenticated peer's (DoT client certificate, or a TSIG verified
+    // on it): holds a reserved slot and is never evicted.
+    bool peer = false;
   };
 
   // epoll tags: (generation << 32) | fd, so a reused fd's stale events are
@@ -92,8 +98,18 @@ class DnsServer::TcpLoop {
   uint64_t TagOf(const Conn& c) const;
   Conn* Lookup(uint64_t tag);
   // Accepts what is pending, closing at once what exceeds the caps.
-  void Accept(const Listener& l);
+  void Accept(Listener& l);
   void ReleaseSource(const std::string& source);
+  // Room for one more connection under the total and anonymous caps:
+  // true when there is, possibly after evicting the anonymous connection
+  // idle the longest.
+  bool MakeRoom();
+  void MarkPeer(Conn* c);
+  // accept() failed for want of descriptors: refuse what is pending with
+  // the reserve descriptor, then stop polling `l` for a moment.
+  void OutOfDescriptors(Listener& l);
+  // Polls again the listeners whose pause is over.
+  void ResumeListeners(absl::Time now);
   void Close(Conn* c);
   void CloseExpired(absl::Time now);
   // Reloads the DoT certificate files when they changed on disk.
@@ -128,6 +144,13 @@ class DnsServer::TcpLoop {
   std::vector<Listener> listeners_;
   absl::flat_hash_map<int, std::unique_ptr<Conn>> conns_;
   absl::flat_hash_map<std::string, int> per_source_;
+  size_t anonymous_ = 0;  // Connections in conns_ that are not peers'.
+  // Opened on /dev/null, closed to make room for one accept() when the
+  // process is out of descriptors.
+  int reserve_fd_ = -1;
+  bool any_paused_ = false;
+  absl::Time last_exhaustion_log_ = absl::InfinitePast();
+  uint64_t exhaustion_unlogged_ = 0;
   std::vector<uint64_t> ready_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxTcpMessage);
   uint32_t generation_ = 0;

@@ -4,8 +4,10 @@
 #include "server/dns/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -461,6 +463,132 @@ TEST_F(DnsServerTest, PerSourceAndTotalConnectionCaps) {
   EXPECT_TRUE(TcpReceive(d).has_value());
   close(d);
   close(b);
+}
+
+// tcp_reserved_for_peers: anonymous connections cannot fill the slots a
+// peer needs; at the cap a new one evicts the anonymous connection idle the
+// longest, and a connection a TSIG verified on is never evicted.
+TEST_F(DnsServerTest, AnonymousConnectionsCannotTakeThePeersSlots) {
+  DnsServer::Options o;
+  o.max_tcp_connections = 3;
+  o.tcp_reserved_for_peers = 1;
+  o.max_tcp_per_source = 100;
+  StartServer(o);
+  const uint64_t now = static_cast<uint64_t>(time(nullptr));
+  auto signed_query = [&](uint16_t id) {
+    std::vector<uint8_t> q = Query(id);
+    const size_t size = q.size();
+    q.resize(size + 200);
+    std::string mac;
+    q.resize(SignQuery(q.data(), size, q.size(), *NameFromText("peer-key."),
+                       kSecret, now, &mac));
+    return q;
+  };
+  auto answered = [&](int fd, uint16_t id) {
+    TcpSend(fd, Query(id));
+    auto r = TcpReceive(fd);
+    return r.has_value() && Id(*r) == id;
+  };
+  const int peer = TcpConnect();
+  TcpSend(peer, signed_query(1));
+  auto r = TcpReceive(peer);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(Contains(*r, "iana-en:111"));  // A peer's connection now.
+  const int a = TcpConnect();
+  ASSERT_TRUE(answered(a, 2));
+  const int b = TcpConnect();
+  ASSERT_TRUE(answered(b, 3));
+  // Full (3 of 3; anonymous 2 of 2): the newcomer evicts `a`, the longest
+  // idle anonymous connection, not the peer's (idle longer still).
+  const int c = TcpConnect();
+  EXPECT_TRUE(answered(c, 4));
+  EXPECT_TRUE(ClosedWithin(a, 2000));
+  EXPECT_TRUE(answered(b, 5));
+  // b was just active: the next newcomer evicts c.
+  const int d = TcpConnect();
+  EXPECT_TRUE(answered(d, 6));
+  EXPECT_TRUE(ClosedWithin(c, 2000));
+  EXPECT_TRUE(answered(peer, 7));
+  EXPECT_EQ(server_->stats().tcp_evicted.load(), 2u);
+  EXPECT_EQ(server_->stats().tcp_refused.load(), 0u);
+  for (int fd : {peer, a, b, c, d}) close(fd);
+}
+
+// With every slot a peer's, a newcomer is refused, not a peer evicted.
+TEST_F(DnsServerTest, PeersAreNeverEvicted) {
+  DnsServer::Options o;
+  o.max_tcp_connections = 2;
+  o.tcp_reserved_for_peers = 1;
+  o.max_tcp_per_source = 100;
+  StartServer(o);
+  const uint64_t now = static_cast<uint64_t>(time(nullptr));
+  std::vector<int> peers;
+  for (uint16_t id = 1; id <= 2; ++id) {
+    std::vector<uint8_t> q = Query(id);
+    const size_t size = q.size();
+    q.resize(size + 200);
+    std::string mac;
+    q.resize(SignQuery(q.data(), size, q.size(), *NameFromText("peer-key."),
+                       kSecret, now, &mac));
+    peers.push_back(TcpConnect());
+    TcpSend(peers.back(), q);
+    ASSERT_TRUE(TcpReceive(peers.back()).has_value());
+  }
+  const int newcomer = TcpConnect();
+  EXPECT_TRUE(ClosedWithin(newcomer, 2000));
+  EXPECT_GE(server_->stats().tcp_refused.load(), 1u);
+  EXPECT_EQ(server_->stats().tcp_evicted.load(), 0u);
+  for (int fd : peers) {
+    TcpSend(fd, Query(9));
+    EXPECT_TRUE(TcpReceive(fd).has_value());
+    close(fd);
+  }
+  close(newcomer);
+}
+
+// Out of descriptors (EMFILE): pending connections are closed rather than
+// left hanging, the loop does not spin on its listener, and serving resumes
+// as soon as descriptors are free again.
+TEST_F(DnsServerTest, OutOfDescriptorsRefusesWithoutSpinningAndRecovers) {
+  StartServer({});
+  // Sockets made before the limit drops: connect() needs no descriptor.
+  std::vector<int> clients;
+  for (int i = 0; i < 5; ++i)
+    clients.push_back(socket(AF_INET, SOCK_STREAM, 0));
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  // The lowest free descriptor number: below it all are taken, so with it as
+  // the soft limit the next open/accept fails with EMFILE.
+  const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(probe, 0);
+  close(probe);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(probe);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  sockaddr_in addr = Addr4();
+  for (int fd : clients) {
+    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  bool all_closed = true;
+  for (int fd : clients) all_closed = ClosedWithin(fd, 3000) && all_closed;
+  // Give a spinning loop the time to show itself.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t exhausted = server_->stats().tcp_out_of_descriptors.load();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(all_closed);
+  EXPECT_GE(exhausted, 1u);
+  // One event per pending connection at most (each is refused with the
+  // reserve descriptor), not one per loop turn.
+  EXPECT_LE(exhausted, 50u);
+  EXPECT_EQ(server_->stats().tcp_open.load(), 0u);
+  for (int fd : clients) close(fd);
+  // Descriptors are back: served at once.
+  const int fresh = TcpConnect();
+  TcpSend(fresh, Query(11));
+  auto r = TcpReceive(fresh, 1000);
+  EXPECT_TRUE(r.has_value());
+  close(fresh);
+  EXPECT_TRUE(Udp(Query(12)).has_value());
 }
 
 TEST_F(DnsServerTest, InFlightCapStillAnswersEverything) {
