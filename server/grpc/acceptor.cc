@@ -1,0 +1,328 @@
+#include "server/grpc/acceptor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/ops/config_values.h"
+#include "spdlog/spdlog.h"
+
+namespace lufd {
+namespace {
+
+// Accepts per wake-up before the loop looks at the wake fd and the sweep
+// again, so a connection flood cannot starve either.
+constexpr int kAcceptBatch = 64;
+// Back-off when accept fails even with the reserve released: the loop
+// must not spin on a listener that stays readable.
+constexpr absl::Duration kBackoff = absl::Milliseconds(20);
+
+// The client's IP address as text; v4-mapped IPv6 as plain IPv4, so one
+// client counts once whichever way it came in on a dual-stack socket.
+std::string SourceText(const sockaddr_storage& peer) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (peer.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
+    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+      inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
+
+// Refuses an accepted connection: RST rather than FIN, so neither side
+// keeps TIME_WAIT state and the client learns at once.
+void Reset(int fd) {
+  linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  close(fd);
+}
+
+int OpenReserve() { return open("/dev/null", O_RDONLY | O_CLOEXEC); }
+
+uint64_t InodeOf(int fd) {
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return 0;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+}  // namespace
+
+ConnectionTable::Admit ConnectionTable::Check(int fd,
+                                              const std::string& source) {
+  Drop(fd);  // The number is free again, so that connection is closed.
+  if (by_fd_.size() >= max_total_) return Admit::kOverTotal;
+  auto it = per_source_.find(source);
+  if (it != per_source_.end() && it->second >= max_per_source_) {
+    return Admit::kOverSource;
+  }
+  return Admit::kOk;
+}
+
+void ConnectionTable::Add(int fd, uint64_t inode, const std::string& source) {
+  Drop(fd);
+  by_fd_[fd] = Entry{inode, source};
+  ++per_source_[source];
+}
+
+void ConnectionTable::Drop(int fd) {
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return;
+  auto s = per_source_.find(it->second.source);
+  if (s != per_source_.end() && --s->second == 0) per_source_.erase(s);
+  by_fd_.erase(it);
+}
+
+size_t ConnectionTable::Sweep(absl::FunctionRef<uint64_t(int fd)> inode_of) {
+  std::vector<int> gone;
+  for (const auto& [fd, entry] : by_fd_) {
+    if (inode_of(fd) != entry.inode) gone.push_back(fd);
+  }
+  for (int fd : gone) Drop(fd);
+  return gone.size();
+}
+
+size_t ConnectionTable::from(const std::string& source) const {
+  auto it = per_source_.find(source);
+  return it == per_source_.end() ? 0 : it->second;
+}
+
+GrpcAcceptor::GrpcAcceptor(const Options& options)
+    : options_(options),
+      table_(options.max_connections, options.max_connections_per_source) {}
+
+absl::StatusOr<std::unique_ptr<GrpcAcceptor>> GrpcAcceptor::Listen(
+    const Options& options) {
+  std::string host;
+  int port = 0;
+  if (absl::Status s = ParseListenAddress(options.listen, &host, &port);
+      !s.ok()) {
+    return s;
+  }
+  // Host names too (gRPC accepted "localhost:port"): the first address.
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port_text = absl::StrCat(port);
+  if (int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res);
+      rc != 0 || res == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot resolve ", options.listen, ": ", gai_strerror(rc)));
+  }
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> free_res(res, freeaddrinfo);
+
+  auto a = std::unique_ptr<GrpcAcceptor>(new GrpcAcceptor(options));
+  auto fail = [&options](absl::string_view what) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ",
+                                               options.listen, ": ", what, ": ",
+                                               strerror(errno)));
+  };
+  a->listen_fd_ =
+      socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (a->listen_fd_ < 0) return fail("socket");
+  const int one = 1;
+  const int zero = 0;
+  setsockopt(a->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  // Accepted sockets inherit it; gRPC's own listener sets it too.
+  setsockopt(a->listen_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  // "[::]" serves IPv4 as well, as gRPC's own listener did.
+  if (res->ai_family == AF_INET6) {
+    setsockopt(a->listen_fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+  }
+  if (bind(a->listen_fd_, res->ai_addr, res->ai_addrlen) != 0) {
+    return fail("bind");
+  }
+  if (listen(a->listen_fd_, SOMAXCONN) != 0) return fail("listen");
+  sockaddr_storage bound{};
+  socklen_t len = sizeof(bound);
+  if (getsockname(a->listen_fd_, reinterpret_cast<sockaddr*>(&bound), &len) !=
+      0) {
+    return fail("getsockname");
+  }
+  a->port_ = ntohs(bound.ss_family == AF_INET6
+                       ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                       : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  a->wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (a->wake_fd_ < 0) return fail("eventfd");
+  a->reserve_fd_ = OpenReserve();
+  if (a->reserve_fd_ < 0) return fail("open /dev/null");
+  return a;
+}
+
+GrpcAcceptor::~GrpcAcceptor() { Stop(); }
+
+void GrpcAcceptor::Start(
+    std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink) {
+  sink_ = std::move(sink);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void GrpcAcceptor::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (thread_.joinable()) {
+    const uint64_t one = 1;
+    (void)!write(wake_fd_, &one, sizeof(one));
+    thread_.join();
+  }
+  for (int* fd : {&listen_fd_, &wake_fd_, &reserve_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  const Stats s = stats();
+  spdlog::info(
+      "grpc acceptor stopped: {} connections accepted, {} refused over "
+      "max_connections, {} over max_connections_per_source, {} descriptor "
+      "exhaustion events, {} still open",
+      s.accepted, s.refused_total, s.refused_per_source, s.descriptor_exhausted,
+      s.open);
+}
+
+GrpcAcceptor::Stats GrpcAcceptor::stats() const {
+  Stats s;
+  s.accepted = accepted_.load(std::memory_order_relaxed);
+  s.refused_total = refused_total_.load(std::memory_order_relaxed);
+  s.refused_per_source = refused_per_source_.load(std::memory_order_relaxed);
+  s.descriptor_exhausted = exhausted_.load(std::memory_order_relaxed);
+  s.closed = closed_.load(std::memory_order_relaxed);
+  s.open = open_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void GrpcAcceptor::Run() {
+  pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+  absl::Time next_sweep = absl::Now() + options_.sweep_interval;
+  while (true) {
+    const int timeout_ms = static_cast<int>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(next_sweep - absl::Now()), 0, 1000));
+    const int n = poll(fds, 2, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      spdlog::warn("grpc acceptor: poll: {}", strerror(errno));
+      absl::SleepFor(kBackoff);
+    }
+    if (n > 0 && (fds[1].revents & POLLIN) != 0) break;
+    if (n > 0 && (fds[0].revents & (POLLIN | POLLERR)) != 0) {
+      for (int i = 0; i < kAcceptBatch; ++i) {
+        bool again = false;
+        AcceptOne(&again);
+        if (!again) break;
+      }
+    }
+    if (absl::Now() >= next_sweep) {
+      const size_t gone = table_.Sweep(InodeOf);
+      closed_.fetch_add(gone, std::memory_order_relaxed);
+      open_.store(table_.total(), std::memory_order_relaxed);
+      next_sweep = absl::Now() + options_.sweep_interval;
+    }
+  }
+}
+
+void GrpcAcceptor::AcceptOne(bool* again) {
+  *again = false;
+  if (reserve_fd_ < 0) reserve_fd_ = OpenReserve();
+  sockaddr_storage peer{};
+  socklen_t len = sizeof(peer);
+  const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    switch (errno) {
+      case EAGAIN:
+        return;
+      case EINTR:
+      case ECONNABORTED:
+      case EPROTO:
+        *again = true;
+        return;
+      case EMFILE:
+      case ENFILE:
+      case ENOBUFS:
+      case ENOMEM:
+        OnExhausted(errno, again);
+        return;
+      default:
+        spdlog::warn("grpc acceptor: accept: {}", strerror(errno));
+        absl::SleepFor(kBackoff);
+        return;
+    }
+  }
+  const std::string source = SourceText(peer);
+  switch (table_.Check(fd, source)) {
+    case ConnectionTable::Admit::kOverTotal:
+      refused_total_.fetch_add(1, std::memory_order_relaxed);
+      Reset(fd);
+      *again = true;
+      return;
+    case ConnectionTable::Admit::kOverSource:
+      refused_per_source_.fetch_add(1, std::memory_order_relaxed);
+      Reset(fd);
+      *again = true;
+      return;
+    case ConnectionTable::Admit::kOk:
+      break;
+  }
+  table_.Add(fd, InodeOf(fd), source);
+  accepted_.fetch_add(1, std::memory_order_relaxed);
+  open_.store(table_.total(), std::memory_order_relaxed);
+  grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;
+  p.listener_fd = listen_fd_;
+  p.fd = fd;
+  // gRPC owns the fd from here on (it closes it on any failure).
+  sink_->HandleNewConnection(&p);
+  *again = true;
+}
+
+void GrpcAcceptor::OnExhausted(int err, bool* again) {
+  exhausted_.fetch_add(1, std::memory_order_relaxed);
+  ++exhausted_since_log_;
+  // Take the pending connection with the reserve descriptor and refuse it,
+  // so the queue drains and the listener does not stay readable forever.
+  bool drained = false;
+  if (reserve_fd_ >= 0) {
+    close(reserve_fd_);
+    reserve_fd_ = -1;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      Reset(fd);
+      drained = true;
+    }
+    reserve_fd_ = OpenReserve();
+  }
+  const absl::Time now = absl::Now();
+  if (now - last_exhausted_log_ >= absl::Seconds(1)) {
+    spdlog::warn(
+        "grpc acceptor: accept: {} ({} time(s) since the last line); "
+        "refusing new connections until descriptors are free",
+        strerror(err), exhausted_since_log_);
+    last_exhausted_log_ = now;
+    exhausted_since_log_ = 0;
+  }
+  if (drained) {
+    *again = true;
+    return;
+  }
+  // No reserve, or even it did not help: wait instead of spinning.
+  absl::SleepFor(kBackoff);
+}
+
+}  // namespace lufd
