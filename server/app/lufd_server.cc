@@ -235,6 +235,8 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   acceptor_options.max_connections = grpc_config.max_connections();
   acceptor_options.max_connections_per_source =
       grpc_config.max_connections_per_source();
+  acceptor_options.handshake_timeout =
+      ConfigDuration(grpc_config.handshake_timeout());
   ASSIGN_OR_RETURN(s->grpc_acceptor_, GrpcAcceptor::Listen(acceptor_options));
   s->port_ = s->grpc_acceptor_->port();
   std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink =

@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h>  // TCP_NODELAY, TCP_INFO with tcpi_bytes_acked.
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -66,6 +67,21 @@ uint64_t InodeOf(int fd) {
   return static_cast<uint64_t>(st.st_ino);
 }
 
+// Whether the server has sent any payload on this connection (for TLS: at
+// least its ServerHello). A failed call counts as "sent": the connection is
+// then simply not classified.
+bool ServerSentAny(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof(info);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+      len < offsetof(tcp_info, tcpi_bytes_acked) +
+                sizeof(info.tcpi_bytes_acked)) {
+    return true;
+  }
+  return info.tcpi_bytes_acked > 0 || info.tcpi_notsent_bytes > 0 ||
+         info.tcpi_unacked > 0;
+}
+
 }  // namespace
 
 ConnectionTable::Admit ConnectionTable::Check(int fd,
@@ -79,9 +95,10 @@ ConnectionTable::Admit ConnectionTable::Check(int fd,
   return Admit::kOk;
 }
 
-void ConnectionTable::Add(int fd, uint64_t inode, const std::string& source) {
+void ConnectionTable::Add(int fd, uint64_t inode, const std::string& source,
+                          absl::Time now) {
   Drop(fd);
-  by_fd_[fd] = Entry{inode, source};
+  by_fd_[fd] = Entry{inode, source, now};
   ++per_source_[source];
 }
 
@@ -93,13 +110,25 @@ void ConnectionTable::Drop(int fd) {
   by_fd_.erase(it);
 }
 
-size_t ConnectionTable::Sweep(absl::FunctionRef<uint64_t(int fd)> inode_of) {
+ConnectionTable::SweepResult ConnectionTable::Sweep(
+    absl::Time now, absl::Duration handshake_timeout,
+    absl::FunctionRef<uint64_t(int fd)> inode_of,
+    absl::FunctionRef<bool(int fd)> sent_any) {
+  SweepResult result;
   std::vector<int> gone;
-  for (const auto& [fd, entry] : by_fd_) {
-    if (inode_of(fd) != entry.inode) gone.push_back(fd);
+  for (auto& [fd, entry] : by_fd_) {
+    if (inode_of(fd) != entry.inode) {
+      gone.push_back(fd);
+      if (!entry.sent_any && now - entry.accepted >= handshake_timeout) {
+        ++result.handshake_timeouts;
+      }
+      continue;
+    }
+    if (!entry.sent_any) entry.sent_any = sent_any(fd);
   }
   for (int fd : gone) Drop(fd);
-  return gone.size();
+  result.closed = gone.size();
+  return result;
 }
 
 size_t ConnectionTable::from(const std::string& source) const {
@@ -199,9 +228,10 @@ void GrpcAcceptor::Stop() {
   spdlog::info(
       "grpc acceptor stopped: {} connections accepted, {} refused over "
       "max_connections, {} over max_connections_per_source, {} descriptor "
-      "exhaustion events, {} still open",
+      "exhaustion events, {} closed before sending a byte at or after the "
+      "handshake timeout, {} still open",
       s.accepted, s.refused_total, s.refused_per_source, s.descriptor_exhausted,
-      s.open);
+      s.handshake_timeouts, s.open);
 }
 
 GrpcAcceptor::Stats GrpcAcceptor::stats() const {
@@ -211,6 +241,7 @@ GrpcAcceptor::Stats GrpcAcceptor::stats() const {
   s.refused_per_source = refused_per_source_.load(std::memory_order_relaxed);
   s.descriptor_exhausted = exhausted_.load(std::memory_order_relaxed);
   s.closed = closed_.load(std::memory_order_relaxed);
+  s.handshake_timeouts = handshake_timeouts_.load(std::memory_order_relaxed);
   s.open = open_.load(std::memory_order_relaxed);
   return s;
 }
@@ -235,8 +266,12 @@ void GrpcAcceptor::Run() {
       }
     }
     if (absl::Now() >= next_sweep) {
-      const size_t gone = table_.Sweep(InodeOf);
-      closed_.fetch_add(gone, std::memory_order_relaxed);
+      const absl::Time now = absl::Now();
+      const ConnectionTable::SweepResult swept =
+          table_.Sweep(now, options_.handshake_timeout, InodeOf, ServerSentAny);
+      closed_.fetch_add(swept.closed, std::memory_order_relaxed);
+      handshake_timeouts_.fetch_add(swept.handshake_timeouts,
+                                    std::memory_order_relaxed);
       open_.store(table_.total(), std::memory_order_relaxed);
       next_sweep = absl::Now() + options_.sweep_interval;
     }
@@ -286,7 +321,7 @@ void GrpcAcceptor::AcceptOne(bool* again) {
     case ConnectionTable::Admit::kOk:
       break;
   }
-  table_.Add(fd, InodeOf(fd), source);
+  table_.Add(fd, InodeOf(fd), source, absl::Now());
   accepted_.fetch_add(1, std::memory_order_relaxed);
   open_.store(table_.total(), std::memory_order_relaxed);
   grpc::experimental::ExternalConnectionAcceptor::NewConnectionParameters p;

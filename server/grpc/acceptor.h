@@ -62,12 +62,25 @@ class ConnectionTable {
   // existing entry for `fd` is dropped first (the kernel reused the number,
   // so that connection is closed).
   Admit Check(int fd, const std::string& source);
-  // Records a connection that Check admitted.
-  void Add(int fd, uint64_t inode, const std::string& source);
+  // Records a connection that Check admitted, accepted at `now`.
+  void Add(int fd, uint64_t inode, const std::string& source, absl::Time now);
+
+  struct SweepResult {
+    size_t closed = 0;
+    // Of those, connections that lived at least the handshake timeout and
+    // to which the server never sent a byte (as of the previous sweep): an
+    // idle connection or an unfinished ClientHello that gRPC's handshake
+    // deadline ended. (A handshake that stalls after the ServerHello is not
+    // counted.)
+    size_t handshake_timeouts = 0;
+  };
   // Drops every entry whose fd no longer refers to the same socket:
   // `inode_of(fd)` returns the fd's inode, or 0 when the fd is not open.
-  // Returns how many were dropped.
-  size_t Sweep(absl::FunctionRef<uint64_t(int fd)> inode_of);
+  // For the connections still open, `sent_any(fd)` says whether the server
+  // has sent anything yet (asked until it has).
+  SweepResult Sweep(absl::Time now, absl::Duration handshake_timeout,
+                    absl::FunctionRef<uint64_t(int fd)> inode_of,
+                    absl::FunctionRef<bool(int fd)> sent_any);
 
   size_t total() const { return by_fd_.size(); }
   size_t from(const std::string& source) const;
@@ -79,6 +92,8 @@ class ConnectionTable {
   struct Entry {
     uint64_t inode;
     std::string source;
+    absl::Time accepted;
+    bool sent_any = false;  // The server has sent something.
   };
   const size_t max_total_;
   const size_t max_per_source_;
@@ -93,6 +108,8 @@ class GrpcAcceptor {
     size_t max_connections = 1000;
     size_t max_connections_per_source = 64;
     absl::Duration sweep_interval = absl::Milliseconds(250);
+    // gRPC's (GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS); only for counting.
+    absl::Duration handshake_timeout = absl::Seconds(5);
   };
   struct Stats {
     uint64_t accepted = 0;  // Handed to gRPC.
@@ -100,6 +117,7 @@ class GrpcAcceptor {
     uint64_t refused_per_source = 0;
     uint64_t descriptor_exhausted = 0;  // EMFILE/ENFILE events.
     uint64_t closed = 0;                // Seen closed by the sweep.
+    uint64_t handshake_timeouts = 0;    // See ConnectionTable::SweepResult.
     uint64_t open = 0;                  // Handed and not yet seen closed.
   };
 
@@ -142,6 +160,7 @@ class GrpcAcceptor {
   std::atomic<uint64_t> refused_per_source_{0};
   std::atomic<uint64_t> exhausted_{0};
   std::atomic<uint64_t> closed_{0};
+  std::atomic<uint64_t> handshake_timeouts_{0};
   std::atomic<uint64_t> open_{0};
 };
 

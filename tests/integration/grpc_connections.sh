@@ -116,4 +116,8 @@ total="$(sed -n 's/.* \([0-9]*\) refused over max_connections,.*/\1/p' <<<"$line
 [[ -n "$total" && "$total" -ge 5 ]] ||
   fail "stop line: want >= 5 refused over max_connections: $line"
 pass "refusals counted: $per_source per source, $total over the total"
+hs="$(sed -n 's/.*, \([0-9]*\) closed before sending a byte.*/\1/p' <<<"$line")"
+[[ -n "$hs" && "$hs" -ge 40 ]] ||
+  fail "stop line: want >= 40 handshake timeouts (10 + 10 + 20 held): $line"
+pass "handshake timeouts counted: $hs"
 it_done
