@@ -2,7 +2,7 @@
 # Descriptor exhaustion is survivable (issue 10): lufd with a 1,024
 # descriptor limit (prlimit on the running process, soft = hard, so lufd
 # cannot raise it) has both front doors flooded with idle connections: DNS
-# gRPC from 10 sources (100, held) and then DNS TCP from 70 sources (up to
+# gRPC from 10 sources (200, held) and then DNS TCP from 70 sources (up to
 # 1,050, until lufd is out of descriptors), while more clients keep
 # knocking on both doors. Checks:
 #   - lufd is out of descriptors (>= 1,000 open) and the gRPC acceptor saw
@@ -61,7 +61,7 @@ print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/$1.json" "$2"
 
 # gRPC first (held: handshake_timeout 30 s), so that DNS then runs out of
 # descriptors below its own connection cap (1,000) and both doors see EMFILE.
-hold grpc "$LUFD_PORT" --sources 127.0.2.1-10 --per-source 10
+hold grpc "$LUFD_PORT" --sources 127.0.2.1-10 --per-source 20
 wait_status grpc
 hold dns "$DNS_PORT" --sources 127.0.1.1-70 --per-source 15
 wait_status dns
