@@ -100,6 +100,11 @@ wait_status knock
 wait_status knockdns
 it_log "knocking gRPC: $(cut -c1-120 "$T/knock.json")"
 it_log "knocking DNS: $(cut -c1-120 "$T/knockdns.json")"
+# Connections the gRPC acceptor cannot take are reset (reserve descriptor),
+# not left in the listen queue to wait for nothing.
+[[ "$(field knock open)" == 0 ]] ||
+  fail "gRPC connections knocking during exhaustion were left waiting: $(cat "$T/knock.json")"
+pass "gRPC connections knocking during exhaustion were refused at once"
 grep -q "grpc acceptor: accept: Too many open files" "$T/lufd.log" ||
   fail "the gRPC acceptor did not report EMFILE"
 pass "gRPC acceptor saw EMFILE"
