@@ -3,11 +3,20 @@
 // the fds the server has sent on). Time is passed in.
 #include "server/grpc/acceptor.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 
@@ -118,6 +127,99 @@ TEST(ConnectionTableTest, CountsHandshakeTimeouts) {
   EXPECT_EQ(r.closed, 2u);
   EXPECT_EQ(r.handshake_timeouts, 1u);
   EXPECT_EQ(t.total(), 0u);
+}
+
+// The socket side, with a sink standing in for gRPC: it keeps the fds it
+// is handed, and closing one (as gRPC would) frees its slot.
+class FakeSink : public grpc::experimental::ExternalConnectionAcceptor {
+ public:
+  explicit FakeSink(std::vector<int>* fds, absl::Mutex* mu)
+      : fds_(fds), mu_(mu) {}
+  void HandleNewConnection(NewConnectionParameters* p) override {
+    absl::MutexLock lock(mu_);
+    fds_->push_back(p->fd);
+  }
+
+ private:
+  std::vector<int>* fds_;
+  absl::Mutex* mu_;
+};
+
+// A client socket from `source` (a 127/8 address) to 127.0.0.1:port.
+int ConnectFrom(const char* source, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, source, &a.sin_addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  return fd;
+}
+
+// Bounded wait (10 s) for a condition the accept thread makes true.
+template <typename F>
+bool WaitFor(F f) {
+  for (int i = 0; i < 1000; ++i) {
+    if (f()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return f();
+}
+
+TEST(GrpcAcceptorTest, CapsRefuseAndClosedConnectionsFreeSlots) {
+  GrpcAcceptor::Options options;
+  options.listen = "127.0.0.1:0";
+  options.max_connections = 4;
+  options.max_connections_per_source = 2;
+  options.sweep_interval = absl::Milliseconds(20);
+  absl::StatusOr<std::unique_ptr<GrpcAcceptor>> acceptor =
+      GrpcAcceptor::Listen(options);
+  ASSERT_TRUE(acceptor.ok()) << acceptor.status();
+  GrpcAcceptor& a = **acceptor;
+  ASSERT_GT(a.port(), 0);
+  absl::Mutex mu;
+  std::vector<int> handed;
+  auto handed_count = [&] {
+    absl::MutexLock lock(&mu);
+    return handed.size();
+  };
+  a.Start(std::make_unique<FakeSink>(&handed, &mu));
+
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(ConnectFrom("127.0.0.2", a.port()));
+  ASSERT_TRUE(WaitFor([&] { return a.stats().refused_per_source == 1; }));
+  EXPECT_EQ(handed_count(), 2u);
+  // The refused one is reset, not left open.
+  char byte;
+  EXPECT_EQ(recv(clients[2], &byte, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+
+  for (int i = 0; i < 2; ++i)
+    clients.push_back(ConnectFrom("127.0.0.3", a.port()));
+  ASSERT_TRUE(WaitFor([&] { return handed_count() == 4; }));
+  clients.push_back(ConnectFrom("127.0.0.4", a.port()));
+  ASSERT_TRUE(WaitFor([&] { return a.stats().refused_total == 1; }));
+  EXPECT_EQ(handed_count(), 4u);
+
+  // "gRPC" closes one connection: the sweep frees its slot.
+  {
+    absl::MutexLock lock(&mu);
+    close(handed[0]);
+  }
+  ASSERT_TRUE(WaitFor([&] { return a.stats().closed == 1; }));
+  clients.push_back(ConnectFrom("127.0.0.4", a.port()));
+  ASSERT_TRUE(WaitFor([&] { return handed_count() == 5; }));
+  const GrpcAcceptor::Stats s = a.stats();
+  EXPECT_EQ(s.accepted, 5u);
+  EXPECT_EQ(s.open, 4u);
+
+  a.Stop();
+  absl::MutexLock lock(&mu);
+  for (size_t i = 1; i < handed.size(); ++i) close(handed[i]);
+  for (int fd : clients) close(fd);
 }
 
 }  // namespace
