@@ -87,11 +87,12 @@ bool ServerSentAny(int fd) {
 ConnectionTable::Admit ConnectionTable::Check(int fd,
                                               const std::string& source) {
   Drop(fd);  // The number is free again, so that connection is closed.
-  if (by_fd_.size() >= max_total_) return Admit::kOverTotal;
+  // The source's own cap first: over it, nobody else is evicted for it.
   auto it = per_source_.find(source);
   if (it != per_source_.end() && it->second >= max_per_source_) {
     return Admit::kOverSource;
   }
+  if (by_fd_.size() >= max_total_) return Admit::kOverTotal;
   return Admit::kOk;
 }
 
@@ -100,6 +101,18 @@ void ConnectionTable::Add(int fd, uint64_t inode, const std::string& source,
   Drop(fd);
   by_fd_[fd] = Entry{inode, source, now};
   ++per_source_[source];
+  order_.emplace_back(fd, inode);
+  if (order_.size() > 2 * by_fd_.size() + 64) {
+    // Mostly closed connections: rebuild from the live ones, oldest first.
+    std::vector<std::pair<absl::Time, std::pair<int, uint64_t>>> live;
+    live.reserve(by_fd_.size());
+    for (const auto& [f, e] : by_fd_) {
+      live.push_back({e.accepted, {f, e.inode}});
+    }
+    std::sort(live.begin(), live.end());
+    order_.clear();
+    for (const auto& l : live) order_.push_back(l.second);
+  }
 }
 
 void ConnectionTable::Drop(int fd) {
@@ -129,6 +142,30 @@ ConnectionTable::SweepResult ConnectionTable::Sweep(
   for (int fd : gone) Drop(fd);
   result.closed = gone.size();
   return result;
+}
+
+int ConnectionTable::EvictionCandidate(absl::Time now, absl::Duration min_age,
+                                       absl::FunctionRef<bool(int fd)> sent_any,
+                                       uint64_t* inode_out) {
+  while (!order_.empty()) {
+    const auto [fd, inode] = order_.front();
+    auto it = by_fd_.find(fd);
+    if (it == by_fd_.end() || it->second.inode != inode) {
+      order_.pop_front();  // Closed (or evicted) since.
+      continue;
+    }
+    Entry& e = it->second;
+    if (!e.sent_any) e.sent_any = sent_any(fd);
+    if (e.sent_any) {
+      order_.pop_front();  // Talking to the server: never evicted.
+      continue;
+    }
+    // The oldest silent one; all later ones are younger.
+    if (now - e.accepted < min_age) return -1;
+    *inode_out = inode;
+    return fd;
+  }
+  return -1;
 }
 
 size_t ConnectionTable::from(const std::string& source) const {
@@ -227,11 +264,12 @@ void GrpcAcceptor::Stop() {
   const Stats s = stats();
   spdlog::info(
       "grpc acceptor stopped: {} connections accepted, {} refused over "
-      "max_connections, {} over max_connections_per_source, {} descriptor "
-      "exhaustion events, {} closed before sending a byte at or after the "
-      "handshake timeout, {} still open",
-      s.accepted, s.refused_total, s.refused_per_source, s.descriptor_exhausted,
-      s.handshake_timeouts, s.open);
+      "max_connections, {} over max_connections_per_source, {} silent ones "
+      "evicted at max_connections, {} descriptor exhaustion events, {} "
+      "closed before sending a byte at or after the handshake timeout, {} "
+      "still open",
+      s.accepted, s.refused_total, s.refused_per_source, s.evicted,
+      s.descriptor_exhausted, s.handshake_timeouts, s.open);
 }
 
 GrpcAcceptor::Stats GrpcAcceptor::stats() const {
@@ -239,6 +277,7 @@ GrpcAcceptor::Stats GrpcAcceptor::stats() const {
   s.accepted = accepted_.load(std::memory_order_relaxed);
   s.refused_total = refused_total_.load(std::memory_order_relaxed);
   s.refused_per_source = refused_per_source_.load(std::memory_order_relaxed);
+  s.evicted = evicted_.load(std::memory_order_relaxed);
   s.descriptor_exhausted = exhausted_.load(std::memory_order_relaxed);
   s.closed = closed_.load(std::memory_order_relaxed);
   s.handshake_timeouts = handshake_timeouts_.load(std::memory_order_relaxed);
@@ -308,11 +347,24 @@ void GrpcAcceptor::AcceptOne(bool* again) {
   }
   const std::string source = SourceText(peer);
   switch (table_.Check(fd, source)) {
-    case ConnectionTable::Admit::kOverTotal:
-      refused_total_.fetch_add(1, std::memory_order_relaxed);
-      Reset(fd);
-      *again = true;
-      return;
+    case ConnectionTable::Admit::kOverTotal: {
+      uint64_t inode = 0;
+      const int victim = table_.EvictionCandidate(
+          absl::Now(), options_.evict_min_age, ServerSentAny, &inode);
+      if (victim < 0) {
+        refused_total_.fetch_add(1, std::memory_order_relaxed);
+        Reset(fd);
+        *again = true;
+        return;
+      }
+      // Checked right before shutdown(): the number may have been reused.
+      if (InodeOf(victim) == inode) {
+        shutdown(victim, SHUT_RDWR);  // gRPC sees EOF and closes it.
+        evicted_.fetch_add(1, std::memory_order_relaxed);
+      }
+      table_.Evict(victim);  // Either way its slot is free now.
+      break;
+    }
     case ConnectionTable::Admit::kOverSource:
       refused_per_source_.fetch_add(1, std::memory_order_relaxed);
       Reset(fd);

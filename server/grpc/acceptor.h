@@ -10,7 +10,14 @@
 //  - caps before any TLS work: `max_connections` in total and
 //    `max_connections_per_source` per client IP address. A connection over a
 //    cap is accepted and reset at once (SO_LINGER 0: no TIME_WAIT, and the
-//    client learns at once), and counted.
+//    client learns at once), and counted. Except: at the total cap (and
+//    within its source's), the oldest connection older than 200 ms to which
+//    the server has not sent a byte (idle, or an unfinished ClientHello;
+//    TCP_INFO) is shut down to make room, so that many sources holding idle
+//    connections cannot lock legitimate clients out until the handshake
+//    timeout. shutdown(), not close(): the fd stays gRPC's, which sees EOF
+//    and closes it; its inode is checked right before (fd numbers are
+//    reused), which leaves a window of two system calls.
 //  - descriptor exhaustion: one reserve descriptor (/dev/null) is kept open;
 //    on EMFILE/ENFILE it is closed, the pending connection accepted and
 //    reset, and the reserve reopened, so the listen queue drains instead of
@@ -37,9 +44,11 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
@@ -82,6 +91,19 @@ class ConnectionTable {
                     absl::FunctionRef<uint64_t(int fd)> inode_of,
                     absl::FunctionRef<bool(int fd)> sent_any);
 
+  // At the total cap, a connection that is probably an attacker's may make
+  // room for a new one: the oldest connection accepted at least `min_age`
+  // before `now` to which the server has sent nothing (`sent_any(fd)`,
+  // asked now): an idle socket or an unfinished ClientHello. A client that
+  // sent its ClientHello has had the server's answer by then (and is never
+  // evicted afterwards). Returns its fd, or -1 when there is none. The
+  // caller shuts the socket down (gRPC then closes it) and calls Evict().
+  // *inode is set to its inode, for the caller to check before shutdown().
+  int EvictionCandidate(absl::Time now, absl::Duration min_age,
+                        absl::FunctionRef<bool(int fd)> sent_any,
+                        uint64_t* inode);
+  void Evict(int fd) { Drop(fd); }
+
   size_t total() const { return by_fd_.size(); }
   size_t from(const std::string& source) const;
   size_t sources() const { return per_source_.size(); }
@@ -98,6 +120,9 @@ class ConnectionTable {
   const size_t max_total_;
   const size_t max_per_source_;
   absl::flat_hash_map<int, Entry> by_fd_;
+  // (fd, inode) in accept order, oldest first; entries no longer in by_fd_
+  // are skipped lazily, and the queue is rebuilt when they pile up.
+  std::deque<std::pair<int, uint64_t>> order_;
   absl::flat_hash_map<std::string, size_t> per_source_;
 };
 
@@ -110,11 +135,14 @@ class GrpcAcceptor {
     absl::Duration sweep_interval = absl::Milliseconds(250);
     // gRPC's (GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS); only for counting.
     absl::Duration handshake_timeout = absl::Seconds(5);
+    // How old a silent connection must be before it may be evicted.
+    absl::Duration evict_min_age = absl::Milliseconds(200);
   };
   struct Stats {
     uint64_t accepted = 0;  // Handed to gRPC.
     uint64_t refused_total = 0;
     uint64_t refused_per_source = 0;
+    uint64_t evicted = 0;  // Silent connections shut down to make room.
     uint64_t descriptor_exhausted = 0;  // EMFILE/ENFILE events.
     uint64_t closed = 0;                // Seen closed by the sweep.
     uint64_t handshake_timeouts = 0;    // See ConnectionTable::SweepResult.
@@ -158,6 +186,7 @@ class GrpcAcceptor {
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_total_{0};
   std::atomic<uint64_t> refused_per_source_{0};
+  std::atomic<uint64_t> evicted_{0};
   std::atomic<uint64_t> exhausted_{0};
   std::atomic<uint64_t> closed_{0};
   std::atomic<uint64_t> handshake_timeouts_{0};

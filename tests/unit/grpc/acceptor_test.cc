@@ -77,7 +77,7 @@ TEST(ConnectionTableTest, SweepFreesClosedAndReusedDescriptors) {
   t.Add(6, 101, "a", kT0);
   fds.open = {{5, 100}, {6, 101}};
   EXPECT_EQ(Sweep(t, fds, kT0).closed, 0u);
-  EXPECT_EQ(t.Check(7, "a"), Admit::kOverTotal);
+  EXPECT_EQ(t.Check(7, "b"), Admit::kOverTotal);
 
   // gRPC closed fd 5; fd 6's number now names another socket (reused).
   fds.open = {{6, 555}};
@@ -129,6 +129,62 @@ TEST(ConnectionTableTest, CountsHandshakeTimeouts) {
   EXPECT_EQ(t.total(), 0u);
 }
 
+// At the total cap, the oldest connection the server has not answered
+// (older than min_age) makes room; answered and young ones never do.
+TEST(ConnectionTableTest, EvictionCandidateIsTheOldestSilentOne) {
+  ConnectionTable t(/*max_total=*/3, /*max_per_source=*/3);
+  FakeFds fds;
+  auto sent = [&fds](int fd) { return fds.sent.contains(fd); };
+  const absl::Duration min_age = absl::Milliseconds(200);
+  uint64_t inode = 0;
+  t.Add(1, 11, "a", kT0);
+  t.Add(2, 12, "b", kT0 + absl::Milliseconds(10));
+  t.Add(3, 13, "c", kT0 + absl::Milliseconds(20));
+  fds.sent = {1};  // A client mid-handshake (or served): kept.
+  EXPECT_EQ(t.Check(4, "d"), Admit::kOverTotal);
+  // All of them too young yet.
+  EXPECT_EQ(
+      t.EvictionCandidate(kT0 + absl::Milliseconds(100), min_age, sent, &inode),
+      -1);
+  const absl::Time t1 = kT0 + absl::Seconds(1);
+  EXPECT_EQ(t.EvictionCandidate(t1, min_age, sent, &inode), 2);
+  EXPECT_EQ(inode, 12u);
+  t.Evict(2);
+  EXPECT_EQ(t.from("b"), 0u);
+  EXPECT_EQ(t.Check(4, "d"), Admit::kOk);
+  t.Add(4, 14, "d", t1);
+  EXPECT_EQ(t.EvictionCandidate(t1, min_age, sent, &inode), 3);
+  t.Evict(3);
+  // 1 has spoken and 4 is young: nobody to evict, refuse.
+  EXPECT_EQ(
+      t.EvictionCandidate(t1 + absl::Milliseconds(100), min_age, sent, &inode),
+      -1);
+  // Once answered, never evicted, even if TCP_INFO were to say otherwise.
+  fds.sent.clear();
+  EXPECT_EQ(t.EvictionCandidate(t1 + absl::Seconds(1), min_age, sent, &inode),
+            4);
+}
+
+// Many accepts and closes without evictions keep the queue bounded, and a
+// reused fd number is not mistaken for the old connection.
+TEST(ConnectionTableTest, EvictionQueueSkipsClosedAndStaysBounded) {
+  ConnectionTable t(/*max_total=*/10, /*max_per_source=*/10);
+  FakeFds fds;
+  auto sent = [&fds](int fd) { return fds.sent.contains(fd); };
+  uint64_t inode = 0;
+  for (int i = 0; i < 10000; ++i) {
+    t.Add(7, 1000 + i, "a", kT0 + absl::Milliseconds(i));
+    ASSERT_EQ(t.total(), 1u);
+  }
+  t.Add(8, 5, "a", kT0 + absl::Seconds(20));
+  // fd 7 is the oldest live entry (inode 10999), not its 9,999 closed
+  // predecessors.
+  EXPECT_EQ(t.EvictionCandidate(kT0 + absl::Seconds(30), absl::Milliseconds(1),
+                                sent, &inode),
+            7);
+  EXPECT_EQ(inode, 10999u);
+}
+
 // The socket side, with a sink standing in for gRPC: it keeps the fds it
 // is handed, and closing one (as gRPC would) frees its slot.
 class FakeSink : public grpc::experimental::ExternalConnectionAcceptor {
@@ -174,6 +230,7 @@ TEST(GrpcAcceptorTest, CapsRefuseAndClosedConnectionsFreeSlots) {
   options.max_connections = 4;
   options.max_connections_per_source = 2;
   options.sweep_interval = absl::Milliseconds(20);
+  options.evict_min_age = absl::Hours(1);  // No eviction here.
   absl::StatusOr<std::unique_ptr<GrpcAcceptor>> acceptor =
       GrpcAcceptor::Listen(options);
   ASSERT_TRUE(acceptor.ok()) << acceptor.status();
@@ -220,6 +277,42 @@ TEST(GrpcAcceptorTest, CapsRefuseAndClosedConnectionsFreeSlots) {
   absl::MutexLock lock(&mu);
   for (size_t i = 1; i < handed.size(); ++i) close(handed[i]);
   for (int fd : clients) close(fd);
+}
+
+// At the total cap a new client makes room by evicting the oldest silent
+// connection: shut down (the client sees EOF), not refused.
+TEST(GrpcAcceptorTest, AtTheTotalCapTheOldestSilentConnectionMakesRoom) {
+  GrpcAcceptor::Options options;
+  options.listen = "127.0.0.1:0";
+  options.max_connections = 2;
+  options.max_connections_per_source = 2;
+  options.evict_min_age = absl::ZeroDuration();
+  absl::StatusOr<std::unique_ptr<GrpcAcceptor>> acceptor =
+      GrpcAcceptor::Listen(options);
+  ASSERT_TRUE(acceptor.ok()) << acceptor.status();
+  GrpcAcceptor& a = **acceptor;
+  absl::Mutex mu;
+  std::vector<int> handed;
+  auto handed_count = [&] {
+    absl::MutexLock lock(&mu);
+    return handed.size();
+  };
+  a.Start(std::make_unique<FakeSink>(&handed, &mu));
+  const int old1 = ConnectFrom("127.0.0.2", a.port());
+  ASSERT_TRUE(WaitFor([&] { return handed_count() == 1; }));
+  const int old2 = ConnectFrom("127.0.0.2", a.port());
+  ASSERT_TRUE(WaitFor([&] { return handed_count() == 2; }));
+  const int fresh = ConnectFrom("127.0.0.3", a.port());
+  ASSERT_TRUE(WaitFor([&] { return handed_count() == 3; }));
+  const GrpcAcceptor::Stats s = a.stats();
+  EXPECT_EQ(s.evicted, 1u);
+  EXPECT_EQ(s.refused_total, 0u);
+  char byte;
+  EXPECT_EQ(recv(old1, &byte, 1, 0), 0);  // The oldest: EOF.
+  a.Stop();
+  absl::MutexLock lock(&mu);
+  for (int fd : handed) close(fd);
+  for (int fd : {old1, old2, fresh}) close(fd);
 }
 
 }  // namespace
