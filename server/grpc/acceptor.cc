@@ -413,7 +413,23 @@ void GrpcAcceptor::OnExhausted(int err, bool* again) {
     *again = true;
     return;
   }
-  // No reserve, or even it did not help: wait instead of spinning.
+  if (reserve_fd_ < 0) {
+    // The freed descriptor went elsewhere (the DNS door shares the budget
+    // and has its own reserve). Win one back from a connection lufd never
+    // answered: gRPC closes it on the shutdown, and the next round reopens
+    // the reserve before it accepts.
+    uint64_t inode = 0;
+    const int victim = table_.EvictionCandidate(now, options_.evict_min_age,
+                                                ServerSentAny, &inode);
+    if (victim >= 0) {
+      if (InodeOf(victim) == inode) {
+        shutdown(victim, SHUT_RDWR);
+        evicted_.fetch_add(1, std::memory_order_relaxed);
+      }
+      table_.Evict(victim);
+    }
+  }
+  // Wait instead of spinning.
   absl::SleepFor(kBackoff);
 }
 

@@ -22,7 +22,9 @@
 //    on EMFILE/ENFILE it is closed, the pending connection accepted and
 //    reset, and the reserve reopened, so the listen queue drains instead of
 //    filling (clients get a reset, not a hang) and the loop never spins: if
-//    accept still fails it backs off (20 ms). Logged rate-limited.
+//    accept still fails it backs off (20 ms). Logged rate-limited. When the
+//    reserve itself is lost (another part of lufd took the freed number),
+//    a silent gRPC connection is evicted to win a descriptor back.
 //  - gRPC gives no callback when it closes a connection it was handed, so
 //    the loop remembers (fd, inode) of each handed connection and sweeps
 //    them every 250 ms: when fstat(fd) fails or names another inode (fd
