@@ -14,6 +14,7 @@
 #include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/server_builder.h"
 #include "server/core/holdings_backfill.h"
+#include "server/grpc/acceptor.h"
 #include "server/grpc/side_doors.h"
 #include "server/grpc/tls.h"
 #include "server/ops/config.h"
@@ -227,7 +228,25 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   grpc::ServerBuilder builder;
   builder.SetOption(
       std::make_unique<ReflectionOption>(grpc_config.reflection()));
-  builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
+  // lufd accepts the gRPC connections itself (acceptor.h): connection caps
+  // and descriptor exhaustion are handled before gRPC sees a socket.
+  GrpcAcceptor::Options acceptor_options;
+  acceptor_options.listen = grpc_config.listen();
+  acceptor_options.max_connections = grpc_config.max_connections();
+  acceptor_options.max_connections_per_source =
+      grpc_config.max_connections_per_source();
+  acceptor_options.handshake_timeout =
+      ConfigDuration(grpc_config.handshake_timeout());
+  ASSIGN_OR_RETURN(s->grpc_acceptor_, GrpcAcceptor::Listen(acceptor_options));
+  s->port_ = s->grpc_acceptor_->port();
+  std::unique_ptr<grpc::experimental::ExternalConnectionAcceptor> sink =
+      builder.experimental().AddExternalConnectionAcceptor(
+          grpc::ServerBuilder::experimental_type::ExternalConnectionType::
+              FROM_FD,
+          creds);
+  // Also applies to the connections handed over from the acceptor.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             DurationMs(grpc_config.handshake_timeout()));
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
   // Unparseable requests: INVALID_ARGUMENT, not gRPC's bare INTERNAL.
@@ -259,6 +278,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", grpc_config.listen()));
   }
+  s->grpc_acceptor_->Start(std::move(sink));
   s->address_ = host.find(':') != std::string::npos
                     ? absl::StrCat("[", host, "]:", s->port_)
                     : absl::StrCat(host, ":", s->port_);
@@ -282,6 +302,8 @@ void LufdServer::Shutdown(absl::Duration drain) {
   // DNS first: its answers are short and it has no drain protocol; gRPC
   // calls then get the whole drain budget.
   if (dns_ != nullptr) dns_->Stop();
+  // No new gRPC connections from here on.
+  if (grpc_acceptor_ != nullptr) grpc_acceptor_->Stop();
   if (server_ == nullptr) return;
   // Load balancers polling health stop sending new work first.
   server_->GetHealthCheckService()->SetServingStatus(false);

@@ -29,6 +29,7 @@
 #include "server/core/registry.h"
 #include "server/core/view.h"
 #include "server/dns/frontend.h"
+#include "server/grpc/acceptor.h"
 #include "server/grpc/admin_service.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/call.h"
@@ -95,6 +96,8 @@ class LufdServer {
   std::unique_ptr<LookupServiceImpl> lookup_;
   std::unique_ptr<AdminServiceImpl> admin_;
   std::unique_ptr<grpc::Server> server_;
+  // After server_: stopped (destroyed) before it.
+  std::unique_ptr<GrpcAcceptor> grpc_acceptor_;
   int port_ = 0;
   std::string address_;
   absl::Mutex shutdown_mu_;

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/app/lufd_server.h"
 #include "server/ops/config.h"
+#include "server/ops/fd_limit.h"
 #include "server/ops/logging.h"
 #include "server/ops/signals.h"
 #include "spdlog/spdlog.h"
@@ -168,6 +169,17 @@ int main(int argc, char** argv) {
   if (absl::Status s = lufd::InitLogging(config->log()); !s.ok()) {
     std::cerr << "lufd: " << s.message() << "\n";
     return 1;
+  }
+
+  // Every connection of both front doors is a descriptor: use what the
+  // operator granted (the hard limit), and say how much that is.
+  const lufd::FileLimit nofile = lufd::RaiseFileLimit();
+  if (!nofile.error.empty()) {
+    spdlog::warn("descriptor limit: {} (soft {}, hard {})", nofile.error,
+                 nofile.soft, nofile.hard);
+  } else {
+    spdlog::info("descriptor limit: soft {} (was {}), hard {}", nofile.soft,
+                 nofile.soft_before, nofile.hard);
   }
 
   absl::StatusOr<std::unique_ptr<lufd::LufdServer>> server =
