@@ -27,4 +27,13 @@ Attacker: opened $(v grpc_attack_attacker_opened), closed by lufd $(v grpc_attac
 | under attack | **$(v dns_attack_tcp_answered_pct)** (target >= 99.9) | $(v dns_attack_tcp_p99_ms) | **$(v dns_attack_dot_answered_pct)** (target >= 99.9) | $(v dns_attack_dot_p99_ms) |
 
 Attacker: opened $(v dns_attack_attacker_opened), closed by lufd $(v dns_attack_attacker_closed_by_server), fewest held open from its second 2 on $(v dns_attack_attacker_min_open_from_s2). lufd: at most $(v dns_attack_lufd_threads_max) threads, $(v dns_attack_lufd_cpu_s) CPU-s over the attack. lufd's DNS counters at stop: $(v lufd_dns_stop_line).
+
+## Descriptor exhaustion (prlimit --nofile=1024:1024)
+
+900 idle gRPC + 400 idle DNS TCP connections held for 8 s (fewest held: gRPC $(v recovery_grpc_held), DNS $(v recovery_dns_held)), then released. lufd alive after: $(v recovery_lufd_alive); its CPU during the pressure: $(v recovery_lufd_cpu_s_under_pressure) s in 8 s; log lines about descriptors: $(v recovery_emfile_log_lines).
+
+| first success after release, on a new connection | seconds |
+|---|---|
+| gRPC (lufctl health) | **$(v recovery_grpc_first_ok_s)** (target <= 1) |
+| DNS TCP (dig +tcp) | **$(v recovery_dns_tcp_first_ok_s)** (target <= 1) |
 MD
