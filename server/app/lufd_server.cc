@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_builder.h"
 #include "server/core/holdings_backfill.h"
 #include "server/grpc/side_doors.h"
@@ -190,7 +191,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->auth_ = std::make_unique<Authenticator>(s->views_.get(), auth_options);
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
-      grpc_config.max_message_bytes());
+      grpc_config.max_message_bytes(), grpc_config.max_calls_per_identity());
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
@@ -230,6 +231,14 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   builder.AddListeningPort(grpc_config.listen(), creds, &s->port_);
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
+  // LookupService is on the callback API (no thread per call); what stays
+  // synchronous (AdminService, health, reflection) takes a thread per call
+  // in progress, at most grpc.max_threads of them. When all are busy, gRPC
+  // 1.51's sync server answers a new sync call RESOURCE_EXHAUSTED ("Server
+  // Threadpool Exhausted") at once instead of starting a thread.
+  grpc::ResourceQuota quota("lufd-grpc");
+  quota.SetMaxThreads(static_cast<int>(grpc_config.max_threads()));
+  builder.SetResourceQuota(quota);
   // Unparseable requests: INVALID_ARGUMENT, not gRPC's bare INTERNAL.
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
