@@ -2657,5 +2657,78 @@ TEST_F(ServerTest, GuardRpcsNeedTheGuard) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// grpc.max_calls_per_identity: an org's calls in progress are counted over
+// both services; beyond the cap a call ends at once with RESOURCE_EXHAUSTED
+// (and a denial audit row) while other orgs are served; a finished call
+// frees its slot.
+TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_calls_per_identity(2);
+  });
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  lufd::v1::LookupRequest request;
+  request.set_query(kNumber);
+  lufd::v1::LookupResponse response;
+
+  // Two streams, each answered once (so begun), then idle.
+  grpc::ClientContext ctx[2];
+  std::unique_ptr<grpc::ClientReaderWriter<lufd::v1::LookupRequest,
+                                           lufd::v1::LookupResponse>>
+      streams[2];
+  for (int i = 0; i < 2; ++i) {
+    SetDeadline(&ctx[i]);
+    streams[i] = stub->BatchLookup(&ctx[i]);
+    ASSERT_TRUE(streams[i]->Write(request));
+    ASSERT_TRUE(streams[i]->Read(&response)) << i;
+  }
+  EXPECT_EQ(server_->runner()->call_limiter().InProgress(kPeerOrg), 2u);
+
+  // A third stream and a unary call of the same org are refused at once.
+  {
+    grpc::ClientContext third_ctx;
+    SetDeadline(&third_ctx);
+    auto third = stub->BatchLookup(&third_ctx);
+    third->Write(request);
+    EXPECT_FALSE(third->Read(&response));
+    grpc::Status s = third->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(
+        s.error_message(),
+        HasSubstr(absl::StrCat("too many calls in progress for ", kPeerOrg)));
+  }
+  grpc::Status s = Lookup("peer-ssp1", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("too many calls in progress"));
+  // Another org is not affected.
+  EXPECT_TRUE(Lookup("admin", kNumber).ok());
+
+  // The refusals are in the denial audit.
+  ASSERT_TRUE(server_->denials()->Flush().ok());
+  DenialQuery query;
+  query.limit = 1000;
+  absl::StatusOr<std::vector<DenialRecord>> rows =
+      server_->denials()->List(query);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  uint64_t refused = 0;
+  for (const DenialRecord& row : *rows) {
+    if (row.code == static_cast<int>(absl::StatusCode::kResourceExhausted) &&
+        absl::StrContains(row.reason, "too many calls in progress")) {
+      refused += row.count;
+    }
+  }
+  EXPECT_EQ(refused, 2u);
+
+  // One stream ends: its slot is free again.
+  streams[0]->WritesDone();
+  EXPECT_FALSE(streams[0]->Read(&response));
+  EXPECT_TRUE(streams[0]->Finish().ok());
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+  streams[1]->WritesDone();
+  EXPECT_FALSE(streams[1]->Read(&response));
+  EXPECT_TRUE(streams[1]->Finish().ok());
+  EXPECT_EQ(server_->runner()->call_limiter().InProgress(kPeerOrg), 0u);
+}
+
 }  // namespace
 }  // namespace lufd
