@@ -2730,5 +2730,79 @@ TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
   EXPECT_EQ(server_->runner()->call_limiter().InProgress(kPeerOrg), 0u);
 }
 
+// grpc.max_threads caps the synchronous pool (AdminService, health,
+// reflection): with every thread held by an idle reflection stream, gRPC
+// 1.51 answers a new synchronous call RESOURCE_EXHAUSTED at once instead of
+// starting a thread, while LookupService (callback API, no pool thread)
+// still answers.
+TEST_F(ServerTest, MaxThreadsBoundsTheSynchronousPool) {
+  constexpr int kMaxThreads = 4;
+  constexpr int kStreams = 12;
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+    config->mutable_grpc()->set_max_threads(kMaxThreads);
+    config->mutable_grpc()->set_max_deadline("60s");
+  });
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+    grpc::ByteBuffer response;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  int held = 0;
+  int exhausted = 0;
+  for (int i = 0; i < kStreams; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->call = stub.PrepareCall(&s->ctx, kReflectionMethod, &cq);
+    s->call->StartCall(s.get());
+    ASSERT_TRUE(AwaitTag(&cq, s.get()));
+    grpc::Slice slice(std::string("\x3a\x00", 2));
+    grpc::ByteBuffer request(&slice, 1);
+    s->call->Write(request, s.get());
+    bool answered = AwaitTag(&cq, s.get());
+    if (answered) {
+      s->call->Read(&s->response, s.get());
+      answered = AwaitTag(&cq, s.get());
+    }
+    if (answered) {
+      ++held;  // Answered; now idle, holding its sync thread.
+    } else {
+      s->call->Finish(&s->status, s.get());
+      void* got;
+      bool ok;
+      ASSERT_TRUE(cq.Next(&got, &ok));
+      EXPECT_EQ(s->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << i << ": " << s->status.error_message();
+      ++exhausted;
+    }
+    streams.push_back(std::move(s));
+  }
+  EXPECT_GT(held, 0);
+  // One of the pool's threads polls for new calls (3 held here).
+  EXPECT_LT(held, kMaxThreads);
+  EXPECT_EQ(held + exhausted, kStreams);
+  // A synchronous unary call is refused too, LookupService still answers.
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  grpc::ClientContext info_ctx;
+  SetDeadline(&info_ctx);
+  lufd::v1::ServerInfoRequest info_request;
+  lufd::v1::ServerInfo info;
+  grpc::Status refused = admin->GetServerInfo(&info_ctx, info_request, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "Server Threadpool Exhausted");
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+
+  for (auto& s : streams) s->ctx.TryCancel();
+  cq.Shutdown();
+  void* got;
+  bool ok;
+  for (int i = 0; i < 4 * kStreams && cq.Next(&got, &ok); ++i) {
+  }
+}
+
 }  // namespace
 }  // namespace lufd
