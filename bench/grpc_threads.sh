@@ -48,13 +48,7 @@ threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 
 # load PID [extra lookup_load flags...]: the RESULT line.
 load() {
-  local pid="$1"
-  shift
-  "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$PORT" \
-    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key" \
-    --query "$TN" --channels "$channels" --concurrency "$conc" \
-    --duration_s "$secs" --warmup_s 2 --server_pid "$pid" "$@" |
-    tee -a "$BENCH_WORK/grpc_threads.log" | grep '^RESULT' || true
+  run_lookup_load "$BENCH_WORK/grpc_threads.log" "$@" --query "$TN"
 }
 cpu_us() {  # RESULT-LINE: server CPU microseconds per lookup
   awk -v c="$(rfield "$1" server_cpu)" -v r="$(rfield "$1" rps)" \
@@ -67,22 +61,9 @@ start_small_lufd() {
   local bin="$1" name="$2"
   rm -f "$DB" "$DB"-wal "$DB"-shm
   db_init "sqlite:$DB"
-  cat >"$BENCH_WORK/$name.yaml" <<EOF
-$(bench_grpc_yaml)
-  max_calls_per_identity: 1000
-  max_deadline: "120s"
-store:
-  url: "sqlite:$DB"
-  migrate_on_start: false
-log:
-  level: "warn"
-guard:
-  peer:
-    lookups_per_second: 100000000
-    burst: 100000000
-EOF
-  LUFD_BIN="$bin" launch_lufd "$name" "$BENCH_WORK/$name.yaml" \
-    "$BENCH_WORK/$name.port" "$BENCH_WORK/$name.log" "${pin_server[@]}"
+  BENCH_GRPC_EXTRA='  max_calls_per_identity: 1000
+  max_deadline: "120s"' LUFD_BIN="$bin" start_lufd "$name" "sqlite:$DB" \
+    "${pin_server[@]}"
   wait_healthy || bdie "$name not healthy"
   provision
   _p number add "$TN" --registrant iana-en:222 --dg dg-bench
@@ -123,19 +104,7 @@ idle_threads() {
 }
 
 # 1+2. null_server (callback).
-rm -f "$BENCH_WORK/null.port"
-"${pin_server[@]}" "$NULL_BIN" --cert "$PKI/server.pem" --key "$PKI/server.key" \
-  --client_ca "$PKI/ca.pem" --mode callback \
-  --port_file "$BENCH_WORK/null.port" --max_seconds 900 \
-  >>"$BENCH_WORK/null.log" 2>&1 &
-NULL_PID=$!
-_BENCH_PIDS+=("$NULL_PID")
-for ((i = 0; i < 500; i++)); do
-  [[ -s "$BENCH_WORK/null.port" ]] && break
-  sleep 0.01
-done
-PORT="$(tr -dc 0-9 <"$BENCH_WORK/null.port")"
-[[ -n "$PORT" ]] || bdie "null_server did not start"
+start_null_server callback
 blog "null_server (callback) peak, $secs s"
 null_peak="$(load "$NULL_PID")"
 blog "null_server at $rate/s, $secs s"

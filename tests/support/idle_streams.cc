@@ -1,6 +1,6 @@
-// idle_streams (a test and bench client): opens many BatchLookup streams from one identity and keeps
-// them idle, to see what idle streams cost a server (its threads) and how
-// many it admits (grpc.max_calls_per_identity).
+// idle_streams (a test and bench client): opens many BatchLookup streams from
+// one identity and keeps them idle, to see what idle streams cost a server (its
+// threads) and how many it admits (grpc.max_calls_per_identity).
 //
 // Each stream sends one query and waits for its answer (so the server has
 // begun it), then sends nothing more. Once every stream is either answered
@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/bench_util.h"
+#include "bench/grpc_channel.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server host:port.");
@@ -50,8 +51,6 @@ ABSL_FLAG(bool, mutex_deadlock_detection, false,
           "Keep Abseil's mutex deadlock detection on.");
 
 namespace {
-
-using lufd::bench::ReadFile;
 
 enum class Op { kStart, kWrite, kRead, kFinish };
 
@@ -132,25 +131,6 @@ class Tally {
   std::map<grpc::StatusCode, int> ended_;
 };
 
-std::shared_ptr<grpc::Channel> MakeChannel(int id) {
-  grpc::SslCredentialsOptions ssl;
-  if (!ReadFile(absl::GetFlag(FLAGS_ca), &ssl.pem_root_certs) ||
-      !ReadFile(absl::GetFlag(FLAGS_cert), &ssl.pem_cert_chain) ||
-      !ReadFile(absl::GetFlag(FLAGS_key), &ssl.pem_private_key)) {
-    std::fprintf(stderr, "idle_streams: cannot read --ca/--cert/--key\n");
-    std::exit(2);
-  }
-  grpc::ChannelArguments args;
-  // Separate connections (gRPC would share one among equal channels).
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("lufd.bench.channel_id", id);
-  if (!absl::GetFlag(FLAGS_server_name).empty()) {
-    args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_server_name));
-  }
-  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_target),
-                                   grpc::SslCredentials(ssl), args);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -161,7 +141,12 @@ int main(int argc, char** argv) {
   const int channels = std::max(1, absl::GetFlag(FLAGS_channels));
   std::vector<std::unique_ptr<lufd::v1::LookupService::Stub>> stubs;
   for (int i = 0; i < channels; ++i) {
-    stubs.push_back(lufd::v1::LookupService::NewStub(MakeChannel(i)));
+    stubs.push_back(
+        lufd::v1::LookupService::NewStub(lufd::bench::MakeMtlsChannel(
+            "idle_streams", absl::GetFlag(FLAGS_target),
+            {absl::GetFlag(FLAGS_ca), absl::GetFlag(FLAGS_cert),
+             absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_server_name)},
+            i)));
   }
 
   grpc::CompletionQueue cq;

@@ -30,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -2024,6 +2025,14 @@ int ProcessThreads(pid_t pid) {
   return -1;
 }
 
+// One async generic (reflection) stream of a test, with its state.
+struct AsyncGenericStream {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+};
+
 // 50 reflection streams from a revoked certificate against the lufd binary
 // (reflection on, CRL configured) are refused at once and hold no server
 // thread; a legitimate call is served meanwhile.
@@ -2055,12 +2064,7 @@ TEST_F(ServerTest, RevokedReflectionFloodHoldsNoThreads) {
   auto channel = ChannelTo(address, "revoked");
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
-  struct Stream {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
-    grpc::ByteBuffer response;
-    grpc::Status status;
-  };
+  using Stream = AsyncGenericStream;
   std::vector<std::unique_ptr<Stream>> streams;
   grpc::Slice slice(std::string("\x3a\x00", 2));
   grpc::ByteBuffer request(&slice, 1);
@@ -2657,6 +2661,26 @@ TEST_F(ServerTest, GuardRpcsNeedTheGuard) {
             grpc::StatusCode::FAILED_PRECONDITION);
 }
 
+// The denials recorded so far (flushed first) whose rows `match`, each
+// row counting the denials it stands for.
+uint64_t CountDenials(DenialRecorder* denials,
+                      absl::FunctionRef<bool(const DenialRecord&)> match) {
+  if (absl::Status flushed = denials->Flush(); !flushed.ok()) {
+    ADD_FAILURE() << flushed;
+    return 0;
+  }
+  DenialQuery all;
+  all.limit = 1000;
+  absl::StatusOr<std::vector<DenialRecord>> rows = denials->List(all);
+  if (!rows.ok()) {
+    ADD_FAILURE() << rows.status();
+    return 0;
+  }
+  uint64_t n = 0;
+  for (const DenialRecord& row : *rows) n += match(row) ? row.count : 0;
+  return n;
+}
+
 // grpc.max_calls_per_identity: an org's calls in progress are counted over
 // both services; beyond the cap a call ends at once with RESOURCE_EXHAUSTED
 // (and a denial audit row) while other orgs are served; a finished call
@@ -2704,20 +2728,12 @@ TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
   EXPECT_TRUE(Lookup("admin", kNumber).ok());
 
   // The refusals are in the denial audit.
-  ASSERT_TRUE(server_->denials()->Flush().ok());
-  DenialQuery query;
-  query.limit = 1000;
-  absl::StatusOr<std::vector<DenialRecord>> rows =
-      server_->denials()->List(query);
-  ASSERT_TRUE(rows.ok()) << rows.status();
-  uint64_t refused = 0;
-  for (const DenialRecord& row : *rows) {
-    if (row.code == static_cast<int>(absl::StatusCode::kResourceExhausted) &&
-        absl::StrContains(row.reason, "too many calls in progress")) {
-      refused += row.count;
-    }
-  }
-  EXPECT_EQ(refused, 2u);
+  EXPECT_EQ(CountDenials(server_->denials(),
+                         [](const DenialRecord& row) {
+                           return absl::StrContains(
+                               row.reason, "too many calls in progress");
+                         }),
+            2u);
 
   // One stream ends: its slot is free again.
   streams[0]->WritesDone();
@@ -2746,12 +2762,7 @@ TEST_F(ServerTest, MaxThreadsBoundsTheSynchronousPool) {
   ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
   grpc::GenericStub stub(Channel("admin"));
   grpc::CompletionQueue cq;
-  struct Stream {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
-    grpc::ByteBuffer response;
-    grpc::Status status;
-  };
+  using Stream = AsyncGenericStream;
   std::vector<std::unique_ptr<Stream>> streams;
   int held = 0;
   int exhausted = 0;
