@@ -12,7 +12,8 @@
 #   3. lufd's thread count (/proc/PID/status) at rest and with 300 idle
 #      BatchLookup streams from one peer (tests/support/idle_streams), for
 #      this build and, when BENCH_LUFD_BEFORE names another lufd binary
-#      (e.g. main's), for that one too: the before/after.
+#      (e.g. main's), for that one too, with its peak and CPU per lookup
+#      (1, 2): the before/after.
 # The registry is small (one provisioned number, looked up by every call):
 # this measures the RPC path, not the view (lookup.sh does the 1M registry).
 # lufd runs with grpc.max_calls_per_identity 1000 so that neither the
@@ -138,6 +139,14 @@ say "at $rate/s: lufd        $(cpu_us "$lufd_fixed") us CPU/lookup ($lufd_fixed)
 if [[ -n "${BENCH_LUFD_BEFORE:-}" ]]; then
   [[ -x "$BENCH_LUFD_BEFORE" ]] || bdie "BENCH_LUFD_BEFORE not executable"
   start_small_lufd "$BENCH_LUFD_BEFORE" grpc-threads-before
+  blog "lufd (before) peak, $secs s"
+  before_peak="$(load "$LUFD_PID")"
+  blog "lufd (before) at $rate/s, $secs s"
+  before_fixed="$(load "$LUFD_PID" --rate "$rate" --concurrency 1000)"
+  record grpc_lufd_before_peak_rps "$(rfield "$before_peak" rps)"
+  record grpc_lufd_before_cpu_us_per_lookup "$(cpu_us "$before_fixed")"
+  say "lufd (before) peak:               $before_peak"
+  say "at $rate/s: lufd (before) $(cpu_us "$before_fixed") us CPU/lookup ($before_fixed)"
   idle_threads before
   stop_pid "$LUFD_PID"
 fi
