@@ -221,7 +221,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   std::vector<std::string> side_doors = {kHealthService};
   if (grpc_config.reflection()) side_doors.push_back(kReflectionService);
   creds->SetAuthMetadataProcessor(std::make_shared<SideDoorGuard>(
-      s->auth_.get(), std::move(side_doors), s->runner_.get()));
+      s->auth_.get(), side_doors, s->runner_.get()));
 
   // A process-wide switch that must precede the builder.
   grpc::EnableDefaultHealthCheckService(true);
@@ -246,6 +246,9 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   interceptors.push_back(MakeMalformedRequestInterceptorFactory());
   // Reflection streams get RpcRunner's idle bound.
   interceptors.push_back(s->runner_->MakeSideDoorIdleInterceptorFactory());
+  // Side-door calls give back their per-identity slot (side_doors.h).
+  interceptors.push_back(
+      MakeSideDoorSlotInterceptorFactory(s->runner_.get(), side_doors));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Above the policy limit, so RpcRunner answers INVALID_ARGUMENT for
   // requests between the two (see call.h).

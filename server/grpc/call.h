@@ -198,8 +198,9 @@ class RpcRunner {
                      RunningCall* call);
   grpc::Status End(RunningCall* call, absl::Status status);
 
-  // The per-identity call counts (tests).
-  const CallLimiter& call_limiter() const { return calls_; }
+  // The per-identity call counts, shared with the side doors
+  // (side_doors.h).
+  CallLimiter* call_limiter() { return &calls_; }
 
   // Where denials are recorded (null: nowhere). Set before serving, or at
   // any time; the recorder must outlive the runner or be reset first.

@@ -4,13 +4,14 @@
 
 namespace lufd {
 
-absl::Status CallLimiter::Acquire(absl::string_view key) {
+absl::Status CallLimiter::Acquire(absl::string_view key,
+                                  absl::string_view name) {
   absl::MutexLock lock(&mu_);
   uint32_t& n = in_progress_[key];
   if (max_ != 0 && n >= max_) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("too many calls in progress for ", key, " (limit ", max_,
-                     ", grpc.max_calls_per_identity)"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many calls in progress for ", name.empty() ? key : name,
+        " (limit ", max_, ", grpc.max_calls_per_identity)"));
   }
   ++n;
   return absl::OkStatus();
@@ -27,6 +28,13 @@ uint32_t CallLimiter::InProgress(absl::string_view key) const {
   absl::MutexLock lock(&mu_);
   auto it = in_progress_.find(key);
   return it == in_progress_.end() ? 0 : it->second;
+}
+
+uint64_t CallLimiter::TotalInProgress() const {
+  absl::MutexLock lock(&mu_);
+  uint64_t n = 0;
+  for (const auto& [key, count] : in_progress_) n += count;
+  return n;
 }
 
 }  // namespace lufd

@@ -31,13 +31,15 @@ class CallLimiter {
   CallLimiter& operator=(const CallLimiter&) = delete;
 
   // Counts one more call of `key` and returns OK, or returns
-  // RESOURCE_EXHAUSTED (counting nothing) when `key` already has the
-  // maximum in progress. An OK must be paired with one Release(key).
-  absl::Status Acquire(absl::string_view key);
+  // RESOURCE_EXHAUSTED "too many calls in progress for <name>" (counting
+  // nothing) when `key` already has the maximum in progress; `name` empty:
+  // the key. An OK must be paired with one Release(key).
+  absl::Status Acquire(absl::string_view key, absl::string_view name = "");
   void Release(absl::string_view key);
 
-  // Calls of `key` in progress (for tests and ServerInfo-like reports).
+  // Calls of `key` in progress, and of all keys (tests).
   uint32_t InProgress(absl::string_view key) const;
+  uint64_t TotalInProgress() const;
 
  private:
   const uint32_t max_;

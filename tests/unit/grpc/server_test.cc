@@ -2706,7 +2706,7 @@ TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
     ASSERT_TRUE(streams[i]->Write(request));
     ASSERT_TRUE(streams[i]->Read(&response)) << i;
   }
-  EXPECT_EQ(server_->runner()->call_limiter().InProgress(kPeerOrg), 2u);
+  EXPECT_EQ(server_->runner()->call_limiter()->InProgress(kPeerOrg), 2u);
 
   // A third stream and a unary call of the same org are refused at once.
   {
@@ -2743,7 +2743,7 @@ TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
   streams[1]->WritesDone();
   EXPECT_FALSE(streams[1]->Read(&response));
   EXPECT_TRUE(streams[1]->Finish().ok());
-  EXPECT_EQ(server_->runner()->call_limiter().InProgress(kPeerOrg), 0u);
+  EXPECT_EQ(server_->runner()->call_limiter()->InProgress(kPeerOrg), 0u);
 }
 
 // grpc.max_threads caps the synchronous pool (AdminService, health,
@@ -2812,6 +2812,76 @@ TEST_F(ServerTest, MaxThreadsBoundsTheSynchronousPool) {
   void* got;
   bool ok;
   for (int i = 0; i < 4 * kStreams && cq.Next(&got, &ok); ++i) {
+  }
+  // Every side-door call gave its per-identity slot back, also those the
+  // full pool refused.
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+}
+
+// Side-door calls (reflection here) count against grpc.max_calls_per_identity
+// per client certificate, apart from the org's RpcRunner calls, and give
+// their slot back when they end.
+TEST_F(ServerTest, SideDoorCallsCountAgainstMaxCallsPerIdentity) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+    config->mutable_grpc()->set_max_calls_per_identity(2);
+  });
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  // Starts a reflection stream; true once it answered a list request.
+  auto open = [&](AsyncGenericStream* s) {
+    s->call = stub.PrepareCall(&s->ctx, kReflectionMethod, &cq);
+    s->call->StartCall(s);
+    if (!AwaitTag(&cq, s)) return false;
+    grpc::Slice slice(std::string("\x3a\x00", 2));
+    grpc::ByteBuffer request(&slice, 1);
+    s->call->Write(request, s);
+    if (!AwaitTag(&cq, s)) return false;
+    s->call->Read(&s->response, s);
+    return AwaitTag(&cq, s);
+  };
+  AsyncGenericStream held[2];
+  ASSERT_TRUE(open(&held[0]));
+  ASSERT_TRUE(open(&held[1]));
+  EXPECT_EQ(server_->runner()->call_limiter()->TotalInProgress(), 2u);
+  AsyncGenericStream third;
+  EXPECT_FALSE(open(&third));
+  third.call->Finish(&third.status, &third);
+  ASSERT_TRUE(AwaitTag(&cq, &third));
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(
+      third.status.error_message(),
+      HasSubstr(absl::StrCat("too many calls in progress for ", kAdminOrg)));
+  // Not the budget of lufd's own methods.
+  EXPECT_EQ(Lookup("admin", kNumber).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  for (AsyncGenericStream& s : held) {
+    s.ctx.TryCancel();
+    s.call->Finish(&s.status, &s);
+    void* got;
+    bool ok;
+    ASSERT_TRUE(cq.Next(&got, &ok));
+  }
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+  AsyncGenericStream again;
+  EXPECT_TRUE(open(&again));
+  again.ctx.TryCancel();
+  // Health checks (unary, on gRPC's callback API) give theirs back too.
+  for (int i = 0; i < 5; ++i) {
+    int serving = 0;
+    EXPECT_TRUE(HealthCheck(Channel("peer-ssp1"), "", &serving).ok());
+  }
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+  cq.Shutdown();
+  void* got;
+  bool ok;
+  while (cq.Next(&got, &ok)) {
   }
 }
 
