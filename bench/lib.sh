@@ -146,15 +146,39 @@ db_init() {
 
 # bench_grpc_yaml: the grpc: section of every benchmarked lufd's config
 # (kernel-chosen port, the dev PKI in $PKI), one place for all benches.
+# BENCH_GRPC_EXTRA: more lines for it, indented by two spaces. The load
+# client is one identity standing for many peers: like the guard's limits
+# (start_lufd), grpc.max_calls_per_identity is out of its way.
 bench_grpc_yaml() {
   cat <<EOF
 grpc:
   listen: "127.0.0.1:0"
+  max_calls_per_identity: 100000
   tls:
     cert_file: "$PKI/server.pem"
     key_file: "$PKI/server.key"
     client_ca_file: "$PKI/ca.pem"
+${BENCH_GRPC_EXTRA:-}
 EOF
+}
+
+# start_null_server MODE: bench/null_server (sync | callback) on a
+# kernel-chosen port, pinned like a server; sets NULL_PID and PORT.
+start_null_server() {
+  local i
+  rm -f "$BENCH_WORK/null.port"
+  "${pin_server[@]}" "$NULL_BIN" --cert "$PKI/server.pem" --key "$PKI/server.key" \
+    --client_ca "$PKI/ca.pem" --mode "$1" \
+    --port_file "$BENCH_WORK/null.port" --max_seconds 900 \
+    >>"$BENCH_WORK/null.log" 2>&1 &
+  NULL_PID=$!
+  _BENCH_PIDS+=("$NULL_PID")
+  for ((i = 0; i < 500; i++)); do
+    [[ -s "$BENCH_WORK/null.port" ]] && break
+    sleep 0.01
+  done
+  PORT="$(tr -dc 0-9 <"$BENCH_WORK/null.port")"
+  [[ -n "$PORT" ]] || bdie "null_server did not start"
 }
 
 # start_lufd NAME URL [PIN...]: lufd on a kernel-chosen port with log
@@ -263,6 +287,20 @@ provision() {
 _p() {
   ctl admin "$@" >>"$BENCH_WORK/provision.log" 2>&1 || {
     tail -n 5 "$BENCH_WORK/provision.log" >&2; bdie "provisioning failed: $*"; }
+}
+
+# run_lookup_load LOG PID [lookup_load flags...]: bench/lookup_load as
+# peer-ssp1 against 127.0.0.1:$PORT (pinned like a client), --channels
+# $channels --concurrency $conc --duration_s $secs after 2 s warmup, CPU of
+# server PID; its output appended to LOG; prints the RESULT line.
+run_lookup_load() {
+  local log="$1" pid="$2"
+  shift 2
+  "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$PORT" \
+    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key" \
+    --channels "$channels" --concurrency "$conc" --duration_s "$secs" \
+    --warmup_s 2 --server_pid "$pid" "$@" | tee -a "$log" |
+    grep '^RESULT' || true
 }
 
 # RESULT line field: rfield "RESULT a=1 b=2" b -> 2

@@ -23,14 +23,8 @@ null_mode="${BENCH_NULL_MODE:-sync}"
 
 # load PID [extra lookup_load flags...]: prints the RESULT line.
 load() {
-  local pid="$1"
-  shift
-  "${pin_client[@]}" "$LOAD_BIN" --target "127.0.0.1:$PORT" \
-    --ca "$PKI/ca.pem" --cert "$PKI/peer-ssp1.pem" --key "$PKI/peer-ssp1.key" \
-    --numbers "$NUMS" --channels "$channels" --concurrency "$conc" \
-    --threads "$threads" --duration_s "$secs" --warmup_s 2 \
-    --server_pid "$pid" --expect_found "$@" | tee -a "$BENCH_WORK/lookup.log" |
-    grep '^RESULT' || true
+  run_lookup_load "$BENCH_WORK/lookup.log" "$@" --numbers "$NUMS" \
+    --threads "$threads" --expect_found
 }
 
 # record_run PREFIX RESULT-LINE
@@ -44,19 +38,7 @@ record_run() {
 echo "=== lookup.sh $(date -u +%FT%TZ)" >>"$BENCH_WORK/lookup.log"
 
 # 1. null_server peak.
-rm -f "$BENCH_WORK/null.port"
-"${pin_server[@]}" "$NULL_BIN" --cert "$PKI/server.pem" --key "$PKI/server.key" \
-  --client_ca "$PKI/ca.pem" --mode "$null_mode" \
-  --port_file "$BENCH_WORK/null.port" --max_seconds 600 \
-  >>"$BENCH_WORK/null.log" 2>&1 &
-NULL_PID=$!
-_BENCH_PIDS+=("$NULL_PID")
-for ((i = 0; i < 500; i++)); do
-  [[ -s "$BENCH_WORK/null.port" ]] && break
-  sleep 0.01
-done
-PORT="$(tr -dc 0-9 <"$BENCH_WORK/null.port")"
-[[ -n "$PORT" ]] || bdie "null_server did not start"
+start_null_server "$null_mode"
 blog "null_server ($null_mode) peak, $secs s"
 r="$(load "$NULL_PID")"
 record_run lookup_null_peak "$r"

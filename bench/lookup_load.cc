@@ -68,6 +68,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/bench_util.h"
+#include "bench/grpc_channel.h"
 #include "lufd/v1/lookup.grpc.pb.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051",
@@ -162,21 +163,7 @@ double SelfCpuSeconds() {
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(int id, bool fast_reconnect) {
-  grpc::SslCredentialsOptions ssl;
-  if (!ReadFile(absl::GetFlag(FLAGS_ca), &ssl.pem_root_certs) ||
-      !ReadFile(absl::GetFlag(FLAGS_cert), &ssl.pem_cert_chain) ||
-      !ReadFile(absl::GetFlag(FLAGS_key), &ssl.pem_private_key)) {
-    std::fprintf(stderr, "lookup_load: cannot read --ca/--cert/--key\n");
-    std::exit(2);
-  }
   grpc::ChannelArguments args;
-  // A private subchannel pool plus a distinct argument: gRPC would otherwise
-  // share one connection among channels with equal arguments.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("lufd.bench.channel_id", id);
-  if (!absl::GetFlag(FLAGS_server_name).empty()) {
-    args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_server_name));
-  }
   if (fast_reconnect) {
     // Time-to-serving polls a server that is not listening yet; gRPC's
     // default 1 s (growing) reconnect backoff would dominate the result.
@@ -188,8 +175,11 @@ std::shared_ptr<grpc::Channel> MakeChannel(int id, bool fast_reconnect) {
   std::vector<std::string> targets =
       absl::StrSplit(absl::GetFlag(FLAGS_target), ',', absl::SkipEmpty());
   if (targets.empty()) targets.push_back(absl::GetFlag(FLAGS_target));
-  return grpc::CreateCustomChannel(targets[id % targets.size()],
-                                   grpc::SslCredentials(ssl), args);
+  return lufd::bench::MakeMtlsChannel(
+      "lookup_load", targets[id % targets.size()],
+      {absl::GetFlag(FLAGS_ca), absl::GetFlag(FLAGS_cert),
+       absl::GetFlag(FLAGS_key), absl::GetFlag(FLAGS_server_name)},
+      id, std::move(args));
 }
 
 struct Call {
@@ -326,9 +316,9 @@ class Worker {
     while (issuing.load() || NowNs() < plan_.end_ns) {
       void* tag;
       bool ok;
-      auto st = cq_.AsyncNext(&tag, &ok,
-                              ToGpr(std::min(NowNs() + 100'000'000,
-                                             plan_.end_ns + 1'000'000)));
+      auto st = cq_.AsyncNext(
+          &tag, &ok,
+          ToGpr(std::min(NowNs() + 100'000'000, plan_.end_ns + 1'000'000)));
       if (st == grpc::CompletionQueue::SHUTDOWN) break;
       if (st == grpc::CompletionQueue::GOT_EVENT) {
         Complete(static_cast<Call*>(tag));

@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_builder.h"
 #include "server/core/holdings_backfill.h"
 #include "server/grpc/acceptor.h"
@@ -191,7 +192,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->auth_ = std::make_unique<Authenticator>(s->views_.get(), auth_options);
   s->runner_ = std::make_unique<RpcRunner>(
       s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
-      grpc_config.max_message_bytes());
+      grpc_config.max_message_bytes(), grpc_config.max_calls_per_identity());
   s->runner_->set_denial_recorder(s->denials_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
@@ -221,7 +222,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   std::vector<std::string> side_doors = {kHealthService};
   if (grpc_config.reflection()) side_doors.push_back(kReflectionService);
   creds->SetAuthMetadataProcessor(std::make_shared<SideDoorGuard>(
-      s->auth_.get(), std::move(side_doors), s->runner_.get()));
+      s->auth_.get(), side_doors, s->runner_.get()));
 
   // A process-wide switch that must precede the builder.
   grpc::EnableDefaultHealthCheckService(true);
@@ -249,6 +250,14 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
                              DurationMs(grpc_config.handshake_timeout()));
   builder.RegisterService(s->lookup_.get());
   builder.RegisterService(s->admin_.get());
+  // LookupService is on the callback API (no thread per call); what stays
+  // synchronous (AdminService, health, reflection) takes a thread per call
+  // in progress, at most grpc.max_threads of them. When all are busy, gRPC
+  // 1.51's sync server answers a new sync call RESOURCE_EXHAUSTED ("Server
+  // Threadpool Exhausted") at once instead of starting a thread.
+  grpc::ResourceQuota quota("lufd-grpc");
+  quota.SetMaxThreads(static_cast<int>(grpc_config.max_threads()));
+  builder.SetResourceQuota(quota);
   // Unparseable requests: INVALID_ARGUMENT, not gRPC's bare INTERNAL.
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
@@ -256,6 +265,9 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   interceptors.push_back(MakeMalformedRequestInterceptorFactory());
   // Reflection streams get RpcRunner's idle bound.
   interceptors.push_back(s->runner_->MakeSideDoorIdleInterceptorFactory());
+  // Side-door calls give back their per-identity slot (side_doors.h).
+  interceptors.push_back(
+      MakeSideDoorSlotInterceptorFactory(s->runner_.get(), side_doors));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   // Above the policy limit, so RpcRunner answers INVALID_ARGUMENT for
   // requests between the two (see call.h).

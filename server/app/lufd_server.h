@@ -68,6 +68,8 @@ class LufdServer {
   DenialRecorder* denials() { return denials_.get(); }
   // Null when guard.enabled is false.
   Guard* guard() { return guard_.get(); }
+  // The gRPC prologue/epilogue (its per-identity call counts: tests).
+  RpcRunner* runner() { return runner_.get(); }
   // Null when no DNS front door is configured.
   dns::DnsFrontend* dns() { return dns_.get(); }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "server/core/authz.h"
 #include "spdlog/spdlog.h"
 
@@ -68,7 +69,9 @@ class MalformedRequestInterceptor final
     if (unparsed_ &&
         methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS) &&
-        methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+        (methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL ||
+         methods->GetSendStatus().error_code() ==
+             grpc::StatusCode::UNIMPLEMENTED)) {
       methods->ModifySendStatus(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("request could not be parsed as ", method_,
@@ -166,10 +169,12 @@ class RpcRunner::IdleWatchdog {
 };
 
 RpcRunner::RpcRunner(Authenticator* auth, absl::Duration max_deadline,
-                     uint64_t max_message_bytes)
+                     uint64_t max_message_bytes,
+                     uint32_t max_calls_per_identity)
     : auth_(auth),
       max_deadline_(max_deadline),
       max_message_bytes_(max_message_bytes),
+      calls_(max_calls_per_identity),
       watchdog_(std::make_unique<IdleWatchdog>(
           max_deadline, [this] { SummarizeSuppressedLines(); })) {}
 
@@ -218,12 +223,9 @@ class SideDoorIdleInterceptor final : public grpc::experimental::Interceptor {
         (*watch_)(&activity_, true);
         watched_ = true;
       }
-      activity_.waiting_since_ns.store(absl::GetCurrentTimeNanos(),
-                                       std::memory_order_relaxed);
+      activity_.StartWaiting();
     }
-    if (read_done) {
-      activity_.waiting_since_ns.store(0, std::memory_order_relaxed);
-    }
+    if (read_done) activity_.StopWaiting();
     // The handler is done: stop watching while the context is alive.
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
@@ -329,58 +331,78 @@ void RpcRunner::LogDenial(const DenialRecord& denial,
 }
 
 grpc::Status RpcRunner::RunImpl(
-    const char* method, grpc::ServerContext* context,
+    const char* method, grpc::ServerContextBase* context,
     const google::protobuf::MessageLite* request, bool cap_deadline,
     absl::FunctionRef<absl::Status(const CallInfo&)> body) {
-  const absl::Time start = absl::Now();
-  CallInfo call;
-  call.context = context;
-  call.deadline = cap_deadline ? start + max_deadline_ : absl::InfiniteFuture();
+  RunningCall call;
+  absl::Status status =
+      Begin(method, context, request, /*stream=*/!cap_deadline, &call);
+  if (status.ok()) status = body(call.info());
+  return End(&call, std::move(status));
+}
+
+absl::Status RpcRunner::Begin(const char* method,
+                              grpc::ServerContextBase* context,
+                              const google::protobuf::MessageLite* request,
+                              bool stream, RunningCall* call) {
+  call->method_ = method;
+  call->start_ = absl::Now();
+  CallInfo& info = call->info_;
+  info.context = context;
+  info.deadline =
+      stream ? absl::InfiniteFuture() : call->start_ + max_deadline_;
   const auto client_deadline = context->deadline();
   if (client_deadline != std::chrono::system_clock::time_point::max()) {
-    call.deadline = std::min(call.deadline, absl::FromChrono(client_deadline));
+    info.deadline = std::min(info.deadline, absl::FromChrono(client_deadline));
   }
 
-  absl::Status status;
   absl::StatusOr<Identity> identity =
       auth_->Authenticate(*context->auth_context());
-  if (!identity.ok()) {
-    status = identity.status();
-  } else {
-    call.identity = *std::move(identity);
-    status = AuthorizeRpc(call.identity, method);
-    // After authentication and the role check, so a caller learns the limit
-    // only for a method it may call.
-    if (status.ok() && request != nullptr) status = CheckRequestSize(*request);
-    if (status.ok()) {
-      if (cap_deadline) {
-        status = body(call);
-      } else {
-        StreamActivity activity(context);
-        call.activity = &activity;
-        watchdog_->Add(&activity);
-        status = body(call);
-        if (watchdog_->Remove(&activity)) {
-          // The client sees CANCELLED (the stream was reset); this is for
-          // the log line.
-          status = absl::DeadlineExceededError(
-              absl::StrCat("stream waited on the client for longer than "
-                           "grpc.max_deadline (",
-                           absl::FormatDuration(max_deadline_), ")"));
-        }
-        call.activity = nullptr;
-      }
+  if (!identity.ok()) return identity.status();
+  info.identity = *std::move(identity);
+  RETURN_IF_ERROR(AuthorizeRpc(info.identity, method));
+  // After authentication and the role check, so a caller learns the limit
+  // only for a method it may call.
+  if (request != nullptr) RETURN_IF_ERROR(CheckRequestSize(*request));
+  // Last: a call refused above holds no slot.
+  RETURN_IF_ERROR(calls_.Acquire(info.identity.org_id));
+  call->counted_ = true;
+  if (stream) {
+    call->activity_ = std::make_unique<StreamActivity>(context);
+    info.activity = call->activity_.get();
+    watchdog_->Add(info.activity);
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status RpcRunner::End(RunningCall* call, absl::Status status) {
+  CallInfo& info = call->info_;
+  if (call->activity_ != nullptr) {
+    if (watchdog_->Remove(call->activity_.get())) {
+      // The client sees CANCELLED (the stream was reset); this is for the
+      // log line.
+      status = absl::DeadlineExceededError(
+          absl::StrCat("stream waited on the client for longer than "
+                       "grpc.max_deadline (",
+                       absl::FormatDuration(max_deadline_), ")"));
     }
+    info.activity = nullptr;
+    call->activity_.reset();
+  }
+  if (call->counted_) {
+    calls_.Release(info.identity.org_id);
+    call->counted_ = false;
   }
 
   const absl::Time end = absl::Now();
   if (IsDenial(status.code())) {
-    RecordDenial(status, call.identity, context->peer(), method, end);
+    RecordDenial(status, info.identity, info.context->peer(), call->method_,
+                 end);
   } else {
-    spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", method,
-                  call.identity.anonymous() ? "-" : call.identity.AuditName(),
+    spdlog::debug("rpc {} caller={} code={} latency_ms={:.3f}", call->method_,
+                  info.identity.anonymous() ? "-" : info.identity.AuditName(),
                   absl::StatusCodeToString(status.code()),
-                  absl::ToDoubleMilliseconds(end - start));
+                  absl::ToDoubleMilliseconds(end - call->start_));
   }
   return ToGrpcStatus(status);
 }

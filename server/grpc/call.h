@@ -18,14 +18,21 @@
 //      (ReadFromClient/WriteToClient) for longer than max_deadline at a
 //      time: a watchdog thread cancels such a stream (the client sees
 //      CANCELLED), so an idle client cannot pin a server thread forever,
-//   5. runs the body, maps its absl::Status onto grpc::Status (the codes are
+//   5. counts the call against its caller's org (grpc.max_calls_per_identity,
+//      call_limit.h): a call beyond the cap ends at once with
+//      RESOURCE_EXHAUSTED "too many calls in progress for <org>",
+//   6. runs the body, maps its absl::Status onto grpc::Status (the codes are
 //      the same numbers) and logs: method, caller, code, latency at debug;
 //      authentication/authorization denials at info, rate-limited per
 //      caller (LogLimiter: 5 at once, then 1 a second each; the next line
 //      written says how many were suppressed, and a summary line every 10 s
 //      counts those no later line reported),
-//   6. records every denial (IsDenial: the final status of every RPC) in the
+//   7. records every denial (IsDenial: the final status of every RPC) in the
 //      denial audit (server/core/denial_audit.h), when one is set.
+// Run/RunStream do all of it around a body that runs on the calling thread
+// (the synchronous AdminService). Callback handlers, whose body is spread
+// over reactions (LookupService's BatchLookup), use the same steps split in
+// two: Begin (1-5) and End (the rest).
 // Thread-safe; `auth` must outlive the runner.
 #ifndef LUFD_SERVER_GRPC_CALL_H_
 #define LUFD_SERVER_GRPC_CALL_H_
@@ -46,6 +53,7 @@
 #include "server/core/denial_audit.h"
 #include "server/core/identity.h"
 #include "server/grpc/auth.h"
+#include "server/grpc/call_limit.h"
 #include "server/ops/log_limiter.h"
 
 namespace lufd {
@@ -61,14 +69,41 @@ struct StreamActivity {
   // client; 0 while it is not waiting (working or done).
   std::atomic<int64_t> waiting_since_ns{0};
   bool timed_out = false;  // Set (once) by the watchdog, under its mutex.
+
+  // Around every read or write that waits on the client.
+  void StartWaiting() {
+    waiting_since_ns.store(absl::GetCurrentTimeNanos(),
+                           std::memory_order_relaxed);
+  }
+  void StopWaiting() { waiting_since_ns.store(0, std::memory_order_relaxed); }
 };
 
 // What a handler body gets.
 struct CallInfo {
   Identity identity;
   absl::Time deadline;  // Effective deadline (client's, capped).
-  grpc::ServerContext* context = nullptr;
+  // The sync or the callback API's context.
+  grpc::ServerContextBase* context = nullptr;
   StreamActivity* activity = nullptr;  // Streaming calls only.
+};
+
+// One call between RpcRunner::Begin and RpcRunner::End. Not movable once
+// begun (the runner's watchdog and call count refer to it).
+class RunningCall {
+ public:
+  RunningCall() = default;
+  RunningCall(const RunningCall&) = delete;
+  RunningCall& operator=(const RunningCall&) = delete;
+
+  const CallInfo& info() const { return info_; }
+
+ private:
+  friend class RpcRunner;
+  CallInfo info_;
+  const char* method_ = "";
+  absl::Time start_;
+  bool counted_ = false;  // Holds a CallLimiter slot of info_.identity.
+  std::unique_ptr<StreamActivity> activity_;  // Streams: watched while set.
 };
 
 // Marks the handler of a streaming call as waiting on its client for the
@@ -76,15 +111,10 @@ struct CallInfo {
 class ClientWait {
  public:
   explicit ClientWait(const CallInfo& call) : activity_(call.activity) {
-    if (activity_ != nullptr) {
-      activity_->waiting_since_ns.store(absl::GetCurrentTimeNanos(),
-                                        std::memory_order_relaxed);
-    }
+    if (activity_ != nullptr) activity_->StartWaiting();
   }
   ~ClientWait() {
-    if (activity_ != nullptr) {
-      activity_->waiting_since_ns.store(0, std::memory_order_relaxed);
-    }
+    if (activity_ != nullptr) activity_->StopWaiting();
   }
   ClientWait(const ClientWait&) = delete;
   ClientWait& operator=(const ClientWait&) = delete;
@@ -120,7 +150,8 @@ int TransportMaxMessageBytes(uint64_t max_message_bytes);
 // a proto3 string field that is not valid UTF-8) INVALID_ARGUMENT "request
 // could not be parsed as <method>'s request: ...". gRPC 1.51's sync server
 // parses a unary or server-streaming request before any handler runs and
-// answers INTERNAL with an empty message when that fails; this interceptor
+// answers INTERNAL with an empty message when that fails (its callback
+// server, UNIMPLEMENTED with an empty message); this interceptor
 // sees the failed parse (POST_RECV_MESSAGE without a message) and rewrites
 // that status as it is sent. Install it on the ServerBuilder
 // (experimental().SetInterceptorCreators). Client-streaming and bidi calls
@@ -131,15 +162,16 @@ MakeMalformedRequestInterceptorFactory();
 
 class RpcRunner {
  public:
+  // `max_calls_per_identity`: grpc.max_calls_per_identity (0: no cap).
   RpcRunner(Authenticator* auth, absl::Duration max_deadline,
-            uint64_t max_message_bytes);
+            uint64_t max_message_bytes, uint32_t max_calls_per_identity = 0);
   ~RpcRunner();
   RpcRunner(const RpcRunner&) = delete;
   RpcRunner& operator=(const RpcRunner&) = delete;
 
   // Unary calls: the deadline is capped at max_deadline. `request` is
   // size-checked before the body runs.
-  grpc::Status Run(const char* method, grpc::ServerContext* context,
+  grpc::Status Run(const char* method, grpc::ServerContextBase* context,
                    const google::protobuf::MessageLite& request,
                    absl::FunctionRef<absl::Status(const CallInfo&)> body) {
     return RunImpl(method, context, &request, /*cap_deadline=*/true, body);
@@ -149,11 +181,26 @@ class RpcRunner {
   // request (nullptr for client/bidi streams, whose bodies call
   // CheckRequestSize on every message they read).
   grpc::Status RunStream(
-      const char* method, grpc::ServerContext* context,
+      const char* method, grpc::ServerContextBase* context,
       const google::protobuf::MessageLite* request,
       absl::FunctionRef<absl::Status(const CallInfo&)> body) {
     return RunImpl(method, context, request, /*cap_deadline=*/false, body);
   }
+
+  // Run's steps for a body that does not run in one piece (a callback
+  // reactor). Begin does steps 1-5 (`stream`: RunStream's deadline and idle
+  // watchdog, with call->info().activity set; else Run's); when it returns
+  // OK the body may run, and End must be called exactly once (also when
+  // Begin failed: End logs and audits the refusal) with the body's status,
+  // before the context goes away. End returns what the client gets.
+  absl::Status Begin(const char* method, grpc::ServerContextBase* context,
+                     const google::protobuf::MessageLite* request, bool stream,
+                     RunningCall* call);
+  grpc::Status End(RunningCall* call, absl::Status status);
+
+  // The per-identity call counts, shared with the side doors
+  // (side_doors.h).
+  CallLimiter* call_limiter() { return &calls_; }
 
   // Where denials are recorded (null: nowhere). Set before serving, or at
   // any time; the recorder must outlive the runner or be reset first.
@@ -185,7 +232,7 @@ class RpcRunner {
       const google::protobuf::MessageLite& request) const;
 
  private:
-  grpc::Status RunImpl(const char* method, grpc::ServerContext* context,
+  grpc::Status RunImpl(const char* method, grpc::ServerContextBase* context,
                        const google::protobuf::MessageLite* request,
                        bool cap_deadline,
                        absl::FunctionRef<absl::Status(const CallInfo&)> body);
@@ -207,6 +254,7 @@ class RpcRunner {
   LogLimiter denied_log_;
   absl::Time last_summary_ = absl::Now();  // Watchdog thread only.
   std::atomic<DenialRecorder*> denials_{nullptr};
+  CallLimiter calls_;
   const std::unique_ptr<IdleWatchdog> watchdog_;
 };
 

@@ -69,60 +69,115 @@ absl::Status LookupServiceImpl::GuardedAnswer(
   return status;
 }
 
-grpc::Status LookupServiceImpl::Lookup(grpc::ServerContext* context,
-                                       const lufd::v1::LookupRequest* request,
-                                       lufd::v1::LookupResponse* response) {
-  return runner_->Run("Lookup", context, *request, [&](const CallInfo& call) {
-    absl::Status status = GuardedAnswer(call, *request, response);
-    if (!status.ok()) response->Clear();
-    return status;
-  });
+grpc::ServerUnaryReactor* LookupServiceImpl::Lookup(
+    grpc::CallbackServerContext* context,
+    const lufd::v1::LookupRequest* request,
+    lufd::v1::LookupResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(
+      runner_->Run("Lookup", context, *request, [&](const CallInfo& call) {
+        absl::Status status = GuardedAnswer(call, *request, response);
+        if (!status.ok()) response->Clear();
+        return status;
+      }));
+  return reactor;
 }
 
-grpc::Status LookupServiceImpl::BatchLookup(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<lufd::v1::LookupResponse, lufd::v1::LookupRequest>*
-        stream) {
-  return runner_->RunStream(
-      "BatchLookup", context, /*request=*/nullptr,
-      [&](const CallInfo& call) -> absl::Status {
-        // One request is read, answered and written before the next is
-        // read, so at most one request per stream is in flight on the
-        // server; HTTP/2 flow control pushes back on a client that sends
-        // faster than it reads.
-        lufd::v1::LookupRequest request;
-        while (ReadFromClient(call, stream, &request)) {
-          // An oversized query ends the stream (like a unary call's
-          // INVALID_ARGUMENT) rather than getting a per-item error: it is
-          // a client bug, not a bad number.
-          if (absl::Status size = runner_->CheckRequestSize(request);
-              !size.ok()) {
-            return size;
-          }
-          if (absl::Status alive = CheckCallAlive(call); !alive.ok()) {
-            return alive;
-          }
-          lufd::v1::LookupResponse response;
-          absl::Status status = GuardedAnswer(call, request, &response);
-          // Over a limit: the stream ends (the audit records it once).
-          if (status.code() == absl::StatusCode::kResourceExhausted) {
-            return status;
-          }
-          if (!status.ok()) {
-            const uint64_t serial = response.serial();
-            response.Clear();
-            response.set_request_id(request.request_id());
-            response.set_serial(serial);
-            if (status.code() == absl::StatusCode::kInvalidArgument) {
-              response.set_error(std::string(status.message()));
-            }
-          }
-          if (!WriteToClient(call, stream, response)) {
-            return absl::CancelledError("client stopped reading");
-          }
-        }
-        return absl::OkStatus();
-      });
+// One BatchLookup stream. One request is read, answered and written before
+// the next is read, so at most one request per stream is in flight on the
+// server; HTTP/2 flow control pushes back on a client that sends faster than
+// it reads. Exactly one read or write is outstanding until Finish, so every
+// end (client done, client gone, watchdog's cancel) arrives as a completion.
+class LookupServiceImpl::BatchLookupReactor final
+    : public grpc::ServerBidiReactor<lufd::v1::LookupRequest,
+                                     lufd::v1::LookupResponse> {
+ public:
+  BatchLookupReactor(const LookupServiceImpl* service,
+                     grpc::CallbackServerContext* context)
+      : service_(service), runner_(service->runner_) {
+    absl::Status begun =
+        runner_->Begin("BatchLookup", context,
+                       /*request=*/nullptr, /*stream=*/true, &call_);
+    if (!begun.ok()) {
+      End(std::move(begun));
+      return;
+    }
+    Read();
+  }
+
+  void OnReadDone(bool ok) override {
+    Waited();
+    // Not ok: the client closed its side (or the stream was cancelled,
+    // which End reports).
+    if (!ok) return End(absl::OkStatus());
+    // An oversized query ends the stream (like a unary call's
+    // INVALID_ARGUMENT) rather than getting a per-item error: it is a
+    // client bug, not a bad number.
+    if (absl::Status size = runner_->CheckRequestSize(request_); !size.ok()) {
+      return End(std::move(size));
+    }
+    if (absl::Status alive = CheckCallAlive(call_.info()); !alive.ok()) {
+      return End(std::move(alive));
+    }
+    response_.Clear();
+    absl::Status status =
+        service_->GuardedAnswer(call_.info(), request_, &response_);
+    // Over a limit: the stream ends (the audit records it once).
+    if (status.code() == absl::StatusCode::kResourceExhausted) {
+      return End(std::move(status));
+    }
+    if (!status.ok()) {
+      const uint64_t serial = response_.serial();
+      response_.Clear();
+      response_.set_request_id(request_.request_id());
+      response_.set_serial(serial);
+      if (status.code() == absl::StatusCode::kInvalidArgument) {
+        response_.set_error(std::string(status.message()));
+      }
+    }
+    Waiting();
+    StartWrite(&response_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Waited();
+    if (!ok) return End(absl::CancelledError("client stopped reading"));
+    Read();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Read() {
+    Waiting();
+    StartRead(&request_);
+  }
+  // The watchdog's view: waiting on the client between the start of a read
+  // or write and its completion (ClientWait for the sync handlers).
+  void Waiting() {
+    if (StreamActivity* activity = call_.info().activity) {
+      activity->StartWaiting();
+    }
+  }
+  void Waited() {
+    if (StreamActivity* activity = call_.info().activity) {
+      activity->StopWaiting();
+    }
+  }
+  void End(absl::Status status) {
+    Finish(runner_->End(&call_, std::move(status)));
+  }
+
+  const LookupServiceImpl* const service_;
+  RpcRunner* const runner_;
+  RunningCall call_;
+  lufd::v1::LookupRequest request_;
+  lufd::v1::LookupResponse response_;
+};
+
+grpc::ServerBidiReactor<lufd::v1::LookupRequest, lufd::v1::LookupResponse>*
+LookupServiceImpl::BatchLookup(grpc::CallbackServerContext* context) {
+  return new BatchLookupReactor(this, context);
 }
 
 }  // namespace lufd

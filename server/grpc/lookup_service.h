@@ -9,6 +9,13 @@
 // its outcome (answered with SED or not) reported after; a refusal is
 // RESOURCE_EXHAUSTED naming the limit, with a `retry-after-ms` trailer
 // (BatchLookup: the stream ends with it; answers already sent stand).
+// Callback API (gRPC's CallbackService): Lookup answers inline on the gRPC
+// thread that received the request (resolution and the guard never block),
+// and a BatchLookup stream is a reactor that holds no thread while it waits
+// on its client; RpcRunner's Begin/End give both the prologue/epilogue the
+// synchronous AdminService gets from RpcRunner::Run, and its idle watchdog
+// still ends a BatchLookup stream that waits on its client for longer than
+// grpc.max_deadline.
 // Thread-safe; pointers must outlive the service.
 #ifndef LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 #define LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
@@ -23,7 +30,8 @@
 
 namespace lufd {
 
-class LookupServiceImpl final : public lufd::v1::LookupService::Service {
+class LookupServiceImpl final
+    : public lufd::v1::LookupService::CallbackService {
  public:
   LookupServiceImpl(ViewHolder* views, RpcRunner* runner,
                     std::string enum_apex = "e164.arpa.")
@@ -36,15 +44,15 @@ class LookupServiceImpl final : public lufd::v1::LookupService::Service {
     peer_default_ = peer_default;
   }
 
-  grpc::Status Lookup(grpc::ServerContext* context,
-                      const lufd::v1::LookupRequest* request,
-                      lufd::v1::LookupResponse* response) override;
-  grpc::Status BatchLookup(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<lufd::v1::LookupResponse,
-                               lufd::v1::LookupRequest>* stream) override;
+  grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
+                                   const lufd::v1::LookupRequest* request,
+                                   lufd::v1::LookupResponse* response) override;
+  grpc::ServerBidiReactor<lufd::v1::LookupRequest, lufd::v1::LookupResponse>*
+  BatchLookup(grpc::CallbackServerContext* context) override;
 
  private:
+  class BatchLookupReactor;
+
   // Fills `response` for one query; the status is INVALID_ARGUMENT for a
   // malformed query and NOT_FOUND for no visible SED.
   absl::Status Answer(const Identity& identity,

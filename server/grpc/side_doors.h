@@ -24,6 +24,13 @@
 // A side-door service that is not served (reflection when
 // grpc.reflection is false) is left to gRPC, which answers UNIMPLEMENTED to
 // an authenticated caller.
+//   3. counts the call against grpc.max_calls_per_identity, per client
+//      certificate (RpcRunner's CallLimiter, when the guard has a runner;
+//      the key is the certificate, which the end of the call can find
+//      again, whatever happened to its credential meanwhile):
+//      RESOURCE_EXHAUSTED "too many calls in progress for <org/credential>"
+//      beyond it. MakeSideDoorSlotInterceptorFactory gives the slot back
+//      when the call ends; it must be installed on the server.
 // The methods of the RPC role table pass untouched: RpcRunner judges (and
 // logs) them.
 //
@@ -38,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/support/server_interceptor.h"
 #include "server/core/identity.h"
 #include "server/grpc/auth.h"
 #include "server/grpc/call.h"
@@ -60,6 +68,7 @@ class SideDoorGuard final : public grpc::AuthMetadataProcessor {
 
   // The verdict for a call of `path` ("/pkg.Service/Method") by the peer of
   // `context`; `caller` (optional) gets the identity once authenticated.
+  // Counts nothing (Process does).
   absl::Status Check(absl::string_view path, const grpc::AuthContext& context,
                      Identity* caller = nullptr);
 
@@ -76,6 +85,15 @@ class SideDoorGuard final : public grpc::AuthMetadataProcessor {
   const std::vector<std::string> served_;
   RpcRunner* const denials_;
 };
+
+// Gives back the call slot (3. above) of every side-door call `runner`'s
+// SideDoorGuard with `served_side_doors` admitted, when the call ends (gRPC
+// destroys a call's interceptors with it). Install on the ServerBuilder
+// (experimental().SetInterceptorCreators); the runner must outlive the
+// server.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeSideDoorSlotInterceptorFactory(RpcRunner* runner,
+                                   std::vector<std::string> served_side_doors);
 
 }  // namespace lufd
 

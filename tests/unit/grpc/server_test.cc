@@ -30,6 +30,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -2024,6 +2025,14 @@ int ProcessThreads(pid_t pid) {
   return -1;
 }
 
+// One async generic (reflection) stream of a test, with its state.
+struct AsyncGenericStream {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+};
+
 // 50 reflection streams from a revoked certificate against the lufd binary
 // (reflection on, CRL configured) are refused at once and hold no server
 // thread; a legitimate call is served meanwhile.
@@ -2055,12 +2064,7 @@ TEST_F(ServerTest, RevokedReflectionFloodHoldsNoThreads) {
   auto channel = ChannelTo(address, "revoked");
   grpc::GenericStub stub(channel);
   grpc::CompletionQueue cq;
-  struct Stream {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call;
-    grpc::ByteBuffer response;
-    grpc::Status status;
-  };
+  using Stream = AsyncGenericStream;
   std::vector<std::unique_ptr<Stream>> streams;
   grpc::Slice slice(std::string("\x3a\x00", 2));
   grpc::ByteBuffer request(&slice, 1);
@@ -2655,6 +2659,230 @@ TEST_F(ServerTest, GuardRpcsNeedTheGuard) {
   lufd::v1::UnblockResponse unblocked;
   EXPECT_EQ(UnblockOn(admin.get(), kPeerOrg, &unblocked).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// The denials recorded so far (flushed first) whose rows `match`, each
+// row counting the denials it stands for.
+uint64_t CountDenials(DenialRecorder* denials,
+                      absl::FunctionRef<bool(const DenialRecord&)> match) {
+  if (absl::Status flushed = denials->Flush(); !flushed.ok()) {
+    ADD_FAILURE() << flushed;
+    return 0;
+  }
+  DenialQuery all;
+  all.limit = 1000;
+  absl::StatusOr<std::vector<DenialRecord>> rows = denials->List(all);
+  if (!rows.ok()) {
+    ADD_FAILURE() << rows.status();
+    return 0;
+  }
+  uint64_t n = 0;
+  for (const DenialRecord& row : *rows) n += match(row) ? row.count : 0;
+  return n;
+}
+
+// grpc.max_calls_per_identity: an org's calls in progress are counted over
+// both services; beyond the cap a call ends at once with RESOURCE_EXHAUSTED
+// (and a denial audit row) while other orgs are served; a finished call
+// frees its slot.
+TEST_F(ServerTest, MaxCallsPerIdentityCapsCallsInProgress) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_max_calls_per_identity(2);
+  });
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  auto stub = lufd::v1::LookupService::NewStub(Channel("peer-ssp1"));
+  lufd::v1::LookupRequest request;
+  request.set_query(kNumber);
+  lufd::v1::LookupResponse response;
+
+  // Two streams, each answered once (so begun), then idle.
+  grpc::ClientContext ctx[2];
+  std::unique_ptr<grpc::ClientReaderWriter<lufd::v1::LookupRequest,
+                                           lufd::v1::LookupResponse>>
+      streams[2];
+  for (int i = 0; i < 2; ++i) {
+    SetDeadline(&ctx[i]);
+    streams[i] = stub->BatchLookup(&ctx[i]);
+    ASSERT_TRUE(streams[i]->Write(request));
+    ASSERT_TRUE(streams[i]->Read(&response)) << i;
+  }
+  EXPECT_EQ(server_->runner()->call_limiter()->InProgress(kPeerOrg), 2u);
+
+  // A third stream and a unary call of the same org are refused at once.
+  {
+    grpc::ClientContext third_ctx;
+    SetDeadline(&third_ctx);
+    auto third = stub->BatchLookup(&third_ctx);
+    third->Write(request);
+    EXPECT_FALSE(third->Read(&response));
+    grpc::Status s = third->Finish();
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+    EXPECT_THAT(
+        s.error_message(),
+        HasSubstr(absl::StrCat("too many calls in progress for ", kPeerOrg)));
+  }
+  grpc::Status s = Lookup("peer-ssp1", kNumber);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(s.error_message(), HasSubstr("too many calls in progress"));
+  // Another org is not affected.
+  EXPECT_TRUE(Lookup("admin", kNumber).ok());
+
+  // The refusals are in the denial audit.
+  EXPECT_EQ(CountDenials(server_->denials(),
+                         [](const DenialRecord& row) {
+                           return absl::StrContains(
+                               row.reason, "too many calls in progress");
+                         }),
+            2u);
+
+  // One stream ends: its slot is free again.
+  streams[0]->WritesDone();
+  EXPECT_FALSE(streams[0]->Read(&response));
+  EXPECT_TRUE(streams[0]->Finish().ok());
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+  streams[1]->WritesDone();
+  EXPECT_FALSE(streams[1]->Read(&response));
+  EXPECT_TRUE(streams[1]->Finish().ok());
+  EXPECT_EQ(server_->runner()->call_limiter()->InProgress(kPeerOrg), 0u);
+}
+
+// grpc.max_threads caps the synchronous pool (AdminService, health,
+// reflection): with every thread held by an idle reflection stream, gRPC
+// 1.51 answers a new synchronous call RESOURCE_EXHAUSTED at once instead of
+// starting a thread, while LookupService (callback API, no pool thread)
+// still answers.
+TEST_F(ServerTest, MaxThreadsBoundsTheSynchronousPool) {
+  constexpr int kMaxThreads = 4;
+  constexpr int kStreams = 12;
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+    config->mutable_grpc()->set_max_threads(kMaxThreads);
+    config->mutable_grpc()->set_max_deadline("60s");
+  });
+  ASSERT_TRUE(AdminBatch("admin", NumberObjects("1", kNumber)).ok());
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  using Stream = AsyncGenericStream;
+  std::vector<std::unique_ptr<Stream>> streams;
+  int held = 0;
+  int exhausted = 0;
+  for (int i = 0; i < kStreams; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->call = stub.PrepareCall(&s->ctx, kReflectionMethod, &cq);
+    s->call->StartCall(s.get());
+    ASSERT_TRUE(AwaitTag(&cq, s.get()));
+    grpc::Slice slice(std::string("\x3a\x00", 2));
+    grpc::ByteBuffer request(&slice, 1);
+    s->call->Write(request, s.get());
+    bool answered = AwaitTag(&cq, s.get());
+    if (answered) {
+      s->call->Read(&s->response, s.get());
+      answered = AwaitTag(&cq, s.get());
+    }
+    if (answered) {
+      ++held;  // Answered; now idle, holding its sync thread.
+    } else {
+      s->call->Finish(&s->status, s.get());
+      void* got;
+      bool ok;
+      ASSERT_TRUE(cq.Next(&got, &ok));
+      EXPECT_EQ(s->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << i << ": " << s->status.error_message();
+      ++exhausted;
+    }
+    streams.push_back(std::move(s));
+  }
+  EXPECT_GT(held, 0);
+  // One of the pool's threads polls for new calls (3 held here).
+  EXPECT_LT(held, kMaxThreads);
+  EXPECT_EQ(held + exhausted, kStreams);
+  // A synchronous unary call is refused too, LookupService still answers.
+  auto admin = lufd::v1::AdminService::NewStub(Channel("admin"));
+  grpc::ClientContext info_ctx;
+  SetDeadline(&info_ctx);
+  lufd::v1::ServerInfoRequest info_request;
+  lufd::v1::ServerInfo info;
+  grpc::Status refused = admin->GetServerInfo(&info_ctx, info_request, &info);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "Server Threadpool Exhausted");
+  EXPECT_TRUE(Lookup("peer-ssp1", kNumber).ok());
+
+  for (auto& s : streams) s->ctx.TryCancel();
+  cq.Shutdown();
+  void* got;
+  bool ok;
+  for (int i = 0; i < 4 * kStreams && cq.Next(&got, &ok); ++i) {
+  }
+  // Every side-door call gave its per-identity slot back, also those the
+  // full pool refused.
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+}
+
+// Side-door calls (reflection here) count against grpc.max_calls_per_identity
+// per client certificate, apart from the org's RpcRunner calls, and give
+// their slot back when they end.
+TEST_F(ServerTest, SideDoorCallsCountAgainstMaxCallsPerIdentity) {
+  StartServer("", [](lufd::v1::ServerConfig* config) {
+    config->mutable_grpc()->set_reflection(true);
+    config->mutable_grpc()->set_max_calls_per_identity(2);
+  });
+  grpc::GenericStub stub(Channel("admin"));
+  grpc::CompletionQueue cq;
+  // Starts a reflection stream; true once it answered a list request.
+  auto open = [&](AsyncGenericStream* s) {
+    s->call = stub.PrepareCall(&s->ctx, kReflectionMethod, &cq);
+    s->call->StartCall(s);
+    if (!AwaitTag(&cq, s)) return false;
+    grpc::Slice slice(std::string("\x3a\x00", 2));
+    grpc::ByteBuffer request(&slice, 1);
+    s->call->Write(request, s);
+    if (!AwaitTag(&cq, s)) return false;
+    s->call->Read(&s->response, s);
+    return AwaitTag(&cq, s);
+  };
+  AsyncGenericStream held[2];
+  ASSERT_TRUE(open(&held[0]));
+  ASSERT_TRUE(open(&held[1]));
+  EXPECT_EQ(server_->runner()->call_limiter()->TotalInProgress(), 2u);
+  AsyncGenericStream third;
+  EXPECT_FALSE(open(&third));
+  third.call->Finish(&third.status, &third);
+  ASSERT_TRUE(AwaitTag(&cq, &third));
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(
+      third.status.error_message(),
+      HasSubstr(absl::StrCat("too many calls in progress for ", kAdminOrg)));
+  // Not the budget of lufd's own methods.
+  EXPECT_EQ(Lookup("admin", kNumber).error_code(), grpc::StatusCode::NOT_FOUND);
+
+  for (AsyncGenericStream& s : held) {
+    s.ctx.TryCancel();
+    s.call->Finish(&s.status, &s);
+    void* got;
+    bool ok;
+    ASSERT_TRUE(cq.Next(&got, &ok));
+  }
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+  AsyncGenericStream again;
+  EXPECT_TRUE(open(&again));
+  again.ctx.TryCancel();
+  // Health checks (unary, on gRPC's callback API) give theirs back too.
+  for (int i = 0; i < 5; ++i) {
+    int serving = 0;
+    EXPECT_TRUE(HealthCheck(Channel("peer-ssp1"), "", &serving).ok());
+  }
+  EXPECT_TRUE(Eventually([&] {
+    return server_->runner()->call_limiter()->TotalInProgress() == 0;
+  }));
+  cq.Shutdown();
+  void* got;
+  bool ok;
+  while (cq.Next(&got, &ok)) {
+  }
 }
 
 }  // namespace
