@@ -148,12 +148,13 @@ db_init() {
 # (kernel-chosen port, the dev PKI in $PKI), one place for all benches.
 # BENCH_GRPC_EXTRA: more lines for it, indented by two spaces. The load
 # client is one identity standing for many peers: like the guard's limits
-# (start_lufd), grpc.max_calls_per_identity is out of its way.
+# (start_lufd), grpc.max_calls_per_identity is out of its way, unless
+# BENCH_GRPC_CALLS_PER_IDENTITY says otherwise (the harvest: one real peer).
 bench_grpc_yaml() {
   cat <<EOF
 grpc:
   listen: "127.0.0.1:0"
-  max_calls_per_identity: 100000
+  max_calls_per_identity: ${BENCH_GRPC_CALLS_PER_IDENTITY:-100000}
   tls:
     cert_file: "$PKI/server.pem"
     key_file: "$PKI/server.key"

@@ -547,7 +547,9 @@ harvest_run() {
 $shared
 $extra"
   DOT_PORT="$(free_port)"
-  conf "$tag" "$gy"
+  # The harvester and the legitimate peer are one org each: lufd's default
+  # cap on calls in progress per org (64) applies, as in production.
+  BENCH_GRPC_CALLS_PER_IDENTITY="${BENCH_GUARD_CALLS_PER_IDENTITY:-64}" conf "$tag" "$gy"
   start "$tag"
   add_tsig
   # Replica B (BENCH_GUARD_REPLICAS=2): a second lufd on the same store,
@@ -560,7 +562,7 @@ $extra"
   if [[ "$REPLICAS" == 2 ]]; then
     DNS_PORT="$(free_port)"
     DOT_PORT="$(free_port)"
-    conf "$tag-b" "$gy"
+    BENCH_GRPC_CALLS_PER_IDENTITY="${BENCH_GUARD_CALLS_PER_IDENTITY:-64}" conf "$tag-b" "$gy"
     start "$tag-b"
     b_pid="$LUFD_PID" b_port="$LUFD_PORT" b_dns="$DNS_PORT" b_dot="$DOT_PORT"
     LUFD_PID="$a_pid" LUFD_PORT="$a_port" DNS_PORT="$a_dns" DOT_PORT="$a_dot"
