@@ -173,22 +173,31 @@ attack_done() {  # TAG
   record "${1}_attacker_open_at_end" "$(rfield "$r" open_at_end)"
 }
 
+# baseline_then_attack NAME LEGIT_FN PORT TLS_PORT: LEGIT_FN NAME_base for
+# 10 s, then the attack on PORT (idle) and TLS_PORT (half-open) with
+# LEGIT_FN NAME_attack running through it, lufd's threads sampled and its
+# CPU counted.
+baseline_then_attack() {
+  local name="$1" legit_fn="$2" c0 st
+  blog "$name: baseline"
+  "$legit_fn" "${name}_base" 10
+  blog "$name: attack"
+  c0="$(cpu_s "$LUFD_PID")"
+  attack "${name}_attack" "$3" "$4"
+  sleep 3
+  sample_threads "$C/$name-threads" "$SECONDS_ATTACK" &
+  st=$!
+  "$legit_fn" "${name}_attack" "$SECONDS_ATTACK"
+  wait "$st" || true
+  record "${name}_attack_lufd_threads_max" "$(max_of "$C/$name-threads")"
+  record "${name}_attack_lufd_cpu_s" "$(awk -v a="$c0" -v b="$(cpu_s "$LUFD_PID")" 'BEGIN{printf "%.1f", b-a}')"
+  attack_done "${name}_attack"
+}
+
 for scenario in ${BENCH_CONN_SCENARIOS:-grpc dns recovery}; do
   case "$scenario" in
     grpc)
-      blog "grpc: baseline"
-      grpc_legit grpc_base 10
-      blog "grpc: attack"
-      c0="$(cpu_s "$LUFD_PID")"
-      attack grpc_attack "$LUFD_PORT" "$LUFD_PORT"
-      sleep 3
-      sample_threads "$C/grpc-threads" "$SECONDS_ATTACK" &
-      st=$!
-      grpc_legit grpc_attack "$SECONDS_ATTACK"
-      wait "$st" || true
-      record grpc_attack_lufd_threads_max "$(max_of "$C/grpc-threads")"
-      record grpc_attack_lufd_cpu_s "$(awk -v a="$c0" -v b="$(cpu_s "$LUFD_PID")" 'BEGIN{printf "%.1f", b-a}')"
-      attack_done grpc_attack
+      baseline_then_attack grpc grpc_legit "$LUFD_PORT" "$LUFD_PORT"
       sleep 6  # What the attack left must go (handshake timeout).
       record grpc_after_lufd_threads "$(threads)"
       ;;
@@ -244,19 +253,7 @@ for scenario in ${BENCH_CONN_SCENARIOS:-grpc dns recovery}; do
       LUFD_PID="$main_pid" LUFD_PORT="$main_port"
       ;;
     dns)
-      blog "dns: baseline"
-      dns_legit dns_base 10
-      blog "dns: attack"
-      c0="$(cpu_s "$LUFD_PID")"
-      attack dns_attack "$DNS_PORT" "$DOT_PORT"
-      sleep 3
-      sample_threads "$C/dns-threads" "$SECONDS_ATTACK" &
-      st=$!
-      dns_legit dns_attack "$SECONDS_ATTACK"
-      wait "$st" || true
-      record dns_attack_lufd_threads_max "$(max_of "$C/dns-threads")"
-      record dns_attack_lufd_cpu_s "$(awk -v a="$c0" -v b="$(cpu_s "$LUFD_PID")" 'BEGIN{printf "%.1f", b-a}')"
-      attack_done dns_attack
+      baseline_then_attack dns dns_legit "$DNS_PORT" "$DOT_PORT"
       ;;
   esac
 done

@@ -190,6 +190,17 @@ class DnsServerTest : public ::testing::Test {
     return result;
   }
 
+  // A query signed with the test peer's TSIG key (iana-en:111).
+  static std::vector<uint8_t> PeerSignedQuery(uint16_t id) {
+    std::vector<uint8_t> q = Query(id);
+    const size_t size = q.size();
+    q.resize(size + 200);
+    std::string mac;
+    q.resize(SignQuery(q.data(), size, q.size(), *NameFromText("peer-key."),
+                       kSecret, static_cast<uint64_t>(time(nullptr)), &mac));
+    return q;
+  }
+
   int TcpConnect() {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a = Addr4();
@@ -474,23 +485,13 @@ TEST_F(DnsServerTest, AnonymousConnectionsCannotTakeThePeersSlots) {
   o.tcp_reserved_for_peers = 1;
   o.max_tcp_per_source = 100;
   StartServer(o);
-  const uint64_t now = static_cast<uint64_t>(time(nullptr));
-  auto signed_query = [&](uint16_t id) {
-    std::vector<uint8_t> q = Query(id);
-    const size_t size = q.size();
-    q.resize(size + 200);
-    std::string mac;
-    q.resize(SignQuery(q.data(), size, q.size(), *NameFromText("peer-key."),
-                       kSecret, now, &mac));
-    return q;
-  };
   auto answered = [&](int fd, uint16_t id) {
     TcpSend(fd, Query(id));
     auto r = TcpReceive(fd);
     return r.has_value() && Id(*r) == id;
   };
   const int peer = TcpConnect();
-  TcpSend(peer, signed_query(1));
+  TcpSend(peer, PeerSignedQuery(1));
   auto r = TcpReceive(peer);
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(Contains(*r, "iana-en:111"));  // A peer's connection now.
@@ -521,17 +522,10 @@ TEST_F(DnsServerTest, PeersAreNeverEvicted) {
   o.tcp_reserved_for_peers = 1;
   o.max_tcp_per_source = 100;
   StartServer(o);
-  const uint64_t now = static_cast<uint64_t>(time(nullptr));
   std::vector<int> peers;
   for (uint16_t id = 1; id <= 2; ++id) {
-    std::vector<uint8_t> q = Query(id);
-    const size_t size = q.size();
-    q.resize(size + 200);
-    std::string mac;
-    q.resize(SignQuery(q.data(), size, q.size(), *NameFromText("peer-key."),
-                       kSecret, now, &mac));
     peers.push_back(TcpConnect());
-    TcpSend(peers.back(), q);
+    TcpSend(peers.back(), PeerSignedQuery(id));
     ASSERT_TRUE(TcpReceive(peers.back()).has_value());
   }
   const int newcomer = TcpConnect();
