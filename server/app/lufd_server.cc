@@ -255,6 +255,15 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   // in progress, at most grpc.max_threads of them. When all are busy, gRPC
   // 1.51's sync server answers a new sync call RESOURCE_EXHAUSTED ("Server
   // Threadpool Exhausted") at once instead of starting a thread.
+  // One org may hold max_calls_per_identity of those threads; at or above
+  // the pool's size it could hold them all (one thread always waits for
+  // new calls), and every other admin call would be refused.
+  if (grpc_config.max_calls_per_identity() + 1 >= grpc_config.max_threads()) {
+    spdlog::warn(
+        "grpc.max_calls_per_identity ({}) is not below grpc.max_threads - 1 "
+        "({}): one org can hold every thread of the synchronous services",
+        grpc_config.max_calls_per_identity(), grpc_config.max_threads() - 1);
+  }
   grpc::ResourceQuota quota("lufd-grpc");
   quota.SetMaxThreads(static_cast<int>(grpc_config.max_threads()));
   builder.SetResourceQuota(quota);

@@ -50,7 +50,7 @@ constexpr char kDefaults[] = R"pb(
     max_connections_per_source: 64
     handshake_timeout: "5s"
     max_calls_per_identity: 64
-    max_threads: 64
+    max_threads: 256
   }
   store { poll_interval: "20ms" }
   log { level: "info" format: "text" }

@@ -504,7 +504,7 @@ TEST(ConfigTest, ConnectionLimitsDefaultsAndErrors) {
   EXPECT_EQ(defaults.grpc().max_connections_per_source(), 64u);
   EXPECT_EQ(defaults.grpc().handshake_timeout(), "5s");
   EXPECT_EQ(defaults.grpc().max_calls_per_identity(), 64u);
-  EXPECT_EQ(defaults.grpc().max_threads(), 64u);
+  EXPECT_EQ(defaults.grpc().max_threads(), 256u);
   EXPECT_EQ(defaults.dns().tcp_reserved_for_peers(), 100u);
   EXPECT_THAT(errors("grpc:\n  max_connections: 10\n"
                      "  max_connections_per_source: 11\n"),
