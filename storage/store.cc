@@ -15,7 +15,20 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(absl::string_view url) {
     absl::string_view path = url.substr(7);
     // Accept "sqlite:///abs/path" too, as URL-minded operators write it.
     if (absl::StartsWith(path, "//")) path.remove_prefix(2);
-    return OpenSqliteStore(path);
+    // One parameter: "?synchronous=full" (the default) or "=normal".
+    SqliteSync sync = SqliteSync::kFull;
+    if (const size_t q = path.find('?'); q != absl::string_view::npos) {
+      const absl::string_view param = path.substr(q + 1);
+      path = path.substr(0, q);
+      if (param == "synchronous=normal") {
+        sync = SqliteSync::kNormal;
+      } else if (param != "synchronous=full") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("sqlite: unknown URL parameter \"", param,
+                         "\" (want synchronous=full or synchronous=normal)"));
+      }
+    }
+    return OpenSqliteStore(path, sync);
   }
   if (absl::StartsWith(url, "postgresql://") ||
       absl::StartsWith(url, "postgres://")) {

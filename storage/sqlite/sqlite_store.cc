@@ -168,7 +168,8 @@ absl::Status RowToChange(sqlite3_stmt* s, Change* c) {
 // anyway) and the reader pool.
 class SqliteStore : public Store, public SignatureTable {
  public:
-  explicit SqliteStore(std::string path) : path_(std::move(path)) {}
+  SqliteStore(std::string path, SqliteSync sync)
+      : path_(std::move(path)), sync_(sync) {}
 
   absl::Status Init() {
     ASSIGN_OR_RETURN(auto files, MigrationsFor("sqlite"));
@@ -198,6 +199,32 @@ class SqliteStore : public Store, public SignatureTable {
     }
     schema_ready_.store(false);
     return CheckSchema(c);
+  }
+
+  // What SQLite reports on a connection (see SqliteSynchronous).
+  absl::StatusOr<std::string> Synchronous() {
+    ASSIGN_OR_RETURN(auto r, AcquireReader());
+    ASSIGN_OR_RETURN(sqlite3_stmt * s, r->Prepare("PRAGMA synchronous"));
+    std::string out = "unknown";
+    if (sqlite3_step(s) == SQLITE_ROW) {
+      switch (sqlite3_column_int(s, 0)) {
+        case 0:
+          out = "off";
+          break;
+        case 1:
+          out = "normal";
+          break;
+        case 2:
+          out = "full";
+          break;
+        case 3:
+          out = "extra";
+          break;
+      }
+    }
+    sqlite3_reset(s);
+    ReleaseReader(std::move(r));
+    return out;
   }
 
   absl::StatusOr<std::vector<MigrationInfo>> MigrationStatus() override {
@@ -402,10 +429,11 @@ class SqliteStore : public Store, public SignatureTable {
       return SqliteError(db, rc, absl::StrCat("open ", path_));
     }
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
-    // NORMAL is crash-safe in WAL mode (atomic, possibly not durable on
-    // power loss).
+    // FULL: durable at commit. NORMAL: crash-safe in WAL mode (atomic,
+    // possibly not durable on power loss). See sqlite_store.h.
     const std::string pragmas = absl::StrCat(
-        "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-", cache_kib,
+        "PRAGMA synchronous=", sync_ == SqliteSync::kFull ? "FULL" : "NORMAL",
+        "; PRAGMA cache_size=-", cache_kib,
         "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY");
     RETURN_IF_ERROR(conn->Exec(pragmas.c_str()));
     return conn;
@@ -1017,6 +1045,7 @@ class SqliteStore : public Store, public SignatureTable {
   }
 
   const std::string path_;
+  const SqliteSync sync_;
   std::vector<MigrationFile> files_;
   std::atomic<bool> schema_ready_{false};
 
@@ -1063,14 +1092,23 @@ absl::Status PrepareDatabaseFile(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(absl::string_view path) {
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(absl::string_view path,
+                                                       SqliteSync sync) {
   if (path.empty()) {
     return absl::InvalidArgumentError("sqlite: empty database path");
   }
   RETURN_IF_ERROR(PrepareDatabaseFile(std::string(path)));
-  auto store = std::make_unique<SqliteStore>(std::string(path));
+  auto store = std::make_unique<SqliteStore>(std::string(path), sync);
   RETURN_IF_ERROR(store->Init());
   return store;
+}
+
+absl::StatusOr<std::string> SqliteSynchronous(Store* store) {
+  auto* sqlite = dynamic_cast<SqliteStore*>(store);
+  if (sqlite == nullptr) {
+    return absl::InvalidArgumentError("not a SQLite store");
+  }
+  return sqlite->Synchronous();
 }
 
 }  // namespace lufd
