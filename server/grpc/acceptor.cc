@@ -33,24 +33,6 @@ constexpr int kAcceptBatch = 64;
 // must not spin on a listener that stays readable.
 constexpr absl::Duration kBackoff = absl::Milliseconds(20);
 
-// The client's IP address as text; v4-mapped IPv6 as plain IPv4, so one
-// client counts once whichever way it came in on a dual-stack socket.
-std::string SourceText(const sockaddr_storage& peer) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (peer.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
-    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
-  } else if (peer.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
-    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
-      inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], buf, sizeof(buf));
-    } else {
-      inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
-    }
-  }
-  return buf;
-}
-
 // Refuses an accepted connection: RST rather than FIN, so neither side
 // keeps TIME_WAIT state and the client learns at once.
 void Reset(int fd) {
@@ -345,26 +327,16 @@ void GrpcAcceptor::AcceptOne(bool* again) {
         return;
     }
   }
-  const std::string source = SourceText(peer);
+  const std::string source = HostText(peer);
   switch (table_.Check(fd, source)) {
-    case ConnectionTable::Admit::kOverTotal: {
-      uint64_t inode = 0;
-      const int victim = table_.EvictionCandidate(
-          absl::Now(), options_.evict_min_age, ServerSentAny, &inode);
-      if (victim < 0) {
+    case ConnectionTable::Admit::kOverTotal:
+      if (!EvictOldestSilent(absl::Now())) {
         refused_total_.fetch_add(1, std::memory_order_relaxed);
         Reset(fd);
         *again = true;
         return;
       }
-      // Checked right before shutdown(): the number may have been reused.
-      if (InodeOf(victim) == inode) {
-        shutdown(victim, SHUT_RDWR);  // gRPC sees EOF and closes it.
-        evicted_.fetch_add(1, std::memory_order_relaxed);
-      }
-      table_.Evict(victim);  // Either way its slot is free now.
       break;
-    }
     case ConnectionTable::Admit::kOverSource:
       refused_per_source_.fetch_add(1, std::memory_order_relaxed);
       Reset(fd);
@@ -382,6 +354,20 @@ void GrpcAcceptor::AcceptOne(bool* again) {
   // gRPC owns the fd from here on (it closes it on any failure).
   sink_->HandleNewConnection(&p);
   *again = true;
+}
+
+bool GrpcAcceptor::EvictOldestSilent(absl::Time now) {
+  uint64_t inode = 0;
+  const int victim = table_.EvictionCandidate(now, options_.evict_min_age,
+                                              ServerSentAny, &inode);
+  if (victim < 0) return false;
+  // Checked right before shutdown(): the number may have been reused.
+  if (InodeOf(victim) == inode) {
+    shutdown(victim, SHUT_RDWR);  // gRPC sees EOF and closes it.
+    evicted_.fetch_add(1, std::memory_order_relaxed);
+  }
+  table_.Evict(victim);  // Either way its slot is free now.
+  return true;
 }
 
 void GrpcAcceptor::OnExhausted(int err, bool* again) {
@@ -418,16 +404,7 @@ void GrpcAcceptor::OnExhausted(int err, bool* again) {
     // and has its own reserve). Win one back from a connection lufd never
     // answered: gRPC closes it on the shutdown, and the next round reopens
     // the reserve before it accepts.
-    uint64_t inode = 0;
-    const int victim = table_.EvictionCandidate(now, options_.evict_min_age,
-                                                ServerSentAny, &inode);
-    if (victim >= 0) {
-      if (InodeOf(victim) == inode) {
-        shutdown(victim, SHUT_RDWR);
-        evicted_.fetch_add(1, std::memory_order_relaxed);
-      }
-      table_.Evict(victim);
-    }
+    EvictOldestSilent(now);
   }
   // Wait instead of spinning.
   absl::SleepFor(kBackoff);

@@ -173,6 +173,9 @@ class GrpcAcceptor {
   void Run();
   void AcceptOne(bool* again);
   void OnExhausted(int err, bool* again);
+  // Shuts down the oldest connection the server never answered (gRPC then
+  // closes it) and frees its slot; false when there is none.
+  bool EvictOldestSilent(absl::Time now);
 
   const Options options_;
   int listen_fd_ = -1;
