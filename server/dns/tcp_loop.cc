@@ -127,18 +127,6 @@ std::string PeerCertificatePem(SSL* ssl) {
 }
 }  // namespace
 
-std::string HostText(const sockaddr_storage& s) {
-  char buf[INET6_ADDRSTRLEN] = {0};
-  if (s.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&s)->sin_addr, buf,
-              sizeof(buf));
-  } else if (s.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&s)->sin6_addr,
-              buf, sizeof(buf));
-  }
-  return buf;
-}
-
 DnsServer::TcpLoop::~TcpLoop() {
   for (auto& [fd, conn] : conns_) {
     if (conn->ssl != nullptr) SSL_free(conn->ssl);

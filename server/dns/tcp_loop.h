@@ -36,11 +36,6 @@ namespace lufd::dns {
 // Largest DNS message over TCP (its length prefix is 16 bits).
 inline constexpr size_t kMaxTcpMessage = 65535;
 
-// The numeric host of an address ("192.0.2.1", "2001:db8::1"): the
-// per-source key of the TCP connection caps, and the host part of
-// DnsServer::bound().
-std::string HostText(const sockaddr_storage& address);
-
 class DnsServer::TcpLoop {
  public:
   TcpLoop(DnsServer* server, const Options& options)

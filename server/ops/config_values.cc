@@ -123,4 +123,20 @@ absl::Status ParseIpListenAddress(absl::string_view listen,
   return absl::OkStatus();
 }
 
+std::string HostText(const sockaddr_storage& address) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (address.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
+    inet_ntop(AF_INET, &v4->sin_addr, buf, sizeof(buf));
+  } else if (address.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+      inet_ntop(AF_INET, &v6->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &v6->sin6_addr, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
+
 }  // namespace lufd

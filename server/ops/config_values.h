@@ -42,6 +42,12 @@ absl::Status ParseListenAddress(absl::string_view listen, std::string* host,
 absl::Status ParseIpListenAddress(absl::string_view listen,
                                   sockaddr_storage* addr, socklen_t* len);
 
+// The numeric host of a socket address ("192.0.2.1", "2001:db8::1"); a
+// v4-mapped IPv6 address as plain IPv4, so one client counts once whichever
+// way it came in on a dual-stack socket. The per-source key of the gRPC and
+// DNS TCP connection caps, and the host part of DnsServer::bound().
+std::string HostText(const sockaddr_storage& address);
+
 }  // namespace lufd
 
 #endif  // LUFD_SERVER_OPS_CONFIG_VALUES_H_

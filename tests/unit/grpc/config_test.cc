@@ -282,6 +282,22 @@ TEST(ConfigTest, IpListenAddressNeedsALiteral) {
   EXPECT_FALSE(ParseIpListenAddress("127.0.0.1:65536", &addr, &len).ok());
 }
 
+// HostText is the per-source key of both doors' connection caps: a
+// v4-mapped address counts as the IPv4 client it is.
+TEST(ConfigTest, HostTextIsTheNumericHostAndUnmapsV4) {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+  ASSERT_TRUE(ParseIpListenAddress("192.0.2.1:53", &addr, &len).ok());
+  EXPECT_EQ(HostText(addr), "192.0.2.1");
+  ASSERT_TRUE(ParseIpListenAddress("[2001:db8::1]:53", &addr, &len).ok());
+  EXPECT_EQ(HostText(addr), "2001:db8::1");
+  ASSERT_TRUE(ParseIpListenAddress("[::ffff:192.0.2.1]:53", &addr, &len).ok());
+  EXPECT_EQ(HostText(addr), "192.0.2.1");
+  sockaddr_storage unknown{};
+  unknown.ss_family = AF_UNIX;
+  EXPECT_EQ(HostText(unknown), "");
+}
+
 // One grammar for every duration: the union of the three that lived in
 // config.cc, server/dns/signer.cc (ParseDnsDuration) and
 // server/dns/keymanager.cc (ParseDurationWithDays). The assertions of the
@@ -490,8 +506,8 @@ TEST(ConfigTest, DotMinTlsVersionIsOneThreeOrOneTwo) {
 
 TEST(ConfigTest, ConnectionLimitsDefaultsAndErrors) {
   auto load = [](const std::string& yaml) {
-    auto config = ParseConfigYaml(absl::StrCat("store:\n  url: \"memory:\"\n",
-                                               yaml));
+    auto config =
+        ParseConfigYaml(absl::StrCat("store:\n  url: \"memory:\"\n", yaml));
     EXPECT_TRUE(config.ok()) << config.status();
     ApplyConfigDefaults(&*config);
     return *config;
