@@ -57,3 +57,52 @@ pg_stop() {
     _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
   rm -rf "$dir"
 }
+
+# A streaming hot standby of the cluster in PRIMARY_DIR (started by pg_start):
+#   url=$(pg_start_standby "$primary_dir" "$dir")
+# pg_basebackup -R -X stream writes standby.signal and primary_conninfo, so
+# the standby follows the primary by streaming replication at once. Stop it
+# with pg_stop "$dir"; promote it with pg_promote "$dir".
+pg_start_standby() {
+  local primary=$1 dir=$2
+  [ -n "$primary" ] && [ -n "$dir" ] || {
+    echo "pg_start_standby PRIMARY_DIR DIR" >&2; return 2; }
+  local pport
+  pport=$(cat "$primary/port") || return 1
+  mkdir -p "$dir" || return 1
+  chmod 700 "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+  _pg_as timeout 120 "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" \
+    -U postgres -D "$dir/data" -R -X stream --no-sync \
+    >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; return 1; }
+  local attempt port
+  for attempt in 1 2 3 4 5; do
+    port=$(_pg_free_port)
+    if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c hot_standby=on" \
+        start >>"$dir/pg_ctl.log" 2>&1; then
+      echo "$port" >"$dir/port"
+      echo "postgresql://postgres@127.0.0.1:$port/postgres"
+      return 0
+    fi
+  done
+  cat "$dir/server.log" >&2
+  return 1
+}
+
+# Promote a standby started by pg_start_standby; waits until it accepts
+# writes (bounded).
+pg_promote() {
+  local dir=$1
+  _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -w -t 60 promote \
+    >>"$dir/pg_ctl.log" 2>&1
+}
+
+# Kill a cluster's postmaster at once (SIGKILL, as a crash), keeping its
+# files; pg_stop still removes the directory later.
+pg_kill() {
+  local dir=$1 pid
+  pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null) || return 0
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  return 0
+}
