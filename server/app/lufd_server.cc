@@ -77,7 +77,11 @@ constexpr const char* kHealthServices[] = {"lufd.v1.LookupService",
 // Registries written before holdings existed get them once (see
 // server/core/holdings_backfill.h); blocks nested in another registrant's
 // are listed for an admin to review.
+// A read-only standby leaves it to the primary's lufd (its result arrives by
+// replication): writing here would only fail and stop the start.
 absl::Status BackfillHoldingsAtStart(Store* store) {
+  absl::StatusOr<bool> read_only = store->IsReadOnly();
+  if (read_only.ok() && *read_only) return absl::OkStatus();
   ASSIGN_OR_RETURN(HoldingsBackfill backfill, BackfillHoldings(store));
   if (!backfill.ran) return absl::OkStatus();
   spdlog::info("holdings backfill: {} holding(s) created at serial {}",

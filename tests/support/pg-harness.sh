@@ -4,7 +4,11 @@
 #   ...                      # use "$url" (postgresql://postgres@127.0.0.1:P/postgres)
 #   pg_stop "$dir"           # stop (fast) and delete the cluster
 # DIR must not exist yet or be empty; it is created. As root, the server runs
-# as the `postgres` user. Every wait is bounded.
+# as the `postgres` user. Every wait is bounded. Tests run without fsync and
+# with synchronous_commit=off; PG_EXTRA_OPTS (e.g. "-c fsync=on -c
+# synchronous_commit=on", later settings win) gives a benchmark the real
+# thing: with synchronous_commit=off a commit reaches a streaming standby
+# only at the next WAL writer flush (wal_writer_delay, 200 ms).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -38,7 +42,7 @@ pg_start() {
   for attempt in 1 2 3 4 5; do
     port=$(_pg_free_port)
     if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ${PG_EXTRA_OPTS:-}" \
         start >>"$dir/pg_ctl.log" 2>&1; then
       echo "$port" >"$dir/port"
       echo "postgresql://postgres@127.0.0.1:$port/postgres"
