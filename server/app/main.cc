@@ -150,7 +150,7 @@ void Reload(const Flags& flags, lufd::LufdServer* server,
   if (!next.ok()) {
     spdlog::error(
         "reload rejected, the running configuration stays: invalid {}: {}",
-        flags.config, next.status().message());
+        flags.config, std::string(next.status().message()));
     Notify("READY=1");
     return;
   }

@@ -2,12 +2,12 @@
 # SIGHUP reload on a real lufd (server/ops/reload.h):
 #   1. log.level info -> debug and guard.peer.lookups_per_second/burst
 #      10000/20000 -> 1/2 in the file, plus grpc.max_threads (restart-only):
-#      after SIGHUP the per-RPC debug lines appear, peer SSP3 (no Quota of
+#      after SIGHUP the per-RPC debug lines appear, peer SSP1 (no Quota of
 #      its own, so the class default) is refused RESOURCE_EXHAUSTED after its
 #      burst, and max_threads is logged "not applied, restart needed";
 #   2. a config that does not validate: rejected whole (logged), lufd keeps
-#      serving with the config in force (SSP3 still limited);
-#   3. the original file again: SSP3 is answered again, debug lines stop.
+#      serving with the config in force (SSP1 still limited);
+#   3. the original file again: SSP1 is answered again, debug lines stop.
 IT_NAME="reload"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
@@ -59,11 +59,11 @@ lookups() {
   done
 }
 
-lookups peer-ssp3 6
-((denied == 0)) || fail "ssp3 refused before the reload ($denied of 6)"
-grep -q "rpc /lufd.v1.LookupService/Lookup" "$T/lufd.log" &&
+lookups peer-ssp1 6
+((denied == 0)) || fail "ssp1 refused before the reload ($denied of 6)"
+grep -q "rpc Lookup caller=" "$T/lufd.log" &&
   fail "debug lines at level info"
-pass "before: ssp3 not limited, no debug lines"
+pass "before: ssp1 not limited, no debug lines"
 
 # 1. Live changes and one restart-only change.
 sed -e 's/level: "info"/level: "debug"/' \
@@ -81,10 +81,10 @@ for line in \
 done
 pass "reload logged field by field (applied / not applied)"
 
-lookups peer-ssp3 8
-it_log "after reload: ssp3 $ok answered, $denied refused"
+lookups peer-ssp1 8
+it_log "after reload: ssp1 $ok answered, $denied refused"
 ((denied >= 1)) || fail "the new guard.peer limit was not applied ($ok answered)"
-grep -q "rpc /lufd.v1.LookupService/Lookup" "$T/lufd.log" ||
+grep -q "rpc Lookup caller=" "$T/lufd.log" ||
   fail "no debug lines after log.level debug"
 pass "guard limit and log level applied live"
 
@@ -96,7 +96,7 @@ grep -q "reload rejected, the running configuration stays" "$T/lufd.log" ||
 grep -q "no_such_field" "$T/lufd.log" || fail "the error does not name the field"
 run_ctl admin health
 expect_ok "lufd serves after a rejected reload"
-lookups peer-ssp3 6
+lookups peer-ssp1 6
 ((denied >= 1)) || fail "the limit in force was lost with the rejected file"
 pass "bad config rejected whole, lufd keeps serving with the old one"
 
@@ -105,12 +105,12 @@ cp "$T/lufd.yaml.orig" "$CONF"
 reload_and_wait
 grep -qF 'reload: guard.peer.lookups_per_second: 1 -> 10000: applied' \
   "$T/lufd.log" || fail "limit not restored"
-sleep 1  # SSP3's bucket refills (at 10000/s now).
-lookups peer-ssp3 6
-((denied == 0)) || fail "ssp3 still refused after the limit was restored"
-before=$(grep -c "rpc /lufd.v1.LookupService/Lookup" "$T/lufd.log")
-lookups peer-ssp3 2
-after=$(grep -c "rpc /lufd.v1.LookupService/Lookup" "$T/lufd.log")
+sleep 1  # SSP1's bucket refills (at 10000/s now).
+lookups peer-ssp1 6
+((denied == 0)) || fail "ssp1 still refused after the limit was restored"
+before=$(grep -c "rpc Lookup caller=" "$T/lufd.log")
+lookups peer-ssp1 2
+after=$(grep -c "rpc Lookup caller=" "$T/lufd.log")
 ((after == before)) || fail "debug lines still written at level info"
 pass "original config restored live"
 

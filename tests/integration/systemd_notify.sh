@@ -28,7 +28,10 @@ with open(sys.argv[2], "a", buffering=1) as out:
         out.write(data.decode().replace("\n", "|") + "\n")
 PY
 _IT_PIDS+=("$!")
-for ((i = 0; i < 50 && ! -S $SOCK; i++)); do sleep 0.1; done
+for ((i = 0; i < 50; i++)); do
+  [[ -S $SOCK ]] && break
+  sleep 0.1
+done
 [[ -S $SOCK ]] || fail "receiver socket not created"
 : >"$MSGS"
 
