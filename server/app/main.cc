@@ -177,11 +177,13 @@ void Reload(const Flags& flags, lufd::LufdServer* server,
     }
   }
   // TLS files are not config fields: say what happens to them.
+  const bool dot =
+      server->dns() != nullptr && !running->dns().dot().listen().empty();
   spdlog::info(
-      "reload done: {} change(s) applied, {} need a restart; DoT "
-      "certificates re-checked now, gRPC certificates within "
-      "grpc.tls.reload_interval ({})",
-      applied, not_applied, running->grpc().tls().reload_interval());
+      "reload done: {} change(s) applied, {} need a restart; {}gRPC "
+      "certificate files re-read within grpc.tls.reload_interval ({})",
+      applied, not_applied, dot ? "DoT certificate files re-checked now, " : "",
+      running->grpc().tls().reload_interval());
   *running = std::move(merged);
   Notify("READY=1");
 }
