@@ -36,6 +36,7 @@ out="$(timeout 60 systemd-analyze verify "$T/broken.service" 2>&1 || true)"
 grep -q "NoSuchSetting" <<<"$out" || fail "verify did not flag an unknown key"
 grep -q "boolean" <<<"$out" || fail "verify did not flag a bad boolean"
 
+# shellcheck disable=SC2016  # $MAINPID is literal unit text.
 for line in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' \
   'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ProtectHome=yes' \
   'PrivateTmp=yes' 'StateDirectory=lufd' 'User=lufd' \

@@ -355,8 +355,7 @@ TEST_F(ResponderGuardTest, UpdateGuardLimitsAppliesToTheNextQuery) {
   // refills at the rate, not at once: no clock passes in this test.)
   responder_->UpdateGuardLimits(guard_config_);
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(AnonUdp(Enum("+12025556666"), V4(127, 0, 11, 1)).answers, 1)
-        << i;
+    EXPECT_EQ(AnonUdp(Enum("+12025556666"), V4(127, 0, 11, 1)).answers, 1) << i;
   }
 }
 
