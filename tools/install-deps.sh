@@ -45,6 +45,9 @@ PACKAGES=(
   libclang-rt-14-dev
   procps
   iproute2
+  python3
+  systemd
+  docker-compose
   jq
   knot
   knot-dnsutils

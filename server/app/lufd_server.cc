@@ -318,6 +318,14 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   return s;
 }
 
+void LufdServer::ApplyLiveConfig(const lufd::v1::ServerConfig& config) {
+  if (guard_ != nullptr) {
+    lookup_->UpdatePeerDefault(GuardLimits::FromConfig(config.guard().peer()));
+    if (dns_ != nullptr) dns_->responder()->UpdateGuardLimits(config.guard());
+  }
+  if (dns_ != nullptr) dns_->ReloadTlsNow();
+}
+
 void LufdServer::Shutdown(absl::Duration drain) {
   {
     absl::MutexLock lock(&shutdown_mu_);

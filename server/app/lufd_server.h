@@ -73,6 +73,17 @@ class LufdServer {
   // Null when no DNS front door is configured.
   dns::DnsFrontend* dns() { return dns_.get(); }
 
+  // Takes over what a config reload may change while serving
+  // (server/ops/reload.h): the guard's class defaults (guard.peer,
+  // guard.anonymous, guard.slip) for both front doors, and the DoT
+  // certificate files re-checked now. The gRPC certificate files are
+  // gRPC's file watcher's (every grpc.tls.reload_interval; gRPC 1.51 has no
+  // call to make it look now); logging is the caller's (UpdateLogging).
+  // `config` is validated with defaults applied: the running config with
+  // the live fields of the new one (MergeLiveFields). Not concurrently with
+  // Shutdown().
+  void ApplyLiveConfig(const lufd::v1::ServerConfig& config);
+
   void Shutdown(absl::Duration drain);
 
  private:

@@ -14,6 +14,16 @@
 // Both are written (atomically, via rename) once everything listens.
 //
 // Runs until SIGTERM/SIGINT, then drains (drain_timeout) and exits 0.
+// SIGHUP re-reads the config file (the same command-line overrides
+// applied): what can change while serving does, every other change is
+// logged at warning, field by field, as "not applied, restart needed"
+// (server/ops/reload.h); a file that does not load or validate is rejected
+// whole and the running config stays.
+// Under systemd (Type=notify, $NOTIFY_SOCKET) it reports READY=1 once
+// serving, RELOADING=1 ... READY=1 around a reload, STOPPING=1 when
+// draining, and WATCHDOG=1 when the unit sets WatchdogSec= (server/ops/
+// sd_notify.h).
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -29,6 +39,8 @@
 #include "server/ops/config.h"
 #include "server/ops/fd_limit.h"
 #include "server/ops/logging.h"
+#include "server/ops/reload.h"
+#include "server/ops/sd_notify.h"
 #include "server/ops/signals.h"
 #include "spdlog/spdlog.h"
 
@@ -109,12 +121,79 @@ bool WritePortFile(const std::string& path, int port) {
   return WriteFileAtomically(path, absl::StrCat(port, "\n"));
 }
 
+// The config file with the command-line overrides, as at start-up.
+absl::StatusOr<lufd::v1::ServerConfig> LoadWithOverrides(const Flags& flags) {
+  return lufd::LoadConfigFile(flags.config,
+                              [&flags](lufd::v1::ServerConfig* c) {
+                                if (!flags.listen.empty())
+                                  c->mutable_grpc()->set_listen(flags.listen);
+                                if (!flags.log_level.empty())
+                                  c->mutable_log()->set_level(flags.log_level);
+                              });
+}
+
+void Notify(absl::string_view state) {
+  if (absl::Status s = lufd::SdNotify(state); !s.ok()) {
+    spdlog::warn("systemd notification failed: {}", s.ToString());
+  }
+}
+
+// SIGHUP: re-reads the config and applies what can change live; `running`
+// becomes the config in force (the not-applied fields keep their values).
+void Reload(const Flags& flags, lufd::LufdServer* server,
+            lufd::v1::ServerConfig* running) {
+  if (absl::Status s = lufd::SdNotifyReloading(); !s.ok()) {
+    spdlog::warn("systemd notification failed: {}", s.ToString());
+  }
+  spdlog::info("SIGHUP: reloading {}", flags.config);
+  absl::StatusOr<lufd::v1::ServerConfig> next = LoadWithOverrides(flags);
+  if (!next.ok()) {
+    spdlog::error(
+        "reload rejected, the running configuration stays: invalid {}: {}",
+        flags.config, std::string(next.status().message()));
+    Notify("READY=1");
+    return;
+  }
+  const lufd::ConfigDiff diff = lufd::DiffConfigs(*running, *next);
+  lufd::v1::ServerConfig merged = lufd::MergeLiveFields(*running, *next, diff);
+  if (absl::Status s = lufd::UpdateLogging(merged.log()); !s.ok()) {
+    // Validation accepted the values, so this is not expected; keep the
+    // old logging section then, so the next diff names it again.
+    spdlog::error("reload: logging: {}", s.ToString());
+    *merged.mutable_log() = running->log();
+  }
+  server->ApplyLiveConfig(merged);
+  int applied = 0;
+  int not_applied = 0;
+  for (const lufd::ConfigChange& c : diff.changes) {
+    if (c.live) {
+      ++applied;
+      spdlog::info("reload: {}: {} -> {}: applied", c.field, c.old_value,
+                   c.new_value);
+    } else {
+      ++not_applied;
+      spdlog::warn("reload: {}: {} -> {}: not applied, restart needed", c.field,
+                   c.old_value, c.new_value);
+    }
+  }
+  // TLS files are not config fields: say what happens to them.
+  const bool dot =
+      server->dns() != nullptr && !running->dns().dot().listen().empty();
+  spdlog::info(
+      "reload done: {} change(s) applied, {} need a restart; {}gRPC "
+      "certificate files re-read within grpc.tls.reload_interval ({})",
+      applied, not_applied, dot ? "DoT certificate files re-checked now, " : "",
+      running->grpc().tls().reload_interval());
+  *running = std::move(merged);
+  Notify("READY=1");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   // Before any thread exists, so every thread inherits the blocked mask and
   // the signal is only ever taken by sigwait below.
-  lufd::BlockTerminationSignals();
+  lufd::BlockServerSignals();
   // Everything lufd creates (the SQLite registry and its -wal/-shm, DNSSEC
   // key files, port files, logs) is for lufd alone: group and others get no
   // access unless the operator grants it. 0077 rather than 0027: nothing lufd
@@ -155,12 +234,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  absl::StatusOr<lufd::v1::ServerConfig> config =
-      lufd::LoadConfigFile(flags.config, [&flags](lufd::v1::ServerConfig* c) {
-        if (!flags.listen.empty()) c->mutable_grpc()->set_listen(flags.listen);
-        if (!flags.log_level.empty())
-          c->mutable_log()->set_level(flags.log_level);
-      });
+  absl::StatusOr<lufd::v1::ServerConfig> config = LoadWithOverrides(flags);
   if (!config.ok()) {
     std::cerr << "lufd: invalid configuration:\n"
               << config.status().message() << "\n";
@@ -209,8 +283,29 @@ int main(int argc, char** argv) {
     }
   }
 
-  const int sig = lufd::WaitForTerminationSignal();
+  Notify(absl::StrCat("READY=1\nSTATUS=serving on ", (*server)->address()));
+  // The watchdog proves that this loop runs, which is where a reload or a
+  // drain would be handled.
+  const absl::Duration watchdog = lufd::WatchdogInterval();
+  lufd::v1::ServerConfig running = *config;
+  int sig = 0;
+  while (true) {
+    sig = lufd::WaitForServerSignal(
+        watchdog > absl::ZeroDuration() ? watchdog : absl::InfiniteDuration());
+    if (sig == 0) {
+      Notify("WATCHDOG=1");
+      continue;
+    }
+    if (sig == SIGHUP) {
+      Reload(flags, server->get(), &running);
+      continue;
+    }
+    break;
+  }
+  // drain_timeout is not live: the one start-up read, like every
+  // restart-only field.
   const absl::Duration drain = lufd::ConfigDuration(config->drain_timeout());
+  Notify("STOPPING=1");
   spdlog::info("signal {}: draining for up to {}", sig,
                absl::FormatDuration(drain));
   (*server)->Shutdown(drain);

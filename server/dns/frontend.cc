@@ -172,6 +172,10 @@ void DnsFrontend::Stop() {
   if (signer_ != nullptr) signer_->Stop();
 }
 
+void DnsFrontend::ReloadTlsNow() {
+  if (server_ != nullptr && started_ && !stopped_) server_->ReloadTlsNow();
+}
+
 std::vector<BoundAddress> DnsFrontend::bound() const {
   if (server_ == nullptr) return {};
   return server_->bound();

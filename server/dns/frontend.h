@@ -73,6 +73,10 @@ class DnsFrontend {
   // Stops listening, then the background work. Idempotent.
   void Stop();
 
+  // DoT certificate files re-checked now (DnsServer::ReloadTlsNow); no-op
+  // before Start or without DoT.
+  void ReloadTlsNow();
+
   // Actual listening addresses (after Start).
   std::vector<BoundAddress> bound() const;
   const DnsServerStats* server_stats() const;

@@ -592,22 +592,24 @@ void Responder::set_guard(lufd::Guard* guard,
                           DenialRecorder* denials) {
   guard_ = guard;
   denials_ = denials;
-  // Unique across responders, so a per-thread cache never mistakes a new
-  // responder at a freed one's address for it.
-  static std::atomic<uint64_t> generations{0};
-  guard_generation_ = generations.fetch_add(1) + 1;
-  peer_limits_ = GuardLimits::FromConfig(config.peer());
-  anonymous_limits_ = GuardLimits::FromConfig(config.anonymous());
+  // Each policy's generation is unique in the process, so a per-thread
+  // cache never mistakes a new responder at a freed one's address for it.
+  policy_ =
+      std::make_unique<GuardPolicyHolder>(GuardPolicy::FromConfig(config));
   v4_prefix_ = static_cast<int>(config.v4_prefix());
   v6_prefix_ = static_cast<int>(config.v6_prefix());
-  slip_ = config.has_slip() ? config.slip() : 2;
   blocks_ = guard_ == nullptr ? nullptr
                               : std::make_unique<SourceBlocks>(
                                     v4_prefix_, v6_prefix_, denials_);
 }
 
+void Responder::UpdateGuardLimits(const lufd::v1::GuardConfig& config) {
+  if (policy_ != nullptr) policy_->Set(GuardPolicy::FromConfig(config));
+}
+
 Responder::Step Responder::Admit(Answer& a) {
   if (guard_ == nullptr || a.viewer.is_admin()) return Step::kContinue;
+  const GuardPolicy& policy = *policy_->Current();
   // FindZone's clock read: answering takes microseconds, a second read per
   // query would cost more than it tells.
   const absl::Time now = a.clock;
@@ -616,7 +618,7 @@ Responder::Step Responder::Admit(Answer& a) {
     // last org and view: reading the Quota copies the org's object, and a
     // TSIG or DoT peer sends its queries in runs.
     struct LastOrg {
-      uint64_t generation = 0;  // Of set_guard: unique per responder.
+      uint64_t generation = 0;  // Of the GuardPolicy: unique per policy.
       const RegistryView* view = nullptr;
       uint64_t serial = 0;
       GuardKey key;  // Org(org_id).
@@ -628,15 +630,15 @@ Responder::Step Responder::Admit(Answer& a) {
       last.generation = 0;  // The limits are another org's.
     }
     a.key = &last.key;
-    if (last.generation != guard_generation_ || last.view != a.view.get() ||
+    if (last.generation != policy.generation || last.view != a.view.get() ||
         last.serial != a.view->serial()) {
-      last.limits = peer_limits_;
+      last.limits = policy.peer;
       if (std::optional<lufd::v1::RegistryObject> org =
               a.view->Get(lufd::v1::OBJECT_KIND_ORG, a.viewer.org_id);
           org.has_value()) {
-        last.limits = EffectiveLimits(org->org().quota(), peer_limits_);
+        last.limits = EffectiveLimits(org->org().quota(), policy.peer);
       }
-      last.generation = guard_generation_;
+      last.generation = policy.generation;
       last.view = a.view.get();
       last.serial = a.view->serial();
     }
@@ -650,7 +652,7 @@ Responder::Step Responder::Admit(Answer& a) {
     a.key = SourceKey(a.client, proven ? 32 : v4_prefix_,
                       proven ? 128 : v6_prefix_);
     if (a.key == nullptr) return Step::kContinue;
-    a.limits = anonymous_limits_;
+    a.limits = policy.anonymous;
   }
   // The apex (SOA, NS, DNSKEY: what every validating resolver fetches) is
   // public and discloses no number: it costs a token, never a budget.
@@ -705,8 +707,9 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
   if (a.transport == Transport::kUdp && a.viewer.anonymous()) {
     // Response-rate limiting with slip: a spoofed flood gets nothing
     // bigger than its queries back, a real resolver retries over TCP.
-    if (slip_ == 0 ||
-        slip_counter_.fetch_add(1, std::memory_order_relaxed) % slip_ != 0) {
+    const uint32_t slip = policy_->Current()->slip;
+    if (slip == 0 ||
+        slip_counter_.fetch_add(1, std::memory_order_relaxed) % slip != 0) {
       stats_.guard_dropped.fetch_add(1, std::memory_order_relaxed);
       return a.Done(0);
     }

@@ -81,6 +81,7 @@
 #include "server/dns/source_blocks.h"
 #include "server/dns/wire.h"
 #include "server/guard/guard.h"
+#include "server/guard/guard_policy.h"
 
 namespace lufd::dns {
 
@@ -126,6 +127,11 @@ class Responder final : public QueryProcessor {
   // applied (server/ops/config.h).
   void set_guard(lufd::Guard* guard, const lufd::v1::GuardConfig& config,
                  DenialRecorder* denials);
+  // New class defaults while serving (config reload: guard.peer,
+  // guard.anonymous, guard.slip); the next query uses them. The prefixes
+  // (v4_prefix, v6_prefix) stay as set_guard set them. Does nothing before
+  // set_guard().
+  void UpdateGuardLimits(const lufd::v1::GuardConfig& config);
 
   const ResponderStats& stats() const { return stats_; }
   // The zones as configured (lowercase wire apexes), in config order.
@@ -237,13 +243,12 @@ class Responder final : public QueryProcessor {
   // set_guard.
   lufd::Guard* guard_ = nullptr;
   DenialRecorder* denials_ = nullptr;
-  GuardLimits peer_limits_;
-  GuardLimits anonymous_limits_;
+  // guard.peer, guard.anonymous, guard.slip; replaced by
+  // UpdateGuardLimits. Its generation keys the per-thread caches.
+  std::unique_ptr<GuardPolicyHolder> policy_;
   int v4_prefix_ = 24;
   int v6_prefix_ = 56;
-  uint32_t slip_ = 2;
   std::atomic<uint64_t> slip_counter_{0};
-  uint64_t guard_generation_ = 0;  // Bumped by set_guard (per-thread caches).
   // Anonymous UDP prefixes the guard blocked, dropped before Classify.
   std::unique_ptr<SourceBlocks> blocks_;
   bool covering_ = true;  // dns.dnssec.denial: "covering" (else compact).

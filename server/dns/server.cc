@@ -278,6 +278,12 @@ absl::StatusOr<std::unique_ptr<DnsServer>> DnsServer::Start(
 
 DnsServer::~DnsServer() { Stop(); }
 
+void DnsServer::ReloadTlsNow() {
+  if (tcp_loop_ == nullptr || options_.dot_listen.empty()) return;
+  tls_reload_requested_.store(true, std::memory_order_relaxed);
+  tcp_loop_->Wake();
+}
+
 void DnsServer::Stop() {
   if (stopped_) return;
   stopped_ = true;

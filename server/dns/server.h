@@ -137,6 +137,12 @@ class DnsServer {
 
   void Stop();
 
+  // Makes the TCP loop re-check the DoT certificate files now rather than
+  // at its next dot.tls.reload_interval tick (SIGHUP); they are reloaded
+  // when they changed on disk and parse, else the old ones stay. No-op
+  // without DoT. Any thread.
+  void ReloadTlsNow();
+
   const std::vector<BoundAddress>& bound() const { return bound_; }
   const DnsServerStats& stats() const { return stats_; }
 
@@ -167,6 +173,7 @@ class DnsServer {
   std::vector<std::thread> threads_;
   std::vector<BoundAddress> bound_;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> tls_reload_requested_{false};  // ReloadTlsNow().
   bool stopped_ = false;
   DnsServerStats stats_;
 };

@@ -230,7 +230,9 @@ void DnsServer::TcpLoop::Run() {
       last_scan = now;
       CloseExpired(now);
     }
-    if (ctx_ != nullptr && now - last_reload >= reload_every) {
+    const bool requested = server_->tls_reload_requested_.exchange(
+        false, std::memory_order_relaxed);
+    if (ctx_ != nullptr && (requested || now - last_reload >= reload_every)) {
       last_reload = now;
       MaybeReloadTls();
     }

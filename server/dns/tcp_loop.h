@@ -49,7 +49,8 @@ class DnsServer::TcpLoop {
   absl::Status InitTls();
   // Takes ownership of a bound TCP socket; `tls`: a DoT listener.
   absl::Status AddListener(int fd, bool tls);
-  // Makes Run() notice DnsServer::stopping_ now (from Stop()).
+  // Makes Run() notice DnsServer::stopping_ (from Stop()) or
+  // tls_reload_requested_ (ReloadTlsNow()) now.
   void Wake();
   // The loop; returns once the server is stopping.
   void Run();

@@ -42,11 +42,12 @@ absl::Status LookupServiceImpl::GuardedAnswer(
   if (guard_ == nullptr || identity.is_admin() || identity.anonymous()) {
     return Answer(identity, request, query, *view, response);
   }
-  GuardLimits limits = peer_default_;
+  const GuardLimits& peer_default = peer_default_->Current()->peer;
+  GuardLimits limits = peer_default;
   if (std::optional<lufd::v1::RegistryObject> org =
           view->Get(lufd::v1::OBJECT_KIND_ORG, identity.org_id);
       org.has_value()) {
-    limits = EffectiveLimits(org->org().quota(), peer_default_);
+    limits = EffectiveLimits(org->org().quota(), peer_default);
   }
   const GuardKey key = GuardKey::Org(identity.org_id);
   // A malformed query is charged like a miss (item "": never disclosed).

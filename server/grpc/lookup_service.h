@@ -20,6 +20,7 @@
 #ifndef LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 #define LUFD_SERVER_GRPC_LOOKUP_SERVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "lufd/v1/lookup.grpc.pb.h"
@@ -27,6 +28,7 @@
 #include "server/core/view.h"
 #include "server/grpc/call.h"
 #include "server/guard/guard.h"
+#include "server/guard/guard_policy.h"
 
 namespace lufd {
 
@@ -41,7 +43,17 @@ class LookupServiceImpl final
   // whose Quota leaves a field 0. Call before serving.
   void set_guard(Guard* guard, GuardLimits peer_default) {
     guard_ = guard;
-    peer_default_ = peer_default;
+    GuardPolicy policy;
+    policy.peer = peer_default;
+    peer_default_ = std::make_unique<GuardPolicyHolder>(std::move(policy));
+  }
+  // A new `peer_default` while serving (config reload); the next call
+  // uses it. Does nothing before set_guard().
+  void UpdatePeerDefault(GuardLimits peer_default) {
+    if (peer_default_ == nullptr) return;
+    GuardPolicy policy;
+    policy.peer = peer_default;
+    peer_default_->Set(std::move(policy));
   }
 
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext* context,
@@ -69,7 +81,8 @@ class LookupServiceImpl final
   RpcRunner* const runner_;
   const std::string apex_;
   Guard* guard_ = nullptr;
-  GuardLimits peer_default_;
+  // Only its `peer` is used. Set by set_guard, before serving.
+  std::unique_ptr<GuardPolicyHolder> peer_default_;
 };
 
 }  // namespace lufd

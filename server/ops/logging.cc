@@ -64,40 +64,68 @@ void GrpcLogToSpdlog(gpr_log_func_args* args) {
   spdlog::log(level, "grpc {}:{}: {}", args->file, args->line, args->message);
 }
 
-}  // namespace
-
-absl::Status InitLogging(const lufd::v1::LogConfig& config) {
-  spdlog::level::level_enum level = spdlog::level::info;
+// The level and formatter `config` asks for.
+absl::Status ParseLogConfig(const lufd::v1::LogConfig& config,
+                            spdlog::level::level_enum* level,
+                            std::unique_ptr<spdlog::formatter>* formatter) {
+  *level = spdlog::level::info;
   if (config.level() == "debug") {
-    level = spdlog::level::debug;
+    *level = spdlog::level::debug;
   } else if (config.level() == "warn") {
-    level = spdlog::level::warn;
+    *level = spdlog::level::warn;
   } else if (config.level() == "error") {
-    level = spdlog::level::err;
+    *level = spdlog::level::err;
   } else if (!config.level().empty() && config.level() != "info") {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown log level \"", config.level(), "\""));
   }
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("lufd", sink);
   if (config.format() == "json") {
-    auto formatter = std::make_unique<spdlog::pattern_formatter>(
+    auto json = std::make_unique<spdlog::pattern_formatter>(
         spdlog::pattern_time_type::utc);
-    formatter->add_flag<JsonEscapedMessage>('*').set_pattern(
+    json->add_flag<JsonEscapedMessage>('*').set_pattern(
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","msg":"%*"})");
-    logger->set_formatter(std::move(formatter));
+    *formatter = std::move(json);
   } else if (config.format().empty() || config.format() == "text") {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %L %v",
-                        spdlog::pattern_time_type::utc);
+    *formatter = std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%fZ %L %v", spdlog::pattern_time_type::utc);
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown log format \"", config.format(), "\""));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status InitLogging(const lufd::v1::LogConfig& config) {
+  spdlog::level::level_enum level;
+  std::unique_ptr<spdlog::formatter> formatter;
+  if (absl::Status s = ParseLogConfig(config, &level, &formatter); !s.ok()) {
+    return s;
+  }
+  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto logger = std::make_shared<spdlog::logger>("lufd", sink);
+  logger->set_formatter(std::move(formatter));
   logger->set_level(level);
   // Warnings and errors must not sit in a buffer when the process dies.
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(std::move(logger));
   gpr_set_log_function(GrpcLogToSpdlog);
+  return absl::OkStatus();
+}
+
+absl::Status UpdateLogging(const lufd::v1::LogConfig& config) {
+  spdlog::level::level_enum level;
+  std::unique_ptr<spdlog::formatter> formatter;
+  if (absl::Status s = ParseLogConfig(config, &level, &formatter); !s.ok()) {
+    return s;
+  }
+  // In place: other threads log through spdlog::default_logger_raw(), so
+  // the logger object must stay. The level is atomic; set_formatter swaps
+  // each sink's formatter under that sink's mutex (an _mt sink).
+  spdlog::logger* logger = spdlog::default_logger_raw();
+  logger->set_formatter(std::move(formatter));
+  logger->set_level(level);
   return absl::OkStatus();
 }
 

@@ -18,6 +18,11 @@ namespace lufd {
 // level: debug|info|warn|error; format: text|json (validated by config).
 absl::Status InitLogging(const lufd::v1::LogConfig& config);
 
+// A new level and format for the running logger (config reload), changed in
+// place: safe while other threads log. The logger must come from
+// InitLogging().
+absl::Status UpdateLogging(const lufd::v1::LogConfig& config);
+
 }  // namespace lufd
 
 #endif  // LUFD_SERVER_OPS_LOGGING_H_

@@ -321,6 +321,44 @@ TEST_F(ResponderGuardTest, SlipZeroDropsAndSlipOneAlwaysTruncates) {
   }
 }
 
+// A config reload (UpdateGuardLimits) changes the class defaults from the
+// next query on, for anonymous clients and for a peer whose limits the
+// per-thread cache already holds, without a new guard.
+TEST_F(ResponderGuardTest, UpdateGuardLimitsAppliesToTheNextQuery) {
+  Enable();  // The defaults: 10000/s, burst 20000, slip 2.
+  const std::vector<uint8_t> q = Query(Enum("+12025556666"));
+  const ClientAddress a = V4(127, 0, 9, 1);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(Ask(q, kPeerId, Transport::kTcp, a).answers, 1) << i;
+    ASSERT_EQ(AnonUdp(Enum("+12025556666"), a).answers, 1) << i;
+  }
+  lufd::v1::GuardConfig tight = guard_config_;
+  tight.mutable_peer()->set_lookups_per_second(1);
+  tight.mutable_peer()->set_burst(1);
+  tight.mutable_anonymous()->set_lookups_per_second(1);
+  tight.mutable_anonymous()->set_burst(1);
+  tight.set_slip(0);
+  responder_->UpdateGuardLimits(tight);
+  // The peer's bucket is cut to the new burst (1): one more answer, then
+  // REFUSED.
+  EXPECT_EQ(Ask(q, kPeerId, Transport::kTcp, a).answers, 1);
+  Reply refused = Ask(q, kPeerId, Transport::kTcp, a);
+  ASSERT_TRUE(refused.sent);
+  EXPECT_EQ(refused.rcode, kRcodeRefused);
+  // Anonymous UDP: the same, and slip 0 drops instead of truncating.
+  EXPECT_EQ(AnonUdp(Enum("+12025556666"), a).answers, 1);
+  EXPECT_FALSE(AnonUdp(Enum("+12025556666"), a).sent);
+  // Another /24 starts with the burst in force: 1 while tight...
+  EXPECT_EQ(AnonUdp(Enum("+12025556666"), V4(127, 0, 10, 1)).answers, 1);
+  EXPECT_FALSE(AnonUdp(Enum("+12025556666"), V4(127, 0, 10, 1)).sent);
+  // ...20000 again once the generous limits are back. (A drained bucket
+  // refills at the rate, not at once: no clock passes in this test.)
+  responder_->UpdateGuardLimits(guard_config_);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(AnonUdp(Enum("+12025556666"), V4(127, 0, 11, 1)).answers, 1) << i;
+  }
+}
+
 TEST_F(ResponderGuardTest, AnonymousTcpIsChargedPerAddressAndRefusedWithEde) {
   guard_config_.mutable_anonymous()->set_lookups_per_second(1);
   guard_config_.mutable_anonymous()->set_burst(2);
