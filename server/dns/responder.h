@@ -81,6 +81,7 @@
 #include "server/dns/source_blocks.h"
 #include "server/dns/wire.h"
 #include "server/guard/guard.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd::dns {
 
@@ -126,6 +127,11 @@ class Responder final : public QueryProcessor {
   // applied (server/ops/config.h).
   void set_guard(lufd::Guard* guard, const lufd::v1::GuardConfig& config,
                  DenialRecorder* denials);
+
+  // Where lookups (names below a zone's apex: hit = answered with SED) and
+  // the guard stage's refusals are counted for the metrics (may be null;
+  // must outlive the responder). Call before serving.
+  void set_counters(RequestCounters* counters) { counters_ = counters; }
 
   const ResponderStats& stats() const { return stats_; }
   // The zones as configured (lowercase wire apexes), in config order.
@@ -237,6 +243,7 @@ class Responder final : public QueryProcessor {
   // set_guard.
   lufd::Guard* guard_ = nullptr;
   DenialRecorder* denials_ = nullptr;
+  RequestCounters* counters_ = nullptr;
   GuardLimits peer_limits_;
   GuardLimits anonymous_limits_;
   int v4_prefix_ = 24;
