@@ -1,5 +1,6 @@
 #include "server/app/metrics.h"
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <iterator>
@@ -34,6 +35,9 @@ class Family {
   void Add(double value, Labels labels = {}) {
     MetricFamily& f = (*out_)[index_];
     ClientMetric& m = f.metric.emplace_back();
+    // Sorted by name: the exposition lists them in this order, and a fixed
+    // order keeps the series text stable for greps and tests.
+    std::sort(labels.begin(), labels.end());
     m.label = std::move(labels);
     if (f.type == MetricType::Counter) {
       m.counter.value = value;
