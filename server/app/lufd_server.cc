@@ -346,9 +346,9 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
     sources.dns = s->dns_.get();
     sources.guard = s->guard_.get();
     sources.readiness = s->readiness_.get();
-    ASSIGN_OR_RETURN(s->metrics_,
-                     MetricsEndpoint::Start(config.metrics().listen(),
-                                            std::move(sources)));
+    ASSIGN_OR_RETURN(
+        s->metrics_,
+        MetricsEndpoint::Start(config.metrics().listen(), std::move(sources)));
     spdlog::info("metrics: serving http://{}/metrics (port {})",
                  config.metrics().listen(), s->metrics_->port());
   }

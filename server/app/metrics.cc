@@ -70,8 +70,8 @@ double Load(const std::atomic<uint64_t>& v) {
 // RFC 1035 / 2136 / 2845 names of the 4-bit RCODEs.
 const char* RcodeName(size_t rcode) {
   static const char* const kNames[] = {
-      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",   "REFUSED",
-      "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH",  "NOTZONE"};
+      "NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+      "YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE"};
   return rcode < std::size(kNames) ? kNames[rcode] : nullptr;
 }
 
@@ -94,8 +94,9 @@ void CollectRequests(const RequestCounters& counters,
   for (size_t d = 0; d < kDoorCount; ++d) {
     for (size_t c = 0; c < kIdentityClassCount; ++c) {
       const auto& counts = s.by_class[d][c];
-      Labels labels = {{"class", IdentityClassName(static_cast<IdentityClass>(c))},
-                       {"door", DoorName(static_cast<Door>(d))}};
+      Labels labels = {
+          {"class", IdentityClassName(static_cast<IdentityClass>(c))},
+          {"door", DoorName(static_cast<Door>(d))}};
       lookups.Add(D(counts.lookups), labels);
       misses.Add(D(counts.misses), labels);
       for (size_t i = 0; i < RequestCounters::kCodeSlots; ++i) {
@@ -140,8 +141,7 @@ void CollectRequests(const RequestCounters& counters,
 void CollectDns(dns::DnsFrontend& dns, std::vector<MetricFamily>* out) {
   if (const dns::DnsServerStats* st = dns.server_stats()) {
     Family queries(out, "lufd_dns_queries_total",
-                   "DNS messages received, by transport.",
-                   MetricType::Counter);
+                   "DNS messages received, by transport.", MetricType::Counter);
     queries.Add(Load(st->udp_queries), {{"transport", "udp"}});
     queries.Add(Load(st->tcp_queries), {{"transport", "tcp"}});
     queries.Add(Load(st->tls_queries), {{"transport", "tls"}});
@@ -154,9 +154,9 @@ void CollectDns(dns::DnsFrontend& dns, std::vector<MetricFamily>* out) {
       // The common RCODEs always (a rate needs the series from the start),
       // the rare ones once seen.
       if (name == nullptr && n == 0) continue;
-      responses.Add(D(n), {{"rcode", name != nullptr
-                                         ? std::string(name)
-                                         : absl::StrCat("RCODE", r)}});
+      responses.Add(D(n),
+                    {{"rcode", name != nullptr ? std::string(name)
+                                               : absl::StrCat("RCODE", r)}});
     }
     Family unanswered(out, "lufd_dns_unanswered_total",
                       "DNS queries given no response (unparseable, rate "

@@ -21,17 +21,17 @@ Readiness EvaluateReadiness(const FollowerState& state, absl::Time now,
           : absl::StrCat("last caught up ", absl::FormatDuration(r.lag),
                          " ago");
   if (state.failing_since != absl::InfinitePast()) {
-    r.reason = absl::StrCat(
-        "store unreachable for ",
-        absl::FormatDuration(std::max(absl::ZeroDuration(),
-                                      now - state.failing_since)),
-        " (", state.health.ToString(), "); view at serial ",
-        state.view_serial, ", ", behind);
+    r.reason =
+        absl::StrCat("store unreachable for ",
+                     absl::FormatDuration(std::max(absl::ZeroDuration(),
+                                                   now - state.failing_since)),
+                     " (", state.health.ToString(), "); view at serial ",
+                     state.view_serial, ", ", behind);
   } else {
-    r.reason = absl::StrCat("view at serial ", state.view_serial,
-                            ", store at serial ", state.store_serial, ", ",
-                            behind, " (store.max_view_lag ",
-                            absl::FormatDuration(max_view_lag), ")");
+    r.reason =
+        absl::StrCat("view at serial ", state.view_serial, ", store at serial ",
+                     state.store_serial, ", ", behind, " (store.max_view_lag ",
+                     absl::FormatDuration(max_view_lag), ")");
   }
   return r;
 }

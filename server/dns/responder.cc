@@ -691,8 +691,7 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
                                   const absl::Status& why) {
   if (counters_ != nullptr) {
     counters_->Denial(
-        Door::kDns,
-        ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
+        Door::kDns, ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
         a.viewer.org_id, why.code());
   }
   if (denials_ != nullptr) {
@@ -751,8 +750,7 @@ size_t Responder::Settle(Answer& a, size_t size) {
   // (Refuse), not as a lookup.
   if (counters_ != nullptr && a.to_apex != 0 && !a.signing_denied) {
     counters_->Lookup(
-        Door::kDns,
-        ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
+        Door::kDns, ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
         a.viewer.org_id, answered);
   }
   if (!a.guarded) return size;

@@ -42,9 +42,10 @@ absl::Status LookupServiceImpl::GuardedAnswer(
   if (counters_ != nullptr &&
       (status.ok() || status.code() == absl::StatusCode::kNotFound)) {
     const Identity& identity = call.identity;
-    counters_->Lookup(Door::kGrpc,
-                      ClassifyIdentity(identity.anonymous(), identity.is_admin()),
-                      identity.org_id, status.ok());
+    counters_->Lookup(
+        Door::kGrpc,
+        ClassifyIdentity(identity.anonymous(), identity.is_admin()),
+        identity.org_id, status.ok());
   }
   return status;
 }

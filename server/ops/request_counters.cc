@@ -12,9 +12,7 @@ std::atomic<uint64_t> next_id{1};
 
 }  // namespace
 
-const char* DoorName(Door door) {
-  return door == Door::kGrpc ? "grpc" : "dns";
-}
+const char* DoorName(Door door) { return door == Door::kGrpc ? "grpc" : "dns"; }
 
 const char* IdentityClassName(IdentityClass c) {
   switch (c) {
@@ -87,8 +85,8 @@ RequestCounters::OrgSlot* RequestCounters::SlotFor(absl::string_view org) {
   return slot;
 }
 
-void RequestCounters::Lookup(Door door, IdentityClass c,
-                             absl::string_view org, bool hit) {
+void RequestCounters::Lookup(Door door, IdentityClass c, absl::string_view org,
+                             bool hit) {
   const size_t d = static_cast<size_t>(door);
   ClassSlot& slot = classes_[d][static_cast<size_t>(c)];
   slot.lookups.fetch_add(1, kRelaxed);
@@ -99,8 +97,8 @@ void RequestCounters::Lookup(Door door, IdentityClass c,
   if (!hit) o->misses[d].fetch_add(1, kRelaxed);
 }
 
-void RequestCounters::Denial(Door door, IdentityClass c,
-                             absl::string_view org, absl::StatusCode code) {
+void RequestCounters::Denial(Door door, IdentityClass c, absl::string_view org,
+                             absl::StatusCode code) {
   const size_t d = static_cast<size_t>(door);
   classes_[d][static_cast<size_t>(c)].denials[CodeSlot(code)].fetch_add(
       1, kRelaxed);
@@ -144,10 +142,12 @@ RequestCounters::Snapshot RequestCounters::Read() const {
   {
     absl::ReaderMutexLock lock(&mu_);
     out.orgs.reserve(orgs_.size() + 1);
-    for (const auto& [name, slot] : orgs_) out.orgs.push_back(copy(name, *slot));
+    for (const auto& [name, slot] : orgs_)
+      out.orgs.push_back(copy(name, *slot));
   }
-  std::sort(out.orgs.begin(), out.orgs.end(),
-            [](const OrgCounts& a, const OrgCounts& b) { return a.org < b.org; });
+  std::sort(
+      out.orgs.begin(), out.orgs.end(),
+      [](const OrgCounts& a, const OrgCounts& b) { return a.org < b.org; });
   if (other_used_.load(kRelaxed)) out.orgs.push_back(copy(kOtherOrg, other_));
   return out;
 }

@@ -42,8 +42,7 @@ TEST(EvaluateReadinessTest, UnreachableStoreIsNamed) {
   EXPECT_FALSE(r.ready);
   EXPECT_NE(r.reason.find("store unreachable for 8s"), std::string::npos)
       << r.reason;
-  EXPECT_NE(r.reason.find("connection refused"), std::string::npos)
-      << r.reason;
+  EXPECT_NE(r.reason.find("connection refused"), std::string::npos) << r.reason;
 }
 
 TEST(EvaluateReadinessTest, NeverCaughtUpIsNotReady) {
@@ -54,8 +53,8 @@ TEST(EvaluateReadinessTest, NeverCaughtUpIsNotReady) {
 }
 
 TEST(EvaluateReadinessTest, ClockBehindCaughtUpCountsAsNoLag) {
-  const Readiness r = EvaluateReadiness(CaughtUp(kT0, 1),
-                                        kT0 - absl::Seconds(1), kMaxLag);
+  const Readiness r =
+      EvaluateReadiness(CaughtUp(kT0, 1), kT0 - absl::Seconds(1), kMaxLag);
   EXPECT_TRUE(r.ready);
   EXPECT_EQ(r.lag, absl::ZeroDuration());
 }

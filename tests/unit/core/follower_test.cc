@@ -215,8 +215,7 @@ TEST_F(FollowerTest, StateTracksCatchUpAndFailures) {
   EXPECT_GT(follower->poll_latency().Read().count, 0u);
 
   store_->fail = true;
-  ASSERT_TRUE(
-      Eventually([&] { return follower->state().poll_errors >= 2; }));
+  ASSERT_TRUE(Eventually([&] { return follower->state().poll_errors >= 2; }));
   const FollowerState failing = follower->state();
   EXPECT_NE(failing.failing_since, absl::InfinitePast());
   EXPECT_FALSE(failing.health.ok());
