@@ -201,4 +201,17 @@ done
 (($(metric "$T/m2.txt" lufd_view_serial) > serial)) || fail "lufd_view_serial did not move after a commit"
 pass "lufd_view_serial follows commits"
 
+# A second lufd whose metrics port is taken refuses to start, naming it
+# (no DNS section: its port is taken too; the SQLite file is shared).
+LUFD_CONFIG_TAIL="$(printf 'metrics:\n  listen: "127.0.0.1:%s"\n' "$MPORT")" \
+  write_config "$T/second.yaml" "sqlite:$T/registry.db" 0
+set +e
+out="$(timeout 30 "$LUFD_BIN" --config "$T/second.yaml" 2>&1)"
+rc=$?
+set -e
+((rc != 0 && rc != 124)) || { echo "$out" >&2; fail "a lufd on a taken metrics port did not fail at start (exit $rc)"; }
+grep -q "metrics.listen: cannot listen on 127.0.0.1:$MPORT" <<<"$out" ||
+  { echo "$out" >&2; fail "the start-up error does not name metrics.listen"; }
+pass "a taken metrics port fails the start, naming metrics.listen"
+
 it_done
