@@ -584,6 +584,11 @@ bool Responder::DroppedAsBlocked(const ClientAddress& client) {
     return false;
   }
   stats_.guard_blocked_dropped.fetch_add(1, std::memory_order_relaxed);
+  // A refusal like the guard stage's (the source is blocked), made early.
+  if (counters_ != nullptr) {
+    counters_->Denial(Door::kDns, IdentityClass::kAnonymous, "",
+                      absl::StatusCode::kResourceExhausted);
+  }
   return true;
 }
 
