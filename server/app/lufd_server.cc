@@ -334,8 +334,11 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       });
   // The first view was just loaded: this sets SERVING at once.
   s->readiness_->Check();
-  s->readiness_->Start(std::clamp(max_view_lag / 10, absl::Milliseconds(50),
-                                  absl::Milliseconds(500)));
+  // Checking is a lock and a comparison: often enough that a recovered
+  // instance (or one whose first view took longer than the bound to load)
+  // turns SERVING within ~100 ms of catching up.
+  s->readiness_->Start(std::clamp(max_view_lag / 10, absl::Milliseconds(20),
+                                  absl::Milliseconds(100)));
 
   if (!config.metrics().listen().empty()) {
     MetricsSources sources;
