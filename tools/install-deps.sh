@@ -39,6 +39,7 @@ PACKAGES=(
   libcli11-dev
   libyaml-cpp-dev
   libspdlog-dev
+  prometheus-cpp-dev
   postgresql-15
   dnsutils
   clang

@@ -27,7 +27,8 @@
 namespace lufd::bench {
 namespace {
 
-Served& Shared(bool holdings = false, bool guarded = false) {
+Served& Shared(bool holdings = false, bool guarded = false,
+               bool counted = false) {
   static Served* served = new Served(false);
   static Served* with_holdings = new Served(true);
   static Served* with_guard = [] {
@@ -35,6 +36,12 @@ Served& Shared(bool holdings = false, bool guarded = false) {
     s->EnableGuard();
     return s;
   }();
+  static Served* with_counters = [] {
+    auto* s = new Served(false);
+    s->EnableCounters();
+    return s;
+  }();
+  if (counted) return *with_counters;
   if (guarded) return *with_guard;
   return holdings ? *with_holdings : *served;
 }
@@ -76,6 +83,38 @@ void BM_RespondGuarded(benchmark::State& state) {
   state.counters["bytes_per_answer"] =
       static_cast<double>(bytes) / static_cast<double>(state.iterations());
 }
+// BM_Respond's first four cases with the metrics' request counters on
+// (server/ops/request_counters.h): their cost per query, for an anonymous
+// asker (class counts) and a peer org (class + per-org counts; the org's
+// view is the anonymous one here: no SED is offered to it).
+void BM_RespondCounted(benchmark::State& state) {
+  Served& s = Shared(false, false, /*counted=*/true);
+  const std::vector<uint8_t> packet =
+      QueryPacket(state.range(0) == 0 ? kHit : kMiss, state.range(1) != 0);
+  std::vector<uint8_t> out(65535);
+  Identity viewer;
+  if (state.range(2) != 0) {
+    viewer.org_id = "iana-en:111";
+    viewer.credential_id = "cred-peer";
+    viewer.role = lufd::v1::ROLE_PEER;
+  }
+  size_t bytes = 0;
+  for (auto _ : state) {
+    bytes += s.Answer(packet, &out, {}, viewer);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["bytes_per_answer"] =
+      static_cast<double>(bytes) / static_cast<double>(state.iterations());
+}
+BENCHMARK(BM_RespondCounted)
+    ->ArgNames({"miss", "do", "peer"})
+    ->Args({0, 1, 0})
+    ->Args({0, 0, 0})
+    ->Args({1, 1, 0})
+    ->Args({1, 0, 0})
+    ->Args({0, 0, 1})
+    ->Args({1, 0, 1});
+
 BENCHMARK(BM_RespondGuarded)
     ->ArgNames({"miss", "do"})
     ->Args({0, 1})

@@ -23,6 +23,7 @@
 #include "server/dns/signer.h"
 #include "server/guard/guard.h"
 #include "server/ops/config.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd::bench {
 
@@ -122,11 +123,12 @@ struct Served {
 
   // Parse + respond; the answer's size.
   size_t Answer(const std::vector<uint8_t>& packet, std::vector<uint8_t>* out,
-                const dns::ClientAddress& client = {}) {
+                const dns::ClientAddress& client = {},
+                const Identity& viewer = Identity{}) {
     dns::ParsedQuery pq;
     dns::ParseResult pr = dns::ParseQuery(absl::MakeConstSpan(packet), &pq);
     return responder->Respond(
-        pq, pr, Identity{}, dns::Transport::kUdp, client, out->data(),
+        pq, pr, viewer, dns::Transport::kUdp, client, out->data(),
         dns::ResponseLimit(pq, dns::Transport::kUdp, out->size()));
   }
 
@@ -143,6 +145,14 @@ struct Served {
     responder->set_guard(guard.get(), config, nullptr);
   }
   std::unique_ptr<Guard> guard;
+
+  // The metrics' request counters on (lookups and misses per class and
+  // org), as LufdServer sets them: their cost per query.
+  void EnableCounters() {
+    counters = std::make_unique<RequestCounters>();
+    responder->set_counters(counters.get());
+  }
+  std::unique_ptr<RequestCounters> counters;
 };
 
 }  // namespace lufd::bench

@@ -1,5 +1,6 @@
 #include "server/app/lufd_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -124,6 +125,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
         if (server->follower_ != nullptr) server->follower_->Nudge();
       });
 
+  s->counters_ = std::make_unique<RequestCounters>();
   // Refused calls, bounded in memory and in the denials table; kept in
   // memory only when the store is a read-only standby.
   DenialRecorder::Options denial_options;
@@ -141,6 +143,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   if (config.guard().enabled()) {
     s->guard_ =
         std::make_unique<Guard>(GuardOptions::FromConfig(config.guard()));
+    s->guard_->set_counters(s->counters_.get());
     // Several instances on one PostgreSQL share one budget per identity
     // (leases, server/guard/ledger_sync.h); SQLite and memory stores serve
     // one instance, whose local counts are exact.
@@ -176,6 +179,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       s->dns_->responder()->set_guard(s->guard_.get(), config.guard(),
                                       s->denials_.get());
     }
+    s->dns_->responder()->set_counters(s->counters_.get());
     s->dns_->StartLoadingSignatures();
   }
 
@@ -198,8 +202,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       s->auth_.get(), ConfigDuration(grpc_config.max_deadline()),
       grpc_config.max_message_bytes(), grpc_config.max_calls_per_identity());
   s->runner_->set_denial_recorder(s->denials_.get());
+  s->runner_->set_request_counters(s->counters_.get());
   s->lookup_ =
       std::make_unique<LookupServiceImpl>(s->views_.get(), s->runner_.get());
+  s->lookup_->set_counters(s->counters_.get());
   if (s->guard_ != nullptr) {
     s->lookup_->set_guard(s->guard_.get(),
                           GuardLimits::FromConfig(config.guard().peer()));
@@ -307,14 +313,52 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   s->address_ = host.find(':') != std::string::npos
                     ? absl::StrCat("[", host, "]:", s->port_)
                     : absl::StrCat(host, ":", s->port_);
-  // The first view is loaded and both services are registered: serving,
-  // as a whole and per service (Shutdown flips them all).
+  // Both services are registered: serving, as a whole and per service,
+  // while the view keeps up with the store (readiness.h); Shutdown flips
+  // them all for good.
   grpc::HealthCheckServiceInterface* health =
       s->server_->GetHealthCheckService();
-  for (const char* service : kHealthServices) {
-    health->SetServingStatus(service, true);
+  const absl::Duration max_view_lag =
+      ConfigDuration(config.store().max_view_lag());
+  ChangeFollower* follower = s->follower_.get();
+  s->readiness_ = std::make_unique<ReadinessMonitor>(
+      max_view_lag, [follower] { return follower->state(); },
+      [] { return absl::Now(); },
+      [health, first = true](const Readiness& r) mutable {
+        for (const char* service : kHealthServices) {
+          health->SetServingStatus(service, r.ready);
+        }
+        health->SetServingStatus(r.ready);
+        if (!r.ready) {
+          spdlog::warn("health: NOT_SERVING: {}", r.reason);
+        } else if (!first) {
+          spdlog::info("health: SERVING again (view caught up)");
+        }
+        first = false;
+      });
+  // The first view was just loaded: this sets SERVING at once.
+  s->readiness_->Check();
+  // Checking is a lock and a comparison: often enough that a recovered
+  // instance (or one whose first view took longer than the bound to load)
+  // turns SERVING within ~100 ms of catching up.
+  s->readiness_->Start(std::clamp(max_view_lag / 10, absl::Milliseconds(20),
+                                  absl::Milliseconds(100)));
+
+  if (!config.metrics().listen().empty()) {
+    MetricsSources sources;
+    sources.version = LufdVersion();
+    sources.views = s->views_.get();
+    sources.follower = s->follower_.get();
+    sources.counters = s->counters_.get();
+    sources.dns = s->dns_.get();
+    sources.guard = s->guard_.get();
+    sources.readiness = s->readiness_.get();
+    ASSIGN_OR_RETURN(
+        s->metrics_,
+        MetricsEndpoint::Start(config.metrics().listen(), std::move(sources)));
+    spdlog::info("metrics: serving http://{}/metrics (port {})",
+                 config.metrics().listen(), s->metrics_->port());
   }
-  health->SetServingStatus(true);
   return s;
 }
 
@@ -337,6 +381,8 @@ void LufdServer::Shutdown(absl::Duration drain) {
   if (dns_ != nullptr) dns_->Stop();
   // No new gRPC connections from here on.
   if (grpc_acceptor_ != nullptr) grpc_acceptor_->Stop();
+  // Readiness must not turn health back to SERVING from here on.
+  if (readiness_ != nullptr) readiness_->Stop();
   if (server_ == nullptr) return;
   // Load balancers polling health stop sending new work first.
   server_->GetHealthCheckService()->SetServingStatus(false);

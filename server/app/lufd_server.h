@@ -24,6 +24,8 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "lufd/v1/config.pb.h"
+#include "server/app/metrics.h"
+#include "server/app/readiness.h"
 #include "server/core/denial_audit.h"
 #include "server/core/follower.h"
 #include "server/core/registry.h"
@@ -72,6 +74,14 @@ class LufdServer {
   RpcRunner* runner() { return runner_.get(); }
   // Null when no DNS front door is configured.
   dns::DnsFrontend* dns() { return dns_.get(); }
+  // What the front doors decided (lookups, misses, denials, blocks).
+  const RequestCounters* counters() const { return counters_.get(); }
+  // Readiness from the view's lag (store.max_view_lag), driving gRPC health.
+  ReadinessMonitor* readiness() { return readiness_.get(); }
+  // The metrics endpoint's bound port; 0 when metrics.listen is empty.
+  int metrics_port() const {
+    return metrics_ == nullptr ? 0 : metrics_->port();
+  }
 
   // Takes over what a config reload may change while serving
   // (server/ops/reload.h): the guard's class defaults (guard.peer,
@@ -95,6 +105,8 @@ class LufdServer {
   std::unique_ptr<ViewHolder> views_;
   std::unique_ptr<ChangeFollower> follower_;
   std::unique_ptr<Registry> registry_;
+  // Before everything that counts into it (guard, DNS, runner, Lookup).
+  std::unique_ptr<RequestCounters> counters_;
   // Before the runner and services that record into it.
   std::unique_ptr<DenialRecorder> denials_;
   // Before the front doors that charge it (the DNS responder, Lookup).
@@ -111,6 +123,11 @@ class LufdServer {
   std::unique_ptr<grpc::Server> server_;
   // After server_: stopped (destroyed) before it.
   std::unique_ptr<GrpcAcceptor> grpc_acceptor_;
+  // Sets server_'s health: stopped before it (and before Shutdown's
+  // NOT_SERVING, which it must not undo).
+  std::unique_ptr<ReadinessMonitor> readiness_;
+  // Last: reads most of the above until it is gone.
+  std::unique_ptr<MetricsEndpoint> metrics_;
   int port_ = 0;
   std::string address_;
   absl::Mutex shutdown_mu_;

@@ -119,7 +119,24 @@ class FollowerImpl final : public ChangeFollower {
 
   absl::Status health() const override {
     absl::MutexLock lock(&mu_);
-    return health_;
+    return state_.health;
+  }
+
+  FollowerState state() const override {
+    absl::MutexLock lock(&mu_);
+    return state_;
+  }
+
+  const LatencyHistogram& poll_latency() const override {
+    return poll_latency_;
+  }
+
+  // The snapshot the first view came from: caught up as of `loaded_at`.
+  void SetLoaded(uint64_t serial, absl::Time loaded_at) {
+    absl::MutexLock lock(&mu_);
+    state_.view_serial = serial;
+    state_.store_serial = serial;
+    state_.caught_up_at = loaded_at;
   }
 
  private:
@@ -135,10 +152,28 @@ class FollowerImpl final : public ChangeFollower {
         nudged_ = false;
       }
       bool more = false;
-      absl::Status status = PollOnce(&more);
+      const absl::Time started = absl::Now();
+      Progress progress;
+      absl::Status status = PollOnce(&more, &progress);
       {
         absl::MutexLock lock(&mu_);
-        health_ = status;
+        state_.health = status;
+        ++state_.polls;
+        if (status.ok()) {
+          state_.failing_since = absl::InfinitePast();
+          state_.view_serial = progress.view_serial;
+          state_.store_serial =
+              std::max(progress.store_serial, progress.view_serial);
+          if (progress.view_serial >= progress.store_serial) {
+            state_.caught_up_at = started;
+          }
+          if (progress.reloaded) ++state_.reloads;
+        } else {
+          ++state_.poll_errors;
+          if (state_.failing_since == absl::InfinitePast()) {
+            state_.failing_since = started;
+          }
+        }
         if (more && status.ok()) nudged_ = true;  // Drain without sleeping.
       }
       wait = status.ok()
@@ -147,11 +182,22 @@ class FollowerImpl final : public ChangeFollower {
     }
   }
 
+  // What one successful poll saw.
+  struct Progress {
+    uint64_t view_serial = 0;   // Published (or kept) by the poll.
+    uint64_t store_serial = 0;  // The store's latest serial, as seen.
+    bool reloaded = false;
+  };
+
   // Reads one page of changes and publishes the next view. On any error the
   // current view stays published.
-  absl::Status PollOnce(bool* more) {
+  absl::Status PollOnce(bool* more, Progress* progress) {
     std::shared_ptr<const RegistryView> current = views_->Current();
+    progress->view_serial = current->serial();
+    progress->store_serial = current->serial();
+    const absl::Time read_start = absl::Now();
     auto changes = store_->ReadChanges(current->serial(), kPageSize);
+    poll_latency_.Observe(absl::Now() - read_start);
     if (!changes.ok()) {
       return absl::Status(
           changes.status().code(),
@@ -160,6 +206,13 @@ class FollowerImpl final : public ChangeFollower {
     }
     if (changes->empty()) return absl::OkStatus();
     *more = changes->size() >= kPageSize;
+    progress->store_serial = changes->back().serial();
+    if (*more) {
+      // A backlog: how far behind is worth one more query (the lag metric).
+      if (auto latest = store_->LatestSerial(); latest.ok()) {
+        progress->store_serial = std::max(progress->store_serial, *latest);
+      }
+    }
     if (absl::Status st = RestoreSecrets(store_, *current, &*changes);
         !st.ok()) {
       return absl::Status(
@@ -178,9 +231,13 @@ class FollowerImpl final : public ChangeFollower {
                 "applying changes failed (", next.status().message(),
                 ") and reloading failed: ", reloaded.status().message()));
       }
+      progress->view_serial = (*reloaded)->serial();
+      progress->store_serial = progress->view_serial;
+      progress->reloaded = true;
       views_->Publish(*std::move(reloaded));
       return absl::OkStatus();
     }
+    progress->view_serial = (*next)->serial();
     views_->Publish(*std::move(next));
     return absl::OkStatus();
   }
@@ -194,7 +251,8 @@ class FollowerImpl final : public ChangeFollower {
   absl::CondVar wake_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool nudged_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Status health_ ABSL_GUARDED_BY(mu_);
+  FollowerState state_ ABSL_GUARDED_BY(mu_);
+  LatencyHistogram poll_latency_;
 };
 
 }  // namespace
@@ -204,13 +262,16 @@ absl::StatusOr<std::unique_ptr<ChangeFollower>> ChangeFollower::Start(
   if (store == nullptr || views == nullptr) {
     return absl::InvalidArgumentError("follower needs a store and a view");
   }
+  const absl::Time load_start = absl::Now();
   ASSIGN_OR_RETURN(auto view, LoadView(store));
+  const uint64_t serial = view->serial();
   views->Publish(std::move(view));
   // Building the first view parsed every stored object into temporaries;
   // glibc keeps the freed heap resident unless asked. Returning it here once
   // keeps the steady-state footprint to what the view itself holds.
   malloc_trim(0);
   auto follower = std::make_unique<FollowerImpl>(store, views, poll_interval);
+  follower->SetLoaded(serial, load_start);
   follower->StartThread();
   return std::unique_ptr<ChangeFollower>(std::move(follower));
 }

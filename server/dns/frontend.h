@@ -86,6 +86,10 @@ class DnsFrontend {
   KeyManager* key_manager() { return key_manager_.get(); }
   // Null when DNSSEC or sign_ahead is off.
   SignAheadSigner* signer() { return signer_.get(); }
+  // The stored (signed-ahead) signatures and the on-demand LRU; the LRU is
+  // null when dnssec.on_demand_cache_entries is 0. For the metrics.
+  const SignatureCache* signature_cache() const { return signatures_.get(); }
+  const SignatureLru* signature_lru() const { return lru_.get(); }
 
  private:
   DnsFrontend() = default;

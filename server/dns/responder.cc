@@ -584,6 +584,11 @@ bool Responder::DroppedAsBlocked(const ClientAddress& client) {
     return false;
   }
   stats_.guard_blocked_dropped.fetch_add(1, std::memory_order_relaxed);
+  // A refusal like the guard stage's (the source is blocked), made early.
+  if (counters_ != nullptr) {
+    counters_->Denial(Door::kDns, IdentityClass::kAnonymous, "",
+                      absl::StatusCode::kResourceExhausted);
+  }
   return true;
 }
 
@@ -691,6 +696,11 @@ Responder::Step Responder::Admit(Answer& a) {
 
 Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
                                   const absl::Status& why) {
+  if (counters_ != nullptr) {
+    counters_->Denial(
+        Door::kDns, ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
+        a.viewer.org_id, why.code());
+  }
   if (denials_ != nullptr) {
     DenialRecord record;
     record.actor = a.viewer.anonymous() ? a.key->Describe()
@@ -742,8 +752,16 @@ Responder::Step Responder::Refuse(Answer& a, GuardRule rule,
 }
 
 size_t Responder::Settle(Answer& a, size_t size) {
-  if (!a.guarded) return size;
   const bool answered = a.kind == Answer::Kind::kAnswer && size > 0;
+  // A lookup is a name below the apex (the apex's SOA/NS/DNSKEY disclose
+  // no number); one refused for its signing budget counts as a denial
+  // (Refuse), not as a lookup.
+  if (counters_ != nullptr && a.to_apex != 0 && !a.signing_denied) {
+    counters_->Lookup(
+        Door::kDns, ClassifyIdentity(a.viewer.anonymous(), a.viewer.is_admin()),
+        a.viewer.org_id, answered);
+  }
+  if (!a.guarded) return size;
   if (a.signing_denied) {
     stats_.guard_signing_denied.fetch_add(1, std::memory_order_relaxed);
     guard_->Report(*a.key, a.admission, /*disclosed=*/false, a.guard_now);

@@ -82,6 +82,7 @@
 #include "server/dns/wire.h"
 #include "server/guard/guard.h"
 #include "server/guard/guard_policy.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd::dns {
 
@@ -132,6 +133,11 @@ class Responder final : public QueryProcessor {
   // (v4_prefix, v6_prefix) stay as set_guard set them. Does nothing before
   // set_guard().
   void UpdateGuardLimits(const lufd::v1::GuardConfig& config);
+
+  // Where lookups (names below a zone's apex: hit = answered with SED) and
+  // the guard stage's refusals are counted for the metrics (may be null;
+  // must outlive the responder). Call before serving.
+  void set_counters(RequestCounters* counters) { counters_ = counters; }
 
   const ResponderStats& stats() const { return stats_; }
   // The zones as configured (lowercase wire apexes), in config order.
@@ -243,6 +249,7 @@ class Responder final : public QueryProcessor {
   // set_guard.
   lufd::Guard* guard_ = nullptr;
   DenialRecorder* denials_ = nullptr;
+  RequestCounters* counters_ = nullptr;
   // guard.peer, guard.anonymous, guard.slip; replaced by
   // UpdateGuardLimits. Its generation keys the per-thread caches.
   std::unique_ptr<GuardPolicyHolder> policy_;

@@ -305,6 +305,20 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
                           const Identity& conn_identity,
                           const ClientAddress& client, uint8_t* out,
                           size_t capacity, bool* tsig_peer) {
+  const size_t size = Answer(packet, transport, conn_identity, client, out,
+                             capacity, tsig_peer);
+  if (size >= 4) {
+    stats_.rcode[out[3] & 0x0F].fetch_add(1, std::memory_order_relaxed);
+  } else {
+    stats_.unanswered.fetch_add(1, std::memory_order_relaxed);
+  }
+  return size;
+}
+
+size_t DnsServer::Answer(absl::Span<const uint8_t> packet, Transport transport,
+                         const Identity& conn_identity,
+                         const ClientAddress& client, uint8_t* out,
+                         size_t capacity, bool* tsig_peer) {
   if (tsig_peer != nullptr) *tsig_peer = false;
   switch (transport) {
     case Transport::kUdp:

@@ -93,6 +93,12 @@ struct DnsServerStats {
   std::atomic<uint64_t> tls_handshake_failed{0}, tls_auth_failed{0};
   std::atomic<uint64_t> tsig_ok{0}, tsig_badkey{0}, tsig_badsig{0},
       tsig_badtime{0}, tsig_formerr{0};
+  // Responses sent, by the header's RCODE (the low 4 bits; an extended
+  // RCODE such as BADVERS counts under its low bits, 0): counted in
+  // Process(), the one place every transport's response passes. Queries
+  // that get no response at all count in `unanswered`.
+  std::atomic<uint64_t> rcode[16] = {};
+  std::atomic<uint64_t> unanswered{0};
 };
 
 struct BoundAddress {
@@ -163,6 +169,10 @@ class DnsServer {
 
   DnsServer() = default;
   void UdpWorker(int fd);
+  // Process() without the per-RCODE count.
+  size_t Answer(absl::Span<const uint8_t> packet, Transport transport,
+                const Identity& conn_identity, const ClientAddress& client,
+                uint8_t* out, size_t capacity, bool* tsig_peer);
 
   Options options_;
   QueryProcessor* processor_ = nullptr;

@@ -302,6 +302,11 @@ void RpcRunner::RecordDenial(const absl::Status& status, const Identity& caller,
   DenialRecord denial = MakeDenialRecord(
       status, caller.anonymous() ? "" : caller.AuditName(), peer, method);
   LogDenial(denial, status, peer, now);
+  if (RequestCounters* counters = counters_.load(std::memory_order_relaxed)) {
+    counters->Denial(Door::kGrpc,
+                     ClassifyIdentity(caller.anonymous(), caller.is_admin()),
+                     caller.org_id, status.code());
+  }
   if (DenialRecorder* recorder = denials_.load()) {
     recorder->Record(std::move(denial), now);
   }

@@ -55,6 +55,7 @@
 #include "server/grpc/auth.h"
 #include "server/grpc/call_limit.h"
 #include "server/ops/log_limiter.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd {
 
@@ -208,6 +209,12 @@ class RpcRunner {
     denials_.store(recorder);
   }
 
+  // Where refused calls are counted for the metrics, by door, identity
+  // class and code (null: nowhere); same lifetime rule as the recorder.
+  void set_request_counters(RequestCounters* counters) {
+    counters_.store(counters);
+  }
+
   // The same idle bound for the streams RpcRunner does not run: a
   // client-streaming or bidi call of a method outside the RPC role table
   // (gRPC's reflection, a sync bidi stream that holds a server thread while
@@ -254,6 +261,7 @@ class RpcRunner {
   LogLimiter denied_log_;
   absl::Time last_summary_ = absl::Now();  // Watchdog thread only.
   std::atomic<DenialRecorder*> denials_{nullptr};
+  std::atomic<RequestCounters*> counters_{nullptr};
   CallLimiter calls_;
   const std::unique_ptr<IdleWatchdog> watchdog_;
 };

@@ -36,6 +36,23 @@ absl::Status LookupServiceImpl::Answer(
 absl::Status LookupServiceImpl::GuardedAnswer(
     const CallInfo& call, const lufd::v1::LookupRequest& request,
     lufd::v1::LookupResponse* response) const {
+  absl::Status status = GuardedAnswerUncounted(call, request, response);
+  // Answered: found, or NOT_FOUND (absent and invisible alike). Refusals
+  // are counted by RpcRunner, a malformed query as its INVALID_ARGUMENT.
+  if (counters_ != nullptr &&
+      (status.ok() || status.code() == absl::StatusCode::kNotFound)) {
+    const Identity& identity = call.identity;
+    counters_->Lookup(
+        Door::kGrpc,
+        ClassifyIdentity(identity.anonymous(), identity.is_admin()),
+        identity.org_id, status.ok());
+  }
+  return status;
+}
+
+absl::Status LookupServiceImpl::GuardedAnswerUncounted(
+    const CallInfo& call, const lufd::v1::LookupRequest& request,
+    lufd::v1::LookupResponse* response) const {
   const absl::StatusOr<LookupQuery> query = ParseLookupQuery(request.query());
   std::shared_ptr<const RegistryView> view = views_->Current();
   const Identity& identity = call.identity;

@@ -29,6 +29,7 @@
 #include "server/grpc/call.h"
 #include "server/guard/guard.h"
 #include "server/guard/guard_policy.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd {
 
@@ -41,6 +42,9 @@ class LookupServiceImpl final
 
   // Enables the guard stage (null: off). `peer_default` applies to orgs
   // whose Quota leaves a field 0. Call before serving.
+  // Where answered lookups (found or NOT_FOUND) are counted for the
+  // metrics; null = nowhere. Set before serving; must outlive the service.
+  void set_counters(RequestCounters* counters) { counters_ = counters; }
   void set_guard(Guard* guard, GuardLimits peer_default) {
     guard_ = guard;
     GuardPolicy policy;
@@ -72,15 +76,19 @@ class LookupServiceImpl final
                       const absl::StatusOr<LookupQuery>& query,
                       const RegistryView& view,
                       lufd::v1::LookupResponse* response) const;
-  // Answer() behind the guard stage.
+  // Answer() behind the guard stage, counted (set_counters).
   absl::Status GuardedAnswer(const CallInfo& call,
                              const lufd::v1::LookupRequest& request,
                              lufd::v1::LookupResponse* response) const;
+  absl::Status GuardedAnswerUncounted(const CallInfo& call,
+                                      const lufd::v1::LookupRequest& request,
+                                      lufd::v1::LookupResponse* response) const;
 
   ViewHolder* const views_;
   RpcRunner* const runner_;
   const std::string apex_;
   Guard* guard_ = nullptr;
+  RequestCounters* counters_ = nullptr;
   // Only its `peer` is used. Set by set_guard, before serving.
   std::unique_ptr<GuardPolicyHolder> peer_default_;
 };

@@ -703,6 +703,14 @@ void Guard::Offence(State& s, const GuardKey& key, absl::string_view why,
       absl::FormatTime(absl::RFC3339_sec, s.blocked_until, absl::UTCTimeZone()),
       " (", s.block_reason, ")");
   ++s.counters.blocks;
+  if (RequestCounters* counters = counters_.load(std::memory_order_relaxed);
+      counters != nullptr && !s.limits.DryRun(GuardRule::kBlock)) {
+    if (key.kind == GuardKey::Kind::kOrg) {
+      counters->Block(IdentityClass::kPeer, key.id);
+    } else {
+      counters->Block(IdentityClass::kAnonymous, "");
+    }
+  }
   *block_log = absl::StrCat(
       "guard: blocked ", key.Describe(), " for ", absl::FormatDuration(d), " (",
       s.block_reason, ")",

@@ -135,6 +135,7 @@
 #include "lufd/v1/config.pb.h"
 #include "lufd/v1/registry.pb.h"
 #include "server/guard/guard_rule.h"
+#include "server/ops/request_counters.h"
 
 namespace lufd {
 
@@ -369,6 +370,11 @@ class Guard {
   size_t tracked() const;
   uint64_t evicted_live() const;
 
+  // Where enforced blocks are counted for the metrics (an org key as a
+  // peer's, a source prefix as anonymous); null = nowhere. `counters`
+  // must outlive the guard.
+  void set_counters(RequestCounters* counters) { counters_.store(counters); }
+
   // The 64-bit code an item is kept as: exact for "+" and 1..15 digits,
   // a hash (top bit set) otherwise.
   static uint64_t ItemCode(absl::string_view item);
@@ -411,6 +417,7 @@ class Guard {
 
   const GuardOptions options_;
   std::atomic<bool> shared_{false};
+  std::atomic<RequestCounters*> counters_{nullptr};
   // Lease requests in all shards' queues (changed under the shard's lock).
   std::atomic<size_t> lease_requests_queued_{0};
   size_t per_shard_ = 1;

@@ -52,7 +52,7 @@ constexpr char kDefaults[] = R"pb(
     max_calls_per_identity: 64
     max_threads: 256
   }
-  store { poll_interval: "20ms" }
+  store { poll_interval: "20ms" max_view_lag: "5s" }
   log { level: "info" format: "text" }
   drain_timeout: "10s"
   audit {
@@ -733,6 +733,16 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
     errors.push_back("store.primary_url: unknown scheme");
   }
   CheckDuration(store.poll_interval(), "store.poll_interval", &errors);
+  CheckDuration(store.max_view_lag(), "store.max_view_lag", &errors);
+  if (const std::string& listen = config.metrics().listen(); !listen.empty()) {
+    // civetweb (prometheus-cpp's exposer) binds an address literal; names
+    // are not resolved.
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    if (absl::Status s = ParseIpListenAddress(listen, &addr, &len); !s.ok()) {
+      errors.push_back(absl::StrCat("metrics.listen: ", s.message()));
+    }
+  }
 
   const auto& log = config.log();
   if (log.level() != "debug" && log.level() != "info" &&

@@ -189,6 +189,56 @@ TEST_F(FollowerTest, StoreErrorsKeepOldViewAndReportHealth) {
   EXPECT_TRUE(follower->health().ok()) << follower->health();
 }
 
+// What readiness and the metrics read (FollowerState): caught_up_at moves
+// with every poll that finds the view current, stands still while the
+// store fails, and moves again once a poll catches up.
+TEST_F(FollowerTest, StateTracksCatchUpAndFailures) {
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:1").ok());
+  const absl::Time before_start = absl::Now();
+  auto started =
+      ChangeFollower::Start(store_.get(), &views_, absl::Milliseconds(10));
+  ASSERT_TRUE(started.ok());
+  auto& follower = *started;
+  FollowerState s = follower->state();
+  EXPECT_EQ(s.view_serial, 1u);
+  EXPECT_EQ(s.store_serial, 1u);
+  EXPECT_GE(s.caught_up_at, before_start);  // The snapshot's load.
+  EXPECT_EQ(s.failing_since, absl::InfinitePast());
+
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:2").ok());
+  follower->Nudge();
+  ASSERT_TRUE(views_.WaitForSerial(2, absl::Seconds(2)));
+  ASSERT_TRUE(Eventually([&] { return follower->state().view_serial == 2; }));
+  s = follower->state();
+  EXPECT_EQ(s.store_serial, 2u);
+  EXPECT_TRUE(s.health.ok());
+  EXPECT_GT(follower->poll_latency().Read().count, 0u);
+
+  store_->fail = true;
+  ASSERT_TRUE(Eventually([&] { return follower->state().poll_errors >= 2; }));
+  const FollowerState failing = follower->state();
+  EXPECT_NE(failing.failing_since, absl::InfinitePast());
+  EXPECT_FALSE(failing.health.ok());
+  const absl::Time frozen = failing.caught_up_at;
+  ASSERT_TRUE(Eventually([&] {
+    return follower->state().poll_errors >= failing.poll_errors + 1;
+  }));
+  EXPECT_EQ(follower->state().caught_up_at, frozen);  // Does not move.
+  EXPECT_EQ(follower->state().failing_since, failing.failing_since);
+
+  ASSERT_TRUE(CommitOrg(store_.get(), "t:3").ok());
+  store_->fail = false;
+  follower->Nudge();
+  ASSERT_TRUE(Eventually([&] {
+    const FollowerState now = follower->state();
+    return now.view_serial == 3 && now.caught_up_at > frozen;
+  }));
+  s = follower->state();
+  EXPECT_EQ(s.store_serial, 3u);
+  EXPECT_EQ(s.failing_since, absl::InfinitePast());
+  EXPECT_GE(s.poll_errors, 2u);
+}
+
 TEST_F(FollowerTest, ManyChangesArePagedAndApplied) {
   // More entries than one ReadChanges page (10000) in several transactions.
   // 3 transactions of 6000 new orgs each.

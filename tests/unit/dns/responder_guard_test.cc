@@ -610,5 +610,67 @@ TEST_F(ResponderGuardTest, DryRunCountsButAnswers) {
   EXPECT_GE(counters->dry_run[static_cast<int>(GuardRule::kRate)], 9u);
 }
 
+// The metrics' request counters (server/ops/request_counters.h): lookups
+// below the apex per class (and per peer org), misses, every refusal of the
+// guard stage (slipped, dropped, blocked-and-dropped) as RESOURCE_EXHAUSTED,
+// and the block the guard imposes after offence_denials refusals.
+TEST_F(ResponderGuardTest, RequestCountersCountLookupsDenialsAndBlocks) {
+  guard_config_.mutable_anonymous()->set_lookups_per_second(1);
+  guard_config_.mutable_anonymous()->set_burst(5);
+  guard_config_.mutable_anonymous()->set_miss_cost(1);
+  guard_config_.set_offence_denials(3);
+  guard_config_.set_slip(2);
+  Enable();
+  RequestCounters counters;
+  responder_->set_counters(&counters);
+  guard_->set_counters(&counters);
+  constexpr size_t kDns = static_cast<size_t>(Door::kDns);
+  constexpr size_t kAnon = static_cast<size_t>(IdentityClass::kAnonymous);
+  constexpr size_t kPeerClass = static_cast<size_t>(IdentityClass::kPeer);
+  constexpr size_t kAdminClass = static_cast<size_t>(IdentityClass::kAdmin);
+  constexpr size_t kExhausted = 4;  // RequestCounters::kDenialCodes[4]
+  ASSERT_EQ(RequestCounters::CodeLabel(kExhausted), "RESOURCE_EXHAUSTED");
+
+  const ClientAddress from = V4(127, 0, 7, 1);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(AnonUdp(Enum("+12025556666"), from).answers, 1) << i;
+  }
+  ASSERT_EQ(AnonUdp(Enum("+12025550000"), from).rcode, kRcodeNxDomain);
+  // The apex discloses no number: not a lookup.
+  ASSERT_EQ(Ask(Query("e164.arpa.", false, true, kTypeSOA), Identity{},
+                Transport::kUdp, V4(127, 0, 8, 1))
+                .rcode,
+            kRcodeNoError);
+  RequestCounters::Snapshot s = counters.Read();
+  EXPECT_EQ(s.by_class[kDns][kAnon].lookups, 5u);
+  EXPECT_EQ(s.by_class[kDns][kAnon].misses, 1u);
+  EXPECT_EQ(s.by_class[kDns][kAnon].denials[kExhausted], 0u);
+
+  // Over the rate: three refusals (slipped or dropped), the third an
+  // offence that blocks the prefix; then the block drops the next one.
+  for (int i = 0; i < 4; ++i) AnonUdp(Enum("+12025556666"), from);
+  s = counters.Read();
+  EXPECT_EQ(s.by_class[kDns][kAnon].lookups, 5u);
+  EXPECT_EQ(s.by_class[kDns][kAnon].denials[kExhausted], 4u);
+  EXPECT_EQ(s.blocks[kAnon], 1u);
+  EXPECT_EQ(s.blocks[kPeerClass], 0u);
+
+  // A TSIG peer and an admin: their classes; the peer's org too.
+  ASSERT_EQ(Ask(Query(Enum("+12025556666")), kPeerId, Transport::kUdp,
+                V4(127, 0, 9, 9))
+                .answers,
+            1);
+  Ask(Query(Enum("+12025550000")), kPeerId, Transport::kUdp, V4(127, 0, 9, 9));
+  Ask(Query(Enum("+12025556666")), kAdminId, Transport::kUdp, V4(127, 0, 9, 9));
+  s = counters.Read();
+  EXPECT_EQ(s.by_class[kDns][kPeerClass].lookups, 2u);
+  EXPECT_EQ(s.by_class[kDns][kPeerClass].misses, 1u);
+  EXPECT_EQ(s.by_class[kDns][kAdminClass].lookups, 1u);
+  ASSERT_EQ(s.orgs.size(), 1u);  // Not the admin's org.
+  EXPECT_EQ(s.orgs[0].org, kPeer);
+  EXPECT_EQ(s.orgs[0].lookups[kDns], 2u);
+  EXPECT_EQ(s.orgs[0].misses[kDns], 1u);
+}
+
 }  // namespace
 }  // namespace lufd::dns

@@ -141,6 +141,8 @@ TEST(ConfigTest, DefaultsApplied) {
   EXPECT_FALSE(config->grpc().reflection());
   EXPECT_EQ(config->grpc().tls().reload_interval(), "10s");
   EXPECT_EQ(config->store().poll_interval(), "20ms");
+  EXPECT_EQ(config->store().max_view_lag(), "5s");
+  EXPECT_EQ(config->metrics().listen(), "");  // No metrics endpoint.
   EXPECT_EQ(config->log().level(), "info");
   EXPECT_EQ(config->log().format(), "text");
   EXPECT_EQ(config->drain_timeout(), "10s");
@@ -174,6 +176,34 @@ TEST(ConfigTest, SemanticErrorsAllReported) {
   EXPECT_THAT(msg, HasSubstr("grpc.tls.key_file: required"));
   EXPECT_THAT(msg, HasSubstr("store.url: unknown scheme"));
   EXPECT_THAT(msg, HasSubstr("log.level: unknown level"));
+}
+
+// store.max_view_lag is a positive duration; metrics.listen an address
+// literal with a port (civetweb resolves no names), or empty.
+TEST(ConfigTest, ReadinessAndMetricsFields) {
+  TempDir dir;
+  const std::string path = dir.File("lufd.yaml", ValidYaml(dir));
+  auto ok = LoadConfigFile(path, [](lufd::v1::ServerConfig* c) {
+    c->mutable_store()->set_max_view_lag("250ms");
+    c->mutable_metrics()->set_listen("[::1]:9153");
+  });
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  for (const char* lag : {"0s", "soon", "-1s"}) {
+    auto bad = LoadConfigFile(path, [lag](lufd::v1::ServerConfig* c) {
+      c->mutable_store()->set_max_view_lag(lag);
+    });
+    ASSERT_FALSE(bad.ok()) << lag;
+    EXPECT_THAT(bad.status().message(), HasSubstr("store.max_view_lag:"))
+        << lag;
+  }
+  for (const char* listen :
+       {"localhost:9153", "127.0.0.1", "127.0.0.1:x", "[::1]:70000"}) {
+    auto bad = LoadConfigFile(path, [listen](lufd::v1::ServerConfig* c) {
+      c->mutable_metrics()->set_listen(listen);
+    });
+    ASSERT_FALSE(bad.ok()) << listen;
+    EXPECT_THAT(bad.status().message(), HasSubstr("metrics.listen:")) << listen;
+  }
 }
 
 TEST(ConfigTest, ValidConfigLoads) {
