@@ -31,7 +31,14 @@ namespace {
 // A store that is not migrated would fail on the first query; say so at
 // start-up instead, with the fix.
 absl::Status PrepareSchema(Store* store, bool migrate) {
-  if (migrate) return store->Migrate();
+  if (migrate) {
+    // A hot standby cannot migrate; it replays the primary's migrations.
+    absl::StatusOr<bool> read_only = store->IsReadOnly();
+    if (!read_only.ok() || !*read_only) return store->Migrate();
+    spdlog::info(
+        "store is a read-only standby: not migrating (the primary does); "
+        "checking the schema");
+  }
   ASSIGN_OR_RETURN(std::vector<MigrationInfo> migrations,
                    store->MigrationStatus());
   int pending = 0;
@@ -110,6 +117,18 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   RETURN_IF_ERROR(
       PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
   RETURN_IF_ERROR(BackfillHoldingsAtStart(s->store_.get()));
+  // Writes: the local store, or (a standby) store.primary_url, or refused
+  // naming grpc.primary_endpoint; re-decided after a promotion.
+  WriteRouter::Options router_options;
+  router_options.primary_endpoint = grpc_config.primary_endpoint();
+  WriteRouter::Opener open_primary;
+  if (!config.store().primary_url().empty()) {
+    open_primary = [url = config.store().primary_url()]() {
+      return Store::Open(url);
+    };
+  }
+  s->router_ = std::make_unique<WriteRouter>(
+      s->store_.get(), std::move(open_primary), router_options);
   s->views_ = std::make_unique<ViewHolder>();
   // The registry nudges the follower after each commit. The follower (the
   // first view) comes after the DNS front end is made, so that the stored
@@ -119,6 +138,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       std::make_unique<Registry>(s->store_.get(), s->views_.get(), [server] {
         if (server->follower_ != nullptr) server->follower_->Nudge();
       });
+  s->registry_->set_write_router(s->router_.get());
 
   // Refused calls, bounded in memory and in the denials table; kept in
   // memory only when the store is a read-only standby.
@@ -144,7 +164,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
                             ? config.guard().shared()
                             : s->store_->Backend() == "postgres";
     if (shared) {
-      s->ledger_sync_ = LedgerSync::Start(s->store_.get(), s->guard_.get(), {});
+      LedgerSync::Options ledger_options;
+      ledger_options.router = s->router_.get();
+      s->ledger_sync_ = LedgerSync::Start(s->store_.get(), s->guard_.get(),
+                                          std::move(ledger_options));
     }
   }
 
@@ -171,6 +194,9 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
     if (s->guard_ != nullptr) {
       s->dns_->responder()->set_guard(s->guard_.get(), config.guard(),
                                       s->denials_.get());
+    }
+    if (s->dns_->signer() != nullptr) {
+      s->dns_->signer()->set_write_router(s->router_.get());
     }
     s->dns_->StartLoadingSignatures();
   }

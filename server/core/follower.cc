@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace lufd {
 namespace {
@@ -89,10 +91,46 @@ absl::Status RestoreSecrets(Store* store, const RegistryView& current,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+TxnMark MarkOf(const lufd::v1::Change& change) {
+  return TxnMark{change.serial(), change.time_unix_micros(), change.actor(),
+                 change.client_txn_id()};
+}
+
+std::optional<std::string> RewindReason(
+    uint64_t view_serial, std::optional<uint64_t> first_new_serial,
+    const std::optional<TxnMark>& applied,
+    const std::optional<TxnMark>& stored) {
+  if (first_new_serial.has_value() && *first_new_serial != view_serial + 1) {
+    return absl::StrCat("the change log goes on at serial ", *first_new_serial,
+                        " after the view's serial ", view_serial,
+                        " (serials are dense)");
+  }
+  if (view_serial == 0) return std::nullopt;
+  if (!stored.has_value()) {
+    return absl::StrCat("the store has no serial ", view_serial,
+                        " (the view's): its latest is older");
+  }
+  if (applied.has_value() && !(*applied == *stored)) {
+    return absl::StrCat("the store's transaction at serial ", view_serial,
+                        " is not the one the view applied (by ", stored->actor,
+                        " instead of ", applied->actor,
+                        "): its history diverged");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 class FollowerImpl final : public ChangeFollower {
  public:
-  FollowerImpl(Store* store, ViewHolder* views, absl::Duration poll_interval)
-      : store_(store), views_(views), poll_interval_(poll_interval) {
+  FollowerImpl(Store* store, ViewHolder* views, absl::Duration poll_interval,
+               absl::Duration rewind_check_interval)
+      : store_(store),
+        views_(views),
+        poll_interval_(poll_interval),
+        rewind_check_interval_(rewind_check_interval) {
     if (poll_interval_ <= absl::ZeroDuration()) {
       poll_interval_ = absl::Milliseconds(50);
     }
@@ -122,6 +160,8 @@ class FollowerImpl final : public ChangeFollower {
     return health_;
   }
 
+  uint64_t rewinds() const override { return rewinds_.load(); }
+
  private:
   void Run() {
     absl::Duration wait = poll_interval_;
@@ -147,10 +187,65 @@ class FollowerImpl final : public ChangeFollower {
     }
   }
 
+  // Replaces the view with a fresh snapshot of the store because `why`.
+  absl::Status Rebuild(const std::string& why, uint64_t view_serial) {
+    spdlog::warn(
+        "follower: the store moved back in time ({}); rebuilding the view "
+        "(serial {}) from a fresh snapshot",
+        why, view_serial);
+    auto reloaded = LoadView(store_);
+    if (!reloaded.ok()) {
+      return absl::Status(reloaded.status().code(),
+                          absl::StrCat("rebuilding the view (", why,
+                                       "): ", reloaded.status().message()));
+    }
+    spdlog::warn("follower: view rebuilt at serial {} (was {})",
+                 (*reloaded)->serial(), view_serial);
+    applied_.reset();  // Learnt again at the next check.
+    rewinds_.fetch_add(1);
+    views_->Publish(*std::move(reloaded));
+    return absl::OkStatus();
+  }
+
+  // The periodic half of rewind detection: is the store's transaction at
+  // the view's serial still the one the view applied? Sets *rebuilt.
+  absl::Status CheckHistory(uint64_t view_serial, bool* rebuilt) {
+    if (view_serial == 0) return absl::OkStatus();
+    AuditQuery q;
+    q.after_serial = view_serial - 1;
+    q.limit = 1;
+    auto at = store_->Audit(q);
+    if (!at.ok()) {
+      return absl::Status(at.status().code(),
+                          absl::StrCat("reading back serial ", view_serial,
+                                       ": ", at.status().message()));
+    }
+    std::optional<TxnMark> stored;
+    if (!at->empty() && (*at)[0].serial() == view_serial) {
+      stored = MarkOf((*at)[0]);
+    }
+    if (std::optional<std::string> why =
+            RewindReason(view_serial, std::nullopt, applied_, stored);
+        why.has_value()) {
+      *rebuilt = true;
+      return Rebuild(*why, view_serial);
+    }
+    // A view loaded from a snapshot learns its last transaction here.
+    if (!applied_.has_value()) applied_ = stored;
+    return absl::OkStatus();
+  }
+
   // Reads one page of changes and publishes the next view. On any error the
   // current view stays published.
   absl::Status PollOnce(bool* more) {
     std::shared_ptr<const RegistryView> current = views_->Current();
+    const absl::Time now = absl::Now();
+    if (now >= next_history_check_) {
+      next_history_check_ = now + rewind_check_interval_;
+      bool rebuilt = false;
+      RETURN_IF_ERROR(CheckHistory(current->serial(), &rebuilt));
+      if (rebuilt) return absl::OkStatus();
+    }
     auto changes = store_->ReadChanges(current->serial(), kPageSize);
     if (!changes.ok()) {
       return absl::Status(
@@ -159,7 +254,14 @@ class FollowerImpl final : public ChangeFollower {
                        current->serial(), ": ", changes.status().message()));
     }
     if (changes->empty()) return absl::OkStatus();
+    if (std::optional<std::string> why =
+            RewindReason(current->serial(), changes->front().serial(),
+                         std::nullopt, std::nullopt);
+        why.has_value()) {
+      return Rebuild(*why, current->serial());
+    }
     *more = changes->size() >= kPageSize;
+    const TxnMark last = MarkOf(changes->back());
     if (absl::Status st = RestoreSecrets(store_, *current, &*changes);
         !st.ok()) {
       return absl::Status(
@@ -178,9 +280,11 @@ class FollowerImpl final : public ChangeFollower {
                 "applying changes failed (", next.status().message(),
                 ") and reloading failed: ", reloaded.status().message()));
       }
+      applied_.reset();
       views_->Publish(*std::move(reloaded));
       return absl::OkStatus();
     }
+    applied_ = last;
     views_->Publish(*std::move(next));
     return absl::OkStatus();
   }
@@ -188,6 +292,11 @@ class FollowerImpl final : public ChangeFollower {
   Store* const store_;
   ViewHolder* const views_;
   absl::Duration poll_interval_;
+  const absl::Duration rewind_check_interval_;
+  // Only the follower thread touches these two.
+  std::optional<TxnMark> applied_;  // The view's last transaction, if known.
+  absl::Time next_history_check_ = absl::InfinitePast();
+  std::atomic<uint64_t> rewinds_{0};
   std::thread thread_;
 
   mutable absl::Mutex mu_;
@@ -200,7 +309,8 @@ class FollowerImpl final : public ChangeFollower {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChangeFollower>> ChangeFollower::Start(
-    Store* store, ViewHolder* views, absl::Duration poll_interval) {
+    Store* store, ViewHolder* views, absl::Duration poll_interval,
+    absl::Duration rewind_check_interval) {
   if (store == nullptr || views == nullptr) {
     return absl::InvalidArgumentError("follower needs a store and a view");
   }
@@ -210,7 +320,8 @@ absl::StatusOr<std::unique_ptr<ChangeFollower>> ChangeFollower::Start(
   // glibc keeps the freed heap resident unless asked. Returning it here once
   // keeps the steady-state footprint to what the view itself holds.
   malloc_trim(0);
-  auto follower = std::make_unique<FollowerImpl>(store, views, poll_interval);
+  auto follower = std::make_unique<FollowerImpl>(store, views, poll_interval,
+                                                 rewind_check_interval);
   follower->StartThread();
   return std::unique_ptr<ChangeFollower>(std::move(follower));
 }
