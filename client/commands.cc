@@ -219,8 +219,9 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
     // refused call wrote nothing).
     cli::GlobalOptions at_primary = g;
     at_primary.conn.server = ctx.primary_hint();
-    err << "lufctl: note: " << EscapeUnsafeText(g.conn.server)
-        << " is a read-only standby; retrying once at the primary "
+    err << "lufctl: note: " << EscapeUnsafeText(g.conn.server) << " said "
+        << absl::StatusCodeToString(st.code()) << ": "
+        << EscapeUnsafeText(st.message()) << "; retrying once at "
         << EscapeUnsafeText(at_primary.conn.server) << "\n";
     cli::Context again(at_primary, out, err);
     st = (*selected)(again);
