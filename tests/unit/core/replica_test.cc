@@ -28,8 +28,8 @@ using ::lufd::testing::Admin;
 using ::lufd::testing::Eventually;
 using ::lufd::testing::PutOp;
 using ::lufd::testing::StandbyStore;
-using ::testing::HasSubstr;
 using lufd::v1::RegistryObject;
+using ::testing::HasSubstr;
 
 RegistryObject Org(const std::string& id) {
   RegistryObject o;
@@ -70,8 +70,8 @@ struct Instance {
         return std::unique_ptr<Store>(std::move(p));
       };
     }
-    router = std::make_unique<WriteRouter>(local.get(), std::move(opener),
-                                           options);
+    router =
+        std::make_unique<WriteRouter>(local.get(), std::move(opener), options);
     // An hour: every read-your-writes below comes from the registry's own
     // wait (nudge), not from polling luck.
     follower = *ChangeFollower::Start(local.get(), &views, absl::Hours(1));
@@ -174,9 +174,8 @@ TEST(RewindReasonTest, FollowsADenseMatchingHistory) {
             std::nullopt);
   EXPECT_EQ(RewindReason(0, 1, std::nullopt, std::nullopt), std::nullopt);
   EXPECT_EQ(RewindReason(5, 6, std::nullopt, std::nullopt), std::nullopt);
-  EXPECT_EQ(
-      RewindReason(5, std::nullopt, Mark(5, 10, "a"), Mark(5, 10, "a")),
-      std::nullopt);
+  EXPECT_EQ(RewindReason(5, std::nullopt, Mark(5, 10, "a"), Mark(5, 10, "a")),
+            std::nullopt);
   // A view from a snapshot does not know its last transaction yet.
   EXPECT_EQ(RewindReason(5, std::nullopt, std::nullopt, Mark(5, 10, "a")),
             std::nullopt);

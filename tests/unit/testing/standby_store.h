@@ -28,6 +28,9 @@ class StandbyStore : public Store {
 
   void set_target(Store* target) { target_.store(target); }
   void set_read_only(bool read_only) { read_only_.store(read_only); }
+  // A database that is down: Commit, LatestSerial, IsReadOnly and
+  // LeaseGuardBudget fail with UNAVAILABLE.
+  void set_down(bool down) { down_.store(down); }
   int commits() const { return commits_.load(); }
   int read_only_checks() const { return read_only_checks_.load(); }
 
@@ -40,17 +43,18 @@ class StandbyStore : public Store {
     return t()->MigrationStatus();
   }
   absl::StatusOr<uint64_t> Commit(const CommitRequest& request) override {
+    if (down_) return Down();
     if (read_only_) return ReadOnlyStoreError();
     ++commits_;
     return t()->Commit(request);
   }
   absl::StatusOr<uint64_t> LatestSerial() override {
+    if (down_) return Down();
     return t()->LatestSerial();
   }
   absl::StatusOr<uint64_t> LoadSnapshot(
       const std::function<void(lufd::v1::ObjectKind, absl::string_view,
-                               const lufd::v1::RegistryObject&)>& fn)
-      override {
+                               const lufd::v1::RegistryObject&)>& fn) override {
     return t()->LoadSnapshot(fn);
   }
   absl::StatusOr<std::vector<lufd::v1::Change>> ReadChanges(
@@ -72,12 +76,14 @@ class StandbyStore : public Store {
   }
   absl::StatusOr<bool> IsReadOnly() override {
     ++read_only_checks_;
+    if (down_) return Down();
     return read_only_.load();
   }
   absl::StatusOr<uint32_t> LeaseGuardBudget(const std::string& identity,
                                             uint32_t want, uint32_t budget,
                                             absl::Duration window,
                                             absl::Time now) override {
+    if (down_) return Down();
     if (read_only_) return ReadOnlyStoreError();
     return t()->LeaseGuardBudget(identity, want, budget, window, now);
   }
@@ -88,9 +94,13 @@ class StandbyStore : public Store {
   SignatureTable* Signatures() override { return t()->Signatures(); }
 
  private:
+  static absl::Status Down() {
+    return absl::UnavailableError("server closed the connection");
+  }
   Store* t() const { return target_.load(); }
   std::atomic<Store*> target_;
   std::atomic<bool> read_only_;
+  std::atomic<bool> down_{false};
   std::atomic<int> commits_{0};
   std::atomic<int> read_only_checks_{0};
 };
