@@ -98,15 +98,17 @@ TxnMark MarkOf(const lufd::v1::Change& change) {
                  change.client_txn_id()};
 }
 
-std::optional<std::string> RewindReason(
-    uint64_t view_serial, std::optional<uint64_t> first_new_serial,
-    const std::optional<TxnMark>& applied,
-    const std::optional<TxnMark>& stored) {
-  if (first_new_serial.has_value() && *first_new_serial != view_serial + 1) {
-    return absl::StrCat("the change log goes on at serial ", *first_new_serial,
-                        " after the view's serial ", view_serial,
-                        " (serials are dense)");
-  }
+std::optional<std::string> GapReason(uint64_t view_serial,
+                                     uint64_t first_new_serial) {
+  if (first_new_serial == view_serial + 1) return std::nullopt;
+  return absl::StrCat("the change log goes on at serial ", first_new_serial,
+                      " after the view's serial ", view_serial,
+                      " (serials are dense)");
+}
+
+std::optional<std::string> HistoryReason(uint64_t view_serial,
+                                         const std::optional<TxnMark>& applied,
+                                         const std::optional<TxnMark>& stored) {
   if (view_serial == 0) return std::nullopt;
   if (!stored.has_value()) {
     return absl::StrCat("the store has no serial ", view_serial,
@@ -225,7 +227,7 @@ class FollowerImpl final : public ChangeFollower {
       stored = MarkOf((*at)[0]);
     }
     if (std::optional<std::string> why =
-            RewindReason(view_serial, std::nullopt, applied_, stored);
+            HistoryReason(view_serial, applied_, stored);
         why.has_value()) {
       *rebuilt = true;
       return Rebuild(*why, view_serial);
@@ -255,8 +257,7 @@ class FollowerImpl final : public ChangeFollower {
     }
     if (changes->empty()) return absl::OkStatus();
     if (std::optional<std::string> why =
-            RewindReason(current->serial(), changes->front().serial(),
-                         std::nullopt, std::nullopt);
+            GapReason(current->serial(), changes->front().serial());
         why.has_value()) {
       return Rebuild(*why, current->serial());
     }

@@ -37,19 +37,23 @@ TxnMark MarkOf(const lufd::v1::Change& change);
 // Rewind detection: the database a follower reads can move back in time (a
 // replica rebuilt from an older base backup; a standby promoted before it
 // had received the last commits the view already applied, then written on).
-// Why the view at `view_serial` must be rebuilt from a fresh snapshot
-// rather than follow on (serving a mix of two histories), or nullopt:
-//  - `first_new_serial` (the first change the store has after the view's
-//    serial, if any) is not view_serial + 1: serials are dense (one per
-//    commit), so the log is not the one the view was built from;
-//  - `stored` (the store's transaction at view_serial; nullopt: the store
-//    has no such serial, its latest is below the view's) is missing, or
-//    differs from `applied` (the one the view applied last, when known).
-// view_serial 0 (empty registry) cannot be behind anything.
-std::optional<std::string> RewindReason(
-    uint64_t view_serial, std::optional<uint64_t> first_new_serial,
-    const std::optional<TxnMark>& applied,
-    const std::optional<TxnMark>& stored);
+// These say why the view at `view_serial` must be rebuilt from a fresh
+// snapshot rather than follow on (serving a mix of two histories), or
+// nullopt.
+//
+// GapReason, for every page read: `first_new_serial`, the first change the
+// store has after the view's serial, must be view_serial + 1 (serials are
+// dense: one per commit), or the log is not the one the view was built from.
+std::optional<std::string> GapReason(uint64_t view_serial,
+                                     uint64_t first_new_serial);
+// HistoryReason, checked periodically: `stored` (the store's transaction at
+// view_serial; nullopt: the store has no such serial, its latest is below
+// the view's) must exist and, when `applied` (the transaction the view
+// applied last) is known, be that one. View serial 0 (empty registry)
+// cannot be behind anything.
+std::optional<std::string> HistoryReason(uint64_t view_serial,
+                                         const std::optional<TxnMark>& applied,
+                                         const std::optional<TxnMark>& stored);
 
 class ChangeFollower {
  public:
@@ -59,7 +63,7 @@ class ChangeFollower {
   // `store` and `views` must outlive the follower. Every
   // `rewind_check_interval` (zero: every poll) the store's transaction at
   // the view's serial is read back (one indexed query: Store::Audit with
-  // limit 1) and compared (RewindReason); a gap in the serials is checked on
+  // limit 1) and compared (HistoryReason); a gap in the serials is checked on
   // every page. A rewind rebuilds the view from a snapshot (logged at
   // warning); the published serial then goes down.
   static absl::StatusOr<std::unique_ptr<ChangeFollower>> Start(
@@ -69,7 +73,8 @@ class ChangeFollower {
   virtual void Nudge() = 0;
   // OK while following; the last error while the store is unreachable.
   virtual absl::Status health() const = 0;
-  // Views rebuilt because the store moved back in time (RewindReason).
+  // Views rebuilt because the store moved back in time (GapReason,
+  // HistoryReason).
   virtual uint64_t rewinds() const = 0;
 };
 

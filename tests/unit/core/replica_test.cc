@@ -170,34 +170,30 @@ TxnMark Mark(uint64_t serial, int64_t t, const std::string& actor) {
 }
 
 TEST(RewindReasonTest, FollowsADenseMatchingHistory) {
-  EXPECT_EQ(RewindReason(0, std::nullopt, std::nullopt, std::nullopt),
-            std::nullopt);
-  EXPECT_EQ(RewindReason(0, 1, std::nullopt, std::nullopt), std::nullopt);
-  EXPECT_EQ(RewindReason(5, 6, std::nullopt, std::nullopt), std::nullopt);
-  EXPECT_EQ(RewindReason(5, std::nullopt, Mark(5, 10, "a"), Mark(5, 10, "a")),
-            std::nullopt);
+  EXPECT_EQ(GapReason(0, 1), std::nullopt);
+  EXPECT_EQ(GapReason(5, 6), std::nullopt);
+  EXPECT_EQ(HistoryReason(0, std::nullopt, std::nullopt), std::nullopt);
+  EXPECT_EQ(HistoryReason(5, Mark(5, 10, "a"), Mark(5, 10, "a")), std::nullopt);
   // A view from a snapshot does not know its last transaction yet.
-  EXPECT_EQ(RewindReason(5, std::nullopt, std::nullopt, Mark(5, 10, "a")),
-            std::nullopt);
+  EXPECT_EQ(HistoryReason(5, std::nullopt, Mark(5, 10, "a")), std::nullopt);
 }
 
 TEST(RewindReasonTest, StoreBehindTheView) {
-  auto why = RewindReason(5, std::nullopt, Mark(5, 10, "a"), std::nullopt);
+  auto why = HistoryReason(5, Mark(5, 10, "a"), std::nullopt);
   ASSERT_TRUE(why.has_value());
   EXPECT_THAT(*why, HasSubstr("no serial 5"));
 }
 
 TEST(RewindReasonTest, GapInSerials) {
-  auto why = RewindReason(5, 9, std::nullopt, std::nullopt);
+  auto why = GapReason(5, 9);
   ASSERT_TRUE(why.has_value());
   EXPECT_THAT(*why, HasSubstr("serial 9"));
+  EXPECT_TRUE(GapReason(5, 5).has_value());  // A serial applied twice.
 }
 
 TEST(RewindReasonTest, DivergedHistoryAtTheSameSerial) {
-  EXPECT_TRUE(RewindReason(5, std::nullopt, Mark(5, 10, "a"), Mark(5, 11, "a"))
-                  .has_value());
-  EXPECT_TRUE(RewindReason(5, std::nullopt, Mark(5, 10, "a"), Mark(5, 10, "b"))
-                  .has_value());
+  EXPECT_TRUE(HistoryReason(5, Mark(5, 10, "a"), Mark(5, 11, "a")).has_value());
+  EXPECT_TRUE(HistoryReason(5, Mark(5, 10, "a"), Mark(5, 10, "b")).has_value());
 }
 
 // A follower whose database is swapped under it for an older one.
