@@ -622,8 +622,8 @@ TEST_P(StoreConformanceTest, StandbyIsReadOnly) {
   // Recognisable as such (storage/write_router.h forwards on it), also
   // when the server reports it (SQLSTATE 25006) rather than the pre-check.
   EXPECT_TRUE(IsReadOnlyStoreError(w.status())) << w.status();
-  auto lease = (*standby)->LeaseGuardBudget("org x", 1, 10, absl::Hours(1),
-                                            absl::Now());
+  auto lease =
+      (*standby)->LeaseGuardBudget("org x", 1, 10, absl::Hours(1), absl::Now());
   EXPECT_TRUE(IsReadOnlyStoreError(lease.status())) << lease.status();
   EXPECT_EQ((*standby)->Migrate().code(),
             absl::StatusCode::kFailedPrecondition);

@@ -92,6 +92,14 @@ expect_contains "grpc.primary_endpoint" "the refusal says where it came from"
 expect_contains "retrying once at 127.0.0.1:$PORT_A" "lufctl followed it"
 LUFD_PORT="$PORT_A" run_ctl admin org get iana-en:502
 expect_ok "the write through C is on the primary"
+# The same for an import (a bidi stream): refused, followed, committed.
+printf 'tn,registrant,dest_groups\n+12025550011,iana-en:222,dg-ssp2\n' \
+  >"$T/import.csv"
+LUFD_PORT="$PORT_C" run_ctl registrar-ssp2 import "$T/import.csv"
+expect_ok "an import through C lands via lufctl's retry"
+expect_contains "retrying once at 127.0.0.1:$PORT_A" "lufctl followed it"
+LUFD_PORT="$PORT_A" run_ctl admin number get +12025550011
+expect_ok "the imported number is on the primary"
 stop_lufd  # C
 
 # --- 3. kill the primary: B goes on answering ------------------------------
