@@ -1,6 +1,7 @@
 #include "client/client.h"
 
 #include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <chrono>
 #include <vector>
@@ -14,6 +15,52 @@ absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                       status.error_message());
+}
+
+// Notes the `lufd-primary-endpoint` trailing metadata of a call that ends
+// FAILED_PRECONDITION, for RunLufctl to follow (once).
+class LufdClient::PrimaryHintInterceptor final
+    : public grpc::experimental::Interceptor {
+ public:
+  explicit PrimaryHintInterceptor(LufdClient* client) : client_(client) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_STATUS)) {
+      grpc::Status* status = methods->GetRecvStatus();
+      auto* trailers = methods->GetRecvTrailingMetadata();
+      if (status != nullptr && trailers != nullptr &&
+          status->error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+        auto it = trailers->find("lufd-primary-endpoint");
+        if (it != trailers->end()) {
+          absl::MutexLock lock(&client_->hint_mu_);
+          client_->primary_hint_.assign(it->second.data(), it->second.size());
+        }
+      }
+    }
+    methods->Proceed();
+  }
+
+ private:
+  LufdClient* const client_;
+};
+
+class LufdClient::PrimaryHintFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit PrimaryHintFactory(LufdClient* client) : client_(client) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new PrimaryHintInterceptor(client_);
+  }
+
+ private:
+  LufdClient* const client_;
+};
+
+std::string LufdClient::primary_hint() const {
+  absl::MutexLock lock(&hint_mu_);
+  return primary_hint_;
 }
 
 absl::StatusOr<std::unique_ptr<LufdClient>> LufdClient::Connect(
@@ -47,8 +94,12 @@ absl::StatusOr<std::unique_ptr<LufdClient>> LufdClient::Connect(
 
   std::unique_ptr<LufdClient> client(new LufdClient());
   client->options_ = options;
-  client->channel_ = grpc::CreateCustomChannel(options.server,
-                                               grpc::SslCredentials(ssl), args);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<PrimaryHintFactory>(client.get()));
+  client->channel_ = grpc::experimental::CreateCustomChannelWithInterceptors(
+      options.server, grpc::SslCredentials(ssl), args, std::move(interceptors));
   client->admin_ = lufd::v1::AdminService::NewStub(client->channel_);
   client->lookup_ = lufd::v1::LookupService::NewStub(client->channel_);
   return client;

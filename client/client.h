@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lufd/v1/admin.grpc.pb.h"
 #include "lufd/v1/lookup.grpc.pb.h"
@@ -48,13 +49,24 @@ class LufdClient {
   // may legitimately run for minutes).
   std::unique_ptr<grpc::ClientContext> NewContext(bool unary = true) const;
 
+  // The primary's lufd endpoint the server named in the trailing metadata
+  // `lufd-primary-endpoint` of the last call it refused with
+  // FAILED_PRECONDITION (a write on a read-only standby), or "" when none
+  // did. Seen on every call of this client, streams included.
+  std::string primary_hint() const;
+
   // grpc.health.v1.Health/Check; returns the ServingStatus name
   // ("SERVING", "NOT_SERVING", "UNKNOWN", "SERVICE_UNKNOWN").
   absl::StatusOr<std::string> CheckHealth(const std::string& service);
 
  private:
+  class PrimaryHintInterceptor;
+  class PrimaryHintFactory;
   LufdClient() = default;
   ConnectionOptions options_;
+  // Written by the interceptor (any gRPC thread), read by primary_hint().
+  mutable absl::Mutex hint_mu_;
+  std::string primary_hint_ ABSL_GUARDED_BY(hint_mu_);
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<lufd::v1::AdminService::StubInterface> admin_;
   std::unique_ptr<lufd::v1::LookupService::StubInterface> lookup_;

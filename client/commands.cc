@@ -213,6 +213,19 @@ int RunLufctl(int argc, const char* const* argv, std::ostream& out,
   }
   cli::Context ctx(g, out, err);
   absl::Status st = (*selected)(ctx);
+  if (absl::IsFailedPrecondition(st) && !ctx.primary_hint().empty()) {
+    // A write refused by a lufd on a read-only standby, which named the
+    // primary's lufd: follow it, once, with the same credentials (the
+    // refused call wrote nothing).
+    cli::GlobalOptions at_primary = g;
+    at_primary.conn.server = ctx.primary_hint();
+    err << "lufctl: note: " << EscapeUnsafeText(g.conn.server) << " said "
+        << absl::StatusCodeToString(st.code()) << ": "
+        << EscapeUnsafeText(st.message()) << "; retrying once at "
+        << EscapeUnsafeText(at_primary.conn.server) << "\n";
+    cli::Context again(at_primary, out, err);
+    st = (*selected)(again);
+  }
   if (!st.ok()) {
     // Messages may echo server data: escaped line by line (common/
     // unsafe_text.h), keeping the line breaks of multi-line messages.

@@ -1,6 +1,7 @@
 // Store::Open: picks the backend from the URL scheme.
 #include "storage/store.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "storage/memory/memory_store.h"
@@ -48,6 +49,23 @@ absl::StatusOr<uint32_t> Store::LeaseGuardBudget(const std::string&, uint32_t,
                                                  uint32_t, absl::Duration,
                                                  absl::Time) {
   return absl::UnimplementedError("this store keeps no shared guard budget");
+}
+
+namespace {
+constexpr absl::string_view kReadOnlyStoreUrl =
+    "type.lufd.example/lufd.ReadOnlyStore";
+}  // namespace
+
+absl::Status ReadOnlyStoreError() {
+  absl::Status s =
+      absl::FailedPreconditionError("store is a read-only standby");
+  s.SetPayload(kReadOnlyStoreUrl, absl::Cord("1"));
+  return s;
+}
+
+bool IsReadOnlyStoreError(const absl::Status& status) {
+  return absl::IsFailedPrecondition(status) &&
+         status.GetPayload(kReadOnlyStoreUrl).has_value();
 }
 
 }  // namespace lufd

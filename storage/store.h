@@ -182,6 +182,13 @@ class Store {
 // Commit applies it to every before/after image, in every backend.
 bool RedactForChangeLog(lufd::v1::RegistryObject* object);
 
+// The error every write on a read-only standby fails with:
+// FAILED_PRECONDITION "store is a read-only standby", marked with a payload
+// so that callers (storage/write_router.h) tell it from the other
+// FAILED_PRECONDITIONs (schema not migrated, ...).
+absl::Status ReadOnlyStoreError();
+bool IsReadOnlyStoreError(const absl::Status& status);
+
 }  // namespace lufd
 
 #endif  // LUFD_STORAGE_STORE_H_

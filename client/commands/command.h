@@ -62,6 +62,11 @@ class Context {
   bool json() const { return format() == OutputFormat::kJson; }
 
   absl::StatusOr<LufdClient*> Client();
+  // The primary endpoint a refused write named (LufdClient::primary_hint),
+  // or "" (also when never dialled).
+  std::string primary_hint() const {
+    return client_ ? client_->primary_hint() : std::string();
+  }
 
  private:
   std::unique_ptr<LufdClient> client_;

@@ -32,7 +32,14 @@ namespace {
 // A store that is not migrated would fail on the first query; say so at
 // start-up instead, with the fix.
 absl::Status PrepareSchema(Store* store, bool migrate) {
-  if (migrate) return store->Migrate();
+  if (migrate) {
+    // A hot standby cannot migrate; it replays the primary's migrations.
+    absl::StatusOr<bool> read_only = store->IsReadOnly();
+    if (!read_only.ok() || !*read_only) return store->Migrate();
+    spdlog::info(
+        "store is a read-only standby: not migrating (the primary does); "
+        "checking the schema");
+  }
   ASSIGN_OR_RETURN(std::vector<MigrationInfo> migrations,
                    store->MigrationStatus());
   int pending = 0;
@@ -115,6 +122,18 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
   RETURN_IF_ERROR(
       PrepareSchema(s->store_.get(), config.store().migrate_on_start()));
   RETURN_IF_ERROR(BackfillHoldingsAtStart(s->store_.get()));
+  // Writes: the local store, or (a standby) store.primary_url, or refused
+  // naming grpc.primary_endpoint; re-decided after a promotion.
+  WriteRouter::Options router_options;
+  router_options.primary_endpoint = grpc_config.primary_endpoint();
+  WriteRouter::Opener open_primary;
+  if (!config.store().primary_url().empty()) {
+    open_primary = [url = config.store().primary_url()]() {
+      return Store::Open(url);
+    };
+  }
+  s->router_ = std::make_unique<WriteRouter>(
+      s->store_.get(), std::move(open_primary), router_options);
   s->views_ = std::make_unique<ViewHolder>();
   // The registry nudges the follower after each commit. The follower (the
   // first view) comes after the DNS front end is made, so that the stored
@@ -124,6 +143,7 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
       std::make_unique<Registry>(s->store_.get(), s->views_.get(), [server] {
         if (server->follower_ != nullptr) server->follower_->Nudge();
       });
+  s->registry_->set_write_router(s->router_.get());
 
   s->counters_ = std::make_unique<RequestCounters>();
   // Refused calls, bounded in memory and in the denials table; kept in
@@ -151,7 +171,10 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
                             ? config.guard().shared()
                             : s->store_->Backend() == "postgres";
     if (shared) {
-      s->ledger_sync_ = LedgerSync::Start(s->store_.get(), s->guard_.get(), {});
+      LedgerSync::Options ledger_options;
+      ledger_options.router = s->router_.get();
+      s->ledger_sync_ = LedgerSync::Start(s->store_.get(), s->guard_.get(),
+                                          std::move(ledger_options));
     }
   }
 
@@ -180,6 +203,9 @@ absl::StatusOr<std::unique_ptr<LufdServer>> LufdServer::Start(
                                       s->denials_.get());
     }
     s->dns_->responder()->set_counters(s->counters_.get());
+    if (s->dns_->signer() != nullptr) {
+      s->dns_->signer()->set_write_router(s->router_.get());
+    }
     s->dns_->StartLoadingSignatures();
   }
 

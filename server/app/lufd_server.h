@@ -39,6 +39,7 @@
 #include "server/guard/guard.h"
 #include "server/guard/ledger_sync.h"
 #include "storage/store.h"
+#include "storage/write_router.h"
 
 namespace lufd {
 
@@ -48,9 +49,12 @@ const char* LufdVersion();
 class LufdServer {
  public:
   // `config` must have defaults applied and be validated (ops/config.h).
-  // Opens config.store.url, migrates it (store.migrate_on_start) or checks
-  // that its schema is current (FAILED_PRECONDITION otherwise), loads the
-  // first view, and starts serving.
+  // Opens config.store.url, migrates it (store.migrate_on_start; on a
+  // read-only standby the schema is only checked: migrations arrive from
+  // the primary) or checks that its schema is current (FAILED_PRECONDITION
+  // otherwise), loads the first view, and starts serving. Writes go where
+  // the WriteRouter says (storage/write_router.h: store.primary_url,
+  // grpc.primary_endpoint).
   static absl::StatusOr<std::unique_ptr<LufdServer>> Start(
       const lufd::v1::ServerConfig& config);
 
@@ -64,6 +68,7 @@ class LufdServer {
   const std::string& address() const { return address_; }
 
   Store* store() { return store_.get(); }
+  WriteRouter* write_router() { return router_.get(); }
   ViewHolder* views() { return views_.get(); }
   Registry* registry() { return registry_.get(); }
   ChangeFollower* follower() { return follower_.get(); }
@@ -102,6 +107,9 @@ class LufdServer {
   // Destruction order matters: the gRPC server goes first (declared last),
   // then services, then the follower before the views and store it uses.
   std::unique_ptr<Store> store_;
+  // Where writes go (local store, store.primary_url, or refused); used by
+  // the registry, the guard's ledger and the signer, so declared before.
+  std::unique_ptr<WriteRouter> router_;
   std::unique_ptr<ViewHolder> views_;
   std::unique_ptr<ChangeFollower> follower_;
   std::unique_ptr<Registry> registry_;

@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace lufd {
 namespace {
@@ -89,10 +91,48 @@ absl::Status RestoreSecrets(Store* store, const RegistryView& current,
   return absl::OkStatus();
 }
 
+}  // namespace
+
+TxnMark MarkOf(const lufd::v1::Change& change) {
+  return TxnMark{change.serial(), change.time_unix_micros(), change.actor(),
+                 change.client_txn_id()};
+}
+
+std::optional<std::string> GapReason(uint64_t view_serial,
+                                     uint64_t first_new_serial) {
+  if (first_new_serial == view_serial + 1) return std::nullopt;
+  return absl::StrCat("the change log goes on at serial ", first_new_serial,
+                      " after the view's serial ", view_serial,
+                      " (serials are dense)");
+}
+
+std::optional<std::string> HistoryReason(uint64_t view_serial,
+                                         const std::optional<TxnMark>& applied,
+                                         const std::optional<TxnMark>& stored) {
+  if (view_serial == 0) return std::nullopt;
+  if (!stored.has_value()) {
+    return absl::StrCat("the store has no serial ", view_serial,
+                        " (the view's): its latest is older");
+  }
+  if (applied.has_value() && !(*applied == *stored)) {
+    return absl::StrCat("the store's transaction at serial ", view_serial,
+                        " is not the one the view applied (by ", stored->actor,
+                        " instead of ", applied->actor,
+                        "): its history diverged");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
 class FollowerImpl final : public ChangeFollower {
  public:
-  FollowerImpl(Store* store, ViewHolder* views, absl::Duration poll_interval)
-      : store_(store), views_(views), poll_interval_(poll_interval) {
+  FollowerImpl(Store* store, ViewHolder* views, absl::Duration poll_interval,
+               absl::Duration rewind_check_interval)
+      : store_(store),
+        views_(views),
+        poll_interval_(poll_interval),
+        rewind_check_interval_(rewind_check_interval) {
     if (poll_interval_ <= absl::ZeroDuration()) {
       poll_interval_ = absl::Milliseconds(50);
     }
@@ -138,6 +178,8 @@ class FollowerImpl final : public ChangeFollower {
     state_.store_serial = serial;
     state_.caught_up_at = loaded_at;
   }
+
+  uint64_t rewinds() const override { return rewinds_.load(); }
 
  private:
   void Run() {
@@ -189,12 +231,77 @@ class FollowerImpl final : public ChangeFollower {
     bool reloaded = false;
   };
 
+  // Replaces the view with a fresh snapshot of the store because `why`.
+  absl::Status Rebuild(const std::string& why, uint64_t view_serial) {
+    spdlog::warn(
+        "follower: the store moved back in time ({}); rebuilding the view "
+        "(serial {}) from a fresh snapshot",
+        why, view_serial);
+    auto reloaded = LoadView(store_);
+    if (!reloaded.ok()) {
+      return absl::Status(reloaded.status().code(),
+                          absl::StrCat("rebuilding the view (", why,
+                                       "): ", reloaded.status().message()));
+    }
+    spdlog::warn("follower: view rebuilt at serial {} (was {})",
+                 (*reloaded)->serial(), view_serial);
+    applied_.reset();  // Learnt again at the next check.
+    rewinds_.fetch_add(1);
+    views_->Publish(*std::move(reloaded));
+    return absl::OkStatus();
+  }
+
+  // The periodic half of rewind detection: is the store's transaction at
+  // the view's serial still the one the view applied? Sets *rebuilt.
+  absl::Status CheckHistory(uint64_t view_serial, bool* rebuilt) {
+    if (view_serial == 0) return absl::OkStatus();
+    AuditQuery q;
+    q.after_serial = view_serial - 1;
+    q.limit = 1;
+    auto at = store_->Audit(q);
+    if (!at.ok()) {
+      return absl::Status(at.status().code(),
+                          absl::StrCat("reading back serial ", view_serial,
+                                       ": ", at.status().message()));
+    }
+    std::optional<TxnMark> stored;
+    if (!at->empty() && (*at)[0].serial() == view_serial) {
+      stored = MarkOf((*at)[0]);
+    }
+    if (std::optional<std::string> why =
+            HistoryReason(view_serial, applied_, stored);
+        why.has_value()) {
+      *rebuilt = true;
+      return Rebuild(*why, view_serial);
+    }
+    // A view loaded from a snapshot learns its last transaction here.
+    if (!applied_.has_value()) applied_ = stored;
+    return absl::OkStatus();
+  }
+
+  // After Rebuild(): the poll reports the fresh view as a reload.
+  void MarkRebuilt(Progress* progress) {
+    progress->view_serial = views_->Current()->serial();
+    progress->store_serial = progress->view_serial;
+    progress->reloaded = true;
+  }
+
   // Reads one page of changes and publishes the next view. On any error the
   // current view stays published.
   absl::Status PollOnce(bool* more, Progress* progress) {
     std::shared_ptr<const RegistryView> current = views_->Current();
     progress->view_serial = current->serial();
     progress->store_serial = current->serial();
+    const absl::Time now = absl::Now();
+    if (now >= next_history_check_) {
+      next_history_check_ = now + rewind_check_interval_;
+      bool rebuilt = false;
+      RETURN_IF_ERROR(CheckHistory(current->serial(), &rebuilt));
+      if (rebuilt) {
+        MarkRebuilt(progress);
+        return absl::OkStatus();
+      }
+    }
     const absl::Time read_start = absl::Now();
     auto changes = store_->ReadChanges(current->serial(), kPageSize);
     poll_latency_.Observe(absl::Now() - read_start);
@@ -205,6 +312,13 @@ class FollowerImpl final : public ChangeFollower {
                        current->serial(), ": ", changes.status().message()));
     }
     if (changes->empty()) return absl::OkStatus();
+    if (std::optional<std::string> why =
+            GapReason(current->serial(), changes->front().serial());
+        why.has_value()) {
+      RETURN_IF_ERROR(Rebuild(*why, current->serial()));
+      MarkRebuilt(progress);
+      return absl::OkStatus();
+    }
     *more = changes->size() >= kPageSize;
     progress->store_serial = changes->back().serial();
     if (*more) {
@@ -213,6 +327,7 @@ class FollowerImpl final : public ChangeFollower {
         progress->store_serial = std::max(progress->store_serial, *latest);
       }
     }
+    const TxnMark last = MarkOf(changes->back());
     if (absl::Status st = RestoreSecrets(store_, *current, &*changes);
         !st.ok()) {
       return absl::Status(
@@ -234,10 +349,12 @@ class FollowerImpl final : public ChangeFollower {
       progress->view_serial = (*reloaded)->serial();
       progress->store_serial = progress->view_serial;
       progress->reloaded = true;
+      applied_.reset();
       views_->Publish(*std::move(reloaded));
       return absl::OkStatus();
     }
     progress->view_serial = (*next)->serial();
+    applied_ = last;
     views_->Publish(*std::move(next));
     return absl::OkStatus();
   }
@@ -245,6 +362,11 @@ class FollowerImpl final : public ChangeFollower {
   Store* const store_;
   ViewHolder* const views_;
   absl::Duration poll_interval_;
+  const absl::Duration rewind_check_interval_;
+  // Only the follower thread touches these two.
+  std::optional<TxnMark> applied_;  // The view's last transaction, if known.
+  absl::Time next_history_check_ = absl::InfinitePast();
+  std::atomic<uint64_t> rewinds_{0};
   std::thread thread_;
 
   mutable absl::Mutex mu_;
@@ -258,7 +380,8 @@ class FollowerImpl final : public ChangeFollower {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ChangeFollower>> ChangeFollower::Start(
-    Store* store, ViewHolder* views, absl::Duration poll_interval) {
+    Store* store, ViewHolder* views, absl::Duration poll_interval,
+    absl::Duration rewind_check_interval) {
   if (store == nullptr || views == nullptr) {
     return absl::InvalidArgumentError("follower needs a store and a view");
   }
@@ -270,7 +393,8 @@ absl::StatusOr<std::unique_ptr<ChangeFollower>> ChangeFollower::Start(
   // glibc keeps the freed heap resident unless asked. Returning it here once
   // keeps the steady-state footprint to what the view itself holds.
   malloc_trim(0);
-  auto follower = std::make_unique<FollowerImpl>(store, views, poll_interval);
+  auto follower = std::make_unique<FollowerImpl>(store, views, poll_interval,
+                                                 rewind_check_interval);
   follower->SetLoaded(serial, load_start);
   follower->StartThread();
   return std::unique_ptr<ChangeFollower>(std::move(follower));

@@ -9,7 +9,10 @@
 #ifndef LUFD_SERVER_CORE_FOLLOWER_H_
 #define LUFD_SERVER_CORE_FOLLOWER_H_
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,14 +44,53 @@ struct FollowerState {
   uint64_t reloads = 0;  // Views rebuilt from a snapshot.
 };
 
+// The identity of one committed transaction (every change-log entry of a
+// commit has the same serial, time, actor and client txn id): two histories
+// that diverged at that serial do not share it.
+struct TxnMark {
+  uint64_t serial = 0;
+  int64_t time_unix_micros = 0;
+  std::string actor;
+  std::string client_txn_id;
+  bool operator==(const TxnMark&) const = default;
+};
+TxnMark MarkOf(const lufd::v1::Change& change);
+
+// Rewind detection: the database a follower reads can move back in time (a
+// replica rebuilt from an older base backup; a standby promoted before it
+// had received the last commits the view already applied, then written on).
+// These say why the view at `view_serial` must be rebuilt from a fresh
+// snapshot rather than follow on (serving a mix of two histories), or
+// nullopt.
+//
+// GapReason, for every page read: `first_new_serial`, the first change the
+// store has after the view's serial, must be view_serial + 1 (serials are
+// dense: one per commit), or the log is not the one the view was built from.
+std::optional<std::string> GapReason(uint64_t view_serial,
+                                     uint64_t first_new_serial);
+// HistoryReason, checked periodically: `stored` (the store's transaction at
+// view_serial; nullopt: the store has no such serial, its latest is below
+// the view's) must exist and, when `applied` (the transaction the view
+// applied last) is known, be that one. View serial 0 (empty registry)
+// cannot be behind anything.
+std::optional<std::string> HistoryReason(uint64_t view_serial,
+                                         const std::optional<TxnMark>& applied,
+                                         const std::optional<TxnMark>& stored);
+
 class ChangeFollower {
  public:
   virtual ~ChangeFollower() = default;  // Stops the thread.
 
   // Loads the snapshot (publishing it before returning) and starts tailing.
-  // `store` and `views` must outlive the follower.
+  // `store` and `views` must outlive the follower. Every
+  // `rewind_check_interval` (zero: every poll) the store's transaction at
+  // the view's serial is read back (one indexed query: Store::Audit with
+  // limit 1) and compared (HistoryReason); a gap in the serials is checked on
+  // every page. A rewind rebuilds the view from a snapshot (logged at
+  // warning); the published serial then goes down.
   static absl::StatusOr<std::unique_ptr<ChangeFollower>> Start(
-      Store* store, ViewHolder* views, absl::Duration poll_interval);
+      Store* store, ViewHolder* views, absl::Duration poll_interval,
+      absl::Duration rewind_check_interval = absl::Seconds(1));
 
   virtual void Nudge() = 0;
   // OK while following; the last error while the store is unreachable.
@@ -57,6 +99,9 @@ class ChangeFollower {
   // Latency of each poll's Store::ReadChanges (failed ones included): the
   // store latency every instance sees, primary or standby.
   virtual const LatencyHistogram& poll_latency() const = 0;
+  // Views rebuilt because the store moved back in time (GapReason,
+  // HistoryReason).
+  virtual uint64_t rewinds() const = 0;
 };
 
 }  // namespace lufd

@@ -1061,6 +1061,14 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     // Puts moved their objects out on the previous attempt; re-runs are
     // rare (conflicts, stale views), so they pay for validating again.
     if (attempt > 0) prepared = PreparePuts(operations);
+    // Where this attempt commits (and reads the latest serial from): a
+    // standby refuses before any work is done.
+    Store* target = store_;
+    if (router_ != nullptr) {
+      absl::StatusOr<Store*> routed = router_->ForWrite();
+      if (!routed.ok()) return routed.status();
+      target = *routed;
+    }
     std::shared_ptr<const RegistryView> view = views_->Current();
     WritePlan plan(*view, actor);
     absl::Status failed;
@@ -1086,7 +1094,7 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
       // The error may come from a stale view (another instance wrote what
       // this batch refers to): re-evaluate once the view has caught up.
       // Only errors pay for this store round trip.
-      absl::StatusOr<uint64_t> latest = store_->LatestSerial();
+      absl::StatusOr<uint64_t> latest = target->LatestSerial();
       if (attempt + 1 < kMaxCommitAttempts && latest.ok() &&
           *latest > view->serial()) {
         if (nudge_) nudge_();
@@ -1107,7 +1115,8 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
     request.actor = actor.AuditName();
     request.client_txn_id = client_txn_id;
     const size_t count = request.mutations.size();
-    absl::StatusOr<uint64_t> serial = store_->Commit(request);
+    absl::StatusOr<uint64_t> serial = target->Commit(request);
+    if (router_ != nullptr) router_->Report(target, serial.status());
     // Written (or refused): free the before/after images now, not after the
     // wait below, while the follower reads the same change back.
     std::vector<Mutation>().swap(request.mutations);
@@ -1120,13 +1129,21 @@ absl::StatusOr<lufd::v1::WriteResponse> Registry::Execute(
       response.set_changes(static_cast<uint32_t>(count));
       return response;
     }
+    if (router_ != nullptr && target == store_ &&
+        IsReadOnlyStoreError(serial.status()) &&
+        attempt + 1 < kMaxCommitAttempts) {
+      // The local store turned out to be a standby (demoted): the router
+      // knows now; go again, to the primary or to the refusal.
+      last_error = serial.status();
+      continue;
+    }
     if (serial.status().code() != absl::StatusCode::kAborted) {
       return serial.status();
     }
     // Someone else committed after our view: wait until the follower has
     // their change, then re-evaluate the whole batch on the fresher view.
     last_error = serial.status();
-    absl::StatusOr<uint64_t> latest = store_->LatestSerial();
+    absl::StatusOr<uint64_t> latest = target->LatestSerial();
     if (nudge_) nudge_();
     views_->WaitForSerial(latest.ok() ? *latest : view->serial() + 1,
                           kViewWait);

@@ -30,6 +30,11 @@
 //  - Commit uses expected_serial = view serial; on ABORTED it waits for the
 //    follower and retries (bounded). After a commit it waits (bounded) until
 //    the view reaches the new serial: read-your-writes for the caller.
+//  - Where commits go is the WriteRouter's (storage/write_router.h) when one
+//    is set: the local store, the primary (the view still follows the local
+//    standby, so the waits above hold for a forwarded write too: the
+//    primary's serials are the standby's), or a FAILED_PRECONDITION
+//    refusal, decided before the batch is evaluated.
 // Thread-safe.
 #ifndef LUFD_SERVER_CORE_REGISTRY_H_
 #define LUFD_SERVER_CORE_REGISTRY_H_
@@ -48,6 +53,7 @@
 #include "server/core/identity.h"
 #include "server/core/view.h"
 #include "storage/store.h"
+#include "storage/write_router.h"
 
 namespace lufd {
 
@@ -96,6 +102,10 @@ class Registry {
   // polls at once. Pointers must outlive the Registry.
   Registry(Store* store, ViewHolder* views, std::function<void()> nudge);
 
+  // Sends commits where `router` says (null: always `store`). Set before
+  // the first write; must outlive the Registry.
+  void set_write_router(WriteRouter* router) { router_ = router; }
+
   absl::StatusOr<lufd::v1::WriteResponse> Execute(
       const Identity& actor, const std::vector<lufd::v1::Operation>& operations,
       const std::string& client_txn_id, const ExecuteOptions& options = {});
@@ -114,6 +124,7 @@ class Registry {
 
  private:
   Store* store_;
+  WriteRouter* router_ = nullptr;
   ViewHolder* views_;
   std::function<void()> nudge_;
   // Serializes this instance's batches (evaluate, commit, wait for the

@@ -77,6 +77,7 @@ absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
   s->zones_ = std::move(zones);
   s->store_ = store;
   s->table_ = store->Signatures();
+  s->write_table_.store(s->table_);
   s->views_ = views;
   s->keys_ = keys;
   s->signatures_ = signatures;
@@ -159,7 +160,7 @@ void SignAheadSigner::PollOnce() {
 }
 
 std::optional<SignerCheckpoint> SignAheadSigner::ReadCheckpoint() {
-  auto checkpoint = table_->ReadSignerCheckpoint();
+  auto checkpoint = write_table_.load()->ReadSignerCheckpoint();
   if (!checkpoint.ok()) {
     if (!absl::IsUnimplemented(checkpoint.status())) {
       spdlog::warn("dns: reading the sign-ahead checkpoint: {}",
@@ -188,7 +189,7 @@ std::string SignAheadSigner::SignerKeys() const {
 }
 
 void SignAheadSigner::PutCheckpoint(const SignerCheckpoint& c) {
-  absl::Status put = table_->WriteSignerCheckpoint(c);
+  absl::Status put = write_table_.load()->WriteSignerCheckpoint(c);
   if (!put.ok() && !absl::IsUnimplemented(put)) {
     spdlog::warn("dns: writing the sign-ahead checkpoint: {}", put.ToString());
   }
@@ -237,6 +238,7 @@ void SignAheadSigner::Run() {
   absl::Time serial_changed_at = absl::InfinitePast();
   absl::Time first_change_at = absl::InfiniteFuture();
   bool lease_unsupported_logged = false;
+  bool standby_logged = false;
   // Read when the lease is taken; consulted once the keys are known.
   std::optional<SignerCheckpoint> checkpoint;
 
@@ -260,8 +262,25 @@ void SignAheadSigner::Run() {
     }
     if (lease == nullptr && now >= next_lease_try) {
       next_lease_try = now + kLeaseRetry;
-      auto got = table_->TryAcquireSignerLease();
+      // The lease lives where signatures can be written: on a standby
+      // (advisory locks work there too) it would elect a signer that
+      // cannot store what it signs.
+      SignatureTable* lease_table = table_;
+      absl::StatusOr<Store*> target = store_;
+      if (router_ != nullptr) target = router_->ForWrite();
+      absl::StatusOr<std::unique_ptr<SignerLease>> got =
+          std::unique_ptr<SignerLease>();
+      if (target.ok()) {
+        lease_table = (*target)->Signatures();
+        got = lease_table->TryAcquireSignerLease();
+      } else if (!standby_logged) {
+        standby_logged = true;
+        spdlog::info("dns: no sign-ahead lease here: {}",
+                     target.status().ToString());
+      }
       if (got.ok() && *got != nullptr) {
+        if (router_ != nullptr) standby_logged = false;
+        write_table_.store(lease_table);
         lease = std::move(*got);
         is_signer_.store(true);
         passed_once = false;
@@ -282,7 +301,7 @@ void SignAheadSigner::Run() {
       stats_.evicted_total.fetch_add(
           signatures_->EvictExpiring(static_cast<uint32_t>(t)));
       if (lease != nullptr) {
-        auto deleted = table_->DeleteSignaturesExpiringBefore(t);
+        auto deleted = write_table_.load()->DeleteSignaturesExpiringBefore(t);
         if (!deleted.ok() && !absl::IsUnimplemented(deleted.status())) {
           spdlog::warn("dns: deleting expired signatures: {}",
                        deleted.status().ToString());
@@ -323,8 +342,10 @@ void SignAheadSigner::Run() {
       checkpoint.reset();
     }
     if (now < retry_after) continue;
+    // A view rebuilt at an older serial (the database moved back in time,
+    // follower.h) has no change log to pass over: walk it all.
     bool full = !passed_once || signer_keys != passed_keys ||
-                now - last_pass >= kPeriodicPass;
+                now - last_pass >= kPeriodicPass || serial < passed_serial;
     const bool changed =
         serial != passed_serial && (now - serial_changed_at >= kDebounce ||
                                     now - first_change_at >= kDebounceMax);
@@ -465,7 +486,7 @@ absl::StatusOr<uint64_t> SignAheadSigner::SignPass(
       made_total += rows.size();
       stats_.signed_total.fetch_add(rows.size());
       batch.clear();
-      absl::Status put = table_->PutSignatures(rows);
+      absl::Status put = write_table_.load()->PutSignatures(rows);
       if (!put.ok()) {
         if (absl::IsUnimplemented(put)) {
           if (!put_unsupported_logged) {

@@ -49,6 +49,7 @@
 #include "server/dns/keyring.h"
 #include "server/dns/sigcache.h"
 #include "storage/store.h"
+#include "storage/write_router.h"
 
 namespace lufd::dns {
 
@@ -89,6 +90,13 @@ class SignAheadSigner {
   // Full scan of the Store's signatures into the SignatureCache. Call once
   // before DNS starts serving; Start() then polls from where it ended.
   absl::Status LoadAll();
+  // Where the lease is taken and signatures and the checkpoint are written
+  // (storage/write_router.h): the primary's table when this instance's
+  // store is a standby with store.primary_url; none (no lease tried) on a
+  // standby without one; the local table again once it is promoted, within
+  // kLeaseRetry. Null (the default): always the store's own table. Set
+  // before Start(); must outlive the signer.
+  void set_write_router(WriteRouter* router) { router_ = router; }
   void Start();
   void Stop();
   bool IsSigner() const { return is_signer_.load(); }
@@ -134,6 +142,9 @@ class SignAheadSigner {
   std::vector<std::string> zones_;
   Store* store_ = nullptr;           // The change log (ChangedTns).
   SignatureTable* table_ = nullptr;  // store_->Signatures().
+  WriteRouter* router_ = nullptr;
+  // Where writes go: table_, or the table the lease was taken on.
+  std::atomic<SignatureTable*> write_table_{nullptr};
   const ViewHolder* views_ = nullptr;
   const KeyRing* keys_ = nullptr;
   SignatureCache* signatures_ = nullptr;

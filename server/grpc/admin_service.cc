@@ -17,6 +17,7 @@
 #include "server/core/keys.h"
 #include "server/core/validate.h"
 #include "spdlog/spdlog.h"
+#include "storage/write_router.h"
 
 namespace lufd {
 namespace {
@@ -32,6 +33,17 @@ constexpr int kMaxAuditPages = 100;
 // How often long loops check for cancellation / deadline.
 constexpr uint64_t kAliveCheckEvery = 256;
 
+// `renamed` with the primary endpoint a standby's refusal names
+// (storage/write_router.h), which call.cc sends as trailing metadata for
+// lufctl to follow.
+absl::Status KeepPayloads(const absl::Status& original, absl::Status renamed) {
+  if (absl::optional<absl::Cord> p = original.GetPayload(kPrimaryEndpointUrl);
+      p.has_value()) {
+    renamed.SetPayload(kPrimaryEndpointUrl, *p);
+  }
+  return renamed;
+}
+
 // Registry batch errors start "operation <i>: "; Import reports the index
 // over the whole stream instead: "object <batch_start + i>: ".
 absl::Status RenumberImportError(const absl::Status& status,
@@ -44,13 +56,16 @@ absl::Status RenumberImportError(const absl::Status& status,
     uint64_t index = 0;
     if (colon != absl::string_view::npos &&
         absl::SimpleAtoi(rest.substr(0, colon), &index)) {
-      return absl::Status(status.code(),
-                          absl::StrCat("object ", batch_start + index, ": ",
-                                       rest.substr(colon + 2)));
+      return KeepPayloads(
+          status, absl::Status(status.code(),
+                               absl::StrCat("object ", batch_start + index,
+                                            ": ", rest.substr(colon + 2))));
     }
   }
-  return absl::Status(status.code(), absl::StrCat("batch starting at object ",
-                                                  batch_start, ": ", message));
+  return KeepPayloads(
+      status,
+      absl::Status(status.code(), absl::StrCat("batch starting at object ",
+                                               batch_start, ": ", message)));
 }
 
 // Import reports at most this many failing objects (and counts the rest),

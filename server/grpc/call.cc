@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "common/status_macros.h"
 #include "server/core/authz.h"
 #include "spdlog/spdlog.h"
+#include "storage/write_router.h"
 
 namespace lufd {
 
@@ -408,6 +410,12 @@ grpc::Status RpcRunner::End(RunningCall* call, absl::Status status) {
                   info.identity.anonymous() ? "-" : info.identity.AuditName(),
                   absl::StatusCodeToString(status.code()),
                   absl::ToDoubleMilliseconds(end - call->start_));
+  }
+  // A write refused on a read-only standby names the primary's lufd; the
+  // endpoint also goes in the trailing metadata, which lufctl follows.
+  if (std::optional<std::string> primary = PrimaryEndpointOf(status);
+      primary.has_value() && info.context != nullptr) {
+    info.context->AddTrailingMetadata(kPrimaryEndpointMetadata, *primary);
   }
   return ToGrpcStatus(status);
 }

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -721,6 +722,22 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
   if (grpc.max_threads() < 2) {
     errors.push_back("grpc.max_threads: must be at least 2");
   }
+  if (!grpc.primary_endpoint().empty()) {
+    // Sent to clients as is (lufctl dials it): a host and a real port, no
+    // scheme, no whitespace.
+    std::string host;
+    int port = 0;
+    if (!ParseListenAddress(grpc.primary_endpoint(), &host, &port).ok() ||
+        port == 0 || absl::StrContains(grpc.primary_endpoint(), "://") ||
+        std::any_of(host.begin(), host.end(), [](char c) {
+          return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+                 absl::ascii_iscntrl(static_cast<unsigned char>(c));
+        })) {
+      errors.push_back(
+          absl::StrCat("grpc.primary_endpoint: \"", grpc.primary_endpoint(),
+                       "\" is not host:port or [v6addr]:port (port 1-65535)"));
+    }
+  }
 
   const auto& store = config.store();
   if (store.url().empty()) {
@@ -729,8 +746,19 @@ absl::Status ValidateConfig(const lufd::v1::ServerConfig& config) {
     errors.push_back(absl::StrCat(
         "store.url: unknown scheme (want sqlite:, postgresql://, memory:)"));
   }
-  if (!store.primary_url().empty() && !KnownStoreScheme(store.primary_url())) {
-    errors.push_back("store.primary_url: unknown scheme");
+  if (!store.primary_url().empty()) {
+    if (!KnownStoreScheme(store.primary_url())) {
+      errors.push_back("store.primary_url: unknown scheme");
+    } else if (!absl::StartsWith(store.primary_url(), "postgres")) {
+      // Only PostgreSQL has standbys to forward from.
+      errors.push_back(
+          "store.primary_url: must be a PostgreSQL URL (postgresql://, "
+          "postgres://, postgres:)");
+    } else if (!absl::StartsWith(store.url(), "postgres")) {
+      errors.push_back(
+          "store.primary_url: only for a PostgreSQL store.url (a hot "
+          "standby)");
+    }
   }
   CheckDuration(store.poll_interval(), "store.poll_interval", &errors);
   CheckDuration(store.max_view_lag(), "store.max_view_lag", &errors);

@@ -18,6 +18,7 @@ absl::StatusOr<std::vector<MigrationInfo>> MemoryStore::MigrationStatus() {
 }
 
 absl::StatusOr<uint64_t> MemoryStore::Commit(const CommitRequest& request) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   if (absl::Status s = storage_internal::ValidateRequest(request); !s.ok()) {
     return s;
   }
@@ -127,6 +128,7 @@ absl::StatusOr<std::vector<Change>> MemoryStore::Audit(
 
 absl::Status MemoryStore::PutSignatures(
     const std::vector<StoredSignature>& signatures) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   std::vector<const StoredSignature*> rows =
       storage_internal::LastSignatureWins(signatures);
   absl::MutexLock lock(&mu_);
@@ -157,6 +159,7 @@ absl::StatusOr<uint64_t> MemoryStore::ScanSignatures(
 
 absl::StatusOr<uint64_t> MemoryStore::DeleteSignaturesExpiringBefore(
     int64_t unix_time) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   absl::MutexLock lock(&mu_);
   uint64_t deleted = 0;
   for (auto it = signatures_.begin(); it != signatures_.end();) {
@@ -187,6 +190,7 @@ MemoryStore::ReadSignerCheckpoint() {
 
 absl::Status MemoryStore::WriteSignerCheckpoint(
     const SignerCheckpoint& checkpoint) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   absl::MutexLock lock(&mu_);
   checkpoint_ = checkpoint;
   return absl::OkStatus();
@@ -194,6 +198,7 @@ absl::Status MemoryStore::WriteSignerCheckpoint(
 
 absl::Status MemoryStore::AppendDenials(
     const std::vector<DenialRecord>& records, uint64_t max_rows) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   absl::MutexLock lock(&mu_);
   for (const DenialRecord& r : records) {
     denials_.push_back(r);
@@ -218,6 +223,7 @@ absl::StatusOr<std::vector<DenialRecord>> MemoryStore::ReadDenials(
 absl::StatusOr<uint32_t> MemoryStore::LeaseGuardBudget(
     const std::string& identity, uint32_t want, uint32_t budget,
     absl::Duration window, absl::Time now) {
+  if (read_only_.load()) return ReadOnlyStoreError();
   absl::MutexLock lock(&mu_);
   auto& grants = guard_grants_[identity];
   uint64_t granted = 0;

@@ -12,6 +12,7 @@
 #ifndef LUFD_STORAGE_MEMORY_MEMORY_STORE_H_
 #define LUFD_STORAGE_MEMORY_MEMORY_STORE_H_
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -46,7 +47,11 @@ class MemoryStore : public Store, public SignatureTable {
       uint64_t after_serial, uint32_t max_changes) override;
   absl::StatusOr<std::vector<lufd::v1::Change>> Audit(
       const AuditQuery& query) override;
-  absl::StatusOr<bool> IsReadOnly() override { return false; }
+  absl::StatusOr<bool> IsReadOnly() override { return read_only_.load(); }
+  // Tests: behave like a PostgreSQL hot standby (true) or a primary: while
+  // read-only, every write fails with ReadOnlyStoreError(); reads and the
+  // signer lease work (advisory locks work on a standby too).
+  void SetReadOnlyForTest(bool read_only) { read_only_.store(read_only); }
   absl::StatusOr<std::optional<lufd::v1::RegistryObject>> ReadObject(
       lufd::v1::ObjectKind kind, absl::string_view key) override;
   SignatureTable* Signatures() override { return this; }
@@ -75,6 +80,7 @@ class MemoryStore : public Store, public SignatureTable {
       const SignerCheckpoint& checkpoint) override;
 
  private:
+  std::atomic<bool> read_only_{false};
   using SignatureKey = std::tuple<std::string, uint16_t, uint64_t, uint16_t>;
 
   using ObjectKey = std::pair<int, std::string>;

@@ -44,9 +44,7 @@ constexpr size_t kMaxIdleConnections = 4;
 // Rows per FETCH while streaming a snapshot.
 constexpr int kFetchRows = 20000;
 
-absl::Status ReadOnlyStandbyError() {
-  return absl::FailedPreconditionError("store is a read-only standby");
-}
+absl::Status ReadOnlyStandbyError() { return ReadOnlyStoreError(); }
 
 // Maps a libpqxx/std exception to a Status. Called only from catch blocks.
 absl::Status MapException(absl::string_view what) {

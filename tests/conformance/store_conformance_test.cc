@@ -619,6 +619,12 @@ TEST_P(StoreConformanceTest, StandbyIsReadOnly) {
   auto w = (*standby)->Commit(Req({Put(kTn, "b", Tn("+2"))}));
   EXPECT_EQ(w.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(w.status().message(), "store is a read-only standby");
+  // Recognisable as such (storage/write_router.h forwards on it), also
+  // when the server reports it (SQLSTATE 25006) rather than the pre-check.
+  EXPECT_TRUE(IsReadOnlyStoreError(w.status())) << w.status();
+  auto lease =
+      (*standby)->LeaseGuardBudget("org x", 1, 10, absl::Hours(1), absl::Now());
+  EXPECT_TRUE(IsReadOnlyStoreError(lease.status())) << lease.status();
   EXPECT_EQ((*standby)->Migrate().code(),
             absl::StatusCode::kFailedPrecondition);
   // Changes committed on the primary reach the standby's change log.

@@ -110,6 +110,8 @@ it_init() {
 
 # write_config FILE STORE_URL PORT [GRPC-YAML]: GRPC-YAML is extra lines for
 # the grpc: section, indented by two spaces ("  max_message_bytes: 65536").
+# LUFD_STORE_EXTRA: extra lines for the store: section, two-space indented
+# ("  primary_url: \"postgresql://...\"").
 write_config() {
   local file="$1" url="$2" port="$3" extra="${4:-}" crl=""
   # LUFD_CRL_FILE (optional): a CRL for the client CA, enforced fail-closed.
@@ -128,6 +130,7 @@ $crl
 store:
   url: "$url"
   migrate_on_start: true
+${LUFD_STORE_EXTRA:-}
 log:
   level: "info"
 ${LUFD_CONFIG_TAIL:-}

@@ -19,8 +19,11 @@
 #include "server/dns/rrsig.h"
 #include "server/dns/wire.h"
 #include "server/ops/config.h"
+#include "storage/memory/memory_store.h"
+#include "storage/write_router.h"
 #include "tests/unit/testing/eventually.h"
 #include "tests/unit/testing/objects.h"
+#include "tests/unit/testing/standby_store.h"
 
 namespace lufd::dns {
 namespace {
@@ -251,7 +254,8 @@ TEST_F(SignerTest, ResponderServesSignedAheadAnswersWithoutSigning) {
     }
     size_t n =
         (*responder)
-            ->Respond(pq, pr, viewer, Transport::kUdp, ClientAddress{}, out.data(),
+            ->Respond(pq, pr, viewer, Transport::kUdp, ClientAddress{},
+                      out.data(),
                       ResponseLimit(
                           pq, Transport::kUdp,
                           std::min<size_t>(out.size(),
@@ -429,6 +433,62 @@ TEST(SignerTimingTest, MakeRrsigWindowAndJitter) {
     EXPECT_EQ(sig->labels, 2);
     EXPECT_EQ(sig->original_ttl, 60u);
   }
+}
+
+// The signer lease on a read-only standby (storage/write_router.h): none
+// without a primary (advisory locks work on a standby, but nothing signed
+// could be stored), taken once the standby is promoted, with no restart.
+TEST_F(SignerTest, StandbyTakesNoLeaseUntilPromoted) {
+  MemoryStore db;
+  ::lufd::testing::StandbyStore local(&db, /*read_only=*/true);
+  WriteRouter::Options options;
+  options.recheck_interval = absl::ZeroDuration();
+  WriteRouter router(&local, nullptr, options);
+  SignatureCache sigs;
+  auto s =
+      SignAheadSigner::Create(config_, {kApex}, &local, &views_, &keys_, &sigs);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto signer = std::move(*s);
+  signer->set_write_router(&router);
+  ASSERT_TRUE(signer->LoadAll().ok());
+  signer->Start();
+  // The signer's first round asked the router, which asked the store.
+  ASSERT_TRUE(Eventually([&] { return local.read_only_checks() >= 1; }));
+  EXPECT_FALSE(signer->IsSigner());
+  local.set_read_only(false);  // pg_ctl promote.
+  EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
+  EXPECT_TRUE(signer->IsSigner());
+  EXPECT_EQ(StoredRows(&db), 251u);
+  signer->Stop();
+}
+
+// With store.primary_url the lease, the signatures and the checkpoint go to
+// the primary's table, not the standby's.
+TEST_F(SignerTest, StandbyWithPrimarySignsIntoThePrimary) {
+  MemoryStore standby_db, primary_db;
+  ::lufd::testing::StandbyStore local(&standby_db, /*read_only=*/true);
+  WriteRouter router(
+      &local,
+      [&]() -> absl::StatusOr<std::unique_ptr<Store>> {
+        return std::unique_ptr<Store>(
+            std::make_unique<::lufd::testing::StandbyStore>(&primary_db,
+                                                            false));
+      },
+      WriteRouter::Options());
+  SignatureCache sigs;
+  auto s =
+      SignAheadSigner::Create(config_, {kApex}, &local, &views_, &keys_, &sigs);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto signer = std::move(*s);
+  signer->set_write_router(&router);
+  ASSERT_TRUE(signer->LoadAll().ok());
+  signer->Start();
+  EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
+  EXPECT_TRUE(signer->IsSigner());
+  EXPECT_EQ(StoredRows(&primary_db), 251u);
+  EXPECT_EQ(StoredRows(&standby_db), 0u);
+  EXPECT_TRUE(HasCheckpoint(&primary_db));
+  signer->Stop();
 }
 
 }  // namespace

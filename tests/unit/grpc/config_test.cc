@@ -746,3 +746,57 @@ TEST(ShippedConfigTest, CheckRejectsUnknownKeys) {
 
 }  // namespace
 }  // namespace lufd
+
+namespace lufd {
+namespace {
+
+// Replication keys (docs/replication.md): grpc.primary_endpoint is a
+// host:port lufctl can dial; store.primary_url a PostgreSQL URL beside a
+// PostgreSQL store.url.
+absl::Status ValidateReplicaYaml(const std::string& grpc_extra,
+                                 const std::string& store) {
+  auto config = ParseConfigYaml(absl::StrCat(
+      "grpc:\n  listen: \"127.0.0.1:0\"\n", grpc_extra, "store:\n", store));
+  if (!config.ok()) return config.status();
+  ApplyConfigDefaults(&*config);
+  return ValidateConfig(*config);
+}
+
+TEST(ConfigTest, PrimaryEndpointMustBeHostAndPort) {
+  const std::string store = "  url: \"postgresql://u@h:5432/d\"\n";
+  for (const char* bad :
+       {"nonsense", "h:0", "h:70000", "http://h:1", ":5", "a b:5"}) {
+    absl::Status s = ValidateReplicaYaml(
+        absl::StrCat("  primary_endpoint: \"", bad, "\"\n"), store);
+    EXPECT_THAT(std::string(s.message()), HasSubstr("grpc.primary_endpoint:"))
+        << bad;
+  }
+  for (const char* good : {"lufd-a.example:50051", "127.0.0.1:1", "[::1]:5"}) {
+    absl::Status s = ValidateReplicaYaml(
+        absl::StrCat("  primary_endpoint: \"", good, "\"\n"), store);
+    EXPECT_THAT(std::string(s.message()),
+                Not(HasSubstr("grpc.primary_endpoint:")))
+        << good;
+  }
+}
+
+TEST(ConfigTest, PrimaryUrlIsPostgresBesidePostgres) {
+  auto msg = [](const std::string& store) {
+    return std::string(ValidateReplicaYaml("", store).message());
+  };
+  EXPECT_THAT(msg("  url: \"postgresql://u@s:5432/d\"\n"
+                  "  primary_url: \"mysql://x\"\n"),
+              HasSubstr("store.primary_url: unknown scheme"));
+  EXPECT_THAT(msg("  url: \"postgresql://u@s:5432/d\"\n"
+                  "  primary_url: \"sqlite:/x.db\"\n"),
+              HasSubstr("store.primary_url: must be a PostgreSQL URL"));
+  EXPECT_THAT(msg("  url: \"sqlite:/x.db\"\n"
+                  "  primary_url: \"postgresql://u@p:5432/d\"\n"),
+              HasSubstr("store.primary_url: only for a PostgreSQL"));
+  EXPECT_THAT(msg("  url: \"postgresql://u@s:5432/d\"\n"
+                  "  primary_url: \"postgresql://u@p:5432/d\"\n"),
+              Not(HasSubstr("store.primary_url")));
+}
+
+}  // namespace
+}  // namespace lufd
