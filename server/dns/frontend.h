@@ -4,6 +4,7 @@
 //   KeyRing (+ KeyManager)          the zones' DNSSEC keys and their rolls;
 //   SignAheadSigner                 signs positive RRsets ahead;
 //   Responder                       the answer path (the QueryProcessor);
+//   XfrService                      zone transfer out + NOTIFY (dns.xfr);
 //   DnsServer                       the UDP/TCP/DoT listeners (+ TSIG).
 // LufdServer creates it when dns.listen or dns.dot.listen is configured.
 //
@@ -40,6 +41,7 @@
 #include "server/dns/server.h"
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
+#include "server/dns/xfr.h"
 #include "storage/store.h"
 
 namespace lufd::dns {
@@ -82,6 +84,8 @@ class DnsFrontend {
   KeyManager* key_manager() { return key_manager_.get(); }
   // Null when DNSSEC or sign_ahead is off.
   SignAheadSigner* signer() { return signer_.get(); }
+  // Null unless dns.xfr names a key or a secondary.
+  XfrService* xfr() { return xfr_.get(); }
 
  private:
   DnsFrontend() = default;
@@ -100,6 +104,7 @@ class DnsFrontend {
   std::unique_ptr<Responder> responder_;
   std::unique_ptr<SignAheadSigner> signer_;
   std::unique_ptr<KeyManager> key_manager_;
+  std::unique_ptr<XfrService> xfr_;
   std::unique_ptr<DnsServer> server_;
   bool started_ = false;
   bool stopped_ = false;

@@ -569,12 +569,18 @@ bool DnsServer::TcpLoop::ProcessInput(Conn* c) {
       identity = *std::move(id);
     }
     bool tsig_peer = false;
+    stream_.clear();
     const size_t n = server_->Process(
         absl::MakeConstSpan(p + 2, len),
         c->ssl != nullptr ? Transport::kTls : Transport::kTcp, identity,
-        c->client, scratch_.data(), kMaxTcpMessage, &tsig_peer);
+        c->client, scratch_.data(), kMaxTcpMessage, &tsig_peer, &stream_);
     if (tsig_peer) MarkPeer(c);
-    if (n > 0) {
+    if (!stream_.empty()) {
+      // A zone transfer: many messages, already length-prefixed; they
+      // count as one answer in flight.
+      c->out.append(stream_);
+      c->answer_ends.push_back(c->out.size());
+    } else if (n > 0) {
       c->out.push_back(static_cast<char>(n >> 8));
       c->out.push_back(static_cast<char>(n & 0xff));
       c->out.append(reinterpret_cast<const char*>(scratch_.data()), n);

@@ -148,6 +148,7 @@ class DnsServer::TcpLoop {
   uint64_t exhaustion_unlogged_ = 0;
   std::vector<uint64_t> ready_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxTcpMessage);
+  std::string stream_;  // A zone transfer's messages (Process).
   uint32_t generation_ = 0;
 };
 
