@@ -140,17 +140,15 @@ ZoneDiff DiffSnapshots(const ZoneSnapshot& from, const ZoneSnapshot& to) {
 
 void XfrJournal::Push(std::shared_ptr<const ZoneSnapshot> next) {
   absl::MutexLock l(&mu_);
-  if (current_ != nullptr && current_->serial != next->serial) {
+  if (current_ != nullptr && current_->serial != next->serial &&
+      !SerialNewer(next->serial, current_->serial)) {
+    // The serial went back (the registry moved back in time, e.g. a
+    // rebuilt replica): serials in the history may now name other
+    // contents, so it starts afresh.
+    diffs_.clear();
+    records_ = 0;
+  } else if (current_ != nullptr && current_->serial != next->serial) {
     auto diff = std::make_shared<ZoneDiff>(DiffSnapshots(*current_, *next));
-    // A serial seen again (the registry moved back in time, e.g. a rebuilt
-    // replica) makes the old history ambiguous: start it afresh.
-    for (const auto& old : diffs_) {
-      if (old->from_serial == next->serial) {
-        diffs_.clear();
-        records_ = 0;
-        break;
-      }
-    }
     records_ += diff->deleted.size() + diff->added.size();
     diffs_.push_back(std::move(diff));
     while (!diffs_.empty() &&
