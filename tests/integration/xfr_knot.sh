@@ -51,6 +51,15 @@ expect_ok "sg-pub (public)"
 run_ctl registrar-ssp2 number add +12025550100 --registrant iana-en:222 --dg dg-pub
 expect_ok "public TN +12025550100"
 
+# 1,500 more public numbers: the zone no longer fits one message, so the
+# transfers below are multi-message streams, each message TSIG-signed.
+{
+  echo "tn,registrant,dest_groups"
+  for ((i = 0; i < 1500; i++)); do echo "+1303555$((1000 + i)),iana-en:222,dg-pub"; done
+} >"$T/bulk.csv"
+run_ctl registrar-ssp2 import "$T/bulk.csv"
+expect_ok "1,500 public TNs imported"
+
 PUB1="$(enum_name +12025550100 "$ZONE")"
 PUB2="$(enum_name +12025550101 "$ZONE")"
 PEER1="$(enum_name +12025556666 "$ZONE")"
@@ -97,7 +106,9 @@ kx -y "hmac-sha256:xfr-key.:$XFR_SECRET" -t AXFR "$ZONE"
 grep -q 'public\.example\.com' <<<"$dout" || { echo "$dout" >&2; fail "AXFR with xfr-key.: no public record"; }
 grep -q 'ssp2\.example\.com' <<<"$dout" && { echo "$dout" >&2; fail "AXFR with xfr-key.: peer-only data transferred"; }
 grep -qiE 'tsig.*(fail|invalid|bad)|BADSIG|verification' <<<"$dout" && { echo "$dout" >&2; fail "AXFR with xfr-key.: kdig could not verify TSIG"; }
-pass "AXFR with xfr-key.: public view only, TSIG verified by kdig"
+msgs="$(sed -n 's/.*(\([0-9]*\) messages.*/\1/p' <<<"$dout" | head -n 1)"
+[[ -n "$msgs" && "$msgs" -ge 2 ]] || { echo "$dout" | tail -n 5 >&2; fail "AXFR with xfr-key.: want several messages, got '$msgs'"; }
+pass "AXFR with xfr-key.: public view only, $msgs messages, TSIG verified by kdig"
 
 # --- Knot secondary -----------------------------------------------------------
 mkdir -p "$T/knot/db"
