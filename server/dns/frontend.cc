@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
       dns, views, f->key_ring_.get(), f->signatures_.get(), f->lru_.get());
   if (!responder.ok()) return responder.status();
   f->responder_ = *std::move(responder);
-  if (!dns.xfr().allow_tsig().empty() || !dns.xfr().notify().empty()) {
+  if (!dns.xfr().allow_tsig().empty() || !dns.xfr().notify().empty() ||
+      !dns.xfr().allow_dot_orgs().empty()) {
     absl::StatusOr<std::unique_ptr<XfrService>> xfr =
         XfrService::Create(dns, views, TsigLookupFromViews(views));
     if (!xfr.ok()) return xfr.status();

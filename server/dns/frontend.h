@@ -84,7 +84,7 @@ class DnsFrontend {
   KeyManager* key_manager() { return key_manager_.get(); }
   // Null when DNSSEC or sign_ahead is off.
   SignAheadSigner* signer() { return signer_.get(); }
-  // Null unless dns.xfr names a key or a secondary.
+  // Null unless dns.xfr names a key, an org or a secondary.
   XfrService* xfr() { return xfr_.get(); }
 
  private:

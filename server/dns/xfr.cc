@@ -330,6 +330,8 @@ absl::StatusOr<std::unique_ptr<XfrService>> XfrService::Create(
     }
     s->allow_tsig_.push_back(*wire);
   }
+  s->allow_dot_orgs_.assign(config.xfr().allow_dot_orgs().begin(),
+                            config.xfr().allow_dot_orgs().end());
   for (const std::string& t : config.xfr().notify()) {
     Target target;
     target.text = t;
@@ -417,7 +419,6 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
                                               std::string_view tsig_key,
                                               Transport transport,
                                               size_t limit) {
-  (void)transport;  // TCP and DoT alike; DnsServer never passes UDP.
   Zone* zone = nullptr;
   for (auto& z : zones_) {
     if (z->apex == query.qname_lower) zone = z.get();
@@ -426,9 +427,17 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     return Answer(query, kRcodeNotAuth, limit);
   }
-  const bool allowed = !tsig_key.empty() && !viewer.anonymous() &&
+  // A TSIG key named in allow_tsig (that verified), or over DoT a client
+  // certificate (verified by the TLS layer and the PeerAuthenticator) of an
+  // org named in allow_dot_orgs. Either way only the public view goes out.
+  const bool tsig_ok = !tsig_key.empty() && !viewer.anonymous() &&
                        std::find(allow_tsig_.begin(), allow_tsig_.end(),
                                  tsig_key) != allow_tsig_.end();
+  const bool xot_ok = transport == Transport::kTls && tsig_key.empty() &&
+                      !viewer.anonymous() &&
+                      std::find(allow_dot_orgs_.begin(), allow_dot_orgs_.end(),
+                                viewer.org_id) != allow_dot_orgs_.end();
+  const bool allowed = tsig_ok || xot_ok;
   if (!allowed || zone->is_private || query.qclass != kClassIN) {
     stats_.refused.fetch_add(1, std::memory_order_relaxed);
     return Answer(query, kRcodeRefused, limit);
@@ -474,10 +483,12 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
                   zone->config.name(), messages.status().ToString());
     return Answer(query, kRcodeServFail, limit);
   }
-  spdlog::info("dns.xfr: {} of {} serial {} to {} ({} records, {} messages)",
-               query.qtype == kTypeIXFR ? "IXFR" : "AXFR", zone->config.name(),
-               snap->serial, NameToText(tsig_key), rrs.size(),
-               messages->size());
+  spdlog::info(
+      "dns.xfr: {} of {} serial {} to {} ({} records, {} messages)",
+      query.qtype == kTypeIXFR ? "IXFR" : "AXFR", zone->config.name(),
+      snap->serial,
+      tsig_key.empty() ? viewer.org_id + " (DoT)" : NameToText(tsig_key),
+      rrs.size(), messages->size());
   return *std::move(messages);
 }
 

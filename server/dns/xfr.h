@@ -21,10 +21,14 @@
 //              treats it as AXFR).
 //   access     Only over TCP or DoT, only with a TSIG key named in
 //              dns.xfr.allow_tsig that verified on the query (DnsServer
-//              checks the MAC; a bad one gets NOTAUTH there). Anything else
-//              is REFUSED; a name that is not one of our apexes is NOTAUTH;
-//              a private zone (anonymous REFUSED) is never transferred.
-//              Every message of the answer is TSIG-signed (TsigStreamSigner).
+//              checks the MAC; a bad one gets NOTAUTH there), or over DoT
+//              without TSIG with a client certificate of an org in
+//              dns.xfr.allow_dot_orgs (XoT, RFC 9103 mutual TLS; the
+//              certificate is verified and mapped to its credential as for
+//              any DoT peer). Anything else is REFUSED; a name that is
+//              not one of our apexes is NOTAUTH; a private zone (anonymous
+//              REFUSED) is never transferred.
+//              Every message of a TSIG answer is signed (TsigStreamSigner).
 //   NOTIFY     When a zone's public serial changes, a NOTIFY (SOA, with the
 //              new serial in the answer section) goes over UDP to every
 //              dns.xfr.notify address, TSIG-signed with the first
@@ -215,6 +219,7 @@ class XfrService final : public XfrProcessor {
   TsigKeyLookup keys_;
   std::vector<std::unique_ptr<Zone>> zones_;
   std::vector<std::string> allow_tsig_;  // Lowercase wire names.
+  std::vector<std::string> allow_dot_orgs_;
   struct Target {
     std::string text;  // As configured ("127.0.0.1:5300").
     sockaddr_storage address{};

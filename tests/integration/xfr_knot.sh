@@ -13,7 +13,10 @@
 #     them (so they exist);
 #   - refused: AXFR without TSIG (REFUSED), with a wrong secret for the key
 #     (NOTAUTH, BADSIG), with a valid key not in allow_tsig (REFUSED), and
-#     over UDP.
+#     IXFR over UDP;
+#   - XoT (dns.xfr.allow_dot_orgs [iana-en:333]): kdig +tls with SSP3's
+#     client certificate gets the public view; SSP1's certificate or none:
+#     REFUSED.
 IT_NAME=xfr_knot
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_init
@@ -27,10 +30,19 @@ KNOT_PORT="$(it_free_dns_port)"
 XFR_SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
 # The zone's NS outside the zone: no glue needed at the secondary.
 LUFD_DNS_ZONE_YAML='      ns: ["ns1.example.net.", "ns2.example.net."]'
+DOT_PORT="$(it_free_port)"
 LUFD_CONFIG_TAIL="$(LUFD_DNS_ZONE_YAML="$LUFD_DNS_ZONE_YAML" lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")
   xfr:
     allow_tsig: [\"xfr-key.\"]
-    notify: [\"127.0.0.1:$KNOT_PORT\"]"
+    notify: [\"127.0.0.1:$KNOT_PORT\"]
+    allow_dot_orgs: [\"iana-en:333\"]
+  dot:
+    listen: \"127.0.0.1:$DOT_PORT\"
+    client_cert: \"optional\"
+    tls:
+      cert_file: \"$PKI/server.pem\"
+      key_file: \"$PKI/server.key\"
+      client_ca_file: \"$PKI/ca.pem\""
 start_lufd "sqlite:$T/registry.db"
 wait_dns "$DNS_PORT" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "lufd does not answer DNS"; }
 
@@ -109,6 +121,17 @@ grep -qiE 'tsig.*(fail|invalid|bad)|BADSIG|verification' <<<"$dout" && { echo "$
 msgs="$(sed -n 's/.*(\([0-9]*\) messages.*/\1/p' <<<"$dout" | head -n 1)"
 [[ -n "$msgs" && "$msgs" -ge 2 ]] || { echo "$dout" | tail -n 5 >&2; fail "AXFR with xfr-key.: want several messages, got '$msgs'"; }
 pass "AXFR with xfr-key.: public view only, $msgs messages, TSIG verified by kdig"
+
+# --- XoT (RFC 9103: DoT with a client certificate of an allowed org) -----------
+kdig_tls "$DOT_PORT" +tls-certfile="$PKI/peer-ssp3.pem" +tls-keyfile="$PKI/peer-ssp3.key" -t AXFR "$ZONE"
+grep -q 'public\.example\.com' <<<"$dout" && ! grep -q 'ssp2\.example\.com' <<<"$dout" ||
+  { echo "$dout" | tail -n 20 >&2; fail "XoT with SSP3's certificate (allowed org): want the public view"; }
+pass "XoT: AXFR over DoT with a client certificate of an allowed org (public view only)"
+kdig_tls "$DOT_PORT" +tls-certfile="$PKI/peer-ssp1.pem" +tls-keyfile="$PKI/peer-ssp1.key" -t AXFR "$ZONE"
+grep -q 'REFUSED' <<<"$dout" && ! leaks || { echo "$dout" | tail -n 20 >&2; fail "XoT with SSP1's certificate: want REFUSED"; }
+kdig_tls "$DOT_PORT" -t AXFR "$ZONE"
+grep -q 'REFUSED' <<<"$dout" && ! leaks || { echo "$dout" | tail -n 20 >&2; fail "XoT without a certificate: want REFUSED"; }
+pass "XoT: REFUSED with a certificate of another org and without one"
 
 # --- Knot secondary -----------------------------------------------------------
 mkdir -p "$T/knot/db"
