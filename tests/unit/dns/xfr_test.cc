@@ -108,7 +108,11 @@ lufd::v1::DnsConfig Config() {
   auto* z = c.add_zones();
   z->set_name("e164.arpa.");
   z->add_ns("ns1.example.net.");
+  auto* p = c.add_zones();
+  p->set_name("priv.enum.");
+  p->set_private_(true);
   c.mutable_xfr()->add_allow_tsig("peer-key.");
+  c.mutable_xfr()->add_allow_dot_orgs("iana-en:333");
   ApplyDnsDefaults(&c);
   return c;
 }
@@ -506,7 +510,9 @@ class XfrServiceTest : public ::testing::Test {
   }
   std::vector<std::string> Ask(uint16_t qtype, std::string_view key,
                                const char* zone = "e164.arpa.",
-                               std::optional<uint32_t> serial = std::nullopt) {
+                               std::optional<uint32_t> serial = std::nullopt,
+                               Transport transport = Transport::kTcp,
+                               const char* org = kPeer) {
     ParsedQuery q;
     q.id = 7;
     q.qname = *NameFromText(zone);
@@ -519,8 +525,8 @@ class XfrServiceTest : public ::testing::Test {
       q.ixfr_serial = *serial;
     }
     Identity viewer;
-    if (!key.empty()) viewer.org_id = kPeer;
-    return xfr_->Transfer(q, viewer, key, Transport::kTcp, 65000);
+    if (org != nullptr) viewer.org_id = org;
+    return xfr_->Transfer(q, viewer, key, transport, 65000);
   }
   static uint16_t Rcode(const std::vector<std::string>& m) {
     return m.empty() ? 0xffff : static_cast<uint16_t>(m[0][3] & 0x0f);
@@ -541,7 +547,8 @@ TEST_F(XfrServiceTest, OnlyTheAllowedKeyGetsTheZone) {
   EXPECT_NE(All(m).find("public.example.com"), std::string::npos);
   EXPECT_EQ(All(m).find("peer.example.com"), std::string::npos);
 
-  m = Ask(kTypeAXFR, "");  // No TSIG.
+  m = Ask(kTypeAXFR, "", "e164.arpa.", std::nullopt, Transport::kTcp,
+          nullptr);  // No TSIG.
   EXPECT_EQ(Rcode(m), kRcodeRefused);
   EXPECT_EQ(All(m).find("public.example.com"), std::string::npos);
   m = Ask(kTypeAXFR, Wire("other-key."));  // Verified, but not allowed.
@@ -550,7 +557,29 @@ TEST_F(XfrServiceTest, OnlyTheAllowedKeyGetsTheZone) {
   EXPECT_EQ(Rcode(m), kRcodeNotAuth);
   m = Ask(kTypeAXFR, key, "example.org.");
   EXPECT_EQ(Rcode(m), kRcodeNotAuth);
-  EXPECT_EQ(xfr_->stats().refused.load(), 4u);
+  m = Ask(kTypeAXFR, key, "priv.enum.");  // Private: nothing is public.
+  EXPECT_EQ(Rcode(m), kRcodeRefused);
+  EXPECT_EQ(xfr_->stats().refused.load(), 5u);
+}
+
+TEST_F(XfrServiceTest, XotNeedsDotAndAnAllowedOrg) {
+  // DoT client certificate of iana-en:333 (allow_dot_orgs), no TSIG.
+  std::vector<std::string> m = Ask(kTypeAXFR, "", "e164.arpa.", std::nullopt,
+                                   Transport::kTls, "iana-en:333");
+  EXPECT_EQ(Rcode(m), kRcodeNoError);
+  EXPECT_NE(All(m).find("public.example.com"), std::string::npos);
+  EXPECT_EQ(All(m).find("peer.example.com"), std::string::npos);
+  // The same identity over plain TCP (which cannot prove it), another org
+  // over DoT, and an anonymous DoT client: REFUSED.
+  EXPECT_EQ(Rcode(Ask(kTypeAXFR, "", "e164.arpa.", std::nullopt,
+                      Transport::kTcp, "iana-en:333")),
+            kRcodeRefused);
+  EXPECT_EQ(Rcode(Ask(kTypeAXFR, "", "e164.arpa.", std::nullopt,
+                      Transport::kTls, kPeer)),
+            kRcodeRefused);
+  EXPECT_EQ(Rcode(Ask(kTypeAXFR, "", "e164.arpa.", std::nullopt,
+                      Transport::kTls, nullptr)),
+            kRcodeRefused);
 }
 
 TEST_F(XfrServiceTest, IxfrFromTheJournalElseTheWholeZone) {
