@@ -275,6 +275,8 @@ struct XfrService::Zone {
   // building it took.
   std::atomic<uint64_t> view_serial{0};
   std::atomic<int64_t> build_ns{0};
+  // Held while rebuilding (RefreshZone), by one thread at a time.
+  absl::Mutex build_mu;
   // Run()'s thread only.
   std::optional<uint32_t> notified_serial;
   absl::Time last_notify = absl::InfinitePast();
@@ -389,9 +391,24 @@ bool XfrService::RefreshZone(Zone& z, const RegistryView& view) {
     return false;
   }
   z.warned = false;
+  const size_t records = snap->records.size();
+  const uint32_t serial = snap->serial;
   z.journal.Push(std::make_shared<const ZoneSnapshot>(*std::move(snap)));
   z.view_serial.store(view.serial());
-  z.build_ns.store(absl::ToInt64Nanoseconds(absl::Now() - t0));
+  const absl::Duration took = absl::Now() - t0;
+  z.build_ns.store(absl::ToInt64Nanoseconds(took));
+  // A slow rebuild delays NOTIFY and IXFR for every change: say so.
+  if (took >= absl::Milliseconds(100)) {
+    spdlog::info(
+        "dns.xfr: public contents of {} at serial {} ({} records) "
+        "rebuilt in {}",
+        z.config.name(), serial, records, absl::FormatDuration(took));
+  } else {
+    spdlog::debug(
+        "dns.xfr: public contents of {} at serial {} ({} records) "
+        "rebuilt in {}",
+        z.config.name(), serial, records, absl::FormatDuration(took));
+  }
   stats_.snapshots.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -399,9 +416,10 @@ bool XfrService::RefreshZone(Zone& z, const RegistryView& view) {
 void XfrService::Refresh() {
   std::shared_ptr<const RegistryView> view = views_->Current();
   if (view == nullptr) return;
-  absl::MutexLock l(&refresh_mu_);
   for (auto& z : zones_) {
-    if (!z->is_private) RefreshZone(*z, *view);
+    if (z->is_private) continue;
+    absl::MutexLock l(&z->build_mu);
+    RefreshZone(*z, *view);
   }
 }
 
@@ -447,9 +465,12 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
   // left to the background thread (which NOTIFYs once it has it).
   std::shared_ptr<const RegistryView> view = views_->Current();
   if (view != nullptr && zone->view_serial.load() != view->serial() &&
-      absl::Nanoseconds(zone->build_ns.load()) <= kSyncRebuildBudget) {
-    absl::MutexLock l(&refresh_mu_);
+      absl::Nanoseconds(zone->build_ns.load()) <= kSyncRebuildBudget &&
+      zone->build_mu.TryLock()) {
+    // TryLock: when the background thread is rebuilding the zone right
+    // now, serve what there is rather than stall the TCP loop on it.
     RefreshZone(*zone, *view);
+    zone->build_mu.Unlock();
   }
   std::shared_ptr<const ZoneSnapshot> snap = zone->journal.current();
   if (snap == nullptr) return Answer(query, kRcodeServFail, limit);

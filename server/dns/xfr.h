@@ -211,6 +211,8 @@ class XfrService final : public XfrProcessor {
   void QueueNotify(Zone& z, absl::Time now);
   void SendNotify(Notify& n, absl::Time now);
   void ReadNotifyAnswers();
+  // Rebuilds `z` from `view` when its serial changed; the caller holds
+  // z.build_mu.
   bool RefreshZone(Zone& z, const RegistryView& view);
   std::vector<std::string> Answer(const ParsedQuery& query, uint16_t rcode,
                                   size_t limit);
@@ -228,7 +230,6 @@ class XfrService final : public XfrProcessor {
   std::vector<Target> notify_targets_;
   std::vector<std::unique_ptr<Notify>> pending_;  // Run()'s thread only.
   int notify_fd4_ = -1, notify_fd6_ = -1;
-  absl::Mutex refresh_mu_;  // One rebuild at a time.
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   XfrStats stats_;
