@@ -13,8 +13,12 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/zone_file.h"
 #include "server/dns/bytes.h"
 #include "server/dns/wire.h"
@@ -31,12 +35,6 @@ namespace {
 
 constexpr uint8_t kOpcodeNotify = 4;
 
-struct LdnsZoneDeleter {
-  void operator()(ldns_zone* z) const { ldns_zone_deep_free(z); }
-};
-struct LdnsRdfDeleter {
-  void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
-};
 struct LdnsBufferDeleter {
   void operator()(ldns_buffer* b) const { ldns_buffer_free(b); }
 };
@@ -80,43 +78,61 @@ absl::StatusOr<ZoneSnapshot> BuildPublicSnapshot(
 
   ZoneSnapshot snap;
   snap.serial = options.serial;
-  FILE* f = fmemopen(text->text.data(), text->text.size(), "r");
-  if (f == nullptr) {
-    return absl::InternalError(absl::StrCat("fmemopen: ", strerror(errno)));
-  }
-  std::unique_ptr<ldns_rdf, LdnsRdfDeleter> origin(
-      ldns_dname_new_frm_str(zone.name().c_str()));
-  ldns_zone* parsed = nullptr;
-  int line = 0;
-  const ldns_status st = ldns_zone_new_frm_fp_l(
-      &parsed, f, origin.get(), zone.ttl(), LDNS_RR_CLASS_IN, &line);
-  fclose(f);
-  if (st != LDNS_STATUS_OK) {
-    return absl::InternalError(
-        absl::StrCat("zone contents of ", zone.name(), " do not parse (line ",
-                     line, "): ", ldns_get_errorstr_by_id(st)));
-  }
-  std::unique_ptr<ldns_zone, LdnsZoneDeleter> z(parsed);
+  // BuildZoneText writes one RR per line, "owner ttl IN TYPE rdata", with
+  // absolute owners (plus comment and $TTL lines). The owner and TTL are
+  // read here; each distinct "TYPE rdata" is parsed by ldns once and its
+  // wire form reused (numbers on the same SED groups share their RDATA, so
+  // a rebuild is not dominated by re-parsing the same records).
+  absl::flat_hash_map<std::string, std::pair<uint16_t, std::string>>
+      rdata_cache;
   std::unique_ptr<ldns_buffer, LdnsBufferDeleter> buf(ldns_buffer_new(512));
-  const ldns_rr_list* rrs = ldns_zone_rrs(z.get());
-  const size_t n = rrs == nullptr ? 0 : ldns_rr_list_rr_count(rrs);
-  snap.records.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    const ldns_rr* rr = ldns_rr_list_rr(rrs, i);
-    if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_SOA) continue;
-    ZoneRecord r;
-    const ldns_rdf* owner = ldns_rr_owner(rr);
-    r.owner = LowercaseName(
-        std::string_view(reinterpret_cast<const char*>(ldns_rdf_data(owner)),
-                         ldns_rdf_size(owner)));
-    r.type = static_cast<uint16_t>(ldns_rr_get_type(rr));
-    r.ttl = ldns_rr_ttl(rr);
-    ldns_buffer_clear(buf.get());
-    if (ldns_rr_rdata2buffer_wire(buf.get(), rr) != LDNS_STATUS_OK) {
-      return absl::InternalError("ldns_rr_rdata2buffer_wire failed");
+  size_t line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text->text, '\n')) {
+    ++line_no;
+    if (line.empty() || line[0] == ';' || line[0] == '$') continue;
+    auto bad = [&](absl::string_view why) {
+      return absl::InternalError(absl::StrCat("zone contents of ", zone.name(),
+                                              ", line ", line_no, ": ", why));
+    };
+    const size_t s1 = line.find(' ');
+    const size_t s2 = s1 == line.npos ? s1 : line.find(' ', s1 + 1);
+    const size_t s3 = s2 == line.npos ? s2 : line.find(' ', s2 + 1);
+    const size_t s4 = s3 == line.npos ? s3 : line.find(' ', s3 + 1);
+    if (s4 == line.npos || line.substr(s2 + 1, s3 - s2 - 1) != "IN") {
+      return bad("not \"owner ttl IN TYPE rdata\"");
     }
-    r.rdata.assign(reinterpret_cast<const char*>(ldns_buffer_begin(buf.get())),
-                   ldns_buffer_position(buf.get()));
+    const absl::string_view type_and_rdata = line.substr(s3 + 1);
+    if (absl::StartsWith(type_and_rdata, "SOA ")) continue;  // Ours instead.
+    ZoneRecord r;
+    std::optional<std::string> owner =
+        NameFromText(std::string_view(line.data(), s1));
+    if (!owner.has_value()) return bad("owner is not a domain name");
+    r.owner = LowercaseName(*owner);
+    if (!absl::SimpleAtoi(line.substr(s1 + 1, s2 - s1 - 1), &r.ttl)) {
+      return bad("bad TTL");
+    }
+    auto it = rdata_cache.find(type_and_rdata);
+    if (it == rdata_cache.end()) {
+      const std::string rr_text = absl::StrCat(". 0 IN ", type_and_rdata);
+      ldns_rr* rr = nullptr;
+      const ldns_status st =
+          ldns_rr_new_frm_str(&rr, rr_text.c_str(), 0, nullptr, nullptr);
+      if (st != LDNS_STATUS_OK) return bad(ldns_get_errorstr_by_id(st));
+      ldns_buffer_clear(buf.get());
+      const ldns_status wst = ldns_rr_rdata2buffer_wire(buf.get(), rr);
+      const uint16_t type = static_cast<uint16_t>(ldns_rr_get_type(rr));
+      ldns_rr_free(rr);
+      if (wst != LDNS_STATUS_OK) return bad(ldns_get_errorstr_by_id(wst));
+      it = rdata_cache
+               .emplace(std::string(type_and_rdata),
+                        std::make_pair(
+                            type, std::string(reinterpret_cast<const char*>(
+                                                  ldns_buffer_begin(buf.get())),
+                                              ldns_buffer_position(buf.get()))))
+               .first;
+    }
+    r.type = it->second.first;
+    r.rdata = it->second.second;
     snap.records.push_back(std::move(r));
   }
   std::sort(snap.records.begin(), snap.records.end());
