@@ -6,7 +6,8 @@
 #   - Knot's first AXFR (its log: seconds, messages, bytes);
 #   - CHANGES (default 20) single-number additions, one at a time: the time
 #     from `lufctl number add` returning to Knot answering the new number
-#     (NOTIFY -> IXFR), polled every 10 ms; min / p50 / max.
+#     (NOTIFY -> IXFR), polled every 10 ms; min / p50 / max;
+#   - lufd's resident memory at the end.
 # Prints MEASURE lines. Loopback only; uses tests/integration/lib.sh.
 # Usage: LUFD_BIN=build/server/app/lufd LUFCTL_BIN=build/client/lufctl \
 #          bench/dns/xfr_knot.sh [N] [CHANGES]
@@ -122,6 +123,7 @@ done
 sorted="$(printf '%s\n' "${lat[@]}" | sort -n)"
 n=${#lat[@]}
 echo "MEASURE xfr N=$N change->Knot answers (ms, $n changes): min $(head -n 1 <<<"$sorted") p50 $(sed -n "$(((n + 1) / 2))p" <<<"$sorted") max $(tail -n 1 <<<"$sorted")"
+echo "MEASURE xfr N=$N lufd $(grep VmRSS "/proc/$LUFD_PID/status" | tr -s ' \t' ' ')"
 ixfr="$(grep -c 'IXFR, incoming.*finished' "$T/knot/knot.log" || true)"
 echo "MEASURE xfr N=$N Knot IXFRs finished: $ixfr"
 it_done
