@@ -22,11 +22,15 @@ mkdir -m 700 "$T/keys"
 DNS_PORT="$(it_free_dns_port)"
 KNOT_PORT="$(it_free_dns_port)"
 SECRET="$(head -c 32 /dev/urandom | base64 -w0)"
-LUFD_CONFIG_TAIL="$(LUFD_DNS_ZONE_YAML='      ns: ["ns1.example.net."]' \
-  lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")
-  xfr:
+XFR_YAML="  xfr:
     allow_tsig: [\"xfr-key.\"]
     notify: [\"127.0.0.1:$KNOT_PORT\"]"
+# BENCH_XFR_OFF=1: the same lufd and data without dns.xfr, for its memory
+# alone (no Knot, no changes).
+[[ "${BENCH_XFR_OFF:-0}" == 1 ]] && XFR_YAML=""
+LUFD_CONFIG_TAIL="$(LUFD_DNS_ZONE_YAML='      ns: ["ns1.example.net."]' \
+  lufd_dns_yaml "$DNS_PORT" "$ZONE" "$T/keys")
+$XFR_YAML"
 start_lufd "sqlite:$T/registry.db"
 provision_rfc7878 provision
 run_ctl admin credential add cred-xfr --org iana-en:333 --role peer \
@@ -48,6 +52,12 @@ t0=$(date +%s.%N)
 run_ctl registrar-ssp2 import "$T/bulk.csv"
 expect_ok "import of $N numbers"
 it_log "imported $N numbers in $(echo "$(date +%s.%N) - $t0" | bc) s"
+if [[ "${BENCH_XFR_OFF:-0}" == 1 ]]; then
+  sleep 5
+  echo "MEASURE xfr-off N=$N lufd $(grep VmRSS "/proc/$LUFD_PID/status" | tr -s ' \t' ' ')"
+  it_done
+  exit 0
+fi
 # Let the rebuild of the new contents settle.
 for ((i = 0; i < 600; i++)); do
   grep -q "rebuilt in" "$T/lufd.log" && break

@@ -1,6 +1,7 @@
 #include "server/dns/xfr.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -415,6 +416,9 @@ bool XfrService::RefreshZone(Zone& z, const RegistryView& view) {
   z.build_ns.store(absl::ToInt64Nanoseconds(took));
   // A slow rebuild delays NOTIFY and IXFR for every change: say so.
   if (took >= absl::Milliseconds(100)) {
+    // A large rebuild freed the previous snapshot, the zone text and the
+    // parse cache; glibc keeps such heap resident unless asked.
+    malloc_trim(0);
     spdlog::info(
         "dns.xfr: public contents of {} at serial {} ({} records) "
         "rebuilt in {}",
