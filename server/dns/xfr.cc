@@ -496,6 +496,7 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
   if (snap == nullptr) return Answer(query, kRcodeServFail, limit);
   const SoaMaker soa = [zone](uint32_t serial) { return zone->Soa(serial); };
   std::vector<std::string> rrs;
+  std::string kind = "AXFR";  // For the log line.
   if (query.qtype == kTypeIXFR && query.has_ixfr_serial) {
     std::optional<std::vector<std::shared_ptr<const ZoneDiff>>> diffs;
     if (query.ixfr_serial == snap->serial ||
@@ -508,9 +509,12 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
     if (diffs.has_value()) {
       rrs = IxfrRecords(*snap, *diffs, soa);
       stats_.ixfr.fetch_add(1, std::memory_order_relaxed);
+      kind = absl::StrCat("IXFR (incremental from ", query.ixfr_serial, ")");
     } else {
       rrs = AxfrRecords(*snap, soa);
       stats_.ixfr_as_axfr.fetch_add(1, std::memory_order_relaxed);
+      kind = absl::StrCat("IXFR (whole zone: ", query.ixfr_serial,
+                          " not in the history)");
     }
   } else {
     rrs = AxfrRecords(*snap, soa);
@@ -525,9 +529,8 @@ std::vector<std::string> XfrService::Transfer(const ParsedQuery& query,
     return Answer(query, kRcodeServFail, limit);
   }
   spdlog::info(
-      "dns.xfr: {} of {} serial {} to {} ({} records, {} messages)",
-      query.qtype == kTypeIXFR ? "IXFR" : "AXFR", zone->config.name(),
-      snap->serial,
+      "dns.xfr: {} of {} serial {} to {} ({} records, {} messages)", kind,
+      zone->config.name(), snap->serial,
       tsig_key.empty() ? viewer.org_id + " (DoT)" : NameToText(tsig_key),
       rrs.size(), messages->size());
   return *std::move(messages);

@@ -208,6 +208,8 @@ grep -qiE 'notify.*(received|incoming)|incoming.*notify' "$T/knot/knot.log" ||
   { tail -n 30 "$T/knot/knot.log" >&2; fail "Knot's log shows no NOTIFY"; }
 grep -qiE 'IXFR, incoming.*finished' "$T/knot/knot.log" ||
   { tail -n 40 "$T/knot/knot.log" >&2; fail "Knot's log shows no finished IXFR"; }
+grep -q "dns.xfr: IXFR (incremental from $S1) of $ZONE" "$T/lufd.log" ||
+  { grep 'dns.xfr' "$T/lufd.log" >&2; fail "lufd sent no incremental IXFR from serial $S1"; }
 S2="$(serial_at "$KNOT_PORT")"
 [[ -n "$S1" && -n "$S2" && "$S2" != "$S1" ]] || fail "Knot's serial did not change ($S1 -> $S2)"
 pass "NOTIFY from lufd, then IXFR (serial $S1 -> $S2 at Knot)"
