@@ -405,6 +405,8 @@ bool XfrService::RefreshZone(Zone& z, const RegistryView& view) {
                     z.config.name(), view.serial(), snap.status().ToString());
       z.warned = true;
     }
+    // Not retried until the next serial: the same view fails the same way.
+    z.view_serial.store(view.serial());
     return false;
   }
   z.warned = false;
