@@ -34,6 +34,13 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
       dns, views, f->key_ring_.get(), f->signatures_.get(), f->lru_.get());
   if (!responder.ok()) return responder.status();
   f->responder_ = *std::move(responder);
+  if (!dns.xfr().allow_tsig().empty() || !dns.xfr().notify().empty() ||
+      !dns.xfr().allow_dot_orgs().empty()) {
+    absl::StatusOr<std::unique_ptr<XfrService>> xfr =
+        XfrService::Create(dns, views, TsigLookupFromViews(views));
+    if (!xfr.ok()) return xfr.status();
+    f->xfr_ = *std::move(xfr);
+  }
   if (!dns.dnssec().enabled()) return f;
 
   if (dns.dnssec().sign_ahead()) {
@@ -115,9 +122,14 @@ absl::Status DnsFrontend::Start() {
   if (key_manager_ != nullptr) {
     if (absl::Status st = key_manager_->Start(); !st.ok()) return st;
   }
+  DnsServer::Options options = DnsServer::OptionsFromConfig(dns);
+  if (xfr_ != nullptr) {
+    if (absl::Status st = xfr_->Start(); !st.ok()) return st;
+    options.xfr = xfr_.get();
+  }
   absl::StatusOr<std::unique_ptr<DnsServer>> server =
-      DnsServer::Start(DnsServer::OptionsFromConfig(dns), responder_.get(),
-                       TsigLookupFromViews(views_), dot_authenticator_);
+      DnsServer::Start(options, responder_.get(), TsigLookupFromViews(views_),
+                       dot_authenticator_);
   if (!server.ok()) return server.status();
   server_ = *std::move(server);
   std::vector<std::string> zones;
@@ -167,6 +179,16 @@ void DnsFrontend::Stop() {
         rs.sig_store_hits.load(), rs.guard_refused.load(),
         rs.guard_slipped.load(), rs.guard_dropped.load(),
         rs.guard_blocked_dropped.load());
+  }
+  if (xfr_ != nullptr) {
+    xfr_->Stop();
+    const XfrStats& xs = xfr_->stats();
+    spdlog::info(
+        "dns.xfr: axfr {}, ixfr {} (as full zone {}, up to date {}), refused "
+        "{}, snapshots {}; notify sent {}, acknowledged {}, failed {}",
+        xs.axfr.load(), xs.ixfr.load(), xs.ixfr_as_axfr.load(),
+        xs.up_to_date.load(), xs.refused.load(), xs.snapshots.load(),
+        xs.notify_sent.load(), xs.notify_acked.load(), xs.notify_failed.load());
   }
   if (key_manager_ != nullptr) key_manager_->Stop();
   if (signer_ != nullptr) signer_->Stop();

@@ -4,6 +4,7 @@
 //   KeyRing (+ KeyManager)          the zones' DNSSEC keys and their rolls;
 //   SignAheadSigner                 signs positive RRsets ahead;
 //   Responder                       the answer path (the QueryProcessor);
+//   XfrService                      zone transfer out + NOTIFY (dns.xfr);
 //   DnsServer                       the UDP/TCP/DoT listeners (+ TSIG).
 // LufdServer creates it when dns.listen or dns.dot.listen is configured.
 //
@@ -40,6 +41,7 @@
 #include "server/dns/server.h"
 #include "server/dns/sigcache.h"
 #include "server/dns/signer.h"
+#include "server/dns/xfr.h"
 #include "storage/store.h"
 
 namespace lufd::dns {
@@ -90,6 +92,8 @@ class DnsFrontend {
   // null when dnssec.on_demand_cache_entries is 0. For the metrics.
   const SignatureCache* signature_cache() const { return signatures_.get(); }
   const SignatureLru* signature_lru() const { return lru_.get(); }
+  // Null unless dns.xfr names a key, an org or a secondary.
+  XfrService* xfr() { return xfr_.get(); }
 
  private:
   DnsFrontend() = default;
@@ -108,6 +112,7 @@ class DnsFrontend {
   std::unique_ptr<Responder> responder_;
   std::unique_ptr<SignAheadSigner> signer_;
   std::unique_ptr<KeyManager> key_manager_;
+  std::unique_ptr<XfrService> xfr_;
   std::unique_ptr<DnsServer> server_;
   bool started_ = false;
   bool stopped_ = false;

@@ -25,6 +25,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "server/core/identity.h"
@@ -115,6 +118,29 @@ class QueryProcessor {
     (void)client;
     return false;
   }
+};
+
+// Zone transfers out (AXFR / IXFR, RFC 5936 / RFC 1995) over TCP and DoT:
+// DnsServer hands a transfer query that parsed and whose TSIG (if any)
+// verified here instead of to the QueryProcessor, and sends the messages
+// it returns in order on the connection, each TSIG-signed when the query
+// was (TsigStreamSigner). Over UDP transfer queries go to the
+// QueryProcessor as before (REFUSED). In lufd this is the XfrService
+// (xfr.h). Thread-safety: called from the TCP loop's thread only, but
+// must be safe against its own background work.
+class XfrProcessor {
+ public:
+  virtual ~XfrProcessor() = default;
+  // The response messages (unsigned, each at most `limit` bytes, at least
+  // one) to `query` (qtype AXFR or IXFR, ParseResult::kOk). `tsig_key` is
+  // the lowercase wire name of the TSIG key that verified on the query
+  // (empty: unsigned); `viewer` is who that key or the DoT client
+  // certificate identified (anonymous otherwise).
+  virtual std::vector<std::string> Transfer(const ParsedQuery& query,
+                                            const Identity& viewer,
+                                            std::string_view tsig_key,
+                                            Transport transport,
+                                            size_t limit) = 0;
 };
 
 }  // namespace lufd::dns

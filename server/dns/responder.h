@@ -21,8 +21,10 @@
 //   number (or not visible to this viewer) -> NXDOMAIN; names outside every
 //   apex -> REFUSED; ANY -> RFC 8482 (one RRset, or an HINFO-less minimal
 //   answer); opcode != QUERY -> NOTIMP; malformed -> FORMERR; EDNS version
-//   > 0 -> BADVERS; class != IN -> REFUSED; AXFR/IXFR -> REFUSED (later
-//   issue); qtype NXNAME -> FORMERR (RFC 9824).
+//   > 0 -> BADVERS; class != IN -> REFUSED; AXFR/IXFR -> REFUSED (these
+//   reach the responder only over UDP or without dns.xfr; over TCP/DoT
+//   DnsServer hands them to the XfrService, xfr.h); qtype NXNAME -> FORMERR
+//   (RFC 9824).
 // DNSSEC (DO bit): positive RRsets carry RRSIGs from the SignatureCache or
 // signed on demand into the SignatureLru. Denials (dns.dnssec.denial):
 //  - "covering" (default): a nonexistent name gets NXDOMAIN + SOA + two NSECs

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -304,11 +305,16 @@ void DnsServer::Stop() {
 size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
                           const Identity& conn_identity,
                           const ClientAddress& client, uint8_t* out,
-                          size_t capacity, bool* tsig_peer) {
+                          size_t capacity, bool* tsig_peer,
+                          std::string* stream) {
   const size_t size = Answer(packet, transport, conn_identity, client, out,
-                             capacity, tsig_peer);
+                             capacity, tsig_peer, stream);
   if (size >= 4) {
     stats_.rcode[out[3] & 0x0F].fetch_add(1, std::memory_order_relaxed);
+  } else if (stream != nullptr && stream->size() >= 6) {
+    // A transfer: its first (length-prefixed) message's RCODE.
+    stats_.rcode[static_cast<uint8_t>((*stream)[5]) & 0x0F].fetch_add(
+        1, std::memory_order_relaxed);
   } else {
     stats_.unanswered.fetch_add(1, std::memory_order_relaxed);
   }
@@ -318,7 +324,8 @@ size_t DnsServer::Process(absl::Span<const uint8_t> packet, Transport transport,
 size_t DnsServer::Answer(absl::Span<const uint8_t> packet, Transport transport,
                          const Identity& conn_identity,
                          const ClientAddress& client, uint8_t* out,
-                         size_t capacity, bool* tsig_peer) {
+                         size_t capacity, bool* tsig_peer,
+                         std::string* stream) {
   if (tsig_peer != nullptr) *tsig_peer = false;
   switch (transport) {
     case Transport::kUdp:
@@ -341,6 +348,14 @@ size_t DnsServer::Answer(absl::Span<const uint8_t> packet, Transport transport,
   }
   // The one place the response size limit is decided (processor.h).
   const size_t limit = ResponseLimit(query, transport, capacity);
+  const bool transfer = options_.xfr != nullptr && stream != nullptr &&
+                        transport != Transport::kUdp &&
+                        parsed == ParseResult::kOk &&
+                        (query.qtype == kTypeAXFR || query.qtype == kTypeIXFR);
+  if (transfer && !query.has_tsig) {
+    Transfer(query, conn_identity, nullptr, transport, limit, stream);
+    return 0;
+  }
   if (parsed != ParseResult::kOk || !query.has_tsig) {
     return processor_->Respond(query, parsed, conn_identity, transport, client,
                                out, limit);
@@ -372,6 +387,10 @@ size_t DnsServer::Answer(absl::Span<const uint8_t> packet, Transport transport,
     return WriteTsigErrorResponse(query, tsig, out, limit, now);
   }
   if (tsig_peer != nullptr) *tsig_peer = !tsig.identity.anonymous();
+  if (transfer) {
+    Transfer(query, tsig.identity, &tsig, transport, limit, stream);
+    return 0;
+  }
   // Leave room for our TSIG record so a signed answer still fits the
   // client's limit (the processor sets TC against the smaller size).
   const size_t reserve = TsigReserve(tsig);
@@ -382,6 +401,31 @@ size_t DnsServer::Answer(absl::Span<const uint8_t> packet, Transport transport,
   // An unsigned answer to a signed query would be rejected by the client;
   // with the reserve this cannot fail, but send nothing if it did.
   return SignResponse(tsig, out, n, limit, now);
+}
+
+void DnsServer::Transfer(const ParsedQuery& query, const Identity& viewer,
+                         const TsigState* tsig, Transport transport,
+                         size_t capacity, std::string* stream) {
+  const size_t reserve = tsig != nullptr ? TsigReserve(*tsig) : 0;
+  std::vector<std::string> messages = options_.xfr->Transfer(
+      query, viewer, tsig != nullptr ? tsig->key_name : std::string_view(),
+      transport, capacity - reserve);
+  std::optional<TsigStreamSigner> signer;
+  if (tsig != nullptr) signer.emplace(*tsig);
+  const uint64_t now = NowUnix();
+  for (std::string& m : messages) {
+    size_t n = m.size();
+    if (signer.has_value()) {
+      m.resize(n + reserve);
+      n = signer->Sign(reinterpret_cast<uint8_t*>(m.data()), n, m.size(), now);
+      // Cannot happen with the reserve; a gap would break the client's
+      // MAC chain, so end the stream here rather than skip a message.
+      if (n == 0) break;
+    }
+    stream->push_back(static_cast<char>(n >> 8));
+    stream->push_back(static_cast<char>(n & 0xff));
+    stream->append(m.data(), n);
+  }
 }
 
 void DnsServer::UdpWorker(int fd) {

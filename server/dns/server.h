@@ -126,6 +126,10 @@ class DnsServer {
     uint32_t max_tcp_queries_in_flight = 100;
     uint32_t udp_batch = 32;
     uint32_t udp_receive_buffer = 4 << 20;  // SO_RCVBUF; 0 = the OS's.
+    // Zone transfers over TCP/DoT (processor.h); null: transfer queries
+    // go to the QueryProcessor (REFUSED). Borrowed; must outlive the
+    // server.
+    XfrProcessor* xfr = nullptr;
   };
   // From a DnsConfig with defaults applied (server/ops/config.h).
   static Options OptionsFromConfig(const lufd::v1::DnsConfig& config);
@@ -158,10 +162,14 @@ class DnsServer {
   // (max_udp_payload for UDP, 65535 for TCP/DoT); `conn_identity` is the
   // DoT identity or anonymous; `client` the source address (may be
   // unknown). `tsig_peer`, when given, is set to whether the message
-  // carried a TSIG that verified for a peer's key.
+  // carried a TSIG that verified for a peer's key. `stream`, when given
+  // (TCP and DoT), receives the whole response to a zone transfer query
+  // when Options::xfr handles it: every message with its 2-byte length
+  // prefix, TSIG-signed when the query was; Process then returns 0.
   size_t Process(absl::Span<const uint8_t> packet, Transport transport,
                  const Identity& conn_identity, const ClientAddress& client,
-                 uint8_t* out, size_t capacity, bool* tsig_peer = nullptr);
+                 uint8_t* out, size_t capacity, bool* tsig_peer = nullptr,
+                 std::string* stream = nullptr);
 
  private:
   struct UdpSocket;
@@ -172,7 +180,13 @@ class DnsServer {
   // Process() without the per-RCODE count.
   size_t Answer(absl::Span<const uint8_t> packet, Transport transport,
                 const Identity& conn_identity, const ClientAddress& client,
-                uint8_t* out, size_t capacity, bool* tsig_peer);
+                uint8_t* out, size_t capacity, bool* tsig_peer,
+                std::string* stream);
+  // The transfer path of Process: Options::xfr's messages, signed with
+  // `tsig` when it is kOk, length-prefixed into *stream.
+  void Transfer(const ParsedQuery& query, const Identity& viewer,
+                const TsigState* tsig, Transport transport, size_t capacity,
+                std::string* stream);
 
   Options options_;
   QueryProcessor* processor_ = nullptr;

@@ -507,6 +507,16 @@ int DnsServer::TcpLoop::ReadSome(Conn* c) {
 }
 
 bool DnsServer::TcpLoop::Flush(Conn* c) {
+  size_t written = 0;
+  const bool ok = FlushSome(c, &written);
+  if (c->transfer_left > 0 && written > 0) {
+    c->transfer_left -= std::min(written, c->transfer_left);
+    c->deadline = absl::Now() + options_.tcp_idle_timeout;
+  }
+  return ok;
+}
+
+bool DnsServer::TcpLoop::FlushSome(Conn* c, size_t* written) {
   while (c->out_off < c->out.size()) {
     const size_t left = c->out.size() - c->out_off;
     if (c->ssl != nullptr) {
@@ -515,6 +525,7 @@ bool DnsServer::TcpLoop::Flush(Conn* c) {
                               static_cast<int>(std::min<size_t>(left, 65536)));
       if (r > 0) {
         c->out_off += static_cast<size_t>(r);
+        *written += static_cast<size_t>(r);
         continue;
       }
       const int err = SSL_get_error(c->ssl, r);
@@ -525,6 +536,7 @@ bool DnsServer::TcpLoop::Flush(Conn* c) {
         send(c->fd, c->out.data() + c->out_off, left, MSG_NOSIGNAL);
     if (r > 0) {
       c->out_off += static_cast<size_t>(r);
+      *written += static_cast<size_t>(r);
       continue;
     }
     if (r < 0 && errno == EINTR) continue;
@@ -571,12 +583,20 @@ bool DnsServer::TcpLoop::ProcessInput(Conn* c) {
       identity = *std::move(id);
     }
     bool tsig_peer = false;
+    stream_.clear();
     const size_t n = server_->Process(
         absl::MakeConstSpan(p + 2, len),
         c->ssl != nullptr ? Transport::kTls : Transport::kTcp, identity,
-        c->client, scratch_.data(), kMaxTcpMessage, &tsig_peer);
+        c->client, scratch_.data(), kMaxTcpMessage, &tsig_peer, &stream_);
     if (tsig_peer) MarkPeer(c);
-    if (n > 0) {
+    if (!stream_.empty()) {
+      // A zone transfer: many messages, already length-prefixed; they
+      // count as one answer in flight.
+      c->out.append(stream_);
+      c->answer_ends.push_back(c->out.size());
+      c->transfer_left += stream_.size();
+      if (stream_.capacity() > (size_t{1} << 20)) std::string().swap(stream_);
+    } else if (n > 0) {
       c->out.push_back(static_cast<char>(n >> 8));
       c->out.push_back(static_cast<char>(n & 0xff));
       c->out.append(reinterpret_cast<const char*>(scratch_.data()), n);

@@ -87,6 +87,10 @@ class DnsServer::TcpLoop {
     // An authenticated peer's (DoT client certificate, or a TSIG verified
     // on it): holds a reserved slot and is never evicted.
     bool peer = false;
+    // Bytes of zone transfer output not yet written: while there are, each
+    // write that makes progress counts as activity for the idle timeout, so
+    // a large transfer to a secondary that keeps reading is not cut off.
+    size_t transfer_left = 0;
   };
 
   // epoll tags: (generation << 32) | fd, so a reused fd's stale events are
@@ -120,6 +124,8 @@ class DnsServer::TcpLoop {
 
   // Writes what is queued. False on a fatal error.
   bool Flush(Conn* c);
+  // Flush without the transfer bookkeeping; adds the bytes written.
+  bool FlushSome(Conn* c, size_t* written);
   // max_tcp_queries_in_flight answers are queued: stop reading.
   bool Full(const Conn& c) const;
 
@@ -149,6 +155,7 @@ class DnsServer::TcpLoop {
   uint64_t exhaustion_unlogged_ = 0;
   std::vector<uint64_t> ready_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxTcpMessage);
+  std::string stream_;  // A zone transfer's messages (Process).
   uint32_t generation_ = 0;
 };
 

@@ -311,6 +311,36 @@ size_t SignResponse(const TsigState& state, uint8_t* buf, size_t size,
   return size + rr.size();
 }
 
+size_t TsigStreamSigner::Sign(uint8_t* buf, size_t size, size_t capacity,
+                              uint64_t now) {
+  if (size < kHeaderSize || state_.secret.empty()) return 0;
+  const uint16_t id = Get16(buf);
+  const std::string algorithm = HmacSha256Name();
+  std::string digest;
+  if (first_) {
+    Append16(&digest, static_cast<uint16_t>(state_.request_mac.size()));
+    digest.append(state_.request_mac);
+    AppendMessage(&digest, buf, size, id, /*tsig_counted=*/false);
+    AppendVariables(&digest, state_.key_name, algorithm, now, kTsigMaxFudge,
+                    kRcodeNoError, std::string_view());
+  } else {
+    Append16(&digest, static_cast<uint16_t>(prior_mac_.size()));
+    digest.append(prior_mac_);
+    AppendMessage(&digest, buf, size, id, /*tsig_counted=*/false);
+    Append48(&digest, now);  // The timers only (section 4.3.3).
+    Append16(&digest, kTsigMaxFudge);
+  }
+  std::string mac = Hmac(state_.secret, digest);
+  const std::string rr = TsigRr(state_.key_name, algorithm, now, kTsigMaxFudge,
+                                mac, id, kRcodeNoError, std::string_view());
+  if (size + rr.size() > capacity) return 0;
+  std::memcpy(buf + size, rr.data(), rr.size());
+  BumpArcount(buf);
+  prior_mac_ = std::move(mac);
+  first_ = false;
+  return size + rr.size();
+}
+
 size_t WriteTsigErrorResponse(const ParsedQuery& query, const TsigState& state,
                               uint8_t* out, size_t capacity, uint64_t now) {
   ResponseWriter writer(out, capacity);

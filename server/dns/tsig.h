@@ -84,6 +84,27 @@ size_t TsigReserve(const TsigState& state);
 size_t SignResponse(const TsigState& state, uint8_t* buf, size_t size,
                     size_t capacity, uint64_t now);
 
+// Signs the messages of a multi-message response (AXFR/IXFR over TCP,
+// RFC 8945 section 5.3.1), every one of them: the first like SignResponse
+// (request MAC + message + all TSIG variables), each later one over the
+// previous message's MAC + the message + the timers only (Time Signed,
+// Fudge), so a client can check the stream as it arrives and notice a
+// message dropped or reordered. One signer per response stream.
+class TsigStreamSigner {
+ public:
+  // `state` is a kOk verification of the query; it must outlive the signer.
+  explicit TsigStreamSigner(const TsigState& state) : state_(state) {}
+  // Appends the TSIG record to buf[0..size) and bumps ARCOUNT. Returns the
+  // new size, or 0 when it does not fit `capacity` (the stream is then
+  // broken: stop sending).
+  size_t Sign(uint8_t* buf, size_t size, size_t capacity, uint64_t now);
+
+ private:
+  const TsigState& state_;
+  std::string prior_mac_;
+  bool first_ = true;
+};
+
 // The complete response for a failed check (kBadKey, kBadSig, kBadTime,
 // kFormErr): question echoed, NOTAUTH (FORMERR for kFormErr), a TSIG record
 // carrying the error (signed only for kBadTime). Returns its size (0 when

@@ -120,6 +120,8 @@ ParseResult ParseQuery(absl::Span<const uint8_t> packet, ParsedQuery* out) {
   out->udp_payload = 0;
   out->do_bit = false;
   out->co_bit = false;
+  out->has_ixfr_serial = false;
+  out->ixfr_serial = 0;
   out->has_tsig = false;
   out->tsig_offset = 0;
   out->tsig_key_name.clear();
@@ -152,8 +154,31 @@ ParseResult ParseQuery(absl::Span<const uint8_t> packet, ParsedQuery* out) {
     question_ok = true;
   }
   if (out->opcode != kOpcodeQuery) return ParseResult::kNotImp;
-  if (!question_ok || ancount != 0 || nscount != 0) {
+  // Only an IXFR query may have an authority section: one SOA whose serial
+  // is the client's (RFC 1995 section 3).
+  const bool ixfr_soa = question_ok && out->qtype == kTypeIXFR && nscount == 1;
+  if (!question_ok || ancount != 0 || (nscount != 0 && !ixfr_soa)) {
     return ParseResult::kFormErr;
+  }
+  if (ixfr_soa) {
+    if (!ReadNameRaw(pkt, size, &pos, name, &name_len)) {
+      return ParseResult::kFormErr;
+    }
+    RrFixed rr;
+    if (!ReadRrFixed(pkt, size, &pos, &rr) || rr.type != kTypeSOA) {
+      return ParseResult::kFormErr;
+    }
+    // RDATA: MNAME RNAME (possibly compressed) SERIAL REFRESH RETRY EXPIRE
+    // MINIMUM; the names must end inside it.
+    const size_t rdata_end = rr.rdata + rr.rdlength;
+    size_t at = rr.rdata;
+    if (!ReadNameRaw(pkt, rdata_end, &at, name, &name_len) ||
+        !ReadNameRaw(pkt, rdata_end, &at, name, &name_len) ||
+        rdata_end - at != 20) {
+      return ParseResult::kFormErr;
+    }
+    out->ixfr_serial = Get32(pkt + at);
+    out->has_ixfr_serial = true;
   }
 
   for (uint16_t i = 0; i < arcount; ++i) {

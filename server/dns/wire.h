@@ -9,7 +9,9 @@
 //   kFormErr header readable, the rest malformed: answer FORMERR echoing
 //            the id (and the question when it parsed);
 //   kNotImp  opcode other than QUERY (NOTIFY and friends come later);
-//   kOk      one question, optional OPT, optional TSIG last.
+//   kOk      one question, optional OPT, optional TSIG last; an IXFR query
+//            may also carry one SOA in its authority section (RFC 1995:
+//            the client's serial).
 #ifndef LUFD_SERVER_DNS_WIRE_H_
 #define LUFD_SERVER_DNS_WIRE_H_
 
@@ -101,6 +103,11 @@ struct ParsedQuery {
   uint16_t udp_payload = 0;  // As the client advertised (0 without EDNS).
   bool do_bit = false;
   bool co_bit = false;
+
+  // IXFR (RFC 1995 section 3): the SOA in the authority section holds the
+  // serial the client has.
+  bool has_ixfr_serial = false;
+  uint32_t ixfr_serial = 0;
 
   // TSIG (RFC 8945): present only as the last additional record.
   bool has_tsig = false;

@@ -541,6 +541,33 @@ void ValidateDns(const lufd::v1::DnsConfig& dns,
       errors->push_back(absl::StrCat(path, ".soa_rname: not a domain name"));
     }
   }
+  // Zone transfer out (server/dns/xfr.h).
+  const auto& xfr = dns.xfr();
+  for (int i = 0; i < xfr.notify_size(); ++i) {
+    const std::string what = absl::StrCat("dns.xfr.notify[", i, "]");
+    sockaddr_storage addr;
+    socklen_t len = 0;
+    if (absl::Status s = ParseIpListenAddress(xfr.notify(i), &addr, &len);
+        !s.ok()) {
+      errors->push_back(absl::StrCat(what, ": ", s.message()));
+    } else if (absl::EndsWith(xfr.notify(i), ":0")) {
+      errors->push_back(absl::StrCat(what, ": port 0"));
+    }
+  }
+  for (int i = 0; i < xfr.allow_tsig_size(); ++i) {
+    if (!ValidAbsoluteName(Absolute(xfr.allow_tsig(i)))) {
+      errors->push_back(absl::StrCat("dns.xfr.allow_tsig[", i, "]: \"",
+                                     xfr.allow_tsig(i),
+                                     "\" is not a TSIG key name"));
+    }
+  }
+  if (!xfr.allow_dot_orgs().empty() &&
+      (dot.listen().empty() || dot.client_cert() == "none")) {
+    errors->push_back(
+        "dns.xfr.allow_dot_orgs: needs dns.dot.listen with client_cert "
+        "optional or required (XoT is authenticated by the client "
+        "certificate)");
+  }
   const auto& sec = dns.dnssec();
   ValidateDnssec(sec, errors);
   if (sec.enabled() && serving && !dns.zones().empty() &&

@@ -51,6 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckName(q.tsig_key_name);
   }
   if (q.has_edns) Check(q.udp_payload >= kMaxUdpNoEdns);
+  // Only an IXFR query carries the client's SOA serial (RFC 1995).
+  if (q.has_ixfr_serial) Check(q.qtype == kTypeIXFR && q.has_question);
 
   // The capacity comes from the input so the "does not fit" paths run.
   static uint8_t buffer[4096];

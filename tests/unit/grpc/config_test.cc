@@ -534,6 +534,31 @@ TEST(ConfigTest, DotMinTlsVersionIsOneThreeOrOneTwo) {
   }
 }
 
+// dns.xfr (zone transfer out): secondaries are IP host:port, key names are
+// domain names, XoT needs a DoT listener that asks for certificates.
+TEST(ConfigTest, XfrChecked) {
+  auto errors = [](const std::string& dns_yaml) {
+    auto config = ParseConfigYaml(
+        absl::StrCat("store:\n  url: \"memory:\"\ndns:\n", dns_yaml));
+    EXPECT_TRUE(config.ok()) << config.status();
+    ApplyConfigDefaults(&*config);
+    return std::string(ValidateConfig(*config).message());
+  };
+  EXPECT_THAT(errors("  xfr:\n    notify: [\"127.0.0.1:5300\", "
+                     "\"[::1]:53\"]\n    allow_tsig: [\"xfr-key.\", "
+                     "\"k2\"]\n"),
+              Not(HasSubstr("dns.xfr")));
+  EXPECT_THAT(errors("  xfr:\n    notify: [\"knot.example:53\"]\n"),
+              HasSubstr("dns.xfr.notify[0]: "));
+  EXPECT_THAT(errors("  xfr:\n    notify: [\"127.0.0.1:0\"]\n"),
+              HasSubstr("dns.xfr.notify[0]: port 0"));
+  EXPECT_THAT(errors("  xfr:\n    allow_tsig: [\"bad..name\"]\n"),
+              HasSubstr("dns.xfr.allow_tsig[0]: \"bad..name\" is not a TSIG "
+                        "key name"));
+  EXPECT_THAT(errors("  xfr:\n    allow_dot_orgs: [\"iana-en:333\"]\n"),
+              HasSubstr("dns.xfr.allow_dot_orgs: needs dns.dot.listen"));
+}
+
 TEST(ConfigTest, ConnectionLimitsDefaultsAndErrors) {
   auto load = [](const std::string& yaml) {
     auto config =
