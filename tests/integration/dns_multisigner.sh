@@ -158,6 +158,7 @@ validate_instance() {  # name dns-port
   local name="$1" port="$2" u
   start_unbound "$name" "$ZONE" "$port" "$DS"
   u="$UNBOUND_PORT"
+  U_LAST="$u"
   expect_dns "$u" "$name: TN NAPTR secure" NOERROR yes "$TN_NAME" NAPTR
   grep -qF '@ssp2.example.com!' <<<"$dout" || { echo "$dout" >&2; fail "$name: NAPTR missing"; }
   expect_dns "$u" "$name: NODATA (TXT at the TN) secure" NOERROR yes "$TN_NAME" TXT
@@ -176,19 +177,20 @@ validate_instance() {  # name dns-port
 validate_instance via-a "$DNS_A"
 validate_instance via-b "$DNS_B"
 
-# A change provisioned through A reaches B signed (A signs it ahead).
+# A change provisioned through A reaches B signed: by A's stored signature
+# once it is there, by B's own ZSK (on demand) if B is asked before.
 run_ctl registrar-ssp2 number add +12025558888 --registrant iana-en:222 --dg dg-ssp2
 expect_ok "TN +12025558888"
 NEW_NAME="$(enum_name +12025558888 "$ZONE")"
 for ((i = 0; i < 100; i++)); do
-  [[ "$(rrsig_tags "$DNS_B" "$NEW_NAME" NAPTR NAPTR)" == "$ZSK_A" ]] && break
+  tags="$(rrsig_tags "$DNS_B" "$NEW_NAME" NAPTR NAPTR)"
+  [[ "$tags" == "$ZSK_A" || "$tags" == "$ZSK_B" ]] && break
   sleep 0.1
 done
-[[ "$(rrsig_tags "$DNS_B" "$NEW_NAME" NAPTR NAPTR)" == "$ZSK_A" ]] ||
-  { echo "$dout" >&2; fail "B does not serve the new TN with A's signature"; }
-start_unbound new-via-b "$ZONE" "$DNS_B" "$DS"
-expect_dns "$UNBOUND_PORT" "via-b: new TN secure" NOERROR yes "$NEW_NAME" NAPTR
-pass "a TN added through A is served by B with A's stored signature"
+[[ "$tags" == "$ZSK_A" || "$tags" == "$ZSK_B" ]] ||
+  { echo "$dout" >&2; fail "B does not serve the new TN signed (RRSIG tags '$tags')"; }
+expect_dns "$U_LAST" "via-b: new TN secure" NOERROR yes "$NEW_NAME" NAPTR
+pass "a TN added through A is served by B, signed by ZSK $tags"
 
 # --- B leaves ------------------------------------------------------------------
 _it_stop_pid "$PID_B"
