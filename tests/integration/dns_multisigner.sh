@@ -34,7 +34,6 @@ DNS_A="$(it_free_dns_port)"
 LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_A" "$ZONE" "$T/keys-a" 13 ksk-zsk "$DNSSEC_YAML")"
 start_lufd "$url"
 PORT_A="$LUFD_PORT"
-PID_A="$LUFD_PID"
 wait_dns "$DNS_A" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "A does not answer DNS"; }
 provision_public_sample
 KSK="$(served_key_tags "$DNS_A" "$ZONE" KSK)"
@@ -49,7 +48,6 @@ pass "A: KSK $KSK, ZSK $ZSK_A; DS $DS"
 DNS_B="$(it_free_dns_port)"
 LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_B" "$ZONE" "$T/keys-b" 13 ksk-zsk "$DNSSEC_YAML")"
 BOOTSTRAP=0 start_lufd "$url"
-PORT_B="$LUFD_PORT"
 PID_B="$LUFD_PID"
 LUFD_PORT="$PORT_A"
 wait_dns "$DNS_B" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "B does not answer DNS"; }
