@@ -623,7 +623,13 @@ struct KeyManager::State {
       for (const ManagedZone& zone : zones) {
         absl::Status st = Maintain(*view, zone, now, signer);
         if (!st.ok() && !signer) {
+          // Not fatal, not even at start: this instance serves the stored
+          // signatures meanwhile (e.g. its store is a read-only standby).
           own_retry_after = absl::Now() + absl::Seconds(10);
+          spdlog::warn(
+              "dnssec: {}: this instance's own ZSK: {}; trying again in 10 s",
+              zone.name, st.ToString());
+          st = absl::OkStatus();
         }
         if (!st.ok() && status.ok()) {
           status = absl::Status(st.code(),

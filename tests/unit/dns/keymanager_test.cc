@@ -636,6 +636,29 @@ TEST_F(MultiSignerTest, InstanceWithoutAZskPrePublishesItsOwn) {
   EXPECT_EQ(RegistryKeys().size(), 3u);
 }
 
+// The id file is what makes a key this instance's: one that is not an id
+// is reported, never replaced, and no own key is made without it.
+TEST_F(MultiSignerTest, AnUnreadableInstanceIdIsAnErrorNotANewId) {
+  a_ = Make(Config("ksk-zsk"), &ring_a_);
+  ASSERT_TRUE(a_->Tick().ok());
+  std::string dir_b = TempDir();
+  dirs_.push_back(dir_b);
+  {
+    FILE* f = fopen((dir_b + "/instance-id").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("not an id\n", f);
+    fclose(f);
+  }
+  lufd::v1::DnssecConfig cb = Config("ksk-zsk");
+  cb.set_key_dir(dir_b);
+  KeyManager* b = Make(cb, &ring_b_, &b_signer_);
+  absl::Status st = b->Tick();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("instance-id"), absl::string_view::npos) << st;
+  EXPECT_EQ(ReadId(dir_b), "not an id");
+  EXPECT_EQ(RegistryKeys().size(), 2u);  // A's KSK and ZSK only.
+}
+
 TEST_F(MultiSignerTest, NoKskYetMeansNoOwnZsk) {
   // B alone (A never started): nothing to join, and B is not the signer.
   std::string dir_b = TempDir();
