@@ -132,8 +132,8 @@ std::vector<std::string> ObjectHeaders(lufd::v1::ObjectKind kind) {
     case lufd::v1::OBJECT_KIND_OFFER:
       return {"sed_group", "peer", "status"};
     case lufd::v1::OBJECT_KIND_DNS_KEY:
-      return {"zone",      "tag",    "role",    "alg",       "state",
-              "published", "active", "retired", "ds_pending"};
+      return {"zone",      "tag",    "role",    "alg",        "state",
+              "published", "active", "retired", "ds_pending", "owner"};
     case lufd::v1::OBJECT_KIND_HOLDING:
       return {"kind", "block", "registrant", "ported_from", "created"};
     default:
@@ -248,17 +248,20 @@ std::vector<std::string> ObjectRow(const lufd::v1::RegistryObject& object) {
                                          absl::FromUnixSeconds(t),
                                          absl::UTCTimeZone());
       };
-      return {k.zone(),
-              absl::StrCat(k.key_tag()),
+      return {k.zone(), absl::StrCat(k.key_tag()),
               EnumName(lufd::v1::DnsKeyRole_descriptor(), k.role(),
                        "DNS_KEY_ROLE_"),
               absl::StrCat(k.algorithm()),
               EnumName(lufd::v1::DnsKeyState_descriptor(), k.state(),
                        "DNS_KEY_STATE_"),
-              when(k.published_unix()),
-              when(k.active_unix()),
-              when(k.retired_unix()),
-              YesNo(k.ds_pending())};
+              when(k.published_unix()), when(k.active_unix()),
+              when(k.retired_unix()), YesNo(k.ds_pending()),
+              // Multi-signer: the instance that holds this ZSK ("-" =
+              // shared, wherever its private file is).
+              k.owner().empty()
+                  ? std::string("-")
+                  : absl::StrCat(k.owner_host().empty() ? "?" : k.owner_host(),
+                                 "/", k.owner().substr(0, 8))};
     }
     case RegistryObject::kHolding: {
       const auto& h = object.holding();

@@ -1,9 +1,12 @@
-// `lufctl key generate|list|ds|rollover`: the DNSSEC keys of the DNS zones.
-// Keys are made and rolled on the server (private keys stay in its key
-// directory); lufctl asks and prints.
+// `lufctl key generate|list|ds|rollover|retire`: the DNSSEC keys of the DNS
+// zones. Keys are made and rolled on the server (private keys stay in its
+// key directory); lufctl asks and prints. `retire` takes a ZSK out of
+// service (an instance leaving a multi-signer setup, docs/dns.md "Several
+// instances"): it writes the key object's state, as any admin write.
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "client/commands/command.h"
 #include "client/zone_file.h"
 #include "common/status_macros.h"
@@ -70,6 +73,20 @@ struct KeyRolloverFlags {
                 "The parent now serves the new key's DS");
   }
 };
+struct KeyRetireFlags {
+  std::string zone;
+  uint32_t tag = 0;
+  bool force = false;
+
+  void Register(CLI::App* c) {
+    AddZoneFlag(c, &zone, "Zone apex");
+    c->add_option("--tag", tag, "Key tag of the ZSK to retire")
+        ->required()
+        ->check(CLI::Range(0, 65535));
+    c->add_flag("--force", force,
+                "Even when no other active zone-signing key would remain");
+  }
+};
 struct KeyDsFlags {
   std::string zone;
 
@@ -111,6 +128,55 @@ absl::Status KeyRollover(Context& ctx, const KeyRolloverFlags& f) {
     }
   }
   return absl::OkStatus();
+}
+
+// PUBLISHED/ACTIVE ZSK -> RETIRED: it stops signing at once (instances
+// re-read their keys with the view) and stays in the DNSKEY RRset for
+// retire_safety, after which the signer-lease holder marks it REMOVED.
+absl::Status KeyRetire(Context& ctx, const KeyRetireFlags& f) {
+  ASSIGN_OR_RETURN(const std::string zone, CanonicalDomainName(f.zone));
+  const std::string key = absl::StrCat(zone, "/", f.tag);
+  ASSIGN_OR_RETURN(RegistryObject obj,
+                   GetObject(ctx, lufd::v1::OBJECT_KIND_DNS_KEY, key));
+  lufd::v1::DnsKey k = obj.dns_key();
+  if (k.role() != lufd::v1::DNS_KEY_ROLE_ZSK) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", f.tag, " of ", zone,
+                     " is not a ZSK: a KSK or CSK is replaced by 'lufctl key "
+                     "rollover' (it needs the parent's DS)"));
+  }
+  if (k.state() != lufd::v1::DNS_KEY_STATE_PUBLISHED &&
+      k.state() != lufd::v1::DNS_KEY_STATE_ACTIVE) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key ", f.tag, " of ", zone, " is already ",
+                     lufd::v1::DnsKeyState_Name(k.state()).substr(14)));
+  }
+  if (!f.force) {
+    // The zone must keep something that signs.
+    bool other_active = false;
+    lufd::v1::ListRequest req;
+    req.set_kind(lufd::v1::OBJECT_KIND_DNS_KEY);
+    RETURN_IF_ERROR(ReadAdminStream(
+        ctx, &AdminStub::List, req, [&](const RegistryObject& o) {
+          const auto& d = o.dns_key();
+          other_active |= CanonicalDomainName(d.zone()).value_or("") == zone &&
+                          d.key_tag() != f.tag &&
+                          d.state() == lufd::v1::DNS_KEY_STATE_ACTIVE &&
+                          (d.role() == lufd::v1::DNS_KEY_ROLE_ZSK ||
+                           d.role() == lufd::v1::DNS_KEY_ROLE_CSK);
+          return true;
+        }));
+    if (!other_active) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key ", f.tag, " is the last active zone-signing key of ", zone,
+          "; retiring it leaves nothing to sign (--force to do it anyway)"));
+    }
+  }
+  k.set_state(lufd::v1::DNS_KEY_STATE_RETIRED);
+  k.set_retired_unix(absl::ToUnixSeconds(absl::Now()));
+  RegistryObject put;
+  *put.mutable_dns_key() = k;
+  return Put(ctx, put);
 }
 
 absl::Status KeyDs(Context& ctx, const KeyDsFlags& f) {
@@ -167,7 +233,12 @@ Noun KeyNoun() {
            "key rollover --zone Z --role zsk|ksk|csk [--ds-published]",
            "Start a key rollover (pre-publication); for KSK/CSK confirm the "
            "new DS at the parent with --ds-published.",
-           KeyRollover)}};
+           KeyRollover),
+       Cmd<KeyRetireFlags>(
+           "key", "retire", "key retire --zone Z --tag T [--force]",
+           "Retire a ZSK (e.g. the key of an instance that left): it stops "
+           "signing, stays published for retire_safety, then is REMOVED.",
+           KeyRetire)}};
 }
 
 }  // namespace lufd::client::cli

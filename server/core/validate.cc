@@ -836,6 +836,21 @@ absl::Status ValidateDnsKey(lufd::v1::DnsKey* key) {
       !s.ok()) {
     return s;
   }
+  // Multi-signer owner: the instance id KeyManager writes (hex digits).
+  const std::string& owner = key->owner();
+  bool hex = owner.size() <= 32;
+  for (char c : owner) hex = hex && absl::ascii_isxdigit(c);
+  if (!hex) {
+    return Invalid("dns_key.owner", "an instance id: at most 32 hex digits");
+  }
+  if (key->owner_host().size() > kMaxName || HasControl(key->owner_host())) {
+    return Invalid("dns_key.owner_host", "a host name");
+  }
+  if (absl::Status s =
+          CheckDisplaySafe("dns_key.owner_host", key->owner_host());
+      !s.ok()) {
+    return s;
+  }
   return absl::OkStatus();
 }
 

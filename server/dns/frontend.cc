@@ -44,10 +44,12 @@ absl::StatusOr<std::unique_ptr<DnsFrontend>> DnsFrontend::Create(
   if (!dns.dnssec().enabled()) return f;
 
   if (dns.dnssec().sign_ahead()) {
+    std::vector<uint32_t> dnskey_ttls;
+    for (const auto& z : dns.zones()) dnskey_ttls.push_back(z.ttl());
     absl::StatusOr<std::unique_ptr<SignAheadSigner>> signer =
         SignAheadSigner::Create(dns.dnssec(), f->responder_->zone_names(),
                                 store, views, f->key_ring_.get(),
-                                f->signatures_.get());
+                                f->signatures_.get(), std::move(dnskey_ttls));
     if (!signer.ok()) return signer.status();
     f->signer_ = *std::move(signer);
   }

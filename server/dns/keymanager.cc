@@ -1,5 +1,6 @@
 #include "server/dns/keymanager.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -95,6 +97,73 @@ std::string PresentationLine(const std::string& owner_wire, uint16_t type,
   return out;
 }
 
+// The key directory's instance id (multi-signer: which instance owns a
+// ZSK): "instance-id" in key_dir, 16 hex digits, created on first use.
+// One key_dir is one instance; a copied key_dir would make two processes
+// the same owner.
+constexpr char kInstanceIdFile[] = "instance-id";
+
+absl::StatusOr<std::string> LoadOrCreateInstanceId(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/", kInstanceIdFile);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    FILE* f = fopen(path.c_str(), "re");
+    if (f != nullptr) {
+      char buf[64] = {};
+      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+      fclose(f);
+      std::string id(buf, n);
+      while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
+        id.pop_back();
+      }
+      bool hex = !id.empty() && id.size() <= 32;
+      for (char c : id) hex &= absl::ascii_isxdigit(c) != 0;
+      if (!hex) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(path, ": not an instance id (hex digits)"));
+      }
+      return absl::AsciiStrToLower(id);
+    }
+    if (errno != ENOENT) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", strerror(errno)));
+    }
+    std::random_device rd;
+    const uint64_t v = (uint64_t{rd()} << 32) ^ rd();
+    const std::string id = absl::StrFormat("%016x", v);
+    int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;  // Another process made it: read it.
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", strerror(errno)));
+    }
+    const std::string line = id + "\n";
+    const bool ok = write(fd, line.data(), line.size()) ==
+                    static_cast<ssize_t>(line.size());
+    close(fd);
+    if (!ok) {
+      unlink(path.c_str());
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": could not write the instance id"));
+    }
+    spdlog::info("dnssec: this instance's id is {} ({})", id, path);
+    return id;
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(path, ": could not read or create"));
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "";
+  return buf;
+}
+
+// A ZSK `instance_id` owns that signs or will: PUBLISHED or ACTIVE.
+bool IsOwnZskLive(const DnsKey& k, const std::string& instance_id) {
+  return !instance_id.empty() && k.owner() == instance_id && k.role() == kZsk &&
+         (k.state() == kPublished || k.state() == kActive);
+}
+
 }  // namespace
 
 struct KeyManager::State {
@@ -125,6 +194,13 @@ struct KeyManager::State {
   uint64_t ring_serial ABSL_GUARDED_BY(mu) = 0;
   bool missing_private ABSL_GUARDED_BY(mu) = false;
   absl::Time last_missing_check ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  // Multi-signer (ksk-zsk with a key_dir): this instance's id and host
+  // name, stamped on the ZSKs it owns. Empty until EnsureInstanceId.
+  std::string instance_id ABSL_GUARDED_BY(mu);
+  std::string host ABSL_GUARDED_BY(mu);
+  // A non-signer whose own-key write failed (e.g. its store is a read-only
+  // standby) tries again only after this (real time), not every tick.
+  absl::Time own_retry_after ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 
   absl::Mutex stop_mu;
   bool stop ABSL_GUARDED_BY(stop_mu) = false;
@@ -132,6 +208,18 @@ struct KeyManager::State {
 
   absl::Time Now() const { return options.now ? options.now() : absl::Now(); }
   bool IsSigner() const { return !options.is_signer || options.is_signer(); }
+  // Whether this instance keeps a ZSK of its own (docs/dns.md "Several
+  // instances"): the ksk-zsk scheme, a key_dir to keep it in.
+  bool MultiSigner() const { return ksk_zsk && !config.key_dir().empty(); }
+
+  absl::Status EnsureInstanceId() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!instance_id.empty() || !MultiSigner()) return absl::OkStatus();
+    absl::StatusOr<std::string> id = LoadOrCreateInstanceId(config.key_dir());
+    if (!id.ok()) return id.status();
+    instance_id = *std::move(id);
+    host = HostName();
+    return absl::OkStatus();
+  }
 
   const ManagedZone* FindZone(const std::string& zone) const {
     std::string name = NormalizeZoneName(zone);
@@ -165,7 +253,8 @@ struct KeyManager::State {
                                 uint8_t algorithm, DnsKeyState state,
                                 absl::Time now,
                                 const std::vector<DnsKey>& existing,
-                                std::vector<std::string>* written)
+                                std::vector<std::string>* written,
+                                bool owned = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     if (config.key_dir().empty()) {
       return absl::FailedPreconditionError(
@@ -201,6 +290,10 @@ struct KeyManager::State {
       k.set_created_unix(t);
       k.set_published_unix(t);
       if (state == kActive) k.set_active_unix(t);
+      if (owned) {
+        k.set_owner(instance_id);
+        k.set_owner_host(host);
+      }
       return k;
     }
     return absl::InternalError("could not find an unused key tag");
@@ -322,25 +415,123 @@ struct KeyManager::State {
     if (view != nullptr) RebuildRing(*view);
   }
 
-  // First keys, due transitions and automatic ZSK rolls of one zone.
+  // The ZSK rolls of one group of ZSKs (`mine`: the shared ones, or the
+  // ones this instance owns): a scheduled successor whose time came becomes
+  // ACTIVE and retires the group's other ACTIVE ZSKs; else, when the
+  // group's newest ACTIVE ZSK is due (zsk_lifetime - publish_safety), a
+  // successor is pre-published. Appends to `changed` / `written`.
+  absl::Status RollZsks(const ManagedZone& zone,
+                        const std::vector<DnsKey>& keys,
+                        const std::function<bool(const DnsKey&)>& mine,
+                        bool owned, absl::Time now,
+                        std::vector<DnsKey>* changed,
+                        std::vector<std::string>* written)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const int64_t t = absl::ToUnixSeconds(now);
+    const DnsKey* due = nullptr;
+    for (const DnsKey& k : keys) {
+      if (k.role() == kZsk && mine(k) && k.state() == kPublished &&
+          !k.ds_pending() && k.active_unix() != 0 &&
+          absl::FromUnixSeconds(k.active_unix()) <= now &&
+          (due == nullptr || k.active_unix() > due->active_unix())) {
+        due = &k;
+      }
+    }
+    if (due != nullptr) {
+      for (const DnsKey& k : keys) {
+        if (k.role() == kZsk && mine(k) && k.state() == kActive) {
+          DnsKey c = k;
+          c.set_state(kRetired);
+          c.set_retired_unix(t);
+          changed->push_back(std::move(c));
+        }
+      }
+      DnsKey c = *due;
+      c.set_state(kActive);
+      c.set_active_unix(t);
+      changed->push_back(std::move(c));
+      return absl::OkStatus();
+    }
+    if (zsk_lifetime <= absl::ZeroDuration()) return absl::OkStatus();
+    // Pre-publish a successor when the newest active ZSK is due.
+    const DnsKey* newest = nullptr;
+    bool successor = false;
+    for (const DnsKey& k : keys) {
+      if (k.role() != kZsk || !mine(k)) continue;
+      if (k.state() == kPublished && k.active_unix() != 0) successor = true;
+      if (k.state() == kActive &&
+          (newest == nullptr || k.active_unix() > newest->active_unix())) {
+        newest = &k;
+      }
+    }
+    if (newest == nullptr || successor ||
+        absl::FromUnixSeconds(newest->active_unix()) + zsk_lifetime -
+                publish_safety >
+            now) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<DnsKey> k =
+        NewKey(zone, kZsk, static_cast<uint8_t>(newest->algorithm()),
+               kPublished, now, keys, written, owned);
+    if (!k.ok()) return k.status();
+    k->set_active_unix(absl::ToUnixSeconds(now + publish_safety));
+    spdlog::info(
+        "dnssec: {} ZSK {} due for rollover; pre-published successor {} "
+        "(active from {})",
+        zone.name, newest->key_tag(), k->key_tag(), k->active_unix());
+    changed->push_back(*std::move(k));
+    return absl::OkStatus();
+  }
+
+  // True when a ZSK or CSK that signs now or is scheduled to (ACTIVE, or
+  // PUBLISHED with an activation time) has its private key here.
+  bool HasUsableZoneKey(const std::vector<DnsKey>& keys)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    for (const DnsKey& k : keys) {
+      if (!SignsZone(k.role())) continue;
+      const bool live = k.state() == kActive ||
+                        (k.state() == kPublished && k.active_unix() != 0);
+      if (live && PrivateKey(k) != nullptr) return true;
+    }
+    return false;
+  }
+
+  // First keys, due transitions and automatic ZSK rolls of one zone. The
+  // signer (`signer`: the sign-ahead lease holder) creates the first keys,
+  // removes retired keys and rolls the shared keys; every multi-signer
+  // instance brings in and rolls its own ZSK.
   absl::Status Maintain(const RegistryView& view, const ManagedZone& zone,
-                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+                        absl::Time now, bool signer)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::vector<DnsKey> keys = KeysOf(view, zone.name);
     std::vector<DnsKey> changed;
     std::vector<std::string> written;
     int64_t t = absl::ToUnixSeconds(now);
     bool any_live = false;
-    for (const DnsKey& k : keys) any_live |= IsPublishedState(k.state());
+    bool live_sep = false;
+    for (const DnsKey& k : keys) {
+      any_live |= IsPublishedState(k.state());
+      live_sep |= IsSep(k.role()) && IsPublishedState(k.state());
+    }
+    const std::string me = instance_id;
+    auto shared = [](const DnsKey& k) { return k.owner().empty(); };
+    auto own = [&me](const DnsKey& k) {
+      return !me.empty() && k.owner() == me;
+    };
+    absl::Status status;
     if (!any_live) {
-      if (!config.auto_generate()) return absl::OkStatus();
+      if (!signer || !config.auto_generate()) return absl::OkStatus();
       std::vector<DnsKeyRole> roles = ksk_zsk
                                           ? std::vector<DnsKeyRole>{kKsk, kZsk}
                                           : std::vector<DnsKeyRole>{kCsk};
       for (DnsKeyRole role : roles) {
         std::vector<DnsKey> all = keys;
         all.insert(all.end(), changed.begin(), changed.end());
+        // With nothing published yet there is nothing to pre-publish
+        // for: the first ZSK is this instance's and signs at once.
         absl::StatusOr<DnsKey> k =
-            NewKey(zone, role, algorithm, kActive, now, all, &written);
+            NewKey(zone, role, algorithm, kActive, now, all, &written,
+                   /*owned=*/role == kZsk && !me.empty());
         if (!k.ok()) {
           for (const std::string& p : written) unlink(p.c_str());
           return k.status();
@@ -350,67 +541,51 @@ struct KeyManager::State {
       spdlog::info("dnssec: generated the first keys of {} ({})", zone.name,
                    ksk_zsk ? "ksk-zsk" : "csk");
     } else {
-      // RETIRED -> REMOVED after retire_safety.
-      for (const DnsKey& k : keys) {
-        if (k.state() == kRetired &&
-            absl::FromUnixSeconds(k.retired_unix()) + retire_safety <= now) {
-          DnsKey c = k;
-          c.set_state(kRemoved);
-          c.set_removed_unix(t);
-          changed.push_back(std::move(c));
-        }
-      }
-      // Scheduled ZSK successor -> ACTIVE; the ZSKs it replaces -> RETIRED.
-      const DnsKey* due = nullptr;
-      for (const DnsKey& k : keys) {
-        if (k.role() == kZsk && k.state() == kPublished && !k.ds_pending() &&
-            k.active_unix() != 0 &&
-            absl::FromUnixSeconds(k.active_unix()) <= now &&
-            (due == nullptr || k.active_unix() > due->active_unix())) {
-          due = &k;
-        }
-      }
-      if (due != nullptr) {
+      if (signer) {
+        // RETIRED -> REMOVED after retire_safety, whoever owns the key (a
+        // retired instance may be gone for good).
         for (const DnsKey& k : keys) {
-          if (k.role() == kZsk && k.state() == kActive) {
+          if (k.state() == kRetired &&
+              absl::FromUnixSeconds(k.retired_unix()) + retire_safety <= now) {
             DnsKey c = k;
-            c.set_state(kRetired);
-            c.set_retired_unix(t);
+            c.set_state(kRemoved);
+            c.set_removed_unix(t);
             changed.push_back(std::move(c));
           }
         }
-        DnsKey c = *due;
-        c.set_state(kActive);
-        c.set_active_unix(t);
-        changed.push_back(std::move(c));
-      } else if (zsk_lifetime > absl::ZeroDuration()) {
-        // Pre-publish a successor when the newest active ZSK is due.
-        const DnsKey* newest = nullptr;
-        bool successor = false;
-        for (const DnsKey& k : keys) {
-          if (k.role() != kZsk) continue;
-          if (k.state() == kPublished && k.active_unix() != 0) successor = true;
-          if (k.state() == kActive &&
-              (newest == nullptr || k.active_unix() > newest->active_unix())) {
-            newest = &k;
+        status = RollZsks(zone, keys, shared, /*owned=*/false, now, &changed,
+                          &written);
+      }
+      if (status.ok() && !me.empty()) {
+        bool own_live = false;
+        for (const DnsKey& k : keys) own_live |= IsOwnZskLive(k, me);
+        if (own_live) {
+          status = RollZsks(zone, keys, own, /*owned=*/true, now, &changed,
+                            &written);
+        } else if (live_sep && config.auto_generate() &&
+                   !HasUsableZoneKey(keys)) {
+          // Joining: this instance's own ZSK, pre-published so that
+          // resolvers have it in their DNSKEY RRset before it signs.
+          std::vector<DnsKey> all = keys;
+          all.insert(all.end(), changed.begin(), changed.end());
+          absl::StatusOr<DnsKey> k = NewKey(zone, kZsk, algorithm, kPublished,
+                                            now, all, &written, /*owned=*/true);
+          if (!k.ok()) {
+            status = k.status();
+          } else {
+            k->set_active_unix(absl::ToUnixSeconds(now + publish_safety));
+            spdlog::info(
+                "dnssec: {} has no zone-signing key here: pre-published this "
+                "instance's own ZSK {} (owner {}, active from {})",
+                zone.name, k->key_tag(), me, k->active_unix());
+            changed.push_back(*std::move(k));
           }
         }
-        if (newest != nullptr && !successor &&
-            absl::FromUnixSeconds(newest->active_unix()) + zsk_lifetime -
-                    publish_safety <=
-                now) {
-          absl::StatusOr<DnsKey> k =
-              NewKey(zone, kZsk, static_cast<uint8_t>(newest->algorithm()),
-                     kPublished, now, keys, &written);
-          if (!k.ok()) return k.status();
-          k->set_active_unix(absl::ToUnixSeconds(now + publish_safety));
-          spdlog::info(
-              "dnssec: {} ZSK {} due for rollover; pre-published successor {} "
-              "(active from {})",
-              zone.name, newest->key_tag(), k->key_tag(), k->active_unix());
-          changed.push_back(*std::move(k));
-        }
       }
+    }
+    if (!status.ok()) {
+      for (const std::string& p : written) unlink(p.c_str());
+      return status;
     }
     if (changed.empty()) return absl::OkStatus();
     absl::StatusOr<uint64_t> serial = Commit(changed, written);
@@ -441,11 +616,21 @@ struct KeyManager::State {
     absl::MutexLock l(&mu);
     std::shared_ptr<const RegistryView> view = views->Current();
     if (view == nullptr) return absl::UnavailableError("no view yet");
-    absl::Status status;
-    if (IsSigner()) {
+    absl::Status status = EnsureInstanceId();
+    const bool signer = IsSigner();
+    if (signer || (!instance_id.empty() && absl::Now() >= own_retry_after)) {
       absl::Time now = Now();
       for (const ManagedZone& zone : zones) {
-        absl::Status st = Maintain(*view, zone, now);
+        absl::Status st = Maintain(*view, zone, now, signer);
+        if (!st.ok() && !signer) {
+          // Not fatal, not even at start: this instance serves the stored
+          // signatures meanwhile (e.g. its store is a read-only standby).
+          own_retry_after = absl::Now() + absl::Seconds(10);
+          spdlog::warn(
+              "dnssec: {}: this instance's own ZSK: {}; trying again in 10 s",
+              zone.name, st.ToString());
+          st = absl::OkStatus();
+        }
         if (!st.ok() && status.ok()) {
           status = absl::Status(st.code(),
                                 absl::StrCat(zone.name, ": ", st.message()));
@@ -662,10 +847,22 @@ absl::StatusOr<KeyChange> KeyManager::Rollover(const std::string& zone,
   std::vector<DnsKey> keys = s.KeysOf(*view, z->name);
   absl::Time now = s.Now();
   int64_t t = absl::ToUnixSeconds(now);
+  // Multi-signer: a ZSK roll asked of an instance that owns an active ZSK
+  // rolls that one (the successor is its own too); else the shared ZSKs
+  // roll as before. Other instances' ZSKs are theirs to roll.
+  if (absl::Status st = s.EnsureInstanceId(); !st.ok()) return st;
+  const std::string me = s.instance_id;
+  bool own_active = false;
+  for (const DnsKey& k : keys) {
+    own_active |= role == kZsk && !me.empty() && k.owner() == me &&
+                  k.role() == kZsk && k.state() == kActive;
+  }
+  const std::string group = own_active ? me : "";
   const DnsKey* active = nullptr;
   const DnsKey* successor = nullptr;
   for (const DnsKey& k : keys) {
     if (k.role() != role) continue;
+    if (role == kZsk && k.owner() != group) continue;
     if (k.state() == kActive &&
         (active == nullptr || k.active_unix() > active->active_unix())) {
       active = &k;
@@ -692,7 +889,7 @@ absl::StatusOr<KeyChange> KeyManager::Rollover(const std::string& zone,
     }
     absl::StatusOr<DnsKey> k =
         s.NewKey(*z, role, static_cast<uint8_t>(active->algorithm()),
-                 kPublished, now, keys, &written);
+                 kPublished, now, keys, &written, /*owned=*/own_active);
     if (!k.ok()) return k.status();
     if (role == kZsk) {
       k->set_active_unix(absl::ToUnixSeconds(now + s.publish_safety));
@@ -711,7 +908,8 @@ absl::StatusOr<KeyChange> KeyManager::Rollover(const std::string& zone,
     next.set_ds_pending(false);
     next.set_active_unix(t);
     for (const DnsKey& k : keys) {
-      if (k.role() == role && k.state() == kActive) {
+      if (k.role() == role && k.state() == kActive &&
+          (role != kZsk || k.owner() == group)) {
         DnsKey c = k;
         c.set_state(kRetired);
         c.set_retired_unix(t);

@@ -28,6 +28,20 @@
 // returns true (the sign-ahead election), so two instances never race to
 // create keys.
 //
+// Multi-signer (scheme "ksk-zsk" with a key_dir; docs/dns.md "Several
+// instances"): each key_dir is one instance, named by the random id in its
+// "instance-id" file. A ZSK carries its owner's id (DnsKey.owner); only the
+// owner has its private key. Every instance, signer or not, drives its own
+// ZSKs: one that has no usable zone-signing key here (ACTIVE, or PUBLISHED
+// with an activation time, with the private key in key_dir) while the zone
+// has a published KSK pre-publishes its own ZSK, ACTIVE publish_safety
+// later; its own ZSK rolls by pre-publication at zsk_lifetime like a shared
+// one. The signer still creates the first keys (the first ZSK is its own),
+// rolls the shared (owner-less) ZSKs, and moves every RETIRED key, whoever
+// owns it, to REMOVED after retire_safety (`lufctl key retire` retires the
+// ZSK of an instance that left). ZSK rolls of one group never retire
+// another group's keys.
+//
 // KeyRing contents per zone: published = PUBLISHED, ACTIVE and RETIRED keys
 // (the DNSKEY RRset); dnskey_signers = every published KSK/CSK with its
 // private key here; zone_signers = ACTIVE ZSKs/CSKs with their private keys,
@@ -110,7 +124,9 @@ class KeyManager final : public KeyAdmin {
                                      lufd::v1::DnsKeyRole role,
                                      uint32_t algorithm,
                                      bool activate) override;
-  // See the class comment. FAILED_PRECONDITION when there is no active key
+  // See the class comment. A ZSK roll on an instance that owns an ACTIVE
+  // ZSK rolls that one (multi-signer); else the shared ZSKs.
+  // FAILED_PRECONDITION when there is no active key
   // of that role, a roll of it is already under way (ds_published=false),
   // or no successor waits for its DS (ds_published=true).
   absl::StatusOr<KeyChange> Rollover(const std::string& zone,

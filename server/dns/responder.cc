@@ -88,14 +88,19 @@ struct Responder::ZoneState {
   uint32_t refresh_after = 0;  // Unix time: re-sign the apex RRsets after.
   std::shared_ptr<const ZoneKeys> keys;
   std::vector<ZoneSigner> zone_signers;
-  // Published, non-signing zone keys (retired ZSKs) of an active signer's
-  // algorithm: their stored signatures bridge a roll.
+  // Published zone keys that do not sign here, of an active signer's
+  // algorithm (any, when nothing signs here): retired ZSKs, whose stored
+  // signatures bridge a roll, and other instances' ZSKs (multi-signer),
+  // whose signatures the sign-ahead lease holder made.
   std::vector<uint16_t> fallback_tags;
   bool can_sign = false;  // At least one zone signer with a private key.
   std::string soa_tail, soa_neg_tail;
   std::vector<std::string> soa_sigs, soa_neg_sigs;
   std::vector<std::string> ns_tails, ns_sigs;
   std::vector<std::string> dnskey_tails, dnskey_sigs;
+  // Of the DNSKEY RRSIGs taken from the SignatureCache (made by the KSK
+  // holder, multi-signer), the earliest expiration; 0 when none was.
+  uint32_t stored_dnskey_expiration = 0;
 };
 
 struct Responder::Zone {
@@ -255,7 +260,8 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
       if (k.private_key != nullptr) next->can_sign = true;
     }
     for (const auto& k : next->keys->published) {
-      bool active = false, same_alg = false;
+      bool active = false;
+      bool same_alg = next->keys->zone_signers.empty();
       for (const auto& a : next->keys->zone_signers) {
         active = active || a.key_tag == k.key_tag;
         same_alg = same_alg || a.info.algorithm() == k.info.algorithm();
@@ -302,6 +308,7 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
     }
     SignApexRrset(ksks, z.apex, kTypeDNSKEY, z.ttl, dnskey_rdatas, timing_, t,
                   &next->dnskey_sigs, z.ttl);
+    StoredDnskeySigs(z, dnskey_rdatas, now, st.get(), next.get());
   }
   if (next->keys != nullptr && !next->can_sign &&
       !z.warned_unsigned.exchange(true)) {
@@ -313,6 +320,55 @@ std::shared_ptr<const Responder::ZoneState> Responder::StateFor(Zone& z,
   std::shared_ptr<const ZoneState> published = std::move(next);
   z.state.store(published);
   return published;
+}
+
+void Responder::StoredDnskeySigs(const Zone& z,
+                                 const std::vector<std::string>& rdatas,
+                                 uint32_t now, const ZoneState* prev,
+                                 ZoneState* next) const {
+  if (stored_ == nullptr) return;
+  const uint64_t hash = RrsetHash(kTypeDNSKEY, z.ttl, rdatas);
+  bool wanted = false;
+  for (const auto& k : next->keys->published) {
+    const auto role = k.info.role();
+    if (k.private_key != nullptr || (role != lufd::v1::DNS_KEY_ROLE_KSK &&
+                                     role != lufd::v1::DNS_KEY_ROLE_CSK)) {
+      continue;  // Signed above, or not a key that signs DNSKEY.
+    }
+    wanted = true;
+    auto sig =
+        stored_->Find(SignatureKey(z.apex, kTypeDNSKEY, hash, k.key_tag));
+    if (!sig || !StillGood(*sig, now, z.ttl)) continue;
+    std::string tail;
+    RrsigTailInto(&tail, *sig, kTypeDNSKEY, z.apex, z.ttl);
+    next->dnskey_sigs.push_back(std::move(tail));
+    if (next->stored_dnskey_expiration == 0 ||
+        sig->expiration < next->stored_dnskey_expiration) {
+      next->stored_dnskey_expiration = sig->expiration;
+    }
+  }
+  if (!wanted) return;
+  if (next->dnskey_sigs.empty()) {
+    // The DNSKEY RRset changed (an instance's ZSK joined or left) and the
+    // KSK holder's signature over the new one is not here yet: the last
+    // signed RRset goes on serving meanwhile. It validates: what signs now
+    // was in it (a new ZSK is only PUBLISHED during publish_safety).
+    if (prev != nullptr && !prev->dnskey_sigs.empty() &&
+        prev->stored_dnskey_expiration != 0 &&
+        static_cast<int64_t>(prev->stored_dnskey_expiration) >
+            static_cast<int64_t>(now) + z.ttl + 60) {
+      next->dnskey_tails = prev->dnskey_tails;
+      next->dnskey_sigs = prev->dnskey_sigs;
+      next->stored_dnskey_expiration = prev->stored_dnskey_expiration;
+    }
+    // Look again soon: the signer polls stored signatures every second.
+    next->refresh_after = std::min(next->refresh_after, now + 1);
+  } else if (next->stored_dnskey_expiration != 0) {
+    // Re-read before the stored signature stops being served.
+    const uint32_t stale = next->stored_dnskey_expiration - z.ttl - 60;
+    next->refresh_after =
+        std::min(next->refresh_after, std::max(stale, now + 1));
+  }
 }
 
 // One query's way through the stages: what each stage leaves for the next.
@@ -404,7 +460,9 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
     return sig;
   };
   bool served = false;
-  bool missing = false;
+  // Nothing signs here (a joining instance before its ZSK is ACTIVE): only
+  // other keys' stored signatures can serve.
+  bool missing = st.zone_signers.empty();
   for (const auto& signer : st.zone_signers) {
     std::optional<CompactRrsig> sig = from_store(signer.tag);
     if (!sig && lru_ != nullptr) {
@@ -426,6 +484,7 @@ bool Responder::AppendRrsetSigs(ResponseWriter* w, Section section,
   for (uint16_t tag : st.fallback_tags) {
     if (auto sig = from_store(tag)) return emit(*sig);
   }
+  if (!st.can_sign) return true;  // Nothing here could sign it now.
   // Online signing is the one per-query cost a flood can multiply: it is
   // charged before it is done.
   if (a != nullptr && a->guarded &&
@@ -964,7 +1023,8 @@ Responder::Step Responder::AnswerNumber(Answer& a) {
     ok = a.w.AppendRrAtQnameSuffix(Section::kAnswer, 0, s.tail);
   }
   // Served from the caches even when no key here can sign (a replica).
-  const bool serve_sigs = a.dnssec_ok && !a.st->zone_signers.empty();
+  const bool serve_sigs = a.dnssec_ok && (!a.st->zone_signers.empty() ||
+                                          !a.st->fallback_tags.empty());
   if (ok && serve_sigs && s.count > 0) {
     ok = AppendRrsetSigs(&a.w, Section::kAnswer, *a.zone, *a.st, q.qname_lower,
                          want, ttl,

@@ -222,6 +222,14 @@ class Responder final : public QueryProcessor {
   // serial, a KeyRing generation change, or before its signatures age).
   std::shared_ptr<const ZoneState> StateFor(Zone& zone, uint64_t serial,
                                             uint32_t now);
+  // Multi-signer: the RRSIGs over the DNSKEY RRset (`rdatas`) by the
+  // published KSKs/CSKs whose private key is not here, from the
+  // SignatureCache (the KSK holder stores them, signer.h), into `next`;
+  // while none is there, `prev`'s signed DNSKEY RRset if still good, and
+  // `next` is rebuilt a second later.
+  void StoredDnskeySigs(const Zone& z, const std::vector<std::string>& rdatas,
+                        uint32_t now, const ZoneState* prev,
+                        ZoneState* next) const;
   // RRSIGs over an RRset owned by the qname, one per zone-signing key:
   // SignatureCache (when try_store), then SignatureLru, else signed now
   // into the LRU. False when the writer ran out of room.

@@ -64,7 +64,7 @@ absl::StatusOr<DnssecTiming> DnssecTiming::FromConfig(
 absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
     const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
     Store* store, const ViewHolder* views, const KeyRing* keys,
-    SignatureCache* signatures) {
+    SignatureCache* signatures, std::vector<uint32_t> dnskey_ttls) {
   if (store == nullptr || views == nullptr || keys == nullptr ||
       signatures == nullptr) {
     return absl::InvalidArgumentError("SignAheadSigner: null dependency");
@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<SignAheadSigner>> SignAheadSigner::Create(
   s->config_ = config;
   s->timing_ = *timing;
   s->zones_ = std::move(zones);
+  s->dnskey_ttls_ = std::move(dnskey_ttls);
   s->store_ = store;
   s->table_ = store->Signatures();
   s->write_table_.store(s->table_);
@@ -141,6 +142,54 @@ void SignAheadSigner::Stop() {
   }
   if (thread_.joinable()) thread_.join();
   is_signer_.store(false);
+}
+
+absl::StatusOr<uint64_t> SignAheadSigner::SignDnskeyRrsets(absl::Time now) {
+  const int64_t keep_until =
+      absl::ToUnixSeconds(now) + absl::ToInt64Seconds(timing_.refresh_before);
+  std::vector<StoredSignature> rows;
+  std::vector<std::pair<uint64_t, CompactRrsig>> made;
+  for (size_t i = 0; i < zones_.size(); ++i) {
+    const std::string& apex = zones_[i];
+    auto zk = keys_->Get(apex);
+    if (zk == nullptr || zk->dnskey_signers.empty() || zk->published.empty()) {
+      continue;
+    }
+    const uint32_t ttl = i < dnskey_ttls_.size() ? dnskey_ttls_[i] : 3600;
+    std::vector<std::string> rdatas;
+    for (const ZoneKey& k : zk->published) rdatas.push_back(k.dnskey_rdata);
+    const uint64_t hash = RrsetHash(kTypeDNSKEY, ttl, rdatas);
+    for (const ZoneKey& k : zk->dnskey_signers) {
+      if (k.private_key == nullptr) continue;
+      const uint64_t key = SignatureKey(apex, kTypeDNSKEY, hash, k.key_tag);
+      auto have = signatures_->Find(key);
+      if (have && static_cast<int64_t>(have->expiration) > keep_until) {
+        continue;
+      }
+      auto sig = MakeRrsig(*k.private_key, k.key_tag, apex, apex, kTypeDNSKEY,
+                           ttl, rdatas, timing_, now);
+      if (!sig.ok()) {
+        stats_.errors.fetch_add(1);
+        continue;
+      }
+      StoredSignature row;
+      row.owner = apex;
+      row.type_covered = kTypeDNSKEY;
+      row.rrset_hash = hash;
+      row.key_tag = k.key_tag;
+      row.rrsig_rdata = RdataFromCompact(*sig, kTypeDNSKEY, apex);
+      row.expiration_unix = sig->expiration;
+      rows.push_back(std::move(row));
+      made.emplace_back(key, *sig);
+    }
+  }
+  if (rows.empty()) return 0;
+  absl::Status put = write_table_.load()->PutSignatures(rows);
+  if (!put.ok() && !absl::IsUnimplemented(put)) return put;
+  // Cached here only once stored, so a failed write is retried.
+  for (const auto& [key, sig] : made) signatures_->Insert(key, sig);
+  stats_.signed_total.fetch_add(rows.size());
+  return rows.size();
 }
 
 void SignAheadSigner::PollOnce() {
@@ -229,6 +278,7 @@ void SignAheadSigner::Run() {
   absl::Time next_lease_try = absl::InfinitePast();
   absl::Time next_poll = absl::InfinitePast();
   absl::Time next_evict = absl::Now() + kEvictInterval;
+  absl::Time next_dnskey = absl::InfinitePast();
   absl::Time last_pass = absl::InfinitePast();
   uint64_t passed_serial = 0;
   std::string passed_keys;
@@ -294,6 +344,18 @@ void SignAheadSigner::Run() {
     if (now >= next_poll) {
       next_poll = now + kPollInterval;
       PollOnce();
+    }
+    if (now >= next_dnskey) {
+      auto made = SignDnskeyRrsets(now);
+      if (!made.ok()) {
+        // A write that failed is retried, but not at the loop's pace.
+        next_dnskey = now + kLeaseRetry;
+        spdlog::warn("dns: storing the DNSKEY RRset's signature: {}",
+                     made.status().ToString());
+      } else if (*made > 0) {
+        spdlog::info("dns: signed the DNSKEY RRset ({} signature(s) stored)",
+                     *made);
+      }
     }
     if (now >= next_evict) {
       next_evict = now + kEvictInterval;

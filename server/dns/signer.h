@@ -21,6 +21,12 @@
 // encoding (EnumOwner, NaptrRdataFrom in rdata.h), so a signature made here
 // is found there. Signatures are made by MakeRrsig (rrsig.h).
 //
+// Multi-signer (docs/dns.md "Several instances"): whatever the lease, an
+// instance that holds a published KSK's (or CSK's) private key also keeps
+// a stored RRSIG over the zone's current DNSKEY RRset by that key
+// (SignDnskeyRrsets), so instances without the KSK serve the DNSKEY RRset
+// signed: the responder takes it from the SignatureCache.
+//
 // Thread-safety: Start/Stop from one thread; LoadAll before Start; stats
 // and IsSigner from anywhere. The signer owns its threads; every pointer
 // passed to Create must outlive it.
@@ -80,11 +86,13 @@ struct SignerStats {
 class SignAheadSigner {
  public:
   // `zones` are the configured apexes (lowercase wire), as
-  // Responder::zone_names() returns them. INVALID_ARGUMENT on bad timing.
+  // Responder::zone_names() returns them; `dnskey_ttls` their DNSKEY TTLs
+  // (dns.zones[i].ttl, as the responder serves them; 3600 where missing).
+  // INVALID_ARGUMENT on bad timing.
   static absl::StatusOr<std::unique_ptr<SignAheadSigner>> Create(
       const lufd::v1::DnssecConfig& config, std::vector<std::string> zones,
       Store* store, const ViewHolder* views, const KeyRing* keys,
-      SignatureCache* signatures);
+      SignatureCache* signatures, std::vector<uint32_t> dnskey_ttls = {});
   ~SignAheadSigner();  // Stops.
 
   // Full scan of the Store's signatures into the SignatureCache. Call once
@@ -108,6 +116,15 @@ class SignAheadSigner {
   absl::StatusOr<uint64_t> SignPassForTest() {
     return SignPass(*views_->Current(), nullptr);
   }
+
+  // For every zone and every published KSK/CSK whose private key is here:
+  // an RRSIG over the current DNSKEY RRset, unless the SignatureCache has
+  // one valid beyond now + refresh_before; written to the SignatureTable
+  // (then into the local cache). Returns how many it made. The signer
+  // thread calls it every round, lease or not; public for tests.
+  absl::StatusOr<uint64_t> SignDnskeyRrsets(absl::Time now);
+  // PollOnce, for tests: brings new stored rows into the SignatureCache.
+  void PollForTest() { PollOnce(); }
 
  private:
   SignAheadSigner() = default;
@@ -140,6 +157,7 @@ class SignAheadSigner {
   lufd::v1::DnssecConfig config_;
   DnssecTiming timing_;
   std::vector<std::string> zones_;
+  std::vector<uint32_t> dnskey_ttls_;  // Parallel to zones_.
   Store* store_ = nullptr;           // The change log (ChangedTns).
   SignatureTable* table_ = nullptr;  // store_->Signatures().
   WriteRouter* router_ = nullptr;

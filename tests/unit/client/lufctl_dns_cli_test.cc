@@ -1,5 +1,6 @@
 // lufctl's DNS commands end to end against an in-process fake lufd over real
 // mTLS: `key generate|list|ds|rollover` build the key RPCs of admin.proto,
+// `key retire` writes the key object,
 // `credential add --tsig-*` sends the TSIG fields and never shows a secret
 // again, and `zone export` / `zone import` round-trip a registry through a
 // zone file (the fake keeps objects in a map, so an import is visible to the
@@ -255,6 +256,60 @@ TEST_F(LufctlDnsCliTest, KeyRollover) {
   absl::MutexLock lock(&fake_->mu);
   EXPECT_TRUE(fake_->rollover.ds_published());
   EXPECT_EQ(Lufctl({"key", "rollover", "--zone", "e164.arpa."}).code, 2);
+}
+
+// `key retire`: a ZSK only, not twice, not the zone's last active
+// zone-signing key unless --force; written as a Put of the key object.
+TEST_F(LufctlDnsCliTest, KeyRetire) {
+  for (auto [tag, role] : {std::pair<uint32_t, lufd::v1::DnsKeyRole>{
+                               1, lufd::v1::DNS_KEY_ROLE_ZSK},
+                           {2, lufd::v1::DNS_KEY_ROLE_ZSK},
+                           {3, lufd::v1::DNS_KEY_ROLE_KSK}}) {
+    RegistryObject o;
+    auto* k = o.mutable_dns_key();
+    k->set_zone("e164.arpa.");
+    k->set_key_tag(tag);
+    k->set_role(role);
+    k->set_algorithm(13);
+    k->set_state(lufd::v1::DNS_KEY_STATE_ACTIVE);
+    if (tag == 2) {
+      k->set_owner("0123456789abcdef");
+      k->set_owner_host("hostb");
+    }
+    Add(o);
+  }
+  auto state = [](uint32_t tag) {
+    absl::MutexLock lock(&fake_->mu);
+    return fake_
+        ->objects[{lufd::v1::OBJECT_KIND_DNS_KEY,
+                   absl::StrCat("e164.arpa./", tag)}]
+        .dns_key();
+  };
+  Result r = Lufctl({"key", "list", "--zone", "e164.arpa."});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("OWNER"));
+  EXPECT_THAT(r.out, HasSubstr("hostb/01234567"));
+
+  r = Lufctl({"key", "retire", "--zone", "e164.arpa.", "--tag", "3"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not a ZSK"));
+  r = Lufctl({"key", "retire", "--zone", "E164.arpa", "--tag", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(state(2).state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  EXPECT_NE(state(2).retired_unix(), 0);
+  EXPECT_EQ(state(2).owner(), "0123456789abcdef");  // The rest is kept.
+  r = Lufctl({"key", "retire", "--zone", "e164.arpa.", "--tag", "2"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("already RETIRED"));
+  r = Lufctl({"key", "retire", "--zone", "e164.arpa.", "--tag", "1"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("last active"));
+  EXPECT_EQ(state(1).state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  r = Lufctl(
+      {"key", "retire", "--zone", "e164.arpa.", "--tag", "1", "--force"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(state(1).state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  EXPECT_EQ(Lufctl({"key", "retire", "--zone", "e164.arpa."}).code, 2);
 }
 
 TEST_F(LufctlDnsCliTest, TsigCredentialSecretIsShownOnlyOnce) {

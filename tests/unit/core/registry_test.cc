@@ -925,6 +925,16 @@ TEST_F(RegistryTest, DnsKeysAreAdminOnly) {
   RegistryObject bad = DnsKeyObj(2);
   bad.mutable_dns_key()->set_algorithm(13);  // 32-byte key: wrong size.
   EXPECT_EQ(Put(Admin(), bad).code(), absl::StatusCode::kInvalidArgument);
+  // Multi-signer owner: an instance id (hex) and a displayable host name.
+  RegistryObject owned = DnsKeyObj(3);
+  owned.mutable_dns_key()->set_owner("0123456789abcdef");
+  owned.mutable_dns_key()->set_owner_host("lufd-b.example.net");
+  EXPECT_TRUE(Put(Admin(), owned).ok());
+  owned.mutable_dns_key()->set_owner("not hex");
+  EXPECT_EQ(Put(Admin(), owned).code(), absl::StatusCode::kInvalidArgument);
+  owned.mutable_dns_key()->set_owner("0123456789abcdef");
+  owned.mutable_dns_key()->set_owner_host("host\nname");
+  EXPECT_EQ(Put(Admin(), owned).code(), absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(
       Do(Admin(), {DelOp(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1")}).ok());
   EXPECT_FALSE(Get(lufd::v1::OBJECT_KIND_DNS_KEY, "e164.arpa./1"));

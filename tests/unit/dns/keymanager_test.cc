@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -515,6 +516,251 @@ TEST_F(KeyManagerTest, NotTheSignerGeneratesNothingUntilElected) {
   }));
   EXPECT_TRUE(ring.Get(kZoneWire)->CanSign());
   km->Stop();
+}
+
+// ------------------------------------------------------------ multi-signer
+
+class MultiSignerTest : public KeyManagerTest {
+ protected:
+  // A: the signer, with the zone's KSK and its own first ZSK (dir_).
+  // B: another instance with its own, empty key_dir, not the signer.
+  void SetUpInstances() {
+    a_ = Make(Config("ksk-zsk"), &ring_a_);
+    ASSERT_NE(a_, nullptr);
+    ASSERT_TRUE(a_->Tick().ok());
+    dir_b_ = TempDir();
+    dirs_.push_back(dir_b_);
+    lufd::v1::DnssecConfig cb = Config("ksk-zsk");
+    cb.set_key_dir(dir_b_);
+    b_ = Make(cb, &ring_b_, &b_signer_);
+    ASSERT_NE(b_, nullptr);
+  }
+  static std::string ReadId(const std::string& dir) {
+    FILE* f = fopen((dir + "/instance-id").c_str(), "r");
+    if (f == nullptr) return "";
+    char buf[64] = {};
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    std::string id(buf, n);
+    while (!id.empty() && id.back() == '\n') id.pop_back();
+    return id;
+  }
+  std::vector<DnsKey> KeysOwnedBy(const std::string& id) {
+    std::vector<DnsKey> out;
+    for (const DnsKey& k : RegistryKeys()) {
+      if (k.owner() == id) out.push_back(k);
+    }
+    return out;
+  }
+  std::optional<DnsKey> Key(uint32_t tag) {
+    for (const DnsKey& k : RegistryKeys()) {
+      if (k.key_tag() == tag) return k;
+    }
+    return std::nullopt;
+  }
+  std::vector<std::string> Files(const std::string& dir) {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      out.push_back(e.path().filename().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  KeyRing ring_a_, ring_b_;
+  KeyManager* a_ = nullptr;
+  KeyManager* b_ = nullptr;
+  std::string dir_b_;
+  std::atomic<bool> b_signer_{false};
+};
+
+TEST_F(MultiSignerTest, InstanceWithoutAZskPrePublishesItsOwn) {
+  SetUpInstances();
+  const std::string id_a = ReadId(dir_);
+  ASSERT_EQ(id_a.size(), 16u);
+  struct stat sb;
+  ASSERT_EQ(stat((dir_ + "/instance-id").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 07777, 0600u);
+  auto za = ring_a_.Get(kZoneWire);
+  ASSERT_EQ(za->zone_signers.size(), 1u);
+  const DnsKey zsk_a = za->zone_signers[0].info;
+  EXPECT_EQ(zsk_a.owner(), id_a);  // The first ZSK is the signer's own.
+  EXPECT_EQ(zsk_a.state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  EXPECT_TRUE(KeysOwnedBy("").size() == 1u);  // The KSK: shared.
+
+  ASSERT_TRUE(b_->Tick().ok());
+  const std::string id_b = ReadId(dir_b_);
+  ASSERT_EQ(id_b.size(), 16u);
+  EXPECT_NE(id_b, id_a);
+  std::vector<DnsKey> own = KeysOwnedBy(id_b);
+  ASSERT_EQ(own.size(), 1u);
+  const DnsKey zsk_b = own[0];
+  EXPECT_EQ(zsk_b.role(), lufd::v1::DNS_KEY_ROLE_ZSK);
+  EXPECT_EQ(zsk_b.state(), lufd::v1::DNS_KEY_STATE_PUBLISHED);
+  EXPECT_EQ(zsk_b.active_unix(), now_.load() + 3600);  // publish_safety.
+  EXPECT_FALSE(zsk_b.owner_host().empty());
+  // B's key_dir holds B's key only: no KSK, nothing of A's.
+  EXPECT_EQ(Files(dir_b_),
+            (std::vector<std::string>{zsk_b.private_file(), "instance-id"}));
+  auto zb = ring_b_.Get(kZoneWire);
+  EXPECT_EQ(zb->published.size(), 3u);
+  EXPECT_TRUE(zb->dnskey_signers.empty());
+  EXPECT_TRUE(zb->zone_signers.empty());  // Pre-publication: not yet.
+  // A publishes it too, but never signs with it.
+  ASSERT_TRUE(a_->Tick().ok());
+  za = ring_a_.Get(kZoneWire);
+  EXPECT_EQ(za->published.size(), 3u);
+  EXPECT_EQ(Tags(za->zone_signers),
+            (std::vector<uint16_t>{static_cast<uint16_t>(zsk_a.key_tag())}));
+
+  Advance(absl::Minutes(30));
+  ASSERT_TRUE(b_->Tick().ok());
+  EXPECT_TRUE(ring_b_.Get(kZoneWire)->zone_signers.empty());
+  // publish_safety over: B's own ZSK signs on B; A's ZSK is untouched.
+  Advance(absl::Minutes(30));
+  ASSERT_TRUE(b_->Tick().ok());
+  zb = ring_b_.Get(kZoneWire);
+  ASSERT_EQ(zb->zone_signers.size(), 1u);
+  EXPECT_EQ(zb->zone_signers[0].key_tag, zsk_b.key_tag());
+  SignWithCurrent(*zb);
+  EXPECT_EQ(Key(zsk_b.key_tag())->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  EXPECT_EQ(Key(zsk_a.key_tag())->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  ASSERT_TRUE(a_->Tick().ok());
+  EXPECT_EQ(Tags(ring_a_.Get(kZoneWire)->zone_signers),
+            (std::vector<uint16_t>{static_cast<uint16_t>(zsk_a.key_tag())}));
+  // Steady state: more ticks generate nothing.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(a_->Tick().ok());
+    ASSERT_TRUE(b_->Tick().ok());
+  }
+  EXPECT_EQ(RegistryKeys().size(), 3u);
+}
+
+// The id file is what makes a key this instance's: one that is not an id
+// is reported, never replaced, and no own key is made without it.
+TEST_F(MultiSignerTest, AnUnreadableInstanceIdIsAnErrorNotANewId) {
+  a_ = Make(Config("ksk-zsk"), &ring_a_);
+  ASSERT_TRUE(a_->Tick().ok());
+  std::string dir_b = TempDir();
+  dirs_.push_back(dir_b);
+  {
+    FILE* f = fopen((dir_b + "/instance-id").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("not an id\n", f);
+    fclose(f);
+  }
+  lufd::v1::DnssecConfig cb = Config("ksk-zsk");
+  cb.set_key_dir(dir_b);
+  KeyManager* b = Make(cb, &ring_b_, &b_signer_);
+  absl::Status st = b->Tick();
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_NE(st.message().find("instance-id"), absl::string_view::npos) << st;
+  EXPECT_EQ(ReadId(dir_b), "not an id");
+  EXPECT_EQ(RegistryKeys().size(), 2u);  // A's KSK and ZSK only.
+}
+
+TEST_F(MultiSignerTest, NoKskYetMeansNoOwnZsk) {
+  // B alone (A never started): nothing to join, and B is not the signer.
+  std::string dir_b = TempDir();
+  dirs_.push_back(dir_b);
+  lufd::v1::DnssecConfig cb = Config("ksk-zsk");
+  cb.set_key_dir(dir_b);
+  std::atomic<bool> signer{false};
+  KeyRing ring;
+  KeyManager* b = Make(cb, &ring, &signer);
+  ASSERT_TRUE(b->Tick().ok());
+  EXPECT_TRUE(RegistryKeys().empty());
+}
+
+TEST_F(MultiSignerTest, EachInstanceRollsOnlyItsOwnZsk) {
+  SetUpInstances();
+  ASSERT_TRUE(b_->Tick().ok());
+  const uint32_t zsk_a = ring_a_.Get(kZoneWire)->zone_signers[0].key_tag;
+  const std::string id_a = ReadId(dir_);
+  const std::string id_b = ReadId(dir_b_);
+  const uint32_t zsk_b = KeysOwnedBy(id_b)[0].key_tag();
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());  // B's ZSK: ACTIVE (t0 + 1h).
+  // A's ZSK (active since t0) is due at t0 + 30d - 1h: A pre-publishes
+  // its successor; B's (due an hour later) is left alone.
+  Advance(absl::Hours(24 * 30) - absl::Hours(2));
+  ASSERT_TRUE(a_->Tick().ok());
+  ASSERT_TRUE(b_->Tick().ok());
+  EXPECT_EQ(KeysOwnedBy(id_a).size(), 2u);
+  EXPECT_EQ(KeysOwnedBy(id_b).size(), 1u);
+  // The successor signs on A; B's ZSK is not retired with A's.
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(a_->Tick().ok());
+  EXPECT_EQ(Key(zsk_a)->state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  EXPECT_EQ(Key(zsk_b)->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  // Now B's is due: B pre-publishes its own successor.
+  ASSERT_TRUE(b_->Tick().ok());
+  std::vector<DnsKey> own_b = KeysOwnedBy(id_b);
+  ASSERT_EQ(own_b.size(), 2u);
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());
+  EXPECT_EQ(Key(zsk_b)->state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  for (const DnsKey& k : KeysOwnedBy(id_a)) {
+    if (k.key_tag() != zsk_a) {
+      EXPECT_EQ(Key(k.key_tag())->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+    }
+  }
+  // The signer removes both retired keys after retire_safety (2h), B's
+  // included: B does not remove keys.
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());
+  EXPECT_EQ(Key(zsk_a)->state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  ASSERT_TRUE(a_->Tick().ok());
+  EXPECT_EQ(Key(zsk_a)->state(), lufd::v1::DNS_KEY_STATE_REMOVED);
+  EXPECT_EQ(Key(zsk_b)->state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(a_->Tick().ok());
+  EXPECT_EQ(Key(zsk_b)->state(), lufd::v1::DNS_KEY_STATE_REMOVED);
+}
+
+TEST_F(MultiSignerTest, ManualZskRollOnAnInstanceRollsItsOwn) {
+  SetUpInstances();
+  ASSERT_TRUE(b_->Tick().ok());
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());
+  const uint32_t zsk_a = ring_a_.Get(kZoneWire)->zone_signers[0].key_tag;
+  const std::string id_b = ReadId(dir_b_);
+  const uint32_t zsk_b = KeysOwnedBy(id_b)[0].key_tag();
+  auto r = b_->Rollover("e164.arpa.", lufd::v1::DNS_KEY_ROLE_ZSK, false);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->keys.size(), 1u);
+  EXPECT_EQ(r->keys[0].owner(), id_b);
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());
+  EXPECT_EQ(Key(zsk_b)->state(), lufd::v1::DNS_KEY_STATE_RETIRED);
+  EXPECT_EQ(Key(r->keys[0].key_tag())->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+  EXPECT_EQ(Key(zsk_a)->state(), lufd::v1::DNS_KEY_STATE_ACTIVE);
+}
+
+// An instance leaves: the operator retires its ZSK (`lufctl key retire`
+// writes the state as here); the signer removes it after retire_safety.
+TEST_F(MultiSignerTest, RetiredZskOfALeftInstanceIsRemovedByTheSigner) {
+  SetUpInstances();
+  ASSERT_TRUE(b_->Tick().ok());
+  Advance(absl::Hours(1));
+  ASSERT_TRUE(b_->Tick().ok());
+  b_->Stop();
+  const std::string id_b = ReadId(dir_b_);
+  DnsKey k = KeysOwnedBy(id_b)[0];
+  k.set_state(lufd::v1::DNS_KEY_STATE_RETIRED);
+  k.set_retired_unix(now_.load());
+  lufd::v1::Operation op;
+  *op.mutable_put()->mutable_dns_key() = k;
+  auto w = mem_.registry->Execute(Identity{"", "admin", lufd::v1::ROLE_ADMIN},
+                                  {op}, "");
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(a_->Tick().ok());
+  auto za = ring_a_.Get(kZoneWire);
+  EXPECT_EQ(za->published.size(), 3u);  // Still published (retire_safety).
+  Advance(absl::Hours(2));
+  ASSERT_TRUE(a_->Tick().ok());
+  EXPECT_EQ(Key(k.key_tag())->state(), lufd::v1::DNS_KEY_STATE_REMOVED);
+  EXPECT_EQ(ring_a_.Get(kZoneWire)->published.size(), 2u);
 }
 
 TEST_F(KeyManagerTest, GenerateChecksItsArguments) {

@@ -1211,6 +1211,135 @@ TEST_F(ResponderTest, KeyRollChangesTheDnskeyRrset) {
   EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
 }
 
+// ------------------------------------------------------------ multi-signer
+
+// Another instance's view of `k`: published here, private key elsewhere.
+ZoneKey PublicOnly(ZoneKey k) {
+  k.private_key = nullptr;
+  return k;
+}
+
+// What the KSK holder's signer stores for the DNSKEY RRset of `published`
+// (signer.h SignDnskeyRrsets), put into `store`.
+void StoreDnskeySig(SignatureCache* store, const ZoneKey& ksk,
+                    const std::vector<ZoneKey>& published) {
+  std::vector<std::string> rdatas;
+  for (const ZoneKey& k : published) rdatas.push_back(k.dnskey_rdata);
+  auto sig = MakeRrsig(*ksk.private_key, ksk.key_tag, kApex, kApex, kTypeDNSKEY,
+                       3600, rdatas, DefaultTiming(), absl::Now());
+  ASSERT_TRUE(sig.ok()) << sig.status();
+  store->Insert(SignatureKey(kApex, kTypeDNSKEY,
+                             RrsetHash(kTypeDNSKEY, 3600, rdatas), ksk.key_tag),
+                *sig);
+}
+
+// Instance B of a multi-signer zone: no KSK here, its own ZSK active, A's
+// ZSK published without its private key. DNSKEY is served with the KSK
+// holder's stored RRSIG, a positive answer with A's signed-ahead signature
+// (no signing here), a denial signed by B's own ZSK; all validate against
+// the one DNSKEY RRset.
+TEST_F(ResponderTest, MultiSignerReplicaServesStoredAndOwnSignatures) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey zsk_a = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  ZoneKey zsk_b = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  std::vector<ZoneKey> set{PublicOnly(ksk), PublicOnly(zsk_a), zsk_b};
+  StoreDnskeySig(&store_, ksk, set);
+  ASSERT_TRUE(StoreSignAheadSignature(zsk_a).ok());
+  PublishKeys(set, {}, {zsk_b});
+
+  Q dk{"e164.arpa.", kTypeDNSKEY};
+  dk.do_bit = true;
+  Pkt p = Ask(dk);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  EXPECT_EQ(Count(an, LDNS_RR_TYPE_DNSKEY), 3u);
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            ksk.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+
+  const uint64_t made = responder_->stats().signed_on_demand.load();
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  p = Ask(q);
+  an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            zsk_a.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+  EXPECT_EQ(responder_->stats().signed_on_demand.load(), made);
+
+  Q miss{"1.1.1.1.5.5.5.2.0.2.1.e164.arpa."};
+  miss.do_bit = true;
+  p = Ask(miss);
+  ldns_rr_list* ns = ldns_pkt_authority(p.get());
+  EXPECT_EQ(VerifySection(ns), 2);  // SOA and NSEC.
+  for (size_t i = 0; i < ldns_rr_list_rr_count(ns); ++i) {
+    ldns_rr* rr = ldns_rr_list_rr(ns, i);
+    if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_RRSIG) continue;
+    EXPECT_EQ(ldns_rdf2native_int16(ldns_rr_rrsig_keytag(rr)), zsk_b.key_tag);
+  }
+}
+
+// Before its own ZSK is ACTIVE (pre-publication) an instance signs nothing,
+// but still serves what others signed ahead.
+TEST_F(ResponderTest, JoiningInstanceServesOthersSignaturesOnly) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey zsk_a = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  ZoneKey zsk_b = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  zsk_b.info.set_state(lufd::v1::DNS_KEY_STATE_PUBLISHED);
+  std::vector<ZoneKey> set{PublicOnly(ksk), PublicOnly(zsk_a), zsk_b};
+  StoreDnskeySig(&store_, ksk, set);
+  ASSERT_TRUE(StoreSignAheadSignature(zsk_a).ok());
+  PublishKeys(set, {}, {});
+  const uint64_t made = responder_->stats().signed_on_demand.load();
+  Q q{"6.6.6.6.5.5.5.2.0.2.1.e164.arpa."};
+  q.do_bit = true;
+  Pkt p = Ask(q);
+  ldns_rr_list* an = ldns_pkt_answer(p.get());
+  ASSERT_EQ(Count(an, LDNS_RR_TYPE_RRSIG), 1u);
+  EXPECT_EQ(ldns_rdf2native_int16(
+                ldns_rr_rrsig_keytag(First(an, LDNS_RR_TYPE_RRSIG))),
+            zsk_a.key_tag);
+  EXPECT_EQ(VerifySection(an), 1);
+  // Not signed ahead: nothing here can sign it.
+  Q other{"2.1.2.1.5.5.5.5.1.2.1.e164.arpa."};
+  other.do_bit = true;
+  p = Ask(other);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_RRSIG), 0u);
+  EXPECT_EQ(responder_->stats().signed_on_demand.load(), made);
+}
+
+// The DNSKEY RRset changes (an instance's ZSK joins) before the KSK
+// holder's signature over the new one arrives: the last signed RRset is
+// served meanwhile, then the new one with its signature.
+TEST_F(ResponderTest, DnskeyChangeServesTheLastSignedRrsetUntilResigned) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey zsk_a = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  ZoneKey zsk_b = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  std::vector<ZoneKey> before{PublicOnly(ksk), zsk_a};
+  StoreDnskeySig(&store_, ksk, before);
+  PublishKeys(before, {}, {zsk_a});
+  Q dk{"e164.arpa.", kTypeDNSKEY};
+  dk.do_bit = true;
+  Pkt p = Ask(dk);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_DNSKEY), 2u);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+
+  std::vector<ZoneKey> after{PublicOnly(ksk), zsk_a, PublicOnly(zsk_b)};
+  PublishKeys(after, {}, {zsk_a});
+  p = Ask(dk);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_DNSKEY), 2u);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+
+  StoreDnskeySig(&store_, ksk, after);
+  MakeResponder();  // What the next rebuild (a second later) sees.
+  p = Ask(dk);
+  EXPECT_EQ(Count(ldns_pkt_answer(p.get()), LDNS_RR_TYPE_DNSKEY), 3u);
+  EXPECT_EQ(VerifySection(ldns_pkt_answer(p.get())), 1);
+}
+
 TEST_F(ResponderTest, CreateRejectsBadZones) {
   lufd::v1::DnsConfig bad;
   bad.add_zones()->set_name("");

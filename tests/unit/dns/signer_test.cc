@@ -311,21 +311,84 @@ TEST_F(SignerTest, ThreadTakesTheLeaseAndFollowsNewSerials) {
   signer->Start();
   EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
   EXPECT_TRUE(signer->IsSigner());
-  EXPECT_EQ(sigs.size(), 251u);
+  // 251 RRsets + the DNSKEY RRset (the CSK's private key is here).
+  EXPECT_EQ(sigs.size(), 252u);
   views_.Publish(MakeView(6, 250, /*extra=*/3));
-  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 254u; }));
-  EXPECT_EQ(StoredRows(store_.get()), 254u);
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 255u; }));
+  EXPECT_EQ(StoredRows(store_.get()), 255u);
 
   // A second instance on the same store: not the signer, but it polls the
   // signatures in.
   SignatureCache replica;
   auto other = MakeSigner(&replica);
   other->Start();
-  EXPECT_TRUE(Eventually([&] { return replica.size() >= 254u; }));
+  EXPECT_TRUE(Eventually([&] { return replica.size() >= 255u; }));
   EXPECT_FALSE(other->IsSigner());
   other->Stop();
   signer->Stop();
   EXPECT_FALSE(signer->IsSigner());
+}
+
+// Multi-signer: the instance with the KSK stores an RRSIG over the DNSKEY
+// RRset, once per RRset content, lease or not; an instance without the KSK
+// loads it under the key its responder looks for.
+TEST_F(SignerTest, DnskeyRrsetIsSignedAheadForInstancesWithoutTheKsk) {
+  ZoneKey ksk = MakeKey(kDnskeyFlagsKsk, lufd::v1::DNS_KEY_ROLE_KSK);
+  ZoneKey zsk = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  auto publish = [&](KeyRing* ring, std::vector<ZoneKey> published,
+                     std::vector<ZoneKey> ksks, std::vector<ZoneKey> zsks) {
+    auto zk = std::make_shared<ZoneKeys>();
+    zk->zone_wire = kApex;
+    zk->published = std::move(published);
+    zk->dnskey_signers = std::move(ksks);
+    zk->zone_signers = std::move(zsks);
+    ring->Publish({zk});
+  };
+  publish(&keys_, {ksk, zsk}, {ksk}, {zsk});
+  SignatureCache sigs;
+  auto s = SignAheadSigner::Create(config_, {kApex}, store_.get(), &views_,
+                                   &keys_, &sigs, {600});
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto made = (*s)->SignDnskeyRrsets(absl::Now());
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(*made, 1u);
+  made = (*s)->SignDnskeyRrsets(absl::Now());
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(*made, 0u);  // Fresh: not signed again.
+  EXPECT_EQ(StoredRows(store_.get()), 1u);
+
+  // Another instance's ZSK joins the RRset: signed again.
+  ZoneKey other = MakeKey(kDnskeyFlagsZsk, lufd::v1::DNS_KEY_ROLE_ZSK);
+  ZoneKey other_public = other;
+  other_public.private_key = nullptr;
+  publish(&keys_, {ksk, zsk, other_public}, {ksk}, {zsk});
+  made = (*s)->SignDnskeyRrsets(absl::Now());
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(*made, 1u);
+  EXPECT_EQ(StoredRows(store_.get()), 2u);
+
+  // The other instance: no KSK private key, so it signs no DNSKEY RRset,
+  // and finds the stored one by (apex, DNSKEY, RRset hash, KSK tag).
+  ZoneKey ksk_public = ksk;
+  ksk_public.private_key = nullptr;
+  ZoneKey zsk_public = zsk;
+  zsk_public.private_key = nullptr;
+  KeyRing ring_b;
+  publish(&ring_b, {ksk_public, zsk_public, other}, {}, {other});
+  SignatureCache sigs_b;
+  auto b = SignAheadSigner::Create(config_, {kApex}, store_.get(), &views_,
+                                   &ring_b, &sigs_b, {600});
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE((*b)->LoadAll().ok());
+  made = (*b)->SignDnskeyRrsets(absl::Now());
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(*made, 0u);
+  std::vector<std::string> rdatas{ksk.dnskey_rdata, zsk.dnskey_rdata,
+                                  other.dnskey_rdata};
+  auto sig = sigs_b.Find(SignatureKey(
+      kApex, kTypeDNSKEY, RrsetHash(kTypeDNSKEY, 600, rdatas), ksk.key_tag));
+  ASSERT_TRUE(sig.has_value());
+  EXPECT_EQ(sig->key_tag, ksk.key_tag);
 }
 
 // A restart on signatures that already cover the registry does not walk
@@ -348,7 +411,8 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   SignatureCache sigs;
   auto second = MakeSigner(&sigs);
   ASSERT_TRUE(second->LoadAll().ok());
-  EXPECT_EQ(sigs.size(), 251u);  // The checkpoint is not a signature.
+  // 251 RRsets + DNSKEY; the checkpoint is not a signature.
+  EXPECT_EQ(sigs.size(), 252u);
   second->Start();
   EXPECT_TRUE(Eventually(
       [&] { return second->stats().start_passes_skipped.load() >= 1; }));
@@ -362,7 +426,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   auto next = views_.Current()->Apply(*changes);
   ASSERT_TRUE(next.ok()) << next.status();
   views_.Publish(*next);
-  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 252u; }));
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 253u; }));
   // The pass counts itself after its signatures are in: wait for it.
   EXPECT_TRUE(Eventually(
       [&] { return second->stats().incremental_passes.load() >= 1; }));
@@ -377,7 +441,7 @@ TEST_F(SignerTest, RestartSkipsTheWalkAndChangedTnsAreSignedAlone) {
   ASSERT_TRUE(next.ok()) << next.status();
   views_.Publish(*next);
   EXPECT_TRUE(Eventually([&] { return second->stats().passes.load() >= 1; }));
-  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 252u + 101u; }));
+  EXPECT_TRUE(Eventually([&] { return sigs.size() >= 253u + 101u; }));
   second->Stop();
 }
 
@@ -391,12 +455,13 @@ TEST_F(SignerTest, StoppedPassLeavesNoCheckpoint) {
   ASSERT_TRUE(signer->LoadAll().ok());
   signer->Start();
   ASSERT_TRUE(Eventually([&] { return signer->IsSigner(); }));
-  // Under way: the first batch is stored, the rest is not yet.
+  // Under way: the first batch is stored, the rest is not yet. (One
+  // signature is the DNSKEY RRset's, made first.)
   ASSERT_TRUE(
-      Eventually([&] { return signer->stats().signed_total.load() > 0; }));
+      Eventually([&] { return signer->stats().signed_total.load() > 1; }));
   signer->Stop();
   const size_t rows = StoredRows(store_.get());
-  if (rows < 20001u) {
+  if (rows < 20002u) {  // 20001 RRsets + DNSKEY.
     EXPECT_FALSE(HasCheckpoint(store_.get())) << rows << " rows";
   } else {
     EXPECT_TRUE(HasCheckpoint(store_.get()));  // It was quick after all.
