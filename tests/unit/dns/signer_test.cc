@@ -523,7 +523,7 @@ TEST_F(SignerTest, StandbyTakesNoLeaseUntilPromoted) {
   local.set_read_only(false);  // pg_ctl promote.
   EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
   EXPECT_TRUE(signer->IsSigner());
-  EXPECT_EQ(StoredRows(&db), 251u);
+  EXPECT_EQ(StoredRows(&db), 252u);  // + the DNSKEY RRset.
   signer->Stop();
 }
 
@@ -550,7 +550,7 @@ TEST_F(SignerTest, StandbyWithPrimarySignsIntoThePrimary) {
   signer->Start();
   EXPECT_TRUE(Eventually([&] { return signer->stats().passes.load() >= 1; }));
   EXPECT_TRUE(signer->IsSigner());
-  EXPECT_EQ(StoredRows(&primary_db), 251u);
+  EXPECT_EQ(StoredRows(&primary_db), 252u);  // + the DNSKEY RRset.
   EXPECT_EQ(StoredRows(&standby_db), 0u);
   EXPECT_TRUE(HasCheckpoint(&primary_db));
   signer->Stop();
