@@ -31,6 +31,9 @@ ensure_csv
 PROP_BIN="$(find_bin propagation)"
 changes="${BENCH_REPLICA_CHANGES:-1000}"
 secs="${BENCH_REPLICA_SECS:-10}"
+keys_mode="${BENCH_REPLICA_KEYS:-own}"
+scheme=ksk-zsk
+[[ "$keys_mode" == copy ]] && scheme=csk
 command -v dnsperf >/dev/null || bdie "dnsperf missing (apt-get install dnsperf)"
 
 free_udp_tcp_port() {
@@ -74,6 +77,9 @@ dns:
     enabled: true
     key_dir: "$keydir"
     auto_generate: true
+    scheme: "$scheme"
+    publish_safety: "2s"
+    retire_safety: "2s"
 EOF
 }
 
@@ -104,13 +110,17 @@ _p sedgroup add --id sg-public --registrant iana-en:222 --dg dg-bench \
 blog "importing $BENCH_COUNT numbers through A"
 ctl admin import "$CSV" >>"$BENCH_WORK/provision.log" 2>&1 || bdie "import failed"
 
-# Until every replica holds a zone-signing key of its own, B signs online
-# with A's keys: copy them (0600), as docs/dns.md says for several instances.
 for ((i = 0; i < 300; i++)); do
   compgen -G "$BENCH_WORK/keys-a/K*.pem" >/dev/null && break
   sleep 0.1
 done
-cp -p "$BENCH_WORK"/keys-a/K*.pem "$BENCH_WORK/keys-b/" || bdie "no keys in A's key_dir"
+compgen -G "$BENCH_WORK/keys-a/K*.pem" >/dev/null || bdie "no keys in A's key_dir"
+# BENCH_REPLICA_KEYS=own (default): the multi-signer model, B creates its
+# own ZSK (forwarded to the primary) in an empty key_dir and A, holding the
+# KSK, signs the DNSKEY RRset; =copy: one CSK, copied to B (0600).
+if [[ "$keys_mode" == copy ]]; then
+  cp -p "$BENCH_WORK"/keys-a/K*.pem "$BENCH_WORK/keys-b/"
+fi
 DNS_B="$(free_udp_tcp_port)"
 replica_yaml lufd-b "$S_URL" "$P_URL" "$DNS_B" "$BENCH_WORK/keys-b"
 launch_lufd lufd-b "$BENCH_WORK/lufd-b.yaml" "$BENCH_WORK/lufd-b.port" \
@@ -121,6 +131,20 @@ LUFD_PORT="$PORT_A"
 first="$(head -n 1 "$NUMS")"
 LUFD_PORT="$PORT_B" wait_lookup_ok "$first" 120 >/dev/null ||
   bdie "B never answered $first"
+if [[ "$keys_mode" == own ]]; then
+  # B's own ZSK must be ACTIVE (publish_safety after B published it) before
+  # B's online answers validate.
+  n=0
+  for ((i = 0; i < 300; i++)); do
+    n="$(ctl admin --output json key list --zone e164.arpa. 2>/dev/null |
+      jq '[.[] | (.dnsKey // .) | select(.state == "DNS_KEY_STATE_ACTIVE")] | length' 2>/dev/null || echo 0)"
+    ((n >= 3)) && break
+    sleep 0.1
+  done
+  ((n >= 3)) || bdie "B's own ZSK did not become ACTIVE: $(ctl admin --output json key list --zone e164.arpa. 2>&1)"
+  compgen -G "$BENCH_WORK/keys-b/K*.pem" >/dev/null || bdie "B holds no key of its own"
+fi
+record replica_keys "$keys_mode"
 
 record replica_pg_primary "$P_URL"
 record replica_pg_standby "$S_URL"
@@ -199,6 +223,7 @@ wait "$lg" || true
 wait "$ld" || true
 record failover_promote_s "$(elapsed "$t_kill" "$t_promoted")"
 record failover_first_write_s "$([[ -n "$t_write" ]] && elapsed "$t_kill" "$t_write" || echo FAILED)"
+record failover_write_after_promote_s "$([[ -n "$t_write" ]] && elapsed "$t_promoted" "$t_write" || echo FAILED)"
 rg="$(grep '^RESULT' "$BENCH_WORK/failover-grpc.log" || true)"
 record failover_grpc_lookups "$(rfield "$rg" ok)"
 record failover_grpc_errors "$(rfield "$rg" errors)"
