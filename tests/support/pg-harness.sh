@@ -29,6 +29,25 @@ PY
   echo $(( 20000 + RANDOM % 30000 ))
 }
 
+# _pg_start_on_free_port DIR OPTIONS: starts the cluster in DIR/data on a
+# free loopback port (5 tries: another process may take the port first);
+# writes DIR/port and prints the URL.
+_pg_start_on_free_port() {
+  local dir=$1 opts=$2 attempt port
+  for attempt in 1 2 3 4 5; do
+    port=$(_pg_free_port)
+    if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $opts" \
+        start >>"$dir/pg_ctl.log" 2>&1; then
+      echo "$port" >"$dir/port"
+      echo "postgresql://postgres@127.0.0.1:$port/postgres"
+      return 0
+    fi
+  done
+  cat "$dir/server.log" >&2
+  return 1
+}
+
 pg_start() {
   local dir=$1
   [ -n "$dir" ] || { echo "pg_start DIR" >&2; return 2; }
@@ -38,19 +57,8 @@ pg_start() {
   _pg_as "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync \
     -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2; return 1; }
-  local attempt port
-  for attempt in 1 2 3 4 5; do
-    port=$(_pg_free_port)
-    if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off ${PG_EXTRA_OPTS:-}" \
-        start >>"$dir/pg_ctl.log" 2>&1; then
-      echo "$port" >"$dir/port"
-      echo "postgresql://postgres@127.0.0.1:$port/postgres"
-      return 0
-    fi
-  done
-  cat "$dir/server.log" >&2
-  return 1
+  _pg_start_on_free_port "$dir" \
+    "-c fsync=off -c synchronous_commit=off ${PG_EXTRA_OPTS:-}"
 }
 
 pg_stop() {
@@ -79,19 +87,7 @@ pg_start_standby() {
   _pg_as timeout 120 "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$pport" \
     -U postgres -D "$dir/data" -R -X stream --no-sync \
     >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; return 1; }
-  local attempt port
-  for attempt in 1 2 3 4 5; do
-    port=$(_pg_free_port)
-    if _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c hot_standby=on" \
-        start >>"$dir/pg_ctl.log" 2>&1; then
-      echo "$port" >"$dir/port"
-      echo "postgresql://postgres@127.0.0.1:$port/postgres"
-      return 0
-    fi
-  done
-  cat "$dir/server.log" >&2
-  return 1
+  _pg_start_on_free_port "$dir" "-c hot_standby=on"
 }
 
 # Promote a standby started by pg_start_standby; waits until it accepts
