@@ -17,7 +17,12 @@
 #     (retire_safety 3 s) by A; A's DNSKEY RRset is back to KSK + A's ZSK,
 #     re-signed, and still validates.
 # DNSKEY TTL 2 s, so the short safety margins still exceed it.
+# With the argument "standby" (integration.dns_multisigner.standby), B runs
+# on a streaming hot standby of A's PostgreSQL with store.primary_url: its
+# own ZSK is created through write forwarding, and everything above must
+# hold the same (the topology of docs/replication.md).
 IT_NAME=dns_multisigner
+MODE="${1:-shared}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 it_need_tools unbound dig jq
 it_init
@@ -47,7 +52,17 @@ pass "A: KSK $KSK, ZSK $ZSK_A; DS $DS"
 # --- B: no KSK, its own key_dir ------------------------------------------------
 DNS_B="$(it_free_dns_port)"
 LUFD_CONFIG_TAIL="$(lufd_dns_yaml "$DNS_B" "$ZONE" "$T/keys-b" 13 ksk-zsk "$DNSSEC_YAML")"
-BOOTSTRAP=0 start_lufd "$url"
+if [[ "$MODE" == standby ]]; then
+  IT_NAME=dns_multisigner.standby
+  _IT_PG_DIRS+=("$T/pg-standby")
+  STANDBY_URL="$(pg_start_standby "$T/pg" "$T/pg-standby")" ||
+    fail "could not start the standby"
+  LUFD_STORE_EXTRA="  primary_url: \"$url\"" BOOTSTRAP=0 start_lufd "$STANDBY_URL"
+  grep -q "writes are forwarded to store.primary_url" "$T/lufd.log" ||
+    fail "B does not know its store is a standby (see $T/lufd.log)"
+else
+  BOOTSTRAP=0 start_lufd "$url"
+fi
 PID_B="$LUFD_PID"
 LUFD_PORT="$PORT_A"
 wait_dns "$DNS_B" "$ZONE" SOA 30 || { echo "$dout" >&2; fail "B does not answer DNS"; }
