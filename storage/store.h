@@ -150,6 +150,16 @@ class Store {
   // True when writes are impossible here (PostgreSQL hot standby).
   virtual absl::StatusOr<bool> IsReadOnly() = 0;
 
+  // How far this database trails the primary it replicates from: on a
+  // PostgreSQL hot standby, the age of the last transaction it replayed
+  // while WAL it received is still waiting to be replayed; zero when it has
+  // replayed everything it received, and on a primary. (A standby whose
+  // primary is gone has nothing left to replay: zero, not "unknown".)
+  // UNIMPLEMENTED for stores without replication.
+  virtual absl::StatusOr<absl::Duration> ReplicationLag() {
+    return absl::UnimplementedError("this store does not replicate");
+  }
+
   // The guard's shared disclosure budget (server/guard/ledger_sync.h):
   // atomically grants min(want, budget - slots granted to `identity` in the
   // window (now - window, now]) slots (0 when spent), records the grant at

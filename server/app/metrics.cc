@@ -227,6 +227,14 @@ void CollectView(const MetricsSources& s, absl::Time now,
   lag_seconds.Add(r.lag == absl::InfiniteDuration()
                       ? std::numeric_limits<double>::infinity()
                       : absl::ToDoubleSeconds(r.lag));
+  if (st.replication_lag.has_value()) {
+    Family replication(out, "lufd_replication_lag_seconds",
+                       "How far the database this instance reads trails its "
+                       "primary (PostgreSQL standby replay lag; 0 on a "
+                       "primary or when all WAL received is replayed).",
+                       MetricType::Gauge);
+    replication.Add(absl::ToDoubleSeconds(*st.replication_lag));
+  }
   Family up(out, "lufd_store_up",
             "1 when the follower's last read of the change log succeeded.",
             MetricType::Gauge);

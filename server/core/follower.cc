@@ -210,6 +210,9 @@ class FollowerImpl final : public ChangeFollower {
             state_.caught_up_at = started;
           }
           if (progress.reloaded) ++state_.reloads;
+          if (progress.replication_lag.has_value()) {
+            state_.replication_lag = progress.replication_lag;
+          }
         } else {
           ++state_.poll_errors;
           if (state_.failing_since == absl::InfinitePast()) {
@@ -229,6 +232,7 @@ class FollowerImpl final : public ChangeFollower {
     uint64_t view_serial = 0;   // Published (or kept) by the poll.
     uint64_t store_serial = 0;  // The store's latest serial, as seen.
     bool reloaded = false;
+    std::optional<absl::Duration> replication_lag;  // When asked this poll.
   };
 
   // Replaces the view with a fresh snapshot of the store because `why`.
@@ -295,6 +299,14 @@ class FollowerImpl final : public ChangeFollower {
     const absl::Time now = absl::Now();
     if (now >= next_history_check_) {
       next_history_check_ = now + rewind_check_interval_;
+      if (asks_replication_lag_) {
+        absl::StatusOr<absl::Duration> lag = store_->ReplicationLag();
+        if (absl::IsUnimplemented(lag.status())) {
+          asks_replication_lag_ = false;  // This store does not replicate.
+        } else if (lag.ok()) {
+          progress->replication_lag = *lag;
+        }
+      }
       bool rebuilt = false;
       RETURN_IF_ERROR(CheckHistory(current->serial(), &rebuilt));
       if (rebuilt) {
@@ -364,6 +376,7 @@ class FollowerImpl final : public ChangeFollower {
   absl::Duration poll_interval_;
   const absl::Duration rewind_check_interval_;
   // Only the follower thread touches these two.
+  bool asks_replication_lag_ = true;  // Until the store says it cannot.
   std::optional<TxnMark> applied_;  // The view's last transaction, if known.
   absl::Time next_history_check_ = absl::InfinitePast();
   std::atomic<uint64_t> rewinds_{0};

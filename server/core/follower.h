@@ -42,6 +42,10 @@ struct FollowerState {
   uint64_t polls = 0;   // Completed polls (ReadChanges calls).
   uint64_t poll_errors = 0;
   uint64_t reloads = 0;  // Views rebuilt from a snapshot.
+  // Store::ReplicationLag as last asked (about once a second, by the
+  // follower's own thread, so nothing else ever waits on the database for
+  // it); nullopt for stores that do not replicate or before the first answer.
+  std::optional<absl::Duration> replication_lag;
 };
 
 // The identity of one committed transaction (every change-log entry of a

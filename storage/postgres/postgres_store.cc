@@ -664,6 +664,22 @@ class PostgresStore : public Store, public SignatureTable {
         });
   }
 
+  absl::StatusOr<absl::Duration> ReplicationLag() override {
+    return Run<absl::Duration>("replication lag", [&](pqxx::connection& c) {
+      pqxx::nontransaction w(c);
+      const double seconds =
+          w.exec1(
+               "SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+               "WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM "
+               "pg_last_wal_replay_lsn() THEN 0 "
+               "ELSE COALESCE(EXTRACT(EPOCH FROM now() - "
+               "pg_last_xact_replay_timestamp()), 0) END::float8")[0]
+              .as<double>();
+      return absl::StatusOr<absl::Duration>(
+          absl::Seconds(seconds < 0 ? 0 : seconds));
+    });
+  }
+
   absl::StatusOr<bool> IsReadOnly() override {
     return Run<bool>("is read only", [&](pqxx::connection& c) {
       pqxx::nontransaction w(c);

@@ -602,6 +602,8 @@ TEST_P(StoreConformanceTest, StandbyIsReadOnly) {
     auto ro = store_->IsReadOnly();
     ASSERT_TRUE(ro.ok());
     EXPECT_FALSE(*ro);
+    EXPECT_EQ(store_->ReplicationLag().status().code(),
+              absl::StatusCode::kUnimplemented);
     GTEST_SKIP() << "only PostgreSQL has standbys";
   }
   ASSERT_TRUE(store_->Migrate().ok());
@@ -615,6 +617,13 @@ TEST_P(StoreConformanceTest, StandbyIsReadOnly) {
   auto ro = (*standby)->IsReadOnly();
   ASSERT_TRUE(ro.ok()) << ro.status();
   EXPECT_TRUE(*ro);
+  // Caught up (nothing received is left to replay): no lag; a primary has
+  // none either.
+  auto lag = (*standby)->ReplicationLag();
+  ASSERT_TRUE(lag.ok()) << lag.status();
+  EXPECT_GE(*lag, absl::ZeroDuration());
+  EXPECT_LT(*lag, absl::Seconds(60));
+  EXPECT_EQ(*store_->ReplicationLag(), absl::ZeroDuration());
   EXPECT_EQ(*(*standby)->LatestSerial(), 1u);
   auto w = (*standby)->Commit(Req({Put(kTn, "b", Tn("+2"))}));
   EXPECT_EQ(w.status().code(), absl::StatusCode::kFailedPrecondition);

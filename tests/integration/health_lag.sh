@@ -46,6 +46,14 @@ metric() {
     awk -v k="$1" '$1 == k { print $2; exit }'
 }
 [[ "$(metric lufd_ready)" == 1 ]] || fail "lufd_ready is not 1 at start"
+# On a primary the replication lag gauge (PostgreSQL only; the follower
+# asks about once a second) is there and 0.
+for ((i = 0; i < 50; i++)); do
+  rlag="$(metric lufd_replication_lag_seconds)"
+  [[ -n "$rlag" ]] && break
+  sleep 0.1
+done
+[[ "$rlag" == 0 ]] || fail "lufd_replication_lag_seconds is '$rlag' on a primary, want 0"
 
 provision_rfc7878
 run_ctl peer-ssp1 lookup +12025556666
