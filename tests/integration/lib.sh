@@ -652,3 +652,48 @@ add_tsig_peers() {
     --tsig-name ssp3-key. --tsig-secret "$SECRET3"
   expect_ok "TSIG credential for SSP3"
 }
+
+# write_knot_secondary_conf KNOT_PORT LUFD_DNS_PORT ZONE SECRET [ZONE_LINES]:
+# $T/knot/knot.conf for a Knot secondary on 127.0.0.1:KNOT_PORT that takes
+# ZONE from lufd on 127.0.0.1:LUFD_DNS_PORT by zone transfer with the TSIG
+# key xfr-key. (hmac-sha256, SECRET) and accepts lufd's NOTIFY signed with
+# it. ZONE_LINES (indented four spaces) are added to the zone entry, e.g.
+# "    dnssec-signing: on". Log in $T/knot/knot.log.
+write_knot_secondary_conf() {
+  local knot_port="$1" dns_port="$2" zone="$3" secret="$4" zone_lines="${5:-}"
+  mkdir -p "$T/knot/db"
+  cat >"$T/knot/knot.conf" <<EOF
+server:
+  listen: 127.0.0.1@$knot_port
+  rundir: "$T/knot"
+log:
+  - target: "$T/knot/knot.log"
+    any: info
+database:
+  storage: "$T/knot/db"
+key:
+  - id: xfr-key.
+    algorithm: hmac-sha256
+    secret: $secret
+remote:
+  - id: lufd
+    address: 127.0.0.1@$dns_port
+    key: xfr-key.
+acl:
+  - id: notify-from-lufd
+    address: 127.0.0.1
+    key: xfr-key.
+    action: notify
+template:
+  - id: default
+    storage: "$T/knot"
+    zonefile-load: none
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: $zone
+    master: lufd
+    acl: notify-from-lufd
+${zone_lines}
+EOF
+}

@@ -135,41 +135,7 @@ grep -q 'REFUSED' <<<"$dout" && ! leaks || { echo "$dout" | tail -n 20 >&2; fail
 pass "XoT: REFUSED with a certificate of another org and without one"
 
 # --- Knot secondary -----------------------------------------------------------
-mkdir -p "$T/knot/db"
-cat >"$T/knot/knot.conf" <<EOF
-server:
-  listen: 127.0.0.1@$KNOT_PORT
-  rundir: "$T/knot"
-log:
-  - target: "$T/knot/knot.log"
-    any: info
-database:
-  storage: "$T/knot/db"
-key:
-  - id: xfr-key.
-    algorithm: hmac-sha256
-    secret: $XFR_SECRET
-remote:
-  - id: lufd
-    address: 127.0.0.1@$DNS_PORT
-    key: xfr-key.
-acl:
-  - id: notify-from-lufd
-    address: 127.0.0.1
-    key: xfr-key.
-    action: notify
-template:
-  - id: default
-    storage: "$T/knot"
-    zonefile-load: none
-    zonefile-sync: -1
-    journal-content: changes
-zone:
-  - domain: $ZONE
-    master: lufd
-    acl: notify-from-lufd
-    dnssec-signing: on
-EOF
+write_knot_secondary_conf "$KNOT_PORT" "$DNS_PORT" "$ZONE" "$XFR_SECRET" "    dnssec-signing: on"
 knotd -c "$T/knot/knot.conf" >"$T/knot/knotd.out" 2>&1 &
 KNOT_PID=$!
 _IT_PIDS+=("$KNOT_PID")
